@@ -1,0 +1,72 @@
+//! Writing output files so that a reader never sees half a file and a crash never leaves one.
+//!
+//! [`write_atomic`] writes to a temporary file in the target's directory, sets its mode before any
+//! byte is written, fsyncs it, renames it into place, then fsyncs the directory. Unix only.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::Path;
+
+/// Mode for files holding secrets or plaintext model data.
+pub const MODE_SECRET: u32 = 0o600;
+/// Mode for public outputs (signatures, public keys).
+pub const MODE_PUBLIC: u32 = 0o644;
+
+/// Writes `bytes` to `path` atomically with `mode` (Unix permission bits).
+///
+/// With `overwrite == false` an existing `path` is never replaced (the error kind is
+/// [`io::ErrorKind::AlreadyExists`]), even if it appears while we write.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32, overwrite: bool) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !overwrite && path.symlink_metadata().is_ok() {
+        return Err(io::Error::new(io::ErrorKind::AlreadyExists, "already exists"));
+    }
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".modelseal-tmp-")
+        .permissions(permissions(mode))
+        .tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    if overwrite {
+        tmp.persist(path).map_err(|e| e.error)?;
+    } else {
+        tmp.persist_noclobber(path).map_err(|e| e.error)?;
+    }
+    sync_dir(dir)
+}
+
+fn permissions(mode: u32) -> std::fs::Permissions {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::Permissions::from_mode(mode)
+}
+
+/// Makes a rename inside `dir` durable.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_with_mode_and_refuses_to_clobber() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.txt");
+        write_atomic(&target, b"one", MODE_SECRET, false).unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"one");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let err = write_atomic(&target, b"two", MODE_SECRET, false).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read(&target).unwrap(), b"one");
+        write_atomic(&target, b"two", MODE_PUBLIC, true).unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"two");
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "no temporary file may remain");
+    }
+}

@@ -1,0 +1,1 @@
+//! Signing a model: walk, hash, build the statement, sign it, write the bundle.

@@ -1,0 +1,1 @@
+//! Verifying a model against a signature and a trust.
