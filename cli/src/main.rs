@@ -1,1 +1,22 @@
-fn main() {}
+//! `modelseal`: sign, verify and inspect machine-learning models (OpenSSF Model Signing format).
+//!
+//! This binary only translates arguments and results; every capability lives in the `modelseal`
+//! crate. Exit codes: 0 success, 1 verification failed, 2 usage or input error.
+
+mod commands;
+mod output;
+mod progress;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = commands::Cli::parse();
+    match commands::run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            output::exit_input()
+        }
+    }
+}

@@ -17,7 +17,10 @@ pub const DEFAULT_SHARD_SIZE: u64 = 1_000_000_000;
 pub enum DigestError {
     /// Reading a model file failed.
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// The file changed size while it was being hashed; the signature would cover mixed content.
     #[error("{path}: changed while it was being hashed")]
     Changed { path: PathBuf },
@@ -95,6 +98,8 @@ pub struct Resource {
 
 /// Receives progress while hashing (bytes hashed so far are added); must be cheap and thread-safe.
 pub trait Progress: Sync {
+    /// Called once before hashing starts, with the number of bytes to hash.
+    fn begin(&self, _total_bytes: u64) {}
     /// Called after `bytes` more bytes were hashed.
     fn advance(&self, bytes: u64);
 }
@@ -111,7 +116,10 @@ pub fn hash_tree(
     config: &SerializationConfig,
     progress: &dyn Progress,
 ) -> Result<Vec<Resource>, DigestError> {
-    todo!("digest helper {tree:?} {config:?} {}", progress as *const _ as *const u8 as usize)
+    todo!(
+        "digest helper {tree:?} {config:?} {}",
+        progress as *const _ as *const u8 as usize
+    )
 }
 
 /// SHA-256 over the concatenated raw digests, in the given order (the statement subject digest).

@@ -22,7 +22,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32, overwrite: bool) -> io
         _ => Path::new("."),
     };
     if !overwrite && path.symlink_metadata().is_ok() {
-        return Err(io::Error::new(io::ErrorKind::AlreadyExists, "already exists"));
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            "already exists",
+        ));
     }
     let mut tmp = tempfile::Builder::new()
         .prefix(".modelseal-tmp-")

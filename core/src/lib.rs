@@ -7,6 +7,7 @@
 
 pub mod digest;
 pub mod fsutil;
+pub mod inspect;
 pub mod keys;
 pub mod oms;
 pub mod sign;

@@ -1,1 +1,259 @@
-//! Signing a model: walk, hash, build the statement, sign it, write the bundle.
+//! Signing a model: walk it, hash it, build the OMS statement, sign the DSSE PAE, write the bundle.
+//!
+//! The result verifies with model-signing 1.1.1 for the key and certificate methods with P-256,
+//! P-384 and P-521 keys (Ed25519 is a modelseal extension that 1.1.1 cannot verify; the outcome
+//! carries a warning saying so). The signature file is written atomically.
+
+use crate::digest::{self, DigestError, HashAlgorithm, Method, Progress, SerializationConfig};
+use crate::fsutil;
+use crate::keys::{KeyError, Signer};
+use crate::oms::{self, Bundle, Statement, VerificationMaterial};
+use crate::tree::{self, RelPath, TreeError, WalkOptions, DEFAULT_IGNORES};
+use std::path::{Path, PathBuf};
+
+/// Errors while signing. All are input or environment errors (exit code 2 in the CLI).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignError {
+    /// The model could not be walked.
+    #[error(transparent)]
+    Tree(#[from] TreeError),
+    /// The model could not be hashed.
+    #[error(transparent)]
+    Digest(#[from] DigestError),
+    /// The key refused or failed to sign.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// The signature file could not be written.
+    #[error("{path}: cannot write signature: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The options contradict each other.
+    #[error("invalid signing options: {0}")]
+    Options(String),
+}
+
+/// How to sign a model. `Default` is what model-signing 1.1.1's CLI does: files + SHA-256.
+#[derive(Debug, Clone)]
+pub struct SignOptions {
+    /// Hash of each resource.
+    pub hash: HashAlgorithm,
+    /// Files or shards.
+    pub method: Method,
+    /// Paths to leave out, relative to the model root or absolute inside it.
+    pub ignore: Vec<PathBuf>,
+    /// Follow symlinks to files instead of refusing them.
+    pub allow_symlinks: bool,
+    /// Where to write the signature; default [`default_signature_path`].
+    pub signature: Option<PathBuf>,
+}
+
+impl Default for SignOptions {
+    fn default() -> Self {
+        SignOptions {
+            hash: HashAlgorithm::Sha256,
+            method: Method::Files,
+            ignore: Vec::new(),
+            allow_symlinks: false,
+            signature: None,
+        }
+    }
+}
+
+/// What signing produced.
+#[derive(Debug, Clone)]
+pub struct SignOutcome {
+    /// Where the bundle was written.
+    pub signature_path: PathBuf,
+    /// The signed statement.
+    pub statement: Statement,
+    /// OMS key hint of the signing key.
+    pub key_hint: String,
+    /// `"key"` or `"certificate"`.
+    pub method: &'static str,
+    /// Things the user should know (e.g. an algorithm 1.1.1 cannot verify).
+    pub warnings: Vec<String>,
+}
+
+/// `out/model` → `out/model.sig`; `model.bin` → `model.bin.sig` (beside the model, never inside it).
+pub fn default_signature_path(model: &Path) -> PathBuf {
+    let name = tree::model_name(model);
+    let parent = match model.file_name() {
+        Some(_) => model.parent().map(Path::to_path_buf).unwrap_or_default(),
+        // `.` or `..`: the model's real parent.
+        None => model
+            .canonicalize()
+            .ok()
+            .and_then(|p| p.parent().map(Path::to_path_buf))
+            .unwrap_or_else(|| model.join("..")),
+    };
+    parent.join(format!("{name}.sig"))
+}
+
+/// Signs the model at `model` with `signer` and writes the bundle.
+pub fn sign_model(
+    model: &Path,
+    signer: &dyn Signer,
+    options: &SignOptions,
+    progress: &dyn Progress,
+) -> Result<SignOutcome, SignError> {
+    if let (Method::Shards { .. }, HashAlgorithm::Blake3) = (options.method, options.hash) {
+        return Err(SignError::Options(
+            "blake3 is not sharded (it hashes one file in parallel already); use files serialization with blake3"
+                .into(),
+        ));
+    }
+    let signature_path = options
+        .signature
+        .clone()
+        .unwrap_or_else(|| default_signature_path(model));
+
+    let mut ignore = resolve_user_ignores(model, &options.ignore);
+    if let Some(sig) = tree::resolve_ignore(model, &absolute(&signature_path)) {
+        push_unique(&mut ignore, sig);
+    }
+    let walk = WalkOptions {
+        ignore: ignore.clone(),
+        ignore_git_paths: true,
+        allow_symlinks: options.allow_symlinks,
+    };
+    let model_tree = tree::walk(model, &walk)?;
+
+    let config = SerializationConfig {
+        method: options.method,
+        hash: options.hash,
+        allow_symlinks: options.allow_symlinks,
+        ignore_paths: recorded_ignore_paths(&ignore, model_tree.single_file),
+    };
+    let resources = digest::hash_tree(&model_tree, &config, progress)?;
+    let statement = Statement::new(tree::model_name(model), config, resources);
+
+    let bundle = sign_statement(&statement, signer)?;
+    let mut text = bundle.to_json();
+    text.push('\n');
+    fsutil::write_atomic(&signature_path, text.as_bytes(), fsutil::MODE_PUBLIC, true).map_err(
+        |source| SignError::Write {
+            path: signature_path.clone(),
+            source,
+        },
+    )?;
+
+    let algorithm = signer.public_key().algorithm();
+    let mut warnings = Vec::new();
+    if !algorithm.oms_interoperable() {
+        warnings.push(format!(
+            "{} signatures are a modelseal extension: model-signing 1.1.1 cannot verify them",
+            algorithm.name()
+        ));
+    }
+    Ok(SignOutcome {
+        signature_path,
+        statement,
+        key_hint: signer.public_key().hint(),
+        method: method_name(&bundle.material),
+        warnings,
+    })
+}
+
+/// Signs a statement: DSSE over its JSON bytes, wrapped in a Sigstore bundle naming the signer.
+pub fn sign_statement(statement: &Statement, signer: &dyn Signer) -> Result<Bundle, KeyError> {
+    let payload = statement.to_json();
+    let signature = signer.sign(&oms::pae(oms::PAYLOAD_TYPE, &payload))?;
+    let chain = signer.certificate_chain();
+    let material = if chain.is_empty() {
+        VerificationMaterial::PublicKey {
+            hint: Some(signer.public_key().hint()),
+        }
+    } else {
+        VerificationMaterial::Certificates(chain.to_vec())
+    };
+    Ok(Bundle {
+        material,
+        payload_type: oms::PAYLOAD_TYPE.to_string(),
+        payload,
+        signature,
+    })
+}
+
+fn method_name(material: &VerificationMaterial) -> &'static str {
+    match material {
+        VerificationMaterial::Certificates(_) => "certificate",
+        _ => "key",
+    }
+}
+
+/// User ignore paths as model-relative names; those outside the model cannot match and are dropped.
+pub(crate) fn resolve_user_ignores(model: &Path, paths: &[PathBuf]) -> Vec<RelPath> {
+    let mut out = Vec::new();
+    for p in paths {
+        if let Some(rel) = tree::resolve_ignore(model, p) {
+            push_unique(&mut out, rel);
+        }
+    }
+    out
+}
+
+/// The `ignore_paths` recorded in the predicate: what 1.1.1 records (user paths, the signature
+/// file, the git paths), so a verifier re-applies them. A single-file model records only the git
+/// paths, as 1.1.1 does (everything else is relative to a file and falls outside it).
+fn recorded_ignore_paths(ignore: &[RelPath], single_file: bool) -> Vec<String> {
+    let mut out: Vec<String> = if single_file {
+        Vec::new()
+    } else {
+        ignore.iter().map(|p| p.as_str().to_string()).collect()
+    };
+    for default in DEFAULT_IGNORES {
+        if !out.iter().any(|p| p == default) {
+            out.push(default.to_string());
+        }
+    }
+    out
+}
+
+fn push_unique(list: &mut Vec<RelPath>, item: RelPath) {
+    if !list.contains(&item) {
+        list.push(item);
+    }
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_signature_path_is_beside_the_model() {
+        assert_eq!(
+            default_signature_path(Path::new("out/model")),
+            PathBuf::from("out/model.sig")
+        );
+        assert_eq!(
+            default_signature_path(Path::new("model.bin")),
+            PathBuf::from("model.sig").with_file_name("model.bin.sig")
+        );
+    }
+
+    #[test]
+    fn recorded_ignores_follow_the_reference() {
+        let user = vec![RelPath::new("README.md").unwrap()];
+        assert_eq!(
+            recorded_ignore_paths(&user, false),
+            vec![
+                "README.md",
+                ".git",
+                ".gitattributes",
+                ".github",
+                ".gitignore"
+            ]
+        );
+        assert_eq!(
+            recorded_ignore_paths(&user, true),
+            vec![".git", ".gitattributes", ".github", ".gitignore"]
+        );
+    }
+}

@@ -1,0 +1,60 @@
+//! The verbs of the `modelseal` command line: one clap struct and one `run` per verb.
+
+mod inspect;
+mod keygen;
+mod pubkey;
+mod sign;
+mod verify;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Sign, verify and inspect machine-learning models in the OpenSSF Model Signing (OMS) format.
+///
+/// Exit codes: 0 success, 1 verification failed, 2 usage or input error.
+#[derive(Debug, Parser)]
+#[command(name = "modelseal", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Keygen(keygen::Args),
+    Pubkey(pubkey::Args),
+    Sign(sign::Args),
+    Verify(verify::Args),
+    Inspect(inspect::Args),
+}
+
+/// Runs the chosen verb. `Err` means a usage or input error (exit code 2).
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Keygen(args) => keygen::run(args),
+        Command::Pubkey(args) => pubkey::run(args),
+        Command::Sign(args) => sign::run(args),
+        Command::Verify(args) => verify::run(args),
+        Command::Inspect(args) => inspect::run(args),
+    }
+}
+
+/// Options shared by every verb that opens a private key.
+#[derive(Debug, clap::Args)]
+pub struct KeyArgs {
+    /// File holding the passphrase of an encrypted PKCS#8 private key (never pass secrets in argv).
+    #[arg(long, value_name = "FILE")]
+    key_password_file: Option<std::path::PathBuf>,
+    /// Accept private key and passphrase files that group or others can read.
+    #[arg(long)]
+    allow_insecure_key_permissions: bool,
+}
+
+impl KeyArgs {
+    fn options(&self) -> modelseal::keys::KeyOptions {
+        modelseal::keys::KeyOptions {
+            password_file: self.key_password_file.clone(),
+            allow_insecure_permissions: self.allow_insecure_key_permissions,
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! `modelseal pubkey`: export the public key of any key reference.
+
+use super::KeyArgs;
+use anyhow::Context;
+use modelseal::fsutil;
+use modelseal::keys::{self, KeyRef};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Write the public key of KEY as SPKI PEM (usable with `model_signing verify key --public_key`).
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Key reference: a key file path (private or public PEM).
+    key: String,
+    /// Where to write the public key; `-` for stdout.
+    #[arg(
+        short = 'o',
+        long = "out",
+        value_name = "PUBLIC.pem",
+        default_value = "-"
+    )]
+    out: PathBuf,
+    #[command(flatten)]
+    key_args: KeyArgs,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let key: KeyRef = args.key.parse()?;
+    let public = keys::public_key_of(&key, &args.key_args.options())
+        .with_context(|| format!("cannot read the public key of {}", args.key))?;
+    let pem = public.to_pem();
+    if args.out.as_os_str() == "-" {
+        print!("{pem}");
+    } else {
+        fsutil::write_atomic(&args.out, pem.as_bytes(), fsutil::MODE_PUBLIC, true)
+            .with_context(|| format!("{}: cannot write", args.out.display()))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,68 @@
+//! Printing results: human text on stdout/stderr, or one JSON object on stdout with `--json`.
+
+use modelseal::digest::{Method, SerializationConfig};
+use modelseal::trust::SignerIdentity;
+use serde_json::{json, Value};
+use std::process::ExitCode;
+
+/// Exit code: verification or decryption failed.
+pub fn exit_failed() -> ExitCode {
+    ExitCode::from(1)
+}
+
+/// Exit code: usage or input error.
+pub fn exit_input() -> ExitCode {
+    ExitCode::from(2)
+}
+
+/// Lowercase hex of a digest.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The `serialization` object of JSON outputs.
+pub fn serialization_json(config: &SerializationConfig) -> Value {
+    let mut v = json!({
+        "method": match config.method { Method::Files => "files", Method::Shards { .. } => "shards" },
+        "hash_type": config.hash.name(),
+        "allow_symlinks": config.allow_symlinks,
+        "ignore_paths": config.ignore_paths,
+    });
+    if let Method::Shards { shard_size } = config.method {
+        v["shard_size"] = json!(shard_size);
+    }
+    v
+}
+
+/// One-line human description of a serialization: `files, sha256` / `shards of 1000000000 bytes, sha256`.
+pub fn serialization_text(config: &SerializationConfig) -> String {
+    match config.method {
+        Method::Files => format!("files, {}", config.hash.name()),
+        Method::Shards { shard_size } => {
+            format!("shards of {shard_size} bytes, {}", config.hash.name())
+        }
+    }
+}
+
+/// The `signer` object of JSON outputs.
+pub fn signer_json(signer: &SignerIdentity) -> Value {
+    json!({
+        "method": signer.method,
+        "algorithm": signer.algorithm.name(),
+        "key_hint": signer.key_hint,
+        "certificate_subject": signer.certificate_subject,
+    })
+}
+
+/// One-line human description of a signer.
+pub fn signer_text(signer: &SignerIdentity) -> String {
+    match &signer.certificate_subject {
+        Some(subject) => format!("certificate \"{subject}\" ({})", signer.algorithm.name()),
+        None => format!("key {} ({})", signer.key_hint, signer.algorithm.name()),
+    }
+}
+
+/// Prints a JSON value as one line on stdout.
+pub fn print_json(value: &Value) {
+    println!("{value}");
+}

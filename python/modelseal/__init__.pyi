@@ -1,0 +1,74 @@
+import os
+import pathlib
+from typing import Iterable, Optional, Sequence, Union
+
+StrPath = Union[str, os.PathLike[str]]
+
+__version__: str
+
+class Error(Exception):
+    """Base class of every modelseal error."""
+
+class VerificationError(Error):
+    """The model or signature is not what a trusted signer signed."""
+
+class DecryptionError(Error):
+    """An encrypted model failed to decrypt or authenticate."""
+
+class KeyAccessError(Error):
+    """A key could not be read, parsed or used."""
+
+class FormatError(Error):
+    """A signature or encrypted file is malformed."""
+
+class VerificationResult:
+    model: pathlib.Path
+    signature: pathlib.Path
+    model_name: str
+    root_digest: str
+    resources: int
+    signer_method: str
+    signer_algorithm: str
+    key_hint: str
+    certificate_subject: Optional[str]
+    method: str
+    hash_type: str
+    shard_size: Optional[int]
+
+def sign(
+    model: StrPath,
+    key: StrPath,
+    signature: Optional[StrPath] = None,
+    *,
+    hash: str = "sha256",
+    shards: bool = False,
+    shard_size: Optional[int] = None,
+    ignore: Iterable[StrPath] = (),
+    allow_symlinks: bool = False,
+    cert: Optional[StrPath] = None,
+    cert_chain: Iterable[StrPath] = (),
+    key_password_file: Optional[StrPath] = None,
+    allow_insecure_key_permissions: bool = False,
+) -> pathlib.Path: ...
+def verify(
+    model: StrPath,
+    signature: StrPath,
+    *,
+    key: Optional[StrPath] = None,
+    cert_chain: Optional[Union[StrPath, Sequence[StrPath]]] = None,
+    ignore: Iterable[StrPath] = (),
+    ignore_unsigned_files: bool = False,
+) -> VerificationResult: ...
+def keygen(
+    algorithm: str,
+    out: StrPath,
+    public_out: Optional[StrPath] = None,
+    *,
+    force: bool = False,
+) -> str: ...
+def public_key(
+    key: StrPath,
+    *,
+    key_password_file: Optional[StrPath] = None,
+    allow_insecure_key_permissions: bool = False,
+) -> str: ...

@@ -1,0 +1,78 @@
+//! The exception hierarchy `modelseal.Error` ⊃ `VerificationError`, `DecryptionError`,
+//! `KeyAccessError`, `FormatError`, and the mapping of core errors onto it.
+
+use modelseal::keys::KeyError;
+use modelseal::sign::SignError;
+use modelseal::trust::TrustError;
+use modelseal::verify::VerifyError;
+use pyo3::create_exception;
+use pyo3::exceptions::PyException;
+use pyo3::prelude::*;
+
+create_exception!(
+    modelseal,
+    Error,
+    PyException,
+    "Base class of every modelseal error."
+);
+create_exception!(
+    modelseal,
+    VerificationError,
+    Error,
+    "The model or signature is not what a trusted signer signed."
+);
+create_exception!(
+    modelseal,
+    DecryptionError,
+    Error,
+    "An encrypted model failed to decrypt or authenticate."
+);
+create_exception!(
+    modelseal,
+    KeyAccessError,
+    Error,
+    "A key could not be read, parsed or used."
+);
+create_exception!(
+    modelseal,
+    FormatError,
+    Error,
+    "A signature or encrypted file is malformed."
+);
+
+/// Adds the exception classes to the module.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("Error", py.get_type::<Error>())?;
+    m.add("VerificationError", py.get_type::<VerificationError>())?;
+    m.add("DecryptionError", py.get_type::<DecryptionError>())?;
+    m.add("KeyAccessError", py.get_type::<KeyAccessError>())?;
+    m.add("FormatError", py.get_type::<FormatError>())?;
+    Ok(())
+}
+
+pub fn key_error(err: KeyError) -> PyErr {
+    KeyAccessError::new_err(err.to_string())
+}
+
+pub fn trust_error(err: TrustError) -> PyErr {
+    KeyAccessError::new_err(err.to_string())
+}
+
+pub fn sign_error(err: SignError) -> PyErr {
+    match err {
+        SignError::Key(e) => key_error(e),
+        other => Error::new_err(other.to_string()),
+    }
+}
+
+pub fn verify_error(err: VerifyError) -> PyErr {
+    if err.is_verification_failure() {
+        return VerificationError::new_err(err.reasons().join("\n"));
+    }
+    match err {
+        VerifyError::Malformed { .. } => FormatError::new_err(err.to_string()),
+        VerifyError::TrustInput(e) => trust_error(e),
+        other => Error::new_err(other.to_string()),
+    }
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs every test of modelseal on a fresh Debian machine (root) or a developer machine:
+# formatting, lints, Rust unit/property/integration tests, the Python package (built by maturin) and
+# the interoperability tests against the real model-signing 1.1.1. One release build is reused.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+scripts/setup.sh
+
+echo "== cargo fmt / clippy"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+echo "== Rust tests (release profile, shared with the CLI and wheel builds)"
+export MODELSEAL_PYTHON="$root/.venv/bin/python"
+cargo build --release --quiet -p modelseal-cli
+cargo test --release --quiet --workspace --exclude modelseal-python
+
+echo "== Python wheel"
+rm -rf target/wheels
+.venv/bin/maturin build --release --quiet -m python/pyproject.toml -o target/wheels >/dev/null
+.venv/bin/pip install --quiet --force-reinstall --no-deps target/wheels/modelseal-*.whl
+
+echo "== pytest: Python package and interoperability with model-signing 1.1.1"
+export MODELSEAL_BIN="$root/target/release/modelseal"
+# Run from the repo root: python/ holds the package source without the native module, and must
+# not shadow the installed wheel.
+"$root/.venv/bin/python" -m pytest -q -p no:cacheprovider "$root/python/tests" "$root/tests/interop"
