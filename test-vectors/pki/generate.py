@@ -232,6 +232,24 @@ def make_certs() -> None:
     write_private_key(after_key, CERTS / "leaf-after-root-expiry.key")
     (CERTS / "leaf-after-root-expiry.pem").write_bytes(after.public_bytes(serialization.Encoding.PEM))
 
+    # A self-signed CA certificate that is also the signing certificate (trusted as itself).
+    self_key = ec.generate_private_key(ec.SECP256R1())
+    self_name = name("modelseal self-signed signer")
+    self_signed = (x509.CertificateBuilder()
+                   .subject_name(self_name).issuer_name(self_name)
+                   .public_key(self_key.public_key())
+                   .serial_number(x509.random_serial_number())
+                   .not_valid_before(utc(2025)).not_valid_after(utc(2125))
+                   .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                   .add_extension(x509.KeyUsage(
+                       digital_signature=True, content_commitment=False, key_encipherment=False,
+                       data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                       crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+                   .sign(self_key, hashes.SHA256()))
+    write_private_key(self_key, CERTS / "self-signed-ca-signer.key")
+    (CERTS / "self-signed-ca-signer.pem").write_bytes(
+        self_signed.public_bytes(serialization.Encoding.PEM))
+
     for leaf_name, (curve, ku, eku, not_before, not_after, _) in LEAVES.items():
         key = ec.generate_private_key(curve)
         cert = leaf(f"modelseal test {leaf_name}", key, inter, inter_key, not_before, not_after,
@@ -258,6 +276,7 @@ def reference_verdicts() -> dict:
     cases.append(("leaf-digital-signature", [], "root-ca"))
     cases.append(("leaf-after-root-expiry", [], "short-lived-root-ca"))
     cases.append(("leaf-digital-signature", [], "intermediate-ca"))
+    cases.append(("self-signed-ca-signer", [], "self-signed-ca-signer"))
     for leaf_name, chain, root in cases:
         verifier = sign_certificate.Verifier([CERTS / f"{root}.pem"])
         certificates = [common_pb.X509Certificate(raw_bytes=der_b64(CERTS / f"{c}.pem"))

@@ -3,6 +3,10 @@
 //!
 //! Secrets (private keys, passwords) live in zeroizing types, are read from files that are not
 //! group/world readable (unless the caller allows it), and never appear in `Debug` output or errors.
+//!
+//! Layout: `keyref` parses references; `file` reads bounded files and checks permissions; `pem`
+//! splits PEM text; `load` decides what a key file holds; `public` and `secret` are the key types;
+//! `signer` is the file [`Signer`]; `generate` writes new key pairs.
 
 use std::path::{Path, PathBuf};
 

@@ -46,7 +46,7 @@ fn read_block<'a>(
     label: &str,
     lines: &mut impl Iterator<Item = &'a str>,
 ) -> Result<PemBlock, String> {
-    let mut body = Zeroizing::new(String::new());
+    let mut body_lines: Vec<&str> = Vec::new();
     let mut has_headers = false;
     for line in lines.by_ref() {
         if let Some(end) = boundary_label(line, "-----END ") {
@@ -56,7 +56,7 @@ fn read_block<'a>(
             let der = if has_headers {
                 Zeroizing::new(Vec::new())
             } else {
-                decode_body(label, &body)?
+                decode_body(label, &body_lines)?
             };
             return Ok(PemBlock {
                 label: label.to_string(),
@@ -67,14 +67,19 @@ fn read_block<'a>(
         if line.contains(':') {
             has_headers = true;
         } else {
-            body.push_str(line);
+            body_lines.push(line);
         }
     }
     Err(format!("PEM block BEGIN {label} has no END line"))
 }
 
-fn decode_body(label: &str, body: &str) -> Result<Zeroizing<Vec<u8>>, String> {
+fn decode_body(label: &str, lines: &[&str]) -> Result<Zeroizing<Vec<u8>>, String> {
     use base64::Engine as _;
+    // Sized exactly: growing would leave unzeroized copies of a private key's base64 behind.
+    let mut body = Zeroizing::new(String::with_capacity(lines.iter().map(|l| l.len()).sum()));
+    for line in lines {
+        body.push_str(line);
+    }
     base64::engine::general_purpose::STANDARD
         .decode(body.as_bytes())
         .map(Zeroizing::new)

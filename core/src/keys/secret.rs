@@ -146,8 +146,11 @@ impl PrivateKey {
             PrivateKey::P384(k) => PublicKeyInner::P384(k.verifying_key().into()),
             PrivateKey::P521(k) => {
                 let affine = *p521::ecdsa::VerifyingKey::from(k).as_affine();
-                let public = p521::PublicKey::from_affine(affine)
-                    .map_err(|e| KeyError::Signing(format!("P-521 public key ({e})")))?;
+                let public =
+                    p521::PublicKey::from_affine(affine).map_err(|e| KeyError::Invalid {
+                        what: "private key",
+                        reason: format!("P-521 public key ({e})"),
+                    })?;
                 PublicKeyInner::P521(public)
             }
             PrivateKey::Ed25519(k) => PublicKeyInner::Ed25519(k.verifying_key()),
@@ -191,7 +194,10 @@ impl PrivateKey {
             }
             .to_pkcs8_pem(lf),
         };
-        pem.map_err(|e| KeyError::Signing(format!("cannot encode the private key ({e})")))
+        pem.map_err(|e| KeyError::Invalid {
+            what: "private key",
+            reason: format!("cannot encode it as PKCS#8 ({e})"),
+        })
     }
 }
 

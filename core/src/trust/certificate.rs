@@ -10,7 +10,9 @@
 //!   intermediates (OpenSSL builds through them but, without `X509_V_FLAG_PARTIAL_CHAIN`, never
 //!   ends a path on them);
 //! - the root's own validity period must cover the validation time (webpki ignores it; OpenSSL
-//!   checks every certificate of the path).
+//!   checks every certificate of the path);
+//! - a leaf that is itself one of the trusted self-issued certificates is trusted as it stands
+//!   (OpenSSL's one-certificate chain; webpki would refuse a CA certificate as end entity).
 //!
 //! The EKU rule is webpki's `required_if_present(codeSigning)` on every certificate of the path;
 //! then 1.1.1's rule on the leaf: KeyUsage digitalSignature, or ExtendedKeyUsage codeSigning.
@@ -52,7 +54,15 @@ pub(super) fn check(
     let time =
         UnixTime::since_unix_epoch(leaf.tbs_certificate.validity.not_before.to_unix_duration());
     let store = split_trusted(trusted)?;
-    validate_path(&store, leaf_der, intermediates, time)?;
+    if store
+        .roots
+        .iter()
+        .any(|(root, _)| *root == leaf_der.as_slice())
+    {
+        check_validity(&leaf, time).map_err(|e| cert_error(describe(&e)))?;
+    } else {
+        validate_path(&store, leaf_der, intermediates, time)?;
+    }
     check_leaf_may_sign(&leaf)?;
     let key = PublicKey::from_certificate_der(leaf_der).map_err(|e| {
         cert_error(format!(

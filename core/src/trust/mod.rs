@@ -63,7 +63,8 @@ impl Trust {
     pub fn load_certificate_roots(paths: &[PathBuf]) -> Result<Trust, TrustError> {
         if paths.is_empty() {
             return Err(TrustError::Load {
-                path: PathBuf::new(),
+                path: PathBuf::from("(certificate roots)"),
+                // 1.1.1 falls back to the certifi web roots here; code signing should not.
                 reason: "no certificate root file given".into(),
             });
         }
@@ -164,4 +165,38 @@ pub struct SignerIdentity {
     pub key_hint: String,
     /// Leaf certificate subject (RFC 4514 string) for the certificate method.
     pub certificate_subject: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> PublicKey {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.pem");
+        crate::keys::generate(KeyAlgorithm::EcP256, &path, None, false).unwrap()
+    }
+
+    #[test]
+    fn a_long_untrusted_hint_is_cut_in_the_error() {
+        let key = key();
+        let found = "é".repeat(500);
+        match check_hint(&key, &found) {
+            Err(TrustError::KeyHintMismatch { expected, found }) => {
+                assert_eq!(expected, key.hint());
+                assert!(found.len() <= MAX_HINT_IN_ERROR + '…'.len_utf8(), "{found}");
+                assert!(found.ends_with('…'));
+            }
+            other => panic!("expected KeyHintMismatch, got {other:?}"),
+        }
+        assert!(check_hint(&key, &key.hint()).is_ok());
+        // Hints are compared exactly, as 1.1.1 does: an upper-case hint is a mismatch.
+        assert!(check_hint(&key, &key.hint().to_uppercase()).is_err());
+    }
+
+    #[test]
+    fn no_root_files_is_a_load_error() {
+        let err = Trust::load_certificate_roots(&[]).unwrap_err();
+        assert!(matches!(err, TrustError::Load { .. }), "{err:?}");
+    }
 }
