@@ -3,8 +3,24 @@
 //!
 //! Secrets (private keys, passwords) live in zeroizing types, are read from files that are not
 //! group/world readable (unless the caller allows it), and never appear in `Debug` output or errors.
+//!
+//! Layout: `keyref` parses references; `file` reads bounded files and checks permissions; `pem`
+//! splits PEM text; `load` decides what a key file holds; `public` and `secret` are the key types;
+//! `signer` is the file [`Signer`]; `generate` writes new key pairs.
 
 use std::path::{Path, PathBuf};
+
+mod file;
+mod generate;
+mod keyref;
+mod load;
+mod oids;
+mod pem;
+mod public;
+mod secret;
+mod signer;
+
+pub use public::PublicKey;
 
 /// Errors about keys: loading, parsing, generating, signing, verifying a signature.
 #[derive(Debug, thiserror::Error)]
@@ -12,7 +28,10 @@ use std::path::{Path, PathBuf};
 pub enum KeyError {
     /// A key file could not be read or written.
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// A key file could be read but not understood.
     #[error("{path}: {reason}")]
     Parse { path: PathBuf, reason: String },
@@ -34,6 +53,12 @@ pub enum KeyError {
     /// The key or backend refused to sign.
     #[error("signing failed: {0}")]
     Signing(String),
+    /// Key bytes that are not a valid key (no file involved, e.g. a public key inside a bundle).
+    #[error("invalid {what}: {reason}")]
+    Invalid { what: &'static str, reason: String },
+    /// A signing certificate whose public key is not the signing key's.
+    #[error("{certificate}: the certificate's public key does not match the private key {key}")]
+    CertificateKeyMismatch { certificate: PathBuf, key: PathBuf },
 }
 
 /// Algorithms a key may use.
@@ -65,62 +90,6 @@ impl KeyAlgorithm {
     }
 }
 
-/// A signature-verification public key.
-#[derive(Clone, PartialEq, Eq)]
-pub struct PublicKey {
-    inner: PublicKeyInner,
-}
-
-#[derive(Clone, PartialEq, Eq)]
-enum PublicKeyInner {
-    P256(p256::PublicKey),
-    P384(p384::PublicKey),
-    P521(p521::PublicKey),
-    Ed25519(ed25519_dalek::VerifyingKey),
-}
-
-impl PublicKey {
-    /// Parses SPKI DER.
-    pub fn from_spki_der(der: &[u8]) -> Result<PublicKey, KeyError> {
-        todo!("keys helper {der:?}")
-    }
-    /// Reads a `-----BEGIN PUBLIC KEY-----` PEM file (a private key file is accepted too, its public half is used).
-    pub fn load(path: &Path) -> Result<PublicKey, KeyError> {
-        todo!("keys helper {path:?}")
-    }
-    /// SPKI DER.
-    pub fn to_spki_der(&self) -> Vec<u8> {
-        todo!("keys helper")
-    }
-    /// SPKI PEM exactly as model-signing 1.1.1 / OpenSSL print it (64-column base64, trailing newline).
-    pub fn to_pem(&self) -> String {
-        todo!("keys helper")
-    }
-    /// The OMS key hint: lowercase hex SHA-256 of [`PublicKey::to_pem`].
-    pub fn hint(&self) -> String {
-        todo!("keys helper")
-    }
-    /// The key's algorithm.
-    pub fn algorithm(&self) -> KeyAlgorithm {
-        match self.inner {
-            PublicKeyInner::P256(_) => KeyAlgorithm::EcP256,
-            PublicKeyInner::P384(_) => KeyAlgorithm::EcP384,
-            PublicKeyInner::P521(_) => KeyAlgorithm::EcP521,
-            PublicKeyInner::Ed25519(_) => KeyAlgorithm::Ed25519,
-        }
-    }
-    /// Verifies `signature` (DER ECDSA with the curve's hash, or raw Ed25519) over `message`.
-    pub fn verify(&self, message: &[u8], signature: &[u8]) -> Result<(), KeyError> {
-        todo!("keys helper {message:?} {signature:?}")
-    }
-}
-
-impl std::fmt::Debug for PublicKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "PublicKey({})", self.algorithm().name())
-    }
-}
-
 /// Something that signs OMS statements: a key file, an HSM key, a KMS key.
 pub trait Signer: Send + Sync {
     /// The public key signatures verify under.
@@ -133,19 +102,24 @@ pub trait Signer: Send + Sync {
     fn key_id(&self) -> String;
 }
 
+/// Shows which key signs (its non-secret [`Signer::key_id`] and algorithm), never key material.
+impl std::fmt::Debug for dyn Signer + '_ {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Signer({}, {})",
+            self.key_id(),
+            self.public_key().algorithm().name()
+        )
+    }
+}
+
 /// A parsed key reference: the one string that names a key in the CLI, Python and policy files.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum KeyRef {
     /// A PEM file on disk (`path` or `file:path`).
     File(PathBuf),
-}
-
-impl std::str::FromStr for KeyRef {
-    type Err = KeyError;
-    fn from_str(s: &str) -> Result<KeyRef, KeyError> {
-        todo!("keys helper {s}")
-    }
 }
 
 /// How to open a private key.
@@ -158,23 +132,47 @@ pub struct KeyOptions {
 }
 
 /// Opens a signer for `key` (a private key; the certificate method adds certificates afterwards).
+///
+/// Key files: PEM PKCS#8 (`PRIVATE KEY`, v1 or v2), SEC1 (`EC PRIVATE KEY`) or PBES2-encrypted
+/// PKCS#8 (`ENCRYPTED PRIVATE KEY`, passphrase from `options.password_file`); curves P-256, P-384,
+/// P-521, or Ed25519. A file that group or others may read is refused unless
+/// `options.allow_insecure_permissions`.
 pub fn open_signer(key: &KeyRef, options: &KeyOptions) -> Result<Box<dyn Signer>, KeyError> {
-    todo!("keys helper {key:?} {options:?}")
+    match key {
+        KeyRef::File(path) => Ok(Box::new(signer::FileSigner::open(path, options)?)),
+    }
 }
 
 /// Opens a signer and attaches a leaf certificate (its public key must match) and chain certificates.
+///
+/// `leaf` holds exactly one PEM certificate; each `chain` file one or more. The signer's
+/// [`Signer::certificate_chain`] is the leaf's DER followed by the chain's, in file order. The
+/// chain is not validated here: a verifier does that against its own roots.
 pub fn open_certificate_signer(
     key: &KeyRef,
     options: &KeyOptions,
     leaf: &Path,
     chain: &[PathBuf],
 ) -> Result<Box<dyn Signer>, KeyError> {
-    todo!("keys helper {key:?} {options:?} {leaf:?} {chain:?}")
+    match key {
+        KeyRef::File(path) => {
+            let signer = signer::FileSigner::open(path, options)?.with_certificates(leaf, chain)?;
+            Ok(Box::new(signer))
+        }
+    }
 }
 
 /// The public key of any key reference (a private or public key file, later HSM/KMS keys).
+///
+/// A file may hold a `PUBLIC KEY`, a `CERTIFICATE` (its key is used, the certificate is not
+/// validated) or a private key (permission-checked and, if encrypted, decrypted per `options`).
 pub fn public_key_of(key: &KeyRef, options: &KeyOptions) -> Result<PublicKey, KeyError> {
-    todo!("keys helper {key:?} {options:?}")
+    match key {
+        KeyRef::File(path) => match load::load(path, options, false)? {
+            load::KeyMaterial::Public(public) => Ok(public),
+            load::KeyMaterial::Private(private) => private.public_key(),
+        },
+    }
 }
 
 /// Generates a key pair: private key as PKCS#8 PEM (mode 0600, atomically, refusing to replace an
@@ -185,5 +183,11 @@ pub fn generate(
     public_out: Option<&Path>,
     force: bool,
 ) -> Result<PublicKey, KeyError> {
-    todo!("keys helper {algorithm:?} {private_out:?} {public_out:?} {force}")
+    generate::generate(algorithm, private_out, public_out, force)
+}
+
+/// Reads every `CERTIFICATE` block of a PEM file as DER, in order; a file without one, or with a
+/// block that is not a valid X.509 certificate, is an error naming the file.
+pub fn read_certificate_file(path: &Path) -> Result<Vec<Vec<u8>>, KeyError> {
+    signer::read_certificates(path)
 }

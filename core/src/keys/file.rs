@@ -1,0 +1,157 @@
+//! Reading key, certificate and password files: bounded in size, into zeroizing buffers, with the
+//! file's permission bits taken from the open file itself (no check-then-open race).
+//!
+//! A secret file (private key, passphrase) that group or others may read is refused unless the
+//! caller allows it: the key is already exposed to them, and signing with it would hide that.
+
+use super::KeyError;
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use zeroize::Zeroizing;
+
+/// The largest key, certificate or password file we read. Real ones are a few KiB; a chain file
+/// with a handful of certificates stays far below this.
+pub(crate) const MAX_FILE_BYTES: u64 = 1 << 20;
+
+/// Permission bits that let group or others read a file.
+const READABLE_BY_OTHERS: u32 = 0o044;
+
+/// A file's bytes (zeroized on drop) and its permission bits.
+pub(crate) struct FileBytes {
+    pub(crate) bytes: Zeroizing<Vec<u8>>,
+    pub(crate) mode: u32,
+}
+
+/// Reads `path` whole, refusing files over [`MAX_FILE_BYTES`].
+pub(crate) fn read(path: &Path) -> Result<FileBytes, KeyError> {
+    let io_err = |source| KeyError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io_err)?;
+    let meta = file.metadata().map_err(io_err)?;
+    if !meta.is_file() {
+        return Err(parse_err(path, "not a regular file"));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(parse_err(
+            path,
+            format!("larger than {MAX_FILE_BYTES} bytes; not a key file"),
+        ));
+    }
+    // Allocate once so that no reallocation leaves an unzeroized copy of a secret behind.
+    let mut bytes = Zeroizing::new(Vec::with_capacity(meta.len() as usize + 1));
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_err)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(parse_err(
+            path,
+            format!("larger than {MAX_FILE_BYTES} bytes; not a key file"),
+        ));
+    }
+    Ok(FileBytes {
+        bytes,
+        mode: meta.permissions().mode() & 0o7777,
+    })
+}
+
+/// Refuses a secret file that group or others may read, unless `allow_insecure`.
+pub(crate) fn check_secret_mode(
+    path: &Path,
+    mode: u32,
+    allow_insecure: bool,
+) -> Result<(), KeyError> {
+    if !allow_insecure && mode & READABLE_BY_OTHERS != 0 {
+        return Err(KeyError::InsecurePermissions {
+            path: path.to_path_buf(),
+            mode,
+        });
+    }
+    Ok(())
+}
+
+/// Reads a passphrase file: permission-checked like a key, one trailing `\n` or `\r\n` removed
+/// (what `echo pass > file` and editors add).
+pub(crate) fn read_password(
+    path: &Path,
+    allow_insecure: bool,
+) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+    let file = read(path)?;
+    check_secret_mode(path, file.mode, allow_insecure)?;
+    let mut bytes = file.bytes;
+    if bytes.last() == Some(&b'\n') {
+        bytes.pop();
+        if bytes.last() == Some(&b'\r') {
+            bytes.pop();
+        }
+    }
+    Ok(bytes)
+}
+
+/// A [`KeyError::Parse`] for `path`.
+pub(crate) fn parse_err(path: &Path, reason: impl Into<String>) -> KeyError {
+    KeyError::Parse {
+        path: path.to_path_buf(),
+        reason: reason.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, bytes: &[u8], mode: u32) -> std::path::PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        path
+    }
+
+    #[test]
+    fn password_loses_exactly_one_trailing_newline() {
+        let dir = tempfile::tempdir().unwrap();
+        let lf = write(dir.path(), "lf", b"secret\n", 0o600);
+        assert_eq!(&read_password(&lf, false).unwrap()[..], b"secret");
+        let crlf = write(dir.path(), "crlf", b"secret\r\n", 0o600);
+        assert_eq!(&read_password(&crlf, false).unwrap()[..], b"secret");
+        let two = write(dir.path(), "two", b"secret\n\n", 0o600);
+        assert_eq!(&read_password(&two, false).unwrap()[..], b"secret\n");
+        let none = write(dir.path(), "none", b" secret ", 0o600);
+        assert_eq!(&read_password(&none, false).unwrap()[..], b" secret ");
+    }
+
+    #[test]
+    fn refuses_readable_secrets_unless_allowed() {
+        let dir = tempfile::tempdir().unwrap();
+        for mode in [0o640, 0o604, 0o644] {
+            let path = write(dir.path(), "pw", b"secret\n", mode);
+            match read_password(&path, false) {
+                Err(KeyError::InsecurePermissions { mode: m, .. }) => assert_eq!(m, mode),
+                other => panic!("mode {mode:o}: expected InsecurePermissions, got {other:?}"),
+            }
+            assert_eq!(&read_password(&path, true).unwrap()[..], b"secret");
+        }
+        // Write or execute bits for others do not expose the secret.
+        let path = write(dir.path(), "pw2", b"secret", 0o620);
+        assert!(read_password(&path, false).is_ok());
+    }
+
+    #[test]
+    fn refuses_oversized_files_and_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = write(
+            dir.path(),
+            "big",
+            &vec![b'a'; MAX_FILE_BYTES as usize + 1],
+            0o600,
+        );
+        let err = read(&big).err().unwrap().to_string();
+        assert!(err.contains("big") && err.contains("larger than"), "{err}");
+        let err = read(dir.path()).err().unwrap().to_string();
+        assert!(err.contains("not a regular file"), "{err}");
+        let err = read(&dir.path().join("missing")).err().unwrap();
+        assert!(matches!(err, KeyError::Io { .. }), "{err:?}");
+    }
+}

@@ -1,0 +1,127 @@
+//! Parsing key references: the one string that names a key in the CLI, Python and policy files.
+//!
+//! `path` or `file:path` (also `file:///abs/path`) name a PEM file. The HSM and KMS schemes
+//! (`pkcs11:`, `awskms://`, `gcpkms://`, `azurekms://`, `hashivault://`) are recognised and refused
+//! with a clear reason until their backends exist, so that such a string is never mistaken for a
+//! file name.
+
+use super::{KeyError, KeyRef};
+use std::path::PathBuf;
+
+/// Schemes of keys that live in an HSM or a KMS (cosign's spelling), not yet supported.
+const REMOTE_SCHEMES: &[(&str, &str)] = &[
+    ("pkcs11:", "PKCS#11"),
+    ("awskms://", "AWS KMS"),
+    ("gcpkms://", "Google Cloud KMS"),
+    ("azurekms://", "Azure Key Vault"),
+    ("hashivault://", "HashiCorp Vault"),
+];
+
+impl std::str::FromStr for KeyRef {
+    type Err = KeyError;
+    fn from_str(s: &str) -> Result<KeyRef, KeyError> {
+        let refuse = |reason: String| KeyError::Reference {
+            reference: s.to_string(),
+            reason,
+        };
+        if s.is_empty() {
+            return Err(refuse("empty key reference".into()));
+        }
+        for (scheme, name) in REMOTE_SCHEMES {
+            if s.starts_with(scheme) {
+                return Err(refuse(format!(
+                    "{name} keys are not supported by this build yet"
+                )));
+            }
+        }
+        if let Some(rest) = s.strip_prefix("file:") {
+            // `file:///abs` is a URI with an empty authority; `file:rel` and `file:/abs` are paths.
+            let path = match rest.strip_prefix("//") {
+                Some(abs) if abs.starts_with('/') => abs,
+                Some(_) => {
+                    return Err(refuse(
+                        "file URIs with a host are not supported; use file:/path".into(),
+                    ))
+                }
+                None => rest,
+            };
+            if path.is_empty() {
+                return Err(refuse("file: names no path".into()));
+            }
+            return Ok(KeyRef::File(PathBuf::from(path)));
+        }
+        if let Some((scheme, _)) = s.split_once("://") {
+            if !scheme.is_empty()
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+            {
+                return Err(refuse(format!(
+                    "unknown key scheme {scheme:?}; use a file path, file:, pkcs11: or awskms://"
+                )));
+            }
+        }
+        Ok(KeyRef::File(PathBuf::from(s)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(s: &str) -> PathBuf {
+        match s.parse::<KeyRef>().unwrap() {
+            KeyRef::File(p) => p,
+        }
+    }
+
+    fn reason(s: &str) -> String {
+        match s.parse::<KeyRef>() {
+            Err(KeyError::Reference { reference, reason }) => {
+                assert_eq!(reference, s);
+                reason
+            }
+            other => panic!("{s:?}: expected a reference error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn paths_and_file_prefix() {
+        assert_eq!(file("keys/release.pem"), PathBuf::from("keys/release.pem"));
+        assert_eq!(file("/abs/key.pem"), PathBuf::from("/abs/key.pem"));
+        assert_eq!(
+            file("file:keys/release.pem"),
+            PathBuf::from("keys/release.pem")
+        );
+        assert_eq!(file("file:/abs/key.pem"), PathBuf::from("/abs/key.pem"));
+        assert_eq!(file("file:///abs/key.pem"), PathBuf::from("/abs/key.pem"));
+        assert_eq!(file("weird:name.pem"), PathBuf::from("weird:name.pem"));
+    }
+
+    #[test]
+    fn remote_schemes_are_refused_with_a_reason() {
+        assert_eq!(
+            reason("pkcs11:token=ml;object=release"),
+            "PKCS#11 keys are not supported by this build yet"
+        );
+        assert_eq!(
+            reason("awskms:///alias/model-release"),
+            "AWS KMS keys are not supported by this build yet"
+        );
+        assert!(
+            reason("gcpkms://projects/p/locations/l/keyRings/r/cryptoKeys/k")
+                .contains("not supported by this build yet")
+        );
+        assert!(reason("azurekms://vault.vault.azure.net/key")
+            .contains("not supported by this build yet"));
+        assert!(reason("hashivault://transit-key").contains("not supported by this build yet"));
+    }
+
+    #[test]
+    fn empty_and_malformed_are_refused() {
+        assert_eq!(reason(""), "empty key reference");
+        assert_eq!(reason("file:"), "file: names no path");
+        assert!(reason("file://host/key.pem").contains("host"));
+        assert!(reason("s3://bucket/key.pem").contains("unknown key scheme \"s3\""));
+    }
+}

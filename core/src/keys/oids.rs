@@ -1,0 +1,35 @@
+//! Object identifiers that key and certificate parsing dispatch on.
+
+use spki::ObjectIdentifier;
+
+/// id-ecPublicKey (RFC 5480).
+pub(crate) const EC_PUBLIC_KEY: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+/// secp256r1 / P-256.
+pub(crate) const SECP256R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
+/// secp384r1 / P-384.
+pub(crate) const SECP384R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
+/// secp521r1 / P-521.
+pub(crate) const SECP521R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.35");
+/// secp256k1 (named only to reject it clearly).
+pub(crate) const SECP256K1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.10");
+/// id-Ed25519 (RFC 8410).
+pub(crate) const ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
+/// rsaEncryption (named only to reject it clearly).
+pub(crate) const RSA_ENCRYPTION: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+/// id-RSASSA-PSS (named only to reject it clearly).
+pub(crate) const RSASSA_PSS: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.10");
+
+/// A readable name for an algorithm or curve OID we do not support, for error messages.
+pub(crate) fn describe(oid: &ObjectIdentifier) -> String {
+    match *oid {
+        RSA_ENCRYPTION | RSASSA_PSS => "RSA".to_string(),
+        SECP256K1 => "EC secp256k1".to_string(),
+        other => format!("algorithm or curve {other}"),
+    }
+}
+
+/// Said after every "unsupported key" message so the user knows what to use instead.
+pub(crate) const SUPPORTED: &str = "supported: ec-p256, ec-p384, ec-p521, ed25519";

@@ -1,0 +1,202 @@
+//! What a verifier trusts, and the check that a bundle's signature comes from it.
+//!
+//! Two kinds of trust: one public key (key method), or certificate roots (certificate method: the
+//! bundle's leaf must chain to a root, be valid at its own `notBefore` — the signing-time proxy that
+//! model-signing 1.1.1 uses, since these bundles carry no timestamp — and allow digitalSignature or
+//! the codeSigning EKU). The chain is validated by `rustls-webpki`, a real X.509 path validator.
+//!
+//! Validating at `notBefore` means: a leaf verifies for ever once issued, even after it expired,
+//! and revocation is not checked; what it guards against is a leaf whose issuer was not valid
+//! when the leaf was made, a chain to an untrusted root, and a leaf that may not sign. See
+//! [`certificate`] for where the check follows OpenSSL rather than webpki's defaults.
+//!
+//! The key method follows 1.1.1 too: a bundle's key hint, when present, must name the trusted key;
+//! pre-1.1 bundles (raw public key bytes, no hint) are checked by their signature alone.
+
+use crate::keys::{KeyAlgorithm, PublicKey};
+use crate::oms::VerificationMaterial;
+use std::path::{Path, PathBuf};
+
+mod certificate;
+
+/// The most of a bundle's key hint repeated in an error: it is untrusted input.
+const MAX_HINT_IN_ERROR: usize = 80;
+
+/// Errors establishing who signed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TrustError {
+    /// A trust file could not be read or parsed (an input error, not a verification failure).
+    #[error("{path}: {reason}")]
+    Load { path: PathBuf, reason: String },
+    /// The bundle names a different key than the one trusted.
+    #[error("key mismatch: the signature's key hint {found} is not the trusted key {expected}")]
+    KeyHintMismatch { expected: String, found: String },
+    /// The bundle carries certificates but a key was trusted, or the other way round.
+    #[error("signature uses the {found} method, but a {expected} was given to verify it")]
+    MethodMismatch {
+        expected: &'static str,
+        found: &'static str,
+    },
+    /// The certificate chain does not lead to a trusted root, or the leaf may not sign.
+    #[error("certificate not trusted: {0}")]
+    Certificate(String),
+    /// The signature over the DSSE PAE does not verify.
+    #[error("invalid signature: the statement was not signed by this key, or it was modified")]
+    BadSignature,
+}
+
+/// A verifier's trust: one key, or a set of certificate roots.
+#[derive(Debug, Clone)]
+pub enum Trust {
+    /// Key method: exactly this public key.
+    PublicKey(PublicKey),
+    /// Certificate method: DER trust anchors.
+    CertificateRoots(Vec<Vec<u8>>),
+}
+
+impl Trust {
+    /// Loads certificate roots from PEM files, each with one or more certificates.
+    ///
+    /// Self-issued certificates become trust anchors; any other certificate in these files is
+    /// trusted as an intermediate that a path may pass through (as OpenSSL's store does).
+    pub fn load_certificate_roots(paths: &[PathBuf]) -> Result<Trust, TrustError> {
+        if paths.is_empty() {
+            return Err(TrustError::Load {
+                path: PathBuf::from("(certificate roots)"),
+                // 1.1.1 falls back to the certifi web roots here; code signing should not.
+                reason: "no certificate root file given".into(),
+            });
+        }
+        let mut roots = Vec::new();
+        for path in paths {
+            roots.extend(load_certificates(path)?);
+        }
+        Ok(Trust::CertificateRoots(roots))
+    }
+
+    /// Checks that `signature` over `pae` was made by a key this trust accepts, as `material` claims.
+    pub fn check(
+        &self,
+        material: &VerificationMaterial,
+        pae: &[u8],
+        signature: &[u8],
+    ) -> Result<SignerIdentity, TrustError> {
+        match (self, material) {
+            (Trust::PublicKey(key), VerificationMaterial::PublicKey { hint }) => {
+                if let Some(found) = hint {
+                    check_hint(key, found)?;
+                }
+                check_key_signature(key, pae, signature)
+            }
+            // Pre-1.1 bundles carry no hint; 1.1.1 only warns, then checks the signature.
+            (Trust::PublicKey(key), VerificationMaterial::LegacyPublicKey { .. }) => {
+                check_key_signature(key, pae, signature)
+            }
+            (Trust::PublicKey(_), VerificationMaterial::Certificates(_)) => {
+                Err(TrustError::MethodMismatch {
+                    expected: "public key",
+                    found: "certificate",
+                })
+            }
+            (Trust::CertificateRoots(roots), VerificationMaterial::Certificates(chain)) => {
+                certificate::check(roots, chain, pae, signature)
+            }
+            (Trust::CertificateRoots(_), _) => Err(TrustError::MethodMismatch {
+                expected: "certificate root",
+                found: "public key",
+            }),
+        }
+    }
+}
+
+fn check_hint(key: &PublicKey, found: &str) -> Result<(), TrustError> {
+    let expected = key.hint();
+    if found == expected {
+        return Ok(());
+    }
+    let mut found = found.to_string();
+    if found.len() > MAX_HINT_IN_ERROR {
+        let cut = (0..=MAX_HINT_IN_ERROR)
+            .rev()
+            .find(|&i| found.is_char_boundary(i))
+            .unwrap_or(0);
+        found.truncate(cut);
+        found.push('…');
+    }
+    Err(TrustError::KeyHintMismatch { expected, found })
+}
+
+fn check_key_signature(
+    key: &PublicKey,
+    pae: &[u8],
+    signature: &[u8],
+) -> Result<SignerIdentity, TrustError> {
+    key.verify(pae, signature)
+        .map_err(|_| TrustError::BadSignature)?;
+    Ok(SignerIdentity {
+        method: "key",
+        algorithm: key.algorithm(),
+        key_hint: key.hint(),
+        certificate_subject: None,
+    })
+}
+
+/// Reads every certificate of one PEM file; none is an error naming the file.
+fn load_certificates(path: &Path) -> Result<Vec<Vec<u8>>, TrustError> {
+    crate::keys::read_certificate_file(path).map_err(|e| TrustError::Load {
+        path: path.to_path_buf(),
+        reason: match e {
+            crate::keys::KeyError::Parse { reason, .. } => reason,
+            crate::keys::KeyError::Io { source, .. } => source.to_string(),
+            other => other.to_string(),
+        },
+    })
+}
+
+/// Who signed, as established by [`Trust::check`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignerIdentity {
+    /// `"key"` or `"certificate"`.
+    pub method: &'static str,
+    /// The signing key's algorithm.
+    pub algorithm: KeyAlgorithm,
+    /// OMS key hint of the signing key.
+    pub key_hint: String,
+    /// Leaf certificate subject (RFC 4514 string) for the certificate method.
+    pub certificate_subject: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> PublicKey {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.pem");
+        crate::keys::generate(KeyAlgorithm::EcP256, &path, None, false).unwrap()
+    }
+
+    #[test]
+    fn a_long_untrusted_hint_is_cut_in_the_error() {
+        let key = key();
+        let found = "é".repeat(500);
+        match check_hint(&key, &found) {
+            Err(TrustError::KeyHintMismatch { expected, found }) => {
+                assert_eq!(expected, key.hint());
+                assert!(found.len() <= MAX_HINT_IN_ERROR + '…'.len_utf8(), "{found}");
+                assert!(found.ends_with('…'));
+            }
+            other => panic!("expected KeyHintMismatch, got {other:?}"),
+        }
+        assert!(check_hint(&key, &key.hint()).is_ok());
+        // Hints are compared exactly, as 1.1.1 does: an upper-case hint is a mismatch.
+        assert!(check_hint(&key, &key.hint().to_uppercase()).is_err());
+    }
+
+    #[test]
+    fn no_root_files_is_a_load_error() {
+        let err = Trust::load_certificate_roots(&[]).unwrap_err();
+        assert!(matches!(err, TrustError::Load { .. }), "{err:?}");
+    }
+}
