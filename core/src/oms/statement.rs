@@ -65,11 +65,17 @@ impl Statement {
     /// (valid hex, safe relative names, no duplicates), and the root digest.
     pub fn parse(payload: &[u8]) -> Result<Statement, OmsError> {
         check_size("statement", payload.len(), MAX_PAYLOAD_BYTES)?;
-        let raw: StatementIn = json::from_slice(payload).map_err(|e| {
+        let shape = |e: serde_json::Error| {
             malformed(format!(
                 "statement is not valid JSON of the expected shape: {e}"
             ))
-        })?;
+        };
+        // Two passes: the type fields first (everything else skipped without allocating), so
+        // a statement of another kind is refused for its type, not for a missing field.
+        json::from_slice::<HeaderIn>(payload)
+            .map_err(shape)?
+            .check()?;
+        let raw: StatementIn = json::from_slice(payload).map_err(shape)?;
         let statement = raw.into_statement()?;
         statement.check()?;
         Ok(statement)
@@ -190,14 +196,17 @@ impl<'a> From<&'a Statement> for StatementOut<'a> {
 // number where a string belongs is an error, and a known key given twice is an error.
 
 #[derive(Deserialize)]
-struct StatementIn {
+struct HeaderIn {
     #[serde(rename = "_type")]
     type_: String,
-    subject: Vec<Obj<SubjectIn>>,
     #[serde(rename = "predicateType")]
     predicate_type: String,
-    // Optional only so that a v0.2 statement, which has no predicate, is refused for its type.
-    predicate: Option<Obj<PredicateIn>>,
+}
+
+#[derive(Deserialize)]
+struct StatementIn {
+    subject: Vec<Obj<SubjectIn>>,
+    predicate: Obj<PredicateIn>,
 }
 
 #[derive(Deserialize)]
@@ -235,9 +244,9 @@ struct ResourceIn {
     digest: String,
 }
 
-impl StatementIn {
-    /// Checks the envelope fields in the order 1.1.1 does, then converts the typed content.
-    fn into_statement(self) -> Result<Statement, OmsError> {
+impl HeaderIn {
+    /// Checks the type fields in the order 1.1.1 does.
+    fn check(self) -> Result<(), OmsError> {
         if self.type_ != STATEMENT_TYPE {
             return Err(malformed(format!(
                 "statement _type is {:?}, expected {STATEMENT_TYPE:?}",
@@ -255,15 +264,20 @@ impl StatementIn {
                 self.predicate_type
             )));
         }
+        Ok(())
+    }
+}
+
+impl StatementIn {
+    /// Converts the typed content: one subject, the serialization, the resources.
+    fn into_statement(self) -> Result<Statement, OmsError> {
         let [Obj(subject)] = <[Obj<SubjectIn>; 1]>::try_from(self.subject).map_err(|s| {
             malformed(format!(
                 "statement has {} subjects, expected exactly one",
                 s.len()
             ))
         })?;
-        let Obj(predicate) = self
-            .predicate
-            .ok_or_else(|| malformed("statement has no predicate"))?;
+        let Obj(predicate) = self.predicate;
         let root_digest = subject_digest(subject.digest.0)?;
         let serialization = predicate.serialization.0.into_config()?;
         let resources = predicate
@@ -568,7 +582,7 @@ mod tests {
             ("64 hex", |v| {
                 v["subject"][0]["digest"]["sha256"] = json!("zz".repeat(32))
             }),
-            ("no predicate", |v| {
+            ("predicate", |v| {
                 v.as_object_mut()
                     .unwrap()
                     .remove("predicate")
