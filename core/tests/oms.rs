@@ -487,6 +487,30 @@ fn our_key_bundle_verifies_with_the_reference_cli() {
 }
 
 #[test]
+fn reference_cli_applies_our_signed_ignore_paths() {
+    let s = Scratch::new();
+    std::fs::write(s.path("model/notes.txt"), b"not part of the model").unwrap();
+    let mut statement = model_statement(&s, Method::Files, HashAlgorithm::Sha256);
+    statement.serialization.ignore_paths = vec!["notes.txt".into()];
+    sign_to(&s.path("m.sig"), statement, key_material());
+    let args = [
+        "key",
+        "--signature",
+        &s.arg("m.sig"),
+        "--public_key",
+        &s.arg("key.pub"),
+        &s.arg("model"),
+    ];
+    let out = cli_verify(&args);
+    assert!(succeeded(&out), "{}", describe(&out));
+    // Without the signed ignore path the extra file fails verification.
+    let plain = model_statement(&s, Method::Files, HashAlgorithm::Sha256);
+    sign_to(&s.path("m.sig"), plain, key_material());
+    let out = cli_verify(&args);
+    assert!(!out.status.success(), "{}", describe(&out));
+}
+
+#[test]
 fn reference_cli_rejects_our_bundle_with_a_wrong_hint() {
     let s = Scratch::new();
     let wrong = VerificationMaterial::PublicKey {
