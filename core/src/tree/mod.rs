@@ -6,10 +6,20 @@
 //! - top-level `.git`, `.gitattributes`, `.github`, `.gitignore` and user ignore paths are skipped
 //!   (path-prefix match: ignoring `a` skips `a/b` but not `ab`);
 //! - symlinks are refused unless allowed; an allowed file link is hashed as its target's bytes.
+//!
+//! Hidden files are part of the model (1.1.1's `glob("**/*")` includes them); empty directories
+//! contribute nothing. Ignored subtrees are not even looked at, so a socket or symlink inside an
+//! ignored `.git` does not fail the walk (1.1.1 inspects them first and fails).
 
-use std::cmp::Ordering;
-use std::fmt;
-use std::path::{Path, PathBuf};
+mod relpath;
+mod resolve;
+mod walk;
+
+pub use relpath::RelPath;
+pub use resolve::{model_name, resolve_ignore};
+pub use walk::walk;
+
+use std::path::PathBuf;
 
 /// Paths ignored at the top of every model unless the user opts out (as in model-signing 1.1.1).
 pub const DEFAULT_IGNORES: [&str; 4] = [".git", ".gitattributes", ".github", ".gitignore"];
@@ -20,7 +30,10 @@ pub const DEFAULT_IGNORES: [&str; 4] = [".git", ".gitattributes", ".github", ".g
 pub enum TreeError {
     /// The model path (or an entry below it) could not be read.
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// A symlink was found and symlinks are not allowed.
     #[error("{path}: is a symlink; symlinks are refused unless allowed (--allow-symlinks)")]
     Symlink { path: PathBuf },
@@ -30,47 +43,6 @@ pub enum TreeError {
     /// A name that cannot be represented safely (not UTF-8, `..`, absolute, empty component, NUL).
     #[error("invalid relative path {name:?}: {reason}")]
     InvalidName { name: String, reason: &'static str },
-}
-
-/// A validated path relative to the model root: `/`-separated, UTF-8, no empty, `.` or `..`
-/// components, no NUL; or exactly `"."` for a single-file model. Ordered component-wise.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct RelPath(String);
-
-impl RelPath {
-    /// Validates `name` as a relative model path.
-    pub fn new(name: &str) -> Result<RelPath, TreeError> {
-        todo!("tree helper: {name}")
-    }
-    /// The path as it appears in a signature.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-    /// Whether `self` equals `prefix` or lies below it (component-wise, like `Path.is_relative_to`).
-    pub fn starts_with(&self, prefix: &RelPath) -> bool {
-        todo!("tree helper: {prefix}")
-    }
-}
-
-impl Ord for RelPath {
-    fn cmp(&self, other: &Self) -> Ordering {
-        todo!("tree helper: {other}")
-    }
-}
-impl PartialOrd for RelPath {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl fmt::Display for RelPath {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-impl fmt::Debug for RelPath {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "RelPath({:?})", self.0)
-    }
 }
 
 /// How to walk a model.
@@ -89,7 +61,7 @@ pub struct WalkOptions {
 pub struct ModelFile {
     /// Name in the signature.
     pub name: RelPath,
-    /// Where to read it.
+    /// Where to read it (for an allowed symlink: the link, which reading follows).
     pub path: PathBuf,
     /// Size in bytes when walked.
     pub len: u64,
@@ -106,19 +78,9 @@ pub struct ModelTree {
     pub files: Vec<ModelFile>,
 }
 
-/// Walks `root` (a directory or a single file) into a sorted [`ModelTree`].
-pub fn walk(root: &Path, options: &WalkOptions) -> Result<ModelTree, TreeError> {
-    todo!("tree helper: {root:?} {options:?}")
-}
-
-/// Turns a user-given ignore path (relative to the model root, or absolute and inside the model)
-/// into a [`RelPath`]; `None` when it lies outside the model (then it cannot match anything).
-pub fn resolve_ignore(root: &Path, path: &Path) -> Option<RelPath> {
-    todo!("tree helper: {root:?} {path:?}")
-}
-
-/// The informative model name for the statement subject: the last component of `root`
-/// (resolved when it is `.`/`..` or empty), as 1.1.1 does.
-pub fn model_name(root: &Path) -> String {
-    todo!("tree helper: {root:?}")
+impl ModelTree {
+    /// Total bytes of all files (as walked); handy for progress bars.
+    pub fn total_len(&self) -> u64 {
+        self.files.iter().map(|f| f.len).sum()
+    }
 }

@@ -4,8 +4,21 @@
 //! not grow with the model); work is parallel across files and across shards/chunks of one file;
 //! resources come out in signing order (files: component-wise by name; shards: by name, then start
 //! offset numerically), which makes the root digest equal to model-signing 1.1.1's.
+//!
+//! Files that change size while being hashed fail with [`DigestError::Changed`] rather than
+//! yielding a digest of mixed content. Shard serialization with BLAKE3 is refused (see
+//! [`resource_algorithm`]).
 
-use crate::tree::{ModelTree, RelPath, TreeError};
+mod engine;
+mod hasher;
+mod manifest;
+mod pipeline;
+mod plan;
+mod read;
+
+pub use manifest::{compare, resource_file, root_digest};
+
+use crate::tree::{ModelTree, TreeError};
 use std::path::PathBuf;
 
 /// Default shard size of model-signing 1.1.1 (10^9 bytes).
@@ -116,21 +129,48 @@ pub fn hash_tree(
     config: &SerializationConfig,
     progress: &dyn Progress,
 ) -> Result<Vec<Resource>, DigestError> {
-    todo!(
-        "digest helper {tree:?} {config:?} {}",
-        progress as *const _ as *const u8 as usize
-    )
+    hash_tree_tuned(tree, config, engine::Tuning::DEFAULT, progress)
 }
 
-/// SHA-256 over the concatenated raw digests, in the given order (the statement subject digest).
-pub fn root_digest(resources: &[Resource]) -> [u8; 32] {
-    todo!("digest helper {resources:?}")
+fn hash_tree_tuned(
+    tree: &ModelTree,
+    config: &SerializationConfig,
+    tuning: engine::Tuning,
+    progress: &dyn Progress,
+) -> Result<Vec<Resource>, DigestError> {
+    let algorithm = resource_algorithm(config.method, config.hash)?;
+    let jobs = plan::plan(tree, config.method);
+    let digests = engine::hash_jobs(&jobs, config.hash, tuning, progress)?;
+    Ok(jobs
+        .iter()
+        .zip(digests)
+        .map(|(job, digest)| Resource {
+            name: job.resource_name(config.method),
+            algorithm: algorithm.clone(),
+            digest,
+        })
+        .collect())
 }
 
-/// The name of the file a resource covers (`path` of `path:start:end` for shards; split on the
-/// last two colons, since paths may contain `:`).
-pub fn resource_file(name: &str, method: Method) -> Option<&str> {
-    todo!("digest helper {name} {method:?}")
+/// The `algorithm` field of every resource under `method` and `hash`, exactly as 1.1.1 writes it:
+/// the hash name for files, `<hash>-sharded-<shard_size>` for shards.
+///
+/// Fails for a zero shard size, and for shards with BLAKE3: 1.1.1 silently hashes BLAKE3 per file
+/// even when shards are asked for, so a BLAKE3 shard manifest could never verify there.
+pub fn resource_algorithm(method: Method, hash: HashAlgorithm) -> Result<String, DigestError> {
+    match method {
+        Method::Files => Ok(hash.name().to_owned()),
+        Method::Shards { shard_size: 0 } => Err(DigestError::Config(
+            "shard size must be greater than 0".into(),
+        )),
+        Method::Shards { .. } if hash == HashAlgorithm::Blake3 => Err(DigestError::Config(
+            "blake3 cannot be used with shard serialization (model-signing 1.1.1 hashes blake3 \
+             per file even when shards are requested, so such a signature would not verify \
+             there); use files serialization, which hashes each large file on all cores"
+                .into(),
+        )),
+        Method::Shards { shard_size } => Ok(format!("{}-sharded-{shard_size}", hash.name())),
+    }
 }
 
 /// How a local model differs from a signed one; empty when they match.
@@ -151,10 +191,5 @@ impl ManifestDiff {
     }
 }
 
-/// Compares `{name → (algorithm, digest)}` maps exactly; names are reported sorted.
-pub fn compare(expected: &[Resource], actual: &[Resource]) -> ManifestDiff {
-    todo!("digest helper {expected:?} {actual:?}")
-}
-
-#[allow(dead_code)]
-fn _uses(_: RelPath) {}
+#[cfg(test)]
+mod tests;
