@@ -120,6 +120,7 @@ pub fn sign_model(
         allow_symlinks: options.allow_symlinks,
     };
     let model_tree = tree::walk(model, &walk)?;
+    progress.begin(model_tree.total_len());
 
     let config = SerializationConfig {
         method: options.method,

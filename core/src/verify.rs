@@ -208,6 +208,7 @@ fn check_model(
             .files
             .retain(|f| signed_files.contains(f.name.as_str()));
     }
+    progress.begin(model_tree.total_len());
     let actual = digest::hash_tree(&model_tree, config, progress)?;
     let diff = digest::compare(&statement.resources, &actual);
     if diff.is_empty() {
