@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Prepare a machine for modelseal's Python-side tests: the reference implementation
+# model-signing 1.1.1 and the tools in scripts/requirements-test.txt, in <repo>/.venv.
+#
+# Idempotent and quiet: a stamp file named after the hash of the requirements marks a
+# finished install, so a second run does nothing and prints nothing. Prints only when it
+# does work or fails. Runs unattended (CI=true, no stdin) as root on a fresh Debian.
+#
+# Environment: MODELSEAL_VENV overrides the venv location (default <repo>/.venv);
+#              MODELSEAL_VENV_PYTHON: the interpreter that creates it (default python3).
+set -euo pipefail
+
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+venv="${MODELSEAL_VENV:-$MODELSEAL_ROOT/.venv}"
+requirements="$MODELSEAL_ROOT/scripts/requirements-test.txt"
+python="${MODELSEAL_VENV_PYTHON:-python3}"
+
+# The stamp covers the requirements and this script's own version of the recipe.
+recipe_hash="$(cat "$requirements" "${BASH_SOURCE[0]}" | sha256sum | cut -c1-16)"
+stamp="$venv/.modelseal-setup-$recipe_hash"
+
+# Fast path: nothing to do. Only file tests here, so a rerun costs milliseconds.
+if [ -f "$stamp" ] && [ -x "$venv/bin/python" ]; then
+  exit 0
+fi
+
+# A Python that can create venvs with pip. Debian splits `venv`/`ensurepip` into python3-venv;
+# other interpreters (pyenv, the python.org builds) ship them.
+if ! command -v "$python" >/dev/null 2>&1; then
+  ensure_apt python3 python3-venv
+  python=python3
+fi
+if ! "$python" -c 'import venv, ensurepip' >/dev/null 2>&1; then
+  ensure_apt python3-venv
+fi
+
+# A venv whose interpreter no longer runs (the machine changed under it) is rebuilt.
+if [ -e "$venv" ] && ! "$venv/bin/python" -c 'import sys' >/dev/null 2>&1; then
+  log "recreating broken venv $venv"
+  rm -rf "$venv"
+fi
+if [ ! -x "$venv/bin/python" ]; then
+  log "creating venv $venv"
+  "$python" -m venv "$venv" || die "could not create venv $venv with $python"
+fi
+
+log "installing Python test requirements into $venv"
+out="$(mktemp)"
+trap 'rm -f "$out"' EXIT
+export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
+if ! "$venv/bin/python" -m pip install -q -r "$requirements" </dev/null >"$out" 2>&1; then
+  cat "$out" >&2
+  die "pip install -r $requirements failed"
+fi
+
+# Prove the reference CLI imports (it dies at import without pyOpenSSL) before stamping.
+if ! "$venv/bin/model_signing" --version >"$out" 2>&1; then
+  cat "$out" >&2
+  die "model_signing does not start in $venv"
+fi
+
+rm -f "$venv"/.modelseal-setup-*
+: >"$stamp"
+log "done ($("$venv/bin/model_signing" --version 2>/dev/null | tail -n1))"
