@@ -17,7 +17,10 @@ fn code(out: &Output) -> i32 {
 
 fn json(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("stdout is not one JSON object ({e}): {}", String::from_utf8_lossy(&out.stdout))
+        panic!(
+            "stdout is not one JSON object ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
     })
 }
 
@@ -40,9 +43,22 @@ fn setup() -> Setup {
     std::fs::write(model.join("sub/config.json"), b"{}").unwrap();
     let key = dir.path().join("key.pem");
     let public = dir.path().join("key.pub.pem");
-    let out = modelseal(&["keygen", "--algorithm", "ec-p256", "--out", s(&key), "--public-out", s(&public)]);
+    let out = modelseal(&[
+        "keygen",
+        "--algorithm",
+        "ec-p256",
+        "--out",
+        s(&key),
+        "--public-out",
+        s(&public),
+    ]);
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
-    Setup { dir, model, key, public }
+    Setup {
+        dir,
+        model,
+        key,
+        public,
+    }
 }
 
 #[test]
@@ -50,7 +66,10 @@ fn help_is_available_for_every_verb() {
     for verb in ["keygen", "pubkey", "sign", "verify", "inspect"] {
         let out = modelseal(&[verb, "--help"]);
         assert_eq!(code(&out), 0, "{verb} --help");
-        assert!(String::from_utf8_lossy(&out.stdout).contains("Usage: modelseal"), "{verb}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Usage: modelseal"),
+            "{verb}"
+        );
     }
 }
 
@@ -58,8 +77,15 @@ fn help_is_available_for_every_verb() {
 fn usage_errors_exit_2() {
     assert_eq!(code(&modelseal(&[])), 2);
     assert_eq!(code(&modelseal(&["sign"])), 2);
-    assert_eq!(code(&modelseal(&["verify", "m", "--signature", "s"])), 2, "needs --key or --cert-chain");
-    assert_eq!(code(&modelseal(&["sign", "m", "--key", "k", "--hash", "md5"])), 2);
+    assert_eq!(
+        code(&modelseal(&["verify", "m", "--signature", "s"])),
+        2,
+        "needs --key or --cert-chain"
+    );
+    assert_eq!(
+        code(&modelseal(&["sign", "m", "--key", "k", "--hash", "md5"])),
+        2
+    );
 }
 
 #[test]
@@ -69,10 +95,22 @@ fn sign_verify_inspect_round_trip_with_json() {
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
     let signed = json(&out);
     let sig = t.dir.path().join("model.sig");
-    assert_eq!(signed["signature"], s(&sig), "default signature path is MODEL.sig beside the model");
+    assert_eq!(
+        signed["signature"],
+        s(&sig),
+        "default signature path is MODEL.sig beside the model"
+    );
     assert!(sig.exists());
 
-    let out = modelseal(&["verify", s(&t.model), "--signature", s(&sig), "--key", s(&t.public), "--json"]);
+    let out = modelseal(&[
+        "verify",
+        s(&t.model),
+        "--signature",
+        s(&sig),
+        "--key",
+        s(&t.public),
+        "--json",
+    ]);
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
     let verified = json(&out);
     assert_eq!(verified["verified"], true);
@@ -95,9 +133,28 @@ fn sign_verify_inspect_round_trip_with_json() {
 fn tampered_model_exits_1_and_names_the_file() {
     let t = setup();
     let sig = t.dir.path().join("m.sig");
-    assert_eq!(code(&modelseal(&["sign", s(&t.model), "--key", s(&t.key), "-o", s(&sig), "-q"])), 0);
+    assert_eq!(
+        code(&modelseal(&[
+            "sign",
+            s(&t.model),
+            "--key",
+            s(&t.key),
+            "-o",
+            s(&sig),
+            "-q"
+        ])),
+        0
+    );
     std::fs::write(t.model.join("weights.bin"), vec![8u8; 10_000]).unwrap();
-    let out = modelseal(&["verify", s(&t.model), "--signature", s(&sig), "--key", s(&t.public), "--json"]);
+    let out = modelseal(&[
+        "verify",
+        s(&t.model),
+        "--signature",
+        s(&sig),
+        "--key",
+        s(&t.public),
+        "--json",
+    ]);
     assert_eq!(code(&out), 1);
     let result = json(&out);
     assert_eq!(result["verified"], false);
@@ -109,10 +166,37 @@ fn tampered_model_exits_1_and_names_the_file() {
 fn wrong_key_exits_1() {
     let t = setup();
     let sig = t.dir.path().join("m.sig");
-    assert_eq!(code(&modelseal(&["sign", s(&t.model), "--key", s(&t.key), "-o", s(&sig), "-q"])), 0);
+    assert_eq!(
+        code(&modelseal(&[
+            "sign",
+            s(&t.model),
+            "--key",
+            s(&t.key),
+            "-o",
+            s(&sig),
+            "-q"
+        ])),
+        0
+    );
     let other = t.dir.path().join("other.pem");
-    assert_eq!(code(&modelseal(&["keygen", "--algorithm", "ec-p384", "--out", s(&other)])), 0);
-    let out = modelseal(&["verify", s(&t.model), "--signature", s(&sig), "--key", s(&other)]);
+    assert_eq!(
+        code(&modelseal(&[
+            "keygen",
+            "--algorithm",
+            "ec-p384",
+            "--out",
+            s(&other)
+        ])),
+        0
+    );
+    let out = modelseal(&[
+        "verify",
+        s(&t.model),
+        "--signature",
+        s(&sig),
+        "--key",
+        s(&other),
+    ]);
     assert_eq!(code(&out), 1, "{}", String::from_utf8_lossy(&out.stderr));
 }
 
@@ -120,16 +204,35 @@ fn wrong_key_exits_1() {
 fn input_errors_exit_2() {
     let t = setup();
     let missing = t.dir.path().join("missing.sig");
-    let out = modelseal(&["verify", s(&t.model), "--signature", s(&missing), "--key", s(&t.public)]);
+    let out = modelseal(&[
+        "verify",
+        s(&t.model),
+        "--signature",
+        s(&missing),
+        "--key",
+        s(&t.public),
+    ]);
     assert_eq!(code(&out), 2);
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.sig"));
 
     let garbage = t.dir.path().join("garbage.sig");
     std::fs::write(&garbage, b"\x00\x01 not a bundle").unwrap();
-    let out = modelseal(&["verify", s(&t.model), "--signature", s(&garbage), "--key", s(&t.public)]);
+    let out = modelseal(&[
+        "verify",
+        s(&t.model),
+        "--signature",
+        s(&garbage),
+        "--key",
+        s(&t.public),
+    ]);
     assert_eq!(code(&out), 2);
 
-    let out = modelseal(&["sign", s(&t.model), "--key", s(&t.dir.path().join("nokey.pem"))]);
+    let out = modelseal(&[
+        "sign",
+        s(&t.model),
+        "--key",
+        s(&t.dir.path().join("nokey.pem")),
+    ]);
     assert_eq!(code(&out), 2);
     assert!(String::from_utf8_lossy(&out.stderr).contains("nokey.pem"));
 }
@@ -141,19 +244,35 @@ fn keygen_refuses_to_overwrite_without_force() {
     let out = modelseal(&["keygen", "--algorithm", "ec-p256", "--out", s(&t.key)]);
     assert_eq!(code(&out), 2);
     assert_eq!(std::fs::read(&t.key).unwrap(), before);
-    let out = modelseal(&["keygen", "--algorithm", "ec-p256", "--out", s(&t.key), "--force"]);
+    let out = modelseal(&[
+        "keygen",
+        "--algorithm",
+        "ec-p256",
+        "--out",
+        s(&t.key),
+        "--force",
+    ]);
     assert_eq!(code(&out), 0);
     assert_ne!(std::fs::read(&t.key).unwrap(), before);
     use std::os::unix::fs::PermissionsExt;
-    assert_eq!(std::fs::metadata(&t.key).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(&t.key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
 }
 
 #[test]
 fn pubkey_exports_the_public_half() {
     let t = setup();
     let exported = t.dir.path().join("exported.pem");
-    assert_eq!(code(&modelseal(&["pubkey", s(&t.key), "-o", s(&exported)])), 0);
-    assert_eq!(std::fs::read(&exported).unwrap(), std::fs::read(&t.public).unwrap());
+    assert_eq!(
+        code(&modelseal(&["pubkey", s(&t.key), "-o", s(&exported)])),
+        0
+    );
+    assert_eq!(
+        std::fs::read(&exported).unwrap(),
+        std::fs::read(&t.public).unwrap()
+    );
     let out = modelseal(&["pubkey", &format!("file:{}", s(&t.key))]);
     assert_eq!(code(&out), 0);
     assert_eq!(out.stdout, std::fs::read(&t.public).unwrap());
@@ -169,7 +288,14 @@ fn ed25519_signing_warns_about_interop() {
     let out = modelseal(&["sign", s(&t.model), "--key", s(&key), "-o", s(&sig)]);
     assert_eq!(code(&out), 0);
     assert!(String::from_utf8_lossy(&out.stderr).contains("model-signing 1.1.1 cannot verify"));
-    let out = modelseal(&["verify", s(&t.model), "--signature", s(&sig), "--key", s(&key)]);
+    let out = modelseal(&[
+        "verify",
+        s(&t.model),
+        "--signature",
+        s(&sig),
+        "--key",
+        s(&key),
+    ]);
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
 }
 
@@ -178,11 +304,28 @@ fn ignore_paths_apply_on_sign_and_verify() {
     let t = setup();
     std::fs::write(t.model.join("README.md"), b"docs").unwrap();
     let sig = t.dir.path().join("m.sig");
-    let out = modelseal(&["sign", s(&t.model), "--key", s(&t.key), "-o", s(&sig), "--ignore", "README.md", "--json"]);
+    let out = modelseal(&[
+        "sign",
+        s(&t.model),
+        "--key",
+        s(&t.key),
+        "-o",
+        s(&sig),
+        "--ignore",
+        "README.md",
+        "--json",
+    ]);
     assert_eq!(code(&out), 0);
     assert_eq!(json(&out)["resources"], 2);
     // The signed ignore path applies again at verification: editing README.md changes nothing.
     std::fs::write(t.model.join("README.md"), b"edited docs").unwrap();
-    let out = modelseal(&["verify", s(&t.model), "--signature", s(&sig), "--key", s(&t.public)]);
+    let out = modelseal(&[
+        "verify",
+        s(&t.model),
+        "--signature",
+        s(&sig),
+        "--key",
+        s(&t.public),
+    ]);
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
 }
