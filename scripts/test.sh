@@ -19,7 +19,8 @@ cargo test --release --quiet --workspace --exclude modelseal-python
 
 echo "== Python wheel"
 rm -rf target/wheels
-.venv/bin/maturin build --release --quiet -m python/pyproject.toml -o target/wheels >/dev/null
+.venv/bin/maturin build --release --quiet -m python/Cargo.toml -o target/wheels >target/maturin.log 2>&1 \
+  || { cat target/maturin.log; exit 1; }
 .venv/bin/pip install --quiet --force-reinstall --no-deps target/wheels/modelseal-*.whl
 
 echo "== pytest: Python package and interoperability with model-signing 1.1.1"
