@@ -8,5 +8,7 @@
 pub mod error;
 pub mod format;
 pub mod keyschedule;
+pub mod rng;
+pub mod stream;
 
 pub use error::SealError;
