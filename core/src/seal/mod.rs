@@ -8,6 +8,7 @@
 pub mod error;
 pub mod format;
 pub mod keyschedule;
+pub mod recipient;
 pub mod rng;
 pub mod stream;
 
