@@ -887,7 +887,8 @@ mod tests {
 
     #[test]
     fn rejects_bad_bodies() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut Body)>)> = vec![
+        type Edit = Box<dyn Fn(&mut Body)>;
+        let cases: Vec<(&str, Edit)> = vec![
             ("chunk", Box::new(|b| b.chunk_size = 5000)),
             ("chunk", Box::new(|b| b.chunk_size = 2048)),
             ("control", Box::new(|b| b.model_name = "a\nb".into())),
@@ -930,7 +931,7 @@ mod tests {
         s.stanza_type = "example.com/unknown".into();
         s.params.clear();
         validate_stanzas(&[s], Path::new("e")).unwrap();
-        assert!(validate_stanzas(&vec![stanza(); 0], Path::new("e")).is_err());
+        assert!(validate_stanzas(&[], Path::new("e")).is_err());
     }
 
     #[test]

@@ -5,11 +5,21 @@
 //! seekable), [`recipient`] (key wrappers per stanza type), and the operations [`encrypt`],
 //! [`decrypt`], [`rewrap`] and [`reader`] built from them.
 
+pub mod decrypt;
+pub mod encrypt;
+pub mod envelope;
 pub mod error;
 pub mod format;
 pub mod keyschedule;
+pub mod reader;
 pub mod recipient;
+pub mod rewrap;
 pub mod rng;
 pub mod stream;
 
+pub use decrypt::{decrypt, DecryptOptions, DecryptSummary};
+pub use encrypt::{encrypt, plaintext_from_path, EncryptOptions, EncryptSummary, Plaintext};
 pub use error::SealError;
+pub use reader::open_file;
+pub use recipient::{generate_key, load_key_file, GeneratedKey, KeyKind, KeyWrapper, WrapContext};
+pub use rewrap::rewrap;
