@@ -36,7 +36,7 @@ impl DataKey {
     }
 
     /// `K_mac` (§6.2).
-    fn mac_key(&self) -> Zeroizing<[u8; 32]> {
+    pub(crate) fn mac_key(&self) -> Zeroizing<[u8; 32]> {
         let mut out = Zeroizing::new([0u8; 32]);
         expand(
             None,

@@ -16,6 +16,8 @@ pub mod recipient;
 pub mod rewrap;
 pub mod rng;
 pub mod stream;
+#[cfg(test)]
+mod vectors;
 
 pub use decrypt::{decrypt, DecryptOptions, DecryptSummary};
 pub use encrypt::{encrypt, plaintext_from_path, EncryptOptions, EncryptSummary, Plaintext};
