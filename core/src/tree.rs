@@ -20,10 +20,7 @@ pub const DEFAULT_IGNORES: [&str; 4] = [".git", ".gitattributes", ".github", ".g
 pub enum TreeError {
     /// The model path (or an entry below it) could not be read.
     #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     /// A symlink was found and symlinks are not allowed.
     #[error("{path}: is a symlink; symlinks are refused unless allowed (--allow-symlinks)")]
     Symlink { path: PathBuf },

@@ -21,10 +21,7 @@ pub enum TrustError {
     KeyHintMismatch { expected: String, found: String },
     /// The bundle carries certificates but a key was trusted, or the other way round.
     #[error("signature uses the {found} method, but a {expected} was given to verify it")]
-    MethodMismatch {
-        expected: &'static str,
-        found: &'static str,
-    },
+    MethodMismatch { expected: &'static str, found: &'static str },
     /// The certificate chain does not lead to a trusted root, or the leaf may not sign.
     #[error("certificate not trusted: {0}")]
     Certificate(String),

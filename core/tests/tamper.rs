@@ -46,22 +46,12 @@ fn fixture(files: &[(String, Vec<u8>)], hash: HashAlgorithm, method: Method) -> 
 }
 
 fn verify(f: &Fixture) -> Result<(), VerifyError> {
-    verify_model(
-        &f.model,
-        &f.signature,
-        &f.trust,
-        &VerifyOptions::default(),
-        &NoProgress,
-    )
-    .map(|_| ())
+    verify_model(&f.model, &f.signature, &f.trust, &VerifyOptions::default(), &NoProgress).map(|_| ())
 }
 
 fn assert_failure_naming(f: &Fixture, name: &str) {
     let err = verify(f).expect_err("verification must fail");
-    assert!(
-        err.is_verification_failure(),
-        "not a verification failure: {err}"
-    );
+    assert!(err.is_verification_failure(), "not a verification failure: {err}");
     assert!(err.to_string().contains(name), "{err} does not name {name}");
 }
 
@@ -70,12 +60,10 @@ fn model_files() -> impl Strategy<Value = Vec<(String, Vec<u8>)>> {
     let name = prop::sample::select(vec![
         "a", "b", "a-b", "a.txt", "B", "d/x", "d/y.bin", "d/e/f", "sp ace", "c:olon", "z/z/z",
     ]);
-    prop::collection::btree_map(name, prop::collection::vec(any::<u8>(), 0..3000), 1..6).prop_map(
-        |m| {
-            // `a` as a file and `a/...` as a directory cannot coexist; the chosen names avoid that.
-            m.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
-        },
-    )
+    prop::collection::btree_map(name, prop::collection::vec(any::<u8>(), 0..3000), 1..6).prop_map(|m| {
+        // `a` as a file and `a/...` as a directory cannot coexist; the chosen names avoid that.
+        m.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+    })
 }
 
 fn config() -> impl Strategy<Value = (HashAlgorithm, Method)> {
@@ -159,12 +147,8 @@ proptest! {
 /// Decodes the bundle's DSSE payload, edits it, and writes the bundle back (signature unchanged).
 fn edit_payload(signature: &Path, edit: impl FnOnce(&mut Vec<u8>)) {
     let b64 = base64::engine::general_purpose::STANDARD;
-    let mut bundle: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(signature).unwrap()).unwrap();
-    let encoded = bundle["dsseEnvelope"]["payload"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let mut bundle: serde_json::Value = serde_json::from_slice(&std::fs::read(signature).unwrap()).unwrap();
+    let encoded = bundle["dsseEnvelope"]["payload"].as_str().unwrap().to_string();
     let mut payload = b64.decode(encoded).unwrap();
     edit(&mut payload);
     bundle["dsseEnvelope"]["payload"] = serde_json::Value::String(b64.encode(&payload));
@@ -186,11 +170,7 @@ fn signature_inside_the_model_is_ignored_on_both_sides() {
     };
     let outcome = sign_model(&model, signer.as_ref(), &options, &NoProgress).unwrap();
     assert_eq!(outcome.statement.resources.len(), 1);
-    assert!(outcome
-        .statement
-        .serialization
-        .ignore_paths
-        .contains(&"model.sig".to_string()));
+    assert!(outcome.statement.serialization.ignore_paths.contains(&"model.sig".to_string()));
     let verified = verify_model(
         &model,
         &model.join("model.sig"),

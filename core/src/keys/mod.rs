@@ -12,10 +12,7 @@ use std::path::{Path, PathBuf};
 pub enum KeyError {
     /// A key file could not be read or written.
     #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     /// A key file could be read but not understood.
     #[error("{path}: {reason}")]
     Parse { path: PathBuf, reason: String },

@@ -27,15 +27,9 @@ pub enum OmsError {
     Malformed(String),
     /// An input is larger than the limit for it.
     #[error("signature too large: {what} is {size} bytes, limit {limit}")]
-    TooLarge {
-        what: &'static str,
-        size: u64,
-        limit: u64,
-    },
+    TooLarge { what: &'static str, size: u64, limit: u64 },
     /// The subject digest is not the SHA-256 of the listed resource digests.
-    #[error(
-        "statement is inconsistent: subject digest {subject} but resources hash to {computed}"
-    )]
+    #[error("statement is inconsistent: subject digest {subject} but resources hash to {computed}")]
     RootDigestMismatch { subject: String, computed: String },
 }
 
@@ -54,11 +48,7 @@ pub struct Statement {
 
 impl Statement {
     /// Builds a statement, computing the root digest from `resources`.
-    pub fn new(
-        subject_name: String,
-        serialization: SerializationConfig,
-        resources: Vec<Resource>,
-    ) -> Statement {
+    pub fn new(subject_name: String, serialization: SerializationConfig, resources: Vec<Resource>) -> Statement {
         todo!("oms helper {subject_name} {serialization:?} {resources:?}")
     }
     /// Compact JSON bytes accepted by model-signing 1.1.1 (the DSSE payload).
