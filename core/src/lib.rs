@@ -10,6 +10,7 @@ pub mod fsutil;
 pub mod inspect;
 pub mod keys;
 pub mod oms;
+pub mod seal;
 pub mod sign;
 pub mod tree;
 pub mod trust;

@@ -1,0 +1,290 @@
+//! Decryption of a model to disk (`docs/FORMAT.md` §10).
+//!
+//! Guarantees: nothing is written before the header MAC verified and the ciphertext inventory
+//! matched the authenticated file list; plaintext goes only into a private temporary directory or
+//! file beside the target (0700/0600), chunk by chunk after each tag verified; the output is
+//! renamed into place only after every chunk of every file verified. Any failure removes the
+//! temporary output, so no plaintext is left behind.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use super::encrypt::{create_new_mode, sync_tree};
+use super::envelope::{commit, open_authenticated, open_nofollow, parent_dir, Form, Opened};
+use super::format::{FileEntry, ENVELOPE_NAME};
+use super::recipient::KeyWrapper;
+use super::stream::{check_ct_len, decrypt_jobs, ChunkLayout, FileCipher, Job};
+use super::SealError;
+
+/// Decryption options.
+#[derive(Debug, Clone)]
+pub struct DecryptOptions {
+    /// Replace an existing output (atomically).
+    pub overwrite: bool,
+    /// Further unlisted paths (relative to the encrypted directory) the inventory skips for this
+    /// run, e.g. a signature file stored inside it (§4.2).
+    pub skip: Vec<String>,
+    /// Mode of the decrypted files (default 0600; `unseal` uses 0400).
+    pub file_mode: u32,
+}
+
+impl Default for DecryptOptions {
+    fn default() -> Self {
+        DecryptOptions {
+            overwrite: false,
+            skip: Vec::new(),
+            file_mode: 0o600,
+        }
+    }
+}
+
+/// What a decryption produced.
+#[derive(Debug, Clone)]
+pub struct DecryptSummary {
+    /// Model name from the authenticated body.
+    pub model_name: String,
+    /// Number of files.
+    pub files: usize,
+    /// Total plaintext bytes.
+    pub bytes: u64,
+    /// `SHA-256(body_bytes)`.
+    pub body_digest: [u8; 32],
+    /// The stanza used: `(type, key_id)`.
+    pub recipient: (String, String),
+}
+
+/// Decrypts `encrypted` with `identity` into `output` (§10).
+pub fn decrypt(
+    encrypted: &Path,
+    identity: &dyn KeyWrapper,
+    output: &Path,
+    options: &DecryptOptions,
+) -> Result<DecryptSummary, SealError> {
+    if !options.overwrite && output.symlink_metadata().is_ok() {
+        return Err(SealError::Usage(format!(
+            "{}: already exists (use the overwrite option to replace it)",
+            output.display()
+        )));
+    }
+    let opened = open_authenticated(encrypted, identity)?;
+    let sources = inventory(&opened, &options.skip)?;
+    let ciphers = sources
+        .iter()
+        .map(|(entry, _, _)| {
+            let keys = opened.dek.file_keys(&entry.path, &entry.salt);
+            FileCipher::new(
+                &keys,
+                ChunkLayout::new(opened.header.body.chunk_size, entry.size),
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    match &opened.form {
+        Form::SingleFile(_) => decrypt_single(&opened, &sources, &ciphers, output, options)?,
+        Form::Directory(_) => decrypt_directory(&sources, &ciphers, output, options)?,
+    }
+    let files = &opened.header.body.files;
+    Ok(DecryptSummary {
+        model_name: opened.header.body.model_name.clone(),
+        files: files.len(),
+        bytes: files.iter().map(|f| f.size).sum(),
+        body_digest: opened.body_digest,
+        recipient: (identity.stanza_type().into(), identity.key_id().into()),
+    })
+}
+
+type SourceFile<'a> = (&'a FileEntry, File, PathBuf);
+
+/// §10 step 9: every listed file present, a regular file of exactly `ct_len(S)` bytes; nothing
+/// else in the directory but the envelope, the git names and caller-named skips.
+fn inventory<'a>(opened: &'a Opened, skip: &[String]) -> Result<Vec<SourceFile<'a>>, SealError> {
+    let body = &opened.header.body;
+    match &opened.form {
+        Form::SingleFile(path) => {
+            let f = open_nofollow(path)?;
+            let len = f.metadata().map_err(|e| SealError::io(path, e))?.len();
+            let entry = &body.files[0];
+            let expected =
+                opened.envelope_len + ChunkLayout::new(body.chunk_size, entry.size).ct_len();
+            check_ct_len(len, expected, path)?;
+            Ok(vec![(entry, f, path.clone())])
+        }
+        Form::Directory(root) => {
+            let listed: HashMap<&str, &FileEntry> =
+                body.files.iter().map(|f| (f.path.as_str(), f)).collect();
+            let mut dirs = HashSet::new();
+            for f in &body.files {
+                let mut at = 0;
+                while let Some(i) = f.path[at..].find('/') {
+                    dirs.insert(&f.path[..at + i]);
+                    at += i + 1;
+                }
+            }
+            let mut found = HashSet::new();
+            let walk = Walk {
+                root,
+                listed: &listed,
+                dirs: &dirs,
+                skip,
+            };
+            walk.dir(root, "", &mut found)?;
+            let mut out = Vec::with_capacity(body.files.len());
+            for entry in &body.files {
+                let path = root.join(&entry.path);
+                if !found.contains(entry.path.as_str()) {
+                    return Err(SealError::Tree {
+                        path,
+                        reason: "missing file (listed in the authenticated header)".into(),
+                    });
+                }
+                let f = open_nofollow(&path)?;
+                let meta = f.metadata().map_err(|e| SealError::io(&path, e))?;
+                if !meta.is_file() {
+                    return Err(SealError::Tree {
+                        path,
+                        reason: "not a regular file".into(),
+                    });
+                }
+                let expected = ChunkLayout::new(body.chunk_size, entry.size).ct_len();
+                check_ct_len(meta.len(), expected, &path)?;
+                out.push((entry, f, path));
+            }
+            Ok(out)
+        }
+    }
+}
+
+struct Walk<'a> {
+    root: &'a Path,
+    listed: &'a HashMap<&'a str, &'a FileEntry>,
+    dirs: &'a HashSet<&'a str>,
+    skip: &'a [String],
+}
+
+impl Walk<'_> {
+    fn dir(&self, dir: &Path, prefix: &str, found: &mut HashSet<String>) -> Result<(), SealError> {
+        for entry in std::fs::read_dir(dir).map_err(|e| SealError::io(dir, e))? {
+            let entry = entry.map_err(|e| SealError::io(dir, e))?;
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let rel = if prefix.is_empty() {
+                name.clone()
+            } else {
+                format!("{prefix}/{name}")
+            };
+            let ft = entry.file_type().map_err(|e| SealError::io(&path, e))?;
+            if prefix.is_empty() && name == ENVELOPE_NAME {
+                continue;
+            }
+            if self.listed.contains_key(rel.as_str()) {
+                if !ft.is_file() {
+                    return Err(SealError::Tree {
+                        path,
+                        reason: "listed file is not a regular file (symlink or special file)"
+                            .into(),
+                    });
+                }
+                found.insert(rel);
+            } else if ft.is_dir() && self.dirs.contains(rel.as_str()) {
+                self.dir(&path, &rel, found)?;
+            } else if self.skipped(&rel) {
+                continue;
+            } else {
+                return Err(SealError::Tree {
+                    path,
+                    reason: format!(
+                        "extra entry in the encrypted model {} (not in the authenticated file list)",
+                        self.root.display()
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// §4.2: unlisted paths at or below the top-level git names, or a caller-named skip path.
+    fn skipped(&self, rel: &str) -> bool {
+        let top = rel.split('/').next().unwrap_or(rel);
+        let below = |p: &str| rel == p || rel.starts_with(&format!("{p}/"));
+        crate::tree::DEFAULT_IGNORES.contains(&top) || self.skip.iter().any(|p| below(p))
+    }
+}
+
+fn decrypt_single(
+    opened: &Opened,
+    sources: &[SourceFile<'_>],
+    ciphers: &[FileCipher],
+    output: &Path,
+    options: &DecryptOptions,
+) -> Result<(), SealError> {
+    let parent = parent_dir(output);
+    let tmp = tempfile::Builder::new()
+        .prefix(".modelseal-tmp-")
+        .tempfile_in(&parent)
+        .map_err(|e| SealError::io(&parent, e))?;
+    let (_, src, src_name) = &sources[0];
+    let job = Job {
+        cipher: &ciphers[0],
+        src,
+        src_name,
+        ct_base: opened.envelope_len,
+        dst: tmp.as_file(),
+        dst_name: output,
+    };
+    decrypt_jobs(std::slice::from_ref(&job))?;
+    let f = tmp.as_file();
+    f.set_permissions(std::fs::Permissions::from_mode(options.file_mode))
+        .and_then(|_| f.sync_all())
+        .map_err(|e| SealError::io(output, e))?;
+    let tmp_path = tmp.into_temp_path();
+    commit(&tmp_path, output, options.overwrite)?;
+    let _ = tmp_path.keep();
+    Ok(())
+}
+
+fn decrypt_directory(
+    sources: &[SourceFile<'_>],
+    ciphers: &[FileCipher],
+    output: &Path,
+    options: &DecryptOptions,
+) -> Result<(), SealError> {
+    let parent = parent_dir(output);
+    // TempDir removes the directory and all plaintext in it when dropped on an error path.
+    let tmp = tempfile::Builder::new()
+        .prefix(".modelseal-tmp-")
+        .tempdir_in(&parent)
+        .map_err(|e| SealError::io(&parent, e))?;
+    let mut outs = Vec::with_capacity(sources.len());
+    for (entry, _, _) in sources {
+        let dst = tmp.path().join(&entry.path);
+        // create_new: names that collide on a case-insensitive file system fail (§10 step 10).
+        outs.push((create_new_mode(&dst, 0o600, 0o700)?, dst));
+    }
+    let jobs: Vec<Job<'_>> = sources
+        .iter()
+        .zip(&outs)
+        .zip(ciphers)
+        .map(|(((_, src, src_name), (dst, dst_name)), cipher)| Job {
+            cipher,
+            src,
+            src_name,
+            ct_base: 0,
+            dst,
+            dst_name,
+        })
+        .collect();
+    decrypt_jobs(&jobs)?;
+    for (f, p) in &outs {
+        f.set_permissions(std::fs::Permissions::from_mode(options.file_mode))
+            .and_then(|_| f.sync_all())
+            .map_err(|e| SealError::io(p, e))?;
+    }
+    sync_tree(tmp.path())?;
+    let tmp_path = tmp.keep();
+    let result = commit(&tmp_path, output, options.overwrite);
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp_path);
+    }
+    result
+}

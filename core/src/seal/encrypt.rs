@@ -1,0 +1,485 @@
+//! Encryption of a model (`docs/FORMAT.md` §9): a directory to a directory of the same tree plus
+//! `modelseal.envelope`, a single file to one file with the envelope inline.
+//!
+//! Guarantees: the output is built under a temporary name beside the target and renamed into place
+//! only when complete and fsynced; a failure removes it. A plaintext file that changes size while
+//! being read fails the run. The DEK and derived keys are zeroized on drop.
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use super::envelope::{build_envelope, commit, parent_dir};
+use super::format::{
+    check_model_name, check_rel_path, chunk_size_ok, path_order, Body, FileEntry, Header, Layout,
+    DEFAULT_CHUNK_SIZE, ENVELOPE_NAME, MAX_STANZAS, SALT_LEN,
+};
+use super::keyschedule::{body_digest, DataKey};
+use super::recipient::{KeyWrapper, WrapContext};
+use super::rng::{Entropy, OsEntropy};
+use super::stream::{encrypt_jobs, ChunkLayout, FileCipher, Job};
+use super::SealError;
+
+/// What to encrypt.
+#[derive(Debug, Clone)]
+pub enum Plaintext {
+    /// One file: the single-file layout, its only entry named `"."`.
+    File(PathBuf),
+    /// A directory model: `(relative name, file to read)` pairs, in any order (they are sorted
+    /// component-wise here). The caller decides which files belong (normally `tree::walk`).
+    Directory {
+        /// The model root (its name is the default model name).
+        root: PathBuf,
+        /// The files.
+        files: Vec<(String, PathBuf)>,
+    },
+}
+
+/// Builds a [`Plaintext`] from a path with a minimal walk: a regular file, or a directory whose
+/// regular files are listed recursively, skipping the top-level `.git`, `.gitattributes`,
+/// `.github`, `.gitignore` (as `tree::DEFAULT_IGNORES`) and refusing symlinks and special files.
+pub fn plaintext_from_path(path: &Path) -> Result<Plaintext, SealError> {
+    let meta = path
+        .symlink_metadata()
+        .map_err(|e| SealError::io(path, e))?;
+    if meta.is_file() {
+        return Ok(Plaintext::File(path.to_path_buf()));
+    }
+    if !meta.is_dir() {
+        return Err(SealError::Usage(format!(
+            "{}: not a regular file or directory",
+            path.display()
+        )));
+    }
+    let mut files = Vec::new();
+    walk(path, "", &mut files)?;
+    Ok(Plaintext::Directory {
+        root: path.to_path_buf(),
+        files,
+    })
+}
+
+fn walk(dir: &Path, prefix: &str, out: &mut Vec<(String, PathBuf)>) -> Result<(), SealError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| SealError::io(dir, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| SealError::io(dir, e))?;
+        let full = entry.path();
+        let name = entry
+            .file_name()
+            .into_string()
+            .map_err(|_| SealError::Usage(format!("{}: file name is not UTF-8", full.display())))?;
+        if prefix.is_empty() && crate::tree::DEFAULT_IGNORES.contains(&name.as_str()) {
+            continue;
+        }
+        let rel = if prefix.is_empty() {
+            name
+        } else {
+            format!("{prefix}/{name}")
+        };
+        let ft = entry.file_type().map_err(|e| SealError::io(&full, e))?;
+        if ft.is_dir() {
+            walk(&full, &rel, out)?;
+        } else if ft.is_file() {
+            out.push((rel, full));
+        } else {
+            return Err(SealError::Usage(format!(
+                "{}: symlinks and special files are not encrypted",
+                full.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Encryption options.
+#[derive(Debug, Clone)]
+pub struct EncryptOptions {
+    /// Plaintext bytes per chunk: a power of two, 4 KiB–16 MiB (§7.6).
+    pub chunk_size: u32,
+    /// Model name; default: the file or directory name.
+    pub model_name: Option<String>,
+    /// Replace an existing output (atomically).
+    pub overwrite: bool,
+}
+
+impl Default for EncryptOptions {
+    fn default() -> Self {
+        EncryptOptions {
+            chunk_size: DEFAULT_CHUNK_SIZE,
+            model_name: None,
+            overwrite: false,
+        }
+    }
+}
+
+/// What an encryption produced (for audit events and output).
+#[derive(Debug, Clone)]
+pub struct EncryptSummary {
+    /// Number of files.
+    pub files: usize,
+    /// Total plaintext bytes.
+    pub bytes: u64,
+    /// `SHA-256(body_bytes)`.
+    pub body_digest: [u8; 32],
+    /// `(type, key_id)` of every stanza.
+    pub recipients: Vec<(String, String)>,
+}
+
+/// Encrypts `input` for `recipients` to `output` (§9).
+pub fn encrypt(
+    input: &Plaintext,
+    recipients: &[&dyn KeyWrapper],
+    output: &Path,
+    options: &EncryptOptions,
+) -> Result<EncryptSummary, SealError> {
+    encrypt_with_entropy(input, recipients, output, options, &mut OsEntropy)
+}
+
+struct Source {
+    path: PathBuf,
+    file: File,
+    entry: FileEntry,
+}
+
+/// [`encrypt`] with the randomness source given (tests inject a seeded one; §16 draw order).
+pub(crate) fn encrypt_with_entropy(
+    input: &Plaintext,
+    recipients: &[&dyn KeyWrapper],
+    output: &Path,
+    options: &EncryptOptions,
+    entropy: &mut dyn Entropy,
+) -> Result<EncryptSummary, SealError> {
+    check_options(recipients, output, options)?;
+    let (layout, mut sources) = open_sources(input)?;
+    let model_name = options
+        .model_name
+        .clone()
+        .unwrap_or_else(|| default_model_name(input));
+    check_model_name(&model_name).map_err(SealError::Usage)?;
+
+    let mut dek = [0u8; 32];
+    entropy.fill(&mut dek)?;
+    let dek = DataKey::from_bytes(dek);
+    for s in &mut sources {
+        let mut salt = [0u8; SALT_LEN];
+        entropy.fill(&mut salt)?;
+        s.entry.salt = salt;
+    }
+    let body = Body {
+        layout,
+        model_name,
+        chunk_size: options.chunk_size,
+        files: sources.iter().map(|s| s.entry.clone()).collect(),
+    };
+    let body_bytes = body.encode().map_err(|e| input_error(e, input))?;
+    let digest = body_digest(&body_bytes);
+    let ctx = WrapContext {
+        body_digest: digest,
+        model_name: &body.model_name,
+    };
+    let mut stanzas = Vec::with_capacity(recipients.len());
+    for r in recipients {
+        stanzas.push(r.wrap(&dek, &ctx, entropy)?);
+    }
+    let header = Header {
+        body_bytes,
+        body,
+        stanzas,
+    };
+    let envelope = build_envelope(&header, &dek)?;
+    match layout {
+        Layout::SingleFile => write_single(&sources[0], &header, &dek, &envelope, output, options)?,
+        Layout::Directory => write_directory(&sources, &header, &dek, &envelope, output, options)?,
+    }
+    Ok(EncryptSummary {
+        files: sources.len(),
+        bytes: sources.iter().map(|s| s.entry.size).sum(),
+        body_digest: digest,
+        recipients: header
+            .stanzas
+            .iter()
+            .map(|s| (s.stanza_type.clone(), s.key_id.clone()))
+            .collect(),
+    })
+}
+
+fn check_options(
+    recipients: &[&dyn KeyWrapper],
+    output: &Path,
+    options: &EncryptOptions,
+) -> Result<(), SealError> {
+    if !chunk_size_ok(options.chunk_size) {
+        return Err(SealError::Usage(format!(
+            "chunk size {} is not a power of two between 4 KiB and 16 MiB",
+            options.chunk_size
+        )));
+    }
+    if recipients.is_empty() || recipients.len() > MAX_STANZAS {
+        return Err(SealError::Usage(format!(
+            "{} recipients; between 1 and {MAX_STANZAS} are needed",
+            recipients.len()
+        )));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for r in recipients {
+        if !seen.insert((r.stanza_type(), r.key_id())) {
+            return Err(SealError::Usage(format!(
+                "recipient {} {} given twice",
+                r.stanza_type(),
+                r.key_id()
+            )));
+        }
+    }
+    if !options.overwrite && output.symlink_metadata().is_ok() {
+        return Err(SealError::Usage(format!(
+            "{}: already exists (use the overwrite option to replace it)",
+            output.display()
+        )));
+    }
+    Ok(())
+}
+
+fn default_model_name(input: &Plaintext) -> String {
+    let path = match input {
+        Plaintext::File(p) => p.as_path(),
+        Plaintext::Directory { root, .. } => root.as_path(),
+    };
+    let name = std::path::absolute(path)
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+    // Control characters are not allowed in a model name (§5.4 rule 2).
+    let name: String = name.chars().filter(|c| !c.is_control()).collect();
+    if name.is_empty() {
+        "model".into()
+    } else {
+        name.chars().take(64).collect()
+    }
+}
+
+/// Turns a body validation error into a usage error naming the model.
+fn input_error(e: SealError, input: &Plaintext) -> SealError {
+    let root = match input {
+        Plaintext::File(p) => p,
+        Plaintext::Directory { root, .. } => root,
+    };
+    match e {
+        SealError::Format { reason, .. } => {
+            SealError::Usage(format!("{}: cannot encrypt: {reason}", root.display()))
+        }
+        SealError::Limit { reason, .. } => SealError::Limit {
+            path: root.clone(),
+            reason,
+        },
+        other => other,
+    }
+}
+
+fn open_sources(input: &Plaintext) -> Result<(Layout, Vec<Source>), SealError> {
+    let open = |name: String, path: &Path| -> Result<Source, SealError> {
+        let file = File::open(path).map_err(|e| SealError::io(path, e))?;
+        let meta = file.metadata().map_err(|e| SealError::io(path, e))?;
+        if !meta.is_file() {
+            return Err(SealError::Usage(format!(
+                "{}: not a regular file",
+                path.display()
+            )));
+        }
+        Ok(Source {
+            path: path.to_path_buf(),
+            file,
+            entry: FileEntry {
+                path: name,
+                size: meta.len(),
+                salt: [0; SALT_LEN],
+            },
+        })
+    };
+    match input {
+        Plaintext::File(p) => Ok((Layout::SingleFile, vec![open(".".into(), p)?])),
+        Plaintext::Directory { root, files } => {
+            if files.is_empty() {
+                return Err(SealError::Usage(format!(
+                    "{}: no file to encrypt",
+                    root.display()
+                )));
+            }
+            let mut sorted: Vec<&(String, PathBuf)> = files.iter().collect();
+            sorted.sort_by(|a, b| path_order(&a.0, &b.0));
+            let mut out = Vec::with_capacity(sorted.len());
+            for (name, path) in sorted {
+                check_rel_path(name).map_err(|r| {
+                    SealError::Usage(format!("{}: cannot encrypt: {r}", root.display()))
+                })?;
+                out.push(open(name.clone(), path)?);
+            }
+            Ok((Layout::Directory, out))
+        }
+    }
+}
+
+fn ciphers(
+    sources: &[Source],
+    header: &Header,
+    dek: &DataKey,
+) -> Result<Vec<FileCipher>, SealError> {
+    sources
+        .iter()
+        .map(|s| {
+            let keys = dek.file_keys(&s.entry.path, &s.entry.salt);
+            FileCipher::new(
+                &keys,
+                ChunkLayout::new(header.body.chunk_size, s.entry.size),
+            )
+        })
+        .collect()
+}
+
+/// §9 step 9: a source that grew while it was read is refused too.
+fn check_unchanged(sources: &[Source]) -> Result<(), SealError> {
+    for s in sources {
+        let len = s
+            .file
+            .metadata()
+            .map_err(|e| SealError::io(&s.path, e))?
+            .len();
+        if len != s.entry.size {
+            return Err(SealError::Changed {
+                path: s.path.clone(),
+                reason: format!("{len} bytes now, {} when listed", s.entry.size),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn write_single(
+    source: &Source,
+    header: &Header,
+    dek: &DataKey,
+    envelope: &[u8],
+    output: &Path,
+    options: &EncryptOptions,
+) -> Result<(), SealError> {
+    let parent = parent_dir(output);
+    let tmp = tempfile::Builder::new()
+        .prefix(".modelseal-tmp-")
+        .tempfile_in(&parent)
+        .map_err(|e| SealError::io(&parent, e))?;
+    let ciphers = ciphers(std::slice::from_ref(source), header, dek)?;
+    let job = Job {
+        cipher: &ciphers[0],
+        src: &source.file,
+        src_name: &source.path,
+        ct_base: envelope.len() as u64,
+        dst: tmp.as_file(),
+        dst_name: output,
+    };
+    encrypt_jobs(std::slice::from_ref(&job))?;
+    check_unchanged(std::slice::from_ref(source))?;
+    use std::os::unix::fs::FileExt;
+    let f = tmp.as_file();
+    f.write_all_at(envelope, 0)
+        .map_err(|e| SealError::io(output, e))?;
+    f.set_permissions(std::fs::Permissions::from_mode(0o644))
+        .map_err(|e| SealError::io(output, e))?;
+    f.sync_all().map_err(|e| SealError::io(output, e))?;
+    let tmp_path = tmp.into_temp_path();
+    commit(&tmp_path, output, options.overwrite)?;
+    // Renamed away: nothing left for the guard to delete.
+    let _ = tmp_path.keep();
+    Ok(())
+}
+
+fn write_directory(
+    sources: &[Source],
+    header: &Header,
+    dek: &DataKey,
+    envelope: &[u8],
+    output: &Path,
+    options: &EncryptOptions,
+) -> Result<(), SealError> {
+    let parent = parent_dir(output);
+    let tmp = tempfile::Builder::new()
+        .prefix(".modelseal-tmp-")
+        .tempdir_in(&parent)
+        .map_err(|e| SealError::io(&parent, e))?;
+    let mut outs = Vec::with_capacity(sources.len());
+    for s in sources {
+        let dst = tmp.path().join(&s.entry.path);
+        outs.push((create_new(&dst)?, dst));
+    }
+    let ciphers = ciphers(sources, header, dek)?;
+    let jobs: Vec<Job<'_>> = sources
+        .iter()
+        .zip(&outs)
+        .zip(&ciphers)
+        .map(|((s, (f, p)), c)| Job {
+            cipher: c,
+            src: &s.file,
+            src_name: &s.path,
+            ct_base: 0,
+            dst: f,
+            dst_name: p,
+        })
+        .collect();
+    encrypt_jobs(&jobs)?;
+    check_unchanged(sources)?;
+    for (f, p) in &outs {
+        f.sync_all().map_err(|e| SealError::io(p, e))?;
+    }
+    let env_path = tmp.path().join(ENVELOPE_NAME);
+    let env = create_new(&env_path)?;
+    use std::io::Write;
+    (&env)
+        .write_all(envelope)
+        .and_then(|_| env.sync_all())
+        .map_err(|e| SealError::io(&env_path, e))?;
+    sync_tree(tmp.path())?;
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| SealError::io(tmp.path(), e))?;
+    let tmp_path = tmp.keep();
+    let result = commit(&tmp_path, output, options.overwrite);
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp_path);
+    }
+    result
+}
+
+/// Creates `path` (and its parent directories, 0755) exclusively, 0644, never following a symlink.
+pub(crate) fn create_new(path: &Path) -> Result<File, SealError> {
+    create_new_mode(path, 0o644, 0o755)
+}
+
+pub(crate) fn create_new_mode(path: &Path, mode: u32, dir_mode: u32) -> Result<File, SealError> {
+    if let Some(dir) = path.parent() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(dir_mode)
+            .create(dir)
+            .map_err(|e| SealError::io(dir, e))?;
+    }
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(|e| SealError::io(path, e))
+}
+
+/// fsyncs every directory below and including `root` (files were synced when written).
+pub(crate) fn sync_tree(root: &Path) -> Result<(), SealError> {
+    for entry in std::fs::read_dir(root).map_err(|e| SealError::io(root, e))? {
+        let entry = entry.map_err(|e| SealError::io(root, e))?;
+        if entry
+            .file_type()
+            .map_err(|e| SealError::io(root, e))?
+            .is_dir()
+        {
+            sync_tree(&entry.path())?;
+        }
+    }
+    crate::fsutil::sync_dir(root).map_err(|e| SealError::io(root, e))
+}

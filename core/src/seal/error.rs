@@ -1,0 +1,213 @@
+//! The one error type of the `seal` layer.
+//!
+//! Variants fall into two groups that the CLI maps to different exit codes without string matching:
+//! *authentication failures* (wrong key, damaged or tampered ciphertext: exit 1, see
+//! [`SealError::is_authentication_failure`]) and *malformed input or usage errors* (exit 2).
+//! Every message names the file concerned and the reason; none ever contains key material.
+//! [`SealError::class`] gives the short class names that `docs/FORMAT.md` §10 and the negative test
+//! vectors use.
+
+use std::path::PathBuf;
+
+/// Errors of envelope encryption and decryption (`docs/FORMAT.md`).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SealError {
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file concerned.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The input is not a well-formed modelseal v1 encrypted model (§4, §5).
+    #[error("{path}: {reason}")]
+    Format {
+        /// The file concerned.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The envelope has a version this implementation does not read (§15).
+    #[error("{path}: unsupported format version {found} (this modelseal reads 1)")]
+    Version {
+        /// The file concerned.
+        path: PathBuf,
+        /// The version found in the prefix.
+        found: u16,
+    },
+    /// A length or count read from the input (or asked of the encoder) exceeds a limit of §3.
+    #[error("{path}: {reason}")]
+    Limit {
+        /// The file concerned.
+        path: PathBuf,
+        /// Which limit, and the value found.
+        reason: String,
+    },
+    /// No stanza matches the identity's (type, key_id) (§8.1).
+    #[error(
+        "{path}: this key ({stanza_type} {key_id}) is not a recipient; recipients: {recipients}"
+    )]
+    NoRecipient {
+        /// The envelope.
+        path: PathBuf,
+        /// Type of the identity tried.
+        stanza_type: String,
+        /// key_id of the identity tried.
+        key_id: String,
+        /// Every stanza's `type key_id`, comma-separated.
+        recipients: String,
+    },
+    /// The stanza for this key did not unwrap to a 32-byte data key (§8.1).
+    #[error("{path}: cannot unwrap the data key with this key ({stanza_type} {key_id})")]
+    Unwrap {
+        /// The envelope.
+        path: PathBuf,
+        /// Stanza type.
+        stanza_type: String,
+        /// Stanza key_id.
+        key_id: String,
+    },
+    /// The header MAC did not verify under the unwrapped data key (§6.3, §10 step 8).
+    #[error("{path}: header authentication failed: wrong key or modified header")]
+    HeaderAuth {
+        /// The envelope.
+        path: PathBuf,
+    },
+    /// A chunk's AES-GCM tag did not verify (§7.2).
+    #[error("{path}: chunk {chunk} failed authentication (modified, moved or from another file)")]
+    ChunkAuth {
+        /// The encrypted file.
+        path: PathBuf,
+        /// The chunk index.
+        chunk: u64,
+    },
+    /// The ciphertext is shorter than the authenticated size requires.
+    #[error("{path}: truncated: {found} bytes of ciphertext, {expected} expected")]
+    Truncated {
+        /// The encrypted file.
+        path: PathBuf,
+        /// Ciphertext length required by the header.
+        expected: u64,
+        /// Length found.
+        found: u64,
+    },
+    /// The ciphertext is longer than the authenticated size allows.
+    #[error("{path}: extended: {found} bytes of ciphertext, {expected} expected")]
+    Extended {
+        /// The encrypted file.
+        path: PathBuf,
+        /// Ciphertext length required by the header.
+        expected: u64,
+        /// Length found.
+        found: u64,
+    },
+    /// The encrypted directory does not hold exactly the authenticated file list (§10 step 9).
+    #[error("{path}: {reason}")]
+    Tree {
+        /// The entry concerned.
+        path: PathBuf,
+        /// Extra entry, missing file, not a regular file.
+        reason: String,
+    },
+    /// A key file cannot be used (unreadable, wrong format, too permissive, wrong size).
+    #[error("{path}: {reason}")]
+    Key {
+        /// The key file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A plaintext input changed while it was being encrypted.
+    #[error("{path}: changed while encrypting ({reason})")]
+    Changed {
+        /// The plaintext file.
+        path: PathBuf,
+        /// What differed.
+        reason: String,
+    },
+    /// The caller asked for something impossible (bad option, target exists, duplicate recipient).
+    #[error("{0}")]
+    Usage(String),
+    /// A cryptographic primitive failed in a way input cannot cause (RNG failure, key rejected).
+    #[error("cryptographic failure: {0}")]
+    Crypto(String),
+}
+
+impl SealError {
+    /// True when the failure means "wrong key or damaged/tampered ciphertext" (CLI exit 1), false for
+    /// malformed input, I/O and usage errors (CLI exit 2).
+    pub fn is_authentication_failure(&self) -> bool {
+        matches!(
+            self,
+            SealError::NoRecipient { .. }
+                | SealError::Unwrap { .. }
+                | SealError::HeaderAuth { .. }
+                | SealError::ChunkAuth { .. }
+                | SealError::Truncated { .. }
+                | SealError::Extended { .. }
+                | SealError::Tree { .. }
+        )
+    }
+
+    /// The error class of `docs/FORMAT.md` §10 (`format`, `version`, `limit`, `no-recipient`,
+    /// `unwrap`, `header-auth`, `chunk-auth`, `truncated`, `extended`, `tree`), or `io`, `key`,
+    /// `changed`, `usage`, `crypto` for errors outside the decoder.
+    pub fn class(&self) -> &'static str {
+        match self {
+            SealError::Io { .. } => "io",
+            SealError::Format { .. } => "format",
+            SealError::Version { .. } => "version",
+            SealError::Limit { .. } => "limit",
+            SealError::NoRecipient { .. } => "no-recipient",
+            SealError::Unwrap { .. } => "unwrap",
+            SealError::HeaderAuth { .. } => "header-auth",
+            SealError::ChunkAuth { .. } => "chunk-auth",
+            SealError::Truncated { .. } => "truncated",
+            SealError::Extended { .. } => "extended",
+            SealError::Tree { .. } => "tree",
+            SealError::Key { .. } => "key",
+            SealError::Changed { .. } => "changed",
+            SealError::Usage(_) => "usage",
+            SealError::Crypto(_) => "crypto",
+        }
+    }
+
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> SealError {
+        SealError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn format(path: impl Into<PathBuf>, reason: impl Into<String>) -> SealError {
+        SealError::Format {
+            path: path.into(),
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn limit(path: impl Into<PathBuf>, reason: impl Into<String>) -> SealError {
+        SealError::Limit {
+            path: path.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_split_exit_codes() {
+        let auth = SealError::HeaderAuth { path: "m".into() };
+        assert!(auth.is_authentication_failure());
+        assert_eq!(auth.class(), "header-auth");
+        let fmt = SealError::format("m", "bad magic");
+        assert!(!fmt.is_authentication_failure());
+        assert_eq!(fmt.to_string(), "m: bad magic");
+        assert!(!SealError::Usage("x".into()).is_authentication_failure());
+    }
+}

@@ -1,0 +1,260 @@
+//! Recipients: the [`KeyWrapper`] trait every stanza type implements (`docs/FORMAT.md` §8), the
+//! local backends ([`kek`], [`hpke`], [`rsa`]), key files (§8.8) and key generation.
+//!
+//! The rest of `seal` knows only the trait; a PKCS#11 or KMS backend is one more implementation.
+
+pub mod hpke;
+pub mod kek;
+pub mod rsa;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use super::format::Stanza;
+use super::keyschedule::{stanza_context, DataKey};
+use super::rng::Entropy;
+use super::SealError;
+
+/// What a wrap binds to (§6.4, §8.7): the body digest and, for KMS, the model name.
+#[derive(Debug, Clone, Copy)]
+pub struct WrapContext<'a> {
+    /// `SHA-256(body_bytes)`.
+    pub body_digest: [u8; 32],
+    /// The body's model name (KMS encryption context).
+    pub model_name: &'a str,
+}
+
+impl WrapContext<'_> {
+    /// `stanza_context(type, key_id)` for this body.
+    pub fn stanza_context(&self, stanza_type: &str, key_id: &str) -> Vec<u8> {
+        stanza_context(stanza_type, key_id, &self.body_digest)
+    }
+}
+
+/// A key that wraps and unwraps the data key for one stanza type (§8).
+pub trait KeyWrapper: Send + Sync {
+    /// The stanza type this key produces and consumes, e.g. `"aes256-kek"`.
+    fn stanza_type(&self) -> &str;
+    /// The key identifier written in and matched against stanzas (§6.5).
+    fn key_id(&self) -> &str;
+    /// Wraps `dek` into a stanza bound to `ctx`, drawing any randomness from `entropy` (§16 order).
+    fn wrap(
+        &self,
+        dek: &DataKey,
+        ctx: &WrapContext<'_>,
+        entropy: &mut dyn Entropy,
+    ) -> Result<Stanza, SealError>;
+    /// Unwraps the DEK from `stanza` (already shape-checked by the decoder). Any failure is
+    /// [`SealError::Unwrap`] (or `Usage` for a public-only key); the caller adds the file name.
+    fn unwrap(&self, stanza: &Stanza, ctx: &WrapContext<'_>) -> Result<DataKey, SealError>;
+}
+
+/// The uniform unwrap failure (§8.1: causes are not distinguished).
+pub(crate) fn unwrap_failed(w: &(impl KeyWrapper + ?Sized)) -> SealError {
+    SealError::Unwrap {
+        path: PathBuf::new(),
+        stanza_type: w.stanza_type().to_owned(),
+        key_id: w.key_id().to_owned(),
+    }
+}
+
+/// Reads a secret key file, refusing one that group or others may read (DESIGN.md).
+pub(crate) fn read_secret_file(path: &Path) -> Result<zeroize::Zeroizing<Vec<u8>>, SealError> {
+    let meta = std::fs::metadata(path).map_err(|e| SealError::io(path, e))?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(SealError::Key {
+            path: path.to_path_buf(),
+            reason: format!(
+                "secret key file is readable by group or others (mode {mode:o}); chmod 600 it"
+            ),
+        });
+    }
+    if meta.len() > 64 * 1024 {
+        return Err(SealError::Key {
+            path: path.to_path_buf(),
+            reason: "too large for a key file".into(),
+        });
+    }
+    std::fs::read(path)
+        .map(zeroize::Zeroizing::new)
+        .map_err(|e| SealError::io(path, e))
+}
+
+pub(crate) fn key_error(path: &Path, reason: impl Into<String>) -> SealError {
+    SealError::Key {
+        path: path.to_path_buf(),
+        reason: reason.into(),
+    }
+}
+
+/// A PEM document's label and DER bytes.
+pub(crate) fn parse_pem(
+    path: &Path,
+    text: &[u8],
+) -> Result<(String, zeroize::Zeroizing<Vec<u8>>), SealError> {
+    let (label, der) = pkcs8::der::pem::decode_vec(text)
+        .map_err(|e| key_error(path, format!("not a PEM key file: {e}")))?;
+    Ok((label.to_owned(), zeroize::Zeroizing::new(der)))
+}
+
+/// Loads a key file for wrapping or unwrapping, by its content (§8.8): a hex KEK, a PKCS#8
+/// `PRIVATE KEY` (RSA or X25519) or an SPKI `PUBLIC KEY` (RSA or X25519; wrap only).
+pub fn load_key_file(path: &Path) -> Result<Box<dyn KeyWrapper>, SealError> {
+    let head = {
+        use std::io::Read;
+        let mut buf = [0u8; 64];
+        let mut f = std::fs::File::open(path).map_err(|e| SealError::io(path, e))?;
+        let n = f.read(&mut buf).map_err(|e| SealError::io(path, e))?;
+        buf[..n].to_vec()
+    };
+    if head.starts_with(b"-----BEGIN PUBLIC KEY-----") {
+        let text = std::fs::read(path).map_err(|e| SealError::io(path, e))?;
+        let (_, der) = parse_pem(path, &text)?;
+        if der.windows(5).any(|w| w == [0x06, 0x03, 0x2B, 0x65, 0x6E]) && der.len() == 44 {
+            return Ok(Box::new(hpke::X25519Wrapper::from_spki_der(&der, path)?));
+        }
+        return Ok(Box::new(rsa::RsaOaepWrapper::from_spki_der(&der, path)?));
+    }
+    if head.starts_with(b"-----BEGIN PRIVATE KEY-----") {
+        let text = read_secret_file(path)?;
+        let (_, der) = parse_pem(path, &text)?;
+        if der.len() == 48 && der.windows(5).any(|w| w == [0x06, 0x03, 0x2B, 0x65, 0x6E]) {
+            return Ok(Box::new(hpke::X25519Wrapper::from_pkcs8_der(&der, path)?));
+        }
+        return Ok(Box::new(rsa::RsaOaepWrapper::from_pkcs8_der(&der, path)?));
+    }
+    Ok(Box::new(kek::KekWrapper::from_file(path)?))
+}
+
+/// Which kind of key [`generate_key`] makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyKind {
+    /// A 32-byte AES-256 KEK in a hex file (`aes256-kek`).
+    Aes256Kek,
+    /// An X25519 key pair in PEM (`x25519-hpke`).
+    X25519,
+    /// An RSA-3072 key pair in PEM (`rsa-oaep`).
+    Rsa3072,
+}
+
+/// Files written by [`generate_key`].
+#[derive(Debug, Clone)]
+pub struct GeneratedKey {
+    /// The secret key file (mode 0600).
+    pub secret: PathBuf,
+    /// The public key file (`<secret>.pub`, mode 0644), for key pairs.
+    pub public: Option<PathBuf>,
+    /// Stanza type.
+    pub stanza_type: &'static str,
+    /// The key identifier (§6.5).
+    pub key_id: String,
+}
+
+/// Generates a key with the OS CSPRNG and writes it atomically to `path` (0600) and, for key pairs,
+/// the public key to `path.pub` (0644). Existing files are never replaced.
+pub fn generate_key(kind: KeyKind, path: &Path) -> Result<GeneratedKey, SealError> {
+    use crate::fsutil::{write_atomic, MODE_PUBLIC, MODE_SECRET};
+    let mut entropy = super::rng::OsEntropy;
+    let (secret, public, stanza_type, key_id) = match kind {
+        KeyKind::Aes256Kek => {
+            let k = kek::KekWrapper::generate(&mut entropy)?;
+            (
+                k.to_file_text(),
+                None,
+                kek::STANZA_TYPE,
+                k.key_id().to_owned(),
+            )
+        }
+        KeyKind::X25519 => {
+            let k = hpke::X25519Wrapper::generate(&mut entropy)?;
+            let (s, p) = k.to_pem()?;
+            (s, Some(p), hpke::STANZA_TYPE, k.key_id().to_owned())
+        }
+        KeyKind::Rsa3072 => {
+            let k = rsa::RsaOaepWrapper::generate_3072()?;
+            let (s, p) = k.to_pem()?;
+            (s, Some(p), rsa::STANZA_TYPE, k.key_id().to_owned())
+        }
+    };
+    let pub_path = public.as_ref().map(|_| {
+        let mut p = path.as_os_str().to_owned();
+        p.push(".pub");
+        PathBuf::from(p)
+    });
+    if let Some(pp) = &pub_path {
+        if pp.symlink_metadata().is_ok() {
+            return Err(SealError::Usage(format!(
+                "{}: already exists",
+                pp.display()
+            )));
+        }
+    }
+    write_atomic(path, secret.as_bytes(), MODE_SECRET, false)
+        .map_err(|e| SealError::io(path, e))?;
+    if let (Some(pp), Some(text)) = (&pub_path, public) {
+        write_atomic(pp, text.as_bytes(), MODE_PUBLIC, false).map_err(|e| SealError::io(pp, e))?;
+    }
+    Ok(GeneratedKey {
+        secret: path.to_path_buf(),
+        public: pub_path,
+        stanza_type,
+        key_id,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seal::rng::OsEntropy;
+
+    fn ctx() -> WrapContext<'static> {
+        WrapContext {
+            body_digest: [5; 32],
+            model_name: "m",
+        }
+    }
+
+    #[test]
+    fn generated_keys_load_and_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        for kind in [KeyKind::Aes256Kek, KeyKind::X25519, KeyKind::Rsa3072] {
+            let path = dir.path().join(format!("{kind:?}"));
+            let g = generate_key(kind, &path).unwrap();
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+            let secret = load_key_file(&path).unwrap();
+            assert_eq!(secret.key_id(), g.key_id);
+            assert_eq!(secret.stanza_type(), g.stanza_type);
+            let wrapper: Box<dyn KeyWrapper> = match &g.public {
+                Some(p) => load_key_file(p).unwrap(),
+                None => load_key_file(&path).unwrap(),
+            };
+            assert_eq!(wrapper.key_id(), g.key_id);
+            let dek = DataKey::from_bytes([9; 32]);
+            let stanza = wrapper.wrap(&dek, &ctx(), &mut OsEntropy).unwrap();
+            let back = secret.unwrap(&stanza, &ctx()).unwrap();
+            assert_eq!(back.expose(), dek.expose());
+            // Bound to the body (except rsa-oaep, bound by the header MAC only).
+            let other = WrapContext {
+                body_digest: [6; 32],
+                model_name: "m",
+            };
+            let r = secret.unwrap(&stanza, &other);
+            assert_eq!(r.is_err(), kind != KeyKind::Rsa3072, "{kind:?}");
+            assert!(generate_key(kind, &path).is_err(), "never overwrites");
+        }
+    }
+
+    #[test]
+    fn refuses_readable_secret_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kek");
+        generate_key(KeyKind::Aes256Kek, &path).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let err = load_key_file(&path).err().unwrap();
+        assert_eq!(err.class(), "key");
+        assert!(err.to_string().contains("group or others"), "{err}");
+    }
+}

@@ -1,0 +1,540 @@
+//! Known-answer vectors (`docs/FORMAT.md` §16): a test-only generator that encrypts fixed inputs
+//! with a seeded ChaCha20 RNG, and a test that regenerates every vector and compares it byte for
+//! byte with `test-vectors/seal/`. Run with `MODELSEAL_REGEN_VECTORS=1` to (re)write them instead.
+//! Never compiled outside tests.
+
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::encrypt::{encrypt_with_entropy, EncryptOptions, Plaintext};
+use super::envelope::open_authenticated;
+use super::format::{ParamValue, Stanza, DEFAULT_CHUNK_SIZE};
+use super::keyschedule::DataKey;
+use super::recipient::kek::KekWrapper;
+use super::recipient::rsa::{OaepHash, RsaOaepWrapper};
+use super::recipient::{load_key_file, KeyWrapper, WrapContext};
+use super::rewrap::rewrap_with_entropy;
+use super::rng::{Entropy, SeededEntropy};
+use super::stream::ChunkLayout;
+use super::{decrypt, DecryptOptions, SealError};
+
+const C: u32 = 4096;
+
+fn vectors_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../test-vectors/seal")
+}
+
+fn seed(name: &str) -> [u8; 32] {
+    Sha256::digest(format!("modelseal test vector {name}")).into()
+}
+
+fn pattern(n: usize, k: u8) -> Vec<u8> {
+    (0..n)
+        .map(|i| ((i as u32).wrapping_mul(2_654_435_761) >> 24) as u8 ^ k)
+        .collect()
+}
+
+/// A stanza of an unregistered type, to check that decoders skip it (§8.1).
+struct Unknown;
+impl KeyWrapper for Unknown {
+    fn stanza_type(&self) -> &str {
+        "example.com/unknown"
+    }
+    fn key_id(&self) -> &str {
+        "opaque-recipient-1"
+    }
+    fn wrap(
+        &self,
+        _: &DataKey,
+        _: &WrapContext<'_>,
+        e: &mut dyn Entropy,
+    ) -> Result<Stanza, SealError> {
+        let mut wrapped = vec![0u8; 40];
+        e.fill(&mut wrapped)?;
+        Ok(Stanza {
+            stanza_type: self.stanza_type().into(),
+            key_id: self.key_id().into(),
+            wrapped,
+            params: BTreeMap::from([(7, ParamValue::Text("opaque".into()))]),
+        })
+    }
+    fn unwrap(&self, _: &Stanza, _: &WrapContext<'_>) -> Result<DataKey, SealError> {
+        Err(SealError::Usage("unknown".into()))
+    }
+}
+
+struct Keys {
+    kek1: KekWrapper,
+    x25519: Box<dyn KeyWrapper>,
+    rsa: Box<dyn KeyWrapper>,
+    rsa_sha1: RsaOaepWrapper,
+}
+
+/// Keys are inputs: committed once (made by `generate_key` from the OS RNG), read from files.
+fn keys(root: &Path, regen: bool) -> Keys {
+    let k = root.join("keys");
+    if regen && !k.join("kek-1.hex").exists() {
+        fs::create_dir_all(&k).unwrap();
+        use super::recipient::{generate_key, KeyKind};
+        generate_key(KeyKind::Aes256Kek, &k.join("kek-1.hex")).unwrap();
+        generate_key(KeyKind::Aes256Kek, &k.join("kek-2.hex")).unwrap();
+        generate_key(KeyKind::X25519, &k.join("x25519-1.pem")).unwrap();
+        generate_key(KeyKind::Rsa3072, &k.join("rsa3072-1.pem")).unwrap();
+    }
+    if regen && !k.join("rsa3072-2.pem").exists() {
+        use super::recipient::{generate_key, KeyKind};
+        generate_key(KeyKind::Rsa3072, &k.join("rsa3072-2.pem")).unwrap();
+    }
+    let der = {
+        // A second key: (type, key_id) pairs are unique per header (§5.4 rule 8).
+        let text = fs::read(k.join("rsa3072-2.pem")).unwrap();
+        pkcs8::der::pem::decode_vec(&text).unwrap().1
+    };
+    Keys {
+        kek1: KekWrapper::from_file(&k.join("kek-1.hex")).unwrap(),
+        x25519: load_key_file(&k.join("x25519-1.pem")).unwrap(),
+        rsa: load_key_file(&k.join("rsa3072-1.pem")).unwrap(),
+        rsa_sha1: RsaOaepWrapper::from_pkcs8_der(&der, Path::new("rsa"))
+            .unwrap()
+            .with_hash(OaepHash::Sha1),
+    }
+}
+
+fn write_dir_model(at: &Path) {
+    // Component-wise order B, a/b, a-b, a.txt differs from bytewise order (§16).
+    fs::create_dir_all(at.join("a")).unwrap();
+    fs::write(at.join("B"), pattern(100, 1)).unwrap();
+    fs::write(at.join("a/b"), pattern(C as usize, 2)).unwrap();
+    fs::write(at.join("a-b"), b"").unwrap();
+    fs::write(at.join("a.txt"), pattern(3 * C as usize + 7, 3)).unwrap();
+}
+
+fn dir_plaintext(root: &Path) -> Plaintext {
+    let files = ["B", "a/b", "a-b", "a.txt"]
+        .iter()
+        .map(|n| (n.to_string(), root.join(n)))
+        .collect();
+    Plaintext::Directory {
+        root: root.to_path_buf(),
+        files,
+    }
+}
+
+fn hexs(b: &[u8]) -> Value {
+    Value::String(hex::encode(b))
+}
+
+/// vector.json: every intermediate value of §6–§8, recomputed by independent decoders.
+fn describe(
+    name: &str,
+    encrypted: &Path,
+    id: &dyn KeyWrapper,
+    keys_used: &[&str],
+    chunk: u32,
+) -> Value {
+    let o = open_authenticated(encrypted, id).unwrap();
+    let files: Vec<Value> = o
+        .header
+        .body
+        .files
+        .iter()
+        .map(|f| {
+            let fk = o.dek.file_keys(&f.path, &f.salt);
+            let l = ChunkLayout::new(chunk, f.size);
+            json!({"path": f.path, "size": f.size, "salt": hexs(&f.salt), "K_file": hexs(&fk.key[..]),
+                   "NP": hexs(&fk.nonce_prefix), "n": l.chunks(), "ct_len": l.ct_len()})
+        })
+        .collect();
+    let ctx = WrapContext {
+        body_digest: o.body_digest,
+        model_name: &o.header.body.model_name,
+    };
+    let stanzas: Vec<Value> = o
+        .header
+        .stanzas
+        .iter()
+        .map(|s| {
+            let params: serde_json::Map<String, Value> = s
+                .params
+                .iter()
+                .map(|(k, v)| {
+                    let v = match v {
+                        ParamValue::Uint(n) => json!(n),
+                        ParamValue::Bytes(b) => json!({"bytes": hex::encode(b)}),
+                        ParamValue::Text(t) => json!(t),
+                    };
+                    (k.to_string(), v)
+                })
+                .collect();
+            json!({"type": s.stanza_type, "key_id": s.key_id, "params": params,
+                   "stanza_context": hexs(&ctx.stanza_context(&s.stanza_type, &s.key_id))})
+        })
+        .collect();
+    let env = fs::read(&o.envelope_path).unwrap();
+    let mac = &env[o.envelope_len as usize - 32..o.envelope_len as usize];
+    json!({"name": name, "seed": hexs(&seed(name)), "keys": keys_used, "DEK": hexs(o.dek.expose()),
+           "chunk_size": chunk, "model_name": o.header.body.model_name,
+           "body_digest": hexs(&o.body_digest), "K_mac": hexs(&o.dek.mac_key()[..]),
+           "header_mac": hexs(mac), "files": files, "stanzas": stanzas})
+}
+
+fn write_json(path: &Path, v: &Value) {
+    let mut s = serde_json::to_string_pretty(v).unwrap();
+    s.push('\n');
+    fs::write(path, s).unwrap();
+}
+
+fn opts(chunk: u32) -> EncryptOptions {
+    EncryptOptions {
+        chunk_size: chunk,
+        model_name: Some("vector".into()),
+        overwrite: false,
+    }
+}
+
+/// Generates every vector under `out` (inputs and outputs), reading keys from `keys_root`.
+fn generate(out: &Path, keys_root: &Path, regen: bool) {
+    let k = keys(keys_root, regen);
+    let v1 = out.join("v1");
+    let single = |name: &str,
+                  size: usize,
+                  recips: Vec<&dyn KeyWrapper>,
+                  id: &dyn KeyWrapper,
+                  names: &[&str]| {
+        let d = v1.join(name);
+        fs::create_dir_all(&d).unwrap();
+        fs::write(d.join("input.bin"), pattern(size, 0x5a)).unwrap();
+        let enc = d.join("encrypted.mseal");
+        let mut e = SeededEntropy::new(seed(name));
+        encrypt_with_entropy(
+            &Plaintext::File(d.join("input.bin")),
+            &recips,
+            &enc,
+            &opts(C),
+            &mut e,
+        )
+        .unwrap();
+        write_json(&d.join("vector.json"), &describe(name, &enc, id, names, C));
+    };
+    single("single-empty", 0, vec![&k.kek1], &k.kek1, &["kek-1"]);
+    single("single-1", 1, vec![&k.kek1], &k.kek1, &["kek-1"]);
+    single(
+        "single-2c",
+        2 * C as usize,
+        vec![&k.kek1],
+        &k.kek1,
+        &["kek-1"],
+    );
+    single(
+        "single-2c1",
+        2 * C as usize + 1,
+        vec![&k.kek1],
+        &k.kek1,
+        &["kek-1"],
+    );
+    single(
+        "four-stanzas",
+        2 * C as usize + 1,
+        vec![&k.kek1, k.x25519.as_ref(), k.rsa.as_ref(), &k.rsa_sha1],
+        &k.kek1,
+        &[
+            "kek-1",
+            "x25519-1",
+            "rsa3072-1 (sha256)",
+            "rsa3072-2 (sha1)",
+        ],
+    );
+    single(
+        "unknown-stanza",
+        10,
+        vec![&Unknown, k.x25519.as_ref()],
+        k.x25519.as_ref(),
+        &["x25519-1"],
+    );
+    for (name, chunk) in [("dir-order", C), ("dir-default-chunk", DEFAULT_CHUNK_SIZE)] {
+        let d = v1.join(name);
+        write_dir_model(&d.join("input"));
+        let enc = d.join("encrypted");
+        let mut e = SeededEntropy::new(seed(name));
+        encrypt_with_entropy(
+            &dir_plaintext(&d.join("input")),
+            &[&k.kek1],
+            &enc,
+            &opts(chunk),
+            &mut e,
+        )
+        .unwrap();
+        write_json(
+            &d.join("vector.json"),
+            &describe(name, &enc, &k.kek1, &["kek-1"], chunk),
+        );
+    }
+    // Rewrap: dir-order's encryption with kek-1 + x25519, then x25519 removed and rsa added.
+    {
+        let name = "rewrap";
+        let d = v1.join(name);
+        write_dir_model(&d.join("input"));
+        let before = d.join("before");
+        let mut e = SeededEntropy::new(seed(name));
+        encrypt_with_entropy(
+            &dir_plaintext(&d.join("input")),
+            &[&k.kek1, k.x25519.as_ref()],
+            &before,
+            &opts(C),
+            &mut e,
+        )
+        .unwrap();
+        copy_tree(&before, &d.join("encrypted"));
+        let remove = [("x25519-hpke".to_string(), k.x25519.key_id().to_string())];
+        rewrap_with_entropy(
+            &d.join("encrypted"),
+            &k.kek1,
+            &[k.rsa.as_ref()],
+            &remove,
+            &mut e,
+        )
+        .unwrap();
+        write_json(
+            &d.join("vector.json"),
+            &describe(
+                name,
+                &d.join("encrypted"),
+                &k.kek1,
+                &["kek-1", "rsa3072-1"],
+                C,
+            ),
+        );
+    }
+    negatives(out, &v1);
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for e in fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &to.join(e.file_name()));
+        } else {
+            fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+/// Negative vectors: damaged copies of positive single-file vectors (§16).
+fn negatives(out: &Path, v1: &Path) {
+    let base = fs::read(v1.join("single-2c1/encrypted.mseal")).unwrap();
+    let hl = u32::from_be_bytes(base[10..14].try_into().unwrap()) as usize;
+    let payload = 46 + hl;
+    let mut cases: Vec<(&str, Vec<u8>, &str, &str, &str)> = Vec::new();
+    let edit = |f: &dyn Fn(&mut Vec<u8>)| {
+        let mut b = base.clone();
+        f(&mut b);
+        b
+    };
+    cases.push((
+        "bad-magic",
+        edit(&|b| b[1] = b'X'),
+        "kek-1",
+        "format",
+        "magic",
+    ));
+    cases.push((
+        "version-2",
+        edit(&|b| b[9] = 2),
+        "kek-1",
+        "version",
+        "version 2",
+    ));
+    cases.push((
+        "header-len-over-limit",
+        edit(&|b| b[10..14].copy_from_slice(&0x0200_0001u32.to_be_bytes())),
+        "kek-1",
+        "limit",
+        "32 MiB + 1",
+    ));
+    cases.push((
+        "wrong-key",
+        base.clone(),
+        "kek-2",
+        "no-recipient",
+        "kek-2 is not a recipient",
+    ));
+    cases.push((
+        "body-bit-flip",
+        edit(&|b| b[24] ^= 1),
+        "kek-1",
+        "unwrap",
+        "model name vector -> wector; aes256-kek binds body_digest",
+    ));
+    cases.push((
+        "mac-bit-flip",
+        edit(&|b| b[payload - 1] ^= 1),
+        "kek-1",
+        "header-auth",
+        "last MAC byte",
+    ));
+    cases.push((
+        "chunk-bit-flip",
+        edit(&|b| b[payload + 10] ^= 1),
+        "kek-1",
+        "chunk-auth",
+        "chunk 0",
+    ));
+    cases.push((
+        "tag-bit-flip",
+        edit(&|b| {
+            let n = b.len();
+            b[n - 1] ^= 1
+        }),
+        "kek-1",
+        "chunk-auth",
+        "tag of the final chunk",
+    ));
+    cases.push((
+        "last-byte-removed",
+        edit(&|b| {
+            b.pop();
+        }),
+        "kek-1",
+        "truncated",
+        "one byte short",
+    ));
+    cases.push((
+        "byte-appended",
+        edit(&|b| b.push(0)),
+        "kek-1",
+        "extended",
+        "trailing byte",
+    ));
+    cases.push((
+        "chunks-swapped",
+        edit(&|b| {
+            let s = C as usize + 16;
+            let c0: Vec<u8> = b[payload..payload + s].to_vec();
+            let c1: Vec<u8> = b[payload + s..payload + 2 * s].to_vec();
+            b[payload..payload + s].copy_from_slice(&c1);
+            b[payload + s..payload + 2 * s].copy_from_slice(&c0);
+        }),
+        "kek-1",
+        "chunk-auth",
+        "chunks 0 and 1 swapped",
+    ));
+    for (name, bytes, key, class, detail) in cases {
+        let d = out.join("negative").join(name);
+        fs::create_dir_all(&d).unwrap();
+        fs::write(d.join("encrypted.mseal"), bytes).unwrap();
+        write_json(
+            &d.join("expected.json"),
+            &json!({"error": class, "key": key, "detail": detail}),
+        );
+    }
+}
+
+/// Every file below `root` (relative path → bytes), skipping `keys/`, `README.md` and scripts.
+fn snapshot(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    fn go(base: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+        for e in fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            let rel = p.strip_prefix(base).unwrap().to_string_lossy().into_owned();
+            if rel == "keys" || rel.ends_with(".md") || rel.ends_with(".py") || rel == "__pycache__"
+            {
+                continue;
+            }
+            if p.is_dir() {
+                go(base, &p, out);
+            } else {
+                out.insert(rel, fs::read(&p).unwrap());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    if root.exists() {
+        go(root, root, &mut out);
+    }
+    out
+}
+
+#[test]
+fn vectors_regenerate_byte_for_byte() {
+    let root = vectors_dir();
+    if std::env::var_os("MODELSEAL_REGEN_VECTORS").is_some() {
+        for sub in ["v1", "negative"] {
+            let _ = fs::remove_dir_all(root.join(sub));
+        }
+        generate(&root, &root, true);
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    generate(tmp.path(), &root, false);
+    let (want, got) = (snapshot(&root), snapshot(tmp.path()));
+    assert_eq!(
+        want.keys().collect::<Vec<_>>(),
+        got.keys().collect::<Vec<_>>()
+    );
+    for (name, bytes) in &want {
+        assert!(
+            got[name] == *bytes,
+            "{name} differs from the regenerated vector"
+        );
+    }
+}
+
+#[test]
+fn vectors_decrypt_and_negatives_fail_with_their_class() {
+    let root = vectors_dir();
+    let k = keys(&root, false);
+    let kek2 = KekWrapper::from_file(&root.join("keys/kek-2.hex")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    for entry in fs::read_dir(root.join("v1")).unwrap() {
+        let d = entry.unwrap().path();
+        let name = d.file_name().unwrap().to_string_lossy().into_owned();
+        let (enc, input) = if d.join("encrypted.mseal").exists() {
+            (d.join("encrypted.mseal"), d.join("input.bin"))
+        } else {
+            (d.join("encrypted"), d.join("input"))
+        };
+        let ids: Vec<&dyn KeyWrapper> = match name.as_str() {
+            "four-stanzas" => vec![&k.kek1, k.x25519.as_ref(), k.rsa.as_ref(), &k.rsa_sha1],
+            "unknown-stanza" => vec![k.x25519.as_ref()],
+            "rewrap" => vec![&k.kek1, k.rsa.as_ref()],
+            _ => vec![&k.kek1],
+        };
+        for (i, id) in ids.iter().enumerate() {
+            let out = tmp.path().join(format!("{name}-{i}"));
+            decrypt(&enc, *id, &out, &DecryptOptions::default()).unwrap();
+            if input.is_dir() {
+                for f in ["B", "a/b", "a-b", "a.txt"] {
+                    assert_eq!(
+                        fs::read(out.join(f)).unwrap(),
+                        fs::read(input.join(f)).unwrap()
+                    );
+                }
+            } else {
+                assert_eq!(fs::read(&out).unwrap(), fs::read(&input).unwrap(), "{name}");
+            }
+        }
+    }
+    for entry in fs::read_dir(root.join("negative")).unwrap() {
+        let d = entry.unwrap().path();
+        let exp: Value =
+            serde_json::from_slice(&fs::read(d.join("expected.json")).unwrap()).unwrap();
+        let id: &dyn KeyWrapper = if exp["key"] == "kek-2" {
+            &kek2
+        } else {
+            &k.kek1
+        };
+        let out = tmp.path().join("neg");
+        let err = decrypt(
+            &d.join("encrypted.mseal"),
+            id,
+            &out,
+            &DecryptOptions::default(),
+        )
+        .unwrap_err();
+        assert_eq!(err.class(), exp["error"], "{}: {err}", d.display());
+        assert!(!out.exists());
+    }
+}

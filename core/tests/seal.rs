@@ -1,0 +1,343 @@
+//! End-to-end tests of `modelseal::seal`: encrypt → decrypt round trips in both layouts, every
+//! recipient type, rewrap, the seekable reader, and tampering of the on-disk encrypted model
+//! (each must fail with the right class and leave nothing at the target).
+
+use modelseal::seal::format::ENVELOPE_NAME;
+use modelseal::seal::recipient::hpke::X25519Wrapper;
+use modelseal::seal::recipient::kek::KekWrapper;
+use modelseal::seal::recipient::rsa::{OaepHash, RsaOaepWrapper};
+use modelseal::seal::{
+    decrypt, encrypt, open_file, plaintext_from_path, rewrap, DecryptOptions, EncryptOptions,
+    KeyWrapper, SealError,
+};
+use std::fs;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+fn data(n: usize, seed: u8) -> Vec<u8> {
+    (0..n)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+fn opts() -> EncryptOptions {
+    EncryptOptions {
+        chunk_size: 4096,
+        ..EncryptOptions::default()
+    }
+}
+
+/// A model directory whose component-wise order differs from bytewise order.
+fn model(dir: &Path) -> PathBuf {
+    let m = dir.join("model");
+    fs::create_dir_all(m.join("a")).unwrap();
+    fs::write(m.join("B"), data(100, 1)).unwrap();
+    fs::write(m.join("a/b"), data(4096, 2)).unwrap();
+    fs::write(m.join("a-b"), b"").unwrap();
+    fs::write(m.join("a.txt"), data(3 * 4096 + 7, 3)).unwrap();
+    fs::create_dir_all(m.join(".git")).unwrap();
+    fs::write(m.join(".git/HEAD"), b"ref").unwrap();
+    m
+}
+
+fn kek(b: u8) -> KekWrapper {
+    KekWrapper::from_bytes([b; 32])
+}
+
+fn tree(root: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    fn go(base: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
+        for e in fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                go(base, &p, out);
+            } else {
+                let rel = p.strip_prefix(base).unwrap().to_string_lossy().into_owned();
+                out.push((rel, fs::read(&p).unwrap()));
+            }
+        }
+    }
+    go(root, root, &mut out);
+    out.sort();
+    out
+}
+
+fn no_leftovers(dir: &Path) {
+    for e in fs::read_dir(dir).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(
+            !name.starts_with(".modelseal-tmp-"),
+            "temporary left: {name}"
+        );
+    }
+}
+
+#[test]
+fn directory_round_trip_every_recipient_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = model(dir.path());
+    let x = X25519Wrapper::from_secret([5; 32]);
+    let rsa = RsaOaepWrapper::generate_3072().unwrap();
+    let rsa1 = RsaOaepWrapper::generate_3072()
+        .unwrap()
+        .with_hash(OaepHash::Sha1);
+    let k = kek(1);
+    let recipients: Vec<&dyn KeyWrapper> = vec![&k, &x, &rsa, &rsa1];
+    let enc = dir.path().join("enc");
+    let input = plaintext_from_path(&m).unwrap();
+    let s = encrypt(&input, &recipients, &enc, &opts()).unwrap();
+    assert_eq!(s.files, 4);
+    // Same names, no suffix; the envelope beside them; ignored .git not encrypted.
+    assert!(enc.join("a/b").is_file() && enc.join(ENVELOPE_NAME).is_file());
+    assert!(!enc.join(".git").exists());
+    assert_eq!(
+        fs::metadata(enc.join("a.txt")).unwrap().len(),
+        3 * 4096 + 7 + 4 * 16
+    );
+    let mut want = tree(&m);
+    want.retain(|(n, _)| !n.starts_with(".git"));
+    for (i, id) in recipients.iter().enumerate() {
+        let out = dir.path().join(format!("out{i}"));
+        let d = decrypt(&enc, *id, &out, &DecryptOptions::default()).unwrap();
+        assert_eq!(d.model_name, "model");
+        assert_eq!(tree(&out), want);
+    }
+    no_leftovers(dir.path());
+}
+
+#[test]
+fn single_file_round_trip_and_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    for size in [0usize, 1, 8192, 8193] {
+        let p = dir.path().join(format!("w{size}.bin"));
+        fs::write(&p, data(size, 9)).unwrap();
+        let enc = dir.path().join(format!("w{size}.mseal"));
+        let k = kek(2);
+        encrypt(&plaintext_from_path(&p).unwrap(), &[&k], &enc, &opts()).unwrap();
+        let out = dir.path().join(format!("w{size}.out"));
+        decrypt(&enc, &k, &out, &DecryptOptions::default()).unwrap();
+        assert_eq!(fs::read(&out).unwrap(), data(size, 9));
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            fs::metadata(&out).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let mut r = open_file(&enc, None, &k).unwrap();
+        let mut all = Vec::new();
+        r.read_to_end(&mut all).unwrap();
+        assert_eq!(all, data(size, 9));
+        if size > 100 {
+            r.seek(SeekFrom::Start(size as u64 - 100)).unwrap();
+            let mut tail = Vec::new();
+            r.read_to_end(&mut tail).unwrap();
+            assert_eq!(tail, data(size, 9)[size - 100..]);
+        }
+    }
+}
+
+#[test]
+fn reader_on_one_file_of_a_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = model(dir.path());
+    let enc = dir.path().join("enc");
+    let k = kek(1);
+    encrypt(&plaintext_from_path(&m).unwrap(), &[&k], &enc, &opts()).unwrap();
+    let mut r = open_file(&enc, Some("a.txt"), &k).unwrap();
+    r.seek(SeekFrom::Start(4090)).unwrap();
+    let mut buf = [0u8; 20];
+    r.read_exact(&mut buf).unwrap();
+    assert_eq!(buf[..], data(3 * 4096 + 7, 3)[4090..4110]);
+}
+
+fn err_class(enc: &Path, id: &dyn KeyWrapper, out: &Path) -> SealError {
+    let e = decrypt(enc, id, out, &DecryptOptions::default()).unwrap_err();
+    assert!(!out.exists(), "output must not exist after {e}");
+    no_leftovers(out.parent().unwrap());
+    e
+}
+
+#[test]
+fn wrong_keys_fail_before_any_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = model(dir.path());
+    let enc = dir.path().join("enc");
+    encrypt(&plaintext_from_path(&m).unwrap(), &[&kek(1)], &enc, &opts()).unwrap();
+    let out = dir.path().join("out");
+    let e = err_class(&enc, &kek(2), &out);
+    assert_eq!(e.class(), "no-recipient");
+    assert!(e.is_authentication_failure());
+    let x = X25519Wrapper::from_secret([1; 32]);
+    assert_eq!(err_class(&enc, &x, &out).class(), "no-recipient");
+}
+
+#[test]
+fn tampering_with_the_tree_fails_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = model(dir.path());
+    let k = kek(1);
+    let enc = dir.path().join("enc");
+    encrypt(&plaintext_from_path(&m).unwrap(), &[&k], &enc, &opts()).unwrap();
+    let out = dir.path().join("out");
+    type Edit = Box<dyn Fn(&Path)>;
+    let cases: Vec<(&str, Edit)> = vec![
+        ("chunk-auth", Box::new(|e| flip(&e.join("a.txt"), 5000))),
+        (
+            "chunk-auth",
+            Box::new(|e| flip(&e.join("a.txt"), 3 * 4096 + 7 + 63)),
+        ),
+        ("truncated", Box::new(|e| truncate(&e.join("a.txt"), 1))),
+        ("extended", Box::new(|e| append(&e.join("a/b"), b"x"))),
+        // A body bit: aes256-kek binds body_digest, so the unwrap itself fails (§16).
+        ("unwrap", Box::new(|e| flip(&e.join(ENVELOPE_NAME), 40))),
+        (
+            "header-auth",
+            Box::new(|e| {
+                let p = e.join(ENVELOPE_NAME);
+                let n = fs::metadata(&p).unwrap().len();
+                flip(&p, n - 1)
+            }),
+        ),
+        ("tree", Box::new(|e| fs::remove_file(e.join("B")).unwrap())),
+        (
+            "tree",
+            Box::new(|e| fs::write(e.join("extra"), b"").unwrap()),
+        ),
+        (
+            "tree",
+            Box::new(|e| fs::create_dir(e.join("emptydir")).unwrap()),
+        ),
+        (
+            "tree",
+            Box::new(|e| fs::rename(e.join("B"), e.join("C")).unwrap()),
+        ),
+        (
+            "tree",
+            Box::new(|e| {
+                fs::remove_file(e.join("B")).unwrap();
+                std::os::unix::fs::symlink(e.join("a-b"), e.join("B")).unwrap();
+            }),
+        ),
+    ];
+    for (class, edit) in cases {
+        let copy = dir.path().join("copy");
+        let _ = fs::remove_dir_all(&copy);
+        copy_dir(&enc, &copy);
+        edit(&copy);
+        let e = err_class(&copy, &k, &out);
+        assert_eq!(e.class(), class, "{e}");
+    }
+    // Swapping two encrypted files of equal size (different names) fails at their chunks.
+    let copy = dir.path().join("swap");
+    copy_dir(&enc, &copy);
+    fs::write(copy.join("a-b"), fs::read(enc.join("B")).unwrap()).unwrap();
+    fs::write(copy.join("B"), fs::read(enc.join("a-b")).unwrap()).unwrap();
+    assert!(err_class(&copy, &k, &out).class() != "ok");
+    // Unlisted .git content is skipped; caller skip paths too.
+    let copy = dir.path().join("git");
+    copy_dir(&enc, &copy);
+    fs::create_dir_all(copy.join(".git/objects")).unwrap();
+    fs::write(copy.join("model.sig"), b"{}").unwrap();
+    let o = DecryptOptions {
+        skip: vec!["model.sig".into()],
+        ..DecryptOptions::default()
+    };
+    decrypt(&copy, &k, &dir.path().join("gitout"), &o).unwrap();
+}
+
+#[test]
+fn overwrite_is_explicit_and_atomic() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = model(dir.path());
+    let k = kek(1);
+    let enc = dir.path().join("enc");
+    let input = plaintext_from_path(&m).unwrap();
+    encrypt(&input, &[&k], &enc, &opts()).unwrap();
+    assert_eq!(
+        encrypt(&input, &[&k], &enc, &opts()).unwrap_err().class(),
+        "usage"
+    );
+    let o = EncryptOptions {
+        overwrite: true,
+        ..opts()
+    };
+    encrypt(&input, &[&k], &enc, &o).unwrap();
+    let out = dir.path().join("out");
+    fs::create_dir(&out).unwrap();
+    fs::write(out.join("old"), b"old").unwrap();
+    let e = decrypt(&enc, &k, &out, &DecryptOptions::default()).unwrap_err();
+    assert_eq!(e.class(), "usage");
+    let d = DecryptOptions {
+        overwrite: true,
+        ..DecryptOptions::default()
+    };
+    decrypt(&enc, &k, &out, &d).unwrap();
+    assert!(!out.join("old").exists() && out.join("a/b").exists());
+    no_leftovers(dir.path());
+}
+
+#[test]
+fn rewrap_changes_only_the_envelope() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = model(dir.path());
+    let (k1, k2, k3) = (kek(1), kek(2), kek(3));
+    for single in [false, true] {
+        let enc = dir.path().join(format!("enc{single}"));
+        let input = if single {
+            plaintext_from_path(&m.join("a.txt")).unwrap()
+        } else {
+            plaintext_from_path(&m).unwrap()
+        };
+        encrypt(&input, &[&k1, &k2], &enc, &opts()).unwrap();
+        let before = if single {
+            None
+        } else {
+            Some(fs::read(enc.join("a.txt")).unwrap())
+        };
+        let r = rewrap(
+            &enc,
+            &k1,
+            &[&k3],
+            &[("aes256-kek".into(), k2.key_id().into())],
+        )
+        .unwrap();
+        assert_eq!(r.len(), 2);
+        if let Some(b) = before {
+            assert_eq!(fs::read(enc.join("a.txt")).unwrap(), b);
+        }
+        let out = dir.path().join(format!("out{single}"));
+        assert_eq!(err_class(&enc, &k2, &out).class(), "no-recipient");
+        decrypt(&enc, &k3, &out, &DecryptOptions::default()).unwrap();
+        // Removing the last recipient or an absent one, or adding a present one, is refused.
+        assert!(rewrap(&enc, &k1, &[&k3], &[]).is_err());
+        assert!(rewrap(&enc, &k1, &[], &[("aes256-kek".into(), "nope".into())]).is_err());
+    }
+    no_leftovers(dir.path());
+}
+
+fn flip(p: &Path, at: u64) {
+    let mut b = fs::read(p).unwrap();
+    b[at as usize] ^= 0x01;
+    fs::write(p, b).unwrap();
+}
+fn truncate(p: &Path, by: u64) {
+    let f = fs::OpenOptions::new().write(true).open(p).unwrap();
+    let n = f.metadata().unwrap().len();
+    f.set_len(n - by).unwrap();
+}
+fn append(p: &Path, extra: &[u8]) {
+    let mut b = fs::read(p).unwrap();
+    b.extend_from_slice(extra);
+    fs::write(p, b).unwrap();
+}
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for e in fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dst = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dst);
+        } else {
+            fs::copy(e.path(), dst).unwrap();
+        }
+    }
+}
