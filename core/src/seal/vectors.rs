@@ -73,6 +73,19 @@ struct Keys {
     rsa_sha1: RsaOaepWrapper,
 }
 
+/// Copies every file of `dir` into a fresh temporary directory with mode 0600.
+fn private_copies(dir: &Path) -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    for entry in fs::read_dir(dir).unwrap() {
+        let from = entry.unwrap().path();
+        let to = tmp.path().join(from.file_name().unwrap());
+        fs::copy(&from, &to).unwrap();
+        fs::set_permissions(&to, fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    tmp
+}
+
 /// Keys are inputs: committed once (made by `generate_key` from the OS RNG), read from files.
 fn keys(root: &Path, regen: bool) -> Keys {
     let k = root.join("keys");
@@ -88,6 +101,10 @@ fn keys(root: &Path, regen: bool) -> Keys {
         use super::recipient::{generate_key, KeyKind};
         generate_key(KeyKind::Rsa3072, &k.join("rsa3072-2.pem")).unwrap();
     }
+    // A git checkout leaves the committed test keys 0644, which the key loaders rightly refuse:
+    // load private copies instead.
+    let private = private_copies(&k);
+    let k = private.path();
     let der = {
         // A second key: (type, key_id) pairs are unique per header (§5.4 rule 8).
         let text = fs::read(k.join("rsa3072-2.pem")).unwrap();
@@ -486,7 +503,8 @@ fn vectors_regenerate_byte_for_byte() {
 fn vectors_decrypt_and_negatives_fail_with_their_class() {
     let root = vectors_dir();
     let k = keys(&root, false);
-    let kek2 = KekWrapper::from_file(&root.join("keys/kek-2.hex")).unwrap();
+    let private = private_copies(&root.join("keys"));
+    let kek2 = KekWrapper::from_file(&private.path().join("kek-2.hex")).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     for entry in fs::read_dir(root.join("v1")).unwrap() {
         let d = entry.unwrap().path();
