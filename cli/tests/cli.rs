@@ -11,6 +11,13 @@ fn modelseal(args: &[&str]) -> Output {
         .expect("run modelseal")
 }
 
+/// `modelseal verify MODEL --signature SIG --key KEY EXTRA...`
+fn verify_cmd(model: &Path, sig: &Path, key: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["verify", s(model), "--signature", s(sig), "--key", s(key)];
+    args.extend_from_slice(extra);
+    modelseal(&args)
+}
+
 fn code(out: &Output) -> i32 {
     out.status.code().expect("exit code")
 }
@@ -102,15 +109,7 @@ fn sign_verify_inspect_round_trip_with_json() {
     );
     assert!(sig.exists());
 
-    let out = modelseal(&[
-        "verify",
-        s(&t.model),
-        "--signature",
-        s(&sig),
-        "--key",
-        s(&t.public),
-        "--json",
-    ]);
+    let out = verify_cmd(&t.model, &sig, &t.public, &["--json"]);
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
     let verified = json(&out);
     assert_eq!(verified["verified"], true);
@@ -146,15 +145,7 @@ fn tampered_model_exits_1_and_names_the_file() {
         0
     );
     std::fs::write(t.model.join("weights.bin"), vec![8u8; 10_000]).unwrap();
-    let out = modelseal(&[
-        "verify",
-        s(&t.model),
-        "--signature",
-        s(&sig),
-        "--key",
-        s(&t.public),
-        "--json",
-    ]);
+    let out = verify_cmd(&t.model, &sig, &t.public, &["--json"]);
     assert_eq!(code(&out), 1);
     let result = json(&out);
     assert_eq!(result["verified"], false);
@@ -189,14 +180,7 @@ fn wrong_key_exits_1() {
         ])),
         0
     );
-    let out = modelseal(&[
-        "verify",
-        s(&t.model),
-        "--signature",
-        s(&sig),
-        "--key",
-        s(&other),
-    ]);
+    let out = verify_cmd(&t.model, &sig, &other, &[]);
     assert_eq!(code(&out), 1, "{}", String::from_utf8_lossy(&out.stderr));
 }
 
@@ -204,27 +188,13 @@ fn wrong_key_exits_1() {
 fn input_errors_exit_2() {
     let t = setup();
     let missing = t.dir.path().join("missing.sig");
-    let out = modelseal(&[
-        "verify",
-        s(&t.model),
-        "--signature",
-        s(&missing),
-        "--key",
-        s(&t.public),
-    ]);
+    let out = verify_cmd(&t.model, &missing, &t.public, &[]);
     assert_eq!(code(&out), 2);
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.sig"));
 
     let garbage = t.dir.path().join("garbage.sig");
     std::fs::write(&garbage, b"\x00\x01 not a bundle").unwrap();
-    let out = modelseal(&[
-        "verify",
-        s(&t.model),
-        "--signature",
-        s(&garbage),
-        "--key",
-        s(&t.public),
-    ]);
+    let out = verify_cmd(&t.model, &garbage, &t.public, &[]);
     assert_eq!(code(&out), 2);
 
     let out = modelseal(&[
@@ -288,14 +258,7 @@ fn ed25519_signing_warns_about_interop() {
     let out = modelseal(&["sign", s(&t.model), "--key", s(&key), "-o", s(&sig)]);
     assert_eq!(code(&out), 0);
     assert!(String::from_utf8_lossy(&out.stderr).contains("model-signing 1.1.1 cannot verify"));
-    let out = modelseal(&[
-        "verify",
-        s(&t.model),
-        "--signature",
-        s(&sig),
-        "--key",
-        s(&key),
-    ]);
+    let out = verify_cmd(&t.model, &sig, &key, &[]);
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
 }
 
@@ -319,13 +282,6 @@ fn ignore_paths_apply_on_sign_and_verify() {
     assert_eq!(json(&out)["resources"], 2);
     // The signed ignore path applies again at verification: editing README.md changes nothing.
     std::fs::write(t.model.join("README.md"), b"edited docs").unwrap();
-    let out = modelseal(&[
-        "verify",
-        s(&t.model),
-        "--signature",
-        s(&sig),
-        "--key",
-        s(&t.public),
-    ]);
+    let out = verify_cmd(&t.model, &sig, &t.public, &[]);
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
 }
