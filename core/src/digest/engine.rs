@@ -2,10 +2,11 @@
 //! digests back in signing order.
 //!
 //! Sequential hashes (SHA-256, BLAKE2b) are parallel across jobs — files, or shards of one file —
-//! on the rayon pool, largest first so one big file does not start last and run alone. BLAKE3 is
-//! parallel inside one file, so large BLAKE3 files are hashed one after another, each over all
-//! cores, and only the small ones run side by side. Memory: one [`read::CHUNK`] buffer per pool
-//! thread, plus one pipeline's buffers at a time.
+//! on the rayon pool, largest first so one big file does not start last and run alone; a large job
+//! gets a read-ahead thread so its reads overlap its hashing. BLAKE3 is parallel inside one file,
+//! so large BLAKE3 files are hashed one after another, each over all cores, and only the small
+//! ones run side by side. Memory: per pool thread one [`read::CHUNK`] buffer or one sequential
+//! pipeline (a few chunks), plus at most one BLAKE3 pipeline.
 
 use super::plan::Job;
 use super::{pipeline, read, DigestError, HashAlgorithm, Progress};
@@ -15,6 +16,8 @@ use rayon::prelude::*;
 /// small files.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Tuning {
+    /// SHA-256/BLAKE2b jobs at least this large get a read-ahead thread.
+    pub sequential_pipeline_min: u64,
     /// BLAKE3 jobs at least this large are hashed with the parallel pipeline.
     pub blake3_pipeline_min: u64,
     /// Buffer size of the BLAKE3 pipeline: large enough to split over many cores.
@@ -23,6 +26,7 @@ pub(super) struct Tuning {
 
 impl Tuning {
     pub const DEFAULT: Tuning = Tuning {
+        sequential_pipeline_min: 8 << 20,
         blake3_pipeline_min: 16 << 20,
         blake3_pipeline_buffer: 8 << 20,
     };
@@ -44,7 +48,7 @@ pub(super) fn hash_jobs(
         let buffer = tuning.blake3_pipeline_buffer;
         digests[i] = pipeline::hash_job(&jobs[i], algorithm, buffer, progress)?;
     }
-    for (i, digest) in hash_in_pool(jobs, pooled, algorithm, progress)? {
+    for (i, digest) in hash_in_pool(jobs, pooled, algorithm, tuning, progress)? {
         digests[i] = digest;
     }
     Ok(digests)
@@ -55,12 +59,22 @@ fn hash_in_pool(
     jobs: &[Job<'_>],
     mut indices: Vec<usize>,
     algorithm: HashAlgorithm,
+    tuning: Tuning,
     progress: &dyn Progress,
 ) -> Result<Vec<(usize, Vec<u8>)>, DigestError> {
     indices.sort_by_key(|&i| std::cmp::Reverse(jobs[i].len()));
+    let hash_one = |job: &Job<'_>| {
+        let read_ahead =
+            algorithm != HashAlgorithm::Blake3 && job.len() >= tuning.sequential_pipeline_min;
+        if read_ahead {
+            pipeline::hash_job(job, algorithm, read::CHUNK, progress)
+        } else {
+            read::hash_job(job, algorithm, progress)
+        }
+    };
     indices
         .into_par_iter()
         .with_max_len(1)
-        .map(|i| read::hash_job(&jobs[i], algorithm, progress).map(|digest| (i, digest)))
+        .map(|i| hash_one(&jobs[i]).map(|digest| (i, digest)))
         .collect()
 }

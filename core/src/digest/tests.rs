@@ -172,7 +172,7 @@ fn a_file_removed_after_the_walk_is_an_io_error_naming_it() {
     assert!(err.to_string().contains("gone.bin"), "{err}");
 }
 
-/// The pipelined reader (used for large BLAKE3 files) must agree with the plain one, whatever the
+/// The pipelined reader (used for large jobs) must agree with the plain one, whatever the
 /// buffer size relative to the job, and must notice growth and shrinking too.
 #[test]
 fn pipeline_agrees_with_the_sequential_reader() {
@@ -207,6 +207,7 @@ fn large_blake3_files_take_the_pipeline_and_match() {
     let tuning = engine::Tuning {
         blake3_pipeline_min: 100_000,
         blake3_pipeline_buffer: 30_000,
+        ..engine::Tuning::DEFAULT
     };
     // One file at the threshold, one above, next to small files hashed in the pool.
     let dir = model(&[
@@ -229,5 +230,29 @@ fn large_blake3_files_take_the_pipeline_and_match() {
             "{}",
             resource.name
         );
+    }
+}
+
+#[test]
+fn read_ahead_for_sequential_hashes_changes_no_digest() {
+    let dir = model(&[("a", 300_000), ("b", 50_000), ("c/d", 120_000), ("e", 0)]);
+    let tree = tree_of(dir.path());
+    let never = engine::Tuning {
+        sequential_pipeline_min: u64::MAX,
+        ..engine::Tuning::DEFAULT
+    };
+    let often = engine::Tuning {
+        sequential_pipeline_min: 100_000,
+        ..engine::Tuning::DEFAULT
+    };
+    for method in [Method::Files, Method::Shards { shard_size: 70_000 }] {
+        for hash in [HashAlgorithm::Sha256, HashAlgorithm::Blake2b] {
+            let config = config(method, hash);
+            let plain = hash_tree_tuned(&tree, &config, never, &NoProgress).unwrap();
+            let counter = Counter(AtomicU64::new(0));
+            let piped = hash_tree_tuned(&tree, &config, often, &counter).unwrap();
+            assert_eq!(plain, piped, "{method:?} {hash:?}");
+            assert_eq!(counter.0.load(Ordering::Relaxed), 470_000);
+        }
     }
 }
