@@ -315,6 +315,20 @@ fn fixed_models_match_model_signing_1_1_1() {
     ];
     jobs.extend(all_configs(&ignores, &ignore_list, true, false));
     jobs.extend(all_configs(&links, &[], true, true));
+    // Over the BLAKE3 leaf size (1 MiB), so BLAKE3 takes the parallel subtree path.
+    let large = model(
+        base,
+        "large",
+        &[("big.bin", (3 << 20) + 5), ("small.bin", 70_000)],
+    );
+    let mut large_jobs = all_configs(&large, &[], true, false);
+    large_jobs.truncate(3); // files × sha256, blake2, blake3
+    large_jobs.push(Job {
+        method: "shards",
+        shard_size: 1 << 20,
+        ..large_jobs[0].clone()
+    });
+    jobs.extend(large_jobs);
     jobs.extend(all_configs(&links, &[], true, false)); // refused by both
     let manifests = assert_same_as_reference(&jobs);
     assert_eq!(

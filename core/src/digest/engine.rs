@@ -1,30 +1,27 @@
-//! Scheduling: which jobs run in parallel, which get a whole-machine pipeline, and putting the
-//! digests back in signing order.
+//! Scheduling: every job runs on the rayon pool, largest first, and the digests come back in
+//! signing order.
 //!
-//! Sequential hashes (SHA-256, BLAKE2b) are parallel across jobs — files, or shards of one file —
-//! on the rayon pool, largest first so one big file does not start last and run alone. BLAKE3 is
-//! parallel inside one file, so large BLAKE3 files are hashed one after another, each over all
-//! cores, and only the small ones run side by side. Memory: one [`read::CHUNK`] buffer per pool
-//! thread, plus one pipeline's buffers at a time.
+//! Sequential hashes (SHA-256, BLAKE2b) are parallel across jobs — files, or shards of one file.
+//! Largest-first keeps one big file from starting last and running alone. BLAKE3 is also parallel
+//! inside one file ([`blake3_tree`]), so a single large BLAKE3 file uses every core too. Memory:
+//! one [`read::CHUNK`] buffer per pool thread, whatever the model.
 
 use super::plan::Job;
-use super::{pipeline, read, DigestError, HashAlgorithm, Progress};
+use super::{blake3_tree, read, DigestError, HashAlgorithm, Progress};
 use rayon::prelude::*;
 
 /// Where the engine switches strategies; a parameter so tests can cross the thresholds with
 /// small files.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Tuning {
-    /// BLAKE3 jobs at least this large are hashed with the parallel pipeline.
-    pub blake3_pipeline_min: u64,
-    /// Buffer size of the BLAKE3 pipeline: large enough to split over many cores.
-    pub blake3_pipeline_buffer: usize,
+    /// BLAKE3 jobs larger than this are split into subtrees of at most this many bytes (a power
+    /// of two ≥ 1024): big enough that per-leaf costs vanish, small enough to balance the cores.
+    pub blake3_leaf: u64,
 }
 
 impl Tuning {
     pub const DEFAULT: Tuning = Tuning {
-        blake3_pipeline_min: 16 << 20,
-        blake3_pipeline_buffer: 8 << 20,
+        blake3_leaf: 1 << 20,
     };
 }
 
@@ -35,32 +32,23 @@ pub(super) fn hash_jobs(
     tuning: Tuning,
     progress: &dyn Progress,
 ) -> Result<Vec<Vec<u8>>, DigestError> {
-    let mut digests = vec![Vec::new(); jobs.len()];
-    let pipelines = |i: &usize| {
-        algorithm == HashAlgorithm::Blake3 && jobs[*i].len() >= tuning.blake3_pipeline_min
+    let hash_one = |job: &Job<'_>| {
+        if algorithm == HashAlgorithm::Blake3 && job.start == 0 && job.len() > tuning.blake3_leaf {
+            blake3_tree::hash_job(job, tuning.blake3_leaf, progress)
+        } else {
+            read::hash_job(job, algorithm, progress)
+        }
     };
-    let (pipelined, pooled): (Vec<usize>, Vec<usize>) = (0..jobs.len()).partition(pipelines);
-    for i in pipelined {
-        let buffer = tuning.blake3_pipeline_buffer;
-        digests[i] = pipeline::hash_job(&jobs[i], algorithm, buffer, progress)?;
-    }
-    for (i, digest) in hash_in_pool(jobs, pooled, algorithm, progress)? {
+    let mut order: Vec<usize> = (0..jobs.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(jobs[i].len()));
+    let hashed: Vec<(usize, Vec<u8>)> = order
+        .into_par_iter()
+        .with_max_len(1)
+        .map(|i| hash_one(&jobs[i]).map(|digest| (i, digest)))
+        .collect::<Result<_, _>>()?;
+    let mut digests = vec![Vec::new(); jobs.len()];
+    for (i, digest) in hashed {
         digests[i] = digest;
     }
     Ok(digests)
-}
-
-/// Hashes the jobs at `indices`, one job per pool task, largest first.
-fn hash_in_pool(
-    jobs: &[Job<'_>],
-    mut indices: Vec<usize>,
-    algorithm: HashAlgorithm,
-    progress: &dyn Progress,
-) -> Result<Vec<(usize, Vec<u8>)>, DigestError> {
-    indices.sort_by_key(|&i| std::cmp::Reverse(jobs[i].len()));
-    indices
-        .into_par_iter()
-        .with_max_len(1)
-        .map(|i| read::hash_job(&jobs[i], algorithm, progress).map(|digest| (i, digest)))
-        .collect()
 }

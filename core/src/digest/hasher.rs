@@ -31,17 +31,6 @@ impl StreamHasher {
         }
     }
 
-    /// Adds `bytes`, spreading the work over the rayon pool where the algorithm allows it (BLAKE3's
-    /// tree); the sequential hashes hash on the calling thread.
-    pub(super) fn update_parallel(&mut self, bytes: &[u8]) {
-        match self {
-            StreamHasher::Blake3(h) => {
-                h.update_rayon(bytes);
-            }
-            other => other.update(bytes),
-        }
-    }
-
     /// The raw digest: 32 bytes for SHA-256 and BLAKE3, 64 for BLAKE2b.
     pub(super) fn finalize(self) -> Vec<u8> {
         match self {
@@ -81,22 +70,5 @@ mod tests {
             digest_hex(HashAlgorithm::Blake3, &[]),
             "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262"
         );
-    }
-
-    #[test]
-    fn parallel_update_gives_the_same_digest() {
-        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
-        for algorithm in [
-            HashAlgorithm::Sha256,
-            HashAlgorithm::Blake2b,
-            HashAlgorithm::Blake3,
-        ] {
-            let mut serial = StreamHasher::new(algorithm);
-            serial.update(&data);
-            let mut parallel = StreamHasher::new(algorithm);
-            parallel.update_parallel(&data[..1_000_000]);
-            parallel.update_parallel(&data[1_000_000..]);
-            assert_eq!(serial.finalize(), parallel.finalize(), "{algorithm:?}");
-        }
     }
 }

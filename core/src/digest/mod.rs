@@ -9,10 +9,10 @@
 //! yielding a digest of mixed content. Shard serialization with BLAKE3 is refused (see
 //! [`resource_algorithm`]).
 
+mod blake3_tree;
 mod engine;
 mod hasher;
 mod manifest;
-mod pipeline;
 mod plan;
 mod read;
 

@@ -2,7 +2,6 @@
 //! agreement of the sequential, pooled and pipelined readers. Digests against independent
 //! implementations (Python hashlib, blake3, model-signing 1.1.1) live in `tests/tree_digest.rs`.
 
-use super::plan::{plan, Job};
 use super::*;
 use crate::tree::{walk, WalkOptions};
 use std::fs;
@@ -172,54 +171,29 @@ fn a_file_removed_after_the_walk_is_an_io_error_naming_it() {
     assert!(err.to_string().contains("gone.bin"), "{err}");
 }
 
-/// The pipelined reader (used for large BLAKE3 files) must agree with the plain one, whatever the
-/// buffer size relative to the job, and must notice growth and shrinking too.
-#[test]
-fn pipeline_agrees_with_the_sequential_reader() {
-    let dir = model(&[("w", 100_003)]);
-    let tree = tree_of(dir.path());
-    let shards = plan(&tree, Method::Shards { shard_size: 40_000 });
-    let whole = plan(&tree, Method::Files);
-    let jobs: Vec<&Job<'_>> = shards.iter().chain(whole.iter()).collect();
-    for job in jobs {
-        for hash in [HashAlgorithm::Sha256, HashAlgorithm::Blake3] {
-            let expected = read::hash_job(job, hash, &NoProgress).unwrap();
-            for buffer_size in [7, 4096, 40_000, 1 << 20] {
-                let got = pipeline::hash_job(job, hash, buffer_size, &NoProgress).unwrap();
-                assert_eq!(
-                    got, expected,
-                    "{}..{} {hash:?} {buffer_size}",
-                    job.start, job.end
-                );
-            }
-        }
-    }
-    fs::write(dir.path().join("w"), vec![0u8; 100_004]).unwrap();
-    let err = pipeline::hash_job(&whole[0], HashAlgorithm::Blake3, 4096, &NoProgress);
-    assert!(matches!(err, Err(DigestError::Changed { .. })));
-    fs::write(dir.path().join("w"), vec![0u8; 50_000]).unwrap();
-    let err = pipeline::hash_job(&whole[0], HashAlgorithm::Blake3, 4096, &NoProgress);
-    assert!(matches!(err, Err(DigestError::Changed { .. })));
+fn small_leaves() -> engine::Tuning {
+    engine::Tuning { blake3_leaf: 4096 }
 }
 
+/// The subtree split must reproduce BLAKE3's tree exactly: around chunk (1024) and leaf (4096)
+/// boundaries, and far above them.
 #[test]
-fn large_blake3_files_take_the_pipeline_and_match() {
-    let tuning = engine::Tuning {
-        blake3_pipeline_min: 100_000,
-        blake3_pipeline_buffer: 30_000,
-    };
-    // One file at the threshold, one above, next to small files hashed in the pool.
-    let dir = model(&[
-        ("at", 100_000),
-        ("big", 250_001),
-        ("small", 99_999),
-        ("tiny", 1),
-    ]);
+fn blake3_subtrees_equal_the_one_shot_hash() {
+    let lengths = [
+        0, 1, 1023, 1024, 1025, 4095, 4096, 4097, 8192, 12_289, 65_536, 100_003,
+    ];
+    let files: Vec<(String, usize)> = lengths.iter().map(|&n| (format!("f{n}"), n)).collect();
+    let names: Vec<(&str, usize)> = files.iter().map(|(n, l)| (n.as_str(), *l)).collect();
+    let dir = model(&names);
     let tree = tree_of(dir.path());
     let blake3 = config(Method::Files, HashAlgorithm::Blake3);
     let counter = Counter(AtomicU64::new(0));
-    let resources = hash_tree_tuned(&tree, &blake3, tuning, &counter).unwrap();
-    assert_eq!(counter.0.load(Ordering::Relaxed), 450_001);
+    let resources = hash_tree_tuned(&tree, &blake3, small_leaves(), &counter).unwrap();
+    assert_eq!(
+        counter.0.load(Ordering::Relaxed),
+        lengths.iter().sum::<usize>() as u64
+    );
+    assert_eq!(resources.len(), lengths.len());
     for resource in &resources {
         // `blake3::hash` of the whole file in memory: the crate's one-shot reference path.
         let bytes = fs::read(dir.path().join(&resource.name)).unwrap();
@@ -229,5 +203,17 @@ fn large_blake3_files_take_the_pipeline_and_match() {
             "{}",
             resource.name
         );
+    }
+}
+
+#[test]
+fn blake3_subtrees_notice_growth_and_shrinking() {
+    let dir = model(&[("w", 100_003)]);
+    let tree = tree_of(dir.path());
+    let blake3 = config(Method::Files, HashAlgorithm::Blake3);
+    for len in [100_004, 100_002, 50_000] {
+        fs::write(dir.path().join("w"), vec![0u8; len]).unwrap();
+        let err = hash_tree_tuned(&tree, &blake3, small_leaves(), &NoProgress).unwrap_err();
+        assert!(matches!(err, DigestError::Changed { .. }), "{len}: {err}");
     }
 }
