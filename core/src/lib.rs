@@ -1,9 +1,11 @@
-//! modelseal: sign and verify machine-learning models in the OpenSSF Model Signing (OMS) format.
+//! modelseal: sign and verify machine-learning models in the OpenSSF Model Signing (OMS) format,
+//! and envelope-encrypt them.
 //!
-//! Data flows one way: [`tree`] (which files make the model) → [`digest`] (hash them into a
-//! [`digest::Manifest`]) → [`oms`] (in-toto statement, DSSE, Sigstore bundle) → [`keys`] / [`trust`]
-//! (who signs, whom a verifier trusts). [`sign`] and [`verify`] compose them; the CLI and the Python
-//! bindings call only those two modules and the key helpers.
+//! Data flows one way: [`tree`] (which files make the model) → [`digest`] (hash them into a list
+//! of [`digest::Resource`]s) → [`oms`] (in-toto statement, DSSE, Sigstore bundle) → [`keys`] /
+//! [`trust`] (who signs, whom a verifier trusts). [`sign`] and [`verify`] compose them. [`seal`]
+//! encrypts models to recipients (format: `docs/FORMAT.md`). The CLI and the Python bindings call
+//! only these entry points.
 
 pub mod digest;
 pub mod fsutil;
