@@ -7,7 +7,7 @@
 use crate::digest::{self, DigestError, HashAlgorithm, Method, Progress, SerializationConfig};
 use crate::fsutil;
 use crate::keys::{KeyError, Signer};
-use crate::oms::{self, Bundle, Statement, VerificationMaterial};
+use crate::oms::{self, Bundle, OmsError, Statement, VerificationMaterial};
 use crate::tree::{self, RelPath, TreeError, WalkOptions, DEFAULT_IGNORES};
 use std::path::{Path, PathBuf};
 
@@ -30,6 +30,9 @@ pub enum SignError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// The statement built from the model breaks a rule of the format (a name it cannot carry, …).
+    #[error("{model}: cannot be signed: {source}")]
+    Statement { model: PathBuf, source: OmsError },
     /// The options contradict each other.
     #[error("invalid signing options: {0}")]
     Options(String),
@@ -130,6 +133,11 @@ pub fn sign_model(
     };
     let resources = digest::hash_tree(&model_tree, &config, progress)?;
     let statement = Statement::new(tree::model_name(model), config, resources);
+    // Refuse to sign what no verifier would accept, rather than find out at verification time.
+    statement.check().map_err(|source| SignError::Statement {
+        model: model.to_path_buf(),
+        source,
+    })?;
 
     let bundle = sign_statement(&statement, signer)?;
     let mut text = bundle.to_json();

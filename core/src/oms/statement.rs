@@ -15,7 +15,6 @@ use super::{
 };
 use crate::digest::{HashAlgorithm, Method, Resource, SerializationConfig};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 /// `predicateType` of the experimental v0.2 format (per-file subjects, no serialization record).
 /// Recognized only to say why it is refused.
@@ -82,14 +81,7 @@ impl Statement {
     }
 }
 
-/// SHA-256 over the concatenated raw digests, in the given order (the statement subject digest).
-pub fn root_digest(resources: &[Resource]) -> [u8; 32] {
-    let mut hasher = Sha256::new();
-    for resource in resources {
-        hasher.update(&resource.digest);
-    }
-    hasher.finalize().into()
-}
+pub use crate::digest::root_digest;
 
 /// The `hash_type` names of the predicate. Exact spellings only: 1.1.1 writes `blake2b`, and its
 /// API alias `blake2` never reaches a signature.
@@ -389,6 +381,7 @@ impl ResourceIn {
 mod tests {
     use super::*;
     use serde_json::{json, Value};
+    use sha2::{Digest, Sha256};
 
     /// A named change to a valid document.
     type Edit = fn(&mut Value);
