@@ -48,9 +48,14 @@ pub enum VerifyError {
     /// The signed statement is not a valid OMS statement.
     #[error("{path}: signed statement rejected: {reason}")]
     BadStatement { path: PathBuf, reason: String },
-    /// The model differs from what was signed.
+    /// The model differs from what was signed (the signature itself verified).
     #[error("{}", describe_mismatch(.model, .diff))]
-    Mismatch { model: PathBuf, diff: ManifestDiff },
+    Mismatch {
+        model: PathBuf,
+        /// The signed root digest (lowercase hex) the model failed to match.
+        signed_root_digest: String,
+        diff: ManifestDiff,
+    },
 }
 
 impl VerifyError {
@@ -216,6 +221,7 @@ fn check_model(
     } else {
         Err(VerifyError::Mismatch {
             model: model.to_path_buf(),
+            signed_root_digest: hex::encode(statement.root_digest),
             diff,
         })
     }
@@ -301,7 +307,7 @@ fn diff_reasons(diff: &ManifestDiff) -> Vec<String> {
 
 fn describe_mismatch(model: &Path, diff: &ManifestDiff) -> String {
     format!(
-        "{}: model does not match its signature: {}",
+        "{}: does not match its signature: {}",
         model.display(),
         diff_reasons(diff).join("; ")
     )

@@ -106,7 +106,10 @@ fn report_failure(args: &Args, err: &VerifyError) -> ExitCode {
             "verified": false,
             "model": args.model,
             "signature": args.signature,
-            "root_digest": null,
+            "root_digest": match err {
+                VerifyError::Mismatch { signed_root_digest, .. } => Some(signed_root_digest),
+                _ => None,
+            },
             "signer": null,
             "serialization": null,
             "errors": err.reasons(),
