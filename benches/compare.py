@@ -77,6 +77,7 @@ class Job:
     config: str  # "files/sha256" | "shards/sha256" | "files/blake3"
     argv: list[str]
     times: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)  # user + system seconds per run
     rss_kib: int = 0
     error: str = ""
 
@@ -230,8 +231,11 @@ def build_jobs(models: dict[str, Path], key: tuple[Path, Path], sigs: Path,
 GNU_TIME = Path("/usr/bin/time")
 
 
-def run_once(argv: list[str], rss_file: Path) -> tuple[float, int, int, str]:
-    """Run one command; return (wall seconds, peak RSS KiB of the command, exit code, stderr tail).
+def run_once(argv: list[str], rss_file: Path) -> tuple[float, float, int, int, str]:
+    """Run one command; return (wall s, CPU s, peak RSS KiB of the command, exit code, stderr tail).
+
+    CPU seconds (user + system, from wait4) are reported beside wall time because they hardly
+    move when the machine is shared, while wall time does.
 
     Peak RSS comes from GNU time (`%M`): a child forked straight from this Python process would
     report at least this process's own high-water RSS (the kernel folds the pre-exec mm into
@@ -246,22 +250,24 @@ def run_once(argv: list[str], rss_file: Path) -> tuple[float, int, int, str]:
     elapsed = time.perf_counter() - start
     proc.returncode = code = os.waitstatus_to_exitcode(status)
     rss = usage.ru_maxrss
+    cpu = usage.ru_utime + usage.ru_stime
     if GNU_TIME.exists():
         lines = rss_file.read_text().split()
         rss = int(lines[-1]) if lines and lines[-1].isdigit() else 0
     tail = stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
-    return elapsed, rss, code, tail[0]
+    return elapsed, cpu, rss, code, tail[0]
 
 
 def time_job(job: Job, runs: int, rss_file: Path) -> None:
     # The warm-up run also writes the signature that the verify job of the same tool reads.
     for i in range(runs + 1):
-        elapsed, rss, code, err = run_once(job.argv, rss_file)
+        elapsed, cpu, rss, code, err = run_once(job.argv, rss_file)
         if code != 0:
             job.error = f"exit {code}: {err}"
             return
         if i > 0:
             job.times.append(elapsed)
+            job.cpu.append(cpu)
             job.rss_kib = max(job.rss_kib, rss)
 
 
@@ -291,13 +297,13 @@ def table(jobs: list[Job], sizes: dict[str, int]) -> str:
            if j.tool == "model-signing" and j.times}
     hw = {(j.model, j.config.split()[0]): j for j in jobs if j.op == "hash" and j.times}
     lines = [
-        "| model | tool | op | config | min s | median s | MB/s | peak RSS MiB | 1.1.1 ÷ this | "
-        "% of hw ref |",
-        "|---|---|---|---|---:|---:|---:|---:|---:|---:|",
+        "| model | tool | op | config | min s | median s | CPU s | MB/s | peak RSS MiB | "
+        "1.1.1 ÷ this | % of hw ref |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for j in jobs:
         if j.error or not j.times:
-            lines.append(f"| {j.model} | {j.tool} | {j.op} | {j.config} | — | — | — | — | — | "
+            lines.append(f"| {j.model} | {j.tool} | {j.op} | {j.config} | — | — | — | — | — | — | "
                          f"failed: {j.error} |")
             continue
         med = statistics.median(j.times)
@@ -309,7 +315,8 @@ def table(jobs: list[Job], sizes: dict[str, int]) -> str:
                    if ref_hw and j.op != "hash" else "—")
         lines.append(
             f"| {j.model} | {j.tool} | {j.op} | {j.config} | {min(j.times):.3f} | {med:.3f} | "
-            f"{mb_per_s(sizes[j.model], med)} | {j.rss_kib / 1024:.0f} | {speedup} | {percent} |"
+            f"{statistics.median(j.cpu):.2f} | {mb_per_s(sizes[j.model], med)} | "
+            f"{j.rss_kib / 1024:.0f} | {speedup} | {percent} |"
         )
     return "\n".join(lines)
 
@@ -334,7 +341,23 @@ def environment(modelseal: Optional[Path]) -> list[str]:
         f"- modelseal: {first_line([str(modelseal), '--version']) if modelseal else 'not built'}",
         f"- model-signing: {first_line([str(REF_CLI), '--version'])}",
         f"- openssl: {first_line(['openssl', 'version'])}",
+        f"- SHA-256 hardware limit, both cores: {sha256_two_core_rate() / 1e9:.2f} GB/s "
+        "(`openssl speed -evp sha256 -multi 2 -bytes 1048576 -seconds 3`); the issue's targets "
+        "for `four` and shards compare against size ÷ this rate",
     ]
+
+
+def sha256_two_core_rate() -> float:
+    """Bytes per second of SHA-256 over 1 MiB blocks on two cores, as `openssl speed` reports it."""
+    try:
+        out = subprocess.run(
+            ["openssl", "speed", "-evp", "sha256", "-multi", "2", "-bytes", "1048576",
+             "-seconds", "3"], capture_output=True, text=True, timeout=120).stdout
+        # The summary line is `sha256  <kilobytes per second>k`.
+        line = next(l for l in out.splitlines() if l.startswith("sha256"))
+        return float(line.split()[-1].rstrip("k")) * 1000
+    except (OSError, StopIteration, ValueError, subprocess.SubprocessError):
+        return float("nan")
 
 
 def main() -> None:
@@ -400,7 +423,7 @@ def main() -> None:
     if args.out:
         args.out.write_text(text + "\n")
     (args.workdir / "results.json").write_text(json.dumps(
-        [{"model": j.model, "tool": j.tool, "op": j.op, "config": j.config, "times": j.times,
+        [{"model": j.model, "tool": j.tool, "op": j.op, "config": j.config, "times": j.times, "cpu": j.cpu,
           "peak_rss_kib": j.rss_kib, "error": j.error, "argv": j.argv[:3]} for j in jobs],
         indent=1))
     if any(j.error for j in jobs):
