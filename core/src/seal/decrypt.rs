@@ -274,9 +274,12 @@ fn decrypt_directory(
     progress: &dyn Progress,
 ) -> Result<(), SealError> {
     let parent = parent_dir(output);
-    // TempDir removes the directory and all plaintext in it when dropped on an error path.
+    // TempDir removes the directory and all plaintext in it when dropped on an error path. It is
+    // created 0700 (not from the umask), so a killed run leaves nothing others can enter (§10
+    // step 10, §14.7).
     let tmp = tempfile::Builder::new()
         .prefix(&temp_prefix(output))
+        .permissions(std::fs::Permissions::from_mode(0o700))
         .tempdir_in(&parent)
         .map_err(|e| SealError::io(&parent, e))?;
     let mut outs = Vec::with_capacity(sources.len());
