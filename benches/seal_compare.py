@@ -448,7 +448,9 @@ def main() -> None:
         "each file in one Python process (1 MiB frames, raw AES-256 master key).",
     ]
     if reader_rows:
-        report += ["", f"Seekable reader (`modelseal.open`, Python) on the 2 GiB file of `big`:", "",
+        big_size = base.human_bytes(sizes["big"][1])
+        report += ["", f"Seekable reader (`modelseal.open`, Python) on the {big_size} file of `big`:",
+                   "",
                    "| operation | n | median ms | min / max ms |", "|---|---:|---:|---:|",
                    *reader_rows]
     report += ["", f"Rewrap (add a recipient / remove it; directory of {rewrap_desc}, "
