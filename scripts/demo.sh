@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The modelseal demo: generate a small model, sign it, verify it (with modelseal and with the
 # reference implementation model-signing 1.1.1), inspect the signature, then show that tampering
-# with a weight, adding a file or swapping the key is detected. Everything stays in .work/demo.
+# with a weight, adding a file or swapping the key is detected. Then encrypt the model, inspect the
+# encrypted copy, decrypt it, compare, and show that one flipped ciphertext byte makes decryption
+# fail (exit 1) without writing anything. Everything stays in .work/demo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -47,4 +49,19 @@ rm model/weights/extra.py
 expect_fail "$ms" verify model --signature forged.sig --key release.pub.pem
 
 step "restored model verifies again" "$ms" verify model --signature model.sig --key release.pub.pem
+
+echo; echo "== envelope encryption"
+step "an X25519 key pair for the deployment (public half: deploy.pem.pub)" \
+  "$ms" keygen --algorithm x25519 --out deploy.pem
+step "an AES-256 key-encryption key for the registry" "$ms" keygen --algorithm aes256-kek --out registry.kek
+step "encrypt for both recipients" "$ms" encrypt model --recipient deploy.pem.pub --recipient registry.kek -o model.enc
+step "inspect the encrypted model (no key; unauthenticated)" "$ms" inspect model.enc
+step "decrypt with the deployment's private key" "$ms" decrypt model.enc --key deploy.pem -o model.dec
+step "the decrypted model is byte-identical (diff -r compares every file's bytes)" diff -r model model.dec
+echo "(identical)"
+printf '\x01' | dd of=model.enc/weights/shard-1.safetensors bs=1 seek=5000000 conv=notrunc status=none
+echo "flipped one ciphertext byte of model.enc/weights/shard-1.safetensors"
+expect_fail "$ms" decrypt model.enc --key deploy.pem -o model.tampered
+[ ! -e model.tampered ] && ! ls -a | grep -q 'model.tampered.modelseal-tmp' \
+  && echo "nothing written: no model.tampered, no temporary"
 echo; echo "demo finished: everything above behaved as expected (files in $demo)"

@@ -1,7 +1,8 @@
-//! `modelseal`: sign, verify and inspect machine-learning models (OpenSSF Model Signing format).
+//! `modelseal`: sign, verify and inspect machine-learning models (OpenSSF Model Signing format), and
+//! envelope-encrypt, decrypt and rewrap them.
 //!
 //! This binary only translates arguments and results; every capability lives in the `modelseal`
-//! crate. Exit codes: 0 success, 1 verification failed, 2 usage or input error.
+//! crate. Exit codes: 0 success, 1 verification or decryption failed, 2 usage or input error.
 
 mod commands;
 mod output;

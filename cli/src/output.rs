@@ -66,3 +66,38 @@ pub fn signer_text(signer: &SignerIdentity) -> String {
 pub fn print_json(value: &Value) {
     println!("{value}");
 }
+
+/// The `recipients` array of JSON outputs: `[{"type": …, "key_id": …}]`.
+pub fn recipients_json(recipients: &[(String, String)]) -> Value {
+    recipients
+        .iter()
+        .map(|(t, k)| json!({"type": t, "key_id": k}))
+        .collect()
+}
+
+/// Reports a failed decrypt or rewrap: exit 1 when authentication failed (wrong key, tampered,
+/// truncated), 2 for usage and input errors. With `--json`, also one object on stdout whose
+/// `outcome_key` (`"decrypted"`, `"rewrapped"`) is false. `what` names the operation in the
+/// message on stderr.
+pub fn seal_failure(
+    err: modelseal::seal::SealError,
+    outcome_key: &str,
+    what: &str,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let failed = err.is_authentication_failure();
+    if json {
+        print_json(&json!({
+            outcome_key: false,
+            "error_class": err.class(),
+            "errors": [err.to_string()],
+        }));
+    }
+    if failed {
+        eprintln!("{what} FAILED: {err}");
+        Ok(exit_failed())
+    } else {
+        eprintln!("error: {err}");
+        Ok(exit_input())
+    }
+}

@@ -1,4 +1,5 @@
-//! A byte progress bar on stderr for long hashing, shown only on a TTY and without `--quiet`.
+//! A byte progress bar on stderr for long hashing, encryption and decryption, shown only on a TTY
+//! and without `--quiet`/`--json`.
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use modelseal::digest::Progress;

@@ -1,15 +1,19 @@
-"""modelseal: sign and verify machine-learning models (OpenSSF Model Signing format).
+"""modelseal: sign and verify machine-learning models (OpenSSF Model Signing format), and
+envelope-encrypt them.
 
 Every function here is a thin, typed wrapper over the Rust core; the heavy work (hashing, signing,
-verifying) runs with the GIL released. Errors are ``modelseal.Error`` or one of its subclasses.
+verifying, encrypting, decrypting) runs with the GIL released. Errors are ``modelseal.Error`` or one
+of its subclasses: ``DecryptionError`` when an encrypted model fails to authenticate (wrong key,
+tampered, truncated), ``FormatError`` for malformed input, ``KeyAccessError`` for key problems.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 import pathlib
-from typing import Iterable, Optional, Sequence, Union
+from typing import BinaryIO, Iterable, Optional, Sequence, Union
 
 from . import _modelseal
 from ._modelseal import (
@@ -22,13 +26,19 @@ from ._modelseal import (
 
 __all__ = [
     "DecryptionError",
+    "DecryptResult",
+    "EncryptResult",
     "Error",
     "FormatError",
     "KeyAccessError",
     "VerificationError",
     "VerificationResult",
+    "decrypt",
+    "encrypt",
     "keygen",
+    "open",
     "public_key",
+    "rewrap",
     "sign",
     "verify",
 ]
@@ -137,10 +147,13 @@ def keygen(
     *,
     force: bool = False,
 ) -> str:
-    """Generate a key pair (``ec-p256``, ``ec-p384``, ``ec-p521`` or ``ed25519``).
+    """Generate a signing key pair (``ec-p256``, ``ec-p384``, ``ec-p521`` or ``ed25519``) or an
+    encryption key (``aes256-kek``, ``x25519``, ``rsa3072``).
 
-    The private key is written as PKCS#8 PEM with mode 0600; an existing file is only replaced
-    with ``force=True``. Returns the public key's OMS key hint.
+    The private key is written with mode 0600; an existing file is only replaced with
+    ``force=True``. Signing keys: the public key goes to ``public_out`` when given, and the public
+    key's OMS key hint is returned. Encryption key pairs: the public key goes to ``public_out``,
+    by default ``<out>.pub`` (``aes256-kek`` has none), and the key id is returned.
     """
     return _modelseal.keygen(
         algorithm,
@@ -162,3 +175,140 @@ def public_key(
         None if key_password_file is None else os.fspath(key_password_file),
         allow_insecure_key_permissions,
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class EncryptResult:
+    """What ``encrypt`` wrote."""
+
+    out: pathlib.Path
+    files: int
+    bytes: int
+    body_digest: str
+    recipients: list[tuple[str, str]]
+
+
+@dataclasses.dataclass(frozen=True)
+class DecryptResult:
+    """What ``decrypt`` wrote; every byte of it authenticated."""
+
+    out: pathlib.Path
+    model_name: str
+    files: int
+    bytes: int
+    body_digest: str
+    recipient: tuple[str, str]
+
+
+def _keys(refs: Union[StrPath, Iterable[StrPath]]) -> list[str]:
+    if isinstance(refs, (str, os.PathLike)):
+        return [os.fspath(refs)]
+    return _paths(refs)
+
+
+def encrypt(
+    model: StrPath,
+    out: StrPath,
+    recipients: Union[StrPath, Iterable[StrPath]],
+    *,
+    chunk_size: Optional[int] = None,
+    force: bool = False,
+) -> EncryptResult:
+    """Encrypt ``model`` (a directory or a file) to ``out`` for every recipient.
+
+    A recipient is a key reference: an aes256-kek key file, or an X25519 or RSA public key file.
+    ``out`` appears only when complete; an existing ``out`` is replaced (atomically) only with
+    ``force=True``. ``chunk_size`` is a power of two from 4096 to 16 MiB (default 1 MiB).
+    """
+    fields = _modelseal.encrypt(
+        os.fspath(model), os.fspath(out), _keys(recipients), chunk_size, force
+    )
+    fields["out"] = pathlib.Path(fields["out"])
+    fields["recipients"] = [tuple(r) for r in fields["recipients"]]
+    return EncryptResult(**fields)
+
+
+def decrypt(
+    enc: StrPath,
+    out: StrPath,
+    key: StrPath,
+    *,
+    force: bool = False,
+) -> DecryptResult:
+    """Decrypt ``enc`` with the private key reference ``key`` into ``out``.
+
+    ``out`` appears only after every chunk of every file authenticated; on any failure nothing is
+    left there. Raises ``DecryptionError`` for a wrong key or a tampered or truncated model.
+    """
+    fields = _modelseal.decrypt(os.fspath(enc), os.fspath(out), os.fspath(key), force)
+    fields["out"] = pathlib.Path(fields["out"])
+    fields["recipient"] = tuple(fields["recipient"])
+    return DecryptResult(**fields)
+
+
+def rewrap(
+    enc: StrPath,
+    key: StrPath,
+    *,
+    add: Union[StrPath, Iterable[StrPath]] = (),
+    remove: Union[str, Iterable[str]] = (),
+) -> list[tuple[str, str]]:
+    """Add recipients (key references) and remove recipients (key ids, as ``inspect`` shows them)
+    of ``enc``, unwrapping its data key with ``key``. Only the envelope changes. Returns the
+    recipients afterwards as ``(type, key_id)`` pairs.
+    """
+    removed = [remove] if isinstance(remove, str) else list(remove)
+    return [
+        tuple(r) for r in _modelseal.rewrap(os.fspath(enc), os.fspath(key), _keys(add), removed)
+    ]
+
+
+class _SealedRaw(io.RawIOBase):
+    """``io.RawIOBase`` over the native authenticated reader, so that ``io.BufferedReader`` and
+    everything that takes a binary file work with it."""
+
+    def __init__(self, reader: "_modelseal.SealedReader", name: str) -> None:
+        super().__init__()
+        self._reader = reader
+        self.name = name
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        view = memoryview(buffer).cast("B")
+        data = self._reader.read1(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+    def read(self, size: int = -1) -> bytes:
+        return self._reader.read(-1 if size is None else size)
+
+    def readall(self) -> bytes:
+        return self._reader.read(-1)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self._reader.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._reader.tell()
+
+    def close(self) -> None:
+        self._reader.close()
+        super().close()
+
+
+def open(enc_file: StrPath, key: StrPath) -> BinaryIO:
+    """Open one encrypted file for reading: a single-file model, or a file inside an encrypted
+    directory (found from its path). Read-only and seekable; every byte returned has been
+    authenticated (its whole chunk verified first). Use it with ``with``.
+
+    Opening authenticates the envelope, so a wrong key raises ``DecryptionError`` here; a damaged
+    chunk raises ``DecryptionError`` when it is read.
+    """
+    path = os.fspath(enc_file)
+    reader = _modelseal.SealedReader(path, os.fspath(key))
+    return io.BufferedReader(_SealedRaw(reader, path), buffer_size=1 << 20)  # type: ignore[return-value]

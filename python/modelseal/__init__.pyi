@@ -1,6 +1,6 @@
 import os
 import pathlib
-from typing import Iterable, Optional, Sequence, Union
+from typing import BinaryIO, Iterable, Optional, Sequence, Union
 
 StrPath = Union[str, os.PathLike[str]]
 
@@ -72,3 +72,42 @@ def public_key(
     key_password_file: Optional[StrPath] = None,
     allow_insecure_key_permissions: bool = False,
 ) -> str: ...
+
+class EncryptResult:
+    out: pathlib.Path
+    files: int
+    bytes: int
+    body_digest: str
+    recipients: list[tuple[str, str]]
+
+class DecryptResult:
+    out: pathlib.Path
+    model_name: str
+    files: int
+    bytes: int
+    body_digest: str
+    recipient: tuple[str, str]
+
+def encrypt(
+    model: StrPath,
+    out: StrPath,
+    recipients: Union[StrPath, Iterable[StrPath]],
+    *,
+    chunk_size: Optional[int] = None,
+    force: bool = False,
+) -> EncryptResult: ...
+def decrypt(
+    enc: StrPath,
+    out: StrPath,
+    key: StrPath,
+    *,
+    force: bool = False,
+) -> DecryptResult: ...
+def rewrap(
+    enc: StrPath,
+    key: StrPath,
+    *,
+    add: Union[StrPath, Iterable[StrPath]] = (),
+    remove: Union[str, Iterable[str]] = (),
+) -> list[tuple[str, str]]: ...
+def open(enc_file: StrPath, key: StrPath) -> BinaryIO: ...

@@ -2,6 +2,7 @@
 //! `KeyAccessError`, `FormatError`, and the mapping of core errors onto it.
 
 use modelseal::keys::KeyError;
+use modelseal::seal::SealError;
 use modelseal::sign::SignError;
 use modelseal::trust::TrustError;
 use modelseal::verify::VerifyError;
@@ -75,4 +76,36 @@ pub fn verify_error(err: VerifyError) -> PyErr {
         VerifyError::TrustInput(e) => trust_error(e),
         other => Error::new_err(other.to_string()),
     }
+}
+
+/// Maps a seal error: authentication failures (wrong key, tampered, truncated) are
+/// `DecryptionError`, malformed input `FormatError`, key problems `KeyAccessError`, the rest `Error`.
+pub fn seal_error(err: SealError) -> PyErr {
+    if err.is_authentication_failure() {
+        return DecryptionError::new_err(err.to_string());
+    }
+    match err {
+        SealError::Format { .. } | SealError::Version { .. } | SealError::Limit { .. } => {
+            FormatError::new_err(err.to_string())
+        }
+        SealError::Key { .. } => KeyAccessError::new_err(err.to_string()),
+        other => Error::new_err(other.to_string()),
+    }
+}
+
+/// Maps an I/O error from the seekable reader, which carries a [`SealError`] when decryption or
+/// authentication failed.
+pub fn reader_error(err: std::io::Error) -> PyErr {
+    if err
+        .get_ref()
+        .is_some_and(|inner| inner.downcast_ref::<SealError>().is_some())
+    {
+        if let Some(inner) = err.into_inner() {
+            if let Ok(seal) = inner.downcast::<SealError>() {
+                return seal_error(*seal);
+            }
+        }
+        return Error::new_err("read failed");
+    }
+    pyo3::exceptions::PyOSError::new_err(err.to_string())
 }

@@ -1,14 +1,17 @@
 //! Python bindings of modelseal (`import modelseal`): argument conversion and error mapping only.
 //!
 //! Every function converts its arguments, releases the GIL for the real work (hashing, signing,
-//! verifying), and maps core errors onto `modelseal.Error` and its subclasses. The typed public API
+//! verifying, encrypting, decrypting), and maps core errors onto `modelseal.Error` and its
+//! subclasses. The typed public API
 //! is the pure-Python wrapper in `modelseal/__init__.py`.
 
 mod errors;
+mod seal;
 
 use errors::{key_error, sign_error, verify_error, Error};
 use modelseal::digest::{HashAlgorithm, Method, NoProgress, DEFAULT_SHARD_SIZE};
 use modelseal::keys::{self, KeyAlgorithm, KeyOptions, KeyRef};
+use modelseal::seal::KeyKind;
 use modelseal::sign::{sign_model, SignOptions};
 use modelseal::trust::Trust;
 use modelseal::verify::{verify_model, VerifyOptions};
@@ -135,7 +138,8 @@ fn verify<'py>(
     Ok(out)
 }
 
-/// Generates a key pair; returns the public key's OMS key hint.
+/// Generates a key: a signing key pair (returns the public key's OMS key hint) or an encryption key
+/// `aes256-kek`, `x25519`, `rsa3072` (returns its key id).
 #[pyfunction]
 #[pyo3(signature = (algorithm, out, public_out, force))]
 fn keygen(
@@ -145,6 +149,19 @@ fn keygen(
     public_out: Option<PathBuf>,
     force: bool,
 ) -> PyResult<String> {
+    let sealing = match algorithm {
+        "aes256-kek" => Some(KeyKind::Aes256Kek),
+        "x25519" => Some(KeyKind::X25519),
+        "rsa3072" => Some(KeyKind::Rsa3072),
+        _ => None,
+    };
+    if let Some(kind) = sealing {
+        return py.allow_threads(|| {
+            modelseal::seal::generate_key_files(kind, &out, public_out.as_deref(), force)
+                .map(|g| g.key_id)
+                .map_err(errors::seal_error)
+        });
+    }
     let algorithm = [
         KeyAlgorithm::EcP256,
         KeyAlgorithm::EcP384,
@@ -155,7 +172,8 @@ fn keygen(
     .find(|a| a.name() == algorithm)
     .ok_or_else(|| {
         Error::new_err(format!(
-            "unknown algorithm {algorithm:?}: use ec-p256, ec-p384, ec-p521 or ed25519"
+            "unknown algorithm {algorithm:?}: use ec-p256, ec-p384, ec-p521, ed25519, aes256-kek, \
+             x25519 or rsa3072"
         ))
     })?;
     py.allow_threads(|| {
@@ -191,6 +209,11 @@ fn _modelseal(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(verify, m)?)?;
     m.add_function(wrap_pyfunction!(keygen, m)?)?;
     m.add_function(wrap_pyfunction!(public_key, m)?)?;
+    m.add_function(wrap_pyfunction!(seal::encrypt, m)?)?;
+    m.add_function(wrap_pyfunction!(seal::decrypt, m)?)?;
+    m.add_function(wrap_pyfunction!(seal::rewrap, m)?)?;
+    m.add_function(wrap_pyfunction!(seal::inspect_encrypted, m)?)?;
+    m.add_class::<seal::SealedReader>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -1,28 +1,99 @@
-//! `modelseal inspect`: show what a signature claims, without a model and without verifying it.
+//! `modelseal inspect`: show what a signature or an encrypted model claims, without verifying it.
 
 use crate::output::{hex, print_json, serialization_json, serialization_text};
 use modelseal::inspect::inspect_signature;
+use modelseal::seal::{self, format::Layout, EncryptedSummary};
 use serde_json::json;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-/// Describe a signature file (UNVERIFIED): method, signer, serialization, resources, root digest.
+/// Describe a signature file or an encrypted model (UNVERIFIED, no key needed).
+///
+/// A signature: method, signer, serialization, resources, root digest. An encrypted model
+/// (recognised by its magic bytes or its modelseal.envelope): format version, layout, chunk size,
+/// files and sizes, and the recipients with their key ids — never a secret.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The signature file (Sigstore bundle).
-    signature: PathBuf,
+    /// The signature file (Sigstore bundle), or an encrypted model (directory or file).
+    #[arg(value_name = "SIG|ENC")]
+    input: PathBuf,
     /// Print one JSON object on stdout.
     #[arg(long)]
     json: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let summary = inspect_signature(&args.signature)?;
-    let statement = summary.statement.as_ref();
+    if seal::is_encrypted(&args.input) {
+        let summary = seal::inspect_encrypted(&args.input)?;
+        encrypted(&args, &summary);
+        return Ok(ExitCode::SUCCESS);
+    }
+    signature(&args.input, args.json)
+}
+
+fn layout_name(layout: Layout) -> &'static str {
+    match layout {
+        Layout::Directory => "directory",
+        Layout::SingleFile => "single-file",
+    }
+}
+
+fn encrypted(args: &Args, s: &EncryptedSummary) {
     if args.json {
         print_json(&json!({
+            "encrypted": true,
+            "authenticated": false,
+            "path": args.input,
+            "envelope": s.envelope_path,
+            "format_version": s.version,
+            "layout": layout_name(s.layout),
+            "model_name": s.model_name,
+            "chunk_size": s.chunk_size,
+            "body_digest": hex(&s.body_digest),
+            "total_bytes": s.total_bytes(),
+            "files": s.files.iter().map(|(p, n)| json!({"path": p, "size": n})).collect::<Vec<_>>(),
+            "recipients": s.recipients.iter().map(|r| json!({
+                "type": r.stanza_type,
+                "key_id": r.key_id,
+                "params": r.params,
+            })).collect::<Vec<_>>(),
+        }));
+        return;
+    }
+    println!(
+        "encrypted:   {} (unauthenticated: checking it needs a key)",
+        args.input.display()
+    );
+    println!(
+        "format:      modelseal v{} ({})",
+        s.version,
+        layout_name(s.layout)
+    );
+    println!("model name:  {}", s.model_name);
+    println!("chunk size:  {} bytes", s.chunk_size);
+    println!("body digest: sha256:{}", hex(&s.body_digest));
+    println!("recipients:  {}", s.recipients.len());
+    for r in &s.recipients {
+        let params = if r.params.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", r.params.join(", "))
+        };
+        println!("  {} {}{params}", r.stanza_type, r.key_id);
+    }
+    println!("files:       {} ({} bytes)", s.files.len(), s.total_bytes());
+    for (path, size) in &s.files {
+        println!("  {size:>14}  {path}");
+    }
+}
+
+fn signature(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    let summary = inspect_signature(path)?;
+    let statement = summary.statement.as_ref();
+    if json {
+        print_json(&json!({
             "verified": false,
-            "signature": args.signature,
+            "signature": path,
             "method": summary.method,
             "key_hint": summary.key_hint,
             "certificate_subject": summary.certificate_subject,
@@ -36,7 +107,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }));
         return Ok(ExitCode::SUCCESS);
     }
-    println!("signature:   {} (unverified)", args.signature.display());
+    println!("signature:   {} (unverified)", path.display());
     println!("method:      {}", summary.method);
     if let Some(hint) = &summary.key_hint {
         println!("key hint:    {hint}");

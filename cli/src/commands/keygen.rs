@@ -1,23 +1,28 @@
-//! `modelseal keygen`: create a signing key pair.
+//! `modelseal keygen`: create a signing key pair or an encryption key.
 
 use crate::output::print_json;
 use anyhow::Context;
 use modelseal::keys::{self, KeyAlgorithm};
+use modelseal::seal::{self, KeyKind};
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// Generate a private key (PKCS#8 PEM, mode 0600) and optionally its public key (SPKI PEM).
+/// Generate a key: a signing key pair (PKCS#8 PEM private key, mode 0600, and optionally its SPKI
+/// PEM public key), or an encryption key — an AES-256 KEK (hex, 0600) or an X25519 / RSA-3072 key
+/// pair whose public key goes to --public-out, by default PRIVATE.pub.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Key algorithm. ed25519 is a modelseal extension that model-signing 1.1.1 cannot verify.
+    /// Key algorithm. ed25519 is a modelseal extension that model-signing 1.1.1 cannot verify;
+    /// aes256-kek, x25519 and rsa3072 are encryption keys (`encrypt --recipient`, `decrypt --key`).
     #[arg(long, value_enum)]
     algorithm: Algorithm,
-    /// Where to write the private key.
-    #[arg(long, value_name = "PRIVATE.pem")]
+    /// Where to write the private (secret) key.
+    #[arg(long, value_name = "PRIVATE")]
     out: PathBuf,
-    /// Where to write the public key.
-    #[arg(long, value_name = "PUBLIC.pem")]
+    /// Where to write the public key (signing keys: only when given; x25519 and rsa3072: default
+    /// PRIVATE.pub; aes256-kek has none).
+    #[arg(long, value_name = "PUBLIC")]
     public_out: Option<PathBuf>,
     /// Replace existing output files.
     #[arg(long)]
@@ -33,21 +38,42 @@ enum Algorithm {
     EcP384,
     EcP521,
     Ed25519,
+    #[value(name = "aes256-kek")]
+    Aes256Kek,
+    #[value(name = "x25519")]
+    X25519,
+    #[value(name = "rsa3072")]
+    Rsa3072,
 }
 
-impl From<Algorithm> for KeyAlgorithm {
-    fn from(a: Algorithm) -> KeyAlgorithm {
+/// What an algorithm generates: a signing key pair or an encryption key.
+enum Purpose {
+    Signing(KeyAlgorithm),
+    Encryption(KeyKind),
+}
+
+impl From<Algorithm> for Purpose {
+    fn from(a: Algorithm) -> Purpose {
         match a {
-            Algorithm::EcP256 => KeyAlgorithm::EcP256,
-            Algorithm::EcP384 => KeyAlgorithm::EcP384,
-            Algorithm::EcP521 => KeyAlgorithm::EcP521,
-            Algorithm::Ed25519 => KeyAlgorithm::Ed25519,
+            Algorithm::EcP256 => Purpose::Signing(KeyAlgorithm::EcP256),
+            Algorithm::EcP384 => Purpose::Signing(KeyAlgorithm::EcP384),
+            Algorithm::EcP521 => Purpose::Signing(KeyAlgorithm::EcP521),
+            Algorithm::Ed25519 => Purpose::Signing(KeyAlgorithm::Ed25519),
+            Algorithm::Aes256Kek => Purpose::Encryption(KeyKind::Aes256Kek),
+            Algorithm::X25519 => Purpose::Encryption(KeyKind::X25519),
+            Algorithm::Rsa3072 => Purpose::Encryption(KeyKind::Rsa3072),
         }
     }
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let algorithm = KeyAlgorithm::from(args.algorithm);
+    match Purpose::from(args.algorithm) {
+        Purpose::Signing(algorithm) => signing(&args, algorithm),
+        Purpose::Encryption(kind) => encryption(&args, kind),
+    }
+}
+
+fn signing(args: &Args, algorithm: KeyAlgorithm) -> anyhow::Result<ExitCode> {
     let public = keys::generate(algorithm, &args.out, args.public_out.as_deref(), args.force)
         .context("cannot generate key")?;
     if !algorithm.oms_interoperable() {
@@ -67,6 +93,34 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         println!("wrote {} ({})", args.out.display(), algorithm.name());
         if let Some(p) = &args.public_out {
             println!("wrote {}", p.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn encryption(args: &Args, kind: KeyKind) -> anyhow::Result<ExitCode> {
+    let generated =
+        seal::generate_key_files(kind, &args.out, args.public_out.as_deref(), args.force)
+            .context("cannot generate key")?;
+    if args.json {
+        print_json(&json!({
+            "algorithm": generated.stanza_type,
+            "private_key": generated.secret,
+            "public_key": generated.public,
+            "key_id": generated.key_id,
+        }));
+    } else {
+        println!(
+            "wrote {} ({}, key id {})",
+            generated.secret.display(),
+            generated.stanza_type,
+            generated.key_id
+        );
+        if let Some(p) = &generated.public {
+            println!(
+                "wrote {} (give this one to encrypt --recipient)",
+                p.display()
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

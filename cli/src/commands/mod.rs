@@ -1,17 +1,21 @@
 //! The verbs of the `modelseal` command line: one clap struct and one `run` per verb.
 
+mod decrypt;
+mod encrypt;
 mod inspect;
 mod keygen;
 mod pubkey;
+mod rewrap;
 mod sign;
 mod verify;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
-/// Sign, verify and inspect machine-learning models in the OpenSSF Model Signing (OMS) format.
+/// Sign, verify and inspect machine-learning models in the OpenSSF Model Signing (OMS) format, and
+/// envelope-encrypt them.
 ///
-/// Exit codes: 0 success, 1 verification failed, 2 usage or input error.
+/// Exit codes: 0 success, 1 verification or decryption failed, 2 usage or input error.
 #[derive(Debug, Parser)]
 #[command(name = "modelseal", version, propagate_version = true)]
 pub struct Cli {
@@ -26,6 +30,9 @@ enum Command {
     Sign(sign::Args),
     Verify(verify::Args),
     Inspect(inspect::Args),
+    Encrypt(encrypt::Args),
+    Decrypt(decrypt::Args),
+    Rewrap(rewrap::Args),
 }
 
 /// Runs the chosen verb. `Err` means a usage or input error (exit code 2).
@@ -36,6 +43,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sign(args) => sign::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Encrypt(args) => encrypt::run(args),
+        Command::Decrypt(args) => decrypt::run(args),
+        Command::Rewrap(args) => rewrap::run(args),
     }
 }
 

@@ -12,11 +12,15 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use super::encrypt::{create_new_mode, sync_tree};
-use super::envelope::{commit, open_authenticated, open_nofollow, parent_dir, Form, Opened};
+use super::envelope::{
+    clean_stale_temporaries, commit, open_authenticated, open_nofollow, parent_dir, temp_prefix,
+    Form, Opened,
+};
 use super::format::{FileEntry, ENVELOPE_NAME};
 use super::recipient::KeyWrapper;
-use super::stream::{check_ct_len, decrypt_jobs, ChunkLayout, FileCipher, Job};
+use super::stream::{check_ct_len, decrypt_jobs_with_progress, ChunkLayout, FileCipher, Job};
 use super::SealError;
+use crate::digest::{NoProgress, Progress};
 
 /// Decryption options.
 #[derive(Debug, Clone)]
@@ -62,14 +66,30 @@ pub fn decrypt(
     output: &Path,
     options: &DecryptOptions,
 ) -> Result<DecryptSummary, SealError> {
+    decrypt_with_progress(encrypted, identity, output, options, &NoProgress)
+}
+
+/// [`decrypt`], reporting the total plaintext size and then the bytes verified to `progress`.
+///
+/// Temporaries that an earlier run for the same `output` left behind when it was killed (named
+/// `.<output name>.modelseal-tmp.<pid>.*`, their process gone) are removed first (§14.7).
+pub fn decrypt_with_progress(
+    encrypted: &Path,
+    identity: &dyn KeyWrapper,
+    output: &Path,
+    options: &DecryptOptions,
+    progress: &dyn Progress,
+) -> Result<DecryptSummary, SealError> {
     if !options.overwrite && output.symlink_metadata().is_ok() {
         return Err(SealError::Usage(format!(
             "{}: already exists (use the overwrite option to replace it)",
             output.display()
         )));
     }
+    clean_stale_temporaries(output)?;
     let opened = open_authenticated(encrypted, identity)?;
     let sources = inventory(&opened, &options.skip)?;
+    progress.begin(sources.iter().map(|(entry, _, _)| entry.size).sum());
     let ciphers = sources
         .iter()
         .map(|(entry, _, _)| {
@@ -81,8 +101,10 @@ pub fn decrypt(
         })
         .collect::<Result<Vec<_>, _>>()?;
     match &opened.form {
-        Form::SingleFile(_) => decrypt_single(&opened, &sources, &ciphers, output, options)?,
-        Form::Directory(_) => decrypt_directory(&sources, &ciphers, output, options)?,
+        Form::SingleFile(_) => {
+            decrypt_single(&opened, &sources, &ciphers, output, options, progress)?
+        }
+        Form::Directory(_) => decrypt_directory(&sources, &ciphers, output, options, progress)?,
     }
     let files = &opened.header.body.files;
     Ok(DecryptSummary {
@@ -217,10 +239,11 @@ fn decrypt_single(
     ciphers: &[FileCipher],
     output: &Path,
     options: &DecryptOptions,
+    progress: &dyn Progress,
 ) -> Result<(), SealError> {
     let parent = parent_dir(output);
     let tmp = tempfile::Builder::new()
-        .prefix(".modelseal-tmp-")
+        .prefix(&temp_prefix(output))
         .tempfile_in(&parent)
         .map_err(|e| SealError::io(&parent, e))?;
     let (_, src, src_name) = &sources[0];
@@ -232,7 +255,7 @@ fn decrypt_single(
         dst: tmp.as_file(),
         dst_name: output,
     };
-    decrypt_jobs(std::slice::from_ref(&job))?;
+    decrypt_jobs_with_progress(std::slice::from_ref(&job), progress)?;
     let f = tmp.as_file();
     f.set_permissions(std::fs::Permissions::from_mode(options.file_mode))
         .and_then(|_| f.sync_all())
@@ -248,11 +271,15 @@ fn decrypt_directory(
     ciphers: &[FileCipher],
     output: &Path,
     options: &DecryptOptions,
+    progress: &dyn Progress,
 ) -> Result<(), SealError> {
     let parent = parent_dir(output);
-    // TempDir removes the directory and all plaintext in it when dropped on an error path.
+    // TempDir removes the directory and all plaintext in it when dropped on an error path. It is
+    // created 0700 (not from the umask), so a killed run leaves nothing others can enter (§10
+    // step 10, §14.7).
     let tmp = tempfile::Builder::new()
-        .prefix(".modelseal-tmp-")
+        .prefix(&temp_prefix(output))
+        .permissions(std::fs::Permissions::from_mode(0o700))
         .tempdir_in(&parent)
         .map_err(|e| SealError::io(&parent, e))?;
     let mut outs = Vec::with_capacity(sources.len());
@@ -274,7 +301,7 @@ fn decrypt_directory(
             dst_name,
         })
         .collect();
-    decrypt_jobs(&jobs)?;
+    decrypt_jobs_with_progress(&jobs, progress)?;
     for (f, p) in &outs {
         f.set_permissions(std::fs::Permissions::from_mode(options.file_mode))
             .and_then(|_| f.sync_all())

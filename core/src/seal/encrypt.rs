@@ -9,7 +9,7 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use super::envelope::{build_envelope, commit, parent_dir};
+use super::envelope::{build_envelope, clean_stale_temporaries, commit, parent_dir, temp_prefix};
 use super::format::{
     check_model_name, check_rel_path, chunk_size_ok, path_order, Body, FileEntry, Header, Layout,
     DEFAULT_CHUNK_SIZE, ENVELOPE_NAME, MAX_STANZAS, SALT_LEN,
@@ -17,8 +17,9 @@ use super::format::{
 use super::keyschedule::{body_digest, DataKey};
 use super::recipient::{KeyWrapper, WrapContext};
 use super::rng::{Entropy, OsEntropy};
-use super::stream::{encrypt_jobs, ChunkLayout, FileCipher, Job};
+use super::stream::{encrypt_jobs_with_progress, ChunkLayout, FileCipher, Job};
 use super::SealError;
+use crate::digest::{NoProgress, Progress};
 
 /// What to encrypt.
 #[derive(Debug, Clone)]
@@ -35,60 +36,37 @@ pub enum Plaintext {
     },
 }
 
-/// Builds a [`Plaintext`] from a path with a minimal walk: a regular file, or a directory whose
-/// regular files are listed recursively, skipping the top-level `.git`, `.gitattributes`,
-/// `.github`, `.gitignore` (as `tree::DEFAULT_IGNORES`) and refusing symlinks and special files.
+/// Builds a [`Plaintext`] from a path with [`crate::tree::walk`] and its default options, so that
+/// encryption sees exactly the files, names, order and symlink policy that signing sees: a regular
+/// file, or a directory's regular files, skipping the top-level `.git`, `.gitattributes`,
+/// `.github`, `.gitignore` and refusing symlinks and special files.
 pub fn plaintext_from_path(path: &Path) -> Result<Plaintext, SealError> {
-    let meta = path
-        .symlink_metadata()
-        .map_err(|e| SealError::io(path, e))?;
-    if meta.is_file() {
+    let options = crate::tree::WalkOptions {
+        ignore: Vec::new(),
+        ignore_git_paths: true,
+        allow_symlinks: false,
+    };
+    let tree = crate::tree::walk(path, &options).map_err(tree_error)?;
+    if tree.single_file {
         return Ok(Plaintext::File(path.to_path_buf()));
     }
-    if !meta.is_dir() {
-        return Err(SealError::Usage(format!(
-            "{}: not a regular file or directory",
-            path.display()
-        )));
-    }
-    let mut files = Vec::new();
-    walk(path, "", &mut files)?;
     Ok(Plaintext::Directory {
         root: path.to_path_buf(),
-        files,
+        files: tree
+            .files
+            .into_iter()
+            .map(|f| (f.name.as_str().to_owned(), f.path))
+            .collect(),
     })
 }
 
-fn walk(dir: &Path, prefix: &str, out: &mut Vec<(String, PathBuf)>) -> Result<(), SealError> {
-    let entries = std::fs::read_dir(dir).map_err(|e| SealError::io(dir, e))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| SealError::io(dir, e))?;
-        let full = entry.path();
-        let name = entry
-            .file_name()
-            .into_string()
-            .map_err(|_| SealError::Usage(format!("{}: file name is not UTF-8", full.display())))?;
-        if prefix.is_empty() && crate::tree::DEFAULT_IGNORES.contains(&name.as_str()) {
-            continue;
-        }
-        let rel = if prefix.is_empty() {
-            name
-        } else {
-            format!("{prefix}/{name}")
-        };
-        let ft = entry.file_type().map_err(|e| SealError::io(&full, e))?;
-        if ft.is_dir() {
-            walk(&full, &rel, out)?;
-        } else if ft.is_file() {
-            out.push((rel, full));
-        } else {
-            return Err(SealError::Usage(format!(
-                "{}: symlinks and special files are not encrypted",
-                full.display()
-            )));
-        }
+/// A walk failure is an input error: I/O keeps its path, the rest say why the model cannot be
+/// encrypted as it stands.
+fn tree_error(e: crate::tree::TreeError) -> SealError {
+    match e {
+        crate::tree::TreeError::Io { path, source } => SealError::io(path, source),
+        other => SealError::Usage(format!("cannot encrypt: {other}")),
     }
-    Ok(())
 }
 
 /// Encryption options.
@@ -132,7 +110,18 @@ pub fn encrypt(
     output: &Path,
     options: &EncryptOptions,
 ) -> Result<EncryptSummary, SealError> {
-    encrypt_with_entropy(input, recipients, output, options, &mut OsEntropy)
+    encrypt_with_progress(input, recipients, output, options, &NoProgress)
+}
+
+/// [`encrypt`], reporting the total plaintext size and then the bytes encrypted to `progress`.
+pub fn encrypt_with_progress(
+    input: &Plaintext,
+    recipients: &[&dyn KeyWrapper],
+    output: &Path,
+    options: &EncryptOptions,
+    progress: &dyn Progress,
+) -> Result<EncryptSummary, SealError> {
+    encrypt_inner(input, recipients, output, options, &mut OsEntropy, progress)
 }
 
 struct Source {
@@ -142,6 +131,7 @@ struct Source {
 }
 
 /// [`encrypt`] with the randomness source given (tests inject a seeded one; §16 draw order).
+#[cfg(test)]
 pub(crate) fn encrypt_with_entropy(
     input: &Plaintext,
     recipients: &[&dyn KeyWrapper],
@@ -149,7 +139,19 @@ pub(crate) fn encrypt_with_entropy(
     options: &EncryptOptions,
     entropy: &mut dyn Entropy,
 ) -> Result<EncryptSummary, SealError> {
+    encrypt_inner(input, recipients, output, options, entropy, &NoProgress)
+}
+
+fn encrypt_inner(
+    input: &Plaintext,
+    recipients: &[&dyn KeyWrapper],
+    output: &Path,
+    options: &EncryptOptions,
+    entropy: &mut dyn Entropy,
+    progress: &dyn Progress,
+) -> Result<EncryptSummary, SealError> {
     check_options(recipients, output, options)?;
+    clean_stale_temporaries(output)?;
     let (layout, mut sources) = open_sources(input)?;
     let model_name = options
         .model_name
@@ -187,9 +189,18 @@ pub(crate) fn encrypt_with_entropy(
         stanzas,
     };
     let envelope = build_envelope(&header, &dek)?;
+    progress.begin(sources.iter().map(|s| s.entry.size).sum());
+    let out = Output {
+        header: &header,
+        dek: &dek,
+        envelope: &envelope,
+        path: output,
+        overwrite: options.overwrite,
+        progress,
+    };
     match layout {
-        Layout::SingleFile => write_single(&sources[0], &header, &dek, &envelope, output, options)?,
-        Layout::Directory => write_directory(&sources, &header, &dek, &envelope, output, options)?,
+        Layout::SingleFile => write_single(&sources[0], &out)?,
+        Layout::Directory => write_directory(&sources, &out)?,
     }
     Ok(EncryptSummary {
         files: sources.len(),
@@ -353,17 +364,27 @@ fn check_unchanged(sources: &[Source]) -> Result<(), SealError> {
     Ok(())
 }
 
-fn write_single(
-    source: &Source,
-    header: &Header,
-    dek: &DataKey,
-    envelope: &[u8],
-    output: &Path,
-    options: &EncryptOptions,
-) -> Result<(), SealError> {
+/// Everything the writers need besides the sources.
+struct Output<'a> {
+    header: &'a Header,
+    dek: &'a DataKey,
+    envelope: &'a [u8],
+    path: &'a Path,
+    overwrite: bool,
+    progress: &'a dyn Progress,
+}
+
+fn write_single(source: &Source, out: &Output<'_>) -> Result<(), SealError> {
+    let Output {
+        header,
+        dek,
+        envelope,
+        path: output,
+        ..
+    } = *out;
     let parent = parent_dir(output);
     let tmp = tempfile::Builder::new()
-        .prefix(".modelseal-tmp-")
+        .prefix(&temp_prefix(output))
         .tempfile_in(&parent)
         .map_err(|e| SealError::io(&parent, e))?;
     let ciphers = ciphers(std::slice::from_ref(source), header, dek)?;
@@ -375,7 +396,7 @@ fn write_single(
         dst: tmp.as_file(),
         dst_name: output,
     };
-    encrypt_jobs(std::slice::from_ref(&job))?;
+    encrypt_jobs_with_progress(std::slice::from_ref(&job), out.progress)?;
     check_unchanged(std::slice::from_ref(source))?;
     use std::os::unix::fs::FileExt;
     let f = tmp.as_file();
@@ -385,23 +406,23 @@ fn write_single(
         .map_err(|e| SealError::io(output, e))?;
     f.sync_all().map_err(|e| SealError::io(output, e))?;
     let tmp_path = tmp.into_temp_path();
-    commit(&tmp_path, output, options.overwrite)?;
+    commit(&tmp_path, output, out.overwrite)?;
     // Renamed away: nothing left for the guard to delete.
     let _ = tmp_path.keep();
     Ok(())
 }
 
-fn write_directory(
-    sources: &[Source],
-    header: &Header,
-    dek: &DataKey,
-    envelope: &[u8],
-    output: &Path,
-    options: &EncryptOptions,
-) -> Result<(), SealError> {
+fn write_directory(sources: &[Source], out: &Output<'_>) -> Result<(), SealError> {
+    let Output {
+        header,
+        dek,
+        envelope,
+        path: output,
+        ..
+    } = *out;
     let parent = parent_dir(output);
     let tmp = tempfile::Builder::new()
-        .prefix(".modelseal-tmp-")
+        .prefix(&temp_prefix(output))
         .tempdir_in(&parent)
         .map_err(|e| SealError::io(&parent, e))?;
     let mut outs = Vec::with_capacity(sources.len());
@@ -423,7 +444,7 @@ fn write_directory(
             dst_name: p,
         })
         .collect();
-    encrypt_jobs(&jobs)?;
+    encrypt_jobs_with_progress(&jobs, out.progress)?;
     check_unchanged(sources)?;
     for (f, p) in &outs {
         f.sync_all().map_err(|e| SealError::io(p, e))?;
@@ -439,7 +460,7 @@ fn write_directory(
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755))
         .map_err(|e| SealError::io(tmp.path(), e))?;
     let tmp_path = tmp.keep();
-    let result = commit(&tmp_path, output, options.overwrite);
+    let result = commit(&tmp_path, output, out.overwrite);
     if result.is_err() {
         let _ = std::fs::remove_dir_all(&tmp_path);
     }

@@ -303,3 +303,105 @@ pub(crate) fn parent_dir(target: &Path) -> PathBuf {
         _ => PathBuf::from("."),
     }
 }
+
+/// Marks a temporary output beside its target: `.<target name>.modelseal-tmp.<pid>.<random>`.
+const TEMP_TAG: &str = ".modelseal-tmp.";
+
+/// The name stem of temporaries for `target` (without the pid).
+fn temp_stem(target: &Path) -> String {
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "output".into());
+    // Keep room for the tag, the pid and tempfile's random suffix within NAME_MAX (255 bytes).
+    let mut cut = name.len().min(160);
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!(".{}{TEMP_TAG}", &name[..cut])
+}
+
+/// The prefix for a temporary output beside `target` made by this process: the target name and
+/// the pid make it recognisable, so a later run can remove it if this process dies (§14.7).
+pub(crate) fn temp_prefix(target: &Path) -> String {
+    format!("{}{}.", temp_stem(target), std::process::id())
+}
+
+/// Removes temporaries beside `target` left by modelseal processes that no longer run (killed or
+/// crashed mid-way, §14.7): entries named `.<target name>.modelseal-tmp.<pid>.*` whose process is
+/// gone and which the current user owns. Entries of a live process are left alone, so a run
+/// never disturbs a concurrent one. Returns how many were removed.
+pub(crate) fn clean_stale_temporaries(target: &Path) -> Result<usize, SealError> {
+    use std::os::unix::fs::MetadataExt;
+    let parent = parent_dir(target);
+    let stem = temp_stem(target);
+    let entries = match std::fs::read_dir(&parent) {
+        Ok(entries) => entries,
+        // A missing parent fails later with a clearer error when the output is created.
+        Err(_) => return Ok(0),
+    };
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(&stem)) else {
+            continue;
+        };
+        let Some(pid) = rest.split('.').next().and_then(|p| p.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Ok(meta) = entry.path().symlink_metadata() else {
+            continue;
+        };
+        if meta.uid() != me || process_alive(pid) {
+            continue;
+        }
+        let path = entry.path();
+        let result = if meta.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        result.map_err(|e| SealError::io(&path, e))?;
+        removed += 1;
+    }
+    Ok(removed)
+}
+
+/// Whether process `pid` exists (signal 0 checks without sending anything). A pid that is not
+/// ours to signal counts as alive: only a certainly dead owner's temporaries are removed.
+fn process_alive(pid: i32) -> bool {
+    if pid <= 0 {
+        return true;
+    }
+    // SAFETY: kill with signal 0 only checks for the process; it has no memory effects.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+}
+
+#[cfg(test)]
+mod temp_tests {
+    use super::*;
+
+    #[test]
+    fn stale_temporaries_of_dead_processes_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out");
+        // A pid above the kernel's maximum (4194304) never runs.
+        let dead = dir.path().join(".out.modelseal-tmp.999999999.abc");
+        std::fs::create_dir(&dead).unwrap();
+        std::fs::write(dead.join("plain"), b"secret").unwrap();
+        let live = dir.path().join(format!("{}xyz", temp_prefix(&target)));
+        std::fs::write(&live, b"in use").unwrap();
+        let other = dir.path().join(".other.modelseal-tmp.999999999.abc");
+        std::fs::write(&other, b"not ours").unwrap();
+        assert_eq!(clean_stale_temporaries(&target).unwrap(), 1);
+        assert!(!dead.exists());
+        assert!(live.exists(), "this process is alive");
+        assert!(
+            other.exists(),
+            "another target's temporaries are left alone"
+        );
+    }
+}

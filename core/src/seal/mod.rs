@@ -3,13 +3,14 @@
 //! One module per question, as in age/rage: [`format`] (the bytes of the envelope), [`keyschedule`]
 //! (DEK, HKDF derivations, header MAC), [`stream`] (chunked AES-256-GCM STREAM, parallel and
 //! seekable), [`recipient`] (key wrappers per stanza type), and the operations [`encrypt`],
-//! [`decrypt`], [`rewrap`] and [`reader`] built from them.
+//! [`decrypt`], [`rewrap`], [`reader`] and [`inspect`] built from them.
 
 pub mod decrypt;
 pub mod encrypt;
 pub mod envelope;
 pub mod error;
 pub mod format;
+pub mod inspect;
 pub mod keyschedule;
 pub mod reader;
 pub mod recipient;
@@ -19,9 +20,15 @@ pub mod stream;
 #[cfg(test)]
 mod vectors;
 
-pub use decrypt::{decrypt, DecryptOptions, DecryptSummary};
-pub use encrypt::{encrypt, plaintext_from_path, EncryptOptions, EncryptSummary, Plaintext};
+pub use decrypt::{decrypt, decrypt_with_progress, DecryptOptions, DecryptSummary};
+pub use encrypt::{
+    encrypt, encrypt_with_progress, plaintext_from_path, EncryptOptions, EncryptSummary, Plaintext,
+};
 pub use error::SealError;
-pub use reader::open_file;
-pub use recipient::{generate_key, load_key_file, GeneratedKey, KeyKind, KeyWrapper, WrapContext};
-pub use rewrap::rewrap;
+pub use inspect::{inspect_encrypted, is_encrypted, EncryptedSummary, RecipientInfo};
+pub use reader::{open_file, open_path};
+pub use recipient::{
+    generate_key, generate_key_files, load_key_file, open_identity, open_recipient, GeneratedKey,
+    KeyKind, KeyWrapper, WrapContext,
+};
+pub use rewrap::{rewrap, rewrap_key_ids};

@@ -8,8 +8,10 @@ use std::io::{Seek, SeekFrom, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use super::envelope::{build_envelope, open_authenticated, open_nofollow, parent_dir, Form};
-use super::format::{Header, MAX_STANZAS};
+use super::envelope::{
+    build_envelope, open_authenticated, open_nofollow, parent_dir, temp_prefix, Form,
+};
+use super::format::{Header, Stanza, MAX_STANZAS};
 use super::recipient::{KeyWrapper, WrapContext};
 use super::rng::{Entropy, OsEntropy};
 use super::SealError;
@@ -25,9 +27,48 @@ pub fn rewrap(
     add: &[&dyn KeyWrapper],
     remove: &[(String, String)],
 ) -> Result<Recipients, SealError> {
-    rewrap_with_entropy(encrypted, identity, add, remove, &mut OsEntropy)
+    let removals: Vec<Removal<'_>> = remove.iter().map(|(t, k)| Removal::Stanza(t, k)).collect();
+    rewrap_inner(encrypted, identity, add, &removals, &mut OsEntropy)
 }
 
+/// [`rewrap`] with the stanzas to remove named by `key_id` alone — the `key_id` that `inspect`
+/// shows. Each must name exactly one stanza (key ids of different types never collide in practice,
+/// because the id hashes the type's label; if they did, the rewrap is refused as ambiguous).
+pub fn rewrap_key_ids(
+    encrypted: &Path,
+    identity: &dyn KeyWrapper,
+    add: &[&dyn KeyWrapper],
+    remove: &[String],
+) -> Result<Recipients, SealError> {
+    let removals: Vec<Removal<'_>> = remove.iter().map(|k| Removal::KeyId(k)).collect();
+    rewrap_inner(encrypted, identity, add, &removals, &mut OsEntropy)
+}
+
+/// A stanza to remove.
+enum Removal<'a> {
+    /// By `(type, key_id)`.
+    Stanza(&'a str, &'a str),
+    /// By `key_id` alone.
+    KeyId(&'a str),
+}
+
+impl Removal<'_> {
+    fn matches(&self, s: &Stanza) -> bool {
+        match self {
+            Removal::Stanza(t, k) => s.stanza_type == *t && s.key_id == *k,
+            Removal::KeyId(k) => s.key_id == *k,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Removal::Stanza(t, k) => format!("{t} {k}"),
+            Removal::KeyId(k) => (*k).to_owned(),
+        }
+    }
+}
+
+#[cfg(test)]
 pub(crate) fn rewrap_with_entropy(
     encrypted: &Path,
     identity: &dyn KeyWrapper,
@@ -35,13 +76,34 @@ pub(crate) fn rewrap_with_entropy(
     remove: &[(String, String)],
     entropy: &mut dyn Entropy,
 ) -> Result<Recipients, SealError> {
+    let removals: Vec<Removal<'_>> = remove.iter().map(|(t, k)| Removal::Stanza(t, k)).collect();
+    rewrap_inner(encrypted, identity, add, &removals, entropy)
+}
+
+fn rewrap_inner(
+    encrypted: &Path,
+    identity: &dyn KeyWrapper,
+    add: &[&dyn KeyWrapper],
+    remove: &[Removal<'_>],
+    entropy: &mut dyn Entropy,
+) -> Result<Recipients, SealError> {
     let opened = open_authenticated(encrypted, identity)?;
     let mut stanzas = opened.header.stanzas.clone();
-    for (t, k) in remove {
-        let before = stanzas.len();
-        stanzas.retain(|s| !(s.stanza_type == *t && s.key_id == *k));
-        if stanzas.len() == before {
-            return Err(SealError::Usage(format!("{t} {k} is not a recipient")));
+    for removal in remove {
+        match stanzas.iter().filter(|s| removal.matches(s)).count() {
+            0 => {
+                return Err(SealError::Usage(format!(
+                    "{} is not a recipient",
+                    removal.describe()
+                )))
+            }
+            1 => stanzas.retain(|s| !removal.matches(s)),
+            _ => {
+                return Err(SealError::Usage(format!(
+                    "key id {} names several recipients",
+                    removal.describe()
+                )))
+            }
         }
     }
     let ctx = WrapContext {
@@ -99,7 +161,7 @@ fn replace_single(
 ) -> Result<(), SealError> {
     let parent = parent_dir(path);
     let mut tmp = tempfile::Builder::new()
-        .prefix(".modelseal-tmp-")
+        .prefix(&temp_prefix(path))
         .permissions(std::fs::Permissions::from_mode(mode))
         .tempfile_in(&parent)
         .map_err(|e| SealError::io(&parent, e))?;

@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use super::format::{NONCE_PREFIX_LEN, TAG_LEN};
 use super::keyschedule::FileKeys;
 use super::SealError;
+use crate::digest::{NoProgress, Progress};
 
 /// Chunk arithmetic of one file (§7.1, §7.4): chunk size `C` and plaintext size `S`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,6 +194,14 @@ fn ct_span(layout: &ChunkLayout, first: u64, count: u64) -> u64 {
 /// `ct_base + chunk_offset(i)`), in parallel. A plaintext shorter than its recorded size is
 /// [`SealError::Changed`]; the caller checks afterwards that it did not grow.
 pub fn encrypt_jobs(jobs: &[Job<'_>]) -> Result<(), SealError> {
+    encrypt_jobs_with_progress(jobs, &NoProgress)
+}
+
+/// [`encrypt_jobs`], reporting the plaintext bytes of every finished batch to `progress`.
+pub fn encrypt_jobs_with_progress(
+    jobs: &[Job<'_>],
+    progress: &dyn Progress,
+) -> Result<(), SealError> {
     batches(jobs).par_iter().try_for_each(|&(j, first, count)| {
         let job = &jobs[j];
         let layout = job.cipher.layout();
@@ -215,13 +224,28 @@ pub fn encrypt_jobs(jobs: &[Job<'_>]) -> Result<(), SealError> {
         }
         job.dst
             .write_all_at(&buf, job.ct_base + layout.ct_offset(first))
-            .map_err(|e| SealError::io(job.dst_name, e))
+            .map_err(|e| SealError::io(job.dst_name, e))?;
+        progress.advance(batch_plaintext(&layout, first, count));
+        Ok(())
     })
+}
+
+/// Plaintext bytes in chunks `first .. first + count`.
+fn batch_plaintext(layout: &ChunkLayout, first: u64, count: u64) -> u64 {
+    (first..first + count).map(|i| layout.pt_len(i)).sum()
 }
 
 /// Decrypts every job's ciphertext (`src` at `ct_base + chunk_offset(i)`) into its plaintext
 /// (`dst`, chunk `i` at `i·C`), in parallel. A chunk is written only after its tag verified.
 pub fn decrypt_jobs(jobs: &[Job<'_>]) -> Result<(), SealError> {
+    decrypt_jobs_with_progress(jobs, &NoProgress)
+}
+
+/// [`decrypt_jobs`], reporting the plaintext bytes of every verified batch to `progress`.
+pub fn decrypt_jobs_with_progress(
+    jobs: &[Job<'_>],
+    progress: &dyn Progress,
+) -> Result<(), SealError> {
     batches(jobs).par_iter().try_for_each(|&(j, first, count)| {
         let job = &jobs[j];
         let layout = job.cipher.layout();
@@ -252,6 +276,7 @@ pub fn decrypt_jobs(jobs: &[Job<'_>]) -> Result<(), SealError> {
                 .map_err(|e| SealError::io(job.dst_name, e))?;
             off += pt + TAG_LEN;
         }
+        progress.advance(batch_plaintext(&layout, first, count));
         Ok(())
     })
 }

@@ -127,6 +127,10 @@ impl KeyWrapper for X25519Wrapper {
         STANZA_TYPE
     }
 
+    fn can_unwrap(&self) -> bool {
+        self.secret.is_some()
+    }
+
     fn key_id(&self) -> &str {
         &self.key_id
     }

@@ -47,6 +47,10 @@ pub trait KeyWrapper: Send + Sync {
     /// Unwraps the DEK from `stanza` (already shape-checked by the decoder). Any failure is
     /// [`SealError::Unwrap`] (or `Usage` for a public-only key); the caller adds the file name.
     fn unwrap(&self, stanza: &Stanza, ctx: &WrapContext<'_>) -> Result<DataKey, SealError>;
+    /// Whether this key holds the secret needed to unwrap (a public key only wraps).
+    fn can_unwrap(&self) -> bool {
+        true
+    }
 }
 
 /// The uniform unwrap failure (§8.1: causes are not distinguished).
@@ -127,6 +131,42 @@ pub fn load_key_file(path: &Path) -> Result<Box<dyn KeyWrapper>, SealError> {
     Ok(Box::new(kek::KekWrapper::from_file(path)?))
 }
 
+/// Opens a recipient from a key reference (`docs/DESIGN.md` "Key references"), the one string the
+/// CLI's `--recipient`, Python's `recipients=` and rewrap's additions take: a KEK file, an X25519
+/// or RSA public (or private) key file, by path or `file:` URI. `pkcs11:` and `awskms://` are
+/// recognised and refused until their backends exist, so they are never read as file names.
+/// Every failure is [`SealError::Key`] naming the reference.
+pub fn open_recipient(reference: &str) -> Result<Box<dyn KeyWrapper>, SealError> {
+    let parsed: crate::keys::KeyRef = reference.parse().map_err(|e| match e {
+        crate::keys::KeyError::Reference { reason, .. } => key_error(Path::new(reference), reason),
+        other => key_error(Path::new(reference), other.to_string()),
+    })?;
+    match parsed {
+        crate::keys::KeyRef::File(path) => load_key_file(&path).map_err(|e| match e {
+            SealError::Io { path, source } => key_error(&path, format!("cannot read: {source}")),
+            other => other,
+        }),
+        #[allow(unreachable_patterns)]
+        _ => Err(key_error(
+            Path::new(reference),
+            "this kind of key cannot be an encryption recipient yet",
+        )),
+    }
+}
+
+/// Opens the identity that decrypts (or rewraps): like [`open_recipient`], but the key must hold
+/// its secret — a public key file is refused with a reason instead of failing at unwrap.
+pub fn open_identity(reference: &str) -> Result<Box<dyn KeyWrapper>, SealError> {
+    let key = open_recipient(reference)?;
+    if !key.can_unwrap() {
+        return Err(key_error(
+            Path::new(reference),
+            "is a public key; decrypting needs the private key file",
+        ));
+    }
+    Ok(key)
+}
+
 /// Which kind of key [`generate_key`] makes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -155,7 +195,43 @@ pub struct GeneratedKey {
 /// Generates a key with the OS CSPRNG and writes it atomically to `path` (0600) and, for key pairs,
 /// the public key to `path.pub` (0644). Existing files are never replaced.
 pub fn generate_key(kind: KeyKind, path: &Path) -> Result<GeneratedKey, SealError> {
+    generate_key_files(kind, path, None, false)
+}
+
+/// Generates a key like [`generate_key`], with the public key of a key pair written to `public`
+/// (default `<path>.pub`, §8.8); a KEK has no public part, so `public` must be `None` for it.
+/// As for signing keys (`keys::generate`): existing files are replaced only when `force`, and both
+/// targets are checked before either is written, so a refusal writes nothing.
+pub fn generate_key_files(
+    kind: KeyKind,
+    path: &Path,
+    public: Option<&Path>,
+    force: bool,
+) -> Result<GeneratedKey, SealError> {
     use crate::fsutil::{write_atomic, MODE_PUBLIC, MODE_SECRET};
+    if kind == KeyKind::Aes256Kek && public.is_some() {
+        return Err(SealError::Usage(
+            "an aes256-kek key is secret only: it has no public key to write".into(),
+        ));
+    }
+    let pub_path = match kind {
+        KeyKind::Aes256Kek => None,
+        _ => Some(public.map(Path::to_path_buf).unwrap_or_else(|| {
+            let mut p = path.as_os_str().to_owned();
+            p.push(".pub");
+            PathBuf::from(p)
+        })),
+    };
+    if !force {
+        for p in std::iter::once(path).chain(pub_path.as_deref()) {
+            if p.symlink_metadata().is_ok() {
+                return Err(SealError::Usage(format!(
+                    "{}: already exists (use force to replace it)",
+                    p.display()
+                )));
+            }
+        }
+    }
     let mut entropy = super::rng::OsEntropy;
     let (secret, public, stanza_type, key_id) = match kind {
         KeyKind::Aes256Kek => {
@@ -178,23 +254,10 @@ pub fn generate_key(kind: KeyKind, path: &Path) -> Result<GeneratedKey, SealErro
             (s, Some(p), rsa::STANZA_TYPE, k.key_id().to_owned())
         }
     };
-    let pub_path = public.as_ref().map(|_| {
-        let mut p = path.as_os_str().to_owned();
-        p.push(".pub");
-        PathBuf::from(p)
-    });
-    if let Some(pp) = &pub_path {
-        if pp.symlink_metadata().is_ok() {
-            return Err(SealError::Usage(format!(
-                "{}: already exists",
-                pp.display()
-            )));
-        }
-    }
-    write_atomic(path, secret.as_bytes(), MODE_SECRET, false)
+    write_atomic(path, secret.as_bytes(), MODE_SECRET, force)
         .map_err(|e| SealError::io(path, e))?;
     if let (Some(pp), Some(text)) = (&pub_path, public) {
-        write_atomic(pp, text.as_bytes(), MODE_PUBLIC, false).map_err(|e| SealError::io(pp, e))?;
+        write_atomic(pp, text.as_bytes(), MODE_PUBLIC, force).map_err(|e| SealError::io(pp, e))?;
     }
     Ok(GeneratedKey {
         secret: path.to_path_buf(),
@@ -256,5 +319,56 @@ mod tests {
         let err = load_key_file(&path).err().unwrap();
         assert_eq!(err.class(), "key");
         assert!(err.to_string().contains("group or others"), "{err}");
+    }
+
+    #[test]
+    fn key_files_follow_the_signing_key_rules() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.pem");
+        let public = dir.path().join("x.pub.pem");
+        let g = generate_key_files(KeyKind::X25519, &path, Some(&public), false).unwrap();
+        assert_eq!(g.public.as_deref(), Some(public.as_path()));
+        let mode = std::fs::metadata(&public).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644);
+        let before = std::fs::read(&path).unwrap();
+        // Refused without force, and nothing is written.
+        let err = generate_key_files(KeyKind::X25519, &path, Some(&public), false).unwrap_err();
+        assert_eq!(err.class(), "usage");
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        let again = generate_key_files(KeyKind::X25519, &path, Some(&public), true).unwrap();
+        assert_ne!(again.key_id, g.key_id);
+        assert_eq!(
+            open_recipient(public.to_str().unwrap()).unwrap().key_id(),
+            again.key_id
+        );
+        // A KEK has no public half.
+        let kek = dir.path().join("kek");
+        assert!(generate_key_files(KeyKind::Aes256Kek, &kek, Some(&public), true).is_err());
+        assert!(!kek.exists());
+    }
+
+    #[test]
+    fn references_open_typed_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.pem");
+        let g = generate_key(KeyKind::X25519, &path).unwrap();
+        let public = g.public.unwrap();
+        let by_uri = format!("file:{}", public.display());
+        let r = open_recipient(&by_uri).unwrap();
+        assert_eq!(
+            (r.stanza_type(), r.key_id()),
+            ("x25519-hpke", g.key_id.as_str())
+        );
+        assert!(!r.can_unwrap());
+        let err = open_identity(public.to_str().unwrap()).err().unwrap();
+        assert_eq!(err.class(), "key");
+        assert!(err.to_string().contains("public key"), "{err}");
+        assert!(open_identity(path.to_str().unwrap()).unwrap().can_unwrap());
+        for refused in ["pkcs11:token=a;object=b", "awskms:///alias/x", ""] {
+            let err = open_recipient(refused).err().unwrap();
+            assert_eq!(err.class(), "key", "{refused}");
+        }
+        let missing = open_recipient(dir.path().join("nope").to_str().unwrap());
+        assert_eq!(missing.err().unwrap().class(), "key");
     }
 }

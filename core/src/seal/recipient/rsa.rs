@@ -153,6 +153,10 @@ impl KeyWrapper for RsaOaepWrapper {
         STANZA_TYPE
     }
 
+    fn can_unwrap(&self) -> bool {
+        self.private.is_some()
+    }
+
     fn key_id(&self) -> &str {
         &self.key_id
     }

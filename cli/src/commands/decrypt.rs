@@ -1,0 +1,79 @@
+//! `modelseal decrypt`: decrypt an encrypted model; OUT appears only if every byte authenticated.
+
+use crate::output::{hex, print_json, seal_failure};
+use crate::progress::Bar;
+use modelseal::seal::{self, DecryptOptions};
+use serde_json::json;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Decrypt ENC (an encrypted directory or file) with KEY into OUT.
+///
+/// Plaintext is written beside OUT under a temporary name (.OUT.modelseal-tmp.PID.*, mode
+/// 0700/0600) and renamed to OUT only after every chunk of every file authenticated; a failure
+/// leaves nothing. A run that was killed leaves its temporary behind; the next decrypt or encrypt to
+/// the same OUT removes it. Exit 0 decrypted, 1 authentication failed (wrong key, tampered,
+/// truncated), 2 usage or input error.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The encrypted model (directory or file).
+    encrypted: PathBuf,
+    /// The private key reference: an aes256-kek key file, or an X25519 or RSA private key file.
+    #[arg(long, value_name = "REF")]
+    key: String,
+    /// Where to write the decrypted model.
+    #[arg(short = 'o', long = "out", value_name = "OUT")]
+    out: PathBuf,
+    /// Replace an existing OUT (atomically, after everything authenticated).
+    #[arg(long)]
+    force: bool,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+    /// No progress bar and no informational output.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let identity = seal::open_identity(&args.key)?;
+    let options = DecryptOptions {
+        overwrite: args.force,
+        ..DecryptOptions::default()
+    };
+    let bar = Bar::new("decrypting", args.quiet || args.json);
+    let result = seal::decrypt_with_progress(
+        &args.encrypted,
+        identity.as_ref(),
+        &args.out,
+        &options,
+        &bar,
+    );
+    bar.finish();
+    let summary = match result {
+        Ok(summary) => summary,
+        Err(err) => return seal_failure(err, "decrypted", "decryption", args.json),
+    };
+    if args.json {
+        print_json(&json!({
+            "decrypted": true,
+            "encrypted": args.encrypted,
+            "out": args.out,
+            "model_name": summary.model_name,
+            "files": summary.files,
+            "bytes": summary.bytes,
+            "body_digest": hex(&summary.body_digest),
+            "recipient": {"type": summary.recipient.0, "key_id": summary.recipient.1},
+            "errors": [],
+        }));
+    } else if !args.quiet {
+        println!(
+            "decrypted {} ({} files, {} bytes) -> {}",
+            args.encrypted.display(),
+            summary.files,
+            summary.bytes,
+            args.out.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

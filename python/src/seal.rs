@@ -1,0 +1,273 @@
+//! Python bindings of envelope encryption: `encrypt`, `decrypt`, `rewrap`, and the seekable
+//! authenticated reader behind `modelseal.open`. Translation only; the GIL is released for the
+//! work, and errors map through [`crate::errors::seal_error`].
+
+use crate::errors::{reader_error, seal_error};
+use modelseal::seal::stream::ChunkReader;
+use modelseal::seal::{self, DecryptOptions, EncryptOptions, KeyWrapper};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyTuple};
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::PathBuf;
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Encrypts a model; returns a dict describing the result.
+#[pyfunction]
+#[pyo3(signature = (model, out, recipients, chunk_size, force))]
+pub fn encrypt<'py>(
+    py: Python<'py>,
+    model: PathBuf,
+    out: PathBuf,
+    recipients: Vec<String>,
+    chunk_size: Option<u32>,
+    force: bool,
+) -> PyResult<Bound<'py, PyDict>> {
+    let summary = py.allow_threads(|| {
+        let keys = recipients
+            .iter()
+            .map(|r| seal::open_recipient(r))
+            .collect::<Result<Vec<_>, _>>()?;
+        let keys: Vec<&dyn KeyWrapper> = keys.iter().map(|k| k.as_ref()).collect();
+        let input = seal::plaintext_from_path(&model)?;
+        let options = EncryptOptions {
+            chunk_size: chunk_size.unwrap_or(EncryptOptions::default().chunk_size),
+            overwrite: force,
+            ..EncryptOptions::default()
+        };
+        seal::encrypt(&input, &keys, &out, &options)
+    });
+    let summary = summary.map_err(seal_error)?;
+    let d = PyDict::new(py);
+    d.set_item("out", out)?;
+    d.set_item("files", summary.files)?;
+    d.set_item("bytes", summary.bytes)?;
+    d.set_item("body_digest", hex(&summary.body_digest))?;
+    d.set_item("recipients", summary.recipients)?;
+    Ok(d)
+}
+
+/// Decrypts a model; returns a dict describing the result.
+#[pyfunction]
+#[pyo3(signature = (encrypted, out, key, force))]
+pub fn decrypt<'py>(
+    py: Python<'py>,
+    encrypted: PathBuf,
+    out: PathBuf,
+    key: String,
+    force: bool,
+) -> PyResult<Bound<'py, PyDict>> {
+    let summary = py.allow_threads(|| {
+        let identity = seal::open_identity(&key)?;
+        let options = DecryptOptions {
+            overwrite: force,
+            ..DecryptOptions::default()
+        };
+        seal::decrypt(&encrypted, identity.as_ref(), &out, &options)
+    });
+    let summary = summary.map_err(seal_error)?;
+    let d = PyDict::new(py);
+    d.set_item("out", out)?;
+    d.set_item("model_name", summary.model_name)?;
+    d.set_item("files", summary.files)?;
+    d.set_item("bytes", summary.bytes)?;
+    d.set_item("body_digest", hex(&summary.body_digest))?;
+    d.set_item("recipient", summary.recipient)?;
+    Ok(d)
+}
+
+/// Rewraps an encrypted model; returns the recipients afterwards as `(type, key_id)` pairs.
+#[pyfunction]
+#[pyo3(signature = (encrypted, key, add, remove))]
+pub fn rewrap(
+    py: Python<'_>,
+    encrypted: PathBuf,
+    key: String,
+    add: Vec<String>,
+    remove: Vec<String>,
+) -> PyResult<Vec<(String, String)>> {
+    if add.is_empty() && remove.is_empty() {
+        return Err(PyValueError::new_err(
+            "nothing to do: give add= and/or remove=",
+        ));
+    }
+    py.allow_threads(|| {
+        let identity = seal::open_identity(&key)?;
+        let keys = add
+            .iter()
+            .map(|r| seal::open_recipient(r))
+            .collect::<Result<Vec<_>, _>>()?;
+        let keys: Vec<&dyn KeyWrapper> = keys.iter().map(|k| k.as_ref()).collect();
+        seal::rewrap_key_ids(&encrypted, identity.as_ref(), &keys, &remove)
+    })
+    .map_err(seal_error)
+}
+
+/// Describes an encrypted model without a key (unauthenticated); `None` when `path` does not look
+/// like one.
+#[pyfunction]
+pub fn inspect_encrypted<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+) -> PyResult<Option<Bound<'py, PyDict>>> {
+    if !seal::is_encrypted(&path) {
+        return Ok(None);
+    }
+    let s = py
+        .allow_threads(|| seal::inspect_encrypted(&path))
+        .map_err(seal_error)?;
+    let d = PyDict::new(py);
+    d.set_item("format_version", s.version)?;
+    d.set_item("model_name", &s.model_name)?;
+    d.set_item("chunk_size", s.chunk_size)?;
+    d.set_item("body_digest", hex(&s.body_digest))?;
+    d.set_item("files", s.files.clone())?;
+    let recipients: Vec<(String, String)> = s
+        .recipients
+        .iter()
+        .map(|r| (r.stanza_type.clone(), r.key_id.clone()))
+        .collect();
+    d.set_item("recipients", recipients)?;
+    Ok(Some(d))
+}
+
+/// A read-only, seekable view of one encrypted file that returns only authenticated bytes.
+#[pyclass(module = "modelseal._modelseal")]
+pub struct SealedReader {
+    inner: Option<ChunkReader<File>>,
+}
+
+impl SealedReader {
+    fn reader(&mut self) -> PyResult<&mut ChunkReader<File>> {
+        self.inner
+            .as_mut()
+            .ok_or_else(|| PyValueError::new_err("I/O operation on closed file"))
+    }
+}
+
+#[pymethods]
+impl SealedReader {
+    /// Opens `path` (a single-file model, or a file inside an encrypted directory) with `key`.
+    #[new]
+    fn new(py: Python<'_>, path: PathBuf, key: String) -> PyResult<SealedReader> {
+        let reader = py
+            .allow_threads(|| {
+                let identity = seal::open_identity(&key)?;
+                seal::open_path(&path, identity.as_ref())
+            })
+            .map_err(seal_error)?;
+        Ok(SealedReader {
+            inner: Some(reader),
+        })
+    }
+
+    /// Reads up to `size` bytes (all remaining bytes when `size` is negative).
+    #[pyo3(signature = (size = -1))]
+    fn read<'py>(&mut self, py: Python<'py>, size: i64) -> PyResult<Bound<'py, PyBytes>> {
+        let reader = self.reader()?;
+        let data = py
+            .allow_threads(|| -> std::io::Result<Vec<u8>> {
+                let mut buf = Vec::new();
+                if size < 0 {
+                    reader.read_to_end(&mut buf)?;
+                } else {
+                    let want = usize::try_from(size).unwrap_or(usize::MAX);
+                    buf.resize(want, 0);
+                    let mut got = 0;
+                    while got < want {
+                        let n = reader.read(&mut buf[got..])?;
+                        if n == 0 {
+                            break;
+                        }
+                        got += n;
+                    }
+                    buf.truncate(got);
+                }
+                Ok(buf)
+            })
+            .map_err(reader_error)?;
+        Ok(PyBytes::new(py, &data))
+    }
+
+    /// Reads at most `size` bytes with one read of the core reader: never past the end of the
+    /// current chunk, so a buffered reader above it never reads (and authenticates) ahead further
+    /// than it was asked.
+    fn read1<'py>(&mut self, py: Python<'py>, size: usize) -> PyResult<Bound<'py, PyBytes>> {
+        let reader = self.reader()?;
+        let data = py
+            .allow_threads(|| -> std::io::Result<Vec<u8>> {
+                let mut buf = vec![0u8; size];
+                let n = reader.read(&mut buf)?;
+                buf.truncate(n);
+                Ok(buf)
+            })
+            .map_err(reader_error)?;
+        Ok(PyBytes::new(py, &data))
+    }
+
+    /// Moves to `offset` relative to the start (0), the current position (1) or the end (2).
+    #[pyo3(signature = (offset, whence = 0))]
+    fn seek(&mut self, offset: i64, whence: i32) -> PyResult<u64> {
+        let to =
+            match whence {
+                0 => SeekFrom::Start(u64::try_from(offset).map_err(|_| {
+                    PyValueError::new_err(format!("negative seek position {offset}"))
+                })?),
+                1 => SeekFrom::Current(offset),
+                2 => SeekFrom::End(offset),
+                _ => return Err(PyValueError::new_err(format!("invalid whence ({whence})"))),
+            };
+        self.reader()?
+            .seek(to)
+            .map_err(|e| PyValueError::new_err(e.to_string()))
+    }
+
+    /// The current position.
+    fn tell(&mut self) -> PyResult<u64> {
+        self.reader()?
+            .stream_position()
+            .map_err(|e| PyValueError::new_err(e.to_string()))
+    }
+
+    /// The plaintext size.
+    fn size(&mut self) -> PyResult<u64> {
+        Ok(self.reader()?.len())
+    }
+
+    /// Closes the file (idempotent).
+    fn close(&mut self) {
+        self.inner = None;
+    }
+
+    /// Whether the file is closed.
+    #[getter]
+    fn closed(&self) -> bool {
+        self.inner.is_none()
+    }
+
+    fn readable(&self) -> bool {
+        true
+    }
+
+    fn seekable(&self) -> bool {
+        true
+    }
+
+    fn writable(&self) -> bool {
+        false
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_exc_info))]
+    fn __exit__(&mut self, _exc_info: &Bound<'_, PyTuple>) -> bool {
+        self.close();
+        false
+    }
+}
