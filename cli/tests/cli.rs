@@ -1,38 +1,17 @@
 //! The command line as users and scripts see it: forms, exit codes (0/1/2), `--json`, files written.
 
+mod common;
+use common::*;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn modelseal(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_modelseal"))
-        .args(args)
-        .output()
-        .expect("run modelseal")
-}
+use std::process::Output;
 
 /// `modelseal verify MODEL --signature SIG --key KEY EXTRA...`
 fn verify_cmd(model: &Path, sig: &Path, key: &Path, extra: &[&str]) -> Output {
     let mut args = vec!["verify", s(model), "--signature", s(sig), "--key", s(key)];
     args.extend_from_slice(extra);
     modelseal(&args)
-}
-
-fn code(out: &Output) -> i32 {
-    out.status.code().expect("exit code")
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not one JSON object ({e}): {}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    })
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 struct Setup {

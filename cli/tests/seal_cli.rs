@@ -3,45 +3,12 @@
 //! 2 usage or input error), `--json`, `--force`, and what is (not) left on disk after a failure or
 //! a SIGKILL.
 
-use serde_json::Value;
+mod common;
+use common::*;
+
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-fn modelseal(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_modelseal"))
-        .args(args)
-        .output()
-        .expect("run modelseal")
-}
-
-fn code(out: &Output) -> i32 {
-    out.status.code().expect("exit code")
-}
-
-fn ok(args: &[&str]) -> Output {
-    let out = modelseal(args);
-    assert_eq!(
-        code(&out),
-        0,
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not one JSON object ({e}): {}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    })
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 fn no_panic(out: &Output) {
     let err = String::from_utf8_lossy(&out.stderr);

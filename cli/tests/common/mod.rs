@@ -1,0 +1,46 @@
+//! Helpers shared by the CLI integration tests: run the built binary, read its exit code and JSON.
+#![allow(dead_code)] // each test crate uses a different subset
+
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// Runs `modelseal ARGS…` (the binary cargo built for these tests).
+pub fn modelseal(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_modelseal"))
+        .args(args)
+        .output()
+        .expect("run modelseal")
+}
+
+/// The exit code (the tests never expect a death by signal here).
+pub fn code(out: &Output) -> i32 {
+    out.status.code().expect("exit code")
+}
+
+/// Runs `modelseal ARGS…` and asserts exit 0.
+pub fn ok(args: &[&str]) -> Output {
+    let out = modelseal(args);
+    assert_eq!(
+        code(&out),
+        0,
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// stdout parsed as the one JSON object `--json` promises.
+pub fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON object ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+/// A test path as a CLI argument.
+pub fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
