@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use super::encrypt::{create_new_mode, sync_tree};
 use super::envelope::{
     clean_stale_temporaries, commit, open_authenticated, open_nofollow, parent_dir, temp_prefix,
-    Form, Opened,
+    write_file_beside, Form, Opened,
 };
 use super::format::{FileEntry, ENVELOPE_NAME};
 use super::recipient::KeyWrapper;
@@ -241,29 +241,18 @@ fn decrypt_single(
     options: &DecryptOptions,
     progress: &dyn Progress,
 ) -> Result<(), SealError> {
-    let parent = parent_dir(output);
-    let tmp = tempfile::Builder::new()
-        .prefix(&temp_prefix(output))
-        .tempfile_in(&parent)
-        .map_err(|e| SealError::io(&parent, e))?;
     let (_, src, src_name) = &sources[0];
-    let job = Job {
-        cipher: &ciphers[0],
-        src,
-        src_name,
-        ct_base: opened.envelope_len,
-        dst: tmp.as_file(),
-        dst_name: output,
-    };
-    decrypt_jobs_with_progress(std::slice::from_ref(&job), progress)?;
-    let f = tmp.as_file();
-    f.set_permissions(std::fs::Permissions::from_mode(options.file_mode))
-        .and_then(|_| f.sync_all())
-        .map_err(|e| SealError::io(output, e))?;
-    let tmp_path = tmp.into_temp_path();
-    commit(&tmp_path, output, options.overwrite)?;
-    let _ = tmp_path.keep();
-    Ok(())
+    write_file_beside(output, options.file_mode, options.overwrite, |dst| {
+        let job = Job {
+            cipher: &ciphers[0],
+            src,
+            src_name,
+            ct_base: opened.envelope_len,
+            dst,
+            dst_name: output,
+        };
+        decrypt_jobs_with_progress(std::slice::from_ref(&job), progress)
+    })
 }
 
 fn decrypt_directory(

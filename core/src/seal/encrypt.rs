@@ -9,7 +9,9 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use super::envelope::{build_envelope, clean_stale_temporaries, commit, parent_dir, temp_prefix};
+use super::envelope::{
+    build_envelope, clean_stale_temporaries, commit, parent_dir, temp_prefix, write_file_beside,
+};
 use super::format::{
     check_model_name, check_rel_path, chunk_size_ok, path_order, Body, FileEntry, Header, Layout,
     DEFAULT_CHUNK_SIZE, ENVELOPE_NAME, MAX_STANZAS, SALT_LEN,
@@ -382,34 +384,22 @@ fn write_single(source: &Source, out: &Output<'_>) -> Result<(), SealError> {
         path: output,
         ..
     } = *out;
-    let parent = parent_dir(output);
-    let tmp = tempfile::Builder::new()
-        .prefix(&temp_prefix(output))
-        .tempfile_in(&parent)
-        .map_err(|e| SealError::io(&parent, e))?;
     let ciphers = ciphers(std::slice::from_ref(source), header, dek)?;
-    let job = Job {
-        cipher: &ciphers[0],
-        src: &source.file,
-        src_name: &source.path,
-        ct_base: envelope.len() as u64,
-        dst: tmp.as_file(),
-        dst_name: output,
-    };
-    encrypt_jobs_with_progress(std::slice::from_ref(&job), out.progress)?;
-    check_unchanged(std::slice::from_ref(source))?;
-    use std::os::unix::fs::FileExt;
-    let f = tmp.as_file();
-    f.write_all_at(envelope, 0)
-        .map_err(|e| SealError::io(output, e))?;
-    f.set_permissions(std::fs::Permissions::from_mode(0o644))
-        .map_err(|e| SealError::io(output, e))?;
-    f.sync_all().map_err(|e| SealError::io(output, e))?;
-    let tmp_path = tmp.into_temp_path();
-    commit(&tmp_path, output, out.overwrite)?;
-    // Renamed away: nothing left for the guard to delete.
-    let _ = tmp_path.keep();
-    Ok(())
+    write_file_beside(output, 0o644, out.overwrite, |dst| {
+        let job = Job {
+            cipher: &ciphers[0],
+            src: &source.file,
+            src_name: &source.path,
+            ct_base: envelope.len() as u64,
+            dst,
+            dst_name: output,
+        };
+        encrypt_jobs_with_progress(std::slice::from_ref(&job), out.progress)?;
+        check_unchanged(std::slice::from_ref(source))?;
+        use std::os::unix::fs::FileExt;
+        dst.write_all_at(envelope, 0)
+            .map_err(|e| SealError::io(output, e))
+    })
 }
 
 fn write_directory(sources: &[Source], out: &Output<'_>) -> Result<(), SealError> {

@@ -233,6 +233,33 @@ pub fn build_envelope(header: &Header, dek: &DataKey) -> Result<Vec<u8>, SealErr
     Ok(out)
 }
 
+/// Writes the file `target` through a private (0600) temporary file beside it: `fill` writes the
+/// content, then the file gets `mode`, is fsynced, and [`commit`] moves it into place. On any error
+/// the temporary is removed, so no partial output remains.
+pub(crate) fn write_file_beside(
+    target: &Path,
+    mode: u32,
+    overwrite: bool,
+    fill: impl FnOnce(&std::fs::File) -> Result<(), SealError>,
+) -> Result<(), SealError> {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = parent_dir(target);
+    let tmp = tempfile::Builder::new()
+        .prefix(&temp_prefix(target))
+        .tempfile_in(&parent)
+        .map_err(|e| SealError::io(&parent, e))?;
+    fill(tmp.as_file())?;
+    let f = tmp.as_file();
+    f.set_permissions(std::fs::Permissions::from_mode(mode))
+        .and_then(|_| f.sync_all())
+        .map_err(|e| SealError::io(target, e))?;
+    let tmp_path = tmp.into_temp_path();
+    commit(&tmp_path, target, overwrite)?;
+    // Renamed away: nothing left for the guard to delete.
+    let _ = tmp_path.keep();
+    Ok(())
+}
+
 /// Moves the finished temporary output `tmp` to `target` atomically: never replacing an existing
 /// target unless `overwrite`, and then by an atomic exchange (the old target is removed after).
 pub(crate) fn commit(tmp: &Path, target: &Path, overwrite: bool) -> Result<(), SealError> {
