@@ -218,8 +218,9 @@ fn encode_stanza(w: &mut Cbor, s: &Stanza) {
     }
 }
 
-/// Deterministic CBOR of a header `{1: body_bytes, 2: stanzas}` (no validation).
-fn encode_header_unchecked(body_bytes: &[u8], stanzas: &[Stanza]) -> Vec<u8> {
+/// Deterministic CBOR of a header `{1: body_bytes, 2: stanzas}` (no validation; the test-vector
+/// generator also uses it to forge headers that break a later rule).
+pub(super) fn encode_header_unchecked(body_bytes: &[u8], stanzas: &[Stanza]) -> Vec<u8> {
     let mut w = BufWriter::new(Vec::with_capacity(
         body_bytes.len() + 16 + stanzas.len() * 200,
     ));
