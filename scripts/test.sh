@@ -29,3 +29,6 @@ export MODELSEAL_BIN="$root/target/release/modelseal"
 # not shadow the installed wheel.
 "$root/.venv/bin/python" -m pytest -q -p no:cacheprovider "$root/python/tests" "$root/tests/interop" \
   "$root/test-vectors/seal/decode_v1.py"
+
+echo "== fuzz smoke: every parser of untrusted input for a few seconds (scripts/fuzz.sh)"
+scripts/fuzz.sh "${MODELSEAL_FUZZ_SECONDS:-15}"

@@ -133,6 +133,28 @@ fn tampered_model_exits_1_and_names_the_file() {
 }
 
 #[test]
+fn symlink_swapped_in_after_signing_is_refused() {
+    // The swap an attacker with write access to the registry makes between sign and verify: the
+    // same bytes, now behind a symlink that could later point anywhere.
+    let t = setup();
+    let sig = t.dir.path().join("m.sig");
+    ok(&["sign", s(&t.model), "--key", s(&t.key), "-o", s(&sig), "-q"]);
+    let outside = t.dir.path().join("outside.bin");
+    std::fs::copy(t.model.join("weights.bin"), &outside).unwrap();
+    std::fs::remove_file(t.model.join("weights.bin")).unwrap();
+    std::os::unix::fs::symlink(&outside, t.model.join("weights.bin")).unwrap();
+    // Refused while walking the model (an input the signer's policy did not allow), before any
+    // digest is compared: exit 2, naming the file.
+    let out = verify_cmd(&t.model, &sig, &t.public, &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code(&out), 2, "{stderr}");
+    assert!(
+        stderr.contains("weights.bin") && stderr.contains("symlink"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn wrong_key_exits_1() {
     let t = setup();
     let sig = t.dir.path().join("m.sig");

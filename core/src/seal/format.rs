@@ -353,6 +353,23 @@ impl<'a, 'o> Dec<'a, 'o> {
         SealError::format(self.origin, format!("{}: {reason}", self.what))
     }
 
+    /// A decoding error of `field` in words (cbor4ii's own `Display` is its `Debug`).
+    fn cbor_err<E>(&self, field: &str, e: cbor4ii::core::error::DecodeError<E>) -> SealError {
+        use cbor4ii::core::error::DecodeError as D;
+        let reason = match e {
+            D::Eof { .. } | D::RequireLength { .. } | D::Read(_) => {
+                "declares more bytes than the header holds"
+            }
+            D::Mismatch { .. } | D::Unsupported { .. } => "has the wrong CBOR type",
+            D::RequireUtf8 { .. } => "is not valid UTF-8",
+            D::LengthOverflow { .. } | D::CastOverflow { .. } | D::ArithmeticOverflow { .. } => {
+                "declares a length or value out of range"
+            }
+            _ => "is not valid CBOR",
+        };
+        self.err(format!("{field} {reason}"))
+    }
+
     fn peek_major(&mut self) -> Result<u8, SealError> {
         let byte = match self.r.fill(1) {
             Ok(r) => r.as_ref().first().copied(),
@@ -366,15 +383,15 @@ impl<'a, 'o> Dec<'a, 'o> {
         if self.peek_major()? != 0 {
             return Err(self.err(format!("{field}: expected an unsigned integer")));
         }
-        u64::decode(&mut self.r).map_err(|e| self.err(format!("{field}: {e}")))
+        u64::decode(&mut self.r).map_err(|e| self.cbor_err(field, e))
     }
 
     fn bytes(&mut self, field: &str, max: usize) -> Result<&'a [u8], SealError> {
         if self.peek_major()? != 2 {
             return Err(self.err(format!("{field}: expected a byte string")));
         }
-        let types::Bytes(b) = <types::Bytes<&'a [u8]>>::decode(&mut self.r)
-            .map_err(|e| self.err(format!("{field}: {e}")))?;
+        let types::Bytes(b) =
+            <types::Bytes<&'a [u8]>>::decode(&mut self.r).map_err(|e| self.cbor_err(field, e))?;
         if b.len() > max {
             return Err(SealError::limit(
                 self.origin,
@@ -388,7 +405,7 @@ impl<'a, 'o> Dec<'a, 'o> {
         if self.peek_major()? != 3 {
             return Err(self.err(format!("{field}: expected a text string")));
         }
-        let s = <&'a str>::decode(&mut self.r).map_err(|e| self.err(format!("{field}: {e}")))?;
+        let s = <&'a str>::decode(&mut self.r).map_err(|e| self.cbor_err(field, e))?;
         if s.len() > max {
             return Err(SealError::limit(
                 self.origin,
@@ -410,7 +427,7 @@ impl<'a, 'o> Dec<'a, 'o> {
                 format!("{}: {field} has {n} items, more than {max}", self.what),
             )),
             Ok(None) => Err(self.err(format!("{field}: indefinite-length array"))),
-            Err(e) => Err(self.err(format!("{field}: {e}"))),
+            Err(e) => Err(self.cbor_err(field, e)),
         }
     }
 
@@ -423,7 +440,7 @@ impl<'a, 'o> Dec<'a, 'o> {
             Ok(Some(n)) if n <= max => Ok(n),
             Ok(Some(n)) => Err(self.err(format!("{field}: map of {n} entries, at most {max}"))),
             Ok(None) => Err(self.err(format!("{field}: indefinite-length map"))),
-            Err(e) => Err(self.err(format!("{field}: {e}"))),
+            Err(e) => Err(self.cbor_err(field, e)),
         }
     }
 

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Fuzzes every parser of untrusted input with cargo-fuzz (libFuzzer + AddressSanitizer).
+#
+#   scripts/fuzz.sh [SECONDS] [TARGET...]    run each target for SECONDS (default 20) in turn
+#
+# The machine has only the stable toolchain; cargo-fuzz needs `-Z` flags, which stable accepts
+# with RUSTC_BOOTSTRAP=1 (the AddressSanitizer runtime ships with stable's rust-std). cargo-fuzz
+# is installed into ~/.cargo/bin on first use (pinned, --locked). Seed corpora come from
+# test-vectors/ (copied into fuzz/corpus/<target>, which libFuzzer then grows). A crash stops the
+# run with exit 1 and leaves its input in fuzz/artifacts/<target>/; make it a regression vector
+# (fuzz/regressions/<target>/, replayed by `cargo test` in core/tests/fuzz_regressions.rs).
+# Prints one summary line per target: executions, coverage (cov/ft), corpus size.
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+MODELSEAL_LOG_NAME=modelseal-fuzz
+cd "$MODELSEAL_ROOT"
+
+seconds="${1:-20}"
+shift || true
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(oms_bundle oms_statement seal_header seal_chunks seal_decrypt key_reference)
+
+cargo_fuzz_version=0.13.2
+if ! cargo fuzz --version 2>/dev/null | grep -q "$cargo_fuzz_version"; then
+  log "installing cargo-fuzz $cargo_fuzz_version"
+  cargo install --quiet --locked --version "$cargo_fuzz_version" cargo-fuzz </dev/null
+fi
+export RUSTC_BOOTSTRAP=1
+
+seed() {
+  local target=$1 dir="fuzz/corpus/$1"
+  mkdir -p "$dir"
+  case "$target" in
+    oms_bundle) find test-vectors/oms test-vectors/oms-unit -name '*.sig' -o -name '*.json' -path '*oms*' ;;
+    oms_statement)
+      # DSSE payloads of the reference vectors.
+      find test-vectors/oms -name '*.sig' | while read -r sig; do
+        .venv/bin/python -c 'import base64,json,sys; b=json.load(open(sys.argv[1])); sys.stdout.buffer.write(base64.b64decode(b["dsseEnvelope"]["payload"]))' "$sig" \
+          >"$dir/payload-$(basename "$(dirname "$sig")")-$(basename "$sig")" 2>/dev/null || true
+      done ;;
+    seal_header)
+      find test-vectors/seal -name '*.mseal' -o -name modelseal.envelope | while read -r f; do
+        .venv/bin/python -c 'import struct,sys; d=open(sys.argv[1],"rb").read(); n=struct.unpack(">I",d[10:14])[0]; sys.stdout.buffer.write(d[14:14+n])' "$f" \
+          >"$dir/header-$(echo "$f" | tr / _)" 2>/dev/null || true
+      done ;;
+    seal_chunks | seal_decrypt) find test-vectors/seal -name '*.mseal' ;;
+    key_reference) printf '%s\n' 'keys/release.pem' 'file:///abs/key.pem' \
+      'pkcs11:token=ml;object=release?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/run/pin' \
+      'awskms:///alias/model-release' 'awskms://127.0.0.1:4566/arn:aws:kms:us-east-1:1:key/k' >"$dir/refs" ;;
+  esac | while read -r f; do [ -f "$f" ] && cp -n "$f" "$dir/$(echo "$f" | tr / _)"; done
+}
+
+status=0
+for t in "${targets[@]}"; do
+  seed "$t"
+  log "building and running $t for ${seconds}s"
+  logfile="fuzz/target/$t.log"
+  mkdir -p fuzz/target
+  if ! (cd fuzz && cargo fuzz run --release "$t" "corpus/$t" -- \
+        -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=1024 -print_final_stats=1 \
+        </dev/null >"target/$t.log" 2>&1); then
+    tail -n 40 "$logfile" >&2
+    log "$t FAILED: crash input in fuzz/artifacts/$t/"
+    status=1
+    continue
+  fi
+  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$logfile" | grep -o '[0-9]*$' || echo '?')
+  line=$(grep -E '^#[0-9]+.*(DONE|pulse|NEW|REDUCE)' "$logfile" | tail -n1 | grep -oE 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+' || true)
+  printf '%-14s %8s execs in %ss  %s\n' "$t" "$execs" "$seconds" "$line"
+done
+exit $status
