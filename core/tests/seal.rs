@@ -341,3 +341,49 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Rewrites the start of a file in place (same size) the first time encryption reports progress.
+struct RewriteWhileEncrypting {
+    path: PathBuf,
+    done: std::sync::atomic::AtomicBool,
+}
+
+impl modelseal::digest::Progress for RewriteWhileEncrypting {
+    fn advance(&self, _bytes: u64) {
+        if !self.done.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            use std::os::unix::fs::FileExt;
+            // Past one coarse clock tick, for kernels without multigrain timestamps.
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            let f = fs::OpenOptions::new().write(true).open(&self.path).unwrap();
+            f.write_all_at(&[0xEE; 100], 0).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_same_size_rewrite_during_encryption_is_refused_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("weights.bin");
+    fs::write(&input, data(3 << 20, 9)).unwrap();
+    let out = dir.path().join("weights.mseal");
+    let progress = RewriteWhileEncrypting {
+        path: input.clone(),
+        done: Default::default(),
+    };
+    let options = EncryptOptions {
+        chunk_size: 4096,
+        ..EncryptOptions::default()
+    };
+    let err = modelseal::seal::encrypt_with_progress(
+        &plaintext_from_path(&input).unwrap(),
+        &[&kek(1)],
+        &out,
+        &options,
+        &progress,
+    )
+    .unwrap_err();
+    assert_eq!(err.class(), "changed", "{err}");
+    assert!(err.to_string().contains("weights.bin"), "{err}");
+    let left: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(left.len(), 1, "only the input remains");
+}

@@ -8,7 +8,7 @@
 //! the whole file (the tests check that against the reference implementation and `b3sum`).
 
 use super::plan::Job;
-use super::read::{expect_eof, open, read_range, with_buffer};
+use super::read::{expect_eof, expect_unchanged, open, read_range, with_buffer};
 use super::{DigestError, Progress};
 use blake3::hazmat::{left_subtree_len, merge_subtrees_non_root, merge_subtrees_root};
 use blake3::hazmat::{ChainingValue, HasherExt, Mode};
@@ -25,7 +25,7 @@ pub(super) fn hash_job(
     debug_assert!(job.start == 0 && leaf >= blake3::CHUNK_LEN as u64);
     let leaf = leaf.max(blake3::CHUNK_LEN as u64);
     let path = job.file.path.as_path();
-    let file = open(path)?;
+    let file = open(job.file)?;
     let subtree = Subtree {
         file: &file,
         path,
@@ -45,6 +45,7 @@ pub(super) fn hash_job(
     if job.reaches_eof() {
         with_buffer(|buffer| expect_eof(&file, path, job.end, buffer))?;
     }
+    expect_unchanged(&file, job.file)?;
     Ok(root.as_bytes().to_vec())
 }
 

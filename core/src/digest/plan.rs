@@ -78,6 +78,7 @@ mod tests {
                 name: RelPath::new(name).unwrap(),
                 path: PathBuf::from(name),
                 len,
+                stamp: Default::default(),
             })
             .collect();
         ModelTree {

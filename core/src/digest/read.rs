@@ -6,6 +6,7 @@
 use super::hasher::StreamHasher;
 use super::plan::Job;
 use super::{DigestError, HashAlgorithm, Progress};
+use crate::tree::{ChangeStamp, ModelFile};
 use std::cell::RefCell;
 use std::fs::File;
 use std::io;
@@ -28,7 +29,7 @@ pub(super) fn hash_job(
     progress: &dyn Progress,
 ) -> Result<Vec<u8>, DigestError> {
     let path = &job.file.path;
-    let file = open(path)?;
+    let file = open(job.file)?;
     let mut hasher = StreamHasher::new(algorithm);
     with_buffer(|buffer| -> Result<(), DigestError> {
         read_range(&file, path, job.start, job.end, buffer, |bytes| {
@@ -40,14 +41,33 @@ pub(super) fn hash_job(
         }
         Ok(())
     })?;
+    expect_unchanged(&file, job.file)?;
     Ok(hasher.finalize())
 }
 
-pub(super) fn open(path: &Path) -> Result<File, DigestError> {
-    File::open(path).map_err(|source| DigestError::Io {
+/// Opens a model file for hashing, checking that it is still the file the walk saw (same size,
+/// same change stamp): one rewritten in between is [`DigestError::Changed`].
+pub(super) fn open(model_file: &ModelFile) -> Result<File, DigestError> {
+    let path = &model_file.path;
+    let file = File::open(path).map_err(|source| DigestError::Io {
         path: path.to_path_buf(),
         source,
-    })
+    })?;
+    expect_unchanged(&file, model_file)?;
+    Ok(file)
+}
+
+/// Checks the open `file` against the size and change stamp the walk recorded; called again after
+/// the last read, so a write during hashing is caught too.
+pub(super) fn expect_unchanged(file: &File, model_file: &ModelFile) -> Result<(), DigestError> {
+    let meta = file.metadata().map_err(|source| DigestError::Io {
+        path: model_file.path.clone(),
+        source,
+    })?;
+    if meta.len() != model_file.len || ChangeStamp::of(&meta) != model_file.stamp {
+        return Err(changed(&model_file.path));
+    }
+    Ok(())
 }
 
 /// Runs `f` with this thread's chunk buffer (or a fresh one if it is already in use).

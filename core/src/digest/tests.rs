@@ -156,6 +156,84 @@ fn a_file_that_grows_or_shrinks_after_the_walk_is_changed() {
     }
 }
 
+/// Every method and algorithm that reads files.
+fn every_config() -> Vec<SerializationConfig> {
+    let mut out = Vec::new();
+    for hash in [
+        HashAlgorithm::Sha256,
+        HashAlgorithm::Blake2b,
+        HashAlgorithm::Blake3,
+    ] {
+        out.push(config(Method::Files, hash));
+        if hash != HashAlgorithm::Blake3 {
+            out.push(config(
+                Method::Shards {
+                    shard_size: 100_000,
+                },
+                hash,
+            ));
+        }
+    }
+    out
+}
+
+/// Kernels without multigrain timestamps (before 6.13) stamp changes with a coarse clock tick;
+/// waiting a few ticks makes the tests below independent of the kernel.
+fn past_one_clock_tick() {
+    std::thread::sleep(std::time::Duration::from_millis(20));
+}
+
+#[test]
+fn a_same_size_rewrite_after_the_walk_is_changed() {
+    for cfg in every_config() {
+        let dir = model(&[("weights", 300_000), ("ok", 10)]);
+        let tree = tree_of(dir.path());
+        past_one_clock_tick();
+        let mut bytes = fs::read(dir.path().join("weights")).unwrap();
+        bytes[123] ^= 1;
+        fs::write(dir.path().join("weights"), bytes).unwrap();
+        let err = hash_tree(&tree, &cfg, &NoProgress).unwrap_err();
+        assert!(
+            matches!(&err, DigestError::Changed { path } if path.ends_with("weights")),
+            "{cfg:?}: {err}"
+        );
+    }
+}
+
+/// Rewrites the tail of a file in place (same size) the first time hashing reports progress.
+struct RewriteWhileHashing {
+    path: std::path::PathBuf,
+    done: std::sync::atomic::AtomicBool,
+}
+
+impl Progress for RewriteWhileHashing {
+    fn advance(&self, _bytes: u64) {
+        if !self.done.swap(true, Ordering::SeqCst) {
+            use std::os::unix::fs::FileExt;
+            past_one_clock_tick();
+            let f = fs::OpenOptions::new().write(true).open(&self.path).unwrap();
+            f.write_all_at(&[0xEE; 1000], 299_000).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_same_size_rewrite_during_hashing_is_changed_not_signed() {
+    for cfg in every_config() {
+        let dir = model(&[("weights", 300_000)]);
+        let tree = tree_of(dir.path());
+        let progress = RewriteWhileHashing {
+            path: dir.path().join("weights"),
+            done: Default::default(),
+        };
+        let err = hash_tree(&tree, &cfg, &progress).unwrap_err();
+        assert!(
+            matches!(&err, DigestError::Changed { path } if path.ends_with("weights")),
+            "{cfg:?}: {err}"
+        );
+    }
+}
+
 #[test]
 fn a_file_removed_after_the_walk_is_an_io_error_naming_it() {
     let dir = model(&[("gone.bin", 10)]);

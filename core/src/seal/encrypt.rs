@@ -130,6 +130,8 @@ struct Source {
     path: PathBuf,
     file: File,
     entry: FileEntry,
+    /// The change stamp when opened: a rewrite during encryption, even in place, is refused.
+    stamp: crate::tree::ChangeStamp,
 }
 
 /// [`encrypt`] with the randomness source given (tests inject a seeded one; §16 draw order).
@@ -300,6 +302,7 @@ fn open_sources(input: &Plaintext) -> Result<(Layout, Vec<Source>), SealError> {
         }
         Ok(Source {
             path: path.to_path_buf(),
+            stamp: crate::tree::ChangeStamp::of(&meta),
             file,
             entry: FileEntry {
                 path: name,
@@ -348,18 +351,21 @@ fn ciphers(
         .collect()
 }
 
-/// §9 step 9: a source that grew while it was read is refused too.
+/// §9 step 9: a source that grew, or was rewritten in place, while it was read is refused too.
 fn check_unchanged(sources: &[Source]) -> Result<(), SealError> {
     for s in sources {
-        let len = s
-            .file
-            .metadata()
-            .map_err(|e| SealError::io(&s.path, e))?
-            .len();
+        let meta = s.file.metadata().map_err(|e| SealError::io(&s.path, e))?;
+        let len = meta.len();
         if len != s.entry.size {
             return Err(SealError::Changed {
                 path: s.path.clone(),
                 reason: format!("{len} bytes now, {} when listed", s.entry.size),
+            });
+        }
+        if crate::tree::ChangeStamp::of(&meta) != s.stamp {
+            return Err(SealError::Changed {
+                path: s.path.clone(),
+                reason: "written to while it was being encrypted".into(),
             });
         }
     }

@@ -65,6 +65,32 @@ pub struct ModelFile {
     pub path: PathBuf,
     /// Size in bytes when walked.
     pub len: u64,
+    /// The file's change time when walked; hashing checks it again (see [`ChangeStamp`]).
+    pub stamp: ChangeStamp,
+}
+
+/// A file's status-change time (`ctime`, to the nanosecond) as seen at one moment.
+///
+/// Why ctime: every write to a file updates it (as does a chmod), and unlike mtime it cannot be
+/// set back by the writer (`utimensat` updates ctime too). Hashing compares the stamp taken by the
+/// walk with the open file's before and after reading it, so a file rewritten in place — even to
+/// the same size — between the walk and the end of its hashing is reported as changed instead of
+/// being signed over a mix of old and new bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ChangeStamp {
+    secs: i64,
+    nanos: i64,
+}
+
+impl ChangeStamp {
+    /// The stamp of a file's metadata.
+    pub fn of(meta: &std::fs::Metadata) -> ChangeStamp {
+        use std::os::unix::fs::MetadataExt;
+        ChangeStamp {
+            secs: meta.ctime(),
+            nanos: meta.ctime_nsec(),
+        }
+    }
 }
 
 /// The files of a model in signing order.

@@ -4,7 +4,7 @@
 //! follows it; only an allowed link to a regular file becomes a [`ModelFile`]. The result is
 //! sorted component-wise (see [`RelPath`]'s ordering).
 
-use super::{ModelFile, ModelTree, RelPath, TreeError, WalkOptions, DEFAULT_IGNORES};
+use super::{ChangeStamp, ModelFile, ModelTree, RelPath, TreeError, WalkOptions, DEFAULT_IGNORES};
 use std::fs::{self, Metadata};
 use std::io;
 use std::os::unix::fs::FileTypeExt;
@@ -17,7 +17,7 @@ pub fn walk(root: &Path, options: &WalkOptions) -> Result<ModelTree, TreeError> 
     // A symlinked model root is followed when links are allowed (as 1.1.1's glob does), even if
     // it points to a directory: the link names the whole model, not an entry inside it.
     let (single_file, files) = match classify(root, &meta, options.allow_symlinks, true)? {
-        Kind::File { len } => (true, single_file(root, len, &ignores)),
+        Kind::File { len, stamp } => (true, single_file(root, len, stamp, &ignores)),
         Kind::Dir => (false, walk_dir(root, &ignores, options.allow_symlinks)?),
     };
     Ok(ModelTree {
@@ -29,7 +29,7 @@ pub fn walk(root: &Path, options: &WalkOptions) -> Result<ModelTree, TreeError> 
 
 /// What a path is, once symlink policy is applied.
 enum Kind {
-    File { len: u64 },
+    File { len: u64, stamp: ChangeStamp },
     Dir,
 }
 
@@ -51,7 +51,7 @@ impl Ignores {
     }
 }
 
-fn single_file(root: &Path, len: u64, ignores: &Ignores) -> Vec<ModelFile> {
+fn single_file(root: &Path, len: u64, stamp: ChangeStamp, ignores: &Ignores) -> Vec<ModelFile> {
     let name = RelPath::root();
     if ignores.matches(&name) {
         return Vec::new();
@@ -60,6 +60,7 @@ fn single_file(root: &Path, len: u64, ignores: &Ignores) -> Vec<ModelFile> {
         name,
         path: root.to_path_buf(),
         len,
+        stamp,
     }]
 }
 
@@ -82,7 +83,12 @@ fn walk_dir(
             let meta = entry.metadata().map_err(io_error(&path))?;
             match classify(&path, &meta, allow_symlinks, false)? {
                 Kind::Dir => pending.push((path, Some(name))),
-                Kind::File { len } => files.push(ModelFile { name, path, len }),
+                Kind::File { len, stamp } => files.push(ModelFile {
+                    name,
+                    path,
+                    len,
+                    stamp,
+                }),
             }
         }
     }
@@ -116,7 +122,10 @@ fn classify(
         return Ok(Kind::Dir);
     }
     if kind.is_file() {
-        return Ok(Kind::File { len: meta.len() });
+        return Ok(Kind::File {
+            len: meta.len(),
+            stamp: ChangeStamp::of(meta),
+        });
     }
     if !kind.is_symlink() {
         return Err(unsupported(
@@ -148,7 +157,10 @@ fn classify(
         }
     };
     if target.is_file() {
-        Ok(Kind::File { len: target.len() })
+        Ok(Kind::File {
+            len: target.len(),
+            stamp: ChangeStamp::of(&target),
+        })
     } else if target.is_dir() && follow_dir_link {
         Ok(Kind::Dir)
     } else if target.is_dir() {
