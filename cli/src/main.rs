@@ -12,11 +12,17 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // A write beyond `ulimit -f` must be an error that is reported and cleaned up after, not a
+    // SIGXFSZ that kills the process mid-write (CPython ignores it at startup for the same reason).
+    // SAFETY: sets one signal's disposition before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     let cli = commands::Cli::parse();
     match commands::run(cli) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", output::describe(&err));
             output::exit_input()
         }
     }

@@ -101,3 +101,20 @@ pub fn seal_failure(
         Ok(exit_input())
     }
 }
+
+/// The error and its causes as one line, `outer: inner: …`, without repeating a cause that the
+/// message before it already ends with (core errors include their source in their own message).
+pub fn describe(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if out.ends_with(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}

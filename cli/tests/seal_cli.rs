@@ -785,23 +785,134 @@ impl XorShift {
     }
 }
 
-/// SIGKILL `decrypt` at random points of a ~256 MiB model: OUT never appears half-written, and a
-/// temporary that the killed run left beside OUT is private (0700 directory, 0600 files) and is
-/// removed by the next run to the same OUT, which then succeeds.
-#[test]
-fn killed_decrypt_leaves_no_output_and_the_rerun_cleans_up() {
-    use std::os::unix::process::ExitStatusExt;
-    let dir = tempfile::tempdir().unwrap();
-    let m = dir.path().join("model");
+/// A model of `files` files of `mib` MiB each, with patterned (incompressible enough) content.
+fn big_model(dir: &Path, files: u8, mib: u8) -> PathBuf {
+    let m = dir.join("model");
     std::fs::create_dir(&m).unwrap();
     let block: Vec<u8> = (0..(1u32 << 20)).map(|i| (i % 239) as u8 ^ 0x5a).collect();
-    for f in 0..4 {
-        let mut bytes = Vec::with_capacity(64 << 20);
-        for i in 0..64u8 {
+    for f in 0..files {
+        let mut bytes = Vec::with_capacity(usize::from(mib) << 20);
+        for i in 0..mib {
             bytes.extend(block.iter().map(|b| b ^ i ^ f));
         }
         std::fs::write(m.join(format!("part-{f}.bin")), &bytes).unwrap();
     }
+    m
+}
+
+/// Kills `decrypt ENC -o OUT` with SIGKILL at random points until `kills` runs died mid-way.
+/// After each: OUT is either absent or complete; whatever else remains beside OUT is a private
+/// temporary (only `allow_temporaries`), and a rerun removes it and succeeds. Returns how many runs
+/// left a temporary.
+fn kill_decrypt_repeatedly(
+    enc: &Path,
+    key: &Path,
+    out_path: &Path,
+    same_as_input: &dyn Fn(&Path),
+    kills: usize,
+    allow_temporaries: bool,
+) -> usize {
+    use std::os::unix::process::ExitStatusExt;
+    let outdir = out_path.parent().unwrap();
+    let out_name = out_path.file_name().unwrap().to_str().unwrap();
+    let remove_out = || {
+        if out_path.is_dir() {
+            std::fs::remove_dir_all(out_path).unwrap();
+        } else {
+            std::fs::remove_file(out_path).unwrap();
+        }
+    };
+    let decrypt = || {
+        Command::new(env!("CARGO_BIN_EXE_modelseal"))
+            .args([
+                "decrypt",
+                s(enc),
+                "--key",
+                s(key),
+                "-o",
+                s(out_path),
+                "--quiet",
+            ])
+            .spawn()
+            .unwrap()
+    };
+    // One full run tells how long a decrypt takes here.
+    let started = std::time::Instant::now();
+    assert!(decrypt().wait().unwrap().success());
+    let full = started.elapsed();
+    remove_out();
+
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    eprintln!("kill test: full decrypt {full:?}, seed {seed}");
+    let mut rng = XorShift(seed);
+    let (mut killed, mut left_temporaries) = (0, 0);
+    for attempt in 0..kills * 3 {
+        if killed >= kills {
+            break;
+        }
+        let delay = full.mul_f64(0.02 + 0.9 * rng.next_f64());
+        let mut child = decrypt();
+        std::thread::sleep(delay);
+        let _ = child.kill(); // SIGKILL
+        let status = child.wait().unwrap();
+        if status.signal() != Some(libc_sigkill()) {
+            // Finished before the signal: a complete, correct output.
+            assert!(status.success(), "attempt {attempt}: {status:?}");
+            same_as_input(out_path);
+            remove_out();
+            continue;
+        }
+        killed += 1;
+        // Killed between the rename and exit, OUT is complete; otherwise it does not exist.
+        if out_path.exists() {
+            same_as_input(out_path);
+            remove_out();
+        }
+        for name in leftovers(outdir, &[out_name]) {
+            assert!(
+                allow_temporaries,
+                "attempt {attempt}: {name} left beside the output"
+            );
+            assert!(
+                name.starts_with(&format!(".{out_name}.modelseal-tmp.")),
+                "unexpected entry {name}"
+            );
+            let path = outdir.join(&name);
+            let md = std::fs::symlink_metadata(&path).unwrap();
+            assert_eq!(md.mode() & 0o077, 0, "{name}: a private temporary");
+            if md.is_dir() {
+                for entry in std::fs::read_dir(&path).unwrap() {
+                    let md = entry.unwrap().metadata().unwrap();
+                    assert_eq!(md.mode() & 0o077, 0, "plaintext files are 0600");
+                }
+            }
+            left_temporaries += 1;
+        }
+        // The rerun removes what the killed run left and then succeeds.
+        let status = decrypt().wait().unwrap();
+        assert!(status.success(), "attempt {attempt}: rerun failed");
+        assert_eq!(leftovers(outdir, &[out_name]), Vec::<String>::new());
+        same_as_input(out_path);
+        remove_out();
+    }
+    eprintln!(
+        "kill test: {killed} kills, {left_temporaries} left a temporary that the rerun removed"
+    );
+    assert!(killed >= kills, "only {killed} runs were killed mid-way");
+    left_temporaries
+}
+
+/// SIGKILL `decrypt` of a directory model at 50 random points: OUT never appears half-written,
+/// and a temporary left beside OUT is private (0700 directory, 0600 files) and removed by the next
+/// run to the same OUT, which then succeeds.
+#[test]
+fn killed_decrypt_of_a_directory_leaves_no_output_and_the_rerun_cleans_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = big_model(dir.path(), 4, 16);
     let key = keygen(dir.path(), "aes256-kek", "kek.hex");
     let enc = dir.path().join("enc");
     ok(&[
@@ -815,86 +926,111 @@ fn killed_decrypt_leaves_no_output_and_the_rerun_cleans_up() {
     ]);
     let outdir = dir.path().join("outdir");
     std::fs::create_dir(&outdir).unwrap();
-    let out_path = outdir.join("out");
-    let decrypt = || {
-        Command::new(env!("CARGO_BIN_EXE_modelseal"))
-            .args([
-                "decrypt",
-                s(&enc),
-                "--key",
-                s(&key.secret),
-                "-o",
-                s(&out_path),
-                "--quiet",
-            ])
-            .spawn()
+    kill_decrypt_repeatedly(
+        &enc,
+        &key.secret,
+        &outdir.join("out"),
+        &|out| assert_same_files(out, &m),
+        50,
+        true,
+    );
+}
+
+/// SIGKILL `decrypt` of a single-file model at 50 random points: the output is an unnamed
+/// `O_TMPFILE` until it authenticated, so nothing at all remains after a kill — no output, no
+/// temporary.
+#[test]
+fn killed_decrypt_of_a_single_file_leaves_nothing_at_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = big_model(dir.path(), 1, 64);
+    let input = m.join("part-0.bin");
+    let key = keygen(dir.path(), "aes256-kek", "kek.hex");
+    let enc = dir.path().join("enc.mseal");
+    ok(&[
+        "encrypt",
+        s(&input),
+        "--recipient",
+        s(&key.recipient),
+        "-o",
+        s(&enc),
+        "--quiet",
+    ]);
+    let outdir = dir.path().join("outdir");
+    std::fs::create_dir(&outdir).unwrap();
+    let left = kill_decrypt_repeatedly(
+        &enc,
+        &key.secret,
+        &outdir.join("out.bin"),
+        &|out| assert!(std::fs::read(out).unwrap() == std::fs::read(&input).unwrap()),
+        50,
+        false,
+    );
+    assert_eq!(left, 0);
+}
+
+/// A write beyond `ulimit -f` (EFBIG; SIGXFSZ is ignored) is a clear error, exit 2, and leaves no
+/// partial output, for encrypt and for decrypt in both layouts.
+#[test]
+fn a_write_failure_is_a_clear_error_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = big_model(dir.path(), 2, 4);
+    let key = keygen(dir.path(), "aes256-kek", "kek.hex");
+    let single = m.join("part-0.bin");
+    let (enc_dir, enc_file) = (dir.path().join("enc"), dir.path().join("enc.mseal"));
+    ok(&[
+        "encrypt",
+        s(&m),
+        "--recipient",
+        s(&key.recipient),
+        "-o",
+        s(&enc_dir),
+        "-q",
+    ]);
+    ok(&[
+        "encrypt",
+        s(&single),
+        "--recipient",
+        s(&key.recipient),
+        "-o",
+        s(&enc_file),
+        "-q",
+    ]);
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let limited = |args: &[&str]| {
+        // 1 MiB limit (ulimit counts 1024-byte blocks); every file here is 4 MiB.
+        let script = format!("ulimit -f 1024; exec \"$0\" \"$@\"");
+        Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .arg(env!("CARGO_BIN_EXE_modelseal"))
+            .args(args)
+            .output()
             .unwrap()
     };
-    // One full run tells how long a decrypt takes here.
-    let started = std::time::Instant::now();
-    assert!(decrypt().wait().unwrap().success());
-    let full = started.elapsed();
-    std::fs::remove_dir_all(&out_path).unwrap();
-
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
-        | 1;
-    eprintln!("kill test: full decrypt {full:?}, seed {seed}");
-    let mut rng = XorShift(seed);
-    let (mut killed, mut left_temporaries) = (0, 0);
-    for attempt in 0..12 {
-        if killed >= 6 {
-            break;
-        }
-        let delay = full.mul_f64(0.05 + 0.8 * rng.next_f64());
-        let mut child = decrypt();
-        std::thread::sleep(delay);
-        let _ = child.kill(); // SIGKILL
-        let status = child.wait().unwrap();
-        if status.signal() != Some(libc_sigkill()) {
-            // Finished before the signal: a complete, correct output.
-            assert!(status.success(), "attempt {attempt}: {status:?}");
-            assert_same_files(&out_path, &m);
-            std::fs::remove_dir_all(&out_path).unwrap();
-            continue;
-        }
-        killed += 1;
-        // Killed between the rename and exit, OUT is complete; otherwise it does not exist.
-        if out_path.exists() {
-            assert_same_files(&out_path, &m);
-            std::fs::remove_dir_all(&out_path).unwrap();
-        }
-        for name in leftovers(&outdir, &["out"]) {
-            assert!(
-                name.starts_with(".out.modelseal-tmp."),
-                "unexpected entry {name}"
-            );
-            let path = outdir.join(&name);
-            let md = std::fs::symlink_metadata(&path).unwrap();
-            assert_eq!(
-                md.mode() & 0o777,
-                0o700,
-                "{name}: a private temporary directory"
-            );
-            for entry in std::fs::read_dir(&path).unwrap() {
-                let md = entry.unwrap().metadata().unwrap();
-                assert_eq!(md.mode() & 0o077, 0, "plaintext files are 0600");
-            }
-            left_temporaries += 1;
-        }
-        // The rerun removes what the killed run left and then succeeds.
-        let status = decrypt().wait().unwrap();
-        assert!(status.success(), "attempt {attempt}: rerun failed");
-        assert_eq!(leftovers(&outdir, &["out"]), Vec::<String>::new());
-        assert_same_files(&out_path, &m);
-        std::fs::remove_dir_all(&out_path).unwrap();
+    let runs: [(&str, Vec<&str>); 3] = [
+        (
+            "decrypt a directory",
+            vec!["decrypt", s(&enc_dir), "--key", s(&key.secret)],
+        ),
+        (
+            "decrypt a file",
+            vec!["decrypt", s(&enc_file), "--key", s(&key.secret)],
+        ),
+        (
+            "encrypt",
+            vec!["encrypt", s(&single), "--recipient", s(&key.recipient)],
+        ),
+    ];
+    for (what, mut args) in runs {
+        let target = out.join("result");
+        args.extend(["-o", s(&target), "-q"]);
+        let r = limited(&args);
+        let stderr = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(code(&r), 2, "{what}: {stderr}");
+        assert!(stderr.contains("File too large"), "{what}: {stderr}");
+        assert_eq!(leftovers(&out, &[]), Vec::<String>::new(), "{what}");
     }
-    eprintln!(
-        "kill test: {killed} kills, {left_temporaries} left a temporary that the rerun removed"
-    );
-    assert!(killed >= 5, "only {killed} runs were killed mid-way");
 }
 
 fn libc_sigkill() -> i32 {

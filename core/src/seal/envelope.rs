@@ -234,25 +234,142 @@ pub fn build_envelope(header: &Header, dek: &DataKey) -> Result<Vec<u8>, SealErr
 }
 
 /// Writes the file `target` through a private (0600) temporary file beside it: `fill` writes the
-/// content, then the file gets `mode`, is fsynced, and [`commit`] moves it into place. On any error
-/// the temporary is removed, so no partial output remains.
+/// content, then the file gets `mode`, is fsynced, and is moved into place (never replacing an
+/// existing target unless `overwrite`). On any error nothing remains.
+///
+/// On Linux the temporary is an unnamed `O_TMPFILE`, linked into the directory only after `fill`
+/// succeeded (after authentication, for decryption): a process killed before that leaves nothing
+/// at all, not even a temporary for the next run to remove. Where `O_TMPFILE` is unavailable (other
+/// systems, file systems without it, no `/proc`), a named temporary that the next run removes.
 pub(crate) fn write_file_beside(
     target: &Path,
     mode: u32,
     overwrite: bool,
     fill: impl FnOnce(&std::fs::File) -> Result<(), SealError>,
 ) -> Result<(), SealError> {
-    use std::os::unix::fs::PermissionsExt;
     let parent = parent_dir(target);
-    let tmp = tempfile::Builder::new()
-        .prefix(&temp_prefix(target))
-        .tempfile_in(&parent)
-        .map_err(|e| SealError::io(&parent, e))?;
-    fill(tmp.as_file())?;
-    let f = tmp.as_file();
+    match unnamed_temporary(&parent) {
+        Some(file) => {
+            fill(&file)?;
+            finish_file(&file, target, mode)?;
+            link_into_place(&file, target, overwrite)
+        }
+        None => write_named_beside(target, &parent, mode, overwrite, fill),
+    }
+}
+
+fn finish_file(f: &std::fs::File, target: &Path, mode: u32) -> Result<(), SealError> {
+    use std::os::unix::fs::PermissionsExt;
     f.set_permissions(std::fs::Permissions::from_mode(mode))
         .and_then(|_| f.sync_all())
-        .map_err(|e| SealError::io(target, e))?;
+        .map_err(|e| SealError::io(target, e))
+}
+
+/// An unnamed temporary file in `dir` (Linux `O_TMPFILE`, mode 0600), if the system and the file
+/// system support it and `/proc/self/fd` is there to link it by.
+fn unnamed_temporary(dir: &Path) -> Option<std::fs::File> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        if !Path::new("/proc/self/fd").is_dir() {
+            return None;
+        }
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .mode(0o600)
+            .custom_flags(libc::O_TMPFILE)
+            .open(dir)
+            .ok()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = dir;
+        None
+    }
+}
+
+/// Gives the unnamed `file` the name `target`: directly when the target must not exist (the link
+/// fails if it does, so a racing creator is never replaced), else under a temporary name that
+/// [`commit`] then exchanges with the old target.
+fn link_into_place(file: &std::fs::File, target: &Path, overwrite: bool) -> Result<(), SealError> {
+    use std::os::unix::io::AsRawFd;
+    let proc_path = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
+    let link = |to: &Path| -> std::io::Result<()> {
+        let (from, to) = (c_path(&proc_path)?, c_path(to)?);
+        // SAFETY: both pointers are valid NUL-terminated strings for the duration of the call.
+        let rc = unsafe {
+            libc::linkat(
+                libc::AT_FDCWD,
+                from.as_ptr(),
+                libc::AT_FDCWD,
+                to.as_ptr(),
+                libc::AT_SYMLINK_FOLLOW,
+            )
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error())
+        }
+    };
+    let exists = target.symlink_metadata().is_ok();
+    if !exists {
+        match link(target) {
+            Ok(()) => return sync_parent(target),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && overwrite => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(already_exists(target))
+            }
+            Err(e) => return Err(SealError::io(target, e)),
+        }
+    } else if !overwrite {
+        return Err(already_exists(target));
+    }
+    // Replacing: a named temporary (removed by the next run if we die now), then an exchange.
+    let tmp = parent_dir(target).join(format!(
+        "{}{}",
+        temp_prefix(target),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0)
+    ));
+    link(&tmp).map_err(|e| SealError::io(target, e))?;
+    let result = commit(&tmp, target, true);
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn already_exists(target: &Path) -> SealError {
+    SealError::Usage(format!(
+        "{}: already exists (use the overwrite option to replace it)",
+        target.display()
+    ))
+}
+
+fn sync_parent(target: &Path) -> Result<(), SealError> {
+    let parent = parent_dir(target);
+    crate::fsutil::sync_dir(&parent).map_err(|e| SealError::io(&parent, e))
+}
+
+/// [`write_file_beside`] with a named temporary (`tempfile`, 0600), for systems without
+/// `O_TMPFILE`.
+fn write_named_beside(
+    target: &Path,
+    parent: &Path,
+    mode: u32,
+    overwrite: bool,
+    fill: impl FnOnce(&std::fs::File) -> Result<(), SealError>,
+) -> Result<(), SealError> {
+    let tmp = tempfile::Builder::new()
+        .prefix(&temp_prefix(target))
+        .tempfile_in(parent)
+        .map_err(|e| SealError::io(parent, e))?;
+    fill(tmp.as_file())?;
+    finish_file(tmp.as_file(), target, mode)?;
     let tmp_path = tmp.into_temp_path();
     commit(&tmp_path, target, overwrite)?;
     // Renamed away: nothing left for the guard to delete.
@@ -410,6 +527,47 @@ fn process_alive(pid: i32) -> bool {
 #[cfg(test)]
 mod temp_tests {
     use super::*;
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut n: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        n.sort();
+        n
+    }
+
+    #[test]
+    fn single_file_outputs_are_unnamed_until_complete() {
+        use std::io::Write;
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out");
+        write_file_beside(&target, 0o600, false, |mut f| {
+            // On Linux (O_TMPFILE) the file being written has no name in the directory.
+            #[cfg(target_os = "linux")]
+            assert_eq!(names(dir.path()), Vec::<String>::new());
+            f.write_all(b"plaintext").map_err(|e| SealError::io("t", e))
+        })
+        .unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"plaintext");
+        let mode = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        // A failed fill leaves nothing, and an existing target is kept unless overwriting.
+        let err = write_file_beside(&dir.path().join("other"), 0o600, false, |_| {
+            Err(SealError::Usage("fill failed".into()))
+        });
+        assert!(err.is_err());
+        let err = write_file_beside(&target, 0o600, false, |_| Ok(())).unwrap_err();
+        assert_eq!(err.class(), "usage");
+        assert_eq!(names(dir.path()), ["out"]);
+        write_file_beside(&target, 0o644, true, |mut f| {
+            f.write_all(b"new").map_err(|e| SealError::io("t", e))
+        })
+        .unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"new");
+        assert_eq!(names(dir.path()), ["out"]);
+    }
 
     #[test]
     fn stale_temporaries_of_dead_processes_are_removed() {
