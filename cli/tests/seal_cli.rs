@@ -999,7 +999,7 @@ fn a_write_failure_is_a_clear_error_and_leaves_nothing() {
     std::fs::create_dir(&out).unwrap();
     let limited = |args: &[&str]| {
         // 1 MiB limit (ulimit counts 1024-byte blocks); every file here is 4 MiB.
-        let script = format!("ulimit -f 1024; exec \"$0\" \"$@\"");
+        let script = "ulimit -f 1024; exec \"$0\" \"$@\"";
         Command::new("sh")
             .arg("-c")
             .arg(script)
