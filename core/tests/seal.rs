@@ -387,3 +387,50 @@ fn a_same_size_rewrite_during_encryption_is_refused_and_leaves_nothing() {
     let left: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
     assert_eq!(left.len(), 1, "only the input remains");
 }
+
+/// `Debug` of every seal type that holds a secret shows what it is, never the secret (raw bytes
+/// as hex in either case, or base64).
+#[test]
+fn debug_output_of_seal_secrets_holds_no_key_material() {
+    use base64::Engine as _;
+    use modelseal::seal::keyschedule::DataKey;
+    let secret = [0x3c_u8; 32];
+    let forms = |b: &[u8]| {
+        [
+            hex::encode(b),
+            hex::encode_upper(b),
+            base64::engine::general_purpose::STANDARD.encode(b),
+            format!("{:?}", b),
+        ]
+    };
+    let dek = DataKey::from_bytes(secret);
+    let file_keys = dek.file_keys("a", &[1; 32]);
+    let kek = KekWrapper::from_bytes(secret);
+    let dir = tempfile::tempdir().unwrap();
+    let x = modelseal::seal::generate_key(modelseal::seal::KeyKind::X25519, &dir.path().join("x"))
+        .unwrap();
+    let x_pem = fs::read_to_string(&x.secret).unwrap();
+    let x_body: String = x_pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let x_der = base64::engine::general_purpose::STANDARD
+        .decode(&x_body)
+        .unwrap();
+    let x_secret = X25519Wrapper::from_pkcs8_der(&x_der, &x.secret).unwrap();
+    for debug in [
+        format!("{dek:?}"),
+        format!("{file_keys:?}"),
+        format!("{kek:?}"),
+        format!("{x_secret:?}"),
+    ] {
+        for form in forms(&secret)
+            .iter()
+            .chain(forms(file_keys.key.as_ref()).iter())
+        {
+            assert!(!debug.contains(form.as_str()), "{debug}");
+        }
+        assert!(!debug.contains(&x_body), "{debug}");
+        // The raw X25519 scalar is the last 32 bytes of its PKCS#8 encoding.
+        for form in forms(&x_der[x_der.len() - 32..]) {
+            assert!(!debug.contains(form.as_str()), "{debug}");
+        }
+    }
+}
