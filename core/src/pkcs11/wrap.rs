@@ -92,12 +92,15 @@ pub fn open_key_wrapper(uri: &Pkcs11Uri) -> Result<Box<dyn KeyWrapper>, Pkcs11Er
 }
 
 /// Whether a token's return value means "this ciphertext does not decrypt" rather than an access or
-/// capability problem.
+/// capability problem. SoftHSM2 2.6 answers a failed GCM tag check with `CKR_GENERAL_ERROR`, so that
+/// counts as a failed unwrap too (§8.1: causes are not distinguished).
 fn is_bad_ciphertext(e: &cryptoki::error::Error) -> bool {
     matches!(
         rv(e),
         Some(
-            RvError::EncryptedDataInvalid
+            RvError::GeneralError
+                | RvError::FunctionFailed
+                | RvError::EncryptedDataInvalid
                 | RvError::EncryptedDataLenRange
                 | RvError::WrappedKeyInvalid
                 | RvError::WrappedKeyLenRange
