@@ -177,7 +177,7 @@ impl AesWrapper {
     fn wrap_kwp(&self, dek: &DataKey) -> Result<Stanza, SealError> {
         let wrapped = self.session.with(|s| {
             // The DEK as a session object (never stored on the token), destroyed whatever happens.
-            let template = [
+            let mut template = [
                 Attribute::Class(ObjectClass::SECRET_KEY),
                 Attribute::KeyType(KeyType::GENERIC_SECRET),
                 Attribute::Token(false),
@@ -186,9 +186,14 @@ impl AesWrapper {
                 Attribute::Extractable(true),
                 Attribute::Value(dek.expose().to_vec()),
             ];
-            let object = s
-                .create_object(&template)
-                .map_err(|e| call("C_CreateObject", &e))?;
+            let object = s.create_object(&template);
+            // The template's copy of the DEK is not a zeroizing type: wipe it now.
+            for attr in &mut template {
+                if let Attribute::Value(v) = attr {
+                    zeroize::Zeroize::zeroize(v);
+                }
+            }
+            let object = object.map_err(|e| call("C_CreateObject", &e))?;
             count(Call::Wrap);
             let wrapped = s.wrap_key(&Mechanism::AesKeyWrapPad, self.key.handle, object);
             let _ = s.destroy_object(object);
