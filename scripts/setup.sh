@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Prepare a machine for modelseal's Python-side tests: the reference implementation
-# model-signing 1.1.1 and the tools in scripts/requirements-test.txt, in <repo>/.venv.
+# Prepare a machine for modelseal's tests: SoftHSM2 and OpenSC (pkcs11-tool) for the PKCS#11 tests,
+# the reference implementation model-signing 1.1.1 and the tools in scripts/requirements-test.txt,
+# in <repo>/.venv.
 #
 # Idempotent and quiet: a stamp file named after the hash of the requirements marks a
 # finished install, so a second run does nothing and prints nothing. Prints only when it
@@ -15,6 +16,9 @@ set -euo pipefail
 venv="${MODELSEAL_VENV:-$MODELSEAL_ROOT/.venv}"
 requirements="$MODELSEAL_ROOT/scripts/requirements-test.txt"
 python="${MODELSEAL_VENV_PYTHON:-python3}"
+
+# PKCS#11 test token tools (scripts/softhsm-init.sh makes the tokens); a dpkg query when present.
+ensure_apt softhsm2 opensc
 
 # The stamp covers the requirements and this script's own version of the recipe.
 recipe_hash="$(cat "$requirements" "${BASH_SOURCE[0]}" | sha256sum | cut -c1-16)"

@@ -12,6 +12,7 @@ pub mod fsutil;
 pub mod inspect;
 pub mod keys;
 pub mod oms;
+pub mod pkcs11;
 pub mod seal;
 pub mod sign;
 pub mod tree;

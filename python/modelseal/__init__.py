@@ -87,7 +87,9 @@ def sign(
 ) -> pathlib.Path:
     """Sign ``model`` (a directory or a file) with ``key`` and write an OMS signature.
 
-    ``key`` is a key reference (a private key file path). The signature goes to ``signature``,
+    ``key`` is a key reference: a private key file path, or a ``pkcs11:`` URI (RFC 7512) of an EC
+    key in a PKCS#11 token, which signs inside the token (docs/pkcs11.md; HSM access problems
+    raise ``KeyAccessError``). The signature goes to ``signature``,
     by default ``<model>.sig`` beside the model. Returns the signature path.
     """
     path = _modelseal.sign(
@@ -169,7 +171,7 @@ def public_key(
     key_password_file: Optional[StrPath] = None,
     allow_insecure_key_permissions: bool = False,
 ) -> str:
-    """The SPKI PEM public key of a key reference."""
+    """The SPKI PEM public key of a key reference (a key file, or a ``pkcs11:`` URI of an EC key pair)."""
     return _modelseal.public_key(
         os.fspath(key),
         None if key_password_file is None else os.fspath(key_password_file),
@@ -216,7 +218,8 @@ def encrypt(
 ) -> EncryptResult:
     """Encrypt ``model`` (a directory or a file) to ``out`` for every recipient.
 
-    A recipient is a key reference: an aes256-kek key file, or an X25519 or RSA public key file.
+    A recipient is a key reference: an aes256-kek key file, an X25519 or RSA public key file, or a
+    ``pkcs11:`` URI of an AES-256 or RSA key in a PKCS#11 token.
     ``out`` appears only when complete; an existing ``out`` is replaced (atomically) only with
     ``force=True``. ``chunk_size`` is a power of two from 4096 to 16 MiB (default 1 MiB).
     """

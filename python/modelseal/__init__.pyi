@@ -16,7 +16,7 @@ class DecryptionError(Error):
     """An encrypted model failed to decrypt or authenticate."""
 
 class KeyAccessError(Error):
-    """A key could not be read, parsed or used."""
+    """A key could not be read, parsed or used (also: a PKCS#11 module, token, PIN or object)."""
 
 class FormatError(Error):
     """A signature or encrypted file is malformed."""
@@ -37,7 +37,7 @@ class VerificationResult:
 
 def sign(
     model: StrPath,
-    key: StrPath,
+    key: StrPath,  # a key file, or "pkcs11:token=…;object=…?module-path=…&pin-source=file:…"
     signature: Optional[StrPath] = None,
     *,
     hash: str = "sha256",

@@ -16,7 +16,8 @@ use std::process::ExitCode;
 pub struct Args {
     /// The model directory or file.
     model: PathBuf,
-    /// Signing key reference: a private key file (PEM: PKCS#8, SEC1 or encrypted PKCS#8).
+    /// Signing key reference: a private key file (PEM: PKCS#8, SEC1 or encrypted PKCS#8), or a
+    /// `pkcs11:` URI of an EC key in a token (RFC 7512; docs/pkcs11.md).
     #[arg(long)]
     key: String,
     /// Where to write the signature [default: MODEL.sig beside the model].

@@ -1,16 +1,16 @@
 //! Parsing key references: the one string that names a key in the CLI, Python and policy files.
 //!
-//! `path` or `file:path` (also `file:///abs/path`) name a PEM file. The HSM and KMS schemes
-//! (`pkcs11:`, `awskms://`, `gcpkms://`, `azurekms://`, `hashivault://`) are recognised and refused
-//! with a clear reason until their backends exist, so that such a string is never mistaken for a
-//! file name.
+//! `path` or `file:path` (also `file:///abs/path`) name a PEM file; `pkcs11:` an RFC 7512 URI
+//! (parsed strictly by [`crate::pkcs11::Pkcs11Uri`]). The KMS schemes (`awskms://`, `gcpkms://`,
+//! `azurekms://`, `hashivault://`) are recognised and refused with a clear reason until their
+//! backends exist, so that such a string is never mistaken for a file name. A refused `pkcs11:`
+//! reference is quoted with any `pin-value` redacted.
 
 use super::{KeyError, KeyRef};
 use std::path::PathBuf;
 
 /// Schemes of keys that live in an HSM or a KMS (cosign's spelling), not yet supported.
 const REMOTE_SCHEMES: &[(&str, &str)] = &[
-    ("pkcs11:", "PKCS#11"),
     ("awskms://", "AWS KMS"),
     ("gcpkms://", "Google Cloud KMS"),
     ("azurekms://", "Azure Key Vault"),
@@ -26,6 +26,14 @@ impl std::str::FromStr for KeyRef {
         };
         if s.is_empty() {
             return Err(refuse("empty key reference".into()));
+        }
+        if s.starts_with(crate::pkcs11::SCHEME) {
+            return crate::pkcs11::Pkcs11Uri::parse(s)
+                .map(KeyRef::Pkcs11)
+                .map_err(|reason| KeyError::Reference {
+                    reference: crate::pkcs11::redact(s),
+                    reason,
+                });
         }
         for (scheme, name) in REMOTE_SCHEMES {
             if s.starts_with(scheme) {
@@ -72,6 +80,7 @@ mod tests {
     fn file(s: &str) -> PathBuf {
         match s.parse::<KeyRef>().unwrap() {
             KeyRef::File(p) => p,
+            other => panic!("{s:?}: expected a file, got {other:?}"),
         }
     }
 
@@ -101,10 +110,6 @@ mod tests {
     #[test]
     fn remote_schemes_are_refused_with_a_reason() {
         assert_eq!(
-            reason("pkcs11:token=ml;object=release"),
-            "PKCS#11 keys are not supported by this build yet"
-        );
-        assert_eq!(
             reason("awskms:///alias/model-release"),
             "AWS KMS keys are not supported by this build yet"
         );
@@ -115,6 +120,25 @@ mod tests {
         assert!(reason("azurekms://vault.vault.azure.net/key")
             .contains("not supported by this build yet"));
         assert!(reason("hashivault://transit-key").contains("not supported by this build yet"));
+    }
+
+    #[test]
+    fn pkcs11_uris_parse_and_refusals_redact_the_pin() {
+        let key: KeyRef = "pkcs11:token=ml;object=release".parse().unwrap();
+        match key {
+            KeyRef::Pkcs11(uri) => {
+                assert_eq!(uri.token.as_deref(), Some("ml"));
+                assert_eq!(uri.object.as_deref(), Some("release"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let err = "pkcs11:token=ml;object=o?pin-value=1234"
+            .parse::<KeyRef>()
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("pin-value=<redacted>"), "{text}");
+        assert!(!text.contains("1234"), "{text}");
+        assert!(reason("pkcs11:token=ml").contains("names no object"));
     }
 
     #[test]

@@ -21,6 +21,7 @@ mod secret;
 mod signer;
 
 pub use public::PublicKey;
+pub(crate) use signer::certificate_chain_for;
 
 /// Errors about keys: loading, parsing, generating, signing, verifying a signature.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +60,9 @@ pub enum KeyError {
     /// A signing certificate whose public key is not the signing key's.
     #[error("{certificate}: the certificate's public key does not match the private key {key}")]
     CertificateKeyMismatch { certificate: PathBuf, key: PathBuf },
+    /// A key in a PKCS#11 token could not be used (module, token, PIN, object, mechanism).
+    #[error(transparent)]
+    Pkcs11(#[from] crate::pkcs11::Pkcs11Error),
 }
 
 /// Algorithms a key may use.
@@ -120,6 +124,8 @@ impl std::fmt::Debug for dyn Signer + '_ {
 pub enum KeyRef {
     /// A PEM file on disk (`path` or `file:path`).
     File(PathBuf),
+    /// A key in a PKCS#11 token (RFC 7512 `pkcs11:` URI).
+    Pkcs11(crate::pkcs11::Pkcs11Uri),
 }
 
 /// How to open a private key.
@@ -140,6 +146,7 @@ pub struct KeyOptions {
 pub fn open_signer(key: &KeyRef, options: &KeyOptions) -> Result<Box<dyn Signer>, KeyError> {
     match key {
         KeyRef::File(path) => Ok(Box::new(signer::FileSigner::open(path, options)?)),
+        KeyRef::Pkcs11(uri) => Ok(Box::new(crate::pkcs11::Pkcs11Signer::open(uri)?)),
     }
 }
 
@@ -159,10 +166,15 @@ pub fn open_certificate_signer(
             let signer = signer::FileSigner::open(path, options)?.with_certificates(leaf, chain)?;
             Ok(Box::new(signer))
         }
+        KeyRef::Pkcs11(uri) => {
+            let signer = crate::pkcs11::Pkcs11Signer::open(uri)?.with_certificates(leaf, chain)?;
+            Ok(Box::new(signer))
+        }
     }
 }
 
-/// The public key of any key reference (a private or public key file, later HSM/KMS keys).
+/// The public key of any key reference (a private or public key file, or an EC key pair in a
+/// PKCS#11 token, read from its `CKA_EC_PARAMS` and `CKA_EC_POINT`).
 ///
 /// A file may hold a `PUBLIC KEY`, a `CERTIFICATE` (its key is used, the certificate is not
 /// validated) or a private key (permission-checked and, if encrypted, decrypted per `options`).
@@ -172,6 +184,7 @@ pub fn public_key_of(key: &KeyRef, options: &KeyOptions) -> Result<PublicKey, Ke
             load::KeyMaterial::Public(public) => Ok(public),
             load::KeyMaterial::Private(private) => private.public_key(),
         },
+        KeyRef::Pkcs11(uri) => Ok(crate::pkcs11::public_key(uri)?),
     }
 }
 

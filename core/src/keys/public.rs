@@ -84,6 +84,17 @@ impl PublicKey {
         PublicKey::from_spki_der(&spki)
     }
 
+    /// An EC key from PKCS#11 attributes: `CKA_EC_PARAMS` (DER, a named-curve OID) and the SEC1
+    /// point of `CKA_EC_POINT` (already unwrapped from its DER OCTET STRING).
+    pub(crate) fn from_ec_params_and_point(
+        params_der: &[u8],
+        point: &[u8],
+    ) -> Result<PublicKey, KeyError> {
+        let curve = spki::ObjectIdentifier::from_der(params_der)
+            .map_err(|_| unsupported("EC keys whose CKA_EC_PARAMS is not a named-curve OID"))?;
+        PublicKey::from_inner(ec_public_key(curve, point)?)
+    }
+
     /// Wraps a parsed key, encoding its SPKI once.
     pub(crate) fn from_inner(inner: PublicKeyInner) -> Result<PublicKey, KeyError> {
         let doc = match &inner {

@@ -59,29 +59,40 @@ impl FileSigner {
         leaf: &Path,
         chain: &[PathBuf],
     ) -> Result<FileSigner, KeyError> {
-        let mut leaf_certs = read_certificates(leaf)?;
-        if leaf_certs.len() != 1 {
-            return Err(parse_err(
-                leaf,
-                format!("holds {} certificates; the signing certificate file must hold exactly one (give the others as chain files)", leaf_certs.len()),
-            ));
-        }
-        let leaf_der = leaf_certs.remove(0);
-        let leaf_key =
-            PublicKey::from_certificate_der(&leaf_der).map_err(|e| load::in_file(leaf, e))?;
-        if leaf_key != self.public {
-            return Err(KeyError::CertificateKeyMismatch {
-                certificate: leaf.to_path_buf(),
-                key: self.path.clone(),
-            });
-        }
-        let mut certs = vec![leaf_der];
-        for path in chain {
-            certs.extend(read_certificates(path)?);
-        }
-        self.chain = certs;
+        self.chain = certificate_chain_for(&self.public, &self.path, leaf, chain)?;
         Ok(self)
     }
+}
+
+/// The DER chain (leaf first) for a signer whose public key is `public`: the one certificate in
+/// `leaf`, whose key must be `public` (else an error naming `key`), then every certificate of `chain`.
+pub(crate) fn certificate_chain_for(
+    public: &PublicKey,
+    key: &Path,
+    leaf: &Path,
+    chain: &[PathBuf],
+) -> Result<Vec<Vec<u8>>, KeyError> {
+    let mut leaf_certs = read_certificates(leaf)?;
+    if leaf_certs.len() != 1 {
+        return Err(parse_err(
+            leaf,
+            format!("holds {} certificates; the signing certificate file must hold exactly one (give the others as chain files)", leaf_certs.len()),
+        ));
+    }
+    let leaf_der = leaf_certs.remove(0);
+    let leaf_key =
+        PublicKey::from_certificate_der(&leaf_der).map_err(|e| load::in_file(leaf, e))?;
+    if &leaf_key != public {
+        return Err(KeyError::CertificateKeyMismatch {
+            certificate: leaf.to_path_buf(),
+            key: key.to_path_buf(),
+        });
+    }
+    let mut certs = vec![leaf_der];
+    for path in chain {
+        certs.extend(read_certificates(path)?);
+    }
+    Ok(certs)
 }
 
 impl Signer for FileSigner {

@@ -133,12 +133,16 @@ pub fn load_key_file(path: &Path) -> Result<Box<dyn KeyWrapper>, SealError> {
 
 /// Opens a recipient from a key reference (`docs/DESIGN.md` "Key references"), the one string the
 /// CLI's `--recipient`, Python's `recipients=` and rewrap's additions take: a KEK file, an X25519
-/// or RSA public (or private) key file, by path or `file:` URI. `pkcs11:` and `awskms://` are
-/// recognised and refused until their backends exist, so they are never read as file names.
+/// or RSA public (or private) key file, by path or `file:` URI, or a key in a PKCS#11 token
+/// (`pkcs11:` URI: an AES-256 key → `pkcs11-aes`, an RSA key → `rsa-oaep`). `awskms://` is
+/// recognised and refused until its backend exists, so it is never read as a file name.
 /// Every failure is [`SealError::Key`] naming the reference.
 pub fn open_recipient(reference: &str) -> Result<Box<dyn KeyWrapper>, SealError> {
     let parsed: crate::keys::KeyRef = reference.parse().map_err(|e| match e {
-        crate::keys::KeyError::Reference { reason, .. } => key_error(Path::new(reference), reason),
+        crate::keys::KeyError::Reference {
+            reference: shown,
+            reason,
+        } => key_error(Path::new(&shown), reason),
         other => key_error(Path::new(reference), other.to_string()),
     })?;
     match parsed {
@@ -146,6 +150,7 @@ pub fn open_recipient(reference: &str) -> Result<Box<dyn KeyWrapper>, SealError>
             SealError::Io { path, source } => key_error(&path, format!("cannot read: {source}")),
             other => other,
         }),
+        crate::keys::KeyRef::Pkcs11(uri) => Ok(crate::pkcs11::open_key_wrapper(&uri)?),
         #[allow(unreachable_patterns)]
         _ => Err(key_error(
             Path::new(reference),
@@ -155,13 +160,18 @@ pub fn open_recipient(reference: &str) -> Result<Box<dyn KeyWrapper>, SealError>
 }
 
 /// Opens the identity that decrypts (or rewraps): like [`open_recipient`], but the key must hold
-/// its secret — a public key file is refused with a reason instead of failing at unwrap.
+/// its secret — a public key is refused with a reason instead of failing at unwrap.
 pub fn open_identity(reference: &str) -> Result<Box<dyn KeyWrapper>, SealError> {
     let key = open_recipient(reference)?;
     if !key.can_unwrap() {
+        let shown = if reference.starts_with(crate::pkcs11::SCHEME) {
+            crate::pkcs11::redact(reference)
+        } else {
+            reference.to_owned()
+        };
         return Err(key_error(
-            Path::new(reference),
-            "is a public key; decrypting needs the private key file",
+            Path::new(&shown),
+            "is a public key; decrypting needs the private key",
         ));
     }
     Ok(key)
@@ -364,7 +374,7 @@ mod tests {
         assert_eq!(err.class(), "key");
         assert!(err.to_string().contains("public key"), "{err}");
         assert!(open_identity(path.to_str().unwrap()).unwrap().can_unwrap());
-        for refused in ["pkcs11:token=a;object=b", "awskms:///alias/x", ""] {
+        for refused in ["pkcs11:token=a", "awskms:///alias/x", ""] {
             let err = open_recipient(refused).err().unwrap();
             assert_eq!(err.class(), "key", "{refused}");
         }

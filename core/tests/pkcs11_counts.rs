@@ -1,0 +1,125 @@
+//! A 2000-file model through a SoftHSM2 token costs exactly one token signature, one wrap per HSM
+//! recipient and one unwrap per decryption (DESIGN.md), shown twice: by counting wrappers around the
+//! backends (what `sign`/`seal` ask for) and by the backend's own token-call counters (what reaches
+//! the token). Its own test process, so that no other test's token calls are counted.
+
+mod softhsm;
+
+use modelseal::digest::NoProgress;
+use modelseal::keys::{self, KeyError, KeyOptions, KeyRef, PublicKey, Signer};
+use modelseal::pkcs11;
+use modelseal::seal::format::Stanza;
+use modelseal::seal::keyschedule::DataKey;
+use modelseal::seal::recipient::{open_recipient, KeyWrapper, WrapContext};
+use modelseal::seal::rng::Entropy;
+use modelseal::seal::{self, DecryptOptions, EncryptOptions, SealError};
+use modelseal::sign::{sign_model, SignOptions};
+use softhsm::shared;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+fn key(uri: &str) -> KeyRef {
+    uri.parse().unwrap()
+}
+
+fn model(dir: &Path, files: usize) -> PathBuf {
+    let root = dir.join("model");
+    std::fs::create_dir_all(&root).unwrap();
+    for i in 0..files {
+        std::fs::write(root.join(format!("f{i:04}.bin")), format!("file {i}\n")).unwrap();
+    }
+    root
+}
+
+/// Counts calls through to a real signer.
+struct CountingSigner<'a>(&'a dyn Signer, AtomicUsize);
+impl Signer for CountingSigner<'_> {
+    fn public_key(&self) -> &PublicKey {
+        self.0.public_key()
+    }
+    fn certificate_chain(&self) -> &[Vec<u8>] {
+        self.0.certificate_chain()
+    }
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
+        self.1.fetch_add(1, Ordering::SeqCst);
+        self.0.sign(message)
+    }
+    fn key_id(&self) -> String {
+        self.0.key_id()
+    }
+}
+
+/// Counts wraps and unwraps through to a real key wrapper.
+struct CountingWrapper<'a>(&'a dyn KeyWrapper, AtomicUsize, AtomicUsize);
+impl KeyWrapper for CountingWrapper<'_> {
+    fn stanza_type(&self) -> &str {
+        self.0.stanza_type()
+    }
+    fn key_id(&self) -> &str {
+        self.0.key_id()
+    }
+    fn wrap(
+        &self,
+        dek: &DataKey,
+        ctx: &WrapContext<'_>,
+        entropy: &mut dyn Entropy,
+    ) -> Result<Stanza, SealError> {
+        self.1.fetch_add(1, Ordering::SeqCst);
+        self.0.wrap(dek, ctx, entropy)
+    }
+    fn unwrap(&self, stanza: &Stanza, ctx: &WrapContext<'_>) -> Result<DataKey, SealError> {
+        self.2.fetch_add(1, Ordering::SeqCst);
+        self.0.unwrap(stanza, ctx)
+    }
+    fn can_unwrap(&self) -> bool {
+        self.0.can_unwrap()
+    }
+}
+
+#[test]
+fn a_2000_file_model_costs_one_signature_one_wrap_per_recipient_one_unwrap() {
+    let hsm = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let root = model(dir.path(), 2000);
+
+    let inner = keys::open_signer(&key(&hsm.uri("ec-p256")), &KeyOptions::default()).unwrap();
+    let signer = CountingSigner(inner.as_ref(), AtomicUsize::new(0));
+    let before = pkcs11::call_counts();
+    let options = SignOptions {
+        signature: Some(dir.path().join("model.sig")),
+        ..SignOptions::default()
+    };
+    let outcome = sign_model(&root, &signer, &options, &NoProgress).unwrap();
+    assert_eq!(outcome.statement.resources.len(), 2000);
+    assert_eq!(signer.1.load(Ordering::SeqCst), 1);
+    let calls = pkcs11::call_counts().since(&before);
+    assert_eq!((calls.signs, calls.wraps, calls.unwraps), (1, 0, 0));
+
+    let aes = open_recipient(&hsm.uri("aes-wrap")).unwrap();
+    let rsa = open_recipient(&hsm.uri("rsa-3072")).unwrap();
+    let aes = CountingWrapper(aes.as_ref(), AtomicUsize::new(0), AtomicUsize::new(0));
+    let rsa = CountingWrapper(rsa.as_ref(), AtomicUsize::new(0), AtomicUsize::new(0));
+    let plain = seal::encrypt::plaintext_from_path(&root).unwrap();
+    let enc = dir.path().join("enc");
+    let before = pkcs11::call_counts();
+    seal::encrypt(&plain, &[&aes, &rsa], &enc, &EncryptOptions::default()).unwrap();
+    let calls = pkcs11::call_counts().since(&before);
+    assert_eq!(aes.1.load(Ordering::SeqCst), 1);
+    assert_eq!(rsa.1.load(Ordering::SeqCst), 1);
+    // In the token: one AES wrap; RSA wraps in software with the token's public key, after at
+    // most one probe of which OAEP hash the token decrypts.
+    assert_eq!((calls.wraps, calls.unwraps, calls.signs), (1, 0, 0));
+    assert!(calls.probes <= 2, "{calls:?}");
+
+    for (i, id) in [&aes, &rsa].into_iter().enumerate() {
+        let before = pkcs11::call_counts();
+        let out = dir.path().join(format!("dec{i}"));
+        let summary = seal::decrypt(&enc, id, &out, &DecryptOptions::default()).unwrap();
+        assert_eq!(summary.files, 2000);
+        assert_eq!(id.2.load(Ordering::SeqCst), 1);
+        let calls = pkcs11::call_counts().since(&before);
+        assert_eq!((calls.unwraps, calls.wraps, calls.probes), (1, 0, 0));
+    }
+    // Everything above shared one login.
+    assert_eq!(pkcs11::call_counts().logins, 1);
+}
