@@ -73,6 +73,54 @@ pub fn start_writeback(file: &File, offset: u64, len: u64) {
     let _ = (file, offset, len);
 }
 
+/// fsyncs every file of `files`, up to [`SYNC_THREADS`] at a time; the first failure is returned
+/// with its path (all files are still attempted).
+///
+/// Why in parallel: one fsync waits for a disk round trip (milliseconds on a virtual disk), while a
+/// journaling file system commits concurrent fsyncs together. Syncing 2000 small files one after
+/// another took about 15 s here; threads that wait on the disk cost no CPU.
+pub fn sync_all_parallel(files: &[(&File, &Path)]) -> Result<(), (std::path::PathBuf, io::Error)> {
+    if files.len() <= 1 {
+        return match files.first() {
+            Some((f, p)) => f.sync_all().map_err(|e| (p.to_path_buf(), e)),
+            None => Ok(()),
+        };
+    }
+    let threads = files.len().min(SYNC_THREADS);
+    let errors: Vec<(std::path::PathBuf, io::Error)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                scope.spawn(move || {
+                    files
+                        .iter()
+                        .skip(t)
+                        .step_by(threads)
+                        .filter_map(|(f, p)| f.sync_all().err().map(|e| (p.to_path_buf(), e)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| {
+                w.join().unwrap_or_else(|_| {
+                    vec![(
+                        std::path::PathBuf::new(),
+                        io::Error::other("an fsync thread panicked"),
+                    )]
+                })
+            })
+            .collect()
+    });
+    match errors.into_iter().next() {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// How many fsyncs [`sync_all_parallel`] keeps in flight.
+pub const SYNC_THREADS: usize = 16;
+
 /// Makes a rename inside `dir` durable.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()

@@ -293,9 +293,10 @@ fn decrypt_directory(
     decrypt_jobs_with_progress(&jobs, progress)?;
     for (f, p) in &outs {
         f.set_permissions(std::fs::Permissions::from_mode(options.file_mode))
-            .and_then(|_| f.sync_all())
             .map_err(|e| SealError::io(p, e))?;
     }
+    let files: Vec<(&File, &Path)> = outs.iter().map(|(f, p)| (f, p.as_path())).collect();
+    crate::fsutil::sync_all_parallel(&files).map_err(|(p, e)| SealError::io(&p, e))?;
     sync_tree(tmp.path())?;
     let tmp_path = tmp.keep();
     let result = commit(&tmp_path, output, options.overwrite);

@@ -442,9 +442,8 @@ fn write_directory(sources: &[Source], out: &Output<'_>) -> Result<(), SealError
         .collect();
     encrypt_jobs_with_progress(&jobs, out.progress)?;
     check_unchanged(sources)?;
-    for (f, p) in &outs {
-        f.sync_all().map_err(|e| SealError::io(p, e))?;
-    }
+    let files: Vec<(&File, &Path)> = outs.iter().map(|(f, p)| (f, p.as_path())).collect();
+    crate::fsutil::sync_all_parallel(&files).map_err(|(p, e)| SealError::io(&p, e))?;
     let env_path = tmp.path().join(ENVELOPE_NAME);
     let env = create_new(&env_path)?;
     use std::io::Write;
