@@ -171,3 +171,36 @@ def test_no_verb_leaks_a_secret(scene):
     assert leaks == []
     # The test looked where a leak would be: outputs were captured and files were scanned.
     assert len(h.captured) >= 40 and any("m.sig" in w for w, _ in haystacks)
+
+
+def test_pkcs11_verbs_never_show_the_pin(tmp_path):
+    """With keys in a SoftHSM2 token: sign, pubkey, encrypt, decrypt, rewrap, good and failing (a
+    wrong PIN, a missing object), never show the PIN — which lives only in its 0400 file."""
+    from softhsm_token import Token
+
+    token = Token(tmp_path / "token")
+    pin = token.pin().encode()
+    h = Harness(tmp_path / "work")
+    (tmp_path / "work").mkdir()
+    model = tmp_path / "work" / "model"
+    model.mkdir()
+    (model / "w.bin").write_bytes(os.urandom(50_000))
+    t = tmp_path / "work"
+    h.run("pubkey", token.uri("ec-p256"), "-o", t / "p.pub", expect=0)
+    h.run("sign", model, "--key", token.uri("ec-p256"), "-o", t / "m.sig", "--json", expect=0)
+    h.run("verify", model, "--signature", t / "m.sig", "--key", t / "p.pub", expect=0)
+    h.run("encrypt", model, "--recipient", token.uri("aes-wrap"), "--recipient", token.uri("rsa-3072"),
+          "-o", t / "enc", "--json", expect=0)
+    h.run("decrypt", t / "enc", "--key", token.uri("aes-wrap"), "-o", t / "dec", "--json", expect=0)
+    h.run("decrypt", t / "enc", "--key", token.uri("rsa-3072"), "-o", t / "dec2", expect=0)
+    h.run("sign", model, "--key", token.uri("no-such-object"), "-o", t / "x.sig", expect=2)
+    wrong = tmp_path / "wrong-pin"
+    wrong.write_text("0000000000\n")
+    os.chmod(wrong, 0o400)
+    # A wrong PIN costs one failed login on the token; the tests' token tolerates that.
+    h.run("sign", model, "--key", token.uri("ec-p256", wrong), "-o", t / "y.sig", expect=2)
+    leaks = [f"PIN in {where}" for where, data in h.captured if pin in data]
+    leaks += [f"PIN in argv {a}" for a in h.argvs if any(token.pin() in x for x in a)]
+    leaks += [f"PIN in {p}" for p, data in h.files_written(set()) if pin in data]
+    assert leaks == []
+    assert len(h.captured) >= 16
