@@ -14,6 +14,7 @@ pub mod keys;
 pub mod oms;
 pub mod seal;
 pub mod sign;
+pub mod sigstore;
 pub mod tree;
 pub mod trust;
 pub mod verify;

@@ -12,7 +12,7 @@
 pub mod bundle;
 pub mod check;
 pub mod dsse;
-mod json;
+pub(crate) mod json;
 pub mod statement;
 
 pub use bundle::{Bundle, VerificationMaterial};
