@@ -46,16 +46,32 @@ pub fn serialization_text(config: &SerializationConfig) -> String {
 
 /// The `signer` object of JSON outputs.
 pub fn signer_json(signer: &SignerIdentity) -> Value {
-    json!({
+    let mut v = json!({
         "method": signer.method,
         "algorithm": signer.algorithm.name(),
         "key_hint": signer.key_hint,
         "certificate_subject": signer.certificate_subject,
-    })
+    });
+    if let Some(k) = &signer.keyless {
+        v["identity"] = json!(k.identity);
+        v["issuer"] = json!(k.issuer);
+        v["signing_time"] = json!(k.signing_time_text());
+        v["log_index"] = json!(k.log_index);
+    }
+    v
 }
 
 /// One-line human description of a signer.
 pub fn signer_text(signer: &SignerIdentity) -> String {
+    if let Some(k) = &signer.keyless {
+        return format!(
+            "{} (issuer {}, Sigstore keyless, logged at {} as Rekor entry {})",
+            k.identity,
+            k.issuer,
+            k.signing_time_text(),
+            k.log_index
+        );
+    }
     match &signer.certificate_subject {
         Some(subject) => format!("certificate \"{subject}\" ({})", signer.algorithm.name()),
         None => format!("key {} ({})", signer.key_hint, signer.algorithm.name()),

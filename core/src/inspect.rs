@@ -38,6 +38,7 @@ pub fn inspect_signature(path: &Path) -> Result<SignatureSummary, VerifyError> {
                 .map(|c| c.tbs_certificate.subject.to_string());
             ("certificate", None, subject, chain.len())
         }
+        VerificationMaterial::Keyless(_) => ("sigstore keyless", None, None, 1),
     };
     Ok(SignatureSummary {
         method,

@@ -15,6 +15,7 @@ pub mod oms;
 pub mod pkcs11;
 pub mod seal;
 pub mod sign;
+pub mod sigstore;
 pub mod tree;
 pub mod trust;
 pub mod verify;

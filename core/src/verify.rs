@@ -14,6 +14,7 @@ use crate::digest::{
 };
 use crate::oms::{self, Bundle, OmsError, Statement};
 use crate::sign::resolve_user_ignores;
+use crate::sigstore::SigstoreError;
 use crate::tree::{self, RelPath, TreeError, WalkOptions, DEFAULT_IGNORES};
 use crate::trust::{SignerIdentity, Trust, TrustError};
 use std::collections::HashSet;
@@ -166,16 +167,19 @@ fn verify_bundle(
     path: &Path,
     trust: &Trust,
 ) -> Result<(Statement, SignerIdentity), VerifyError> {
-    let pae = oms::pae(&bundle.payload_type, &bundle.payload);
-    let signer = trust
-        .check(&bundle.material, &pae, &bundle.signature)
-        .map_err(|source| match source {
-            TrustError::Load { .. } => VerifyError::TrustInput(source),
-            source => VerifyError::Untrusted {
-                path: path.to_path_buf(),
-                source,
-            },
-        })?;
+    let signer = trust.check_bundle(bundle).map_err(|source| match source {
+        TrustError::Load { .. } => VerifyError::TrustInput(source),
+        // A keyless bundle of a kind modelseal cannot check is an input problem, as for
+        // other unsupported bundles.
+        TrustError::Sigstore(SigstoreError::Unsupported(reason)) => VerifyError::Malformed {
+            path: path.to_path_buf(),
+            source: OmsError::Unsupported(reason),
+        },
+        source => VerifyError::Untrusted {
+            path: path.to_path_buf(),
+            source,
+        },
+    })?;
     let bad = |reason: String| VerifyError::BadStatement {
         path: path.to_path_buf(),
         reason,

@@ -327,11 +327,21 @@ fn upstream_formats_we_refuse_say_why() {
     let b = bundle("upstream/v0.2.0-certificate.sig");
     let msg = Statement::parse(&b.payload).unwrap_err().to_string();
     assert!(msg.contains("v0.2"), "{msg}");
-    let keyless = Bundle::parse(&read("upstream/v1.1.0-sigstore.sig"));
-    assert!(
-        matches!(keyless, Err(OmsError::Unsupported(_))),
-        "{keyless:?}"
-    );
+}
+
+#[test]
+fn upstream_keyless_bundle_parses_as_keyless_material() {
+    // Verified against a Sigstore trusted root in tests/sigstore_keyless.rs (same file as
+    // test-vectors/sigstore/v1.1.0/model.sig).
+    let keyless = Bundle::parse(&read("upstream/v1.1.0-sigstore.sig")).unwrap();
+    match &keyless.material {
+        VerificationMaterial::Keyless(k) => {
+            assert_eq!(k.tlog_entries.len(), 1);
+            assert!(k.timestamp_verification_data.is_some());
+        }
+        other => panic!("not keyless: {other:?}"),
+    }
+    Statement::parse(&keyless.payload).unwrap();
 }
 
 // ---- bundles written by modelseal, verified by model-signing 1.1.1 -------------------------

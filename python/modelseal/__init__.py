@@ -64,6 +64,10 @@ class VerificationResult:
     method: str
     hash_type: str
     shard_size: Optional[int] = None
+    sigstore_identity: Optional[str] = None
+    sigstore_issuer: Optional[str] = None
+    signing_time: Optional[str] = None
+    log_index: Optional[int] = None
 
 
 def _paths(paths: Iterable[StrPath]) -> list[str]:
@@ -117,8 +121,14 @@ def verify(
     cert_chain: Optional[Union[StrPath, Sequence[StrPath]]] = None,
     ignore: Iterable[StrPath] = (),
     ignore_unsigned_files: bool = False,
+    sigstore_identity: Optional[str] = None,
+    sigstore_issuer: Optional[str] = None,
+    trusted_root: Optional[StrPath] = None,
 ) -> VerificationResult:
-    """Verify ``model`` against ``signature``, trusting ``key`` or the roots in ``cert_chain``.
+    """Verify ``model`` against ``signature``, trusting ``key`` or the roots in ``cert_chain`` —
+    or, for a Sigstore keyless signature, the signer ``sigstore_identity`` vouched for by
+    ``sigstore_issuer``, offline against ``trusted_root`` (a ``trusted_root.json`` or
+    ClientTrustConfig; default: the public-good production root shipped with modelseal).
 
     Raises ``VerificationError`` when the model or signature is not what the trusted signer signed,
     ``FormatError`` for a malformed signature file, ``KeyAccessError`` for unreadable trust material.
@@ -136,6 +146,9 @@ def verify(
         chain,
         _paths(ignore),
         ignore_unsigned_files,
+        sigstore_identity,
+        sigstore_issuer,
+        None if trusted_root is None else os.fspath(trusted_root),
     )
     fields["model"] = pathlib.Path(fields["model"])
     fields["signature"] = pathlib.Path(fields["signature"])

@@ -34,6 +34,10 @@ class VerificationResult:
     method: str
     hash_type: str
     shard_size: Optional[int]
+    sigstore_identity: Optional[str]
+    sigstore_issuer: Optional[str]
+    signing_time: Optional[str]
+    log_index: Optional[int]
 
 def sign(
     model: StrPath,
@@ -58,6 +62,9 @@ def verify(
     cert_chain: Optional[Union[StrPath, Sequence[StrPath]]] = None,
     ignore: Iterable[StrPath] = (),
     ignore_unsigned_files: bool = False,
+    sigstore_identity: Optional[str] = None,
+    sigstore_issuer: Optional[str] = None,
+    trusted_root: Optional[StrPath] = None,
 ) -> VerificationResult: ...
 def keygen(
     algorithm: str,

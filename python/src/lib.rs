@@ -13,6 +13,7 @@ use modelseal::digest::{HashAlgorithm, Method, NoProgress, DEFAULT_SHARD_SIZE};
 use modelseal::keys::{self, KeyAlgorithm, KeyOptions, KeyRef};
 use modelseal::seal::KeyKind;
 use modelseal::sign::{sign_model, SignOptions};
+use modelseal::sigstore::{KeylessPolicy, TrustedRoot};
 use modelseal::trust::Trust;
 use modelseal::verify::{verify_model, VerifyOptions};
 use pyo3::prelude::*;
@@ -87,7 +88,9 @@ fn sign(
 
 /// Verifies a model; returns a dict describing the verified model.
 #[pyfunction]
-#[pyo3(signature = (model, signature, key, cert_chain, ignore, ignore_unsigned_files))]
+#[pyo3(signature = (model, signature, key, cert_chain, ignore, ignore_unsigned_files,
+                    sigstore_identity=None, sigstore_issuer=None, trusted_root=None))]
+#[allow(clippy::too_many_arguments)]
 fn verify<'py>(
     py: Python<'py>,
     model: PathBuf,
@@ -96,22 +99,39 @@ fn verify<'py>(
     cert_chain: Vec<PathBuf>,
     ignore: Vec<PathBuf>,
     ignore_unsigned_files: bool,
+    sigstore_identity: Option<String>,
+    sigstore_issuer: Option<String>,
+    trusted_root: Option<PathBuf>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let options = VerifyOptions {
         ignore,
         ignore_unsigned_files,
     };
     let verified = py.allow_threads(|| {
-        let trust = match (&key, cert_chain.is_empty()) {
-            (Some(key), true) => {
+        let keyless = keyless_policy(sigstore_identity, sigstore_issuer, trusted_root.is_some())?;
+        let trust = match (&key, cert_chain.is_empty(), keyless) {
+            (None, true, Some(policy)) => {
+                let root = match &trusted_root {
+                    Some(path) => TrustedRoot::load(path),
+                    None => TrustedRoot::production(),
+                }
+                .map_err(|e| errors::trust_error(e.into()))?;
+                Trust::Sigstore {
+                    root: Box::new(root),
+                    policy,
+                }
+            }
+            (Some(key), true, None) => {
                 let public = keys::public_key_of(&parse_key(key)?, &KeyOptions::default())
                     .map_err(key_error)?;
                 Trust::PublicKey(public)
             }
-            (None, false) => {
+            (None, false, None) => {
                 Trust::load_certificate_roots(&cert_chain).map_err(errors::trust_error)?
             }
-            _ => return Err(Error::new_err("give exactly one of key= or cert_chain=")),
+            _ => return Err(Error::new_err(
+                "give exactly one of key=, cert_chain= or sigstore_identity= with sigstore_issuer=",
+            )),
         };
         verify_model(&model, &signature, &trust, &options, &NoProgress).map_err(verify_error)
     })?;
@@ -126,6 +146,12 @@ fn verify<'py>(
     out.set_item("signer_algorithm", signer.algorithm.name())?;
     out.set_item("key_hint", &signer.key_hint)?;
     out.set_item("certificate_subject", &signer.certificate_subject)?;
+    if let Some(k) = &signer.keyless {
+        out.set_item("sigstore_identity", &k.identity)?;
+        out.set_item("sigstore_issuer", &k.issuer)?;
+        out.set_item("signing_time", k.signing_time_text())?;
+        out.set_item("log_index", k.log_index)?;
+    }
     let config = verified.serialization();
     out.set_item("hash_type", config.hash.name())?;
     match config.method {
@@ -136,6 +162,22 @@ fn verify<'py>(
         }
     }
     Ok(out)
+}
+
+/// The keyless policy when both halves are given; an error when only one is, or when a trusted
+/// root is given without them.
+fn keyless_policy(
+    identity: Option<String>,
+    issuer: Option<String>,
+    has_root: bool,
+) -> PyResult<Option<KeylessPolicy>> {
+    match (identity, issuer) {
+        (Some(identity), Some(issuer)) => Ok(Some(KeylessPolicy { identity, issuer })),
+        (None, None) if !has_root => Ok(None),
+        _ => Err(Error::new_err(
+            "keyless verification needs both sigstore_identity= and sigstore_issuer=",
+        )),
+    }
 }
 
 /// Generates a key: a signing key pair (returns the public key's OMS key hint) or an encryption key

@@ -7,6 +7,7 @@ use crate::output::{
 use crate::progress::Bar;
 use anyhow::Context;
 use modelseal::keys::{KeyOptions, KeyRef};
+use modelseal::sigstore::{KeylessPolicy, TrustedRoot};
 use modelseal::trust::Trust;
 use modelseal::verify::{verify_model, VerifiedModel, VerifyError, VerifyOptions};
 use serde_json::json;
@@ -27,13 +28,15 @@ pub struct Args {
     #[arg(
         long,
         value_name = "PUBLIC.pem",
-        required_unless_present = "cert_chain",
+        required_unless_present_any = ["cert_chain", "sigstore"],
         conflicts_with = "cert_chain"
     )]
     key: Option<String>,
     /// Trusted root certificates (PEM; repeatable; each file may hold several).
     #[arg(long = "cert-chain", value_name = "ROOTS.pem")]
     cert_chain: Vec<PathBuf>,
+    #[command(flatten)]
+    sigstore: SigstoreArgs,
     /// Leave this path out (relative to the model root, or absolute inside it; repeatable).
     #[arg(long, value_name = "PATH")]
     ignore: Vec<PathBuf>,
@@ -48,15 +51,66 @@ pub struct Args {
     quiet: bool,
 }
 
+/// Sigstore keyless verification, offline against a pinned trusted root.
+#[derive(Debug, clap::Args)]
+struct SigstoreArgs {
+    /// Verify a Sigstore keyless signature (Fulcio certificate and Rekor entry), offline.
+    #[arg(long, requires_all = ["identity", "issuer"], conflicts_with_all = ["key", "cert_chain"])]
+    sigstore: bool,
+    /// The signer's identity: the certificate's SAN (email, URI), compared exactly.
+    #[arg(long, value_name = "ID", requires = "sigstore")]
+    identity: Option<String>,
+    /// The OIDC issuer that vouched for the identity, compared exactly.
+    #[arg(long, value_name = "URL", requires = "sigstore")]
+    issuer: Option<String>,
+    /// A Sigstore ClientTrustConfig JSON holding the trusted root (default: the built-in
+    /// public-good production root).
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "sigstore",
+        conflicts_with = "trusted_root"
+    )]
+    trust_config: Option<PathBuf>,
+    /// A Sigstore trusted_root.json (default: the built-in public-good production root).
+    #[arg(long, value_name = "FILE", requires = "sigstore")]
+    trusted_root: Option<PathBuf>,
+}
+
+impl SigstoreArgs {
+    /// The keyless trust, or `None` without `--sigstore`.
+    fn trust(&self) -> anyhow::Result<Option<Trust>> {
+        let (true, Some(identity), Some(issuer)) = (self.sigstore, &self.identity, &self.issuer)
+        else {
+            return Ok(None);
+        };
+        let root = match (&self.trust_config, &self.trusted_root) {
+            (Some(path), _) => TrustedRoot::load_trust_config(path)?,
+            (None, Some(path)) => TrustedRoot::load_trusted_root(path)?,
+            (None, None) => TrustedRoot::production()?,
+        };
+        Ok(Some(Trust::Sigstore {
+            root: Box::new(root),
+            policy: KeylessPolicy {
+                identity: identity.clone(),
+                issuer: issuer.clone(),
+            },
+        }))
+    }
+}
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let trust = match &args.key {
-        Some(key_text) => {
-            let key: KeyRef = key_text.parse()?;
-            let public = modelseal::keys::public_key_of(&key, &KeyOptions::default())
-                .with_context(|| format!("cannot read the trusted key {}", key_text))?;
-            Trust::PublicKey(public)
-        }
-        None => Trust::load_certificate_roots(&args.cert_chain)?,
+    let trust = match (args.sigstore.trust()?, &args.key) {
+        (Some(trust), _) => trust,
+        (None, key) => match key {
+            Some(key_text) => {
+                let key: KeyRef = key_text.parse()?;
+                let public = modelseal::keys::public_key_of(&key, &KeyOptions::default())
+                    .with_context(|| format!("cannot read the trusted key {}", key_text))?;
+                Trust::PublicKey(public)
+            }
+            None => Trust::load_certificate_roots(&args.cert_chain)?,
+        },
     };
     let options = VerifyOptions {
         ignore: args.ignore.clone(),

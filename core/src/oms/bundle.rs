@@ -9,12 +9,14 @@
 //! - `mediaType` must be the v0.3 string 1.1.1 checks for; the `...bundle+json;version=0.x` forms are
 //!   refused (1.1.1 refuses them too, and v0.1/v0.2 bundles differ in shape);
 //! - exactly one of `dsseEnvelope`/`messageSignature`, exactly one signature, exactly one kind of
-//!   verification material; `verificationMaterial.certificate` (Sigstore keyless, needs Fulcio and
-//!   Rekor) is [`OmsError::Unsupported`];
+//!   verification material; `verificationMaterial.certificate` (Sigstore keyless) is read into
+//!   [`KeylessMaterial`], whose log entries and timestamps stay raw JSON text for
+//!   [`crate::sigstore`] to interpret (only a keyless check needs them);
 //! - base64 is the standard alphabet with padding and canonical trailing bits, which is what every
 //!   producer writes and 1.1.1 reads (it refuses unpadded input);
 //! - `keyid` (a string or null) is ignored; `tlogEntries` may be missing (pre-1.1.0 bundles) and
-//!   its entries are not interpreted; unknown fields are ignored, since Sigstore bundles may grow.
+//!   its entries are not interpreted here (they are skipped as raw JSON, iteratively, whatever their
+//!   depth); unknown fields are ignored, since Sigstore bundles may grow.
 
 use super::json::{self, Obj};
 use super::{
@@ -24,6 +26,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 /// What the bundle says about the signer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +39,20 @@ pub enum VerificationMaterial {
     LegacyPublicKey { raw_bytes: Vec<u8> },
     /// Certificate method: DER certificates, leaf first.
     Certificates(Vec<Vec<u8>>),
+    /// Sigstore keyless: a Fulcio leaf certificate and the transparency-log evidence.
+    Keyless(KeylessMaterial),
+}
+
+/// What a Sigstore keyless bundle (v0.3 `verificationMaterial.certificate`) carries besides the
+/// envelope; unauthenticated until [`crate::sigstore`] checks it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeylessMaterial {
+    /// The signing (leaf) certificate, DER.
+    pub certificate: Vec<u8>,
+    /// The JSON text of each `tlogEntries` element, as found.
+    pub tlog_entries: Vec<String>,
+    /// The JSON text of `timestampVerificationData`, when present.
+    pub timestamp_verification_data: Option<String>,
 }
 
 /// A parsed Sigstore bundle v0.3 holding one DSSE envelope with exactly one signature.
@@ -86,10 +103,11 @@ struct BundleIn {
 struct MaterialIn {
     public_key: Option<Obj<PublicKeyIn>>,
     x509_certificate_chain: Option<Obj<ChainIn>>,
-    certificate: Option<IgnoredAny>,
-    // Typed so that a non-list is an error; entries are not interpreted (tlog checks need Rekor).
-    #[allow(dead_code)]
-    tlog_entries: Option<Vec<IgnoredAny>>,
+    certificate: Option<Obj<CertificateIn>>,
+    // Typed as a list so that a non-list is an error; each entry is kept as raw JSON text and only
+    // read by a keyless check (serde_json skips raw values without recursion).
+    tlog_entries: Option<Vec<Box<RawValue>>>,
+    timestamp_verification_data: Option<Box<RawValue>>,
 }
 
 #[derive(Deserialize)]
@@ -175,9 +193,22 @@ impl MaterialIn {
         match (self.public_key, self.x509_certificate_chain, self.certificate) {
             (Some(Obj(key)), None, None) => key.into_material(),
             (None, Some(Obj(chain)), None) => chain.into_material(),
-            (None, None, Some(_)) => Err(OmsError::Unsupported(
-                "Sigstore keyless bundle (verificationMaterial.certificate); only key and certificate-chain signatures are verified"
-                    .into(),
+            (None, None, Some(Obj(certificate))) => Ok(VerificationMaterial::Keyless(
+                KeylessMaterial {
+                    certificate: decode(
+                        "verificationMaterial.certificate.rawBytes",
+                        &certificate.raw_bytes,
+                    )?,
+                    tlog_entries: self
+                        .tlog_entries
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|e| e.get().to_string())
+                        .collect(),
+                    timestamp_verification_data: self
+                        .timestamp_verification_data
+                        .map(|t| t.get().to_string()),
+                },
             )),
             (None, None, None) => Err(malformed(
                 "verificationMaterial has none of publicKey, x509CertificateChain, certificate",
@@ -266,7 +297,11 @@ struct MaterialOut<'a> {
     public_key: Option<PublicKeyOut<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     x509_certificate_chain: Option<ChainOut>,
-    tlog_entries: &'static [()],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    certificate: Option<CertificateOut>,
+    tlog_entries: Vec<&'a RawValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timestamp_verification_data: Option<&'a RawValue>,
 }
 
 #[derive(Serialize)]
@@ -305,6 +340,7 @@ struct SignatureOut {
 
 impl<'a> From<&'a Bundle> for BundleOut<'a> {
     fn from(b: &'a Bundle) -> Self {
+        let mut keyless_out = KeylessOut::default();
         let (public_key, x509_certificate_chain) = match &b.material {
             VerificationMaterial::PublicKey { hint } => {
                 // An empty hint means "no hint" to every reader; write it as absent.
@@ -332,13 +368,19 @@ impl<'a> From<&'a Bundle> for BundleOut<'a> {
                     .collect();
                 (None, Some(ChainOut { certificates }))
             }
+            VerificationMaterial::Keyless(keyless) => {
+                keyless_out = KeylessOut::from(keyless);
+                (None, None)
+            }
         };
         BundleOut {
             media_type: BUNDLE_MEDIA_TYPE,
             verification_material: MaterialOut {
                 public_key,
                 x509_certificate_chain,
-                tlog_entries: &[],
+                certificate: keyless_out.certificate,
+                tlog_entries: keyless_out.tlog_entries,
+                timestamp_verification_data: keyless_out.timestamp_verification_data,
             },
             dsse_envelope: EnvelopeOut {
                 payload: STANDARD.encode(&b.payload),
@@ -348,6 +390,29 @@ impl<'a> From<&'a Bundle> for BundleOut<'a> {
                     keyid: "",
                 }],
             },
+        }
+    }
+}
+
+/// The keyless parts of [`MaterialOut`]; empty for the key and certificate methods.
+#[derive(Default)]
+struct KeylessOut<'a> {
+    certificate: Option<CertificateOut>,
+    tlog_entries: Vec<&'a RawValue>,
+    timestamp_verification_data: Option<&'a RawValue>,
+}
+
+impl<'a> From<&'a KeylessMaterial> for KeylessOut<'a> {
+    fn from(k: &'a KeylessMaterial) -> Self {
+        // The texts were parsed as JSON values when read; one that is not (built by hand) is dropped
+        // rather than written as invalid JSON.
+        let raw = |text: &'a String| serde_json::from_str::<&'a RawValue>(text).ok();
+        KeylessOut {
+            certificate: Some(CertificateOut {
+                raw_bytes: STANDARD.encode(&k.certificate),
+            }),
+            tlog_entries: k.tlog_entries.iter().filter_map(raw).collect(),
+            timestamp_verification_data: k.timestamp_verification_data.as_ref().and_then(raw),
         }
     }
 }
@@ -537,11 +602,15 @@ mod tests {
                 v["verificationMaterial"]["x509CertificateChain"] =
                     json!({"certificates": [{"rawBytes": "AA=="}]})
             }),
+            ("certificate.rawBytes is not", |v| {
+                v["verificationMaterial"] =
+                    json!({"certificate": {"rawBytes": "AA"}, "tlogEntries": []})
+            }),
             (
-                "keyless",
+                "invalid type",
                 |v| {
                     v["verificationMaterial"] =
-                        json!({"certificate": {"rawBytes": "AA=="}, "tlogEntries": []})
+                        json!({"certificate": {"rawBytes": "AA=="}, "tlogEntries": {}})
                 },
             ),
             ("both a hint and rawBytes", |v| {
@@ -585,10 +654,27 @@ mod tests {
     }
 
     #[test]
-    fn keyless_is_unsupported_not_malformed() {
+    fn keyless_material_is_read_and_written_back() {
         let mut v = value(&key_bundle());
-        v["verificationMaterial"] = json!({"certificate": {"rawBytes": "AA=="}, "tlogEntries": []});
-        assert!(matches!(parse_value(&v), Err(OmsError::Unsupported(_))));
+        v["verificationMaterial"] = json!({
+            "certificate": {"rawBytes": "AAE="},
+            "tlogEntries": [{"logIndex": "7", "kindVersion": {"kind": "dsse", "version": "0.0.1"}}],
+            "timestampVerificationData": {}
+        });
+        let b = parse_value(&v).unwrap();
+        let VerificationMaterial::Keyless(k) = &b.material else {
+            panic!("not keyless: {:?}", b.material)
+        };
+        assert_eq!(k.certificate, [0, 1]);
+        // Kept as the exact text found (here: serde_json's rendering of the test value).
+        assert_eq!(k.tlog_entries.len(), 1);
+        assert_eq!(
+            serde_json::from_str::<Value>(&k.tlog_entries[0]).unwrap(),
+            v["verificationMaterial"]["tlogEntries"][0]
+        );
+        assert_eq!(k.timestamp_verification_data.as_deref(), Some("{}"));
+        assert_eq!(value(&b)["verificationMaterial"], v["verificationMaterial"]);
+        assert_eq!(Bundle::parse(b.to_json().as_bytes()).unwrap(), b);
     }
 
     #[test]

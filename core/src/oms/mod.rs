@@ -12,7 +12,7 @@
 pub mod bundle;
 pub mod check;
 pub mod dsse;
-mod json;
+pub(crate) mod json;
 pub mod statement;
 
 pub use bundle::{Bundle, VerificationMaterial};
@@ -69,7 +69,8 @@ pub enum OmsError {
         count: u64,
         limit: u64,
     },
-    /// A well-formed bundle of a kind modelseal does not verify (e.g. Sigstore keyless).
+    /// A well-formed bundle of a kind modelseal does not verify (e.g. a keyless entry without an
+    /// inclusion promise).
     #[error("unsupported signature: {0}")]
     Unsupported(String),
 }

@@ -76,6 +76,7 @@ pub(super) fn check(
         algorithm: key.algorithm(),
         key_hint: key.hint(),
         certificate_subject: Some(leaf.tbs_certificate.subject.to_string()),
+        keyless: None,
     })
 }
 

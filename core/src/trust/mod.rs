@@ -12,9 +12,13 @@
 //!
 //! The key method follows 1.1.1 too: a bundle's key hint, when present, must name the trusted key;
 //! pre-1.1 bundles (raw public key bytes, no hint) are checked by their signature alone.
+//!
+//! A third kind, [`Trust::Sigstore`], is a pinned Sigstore trusted root plus the expected identity
+//! and OIDC issuer: keyless bundles are checked by [`crate::sigstore::verify_keyless`].
 
 use crate::keys::{KeyAlgorithm, PublicKey};
-use crate::oms::VerificationMaterial;
+use crate::oms::{Bundle, VerificationMaterial};
+use crate::sigstore::{KeylessPolicy, KeylessSigner, SigstoreError, TrustedRoot};
 use std::path::{Path, PathBuf};
 
 mod certificate;
@@ -44,6 +48,9 @@ pub enum TrustError {
     /// The signature over the DSSE PAE does not verify.
     #[error("invalid signature: the statement was not signed by this key, or it was modified")]
     BadSignature,
+    /// A keyless signature did not verify against the Sigstore trusted root and policy.
+    #[error(transparent)]
+    Sigstore(#[from] SigstoreError),
 }
 
 /// A verifier's trust: one key, or a set of certificate roots.
@@ -53,6 +60,11 @@ pub enum Trust {
     PublicKey(PublicKey),
     /// Certificate method: DER trust anchors.
     CertificateRoots(Vec<Vec<u8>>),
+    /// Sigstore keyless: a pinned trusted root and who must have signed.
+    Sigstore {
+        root: Box<TrustedRoot>,
+        policy: KeylessPolicy,
+    },
 }
 
 impl Trust {
@@ -75,7 +87,27 @@ impl Trust {
         Ok(Trust::CertificateRoots(roots))
     }
 
+    /// Checks the bundle's signature over its DSSE PAE under this trust.
+    pub fn check_bundle(&self, bundle: &Bundle) -> Result<SignerIdentity, TrustError> {
+        let pae = crate::oms::pae(&bundle.payload_type, &bundle.payload);
+        match (self, &bundle.material) {
+            (Trust::Sigstore { root, policy }, VerificationMaterial::Keyless(material)) => {
+                let signer = crate::sigstore::verify_keyless(
+                    root,
+                    policy,
+                    material,
+                    &bundle.payload,
+                    &pae,
+                    &bundle.signature,
+                )?;
+                Ok(SignerIdentity::keyless(signer))
+            }
+            _ => self.check(&bundle.material, &pae, &bundle.signature),
+        }
+    }
+
     /// Checks that `signature` over `pae` was made by a key this trust accepts, as `material` claims.
+    /// Keyless material needs the payload too: use [`Trust::check_bundle`].
     pub fn check(
         &self,
         material: &VerificationMaterial,
@@ -102,9 +134,27 @@ impl Trust {
             (Trust::CertificateRoots(roots), VerificationMaterial::Certificates(chain)) => {
                 certificate::check(roots, chain, pae, signature)
             }
+            (
+                Trust::PublicKey(_) | Trust::CertificateRoots(_),
+                VerificationMaterial::Keyless(_),
+            ) => Err(TrustError::MethodMismatch {
+                expected: match self {
+                    Trust::PublicKey(_) => "public key",
+                    _ => "certificate root",
+                },
+                found: "Sigstore keyless",
+            }),
             (Trust::CertificateRoots(_), _) => Err(TrustError::MethodMismatch {
                 expected: "certificate root",
                 found: "public key",
+            }),
+            (Trust::Sigstore { .. }, material) => Err(TrustError::MethodMismatch {
+                expected: "Sigstore trusted root",
+                found: match material {
+                    VerificationMaterial::Certificates(_) => "certificate",
+                    VerificationMaterial::Keyless(_) => "Sigstore keyless",
+                    _ => "public key",
+                },
             }),
         }
     }
@@ -139,6 +189,7 @@ fn check_key_signature(
         algorithm: key.algorithm(),
         key_hint: key.hint(),
         certificate_subject: None,
+        keyless: None,
     })
 }
 
@@ -157,7 +208,7 @@ fn load_certificates(path: &Path) -> Result<Vec<Vec<u8>>, TrustError> {
 /// Who signed, as established by [`Trust::check`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignerIdentity {
-    /// `"key"` or `"certificate"`.
+    /// `"key"`, `"certificate"` or `"sigstore"`.
     pub method: &'static str,
     /// The signing key's algorithm.
     pub algorithm: KeyAlgorithm,
@@ -165,6 +216,20 @@ pub struct SignerIdentity {
     pub key_hint: String,
     /// Leaf certificate subject (RFC 4514 string) for the certificate method.
     pub certificate_subject: Option<String>,
+    /// Identity, issuer and log evidence for the `"sigstore"` (keyless) method.
+    pub keyless: Option<KeylessSigner>,
+}
+
+impl SignerIdentity {
+    fn keyless(signer: KeylessSigner) -> SignerIdentity {
+        SignerIdentity {
+            method: "sigstore",
+            algorithm: signer.algorithm,
+            key_hint: signer.key_hint.clone(),
+            certificate_subject: None,
+            keyless: Some(signer),
+        }
+    }
 }
 
 #[cfg(test)]
