@@ -18,6 +18,9 @@ use crate::oms::VerificationMaterial;
 use std::path::{Path, PathBuf};
 
 mod certificate;
+mod identity;
+
+pub use identity::{leaf_identity, CertificateIdentity};
 
 /// The most of a bundle's key hint repeated in an error: it is untrusted input.
 const MAX_HINT_IN_ERROR: usize = 80;
