@@ -4,6 +4,7 @@
 //! This binary only translates arguments and results; every capability lives in the `modelseal`
 //! crate. Exit codes: 0 success, 1 verification or decryption failed, 2 usage or input error.
 
+mod audit;
 mod commands;
 mod output;
 mod progress;

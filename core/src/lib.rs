@@ -7,12 +7,15 @@
 //! encrypts models to recipients (format: `docs/FORMAT.md`). The CLI and the Python bindings call
 //! only these entry points.
 
+pub mod audit;
+pub mod deploy;
 pub mod digest;
 pub mod fsutil;
 pub mod inspect;
 pub mod keys;
 pub mod oms;
 pub mod pkcs11;
+pub mod policy;
 pub mod seal;
 pub mod sign;
 pub mod sigstore;

@@ -180,6 +180,12 @@ fn verify_bundle(
             source,
         },
     })?;
+    Ok((parse_statement(bundle, path)?, signer))
+}
+
+/// Parses the statement a bundle signs (its payload type must be in-toto); call it only after the
+/// signature verified, so that nothing unauthenticated is acted on.
+pub(crate) fn parse_statement(bundle: &Bundle, path: &Path) -> Result<Statement, VerifyError> {
     let bad = |reason: String| VerifyError::BadStatement {
         path: path.to_path_buf(),
         reason,
@@ -191,12 +197,11 @@ fn verify_bundle(
             oms::PAYLOAD_TYPE
         )));
     }
-    let statement = Statement::parse(&bundle.payload).map_err(|e| bad(e.to_string()))?;
-    Ok((statement, signer))
+    Statement::parse(&bundle.payload).map_err(|e| bad(e.to_string()))
 }
 
 /// Re-hashes the local model with the signed serialization and compares it with the statement.
-fn check_model(
+pub(crate) fn check_model(
     model: &Path,
     signature: &Path,
     statement: &Statement,
@@ -266,6 +271,11 @@ fn verification_ignores(
         }
     }
     ignore
+}
+
+/// How many distinct files a statement signs (shards of one file count once).
+pub(crate) fn signed_file_count(statement: &Statement) -> usize {
+    signed_file_names(&statement.resources, statement.serialization.method).len()
 }
 
 fn signed_file_names(resources: &[Resource], method: Method) -> HashSet<&str> {

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import os
 import pathlib
 from typing import BinaryIO, Iterable, Optional, Sequence, Union
@@ -31,6 +32,7 @@ __all__ = [
     "Error",
     "FormatError",
     "KeyAccessError",
+    "Policy",
     "VerificationError",
     "VerificationResult",
     "decrypt",
@@ -39,7 +41,9 @@ __all__ = [
     "open",
     "public_key",
     "rewrap",
+    "seal",
     "sign",
+    "unseal",
     "verify",
 ]
 
@@ -124,15 +128,30 @@ def verify(
     sigstore_identity: Optional[str] = None,
     sigstore_issuer: Optional[str] = None,
     trusted_root: Optional[StrPath] = None,
-) -> VerificationResult:
+    policy: Optional[Policy] = None,
+    model_name: Optional[str] = None,
+) -> Union[VerificationResult, dict]:
     """Verify ``model`` against ``signature``, trusting ``key`` or the roots in ``cert_chain`` —
     or, for a Sigstore keyless signature, the signer ``sigstore_identity`` vouched for by
     ``sigstore_issuer``, offline against ``trusted_root`` (a ``trusted_root.json`` or
     ClientTrustConfig; default: the public-good production root shipped with modelseal).
 
+    With ``policy=`` (a :class:`Policy`), ``signature`` may be one path or a list (co-signers), and
+    the result is the dict ``modelseal verify --policy --json`` prints (``allowed``, ``model_name``,
+    ``root_digest``, ``signers``, ``rule``, ``reasons``, …); a denial raises ``VerificationError``
+    whose ``result`` attribute holds that dict.
+
     Raises ``VerificationError`` when the model or signature is not what the trusted signer signed,
     ``FormatError`` for a malformed signature file, ``KeyAccessError`` for unreadable trust material.
     """
+    if policy is not None:
+        if (key is not None or cert_chain is not None or ignore_unsigned_files
+                or sigstore_identity is not None or sigstore_issuer is not None or trusted_root is not None):
+            raise Error("policy= decides trust itself: leave out key=, cert_chain=, the sigstore_* "
+                        "arguments and ignore_unsigned_files=")
+        return _verify_policy(model, signature, policy, model_name, ignore)
+    if model_name is not None:
+        raise Error("model_name= selects a policy rule; it needs policy=")
     if cert_chain is None:
         chain: list[str] = []
     elif isinstance(cert_chain, (str, os.PathLike)):
@@ -153,6 +172,103 @@ def verify(
     fields["model"] = pathlib.Path(fields["model"])
     fields["signature"] = pathlib.Path(fields["signature"])
     return VerificationResult(**fields)
+
+
+class Policy:
+    """A trust policy (``docs/policy.md``): trusted signers, rules per model name, optional Rego."""
+
+    def __init__(self, inner: _modelseal.Policy) -> None:
+        self._inner = inner
+
+    @classmethod
+    def load(cls, path: StrPath) -> "Policy":
+        """Load and check the policy file; errors (``modelseal.Error``) name the file, line, field."""
+        return cls(_modelseal.Policy.load(os.fspath(path)))
+
+    @property
+    def path(self) -> pathlib.Path:
+        return pathlib.Path(self._inner.path)
+
+    @property
+    def audit_log(self) -> Optional[pathlib.Path]:
+        log = self._inner.audit_log
+        return None if log is None else pathlib.Path(log)
+
+    @property
+    def signers(self) -> list[str]:
+        return list(self._inner.signers)
+
+
+def _verify_policy(
+    model: StrPath,
+    signature: Union[StrPath, Sequence[StrPath]],
+    policy: Policy,
+    model_name: Optional[str],
+    ignore: Iterable[StrPath],
+) -> dict:
+    if isinstance(signature, (str, os.PathLike)):
+        signatures = [os.fspath(signature)]
+    else:
+        signatures = _paths(signature)
+    allowed, text = _modelseal.verify_policy(
+        os.fspath(model), signatures, policy._inner, model_name, _paths(ignore)
+    )
+    result = json.loads(text)
+    if not allowed:
+        err = VerificationError("denied by the policy: " + "; ".join(result["reasons"]))
+        err.result = result  # type: ignore[attr-defined]
+        raise err
+    return result
+
+
+def seal(
+    model: StrPath,
+    out: StrPath,
+    key: StrPath,
+    recipients: Union[StrPath, Iterable[StrPath]],
+    *,
+    model_name: Optional[str] = None,
+    signature: Optional[StrPath] = None,
+    cert: Optional[StrPath] = None,
+    cert_chain: Iterable[StrPath] = (),
+) -> dict:
+    """Sign ``model``, encrypt it with that signature inside for ``recipients`` to ``out``, and
+    sign ``out`` (``signature``, default ``out + ".sig"``). Returns the ``modelseal seal --json`` dict."""
+    text = _modelseal.seal(
+        os.fspath(model),
+        os.fspath(out),
+        os.fspath(key),
+        _keys(recipients),
+        model_name,
+        None if signature is None else os.fspath(signature),
+        None if cert is None else os.fspath(cert),
+        _paths(cert_chain),
+    )
+    return json.loads(text)
+
+
+def unseal(
+    enc: StrPath,
+    out: StrPath,
+    *,
+    policy: Policy,
+    key: StrPath,
+    model_name: Optional[str] = None,
+    signature: Optional[StrPath] = None,
+) -> dict:
+    """Verify ``enc`` under ``policy``, decrypt it, verify the plaintext, then publish it at ``out``
+    (files 0400, directories 0500). On any failure ``out`` is not created and nothing decrypted
+    remains: ``VerificationError`` (denied), ``DecryptionError`` (tampered, wrong key), or another
+    ``modelseal.Error``. Returns the ``modelseal unseal --json`` dict."""
+    text = _modelseal.unseal(
+        os.fspath(enc),
+        os.fspath(out),
+        policy._inner,
+        os.fspath(key),
+        model_name,
+        None if signature is None else os.fspath(signature),
+    )
+    return json.loads(text)
 
 
 def keygen(

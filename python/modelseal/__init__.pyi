@@ -1,6 +1,6 @@
 import os
 import pathlib
-from typing import BinaryIO, Iterable, Optional, Sequence, Union
+from typing import Any, BinaryIO, Iterable, Optional, Sequence, Union, overload
 
 StrPath = Union[str, os.PathLike[str]]
 
@@ -54,6 +54,7 @@ def sign(
     key_password_file: Optional[StrPath] = None,
     allow_insecure_key_permissions: bool = False,
 ) -> pathlib.Path: ...
+@overload
 def verify(
     model: StrPath,
     signature: StrPath,
@@ -66,6 +67,46 @@ def verify(
     sigstore_issuer: Optional[str] = None,
     trusted_root: Optional[StrPath] = None,
 ) -> VerificationResult: ...
+@overload
+def verify(
+    model: StrPath,
+    signature: Union[StrPath, Sequence[StrPath]],
+    *,
+    policy: Policy,
+    model_name: Optional[str] = None,
+    ignore: Iterable[StrPath] = (),
+) -> dict[str, Any]: ...
+
+class Policy:
+    @classmethod
+    def load(cls, path: StrPath) -> Policy: ...
+    @property
+    def path(self) -> pathlib.Path: ...
+    @property
+    def audit_log(self) -> Optional[pathlib.Path]: ...
+    @property
+    def signers(self) -> list[str]: ...
+
+def seal(
+    model: StrPath,
+    out: StrPath,
+    key: StrPath,
+    recipients: Union[StrPath, Iterable[StrPath]],
+    *,
+    model_name: Optional[str] = None,
+    signature: Optional[StrPath] = None,
+    cert: Optional[StrPath] = None,
+    cert_chain: Iterable[StrPath] = (),
+) -> dict[str, Any]: ...
+def unseal(
+    enc: StrPath,
+    out: StrPath,
+    *,
+    policy: Policy,
+    key: StrPath,
+    model_name: Optional[str] = None,
+    signature: Optional[StrPath] = None,
+) -> dict[str, Any]: ...
 def keygen(
     algorithm: str,
     out: StrPath,

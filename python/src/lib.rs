@@ -6,6 +6,7 @@
 //! is the pure-Python wrapper in `modelseal/__init__.py`.
 
 mod errors;
+mod policy;
 mod seal;
 
 use errors::{key_error, sign_error, verify_error, Error};
@@ -256,6 +257,10 @@ fn _modelseal(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(seal::rewrap, m)?)?;
     m.add_function(wrap_pyfunction!(seal::inspect_encrypted, m)?)?;
     m.add_class::<seal::SealedReader>()?;
+    m.add_class::<policy::Policy>()?;
+    m.add_function(wrap_pyfunction!(policy::verify_policy, m)?)?;
+    m.add_function(wrap_pyfunction!(policy::seal_py, m)?)?;
+    m.add_function(wrap_pyfunction!(policy::unseal_py, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

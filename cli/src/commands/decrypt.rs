@@ -1,7 +1,9 @@
 //! `modelseal decrypt`: decrypt an encrypted model; OUT appears only if every byte authenticated.
 
+use crate::audit::{audited, Audit, AuditArgs};
 use crate::output::{hex, print_json, seal_failure};
 use crate::progress::Bar;
+use modelseal::audit::Operation;
 use modelseal::seal::{self, DecryptOptions};
 use serde_json::json;
 use std::path::PathBuf;
@@ -34,9 +36,18 @@ pub struct Args {
     /// No progress bar and no informational output.
     #[arg(long, short = 'q')]
     quiet: bool,
+    #[command(flatten)]
+    audit: AuditArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    audited(&args.audit, Operation::Decrypt, &args.encrypted, |audit| {
+        decrypt(&args, audit)
+    })
+}
+
+fn decrypt(args: &Args, audit: &mut Audit) -> anyhow::Result<ExitCode> {
+    audit.event.key_ids.push(args.key.clone());
     let identity = seal::open_identity(&args.key)?;
     let options = DecryptOptions {
         overwrite: args.force,
@@ -53,8 +64,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     bar.finish();
     let summary = match result {
         Ok(summary) => summary,
-        Err(err) => return seal_failure(err, "decrypted", "decryption", args.json),
+        Err(err) => {
+            audit.seal_failed(&err);
+            return seal_failure(err, "decrypted", "decryption", args.json);
+        }
     };
+    audit.event.model_name = Some(summary.model_name.clone());
+    audit
+        .event
+        .key_ids
+        .push(format!("{}:{}", summary.recipient.0, summary.recipient.1));
     if args.json {
         print_json(&json!({
             "decrypted": true,

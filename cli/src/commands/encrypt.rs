@@ -1,7 +1,9 @@
 //! `modelseal encrypt`: envelope-encrypt a model directory or file for one or more recipients.
 
+use crate::audit::{audited, Audit, AuditArgs};
 use crate::output::{hex, print_json, recipients_json};
 use crate::progress::Bar;
+use modelseal::audit::Operation;
 use modelseal::seal::{self, EncryptOptions};
 use serde_json::json;
 use std::path::PathBuf;
@@ -34,9 +36,18 @@ pub struct Args {
     /// No progress bar and no informational output.
     #[arg(long, short = 'q')]
     quiet: bool,
+    #[command(flatten)]
+    audit: AuditArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    audited(&args.audit, Operation::Encrypt, &args.model, |audit| {
+        encrypt(&args, audit)
+    })
+}
+
+fn encrypt(args: &Args, audit: &mut Audit) -> anyhow::Result<ExitCode> {
+    audit.event.key_ids.extend(args.recipients.iter().cloned());
     let recipients = args
         .recipients
         .iter()
@@ -55,6 +66,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let summary = seal::encrypt_with_progress(&input, &recipients, &args.out, &options, &bar);
     bar.finish();
     let summary = summary?;
+    audit.event.key_ids = key_ids(&summary.recipients);
     if args.json {
         print_json(&json!({
             "encrypted": true,
@@ -77,4 +89,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `type:key_id` of every stanza, for audit events.
+pub fn key_ids(recipients: &[(String, String)]) -> Vec<String> {
+    recipients.iter().map(|(t, k)| format!("{t}:{k}")).collect()
 }

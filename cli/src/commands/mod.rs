@@ -6,7 +6,9 @@ mod inspect;
 mod keygen;
 mod pubkey;
 mod rewrap;
+mod seal;
 mod sign;
+mod unseal;
 mod verify;
 
 use clap::{Parser, Subcommand};
@@ -33,6 +35,8 @@ enum Command {
     Encrypt(encrypt::Args),
     Decrypt(decrypt::Args),
     Rewrap(rewrap::Args),
+    Seal(seal::Args),
+    Unseal(unseal::Args),
 }
 
 /// Runs the chosen verb. `Err` means a usage or input error (exit code 2).
@@ -46,6 +50,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Encrypt(args) => encrypt::run(args),
         Command::Decrypt(args) => decrypt::run(args),
         Command::Rewrap(args) => rewrap::run(args),
+        Command::Seal(args) => seal::run(args),
+        Command::Unseal(args) => unseal::run(args),
     }
 }
 

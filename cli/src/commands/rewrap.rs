@@ -1,6 +1,8 @@
 //! `modelseal rewrap`: add or remove recipients of an encrypted model without re-encrypting it.
 
+use crate::audit::{audited, Audit, AuditArgs};
 use crate::output::{print_json, recipients_json, seal_failure};
+use modelseal::audit::Operation;
 use modelseal::seal;
 use serde_json::json;
 use std::path::PathBuf;
@@ -28,9 +30,23 @@ pub struct Args {
     /// Print one JSON object on stdout.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    audit: AuditArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    audited(&args.audit, Operation::Rewrap, &args.encrypted, |audit| {
+        rewrap(&args, audit)
+    })
+}
+
+fn rewrap(args: &Args, audit: &mut Audit) -> anyhow::Result<ExitCode> {
+    audit.event.key_ids.push(args.key.clone());
+    audit.event.key_ids.extend(args.recipients.iter().cloned());
+    audit
+        .event
+        .key_ids
+        .extend(args.remove.iter().map(|k| format!("removed:{k}")));
     if args.recipients.is_empty() && args.remove.is_empty() {
         anyhow::bail!("nothing to do: give --recipient and/or --remove-recipient");
     }
@@ -44,7 +60,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let recipients =
         match seal::rewrap_key_ids(&args.encrypted, identity.as_ref(), &add, &args.remove) {
             Ok(recipients) => recipients,
-            Err(err) => return seal_failure(err, "rewrapped", "rewrap", args.json),
+            Err(err) => {
+                audit.seal_failed(&err);
+                return seal_failure(err, "rewrapped", "rewrap", args.json);
+            }
         };
     if args.json {
         print_json(&json!({

@@ -1,9 +1,11 @@
 //! `modelseal sign`: sign a model directory or file.
 
 use super::KeyArgs;
+use crate::audit::{audited, Audit, AuditArgs};
 use crate::output::{hex, print_json, serialization_json, serialization_text};
 use crate::progress::Bar;
 use anyhow::Context;
+use modelseal::audit::Operation;
 use modelseal::digest::{HashAlgorithm, Method, DEFAULT_SHARD_SIZE};
 use modelseal::keys::{self, KeyRef};
 use modelseal::sign::{sign_model, SignOptions};
@@ -53,6 +55,8 @@ pub struct Args {
     quiet: bool,
     #[command(flatten)]
     key_args: KeyArgs,
+    #[command(flatten)]
+    audit: AuditArgs,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -73,6 +77,13 @@ impl From<Hash> for HashAlgorithm {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    audited(&args.audit, Operation::Sign, &args.model, |audit| {
+        sign(&args, audit)
+    })
+}
+
+fn sign(args: &Args, audit: &mut Audit) -> anyhow::Result<ExitCode> {
+    audit.event.key_ids.push(args.key.clone());
     let key: KeyRef = args.key.parse()?;
     let key_options = args.key_args.options();
     let signer = match &args.cert {
@@ -102,6 +113,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let statement = &outcome.statement;
     let root_digest = hex(&statement.root_digest);
+    audit.event.key_ids.push(outcome.key_hint.clone());
+    audit.event.model_name = Some(statement.subject_name.clone());
+    audit.event.root_digest = Some(root_digest.clone());
     if args.json {
         print_json(&json!({
             "signed": true,

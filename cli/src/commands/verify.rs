@@ -1,42 +1,61 @@
-//! `modelseal verify`: verify a model against an OMS signature.
+//! `modelseal verify`: verify a model against an OMS signature and a trusted key or certificate
+//! roots, or against one or more signatures under a trust policy (`--policy`, `docs/policy.md`).
 
+use crate::audit::{audited, Audit, AuditArgs};
 use crate::output::{
     exit_failed, exit_input, print_json, serialization_json, serialization_text, signer_json,
     signer_text,
 };
 use crate::progress::Bar;
 use anyhow::Context;
+use modelseal::audit::Operation;
 use modelseal::keys::{KeyOptions, KeyRef};
+use modelseal::policy::{Policy, PolicyDecision, PolicyVerifyOptions};
 use modelseal::sigstore::{KeylessPolicy, TrustedRoot};
 use modelseal::trust::Trust;
 use modelseal::verify::{verify_model, VerifiedModel, VerifyError, VerifyOptions};
 use serde_json::json;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Verify MODEL against SIG: the signer must be trusted and every file must match.
 ///
-/// Exit 0 verified, 1 verification failed (tampered, wrong key, bad signature), 2 usage or input error.
+/// With --policy, verify MODEL against every --signature under a trust policy: exit 0 only if
+/// every rule holds (signers, threshold, serialization, Rego).
+///
+/// Exit 0 verified, 1 verification failed or denied (tampered, wrong key, bad signature, a rule
+/// not met), 2 usage or input error.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The model directory or file.
     model: PathBuf,
-    /// The signature file (Sigstore bundle).
-    #[arg(long, value_name = "SIG")]
-    signature: PathBuf,
+    /// The signature file (Sigstore bundle); repeatable with --policy (e.g. two co-signers).
+    #[arg(long, value_name = "SIG", required = true)]
+    signature: Vec<PathBuf>,
     /// Trusted public key (SPKI PEM, or any key reference whose public key can be read).
     #[arg(
         long,
         value_name = "PUBLIC.pem",
-        required_unless_present_any = ["cert_chain", "sigstore"],
-        conflicts_with = "cert_chain"
+        required_unless_present_any = ["cert_chain", "sigstore", "policy"],
+        conflicts_with_all = ["cert_chain", "policy"]
     )]
     key: Option<String>,
     /// Trusted root certificates (PEM; repeatable; each file may hold several).
-    #[arg(long = "cert-chain", value_name = "ROOTS.pem")]
+    #[arg(
+        long = "cert-chain",
+        value_name = "ROOTS.pem",
+        conflicts_with = "policy"
+    )]
     cert_chain: Vec<PathBuf>,
     #[command(flatten)]
     sigstore: SigstoreArgs,
+    /// Trust policy (TOML, docs/policy.md): trusted signers, rules per model name, optional Rego.
+    #[arg(long, value_name = "POLICY.toml")]
+    policy: Option<PathBuf>,
+    /// The model name the policy's rules match [default: the encrypted envelope's model name,
+    /// else MODEL's file or directory name].
+    #[arg(long, value_name = "NAME")]
+    model_name: Option<String>,
     /// Leave this path out (relative to the model root, or absolute inside it; repeatable).
     #[arg(long, value_name = "PATH")]
     ignore: Vec<PathBuf>,
@@ -49,13 +68,15 @@ pub struct Args {
     /// No progress bar and no output on success.
     #[arg(long, short = 'q')]
     quiet: bool,
+    #[command(flatten)]
+    audit: AuditArgs,
 }
 
 /// Sigstore keyless verification, offline against a pinned trusted root.
 #[derive(Debug, clap::Args)]
 struct SigstoreArgs {
     /// Verify a Sigstore keyless signature (Fulcio certificate and Rekor entry), offline.
-    #[arg(long, requires_all = ["identity", "issuer"], conflicts_with_all = ["key", "cert_chain"])]
+    #[arg(long, requires_all = ["identity", "issuer"], conflicts_with_all = ["key", "cert_chain", "policy"])]
     sigstore: bool,
     /// The signer's identity: the certificate's SAN (email, URI), compared exactly.
     #[arg(long, value_name = "ID", requires = "sigstore")]
@@ -100,40 +121,140 @@ impl SigstoreArgs {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    audited(&args.audit, Operation::Verify, &args.model, |audit| {
+        verify(&args, audit)
+    })
+}
+
+fn verify(args: &Args, audit: &mut Audit) -> anyhow::Result<ExitCode> {
+    if let Some(policy) = &args.policy {
+        return run_policy(args, policy, audit);
+    }
+    // Checked here, not with clap's `requires`: clap drops a requirement that conflicts with a
+    // given argument (--key conflicts with --policy).
+    if args.model_name.is_some() {
+        anyhow::bail!("--model-name selects a policy rule; it needs --policy");
+    }
+    let [signature] = args.signature.as_slice() else {
+        anyhow::bail!("several --signature files need --policy (which says how many must verify)");
+    };
+    if let Some(key) = &args.key {
+        audit.event.key_ids.push(key.clone());
+    }
     let trust = match (args.sigstore.trust()?, &args.key) {
         (Some(trust), _) => trust,
-        (None, key) => match key {
-            Some(key_text) => {
-                let key: KeyRef = key_text.parse()?;
-                let public = modelseal::keys::public_key_of(&key, &KeyOptions::default())
-                    .with_context(|| format!("cannot read the trusted key {}", key_text))?;
-                Trust::PublicKey(public)
-            }
-            None => Trust::load_certificate_roots(&args.cert_chain)?,
-        },
+        (None, Some(key_text)) => {
+            let key: KeyRef = key_text.parse()?;
+            let public = modelseal::keys::public_key_of(&key, &KeyOptions::default())
+                .with_context(|| format!("cannot read the trusted key {}", key_text))?;
+            Trust::PublicKey(public)
+        }
+        (None, None) => Trust::load_certificate_roots(&args.cert_chain)?,
     };
     let options = VerifyOptions {
         ignore: args.ignore.clone(),
         ignore_unsigned_files: args.ignore_unsigned_files,
     };
     let bar = Bar::new("verifying", args.quiet || args.json);
-    let result = verify_model(&args.model, &args.signature, &trust, &options, &bar);
+    let result = verify_model(&args.model, signature, &trust, &options, &bar);
     bar.finish();
     match result {
         Ok(verified) => {
-            report_success(&args, &verified);
+            audit.event.root_digest = Some(verified.root_digest_hex());
+            audit.event.model_name = Some(verified.subject_name().to_string());
+            audit.event.key_ids.push(verified.signer().key_hint.clone());
+            report_success(args, signature, &verified);
             Ok(ExitCode::SUCCESS)
         }
-        Err(err) => Ok(report_failure(&args, &err)),
+        Err(err) => {
+            if err.is_verification_failure() {
+                audit.event.fail(err.reasons());
+            } else {
+                audit.event.error(err.to_string());
+            }
+            Ok(report_failure(args, signature, &err))
+        }
     }
 }
 
-fn report_success(args: &Args, verified: &VerifiedModel) {
+/// `verify --policy`: one decision over every signature.
+fn run_policy(args: &Args, policy_path: &Path, audit: &mut Audit) -> anyhow::Result<ExitCode> {
+    audit.event.policy = Some(policy_path.display().to_string());
+    let policy = Policy::load(policy_path)?;
+    audit.policy_log = policy.audit_log().map(Path::to_path_buf);
+    let options = PolicyVerifyOptions {
+        model_name: args.model_name.clone(),
+        ignore: args.ignore.clone(),
+    };
+    let bar = Bar::new("verifying", args.quiet || args.json);
+    let result = policy.verify(&args.model, &args.signature, &options, &bar);
+    bar.finish();
+    let decision = match result {
+        Ok(decision) => decision,
+        Err(err) => {
+            audit.event.error(err.to_string());
+            if args.json {
+                print_json(&json!({
+                    "allowed": false,
+                    "verified": false,
+                    "model": args.model,
+                    "policy": policy_path,
+                    "reasons": [err.to_string()],
+                }));
+            }
+            eprintln!("error: {err}");
+            return Ok(exit_input());
+        }
+    };
+    audit.event.apply_decision(&decision);
+    report_decision(args, &decision);
+    Ok(if decision.allowed {
+        ExitCode::SUCCESS
+    } else {
+        exit_failed()
+    })
+}
+
+fn report_decision(args: &Args, decision: &PolicyDecision) {
+    if args.json {
+        print_json(&decision.to_json());
+    }
+    let signers = if decision.signers.is_empty() {
+        "none".to_string()
+    } else {
+        decision.signers.join(", ")
+    };
+    if decision.allowed {
+        if !args.quiet && !args.json {
+            println!(
+                "allowed {} as {:?} under {}: signed by {signers}",
+                args.model.display(),
+                decision.model_name,
+                decision.rule_label()
+            );
+            if let Some(root) = &decision.root_digest {
+                println!("root digest sha256:{root}");
+            }
+        }
+        return;
+    }
+    eprintln!(
+        "verification FAILED: {} as {:?} denied under {} (verified signers: {signers})",
+        args.model.display(),
+        decision.model_name,
+        decision.rule_label()
+    );
+    for reason in &decision.reasons {
+        eprintln!("  - {reason}");
+    }
+}
+
+fn report_success(args: &Args, signature: &Path, verified: &VerifiedModel) {
     if args.json {
         print_json(&json!({
             "verified": true,
             "model": args.model,
-            "signature": args.signature,
+            "signature": signature,
             "model_name": verified.subject_name(),
             "root_digest": verified.root_digest_hex(),
             "resources": verified.resources().len(),
@@ -153,13 +274,13 @@ fn report_success(args: &Args, verified: &VerifiedModel) {
     }
 }
 
-fn report_failure(args: &Args, err: &VerifyError) -> ExitCode {
+fn report_failure(args: &Args, signature: &Path, err: &VerifyError) -> ExitCode {
     let failed = err.is_verification_failure();
     if args.json {
         print_json(&json!({
             "verified": false,
             "model": args.model,
-            "signature": args.signature,
+            "signature": signature,
             "root_digest": match err {
                 VerifyError::Mismatch { signed_root_digest, .. } => Some(signed_root_digest),
                 _ => None,

@@ -22,6 +22,9 @@ use crate::sigstore::{KeylessPolicy, KeylessSigner, SigstoreError, TrustedRoot};
 use std::path::{Path, PathBuf};
 
 mod certificate;
+mod identity;
+
+pub use identity::{leaf_identity, CertificateIdentity};
 
 /// The most of a bundle's key hint repeated in an error: it is untrusted input.
 const MAX_HINT_IN_ERROR: usize = 80;

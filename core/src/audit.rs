@@ -1,0 +1,317 @@
+//! The audit log: one JSON line per operation (sign, verify, encrypt, decrypt, rewrap, seal,
+//! unseal) — UTC time, operation, model, model name, root digest, key identifiers, policy rule,
+//! signers, outcome, reasons.
+//!
+//! Guarantees: an event holds only what its fields name — paths, names, digests and non-secret key
+//! identifiers; no field takes a key, PIN or data key, so none can leak into the log. Each line is
+//! appended with `O_APPEND` in a single `write(2)` and then fsynced: concurrent writers (threads or
+//! processes) never interleave within a line, and a line that was reported written survives a
+//! crash. The file is created 0600. Reasons are bounded (count and length) so one event stays one
+//! modest write.
+
+use crate::policy::PolicyDecision;
+use serde_json::{json, Value};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+/// Most reasons recorded per event.
+const MAX_REASONS: usize = 64;
+/// Longest reason recorded (characters); longer ones are cut with `…`.
+const MAX_REASON_CHARS: usize = 1000;
+
+/// Errors appending to the audit log.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuditError {
+    /// The log could not be opened, written or synced.
+    #[error("{path}: cannot append to the audit log: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// What was done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// `sign`
+    Sign,
+    /// `verify`
+    Verify,
+    /// `encrypt`
+    Encrypt,
+    /// `decrypt`
+    Decrypt,
+    /// `rewrap`
+    Rewrap,
+    /// `seal`
+    Seal,
+    /// `unseal`
+    Unseal,
+}
+
+impl Operation {
+    /// The name in the log.
+    pub fn name(self) -> &'static str {
+        match self {
+            Operation::Sign => "sign",
+            Operation::Verify => "verify",
+            Operation::Encrypt => "encrypt",
+            Operation::Decrypt => "decrypt",
+            Operation::Rewrap => "rewrap",
+            Operation::Seal => "seal",
+            Operation::Unseal => "unseal",
+        }
+    }
+}
+
+/// How it ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// It succeeded (verification: allowed).
+    Ok,
+    /// Verification or decryption failed, or the policy denied (exit code 1).
+    Failed,
+    /// A usage, input or environment error (exit code 2).
+    Error,
+}
+
+impl Outcome {
+    /// The name in the log.
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Failed => "failed",
+            Outcome::Error => "error",
+        }
+    }
+}
+
+/// One audit event. Every field is public, non-secret data.
+#[derive(Debug, Clone)]
+pub struct AuditEvent {
+    /// What was done.
+    pub operation: Operation,
+    /// The model (or encrypted model) path as given.
+    pub model: Option<String>,
+    /// The model name (policy name, envelope name).
+    pub model_name: Option<String>,
+    /// The OMS root digest (lowercase hex), when one was computed or verified.
+    pub root_digest: Option<String>,
+    /// Non-secret key identifiers: key references, OMS key hints, stanza `type:key_id`.
+    pub key_ids: Vec<String>,
+    /// The policy file, when one decided.
+    pub policy: Option<String>,
+    /// The policy rule that decided (`models[0] "prod/*"`).
+    pub rule: Option<String>,
+    /// Policy signers that verified.
+    pub signers: Vec<String>,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Why it failed (empty on success).
+    pub reasons: Vec<String>,
+}
+
+impl AuditEvent {
+    /// An event for `operation` on `model`, outcome `Ok` until told otherwise.
+    pub fn new(operation: Operation, model: &Path) -> AuditEvent {
+        AuditEvent {
+            operation,
+            model: Some(model.display().to_string()),
+            model_name: None,
+            root_digest: None,
+            key_ids: Vec::new(),
+            policy: None,
+            rule: None,
+            signers: Vec::new(),
+            outcome: Outcome::Ok,
+            reasons: Vec::new(),
+        }
+    }
+
+    /// Marks the event failed (exit 1) with `reasons`.
+    pub fn fail(&mut self, reasons: Vec<String>) {
+        self.outcome = Outcome::Failed;
+        self.reasons = reasons;
+    }
+
+    /// Marks the event an input/usage error (exit 2) with `reason`.
+    pub fn error(&mut self, reason: String) {
+        self.outcome = Outcome::Error;
+        self.reasons = vec![reason];
+    }
+
+    /// Records a policy decision: model name, root digest, rule, signers, policy, and its reasons.
+    pub fn apply_decision(&mut self, decision: &PolicyDecision) {
+        self.model_name = Some(decision.model_name.clone());
+        if self.root_digest.is_none() {
+            self.root_digest = decision.root_digest.clone();
+        }
+        self.policy = Some(decision.policy.display().to_string());
+        self.rule = Some(decision.rule_label());
+        self.signers = decision.signers.clone();
+        if !decision.allowed {
+            let mut reasons = std::mem::take(&mut self.reasons);
+            reasons.extend(decision.reasons.iter().cloned());
+            self.fail(reasons);
+        }
+    }
+
+    /// The event as one JSON object, stamped with `time` (RFC 3339, UTC).
+    pub fn to_json(&self, time: &str) -> Value {
+        let reasons: Vec<String> = self
+            .reasons
+            .iter()
+            .take(MAX_REASONS)
+            .map(|r| bounded(r))
+            .collect();
+        json!({
+            "time": time,
+            "operation": self.operation.name(),
+            "model": self.model,
+            "model_name": self.model_name,
+            "root_digest": self.root_digest,
+            "key_ids": self.key_ids,
+            "policy": self.policy,
+            "rule": self.rule,
+            "signers": self.signers,
+            "outcome": self.outcome.name(),
+            "reasons": reasons,
+            "omitted_reasons": self.reasons.len().saturating_sub(MAX_REASONS),
+        })
+    }
+}
+
+fn bounded(reason: &str) -> String {
+    match reason.char_indices().nth(MAX_REASON_CHARS) {
+        Some((cut, _)) => format!("{}…", &reason[..cut]),
+        None => reason.to_string(),
+    }
+}
+
+/// An append-only JSON-lines audit log file.
+#[derive(Debug, Clone)]
+pub struct AuditLog {
+    path: PathBuf,
+}
+
+impl AuditLog {
+    /// The log at `path` (created on the first append, mode 0600).
+    pub fn new(path: &Path) -> AuditLog {
+        AuditLog {
+            path: path.to_path_buf(),
+        }
+    }
+
+    /// The log file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends `event`, stamped with the current UTC time, as one line: one `write(2)` on an
+    /// `O_APPEND` descriptor, then fsync.
+    pub fn append(&self, event: &AuditEvent) -> Result<(), AuditError> {
+        let mut line = event.to_json(&now_rfc3339()).to_string();
+        line.push('\n');
+        let err = |source| AuditError::Write {
+            path: self.path.clone(),
+            source,
+        };
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(&self.path)
+            .map_err(err)?;
+        // One write: with O_APPEND the kernel places the whole buffer at the end atomically with
+        // respect to other appenders; a loop of partial writes could interleave with theirs.
+        let written = file.write(line.as_bytes()).map_err(err)?;
+        if written != line.len() {
+            return Err(err(std::io::Error::new(
+                std::io::ErrorKind::WriteZero,
+                format!("short write: {written} of {} bytes", line.len()),
+            )));
+        }
+        file.sync_data().map_err(err)
+    }
+}
+
+/// The current time as RFC 3339 UTC with seconds (`2026-11-23T21:40:00Z`).
+pub fn now_rfc3339() -> String {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let whole = std::time::Duration::from_secs(since_epoch.as_secs());
+    der::DateTime::from_unix_duration(whole)
+        .map(|t| t.to_string())
+        .unwrap_or_else(|_| format!("@{}", whole.as_secs()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(i: usize) -> AuditEvent {
+        let mut e = AuditEvent::new(Operation::Verify, Path::new("models/llm"));
+        e.model_name = Some(format!("prod/llm-{i}"));
+        e.root_digest = Some("ab".repeat(32));
+        e.key_ids = vec![format!("key-{i}")];
+        // Long enough that a torn write would show; well under a pipe/page boundary is not assumed.
+        e.reasons = vec!["x".repeat(900); 3];
+        e.outcome = Outcome::Failed;
+        e
+    }
+
+    #[test]
+    fn time_is_rfc3339_utc() {
+        let t = now_rfc3339();
+        assert_eq!(t.len(), 20, "{t}");
+        assert!(
+            t.ends_with('Z') && &t[4..5] == "-" && &t[10..11] == "T",
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn concurrent_threads_never_interleave_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let threads = 8;
+        let per_thread = 200;
+        std::thread::scope(|scope| {
+            for t in 0..threads {
+                let log = AuditLog::new(&path);
+                scope.spawn(move || {
+                    for i in 0..per_thread {
+                        log.append(&event(t * per_thread + i)).unwrap();
+                    }
+                });
+            }
+        });
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut seen = std::collections::HashSet::new();
+        for line in text.lines() {
+            let v: Value = serde_json::from_str(line).unwrap();
+            assert_eq!(v["operation"], "verify");
+            assert_eq!(v["outcome"], "failed");
+            seen.insert(v["model_name"].as_str().unwrap().to_string());
+        }
+        assert_eq!(text.lines().count(), threads * per_thread);
+        assert_eq!(seen.len(), threads * per_thread);
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+
+    #[test]
+    fn reasons_are_bounded() {
+        let mut e = event(0);
+        e.reasons = vec!["y".repeat(5000); 100];
+        let v = e.to_json("t");
+        assert_eq!(v["reasons"].as_array().unwrap().len(), MAX_REASONS);
+        assert_eq!(v["omitted_reasons"], 100 - MAX_REASONS);
+        assert!(v["reasons"][0].as_str().unwrap().chars().count() <= MAX_REASON_CHARS + 1);
+    }
+}

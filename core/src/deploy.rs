@@ -1,0 +1,382 @@
+//! `seal` and `unseal`: the deployment flow of `docs/deploy.md` composed from [`crate::sign`],
+//! [`crate::seal`] and [`crate::policy`].
+//!
+//! `seal` signs the plaintext model, encrypts it *together with that signature* — stored in the
+//! encrypted tree under the reserved top-level name [`INNER_SIGNATURE_NAME`] — and signs the
+//! encrypted directory (`ENC.sig`), so a registry verifies what it stores without a decryption key.
+//!
+//! `unseal` verifies `ENC.sig` under the policy, decrypts into a private temporary directory beside
+//! the target, verifies the inner signature under the policy, and only then renames the model into
+//! place with files 0400 and directories 0500. Guarantee: on any failure the target is not created
+//! and no decrypted byte remains on disk (the temporary directory is removed, also on panic).
+
+use crate::digest::NoProgress;
+use crate::keys::Signer;
+use crate::policy::{Policy, PolicyDecision, PolicyVerifyOptions};
+use crate::seal::{
+    self, DecryptSummary, EncryptOptions, EncryptSummary, KeyWrapper, Plaintext, SealError,
+};
+use crate::sign::{default_signature_path, sign_model, SignError, SignOptions, SignOutcome};
+use crate::verify::VerifyError;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+/// Name of the plaintext signature inside a sealed model (top level of the encrypted tree, and
+/// of the unsealed directory). A model that has a top-level file of this name cannot be sealed.
+pub const INNER_SIGNATURE_NAME: &str = "modelseal.sig";
+
+/// Errors of `seal` and `unseal`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DeployError {
+    /// Signing failed.
+    #[error(transparent)]
+    Sign(#[from] SignError),
+    /// Encryption or decryption failed.
+    #[error(transparent)]
+    Seal(#[from] SealError),
+    /// A signature or the model could not be read.
+    #[error(transparent)]
+    Verify(#[from] VerifyError),
+    /// A file-system step failed.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The request cannot be carried out as given.
+    #[error("{0}")]
+    Usage(String),
+    /// The policy denied the outer (`"encrypted model"`) or inner (`"decrypted model"`) signature.
+    #[error("{stage}: denied by the policy: {}", .decision.reasons.join("; "))]
+    Denied {
+        stage: &'static str,
+        decision: Box<PolicyDecision>,
+    },
+}
+
+impl DeployError {
+    /// True for verification or decryption failures (exit 1); false for input errors (exit 2).
+    pub fn is_verification_failure(&self) -> bool {
+        match self {
+            DeployError::Denied { .. } => true,
+            DeployError::Seal(e) => e.is_authentication_failure(),
+            DeployError::Verify(e) => e.is_verification_failure(),
+            _ => false,
+        }
+    }
+
+    /// One message per problem.
+    pub fn reasons(&self) -> Vec<String> {
+        match self {
+            DeployError::Denied { stage, decision } => decision
+                .reasons
+                .iter()
+                .map(|r| format!("{stage}: {r}"))
+                .collect(),
+            other => vec![other.to_string()],
+        }
+    }
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DeployError + '_ {
+    move |source| DeployError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Options of [`seal_model`].
+#[derive(Debug, Clone, Default)]
+pub struct SealOptions {
+    /// How to sign (hash, method); `signature` is ignored (the inner signature goes inside).
+    pub sign: SignOptions,
+    /// Model name recorded in the envelope; default: the model's file or directory name.
+    pub model_name: Option<String>,
+    /// Where to write the outer signature; default `ENC.sig` beside `ENC`.
+    pub outer_signature: Option<PathBuf>,
+    /// Plaintext bytes per chunk (default: the format's default).
+    pub chunk_size: Option<u32>,
+}
+
+/// What [`seal_model`] produced.
+#[derive(Debug, Clone)]
+pub struct SealOutcome {
+    /// The signature over the plaintext (now inside the encrypted model).
+    pub inner: SignOutcome,
+    /// The encryption.
+    pub encrypted: EncryptSummary,
+    /// The signature over the encrypted directory.
+    pub outer: SignOutcome,
+}
+
+/// Signs `model`, encrypts it with its signature for `recipients` to `output` (a directory), and
+/// signs `output`.
+pub fn seal_model(
+    model: &Path,
+    signer: &dyn Signer,
+    recipients: &[&dyn KeyWrapper],
+    output: &Path,
+    options: &SealOptions,
+) -> Result<SealOutcome, DeployError> {
+    let files = plaintext_files(model)?;
+    let parent = parent_of(output);
+    let scratch = tempfile::Builder::new()
+        .prefix(".modelseal-seal-")
+        .tempdir_in(parent)
+        .map_err(io(parent))?;
+    let inner_path = scratch.path().join(INNER_SIGNATURE_NAME);
+    let sign_options = SignOptions {
+        signature: Some(inner_path.clone()),
+        ..options.sign.clone()
+    };
+    let inner = sign_model(model, signer, &sign_options, &NoProgress)?;
+    let mut files = files;
+    files.push((INNER_SIGNATURE_NAME.to_string(), inner_path));
+    let plaintext = Plaintext::Directory {
+        root: model.to_path_buf(),
+        files,
+    };
+    let mut encrypt_options = EncryptOptions {
+        model_name: Some(
+            options
+                .model_name
+                .clone()
+                .unwrap_or_else(|| crate::tree::model_name(model)),
+        ),
+        ..EncryptOptions::default()
+    };
+    if let Some(c) = options.chunk_size {
+        encrypt_options.chunk_size = c;
+    }
+    let encrypted = seal::encrypt(&plaintext, recipients, output, &encrypt_options)?;
+    let outer_options = SignOptions {
+        signature: Some(
+            options
+                .outer_signature
+                .clone()
+                .unwrap_or_else(|| default_signature_path(output)),
+        ),
+        ..SignOptions::default()
+    };
+    let outer = sign_model(output, signer, &outer_options, &NoProgress)?;
+    Ok(SealOutcome {
+        inner,
+        encrypted,
+        outer,
+    })
+}
+
+/// The files to encrypt: a directory's files (refusing the reserved name), or a single file under
+/// its own name (a sealed model is always a directory, holding the file and the signature).
+fn plaintext_files(model: &Path) -> Result<Vec<(String, PathBuf)>, DeployError> {
+    match seal::plaintext_from_path(model)? {
+        Plaintext::File(path) => Ok(vec![(crate::tree::model_name(&path), path)]),
+        Plaintext::Directory { files, .. } => {
+            if files.iter().any(|(name, _)| name == INNER_SIGNATURE_NAME) {
+                return Err(DeployError::Usage(format!(
+                    "{}: has a top-level {INNER_SIGNATURE_NAME}, a name seal reserves for the signature it stores inside the encrypted model",
+                    model.display()
+                )));
+            }
+            Ok(files)
+        }
+    }
+}
+
+/// Options of [`unseal_model`].
+#[derive(Debug, Clone, Default)]
+pub struct UnsealOptions {
+    /// The model name the policy's rules match; default: the envelope's model name.
+    pub model_name: Option<String>,
+    /// The outer signature; default `ENC.sig` beside `ENC`.
+    pub signature: Option<PathBuf>,
+}
+
+/// What [`unseal_model`] established.
+#[derive(Debug, Clone)]
+pub struct UnsealOutcome {
+    /// The decision on the encrypted model.
+    pub outer: PolicyDecision,
+    /// The decision on the decrypted model.
+    pub inner: PolicyDecision,
+    /// The decryption.
+    pub decrypted: DecryptSummary,
+    /// Where the model now is.
+    pub out: PathBuf,
+}
+
+/// Verifies, decrypts, verifies again and publishes `encrypted` at `out` (see the module doc).
+pub fn unseal_model(
+    encrypted: &Path,
+    policy: &Policy,
+    identity: &dyn KeyWrapper,
+    out: &Path,
+    options: &UnsealOptions,
+) -> Result<UnsealOutcome, DeployError> {
+    if out.symlink_metadata().is_ok() {
+        return Err(DeployError::Usage(format!(
+            "{}: already exists; unseal publishes into a new directory only",
+            out.display()
+        )));
+    }
+    let outer_sig = options
+        .signature
+        .clone()
+        .unwrap_or_else(|| default_signature_path(encrypted));
+    let verify_options = PolicyVerifyOptions {
+        model_name: options.model_name.clone(),
+        ignore: Vec::new(),
+    };
+    let outer = policy.verify(encrypted, &[outer_sig], &verify_options, &NoProgress)?;
+    if !outer.allowed {
+        return Err(denied("encrypted model", outer));
+    }
+    let scratch = Scratch::beside(out)?;
+    let plain = scratch.path.join("model");
+    let decrypt_options = seal::DecryptOptions {
+        file_mode: 0o400,
+        ..seal::DecryptOptions::default()
+    };
+    let decrypted = seal::decrypt(encrypted, identity, &plain, &decrypt_options)?;
+    let inner_sig = plain.join(INNER_SIGNATURE_NAME);
+    if !inner_sig.is_file() {
+        return Err(DeployError::Usage(format!(
+            "{}: holds no {INNER_SIGNATURE_NAME}; it was not made by seal",
+            encrypted.display()
+        )));
+    }
+    let inner_model = inner_model_path(&plain, &inner_sig)?;
+    let inner_options = PolicyVerifyOptions {
+        model_name: Some(outer.model_name.clone()),
+        ignore: Vec::new(),
+    };
+    let inner = policy.verify(&inner_model, &[inner_sig], &inner_options, &NoProgress)?;
+    if !inner.allowed {
+        return Err(denied("decrypted model", inner));
+    }
+    publish(&plain, out)?;
+    scratch.finish();
+    Ok(UnsealOutcome {
+        outer,
+        inner,
+        decrypted,
+        out: out.to_path_buf(),
+    })
+}
+
+fn denied(stage: &'static str, decision: PolicyDecision) -> DeployError {
+    DeployError::Denied {
+        stage,
+        decision: Box::new(decision),
+    }
+}
+
+/// The plaintext model inside the decrypted directory: the directory itself, or — when the inner
+/// signature covers a single file (its one resource is named `.`) — the one other file.
+fn inner_model_path(plain: &Path, inner_sig: &Path) -> Result<PathBuf, DeployError> {
+    let bundle = crate::verify::read_bundle(inner_sig)?;
+    let single = crate::oms::Statement::parse(&bundle.payload)
+        .map(|s| {
+            s.resources
+                .iter()
+                .all(|r| r.name == "." || r.name.starts_with(".:"))
+        })
+        .unwrap_or(false);
+    if !single {
+        return Ok(plain.to_path_buf());
+    }
+    let mut others = Vec::new();
+    for entry in std::fs::read_dir(plain).map_err(io(plain))? {
+        let entry = entry.map_err(io(plain))?;
+        if entry.file_name() != INNER_SIGNATURE_NAME {
+            others.push(entry.path());
+        }
+    }
+    match others.as_slice() {
+        [one] => Ok(one.clone()),
+        _ => Ok(plain.to_path_buf()),
+    }
+}
+
+/// Directories 0500 (deepest first), rename into place, then the top directory 0500 (a directory
+/// must stay writable while it is moved to another parent), then fsync the parent.
+fn publish(plain: &Path, out: &Path) -> Result<(), DeployError> {
+    let mut dirs = Vec::new();
+    collect_dirs(plain, &mut dirs)?;
+    for dir in dirs.iter().rev() {
+        set_mode(dir, 0o500)?;
+    }
+    std::fs::rename(plain, out).map_err(io(out))?;
+    set_mode(out, 0o500)?;
+    crate::fsutil::sync_dir(parent_of(out)).map_err(io(out))
+}
+
+fn collect_dirs(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), DeployError> {
+    for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+        let entry = entry.map_err(io(dir))?;
+        if entry.file_type().map_err(io(dir))?.is_dir() {
+            out.push(entry.path());
+            collect_dirs(&entry.path(), out)?;
+        }
+    }
+    Ok(())
+}
+
+fn set_mode(path: &Path, mode: u32) -> Result<(), DeployError> {
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(io(path))
+}
+
+fn parent_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// A private (0700) temporary directory beside the target, removed on drop unless finished —
+/// also when unseal returns early or panics, so no decrypted byte outlives a failure.
+struct Scratch {
+    path: PathBuf,
+    keep: bool,
+}
+
+impl Scratch {
+    fn beside(out: &Path) -> Result<Scratch, DeployError> {
+        let parent = parent_of(out);
+        let name = crate::tree::model_name(out);
+        let dir = tempfile::Builder::new()
+            .prefix(&format!(".{name}.modelseal-unseal."))
+            .permissions(std::fs::Permissions::from_mode(0o700))
+            .tempdir_in(parent)
+            .map_err(io(parent))?;
+        Ok(Scratch {
+            path: dir.keep(),
+            keep: false,
+        })
+    }
+
+    /// The model was moved out; remove the (now empty) scratch directory.
+    fn finish(mut self) {
+        let _ = std::fs::remove_dir(&self.path);
+        self.keep = true;
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if !self.keep {
+            remove_tree(&self.path);
+        }
+    }
+}
+
+/// Removes a tree whose directories may be read-only (0500): make each writable, then remove.
+fn remove_tree(path: &Path) {
+    let mut dirs = vec![path.to_path_buf()];
+    let _ = collect_dirs(path, &mut dirs);
+    for dir in &dirs {
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    }
+    let _ = std::fs::remove_dir_all(path);
+}

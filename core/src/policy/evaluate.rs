@@ -1,0 +1,245 @@
+//! The decision procedure of `docs/policy.md` §"How a decision is made":
+//!
+//! 1. the model name (given, or the encrypted envelope's, or the path's last component) selects
+//!    the first `[[models]]` rule whose glob matches;
+//! 2. each signature is checked against every policy signer (a signature may count for several
+//!    names if they trust the same key); one accepted by none is a reason;
+//! 3. a signature some signer accepted must use a serialization the rule allows, and the model
+//!    must match it (re-hashed once per distinct signed serialization), tolerating unsigned files
+//!    only if the rule says `allow_extra_files`;
+//! 4. the rule holds when at least `threshold` distinct names of its `require` list verified;
+//! 5. the Rego policy, if any, sees the result and may add reasons.
+//!
+//! Input errors (an unreadable or malformed signature file, a model that cannot be read) are
+//! errors; everything else is a reason in the [`PolicyDecision`].
+
+use super::decision::{PolicyDecision, RuleRef, SignatureOutcome};
+use super::{ModelRule, Policy};
+use crate::digest::{Progress, SerializationConfig};
+use crate::oms::{self, Bundle};
+use crate::verify::{check_model, parse_statement, read_bundle, signed_file_count};
+use crate::verify::{VerifyError, VerifyOptions};
+use serde_json::json;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// Options of a policy verification.
+#[derive(Debug, Clone, Default)]
+pub struct PolicyVerifyOptions {
+    /// The name the rules match; default: the encrypted envelope's model name for an encrypted
+    /// model, else the model path's last component.
+    pub model_name: Option<String>,
+    /// More paths to leave out when re-hashing (as `verify --ignore`).
+    pub ignore: Vec<PathBuf>,
+}
+
+/// What the first verified signature established.
+struct Verified {
+    root_digest: String,
+    serialization: SerializationConfig,
+    files: usize,
+}
+
+impl Policy {
+    /// Verifies `model` against `signatures` under this policy (see the module doc).
+    ///
+    /// `Err` is an input error; a denial is `Ok` with `allowed == false` and its reasons.
+    pub fn verify(
+        &self,
+        model: &Path,
+        signatures: &[PathBuf],
+        options: &PolicyVerifyOptions,
+        progress: &dyn Progress,
+    ) -> Result<PolicyDecision, VerifyError> {
+        let bundles = signatures
+            .iter()
+            .map(|p| read_bundle(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        let model_name = options
+            .model_name
+            .clone()
+            .unwrap_or_else(|| default_model_name(model));
+        let rule = self.rule_for(&model_name);
+        let mut reasons = Vec::new();
+        if signatures.is_empty() {
+            reasons.push("no signature given".to_string());
+        }
+        if rule.is_none() {
+            reasons.push(format!(
+                "no [[models]] rule covers model name {model_name:?}"
+            ));
+        }
+        let mut first: Option<Verified> = None;
+        let mut checked: Vec<(SerializationConfig, [u8; 32])> = Vec::new();
+        let mut outcomes = Vec::new();
+        for (path, bundle) in signatures.iter().zip(&bundles) {
+            let outcome = self.check_signature(
+                model,
+                path,
+                bundle,
+                rule.map(|(_, r)| r),
+                options,
+                progress,
+                &mut checked,
+                &mut first,
+                &mut reasons,
+            )?;
+            outcomes.push(outcome);
+        }
+        let verified: BTreeSet<String> = outcomes
+            .iter()
+            .filter(|o| o.verified)
+            .flat_map(|o| o.signers.iter().cloned())
+            .collect();
+        if let Some((index, rule)) = rule {
+            check_threshold(index, rule, &verified, &mut reasons);
+        }
+        let rule_ref = rule.map(|(index, r)| RuleRef {
+            index,
+            name: r.name().to_string(),
+            require: r.require().to_vec(),
+            threshold: r.threshold(),
+        });
+        if let Some(rego) = &self.rego {
+            let input = json!({
+                "model_name": model_name,
+                "root_digest": first.as_ref().map(|f| &f.root_digest),
+                "serialization": PolicyDecision::serialization_json(first.as_ref().map(|f| &f.serialization)),
+                "signers": verified,
+                "files": first.as_ref().map(|f| f.files),
+                "rule": rule_ref.as_ref().map(|r| &r.name),
+            });
+            reasons.extend(rego.deny(&input).into_iter().map(|m| format!("rego: {m}")));
+        }
+        Ok(PolicyDecision {
+            allowed: reasons.is_empty(),
+            model: model.to_path_buf(),
+            model_name,
+            policy: self.path.clone(),
+            root_digest: first.as_ref().map(|f| f.root_digest.clone()),
+            files: first.as_ref().map(|f| f.files),
+            serialization: first.map(|f| f.serialization),
+            signers: verified.into_iter().collect(),
+            rule: rule_ref,
+            reasons,
+            signatures: outcomes,
+        })
+    }
+
+    /// Steps 2–3 for one signature file.
+    #[allow(clippy::too_many_arguments)]
+    fn check_signature(
+        &self,
+        model: &Path,
+        path: &Path,
+        bundle: &Bundle,
+        rule: Option<&ModelRule>,
+        options: &PolicyVerifyOptions,
+        progress: &dyn Progress,
+        checked: &mut Vec<(SerializationConfig, [u8; 32])>,
+        first: &mut Option<Verified>,
+        reasons: &mut Vec<String>,
+    ) -> Result<SignatureOutcome, VerifyError> {
+        let shown = path.display();
+        let pae = oms::pae(&bundle.payload_type, &bundle.payload);
+        let mut names = Vec::new();
+        let mut refusals = Vec::new();
+        for signer in &self.signers {
+            match signer.check(bundle, &pae) {
+                Ok(_) => names.push(signer.name().to_string()),
+                Err(reason) => refusals.push(format!("{}: {reason}", signer.name())),
+            }
+        }
+        let mut outcome = SignatureOutcome {
+            path: path.to_path_buf(),
+            signers: names,
+            root_digest: None,
+            verified: false,
+        };
+        if outcome.signers.is_empty() {
+            reasons.push(format!(
+                "{shown}: not signed by any signer of the policy ({})",
+                if refusals.is_empty() {
+                    "the policy defines no signers".to_string()
+                } else {
+                    refusals.join("; ")
+                }
+            ));
+            return Ok(outcome);
+        }
+        let statement = match parse_statement(bundle, path) {
+            Ok(s) => s,
+            Err(e) => {
+                reasons.push(e.to_string());
+                return Ok(outcome);
+            }
+        };
+        outcome.root_digest = Some(hex::encode(statement.root_digest));
+        if let Some(rule) = rule {
+            if let Err(reason) = rule.check_serialization(&statement.serialization) {
+                reasons.push(format!("{shown}: {reason}"));
+                return Ok(outcome);
+            }
+        }
+        let key = (statement.serialization.clone(), statement.root_digest);
+        if !checked.contains(&key) {
+            let verify_options = VerifyOptions {
+                ignore: options.ignore.clone(),
+                ignore_unsigned_files: rule.is_some_and(ModelRule::allow_extra_files),
+            };
+            match check_model(model, path, &statement, &verify_options, progress) {
+                Ok(()) => checked.push(key),
+                Err(e) if e.is_verification_failure() => {
+                    reasons.extend(e.reasons().into_iter().map(|r| format!("{shown}: {r}")));
+                    return Ok(outcome);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        outcome.verified = true;
+        if first.is_none() {
+            *first = Some(Verified {
+                root_digest: hex::encode(statement.root_digest),
+                files: signed_file_count(&statement),
+                serialization: statement.serialization,
+            });
+        }
+        Ok(outcome)
+    }
+}
+
+/// Step 4: at least `threshold` distinct required names verified.
+fn check_threshold(
+    index: usize,
+    rule: &ModelRule,
+    verified: &BTreeSet<String>,
+    reasons: &mut Vec<String>,
+) {
+    let required: BTreeSet<&String> = rule.require().iter().collect();
+    let met: Vec<&str> = required
+        .iter()
+        .filter(|n| verified.contains(n.as_str()))
+        .map(|n| n.as_str())
+        .collect();
+    if met.len() < rule.threshold() {
+        reasons.push(format!(
+            "rule models[{index}] {:?}: {} of the required {} signers verified (require: {}; verified: {})",
+            rule.name(),
+            met.len(),
+            rule.threshold(),
+            rule.require().join(", "),
+            if met.is_empty() { "none".to_string() } else { met.join(", ") },
+        ));
+    }
+}
+
+/// The envelope's model name for an encrypted model (its outer signature covers the envelope, so
+/// a changed name fails verification), else the path's last component.
+fn default_model_name(model: &Path) -> String {
+    if crate::seal::is_encrypted(model) {
+        if let Ok(summary) = crate::seal::inspect_encrypted(model) {
+            return summary.model_name;
+        }
+    }
+    crate::tree::model_name(model)
+}

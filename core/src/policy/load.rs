@@ -1,0 +1,300 @@
+//! Loading a policy: read the file (bounded), parse its shape, then give every field its meaning —
+//! resolve relative paths against the policy's directory, fetch and pin `key` signers' public
+//! keys, load certificate roots, compile globs, and check that rules name known signers and
+//! possible thresholds. Every error names the file, the line and the field.
+
+use super::file::{self, line_column, RawPolicy, RawRule, RawSigner};
+use super::rego::RegoPolicy;
+use super::rules::{ModelRule, HASH_TYPES, METHODS};
+use super::signers::PolicySigner;
+use super::{Policy, PolicyError};
+use crate::keys::{self, KeyOptions, KeyRef};
+use crate::trust::Trust;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+/// Largest policy file read.
+const MAX_POLICY_BYTES: u64 = 1024 * 1024;
+
+/// Reads, parses and checks the policy at `path`.
+pub(super) fn load(path: &Path) -> Result<Policy, PolicyError> {
+    let text = read_bounded(path, MAX_POLICY_BYTES)?;
+    let raw = file::parse(path, &text)?;
+    Loader {
+        path,
+        text: &text,
+        dir: path.parent().unwrap_or(Path::new("")).to_path_buf(),
+    }
+    .build(raw)
+}
+
+/// Reads a UTF-8 text file of at most `limit` bytes.
+pub(super) fn read_bounded(path: &Path, limit: u64) -> Result<String, PolicyError> {
+    use std::io::Read;
+    let read_err = |source| PolicyError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(read_err)?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_err)?;
+    if bytes.len() as u64 > limit {
+        return Err(read_err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than the {limit}-byte limit"),
+        )));
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        read_err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "not UTF-8 text",
+        ))
+    })
+}
+
+struct Loader<'a> {
+    path: &'a Path,
+    text: &'a str,
+    dir: PathBuf,
+}
+
+impl Loader<'_> {
+    fn build(&self, raw: RawPolicy) -> Result<Policy, PolicyError> {
+        if *raw.version.get_ref() != 1 {
+            return Err(self.invalid(
+                &raw.version,
+                "version",
+                format!(
+                    "unsupported policy version {}; this modelseal reads version 1",
+                    raw.version.get_ref()
+                ),
+            ));
+        }
+        let audit_log = raw
+            .audit_log
+            .map(|a| self.nonempty_path(&a, "audit_log"))
+            .transpose()?;
+        let mut signers = Vec::new();
+        for (name, signer) in raw.signers {
+            signers.push(self.signer(&name, signer)?);
+        }
+        let names: BTreeMap<&str, ()> = signers.iter().map(|s| (s.name(), ())).collect();
+        let mut rules = Vec::new();
+        for (i, rule) in raw.models.into_iter().enumerate() {
+            rules.push(self.rule(i, rule.into_inner(), &names)?);
+        }
+        let rego = raw
+            .rego
+            .map(|r| {
+                let r = r.into_inner();
+                let file = self.nonempty_path(&r.file, "rego.file")?;
+                RegoPolicy::load(&file)
+            })
+            .transpose()?;
+        Ok(Policy {
+            path: self.path.to_path_buf(),
+            audit_log,
+            signers,
+            rules,
+            rego,
+        })
+    }
+
+    fn signer(&self, name: &str, spanned: Spanned<RawSigner>) -> Result<PolicySigner, PolicyError> {
+        let field = format!("signers.{name}");
+        let at = spanned.span().start;
+        let raw = spanned.into_inner();
+        let fail = |reason: &str| self.invalid_at(at, &field, reason.to_string());
+        if let Some(key) = &raw.key {
+            if raw.cert_roots.is_some() {
+                return Err(fail("give either key or cert_roots, not both"));
+            }
+            if raw.identities.is_some() || raw.issuer.is_some() {
+                return Err(fail(
+                    "identities and issuer apply to cert_roots signers, not to key signers",
+                ));
+            }
+            return self.key_signer(name, key);
+        }
+        let Some(roots) = raw.cert_roots else {
+            return Err(fail("needs key (a key reference) or cert_roots"));
+        };
+        let identities = match raw.identities {
+            Some(ids) if !ids.get_ref().is_empty() => ids.into_inner(),
+            Some(ids) => {
+                return Err(self.invalid(
+                    &ids,
+                    &format!("{field}.identities"),
+                    "must list at least one SAN e-mail or URI".into(),
+                ))
+            }
+            None => {
+                return Err(fail(
+                    "cert_roots needs identities (the SAN e-mail or URI values to accept)",
+                ))
+            }
+        };
+        let roots_field = format!("{field}.cert_roots");
+        let roots_at = roots.span().start;
+        let paths: Vec<PathBuf> = roots
+            .into_inner()
+            .into_vec()
+            .iter()
+            .map(|p| self.dir.join(p))
+            .collect();
+        if paths.is_empty() {
+            return Err(self.invalid_at(roots_at, &roots_field, "names no file".into()));
+        }
+        let trust = Trust::load_certificate_roots(&paths)
+            .map_err(|e| self.invalid_at(roots_at, &roots_field, e.to_string()))?;
+        Ok(PolicySigner {
+            name: name.to_string(),
+            trust,
+            key: None,
+            identities,
+            issuer: raw.issuer.map(Spanned::into_inner),
+        })
+    }
+
+    /// A `key` signer: parse the reference, resolve a file against the policy's directory, fetch
+    /// the public key now and pin it.
+    fn key_signer(&self, name: &str, key: &Spanned<String>) -> Result<PolicySigner, PolicyError> {
+        let field = format!("signers.{name}.key");
+        let parsed: KeyRef = key
+            .get_ref()
+            .parse()
+            .map_err(|e: keys::KeyError| self.invalid(key, &field, e.to_string()))?;
+        #[allow(unreachable_patterns)]
+        let resolved = match parsed {
+            KeyRef::File(p) => KeyRef::File(self.dir.join(p)),
+            other => other,
+        };
+        let public = keys::public_key_of(&resolved, &KeyOptions::default())
+            .map_err(|e| self.invalid(key, &field, format!("cannot read the public key: {e}")))?;
+        Ok(PolicySigner {
+            name: name.to_string(),
+            trust: Trust::PublicKey(public),
+            key: Some(key.get_ref().clone()),
+            identities: Vec::new(),
+            issuer: None,
+        })
+    }
+
+    fn rule(
+        &self,
+        index: usize,
+        raw: RawRule,
+        signers: &BTreeMap<&str, ()>,
+    ) -> Result<ModelRule, PolicyError> {
+        let field = |f: &str| format!("models[{index}].{f}");
+        let glob = ModelRule::compile_glob(raw.name.get_ref())
+            .map_err(|e| self.invalid(&raw.name, &field("name"), format!("invalid glob: {e}")))?;
+        let require = raw.require.get_ref().clone();
+        if require.is_empty() {
+            return Err(self.invalid(
+                &raw.require,
+                &field("require"),
+                "must name at least one signer".into(),
+            ));
+        }
+        for name in &require {
+            if !signers.contains_key(name.as_str()) {
+                let known: Vec<&str> = signers.keys().copied().collect();
+                return Err(self.invalid(
+                    &raw.require,
+                    &field("require"),
+                    format!(
+                        "unknown signer {name:?} (signers: {})",
+                        if known.is_empty() {
+                            "none defined".to_string()
+                        } else {
+                            known.join(", ")
+                        }
+                    ),
+                ));
+            }
+        }
+        let distinct: std::collections::BTreeSet<&String> = require.iter().collect();
+        let threshold = match &raw.threshold {
+            None => 1,
+            Some(t) => {
+                let k = *t.get_ref();
+                if k < 1 || k as u64 > distinct.len() as u64 {
+                    return Err(self.invalid(
+                        t,
+                        &field("threshold"),
+                        format!(
+                            "must be between 1 and the {} distinct signers of require, found {k}",
+                            distinct.len()
+                        ),
+                    ));
+                }
+                k as usize
+            }
+        };
+        let allowed_methods =
+            self.allowed(raw.allowed_methods, METHODS, &field("allowed_methods"))?;
+        let allowed_hash_types = self.allowed(
+            raw.allowed_hash_types,
+            HASH_TYPES,
+            &field("allowed_hash_types"),
+        )?;
+        Ok(ModelRule {
+            name: raw.name.into_inner(),
+            glob,
+            require,
+            threshold,
+            allowed_methods,
+            allowed_hash_types,
+            allow_extra_files: raw.allow_extra_files,
+        })
+    }
+
+    /// A non-empty list of known values, or `None` (anything allowed).
+    fn allowed(
+        &self,
+        list: Option<Spanned<Vec<String>>>,
+        known: &[&str],
+        field: &str,
+    ) -> Result<Option<Vec<String>>, PolicyError> {
+        let Some(list) = list else { return Ok(None) };
+        if list.get_ref().is_empty() {
+            return Err(self.invalid(
+                &list,
+                field,
+                "must not be empty (leave it out to allow any)".into(),
+            ));
+        }
+        if let Some(bad) = list.get_ref().iter().find(|v| !known.contains(&v.as_str())) {
+            return Err(self.invalid(
+                &list,
+                field,
+                format!("unknown value {bad:?} (known: {})", known.join(", ")),
+            ));
+        }
+        Ok(Some(list.into_inner()))
+    }
+
+    fn nonempty_path(&self, value: &Spanned<String>, field: &str) -> Result<PathBuf, PolicyError> {
+        if value.get_ref().is_empty() {
+            return Err(self.invalid(value, field, "is empty".into()));
+        }
+        Ok(self.dir.join(value.get_ref()))
+    }
+
+    fn invalid<T>(&self, at: &Spanned<T>, field: &str, reason: String) -> PolicyError {
+        self.invalid_at(at.span().start, field, reason)
+    }
+
+    fn invalid_at(&self, offset: usize, field: &str, reason: String) -> PolicyError {
+        PolicyError::Invalid {
+            path: self.path.to_path_buf(),
+            line: line_column(self.text, offset).0,
+            field: field.to_string(),
+            reason,
+        }
+    }
+}

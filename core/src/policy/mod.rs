@@ -1,0 +1,112 @@
+//! The trust policy: which signers a verifier trusts, which of them must have signed a model of a
+//! given name, and optional Rego rules on top — evaluated in one call, [`Policy::verify`], that
+//! answers "may this model be deployed, signed by whom, under which rule" (`docs/policy.md`).
+//!
+//! Guarantees: a policy is parsed strictly (unknown fields, unknown signer names, impossible
+//! thresholds are load errors naming the file, line and field); public keys of `key` signers are
+//! fetched once at load and pinned, so a KMS or HSM key that changes later does not change what the
+//! loaded policy trusts; a [`PolicyDecision`] is allowed only if every rule holds, and otherwise
+//! lists every reason.
+//!
+//! Layout: `file` (the TOML shapes), `load` (meaning and checks), `signers` (one trusted signer and
+//! its identity constraints), `rules` (model-name globs, thresholds), `rego` (the Rego engine),
+//! `evaluate` (the decision procedure) and `decision` (its result).
+
+mod decision;
+mod evaluate;
+mod file;
+mod load;
+mod rego;
+mod rules;
+mod signers;
+#[cfg(test)]
+mod tests;
+
+pub use decision::{PolicyDecision, RuleRef, SignatureOutcome};
+pub use evaluate::PolicyVerifyOptions;
+pub use rules::ModelRule;
+pub use signers::PolicySigner;
+
+use std::path::{Path, PathBuf};
+
+/// Errors loading a policy (input errors: exit code 2 in the CLI).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// The policy file (or a file it names) could not be read.
+    #[error("{path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or does not have the policy's shape (unknown field, wrong type).
+    #[error("{path}:{line}:{column}: {reason}")]
+    Syntax {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        reason: String,
+    },
+    /// A field has a value that makes no sense (unknown signer, threshold above the list, …).
+    #[error("{path}:{line}: {field}: {reason}")]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        field: String,
+        reason: String,
+    },
+    /// The Rego file does not parse or does not define `package modelseal`.
+    #[error("{path}: {reason}")]
+    Rego { path: PathBuf, reason: String },
+}
+
+/// A loaded trust policy.
+#[derive(Debug)]
+pub struct Policy {
+    path: PathBuf,
+    audit_log: Option<PathBuf>,
+    signers: Vec<PolicySigner>,
+    rules: Vec<ModelRule>,
+    rego: Option<rego::RegoPolicy>,
+}
+
+impl Policy {
+    /// Reads and checks the policy at `path` (relative paths inside it are relative to its
+    /// directory) and fetches and pins the public key of every `key` signer.
+    pub fn load(path: &Path) -> Result<Policy, PolicyError> {
+        load::load(path)
+    }
+
+    /// The policy file this was loaded from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// `audit_log`, resolved against the policy's directory.
+    pub fn audit_log(&self) -> Option<&Path> {
+        self.audit_log.as_deref()
+    }
+
+    /// The trusted signers, in name order.
+    pub fn signers(&self) -> &[PolicySigner] {
+        &self.signers
+    }
+
+    /// The `[[models]]` rules, in file order (the first whose glob matches decides).
+    pub fn rules(&self) -> &[ModelRule] {
+        &self.rules
+    }
+
+    /// The Rego file, if the policy has one.
+    pub fn rego_file(&self) -> Option<&Path> {
+        self.rego.as_ref().map(|r| r.path())
+    }
+
+    /// The rule that decides for `model_name`: the first whose glob matches.
+    pub fn rule_for(&self, model_name: &str) -> Option<(usize, &ModelRule)> {
+        self.rules
+            .iter()
+            .enumerate()
+            .find(|(_, rule)| rule.matches(model_name))
+    }
+}

@@ -1,0 +1,91 @@
+//! The optional Rego policy, evaluated in-process with `regorus` (OPA's language, no OPA server).
+//!
+//! The file must declare `package modelseal` (Rego v1 syntax: `deny contains msg if { … }`); the
+//! decision is `data.modelseal.deny`, a set of messages, empty meaning allowed. A policy that does
+//! not define `deny` allows; a `deny` that is not a set or array, or an evaluation error, is
+//! reported as a denial (fail closed).
+
+use super::PolicyError;
+use std::path::{Path, PathBuf};
+
+/// The package every policy file must declare.
+const PACKAGE: &str = "data.modelseal";
+/// The rule whose value is the decision.
+const DENY_RULE: &str = "data.modelseal.deny";
+/// Largest Rego file read.
+const MAX_REGO_BYTES: u64 = 1024 * 1024;
+
+/// A parsed Rego policy, ready to evaluate.
+#[derive(Clone)]
+pub(super) struct RegoPolicy {
+    path: PathBuf,
+    engine: regorus::Engine,
+}
+
+impl std::fmt::Debug for RegoPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RegoPolicy({})", self.path.display())
+    }
+}
+
+impl RegoPolicy {
+    /// Reads and parses `path`; it must declare `package modelseal`.
+    pub fn load(path: &Path) -> Result<RegoPolicy, PolicyError> {
+        let text = super::load::read_bounded(path, MAX_REGO_BYTES)?;
+        let err = |reason: String| PolicyError::Rego {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let mut engine = regorus::Engine::new();
+        // Rego v1 (OPA 1.x syntax: `contains`, `if`), said explicitly rather than left to a default.
+        engine.set_rego_v0(false);
+        let package = engine
+            .add_policy(path.display().to_string(), text)
+            .map_err(|e| err(format!("invalid Rego: {e}")))?;
+        if package != PACKAGE {
+            return Err(err(format!(
+                "declares {package}; a modelseal policy must declare `package modelseal`"
+            )));
+        }
+        Ok(RegoPolicy {
+            path: path.to_path_buf(),
+            engine,
+        })
+    }
+
+    /// The Rego file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Evaluates `data.modelseal.deny` for `input`: the deny messages, sorted as Rego sets are.
+    pub fn deny(&self, input: &serde_json::Value) -> Vec<String> {
+        // A clone per evaluation keeps `Policy` shareable: the engine mutates while evaluating.
+        let mut engine = self.engine.clone();
+        engine.set_input(regorus::Value::from(input.clone()));
+        let value = match engine.eval_rule(DENY_RULE.to_string()) {
+            Ok(value) => value,
+            Err(e) => return vec![format!("evaluation failed: {e}")],
+        };
+        if value == regorus::Value::Undefined {
+            return Vec::new();
+        }
+        let items: Vec<regorus::Value> = if let Ok(set) = value.as_set() {
+            set.iter().cloned().collect()
+        } else if let Ok(array) = value.as_array() {
+            array.iter().cloned().collect()
+        } else {
+            return vec![format!(
+                "{DENY_RULE} must be a set of messages, found {}",
+                value.to_json_str().unwrap_or_default()
+            )];
+        };
+        items
+            .iter()
+            .map(|item| match item.as_string() {
+                Ok(s) => s.to_string(),
+                Err(_) => item.to_json_str().unwrap_or_default(),
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,104 @@
+//! `[[models]]` rules: a model-name glob, the signers it requires (k of a list), and the
+//! serializations and extra-file tolerance it accepts.
+//!
+//! Globs are `globset`'s with `*` and `?` not crossing `/` (`prod/*` matches `prod/llm` but not
+//! `prod/a/b`; `prod/**` matches both), so a rule for one namespace cannot cover a nested one by
+//! accident.
+
+use crate::digest::{Method, SerializationConfig};
+
+/// One `[[models]]` rule.
+#[derive(Debug, Clone)]
+pub struct ModelRule {
+    pub(super) name: String,
+    pub(super) glob: globset::GlobMatcher,
+    pub(super) require: Vec<String>,
+    pub(super) threshold: usize,
+    pub(super) allowed_methods: Option<Vec<String>>,
+    pub(super) allowed_hash_types: Option<Vec<String>>,
+    pub(super) allow_extra_files: bool,
+}
+
+/// Serialization methods a rule may allow.
+pub(super) const METHODS: &[&str] = &["files", "shards"];
+/// Hash algorithms a rule may allow.
+pub(super) const HASH_TYPES: &[&str] = &["sha256", "blake2b", "blake3"];
+
+impl ModelRule {
+    /// Compiles a model-name glob (`*`, `?`, `[…]`, `{a,b}`, `**`; `*` does not cross `/`).
+    pub(super) fn compile_glob(glob: &str) -> Result<globset::GlobMatcher, String> {
+        globset::GlobBuilder::new(glob)
+            .literal_separator(true)
+            .build()
+            .map(|g| g.compile_matcher())
+            .map_err(|e| e.kind().to_string())
+    }
+
+    /// The glob as written.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// The signer names this rule counts.
+    pub fn require(&self) -> &[String] {
+        &self.require
+    }
+    /// How many of [`ModelRule::require`] must have verified.
+    pub fn threshold(&self) -> usize {
+        self.threshold
+    }
+    /// Whether files in the model that the signature does not list are tolerated.
+    pub fn allow_extra_files(&self) -> bool {
+        self.allow_extra_files
+    }
+    /// Whether the glob matches `model_name`.
+    pub fn matches(&self, model_name: &str) -> bool {
+        self.glob.is_match(model_name)
+    }
+
+    /// Why a signature's serialization is not accepted by this rule, if it is not.
+    pub fn check_serialization(&self, config: &SerializationConfig) -> Result<(), String> {
+        let method = method_name(config.method);
+        if let Some(allowed) = &self.allowed_methods {
+            if !allowed.iter().any(|m| m == method) {
+                return Err(format!(
+                    "serialization method {method:?} is not allowed (allowed_methods: {})",
+                    allowed.join(", ")
+                ));
+            }
+        }
+        let hash = config.hash.name();
+        if let Some(allowed) = &self.allowed_hash_types {
+            if !allowed.iter().any(|h| h == hash) {
+                return Err(format!(
+                    "hash type {hash:?} is not allowed (allowed_hash_types: {})",
+                    allowed.join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `files` or `shards`, as policies and JSON outputs spell them.
+pub(crate) fn method_name(method: Method) -> &'static str {
+    match method {
+        Method::Files => "files",
+        Method::Shards { .. } => "shards",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn star_does_not_cross_a_slash() {
+        let g = ModelRule::compile_glob("prod/*").unwrap();
+        assert!(g.is_match("prod/llm"));
+        assert!(!g.is_match("prod/a/b"));
+        assert!(!g.is_match("dev/llm"));
+        let g = ModelRule::compile_glob("prod/**").unwrap();
+        assert!(g.is_match("prod/a/b"));
+        assert!(ModelRule::compile_glob("prod/[").is_err());
+    }
+}

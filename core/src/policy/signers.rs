@@ -1,0 +1,87 @@
+//! One trusted signer of a policy: a pinned public key, or certificate roots with identity
+//! constraints (SAN e-mail/URI, issuer), and the check that a signature bundle comes from it.
+
+use crate::oms::{Bundle, VerificationMaterial};
+use crate::trust::{leaf_identity, SignerIdentity, Trust};
+
+/// A named signer of the policy.
+#[derive(Debug, Clone)]
+pub struct PolicySigner {
+    pub(super) name: String,
+    pub(super) trust: Trust,
+    /// The key reference as written (for `key` signers), for messages and audit events.
+    pub(super) key: Option<String>,
+    /// Accepted SAN e-mail / URI values (certificate signers; at least one).
+    pub(super) identities: Vec<String>,
+    /// Required leaf issuer DN (RFC 4514), if any.
+    pub(super) issuer: Option<String>,
+}
+
+impl PolicySigner {
+    /// The name under `[signers.NAME]`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `"key"`, `"certificate"` or `"sigstore"`.
+    pub fn method(&self) -> &'static str {
+        match self.trust {
+            Trust::PublicKey(_) => "key",
+            Trust::CertificateRoots(_) => "certificate",
+            Trust::Sigstore { .. } => "sigstore",
+        }
+    }
+
+    /// The key reference of a `key` signer, as the policy wrote it.
+    pub fn key_reference(&self) -> Option<&str> {
+        self.key.as_deref()
+    }
+
+    /// The OMS key hint of a `key` signer's pinned public key.
+    pub fn key_hint(&self) -> Option<String> {
+        match &self.trust {
+            Trust::PublicKey(key) => Some(key.hint()),
+            Trust::CertificateRoots(_) | Trust::Sigstore { .. } => None,
+        }
+    }
+
+    /// Checks that `bundle`'s signature over `pae` was made by this signer; the reason otherwise.
+    pub fn check(&self, bundle: &Bundle, pae: &[u8]) -> Result<SignerIdentity, String> {
+        let identity = self
+            .trust
+            .check(&bundle.material, pae, &bundle.signature)
+            .map_err(|e| e.to_string())?;
+        if let (Trust::CertificateRoots(_), VerificationMaterial::Certificates(chain)) =
+            (&self.trust, &bundle.material)
+        {
+            let leaf = chain.first().ok_or("the bundle carries no certificate")?;
+            self.check_identity(leaf)?;
+        }
+        Ok(identity)
+    }
+
+    /// The leaf must name one of the accepted identities and, if required, the issuer.
+    fn check_identity(&self, leaf_der: &[u8]) -> Result<(), String> {
+        let found = leaf_identity(leaf_der)?;
+        if !found.sans.iter().any(|san| self.identities.contains(san)) {
+            return Err(format!(
+                "certificate identity {} is not one of {}",
+                if found.sans.is_empty() {
+                    "(no e-mail or URI SAN)".to_string()
+                } else {
+                    found.sans.join(", ")
+                },
+                self.identities.join(", ")
+            ));
+        }
+        if let Some(issuer) = &self.issuer {
+            if &found.issuer != issuer {
+                return Err(format!(
+                    "certificate issuer {:?} is not the required {issuer:?}",
+                    found.issuer
+                ));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,407 @@
+//! Policy tests: loading errors with file/line/field, and the decision procedure on real
+//! signatures made by `sign::sign_model` with fresh keys (untrusted key, uncovered name, k-of-n,
+//! serialization limits, extra files, Rego, certificate identities).
+
+use super::*;
+use crate::digest::{HashAlgorithm, NoProgress};
+use crate::keys::{self, KeyAlgorithm, KeyOptions, KeyRef};
+use crate::sign::{sign_model, SignOptions};
+use std::fs;
+use tempfile::TempDir;
+
+struct Fixture {
+    dir: TempDir,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let model = dir.path().join("llm");
+        fs::create_dir_all(model.join("sub")).unwrap();
+        fs::write(model.join("weights.bin"), b"weights").unwrap();
+        fs::write(model.join("sub/config.json"), b"{}").unwrap();
+        for name in ["release", "ci", "other"] {
+            let private = dir.path().join(format!("{name}.pem"));
+            let public = dir.path().join(format!("{name}.pub.pem"));
+            keys::generate(KeyAlgorithm::EcP256, &private, Some(&public), false).unwrap();
+        }
+        Fixture { dir }
+    }
+    fn path(&self, name: &str) -> std::path::PathBuf {
+        self.dir.path().join(name)
+    }
+    fn model(&self) -> std::path::PathBuf {
+        self.path("llm")
+    }
+    fn sign(&self, key: &str, hash: HashAlgorithm) -> std::path::PathBuf {
+        let sig = self.path(&format!("llm.{key}.{}.sig", hash.name()));
+        let signer = keys::open_signer(
+            &KeyRef::File(self.path(&format!("{key}.pem"))),
+            &KeyOptions::default(),
+        )
+        .unwrap();
+        let options = SignOptions {
+            hash,
+            signature: Some(sig.clone()),
+            ..SignOptions::default()
+        };
+        sign_model(&self.model(), signer.as_ref(), &options, &NoProgress).unwrap();
+        sig
+    }
+    fn policy(&self, text: &str) -> Result<Policy, PolicyError> {
+        let path = self.path("trust.toml");
+        fs::write(&path, text).unwrap();
+        Policy::load(&path)
+    }
+    fn decide(&self, policy: &Policy, sigs: &[std::path::PathBuf], name: &str) -> PolicyDecision {
+        let options = PolicyVerifyOptions {
+            model_name: Some(name.to_string()),
+            ..Default::default()
+        };
+        policy
+            .verify(&self.model(), sigs, &options, &NoProgress)
+            .unwrap()
+    }
+}
+
+const TWO_OF_TWO: &str = r#"
+version = 1
+[signers.release]
+key = "release.pub.pem"
+[signers.ci]
+key = "ci.pub.pem"
+[[models]]
+name = "prod/*"
+require = ["release", "ci"]
+threshold = 2
+[[models]]
+name = "dev/*"
+require = ["release", "ci"]
+"#;
+
+#[test]
+fn two_of_two_needs_both_signatures() {
+    let f = Fixture::new();
+    let policy = f.policy(TWO_OF_TWO).unwrap();
+    let release = f.sign("release", HashAlgorithm::Sha256);
+    let ci = f.sign("ci", HashAlgorithm::Sha256);
+
+    let one = f.decide(&policy, std::slice::from_ref(&release), "prod/llm");
+    assert!(!one.allowed);
+    assert_eq!(one.signers, vec!["release"]);
+    assert_eq!(one.rule.as_ref().unwrap().index, 0);
+    assert_eq!(one.reasons.len(), 1, "{:?}", one.reasons);
+    assert!(
+        one.reasons[0].contains("1 of the required 2 signers verified"),
+        "{:?}",
+        one.reasons
+    );
+
+    let both = f.decide(&policy, &[release.clone(), ci], "prod/llm");
+    assert!(both.allowed, "{:?}", both.reasons);
+    assert_eq!(both.signers, vec!["ci", "release"]);
+    assert_eq!(both.files, Some(2));
+    assert_eq!(both.rule_label(), "models[0] \"prod/*\"");
+    let sig = crate::verify::read_bundle(&release).unwrap();
+    let statement = crate::oms::Statement::parse(&sig.payload).unwrap();
+    assert_eq!(
+        both.root_digest.as_deref(),
+        Some(hex::encode(statement.root_digest).as_str())
+    );
+
+    // The second rule (default threshold 1) is satisfied by either.
+    let dev = f.decide(&policy, &[release], "dev/llm");
+    assert!(dev.allowed, "{:?}", dev.reasons);
+    assert_eq!(dev.rule.as_ref().unwrap().index, 1);
+}
+
+#[test]
+fn untrusted_key_and_uncovered_name_are_denied_with_reasons() {
+    let f = Fixture::new();
+    let policy = f.policy(TWO_OF_TWO).unwrap();
+    let other = f.sign("other", HashAlgorithm::Sha256);
+    let d = f.decide(&policy, &[other], "dev/llm");
+    assert!(!d.allowed);
+    assert!(d.signers.is_empty());
+    assert!(
+        d.reasons[0].contains("not signed by any signer of the policy"),
+        "{:?}",
+        d.reasons
+    );
+    assert!(
+        d.reasons[1].contains("0 of the required 1"),
+        "{:?}",
+        d.reasons
+    );
+
+    let release = f.sign("release", HashAlgorithm::Sha256);
+    let d = f.decide(&policy, &[release], "staging/llm");
+    assert!(!d.allowed);
+    assert!(d.rule.is_none());
+    assert_eq!(
+        d.reasons,
+        vec!["no [[models]] rule covers model name \"staging/llm\""]
+    );
+    // The signer still verified: the JSON says who signed even when no rule covers the name.
+    assert_eq!(d.signers, vec!["release"]);
+}
+
+#[test]
+fn a_changed_model_denies_and_names_the_file() {
+    let f = Fixture::new();
+    let policy = f.policy(TWO_OF_TWO).unwrap();
+    let release = f.sign("release", HashAlgorithm::Sha256);
+    fs::write(f.model().join("weights.bin"), b"tampered").unwrap();
+    let d = f.decide(&policy, &[release], "dev/llm");
+    assert!(!d.allowed);
+    assert!(d.signers.is_empty());
+    assert!(
+        d.reasons
+            .iter()
+            .any(|r| r.contains("weights.bin: changed since signing")),
+        "{:?}",
+        d.reasons
+    );
+}
+
+#[test]
+fn serialization_limits_and_extra_files() {
+    let f = Fixture::new();
+    let policy = f
+        .policy(
+            r#"
+version = 1
+[signers.release]
+key = "release.pub.pem"
+[[models]]
+name = "strict"
+require = ["release"]
+allowed_hash_types = ["sha256"]
+[[models]]
+name = "lax"
+require = ["release"]
+allowed_methods = ["files"]
+allow_extra_files = true
+"#,
+        )
+        .unwrap();
+    let blake3 = f.sign("release", HashAlgorithm::Blake3);
+    let d = f.decide(&policy, &[blake3], "strict");
+    assert!(!d.allowed);
+    assert!(
+        d.reasons[0].contains("hash type \"blake3\" is not allowed"),
+        "{:?}",
+        d.reasons
+    );
+
+    let sha = f.sign("release", HashAlgorithm::Sha256);
+    fs::write(f.model().join("README.md"), b"added later").unwrap();
+    let strict = f.decide(&policy, std::slice::from_ref(&sha), "strict");
+    assert!(!strict.allowed);
+    assert!(strict
+        .reasons
+        .iter()
+        .any(|r| r.contains("README.md: extra file")));
+    let lax = f.decide(&policy, &[sha], "lax");
+    assert!(lax.allowed, "{:?}", lax.reasons);
+}
+
+#[test]
+fn rego_denies_with_its_messages_and_sees_the_input() {
+    let f = Fixture::new();
+    fs::write(
+        f.path("deploy.rego"),
+        r#"package modelseal
+
+deny contains msg if {
+    input.files < 3
+    msg := sprintf("model %s has only %d files", [input.model_name, input.files])
+}
+
+deny contains "release must sign" if {
+    not "release" in input.signers
+}
+
+deny contains "sha256 only" if {
+    input.serialization.hash_type != "sha256"
+}
+"#,
+    )
+    .unwrap();
+    let policy = f
+        .policy(
+            r#"
+version = 1
+[signers.release]
+key = "release.pub.pem"
+[[models]]
+name = "*"
+require = ["release"]
+[rego]
+file = "deploy.rego"
+"#,
+        )
+        .unwrap();
+    let release = f.sign("release", HashAlgorithm::Sha256);
+    let d = f.decide(&policy, &[release], "llm");
+    assert!(!d.allowed);
+    assert_eq!(d.reasons, vec!["rego: model llm has only 2 files"]);
+
+    fs::write(f.model().join("third.bin"), b"3").unwrap();
+    let release = f.sign("release", HashAlgorithm::Sha256);
+    let d = f.decide(&policy, &[release], "llm");
+    assert!(d.allowed, "{:?}", d.reasons);
+}
+
+#[test]
+fn certificate_signer_with_identity_and_issuer() {
+    let f = Fixture::new();
+    let vectors = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../test-vectors/oms/ca");
+    let key = f.path("leaf.key.pem");
+    fs::copy(vectors.join("leaf-p256.key.pem"), &key).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&key, fs::Permissions::from_mode(0o600)).unwrap();
+    fs::copy(vectors.join("root.pem"), f.path("root.pem")).unwrap();
+    let signer = keys::open_certificate_signer(
+        &KeyRef::File(key),
+        &KeyOptions::default(),
+        &vectors.join("leaf-p256.pem"),
+        &[],
+    )
+    .unwrap();
+    let sig = f.path("llm.cert.sig");
+    let options = SignOptions {
+        signature: Some(sig.clone()),
+        ..SignOptions::default()
+    };
+    sign_model(&f.model(), signer.as_ref(), &options, &NoProgress).unwrap();
+    // Values as `openssl x509 -noout -issuer -ext subjectAltName` prints them for this leaf.
+    let policy_with = |identity: &str, issuer: &str| {
+        f.policy(&format!(
+            r#"
+version = 1
+[signers.team]
+cert_roots = "root.pem"
+identities = ["{identity}"]
+issuer = "{issuer}"
+[[models]]
+name = "*"
+require = ["team"]
+"#
+        ))
+        .unwrap()
+    };
+    let issuer = "CN=modelseal test root CA,O=modelseal test vectors";
+    let ok = f.decide(
+        &policy_with("release@modelseal.test", issuer),
+        std::slice::from_ref(&sig),
+        "llm",
+    );
+    assert!(ok.allowed, "{:?}", ok.reasons);
+    assert_eq!(ok.signers, vec!["team"]);
+    let wrong_id = f.decide(
+        &policy_with("spiffe://ci.example.org/publisher", issuer),
+        std::slice::from_ref(&sig),
+        "llm",
+    );
+    assert!(!wrong_id.allowed);
+    assert!(
+        wrong_id.reasons[0].contains("certificate identity release@modelseal.test is not one of"),
+        "{:?}",
+        wrong_id.reasons
+    );
+    let wrong_issuer = f.decide(
+        &policy_with("release@modelseal.test", "CN=someone else"),
+        &[sig],
+        "llm",
+    );
+    assert!(!wrong_issuer.allowed);
+    assert!(wrong_issuer.reasons[0].contains("is not the required"));
+}
+
+fn load_error(text: &str) -> String {
+    let f = Fixture::new();
+    f.policy(text).unwrap_err().to_string()
+}
+
+#[test]
+fn load_errors_name_file_line_and_field() {
+    let unknown =
+        load_error("version = 1\n[[models]]\nname = \"x\"\nrequire = [\"a\"]\ntreshold = 2\n");
+    assert!(
+        unknown.contains("trust.toml:5:1: unknown field `treshold`"),
+        "{unknown}"
+    );
+
+    let missing = load_error(
+        "version = 1\n[signers.release]\nkey = \"release.pub.pem\"\n[[models]]\nname = \"x\"\nrequire = [\"release\", \"ops\"]\n",
+    );
+    assert!(
+        missing
+            .contains("trust.toml:6: models[0].require: unknown signer \"ops\" (signers: release)"),
+        "{missing}"
+    );
+
+    let threshold = load_error(
+        "version = 1\n[signers.release]\nkey = \"release.pub.pem\"\n[[models]]\nname = \"x\"\nrequire = [\"release\"]\nthreshold = 2\n",
+    );
+    assert!(
+        threshold.contains(
+            "trust.toml:7: models[0].threshold: must be between 1 and the 1 distinct signers"
+        ),
+        "{threshold}"
+    );
+
+    let version = load_error("version = 2\n");
+    assert!(
+        version.contains("trust.toml:1: version: unsupported policy version 2"),
+        "{version}"
+    );
+
+    let no_key = load_error("version = 1\n[signers.release]\nkey = \"nope.pem\"\n");
+    assert!(
+        no_key.contains("trust.toml:3: signers.release.key: cannot read the public key"),
+        "{no_key}"
+    );
+
+    let no_ids = load_error("version = 1\n[signers.ci]\ncert_roots = \"ca.pem\"\n");
+    assert!(
+        no_ids.contains("signers.ci: cert_roots needs identities"),
+        "{no_ids}"
+    );
+
+    let methods = load_error(
+        "version = 1\n[signers.release]\nkey = \"release.pub.pem\"\n[[models]]\nname = \"x\"\nrequire = [\"release\"]\nallowed_methods = [\"file\"]\n",
+    );
+    assert!(
+        methods.contains("models[0].allowed_methods: unknown value \"file\""),
+        "{methods}"
+    );
+}
+
+#[test]
+fn rego_must_declare_the_modelseal_package() {
+    let f = Fixture::new();
+    fs::write(
+        f.path("p.rego"),
+        "package other\ndeny contains \"x\" if { true }\n",
+    )
+    .unwrap();
+    let err = f
+        .policy("version = 1\n[rego]\nfile = \"p.rego\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("must declare `package modelseal`"), "{err}");
+    fs::write(f.path("p.rego"), "package modelseal\ndeny contains if {\n").unwrap();
+    let err = f
+        .policy("version = 1\n[rego]\nfile = \"p.rego\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("invalid Rego"), "{err}");
+}
+
+#[test]
+fn a_policy_can_be_shared_between_threads() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<Policy>();
+}

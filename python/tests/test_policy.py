@@ -1,0 +1,114 @@
+"""Trust policy, seal and unseal from Python, against a wheel built by maturin (scripts/test.sh):
+the result dict equals the CLI's JSON, denials raise VerificationError with the result attached,
+unseal publishes 0400/0500 files or nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import stat
+import subprocess
+
+import pytest
+
+import modelseal
+
+POLICY = """version = 1
+[signers.release]
+key = "release.pub.pem"
+[signers.ci]
+key = "ci.pub.pem"
+[[models]]
+name = "prod/*"
+require = ["release", "ci"]
+threshold = 2
+[[models]]
+name = "dev/*"
+require = ["release"]
+"""
+
+
+@pytest.fixture
+def env(tmp_path: pathlib.Path) -> pathlib.Path:
+    model = tmp_path / "llm"
+    (model / "sub").mkdir(parents=True)
+    (model / "weights.bin").write_bytes(os.urandom(50_000))
+    (model / "sub" / "config.json").write_text('{"layers": 2}')
+    for name in ("release", "ci"):
+        modelseal.keygen("ec-p256", tmp_path / f"{name}.pem", tmp_path / f"{name}.pub.pem")
+    modelseal.keygen("x25519", tmp_path / "deploy.pem")
+    (tmp_path / "trust.toml").write_text(POLICY)
+    return tmp_path
+
+
+def test_policy_verify_matches_the_cli_json(env: pathlib.Path) -> None:
+    policy = modelseal.Policy.load(env / "trust.toml")
+    assert policy.signers == ["ci", "release"]
+    assert policy.audit_log is None
+    release = modelseal.sign(env / "llm", key=str(env / "release.pem"), signature=env / "r.sig")
+    ci = modelseal.sign(env / "llm", key=str(env / "ci.pem"), signature=env / "c.sig")
+    result = modelseal.verify(
+        env / "llm", [release, ci], policy=policy, model_name="prod/llm"
+    )
+    assert result["allowed"] is True
+    assert result["signers"] == ["ci", "release"]
+    assert result["rule"]["name"] == "prod/*"
+    cli = subprocess.run(
+        [os.environ.get("MODELSEAL_BIN", "modelseal"), "verify", str(env / "llm"),
+         "--signature", str(release), "--signature", str(ci),
+         "--policy", str(env / "trust.toml"), "--model-name", "prod/llm", "--json"],
+        capture_output=True, check=True,
+    )
+    assert json.loads(cli.stdout) == result
+
+
+def test_threshold_not_met_raises_with_the_result(env: pathlib.Path) -> None:
+    policy = modelseal.Policy.load(env / "trust.toml")
+    release = modelseal.sign(env / "llm", key=str(env / "release.pem"), signature=env / "r.sig")
+    with pytest.raises(modelseal.VerificationError) as info:
+        modelseal.verify(env / "llm", release, policy=policy, model_name="prod/llm")
+    result = info.value.result
+    assert result["allowed"] is False
+    assert result["signers"] == ["release"]
+    assert "1 of the required 2 signers verified" in result["reasons"][0]
+    with pytest.raises(modelseal.VerificationError) as info:
+        modelseal.verify(env / "llm", release, policy=policy, model_name="other/llm")
+    assert info.value.result["reasons"] == ['no [[models]] rule covers model name "other/llm"']
+
+
+def test_policy_load_errors_name_the_line(env: pathlib.Path) -> None:
+    (env / "bad.toml").write_text('version = 1\n[[models]]\nname = "x"\nrequire = ["nobody"]\n')
+    with pytest.raises(modelseal.Error, match=r"bad.toml:4: models\[0\].require: unknown signer"):
+        modelseal.Policy.load(env / "bad.toml")
+
+
+def test_seal_and_unseal(env: pathlib.Path) -> None:
+    (env / "trust.toml").write_text(POLICY.replace('name = "dev/*"', 'name = "dev/**"'))
+    policy = modelseal.Policy.load(env / "trust.toml")
+    sealed = modelseal.seal(
+        env / "llm", env / "llm.enc", env / "release.pem", env / "deploy.pem.pub",
+        model_name="dev/llm",
+    )
+    assert sealed["sealed"] is True
+    assert pathlib.Path(sealed["signature"]) == env / "llm.enc.sig"
+    # The registry's check: no decryption key.
+    outer = modelseal.verify(env / "llm.enc", env / "llm.enc.sig", policy=policy)
+    assert outer["model_name"] == "dev/llm"
+    result = modelseal.unseal(env / "llm.enc", env / "run", policy=policy, key=env / "deploy.pem")
+    assert result["root_digest"] == sealed["root_digest"]
+    for name in ("weights.bin", "sub/config.json"):
+        assert (env / "run" / name).read_bytes() == (env / "llm" / name).read_bytes()
+        assert stat.S_IMODE((env / "run" / name).stat().st_mode) == 0o400
+    assert stat.S_IMODE((env / "run").stat().st_mode) == 0o500
+    assert stat.S_IMODE((env / "run" / "sub").stat().st_mode) == 0o500
+
+    # Tampered ciphertext: denied before decryption, nothing created.
+    enc_file = env / "llm.enc" / "weights.bin"
+    data = bytearray(enc_file.read_bytes())
+    data[10] ^= 1
+    enc_file.write_bytes(bytes(data))
+    with pytest.raises(modelseal.VerificationError, match="weights.bin: changed since signing"):
+        modelseal.unseal(env / "llm.enc", env / "run2", policy=policy, key=env / "deploy.pem")
+    assert not (env / "run2").exists()
+    assert not [p for p in env.iterdir() if "modelseal-unseal" in p.name]
