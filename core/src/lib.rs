@@ -11,6 +11,7 @@ pub mod digest;
 pub mod fsutil;
 pub mod inspect;
 pub mod keys;
+pub mod kms;
 pub mod oms;
 pub mod seal;
 pub mod sign;

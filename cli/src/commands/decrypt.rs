@@ -18,7 +18,8 @@ use std::process::ExitCode;
 pub struct Args {
     /// The encrypted model (directory or file).
     encrypted: PathBuf,
-    /// The private key reference: an aes256-kek key file, or an X25519 or RSA private key file.
+    /// The private key reference: an aes256-kek key file, an X25519 or RSA private key file, or a
+    /// symmetric AWS KMS key (awskms:///<key-id|alias/name|arn>, awskms://HOST:PORT/<key>).
     #[arg(long, value_name = "REF")]
     key: String,
     /// Where to write the decrypted model.

@@ -15,8 +15,8 @@ use std::process::ExitCode;
 pub struct Args {
     /// The model directory or file.
     model: PathBuf,
-    /// Recipient key reference: an aes256-kek key file, or an X25519 or RSA public key file
-    /// (repeatable; each one can decrypt).
+    /// Recipient key reference: an aes256-kek key file, an X25519 or RSA public key file, or a
+    /// symmetric AWS KMS key (awskms:///<key-id|alias/name|arn>) (repeatable; each one can decrypt).
     #[arg(long = "recipient", value_name = "REF", required = true)]
     recipients: Vec<String>,
     /// Where to write the encrypted model.

@@ -16,7 +16,8 @@ use std::process::ExitCode;
 pub struct Args {
     /// The model directory or file.
     model: PathBuf,
-    /// Signing key reference: a private key file (PEM: PKCS#8, SEC1 or encrypted PKCS#8).
+    /// Signing key reference: a private key file (PEM: PKCS#8, SEC1 or encrypted PKCS#8) or an
+    /// AWS KMS ECC_NIST_P256/P384 key (awskms:///<key-id|alias/name|arn>, awskms://HOST:PORT/<key>).
     #[arg(long)]
     key: String,
     /// Where to write the signature [default: MODEL.sig beside the model].

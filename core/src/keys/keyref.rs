@@ -1,9 +1,9 @@
 //! Parsing key references: the one string that names a key in the CLI, Python and policy files.
 //!
-//! `path` or `file:path` (also `file:///abs/path`) name a PEM file. The HSM and KMS schemes
-//! (`pkcs11:`, `awskms://`, `gcpkms://`, `azurekms://`, `hashivault://`) are recognised and refused
-//! with a clear reason until their backends exist, so that such a string is never mistaken for a
-//! file name.
+//! `path` or `file:path` (also `file:///abs/path`) name a PEM file; `awskms://` an AWS KMS key
+//! (parsed by [`crate::kms::KmsKeyRef`]). The other HSM and KMS schemes (`pkcs11:`, `gcpkms://`,
+//! `azurekms://`, `hashivault://`) are recognised and refused with a clear reason until their
+//! backends exist, so that such a string is never mistaken for a file name.
 
 use super::{KeyError, KeyRef};
 use std::path::PathBuf;
@@ -11,7 +11,6 @@ use std::path::PathBuf;
 /// Schemes of keys that live in an HSM or a KMS (cosign's spelling), not yet supported.
 const REMOTE_SCHEMES: &[(&str, &str)] = &[
     ("pkcs11:", "PKCS#11"),
-    ("awskms://", "AWS KMS"),
     ("gcpkms://", "Google Cloud KMS"),
     ("azurekms://", "Azure Key Vault"),
     ("hashivault://", "HashiCorp Vault"),
@@ -26,6 +25,11 @@ impl std::str::FromStr for KeyRef {
         };
         if s.is_empty() {
             return Err(refuse("empty key reference".into()));
+        }
+        if s.starts_with(crate::kms::reference::SCHEME) {
+            return crate::kms::KmsKeyRef::parse(s)
+                .map(KeyRef::AwsKms)
+                .map_err(refuse);
         }
         for (scheme, name) in REMOTE_SCHEMES {
             if s.starts_with(scheme) {
@@ -72,6 +76,7 @@ mod tests {
     fn file(s: &str) -> PathBuf {
         match s.parse::<KeyRef>().unwrap() {
             KeyRef::File(p) => p,
+            other => panic!("{s:?}: expected a file, got {other:?}"),
         }
     }
 
@@ -104,10 +109,6 @@ mod tests {
             reason("pkcs11:token=ml;object=release"),
             "PKCS#11 keys are not supported by this build yet"
         );
-        assert_eq!(
-            reason("awskms:///alias/model-release"),
-            "AWS KMS keys are not supported by this build yet"
-        );
         assert!(
             reason("gcpkms://projects/p/locations/l/keyRings/r/cryptoKeys/k")
                 .contains("not supported by this build yet")
@@ -115,6 +116,20 @@ mod tests {
         assert!(reason("azurekms://vault.vault.azure.net/key")
             .contains("not supported by this build yet"));
         assert!(reason("hashivault://transit-key").contains("not supported by this build yet"));
+    }
+
+    #[test]
+    fn awskms_references_parse() {
+        match "awskms://127.0.0.1:4566/alias/model-release".parse::<KeyRef>() {
+            Ok(KeyRef::AwsKms(k)) => {
+                assert_eq!(
+                    (k.endpoint(), k.key()),
+                    (Some("127.0.0.1:4566"), "alias/model-release")
+                )
+            }
+            other => panic!("expected an AWS KMS key, got {other:?}"),
+        }
+        assert!(reason("awskms:///").contains("names no key"));
     }
 
     #[test]

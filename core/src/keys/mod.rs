@@ -56,6 +56,9 @@ pub enum KeyError {
     /// Key bytes that are not a valid key (no file involved, e.g. a public key inside a bundle).
     #[error("invalid {what}: {reason}")]
     Invalid { what: &'static str, reason: String },
+    /// An AWS KMS key could not be used (the message names the reference and the KMS error code).
+    #[error(transparent)]
+    Kms(#[from] crate::kms::KmsError),
     /// A signing certificate whose public key is not the signing key's.
     #[error("{certificate}: the certificate's public key does not match the private key {key}")]
     CertificateKeyMismatch { certificate: PathBuf, key: PathBuf },
@@ -120,6 +123,8 @@ impl std::fmt::Debug for dyn Signer + '_ {
 pub enum KeyRef {
     /// A PEM file on disk (`path` or `file:path`).
     File(PathBuf),
+    /// A key in AWS KMS (`awskms:///<key>` or `awskms://HOST:PORT/<key>`).
+    AwsKms(crate::kms::KmsKeyRef),
 }
 
 /// How to open a private key.
@@ -140,6 +145,7 @@ pub struct KeyOptions {
 pub fn open_signer(key: &KeyRef, options: &KeyOptions) -> Result<Box<dyn Signer>, KeyError> {
     match key {
         KeyRef::File(path) => Ok(Box::new(signer::FileSigner::open(path, options)?)),
+        KeyRef::AwsKms(kms) => crate::kms::open_signer(kms),
     }
 }
 
@@ -159,6 +165,9 @@ pub fn open_certificate_signer(
             let signer = signer::FileSigner::open(path, options)?.with_certificates(leaf, chain)?;
             Ok(Box::new(signer))
         }
+        KeyRef::AwsKms(kms) => Err(KeyError::Unsupported(format!(
+            "{kms}: the certificate method needs a key file"
+        ))),
     }
 }
 
@@ -172,6 +181,7 @@ pub fn public_key_of(key: &KeyRef, options: &KeyOptions) -> Result<PublicKey, Ke
             load::KeyMaterial::Public(public) => Ok(public),
             load::KeyMaterial::Private(private) => private.public_key(),
         },
+        KeyRef::AwsKms(kms) => Ok(crate::kms::open_signer(kms)?.public_key().clone()),
     }
 }
 
