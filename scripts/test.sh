@@ -27,7 +27,7 @@ echo "== pytest: Python package and interoperability with model-signing 1.1.1"
 export MODELSEAL_BIN="$root/target/release/modelseal"
 # Run from the repo root: python/ holds the package source without the native module, and must
 # not shadow the installed wheel.
-"$root/.venv/bin/python" -m pytest -q -p no:cacheprovider "$root/python/tests" "$root/tests/interop" \
+"$root/.venv/bin/python" -m pytest -q -p no:cacheprovider "$root/python/tests" "$root/tests/interop" "$root/tests/kms" \
   "$root/test-vectors/seal/decode_v1.py"
 
 echo "== fuzz smoke: every parser of untrusted input for a few seconds (scripts/fuzz.sh)"

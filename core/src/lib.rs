@@ -13,6 +13,7 @@ pub mod digest;
 pub mod fsutil;
 pub mod inspect;
 pub mod keys;
+pub mod kms;
 pub mod oms;
 pub mod pkcs11;
 pub mod policy;

@@ -95,9 +95,10 @@ def sign(
 ) -> pathlib.Path:
     """Sign ``model`` (a directory or a file) with ``key`` and write an OMS signature.
 
-    ``key`` is a key reference: a private key file path, or a ``pkcs11:`` URI (RFC 7512) of an EC
-    key in a PKCS#11 token, which signs inside the token (docs/pkcs11.md; HSM access problems
-    raise ``KeyAccessError``). The signature goes to ``signature``,
+    ``key`` is a key reference: a private key file path, a ``pkcs11:`` URI (RFC 7512) of an EC
+    key in a PKCS#11 token, which signs inside the token (docs/pkcs11.md), or
+    ``awskms:///<key-id|alias/name|arn>`` for an AWS KMS ECC_NIST_P256/P384 key (docs/kms.md); HSM or
+    KMS access problems raise ``KeyAccessError``. The signature goes to ``signature``,
     by default ``<model>.sig`` beside the model. Returns the signature path.
     """
     path = _modelseal.sign(
@@ -300,7 +301,8 @@ def public_key(
     key_password_file: Optional[StrPath] = None,
     allow_insecure_key_permissions: bool = False,
 ) -> str:
-    """The SPKI PEM public key of a key reference (a key file, or a ``pkcs11:`` URI of an EC key pair)."""
+    """The SPKI PEM public key of a key reference (a key file, a ``pkcs11:`` URI of an EC key pair, or
+    an ``awskms://`` signing key)."""
     return _modelseal.public_key(
         os.fspath(key),
         None if key_password_file is None else os.fspath(key_password_file),
@@ -348,7 +350,8 @@ def encrypt(
     """Encrypt ``model`` (a directory or a file) to ``out`` for every recipient.
 
     A recipient is a key reference: an aes256-kek key file, an X25519 or RSA public key file, or a
-    ``pkcs11:`` URI of an AES-256 or RSA key in a PKCS#11 token.
+    ``pkcs11:`` URI of an AES-256 or RSA key in a PKCS#11 token, or a symmetric AWS KMS key
+    (``awskms:///<key-id|alias/name|arn>``, one KMS ``Encrypt`` per model).
     ``out`` appears only when complete; an existing ``out`` is replaced (atomically) only with
     ``force=True``. ``chunk_size`` is a power of two from 4096 to 16 MiB (default 1 MiB).
     """
@@ -367,7 +370,7 @@ def decrypt(
     *,
     force: bool = False,
 ) -> DecryptResult:
-    """Decrypt ``enc`` with the private key reference ``key`` into ``out``.
+    """Decrypt ``enc`` with the private key reference ``key`` (a key file or ``awskms://…``) into ``out``.
 
     ``out`` appears only after every chunk of every file authenticated; on any failure nothing is
     left there. Raises ``DecryptionError`` for a wrong key or a tampered or truncated model.

@@ -21,7 +21,8 @@ pub struct Args {
     /// The encrypted model (directory or file).
     encrypted: PathBuf,
     /// The private key reference: an aes256-kek key file, an X25519 or RSA private key file, or a
-    /// `pkcs11:` URI of an AES-256 or RSA key in a token (docs/pkcs11.md).
+    /// `pkcs11:` URI of an AES-256 or RSA key in a token (docs/pkcs11.md), or a symmetric AWS KMS
+    /// key (awskms:///<key-id|alias/name|arn>, awskms://HOST:PORT/<key>; docs/kms.md).
     #[arg(long, value_name = "REF")]
     key: String,
     /// Where to write the decrypted model.

@@ -18,7 +18,8 @@ pub struct Args {
     /// The model directory or file.
     model: PathBuf,
     /// Recipient key reference: an aes256-kek key file, an X25519 or RSA public key file, or a
-    /// `pkcs11:` URI of an AES-256 or RSA key in a token (repeatable; each one can decrypt).
+    /// `pkcs11:` URI of an AES-256 or RSA key in a token, or a symmetric AWS KMS key
+    /// (awskms:///<key-id|alias/name|arn>) (repeatable; each one can decrypt).
     #[arg(long = "recipient", value_name = "REF", required = true)]
     recipients: Vec<String>,
     /// Where to write the encrypted model.

@@ -10,8 +10,9 @@ use std::process::ExitCode;
 /// Write the public key of KEY as SPKI PEM (usable with `model_signing verify key --public_key`).
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Key reference: a key file path (private or public PEM), or a `pkcs11:` URI of an EC key
-    /// pair in a token.
+    /// Key reference: a key file path (private or public PEM), a `pkcs11:` URI of an EC key pair
+    /// in a token, or an AWS KMS signing key (awskms:///<key-id|alias/name|arn>,
+    /// awskms://HOST:PORT/<key>).
     key: String,
     /// Where to write the public key; `-` for stdout.
     #[arg(

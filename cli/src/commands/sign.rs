@@ -18,8 +18,9 @@ use std::process::ExitCode;
 pub struct Args {
     /// The model directory or file.
     model: PathBuf,
-    /// Signing key reference: a private key file (PEM: PKCS#8, SEC1 or encrypted PKCS#8), or a
-    /// `pkcs11:` URI of an EC key in a token (RFC 7512; docs/pkcs11.md).
+    /// Signing key reference: a private key file (PEM: PKCS#8, SEC1 or encrypted PKCS#8), a
+    /// `pkcs11:` URI of an EC key in a token (RFC 7512; docs/pkcs11.md), or an AWS KMS
+    /// ECC_NIST_P256/P384 key (awskms:///<key-id|alias/name|arn>, awskms://HOST:PORT/<key>).
     #[arg(long)]
     key: String,
     /// Where to write the signature [default: MODEL.sig beside the model].

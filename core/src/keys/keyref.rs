@@ -1,17 +1,16 @@
 //! Parsing key references: the one string that names a key in the CLI, Python and policy files.
 //!
 //! `path` or `file:path` (also `file:///abs/path`) name a PEM file; `pkcs11:` an RFC 7512 URI
-//! (parsed strictly by [`crate::pkcs11::Pkcs11Uri`]). The KMS schemes (`awskms://`, `gcpkms://`,
-//! `azurekms://`, `hashivault://`) are recognised and refused with a clear reason until their
-//! backends exist, so that such a string is never mistaken for a file name. A refused `pkcs11:`
-//! reference is quoted with any `pin-value` redacted.
+//! (parsed strictly by [`crate::pkcs11::Pkcs11Uri`]); `awskms://` an AWS KMS key (parsed by
+//! [`crate::kms::KmsKeyRef`]). The other KMS schemes (`gcpkms://`, `azurekms://`, `hashivault://`)
+//! are recognised and refused with a clear reason, so that such a string is never mistaken for a
+//! file name. A refused `pkcs11:` reference is quoted with any `pin-value` redacted.
 
 use super::{KeyError, KeyRef};
 use std::path::PathBuf;
 
 /// Schemes of keys that live in an HSM or a KMS (cosign's spelling), not yet supported.
 const REMOTE_SCHEMES: &[(&str, &str)] = &[
-    ("awskms://", "AWS KMS"),
     ("gcpkms://", "Google Cloud KMS"),
     ("azurekms://", "Azure Key Vault"),
     ("hashivault://", "HashiCorp Vault"),
@@ -34,6 +33,11 @@ impl std::str::FromStr for KeyRef {
                     reference: crate::pkcs11::redact(s),
                     reason,
                 });
+        }
+        if s.starts_with(crate::kms::reference::SCHEME) {
+            return crate::kms::KmsKeyRef::parse(s)
+                .map(KeyRef::AwsKms)
+                .map_err(refuse);
         }
         for (scheme, name) in REMOTE_SCHEMES {
             if s.starts_with(scheme) {
@@ -110,12 +114,8 @@ mod tests {
     #[test]
     fn remote_schemes_are_refused_with_a_reason() {
         assert_eq!(
-            reason("awskms:///alias/model-release"),
-            "AWS KMS keys are not supported by this build yet"
-        );
-        assert!(
-            reason("gcpkms://projects/p/locations/l/keyRings/r/cryptoKeys/k")
-                .contains("not supported by this build yet")
+            reason("gcpkms://projects/p/locations/l/keyRings/r/cryptoKeys/k"),
+            "Google Cloud KMS keys are not supported by this build yet"
         );
         assert!(reason("azurekms://vault.vault.azure.net/key")
             .contains("not supported by this build yet"));
@@ -139,6 +139,20 @@ mod tests {
         assert!(text.contains("pin-value=<redacted>"), "{text}");
         assert!(!text.contains("1234"), "{text}");
         assert!(reason("pkcs11:token=ml").contains("names no object"));
+    }
+
+    #[test]
+    fn awskms_references_parse() {
+        match "awskms://127.0.0.1:4566/alias/model-release".parse::<KeyRef>() {
+            Ok(KeyRef::AwsKms(k)) => {
+                assert_eq!(
+                    (k.endpoint(), k.key()),
+                    (Some("127.0.0.1:4566"), "alias/model-release")
+                )
+            }
+            other => panic!("expected an AWS KMS key, got {other:?}"),
+        }
+        assert!(reason("awskms:///").contains("names no key"));
     }
 
     #[test]

@@ -57,6 +57,9 @@ pub enum KeyError {
     /// Key bytes that are not a valid key (no file involved, e.g. a public key inside a bundle).
     #[error("invalid {what}: {reason}")]
     Invalid { what: &'static str, reason: String },
+    /// An AWS KMS key could not be used (the message names the reference and the KMS error code).
+    #[error(transparent)]
+    Kms(#[from] crate::kms::KmsError),
     /// A signing certificate whose public key is not the signing key's.
     #[error("{certificate}: the certificate's public key does not match the private key {key}")]
     CertificateKeyMismatch { certificate: PathBuf, key: PathBuf },
@@ -126,6 +129,8 @@ pub enum KeyRef {
     File(PathBuf),
     /// A key in a PKCS#11 token (RFC 7512 `pkcs11:` URI).
     Pkcs11(crate::pkcs11::Pkcs11Uri),
+    /// A key in AWS KMS (`awskms:///<key>` or `awskms://HOST:PORT/<key>`).
+    AwsKms(crate::kms::KmsKeyRef),
 }
 
 /// How to open a private key.
@@ -147,6 +152,7 @@ pub fn open_signer(key: &KeyRef, options: &KeyOptions) -> Result<Box<dyn Signer>
     match key {
         KeyRef::File(path) => Ok(Box::new(signer::FileSigner::open(path, options)?)),
         KeyRef::Pkcs11(uri) => Ok(Box::new(crate::pkcs11::Pkcs11Signer::open(uri)?)),
+        KeyRef::AwsKms(kms) => crate::kms::open_signer(kms),
     }
 }
 
@@ -170,6 +176,9 @@ pub fn open_certificate_signer(
             let signer = crate::pkcs11::Pkcs11Signer::open(uri)?.with_certificates(leaf, chain)?;
             Ok(Box::new(signer))
         }
+        KeyRef::AwsKms(kms) => Err(KeyError::Unsupported(format!(
+            "{kms}: the certificate method needs a key file"
+        ))),
     }
 }
 
@@ -185,6 +194,7 @@ pub fn public_key_of(key: &KeyRef, options: &KeyOptions) -> Result<PublicKey, Ke
             load::KeyMaterial::Private(private) => private.public_key(),
         },
         KeyRef::Pkcs11(uri) => Ok(crate::pkcs11::public_key(uri)?),
+        KeyRef::AwsKms(kms) => Ok(crate::kms::open_signer(kms)?.public_key().clone()),
     }
 }
 

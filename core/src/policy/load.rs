@@ -167,7 +167,6 @@ impl Loader<'_> {
             .get_ref()
             .parse()
             .map_err(|e: keys::KeyError| self.invalid(key, &field, e.to_string()))?;
-        #[allow(unreachable_patterns)]
         let resolved = match parsed {
             KeyRef::File(p) => KeyRef::File(self.dir.join(p)),
             other => other,

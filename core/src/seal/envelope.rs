@@ -159,9 +159,9 @@ pub fn select<'h>(
     identity: &dyn KeyWrapper,
     path: &Path,
 ) -> Result<&'h Stanza, SealError> {
-    stanzas
-        .iter()
-        .find(|s| s.stanza_type == identity.stanza_type() && s.key_id == identity.key_id())
+    identity
+        .select(stanzas)
+        .map_err(|e| with_path(e, path))?
         .ok_or_else(|| SealError::NoRecipient {
             path: path.to_path_buf(),
             stanza_type: identity.stanza_type().to_owned(),
@@ -214,6 +214,17 @@ fn with_path(e: SealError, path: &Path) -> SealError {
             path: path.to_path_buf(),
             stanza_type,
             key_id,
+        },
+        SealError::UnwrapRefused {
+            stanza_type,
+            key_id,
+            reason,
+            ..
+        } => SealError::UnwrapRefused {
+            path: path.to_path_buf(),
+            stanza_type,
+            key_id,
+            reason,
         },
         SealError::Format { path: p, reason } if p.as_os_str().is_empty() => SealError::Format {
             path: path.to_path_buf(),

@@ -69,6 +69,19 @@ pub enum SealError {
         /// Stanza key_id.
         key_id: String,
     },
+    /// A key service (KMS) refused to unwrap this stanza's data key: the ciphertext is invalid for
+    /// this key or the encryption context (§8.7). An authentication failure, like [`Self::Unwrap`].
+    #[error("{path}: cannot unwrap the data key with this key ({stanza_type} {key_id}): {reason}")]
+    UnwrapRefused {
+        /// The envelope.
+        path: PathBuf,
+        /// Stanza type.
+        stanza_type: String,
+        /// Stanza key_id.
+        key_id: String,
+        /// The service's answer (e.g. its error code), never key material.
+        reason: String,
+    },
     /// The header MAC did not verify under the unwrapped data key (§6.3, §10 step 8).
     #[error("{path}: header authentication failed: wrong key or modified header")]
     HeaderAuth {
@@ -143,6 +156,7 @@ impl SealError {
             self,
             SealError::NoRecipient { .. }
                 | SealError::Unwrap { .. }
+                | SealError::UnwrapRefused { .. }
                 | SealError::HeaderAuth { .. }
                 | SealError::ChunkAuth { .. }
                 | SealError::Truncated { .. }
@@ -161,7 +175,7 @@ impl SealError {
             SealError::Version { .. } => "version",
             SealError::Limit { .. } => "limit",
             SealError::NoRecipient { .. } => "no-recipient",
-            SealError::Unwrap { .. } => "unwrap",
+            SealError::Unwrap { .. } | SealError::UnwrapRefused { .. } => "unwrap",
             SealError::HeaderAuth { .. } => "header-auth",
             SealError::ChunkAuth { .. } => "chunk-auth",
             SealError::Truncated { .. } => "truncated",

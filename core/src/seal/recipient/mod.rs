@@ -44,6 +44,13 @@ pub trait KeyWrapper: Send + Sync {
         ctx: &WrapContext<'_>,
         entropy: &mut dyn Entropy,
     ) -> Result<Stanza, SealError>;
+    /// This key's stanza among `stanzas` (§8.1), or `None`. The default matches `(type, key_id)`
+    /// exactly; a backend whose `key_id` only the key service knows (a KMS alias) overrides it.
+    fn select<'h>(&self, stanzas: &'h [Stanza]) -> Result<Option<&'h Stanza>, SealError> {
+        Ok(stanzas
+            .iter()
+            .find(|s| s.stanza_type == self.stanza_type() && s.key_id == self.key_id()))
+    }
     /// Unwraps the DEK from `stanza` (already shape-checked by the decoder). Any failure is
     /// [`SealError::Unwrap`] (or `Usage` for a public-only key); the caller adds the file name.
     fn unwrap(&self, stanza: &Stanza, ctx: &WrapContext<'_>) -> Result<DataKey, SealError>;
@@ -133,9 +140,9 @@ pub fn load_key_file(path: &Path) -> Result<Box<dyn KeyWrapper>, SealError> {
 
 /// Opens a recipient from a key reference (`docs/DESIGN.md` "Key references"), the one string the
 /// CLI's `--recipient`, Python's `recipients=` and rewrap's additions take: a KEK file, an X25519
-/// or RSA public (or private) key file, by path or `file:` URI, or a key in a PKCS#11 token
-/// (`pkcs11:` URI: an AES-256 key → `pkcs11-aes`, an RSA key → `rsa-oaep`). `awskms://` is
-/// recognised and refused until its backend exists, so it is never read as a file name.
+/// or RSA public (or private) key file, by path or `file:` URI, a key in a PKCS#11 token
+/// (`pkcs11:` URI: an AES-256 key → `pkcs11-aes`, an RSA key → `rsa-oaep`), or a symmetric AWS KMS
+/// key (`awskms://`, §8.7).
 /// Every failure is [`SealError::Key`] naming the reference.
 pub fn open_recipient(reference: &str) -> Result<Box<dyn KeyWrapper>, SealError> {
     let parsed: crate::keys::KeyRef = reference.parse().map_err(|e| match e {
@@ -151,11 +158,7 @@ pub fn open_recipient(reference: &str) -> Result<Box<dyn KeyWrapper>, SealError>
             other => other,
         }),
         crate::keys::KeyRef::Pkcs11(uri) => Ok(crate::pkcs11::open_key_wrapper(&uri)?),
-        #[allow(unreachable_patterns)]
-        _ => Err(key_error(
-            Path::new(reference),
-            "this kind of key cannot be an encryption recipient yet",
-        )),
+        crate::keys::KeyRef::AwsKms(kms) => crate::kms::open_wrapper(&kms),
     }
 }
 
@@ -374,7 +377,7 @@ mod tests {
         assert_eq!(err.class(), "key");
         assert!(err.to_string().contains("public key"), "{err}");
         assert!(open_identity(path.to_str().unwrap()).unwrap().can_unwrap());
-        for refused in ["pkcs11:token=a", "awskms:///alias/x", ""] {
+        for refused in ["pkcs11:token=a", "awskms:///", ""] {
             let err = open_recipient(refused).err().unwrap();
             assert_eq!(err.class(), "key", "{refused}");
         }
