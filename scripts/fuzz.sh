@@ -18,7 +18,7 @@ cd "$MODELSEAL_ROOT"
 seconds="${1:-20}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(oms_bundle oms_statement seal_header seal_chunks seal_decrypt key_reference)
+[ ${#targets[@]} -gt 0 ] || targets=(oms_bundle oms_statement seal_header seal_chunks seal_decrypt key_reference policy)
 
 cargo_fuzz_version=0.13.2
 if ! cargo fuzz --version 2>/dev/null | grep -q "$cargo_fuzz_version"; then
@@ -44,6 +44,7 @@ seed() {
           >"$dir/header-$(echo "$f" | tr / _)" 2>/dev/null || true
       done ;;
     seal_chunks | seal_decrypt) find test-vectors/seal -name '*.mseal' ;;
+    policy) find docs -name '*.md' -exec awk '/^```toml/{f=1;next} /^```/{f=0} f' {} + >"$dir/docs-examples.toml" ;;
     key_reference) printf '%s\n' 'keys/release.pem' 'file:///abs/key.pem' \
       'pkcs11:token=ml;object=release?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/run/pin' \
       'awskms:///alias/model-release' 'awskms://127.0.0.1:4566/arn:aws:kms:us-east-1:1:key/k' >"$dir/refs" ;;

@@ -26,7 +26,8 @@ pub(super) struct RawPolicy {
     pub rego: Option<Spanned<RawRego>>,
 }
 
-/// `[signers.NAME]`: a key reference, or certificate roots with identity constraints.
+/// `[signers.NAME]`: a key reference, certificate roots with identity constraints, or a Sigstore
+/// keyless identity (`sigstore = true`, `identities`, `issuer`, optional `trusted_root`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawSigner {
@@ -34,6 +35,9 @@ pub(super) struct RawSigner {
     pub cert_roots: Option<Spanned<OneOrMany>>,
     pub identities: Option<Spanned<Vec<String>>>,
     pub issuer: Option<Spanned<String>>,
+    #[serde(default)]
+    pub sigstore: bool,
+    pub trusted_root: Option<Spanned<String>>,
 }
 
 /// A string or a list of strings (`cert_roots = "ca.pem"` or `["a.pem", "b.pem"]`).

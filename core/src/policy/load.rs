@@ -9,6 +9,7 @@ use super::rules::{ModelRule, HASH_TYPES, METHODS};
 use super::signers::PolicySigner;
 use super::{Policy, PolicyError};
 use crate::keys::{self, KeyOptions, KeyRef};
+use crate::sigstore::{KeylessPolicy, TrustedRoot};
 use crate::trust::Trust;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -108,6 +109,14 @@ impl Loader<'_> {
         let at = spanned.span().start;
         let raw = spanned.into_inner();
         let fail = |reason: &str| self.invalid_at(at, &field, reason.to_string());
+        if raw.sigstore {
+            return self.sigstore_signer(name, at, raw);
+        }
+        if raw.trusted_root.is_some() {
+            return Err(fail(
+                "trusted_root applies to sigstore signers (sigstore = true)",
+            ));
+        }
         if let Some(key) = &raw.key {
             if raw.cert_roots.is_some() {
                 return Err(fail("give either key or cert_roots, not both"));
@@ -156,6 +165,54 @@ impl Loader<'_> {
             key: None,
             identities,
             issuer: raw.issuer.map(Spanned::into_inner),
+        })
+    }
+
+    /// A Sigstore keyless signer: the certificate SAN must be one of `identities` and its OIDC
+    /// issuer `issuer`, checked offline against `trusted_root` (default: the built-in public-good
+    /// production root, `docs/sigstore.md`).
+    fn sigstore_signer(
+        &self,
+        name: &str,
+        at: usize,
+        raw: RawSigner,
+    ) -> Result<PolicySigner, PolicyError> {
+        let field = format!("signers.{name}");
+        let fail = |reason: &str| self.invalid_at(at, &field, reason.to_string());
+        if raw.key.is_some() || raw.cert_roots.is_some() {
+            return Err(fail(
+                "a sigstore signer takes identities, issuer and optionally trusted_root, not key or cert_roots",
+            ));
+        }
+        let identities = match raw.identities {
+            Some(ids) if !ids.get_ref().is_empty() => ids.into_inner(),
+            _ => {
+                return Err(fail(
+                    "sigstore needs identities (the certificate SAN values to accept)",
+                ))
+            }
+        };
+        let Some(issuer) = raw.issuer.map(Spanned::into_inner) else {
+            return Err(fail("sigstore needs issuer (the OIDC issuer URL)"));
+        };
+        let root = match &raw.trusted_root {
+            Some(p) => TrustedRoot::load(&self.dir.join(p.get_ref()))
+                .map_err(|e| self.invalid(p, &format!("{field}.trusted_root"), e.to_string()))?,
+            None => TrustedRoot::production().map_err(|e| fail(&e.to_string()))?,
+        };
+        let policy = KeylessPolicy {
+            identity: identities[0].clone(),
+            issuer: issuer.clone(),
+        };
+        Ok(PolicySigner {
+            name: name.to_string(),
+            trust: Trust::Sigstore {
+                root: Box::new(root),
+                policy,
+            },
+            key: None,
+            identities,
+            issuer: Some(issuer),
         })
     }
 

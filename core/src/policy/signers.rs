@@ -2,6 +2,7 @@
 //! constraints (SAN e-mail/URI, issuer), and the check that a signature bundle comes from it.
 
 use crate::oms::{Bundle, VerificationMaterial};
+use crate::sigstore::{KeylessPolicy, TrustedRoot};
 use crate::trust::{leaf_identity, SignerIdentity, Trust};
 
 /// A named signer of the policy.
@@ -11,9 +12,10 @@ pub struct PolicySigner {
     pub(super) trust: Trust,
     /// The key reference as written (for `key` signers), for messages and audit events.
     pub(super) key: Option<String>,
-    /// Accepted SAN e-mail / URI values (certificate signers; at least one).
+    /// Accepted SAN e-mail / URI values (certificate and sigstore signers; at least one).
     pub(super) identities: Vec<String>,
-    /// Required leaf issuer DN (RFC 4514), if any.
+    /// Certificate signers: the required leaf issuer DN (RFC 4514), if any. Sigstore signers: the
+    /// OIDC issuer URL (also held in the trust).
     pub(super) issuer: Option<String>,
 }
 
@@ -47,6 +49,9 @@ impl PolicySigner {
 
     /// Checks that `bundle`'s signature over `pae` was made by this signer; the reason otherwise.
     pub fn check(&self, bundle: &Bundle, pae: &[u8]) -> Result<SignerIdentity, String> {
+        if let Trust::Sigstore { root, policy } = &self.trust {
+            return self.check_keyless(root, &policy.issuer, bundle);
+        }
         let identity = self
             .trust
             .check(&bundle.material, pae, &bundle.signature)
@@ -58,6 +63,31 @@ impl PolicySigner {
             self.check_identity(leaf)?;
         }
         Ok(identity)
+    }
+
+    /// A keyless bundle verifies (offline, against `root`) for one of the accepted identities
+    /// under `issuer`; the last reason otherwise.
+    fn check_keyless(
+        &self,
+        root: &TrustedRoot,
+        issuer: &str,
+        bundle: &Bundle,
+    ) -> Result<SignerIdentity, String> {
+        let mut reason = String::from("no identity to accept");
+        for identity in &self.identities {
+            let trust = Trust::Sigstore {
+                root: Box::new(root.clone()),
+                policy: KeylessPolicy {
+                    identity: identity.clone(),
+                    issuer: issuer.to_string(),
+                },
+            };
+            match trust.check_bundle(bundle) {
+                Ok(found) => return Ok(found),
+                Err(e) => reason = e.to_string(),
+            }
+        }
+        Err(reason)
     }
 
     /// The leaf must name one of the accepted identities and, if required, the issuer.

@@ -405,3 +405,63 @@ fn a_policy_can_be_shared_between_threads() {
     fn shareable<T: Send + Sync>() {}
     shareable::<Policy>();
 }
+
+/// A `sigstore = true` signer accepts model-signing's keyless bundle for its identity and issuer,
+/// offline against the built-in root, and denies any other identity (issue 10's policy form).
+#[test]
+fn sigstore_signer_with_identity_and_issuer() {
+    let vectors = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../test-vectors/sigstore");
+    let model = vectors.join("v1.1.0");
+    let dir = tempfile::tempdir().unwrap();
+    let policy_with = |identity: &str| {
+        let path = dir.path().join("trust.toml");
+        fs::write(
+            &path,
+            format!(
+                r#"
+version = 1
+[signers.keyless]
+sigstore = true
+identities = ["{identity}"]
+issuer = "https://sigstore.verify.ibm.com/oauth2"
+[[models]]
+name = "*"
+require = ["keyless"]
+"#
+            ),
+        )
+        .unwrap();
+        Policy::load(&path).unwrap()
+    };
+    let options = PolicyVerifyOptions {
+        model_name: Some("v1.1.0".into()),
+        ignore: vec![model.join("ignore-me")],
+    };
+    let sig = [model.join("model.sig")];
+    let ok = policy_with("stefanb@us.ibm.com")
+        .verify(&model, &sig, &options, &NoProgress)
+        .unwrap();
+    assert!(ok.allowed, "{:?}", ok.reasons);
+    assert_eq!(ok.signers, vec!["keyless"]);
+    let other = policy_with("someone@example.com")
+        .verify(&model, &sig, &options, &NoProgress)
+        .unwrap();
+    assert!(!other.allowed);
+    assert!(
+        other
+            .reasons
+            .iter()
+            .any(|r| r.contains("someone@example.com") || r.contains("identity")),
+        "{:?}",
+        other.reasons
+    );
+    // A sigstore signer needs an issuer.
+    let path = dir.path().join("bad.toml");
+    fs::write(
+        &path,
+        "version = 1\n[signers.k]\nsigstore = true\nidentities = [\"a@b\"]\n[[models]]\nname = \"*\"\nrequire = [\"k\"]\n",
+    )
+    .unwrap();
+    let err = Policy::load(&path).unwrap_err().to_string();
+    assert!(err.contains("sigstore needs issuer"), "{err}");
+}
