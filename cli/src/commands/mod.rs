@@ -73,4 +73,24 @@ impl KeyArgs {
             allow_insecure_permissions: self.allow_insecure_key_permissions,
         }
     }
+
+    /// Opens the signer `key` names, with the leaf certificate `cert` (and `chain`) attached for
+    /// the certificate method; the error names the key reference.
+    fn open_signer(
+        &self,
+        key: &str,
+        cert: Option<&std::path::Path>,
+        chain: &[std::path::PathBuf],
+    ) -> anyhow::Result<Box<dyn modelseal::keys::Signer>> {
+        use anyhow::Context as _;
+        let reference: modelseal::keys::KeyRef = key.parse()?;
+        let options = self.options();
+        match cert {
+            Some(leaf) => {
+                modelseal::keys::open_certificate_signer(&reference, &options, leaf, chain)
+            }
+            None => modelseal::keys::open_signer(&reference, &options),
+        }
+        .with_context(|| format!("cannot open signing key {key}"))
+    }
 }

@@ -3,10 +3,8 @@
 use super::KeyArgs;
 use crate::audit::{audited, Audit, AuditArgs};
 use crate::output::{hex, print_json, recipients_json};
-use anyhow::Context;
 use modelseal::audit::Operation;
 use modelseal::deploy::{seal_model, SealOptions};
-use modelseal::keys::{self, KeyRef};
 use modelseal::seal;
 use serde_json::json;
 use std::path::PathBuf;
@@ -59,13 +57,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 fn seal(args: &Args, audit: &mut Audit) -> anyhow::Result<ExitCode> {
     audit.event.key_ids.push(args.key.clone());
-    let key: KeyRef = args.key.parse()?;
-    let options = args.key_args.options();
-    let signer = match &args.cert {
-        Some(leaf) => keys::open_certificate_signer(&key, &options, leaf, &args.cert_chain),
-        None => keys::open_signer(&key, &options),
-    }
-    .with_context(|| format!("cannot open signing key {}", args.key))?;
+    let signer = args
+        .key_args
+        .open_signer(&args.key, args.cert.as_deref(), &args.cert_chain)?;
     let recipients = args
         .recipients
         .iter()

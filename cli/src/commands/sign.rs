@@ -4,10 +4,8 @@ use super::KeyArgs;
 use crate::audit::{audited, Audit, AuditArgs};
 use crate::output::{hex, print_json, serialization_json, serialization_text};
 use crate::progress::Bar;
-use anyhow::Context;
 use modelseal::audit::Operation;
 use modelseal::digest::{HashAlgorithm, Method, DEFAULT_SHARD_SIZE};
-use modelseal::keys::{self, KeyRef};
 use modelseal::sign::{sign_model, SignOptions};
 use serde_json::json;
 use std::path::PathBuf;
@@ -85,13 +83,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 fn sign(args: &Args, audit: &mut Audit) -> anyhow::Result<ExitCode> {
     audit.event.key_ids.push(args.key.clone());
-    let key: KeyRef = args.key.parse()?;
-    let key_options = args.key_args.options();
-    let signer = match &args.cert {
-        Some(leaf) => keys::open_certificate_signer(&key, &key_options, leaf, &args.cert_chain),
-        None => keys::open_signer(&key, &key_options),
-    }
-    .with_context(|| format!("cannot open signing key {}", args.key))?;
+    let signer = args
+        .key_args
+        .open_signer(&args.key, args.cert.as_deref(), &args.cert_chain)?;
     let options = SignOptions {
         hash: args.hash.into(),
         method: if args.shards {
