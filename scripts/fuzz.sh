@@ -7,8 +7,9 @@
 # with RUSTC_BOOTSTRAP=1 (the AddressSanitizer runtime ships with stable's rust-std). cargo-fuzz
 # is installed into ~/.cargo/bin on first use (pinned, --locked). Seed corpora come from
 # test-vectors/ (copied into fuzz/corpus/<target>, which libFuzzer then grows). A crash stops the
-# run with exit 1 and leaves its input in fuzz/artifacts/<target>/; make it a regression vector
-# (fuzz/regressions/<target>/, replayed by `cargo test` in core/tests/fuzz_regressions.rs).
+# run with exit 1 and leaves its input in fuzz/artifacts/<target>/; after the fix, commit it as a
+# regression input in fuzz/regressions/<target>/ (with a unit test of the fix in core): every run
+# copies those into the corpus, so libFuzzer replays them first, in CI's smoke run too.
 # Prints one summary line per target: executions, coverage (cov/ft), corpus size.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -49,6 +50,9 @@ seed() {
       'pkcs11:token=ml;object=release?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/run/pin' \
       'awskms:///alias/model-release' 'awskms://127.0.0.1:4566/arn:aws:kms:us-east-1:1:key/k' >"$dir/refs" ;;
   esac | while read -r f; do [ -f "$f" ] && cp -n "$f" "$dir/$(echo "$f" | tr / _)"; done
+  if [ -d "fuzz/regressions/$target" ]; then
+    cp -n "fuzz/regressions/$target"/* "$dir/"
+  fi
 }
 
 status=0

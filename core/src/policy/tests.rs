@@ -400,6 +400,19 @@ fn rego_must_declare_the_modelseal_package() {
     assert!(err.contains("invalid Rego"), "{err}");
 }
 
+/// Found by the `policy` fuzz target (fuzz/regressions/policy/): a missing Rego file is reported
+/// with the policy file, line and field that name it, like every other referenced file.
+#[test]
+fn a_missing_rego_file_is_named_with_the_policy_line() {
+    let f = Fixture::new();
+    let err = f
+        .policy("version = 1\n[rego]\nfile = \"absent.rego\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("trust.toml:3: rego.file: "), "{err}");
+    assert!(err.contains("absent.rego: No such file"), "{err}");
+}
+
 #[test]
 fn a_policy_can_be_shared_between_threads() {
     fn shareable<T: Send + Sync>() {}
