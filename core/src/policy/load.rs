@@ -93,7 +93,8 @@ impl Loader<'_> {
                 let r = r.into_inner();
                 let file = self.nonempty_path(&r.file, "rego.file")?;
                 // Named with the policy's line, like every other file a policy refers to.
-                RegoPolicy::load(&file).map_err(|e| self.invalid(&r.file, "rego.file", e.to_string()))
+                RegoPolicy::load(&file)
+                    .map_err(|e| self.invalid(&r.file, "rego.file", e.to_string()))
             })
             .transpose()?;
         Ok(Policy {
