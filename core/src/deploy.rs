@@ -198,7 +198,7 @@ pub struct UnsealOptions {
 pub struct UnsealOutcome {
     /// The decision on the encrypted model.
     pub outer: PolicyDecision,
-    /// The decision on the decrypted model.
+    /// The decision on the decrypted model, its paths naming the published model under `out`.
     pub inner: PolicyDecision,
     /// The decryption.
     pub decrypted: DecryptSummary,
@@ -259,10 +259,25 @@ pub fn unseal_model(
     scratch.finish();
     Ok(UnsealOutcome {
         outer,
-        inner,
+        inner: as_published(inner, &plain, out),
         decrypted,
         out: out.to_path_buf(),
     })
+}
+
+/// The inner decision with its paths (model, inner signature) moved from the scratch directory
+/// to where the model was published, so the outcome never names a directory that is gone.
+fn as_published(mut decision: PolicyDecision, plain: &Path, out: &Path) -> PolicyDecision {
+    let moved = |path: &Path| match path.strip_prefix(plain) {
+        Ok(rest) if rest.as_os_str().is_empty() => out.to_path_buf(),
+        Ok(rest) => out.join(rest),
+        Err(_) => path.to_path_buf(),
+    };
+    decision.model = moved(&decision.model);
+    for signature in &mut decision.signatures {
+        signature.path = moved(&signature.path);
+    }
+    decision
 }
 
 fn denied(stage: &'static str, decision: PolicyDecision) -> DeployError {
