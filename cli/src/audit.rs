@@ -3,7 +3,7 @@
 //! the verb fails. A log that cannot be written turns the run into exit code 2 (fail closed: an
 //! operation the operator asked to audit must not pass unrecorded).
 
-use modelseal::audit::{AuditEvent, AuditLog, Operation};
+use modelseal::audit::{AuditEvent, Operation};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -49,10 +49,12 @@ pub fn audited(
     if let Err(err) = &result {
         audit.event.error(format!("{err:#}"));
     }
-    let Some(path) = args.audit_log.clone().or(audit.policy_log) else {
-        return result;
-    };
-    match AuditLog::new(&path).append(&audit.event) {
+    let recorded = modelseal::audit::record(
+        args.audit_log.as_deref(),
+        audit.policy_log.as_deref(),
+        &audit.event,
+    );
+    match recorded {
         Ok(()) => result,
         Err(err) => {
             if let Err(verb_err) = &result {

@@ -4,13 +4,16 @@
 //! `seal` signs the plaintext model, encrypts it *together with that signature* — stored in the
 //! encrypted tree under the reserved top-level name [`INNER_SIGNATURE_NAME`] — and signs the
 //! encrypted directory (`ENC.sig`), so a registry verifies what it stores without a decryption key.
+//! The encryption pass hashes every plaintext byte it encrypts and compares it with the manifest
+//! just signed ([`seal::encrypt_matching`]): the sealed content is exactly the signed content, or
+//! seal fails ("changed while sealing") and writes nothing.
 //!
 //! `unseal` verifies `ENC.sig` under the policy, decrypts into a private temporary directory beside
 //! the target, verifies the inner signature under the policy, and only then renames the model into
 //! place with files 0400 and directories 0500. Guarantee: on any failure the target is not created
 //! and no decrypted byte remains on disk (the temporary directory is removed, also on panic).
 
-use crate::digest::NoProgress;
+use crate::digest::{NoProgress, SignedDigests};
 use crate::keys::Signer;
 use crate::policy::{Policy, PolicyDecision, PolicyVerifyOptions};
 use crate::seal::{
@@ -131,6 +134,9 @@ pub fn seal_model(
         ..options.sign.clone()
     };
     let inner = sign_model(model, signer, &sign_options, &NoProgress)?;
+    #[cfg(test)]
+    tests::between_sign_and_encrypt(model);
+    let signed = signed_digests(&inner, &files)?;
     let mut files = files;
     files.push((INNER_SIGNATURE_NAME.to_string(), inner_path));
     let plaintext = Plaintext::Directory {
@@ -149,7 +155,14 @@ pub fn seal_model(
     if let Some(c) = options.chunk_size {
         encrypt_options.chunk_size = c;
     }
-    let encrypted = seal::encrypt(&plaintext, recipients, output, &encrypt_options)?;
+    let encrypted = seal::encrypt_matching(
+        &plaintext,
+        recipients,
+        output,
+        &encrypt_options,
+        &signed,
+        &[INNER_SIGNATURE_NAME],
+    )?;
     let outer_options = SignOptions {
         signature: Some(
             options
@@ -164,6 +177,21 @@ pub fn seal_model(
         inner,
         encrypted,
         outer,
+    })
+}
+
+/// The digests the encryption pass must reproduce: the inner signature's manifest, with a
+/// single-file model's `.` resource under the name the file has inside the sealed directory.
+fn signed_digests(
+    inner: &SignOutcome,
+    files: &[(String, PathBuf)],
+) -> Result<SignedDigests, DeployError> {
+    let statement = &inner.statement;
+    let digests = SignedDigests::new(&statement.serialization, &statement.resources)
+        .map_err(|e| DeployError::Sign(SignError::Digest(e)))?;
+    Ok(match files {
+        [(name, _)] if digests.covers(".") => digests.renamed(".", name),
+        _ => digests,
     })
 }
 
@@ -198,7 +226,7 @@ pub struct UnsealOptions {
 pub struct UnsealOutcome {
     /// The decision on the encrypted model.
     pub outer: PolicyDecision,
-    /// The decision on the decrypted model.
+    /// The decision on the decrypted model, its paths naming the published model under `out`.
     pub inner: PolicyDecision,
     /// The decryption.
     pub decrypted: DecryptSummary,
@@ -259,10 +287,25 @@ pub fn unseal_model(
     scratch.finish();
     Ok(UnsealOutcome {
         outer,
-        inner,
+        inner: as_published(inner, &plain, out),
         decrypted,
         out: out.to_path_buf(),
     })
+}
+
+/// The inner decision with its paths (model, inner signature) moved from the scratch directory
+/// to where the model was published, so the outcome never names a directory that is gone.
+fn as_published(mut decision: PolicyDecision, plain: &Path, out: &Path) -> PolicyDecision {
+    let moved = |path: &Path| match path.strip_prefix(plain) {
+        Ok(rest) if rest.as_os_str().is_empty() => out.to_path_buf(),
+        Ok(rest) => out.join(rest),
+        Err(_) => path.to_path_buf(),
+    };
+    decision.model = moved(&decision.model);
+    for signature in &mut decision.signatures {
+        signature.path = moved(&signature.path);
+    }
+    decision
 }
 
 fn denied(stage: &'static str, decision: PolicyDecision) -> DeployError {
@@ -379,4 +422,187 @@ fn remove_tree(path: &Path) {
         let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
     }
     let _ = std::fs::remove_dir_all(path);
+}
+
+#[cfg(test)]
+mod tests {
+    //! seal's guarantee that the encrypted bytes are the signed bytes: a file rewritten between
+    //! signing and encrypting (through the test-only hook [`between_sign_and_encrypt`], no timing
+    //! games) fails the run with "changed while sealing" and leaves no output.
+
+    use super::*;
+    use crate::digest::{HashAlgorithm, Method};
+    use crate::keys::{self, KeyAlgorithm, KeyOptions, KeyRef};
+    use crate::seal::{generate_key, open_recipient, KeyKind};
+    use std::cell::RefCell;
+
+    /// What the test runs on the model between signing and encrypting.
+    type Hook = Box<dyn Fn(&Path)>;
+
+    thread_local! {
+        static HOOK: RefCell<Option<Hook>> = const { RefCell::new(None) };
+    }
+
+    /// Called by [`seal_model`] after the inner signature is made, before the encryption pass.
+    pub(super) fn between_sign_and_encrypt(model: &Path) {
+        HOOK.with(|h| {
+            if let Some(hook) = h.borrow().as_ref() {
+                hook(model)
+            }
+        });
+    }
+
+    struct Fixture {
+        dir: tempfile::TempDir,
+    }
+
+    impl Fixture {
+        fn new() -> Fixture {
+            let dir = tempfile::tempdir().unwrap();
+            let model = dir.path().join("llm");
+            std::fs::create_dir_all(model.join("sub")).unwrap();
+            std::fs::write(model.join("weights.bin"), vec![3u8; 300_000]).unwrap();
+            std::fs::write(model.join("sub/config.json"), b"{}").unwrap();
+            keys::generate(KeyAlgorithm::EcP256, &dir.path().join("k.pem"), None, false).unwrap();
+            generate_key(KeyKind::X25519, &dir.path().join("r.pem")).unwrap();
+            Fixture { dir }
+        }
+        fn path(&self, name: &str) -> PathBuf {
+            self.dir.path().join(name)
+        }
+        /// Seals `model` with `hook` run between signing and encrypting.
+        fn seal(
+            &self,
+            model: &Path,
+            method: Method,
+            hook: impl Fn(&Path) + 'static,
+        ) -> Result<SealOutcome, DeployError> {
+            let signer =
+                keys::open_signer(&KeyRef::File(self.path("k.pem")), &KeyOptions::default())
+                    .unwrap();
+            let recipient = open_recipient(self.path("r.pem.pub").to_str().unwrap()).unwrap();
+            let options = SealOptions {
+                sign: SignOptions {
+                    method,
+                    hash: HashAlgorithm::Sha256,
+                    ..SignOptions::default()
+                },
+                chunk_size: Some(64 << 10),
+                ..SealOptions::default()
+            };
+            HOOK.with(|h| *h.borrow_mut() = Some(Box::new(hook)));
+            let result = seal_model(
+                model,
+                signer.as_ref(),
+                &[recipient.as_ref()],
+                &self.path("enc"),
+                &options,
+            );
+            HOOK.with(|h| *h.borrow_mut() = None);
+            result
+        }
+        /// Nothing but the inputs in the directory: no ENC, no ENC.sig, no temporary.
+        fn assert_no_output(&self) {
+            let mut names: Vec<String> = std::fs::read_dir(self.dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            assert_eq!(names, ["k.pem", "llm", "r.pem", "r.pem.pub"]);
+        }
+    }
+
+    fn changed_reason(err: &DeployError) -> String {
+        match err {
+            DeployError::Seal(SealError::Changed { path, reason }) => {
+                format!("{}: {reason}", path.display())
+            }
+            other => panic!("expected a change to be detected, got {other}"),
+        }
+    }
+
+    #[test]
+    fn unchanged_model_seals_and_unseals() {
+        let f = Fixture::new();
+        for method in [
+            Method::Files,
+            Method::Shards {
+                shard_size: 100_000,
+            },
+        ] {
+            let _ = std::fs::remove_dir_all(f.path("enc"));
+            let outcome = f.seal(&f.path("llm"), method, |_| {}).unwrap();
+            assert_eq!(outcome.encrypted.files, 3);
+            let out = f.path("plain");
+            let identity = open_recipient(f.path("r.pem").to_str().unwrap()).unwrap();
+            seal::decrypt(&f.path("enc"), identity.as_ref(), &out, &Default::default()).unwrap();
+            assert_eq!(
+                std::fs::read(out.join("weights.bin")).unwrap(),
+                vec![3u8; 300_000]
+            );
+            std::fs::remove_dir_all(&out).unwrap();
+        }
+    }
+
+    #[test]
+    fn same_size_rewrite_between_passes_fails_and_leaves_nothing() {
+        for method in [
+            Method::Files,
+            Method::Shards {
+                shard_size: 100_000,
+            },
+        ] {
+            let f = Fixture::new();
+            let err = f
+                .seal(&f.path("llm"), method, |model| {
+                    // Same size, one byte different, in the last shard: only a digest sees it.
+                    let mut bytes = vec![3u8; 300_000];
+                    bytes[250_000] = 4;
+                    std::fs::write(model.join("weights.bin"), bytes).unwrap();
+                })
+                .unwrap_err();
+            let reason = changed_reason(&err);
+            assert!(
+                reason.contains("weights.bin") && reason.contains("changed while sealing"),
+                "{reason}"
+            );
+            assert!(!err.is_verification_failure(), "an input error (exit 2)");
+            f.assert_no_output();
+        }
+    }
+
+    #[test]
+    fn added_removed_and_single_file_changes_are_caught() {
+        let f = Fixture::new();
+        let err = f
+            .seal(&f.path("llm"), Method::Files, |model| {
+                std::fs::remove_file(model.join("sub/config.json")).unwrap();
+            })
+            .unwrap_err();
+        assert!(!err.to_string().is_empty());
+        f.assert_no_output();
+
+        let f = Fixture::new();
+        let err = f
+            .seal(&f.path("llm"), Method::Files, |model| {
+                std::fs::write(model.join("sub/config.json"), b"{\"x\": 1}").unwrap();
+            })
+            .unwrap_err();
+        assert!(changed_reason(&err).contains("config.json"), "{err}");
+        f.assert_no_output();
+
+        // A single-file model is signed as `.` and stored under its own name.
+        let f = Fixture::new();
+        let file = f.path("llm/weights.bin");
+        f.seal(&file, Method::Files, |_| {}).unwrap();
+        std::fs::remove_dir_all(f.path("enc")).unwrap();
+        std::fs::remove_file(f.path("enc.sig")).unwrap();
+        let err = f
+            .seal(&file, Method::Files, |file| {
+                std::fs::write(file, vec![9u8; 300_000]).unwrap();
+            })
+            .unwrap_err();
+        assert!(changed_reason(&err).contains("weights.bin"), "{err}");
+        f.assert_no_output();
+    }
 }

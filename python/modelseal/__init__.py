@@ -131,6 +131,7 @@ def verify(
     trusted_root: Optional[StrPath] = None,
     policy: Optional[Policy] = None,
     model_name: Optional[str] = None,
+    audit_log: Optional[StrPath] = None,
 ) -> Union[VerificationResult, dict]:
     """Verify ``model`` against ``signature``, trusting ``key`` or the roots in ``cert_chain`` —
     or, for a Sigstore keyless signature, the signer ``sigstore_identity`` vouched for by
@@ -140,7 +141,8 @@ def verify(
     With ``policy=`` (a :class:`Policy`), ``signature`` may be one path or a list (co-signers), and
     the result is the dict ``modelseal verify --policy --json`` prints (``allowed``, ``model_name``,
     ``root_digest``, ``signers``, ``rule``, ``reasons``, …); a denial raises ``VerificationError``
-    whose ``result`` attribute holds that dict.
+    whose ``result`` attribute holds that dict. The call appends one line to the audit log
+    ``audit_log`` (default: the policy's ``audit_log``), as ``modelseal verify --policy`` does.
 
     Raises ``VerificationError`` when the model or signature is not what the trusted signer signed,
     ``FormatError`` for a malformed signature file, ``KeyAccessError`` for unreadable trust material.
@@ -150,9 +152,11 @@ def verify(
                 or sigstore_identity is not None or sigstore_issuer is not None or trusted_root is not None):
             raise Error("policy= decides trust itself: leave out key=, cert_chain=, the sigstore_* "
                         "arguments and ignore_unsigned_files=")
-        return _verify_policy(model, signature, policy, model_name, ignore)
+        return _verify_policy(model, signature, policy, model_name, ignore, audit_log)
     if model_name is not None:
         raise Error("model_name= selects a policy rule; it needs policy=")
+    if audit_log is not None:
+        raise Error("audit_log= is recorded for verification under a policy; it needs policy=")
     if cert_chain is None:
         chain: list[str] = []
     elif isinstance(cert_chain, (str, os.PathLike)):
@@ -200,19 +204,24 @@ class Policy:
         return list(self._inner.signers)
 
 
+def _opt_path(path: Optional[StrPath]) -> Optional[str]:
+    return None if path is None else os.fspath(path)
+
+
 def _verify_policy(
     model: StrPath,
     signature: Union[StrPath, Sequence[StrPath]],
     policy: Policy,
     model_name: Optional[str],
     ignore: Iterable[StrPath],
+    audit_log: Optional[StrPath],
 ) -> dict:
     if isinstance(signature, (str, os.PathLike)):
         signatures = [os.fspath(signature)]
     else:
         signatures = _paths(signature)
     allowed, text = _modelseal.verify_policy(
-        os.fspath(model), signatures, policy._inner, model_name, _paths(ignore)
+        os.fspath(model), signatures, policy._inner, model_name, _paths(ignore), _opt_path(audit_log)
     )
     result = json.loads(text)
     if not allowed:
@@ -232,9 +241,11 @@ def seal(
     signature: Optional[StrPath] = None,
     cert: Optional[StrPath] = None,
     cert_chain: Iterable[StrPath] = (),
+    audit_log: Optional[StrPath] = None,
 ) -> dict:
     """Sign ``model``, encrypt it with that signature inside for ``recipients`` to ``out``, and
-    sign ``out`` (``signature``, default ``out + ".sig"``). Returns the ``modelseal seal --json`` dict."""
+    sign ``out`` (``signature``, default ``out + ".sig"``). Returns the ``modelseal seal --json`` dict.
+    With ``audit_log``, appends one line to it (also when sealing fails), as ``--audit-log`` does."""
     text = _modelseal.seal(
         os.fspath(model),
         os.fspath(out),
@@ -244,6 +255,7 @@ def seal(
         None if signature is None else os.fspath(signature),
         None if cert is None else os.fspath(cert),
         _paths(cert_chain),
+        _opt_path(audit_log),
     )
     return json.loads(text)
 
@@ -256,11 +268,13 @@ def unseal(
     key: StrPath,
     model_name: Optional[str] = None,
     signature: Optional[StrPath] = None,
+    audit_log: Optional[StrPath] = None,
 ) -> dict:
     """Verify ``enc`` under ``policy``, decrypt it, verify the plaintext, then publish it at ``out``
     (files 0400, directories 0500). On any failure ``out`` is not created and nothing decrypted
     remains: ``VerificationError`` (denied), ``DecryptionError`` (tampered, wrong key), or another
-    ``modelseal.Error``. Returns the ``modelseal unseal --json`` dict."""
+    ``modelseal.Error``. Returns the ``modelseal unseal --json`` dict. Appends one line to the
+    audit log ``audit_log`` (default: the policy's ``audit_log``), also when unsealing fails."""
     text = _modelseal.unseal(
         os.fspath(enc),
         os.fspath(out),
@@ -268,6 +282,7 @@ def unseal(
         os.fspath(key),
         model_name,
         None if signature is None else os.fspath(signature),
+        _opt_path(audit_log),
     )
     return json.loads(text)
 

@@ -75,6 +75,7 @@ def verify(
     policy: Policy,
     model_name: Optional[str] = None,
     ignore: Iterable[StrPath] = (),
+    audit_log: Optional[StrPath] = None,
 ) -> dict[str, Any]: ...
 
 class Policy:
@@ -97,6 +98,7 @@ def seal(
     signature: Optional[StrPath] = None,
     cert: Optional[StrPath] = None,
     cert_chain: Iterable[StrPath] = (),
+    audit_log: Optional[StrPath] = None,
 ) -> dict[str, Any]: ...
 def unseal(
     enc: StrPath,
@@ -106,6 +108,7 @@ def unseal(
     key: StrPath,
     model_name: Optional[str] = None,
     signature: Optional[StrPath] = None,
+    audit_log: Optional[StrPath] = None,
 ) -> dict[str, Any]: ...
 def keygen(
     algorithm: str,

@@ -1,15 +1,21 @@
 //! Python bindings of the trust policy and of seal/unseal: `_modelseal.Policy`, `verify_policy`,
 //! `seal`, `unseal`. Results cross as the JSON text the CLI prints, so Python sees exactly the
-//! CLI's keys; the typed wrappers are in `modelseal/__init__.py`.
+//! CLI's keys; the typed wrappers are in `modelseal/__init__.py`. Each appends the audit event
+//! core's `modelseal::audit` builds, where it decides (the `audit_log` argument, else the policy's),
+//! exactly as the CLI does; an event that cannot be written fails the call.
 
-use crate::errors::{key_error, seal_error, sign_error, verify_error, Error, VerificationError};
-use modelseal::deploy::{seal_model, unseal_model, DeployError, SealOptions, UnsealOptions};
+use crate::errors::{seal_error, sign_error, verify_error, Error, VerificationError};
+use modelseal::audit::{self, AuditError, AuditEvent};
+use modelseal::deploy::{
+    seal_model, unseal_model, DeployError, SealOptions, SealOutcome, UnsealOptions,
+};
 use modelseal::digest::NoProgress;
 use modelseal::keys::{self, KeyOptions, KeyRef};
 use modelseal::policy::{Policy as CorePolicy, PolicyVerifyOptions};
 use modelseal::seal as sealing;
+use modelseal::sign::SignError;
 use pyo3::prelude::*;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// A loaded trust policy (`docs/policy.md`).
@@ -56,7 +62,7 @@ impl Policy {
 
 /// Verifies `model` against `signatures` under `policy`: `(allowed, result JSON)`.
 #[pyfunction]
-#[pyo3(signature = (model, signatures, policy, model_name, ignore))]
+#[pyo3(signature = (model, signatures, policy, model_name, ignore, audit_log))]
 pub fn verify_policy(
     py: Python<'_>,
     model: PathBuf,
@@ -64,18 +70,23 @@ pub fn verify_policy(
     policy: &Policy,
     model_name: Option<String>,
     ignore: Vec<PathBuf>,
+    audit_log: Option<PathBuf>,
 ) -> PyResult<(bool, String)> {
     let policy = policy.inner.clone();
     let options = PolicyVerifyOptions { model_name, ignore };
-    let decision = py
-        .allow_threads(|| policy.verify(&model, &signatures, &options, &NoProgress))
-        .map_err(verify_error)?;
+    let decision = py.allow_threads(|| {
+        let mut event = AuditEvent::verify_policy(&model, policy.path());
+        let result = policy.verify(&model, &signatures, &options, &NoProgress);
+        event.policy_result(result.as_ref());
+        audit::record(audit_log.as_deref(), policy.audit_log(), &event).map_err(audit_error)?;
+        result.map_err(verify_error)
+    })?;
     Ok((decision.allowed, decision.to_json().to_string()))
 }
 
 /// Seals `model` (sign, encrypt with the signature inside, sign the result): the CLI's JSON.
 #[pyfunction]
-#[pyo3(name = "seal", signature = (model, out, key, recipients, model_name, signature, cert, cert_chain))]
+#[pyo3(name = "seal", signature = (model, out, key, recipients, model_name, signature, cert, cert_chain, audit_log))]
 #[allow(clippy::too_many_arguments)]
 pub fn seal_py(
     py: Python<'_>,
@@ -87,28 +98,27 @@ pub fn seal_py(
     signature: Option<PathBuf>,
     cert: Option<PathBuf>,
     cert_chain: Vec<PathBuf>,
+    audit_log: Option<PathBuf>,
 ) -> PyResult<String> {
-    let key: KeyRef = key.parse().map_err(key_error)?;
     py.allow_threads(|| {
-        let options = KeyOptions::default();
-        let signer = match &cert {
-            Some(leaf) => keys::open_certificate_signer(&key, &options, leaf, &cert_chain),
-            None => keys::open_signer(&key, &options),
-        }
-        .map_err(key_error)?;
-        let wrappers = recipients
-            .iter()
-            .map(|r| sealing::open_recipient(r))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(seal_error)?;
-        let wrappers: Vec<&dyn sealing::KeyWrapper> = wrappers.iter().map(|w| w.as_ref()).collect();
-        let options = SealOptions {
-            model_name,
-            outer_signature: signature,
-            ..SealOptions::default()
+        let mut event = AuditEvent::seal(&model, key);
+        let request = SealRequest {
+            model: &model,
+            out: &out,
+            key,
+            recipients: &recipients,
+            cert: cert.as_deref(),
+            cert_chain: &cert_chain,
+            options: SealOptions {
+                model_name: model_name.clone(),
+                outer_signature: signature,
+                ..SealOptions::default()
+            },
         };
-        let outcome =
-            seal_model(&model, signer.as_ref(), &wrappers, &out, &options).map_err(deploy_error)?;
+        let result = request.run();
+        event.seal_result(model_name.as_deref(), result.as_ref());
+        audit::record(audit_log.as_deref(), None, &event).map_err(audit_error)?;
+        let outcome = result.map_err(deploy_error)?;
         Ok(serde_json::json!({
             "sealed": true,
             "model": model,
@@ -122,9 +132,48 @@ pub fn seal_py(
     })
 }
 
+/// What [`seal_py`] was asked to do, opened and run in one place so every failure reaches the
+/// audit event as a [`DeployError`].
+struct SealRequest<'a> {
+    model: &'a Path,
+    out: &'a Path,
+    key: &'a str,
+    recipients: &'a [String],
+    cert: Option<&'a Path>,
+    cert_chain: &'a [PathBuf],
+    options: SealOptions,
+}
+
+impl SealRequest<'_> {
+    fn run(&self) -> Result<SealOutcome, DeployError> {
+        let key_error = |e: keys::KeyError| DeployError::from(SignError::from(e));
+        let key: KeyRef = self.key.parse().map_err(key_error)?;
+        let options = KeyOptions::default();
+        let signer = match self.cert {
+            Some(leaf) => keys::open_certificate_signer(&key, &options, leaf, self.cert_chain),
+            None => keys::open_signer(&key, &options),
+        }
+        .map_err(key_error)?;
+        let wrappers = self
+            .recipients
+            .iter()
+            .map(|r| sealing::open_recipient(r))
+            .collect::<Result<Vec<_>, _>>()?;
+        let wrappers: Vec<&dyn sealing::KeyWrapper> = wrappers.iter().map(|w| w.as_ref()).collect();
+        seal_model(
+            self.model,
+            signer.as_ref(),
+            &wrappers,
+            self.out,
+            &self.options,
+        )
+    }
+}
+
 /// Unseals `enc` into `out` under `policy`: the CLI's JSON.
 #[pyfunction]
-#[pyo3(name = "unseal", signature = (enc, out, policy, key, model_name, signature))]
+#[pyo3(name = "unseal", signature = (enc, out, policy, key, model_name, signature, audit_log))]
+#[allow(clippy::too_many_arguments)]
 pub fn unseal_py(
     py: Python<'_>,
     enc: PathBuf,
@@ -133,16 +182,21 @@ pub fn unseal_py(
     key: &str,
     model_name: Option<String>,
     signature: Option<PathBuf>,
+    audit_log: Option<PathBuf>,
 ) -> PyResult<String> {
     let policy = policy.inner.clone();
     py.allow_threads(|| {
-        let identity = sealing::open_identity(key).map_err(seal_error)?;
+        let mut event = AuditEvent::unseal(&enc, key, policy.path());
         let options = UnsealOptions {
             model_name,
             signature,
         };
-        let outcome =
-            unseal_model(&enc, &policy, identity.as_ref(), &out, &options).map_err(deploy_error)?;
+        let result = sealing::open_identity(key)
+            .map_err(DeployError::from)
+            .and_then(|identity| unseal_model(&enc, &policy, identity.as_ref(), &out, &options));
+        event.unseal_result(result.as_ref());
+        audit::record(audit_log.as_deref(), policy.audit_log(), &event).map_err(audit_error)?;
+        let outcome = result.map_err(deploy_error)?;
         Ok(serde_json::json!({
             "unsealed": true,
             "out": out,
@@ -156,6 +210,11 @@ pub fn unseal_py(
         })
         .to_string())
     })
+}
+
+/// The operation's audit event could not be written: the call fails (fail closed, as the CLI).
+fn audit_error(err: AuditError) -> PyErr {
+    Error::new_err(err.to_string())
 }
 
 fn deploy_error(err: DeployError) -> PyErr {

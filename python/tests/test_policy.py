@@ -112,3 +112,85 @@ def test_seal_and_unseal(env: pathlib.Path) -> None:
         modelseal.unseal(env / "llm.enc", env / "run2", policy=policy, key=env / "deploy.pem")
     assert not (env / "run2").exists()
     assert not [p for p in env.iterdir() if "modelseal-unseal" in p.name]
+
+
+def _lines(path: pathlib.Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+# Fields that must match between the CLI's line and Python's for the same operation (the time
+# differs; `model` and paths inside reasons name the same files).
+_SAME = ("operation", "model", "model_name", "root_digest", "key_ids", "policy", "rule",
+         "signers", "outcome", "reasons")
+
+
+def test_python_appends_the_same_audit_lines_as_the_cli(env: pathlib.Path) -> None:
+    policy_text = 'audit_log = "audit.jsonl"\n' + POLICY
+    (env / "trust.toml").write_text(policy_text)
+    policy = modelseal.Policy.load(env / "trust.toml")
+    assert policy.audit_log == env / "audit.jsonl"
+    cli_bin = os.environ.get("MODELSEAL_BIN", "modelseal")
+    log = env / "audit.jsonl"
+
+    def cli(*args: str) -> int:
+        return subprocess.run([cli_bin, *args], capture_output=True).returncode
+
+    # seal: only with an explicit log (there is no policy); same line from both.
+    modelseal.seal(env / "llm", env / "py.enc", env / "release.pem", env / "deploy.pem.pub",
+                   model_name="prod/llm", audit_log=log)
+    assert cli("seal", str(env / "llm"), "--key", str(env / "release.pem"), "--recipient",
+               str(env / "deploy.pem.pub"), "-o", str(env / "cli.enc"), "--model-name",
+               "prod/llm", "--audit-log", str(log), "--quiet") == 0
+    # verify under the policy (threshold 2, one signer: denied) — logged to the policy's log.
+    with pytest.raises(modelseal.VerificationError):
+        modelseal.verify(env / "py.enc", env / "py.enc.sig", policy=policy)
+    assert cli("verify", str(env / "py.enc"), "--signature", str(env / "py.enc.sig"),
+               "--policy", str(env / "trust.toml"), "--quiet") == 1
+    # unseal denied (threshold) and unseal allowed (dev/* needs release only).
+    with pytest.raises(modelseal.VerificationError, match="1 of the required 2"):
+        modelseal.unseal(env / "py.enc", env / "run", policy=policy, key=env / "deploy.pem")
+    assert cli("unseal", str(env / "py.enc"), "--policy", str(env / "trust.toml"), "--key",
+               str(env / "deploy.pem"), "--out", str(env / "run"), "--quiet") == 1
+    modelseal.unseal(env / "py.enc", env / "run", policy=policy, key=env / "deploy.pem",
+                     model_name="dev/llm")
+    assert cli("unseal", str(env / "py.enc"), "--policy", str(env / "trust.toml"), "--key",
+               str(env / "deploy.pem"), "--out", str(env / "run2"), "--model-name",
+               "dev/llm", "--quiet") == 0
+    # A key error is logged too (outcome "error"), by both.
+    with pytest.raises(modelseal.KeyAccessError):
+        modelseal.unseal(env / "py.enc", env / "run3", policy=policy, key=env / "missing.pem")
+    assert cli("unseal", str(env / "py.enc"), "--policy", str(env / "trust.toml"), "--key",
+               str(env / "missing.pem"), "--out", str(env / "run3"), "--quiet") == 2
+
+    lines = _lines(log)
+    assert [(l["operation"], l["outcome"]) for l in lines] == [
+        ("seal", "ok"), ("seal", "ok"),
+        ("verify", "failed"), ("verify", "failed"),
+        ("unseal", "failed"), ("unseal", "failed"),
+        ("unseal", "ok"), ("unseal", "ok"),
+        ("unseal", "error"), ("unseal", "error"),
+    ]
+    py, cl = lines[0::2], lines[1::2]
+    # The seal lines differ only in the output they name; the rest come out the same.
+    for p, c in zip(py, cl):
+        for field in _SAME:
+            if p["operation"] == "seal" and field == "key_ids":
+                # The stanza key id is the recipient's, the same; the outputs differ.
+                assert p[field] == c[field]
+            elif p["operation"] == "unseal" and p["outcome"] == "error" and field == "reasons":
+                assert "missing.pem" in p[field][0] and "missing.pem" in c[field][0]
+            else:
+                assert p[field] == c[field], (field, p, c)
+    assert lines[6]["rule"] == 'models[1] "dev/*"'
+    assert lines[6]["signers"] == ["release"]
+    assert lines[6]["root_digest"] == lines[0]["root_digest"]
+
+    # An explicit audit_log= wins over the policy's; without a policy it is refused for verify.
+    other = env / "other.jsonl"
+    with pytest.raises(modelseal.VerificationError):
+        modelseal.verify(env / "py.enc", env / "py.enc.sig", policy=policy, audit_log=other)
+    assert [l["operation"] for l in _lines(other)] == ["verify"]
+    assert len(_lines(log)) == len(lines)
+    with pytest.raises(modelseal.Error, match="needs policy="):
+        modelseal.verify(env / "llm", env / "py.enc.sig", key=env / "release.pub.pem",
+                         audit_log=other)

@@ -94,5 +94,5 @@ fn encrypt(args: &Args, audit: &mut Audit) -> anyhow::Result<ExitCode> {
 
 /// `type:key_id` of every stanza, for audit events.
 pub fn key_ids(recipients: &[(String, String)]) -> Vec<String> {
-    recipients.iter().map(|(t, k)| format!("{t}:{k}")).collect()
+    modelseal::audit::stanza_ids(recipients)
 }

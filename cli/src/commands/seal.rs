@@ -3,7 +3,7 @@
 use super::KeyArgs;
 use crate::audit::{audited, Audit, AuditArgs};
 use crate::output::{hex, print_json, recipients_json};
-use modelseal::audit::Operation;
+use modelseal::audit::{AuditEvent, Operation};
 use modelseal::deploy::{seal_model, SealOptions};
 use modelseal::seal;
 use serde_json::json;
@@ -56,7 +56,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 fn seal(args: &Args, audit: &mut Audit) -> anyhow::Result<ExitCode> {
-    audit.event.key_ids.push(args.key.clone());
+    audit.event = AuditEvent::seal(&args.model, &args.key);
     let signer = args
         .key_args
         .open_signer(&args.key, args.cert.as_deref(), &args.cert_chain)?;
@@ -71,25 +71,18 @@ fn seal(args: &Args, audit: &mut Audit) -> anyhow::Result<ExitCode> {
         outer_signature: args.signature.clone(),
         ..SealOptions::default()
     };
-    let outcome = seal_model(
+    let result = seal_model(
         &args.model,
         signer.as_ref(),
         &recipients,
         &args.out,
         &options,
-    )?;
-    let root_digest = hex(&outcome.inner.statement.root_digest);
-    audit.event.model_name = Some(
-        args.model_name
-            .clone()
-            .unwrap_or_else(|| outcome.inner.statement.subject_name.clone()),
     );
-    audit.event.root_digest = Some(root_digest.clone());
-    audit.event.key_ids.push(outcome.inner.key_hint.clone());
     audit
         .event
-        .key_ids
-        .extend(super::encrypt::key_ids(&outcome.encrypted.recipients));
+        .seal_result(args.model_name.as_deref(), result.as_ref());
+    let outcome = result?;
+    let root_digest = hex(&outcome.inner.statement.root_digest);
     if args.json {
         print_json(&json!({
             "sealed": true,

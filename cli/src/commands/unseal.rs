@@ -3,7 +3,7 @@
 
 use crate::audit::{audited, Audit, AuditArgs};
 use crate::output::{exit_failed, exit_input, print_json};
-use modelseal::audit::Operation;
+use modelseal::audit::{AuditEvent, Operation};
 use modelseal::deploy::{unseal_model, DeployError, UnsealOptions};
 use modelseal::policy::Policy;
 use modelseal::seal;
@@ -52,8 +52,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 fn unseal(args: &Args, audit: &mut Audit) -> anyhow::Result<ExitCode> {
-    audit.event.key_ids.push(args.key.clone());
-    audit.event.policy = Some(args.policy.display().to_string());
+    audit.event = AuditEvent::unseal(&args.encrypted, &args.key, &args.policy);
     let policy = Policy::load(&args.policy)?;
     audit.policy_log = policy.audit_log().map(Path::to_path_buf);
     let identity = seal::open_identity(&args.key)?;
@@ -61,19 +60,16 @@ fn unseal(args: &Args, audit: &mut Audit) -> anyhow::Result<ExitCode> {
         model_name: args.model_name.clone(),
         signature: args.signature.clone(),
     };
-    match unseal_model(
+    let result = unseal_model(
         &args.encrypted,
         &policy,
         identity.as_ref(),
         &args.out,
         &options,
-    ) {
+    );
+    audit.event.unseal_result(result.as_ref());
+    match result {
         Ok(outcome) => {
-            audit.event.apply_decision(&outcome.inner);
-            audit.event.key_ids.push(format!(
-                "{}:{}",
-                outcome.decrypted.recipient.0, outcome.decrypted.recipient.1
-            ));
             if args.json {
                 print_json(&json!({
                     "unsealed": true,
@@ -98,20 +94,12 @@ fn unseal(args: &Args, audit: &mut Audit) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Err(err) => Ok(report_failure(args, audit, &err)),
+        Err(err) => Ok(report_failure(args, &err)),
     }
 }
 
-fn report_failure(args: &Args, audit: &mut Audit, err: &DeployError) -> ExitCode {
-    if let DeployError::Denied { decision, .. } = err {
-        audit.event.apply_decision(decision);
-    }
+fn report_failure(args: &Args, err: &DeployError) -> ExitCode {
     let failed = err.is_verification_failure();
-    if failed {
-        audit.event.fail(err.reasons());
-    } else {
-        audit.event.error(err.to_string());
-    }
     if args.json {
         let decision = match err {
             DeployError::Denied { stage, decision } => {

@@ -8,7 +8,7 @@ use crate::output::{
 };
 use crate::progress::Bar;
 use anyhow::Context;
-use modelseal::audit::Operation;
+use modelseal::audit::{AuditEvent, Operation};
 use modelseal::keys::{KeyOptions, KeyRef};
 use modelseal::policy::{Policy, PolicyDecision, PolicyVerifyOptions};
 use modelseal::sigstore::{KeylessPolicy, TrustedRoot};
@@ -179,7 +179,7 @@ fn verify(args: &Args, audit: &mut Audit) -> anyhow::Result<ExitCode> {
 
 /// `verify --policy`: one decision over every signature.
 fn run_policy(args: &Args, policy_path: &Path, audit: &mut Audit) -> anyhow::Result<ExitCode> {
-    audit.event.policy = Some(policy_path.display().to_string());
+    audit.event = AuditEvent::verify_policy(&args.model, policy_path);
     let policy = Policy::load(policy_path)?;
     audit.policy_log = policy.audit_log().map(Path::to_path_buf);
     let options = PolicyVerifyOptions {
@@ -189,10 +189,10 @@ fn run_policy(args: &Args, policy_path: &Path, audit: &mut Audit) -> anyhow::Res
     let bar = Bar::new("verifying", args.quiet || args.json);
     let result = policy.verify(&args.model, &args.signature, &options, &bar);
     bar.finish();
+    audit.event.policy_result(result.as_ref());
     let decision = match result {
         Ok(decision) => decision,
         Err(err) => {
-            audit.event.error(err.to_string());
             if args.json {
                 print_json(&json!({
                     "allowed": false,
@@ -206,7 +206,6 @@ fn run_policy(args: &Args, policy_path: &Path, audit: &mut Audit) -> anyhow::Res
             return Ok(exit_input());
         }
     };
-    audit.event.apply_decision(&decision);
     report_decision(args, &decision);
     Ok(if decision.allowed {
         ExitCode::SUCCESS

@@ -11,11 +11,13 @@
 
 mod blake3_tree;
 mod engine;
+pub mod expect;
 mod hasher;
 mod manifest;
 mod plan;
 mod read;
 
+pub use expect::{SignedDigests, StreamCheck};
 pub use manifest::{compare, resource_file, root_digest};
 
 use crate::tree::{ModelTree, TreeError};

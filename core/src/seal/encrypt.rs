@@ -9,6 +9,7 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use super::checked::encrypt_jobs_checked;
 use super::envelope::{
     build_envelope, clean_stale_temporaries, commit, parent_dir, temp_prefix, write_file_beside,
 };
@@ -21,7 +22,7 @@ use super::recipient::{KeyWrapper, WrapContext};
 use super::rng::{Entropy, OsEntropy};
 use super::stream::{encrypt_jobs_with_progress, ChunkLayout, FileCipher, Job};
 use super::SealError;
-use crate::digest::{NoProgress, Progress};
+use crate::digest::{NoProgress, Progress, SignedDigests, StreamCheck};
 
 /// What to encrypt.
 #[derive(Debug, Clone)]
@@ -123,7 +124,77 @@ pub fn encrypt_with_progress(
     options: &EncryptOptions,
     progress: &dyn Progress,
 ) -> Result<EncryptSummary, SealError> {
-    encrypt_inner(input, recipients, output, options, &mut OsEntropy, progress)
+    encrypt_inner(
+        input,
+        recipients,
+        output,
+        options,
+        &mut OsEntropy,
+        progress,
+        None,
+    )
+}
+
+/// [`encrypt`], proving that the bytes encrypted are the bytes `signed` lists: each file's
+/// plaintext is hashed in the pass that encrypts it and compared with its signed digests; the
+/// files named in `unsigned` (e.g. the signature itself) are encrypted unchecked. Any other file
+/// the manifest does not list, a listed file that is not encrypted, or a digest that differs is
+/// [`SealError::Changed`], and nothing is written.
+pub fn encrypt_matching(
+    input: &Plaintext,
+    recipients: &[&dyn KeyWrapper],
+    output: &Path,
+    options: &EncryptOptions,
+    signed: &SignedDigests,
+    unsigned: &[&str],
+) -> Result<EncryptSummary, SealError> {
+    let expect = Expect { signed, unsigned };
+    encrypt_inner(
+        input,
+        recipients,
+        output,
+        options,
+        &mut OsEntropy,
+        &NoProgress,
+        Some(&expect),
+    )
+}
+
+/// What [`encrypt_matching`] checks against.
+struct Expect<'a> {
+    signed: &'a SignedDigests,
+    unsigned: &'a [&'a str],
+}
+
+impl Expect<'_> {
+    /// One check per source (`None` for the unsigned ones), after checking that the sources and
+    /// the manifest list the same files.
+    fn checks(&self, sources: &[Source]) -> Result<Vec<Option<StreamCheck>>, SealError> {
+        let names: std::collections::HashSet<&str> =
+            sources.iter().map(|s| s.entry.path.as_str()).collect();
+        if let Some(missing) = self.signed.file_names().find(|n| !names.contains(n)) {
+            return Err(SealError::Changed {
+                path: PathBuf::from(missing),
+                reason: "changed while sealing: signed, but no longer among the files to encrypt"
+                    .into(),
+            });
+        }
+        sources
+            .iter()
+            .map(|s| {
+                if self.unsigned.contains(&s.entry.path.as_str()) {
+                    return Ok(None);
+                }
+                match self.signed.check(&s.entry.path, s.entry.size) {
+                    Some(check) => Ok(Some(check)),
+                    None => Err(SealError::Changed {
+                        path: s.path.clone(),
+                        reason: "changed while sealing: appeared after the model was signed".into(),
+                    }),
+                }
+            })
+            .collect()
+    }
 }
 
 struct Source {
@@ -143,7 +214,15 @@ pub(crate) fn encrypt_with_entropy(
     options: &EncryptOptions,
     entropy: &mut dyn Entropy,
 ) -> Result<EncryptSummary, SealError> {
-    encrypt_inner(input, recipients, output, options, entropy, &NoProgress)
+    encrypt_inner(
+        input,
+        recipients,
+        output,
+        options,
+        entropy,
+        &NoProgress,
+        None,
+    )
 }
 
 fn encrypt_inner(
@@ -153,10 +232,12 @@ fn encrypt_inner(
     options: &EncryptOptions,
     entropy: &mut dyn Entropy,
     progress: &dyn Progress,
+    expect: Option<&Expect<'_>>,
 ) -> Result<EncryptSummary, SealError> {
     check_options(recipients, output, options)?;
     clean_stale_temporaries(output)?;
     let (layout, mut sources) = open_sources(input)?;
+    let checks = expect.map(|e| e.checks(&sources)).transpose()?;
     let model_name = options
         .model_name
         .clone()
@@ -203,8 +284,8 @@ fn encrypt_inner(
         progress,
     };
     match layout {
-        Layout::SingleFile => write_single(&sources[0], &out)?,
-        Layout::Directory => write_directory(&sources, &out)?,
+        Layout::SingleFile => write_single(&sources[0], &out, checks)?,
+        Layout::Directory => write_directory(&sources, &out, checks)?,
     }
     Ok(EncryptSummary {
         files: sources.len(),
@@ -382,7 +463,23 @@ struct Output<'a> {
     progress: &'a dyn Progress,
 }
 
-fn write_single(source: &Source, out: &Output<'_>) -> Result<(), SealError> {
+/// Runs the encryption jobs, checking the plaintext when `checks` is given.
+fn run_jobs(
+    jobs: &[Job<'_>],
+    checks: Option<Vec<Option<StreamCheck>>>,
+    progress: &dyn Progress,
+) -> Result<(), SealError> {
+    match checks {
+        Some(checks) => encrypt_jobs_checked(jobs, checks, progress),
+        None => encrypt_jobs_with_progress(jobs, progress),
+    }
+}
+
+fn write_single(
+    source: &Source,
+    out: &Output<'_>,
+    checks: Option<Vec<Option<StreamCheck>>>,
+) -> Result<(), SealError> {
     let Output {
         header,
         dek,
@@ -400,7 +497,7 @@ fn write_single(source: &Source, out: &Output<'_>) -> Result<(), SealError> {
             dst,
             dst_name: output,
         };
-        encrypt_jobs_with_progress(std::slice::from_ref(&job), out.progress)?;
+        run_jobs(std::slice::from_ref(&job), checks, out.progress)?;
         check_unchanged(std::slice::from_ref(source))?;
         use std::os::unix::fs::FileExt;
         dst.write_all_at(envelope, 0)
@@ -408,7 +505,11 @@ fn write_single(source: &Source, out: &Output<'_>) -> Result<(), SealError> {
     })
 }
 
-fn write_directory(sources: &[Source], out: &Output<'_>) -> Result<(), SealError> {
+fn write_directory(
+    sources: &[Source],
+    out: &Output<'_>,
+    checks: Option<Vec<Option<StreamCheck>>>,
+) -> Result<(), SealError> {
     let Output {
         header,
         dek,
@@ -440,7 +541,7 @@ fn write_directory(sources: &[Source], out: &Output<'_>) -> Result<(), SealError
             dst_name: p,
         })
         .collect();
-    encrypt_jobs_with_progress(&jobs, out.progress)?;
+    run_jobs(&jobs, checks, out.progress)?;
     check_unchanged(sources)?;
     let files: Vec<(&File, &Path)> = outs.iter().map(|(f, p)| (f, p.as_path())).collect();
     crate::fsutil::sync_all_parallel(&files).map_err(|(p, e)| SealError::io(&p, e))?;

@@ -5,6 +5,7 @@
 //! seekable), [`recipient`] (key wrappers per stanza type), and the operations [`encrypt`],
 //! [`decrypt`], [`rewrap`], [`reader`] and [`inspect`] built from them.
 
+pub mod checked;
 pub mod decrypt;
 pub mod encrypt;
 pub mod envelope;
@@ -22,7 +23,8 @@ mod vectors;
 
 pub use decrypt::{decrypt, decrypt_with_progress, DecryptOptions, DecryptSummary};
 pub use encrypt::{
-    encrypt, encrypt_with_progress, plaintext_from_path, EncryptOptions, EncryptSummary, Plaintext,
+    encrypt, encrypt_matching, encrypt_with_progress, plaintext_from_path, EncryptOptions,
+    EncryptSummary, Plaintext,
 };
 pub use error::SealError;
 pub use inspect::{inspect_encrypted, is_encrypted, EncryptedSummary, RecipientInfo};
