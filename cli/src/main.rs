@@ -8,6 +8,7 @@ mod audit;
 mod commands;
 mod output;
 mod progress;
+mod serve;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -2,70 +2,12 @@
 //! reasons), k-of-n signatures, Rego, and the non-policy forms still working.
 
 mod common;
+use common::policy::Setup;
 use common::*;
 
-use std::path::{Path, PathBuf};
-
-struct Setup {
-    dir: tempfile::TempDir,
-    model: PathBuf,
-}
+use std::path::Path;
 
 impl Setup {
-    fn new() -> Setup {
-        let dir = tempfile::tempdir().unwrap();
-        let model = dir.path().join("llm");
-        std::fs::create_dir_all(model.join("sub")).unwrap();
-        std::fs::write(model.join("weights.bin"), vec![3u8; 5000]).unwrap();
-        std::fs::write(model.join("sub/config.json"), b"{}").unwrap();
-        for name in ["release", "ci", "other"] {
-            let key = dir.path().join(format!("{name}.pem"));
-            let public = dir.path().join(format!("{name}.pub.pem"));
-            ok(&[
-                "keygen",
-                "--algorithm",
-                "ec-p256",
-                "--out",
-                s(&key),
-                "--public-out",
-                s(&public),
-            ]);
-        }
-        std::fs::write(
-            dir.path().join("trust.toml"),
-            r#"version = 1
-[signers.release]
-key = "release.pub.pem"
-[signers.ci]
-key = "ci.pub.pem"
-[[models]]
-name = "prod/*"
-require = ["release", "ci"]
-threshold = 2
-[[models]]
-name = "dev/*"
-require = ["release"]
-"#,
-        )
-        .unwrap();
-        Setup { dir, model }
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-    fn sign(&self, key: &str) -> PathBuf {
-        let sig = self.path(&format!("llm.{key}.sig"));
-        ok(&[
-            "sign",
-            s(&self.model),
-            "--key",
-            s(&self.path(&format!("{key}.pem"))),
-            "-o",
-            s(&sig),
-            "--quiet",
-        ]);
-        sig
-    }
     fn verify(&self, sigs: &[&Path], name: &str) -> (i32, serde_json::Value) {
         let policy = self.path("trust.toml");
         let mut args = vec!["verify", s(&self.model)];

@@ -8,6 +8,7 @@
 //! only these entry points.
 
 pub mod audit;
+pub mod confine;
 pub mod deploy;
 pub mod digest;
 pub mod fsutil;

@@ -37,6 +37,7 @@ enum Command {
     Rewrap(rewrap::Args),
     Seal(seal::Args),
     Unseal(unseal::Args),
+    Serve(crate::serve::Args),
 }
 
 /// Runs the chosen verb. `Err` means a usage or input error (exit code 2).
@@ -52,6 +53,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rewrap(args) => rewrap::run(args),
         Command::Seal(args) => seal::run(args),
         Command::Unseal(args) => unseal::run(args),
+        Command::Serve(args) => crate::serve::run(args),
     }
 }
 

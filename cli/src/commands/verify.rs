@@ -10,7 +10,7 @@ use crate::progress::Bar;
 use anyhow::Context;
 use modelseal::audit::{AuditEvent, Operation};
 use modelseal::keys::{KeyOptions, KeyRef};
-use modelseal::policy::{Policy, PolicyDecision, PolicyVerifyOptions};
+use modelseal::policy::{input_error_json, Policy, PolicyDecision, PolicyVerifyOptions};
 use modelseal::sigstore::{KeylessPolicy, TrustedRoot};
 use modelseal::trust::Trust;
 use modelseal::verify::{verify_model, VerifiedModel, VerifyError, VerifyOptions};
@@ -194,13 +194,11 @@ fn run_policy(args: &Args, policy_path: &Path, audit: &mut Audit) -> anyhow::Res
         Ok(decision) => decision,
         Err(err) => {
             if args.json {
-                print_json(&json!({
-                    "allowed": false,
-                    "verified": false,
-                    "model": args.model,
-                    "policy": policy_path,
-                    "reasons": [err.to_string()],
-                }));
+                print_json(&input_error_json(
+                    &args.model,
+                    policy_path,
+                    &err.to_string(),
+                ));
             }
             eprintln!("error: {err}");
             return Ok(exit_input());

@@ -5,6 +5,8 @@ use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Output};
 
+pub mod policy;
+
 /// Runs `modelseal ARGS…` (the binary cargo built for these tests).
 pub fn modelseal(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_modelseal"))

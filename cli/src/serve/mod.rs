@@ -1,0 +1,152 @@
+//! `modelseal serve`: an HTTP verification endpoint for registry webhooks (`docs/serve.md`).
+//!
+//! This layer is transport only: it binds, limits (body size, concurrency, time), reloads the
+//! policy on SIGHUP and shuts down gracefully on SIGTERM/SIGINT. Each request is decided by core
+//! (`Policy::verify_request`, paths confined by `modelseal::confine`) and audited with the same
+//! core audit code as the CLI verbs. Modules: `routes` (HTTP handlers and statuses), `reload`
+//! (the current policy and SIGHUP), `log` (the server's stderr lines).
+
+mod log;
+mod reload;
+mod routes;
+
+use anyhow::Context;
+use log::Log;
+use modelseal::confine::ConfinedRoot;
+use modelseal::policy::Policy;
+use reload::PolicyHandle;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Serve POST /v1/verify (a model and its signatures under --root, decided by --policy) and
+/// GET /healthz over HTTP/1.1, for registry webhooks.
+///
+/// Answers: 200 allowed, 403 denied (both with the JSON of `verify --policy --json`), 400
+/// malformed request or a path outside --root, 404 a path that does not exist, 408 body not
+/// received in time, 413 body larger than --max-body-bytes, 422 files that cannot be verified,
+/// 500 audit log not writable, 503 saturated (--max-concurrent running and --max-queue
+/// waiting), 504 not decided within --timeout-seconds.
+///
+/// Prints `listening on http://ADDR` (with --json: {"event":"listening","address":"ADDR"}) on
+/// stderr once bound, so `--listen 127.0.0.1:0` can be used. SIGHUP reloads the policy (requests
+/// already received keep the policy they started with; a policy that fails to load is logged and
+/// the old one kept). SIGTERM/SIGINT stop accepting and finish requests in flight.
+///
+/// No authentication and no TLS: bind to loopback, or put it behind a TLS proxy that
+/// authenticates callers (docs/serve.md).
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Trust policy (TOML, docs/policy.md); its audit_log records every request.
+    #[arg(long, value_name = "POLICY.toml")]
+    policy: PathBuf,
+    /// The directory request paths are relative to; nothing outside it is read.
+    #[arg(long, value_name = "DIR")]
+    root: PathBuf,
+    /// Address to listen on (port 0: any free port, printed once bound).
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Largest request body accepted (bytes); larger is 413.
+    #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024)]
+    max_body_bytes: usize,
+    /// Verifications running at once (each is CPU-bound, on its own blocking thread)
+    /// [default: the number of CPUs].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    max_concurrent: Option<u32>,
+    /// Requests waiting for a verification slot; beyond that, 503.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    max_queue: u32,
+    /// Time from a request's arrival to its answer; body not read by then is 408, a
+    /// verification not finished is 504 (it still completes and is audited).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    timeout_seconds: u64,
+    /// Append one JSON line per request to FILE [default: the policy's audit_log].
+    #[arg(long, value_name = "FILE")]
+    audit_log: Option<PathBuf>,
+    /// Log lines on stderr as JSON objects.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The server's limits.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest body.
+    pub max_body_bytes: usize,
+    /// Verifications running at once.
+    pub max_concurrent: usize,
+    /// Requests waiting for a slot.
+    pub max_queue: usize,
+    /// Arrival to answer.
+    pub timeout: Duration,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let log = Log { json: args.json };
+    let root = ConfinedRoot::new(&args.root)?;
+    // Absolute, so a reload reads the same file whatever happens to the working directory.
+    let policy_path = std::path::absolute(&args.policy)
+        .with_context(|| format!("{}: cannot resolve", args.policy.display()))?;
+    let policy = Policy::load(&policy_path)?;
+    let limits = Limits {
+        max_body_bytes: args.max_body_bytes,
+        max_concurrent: args.max_concurrent.map_or_else(
+            || std::thread::available_parallelism().map_or(2, |n| n.get()),
+            |n| n as usize,
+        ),
+        max_queue: args.max_queue as usize,
+        timeout: Duration::from_secs(args.timeout_seconds),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_io()
+        .enable_time()
+        .thread_name("modelseal-serve")
+        .build()
+        .context("cannot start the async runtime")?;
+    let handle = PolicyHandle::new(policy_path, policy);
+    let app = routes::App::new(handle.clone(), root, limits, args.audit_log, log);
+    runtime.block_on(serve(args.listen, app, handle, log))?;
+    // A verification past its timeout keeps running on a blocking thread; give it that long.
+    runtime.shutdown_timeout(limits.timeout);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(
+    listen: SocketAddr,
+    app: routes::App,
+    handle: PolicyHandle,
+    log: Log,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let address = listener.local_addr()?;
+    // Installed before "listening" is printed, so a SIGHUP sent after that line is never lost.
+    reload::on_sighup(handle, log)?;
+    let shutdown = shutdown_signal()?;
+    log.listening(address);
+    axum::serve(listener, routes::router(Arc::new(app)))
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            log.info("shutdown", "signal received: finishing requests in flight");
+        })
+        .await
+        .context("server failed")?;
+    log.info("stopped", "all connections closed");
+    Ok(())
+}
+
+/// A future that completes at the first SIGTERM or SIGINT (handlers installed now).
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    })
+}
