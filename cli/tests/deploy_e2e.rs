@@ -570,6 +570,12 @@ fn seal_with_hsm_keys_verify_unseal_and_every_failure_leaves_nothing() {
     let why = "weights.bin: changed since signing";
     let u = t.unseal("evil.enc", 1, Some(why), &named);
     assert_eq!(u["denied"]["stage"], "decrypted model", "{u}");
+    // Named as DIR (never created), not the scratch directory that was removed.
+    assert_eq!(
+        u["denied"]["decision"]["model"],
+        s(&t.path("deploy/run")),
+        "{u}"
+    );
     assert_eq!(
         u["denied"]["decision"]["signatures"][0]["verified"], false,
         "{u}"

@@ -281,7 +281,8 @@ pub fn unseal_model(
     };
     let inner = policy.verify(&inner_model, &[inner_sig], &inner_options, &NoProgress)?;
     if !inner.allowed {
-        return Err(denied("decrypted model", inner));
+        // Named as it would have been published: the scratch directory is gone when this is read.
+        return Err(denied("decrypted model", as_published(inner, &plain, out)));
     }
     publish(&plain, out)?;
     scratch.finish();
@@ -294,7 +295,8 @@ pub fn unseal_model(
 }
 
 /// The inner decision with its paths (model, inner signature) moved from the scratch directory
-/// to where the model was published, so the outcome never names a directory that is gone.
+/// to where the model is (or, for a denial, would have been) published, so an outcome or a denial
+/// never names a directory that is gone.
 fn as_published(mut decision: PolicyDecision, plain: &Path, out: &Path) -> PolicyDecision {
     let moved = |path: &Path| match path.strip_prefix(plain) {
         Ok(rest) if rest.as_os_str().is_empty() => out.to_path_buf(),

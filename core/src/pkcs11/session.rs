@@ -135,8 +135,7 @@ fn find_slot(ctx: &Pkcs11, uri: &Pkcs11Uri) -> Result<Slot, ErrorKind> {
             .get_token_info(slot)
             .map_err(|e| call("C_GetTokenInfo", &e))?;
         let (label, serial) = (info.label().trim(), info.serial_number().trim());
-        let wanted =
-            |want: &Option<String>, have: &str| want.as_deref().map_or(true, |w| w == have);
+        let wanted = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
         if !info.token_initialized() {
             continue;
         }
@@ -145,7 +144,7 @@ fn find_slot(ctx: &Pkcs11, uri: &Pkcs11Uri) -> Result<Slot, ErrorKind> {
             && wanted(&uri.serial, serial)
             && wanted(&uri.manufacturer, info.manufacturer_id().trim())
             && wanted(&uri.model, info.model().trim())
-            && uri.slot_id.map_or(true, |id| id == slot.id())
+            && uri.slot_id.is_none_or(|id| id == slot.id())
         {
             matching.push(slot);
         }
