@@ -97,6 +97,7 @@ def seal(
     signature: Optional[StrPath] = None,
     cert: Optional[StrPath] = None,
     cert_chain: Iterable[StrPath] = (),
+    allow_insecure_key_permissions: bool = False,
 ) -> dict[str, Any]: ...
 def unseal(
     enc: StrPath,
@@ -106,6 +107,7 @@ def unseal(
     key: StrPath,
     model_name: Optional[str] = None,
     signature: Optional[StrPath] = None,
+    allow_insecure_key_permissions: bool = False,
 ) -> dict[str, Any]: ...
 def keygen(
     algorithm: str,
@@ -143,6 +145,7 @@ def encrypt(
     *,
     chunk_size: Optional[int] = None,
     force: bool = False,
+    allow_insecure_key_permissions: bool = False,
 ) -> EncryptResult: ...
 def decrypt(
     enc: StrPath,
@@ -150,6 +153,7 @@ def decrypt(
     key: StrPath,
     *,
     force: bool = False,
+    allow_insecure_key_permissions: bool = False,
 ) -> DecryptResult: ...
 def rewrap(
     enc: StrPath,
@@ -157,5 +161,6 @@ def rewrap(
     *,
     add: Union[StrPath, Iterable[StrPath]] = (),
     remove: Union[str, Iterable[str]] = (),
+    allow_insecure_key_permissions: bool = False,
 ) -> list[tuple[str, str]]: ...
 def open(enc_file: StrPath, key: StrPath) -> BinaryIO: ...

@@ -5,7 +5,7 @@
 use crate::errors::{key_error, seal_error, sign_error, verify_error, Error, VerificationError};
 use modelseal::deploy::{seal_model, unseal_model, DeployError, SealOptions, UnsealOptions};
 use modelseal::digest::NoProgress;
-use modelseal::keys::{self, KeyOptions, KeyRef};
+use modelseal::keys::{self, KeyRef};
 use modelseal::policy::{Policy as CorePolicy, PolicyVerifyOptions};
 use modelseal::seal as sealing;
 use pyo3::prelude::*;
@@ -75,7 +75,7 @@ pub fn verify_policy(
 
 /// Seals `model` (sign, encrypt with the signature inside, sign the result): the CLI's JSON.
 #[pyfunction]
-#[pyo3(name = "seal", signature = (model, out, key, recipients, model_name, signature, cert, cert_chain))]
+#[pyo3(name = "seal", signature = (model, out, key, recipients, model_name, signature, cert, cert_chain, allow_insecure_key_permissions))]
 #[allow(clippy::too_many_arguments)]
 pub fn seal_py(
     py: Python<'_>,
@@ -87,10 +87,11 @@ pub fn seal_py(
     signature: Option<PathBuf>,
     cert: Option<PathBuf>,
     cert_chain: Vec<PathBuf>,
+    allow_insecure_key_permissions: bool,
 ) -> PyResult<String> {
     let key: KeyRef = key.parse().map_err(key_error)?;
     py.allow_threads(|| {
-        let options = KeyOptions::default();
+        let options = crate::seal::key_file_options(allow_insecure_key_permissions);
         let signer = match &cert {
             Some(leaf) => keys::open_certificate_signer(&key, &options, leaf, &cert_chain),
             None => keys::open_signer(&key, &options),
@@ -98,7 +99,7 @@ pub fn seal_py(
         .map_err(key_error)?;
         let wrappers = recipients
             .iter()
-            .map(|r| sealing::open_recipient(r))
+            .map(|r| sealing::open_recipient_with(r, &options))
             .collect::<Result<Vec<_>, _>>()
             .map_err(seal_error)?;
         let wrappers: Vec<&dyn sealing::KeyWrapper> = wrappers.iter().map(|w| w.as_ref()).collect();
@@ -124,7 +125,8 @@ pub fn seal_py(
 
 /// Unseals `enc` into `out` under `policy`: the CLI's JSON.
 #[pyfunction]
-#[pyo3(name = "unseal", signature = (enc, out, policy, key, model_name, signature))]
+#[allow(clippy::too_many_arguments)]
+#[pyo3(name = "unseal", signature = (enc, out, policy, key, model_name, signature, allow_insecure_key_permissions))]
 pub fn unseal_py(
     py: Python<'_>,
     enc: PathBuf,
@@ -133,10 +135,12 @@ pub fn unseal_py(
     key: &str,
     model_name: Option<String>,
     signature: Option<PathBuf>,
+    allow_insecure_key_permissions: bool,
 ) -> PyResult<String> {
     let policy = policy.inner.clone();
+    let key_options = crate::seal::key_file_options(allow_insecure_key_permissions);
     py.allow_threads(|| {
-        let identity = sealing::open_identity(key).map_err(seal_error)?;
+        let identity = sealing::open_identity_with(key, &key_options).map_err(seal_error)?;
         let options = UnsealOptions {
             model_name,
             signature,
