@@ -60,6 +60,14 @@ pub trait KeyWrapper: Send + Sync {
     }
 }
 
+/// Shows which key this is (its stanza type and non-secret key id), never key material — the same
+/// for a key file, a token key and a KMS key.
+impl std::fmt::Debug for dyn KeyWrapper + '_ {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KeyWrapper({} {})", self.stanza_type(), self.key_id())
+    }
+}
+
 /// The uniform unwrap failure (§8.1: causes are not distinguished).
 pub(crate) fn unwrap_failed(w: &(impl KeyWrapper + ?Sized)) -> SealError {
     SealError::Unwrap {
