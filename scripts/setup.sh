@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Prepare a machine for modelseal's tests: SoftHSM2 and OpenSC (pkcs11-tool) for the PKCS#11 tests,
+# strace for the secret-hygiene test,
 # the reference implementation model-signing 1.1.1 and the tools in scripts/requirements-test.txt,
 # in <repo>/.venv.
 #
@@ -20,6 +21,8 @@ uv_version=0.9.30
 
 # PKCS#11 test token tools (scripts/softhsm-init.sh makes the tokens); a dpkg query when present.
 ensure_apt softhsm2 opensc
+# strace records the argv of every process the secret-hygiene test runs (tests/interop).
+ensure_apt strace
 
 # The stamp covers the requirements and this script's own version of the recipe.
 recipe_hash="$(cat "$requirements" "${BASH_SOURCE[0]}" | sha256sum | cut -c1-16)"

@@ -4,6 +4,7 @@
 //! a SIGKILL.
 
 mod common;
+use common::kill::{assert_same_files, big_model, KillTest};
 use common::*;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -82,15 +83,6 @@ fn tree(root: &Path) -> Vec<(String, Vec<u8>)> {
     walk(root, "", &mut out);
     out.sort();
     out
-}
-
-/// Entries of `dir` other than `keep` (temporaries a run may have left).
-fn leftovers(dir: &Path, keep: &[&str]) -> Vec<String> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| !keep.contains(&n.as_str()))
-        .collect()
 }
 
 #[test]
@@ -772,140 +764,6 @@ fn rewrap_of_a_directory_touches_only_the_envelope() {
     assert_eq!(tree(&plain), tree(&m));
 }
 
-/// A small xorshift generator: random kill points without another crate; the seed is printed so
-/// a failure can be replayed.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next_f64(&mut self) -> f64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
-/// A model of `files` files of `mib` MiB each, with patterned (incompressible enough) content.
-fn big_model(dir: &Path, files: u8, mib: u8) -> PathBuf {
-    let m = dir.join("model");
-    std::fs::create_dir(&m).unwrap();
-    let block: Vec<u8> = (0..(1u32 << 20)).map(|i| (i % 239) as u8 ^ 0x5a).collect();
-    for f in 0..files {
-        let mut bytes = Vec::with_capacity(usize::from(mib) << 20);
-        for i in 0..mib {
-            bytes.extend(block.iter().map(|b| b ^ i ^ f));
-        }
-        std::fs::write(m.join(format!("part-{f}.bin")), &bytes).unwrap();
-    }
-    m
-}
-
-/// Kills `decrypt ENC -o OUT` with SIGKILL at random points until `kills` runs died mid-way.
-/// After each: OUT is either absent or complete; whatever else remains beside OUT is a private
-/// temporary (only `allow_temporaries`), and a rerun removes it and succeeds. Returns how many runs
-/// left a temporary.
-fn kill_decrypt_repeatedly(
-    enc: &Path,
-    key: &Path,
-    out_path: &Path,
-    same_as_input: &dyn Fn(&Path),
-    kills: usize,
-    allow_temporaries: bool,
-) -> usize {
-    use std::os::unix::process::ExitStatusExt;
-    let outdir = out_path.parent().unwrap();
-    let out_name = out_path.file_name().unwrap().to_str().unwrap();
-    let remove_out = || {
-        if out_path.is_dir() {
-            std::fs::remove_dir_all(out_path).unwrap();
-        } else {
-            std::fs::remove_file(out_path).unwrap();
-        }
-    };
-    let decrypt = || {
-        Command::new(env!("CARGO_BIN_EXE_modelseal"))
-            .args([
-                "decrypt",
-                s(enc),
-                "--key",
-                s(key),
-                "-o",
-                s(out_path),
-                "--quiet",
-            ])
-            .spawn()
-            .unwrap()
-    };
-    // One full run tells how long a decrypt takes here.
-    let started = std::time::Instant::now();
-    assert!(decrypt().wait().unwrap().success());
-    let full = started.elapsed();
-    remove_out();
-
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
-        | 1;
-    eprintln!("kill test: full decrypt {full:?}, seed {seed}");
-    let mut rng = XorShift(seed);
-    let (mut killed, mut left_temporaries) = (0, 0);
-    for attempt in 0..kills * 3 {
-        if killed >= kills {
-            break;
-        }
-        let delay = full.mul_f64(0.02 + 0.9 * rng.next_f64());
-        let mut child = decrypt();
-        std::thread::sleep(delay);
-        let _ = child.kill(); // SIGKILL
-        let status = child.wait().unwrap();
-        if status.signal() != Some(libc_sigkill()) {
-            // Finished before the signal: a complete, correct output.
-            assert!(status.success(), "attempt {attempt}: {status:?}");
-            same_as_input(out_path);
-            remove_out();
-            continue;
-        }
-        killed += 1;
-        // Killed between the rename and exit, OUT is complete; otherwise it does not exist.
-        if out_path.exists() {
-            same_as_input(out_path);
-            remove_out();
-        }
-        for name in leftovers(outdir, &[out_name]) {
-            assert!(
-                allow_temporaries,
-                "attempt {attempt}: {name} left beside the output"
-            );
-            assert!(
-                name.starts_with(&format!(".{out_name}.modelseal-tmp.")),
-                "unexpected entry {name}"
-            );
-            let path = outdir.join(&name);
-            let md = std::fs::symlink_metadata(&path).unwrap();
-            assert_eq!(md.mode() & 0o077, 0, "{name}: a private temporary");
-            if md.is_dir() {
-                for entry in std::fs::read_dir(&path).unwrap() {
-                    let md = entry.unwrap().metadata().unwrap();
-                    assert_eq!(md.mode() & 0o077, 0, "plaintext files are 0600");
-                }
-            }
-            left_temporaries += 1;
-        }
-        // The rerun removes what the killed run left and then succeeds.
-        let status = decrypt().wait().unwrap();
-        assert!(status.success(), "attempt {attempt}: rerun failed");
-        assert_eq!(leftovers(outdir, &[out_name]), Vec::<String>::new());
-        same_as_input(out_path);
-        remove_out();
-    }
-    eprintln!(
-        "kill test: {killed} kills, {left_temporaries} left a temporary that the rerun removed"
-    );
-    assert!(killed >= kills, "only {killed} runs were killed mid-way");
-    left_temporaries
-}
-
 /// SIGKILL `decrypt` of a directory model at 50 random points: OUT never appears half-written,
 /// and a temporary left beside OUT is private (0700 directory, 0600 files) and removed by the next
 /// run to the same OUT, which then succeeds.
@@ -926,14 +784,21 @@ fn killed_decrypt_of_a_directory_leaves_no_output_and_the_rerun_cleans_up() {
     ]);
     let outdir = dir.path().join("outdir");
     std::fs::create_dir(&outdir).unwrap();
-    kill_decrypt_repeatedly(
-        &enc,
-        &key.secret,
-        &outdir.join("out"),
-        &|out| assert_same_files(out, &m),
-        50,
-        true,
-    );
+    let out = outdir.join("out");
+    KillTest {
+        args: decrypt_args(&enc, &key.secret, &out),
+        out: &out,
+        same_as_input: &|out| assert_same_files(out, &m),
+        kills: 50,
+        allow_temporaries: true,
+    }
+    .run();
+}
+
+fn decrypt_args(enc: &Path, key: &Path, out: &Path) -> Vec<String> {
+    ["decrypt", s(enc), "--key", s(key), "-o", s(out), "--quiet"]
+        .map(String::from)
+        .to_vec()
 }
 
 /// SIGKILL `decrypt` of a single-file model at 50 random points: the output is an unnamed
@@ -957,14 +822,17 @@ fn killed_decrypt_of_a_single_file_leaves_nothing_at_all() {
     ]);
     let outdir = dir.path().join("outdir");
     std::fs::create_dir(&outdir).unwrap();
-    let left = kill_decrypt_repeatedly(
-        &enc,
-        &key.secret,
-        &outdir.join("out.bin"),
-        &|out| assert!(std::fs::read(out).unwrap() == std::fs::read(&input).unwrap()),
-        50,
-        false,
-    );
+    let out = outdir.join("out.bin");
+    let left = KillTest {
+        args: decrypt_args(&enc, &key.secret, &out),
+        out: &out,
+        same_as_input: &|out| {
+            assert!(std::fs::read(out).unwrap() == std::fs::read(&input).unwrap())
+        },
+        kills: 50,
+        allow_temporaries: false,
+    }
+    .run();
     assert_eq!(left, 0);
 }
 
@@ -1030,26 +898,5 @@ fn a_write_failure_is_a_clear_error_and_leaves_nothing() {
         assert_eq!(code(&r), 2, "{what}: {stderr}");
         assert!(stderr.contains("File too large"), "{what}: {stderr}");
         assert_eq!(leftovers(&out, &[]), Vec::<String>::new(), "{what}");
-    }
-}
-
-fn libc_sigkill() -> i32 {
-    9
-}
-
-/// Compares two flat directories file by file (one file in memory at a time).
-fn assert_same_files(a: &Path, b: &Path) {
-    let names = |d: &Path| {
-        let mut n = leftovers(d, &[]);
-        n.sort();
-        n
-    };
-    assert_eq!(names(a), names(b));
-    for name in names(a) {
-        let (x, y) = (
-            std::fs::read(a.join(&name)).unwrap(),
-            std::fs::read(b.join(&name)).unwrap(),
-        );
-        assert!(x == y, "{name} differs");
     }
 }

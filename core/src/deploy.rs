@@ -11,7 +11,9 @@
 //! `unseal` verifies `ENC.sig` under the policy, decrypts into a private temporary directory beside
 //! the target, verifies the inner signature under the policy, and only then renames the model into
 //! place with files 0400 and directories 0500. Guarantee: on any failure the target is not created
-//! and no decrypted byte remains on disk (the temporary directory is removed, also on panic).
+//! and no decrypted byte remains on disk (the temporary directory is removed, also on panic); a run
+//! killed outright leaves only its private (0700) temporary, which the next unseal into the same
+//! DIR removes.
 
 use crate::digest::{NoProgress, SignedDigests};
 use crate::keys::Signer;
@@ -242,6 +244,7 @@ pub fn unseal_model(
     out: &Path,
     options: &UnsealOptions,
 ) -> Result<UnsealOutcome, DeployError> {
+    Scratch::clean_stale(out)?;
     if out.symlink_metadata().is_ok() {
         return Err(DeployError::Usage(format!(
             "{}: already exists; unseal publishes into a new directory only",
@@ -381,6 +384,10 @@ fn parent_of(path: &Path) -> &Path {
 
 /// A private (0700) temporary directory beside the target, removed on drop unless finished —
 /// also when unseal returns early or panics, so no decrypted byte outlives a failure.
+///
+/// It is named like every temporary output of `seal` (`.<DIR name>.modelseal-tmp.<pid>.*`), so
+/// that one mechanism finds what a killed run (SIGKILL, power loss) left: the next unseal into the
+/// same DIR removes the temporaries whose process is gone, never those of a live one.
 struct Scratch {
     path: PathBuf,
     keep: bool,
@@ -389,9 +396,8 @@ struct Scratch {
 impl Scratch {
     fn beside(out: &Path) -> Result<Scratch, DeployError> {
         let parent = parent_of(out);
-        let name = crate::tree::model_name(out);
         let dir = tempfile::Builder::new()
-            .prefix(&format!(".{name}.modelseal-unseal."))
+            .prefix(&crate::seal::envelope::temp_prefix(out))
             .permissions(std::fs::Permissions::from_mode(0o700))
             .tempdir_in(parent)
             .map_err(io(parent))?;
@@ -399,6 +405,12 @@ impl Scratch {
             path: dir.keep(),
             keep: false,
         })
+    }
+
+    /// Removes the temporaries that killed runs for `out` left beside it.
+    fn clean_stale(out: &Path) -> Result<(), DeployError> {
+        crate::seal::envelope::clean_stale_temporaries(out)?;
+        Ok(())
     }
 
     /// The model was moved out; remove the (now empty) scratch directory.
@@ -411,20 +423,12 @@ impl Scratch {
 impl Drop for Scratch {
     fn drop(&mut self) {
         if !self.keep {
-            remove_tree(&self.path);
+            // Directories may already be 0500 (a failure while publishing).
+            let _ = crate::fsutil::remove_tree(&self.path);
         }
     }
 }
 
-/// Removes a tree whose directories may be read-only (0500): make each writable, then remove.
-fn remove_tree(path: &Path) {
-    let mut dirs = vec![path.to_path_buf()];
-    let _ = collect_dirs(path, &mut dirs);
-    for dir in &dirs {
-        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
-    }
-    let _ = std::fs::remove_dir_all(path);
-}
 
 #[cfg(test)]
 mod tests {

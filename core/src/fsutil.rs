@@ -121,6 +121,34 @@ pub fn sync_all_parallel(files: &[(&File, &Path)]) -> Result<(), (std::path::Pat
 /// How many fsyncs [`sync_all_parallel`] keeps in flight.
 pub const SYNC_THREADS: usize = 16;
 
+/// Removes `path` — a file, a symlink (never followed) or a whole directory tree — even when
+/// directories in it are read-only: `unseal` publishes directories 0500, and a run killed while
+/// publishing leaves some of them in its temporary directory, which a plain `remove_dir_all` cannot
+/// empty. Each directory is made 0700 first (only real directories, found without following
+/// symlinks). For trees the caller owns: its own temporaries.
+pub fn remove_tree(path: &Path) -> io::Result<()> {
+    let meta = path.symlink_metadata()?;
+    if !meta.is_dir() {
+        return std::fs::remove_file(path);
+    }
+    make_dirs_writable(path);
+    std::fs::remove_dir_all(path)
+}
+
+/// Sets `dir` and every directory below it to 0700, best effort: what still cannot be removed
+/// afterwards is reported by the removal itself.
+fn make_dirs_writable(dir: &Path) {
+    let _ = std::fs::set_permissions(dir, permissions(0o700));
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            make_dirs_writable(&entry.path());
+        }
+    }
+}
+
 /// Makes a rename inside `dir` durable.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
@@ -146,5 +174,37 @@ mod tests {
         assert_eq!(std::fs::read(&target).unwrap(), b"two");
         let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temporary file may remain");
+    }
+
+    #[test]
+    fn remove_tree_empties_read_only_directories_without_following_symlinks() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside");
+        std::fs::create_dir(&outside).unwrap();
+        std::fs::write(outside.join("keep"), b"keep").unwrap();
+        let tree = dir.path().join("tree");
+        std::fs::create_dir_all(tree.join("a/b")).unwrap();
+        std::fs::write(tree.join("a/b/f"), b"x").unwrap();
+        std::os::unix::fs::symlink(&outside, tree.join("a/link")).unwrap();
+        for d in ["a/b", "a"] {
+            std::fs::set_permissions(tree.join(d), std::fs::Permissions::from_mode(0o500)).unwrap();
+        }
+        // SAFETY: geteuid has no preconditions. (root may remove from 0500 directories anyway.)
+        if unsafe { libc::geteuid() } != 0 {
+            assert!(
+                std::fs::remove_dir_all(&tree).is_err(),
+                "plain removal fails"
+            );
+        }
+        remove_tree(&tree).unwrap();
+        assert!(!tree.exists());
+        assert_eq!(std::fs::read(outside.join("keep")).unwrap(), b"keep");
+        let mode = std::fs::metadata(&outside).unwrap().permissions().mode() & 0o777;
+        assert_ne!(mode, 0o700, "the symlinked directory was not touched");
+        let file = dir.path().join("file");
+        std::fs::write(&file, b"x").unwrap();
+        remove_tree(&file).unwrap();
+        assert!(!file.exists());
     }
 }

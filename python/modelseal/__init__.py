@@ -242,10 +242,14 @@ def seal(
     cert: Optional[StrPath] = None,
     cert_chain: Iterable[StrPath] = (),
     audit_log: Optional[StrPath] = None,
+    allow_insecure_key_permissions: bool = False,
 ) -> dict:
     """Sign ``model``, encrypt it with that signature inside for ``recipients`` to ``out``, and
     sign ``out`` (``signature``, default ``out + ".sig"``). Returns the ``modelseal seal --json`` dict.
-    With ``audit_log``, appends one line to it (also when sealing fails), as ``--audit-log`` does."""
+    With ``audit_log``, appends one line to it (also when sealing fails), as ``--audit-log`` does.
+
+    A signing key or KEK file that group or others can read is refused (``KeyAccessError``)
+    unless ``allow_insecure_key_permissions=True``."""
     text = _modelseal.seal(
         os.fspath(model),
         os.fspath(out),
@@ -256,6 +260,7 @@ def seal(
         None if cert is None else os.fspath(cert),
         _paths(cert_chain),
         _opt_path(audit_log),
+        allow_insecure_key_permissions,
     )
     return json.loads(text)
 
@@ -269,12 +274,16 @@ def unseal(
     model_name: Optional[str] = None,
     signature: Optional[StrPath] = None,
     audit_log: Optional[StrPath] = None,
+    allow_insecure_key_permissions: bool = False,
 ) -> dict:
     """Verify ``enc`` under ``policy``, decrypt it, verify the plaintext, then publish it at ``out``
     (files 0400, directories 0500). On any failure ``out`` is not created and nothing decrypted
     remains: ``VerificationError`` (denied), ``DecryptionError`` (tampered, wrong key), or another
     ``modelseal.Error``. Returns the ``modelseal unseal --json`` dict. Appends one line to the
-    audit log ``audit_log`` (default: the policy's ``audit_log``), also when unsealing fails."""
+    audit log ``audit_log`` (default: the policy's ``audit_log``), also when unsealing fails.
+
+    A key file that group or others can read is refused (``KeyAccessError``) unless
+    ``allow_insecure_key_permissions=True``."""
     text = _modelseal.unseal(
         os.fspath(enc),
         os.fspath(out),
@@ -283,6 +292,7 @@ def unseal(
         model_name,
         None if signature is None else os.fspath(signature),
         _opt_path(audit_log),
+        allow_insecure_key_permissions,
     )
     return json.loads(text)
 
@@ -361,6 +371,7 @@ def encrypt(
     *,
     chunk_size: Optional[int] = None,
     force: bool = False,
+    allow_insecure_key_permissions: bool = False,
 ) -> EncryptResult:
     """Encrypt ``model`` (a directory or a file) to ``out`` for every recipient.
 
@@ -369,9 +380,16 @@ def encrypt(
     (``awskms:///<key-id|alias/name|arn>``, one KMS ``Encrypt`` per model).
     ``out`` appears only when complete; an existing ``out`` is replaced (atomically) only with
     ``force=True``. ``chunk_size`` is a power of two from 4096 to 16 MiB (default 1 MiB).
+    A KEK file that group or others can read is refused (``KeyAccessError``) unless
+    ``allow_insecure_key_permissions=True``.
     """
     fields = _modelseal.encrypt(
-        os.fspath(model), os.fspath(out), _keys(recipients), chunk_size, force
+        os.fspath(model),
+        os.fspath(out),
+        _keys(recipients),
+        chunk_size,
+        force,
+        allow_insecure_key_permissions,
     )
     fields["out"] = pathlib.Path(fields["out"])
     fields["recipients"] = [tuple(r) for r in fields["recipients"]]
@@ -384,13 +402,18 @@ def decrypt(
     key: StrPath,
     *,
     force: bool = False,
+    allow_insecure_key_permissions: bool = False,
 ) -> DecryptResult:
     """Decrypt ``enc`` with the private key reference ``key`` (a key file or ``awskms://…``) into ``out``.
 
     ``out`` appears only after every chunk of every file authenticated; on any failure nothing is
-    left there. Raises ``DecryptionError`` for a wrong key or a tampered or truncated model.
+    left there. Raises ``DecryptionError`` for a wrong key or a tampered or truncated model, and
+    ``KeyAccessError`` for a key file that group or others can read unless
+    ``allow_insecure_key_permissions=True``.
     """
-    fields = _modelseal.decrypt(os.fspath(enc), os.fspath(out), os.fspath(key), force)
+    fields = _modelseal.decrypt(
+        os.fspath(enc), os.fspath(out), os.fspath(key), force, allow_insecure_key_permissions
+    )
     fields["out"] = pathlib.Path(fields["out"])
     fields["recipient"] = tuple(fields["recipient"])
     return DecryptResult(**fields)
@@ -402,14 +425,19 @@ def rewrap(
     *,
     add: Union[StrPath, Iterable[StrPath]] = (),
     remove: Union[str, Iterable[str]] = (),
+    allow_insecure_key_permissions: bool = False,
 ) -> list[tuple[str, str]]:
     """Add recipients (key references) and remove recipients (key ids, as ``inspect`` shows them)
     of ``enc``, unwrapping its data key with ``key``. Only the envelope changes. Returns the
-    recipients afterwards as ``(type, key_id)`` pairs.
+    recipients afterwards as ``(type, key_id)`` pairs. Key files that group or others can read are
+    refused unless ``allow_insecure_key_permissions=True``.
     """
     removed = [remove] if isinstance(remove, str) else list(remove)
     return [
-        tuple(r) for r in _modelseal.rewrap(os.fspath(enc), os.fspath(key), _keys(add), removed)
+        tuple(r)
+        for r in _modelseal.rewrap(
+            os.fspath(enc), os.fspath(key), _keys(add), removed, allow_insecure_key_permissions
+        )
     ]
 
 

@@ -99,6 +99,7 @@ def seal(
     cert: Optional[StrPath] = None,
     cert_chain: Iterable[StrPath] = (),
     audit_log: Optional[StrPath] = None,
+    allow_insecure_key_permissions: bool = False,
 ) -> dict[str, Any]: ...
 def unseal(
     enc: StrPath,
@@ -109,6 +110,7 @@ def unseal(
     model_name: Optional[str] = None,
     signature: Optional[StrPath] = None,
     audit_log: Optional[StrPath] = None,
+    allow_insecure_key_permissions: bool = False,
 ) -> dict[str, Any]: ...
 def keygen(
     algorithm: str,
@@ -146,6 +148,7 @@ def encrypt(
     *,
     chunk_size: Optional[int] = None,
     force: bool = False,
+    allow_insecure_key_permissions: bool = False,
 ) -> EncryptResult: ...
 def decrypt(
     enc: StrPath,
@@ -153,6 +156,7 @@ def decrypt(
     key: StrPath,
     *,
     force: bool = False,
+    allow_insecure_key_permissions: bool = False,
 ) -> DecryptResult: ...
 def rewrap(
     enc: StrPath,
@@ -160,5 +164,6 @@ def rewrap(
     *,
     add: Union[StrPath, Iterable[StrPath]] = (),
     remove: Union[str, Iterable[str]] = (),
+    allow_insecure_key_permissions: bool = False,
 ) -> list[tuple[str, str]]: ...
 def open(enc_file: StrPath, key: StrPath) -> BinaryIO: ...

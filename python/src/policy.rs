@@ -10,7 +10,7 @@ use modelseal::deploy::{
     seal_model, unseal_model, DeployError, SealOptions, SealOutcome, UnsealOptions,
 };
 use modelseal::digest::NoProgress;
-use modelseal::keys::{self, KeyOptions, KeyRef};
+use modelseal::keys::{self, KeyRef};
 use modelseal::policy::{Policy as CorePolicy, PolicyVerifyOptions};
 use modelseal::seal as sealing;
 use modelseal::sign::SignError;
@@ -86,7 +86,7 @@ pub fn verify_policy(
 
 /// Seals `model` (sign, encrypt with the signature inside, sign the result): the CLI's JSON.
 #[pyfunction]
-#[pyo3(name = "seal", signature = (model, out, key, recipients, model_name, signature, cert, cert_chain, audit_log))]
+#[pyo3(name = "seal", signature = (model, out, key, recipients, model_name, signature, cert, cert_chain, audit_log, allow_insecure_key_permissions))]
 #[allow(clippy::too_many_arguments)]
 pub fn seal_py(
     py: Python<'_>,
@@ -99,6 +99,7 @@ pub fn seal_py(
     cert: Option<PathBuf>,
     cert_chain: Vec<PathBuf>,
     audit_log: Option<PathBuf>,
+    allow_insecure_key_permissions: bool,
 ) -> PyResult<String> {
     py.allow_threads(|| {
         let mut event = AuditEvent::seal(&model, key);
@@ -109,6 +110,7 @@ pub fn seal_py(
             recipients: &recipients,
             cert: cert.as_deref(),
             cert_chain: &cert_chain,
+            key_options: crate::seal::key_file_options(allow_insecure_key_permissions),
             options: SealOptions {
                 model_name: model_name.clone(),
                 outer_signature: signature,
@@ -141,6 +143,7 @@ struct SealRequest<'a> {
     recipients: &'a [String],
     cert: Option<&'a Path>,
     cert_chain: &'a [PathBuf],
+    key_options: KeyOptions,
     options: SealOptions,
 }
 
@@ -148,16 +151,16 @@ impl SealRequest<'_> {
     fn run(&self) -> Result<SealOutcome, DeployError> {
         let key_error = |e: keys::KeyError| DeployError::from(SignError::from(e));
         let key: KeyRef = self.key.parse().map_err(key_error)?;
-        let options = KeyOptions::default();
+        let options = &self.key_options;
         let signer = match self.cert {
-            Some(leaf) => keys::open_certificate_signer(&key, &options, leaf, self.cert_chain),
-            None => keys::open_signer(&key, &options),
+            Some(leaf) => keys::open_certificate_signer(&key, options, leaf, self.cert_chain),
+            None => keys::open_signer(&key, options),
         }
         .map_err(key_error)?;
         let wrappers = self
             .recipients
             .iter()
-            .map(|r| sealing::open_recipient(r))
+            .map(|r| sealing::open_recipient_with(r, options))
             .collect::<Result<Vec<_>, _>>()?;
         let wrappers: Vec<&dyn sealing::KeyWrapper> = wrappers.iter().map(|w| w.as_ref()).collect();
         seal_model(
@@ -172,7 +175,7 @@ impl SealRequest<'_> {
 
 /// Unseals `enc` into `out` under `policy`: the CLI's JSON.
 #[pyfunction]
-#[pyo3(name = "unseal", signature = (enc, out, policy, key, model_name, signature, audit_log))]
+#[pyo3(name = "unseal", signature = (enc, out, policy, key, model_name, signature, audit_log, allow_insecure_key_permissions))]
 #[allow(clippy::too_many_arguments)]
 pub fn unseal_py(
     py: Python<'_>,
@@ -183,15 +186,17 @@ pub fn unseal_py(
     model_name: Option<String>,
     signature: Option<PathBuf>,
     audit_log: Option<PathBuf>,
+    allow_insecure_key_permissions: bool,
 ) -> PyResult<String> {
     let policy = policy.inner.clone();
+    let key_options = crate::seal::key_file_options(allow_insecure_key_permissions);
     py.allow_threads(|| {
         let mut event = AuditEvent::unseal(&enc, key, policy.path());
         let options = UnsealOptions {
             model_name,
             signature,
         };
-        let result = sealing::open_identity(key)
+        let result = sealing::open_identity_with(key, &key_options)
             .map_err(DeployError::from)
             .and_then(|identity| unseal_model(&enc, &policy, identity.as_ref(), &out, &options));
         event.unseal_result(result.as_ref());

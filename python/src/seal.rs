@@ -3,6 +3,7 @@
 //! work, and errors map through [`crate::errors::seal_error`].
 
 use crate::errors::{reader_error, seal_error};
+use modelseal::keys::KeyOptions;
 use modelseal::seal::stream::ChunkReader;
 use modelseal::seal::{self, DecryptOptions, EncryptOptions, KeyWrapper};
 use pyo3::exceptions::PyValueError;
@@ -12,13 +13,21 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
 
+/// Key options with only the permission override (`allow_insecure_key_permissions=`) set.
+pub(crate) fn key_file_options(allow_insecure: bool) -> KeyOptions {
+    KeyOptions {
+        allow_insecure_permissions: allow_insecure,
+        ..KeyOptions::default()
+    }
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Encrypts a model; returns a dict describing the result.
 #[pyfunction]
-#[pyo3(signature = (model, out, recipients, chunk_size, force))]
+#[pyo3(signature = (model, out, recipients, chunk_size, force, allow_insecure_key_permissions))]
 pub fn encrypt<'py>(
     py: Python<'py>,
     model: PathBuf,
@@ -26,11 +35,13 @@ pub fn encrypt<'py>(
     recipients: Vec<String>,
     chunk_size: Option<u32>,
     force: bool,
+    allow_insecure_key_permissions: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
+    let key_options = key_file_options(allow_insecure_key_permissions);
     let summary = py.allow_threads(|| {
         let keys = recipients
             .iter()
-            .map(|r| seal::open_recipient(r))
+            .map(|r| seal::open_recipient_with(r, &key_options))
             .collect::<Result<Vec<_>, _>>()?;
         let keys: Vec<&dyn KeyWrapper> = keys.iter().map(|k| k.as_ref()).collect();
         let input = seal::plaintext_from_path(&model)?;
@@ -53,16 +64,18 @@ pub fn encrypt<'py>(
 
 /// Decrypts a model; returns a dict describing the result.
 #[pyfunction]
-#[pyo3(signature = (encrypted, out, key, force))]
+#[pyo3(signature = (encrypted, out, key, force, allow_insecure_key_permissions))]
 pub fn decrypt<'py>(
     py: Python<'py>,
     encrypted: PathBuf,
     out: PathBuf,
     key: String,
     force: bool,
+    allow_insecure_key_permissions: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
+    let key_options = key_file_options(allow_insecure_key_permissions);
     let summary = py.allow_threads(|| {
-        let identity = seal::open_identity(&key)?;
+        let identity = seal::open_identity_with(&key, &key_options)?;
         let options = DecryptOptions {
             overwrite: force,
             ..DecryptOptions::default()
@@ -82,24 +95,26 @@ pub fn decrypt<'py>(
 
 /// Rewraps an encrypted model; returns the recipients afterwards as `(type, key_id)` pairs.
 #[pyfunction]
-#[pyo3(signature = (encrypted, key, add, remove))]
+#[pyo3(signature = (encrypted, key, add, remove, allow_insecure_key_permissions))]
 pub fn rewrap(
     py: Python<'_>,
     encrypted: PathBuf,
     key: String,
     add: Vec<String>,
     remove: Vec<String>,
+    allow_insecure_key_permissions: bool,
 ) -> PyResult<Vec<(String, String)>> {
     if add.is_empty() && remove.is_empty() {
         return Err(PyValueError::new_err(
             "nothing to do: give add= and/or remove=",
         ));
     }
+    let key_options = key_file_options(allow_insecure_key_permissions);
     py.allow_threads(|| {
-        let identity = seal::open_identity(&key)?;
+        let identity = seal::open_identity_with(&key, &key_options)?;
         let keys = add
             .iter()
-            .map(|r| seal::open_recipient(r))
+            .map(|r| seal::open_recipient_with(r, &key_options))
             .collect::<Result<Vec<_>, _>>()?;
         let keys: Vec<&dyn KeyWrapper> = keys.iter().map(|k| k.as_ref()).collect();
         seal::rewrap_key_ids(&encrypted, identity.as_ref(), &keys, &remove)

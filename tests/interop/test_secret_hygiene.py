@@ -1,17 +1,32 @@
-"""Secret hygiene (issue 9): every CLI verb, run with file keys in successful and failing ways, never
-shows a private key, passphrase, KEK or data key (DEK) — raw, hex, base64 or as a Python-style byte
-list — in stdout, stderr, any file it writes that is not itself a secret key file, or the argv of
-any process the test starts.
+"""Secret hygiene (issue 9): every CLI verb — keygen, pubkey, sign, verify, verify --policy, inspect,
+encrypt, decrypt, rewrap, seal, unseal — run with file keys, PKCS#11 keys (SoftHSM2) and AWS KMS
+keys (the local moto KMS), in successful and failing ways, with `--audit-log` on every verb that has
+it, never shows a secret: private keys (PEM bodies, scalars), the key passphrase, KEKs (file and
+extractable token keys), the PKCS#11 PIN, the AWS secret access key and session token, or a data key
+(DEK) — raw, hex, base64 or as a Python-style byte list.
 
-The DEK is not known to the CLI's user, so the test recovers it from the encrypted envelope with
-the KEK (AES-GCM unwrap of the `aes256-kek` stanza, docs/FORMAT.md §8.3) and then looks for it.
+Searched: stdout, stderr, the audit log, every file written under the work directory except the
+secret key files themselves, and the argv of every process — the ones the test starts and, traced
+with `strace -f -e trace=execve`, any that modelseal starts (it starts none: asserted).
+
+The DEK is not known to the CLI's user: every encryption also names a file KEK recipient, and the
+test unwraps the DEK from that `aes256-kek` stanza (docs/FORMAT.md §8.3) with Python cryptography;
+every stanza of an envelope wraps the same DEK, so this is the DEK the HSM and KMS stanzas carry.
 """
 
+from __future__ import annotations
+
 import base64
+import dataclasses
 import hashlib
+import json
 import os
+import re
+import secrets as pysecrets
 import struct
 import subprocess
+import sys
+from pathlib import Path
 
 import cbor2
 import pytest
@@ -21,7 +36,23 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from interop_helpers import modelseal_path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "kms"))
+from local_kms import AWS_VARS, LocalKms  # noqa: E402
+
 PASSPHRASE = b"correct horse battery staple 7f3a"
+# Credentials of the AWS SDK's environment chain, distinctive enough to be found if they leak.
+AWS_SECRET = pysecrets.token_urlsafe(30)
+AWS_TOKEN = "FwoGZXIvYXdzE" + pysecrets.token_urlsafe(120)
+# Verbs that take --audit-log.
+AUDITED = {"sign", "verify", "encrypt", "decrypt", "rewrap", "seal", "unseal"}
+ALL_VERBS = AUDITED | {"keygen", "pubkey", "inspect"}
+POLICY = """version = 1
+[signers.release]
+key = "signer.pub.pem"
+[[models]]
+name = "prod/*"
+require = ["release"]
+"""
 
 
 def forms(secret: bytes) -> list[bytes]:
@@ -43,6 +74,7 @@ def lp(x: bytes) -> bytes:
 
 
 def recover_dek(envelope: bytes, kek: bytes) -> bytes:
+    """Unwraps the DEK from the envelope's `aes256-kek` stanza for `kek` (FORMAT.md §6.5, §8.3)."""
     hl = struct.unpack(">I", envelope[10:14])[0]
     header = cbor2.loads(envelope[14 : 14 + hl])
     digest = hashlib.sha256(header[1]).digest()
@@ -52,27 +84,54 @@ def recover_dek(envelope: bytes, kek: bytes) -> bytes:
     return AESGCM(kek).decrypt(stanza[4][1], stanza[3], ctx)
 
 
-class Harness:
-    """Runs modelseal and keeps everything a secret could leak into."""
+def pem_body(path: Path) -> bytes:
+    return b"".join(l for l in path.read_bytes().splitlines() if not l.startswith(b"-----"))
 
-    def __init__(self, tmp):
-        self.tmp = tmp
+
+def ec_scalar(path: Path, password: bytes | None = None) -> bytes:
+    key = serialization.load_pem_private_key(path.read_bytes(), password)
+    return key.private_numbers().private_value.to_bytes(32, "big")
+
+
+EXECVE = re.compile(r'^\d+ execve\("([^"]*)", .*\) = 0$')
+
+
+class Harness:
+    """Runs modelseal (under strace) and keeps everything a secret could leak into."""
+
+    def __init__(self, root: Path, traces: Path, env: dict[str, str]):
+        root.mkdir(parents=True, exist_ok=True)
+        traces.mkdir(parents=True, exist_ok=True)
+        self.tmp = root
+        self.traces = traces
+        self.env = env
         self.bin = modelseal_path()
+        self.audit = root / "audit.jsonl"
+        self.audited = 0
         self.captured: list[tuple[str, bytes]] = []
         self.argvs: list[list[str]] = []
+        self.trace_files: list[Path] = []
 
     def run(self, *args, expect=None):
-        argv = [str(self.bin)] + [str(a) for a in args]
+        args = [str(a) for a in args]
+        if args[0] in AUDITED:
+            args += ["--audit-log", str(self.audit)]
+            self.audited += 1
+        trace = self.traces / f"{len(self.trace_files)}.strace"
+        self.trace_files.append(trace)
+        argv = ["strace", "-f", "-qq", "--seccomp-bpf", "-e", "trace=execve", "-s", "65536",
+                "-o", str(trace), str(self.bin), *args]
         self.argvs.append(argv)
-        r = subprocess.run(argv, capture_output=True, stdin=subprocess.DEVNULL, timeout=300)
-        label = " ".join(str(a) for a in args[:2])
+        r = subprocess.run(argv, capture_output=True, stdin=subprocess.DEVNULL, timeout=300,
+                           env=self.env)
+        label = " ".join(args[:2])
         self.captured += [(f"{label} stdout", r.stdout), (f"{label} stderr", r.stderr)]
         assert b"panicked" not in r.stderr, r.stderr
         if expect is not None:
             assert r.returncode == expect, (args, r.stderr.decode())
         return r
 
-    def files_written(self, secret_files):
+    def files_written(self, secret_files: set[str]):
         for root, _, names in os.walk(self.tmp):
             for n in names:
                 p = os.path.join(root, n)
@@ -81,126 +140,262 @@ class Harness:
                 with open(p, "rb") as f:
                     yield p, f.read()
 
+    def executed(self) -> list[str]:
+        """Every program any traced process executed (modelseal itself and its children)."""
+        out = []
+        for trace in self.trace_files:
+            for line in trace.read_text(errors="replace").splitlines():
+                m = EXECVE.match(line)
+                if m:
+                    out.append(m.group(1))
+        return out
 
-@pytest.fixture
-def scene(tmp_path):
-    h = Harness(tmp_path)
-    model = tmp_path / "model"
+    def assert_no_leak(self, secrets: dict[str, bytes], secret_files: set[str]) -> None:
+        haystacks = list(self.captured) + list(self.files_written(secret_files))
+        haystacks += [("argv", " ".join(a).encode()) for a in self.argvs]
+        haystacks += [(f"strace {t.name}", t.read_bytes()) for t in self.trace_files]
+        leaks = []
+        for name, secret in secrets.items():
+            for form in forms(secret):
+                for where, data in haystacks:
+                    if form in data:
+                        leaks.append(f"{name} ({len(form)} bytes) in {where}")
+        assert leaks == []
+        # The test looked where a leak would be: every run was traced, modelseal started no other
+        # program, and the audit log holds one JSON line per audited run.
+        assert self.executed() == [str(self.bin)] * len(self.trace_files)
+        lines = self.audit.read_text().splitlines()
+        assert len(lines) == self.audited
+        assert all(json.loads(line)["operation"] for line in lines)
+        assert any(w.endswith("audit.jsonl") for w, _ in haystacks)
+        verbs = {a[a.index(str(self.bin)) + 1] for a in self.argvs}
+        assert verbs == ALL_VERBS, verbs
+        assert any("verify" in a and "--policy" in a for a in self.argvs)
+
+
+def base_env(extra: dict[str, str | None] | None = None) -> dict[str, str]:
+    """The environment of every run: distinctive AWS credentials (which no run may show), plus
+    `extra` (`None` unsets)."""
+    env = {k: v for k, v in os.environ.items() if k not in AWS_VARS}
+    env.update(AWS_ACCESS_KEY_ID="AKIAHYGIENE0TEST0001", AWS_SECRET_ACCESS_KEY=AWS_SECRET,
+               AWS_SESSION_TOKEN=AWS_TOKEN, AWS_REGION="us-east-1",
+               AWS_EC2_METADATA_DISABLED="true")
+    for k, v in (extra or {}).items():
+        if v is None:
+            env.pop(k, None)
+        else:
+            env[k] = v
+    return env
+
+
+@dataclasses.dataclass
+class Kit:
+    """The keys of one kind, as the verbs take them."""
+
+    sign_key: str
+    sign_args: list[str]
+    bad_sign_key: str
+    recipients: list[str]
+    identities: list[str]
+
+
+def every_verb(h: Harness, kit: Kit, secrets: dict[str, bytes], secret_files: set[str]) -> None:
+    """Runs every verb with `kit`, good and failing, adding the secrets it makes to `secrets`."""
+    t = h.tmp
+    model = t / "model"
     (model / "sub").mkdir(parents=True)
     (model / "weights.bin").write_bytes(os.urandom(300_000))
     (model / "sub" / "config.json").write_bytes(b'{"layers": 2}')
-    single = tmp_path / "single.bin"
+    single = t / "single.bin"
     single.write_bytes(os.urandom(100_000))
+    # keygen: the file KEK every encryption adds (to recover the DEK), a KEK that is no recipient,
+    # and a signing key that signs nothing the policy trusts.
+    kek, wrong, other = t / "kek.hex", t / "wrong.hex", t / "other.pem"
+    h.run("keygen", "--algorithm", "aes256-kek", "--out", kek, "--json", expect=0)
+    h.run("keygen", "--algorithm", "aes256-kek", "--out", wrong, expect=0)
+    h.run("keygen", "--algorithm", "ec-p256", "--out", other, "--public-out", t / "other.pub.pem",
+          expect=0)
+    secrets["kek"] = bytes.fromhex(kek.read_text().strip())
+    secrets["wrong kek"] = bytes.fromhex(wrong.read_text().strip())
+    secrets["other scalar"] = ec_scalar(other)
+    secrets["other PEM body"] = pem_body(other)
+    secret_files |= {str(kek), str(wrong), str(other)}
 
+    # pubkey, sign, verify, verify --policy, inspect.
+    pub = t / "signer.pub.pem"
+    h.run("pubkey", kit.sign_key, *kit.sign_args, "-o", pub, expect=0)
+    h.run("pubkey", kit.bad_sign_key, expect=2)
+    sig = t / "m.sig"
+    h.run("sign", model, "--key", kit.sign_key, *kit.sign_args, "-o", sig, "--json", expect=0)
+    h.run("sign", model, "--key", kit.bad_sign_key, "-o", t / "bad.sig", "--json", expect=2)
+    h.run("verify", model, "--signature", sig, "--key", pub, "--json", expect=0)
+    h.run("verify", model, "--signature", sig, "--key", t / "other.pub.pem", "--json", expect=1)
+    (t / "trust.toml").write_text(POLICY)
+    policy = t / "trust.toml"
+    h.run("verify", model, "--signature", sig, "--policy", policy, "--model-name", "prod/m",
+          "--json", expect=0)
+    h.run("verify", model, "--signature", sig, "--policy", policy, "--model-name", "dev/m",
+          "--json", expect=1)
+    h.run("inspect", sig, "--json", expect=0)
+
+    # encrypt, decrypt (each identity, a wrong key, tampered), inspect, rewrap.
+    recipients = [a for r in kit.recipients + [str(kek)] for a in ("--recipient", r)]
+    enc, single_enc = t / "enc", t / "single.mseal"
+    h.run("encrypt", model, *recipients, "-o", enc, "--json", expect=0)
+    h.run("encrypt", single, *recipients, "-o", single_enc, expect=0)
+    for i, ident in enumerate(kit.identities):
+        h.run("decrypt", enc, "--key", ident, "-o", t / f"out-{i}", "--json", expect=0)
+        h.run("decrypt", single_enc, "--key", ident, "-o", t / f"single-{i}.out", expect=0)
+    h.run("decrypt", enc, "--key", wrong, "-o", t / "nope", "--json", expect=1)
+    h.run("inspect", enc, "--json", expect=0)
+    secrets["dek"] = recover_dek((enc / "modelseal.envelope").read_bytes(), secrets["kek"])
+    secrets["single dek"] = recover_dek(single_enc.read_bytes(), secrets["kek"])
+    h.run("rewrap", single_enc, "--key", kit.identities[0], "--recipient", wrong, "--json",
+          expect=0)
+    assert recover_dek(single_enc.read_bytes(), secrets["wrong kek"]) == secrets["single dek"]
+    (enc / "weights.bin").write_bytes(b"\0" + (enc / "weights.bin").read_bytes()[1:])
+    h.run("decrypt", enc, "--key", kit.identities[0], "-o", t / "tampered", "--json", expect=1)
+
+    # seal, the registry's verify --policy of what it stores, unseal (good, wrong key).
+    sealed = t / "sealed"
+    h.run("seal", model, "--key", kit.sign_key, *kit.sign_args, *recipients, "-o", sealed,
+          "--model-name", "prod/m", "--json", expect=0)
+    secrets["sealed dek"] = recover_dek((sealed / "modelseal.envelope").read_bytes(),
+                                        secrets["kek"])
+    h.run("verify", sealed, "--signature", t / "sealed.sig", "--policy", policy, "--model-name",
+          "prod/m", "--json", expect=0)
+    h.run("unseal", sealed, "--policy", policy, "--key", kit.identities[-1], "--out",
+          t / "unsealed", "--json", expect=0)
+    assert (t / "unsealed" / "weights.bin").read_bytes() == (model / "weights.bin").read_bytes()
+    h.run("unseal", sealed, "--policy", policy, "--key", wrong, "--out", t / "unsealed-2",
+          "--json", expect=1)
+
+
+def test_file_keys_never_leak(tmp_path):
+    h = Harness(tmp_path / "work", tmp_path / "traces", base_env())
+    t = h.tmp
     # A passphrase-protected signing key (PBES2 PKCS#8) and its passphrase file, both 0600.
     sk = ec.generate_private_key(ec.SECP256R1())
-    enc_key = tmp_path / "sign.key.pem"
+    enc_key = t / "sign.key.pem"
     enc_key.write_bytes(sk.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                          serialization.BestAvailableEncryption(PASSPHRASE)))
-    pw = tmp_path / "pw.txt"
+    pw = t / "pw.txt"
     pw.write_bytes(PASSPHRASE + b"\n")
     for p in (enc_key, pw):
         os.chmod(p, 0o600)
-    plain_key = tmp_path / "plain.key.pem"
-    h.run("keygen", "--algorithm", "ec-p256", "--out", plain_key, "--public-out", tmp_path / "plain.pub.pem", expect=0)
-    for alg in ("aes256-kek", "x25519", "rsa3072"):
-        h.run("keygen", "--algorithm", alg, "--out", tmp_path / alg, "--json", expect=0)
+    for alg in ("x25519", "rsa3072"):
+        h.run("keygen", "--algorithm", alg, "--out", t / alg, "--json", expect=0)
+    x = serialization.load_pem_private_key((t / "x25519").read_bytes(), None)
+    r = serialization.load_pem_private_key((t / "rsa3072").read_bytes(), None)
     secrets = {
         "signing scalar": sk.private_numbers().private_value.to_bytes(32, "big"),
         "passphrase": PASSPHRASE,
-        "kek": bytes.fromhex((tmp_path / "aes256-kek").read_text().strip()),
+        "x25519 scalar": x.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                                         serialization.NoEncryption()),
+        "rsa d": r.private_numbers().d.to_bytes(384, "big").lstrip(b"\0"),
+        "rsa p": r.private_numbers().p.to_bytes(192, "big").lstrip(b"\0"),
+        "aws secret access key": AWS_SECRET.encode(),
+        "aws session token": AWS_TOKEN.encode(),
     }
-    plain = serialization.load_pem_private_key((plain_key).read_bytes(), None)
-    secrets["generated signing scalar"] = plain.private_numbers().private_value.to_bytes(32, "big")
-    x = serialization.load_pem_private_key((tmp_path / "x25519").read_bytes(), None)
-    secrets["x25519 scalar"] = x.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
-                                               serialization.NoEncryption())
-    r = serialization.load_pem_private_key((tmp_path / "rsa3072").read_bytes(), None)
-    secrets["rsa d"] = r.private_numbers().d.to_bytes(384, "big").lstrip(b"\0")
-    secrets["rsa p"] = r.private_numbers().p.to_bytes(192, "big").lstrip(b"\0")
-    for name in ("sign.key.pem", "plain.key.pem", "x25519", "rsa3072"):
-        body = b"".join(l for l in (tmp_path / name).read_bytes().splitlines() if not l.startswith(b"-----"))
-        secrets[f"{name} PEM body"] = body
-    secret_files = {str(tmp_path / n) for n in ("sign.key.pem", "pw.txt", "plain.key.pem", "aes256-kek", "x25519", "rsa3072")}
-    return h, model, single, secrets, secret_files
+    for name in ("sign.key.pem", "x25519", "rsa3072"):
+        secrets[f"{name} PEM body"] = pem_body(t / name)
+    secret_files = {str(t / n) for n in ("sign.key.pem", "pw.txt", "x25519", "rsa3072")}
+    kit = Kit(
+        sign_key=str(enc_key),
+        sign_args=["--key-password-file", str(pw)],
+        bad_sign_key=str(t / "model" / "sub" / "config.json"),
+        recipients=[str(t / "x25519.pub"), str(t / "rsa3072.pub")],
+        identities=[str(t / "x25519"), str(t / "rsa3072")],
+    )
+    every_verb(h, kit, secrets, secret_files)
+    # A wrong passphrase file, a missing passphrase, a readable key (refused, then allowed).
+    h.run("sign", t / "model", "--key", enc_key, "--key-password-file", t / "model" / "sub" / "config.json",
+          "-o", t / "bad.sig", expect=2)
+    h.run("pubkey", enc_key, expect=2)
+    os.chmod(t / "x25519", 0o644)
+    h.run("decrypt", t / "single.mseal", "--key", t / "x25519", "-o", t / "p.out", expect=2)
+    h.run("decrypt", t / "single.mseal", "--key", t / "x25519", "-o", t / "p.out",
+          "--allow-insecure-key-permissions", expect=0)
+    os.chmod(t / "x25519", 0o600)
+    h.assert_no_leak(secrets, secret_files)
+    assert len(h.argvs) == 32
 
 
-def test_no_verb_leaks_a_secret(scene):
-    h, model, single, secrets, secret_files = scene
-    t = h.tmp
-    pub = t / "sign.pub.pem"
-    # Signing keys: pubkey, sign (key and passphrase), verify, inspect — good and bad inputs.
-    h.run("pubkey", t / "sign.key.pem", "--key-password-file", t / "pw.txt", "-o", pub, expect=0)
-    h.run("pubkey", t / "sign.key.pem", expect=2)  # passphrase missing
-    h.run("sign", model, "--key", t / "sign.key.pem", "--key-password-file", t / "pw.txt", "-o", t / "m.sig", "--json", expect=0)
-    h.run("sign", model, "--key", t / "sign.key.pem", "--key-password-file", t / "model" / "sub" / "config.json", "-o", t / "bad.sig", expect=2)
-    h.run("verify", model, "--signature", t / "m.sig", "--key", pub, "--json", expect=0)
-    h.run("verify", model, "--signature", t / "m.sig", "--key", t / "plain.pub.pem", "--json", expect=1)
-    h.run("inspect", t / "m.sig", "--json", expect=0)
-    os.chmod(t / "plain.key.pem", 0o644)
-    h.run("sign", model, "--key", t / "plain.key.pem", "-o", t / "p.sig", expect=2)  # refused: readable
-    h.run("sign", model, "--key", t / "plain.key.pem", "--allow-insecure-key-permissions", "-o", t / "p.sig", expect=0)
-    os.chmod(t / "plain.key.pem", 0o600)
-
-    # Encryption: every recipient type, decrypt with each identity, wrong key, tamper, rewrap.
-    enc = t / "enc"
-    h.run("encrypt", model, "--recipient", t / "aes256-kek", "--recipient", t / "x25519.pub",
-          "--recipient", t / "rsa3072.pub", "-o", enc, "--json", expect=0)
-    h.run("encrypt", single, "--recipient", t / "aes256-kek", "-o", t / "single.mseal", expect=0)
-    for ident in ("aes256-kek", "x25519", "rsa3072"):
-        h.run("decrypt", enc, "--key", t / ident, "-o", t / f"out-{ident}", "--json", expect=0)
-    h.run("decrypt", t / "single.mseal", "--key", t / "aes256-kek", "-o", t / "single.out", expect=0)
-    h.run("inspect", enc, "--json", expect=0)
-    h.run("keygen", "--algorithm", "aes256-kek", "--out", t / "other-kek", expect=0)
-    h.run("decrypt", enc, "--key", t / "other-kek", "-o", t / "nope", "--json", expect=1)
-    envelope = (enc / "modelseal.envelope").read_bytes()
-    secrets["dek"] = recover_dek(envelope, secrets["kek"])
-    (enc / "weights.bin").write_bytes(b"\0" + (enc / "weights.bin").read_bytes()[1:])
-    h.run("decrypt", enc, "--key", t / "aes256-kek", "-o", t / "tampered", "--json", expect=1)
-    h.run("rewrap", t / "single.mseal", "--key", t / "aes256-kek", "--recipient", t / "x25519.pub", "--json", expect=0)
-    secrets["single dek"] = recover_dek((t / "single.mseal").read_bytes(), secrets["kek"])
-
-    leaks = []
-    haystacks = list(h.captured) + list(h.files_written(secret_files))
-    haystacks += [("argv", " ".join(a).encode()) for a in h.argvs]
-    for name, secret in secrets.items():
-        for form in forms(secret):
-            for where, data in haystacks:
-                if form in data:
-                    leaks.append(f"{name} ({len(form)} bytes) in {where}")
-    assert leaks == []
-    # The test looked where a leak would be: outputs were captured and files were scanned.
-    assert len(h.captured) >= 40 and any("m.sig" in w for w, _ in haystacks)
-
-
-def test_pkcs11_verbs_never_show_the_pin(tmp_path):
-    """With keys in a SoftHSM2 token: sign, pubkey, encrypt, decrypt, rewrap, good and failing (a
-    wrong PIN, a missing object), never show the PIN — which lives only in its 0400 file."""
+def test_pkcs11_keys_never_leak(tmp_path):
+    """Keys in a SoftHSM2 token (scripts/softhsm-init.sh): the PIN lives only in its 0400 file;
+    the extractable AES key's value (read with pkcs11-tool) must not show either."""
     from softhsm_token import Token
 
     token = Token(tmp_path / "token")
-    pin = token.pin().encode()
-    h = Harness(tmp_path / "work")
-    (tmp_path / "work").mkdir()
-    model = tmp_path / "work" / "model"
-    model.mkdir()
-    (model / "w.bin").write_bytes(os.urandom(50_000))
-    t = tmp_path / "work"
-    h.run("pubkey", token.uri("ec-p256"), "-o", t / "p.pub", expect=0)
-    h.run("sign", model, "--key", token.uri("ec-p256"), "-o", t / "m.sig", "--json", expect=0)
-    h.run("verify", model, "--signature", t / "m.sig", "--key", t / "p.pub", expect=0)
-    h.run("encrypt", model, "--recipient", token.uri("aes-wrap"), "--recipient", token.uri("rsa-3072"),
-          "-o", t / "enc", "--json", expect=0)
-    h.run("decrypt", t / "enc", "--key", token.uri("aes-wrap"), "-o", t / "dec", "--json", expect=0)
-    h.run("decrypt", t / "enc", "--key", token.uri("rsa-3072"), "-o", t / "dec2", expect=0)
-    h.run("sign", model, "--key", token.uri("no-such-object"), "-o", t / "x.sig", expect=2)
+    pin = token.pin()
+    kwp_value = tmp_path / "aes-extractable.bin"
+    tool = subprocess.run(
+        ["pkcs11-tool", "--module", token.module, "--token-label", token.token, "--login",
+         "--pin", "env:HYGIENE_PIN", "--read-object", "--type", "secrkey", "--label",
+         "aes-extractable", "-o", str(kwp_value)],
+        capture_output=True, stdin=subprocess.DEVNULL, timeout=60,
+        env={**os.environ, "HYGIENE_PIN": pin},
+    )
+    assert tool.returncode == 0, tool.stderr
+    h = Harness(tmp_path / "work", tmp_path / "traces", base_env())
+    secrets = {
+        "PIN": pin.encode(),
+        "extractable AES key": kwp_value.read_bytes(),
+        "aws secret access key": AWS_SECRET.encode(),
+        "aws session token": AWS_TOKEN.encode(),
+    }
+    assert len(secrets["extractable AES key"]) == 32
+    kwp = f"{token.uri('aes-extractable')}&x-wrap=aes-kwp"
+    kit = Kit(
+        sign_key=token.uri("ec-p256"),
+        sign_args=[],
+        bad_sign_key=token.uri("no-such-object"),
+        recipients=[token.uri("aes-wrap"), token.uri("rsa-3072"), kwp],
+        identities=[token.uri("aes-wrap"), token.uri("rsa-3072"), kwp],
+    )
+    secret_files: set[str] = set()
+    every_verb(h, kit, secrets, secret_files)
     wrong = tmp_path / "wrong-pin"
     wrong.write_text("0000000000\n")
     os.chmod(wrong, 0o400)
     # A wrong PIN costs one failed login on the token; the tests' token tolerates that.
-    h.run("sign", model, "--key", token.uri("ec-p256", wrong), "-o", t / "y.sig", expect=2)
-    leaks = [f"PIN in {where}" for where, data in h.captured if pin in data]
-    leaks += [f"PIN in argv {a}" for a in h.argvs if any(token.pin() in x for x in a)]
-    leaks += [f"PIN in {p}" for p, data in h.files_written(set()) if pin in data]
-    assert leaks == []
-    assert len(h.captured) >= 16
+    h.run("sign", h.tmp / "model", "--key", token.uri("ec-p256", wrong), "-o", h.tmp / "y.sig",
+          expect=2)
+    h.assert_no_leak(secrets, secret_files)
+    assert len(h.argvs) == 29
+
+
+@pytest.fixture
+def kms(tmp_path):
+    server = LocalKms(tmp_path / "moto")
+    yield server
+    server.close()
+
+
+def test_kms_keys_never_leak(tmp_path, kms):
+    """AWS KMS keys in the local moto KMS, reached through the SDK's environment credentials: the
+    secret access key and session token never show."""
+    kms.create_key("ECC_NIST_P256", "alias/hygiene-sign")
+    kms.create_key("SYMMETRIC_DEFAULT", "alias/hygiene-wrap")
+    ours = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+    env = base_env({k: v for k, v in kms.env().items() if k not in ours})
+    h = Harness(tmp_path / "work", tmp_path / "traces", env)
+    secrets = {
+        "aws secret access key": AWS_SECRET.encode(),
+        "aws session token": AWS_TOKEN.encode(),
+    }
+    kit = Kit(
+        sign_key="awskms:///alias/hygiene-sign",
+        sign_args=[],
+        bad_sign_key="awskms:///alias/no-such-key",
+        recipients=["awskms:///alias/hygiene-wrap"],
+        identities=["awskms:///alias/hygiene-wrap"],
+    )
+    before = len(kms.requests())
+    secret_files: set[str] = set()
+    every_verb(h, kit, secrets, secret_files)
+    # The KMS was really used: signing, wrapping and unwrapping went through it.
+    actions = set(kms.requests()[before:])
+    assert {"kms Sign", "kms Encrypt", "kms Decrypt"} <= actions, actions
+    h.assert_no_leak(secrets, secret_files)
+    assert len(h.argvs) == 24

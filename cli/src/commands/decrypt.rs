@@ -1,5 +1,6 @@
 //! `modelseal decrypt`: decrypt an encrypted model; OUT appears only if every byte authenticated.
 
+use super::KeyFileArgs;
 use crate::audit::{audited, Audit, AuditArgs};
 use crate::output::{hex, print_json, seal_failure};
 use crate::progress::Bar;
@@ -38,6 +39,8 @@ pub struct Args {
     #[arg(long, short = 'q')]
     quiet: bool,
     #[command(flatten)]
+    key_files: KeyFileArgs,
+    #[command(flatten)]
     audit: AuditArgs,
 }
 
@@ -49,7 +52,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 fn decrypt(args: &Args, audit: &mut Audit) -> anyhow::Result<ExitCode> {
     audit.event.key_ids.push(args.key.clone());
-    let identity = seal::open_identity(&args.key)?;
+    let identity = seal::open_identity_with(&args.key, &args.key_files.options())?;
     let options = DecryptOptions {
         overwrite: args.force,
         ..DecryptOptions::default()

@@ -1,5 +1,6 @@
 //! `modelseal encrypt`: envelope-encrypt a model directory or file for one or more recipients.
 
+use super::KeyFileArgs;
 use crate::audit::{audited, Audit, AuditArgs};
 use crate::output::{hex, print_json, recipients_json};
 use crate::progress::Bar;
@@ -38,6 +39,8 @@ pub struct Args {
     #[arg(long, short = 'q')]
     quiet: bool,
     #[command(flatten)]
+    key_files: KeyFileArgs,
+    #[command(flatten)]
     audit: AuditArgs,
 }
 
@@ -49,10 +52,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 fn encrypt(args: &Args, audit: &mut Audit) -> anyhow::Result<ExitCode> {
     audit.event.key_ids.extend(args.recipients.iter().cloned());
+    let key_options = args.key_files.options();
     let recipients = args
         .recipients
         .iter()
-        .map(|r| seal::open_recipient(r))
+        .map(|r| seal::open_recipient_with(r, &key_options))
         .collect::<Result<Vec<_>, _>>()?;
     let recipients: Vec<&dyn seal::KeyWrapper> = recipients.iter().map(|r| r.as_ref()).collect();
     let input = seal::plaintext_from_path(&args.model)?;

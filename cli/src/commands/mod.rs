@@ -63,16 +63,34 @@ pub struct KeyArgs {
     /// File holding the passphrase of an encrypted PKCS#8 private key (never pass secrets in argv).
     #[arg(long, value_name = "FILE")]
     key_password_file: Option<std::path::PathBuf>,
-    /// Accept private key and passphrase files that group or others can read.
+    #[command(flatten)]
+    permissions: KeyFileArgs,
+}
+
+/// The permission override of every verb that reads a secret key file (private key, KEK,
+/// passphrase).
+#[derive(Debug, clap::Args)]
+pub struct KeyFileArgs {
+    /// Accept private key, KEK and passphrase files that group or others can read.
     #[arg(long)]
     allow_insecure_key_permissions: bool,
+}
+
+impl KeyFileArgs {
+    /// Key options with only the permission override set.
+    fn options(&self) -> modelseal::keys::KeyOptions {
+        modelseal::keys::KeyOptions {
+            allow_insecure_permissions: self.allow_insecure_key_permissions,
+            ..modelseal::keys::KeyOptions::default()
+        }
+    }
 }
 
 impl KeyArgs {
     fn options(&self) -> modelseal::keys::KeyOptions {
         modelseal::keys::KeyOptions {
             password_file: self.key_password_file.clone(),
-            allow_insecure_permissions: self.allow_insecure_key_permissions,
+            ..self.permissions.options()
         }
     }
 

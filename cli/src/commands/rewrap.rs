@@ -1,5 +1,6 @@
 //! `modelseal rewrap`: add or remove recipients of an encrypted model without re-encrypting it.
 
+use super::KeyFileArgs;
 use crate::audit::{audited, Audit, AuditArgs};
 use crate::output::{print_json, recipients_json, seal_failure};
 use modelseal::audit::Operation;
@@ -31,6 +32,8 @@ pub struct Args {
     #[arg(long)]
     json: bool,
     #[command(flatten)]
+    key_files: KeyFileArgs,
+    #[command(flatten)]
     audit: AuditArgs,
 }
 
@@ -50,11 +53,12 @@ fn rewrap(args: &Args, audit: &mut Audit) -> anyhow::Result<ExitCode> {
     if args.recipients.is_empty() && args.remove.is_empty() {
         anyhow::bail!("nothing to do: give --recipient and/or --remove-recipient");
     }
-    let identity = seal::open_identity(&args.key)?;
+    let key_options = args.key_files.options();
+    let identity = seal::open_identity_with(&args.key, &key_options)?;
     let add = args
         .recipients
         .iter()
-        .map(|r| seal::open_recipient(r))
+        .map(|r| seal::open_recipient_with(r, &key_options))
         .collect::<Result<Vec<_>, _>>()?;
     let add: Vec<&dyn seal::KeyWrapper> = add.iter().map(|r| r.as_ref()).collect();
     let recipients =

@@ -60,10 +60,11 @@ fn seal(args: &Args, audit: &mut Audit) -> anyhow::Result<ExitCode> {
     let signer = args
         .key_args
         .open_signer(&args.key, args.cert.as_deref(), &args.cert_chain)?;
+    let key_options = args.key_args.options();
     let recipients = args
         .recipients
         .iter()
-        .map(|r| seal::open_recipient(r))
+        .map(|r| seal::open_recipient_with(r, &key_options))
         .collect::<Result<Vec<_>, _>>()?;
     let recipients: Vec<&dyn seal::KeyWrapper> = recipients.iter().map(|r| r.as_ref()).collect();
     let options = SealOptions {

@@ -1,6 +1,7 @@
 //! `modelseal unseal`: verify an encrypted model under a policy, decrypt it, verify the plaintext,
 //! and only then publish it (files 0400, directories 0500). The Kubernetes init step.
 
+use super::KeyFileArgs;
 use crate::audit::{audited, Audit, AuditArgs};
 use crate::output::{exit_failed, exit_input, print_json};
 use modelseal::audit::{AuditEvent, Operation};
@@ -13,7 +14,8 @@ use std::process::ExitCode;
 
 /// Verify ENC (ENC.sig) under POLICY, decrypt it beside DIR, verify the plaintext signature under
 /// POLICY, then move it to DIR (files 0400, directories 0500). On any failure DIR is not created
-/// and nothing decrypted remains.
+/// and nothing decrypted remains. A run that was killed leaves only its private temporary beside
+/// DIR (.DIR.modelseal-tmp.PID.*, mode 0700); the next unseal into the same DIR removes it.
 ///
 /// Exit 0 unsealed, 1 denied or decryption failed, 2 usage or input error.
 #[derive(Debug, clap::Args)]
@@ -23,7 +25,8 @@ pub struct Args {
     /// Trust policy (TOML, docs/policy.md).
     #[arg(long, value_name = "POLICY.toml")]
     policy: PathBuf,
-    /// Decryption key reference (a KEK file, an X25519 or RSA private key file).
+    /// Decryption key reference (a KEK file, an X25519 or RSA private key file, a `pkcs11:` URI,
+    /// an `awskms://` key).
     #[arg(long, value_name = "REF")]
     key: String,
     /// The directory to create.
@@ -42,6 +45,8 @@ pub struct Args {
     #[arg(long, short = 'q')]
     quiet: bool,
     #[command(flatten)]
+    key_files: KeyFileArgs,
+    #[command(flatten)]
     audit: AuditArgs,
 }
 
@@ -55,7 +60,7 @@ fn unseal(args: &Args, audit: &mut Audit) -> anyhow::Result<ExitCode> {
     audit.event = AuditEvent::unseal(&args.encrypted, &args.key, &args.policy);
     let policy = Policy::load(&args.policy)?;
     audit.policy_log = policy.audit_log().map(Path::to_path_buf);
-    let identity = seal::open_identity(&args.key)?;
+    let identity = seal::open_identity_with(&args.key, &args.key_files.options())?;
     let options = UnsealOptions {
         model_name: args.model_name.clone(),
         signature: args.signature.clone(),

@@ -1,6 +1,8 @@
 //! Helpers shared by the CLI integration tests: run the built binary, read its exit code and JSON.
 #![allow(dead_code)] // each test crate uses a different subset
 
+pub mod kill;
+
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -45,4 +47,13 @@ pub fn json(out: &Output) -> Value {
 /// A test path as a CLI argument.
 pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
+}
+
+/// Entries of `dir` other than `keep` (temporaries a run may have left).
+pub fn leftovers(dir: &Path, keep: &[&str]) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !keep.contains(&n.as_str()))
+        .collect()
 }

@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
-mod file;
+pub(crate) mod file;
 mod generate;
 mod keyref;
 mod load;

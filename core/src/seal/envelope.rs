@@ -513,12 +513,8 @@ pub(crate) fn clean_stale_temporaries(target: &Path) -> Result<usize, SealError>
             continue;
         }
         let path = entry.path();
-        let result = if meta.is_dir() {
-            std::fs::remove_dir_all(&path)
-        } else {
-            std::fs::remove_file(&path)
-        };
-        result.map_err(|e| SealError::io(&path, e))?;
+        // Read-only directories inside (a killed unseal's 0500 ones) must not stop the cleanup.
+        crate::fsutil::remove_tree(&path).map_err(|e| SealError::io(&path, e))?;
         removed += 1;
     }
     Ok(removed)

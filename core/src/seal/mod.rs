@@ -30,7 +30,8 @@ pub use error::SealError;
 pub use inspect::{inspect_encrypted, is_encrypted, EncryptedSummary, RecipientInfo};
 pub use reader::{open_file, open_path};
 pub use recipient::{
-    generate_key, generate_key_files, load_key_file, open_identity, open_recipient, GeneratedKey,
-    KeyKind, KeyWrapper, WrapContext,
+    generate_key, generate_key_files, load_key_file, load_key_file_with, open_identity,
+    open_identity_with, open_recipient, open_recipient_with, GeneratedKey, KeyKind, KeyWrapper,
+    WrapContext,
 };
 pub use rewrap::{rewrap, rewrap_key_ids};

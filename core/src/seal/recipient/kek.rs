@@ -9,6 +9,7 @@ use std::path::Path;
 use zeroize::Zeroizing;
 
 use super::{key_error, read_secret_file, unwrap_failed, KeyWrapper, WrapContext};
+use crate::keys::KeyOptions;
 use crate::seal::format::{ParamValue, Stanza};
 use crate::seal::keyschedule::{key_id, DataKey};
 use crate::seal::rng::Entropy;
@@ -40,9 +41,9 @@ impl KekWrapper {
     }
 
     /// Reads a KEK file (§8.8): 64 hex digits, optionally followed by one line feed; refused if
-    /// group or others can read it.
-    pub fn from_file(path: &Path) -> Result<KekWrapper, SealError> {
-        let text = read_secret_file(path)?;
+    /// group or others can read it, unless `options.allow_insecure_permissions`.
+    pub fn from_file(path: &Path, options: &KeyOptions) -> Result<KekWrapper, SealError> {
+        let text = read_secret_file(path, options)?;
         let body = text.strip_suffix(b"\n").unwrap_or(&text);
         let mut k = Zeroizing::new([0u8; 32]);
         hex::decode_to_slice(body, &mut k[..])

@@ -7,13 +7,13 @@ pub mod hpke;
 pub mod kek;
 pub mod rsa;
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use super::format::Stanza;
 use super::keyschedule::{stanza_context, DataKey};
 use super::rng::Entropy;
 use super::SealError;
+use crate::keys::KeyOptions;
 
 /// What a wrap binds to (§6.4, §8.7): the body digest and, for KMS, the model name.
 #[derive(Debug, Clone, Copy)]
@@ -60,6 +60,14 @@ pub trait KeyWrapper: Send + Sync {
     }
 }
 
+/// Shows which key this is (its stanza type and non-secret key id), never key material — the same
+/// for a key file, a token key and a KMS key.
+impl std::fmt::Debug for dyn KeyWrapper + '_ {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KeyWrapper({} {})", self.stanza_type(), self.key_id())
+    }
+}
+
 /// The uniform unwrap failure (§8.1: causes are not distinguished).
 pub(crate) fn unwrap_failed(w: &(impl KeyWrapper + ?Sized)) -> SealError {
     SealError::Unwrap {
@@ -69,27 +77,31 @@ pub(crate) fn unwrap_failed(w: &(impl KeyWrapper + ?Sized)) -> SealError {
     }
 }
 
-/// Reads a secret key file, refusing one that group or others may read (DESIGN.md).
-pub(crate) fn read_secret_file(path: &Path) -> Result<zeroize::Zeroizing<Vec<u8>>, SealError> {
-    let meta = std::fs::metadata(path).map_err(|e| SealError::io(path, e))?;
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(SealError::Key {
-            path: path.to_path_buf(),
-            reason: format!(
-                "secret key file is readable by group or others (mode {mode:o}); chmod 600 it"
-            ),
-        });
+/// Reads a secret key file (a KEK, a private key) through the one permission check of
+/// [`crate::keys`]: refused when group or others may read it, unless
+/// `options.allow_insecure_permissions` (DESIGN.md). The mode is taken from the open file.
+pub(crate) fn read_secret_file(
+    path: &Path,
+    options: &KeyOptions,
+) -> Result<zeroize::Zeroizing<Vec<u8>>, SealError> {
+    use crate::keys::file;
+    let contents = file::read(path).map_err(|e| from_key_error(path, e))?;
+    file::check_secret_mode(path, contents.mode, options.allow_insecure_permissions)
+        .map_err(|e| from_key_error(path, e))?;
+    Ok(contents.bytes)
+}
+
+/// A key-file error of [`crate::keys`] as a [`SealError`] about `path` (I/O stays I/O).
+fn from_key_error(path: &Path, err: crate::keys::KeyError) -> SealError {
+    match err {
+        crate::keys::KeyError::Io { path, source } => SealError::io(path, source),
+        other => {
+            let text = other.to_string();
+            let prefix = format!("{}: ", path.display());
+            let reason = text.strip_prefix(&prefix).unwrap_or(&text).to_owned();
+            key_error(path, reason)
+        }
     }
-    if meta.len() > 64 * 1024 {
-        return Err(SealError::Key {
-            path: path.to_path_buf(),
-            reason: "too large for a key file".into(),
-        });
-    }
-    std::fs::read(path)
-        .map(zeroize::Zeroizing::new)
-        .map_err(|e| SealError::io(path, e))
 }
 
 pub(crate) fn key_error(path: &Path, reason: impl Into<String>) -> SealError {
@@ -110,8 +122,18 @@ pub(crate) fn parse_pem(
 }
 
 /// Loads a key file for wrapping or unwrapping, by its content (§8.8): a hex KEK, a PKCS#8
-/// `PRIVATE KEY` (RSA or X25519) or an SPKI `PUBLIC KEY` (RSA or X25519; wrap only).
+/// `PRIVATE KEY` (RSA or X25519) or an SPKI `PUBLIC KEY` (RSA or X25519; wrap only). A secret
+/// file that group or others may read is refused ([`load_key_file_with`] can allow it).
 pub fn load_key_file(path: &Path) -> Result<Box<dyn KeyWrapper>, SealError> {
+    load_key_file_with(path, &KeyOptions::default())
+}
+
+/// [`load_key_file`] with `options`: only `allow_insecure_permissions` applies (a KEK or a
+/// private key file that group or others may read is accepted with it).
+pub fn load_key_file_with(
+    path: &Path,
+    options: &KeyOptions,
+) -> Result<Box<dyn KeyWrapper>, SealError> {
     let head = {
         use std::io::Read;
         let mut buf = [0u8; 64];
@@ -128,14 +150,14 @@ pub fn load_key_file(path: &Path) -> Result<Box<dyn KeyWrapper>, SealError> {
         return Ok(Box::new(rsa::RsaOaepWrapper::from_spki_der(&der, path)?));
     }
     if head.starts_with(b"-----BEGIN PRIVATE KEY-----") {
-        let text = read_secret_file(path)?;
+        let text = read_secret_file(path, options)?;
         let (_, der) = parse_pem(path, &text)?;
         if der.len() == 48 && der.windows(5).any(|w| w == [0x06, 0x03, 0x2B, 0x65, 0x6E]) {
             return Ok(Box::new(hpke::X25519Wrapper::from_pkcs8_der(&der, path)?));
         }
         return Ok(Box::new(rsa::RsaOaepWrapper::from_pkcs8_der(&der, path)?));
     }
-    Ok(Box::new(kek::KekWrapper::from_file(path)?))
+    Ok(Box::new(kek::KekWrapper::from_file(path, options)?))
 }
 
 /// Opens a recipient from a key reference (`docs/DESIGN.md` "Key references"), the one string the
@@ -143,8 +165,17 @@ pub fn load_key_file(path: &Path) -> Result<Box<dyn KeyWrapper>, SealError> {
 /// or RSA public (or private) key file, by path or `file:` URI, a key in a PKCS#11 token
 /// (`pkcs11:` URI: an AES-256 key → `pkcs11-aes`, an RSA key → `rsa-oaep`), or a symmetric AWS KMS
 /// key (`awskms://`, §8.7).
-/// Every failure is [`SealError::Key`] naming the reference.
+/// Every failure is [`SealError::Key`] naming the reference. A KEK or private key file that
+/// group or others may read is refused ([`open_recipient_with`] can allow it).
 pub fn open_recipient(reference: &str) -> Result<Box<dyn KeyWrapper>, SealError> {
+    open_recipient_with(reference, &KeyOptions::default())
+}
+
+/// [`open_recipient`] with `options` (only `allow_insecure_permissions` applies: key files).
+pub fn open_recipient_with(
+    reference: &str,
+    options: &KeyOptions,
+) -> Result<Box<dyn KeyWrapper>, SealError> {
     let parsed: crate::keys::KeyRef = reference.parse().map_err(|e| match e {
         crate::keys::KeyError::Reference {
             reference: shown,
@@ -153,10 +184,14 @@ pub fn open_recipient(reference: &str) -> Result<Box<dyn KeyWrapper>, SealError>
         other => key_error(Path::new(reference), other.to_string()),
     })?;
     match parsed {
-        crate::keys::KeyRef::File(path) => load_key_file(&path).map_err(|e| match e {
-            SealError::Io { path, source } => key_error(&path, format!("cannot read: {source}")),
-            other => other,
-        }),
+        crate::keys::KeyRef::File(path) => {
+            load_key_file_with(&path, options).map_err(|e| match e {
+                SealError::Io { path, source } => {
+                    key_error(&path, format!("cannot read: {source}"))
+                }
+                other => other,
+            })
+        }
         crate::keys::KeyRef::Pkcs11(uri) => Ok(crate::pkcs11::open_key_wrapper(&uri)?),
         crate::keys::KeyRef::AwsKms(kms) => crate::kms::open_wrapper(&kms),
     }
@@ -165,7 +200,15 @@ pub fn open_recipient(reference: &str) -> Result<Box<dyn KeyWrapper>, SealError>
 /// Opens the identity that decrypts (or rewraps): like [`open_recipient`], but the key must hold
 /// its secret — a public key is refused with a reason instead of failing at unwrap.
 pub fn open_identity(reference: &str) -> Result<Box<dyn KeyWrapper>, SealError> {
-    let key = open_recipient(reference)?;
+    open_identity_with(reference, &KeyOptions::default())
+}
+
+/// [`open_identity`] with `options` (only `allow_insecure_permissions` applies: key files).
+pub fn open_identity_with(
+    reference: &str,
+    options: &KeyOptions,
+) -> Result<Box<dyn KeyWrapper>, SealError> {
+    let key = open_recipient_with(reference, options)?;
     if !key.can_unwrap() {
         let shown = if reference.starts_with(crate::pkcs11::SCHEME) {
             crate::pkcs11::redact(reference)
@@ -284,6 +327,7 @@ pub fn generate_key_files(
 mod tests {
     use super::*;
     use crate::seal::rng::OsEntropy;
+    use std::os::unix::fs::PermissionsExt;
 
     fn ctx() -> WrapContext<'static> {
         WrapContext {
@@ -324,14 +368,34 @@ mod tests {
     }
 
     #[test]
-    fn refuses_readable_secret_file() {
+    fn refuses_readable_secret_files_unless_allowed() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("kek");
-        generate_key(KeyKind::Aes256Kek, &path).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
-        let err = load_key_file(&path).err().unwrap();
-        assert_eq!(err.class(), "key");
-        assert!(err.to_string().contains("group or others"), "{err}");
+        let allow = KeyOptions {
+            allow_insecure_permissions: true,
+            ..KeyOptions::default()
+        };
+        for kind in [KeyKind::Aes256Kek, KeyKind::X25519, KeyKind::Rsa3072] {
+            let path = dir.path().join(format!("{kind:?}"));
+            let g = generate_key(kind, &path).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+            let reference = path.to_str().unwrap();
+            for err in [
+                load_key_file(&path).err().unwrap(),
+                open_identity(reference).err().unwrap(),
+                open_recipient(reference).err().unwrap(),
+            ] {
+                assert_eq!(err.class(), "key");
+                let text = err.to_string();
+                assert!(text.starts_with(reference), "{text}");
+                assert!(text.contains("permissions 644"), "{text}");
+                assert!(text.contains("--allow-insecure-key-permissions"), "{text}");
+            }
+            let key = open_identity_with(reference, &allow).unwrap();
+            assert_eq!(key.key_id(), g.key_id);
+            // Write bits for others do not expose the secret (the check of `keys::file`).
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o620)).unwrap();
+            assert!(load_key_file(&path).is_ok());
+        }
     }
 
     #[test]

@@ -114,7 +114,7 @@ fn keys(root: &Path, regen: bool) -> Keys {
         pkcs8::der::pem::decode_vec(&text).unwrap().1
     };
     Keys {
-        kek1: KekWrapper::from_file(&k.join("kek-1.hex")).unwrap(),
+        kek1: KekWrapper::from_file(&k.join("kek-1.hex"), &Default::default()).unwrap(),
         x25519: load_key_file(&k.join("x25519-1.pem")).unwrap(),
         rsa: load_key_file(&k.join("rsa3072-1.pem")).unwrap(),
         rsa_sha1: RsaOaepWrapper::from_pkcs8_der(&der, Path::new("rsa"))
@@ -404,7 +404,8 @@ fn vectors_decrypt_and_negatives_fail_with_their_class() {
     let root = vectors_dir();
     let k = keys(&root, false);
     let private = private_copies(&root.join("keys"));
-    let kek2 = KekWrapper::from_file(&private.path().join("kek-2.hex")).unwrap();
+    let kek2 =
+        KekWrapper::from_file(&private.path().join("kek-2.hex"), &Default::default()).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     for entry in fs::read_dir(root.join("v1")).unwrap() {
         let d = entry.unwrap().path();

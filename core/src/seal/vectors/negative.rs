@@ -465,5 +465,5 @@ fn directory_cases(base: &'static Path) -> Vec<Case> {
 
 fn kek2() -> KekWrapper {
     let private = private_copies(&super::vectors_dir().join("keys"));
-    KekWrapper::from_file(&private.path().join("kek-2.hex")).unwrap()
+    KekWrapper::from_file(&private.path().join("kek-2.hex"), &Default::default()).unwrap()
 }

@@ -1,0 +1,190 @@
+//! `Debug` (and error) output of the core types that hold or reach a secret shows which key it is,
+//! never the secret: file signers (EC scalar), every recipient behind `dyn KeyWrapper` — a KEK, an
+//! X25519 and an RSA private key, a PKCS#11 token key (its PIN) and an AWS KMS key (the SDK's
+//! environment credentials) — and the errors of a KMS request that failed (with a data key in
+//! hand). `DataKey`, `FileKeys` and the concrete wrappers are covered in `seal.rs`.
+//!
+//! One test in its own binary: it sets AWS environment variables, which no other test may read
+//! concurrently.
+
+mod softhsm;
+
+use base64::Engine as _;
+use modelseal::keys::{self, KeyAlgorithm, KeyOptions, KeyRef};
+use modelseal::seal::keyschedule::DataKey;
+use modelseal::seal::recipient::rsa::RsaOaepWrapper;
+use modelseal::seal::rng::OsEntropy;
+use modelseal::seal::{generate_key, open_recipient, KeyKind, WrapContext};
+use std::path::Path;
+
+const AWS_SECRET: &str = "hYg1eNe/S3cretAccessKey+0123456789abcdefXY";
+const AWS_TOKEN: &str =
+    "FwoGZXIvYXdzEHygieneSessionToken0123456789/abcdefghijklmnopqrstuvwxyz+ABCDEFG";
+const DEK: [u8; 32] = [0xa7; 32];
+
+/// The ways a secret could be spelled in text.
+fn forms(secret: &[u8]) -> Vec<String> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    vec![
+        String::from_utf8_lossy(secret).into_owned(),
+        hex::encode(secret),
+        hex::encode_upper(secret),
+        b64.encode(secret),
+        b64.encode(secret).trim_end_matches('=').to_owned(),
+        format!("{secret:?}"),
+    ]
+}
+
+/// Asserts that no form of any of `secrets` occurs in `text` (what `what` printed).
+fn assert_clean(what: &str, text: &str, secrets: &[(&str, Vec<u8>)]) {
+    for (name, secret) in secrets {
+        for form in forms(secret) {
+            if form.len() >= 8 {
+                assert!(!text.contains(&form), "{what} shows the {name}: {text}");
+            }
+        }
+    }
+}
+
+fn pem_body(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines().filter(|l| !l.starts_with("-----")).collect()
+}
+
+#[test]
+fn debug_and_errors_of_secret_holding_types_show_no_secret() {
+    // The SDK's environment credential chain, and nothing else it could read.
+    for name in [
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_KMS",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_ROLE_ARN",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    ] {
+        std::env::remove_var(name);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let nothing = dir.path().join("no-such-aws-file");
+    std::env::set_var("AWS_ACCESS_KEY_ID", "AKIAHYGIENE0TEST0001");
+    std::env::set_var("AWS_SECRET_ACCESS_KEY", AWS_SECRET);
+    std::env::set_var("AWS_SESSION_TOKEN", AWS_TOKEN);
+    std::env::set_var("AWS_REGION", "us-east-1");
+    std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+    std::env::set_var("AWS_CONFIG_FILE", &nothing);
+    std::env::set_var("AWS_SHARED_CREDENTIALS_FILE", &nothing);
+
+    let mut secrets: Vec<(&str, Vec<u8>)> = vec![
+        ("AWS secret access key", AWS_SECRET.as_bytes().to_vec()),
+        ("AWS session token", AWS_TOKEN.as_bytes().to_vec()),
+        ("data key", DEK.to_vec()),
+    ];
+    let mut shown: Vec<(String, String)> = Vec::new();
+
+    // A file signer: its EC scalar and PEM body.
+    let signing = dir.path().join("sign.pem");
+    keys::generate(KeyAlgorithm::EcP256, &signing, None, false).unwrap();
+    let scalar = {
+        use p256::pkcs8::DecodePrivateKey as _;
+        let pem = std::fs::read_to_string(&signing).unwrap();
+        p256::SecretKey::from_pkcs8_pem(&pem)
+            .unwrap()
+            .to_bytes()
+            .to_vec()
+    };
+    secrets.push(("EC scalar", scalar));
+    secrets.push(("signing key PEM", pem_body(&signing).into_bytes()));
+    let signer = keys::open_signer(&KeyRef::File(signing.clone()), &KeyOptions::default()).unwrap();
+    shown.push(("file signer".into(), format!("{signer:?}")));
+
+    // Recipients from key files: KEK, X25519, RSA (also as the concrete RSA type).
+    for (kind, name) in [
+        (KeyKind::Aes256Kek, "kek"),
+        (KeyKind::X25519, "x25519"),
+        (KeyKind::Rsa3072, "rsa"),
+    ] {
+        let path = dir.path().join(name);
+        generate_key(kind, &path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        if kind == KeyKind::Aes256Kek {
+            secrets.push(("KEK", hex::decode(text.trim()).unwrap()));
+        } else {
+            secrets.push(("private key PEM", pem_body(&path).into_bytes()));
+            let der = base64::engine::general_purpose::STANDARD
+                .decode(pem_body(&path))
+                .unwrap();
+            secrets.push(("private key DER tail", der[der.len() - 32..].to_vec()));
+            if kind == KeyKind::Rsa3072 {
+                use rsa::pkcs8::DecodePrivateKey as _;
+                use rsa::traits::PrivateKeyParts as _;
+                let key = rsa::RsaPrivateKey::from_pkcs8_der(&der).unwrap();
+                secrets.push(("RSA d", key.d().to_bytes_be()));
+                let concrete = RsaOaepWrapper::from_pkcs8_der(&der, &path).unwrap();
+                shown.push(("RsaOaepWrapper".into(), format!("{concrete:?}")));
+            }
+        }
+        let wrapper = open_recipient(path.to_str().unwrap()).unwrap();
+        shown.push((format!("{name} recipient"), format!("{wrapper:?}")));
+    }
+
+    // A PKCS#11 token: the signer and a wrapping key; the PIN must not show.
+    let hsm = softhsm::shared();
+    secrets.push(("PIN", hsm.pin().into_bytes()));
+    let uri: KeyRef = hsm.uri("ec-p256").parse().unwrap();
+    let token_signer = keys::open_signer(&uri, &KeyOptions::default()).unwrap();
+    shown.push(("PKCS#11 signer".into(), format!("{token_signer:?}")));
+    let token_key = open_recipient(&hsm.uri("aes-wrap")).unwrap();
+    shown.push(("PKCS#11 recipient".into(), format!("{token_key:?}")));
+    let dek = DataKey::from_bytes(DEK);
+    let ctx = WrapContext {
+        body_digest: [3; 32],
+        model_name: "m",
+    };
+    let stanza = token_key.wrap(&dek, &ctx, &mut OsEntropy).unwrap();
+    let back = token_key.unwrap(&stanza, &ctx).unwrap();
+    assert_eq!(back.expose(), &DEK);
+    shown.push(("unwrapped data key".into(), format!("{back:?}")));
+
+    // An AWS KMS key behind a port nothing listens on: the wrapper, and the error of a wrap. (The
+    // workspace build, as scripts/test.sh runs it, has the awskms feature; without it the
+    // reference is refused, and that message is checked instead.)
+    match open_recipient("awskms://127.0.0.1:9/alias/hygiene") {
+        Ok(kms) => {
+            shown.push(("KMS recipient".into(), format!("{kms:?}")));
+            let err = kms.wrap(&dek, &ctx, &mut OsEntropy).unwrap_err();
+            shown.push(("KMS error".into(), err.to_string()));
+            shown.push(("KMS error Debug".into(), format!("{err:?}")));
+        }
+        Err(err) => {
+            if cfg!(feature = "awskms") {
+                panic!("a build with awskms refused the KMS reference: {err}");
+            }
+            shown.push(("KMS recipient".into(), format!("awskms {err}")));
+            shown.push(("KMS error".into(), err.to_string()));
+        }
+    }
+
+    for (what, text) in &shown {
+        assert_clean(what, text, &secrets);
+    }
+    // They say which key they are.
+    let find = |what: &str| &shown.iter().find(|(w, _)| w == what).unwrap().1;
+    assert!(
+        find("file signer").contains("sign.pem"),
+        "{}",
+        find("file signer")
+    );
+    assert!(find("PKCS#11 recipient").starts_with("KeyWrapper(pkcs11-aes "));
+    assert!(
+        find("KMS recipient").contains("awskms"),
+        "{}",
+        find("KMS recipient")
+    );
+    assert!(
+        find("KMS error").contains("alias/hygiene"),
+        "{}",
+        find("KMS error")
+    );
+}
