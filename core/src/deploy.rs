@@ -429,7 +429,6 @@ impl Drop for Scratch {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     //! seal's guarantee that the encrypted bytes are the signed bytes: a file rewritten between

@@ -10,7 +10,7 @@ use modelseal::deploy::{
     seal_model, unseal_model, DeployError, SealOptions, SealOutcome, UnsealOptions,
 };
 use modelseal::digest::NoProgress;
-use modelseal::keys::{self, KeyRef};
+use modelseal::keys::{self, KeyOptions, KeyRef};
 use modelseal::policy::{Policy as CorePolicy, PolicyVerifyOptions};
 use modelseal::seal as sealing;
 use modelseal::sign::SignError;
