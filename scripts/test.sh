@@ -19,31 +19,32 @@ scripts/setup.sh
 
 stage "cargo fmt / clippy"
 cargo fmt --all -- --check
-# --release: clippy then shares every proc-macro build and build-script run (aws-lc-sys's C build
-# among them) with the release test build below, instead of doing them twice.
-cargo clippy --release --workspace --all-targets --quiet -- -D warnings
+# The `ci` profile (Cargo.toml: release without LTO, less optimization for crates the tests do not
+# depend on for speed) for everything: clippy then shares every proc-macro build and build-script
+# run (aws-lc-sys's C build among them) with the test build below, instead of doing them twice.
+cargo clippy --profile ci --workspace --all-targets --quiet -- -D warnings
 
-stage "Rust tests (release profile, shared with the CLI and wheel builds)"
+stage "Rust tests (ci profile, shared with the CLI and wheel builds)"
 export MODELSEAL_PYTHON="$root/.venv/bin/python"
-# Builds target/release/modelseal too (the CLI tests need it), with the same features as the tests:
+# Builds target/ci/modelseal too (the CLI tests need it), with the same features as the tests:
 # a separate `cargo build -p modelseal-cli` would unify features differently and build core twice.
 # Examples are left out (clippy checks them); they are benchmark drivers, not tests.
-cargo test --release --quiet --workspace --exclude modelseal-python --lib --bins --tests
+cargo test --profile ci --quiet --workspace --exclude modelseal-python --lib --bins --tests
 
 stage "Python wheel"
 rm -rf target/wheels
-.venv/bin/maturin build --release --quiet -m python/Cargo.toml -o target/wheels >target/maturin.log 2>&1 \
+.venv/bin/maturin build --profile ci --quiet -m python/Cargo.toml -o target/wheels >target/maturin.log 2>&1 \
   || { cat target/maturin.log; exit 1; }
 .venv/bin/pip install --quiet --force-reinstall --no-deps target/wheels/modelseal-*.whl
 
 stage "pytest: Python package and interoperability with model-signing 1.1.1"
-export MODELSEAL_BIN="$root/target/release/modelseal"
+export MODELSEAL_BIN="$root/target/ci/modelseal"
 # Run from the repo root: python/ holds the package source without the native module, and must
 # not shadow the installed wheel.
 "$root/.venv/bin/python" -m pytest -q -p no:cacheprovider --durations=10 "$root/python/tests" "$root/tests/interop" "$root/tests/kms" \
   "$root/test-vectors/seal/decode_v1.py"
 
 stage "fuzz smoke: every parser of untrusted input for a few seconds (scripts/fuzz.sh)"
-scripts/fuzz.sh "${MODELSEAL_FUZZ_SECONDS:-15}"
+scripts/fuzz.sh "${MODELSEAL_FUZZ_SECONDS:-10}"
 stage ""
 echo "== all tests passed in $SECONDS s"
