@@ -27,18 +27,7 @@ fn setup() -> Setup {
     std::fs::create_dir_all(model.join("sub")).unwrap();
     std::fs::write(model.join("weights.bin"), vec![7u8; 10_000]).unwrap();
     std::fs::write(model.join("sub/config.json"), b"{}").unwrap();
-    let key = dir.path().join("key.pem");
-    let public = dir.path().join("key.pub.pem");
-    let out = modelseal(&[
-        "keygen",
-        "--algorithm",
-        "ec-p256",
-        "--out",
-        s(&key),
-        "--public-out",
-        s(&public),
-    ]);
-    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let (key, public) = keygen_p256(dir.path(), "key");
     Setup {
         dir,
         model,

@@ -23,15 +23,7 @@ impl Setup {
         std::fs::write(model.join("sub/config.json"), b"{\"layers\": 2}").unwrap();
         let t = Setup { dir };
         for name in ["release", "other"] {
-            ok(&[
-                "keygen",
-                "--algorithm",
-                "ec-p256",
-                "--out",
-                s(&t.path(&format!("{name}.pem"))),
-                "--public-out",
-                s(&t.path(&format!("{name}.pub.pem"))),
-            ]);
+            keygen_p256(t.dir.path(), name);
         }
         ok(&[
             "keygen",

@@ -19,7 +19,7 @@ mod common;
 #[path = "../../core/tests/softhsm/mod.rs"]
 mod softhsm;
 
-use common::{code, json, s};
+use common::{code, json, keygen_p256, s};
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -68,18 +68,7 @@ impl E2e {
         std::fs::write(model.join("sub/config.json"), CONFIG).unwrap();
         std::fs::create_dir(t.path("deploy")).unwrap();
         for name in ["ci", "other"] {
-            t.expect(
-                0,
-                &[
-                    "keygen",
-                    "--algorithm",
-                    "ec-p256",
-                    "--out",
-                    s(&t.path(&format!("{name}.pem"))),
-                    "--public-out",
-                    s(&t.path(&format!("{name}.pub.pem"))),
-                ],
-            );
+            keygen_p256(t.dir.path(), name);
         }
         t
     }
@@ -312,26 +301,7 @@ impl E2e {
 
     /// The test-only extractable AES key, read with pkcs11-tool (PIN from the environment).
     fn extractable_kek(&self) -> Vec<u8> {
-        let path = self.path("kek.bin");
-        let out = self.hsm.pkcs11_tool(&[
-            "--token-label",
-            &self.hsm.token,
-            "--login",
-            "--pin",
-            "env:MODELSEAL_TEST_PIN",
-            "--read-object",
-            "--type",
-            "secrkey",
-            "--label",
-            "aes-extractable",
-            "-o",
-            path.to_str().unwrap(),
-        ]);
-        assert!(out.status.success(), "{out:?}");
-        let kek = std::fs::read(&path).unwrap();
-        std::fs::remove_file(&path).unwrap();
-        assert_eq!(kek.len(), 32);
-        kek
+        self.hsm.extractable_kek(self.dir.path())
     }
 }
 

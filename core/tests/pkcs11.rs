@@ -256,34 +256,11 @@ fn run_python(code: &str, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
-/// Reads the test-only extractable KEK with pkcs11-tool (PIN from the environment, not argv).
-fn extractable_kek(hsm: &softhsm::SoftHsm, dir: &Path) -> Vec<u8> {
-    let path = dir.join("kek.bin");
-    let out = hsm.pkcs11_tool(&[
-        "--token-label",
-        &hsm.token,
-        "--login",
-        "--pin",
-        "env:MODELSEAL_TEST_PIN",
-        "--read-object",
-        "--type",
-        "secrkey",
-        "--label",
-        "aes-extractable",
-        "-o",
-        path.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{out:?}");
-    let kek = std::fs::read(&path).unwrap();
-    assert_eq!(kek.len(), 32);
-    kek
-}
-
 #[test]
 fn kwp_wrap_equals_rfc5649_in_python_cryptography() {
     let hsm = shared();
     let dir = tempfile::tempdir().unwrap();
-    let kek = extractable_kek(hsm, dir.path());
+    let kek = hsm.extractable_kek(dir.path());
     let uri = format!("{}&x-wrap=aes-kwp", hsm.uri("aes-extractable"));
     let wrapper = open_recipient(&uri).unwrap();
     let ctx = WrapContext {
@@ -306,7 +283,7 @@ fn kwp_wrap_equals_rfc5649_in_python_cryptography() {
 fn independent_decoder_reads_pkcs11_aes_stanzas_given_the_kek() {
     let hsm = shared();
     let dir = tempfile::tempdir().unwrap();
-    let kek = extractable_kek(hsm, dir.path());
+    let kek = hsm.extractable_kek(dir.path());
     let root = model(dir.path(), 4);
     let plain = seal::encrypt::plaintext_from_path(&root).unwrap();
     for choice in ["aes-kwp", "aes-gcm"] {

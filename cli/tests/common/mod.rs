@@ -4,7 +4,7 @@
 pub mod kill;
 
 use serde_json::Value;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub mod policy;
@@ -42,6 +42,24 @@ pub fn json(out: &Output) -> Value {
             String::from_utf8_lossy(&out.stdout)
         )
     })
+}
+
+/// `modelseal keygen --algorithm ec-p256` into `DIR/NAME.pem` and `DIR/NAME.pub.pem`; returns both.
+pub fn keygen_p256(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let (key, public) = (
+        dir.join(format!("{name}.pem")),
+        dir.join(format!("{name}.pub.pem")),
+    );
+    ok(&[
+        "keygen",
+        "--algorithm",
+        "ec-p256",
+        "--out",
+        s(&key),
+        "--public-out",
+        s(&public),
+    ]);
+    (key, public)
 }
 
 /// A test path as a CLI argument.

@@ -3,7 +3,7 @@
 //! trusting `release` and `ci` (`prod/*` needs both, `dev/*` needs `release`) — all in one
 //! temporary directory.
 
-use super::{ok, s};
+use super::{keygen_p256, ok, s};
 use std::path::PathBuf;
 
 /// The fixture directory.
@@ -20,17 +20,7 @@ impl Setup {
         std::fs::write(model.join("weights.bin"), vec![3u8; 5000]).unwrap();
         std::fs::write(model.join("sub/config.json"), b"{}").unwrap();
         for name in ["release", "ci", "other"] {
-            let key = dir.path().join(format!("{name}.pem"));
-            let public = dir.path().join(format!("{name}.pub.pem"));
-            ok(&[
-                "keygen",
-                "--algorithm",
-                "ec-p256",
-                "--out",
-                s(&key),
-                "--public-out",
-                s(&public),
-            ]);
+            keygen_p256(dir.path(), name);
         }
         std::fs::write(dir.path().join("trust.toml"), TRUST_TOML).unwrap();
         Setup { dir, model }

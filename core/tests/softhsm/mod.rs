@@ -97,6 +97,31 @@ impl SoftHsm {
             .output()
             .expect("run pkcs11-tool")
     }
+
+    /// The test-only extractable AES-256 key `aes-extractable`, read out with pkcs11-tool through a
+    /// file in `dir` (removed again), so tests can unwrap stanzas independently of modelseal.
+    pub fn extractable_kek(&self, dir: &Path) -> Vec<u8> {
+        let path = dir.join("kek.bin");
+        let out = self.pkcs11_tool(&[
+            "--token-label",
+            &self.token,
+            "--login",
+            "--pin",
+            "env:MODELSEAL_TEST_PIN",
+            "--read-object",
+            "--type",
+            "secrkey",
+            "--label",
+            "aes-extractable",
+            "-o",
+            path.to_str().expect("UTF-8 test path"),
+        ]);
+        assert!(out.status.success(), "{out:?}");
+        let kek = std::fs::read(&path).expect("read the exported key");
+        std::fs::remove_file(&path).expect("remove the exported key");
+        assert_eq!(kek.len(), 32);
+        kek
+    }
 }
 
 /// One token per test process; `SOFTHSM2_CONF` points at it (the library reads it once, at load).
