@@ -181,7 +181,8 @@ def main():
         finally:
             proc.terminate()
             proc.wait(timeout=60)
-    print(f"cpus: {os.cpu_count()} (shared machine: other jobs were running)", file=sys.stderr)
+    # The 1-minute load average at the end includes this benchmark's own load (about 2 on 2 CPUs).
+    print(f"cpus: {os.cpu_count()}, load average at the end: {os.getloadavg()[0]:.1f}", file=sys.stderr)
 
 
 if __name__ == "__main__":
