@@ -88,21 +88,29 @@ impl Server {
 
     /// Opens a verification request whose body is only half sent, and returns once the server
     /// has admitted it (with `--max-concurrent 1 --max-queue 0`, a probe then gets 503): it now
-    /// holds its policy snapshot and the only admission slot.
+    /// holds its policy snapshot and the only admission slot. A probe can win the race for that
+    /// slot, and the held request is then refused with 503 itself: it is opened again.
     fn hold(&self, body: &Value) -> (TcpStream, Vec<u8>) {
         let body = body.to_string().into_bytes();
-        let mut stream = TcpStream::connect(self.addr).unwrap();
         let (first, rest) = body.split_at(body.len() / 2);
-        stream
-            .write_all(&head("POST", "/v1/verify", body.len()))
-            .unwrap();
-        stream.write_all(first).unwrap();
+        let open = || {
+            let mut stream = TcpStream::connect(self.addr).unwrap();
+            stream
+                .write_all(&head("POST", "/v1/verify", body.len()))
+                .unwrap();
+            stream.write_all(first).unwrap();
+            stream
+        };
+        let mut stream = open();
         let start = Instant::now();
         loop {
             let (status, probe) = self.post(&json!({"model": "llm", "signatures": []}));
             if status == 503 {
                 assert_eq!(probe["error"], "saturated");
                 break;
+            }
+            if answered(&stream) {
+                stream = open();
             }
             assert!(start.elapsed() < Duration::from_secs(20), "never saturated");
             std::thread::sleep(Duration::from_millis(20));
@@ -131,6 +139,16 @@ fn listening_address(line: &str) -> SocketAddr {
             .parse()
             .unwrap()
     }
+}
+
+/// Whether the server has already answered on `stream` (without consuming the answer).
+fn answered(stream: &TcpStream) -> bool {
+    stream.set_nonblocking(true).unwrap();
+    let mut byte = [0u8; 1];
+    // Data (the answer) or end of stream: either way this request is over.
+    let answered = stream.peek(&mut byte).is_ok();
+    stream.set_nonblocking(false).unwrap();
+    answered
 }
 
 fn head(method: &str, path: &str, length: usize) -> Vec<u8> {
