@@ -231,18 +231,7 @@ fn kms_signatures_verify_with_modelseal_and_model_signing() {
         );
 
         moto.ok(&["verify", s(&m), "--signature", s(&sig), "--key", s(&public)]);
-        let reference = Command::new(model_signing())
-            .args([
-                "verify",
-                "key",
-                s(&m),
-                "--signature",
-                s(&sig),
-                "--public_key",
-                s(&public),
-            ])
-            .output()
-            .unwrap();
+        let reference = reference_verify(&m, &sig, &public);
         assert!(
             reference.status.success(),
             "model_signing: {}",
@@ -253,18 +242,7 @@ fn kms_signatures_verify_with_modelseal_and_model_signing() {
         std::fs::write(m.join("sub/config.json"), b"{\"layers\": 3}").unwrap();
         let out = moto.modelseal(&["verify", s(&m), "--signature", s(&sig), "--key", s(&public)]);
         assert_eq!(code(&out), 1, "{}", stderr(&out));
-        let reference = Command::new(model_signing())
-            .args([
-                "verify",
-                "key",
-                s(&m),
-                "--signature",
-                s(&sig),
-                "--public_key",
-                s(&public),
-            ])
-            .output()
-            .unwrap();
+        let reference = reference_verify(&m, &sig, &public);
         assert!(
             !reference.status.success(),
             "model_signing accepted a tampered model"
@@ -626,4 +604,20 @@ fn kms_requests_do_not_grow_with_the_number_of_files() {
     assert_eq!(decrypting, ["kms DescribeKey", "kms Decrypt"]);
     assert_eq!(files_of(&plain), files_of(&m));
     let _ = signer;
+}
+
+/// `model_signing verify key MODEL --signature SIG --public_key PUBLIC` (the reference implementation).
+fn reference_verify(model: &Path, sig: &Path, public: &Path) -> Output {
+    Command::new(model_signing())
+        .args([
+            "verify",
+            "key",
+            s(model),
+            "--signature",
+            s(sig),
+            "--public_key",
+            s(public),
+        ])
+        .output()
+        .unwrap()
 }
