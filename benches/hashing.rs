@@ -8,7 +8,8 @@
 //! `cargo bench -p modelseal-benches --bench hashing`
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use modelseal::digest::{hash_tree, HashAlgorithm, Method, NoProgress, SerializationConfig};
+use modelseal::digest::{hash_tree, HashAlgorithm, Method, SerializationConfig};
+use modelseal::progress::NoProgress;
 use modelseal::tree::{walk, ModelTree, WalkOptions};
 use std::io::Write;
 use std::path::Path;

@@ -9,9 +9,9 @@
 //! `cargo bench -p modelseal-benches --bench policy_eval`
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use modelseal::digest::NoProgress;
 use modelseal::keys::{KeyAlgorithm, KeyOptions, KeyRef};
 use modelseal::policy::{Policy, PolicyVerifyOptions};
+use modelseal::progress::NoProgress;
 use modelseal::sign::{sign_model, SignOptions};
 use modelseal::trust::Trust;
 use modelseal::verify::{verify_model, VerifyOptions};

@@ -96,7 +96,7 @@ pub fn recipients_json(recipients: &[(String, String)]) -> Value {
 /// `outcome_key` (`"decrypted"`, `"rewrapped"`) is false. `what` names the operation in the
 /// message on stderr.
 pub fn seal_failure(
-    err: modelseal::seal::SealError,
+    err: modelseal::envelope::SealError,
     outcome_key: &str,
     what: &str,
     json: bool,

@@ -2,7 +2,7 @@
 //! and without `--quiet`/`--json`.
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use modelseal::digest::Progress;
+use modelseal::progress::Progress;
 use std::io::IsTerminal;
 
 /// Progress bar that implements the core's [`Progress`] sink.

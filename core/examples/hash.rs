@@ -3,7 +3,9 @@
 //!
 //! `cargo run --release -p modelseal --example hash -- PATH [files|shards[:SIZE]] [sha256|blake2b|blake3]`
 
-use modelseal::digest::{self, HashAlgorithm, Method, NoProgress, SerializationConfig};
+use modelseal::digest::{self, HashAlgorithm, Method, SerializationConfig};
+
+use modelseal::progress::NoProgress;
 use modelseal::tree::{self, WalkOptions};
 use std::path::PathBuf;
 use std::time::Instant;

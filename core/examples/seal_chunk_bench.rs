@@ -4,8 +4,8 @@
 //!
 //! Run: `cargo run --release -p modelseal --example seal_chunk_bench -- [MiB] [dir]`.
 
-use modelseal::seal::keyschedule::DataKey;
-use modelseal::seal::stream::{
+use modelseal::envelope::keyschedule::DataKey;
+use modelseal::envelope::stream::{
     decrypt_jobs, encrypt_jobs, ChunkLayout, ChunkReader, FileCipher, Job,
 };
 use std::fs::File;
@@ -103,7 +103,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// AEAD throughput without file I/O: 256 MiB sealed chunk by chunk, 4 passes, 1 and 2 threads.
 fn in_memory(
-    keys: &modelseal::seal::keyschedule::FileKeys,
+    keys: &modelseal::envelope::keyschedule::FileKeys,
 ) -> Result<(), Box<dyn std::error::Error>> {
     use rayon::prelude::*;
     let total: usize = 256 << 20;

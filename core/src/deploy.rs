@@ -1,11 +1,11 @@
 //! `seal` and `unseal`: the deployment flow of `docs/deploy.md` composed from [`crate::sign`],
-//! [`crate::seal`] and [`crate::policy`].
+//! [`crate::envelope`] and [`crate::policy`].
 //!
 //! `seal` signs the plaintext model, encrypts it *together with that signature* — stored in the
 //! encrypted tree under the reserved top-level name [`INNER_SIGNATURE_NAME`] — and signs the
 //! encrypted directory (`ENC.sig`), so a registry verifies what it stores without a decryption key.
 //! The encryption pass hashes every plaintext byte it encrypts and compares it with the manifest
-//! just signed ([`seal::encrypt_matching`]): the sealed content is exactly the signed content, or
+//! just signed ([`envelope::encrypt_matching`]): the sealed content is exactly the signed content, or
 //! seal fails ("changed while sealing") and writes nothing.
 //!
 //! `unseal` verifies `ENC.sig` under the policy, decrypts into a private temporary directory beside
@@ -15,12 +15,14 @@
 //! killed outright leaves only its private (0700) temporary, which the next unseal into the same
 //! DIR removes.
 
-use crate::digest::{NoProgress, SignedDigests};
-use crate::keys::Signer;
-use crate::policy::{Policy, PolicyDecision, PolicyVerifyOptions};
-use crate::seal::{
+use crate::digest::SignedDigests;
+
+use crate::envelope::{
     self, DecryptSummary, EncryptOptions, EncryptSummary, KeyWrapper, Plaintext, SealError,
 };
+use crate::keys::Signer;
+use crate::policy::{Policy, PolicyDecision, PolicyVerifyOptions};
+use crate::progress::NoProgress;
 use crate::sign::{default_signature_path, sign_model, SignError, SignOptions, SignOutcome};
 use crate::verify::VerifyError;
 use std::os::unix::fs::PermissionsExt;
@@ -157,7 +159,7 @@ pub fn seal_model(
     if let Some(c) = options.chunk_size {
         encrypt_options.chunk_size = c;
     }
-    let encrypted = seal::encrypt_matching(
+    let encrypted = envelope::encrypt_matching(
         &plaintext,
         recipients,
         output,
@@ -200,7 +202,7 @@ fn signed_digests(
 /// The files to encrypt: a directory's files (refusing the reserved name), or a single file under
 /// its own name (a sealed model is always a directory, holding the file and the signature).
 fn plaintext_files(model: &Path) -> Result<Vec<(String, PathBuf)>, DeployError> {
-    match seal::plaintext_from_path(model)? {
+    match envelope::plaintext_from_path(model)? {
         Plaintext::File(path) => Ok(vec![(crate::tree::model_name(&path), path)]),
         Plaintext::Directory { files, .. } => {
             if files.iter().any(|(name, _)| name == INNER_SIGNATURE_NAME) {
@@ -265,11 +267,11 @@ pub fn unseal_model(
     }
     let scratch = Scratch::beside(out)?;
     let plain = scratch.path.join("model");
-    let decrypt_options = seal::DecryptOptions {
+    let decrypt_options = envelope::DecryptOptions {
         file_mode: 0o400,
-        ..seal::DecryptOptions::default()
+        ..envelope::DecryptOptions::default()
     };
-    let decrypted = seal::decrypt(encrypted, identity, &plain, &decrypt_options)?;
+    let decrypted = envelope::decrypt(encrypted, identity, &plain, &decrypt_options)?;
     let inner_sig = plain.join(INNER_SIGNATURE_NAME);
     if !inner_sig.is_file() {
         return Err(DeployError::Usage(format!(
@@ -357,7 +359,7 @@ fn publish(plain: &Path, out: &Path) -> Result<(), DeployError> {
     }
     std::fs::rename(plain, out).map_err(io(out))?;
     set_mode(out, 0o500)?;
-    crate::fsutil::sync_dir(parent_of(out)).map_err(io(out))
+    crate::fs::atomic::sync_dir(parent_of(out)).map_err(io(out))
 }
 
 fn collect_dirs(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), DeployError> {
@@ -397,7 +399,7 @@ impl Scratch {
     fn beside(out: &Path) -> Result<Scratch, DeployError> {
         let parent = parent_of(out);
         let dir = tempfile::Builder::new()
-            .prefix(&crate::seal::envelope::temp_prefix(out))
+            .prefix(&crate::envelope::commit::temp_prefix(out))
             .permissions(std::fs::Permissions::from_mode(0o700))
             .tempdir_in(parent)
             .map_err(io(parent))?;
@@ -409,7 +411,7 @@ impl Scratch {
 
     /// Removes the temporaries that killed runs for `out` left beside it.
     fn clean_stale(out: &Path) -> Result<(), DeployError> {
-        crate::seal::envelope::clean_stale_temporaries(out)?;
+        crate::envelope::commit::clean_stale_temporaries(out)?;
         Ok(())
     }
 
@@ -424,7 +426,7 @@ impl Drop for Scratch {
     fn drop(&mut self) {
         if !self.keep {
             // Directories may already be 0500 (a failure while publishing).
-            let _ = crate::fsutil::remove_tree(&self.path);
+            let _ = crate::fs::atomic::remove_tree(&self.path);
         }
     }
 }
@@ -437,8 +439,8 @@ mod tests {
 
     use super::*;
     use crate::digest::{HashAlgorithm, Method};
+    use crate::envelope::{generate_key, open_recipient, KeyKind};
     use crate::keys::{self, KeyAlgorithm, KeyOptions, KeyRef};
-    use crate::seal::{generate_key, open_recipient, KeyKind};
     use std::cell::RefCell;
 
     /// What the test runs on the model between signing and encrypting.
@@ -540,7 +542,8 @@ mod tests {
             assert_eq!(outcome.encrypted.files, 3);
             let out = f.path("plain");
             let identity = open_recipient(f.path("r.pem").to_str().unwrap()).unwrap();
-            seal::decrypt(&f.path("enc"), identity.as_ref(), &out, &Default::default()).unwrap();
+            envelope::decrypt(&f.path("enc"), identity.as_ref(), &out, &Default::default())
+                .unwrap();
             assert_eq!(
                 std::fs::read(out.join("weights.bin")).unwrap(),
                 vec![3u8; 300_000]

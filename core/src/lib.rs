@@ -8,17 +8,17 @@
 //! only these entry points.
 
 pub mod audit;
-pub mod confine;
 pub mod deploy;
 pub mod digest;
-pub mod fsutil;
+pub mod envelope;
+pub mod fs;
+pub mod hook;
 pub mod inspect;
 pub mod keys;
-pub mod kms;
 pub mod oms;
-pub mod pkcs11;
 pub mod policy;
-pub mod seal;
+pub mod progress;
+pub mod rng;
 pub mod sign;
 pub mod sigstore;
 pub mod tree;

@@ -4,10 +4,12 @@
 //! P-384 and P-521 keys (Ed25519 is a modelseal extension that 1.1.1 cannot verify; the outcome
 //! carries a warning saying so). The signature file is written atomically.
 
-use crate::digest::{self, DigestError, HashAlgorithm, Method, Progress, SerializationConfig};
-use crate::fsutil;
+use crate::digest::{self, DigestError, HashAlgorithm, Method, SerializationConfig};
+
+use crate::fs::atomic;
 use crate::keys::{KeyError, Signer};
 use crate::oms::{self, Bundle, OmsError, Statement, VerificationMaterial};
+use crate::progress::Progress;
 use crate::tree::{self, RelPath, TreeError, WalkOptions, DEFAULT_IGNORES};
 use std::path::{Path, PathBuf};
 
@@ -113,9 +115,9 @@ pub fn sign_model(
         .clone()
         .unwrap_or_else(|| default_signature_path(model));
 
-    let mut ignore = resolve_user_ignores(model, &options.ignore);
+    let mut ignore = tree::resolve_user_ignores(model, &options.ignore);
     if let Some(sig) = tree::resolve_ignore(model, &absolute(&signature_path)) {
-        push_unique(&mut ignore, sig);
+        tree::push_unique(&mut ignore, sig);
     }
     let walk = WalkOptions {
         ignore: ignore.clone(),
@@ -142,7 +144,7 @@ pub fn sign_model(
     let bundle = sign_statement(&statement, signer)?;
     let mut text = bundle.to_json();
     text.push('\n');
-    fsutil::write_atomic(&signature_path, text.as_bytes(), fsutil::MODE_PUBLIC, true).map_err(
+    atomic::write_atomic(&signature_path, text.as_bytes(), atomic::MODE_PUBLIC, true).map_err(
         |source| SignError::Write {
             path: signature_path.clone(),
             source,
@@ -193,17 +195,6 @@ fn method_name(material: &VerificationMaterial) -> &'static str {
     }
 }
 
-/// User ignore paths as model-relative names; those outside the model cannot match and are dropped.
-pub(crate) fn resolve_user_ignores(model: &Path, paths: &[PathBuf]) -> Vec<RelPath> {
-    let mut out = Vec::new();
-    for p in paths {
-        if let Some(rel) = tree::resolve_ignore(model, p) {
-            push_unique(&mut out, rel);
-        }
-    }
-    out
-}
-
 /// The `ignore_paths` recorded in the predicate: what 1.1.1 records (user paths, the signature
 /// file, the git paths), so a verifier re-applies them. A single-file model records only the git
 /// paths, as 1.1.1 does (everything else is relative to a file and falls outside it).
@@ -219,12 +210,6 @@ fn recorded_ignore_paths(ignore: &[RelPath], single_file: bool) -> Vec<String> {
         }
     }
     out
-}
-
-fn push_unique(list: &mut Vec<RelPath>, item: RelPath) {
-    if !list.contains(&item) {
-        list.push(item);
-    }
 }
 
 fn absolute(path: &Path) -> PathBuf {

@@ -9,12 +9,12 @@
 //! A [`VerifiedModel`] can only be obtained from [`verify_model`]: its fields are private and it has
 //! no constructor, so code that holds one knows the checks ran.
 
-use crate::digest::{
-    self, DigestError, ManifestDiff, Method, Progress, Resource, SerializationConfig,
-};
+use crate::digest::{self, DigestError, ManifestDiff, Method, Resource, SerializationConfig};
+
 use crate::oms::{self, Bundle, OmsError, Statement};
-use crate::sign::resolve_user_ignores;
+use crate::progress::Progress;
 use crate::sigstore::SigstoreError;
+use crate::tree::resolve_user_ignores;
 use crate::tree::{self, RelPath, TreeError, WalkOptions, DEFAULT_IGNORES};
 use crate::trust::{SignerIdentity, Trust, TrustError};
 use std::collections::HashSet;

@@ -6,14 +6,14 @@
 
 mod softhsm;
 
-use modelseal::digest::NoProgress;
+use modelseal::envelope::format::{ParamValue, Stanza};
+use modelseal::envelope::keyschedule::DataKey;
+use modelseal::envelope::recipient::{open_identity, open_recipient, KeyWrapper, WrapContext};
+use modelseal::envelope::{self, DecryptOptions, EncryptOptions, SealError};
+use modelseal::keys::pkcs11::ErrorKind;
 use modelseal::keys::{self, KeyError, KeyOptions, KeyRef};
-use modelseal::pkcs11::ErrorKind;
-use modelseal::seal::format::{ParamValue, Stanza};
-use modelseal::seal::keyschedule::DataKey;
-use modelseal::seal::recipient::{open_identity, open_recipient, KeyWrapper, WrapContext};
-use modelseal::seal::rng::Entropy;
-use modelseal::seal::{self, DecryptOptions, EncryptOptions, SealError};
+use modelseal::progress::NoProgress;
+use modelseal::rng::Entropy;
 use modelseal::sign::{sign_model, SignOptions};
 use modelseal::trust::Trust;
 use modelseal::verify::{verify_model, VerifyOptions};
@@ -139,12 +139,12 @@ fn round_trip(model: &Path, recipients: &[String], identities: &[String]) -> Vec
         .collect();
     let refs: Vec<&dyn KeyWrapper> = wrappers.iter().map(|w| w.as_ref()).collect();
     let enc = dir.path().join("enc");
-    let plain = seal::encrypt::plaintext_from_path(model).unwrap();
-    seal::encrypt(&plain, &refs, &enc, &EncryptOptions::default()).unwrap();
+    let plain = envelope::encrypt::plaintext_from_path(model).unwrap();
+    envelope::encrypt(&plain, &refs, &enc, &EncryptOptions::default()).unwrap();
     for (i, identity) in identities.iter().enumerate() {
         let id = open_identity(identity).unwrap();
         let out = dir.path().join(format!("dec{i}"));
-        seal::decrypt(&enc, id.as_ref(), &out, &DecryptOptions::default()).unwrap();
+        envelope::decrypt(&enc, id.as_ref(), &out, &DecryptOptions::default()).unwrap();
         for entry in std::fs::read_dir(model).unwrap() {
             let entry = entry.unwrap();
             if entry.file_type().unwrap().is_file() {
@@ -155,7 +155,7 @@ fn round_trip(model: &Path, recipients: &[String], identities: &[String]) -> Vec
             }
         }
     }
-    let header = seal::inspect_encrypted(&enc).unwrap();
+    let header = envelope::inspect_encrypted(&enc).unwrap();
     header
         .recipients
         .iter()
@@ -199,7 +199,9 @@ fn stanzas_have_the_registered_shapes() {
     };
     let dek = DataKey::from_bytes([0x42; 32]);
     let gcm = open_recipient(&hsm.uri("aes-wrap")).unwrap();
-    let s = gcm.wrap(&dek, &ctx, &mut seal::rng::OsEntropy).unwrap();
+    let s = gcm
+        .wrap(&dek, &ctx, &mut modelseal::rng::OsEntropy)
+        .unwrap();
     assert_eq!(s.wrapped.len(), 48);
     assert_eq!(s.params.get(&1), Some(&ParamValue::Text("aes-gcm".into())));
     assert!(matches!(s.params.get(&2), Some(ParamValue::Bytes(iv)) if iv.len() == 12));
@@ -217,7 +219,9 @@ fn stanzas_have_the_registered_shapes() {
 
     // SoftHSM2 2.6 decrypts only SHA-1 OAEP: the wrap records sha1 (§8.5).
     let rsa = open_recipient(&hsm.uri("rsa-3072")).unwrap();
-    let s = rsa.wrap(&dek, &ctx, &mut seal::rng::OsEntropy).unwrap();
+    let s = rsa
+        .wrap(&dek, &ctx, &mut modelseal::rng::OsEntropy)
+        .unwrap();
     assert_eq!(s.params.get(&1), Some(&ParamValue::Text("sha1".into())));
     assert_eq!(s.wrapped.len(), 384);
     assert_eq!(rsa.unwrap(&s, &ctx).unwrap().expose(), dek.expose());
@@ -285,12 +289,12 @@ fn independent_decoder_reads_pkcs11_aes_stanzas_given_the_kek() {
     let dir = tempfile::tempdir().unwrap();
     let kek = hsm.extractable_kek(dir.path());
     let root = model(dir.path(), 4);
-    let plain = seal::encrypt::plaintext_from_path(&root).unwrap();
+    let plain = envelope::encrypt::plaintext_from_path(&root).unwrap();
     for choice in ["aes-kwp", "aes-gcm"] {
         let uri = format!("{}&x-wrap={choice}", hsm.uri("aes-extractable"));
         let wrapper = open_recipient(&uri).unwrap();
         let enc = dir.path().join(format!("enc-{choice}"));
-        seal::encrypt(
+        envelope::encrypt(
             &plain,
             &[wrapper.as_ref()],
             &enc,

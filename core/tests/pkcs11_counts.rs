@@ -5,14 +5,14 @@
 
 mod softhsm;
 
-use modelseal::digest::NoProgress;
+use modelseal::envelope::format::Stanza;
+use modelseal::envelope::keyschedule::DataKey;
+use modelseal::envelope::recipient::{open_recipient, KeyWrapper, WrapContext};
+use modelseal::envelope::{self, DecryptOptions, EncryptOptions, SealError};
+use modelseal::keys::pkcs11;
 use modelseal::keys::{self, KeyError, KeyOptions, KeyRef, PublicKey, Signer};
-use modelseal::pkcs11;
-use modelseal::seal::format::Stanza;
-use modelseal::seal::keyschedule::DataKey;
-use modelseal::seal::recipient::{open_recipient, KeyWrapper, WrapContext};
-use modelseal::seal::rng::Entropy;
-use modelseal::seal::{self, DecryptOptions, EncryptOptions, SealError};
+use modelseal::progress::NoProgress;
+use modelseal::rng::Entropy;
 use modelseal::sign::{sign_model, SignOptions};
 use softhsm::shared;
 use std::path::{Path, PathBuf};
@@ -99,10 +99,10 @@ fn a_2000_file_model_costs_one_signature_one_wrap_per_recipient_one_unwrap() {
     let rsa = open_recipient(&hsm.uri("rsa-3072")).unwrap();
     let aes = CountingWrapper(aes.as_ref(), AtomicUsize::new(0), AtomicUsize::new(0));
     let rsa = CountingWrapper(rsa.as_ref(), AtomicUsize::new(0), AtomicUsize::new(0));
-    let plain = seal::encrypt::plaintext_from_path(&root).unwrap();
+    let plain = envelope::encrypt::plaintext_from_path(&root).unwrap();
     let enc = dir.path().join("enc");
     let before = pkcs11::call_counts();
-    seal::encrypt(&plain, &[&aes, &rsa], &enc, &EncryptOptions::default()).unwrap();
+    envelope::encrypt(&plain, &[&aes, &rsa], &enc, &EncryptOptions::default()).unwrap();
     let calls = pkcs11::call_counts().since(&before);
     assert_eq!(aes.1.load(Ordering::SeqCst), 1);
     assert_eq!(rsa.1.load(Ordering::SeqCst), 1);
@@ -114,7 +114,7 @@ fn a_2000_file_model_costs_one_signature_one_wrap_per_recipient_one_unwrap() {
     for (i, id) in [&aes, &rsa].into_iter().enumerate() {
         let before = pkcs11::call_counts();
         let out = dir.path().join(format!("dec{i}"));
-        let summary = seal::decrypt(&enc, id, &out, &DecryptOptions::default()).unwrap();
+        let summary = envelope::decrypt(&enc, id, &out, &DecryptOptions::default()).unwrap();
         assert_eq!(summary.files, 2000);
         assert_eq!(id.2.load(Ordering::SeqCst), 1);
         let calls = pkcs11::call_counts().since(&before);

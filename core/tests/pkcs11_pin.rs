@@ -5,8 +5,8 @@
 
 mod softhsm;
 
+use modelseal::keys::pkcs11::{self, ErrorKind};
 use modelseal::keys::{self, KeyError, KeyOptions, KeyRef};
-use modelseal::pkcs11::{self, ErrorKind};
 use std::os::unix::fs::PermissionsExt;
 
 fn open(uri: &str) -> KeyError {

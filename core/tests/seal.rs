@@ -1,12 +1,12 @@
-//! End-to-end tests of `modelseal::seal`: encrypt → decrypt round trips in both layouts, every
+//! End-to-end tests of `modelseal::envelope`: encrypt → decrypt round trips in both layouts, every
 //! recipient type, rewrap, the seekable reader, and tampering of the on-disk encrypted model
 //! (each must fail with the right class and leave nothing at the target).
 
-use modelseal::seal::format::ENVELOPE_NAME;
-use modelseal::seal::recipient::hpke::X25519Wrapper;
-use modelseal::seal::recipient::kek::KekWrapper;
-use modelseal::seal::recipient::rsa::{OaepHash, RsaOaepWrapper};
-use modelseal::seal::{
+use modelseal::envelope::format::ENVELOPE_NAME;
+use modelseal::envelope::recipient::hpke::X25519Wrapper;
+use modelseal::envelope::recipient::kek::KekWrapper;
+use modelseal::envelope::recipient::rsa::{OaepHash, RsaOaepWrapper};
+use modelseal::envelope::{
     decrypt, encrypt, open_file, plaintext_from_path, rewrap, DecryptOptions, EncryptOptions,
     KeyWrapper, SealError,
 };
@@ -348,7 +348,7 @@ struct RewriteWhileEncrypting {
     done: std::sync::atomic::AtomicBool,
 }
 
-impl modelseal::digest::Progress for RewriteWhileEncrypting {
+impl modelseal::progress::Progress for RewriteWhileEncrypting {
     fn advance(&self, _bytes: u64) {
         if !self.done.swap(true, std::sync::atomic::Ordering::SeqCst) {
             use std::os::unix::fs::FileExt;
@@ -374,7 +374,7 @@ fn a_same_size_rewrite_during_encryption_is_refused_and_leaves_nothing() {
         chunk_size: 4096,
         ..EncryptOptions::default()
     };
-    let err = modelseal::seal::encrypt_with_progress(
+    let err = modelseal::envelope::encrypt_with_progress(
         &plaintext_from_path(&input).unwrap(),
         &[&kek(1)],
         &out,
@@ -393,7 +393,7 @@ fn a_same_size_rewrite_during_encryption_is_refused_and_leaves_nothing() {
 #[test]
 fn debug_output_of_seal_secrets_holds_no_key_material() {
     use base64::Engine as _;
-    use modelseal::seal::keyschedule::DataKey;
+    use modelseal::envelope::keyschedule::DataKey;
     let secret = [0x3c_u8; 32];
     let forms = |b: &[u8]| {
         [
@@ -407,8 +407,11 @@ fn debug_output_of_seal_secrets_holds_no_key_material() {
     let file_keys = dek.file_keys("a", &[1; 32]);
     let kek = KekWrapper::from_bytes(secret);
     let dir = tempfile::tempdir().unwrap();
-    let x = modelseal::seal::generate_key(modelseal::seal::KeyKind::X25519, &dir.path().join("x"))
-        .unwrap();
+    let x = modelseal::envelope::generate_key(
+        modelseal::envelope::KeyKind::X25519,
+        &dir.path().join("x"),
+    )
+    .unwrap();
     let x_pem = fs::read_to_string(&x.secret).unwrap();
     let x_body: String = x_pem.lines().filter(|l| !l.starts_with("-----")).collect();
     let x_der = base64::engine::general_purpose::STANDARD

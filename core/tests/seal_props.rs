@@ -1,10 +1,12 @@
-//! Property tests of `modelseal::seal` (STYLE.md §7): random models round-trip; any single bit
+//! Property tests of `modelseal::envelope` (STYLE.md §7): random models round-trip; any single bit
 //! flip, truncation, chunk swap or stanza removal in the encrypted output makes decryption fail and
 //! leaves no output.
 
-use modelseal::seal::format::{decode_prefix, encode_prefix, Header, ENVELOPE_NAME, PREFIX_LEN};
-use modelseal::seal::recipient::kek::KekWrapper;
-use modelseal::seal::{
+use modelseal::envelope::format::{
+    decode_prefix, encode_prefix, Header, ENVELOPE_NAME, PREFIX_LEN,
+};
+use modelseal::envelope::recipient::kek::KekWrapper;
+use modelseal::envelope::{
     decrypt, encrypt, plaintext_from_path, DecryptOptions, EncryptOptions, KeyWrapper, Plaintext,
 };
 use proptest::prelude::*;

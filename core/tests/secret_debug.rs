@@ -10,11 +10,11 @@
 mod softhsm;
 
 use base64::Engine as _;
+use modelseal::envelope::keyschedule::DataKey;
+use modelseal::envelope::recipient::rsa::RsaOaepWrapper;
+use modelseal::envelope::{generate_key, open_recipient, KeyKind, WrapContext};
 use modelseal::keys::{self, KeyAlgorithm, KeyOptions, KeyRef};
-use modelseal::seal::keyschedule::DataKey;
-use modelseal::seal::recipient::rsa::RsaOaepWrapper;
-use modelseal::seal::rng::OsEntropy;
-use modelseal::seal::{generate_key, open_recipient, KeyKind, WrapContext};
+use modelseal::rng::OsEntropy;
 use std::path::Path;
 
 const AWS_SECRET: &str = "hYg1eNe/S3cretAccessKey+0123456789abcdefXY";

@@ -5,7 +5,7 @@
 //! and are cross-checked against sigstore-python in `tests/interop/test_sigstore_keyless.py`,
 //! which also runs the negative cases below through the reference verifier.
 
-use modelseal::digest::NoProgress;
+use modelseal::progress::NoProgress;
 use modelseal::sigstore::{KeylessPolicy, SigstoreError, TrustedRoot};
 use modelseal::trust::{Trust, TrustError};
 use modelseal::verify::{verify_model, VerifiedModel, VerifyError, VerifyOptions};

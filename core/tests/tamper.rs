@@ -2,8 +2,9 @@
 //! as a *verification failure* (CLI exit 1), naming the cause.
 
 use base64::Engine as _;
-use modelseal::digest::{HashAlgorithm, Method, NoProgress};
+use modelseal::digest::{HashAlgorithm, Method};
 use modelseal::keys::{self, KeyAlgorithm, KeyOptions, KeyRef};
+use modelseal::progress::NoProgress;
 use modelseal::sign::{sign_model, SignOptions};
 use modelseal::trust::Trust;
 use modelseal::verify::{verify_model, VerifyError, VerifyOptions};

@@ -6,7 +6,9 @@
 //! model-signing==1.1.1 (and pyOpenSSL, blake3): `$MODELSEAL_PYTHON`, else `<repo>/.venv/bin/python`.
 //! Without it they fail, saying so — they never skip.
 
-use modelseal::digest::{self, HashAlgorithm, Method, NoProgress, SerializationConfig};
+use modelseal::digest::{self, HashAlgorithm, Method, SerializationConfig};
+
+use modelseal::progress::NoProgress;
 use modelseal::tree::{self, RelPath, WalkOptions};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;

@@ -3,13 +3,13 @@
 //! output unless decryption succeeded.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use modelseal::seal::{decrypt, load_key_file, DecryptOptions};
+use modelseal::envelope::{decrypt, load_key_file, DecryptOptions};
 use std::os::unix::fs::PermissionsExt;
 use std::sync::OnceLock;
 
 struct Fixture {
     dir: tempfile::TempDir,
-    key: Box<dyn modelseal::seal::KeyWrapper>,
+    key: Box<dyn modelseal::envelope::KeyWrapper>,
 }
 
 fn fixture() -> &'static Fixture {

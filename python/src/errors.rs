@@ -1,8 +1,8 @@
 //! The exception hierarchy `modelseal.Error` ⊃ `VerificationError`, `DecryptionError`,
 //! `KeyAccessError`, `FormatError`, and the mapping of core errors onto it.
 
+use modelseal::envelope::SealError;
 use modelseal::keys::KeyError;
-use modelseal::seal::SealError;
 use modelseal::sign::SignError;
 use modelseal::trust::TrustError;
 use modelseal::verify::VerifyError;

@@ -10,9 +10,10 @@ mod policy;
 mod seal;
 
 use errors::{key_error, sign_error, verify_error, Error};
-use modelseal::digest::{HashAlgorithm, Method, NoProgress, DEFAULT_SHARD_SIZE};
+use modelseal::digest::{HashAlgorithm, Method, DEFAULT_SHARD_SIZE};
+use modelseal::envelope::KeyKind;
 use modelseal::keys::{self, KeyAlgorithm, KeyOptions, KeyRef};
-use modelseal::seal::KeyKind;
+use modelseal::progress::NoProgress;
 use modelseal::sign::{sign_model, SignOptions};
 use modelseal::sigstore::{KeylessPolicy, TrustedRoot};
 use modelseal::trust::Trust;
@@ -200,7 +201,7 @@ fn keygen(
     };
     if let Some(kind) = sealing {
         return py.allow_threads(|| {
-            modelseal::seal::generate_key_files(kind, &out, public_out.as_deref(), force)
+            modelseal::envelope::generate_key_files(kind, &out, public_out.as_deref(), force)
                 .map(|g| g.key_id)
                 .map_err(errors::seal_error)
         });

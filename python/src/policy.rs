@@ -9,10 +9,10 @@ use modelseal::audit::{self, AuditError, AuditEvent};
 use modelseal::deploy::{
     seal_model, unseal_model, DeployError, SealOptions, SealOutcome, UnsealOptions,
 };
-use modelseal::digest::NoProgress;
+use modelseal::envelope as sealing;
 use modelseal::keys::{self, KeyOptions, KeyRef};
 use modelseal::policy::{Policy as CorePolicy, PolicyVerifyOptions};
-use modelseal::seal as sealing;
+use modelseal::progress::NoProgress;
 use modelseal::sign::SignError;
 use pyo3::prelude::*;
 use std::path::{Path, PathBuf};

@@ -3,9 +3,9 @@
 //! work, and errors map through [`crate::errors::seal_error`].
 
 use crate::errors::{reader_error, seal_error};
+use modelseal::envelope::stream::ChunkReader;
+use modelseal::envelope::{self, DecryptOptions, EncryptOptions, KeyWrapper};
 use modelseal::keys::KeyOptions;
-use modelseal::seal::stream::ChunkReader;
-use modelseal::seal::{self, DecryptOptions, EncryptOptions, KeyWrapper};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyTuple};
@@ -41,16 +41,16 @@ pub fn encrypt<'py>(
     let summary = py.allow_threads(|| {
         let keys = recipients
             .iter()
-            .map(|r| seal::open_recipient_with(r, &key_options))
+            .map(|r| envelope::open_recipient_with(r, &key_options))
             .collect::<Result<Vec<_>, _>>()?;
         let keys: Vec<&dyn KeyWrapper> = keys.iter().map(|k| k.as_ref()).collect();
-        let input = seal::plaintext_from_path(&model)?;
+        let input = envelope::plaintext_from_path(&model)?;
         let options = EncryptOptions {
             chunk_size: chunk_size.unwrap_or(EncryptOptions::default().chunk_size),
             overwrite: force,
             ..EncryptOptions::default()
         };
-        seal::encrypt(&input, &keys, &out, &options)
+        envelope::encrypt(&input, &keys, &out, &options)
     });
     let summary = summary.map_err(seal_error)?;
     let d = PyDict::new(py);
@@ -75,12 +75,12 @@ pub fn decrypt<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     let key_options = key_file_options(allow_insecure_key_permissions);
     let summary = py.allow_threads(|| {
-        let identity = seal::open_identity_with(&key, &key_options)?;
+        let identity = envelope::open_identity_with(&key, &key_options)?;
         let options = DecryptOptions {
             overwrite: force,
             ..DecryptOptions::default()
         };
-        seal::decrypt(&encrypted, identity.as_ref(), &out, &options)
+        envelope::decrypt(&encrypted, identity.as_ref(), &out, &options)
     });
     let summary = summary.map_err(seal_error)?;
     let d = PyDict::new(py);
@@ -111,13 +111,13 @@ pub fn rewrap(
     }
     let key_options = key_file_options(allow_insecure_key_permissions);
     py.allow_threads(|| {
-        let identity = seal::open_identity_with(&key, &key_options)?;
+        let identity = envelope::open_identity_with(&key, &key_options)?;
         let keys = add
             .iter()
-            .map(|r| seal::open_recipient_with(r, &key_options))
+            .map(|r| envelope::open_recipient_with(r, &key_options))
             .collect::<Result<Vec<_>, _>>()?;
         let keys: Vec<&dyn KeyWrapper> = keys.iter().map(|k| k.as_ref()).collect();
-        seal::rewrap_key_ids(&encrypted, identity.as_ref(), &keys, &remove)
+        envelope::rewrap_key_ids(&encrypted, identity.as_ref(), &keys, &remove)
     })
     .map_err(seal_error)
 }
@@ -129,11 +129,11 @@ pub fn inspect_encrypted<'py>(
     py: Python<'py>,
     path: PathBuf,
 ) -> PyResult<Option<Bound<'py, PyDict>>> {
-    if !seal::is_encrypted(&path) {
+    if !envelope::is_encrypted(&path) {
         return Ok(None);
     }
     let s = py
-        .allow_threads(|| seal::inspect_encrypted(&path))
+        .allow_threads(|| envelope::inspect_encrypted(&path))
         .map_err(seal_error)?;
     let d = PyDict::new(py);
     d.set_item("format_version", s.version)?;
@@ -171,8 +171,8 @@ impl SealedReader {
     fn new(py: Python<'_>, path: PathBuf, key: String) -> PyResult<SealedReader> {
         let reader = py
             .allow_threads(|| {
-                let identity = seal::open_identity(&key)?;
-                seal::open_path(&path, identity.as_ref())
+                let identity = envelope::open_identity(&key)?;
+                envelope::open_path(&path, identity.as_ref())
             })
             .map_err(seal_error)?;
         Ok(SealedReader {

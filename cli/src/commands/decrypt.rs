@@ -5,7 +5,7 @@ use crate::audit::{audited, Audit, AuditArgs};
 use crate::output::{hex, print_json, seal_failure};
 use crate::progress::Bar;
 use modelseal::audit::Operation;
-use modelseal::seal::{self, DecryptOptions};
+use modelseal::envelope::{self, DecryptOptions};
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -52,13 +52,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 fn decrypt(args: &Args, audit: &mut Audit) -> anyhow::Result<ExitCode> {
     audit.event.key_ids.push(args.key.clone());
-    let identity = seal::open_identity_with(&args.key, &args.key_files.options())?;
+    let identity = envelope::open_identity_with(&args.key, &args.key_files.options())?;
     let options = DecryptOptions {
         overwrite: args.force,
         ..DecryptOptions::default()
     };
     let bar = Bar::new("decrypting", args.quiet || args.json);
-    let result = seal::decrypt_with_progress(
+    let result = envelope::decrypt_with_progress(
         &args.encrypted,
         identity.as_ref(),
         &args.out,

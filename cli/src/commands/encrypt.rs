@@ -5,7 +5,7 @@ use crate::audit::{audited, Audit, AuditArgs};
 use crate::output::{hex, print_json, recipients_json};
 use crate::progress::Bar;
 use modelseal::audit::Operation;
-use modelseal::seal::{self, EncryptOptions};
+use modelseal::envelope::{self, EncryptOptions};
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -56,10 +56,11 @@ fn encrypt(args: &Args, audit: &mut Audit) -> anyhow::Result<ExitCode> {
     let recipients = args
         .recipients
         .iter()
-        .map(|r| seal::open_recipient_with(r, &key_options))
+        .map(|r| envelope::open_recipient_with(r, &key_options))
         .collect::<Result<Vec<_>, _>>()?;
-    let recipients: Vec<&dyn seal::KeyWrapper> = recipients.iter().map(|r| r.as_ref()).collect();
-    let input = seal::plaintext_from_path(&args.model)?;
+    let recipients: Vec<&dyn envelope::KeyWrapper> =
+        recipients.iter().map(|r| r.as_ref()).collect();
+    let input = envelope::plaintext_from_path(&args.model)?;
     let options = EncryptOptions {
         chunk_size: args
             .chunk_size
@@ -68,7 +69,7 @@ fn encrypt(args: &Args, audit: &mut Audit) -> anyhow::Result<ExitCode> {
         ..EncryptOptions::default()
     };
     let bar = Bar::new("encrypting", args.quiet || args.json);
-    let summary = seal::encrypt_with_progress(&input, &recipients, &args.out, &options, &bar);
+    let summary = envelope::encrypt_with_progress(&input, &recipients, &args.out, &options, &bar);
     bar.finish();
     let summary = summary?;
     audit.event.key_ids = key_ids(&summary.recipients);

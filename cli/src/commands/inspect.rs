@@ -1,8 +1,8 @@
 //! `modelseal inspect`: show what a signature or an encrypted model claims, without verifying it.
 
 use crate::output::{hex, print_json, serialization_json, serialization_text};
+use modelseal::envelope::{self, format::Layout, EncryptedSummary};
 use modelseal::inspect::inspect_signature;
-use modelseal::seal::{self, format::Layout, EncryptedSummary};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -23,8 +23,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    if seal::is_encrypted(&args.input) {
-        let summary = seal::inspect_encrypted(&args.input)?;
+    if envelope::is_encrypted(&args.input) {
+        let summary = envelope::inspect_encrypted(&args.input)?;
         encrypted(&args, &summary);
         return Ok(ExitCode::SUCCESS);
     }

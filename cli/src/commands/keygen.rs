@@ -2,8 +2,8 @@
 
 use crate::output::print_json;
 use anyhow::Context;
+use modelseal::envelope::{self, KeyKind};
 use modelseal::keys::{self, KeyAlgorithm};
-use modelseal::seal::{self, KeyKind};
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -100,7 +100,7 @@ fn signing(args: &Args, algorithm: KeyAlgorithm) -> anyhow::Result<ExitCode> {
 
 fn encryption(args: &Args, kind: KeyKind) -> anyhow::Result<ExitCode> {
     let generated =
-        seal::generate_key_files(kind, &args.out, args.public_out.as_deref(), args.force)
+        envelope::generate_key_files(kind, &args.out, args.public_out.as_deref(), args.force)
             .context("cannot generate key")?;
     if args.json {
         print_json(&json!({

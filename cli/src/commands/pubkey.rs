@@ -2,7 +2,7 @@
 
 use super::KeyArgs;
 use anyhow::Context;
-use modelseal::fsutil;
+use modelseal::fs::atomic;
 use modelseal::keys::{self, KeyRef};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,7 +34,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.out.as_os_str() == "-" {
         print!("{pem}");
     } else {
-        fsutil::write_atomic(&args.out, pem.as_bytes(), fsutil::MODE_PUBLIC, true)
+        atomic::write_atomic(&args.out, pem.as_bytes(), atomic::MODE_PUBLIC, true)
             .with_context(|| format!("{}: cannot write", args.out.display()))?;
     }
     Ok(ExitCode::SUCCESS)

@@ -9,8 +9,9 @@ use crate::output::{
 use crate::progress::Bar;
 use anyhow::Context;
 use modelseal::audit::{AuditEvent, Operation};
+use modelseal::hook::input_error_json;
 use modelseal::keys::{KeyOptions, KeyRef};
-use modelseal::policy::{input_error_json, Policy, PolicyDecision, PolicyVerifyOptions};
+use modelseal::policy::{Policy, PolicyDecision, PolicyVerifyOptions};
 use modelseal::sigstore::{KeylessPolicy, TrustedRoot};
 use modelseal::trust::Trust;
 use modelseal::verify::{verify_model, VerifiedModel, VerifyError, VerifyOptions};

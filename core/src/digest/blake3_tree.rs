@@ -9,7 +9,8 @@
 
 use super::plan::Job;
 use super::read::{expect_eof, expect_unchanged, open, read_range, with_buffer};
-use super::{DigestError, Progress};
+use super::DigestError;
+use crate::progress::Progress;
 use blake3::hazmat::{left_subtree_len, merge_subtrees_non_root, merge_subtrees_root};
 use blake3::hazmat::{ChainingValue, HasherExt, Mode};
 use std::fs::File;

@@ -7,7 +7,8 @@
 //! one [`read::CHUNK`] buffer per pool thread, whatever the model.
 
 use super::plan::Job;
-use super::{blake3_tree, read, DigestError, HashAlgorithm, Progress};
+use super::{blake3_tree, read, DigestError, HashAlgorithm};
+use crate::progress::Progress;
 use rayon::prelude::*;
 
 /// Where the engine switches strategies; a parameter so tests can cross the thresholds with

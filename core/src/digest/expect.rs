@@ -229,7 +229,7 @@ mod tests {
         std::fs::write(dir.path().join("other"), b"x").unwrap();
         let tree = walk(dir.path(), &WalkOptions::default()).unwrap();
         let config = config(method, hash);
-        let resources = hash_tree(&tree, &config, &crate::digest::NoProgress).unwrap();
+        let resources = hash_tree(&tree, &config, &crate::progress::NoProgress).unwrap();
         let digests = SignedDigests::new(&config, &resources).unwrap();
         assert!(digests.covers("other") && !digests.covers("nope"));
         let mut check = digests.check("w.bin", read.len() as u64).unwrap();

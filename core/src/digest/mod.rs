@@ -20,6 +20,7 @@ mod read;
 pub use expect::{SignedDigests, StreamCheck};
 pub use manifest::{compare, resource_file, root_digest};
 
+use crate::progress::Progress;
 use crate::tree::{ModelTree, TreeError};
 use std::path::PathBuf;
 
@@ -109,20 +110,6 @@ pub struct Resource {
     pub algorithm: String,
     /// Raw digest bytes.
     pub digest: Vec<u8>,
-}
-
-/// Receives progress while hashing (bytes hashed so far are added); must be cheap and thread-safe.
-pub trait Progress: Sync {
-    /// Called once before hashing starts, with the number of bytes to hash.
-    fn begin(&self, _total_bytes: u64) {}
-    /// Called after `bytes` more bytes were hashed.
-    fn advance(&self, bytes: u64);
-}
-
-/// A [`Progress`] that ignores everything.
-pub struct NoProgress;
-impl Progress for NoProgress {
-    fn advance(&self, _bytes: u64) {}
 }
 
 /// Hashes every file of `tree` as `config` says, in parallel, returning resources in signing order.

@@ -5,7 +5,8 @@
 
 use super::hasher::StreamHasher;
 use super::plan::Job;
-use super::{DigestError, HashAlgorithm, Progress};
+use super::{DigestError, HashAlgorithm};
+use crate::progress::Progress;
 use crate::tree::{ChangeStamp, ModelFile};
 use std::cell::RefCell;
 use std::fs::File;

@@ -3,6 +3,7 @@
 //! implementations (Python hashlib, blake3, model-signing 1.1.1) live in `tests/tree_digest.rs`.
 
 use super::*;
+use crate::progress::NoProgress;
 use crate::tree::{walk, WalkOptions};
 use std::fs;
 use std::path::Path;

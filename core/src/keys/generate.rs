@@ -6,7 +6,7 @@
 
 use super::secret::PrivateKey;
 use super::{KeyAlgorithm, KeyError, PublicKey};
-use crate::fsutil::{write_atomic, MODE_PUBLIC, MODE_SECRET};
+use crate::fs::atomic::{write_atomic, MODE_PUBLIC, MODE_SECRET};
 use std::path::Path;
 
 /// See [`super::generate`].

@@ -1,8 +1,8 @@
 //! Parsing key references: the one string that names a key in the CLI, Python and policy files.
 //!
 //! `path` or `file:path` (also `file:///abs/path`) name a PEM file; `pkcs11:` an RFC 7512 URI
-//! (parsed strictly by [`crate::pkcs11::Pkcs11Uri`]); `awskms://` an AWS KMS key (parsed by
-//! [`crate::kms::KmsKeyRef`]). The other KMS schemes (`gcpkms://`, `azurekms://`, `hashivault://`)
+//! (parsed strictly by [`crate::keys::pkcs11::Pkcs11Uri`]); `awskms://` an AWS KMS key (parsed by
+//! [`crate::keys::awskms::KmsKeyRef`]). The other KMS schemes (`gcpkms://`, `azurekms://`, `hashivault://`)
 //! are recognised and refused with a clear reason, so that such a string is never mistaken for a
 //! file name. A refused `pkcs11:` reference is quoted with any `pin-value` redacted.
 
@@ -26,16 +26,16 @@ impl std::str::FromStr for KeyRef {
         if s.is_empty() {
             return Err(refuse("empty key reference".into()));
         }
-        if s.starts_with(crate::pkcs11::SCHEME) {
-            return crate::pkcs11::Pkcs11Uri::parse(s)
+        if s.starts_with(crate::keys::pkcs11::SCHEME) {
+            return crate::keys::pkcs11::Pkcs11Uri::parse(s)
                 .map(KeyRef::Pkcs11)
                 .map_err(|reason| KeyError::Reference {
-                    reference: crate::pkcs11::redact(s),
+                    reference: crate::keys::pkcs11::redact(s),
                     reason,
                 });
         }
-        if s.starts_with(crate::kms::reference::SCHEME) {
-            return crate::kms::KmsKeyRef::parse(s)
+        if s.starts_with(crate::keys::awskms::reference::SCHEME) {
+            return crate::keys::awskms::KmsKeyRef::parse(s)
                 .map(KeyRef::AwsKms)
                 .map_err(refuse);
         }

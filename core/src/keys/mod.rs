@@ -10,12 +10,14 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod awskms;
 pub(crate) mod file;
 mod generate;
 mod keyref;
 mod load;
 mod oids;
 mod pem;
+pub mod pkcs11;
 mod public;
 mod secret;
 mod signer;
@@ -59,13 +61,13 @@ pub enum KeyError {
     Invalid { what: &'static str, reason: String },
     /// An AWS KMS key could not be used (the message names the reference and the KMS error code).
     #[error(transparent)]
-    Kms(#[from] crate::kms::KmsError),
+    Kms(#[from] crate::keys::awskms::KmsError),
     /// A signing certificate whose public key is not the signing key's.
     #[error("{certificate}: the certificate's public key does not match the private key {key}")]
     CertificateKeyMismatch { certificate: PathBuf, key: PathBuf },
     /// A key in a PKCS#11 token could not be used (module, token, PIN, object, mechanism).
     #[error(transparent)]
-    Pkcs11(#[from] crate::pkcs11::Pkcs11Error),
+    Pkcs11(#[from] crate::keys::pkcs11::Pkcs11Error),
 }
 
 /// Algorithms a key may use.
@@ -128,9 +130,9 @@ pub enum KeyRef {
     /// A PEM file on disk (`path` or `file:path`).
     File(PathBuf),
     /// A key in a PKCS#11 token (RFC 7512 `pkcs11:` URI).
-    Pkcs11(crate::pkcs11::Pkcs11Uri),
+    Pkcs11(crate::keys::pkcs11::Pkcs11Uri),
     /// A key in AWS KMS (`awskms:///<key>` or `awskms://HOST:PORT/<key>`).
-    AwsKms(crate::kms::KmsKeyRef),
+    AwsKms(crate::keys::awskms::KmsKeyRef),
 }
 
 /// How to open a private key.
@@ -151,8 +153,8 @@ pub struct KeyOptions {
 pub fn open_signer(key: &KeyRef, options: &KeyOptions) -> Result<Box<dyn Signer>, KeyError> {
     match key {
         KeyRef::File(path) => Ok(Box::new(signer::FileSigner::open(path, options)?)),
-        KeyRef::Pkcs11(uri) => Ok(Box::new(crate::pkcs11::Pkcs11Signer::open(uri)?)),
-        KeyRef::AwsKms(kms) => crate::kms::open_signer(kms),
+        KeyRef::Pkcs11(uri) => Ok(Box::new(crate::keys::pkcs11::Pkcs11Signer::open(uri)?)),
+        KeyRef::AwsKms(kms) => crate::keys::awskms::open_signer(kms),
     }
 }
 
@@ -173,7 +175,8 @@ pub fn open_certificate_signer(
             Ok(Box::new(signer))
         }
         KeyRef::Pkcs11(uri) => {
-            let signer = crate::pkcs11::Pkcs11Signer::open(uri)?.with_certificates(leaf, chain)?;
+            let signer =
+                crate::keys::pkcs11::Pkcs11Signer::open(uri)?.with_certificates(leaf, chain)?;
             Ok(Box::new(signer))
         }
         KeyRef::AwsKms(kms) => Err(KeyError::Unsupported(format!(
@@ -193,8 +196,8 @@ pub fn public_key_of(key: &KeyRef, options: &KeyOptions) -> Result<PublicKey, Ke
             load::KeyMaterial::Public(public) => Ok(public),
             load::KeyMaterial::Private(private) => private.public_key(),
         },
-        KeyRef::Pkcs11(uri) => Ok(crate::pkcs11::public_key(uri)?),
-        KeyRef::AwsKms(kms) => Ok(crate::kms::open_signer(kms)?.public_key().clone()),
+        KeyRef::Pkcs11(uri) => Ok(crate::keys::pkcs11::public_key(uri)?),
+        KeyRef::AwsKms(kms) => Ok(crate::keys::awskms::open_signer(kms)?.public_key().clone()),
     }
 }
 

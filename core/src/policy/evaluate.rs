@@ -15,8 +15,9 @@
 
 use super::decision::{PolicyDecision, RuleRef, SignatureOutcome};
 use super::{ModelRule, Policy};
-use crate::digest::{Progress, SerializationConfig};
+use crate::digest::SerializationConfig;
 use crate::oms::{self, Bundle};
+use crate::progress::Progress;
 use crate::verify::{check_model, parse_statement, read_bundle, signed_file_count};
 use crate::verify::{VerifyError, VerifyOptions};
 use serde_json::json;
@@ -236,8 +237,8 @@ fn check_threshold(
 /// The envelope's model name for an encrypted model (its outer signature covers the envelope, so
 /// a changed name fails verification), else the path's last component.
 fn default_model_name(model: &Path) -> String {
-    if crate::seal::is_encrypted(model) {
-        if let Ok(summary) = crate::seal::inspect_encrypted(model) {
+    if crate::envelope::is_encrypted(model) {
+        if let Ok(summary) = crate::envelope::inspect_encrypted(model) {
             return summary.model_name;
         }
     }

@@ -10,15 +10,14 @@
 //!
 //! Layout: `file` (the TOML shapes), `load` (meaning and checks), `signers` (one trusted signer and
 //! its identity constraints), `rules` (model-name globs, thresholds), `rego` (the Rego engine),
-//! `evaluate` (the decision procedure), `decision` (its result) and `request` (a
-//! webhook's request confined to a root, for `modelseal serve`).
+//! `evaluate` (the decision procedure) and `decision` (its result). A
+//! webhook's request (for `modelseal serve`) is [`crate::hook`].
 
 mod decision;
 mod evaluate;
 mod file;
 mod load;
 mod rego;
-mod request;
 mod rules;
 mod signers;
 #[cfg(test)]
@@ -26,7 +25,6 @@ mod tests;
 
 pub use decision::{PolicyDecision, RuleRef, SignatureOutcome};
 pub use evaluate::PolicyVerifyOptions;
-pub use request::{input_error_json, RequestError, VerifyRequest, MAX_SIGNATURES};
 pub use rules::ModelRule;
 pub use signers::PolicySigner;
 

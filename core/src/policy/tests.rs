@@ -3,8 +3,9 @@
 //! serialization limits, extra files, Rego, certificate identities).
 
 use super::*;
-use crate::digest::{HashAlgorithm, NoProgress};
+use crate::digest::HashAlgorithm;
 use crate::keys::{self, KeyAlgorithm, KeyOptions, KeyRef};
+use crate::progress::NoProgress;
 use crate::sign::{sign_model, SignOptions};
 use std::fs;
 use tempfile::TempDir;

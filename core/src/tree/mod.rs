@@ -16,7 +16,8 @@ mod resolve;
 mod walk;
 
 pub use relpath::RelPath;
-pub use resolve::{model_name, resolve_ignore};
+pub(crate) use resolve::push_unique;
+pub use resolve::{model_name, resolve_ignore, resolve_user_ignores};
 pub use walk::walk;
 
 use std::path::PathBuf;

@@ -90,6 +90,25 @@ fn canonicalize_parents(path: &Path) -> Option<PathBuf> {
     }
 }
 
+/// User ignore paths as model-relative names, without repeats; those outside the model cannot
+/// match and are dropped.
+pub fn resolve_user_ignores(model: &Path, paths: &[PathBuf]) -> Vec<RelPath> {
+    let mut out = Vec::new();
+    for p in paths {
+        if let Some(rel) = resolve_ignore(model, p) {
+            push_unique(&mut out, rel);
+        }
+    }
+    out
+}
+
+/// Appends `item` to `list` unless it is already there.
+pub(crate) fn push_unique(list: &mut Vec<RelPath>, item: RelPath) {
+    if !list.contains(&item) {
+        list.push(item);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,7 @@
 
 use zeroize::Zeroizing;
 
-use super::SealError;
+use crate::envelope::SealError;
 
 /// A source of random bytes for one operation.
 pub trait Entropy {

@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 
 use super::format::Stanza;
 use super::keyschedule::{stanza_context, DataKey};
-use super::rng::Entropy;
 use super::SealError;
 use crate::keys::KeyOptions;
+use crate::rng::Entropy;
 
 /// What a wrap binds to (§6.4, §8.7): the body digest and, for KMS, the model name.
 #[derive(Debug, Clone, Copy)]
@@ -192,8 +192,8 @@ pub fn open_recipient_with(
                 other => other,
             })
         }
-        crate::keys::KeyRef::Pkcs11(uri) => Ok(crate::pkcs11::open_key_wrapper(&uri)?),
-        crate::keys::KeyRef::AwsKms(kms) => crate::kms::open_wrapper(&kms),
+        crate::keys::KeyRef::Pkcs11(uri) => Ok(crate::keys::pkcs11::open_key_wrapper(&uri)?),
+        crate::keys::KeyRef::AwsKms(kms) => crate::keys::awskms::open_wrapper(&kms),
     }
 }
 
@@ -210,8 +210,8 @@ pub fn open_identity_with(
 ) -> Result<Box<dyn KeyWrapper>, SealError> {
     let key = open_recipient_with(reference, options)?;
     if !key.can_unwrap() {
-        let shown = if reference.starts_with(crate::pkcs11::SCHEME) {
-            crate::pkcs11::redact(reference)
+        let shown = if reference.starts_with(crate::keys::pkcs11::SCHEME) {
+            crate::keys::pkcs11::redact(reference)
         } else {
             reference.to_owned()
         };
@@ -264,7 +264,7 @@ pub fn generate_key_files(
     public: Option<&Path>,
     force: bool,
 ) -> Result<GeneratedKey, SealError> {
-    use crate::fsutil::{write_atomic, MODE_PUBLIC, MODE_SECRET};
+    use crate::fs::atomic::{write_atomic, MODE_PUBLIC, MODE_SECRET};
     if kind == KeyKind::Aes256Kek && public.is_some() {
         return Err(SealError::Usage(
             "an aes256-kek key is secret only: it has no public key to write".into(),
@@ -288,7 +288,7 @@ pub fn generate_key_files(
             }
         }
     }
-    let mut entropy = super::rng::OsEntropy;
+    let mut entropy = crate::rng::OsEntropy;
     let (secret, public, stanza_type, key_id) = match kind {
         KeyKind::Aes256Kek => {
             let k = kek::KekWrapper::generate(&mut entropy)?;
@@ -326,7 +326,7 @@ pub fn generate_key_files(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::seal::rng::OsEntropy;
+    use crate::rng::OsEntropy;
     use std::os::unix::fs::PermissionsExt;
 
     fn ctx() -> WrapContext<'static> {

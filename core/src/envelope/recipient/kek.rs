@@ -9,11 +9,11 @@ use std::path::Path;
 use zeroize::Zeroizing;
 
 use super::{key_error, read_secret_file, unwrap_failed, KeyWrapper, WrapContext};
+use crate::envelope::format::{ParamValue, Stanza};
+use crate::envelope::keyschedule::{key_id, DataKey};
+use crate::envelope::SealError;
 use crate::keys::KeyOptions;
-use crate::seal::format::{ParamValue, Stanza};
-use crate::seal::keyschedule::{key_id, DataKey};
-use crate::seal::rng::Entropy;
-use crate::seal::SealError;
+use crate::rng::Entropy;
 
 /// The stanza type name.
 pub const STANZA_TYPE: &str = "aes256-kek";

@@ -10,16 +10,16 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::encrypt::{encrypt_with_entropy, EncryptOptions, Plaintext};
-use super::envelope::open_authenticated;
+use super::commit::open_authenticated;
 use super::format::{ParamValue, Stanza, DEFAULT_CHUNK_SIZE};
 use super::keyschedule::DataKey;
 use super::recipient::kek::KekWrapper;
 use super::recipient::rsa::{OaepHash, RsaOaepWrapper};
 use super::recipient::{load_key_file, KeyWrapper, WrapContext};
 use super::rewrap::rewrap_with_entropy;
-use super::rng::{Entropy, SeededEntropy};
 use super::stream::ChunkLayout;
 use super::{decrypt, DecryptOptions, SealError};
+use crate::rng::{Entropy, SeededEntropy};
 
 mod forge;
 mod negative;

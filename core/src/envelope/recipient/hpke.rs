@@ -12,10 +12,10 @@ use std::path::Path;
 use zeroize::Zeroizing;
 
 use super::{key_error, unwrap_failed, KeyWrapper, WrapContext};
-use crate::seal::format::{ParamValue, Stanza};
-use crate::seal::keyschedule::{key_id, DataKey};
-use crate::seal::rng::{Entropy, Predrawn};
-use crate::seal::SealError;
+use crate::envelope::format::{ParamValue, Stanza};
+use crate::envelope::keyschedule::{key_id, DataKey};
+use crate::envelope::SealError;
+use crate::rng::{Entropy, Predrawn};
 
 /// The stanza type name.
 pub const STANZA_TYPE: &str = "x25519-hpke";
@@ -212,7 +212,7 @@ mod tests {
         let r = w.wrap(
             &DataKey::from_bytes([1; 32]),
             &ctx,
-            &mut crate::seal::rng::OsEntropy,
+            &mut crate::rng::OsEntropy,
         );
         assert!(r.is_err());
     }

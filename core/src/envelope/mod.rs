@@ -8,7 +8,7 @@
 pub mod checked;
 pub mod decrypt;
 pub mod encrypt;
-pub mod envelope;
+pub mod commit;
 pub mod error;
 pub mod format;
 pub mod inspect;
@@ -16,7 +16,6 @@ pub mod keyschedule;
 pub mod reader;
 pub mod recipient;
 pub mod rewrap;
-pub mod rng;
 pub mod stream;
 #[cfg(test)]
 mod vectors;

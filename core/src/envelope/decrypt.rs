@@ -12,7 +12,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use super::encrypt::{create_new_mode, sync_tree};
-use super::envelope::{
+use super::commit::{
     clean_stale_temporaries, commit, open_authenticated, open_nofollow, parent_dir, temp_prefix,
     write_file_beside, Form, Opened,
 };
@@ -20,7 +20,7 @@ use super::format::{FileEntry, ENVELOPE_NAME};
 use super::recipient::KeyWrapper;
 use super::stream::{check_ct_len, decrypt_jobs_with_progress, ChunkLayout, FileCipher, Job};
 use super::SealError;
-use crate::digest::{NoProgress, Progress};
+use crate::progress::{NoProgress, Progress};
 
 /// Decryption options.
 #[derive(Debug, Clone)]
@@ -296,7 +296,7 @@ fn decrypt_directory(
             .map_err(|e| SealError::io(p, e))?;
     }
     let files: Vec<(&File, &Path)> = outs.iter().map(|(f, p)| (f, p.as_path())).collect();
-    crate::fsutil::sync_all_parallel(&files).map_err(|(p, e)| SealError::io(&p, e))?;
+    crate::fs::atomic::sync_all_parallel(&files).map_err(|(p, e)| SealError::io(&p, e))?;
     sync_tree(tmp.path())?;
     let tmp_path = tmp.keep();
     let result = commit(&tmp_path, output, options.overwrite);

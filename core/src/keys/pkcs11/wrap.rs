@@ -25,12 +25,12 @@ use super::objects::{
 };
 use super::session::{self, KeySession};
 use super::uri::{Pkcs11Uri, WrapChoice};
-use crate::seal::format::{ParamValue, Stanza};
-use crate::seal::keyschedule::DataKey;
-use crate::seal::recipient::rsa::{OaepHash, RsaOaepWrapper};
-use crate::seal::recipient::{unwrap_failed, KeyWrapper, WrapContext};
-use crate::seal::rng::{Entropy, OsEntropy};
-use crate::seal::SealError;
+use crate::envelope::format::{ParamValue, Stanza};
+use crate::envelope::keyschedule::DataKey;
+use crate::envelope::recipient::rsa::{OaepHash, RsaOaepWrapper};
+use crate::envelope::recipient::{unwrap_failed, KeyWrapper, WrapContext};
+use crate::envelope::SealError;
+use crate::rng::{Entropy, OsEntropy};
 use cryptoki::error::RvError;
 use cryptoki::mechanism::aead::GcmParams;
 use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsOaepParams, PkcsOaepSource};

@@ -3,13 +3,13 @@
 //! stanza are valid for whatever header bytes it is given — so a decoder must reject it at the
 //! rule under test, not at an earlier MAC or unwrap check.
 
-use super::super::envelope::build_envelope;
+use super::super::commit::build_envelope;
 use super::super::format::{encode_prefix, Stanza};
 use super::super::keyschedule::{body_digest, DataKey};
 use super::super::recipient::kek::KekWrapper;
 use super::super::recipient::{KeyWrapper, WrapContext};
-use super::super::rng::SeededEntropy;
 use super::seed;
+use crate::rng::SeededEntropy;
 
 /// A CBOR head (major type, argument) in its shortest form (RFC 8949 §3).
 pub fn head(major: u8, n: u64) -> Vec<u8> {

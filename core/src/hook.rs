@@ -8,10 +8,10 @@
 //! file is opened, so nothing outside the root is read; paths in the answer are the request's own
 //! (relative) paths, never the server's directory layout.
 
-use super::{Policy, PolicyDecision, PolicyVerifyOptions};
 use crate::audit::{AuditEvent, Operation};
-use crate::confine::{ConfineError, ConfinedRoot};
-use crate::digest::NoProgress;
+use crate::fs::confine::{ConfineError, ConfinedRoot};
+use crate::policy::{Policy, PolicyDecision, PolicyVerifyOptions};
+use crate::progress::NoProgress;
 use crate::verify::VerifyError;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -109,7 +109,7 @@ impl Policy {
         result: &Result<PolicyDecision, RequestError>,
     ) -> AuditEvent {
         let mut event = AuditEvent::new(Operation::Verify, Path::new(&request.model));
-        event.policy = Some(self.path.display().to_string());
+        event.policy = Some(self.path().display().to_string());
         match result {
             Ok(decision) => event.apply_decision(decision),
             Err(err) => event.error(err.to_string()),

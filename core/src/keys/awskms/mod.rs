@@ -4,7 +4,7 @@
 //! Layout: [`reference`] parses `awskms://` URIs (always built, so every build recognises them);
 //! [`error`] is the backend's error type; with the `awskms` cargo feature, `client` is the blocking
 //! facade over the SDK, `signer` the [`crate::keys::Signer`] and `wrap` the
-//! [`crate::seal::KeyWrapper`] (`docs/FORMAT.md` §8.7). Without the feature, opening such a key
+//! [`crate::envelope::KeyWrapper`] (`docs/FORMAT.md` §8.7). Without the feature, opening such a key
 //! fails with [`KmsError::NotBuilt`].
 //!
 //! Keys never leave KMS; modelseal never reads or stores long-lived credentials (the SDK's standard
@@ -44,16 +44,16 @@ pub fn open_signer(
 /// Opens a symmetric KMS key as an encryption recipient or decryption identity (no request yet).
 pub fn open_wrapper(
     reference: &KmsKeyRef,
-) -> Result<Box<dyn crate::seal::KeyWrapper>, crate::seal::SealError> {
+) -> Result<Box<dyn crate::envelope::KeyWrapper>, crate::envelope::SealError> {
     #[cfg(feature = "awskms")]
     {
         wrap::KmsWrapper::open(reference)
-            .map(|w| Box::new(w) as Box<dyn crate::seal::KeyWrapper>)
+            .map(|w| Box::new(w) as Box<dyn crate::envelope::KeyWrapper>)
             .map_err(|e| wrap::kms_key_error(reference, e))
     }
     #[cfg(not(feature = "awskms"))]
     {
-        Err(crate::seal::SealError::Key {
+        Err(crate::envelope::SealError::Key {
             path: reference.to_string().into(),
             reason: NOT_BUILT.into(),
         })

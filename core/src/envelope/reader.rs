@@ -5,7 +5,7 @@
 use std::fs::File;
 use std::path::Path;
 
-use super::envelope::{open_authenticated, open_nofollow, Form};
+use super::commit::{open_authenticated, open_nofollow, Form};
 use super::format::ENVELOPE_NAME;
 use super::recipient::KeyWrapper;
 use super::stream::{ChunkLayout, ChunkReader, FileCipher};
@@ -93,8 +93,8 @@ fn relative_name(file: &Path, root: &Path, shown: &Path) -> Result<String, SealE
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::seal::recipient::kek::KekWrapper;
-    use crate::seal::{encrypt, plaintext_from_path, EncryptOptions};
+    use crate::envelope::recipient::kek::KekWrapper;
+    use crate::envelope::{encrypt, plaintext_from_path, EncryptOptions};
     use std::io::{Read, Seek, SeekFrom};
 
     #[test]

@@ -8,13 +8,13 @@ use std::io::{Seek, SeekFrom, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use super::envelope::{
+use super::commit::{
     build_envelope, open_authenticated, open_nofollow, parent_dir, temp_prefix, Form,
 };
 use super::format::{Header, Stanza, MAX_STANZAS};
 use super::recipient::{KeyWrapper, WrapContext};
-use super::rng::{Entropy, OsEntropy};
 use super::SealError;
+use crate::rng::{Entropy, OsEntropy};
 
 /// Recipients after a rewrap: `(type, key_id)` of every stanza, in order.
 pub type Recipients = Vec<(String, String)>;
@@ -142,7 +142,7 @@ fn rewrap_inner(
         .mode()
         & 0o7777;
     match &opened.form {
-        Form::Directory(_) => crate::fsutil::write_atomic(path, &envelope, mode, true)
+        Form::Directory(_) => crate::fs::atomic::write_atomic(path, &envelope, mode, true)
             .map_err(|e| SealError::io(path, e))?,
         Form::SingleFile(_) => replace_single(path, &envelope, opened.envelope_len, mode)?,
     }
@@ -174,5 +174,5 @@ fn replace_single(
     tmp.as_file().sync_all().map_err(io)?;
     tmp.persist(path)
         .map_err(|e| SealError::io(path, e.error))?;
-    crate::fsutil::sync_dir(&parent).map_err(|e| SealError::io(&parent, e))
+    crate::fs::atomic::sync_dir(&parent).map_err(|e| SealError::io(&parent, e))
 }

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use super::format::{NONCE_PREFIX_LEN, TAG_LEN};
 use super::keyschedule::FileKeys;
 use super::SealError;
-use crate::digest::{NoProgress, Progress};
+use crate::progress::{NoProgress, Progress};
 
 /// Chunk arithmetic of one file (§7.1, §7.4): chunk size `C` and plaintext size `S`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -228,7 +228,7 @@ pub fn encrypt_jobs_with_progress(
             job.dst
                 .write_all_at(buf, at)
                 .map_err(|e| SealError::io(job.dst_name, e))?;
-            crate::fsutil::start_writeback(job.dst, at, buf.len() as u64);
+            crate::fs::atomic::start_writeback(job.dst, at, buf.len() as u64);
             progress.advance(batch_plaintext(&layout, first, count));
             Ok(())
         })
@@ -295,7 +295,7 @@ pub fn decrypt_jobs_with_progress(
             }
             let pt_start = first * layout.chunk_size();
             let pt_len = batch_plaintext(&layout, first, count);
-            crate::fsutil::start_writeback(job.dst, pt_start, pt_len);
+            crate::fs::atomic::start_writeback(job.dst, pt_start, pt_len);
             progress.advance(pt_len);
             Ok(())
         })
@@ -516,7 +516,7 @@ impl<R: Read + Seek> Seek for ChunkReader<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::seal::keyschedule::DataKey;
+    use crate::envelope::keyschedule::DataKey;
     use std::io::Cursor;
 
     fn cipher(chunk: u32, size: u64, path: &str) -> FileCipher {

@@ -8,7 +8,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use super::envelope::read_envelope;
+use super::commit::read_envelope;
 use super::format::{Layout, ParamValue, ENVELOPE_NAME, MAGIC, VERSION};
 use super::keyschedule::body_digest;
 use super::SealError;
@@ -111,8 +111,8 @@ pub fn inspect_encrypted(encrypted: &Path) -> Result<EncryptedSummary, SealError
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::seal::recipient::kek::KekWrapper;
-    use crate::seal::{encrypt, plaintext_from_path, EncryptOptions, KeyWrapper};
+    use crate::envelope::recipient::kek::KekWrapper;
+    use crate::envelope::{encrypt, plaintext_from_path, EncryptOptions, KeyWrapper};
 
     #[test]
     fn describes_without_secrets() {

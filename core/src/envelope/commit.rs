@@ -363,7 +363,7 @@ fn already_exists(target: &Path) -> SealError {
 
 fn sync_parent(target: &Path) -> Result<(), SealError> {
     let parent = parent_dir(target);
-    crate::fsutil::sync_dir(&parent).map_err(|e| SealError::io(&parent, e))
+    crate::fs::atomic::sync_dir(&parent).map_err(|e| SealError::io(&parent, e))
 }
 
 /// [`write_file_beside`] with a named temporary (`tempfile`, 0600), for systems without
@@ -415,7 +415,7 @@ pub(crate) fn commit(tmp: &Path, target: &Path, overwrite: bool) -> Result<(), S
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    crate::fsutil::sync_dir(parent).map_err(|e| SealError::io(parent, e))
+    crate::fs::atomic::sync_dir(parent).map_err(|e| SealError::io(parent, e))
 }
 
 fn c_path(p: &Path) -> std::io::Result<std::ffi::CString> {
@@ -514,7 +514,7 @@ pub(crate) fn clean_stale_temporaries(target: &Path) -> Result<usize, SealError>
         }
         let path = entry.path();
         // Read-only directories inside (a killed unseal's 0500 ones) must not stop the cleanup.
-        crate::fsutil::remove_tree(&path).map_err(|e| SealError::io(&path, e))?;
+        crate::fs::atomic::remove_tree(&path).map_err(|e| SealError::io(&path, e))?;
         removed += 1;
     }
     Ok(removed)

@@ -15,11 +15,11 @@ use std::sync::OnceLock;
 
 use super::client::KmsClient;
 use super::{KmsError, KmsKeyRef};
-use crate::seal::format::{ParamValue, Stanza, MAX_KEY_ID_LEN, MAX_WRAPPED_LEN};
-use crate::seal::keyschedule::DataKey;
-use crate::seal::recipient::{KeyWrapper, WrapContext};
-use crate::seal::rng::Entropy;
-use crate::seal::SealError;
+use crate::envelope::format::{ParamValue, Stanza, MAX_KEY_ID_LEN, MAX_WRAPPED_LEN};
+use crate::envelope::keyschedule::DataKey;
+use crate::envelope::recipient::{KeyWrapper, WrapContext};
+use crate::envelope::SealError;
+use crate::rng::Entropy;
 
 pub use super::STANZA_TYPE;
 /// `params[1]`: the only KMS encryption algorithm this stanza type uses.

@@ -16,7 +16,8 @@ use rayon::prelude::*;
 use super::format::TAG_LEN;
 use super::stream::{ChunkLayout, Job};
 use super::SealError;
-use crate::digest::{Progress, StreamCheck};
+use crate::digest::StreamCheck;
+use crate::progress::Progress;
 
 /// Plaintext bytes per pipelined batch (at least one chunk): small enough that a batch is still
 /// in cache when it is hashed, large enough that the hand-over costs nothing.
@@ -158,7 +159,7 @@ fn seal_and_write(
     job.dst
         .write_all_at(&batch.buf, at)
         .map_err(|e| SealError::io(job.dst_name, e))?;
-    crate::fsutil::start_writeback(job.dst, at, batch.buf.len() as u64);
+    crate::fs::atomic::start_writeback(job.dst, at, batch.buf.len() as u64);
     progress.advance(plaintext);
     Ok(())
 }

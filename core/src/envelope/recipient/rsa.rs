@@ -17,10 +17,10 @@ use std::path::Path;
 use zeroize::Zeroizing;
 
 use super::{key_error, unwrap_failed, KeyWrapper, WrapContext};
-use crate::seal::format::{ParamValue, Stanza};
-use crate::seal::keyschedule::{key_id, DataKey};
-use crate::seal::rng::{Entropy, Predrawn};
-use crate::seal::SealError;
+use crate::envelope::format::{ParamValue, Stanza};
+use crate::envelope::keyschedule::{key_id, DataKey};
+use crate::envelope::SealError;
+use crate::rng::{Entropy, Predrawn};
 
 /// The stanza type name.
 pub const STANZA_TYPE: &str = "rsa-oaep";
@@ -226,7 +226,7 @@ impl KeyWrapper for RsaOaepWrapper {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::seal::rng::OsEntropy;
+    use crate::rng::OsEntropy;
 
     #[test]
     fn sha1_and_sha256_round_trip_and_refuse_small_keys() {

@@ -10,7 +10,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::checked::encrypt_jobs_checked;
-use super::envelope::{
+use super::commit::{
     build_envelope, clean_stale_temporaries, commit, parent_dir, temp_prefix, write_file_beside,
 };
 use super::format::{
@@ -19,10 +19,11 @@ use super::format::{
 };
 use super::keyschedule::{body_digest, DataKey};
 use super::recipient::{KeyWrapper, WrapContext};
-use super::rng::{Entropy, OsEntropy};
 use super::stream::{encrypt_jobs_with_progress, ChunkLayout, FileCipher, Job};
 use super::SealError;
-use crate::digest::{NoProgress, Progress, SignedDigests, StreamCheck};
+use crate::digest::{SignedDigests, StreamCheck};
+use crate::progress::{NoProgress, Progress};
+use crate::rng::{Entropy, OsEntropy};
 
 /// What to encrypt.
 #[derive(Debug, Clone)]
@@ -544,7 +545,7 @@ fn write_directory(
     run_jobs(&jobs, checks, out.progress)?;
     check_unchanged(sources)?;
     let files: Vec<(&File, &Path)> = outs.iter().map(|(f, p)| (f, p.as_path())).collect();
-    crate::fsutil::sync_all_parallel(&files).map_err(|(p, e)| SealError::io(&p, e))?;
+    crate::fs::atomic::sync_all_parallel(&files).map_err(|(p, e)| SealError::io(&p, e))?;
     let env_path = tmp.path().join(ENVELOPE_NAME);
     let env = create_new(&env_path)?;
     use std::io::Write;
@@ -598,5 +599,5 @@ pub(crate) fn sync_tree(root: &Path) -> Result<(), SealError> {
             sync_tree(&entry.path())?;
         }
     }
-    crate::fsutil::sync_dir(root).map_err(|e| SealError::io(root, e))
+    crate::fs::atomic::sync_dir(root).map_err(|e| SealError::io(root, e))
 }
