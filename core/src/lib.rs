@@ -11,6 +11,7 @@ pub mod audit;
 pub mod deploy;
 pub mod digest;
 pub mod envelope;
+pub mod error;
 pub mod fs;
 pub mod hook;
 pub mod inspect;
