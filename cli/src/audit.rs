@@ -26,7 +26,7 @@ pub struct Audit {
 impl Audit {
     /// Records a decrypt/rewrap/unseal failure as exit 1 (authentication) or 2 (input).
     pub fn seal_failed(&mut self, err: &modelseal::envelope::SealError) {
-        if err.is_authentication_failure() {
+        if err.class().is_failure() {
             self.event.fail(vec![err.to_string()]);
         } else {
             self.event.error(err.to_string());

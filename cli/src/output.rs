@@ -101,11 +101,11 @@ pub fn seal_failure(
     what: &str,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let failed = err.is_authentication_failure();
+    let failed = err.class().is_failure();
     if json {
         print_json(&json!({
             outcome_key: false,
-            "error_class": err.class(),
+            "error_class": err.code(),
             "errors": [err.to_string()],
         }));
     }

@@ -240,7 +240,7 @@ impl AuditEvent {
 
     /// A verification or decryption failure is `failed` (exit 1), anything else `error`.
     fn deploy_failed(&mut self, err: &DeployError) {
-        if err.is_verification_failure() {
+        if err.class().is_failure() {
             self.fail(err.reasons());
         } else {
             self.error(err.to_string());

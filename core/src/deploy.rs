@@ -16,6 +16,7 @@
 //! DIR removes.
 
 use crate::digest::SignedDigests;
+use crate::error::ErrorClass;
 
 use crate::envelope::{
     self, DecryptSummary, EncryptOptions, EncryptSummary, KeyWrapper, Plaintext, SealError,
@@ -63,13 +64,15 @@ pub enum DeployError {
 }
 
 impl DeployError {
-    /// True for verification or decryption failures (exit 1); false for input errors (exit 2).
-    pub fn is_verification_failure(&self) -> bool {
+    /// [`ErrorClass::Failed`] for verification or decryption failures (exit 1), the class of the
+    /// underlying error otherwise.
+    pub fn class(&self) -> ErrorClass {
         match self {
-            DeployError::Denied { .. } => true,
-            DeployError::Seal(e) => e.is_authentication_failure(),
-            DeployError::Verify(e) => e.is_verification_failure(),
-            _ => false,
+            DeployError::Denied { .. } => ErrorClass::Failed,
+            DeployError::Seal(e) => e.class(),
+            DeployError::Verify(e) => e.class(),
+            DeployError::Io { .. } => ErrorClass::Internal,
+            _ => ErrorClass::Input,
         }
     }
 
@@ -574,7 +577,7 @@ mod tests {
                 reason.contains("weights.bin") && reason.contains("changed while sealing"),
                 "{reason}"
             );
-            assert!(!err.is_verification_failure(), "an input error (exit 2)");
+            assert!(!err.class().is_failure(), "an input error (exit 2)");
             f.assert_no_output();
         }
     }

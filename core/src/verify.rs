@@ -10,6 +10,7 @@
 //! no constructor, so code that holds one knows the checks ran.
 
 use crate::digest::{self, DigestError, ManifestDiff, Method, Resource, SerializationConfig};
+use crate::error::ErrorClass;
 
 use crate::oms::{self, Bundle, OmsError, Statement};
 use crate::progress::Progress;
@@ -20,7 +21,7 @@ use crate::trust::{SignerIdentity, Trust, TrustError};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-/// Why verification did not succeed. [`VerifyError::is_verification_failure`] separates "the model
+/// Why verification did not succeed. [`VerifyError::class`] separates "the model
 /// or signature is not what was signed by a trusted key" (exit 1) from input errors (exit 2).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -60,15 +61,16 @@ pub enum VerifyError {
 }
 
 impl VerifyError {
-    /// True for verification failures (tampered model, untrusted signer, bad signature); false for
-    /// input errors (missing files, malformed signature file, unreadable trust material).
-    pub fn is_verification_failure(&self) -> bool {
-        matches!(
-            self,
+    /// [`ErrorClass::Failed`] for verification failures (tampered model, untrusted signer, bad
+    /// signature); [`ErrorClass::Input`] for input errors (missing files, malformed signature
+    /// file, unreadable trust material).
+    pub fn class(&self) -> ErrorClass {
+        match self {
             VerifyError::Untrusted { .. }
-                | VerifyError::BadStatement { .. }
-                | VerifyError::Mismatch { .. }
-        )
+            | VerifyError::BadStatement { .. }
+            | VerifyError::Mismatch { .. } => ErrorClass::Failed,
+            _ => ErrorClass::Input,
+        }
     }
 
     /// One message per problem, for machine-readable output.

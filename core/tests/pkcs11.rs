@@ -80,7 +80,7 @@ fn sign_p256_and_p384_verify_and_tamper_fails() {
         std::fs::write(&victim, b"tampered\n").unwrap();
         let err =
             verify_model(&root, &sig, &trust, &VerifyOptions::default(), &NoProgress).unwrap_err();
-        assert!(err.is_verification_failure(), "{err}");
+        assert!(err.class().is_failure(), "{err}");
         std::fs::write(&victim, original).unwrap();
     }
 }
@@ -212,10 +212,10 @@ fn stanzas_have_the_registered_shapes() {
         model_name: "m",
     };
     let e = gcm.unwrap(&s, &other).unwrap_err();
-    assert_eq!(e.class(), "unwrap", "{e}");
+    assert_eq!(e.code(), "unwrap", "{e}");
     let mut bad = s.clone();
     bad.wrapped[0] ^= 1;
-    assert_eq!(gcm.unwrap(&bad, &ctx).unwrap_err().class(), "unwrap");
+    assert_eq!(gcm.unwrap(&bad, &ctx).unwrap_err().code(), "unwrap");
 
     // SoftHSM2 2.6 decrypts only SHA-1 OAEP: the wrap records sha1 (§8.5).
     let rsa = open_recipient(&hsm.uri("rsa-3072")).unwrap();
@@ -347,7 +347,7 @@ fn clear_errors_name_the_uri() {
     let err = keys::open_signer(&key(&hsm.uri("rsa-3072")), &opts).unwrap_err();
     assert!(err.to_string().contains("signing needs an EC key"), "{err}");
     let err = open_recipient(&hsm.uri("ec-p256")).err().unwrap();
-    assert_eq!(err.class(), "key");
+    assert_eq!(err.code(), "key");
     assert!(
         err.to_string().contains("AES-256 secret key or an RSA key"),
         "{err}"

@@ -164,10 +164,10 @@ fn wrong_keys_fail_before_any_output() {
     encrypt(&plaintext_from_path(&m).unwrap(), &[&kek(1)], &enc, &opts()).unwrap();
     let out = dir.path().join("out");
     let e = err_class(&enc, &kek(2), &out);
-    assert_eq!(e.class(), "no-recipient");
-    assert!(e.is_authentication_failure());
+    assert_eq!(e.code(), "no-recipient");
+    assert!(e.class().is_failure());
     let x = X25519Wrapper::from_secret([1; 32]);
-    assert_eq!(err_class(&enc, &x, &out).class(), "no-recipient");
+    assert_eq!(err_class(&enc, &x, &out).code(), "no-recipient");
 }
 
 #[test]
@@ -224,14 +224,14 @@ fn tampering_with_the_tree_fails_and_leaves_nothing() {
         copy_dir(&enc, &copy);
         edit(&copy);
         let e = err_class(&copy, &k, &out);
-        assert_eq!(e.class(), class, "{e}");
+        assert_eq!(e.code(), class, "{e}");
     }
     // Swapping two encrypted files of equal size (different names) fails at their chunks.
     let copy = dir.path().join("swap");
     copy_dir(&enc, &copy);
     fs::write(copy.join("a-b"), fs::read(enc.join("B")).unwrap()).unwrap();
     fs::write(copy.join("B"), fs::read(enc.join("a-b")).unwrap()).unwrap();
-    assert!(err_class(&copy, &k, &out).class() != "ok");
+    assert!(err_class(&copy, &k, &out).code() != "ok");
     // Unlisted .git content is skipped; caller skip paths too.
     let copy = dir.path().join("git");
     copy_dir(&enc, &copy);
@@ -253,7 +253,7 @@ fn overwrite_is_explicit_and_atomic() {
     let input = plaintext_from_path(&m).unwrap();
     encrypt(&input, &[&k], &enc, &opts()).unwrap();
     assert_eq!(
-        encrypt(&input, &[&k], &enc, &opts()).unwrap_err().class(),
+        encrypt(&input, &[&k], &enc, &opts()).unwrap_err().code(),
         "usage"
     );
     let o = EncryptOptions {
@@ -265,7 +265,7 @@ fn overwrite_is_explicit_and_atomic() {
     fs::create_dir(&out).unwrap();
     fs::write(out.join("old"), b"old").unwrap();
     let e = decrypt(&enc, &k, &out, &DecryptOptions::default()).unwrap_err();
-    assert_eq!(e.class(), "usage");
+    assert_eq!(e.code(), "usage");
     let d = DecryptOptions {
         overwrite: true,
         ..DecryptOptions::default()
@@ -305,7 +305,7 @@ fn rewrap_changes_only_the_envelope() {
             assert_eq!(fs::read(enc.join("a.txt")).unwrap(), b);
         }
         let out = dir.path().join(format!("out{single}"));
-        assert_eq!(err_class(&enc, &k2, &out).class(), "no-recipient");
+        assert_eq!(err_class(&enc, &k2, &out).code(), "no-recipient");
         decrypt(&enc, &k3, &out, &DecryptOptions::default()).unwrap();
         // Removing the last recipient or an absent one, or adding a present one, is refused.
         assert!(rewrap(&enc, &k1, &[&k3], &[]).is_err());
@@ -382,7 +382,7 @@ fn a_same_size_rewrite_during_encryption_is_refused_and_leaves_nothing() {
         &progress,
     )
     .unwrap_err();
-    assert_eq!(err.class(), "changed", "{err}");
+    assert_eq!(err.code(), "changed", "{err}");
     assert!(err.to_string().contains("weights.bin"), "{err}");
     let left: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
     assert_eq!(left.len(), 1, "only the input remains");

@@ -45,7 +45,7 @@ fn must_fail(enc: &Path, id: &dyn KeyWrapper) -> String {
         let n = e.unwrap().file_name().to_string_lossy().into_owned();
         assert!(!n.starts_with(".modelseal-tmp-"), "leftover {n}");
     }
-    err.class().to_owned()
+    err.code().to_owned()
 }
 
 fn plaintext() -> impl Strategy<Value = Vec<u8>> {

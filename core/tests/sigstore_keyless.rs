@@ -65,7 +65,7 @@ fn verify_vector(version: &str, trust: &Trust) -> Result<VerifiedModel, VerifyEr
 fn keyless_error(result: Result<VerifiedModel, VerifyError>) -> SigstoreError {
     match result {
         Err(e @ VerifyError::Untrusted { .. }) => {
-            assert!(e.is_verification_failure());
+            assert!(e.class().is_failure());
             match e {
                 VerifyError::Untrusted {
                     source: TrustError::Sigstore(inner),
@@ -294,7 +294,7 @@ fn entry_count_and_kind_are_enforced() {
         .remove("inclusionPromise");
     match verify_edited("v1.1.0", &bundle, &trust) {
         Err(e @ VerifyError::Malformed { .. }) => {
-            assert!(!e.is_verification_failure());
+            assert!(!e.class().is_failure());
             assert!(e.to_string().contains("RFC 3161"), "{e}");
         }
         other => panic!("expected unsupported, got {other:?}"),

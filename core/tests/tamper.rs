@@ -60,7 +60,7 @@ fn verify(f: &Fixture) -> Result<(), VerifyError> {
 fn assert_failure_naming(f: &Fixture, name: &str) {
     let err = verify(f).expect_err("verification must fail");
     assert!(
-        err.is_verification_failure(),
+        err.class().is_failure(),
         "not a verification failure: {err}"
     );
     assert!(err.to_string().contains(name), "{err} does not name {name}");
@@ -153,7 +153,7 @@ proptest! {
             payload[i] = payload[i].wrapping_add(delta);
         });
         let err = verify(&f).expect_err("an edited payload must not verify");
-        prop_assert!(err.is_verification_failure(), "not a verification failure: {}", err);
+        prop_assert!(err.class().is_failure(), "not a verification failure: {}", err);
     }
 }
 

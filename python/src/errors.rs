@@ -68,7 +68,7 @@ pub fn sign_error(err: SignError) -> PyErr {
 }
 
 pub fn verify_error(err: VerifyError) -> PyErr {
-    if err.is_verification_failure() {
+    if err.class().is_failure() {
         return VerificationError::new_err(err.reasons().join("\n"));
     }
     match err {
@@ -81,7 +81,7 @@ pub fn verify_error(err: VerifyError) -> PyErr {
 /// Maps a seal error: authentication failures (wrong key, tampered, truncated) are
 /// `DecryptionError`, malformed input `FormatError`, key problems `KeyAccessError`, the rest `Error`.
 pub fn seal_error(err: SealError) -> PyErr {
-    if err.is_authentication_failure() {
+    if err.class().is_failure() {
         return DecryptionError::new_err(err.to_string());
     }
     match err {

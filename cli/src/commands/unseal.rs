@@ -104,7 +104,7 @@ fn unseal(args: &Args, audit: &mut Audit) -> anyhow::Result<ExitCode> {
 }
 
 fn report_failure(args: &Args, err: &DeployError) -> ExitCode {
-    let failed = err.is_verification_failure();
+    let failed = err.class().is_failure();
     if args.json {
         let decision = match err {
             DeployError::Denied { stage, decision } => {

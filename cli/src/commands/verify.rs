@@ -168,7 +168,7 @@ fn verify(args: &Args, audit: &mut Audit) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Err(err) => {
-            if err.is_verification_failure() {
+            if err.class().is_failure() {
                 audit.event.fail(err.reasons());
             } else {
                 audit.event.error(err.to_string());
@@ -273,7 +273,7 @@ fn report_success(args: &Args, signature: &Path, verified: &VerifiedModel) {
 }
 
 fn report_failure(args: &Args, signature: &Path, err: &VerifyError) -> ExitCode {
-    let failed = err.is_verification_failure();
+    let failed = err.class().is_failure();
     if args.json {
         print_json(&json!({
             "verified": false,

@@ -566,7 +566,7 @@ mod temp_tests {
         });
         assert!(err.is_err());
         let err = write_file_beside(&target, 0o600, false, |_| Ok(())).unwrap_err();
-        assert_eq!(err.class(), "usage");
+        assert_eq!(err.code(), "usage");
         assert_eq!(names(dir.path()), ["out"]);
         write_file_beside(&target, 0o644, true, |mut f| {
             f.write_all(b"new").map_err(|e| SealError::io("t", e))

@@ -11,11 +11,11 @@ use std::fs::File;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use super::encrypt::{create_new_mode, sync_tree};
 use super::commit::{
     clean_stale_temporaries, commit, open_authenticated, open_nofollow, parent_dir, temp_prefix,
     write_file_beside, Form, Opened,
 };
+use super::encrypt::{create_new_mode, sync_tree};
 use super::format::{FileEntry, ENVELOPE_NAME};
 use super::recipient::KeyWrapper;
 use super::stream::{check_ct_len, decrypt_jobs_with_progress, ChunkLayout, FileCipher, Job};

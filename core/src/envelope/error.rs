@@ -7,6 +7,7 @@
 //! [`SealError::class`] gives the short class names that `docs/FORMAT.md` §10 and the negative test
 //! vectors use.
 
+use crate::error::ErrorClass;
 use std::path::PathBuf;
 
 /// Errors of envelope encryption and decryption (`docs/FORMAT.md`).
@@ -149,26 +150,28 @@ pub enum SealError {
 }
 
 impl SealError {
-    /// True when the failure means "wrong key or damaged/tampered ciphertext" (CLI exit 1), false for
-    /// malformed input, I/O and usage errors (CLI exit 2).
-    pub fn is_authentication_failure(&self) -> bool {
-        matches!(
-            self,
+    /// [`ErrorClass::Failed`] when the failure means "wrong key or damaged/tampered ciphertext"
+    /// (CLI exit 1); [`ErrorClass::Internal`] for I/O and primitive failures; otherwise
+    /// [`ErrorClass::Input`] (malformed input, unusable keys, usage errors).
+    pub fn class(&self) -> ErrorClass {
+        match self {
             SealError::NoRecipient { .. }
-                | SealError::Unwrap { .. }
-                | SealError::UnwrapRefused { .. }
-                | SealError::HeaderAuth { .. }
-                | SealError::ChunkAuth { .. }
-                | SealError::Truncated { .. }
-                | SealError::Extended { .. }
-                | SealError::Tree { .. }
-        )
+            | SealError::Unwrap { .. }
+            | SealError::UnwrapRefused { .. }
+            | SealError::HeaderAuth { .. }
+            | SealError::ChunkAuth { .. }
+            | SealError::Truncated { .. }
+            | SealError::Extended { .. }
+            | SealError::Tree { .. } => ErrorClass::Failed,
+            SealError::Io { .. } | SealError::Crypto(_) => ErrorClass::Internal,
+            _ => ErrorClass::Input,
+        }
     }
 
     /// The error class of `docs/FORMAT.md` §10 (`format`, `version`, `limit`, `no-recipient`,
     /// `unwrap`, `header-auth`, `chunk-auth`, `truncated`, `extended`, `tree`), or `io`, `key`,
     /// `changed`, `usage`, `crypto` for errors outside the decoder.
-    pub fn class(&self) -> &'static str {
+    pub fn code(&self) -> &'static str {
         match self {
             SealError::Io { .. } => "io",
             SealError::Format { .. } => "format",
@@ -217,11 +220,11 @@ mod tests {
     #[test]
     fn classes_split_exit_codes() {
         let auth = SealError::HeaderAuth { path: "m".into() };
-        assert!(auth.is_authentication_failure());
-        assert_eq!(auth.class(), "header-auth");
+        assert!(auth.class().is_failure());
+        assert_eq!(auth.code(), "header-auth");
         let fmt = SealError::format("m", "bad magic");
-        assert!(!fmt.is_authentication_failure());
+        assert!(!fmt.class().is_failure());
         assert_eq!(fmt.to_string(), "m: bad magic");
-        assert!(!SealError::Usage("x".into()).is_authentication_failure());
+        assert!(!SealError::Usage("x".into()).class().is_failure());
     }
 }

@@ -965,11 +965,11 @@ mod tests {
         let mut big = p;
         big[10..14].copy_from_slice(&((MAX_HEADER_LEN as u32) + 1).to_be_bytes());
         assert_eq!(
-            decode_prefix(&big, Path::new("e")).unwrap_err().class(),
+            decode_prefix(&big, Path::new("e")).unwrap_err().code(),
             "limit"
         );
         assert_eq!(
-            decode_prefix(&p[..5], Path::new("e")).unwrap_err().class(),
+            decode_prefix(&p[..5], Path::new("e")).unwrap_err().code(),
             "format"
         );
     }

@@ -6,9 +6,9 @@
 //! [`decrypt`], [`rewrap`], [`reader`] and [`inspect`] built from them.
 
 pub mod checked;
+pub mod commit;
 pub mod decrypt;
 pub mod encrypt;
-pub mod commit;
 pub mod error;
 pub mod format;
 pub mod inspect;

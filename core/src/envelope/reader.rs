@@ -121,8 +121,8 @@ mod tests {
             r.read_exact(&mut got).unwrap();
             assert_eq!(got[..], data[9000..9100], "{}", path.display());
         }
-        assert_eq!(open_path(&enc, &kek).err().unwrap().class(), "usage");
+        assert_eq!(open_path(&enc, &kek).err().unwrap().code(), "usage");
         let plain = open_path(&model.join("sub/w.bin"), &kek).err().unwrap();
-        assert_eq!(plain.class(), "format");
+        assert_eq!(plain.code(), "format");
     }
 }

@@ -633,20 +633,20 @@ mod tests {
             SealError::ChunkAuth { chunk: 1, .. }
         ));
         let short = ct[..ct.len() - 1].to_vec();
-        assert_eq!(open_err(short, 12288, "f").class(), "truncated");
+        assert_eq!(open_err(short, 12288, "f").code(), "truncated");
         let mut long = ct.clone();
         long.push(0);
-        assert_eq!(open_err(long, 12288, "f").class(), "extended");
+        assert_eq!(open_err(long, 12288, "f").code(), "extended");
         // Swap chunks 0 and 1.
         let mut swapped = ct.clone();
         let (a, b) = swapped.split_at_mut(4112);
         a.swap_with_slice(&mut b[..4112]);
-        assert_eq!(open_err(swapped, 12288, "f").class(), "chunk-auth");
+        assert_eq!(open_err(swapped, 12288, "f").code(), "chunk-auth");
         // Drop the final chunk and claim the shorter size: chunk 1 was sealed as non-final.
         let dropped = ct[..2 * 4112].to_vec();
-        assert_eq!(open_err(dropped, 8192, "f").class(), "chunk-auth");
+        assert_eq!(open_err(dropped, 8192, "f").code(), "chunk-auth");
         // Same bytes under another path.
-        assert_eq!(open_err(ct, 12288, "g").class(), "chunk-auth");
+        assert_eq!(open_err(ct, 12288, "g").code(), "chunk-auth");
     }
 
     #[test]

@@ -190,7 +190,7 @@ impl Policy {
             };
             match check_model(model, path, &statement, &verify_options, progress) {
                 Ok(()) => checked.push(key),
-                Err(e) if e.is_verification_failure() => {
+                Err(e) if e.class().is_failure() => {
                     reasons.extend(e.reasons().into_iter().map(|r| format!("{shown}: {r}")));
                     return Ok(outcome);
                 }

@@ -384,7 +384,7 @@ mod tests {
                 open_identity(reference).err().unwrap(),
                 open_recipient(reference).err().unwrap(),
             ] {
-                assert_eq!(err.class(), "key");
+                assert_eq!(err.code(), "key");
                 let text = err.to_string();
                 assert!(text.starts_with(reference), "{text}");
                 assert!(text.contains("permissions 644"), "{text}");
@@ -410,7 +410,7 @@ mod tests {
         let before = std::fs::read(&path).unwrap();
         // Refused without force, and nothing is written.
         let err = generate_key_files(KeyKind::X25519, &path, Some(&public), false).unwrap_err();
-        assert_eq!(err.class(), "usage");
+        assert_eq!(err.code(), "usage");
         assert_eq!(std::fs::read(&path).unwrap(), before);
         let again = generate_key_files(KeyKind::X25519, &path, Some(&public), true).unwrap();
         assert_ne!(again.key_id, g.key_id);
@@ -438,14 +438,14 @@ mod tests {
         );
         assert!(!r.can_unwrap());
         let err = open_identity(public.to_str().unwrap()).err().unwrap();
-        assert_eq!(err.class(), "key");
+        assert_eq!(err.code(), "key");
         assert!(err.to_string().contains("public key"), "{err}");
         assert!(open_identity(path.to_str().unwrap()).unwrap().can_unwrap());
         for refused in ["pkcs11:token=a", "awskms:///", ""] {
             let err = open_recipient(refused).err().unwrap();
-            assert_eq!(err.class(), "key", "{refused}");
+            assert_eq!(err.code(), "key", "{refused}");
         }
         let missing = open_recipient(dir.path().join("nope").to_str().unwrap());
-        assert_eq!(missing.err().unwrap().class(), "key");
+        assert_eq!(missing.err().unwrap().code(), "key");
     }
 }

@@ -243,10 +243,10 @@ mod tests {
         assert_eq!(key.unwrap(&s, &ctx).unwrap().expose(), dek.expose());
         let mut bad = s.clone();
         bad.wrapped[100] ^= 1;
-        assert_eq!(key.unwrap(&bad, &ctx).unwrap_err().class(), "unwrap");
+        assert_eq!(key.unwrap(&bad, &ctx).unwrap_err().code(), "unwrap");
         let mut short = s;
         short.wrapped.pop();
-        assert_eq!(key.unwrap(&short, &ctx).unwrap_err().class(), "format");
+        assert_eq!(key.unwrap(&short, &ctx).unwrap_err().code(), "format");
         let small = PrivateDecryptingKey::generate(KeySize::Rsa2048).unwrap();
         let der = small.as_der().unwrap();
         let err = RsaOaepWrapper::from_pkcs8_der(der.as_ref(), Path::new("k")).unwrap_err();

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::encrypt::{encrypt_with_entropy, EncryptOptions, Plaintext};
 use super::commit::open_authenticated;
+use super::encrypt::{encrypt_with_entropy, EncryptOptions, Plaintext};
 use super::format::{ParamValue, Stanza, DEFAULT_CHUNK_SIZE};
 use super::keyschedule::DataKey;
 use super::recipient::kek::KekWrapper;
@@ -458,7 +458,7 @@ fn vectors_decrypt_and_negatives_fail_with_their_class() {
         };
         let out = tmp.path().join("neg");
         let err = decrypt(&enc, id, &out, &DecryptOptions::default()).unwrap_err();
-        assert_eq!(err.class(), exp["error"], "{}: {err}", d.display());
+        assert_eq!(err.code(), exp["error"], "{}: {err}", d.display());
         assert!(!out.exists());
     }
 }

@@ -8,8 +8,8 @@ use serde_json::json;
 use std::fs;
 use std::path::Path;
 
-use super::super::encrypt::{encrypt_with_entropy, Plaintext};
 use super::super::commit::open_authenticated;
+use super::super::encrypt::{encrypt_with_entropy, Plaintext};
 use super::super::format::ENVELOPE_NAME;
 use super::super::keyschedule::DataKey;
 use super::super::recipient::kek::KekWrapper;
