@@ -4,10 +4,11 @@
 //!
 //! Run: `cargo run --release -p modelseal --example seal_chunk_bench -- [MiB] [dir]`.
 
-use modelseal::envelope::keyschedule::DataKey;
+use modelseal::envelope::keyschedule::KeySchedule;
 use modelseal::envelope::stream::{
     decrypt_jobs, encrypt_jobs, ChunkLayout, ChunkReader, FileCipher, Job,
 };
+use modelseal::keys::DataKey;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;

@@ -18,10 +18,8 @@
 use crate::digest::SignedDigests;
 use crate::error::ErrorClass;
 
-use crate::envelope::{
-    self, DecryptSummary, EncryptOptions, EncryptSummary, KeyWrapper, Plaintext, SealError,
-};
-use crate::keys::Signer;
+use crate::envelope::{self, DecryptSummary, EncryptOptions, EncryptSummary, Plaintext, SealError};
+use crate::keys::{Identity, Recipient, Signer};
 use crate::policy::{Policy, PolicyDecision, PolicyVerifyOptions};
 use crate::progress::NoProgress;
 use crate::sign::{default_signature_path, sign_model, SignError, SignOptions, SignOutcome};
@@ -125,7 +123,7 @@ pub struct SealOutcome {
 pub fn seal_model(
     model: &Path,
     signer: &dyn Signer,
-    recipients: &[&dyn KeyWrapper],
+    recipients: &[&dyn Recipient],
     output: &Path,
     options: &SealOptions,
 ) -> Result<SealOutcome, DeployError> {
@@ -245,7 +243,7 @@ pub struct UnsealOutcome {
 pub fn unseal_model(
     encrypted: &Path,
     policy: &Policy,
-    identity: &dyn KeyWrapper,
+    identity: &dyn Identity,
     out: &Path,
     options: &UnsealOptions,
 ) -> Result<UnsealOutcome, DeployError> {
@@ -442,8 +440,8 @@ mod tests {
 
     use super::*;
     use crate::digest::{HashAlgorithm, Method};
-    use crate::envelope::{generate_key, open_recipient, KeyKind};
-    use crate::keys::{self, KeyAlgorithm, KeyOptions, KeyRef};
+    use crate::keys::open::{open_identity, open_recipient};
+    use crate::keys::{self, KeyAlgorithm, KeyKind, KeyOptions, KeyRef};
     use std::cell::RefCell;
 
     /// What the test runs on the model between signing and encrypting.
@@ -473,8 +471,14 @@ mod tests {
             std::fs::create_dir_all(model.join("sub")).unwrap();
             std::fs::write(model.join("weights.bin"), vec![3u8; 300_000]).unwrap();
             std::fs::write(model.join("sub/config.json"), b"{}").unwrap();
-            keys::generate(KeyAlgorithm::EcP256, &dir.path().join("k.pem"), None, false).unwrap();
-            generate_key(KeyKind::X25519, &dir.path().join("r.pem")).unwrap();
+            keys::file::generate_signing_key(
+                KeyAlgorithm::EcP256,
+                &dir.path().join("k.pem"),
+                None,
+                false,
+            )
+            .unwrap();
+            keys::file::generate(KeyKind::X25519, &dir.path().join("r.pem"), None, false).unwrap();
             Fixture { dir }
         }
         fn path(&self, name: &str) -> PathBuf {
@@ -488,9 +492,13 @@ mod tests {
             hook: impl Fn(&Path) + 'static,
         ) -> Result<SealOutcome, DeployError> {
             let signer =
-                keys::open_signer(&KeyRef::File(self.path("k.pem")), &KeyOptions::default())
+                keys::open::open_signer(&KeyRef::File(self.path("k.pem")), &KeyOptions::default())
                     .unwrap();
-            let recipient = open_recipient(self.path("r.pem.pub").to_str().unwrap()).unwrap();
+            let recipient = open_recipient(
+                &KeyRef::File(self.path("r.pem.pub")),
+                &KeyOptions::default(),
+            )
+            .unwrap();
             let options = SealOptions {
                 sign: SignOptions {
                     method,
@@ -544,7 +552,8 @@ mod tests {
             let outcome = f.seal(&f.path("llm"), method, |_| {}).unwrap();
             assert_eq!(outcome.encrypted.files, 3);
             let out = f.path("plain");
-            let identity = open_recipient(f.path("r.pem").to_str().unwrap()).unwrap();
+            let identity =
+                open_identity(&KeyRef::File(f.path("r.pem")), &KeyOptions::default()).unwrap();
             envelope::decrypt(&f.path("enc"), identity.as_ref(), &out, &Default::default())
                 .unwrap();
             assert_eq!(

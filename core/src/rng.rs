@@ -8,12 +8,16 @@
 
 use zeroize::Zeroizing;
 
-use crate::envelope::SealError;
+/// A failure to produce random bytes: the operating system's generator failed, or a library drew
+/// other than the bytes drawn for it. Nothing made from such bytes is ever used.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct EntropyError(String);
 
 /// A source of random bytes for one operation.
 pub trait Entropy {
-    /// Fills `buf` entirely with random bytes.
-    fn fill(&mut self, buf: &mut [u8]) -> Result<(), SealError>;
+    /// Fills `buf` entirely with random bytes, or fails without returning any.
+    fn fill(&mut self, buf: &mut [u8]) -> Result<(), EntropyError>;
 }
 
 /// The operating system's CSPRNG (`getrandom`).
@@ -21,11 +25,11 @@ pub trait Entropy {
 pub struct OsEntropy;
 
 impl Entropy for OsEntropy {
-    fn fill(&mut self, buf: &mut [u8]) -> Result<(), SealError> {
+    fn fill(&mut self, buf: &mut [u8]) -> Result<(), EntropyError> {
         use rand_core::RngCore;
         rand_core::OsRng
             .try_fill_bytes(buf)
-            .map_err(|e| SealError::Crypto(format!("operating system RNG failed: {e}")))
+            .map_err(|e| EntropyError(format!("operating system RNG failed: {e}")))
     }
 }
 
@@ -43,7 +47,7 @@ impl SeededEntropy {
 
 #[cfg(test)]
 impl Entropy for SeededEntropy {
-    fn fill(&mut self, buf: &mut [u8]) -> Result<(), SealError> {
+    fn fill(&mut self, buf: &mut [u8]) -> Result<(), EntropyError> {
         use rand_chacha::rand_core::RngCore;
         self.0.fill_bytes(buf);
         Ok(())
@@ -58,7 +62,7 @@ pub(crate) struct Predrawn {
 }
 
 impl Predrawn {
-    pub(crate) fn draw(entropy: &mut dyn Entropy, len: usize) -> Result<Predrawn, SealError> {
+    pub(crate) fn draw(entropy: &mut dyn Entropy, len: usize) -> Result<Predrawn, EntropyError> {
         let mut bytes = Zeroizing::new(vec![0u8; len]);
         entropy.fill(&mut bytes)?;
         Ok(Predrawn {
@@ -69,9 +73,9 @@ impl Predrawn {
     }
 
     /// Fails if the library consumed other than exactly the bytes drawn.
-    pub(crate) fn check_consumed(&self) -> Result<(), SealError> {
+    pub(crate) fn check_consumed(&self) -> Result<(), EntropyError> {
         if self.overdrawn || self.used != self.bytes.len() {
-            return Err(SealError::Crypto(
+            return Err(EntropyError(
                 "a library drew an unexpected amount of randomness".into(),
             ));
         }

@@ -93,7 +93,7 @@ fn pem_and_hint_match_openssl_and_python_cryptography() {
     let args: Vec<&str> = paths.iter().map(String::as_str).collect();
     let hints = run_python(PY_HINT, &args);
     for (file, python_hint) in files.iter().zip(hints.lines()) {
-        let key = PublicKey::load(&pki(file)).unwrap();
+        let key = keys::file::load_public_key(&pki(file)).unwrap();
         // OpenSSL wrote these files: our PEM must be byte-identical.
         assert_eq!(
             key.to_pem(),
@@ -142,8 +142,8 @@ fn private_keys_load_in_every_supported_format() {
     ];
     for (private, public, algorithm) in cases {
         let path = secret(dir.path(), private);
-        let expected = PublicKey::load(&pki(public)).unwrap();
-        let signer = keys::open_signer(&file_ref(&path), &KeyOptions::default()).unwrap();
+        let expected = keys::file::load_public_key(&pki(public)).unwrap();
+        let signer = keys::open::open_signer(&file_ref(&path), &KeyOptions::default()).unwrap();
         assert_eq!(signer.public_key(), &expected, "{private}");
         assert_eq!(signer.public_key().algorithm(), algorithm);
         assert_eq!(signer.key_id(), format!("file:{}", path.display()));
@@ -151,9 +151,9 @@ fn private_keys_load_in_every_supported_format() {
         let sig = signer.sign(PAE).unwrap();
         expected.verify(PAE, &sig).unwrap();
         // The public half of a private key file, as a verifier would load it.
-        assert_eq!(PublicKey::load(&path).unwrap(), expected);
+        assert_eq!(keys::file::load_public_key(&path).unwrap(), expected);
         assert_eq!(
-            keys::public_key_of(&file_ref(&path), &KeyOptions::default()).unwrap(),
+            keys::open::public_key_of(&file_ref(&path), &KeyOptions::default()).unwrap(),
             expected
         );
     }
@@ -162,7 +162,7 @@ fn private_keys_load_in_every_supported_format() {
 #[test]
 fn encrypted_pkcs8_needs_the_right_passphrase() {
     let dir = tempfile::tempdir().unwrap();
-    let expected = PublicKey::load(&pki("keys/p256.pub.pem")).unwrap();
+    let expected = keys::file::load_public_key(&pki("keys/p256.pub.pem")).unwrap();
     let password = secret(dir.path(), "keys/password.txt");
     let wrong = secret(dir.path(), "keys/wrong-password.txt");
     for file in [
@@ -175,21 +175,21 @@ fn encrypted_pkcs8_needs_the_right_passphrase() {
             ..Default::default()
         };
         assert_eq!(
-            keys::open_signer(&key, &good).unwrap().public_key(),
+            keys::open::open_signer(&key, &good).unwrap().public_key(),
             &expected,
             "{file}"
         );
-        assert_eq!(keys::public_key_of(&key, &good).unwrap(), expected);
+        assert_eq!(keys::open::public_key_of(&key, &good).unwrap(), expected);
 
         let bad = KeyOptions {
             password_file: Some(wrong.clone()),
             ..Default::default()
         };
-        let err = keys::open_signer(&key, &bad).unwrap_err();
+        let err = keys::open::open_signer(&key, &bad).unwrap_err();
         assert!(matches!(err, KeyError::Parse { .. }), "{err:?}");
         assert!(err.to_string().contains("wrong passphrase"), "{err}");
 
-        let err = keys::open_signer(&key, &KeyOptions::default()).unwrap_err();
+        let err = keys::open::open_signer(&key, &KeyOptions::default()).unwrap_err();
         assert!(err.to_string().contains("encrypted"), "{err}");
         let name = Path::new(file).file_name().unwrap().to_str().unwrap();
         assert!(err.to_string().contains(name), "{err}");
@@ -206,14 +206,14 @@ fn unsupported_encryptions_and_algorithms_are_named() {
     };
 
     let sha1 = secret(dir.path(), "keys/p256-encrypted-sha1.pem");
-    let err = keys::open_signer(&file_ref(&sha1), &options).unwrap_err();
+    let err = keys::open::open_signer(&file_ref(&sha1), &options).unwrap_err();
     assert!(
         matches!(&err, KeyError::Unsupported(m) if m.contains("HMAC-SHA1") && m.contains("p256-encrypted-sha1.pem")),
         "{err}"
     );
 
     let legacy = secret(dir.path(), "keys/p256-legacy-encrypted.pem");
-    let err = keys::open_signer(&file_ref(&legacy), &options).unwrap_err();
+    let err = keys::open::open_signer(&file_ref(&legacy), &options).unwrap_err();
     assert!(
         err.to_string().contains("legacy OpenSSL-encrypted PEM"),
         "{err}"
@@ -226,7 +226,7 @@ fn unsupported_encryptions_and_algorithms_are_named() {
         ("keys/secp256k1.pub.pem", "secp256k1"),
     ] {
         let path = secret(dir.path(), file);
-        let err = keys::public_key_of(&file_ref(&path), &options).unwrap_err();
+        let err = keys::open::public_key_of(&file_ref(&path), &options).unwrap_err();
         match &err {
             KeyError::Unsupported(m) => {
                 assert!(
@@ -237,7 +237,7 @@ fn unsupported_encryptions_and_algorithms_are_named() {
             other => panic!("{file}: expected Unsupported, got {other:?}"),
         }
     }
-    let err = keys::open_signer(
+    let err = keys::open::open_signer(
         &file_ref(&secret(dir.path(), "keys/rsa-2048.pem")),
         &options,
     )
@@ -249,7 +249,7 @@ fn unsupported_encryptions_and_algorithms_are_named() {
 fn readable_secrets_are_refused_unless_allowed() {
     let dir = tempfile::tempdir().unwrap();
     let key = copy_with_mode(dir.path(), "keys/p256-pkcs8.pem", 0o644);
-    let err = keys::open_signer(&file_ref(&key), &KeyOptions::default()).unwrap_err();
+    let err = keys::open::open_signer(&file_ref(&key), &KeyOptions::default()).unwrap_err();
     match &err {
         KeyError::InsecurePermissions { path, mode } => {
             assert_eq!(path, &key);
@@ -262,14 +262,14 @@ fn readable_secrets_are_refused_unless_allowed() {
         allow_insecure_permissions: true,
         ..Default::default()
     };
-    keys::open_signer(&file_ref(&key), &allow).unwrap();
+    keys::open::open_signer(&file_ref(&key), &allow).unwrap();
     // A verifier reading the public half of a private key file is held to the same rule.
     assert!(matches!(
-        PublicKey::load(&key),
+        keys::file::load_public_key(&key),
         Err(KeyError::InsecurePermissions { .. })
     ));
     // Public keys and certificates may be world-readable.
-    PublicKey::load(&copy_with_mode(dir.path(), "keys/p256.pub.pem", 0o644)).unwrap();
+    keys::file::load_public_key(&copy_with_mode(dir.path(), "keys/p256.pub.pem", 0o644)).unwrap();
 
     let encrypted = secret(dir.path(), "keys/p256-encrypted-pbkdf2.pem");
     let password = copy_with_mode(dir.path(), "keys/password.txt", 0o640);
@@ -277,7 +277,7 @@ fn readable_secrets_are_refused_unless_allowed() {
         password_file: Some(password.clone()),
         ..Default::default()
     };
-    let err = keys::open_signer(&file_ref(&encrypted), &options).unwrap_err();
+    let err = keys::open::open_signer(&file_ref(&encrypted), &options).unwrap_err();
     assert!(
         matches!(&err, KeyError::InsecurePermissions { path, .. } if path == &password),
         "{err:?}"
@@ -286,7 +286,7 @@ fn readable_secrets_are_refused_unless_allowed() {
         password_file: Some(password),
         allow_insecure_permissions: true,
     };
-    keys::open_signer(&file_ref(&encrypted), &options).unwrap();
+    keys::open::open_signer(&file_ref(&encrypted), &options).unwrap();
 }
 
 #[test]
@@ -297,9 +297,9 @@ fn debug_output_holds_no_key_material() {
     let path = secret(dir.path(), "keys/p256-pkcs8.pem");
     let pem = std::fs::read_to_string(&path).unwrap();
     let scalar = p256::SecretKey::from_pkcs8_pem(&pem).unwrap().to_bytes();
-    let signer = keys::open_signer(&file_ref(&path), &KeyOptions::default()).unwrap();
+    let signer = keys::open::open_signer(&file_ref(&path), &KeyOptions::default()).unwrap();
     let leaf_dir = tempfile::tempdir().unwrap();
-    let cert_signer = keys::open_certificate_signer(
+    let cert_signer = keys::open::open_certificate_signer(
         &file_ref(&secret(leaf_dir.path(), "certs/leaf-digital-signature.key")),
         &KeyOptions::default(),
         &pki("certs/leaf-digital-signature.pem"),
@@ -365,7 +365,7 @@ fn rust_signatures_verify_in_python_cryptography() {
     let dir = tempfile::tempdir().unwrap();
     let mut args = vec![hex::encode(PAE)];
     for (private, public) in EC_KEYS {
-        let signer = keys::open_signer(
+        let signer = keys::open::open_signer(
             &file_ref(&secret(dir.path(), private)),
             &KeyOptions::default(),
         )
@@ -388,7 +388,7 @@ fn python_cryptography_signatures_verify_in_rust() {
     args.extend(paths.iter().map(String::as_str));
     let sigs = run_python(PY_SIGN, &args);
     for ((_, public), sig) in EC_KEYS.iter().zip(sigs.lines()) {
-        let key = PublicKey::load(&pki(public)).unwrap();
+        let key = keys::file::load_public_key(&pki(public)).unwrap();
         let sig = hex::decode(sig).unwrap();
         key.verify(PAE, &sig).unwrap();
         assert!(matches!(
@@ -409,7 +409,7 @@ fn flip_s_p256(der: &[u8]) -> Vec<u8> {
 #[test]
 fn high_s_signatures_are_accepted_like_openssl_does() {
     let dir = tempfile::tempdir().unwrap();
-    let signer = keys::open_signer(
+    let signer = keys::open::open_signer(
         &file_ref(&secret(dir.path(), "keys/p256-pkcs8.pem")),
         &KeyOptions::default(),
     )
@@ -425,7 +425,7 @@ fn high_s_signatures_are_accepted_like_openssl_does() {
     } else {
         (other, sig)
     };
-    let key = PublicKey::load(&pki("keys/p256.pub.pem")).unwrap();
+    let key = keys::file::load_public_key(&pki("keys/p256.pub.pem")).unwrap();
     key.verify(PAE, &low).unwrap();
     key.verify(PAE, &high).unwrap();
     // OpenSSL, under Python cryptography and so model-signing 1.1.1, accepts both as well.
@@ -441,11 +441,11 @@ fn high_s_signatures_are_accepted_like_openssl_does() {
 
 #[test]
 fn malformed_signatures_are_bad_signatures() {
-    let key = PublicKey::load(&pki("keys/p256.pub.pem")).unwrap();
+    let key = keys::file::load_public_key(&pki("keys/p256.pub.pem")).unwrap();
     for sig in [&b""[..], b"\x30\x00", &[0u8; 64], &[0x30; 72]] {
         assert!(matches!(key.verify(PAE, sig), Err(KeyError::BadSignature)));
     }
-    let ed = PublicKey::load(&pki("keys/ed25519-pkcs8v1.pub.pem")).unwrap();
+    let ed = keys::file::load_public_key(&pki("keys/ed25519-pkcs8v1.pub.pem")).unwrap();
     assert!(matches!(
         ed.verify(PAE, &[0u8; 63]),
         Err(KeyError::BadSignature)
@@ -470,7 +470,8 @@ fn generated_keys_are_private_atomic_and_readable_by_python() {
     ] {
         let private = dir.path().join(format!("{}.pem", algorithm.name()));
         let public = dir.path().join(format!("{}.pub.pem", algorithm.name()));
-        let key = keys::generate(algorithm, &private, Some(&public), false).unwrap();
+        let key =
+            keys::file::generate_signing_key(algorithm, &private, Some(&public), false).unwrap();
         assert_eq!(key.algorithm(), algorithm);
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&private), 0o600);
@@ -482,30 +483,33 @@ fn generated_keys_are_private_atomic_and_readable_by_python() {
         // Python cryptography (OpenSSL) reads the private key and derives the same public PEM.
         let private_str = private.display().to_string();
         assert_eq!(run_python(PY_LOAD_PRIVATE, &[&private_str]), key.to_pem());
-        let signer = keys::open_signer(&file_ref(&private), &KeyOptions::default()).unwrap();
+        let signer = keys::open::open_signer(&file_ref(&private), &KeyOptions::default()).unwrap();
         key.verify(PAE, &signer.sign(PAE).unwrap()).unwrap();
 
         // No overwrite without force, and then nothing is written at all.
         let before = std::fs::read(&private).unwrap();
-        let err = keys::generate(algorithm, &private, Some(&public), false).unwrap_err();
+        let err = keys::file::generate_signing_key(algorithm, &private, Some(&public), false)
+            .unwrap_err();
         assert!(
             matches!(&err, KeyError::Exists { path } if path == &private),
             "{err:?}"
         );
         let fresh = dir.path().join(format!("{}-new.pem", algorithm.name()));
-        let err = keys::generate(algorithm, &fresh, Some(&public), false).unwrap_err();
+        let err =
+            keys::file::generate_signing_key(algorithm, &fresh, Some(&public), false).unwrap_err();
         assert!(
             matches!(&err, KeyError::Exists { path } if path == &public),
             "{err:?}"
         );
         assert!(!fresh.exists());
         assert_eq!(std::fs::read(&private).unwrap(), before);
-        let replaced = keys::generate(algorithm, &private, Some(&public), true).unwrap();
+        let replaced =
+            keys::file::generate_signing_key(algorithm, &private, Some(&public), true).unwrap();
         assert_ne!(replaced, key);
-        assert_eq!(PublicKey::load(&public).unwrap(), replaced);
+        assert_eq!(keys::file::load_public_key(&public).unwrap(), replaced);
     }
     let only_private = dir.path().join("solo.pem");
-    keys::generate(KeyAlgorithm::EcP256, &only_private, None, false).unwrap();
+    keys::file::generate_signing_key(KeyAlgorithm::EcP256, &only_private, None, false).unwrap();
     assert_eq!(
         std::fs::read_dir(dir.path()).unwrap().count(),
         4 * 2 + 1,
@@ -515,26 +519,27 @@ fn generated_keys_are_private_atomic_and_readable_by_python() {
 
 #[test]
 fn signing_needs_a_private_key() {
-    let err = keys::open_signer(&file_ref(&pki("keys/p256.pub.pem")), &KeyOptions::default())
+    let err = keys::open::open_signer(&file_ref(&pki("keys/p256.pub.pem")), &KeyOptions::default())
         .unwrap_err();
     assert!(
         err.to_string().contains("signing needs the private key"),
         "{err}"
     );
-    let err = keys::open_signer(&file_ref(&pki("README.md")), &KeyOptions::default()).unwrap_err();
-    assert!(err.to_string().contains("no PEM block found"), "{err}");
     let err =
-        keys::open_signer(&file_ref(&pki("keys/missing.pem")), &KeyOptions::default()).unwrap_err();
+        keys::open::open_signer(&file_ref(&pki("README.md")), &KeyOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("no PEM block found"), "{err}");
+    let err = keys::open::open_signer(&file_ref(&pki("keys/missing.pem")), &KeyOptions::default())
+        .unwrap_err();
     assert!(matches!(err, KeyError::Io { .. }), "{err:?}");
 }
 
 #[test]
 fn a_certificate_file_gives_its_public_key() {
     let dir = tempfile::tempdir().unwrap();
-    let from_cert = PublicKey::load(&pki("certs/leaf-digital-signature.pem")).unwrap();
+    let from_cert = keys::file::load_public_key(&pki("certs/leaf-digital-signature.pem")).unwrap();
     let key = secret(dir.path(), "certs/leaf-digital-signature.key");
     assert_eq!(
-        keys::public_key_of(&file_ref(&key), &KeyOptions::default()).unwrap(),
+        keys::open::public_key_of(&file_ref(&key), &KeyOptions::default()).unwrap(),
         from_cert
     );
 }
@@ -547,7 +552,7 @@ fn leaf_signer(dir: &Path, leaf: &str, chain: &[&str]) -> Box<dyn Signer> {
         .iter()
         .map(|c| pki(&format!("certs/{c}.pem")))
         .collect();
-    keys::open_certificate_signer(
+    keys::open::open_certificate_signer(
         &file_ref(&key),
         &KeyOptions::default(),
         &pki(&format!("certs/{leaf}.pem")),
@@ -557,7 +562,7 @@ fn leaf_signer(dir: &Path, leaf: &str, chain: &[&str]) -> Box<dyn Signer> {
 }
 
 fn cert_der(name: &str) -> Vec<u8> {
-    keys::read_certificate_file(&pki(&format!("certs/{name}.pem")))
+    keys::file::read_certificate_file(&pki(&format!("certs/{name}.pem")))
         .unwrap()
         .remove(0)
 }
@@ -583,8 +588,8 @@ fn certificate_signer_refuses_a_foreign_leaf_and_bad_files() {
     let dir = tempfile::tempdir().unwrap();
     let other_key = file_ref(&secret(dir.path(), "keys/p256-pkcs8.pem"));
     let leaf = pki("certs/leaf-digital-signature.pem");
-    let err =
-        keys::open_certificate_signer(&other_key, &KeyOptions::default(), &leaf, &[]).unwrap_err();
+    let err = keys::open::open_certificate_signer(&other_key, &KeyOptions::default(), &leaf, &[])
+        .unwrap_err();
     assert!(
         matches!(&err, KeyError::CertificateKeyMismatch { certificate, .. } if certificate == &leaf),
         "{err:?}"
@@ -592,7 +597,7 @@ fn certificate_signer_refuses_a_foreign_leaf_and_bad_files() {
     assert!(err.to_string().contains("does not match the private key"));
 
     let key = file_ref(&secret(dir.path(), "certs/leaf-digital-signature.key"));
-    let err = keys::open_certificate_signer(
+    let err = keys::open::open_certificate_signer(
         &key,
         &KeyOptions::default(),
         &pki("certs/two-roots.pem"),
@@ -600,7 +605,7 @@ fn certificate_signer_refuses_a_foreign_leaf_and_bad_files() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("exactly one"), "{err}");
-    let err = keys::open_certificate_signer(
+    let err = keys::open::open_certificate_signer(
         &key,
         &KeyOptions::default(),
         &leaf,
@@ -616,12 +621,12 @@ fn certificate_signer_refuses_a_foreign_leaf_and_bad_files() {
 // ---------- trust: key method ----------
 
 fn key_trust(public: &str) -> Trust {
-    Trust::PublicKey(PublicKey::load(&pki(public)).unwrap())
+    Trust::PublicKey(keys::file::load_public_key(&pki(public)).unwrap())
 }
 
 fn p256_signature() -> Vec<u8> {
     let dir = tempfile::tempdir().unwrap();
-    let signer = keys::open_signer(
+    let signer = keys::open::open_signer(
         &file_ref(&secret(dir.path(), "keys/p256-pkcs8.pem")),
         &KeyOptions::default(),
     )
@@ -632,7 +637,7 @@ fn p256_signature() -> Vec<u8> {
 #[test]
 fn key_trust_checks_hint_then_signature() {
     let trust = key_trust("keys/p256.pub.pem");
-    let key = PublicKey::load(&pki("keys/p256.pub.pem")).unwrap();
+    let key = keys::file::load_public_key(&pki("keys/p256.pub.pem")).unwrap();
     let sig = p256_signature();
 
     let material = VerificationMaterial::PublicKey {
@@ -665,7 +670,9 @@ fn key_trust_checks_hint_then_signature() {
             assert_eq!(found, key.hint());
             assert_eq!(
                 expected,
-                PublicKey::load(&pki("keys/p384.pub.pem")).unwrap().hint()
+                keys::file::load_public_key(&pki("keys/p384.pub.pem"))
+                    .unwrap()
+                    .hint()
             );
         }
         other => panic!("expected KeyHintMismatch, got {other:?}"),
@@ -843,7 +850,7 @@ print(x509.load_pem_x509_certificate(open(sys.argv[1], "rb").read()).subject.rfc
         let who = certificate_verdict(leaf, &["intermediate-ca"], "root-ca").unwrap();
         assert_eq!(who.method, "certificate");
         assert_eq!(who.algorithm, algorithm);
-        let key = PublicKey::load(&pki(&format!("certs/{leaf}.pem"))).unwrap();
+        let key = keys::file::load_public_key(&pki(&format!("certs/{leaf}.pem"))).unwrap();
         assert_eq!(who.key_hint, key.hint());
         let path = pki(&format!("certs/{leaf}.pem")).display().to_string();
         let subject = run_python(PY_SUBJECT, &[&path]);

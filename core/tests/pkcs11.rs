@@ -6,14 +6,12 @@
 
 mod softhsm;
 
-use modelseal::envelope::format::{ParamValue, Stanza};
-use modelseal::envelope::keyschedule::DataKey;
-use modelseal::envelope::recipient::{open_identity, open_recipient, KeyWrapper, WrapContext};
 use modelseal::envelope::{self, DecryptOptions, EncryptOptions, SealError};
 use modelseal::keys::pkcs11::ErrorKind;
 use modelseal::keys::{self, KeyError, KeyOptions, KeyRef};
+use modelseal::keys::{DataKey, Identity, ParamValue, Recipient, Stanza, WrapContext};
 use modelseal::progress::NoProgress;
-use modelseal::rng::Entropy;
+use modelseal::rng::{Entropy, EntropyError};
 use modelseal::sign::{sign_model, SignOptions};
 use modelseal::trust::Trust;
 use modelseal::verify::{verify_model, VerifyOptions};
@@ -52,7 +50,7 @@ fn sign_p256_and_p384_verify_and_tamper_fails() {
     let root = model(dir.path(), 3);
     for (object, algorithm) in [("ec-p256", "ec-p256"), ("ec-p384", "ec-p384")] {
         let uri = key(&hsm.uri(object));
-        let signer = keys::open_signer(&uri, &KeyOptions::default()).unwrap();
+        let signer = keys::open::open_signer(&uri, &KeyOptions::default()).unwrap();
         assert_eq!(signer.public_key().algorithm().name(), algorithm);
 
         // The public key equals the one pkcs11-tool lists (CKA_EC_POINT and CKA_EC_PARAMS),
@@ -61,7 +59,7 @@ fn sign_p256_and_p384_verify_and_tamper_fails() {
         assert_eq!(signer.public_key().to_pem(), from_tool);
         let from_tool = signer.public_key().clone();
         assert_eq!(
-            keys::public_key_of(&uri, &KeyOptions::default()).unwrap(),
+            keys::open::public_key_of(&uri, &KeyOptions::default()).unwrap(),
             from_tool
         );
 
@@ -123,21 +121,34 @@ fn public_key_from_pkcs11_tool(hsm: &softhsm::SoftHsm, label: &str) -> String {
 #[test]
 fn signer_debug_and_key_id_show_the_uri_not_the_pin() {
     let hsm = shared();
-    let signer = keys::open_signer(&key(&hsm.uri("ec-p256")), &KeyOptions::default()).unwrap();
+    let signer =
+        keys::open::open_signer(&key(&hsm.uri("ec-p256")), &KeyOptions::default()).unwrap();
     let debug = format!("{signer:?}");
     assert!(debug.starts_with("Signer(pkcs11:token=modelseal-test;object=ec-p256?module-path="));
     assert!(!debug.contains(&hsm.pin()));
     assert!(!signer.key_id().contains(&hsm.pin()));
 }
 
+/// Opens the recipient `reference` names, with the envelope's error (as the CLI reports it).
+fn open_recipient(reference: &str) -> Result<Box<dyn Recipient>, SealError> {
+    let key: KeyRef = reference.parse()?;
+    Ok(keys::open::open_recipient(&key, &KeyOptions::default())?)
+}
+
+/// Opens the identity `reference` names, with the envelope's error (as the CLI reports it).
+fn open_identity(reference: &str) -> Result<Box<dyn Identity>, SealError> {
+    let key: KeyRef = reference.parse()?;
+    Ok(keys::open::open_identity(&key, &KeyOptions::default())?)
+}
+
 /// Encrypts `model` to `recipients` and decrypts it with each of `identities`.
 fn round_trip(model: &Path, recipients: &[String], identities: &[String]) -> Vec<Stanza> {
     let dir = tempfile::tempdir().unwrap();
-    let wrappers: Vec<Box<dyn KeyWrapper>> = recipients
+    let wrappers: Vec<Box<dyn Recipient>> = recipients
         .iter()
         .map(|r| open_recipient(r).unwrap())
         .collect();
-    let refs: Vec<&dyn KeyWrapper> = wrappers.iter().map(|w| w.as_ref()).collect();
+    let refs: Vec<&dyn Recipient> = wrappers.iter().map(|w| w.as_ref()).collect();
     let enc = dir.path().join("enc");
     let plain = envelope::encrypt::plaintext_from_path(model).unwrap();
     envelope::encrypt(&plain, &refs, &enc, &EncryptOptions::default()).unwrap();
@@ -199,38 +210,47 @@ fn stanzas_have_the_registered_shapes() {
     };
     let dek = DataKey::from_bytes([0x42; 32]);
     let gcm = open_recipient(&hsm.uri("aes-wrap")).unwrap();
+    let gcm_identity = open_identity(&hsm.uri("aes-wrap")).unwrap();
     let s = gcm
         .wrap(&dek, &ctx, &mut modelseal::rng::OsEntropy)
         .unwrap();
     assert_eq!(s.wrapped.len(), 48);
     assert_eq!(s.params.get(&1), Some(&ParamValue::Text("aes-gcm".into())));
     assert!(matches!(s.params.get(&2), Some(ParamValue::Bytes(iv)) if iv.len() == 12));
-    assert_eq!(gcm.unwrap(&s, &ctx).unwrap().expose(), dek.expose());
+    assert_eq!(
+        gcm_identity.unwrap(&s, &ctx).unwrap().expose(),
+        dek.expose()
+    );
     // GCM binds the stanza context: another body does not unwrap (exit 1 class).
     let other = WrapContext {
         body_digest: [8; 32],
         model_name: "m",
     };
-    let e = gcm.unwrap(&s, &other).unwrap_err();
+    let e = SealError::from(gcm_identity.unwrap(&s, &other).unwrap_err());
     assert_eq!(e.code(), "unwrap", "{e}");
     let mut bad = s.clone();
     bad.wrapped[0] ^= 1;
-    assert_eq!(gcm.unwrap(&bad, &ctx).unwrap_err().code(), "unwrap");
+    let e = SealError::from(gcm_identity.unwrap(&bad, &ctx).unwrap_err());
+    assert_eq!(e.code(), "unwrap");
 
     // SoftHSM2 2.6 decrypts only SHA-1 OAEP: the wrap records sha1 (§8.5).
     let rsa = open_recipient(&hsm.uri("rsa-3072")).unwrap();
+    let rsa_identity = open_identity(&hsm.uri("rsa-3072")).unwrap();
     let s = rsa
         .wrap(&dek, &ctx, &mut modelseal::rng::OsEntropy)
         .unwrap();
     assert_eq!(s.params.get(&1), Some(&ParamValue::Text("sha1".into())));
     assert_eq!(s.wrapped.len(), 384);
-    assert_eq!(rsa.unwrap(&s, &ctx).unwrap().expose(), dek.expose());
+    assert_eq!(
+        rsa_identity.unwrap(&s, &ctx).unwrap().expose(),
+        dek.expose()
+    );
 }
 
 /// A fixed-output entropy source for known-answer wraps.
 struct Fixed(u8);
 impl Entropy for Fixed {
-    fn fill(&mut self, buf: &mut [u8]) -> Result<(), SealError> {
+    fn fill(&mut self, buf: &mut [u8]) -> Result<(), EntropyError> {
         buf.fill(self.0);
         Ok(())
     }
@@ -331,7 +351,7 @@ fn clear_errors_name_the_uri() {
     let opts = KeyOptions::default();
     // Missing object.
     let uri = hsm.uri("no-such-key");
-    let err = keys::open_signer(&key(&uri), &opts).unwrap_err();
+    let err = keys::open::open_signer(&key(&uri), &opts).unwrap_err();
     let text = err.to_string();
     assert!(
         text.starts_with("pkcs11:token=modelseal-test;object=no-such-key?"),
@@ -339,12 +359,12 @@ fn clear_errors_name_the_uri() {
     );
     assert!(matches!(pkcs11_kind(err), ErrorKind::Object(_)), "{text}");
     // Unsupported curve: the secp256k1 key pair.
-    let err = keys::open_signer(&key(&hsm.uri("ec-k256")), &opts).unwrap_err();
+    let err = keys::open::open_signer(&key(&hsm.uri("ec-k256")), &opts).unwrap_err();
     let text = err.to_string();
     assert!(text.contains("secp256k1"), "{text}");
     assert!(matches!(pkcs11_kind(err), ErrorKind::Unsupported(_)));
     // An RSA key cannot sign here; an EC key cannot be a recipient.
-    let err = keys::open_signer(&key(&hsm.uri("rsa-3072")), &opts).unwrap_err();
+    let err = keys::open::open_signer(&key(&hsm.uri("rsa-3072")), &opts).unwrap_err();
     assert!(err.to_string().contains("signing needs an EC key"), "{err}");
     let err = open_recipient(&hsm.uri("ec-p256")).err().unwrap();
     assert_eq!(err.code(), "key");
@@ -356,7 +376,7 @@ fn clear_errors_name_the_uri() {
     let uri = hsm
         .uri("ec-p256")
         .replace("token=modelseal-test", "token=other");
-    let err = keys::open_signer(&key(&uri), &opts).unwrap_err();
+    let err = keys::open::open_signer(&key(&uri), &opts).unwrap_err();
     assert!(
         err.to_string().contains("no token matches token \"other\""),
         "{err}"
@@ -370,13 +390,13 @@ fn clear_errors_name_the_uri() {
         "pkcs11:token=modelseal-test;object=ec-p256?module-path=/nonexistent/lib.so&pin-source=file:{}",
         hsm.pin_file.display()
     );
-    let err = keys::open_signer(&key(&uri), &opts).unwrap_err();
+    let err = keys::open::open_signer(&key(&uri), &opts).unwrap_err();
     assert!(
         err.to_string()
             .contains("/nonexistent/lib.so: no such file"),
         "{err}"
     );
-    let err = keys::open_signer(&key("pkcs11:object=ec-p256"), &opts).unwrap_err();
+    let err = keys::open::open_signer(&key("pkcs11:object=ec-p256"), &opts).unwrap_err();
     // MODELSEAL_PKCS11_MODULE is not set in the test environment.
     assert!(matches!(pkcs11_kind(err), ErrorKind::NoModule));
     // pin-value is refused at parse time, without echoing the PIN.

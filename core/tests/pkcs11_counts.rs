@@ -5,12 +5,11 @@
 
 mod softhsm;
 
-use modelseal::envelope::format::Stanza;
-use modelseal::envelope::keyschedule::DataKey;
-use modelseal::envelope::recipient::{open_recipient, KeyWrapper, WrapContext};
-use modelseal::envelope::{self, DecryptOptions, EncryptOptions, SealError};
+use modelseal::envelope::{self, DecryptOptions, EncryptOptions};
+use modelseal::keys::open::{open_identity, open_recipient};
 use modelseal::keys::pkcs11;
 use modelseal::keys::{self, KeyError, KeyOptions, KeyRef, PublicKey, Signer};
+use modelseal::keys::{DataKey, Identity, Recipient, Stanza, StanzaKey, WrapContext};
 use modelseal::progress::NoProgress;
 use modelseal::rng::Entropy;
 use modelseal::sign::{sign_model, SignOptions};
@@ -49,30 +48,36 @@ impl Signer for CountingSigner<'_> {
     }
 }
 
-/// Counts wraps and unwraps through to a real key wrapper.
-struct CountingWrapper<'a>(&'a dyn KeyWrapper, AtomicUsize, AtomicUsize);
-impl KeyWrapper for CountingWrapper<'_> {
+/// Counts wraps and unwraps through to a real key (opened once as a recipient, once as an identity).
+struct CountingWrapper<'a>(
+    &'a dyn Recipient,
+    AtomicUsize,
+    AtomicUsize,
+    &'a dyn Identity,
+);
+impl StanzaKey for CountingWrapper<'_> {
     fn stanza_type(&self) -> &str {
         self.0.stanza_type()
     }
     fn key_id(&self) -> &str {
         self.0.key_id()
     }
+}
+impl Recipient for CountingWrapper<'_> {
     fn wrap(
         &self,
         dek: &DataKey,
         ctx: &WrapContext<'_>,
         entropy: &mut dyn Entropy,
-    ) -> Result<Stanza, SealError> {
+    ) -> Result<Stanza, KeyError> {
         self.1.fetch_add(1, Ordering::SeqCst);
         self.0.wrap(dek, ctx, entropy)
     }
-    fn unwrap(&self, stanza: &Stanza, ctx: &WrapContext<'_>) -> Result<DataKey, SealError> {
+}
+impl Identity for CountingWrapper<'_> {
+    fn unwrap(&self, stanza: &Stanza, ctx: &WrapContext<'_>) -> Result<DataKey, KeyError> {
         self.2.fetch_add(1, Ordering::SeqCst);
-        self.0.unwrap(stanza, ctx)
-    }
-    fn can_unwrap(&self) -> bool {
-        self.0.can_unwrap()
+        self.3.unwrap(stanza, ctx)
     }
 }
 
@@ -82,7 +87,7 @@ fn a_2000_file_model_costs_one_signature_one_wrap_per_recipient_one_unwrap() {
     let dir = tempfile::tempdir().unwrap();
     let root = model(dir.path(), 2000);
 
-    let inner = keys::open_signer(&key(&hsm.uri("ec-p256")), &KeyOptions::default()).unwrap();
+    let inner = keys::open::open_signer(&key(&hsm.uri("ec-p256")), &KeyOptions::default()).unwrap();
     let signer = CountingSigner(inner.as_ref(), AtomicUsize::new(0));
     let before = pkcs11::call_counts();
     let options = SignOptions {
@@ -95,10 +100,19 @@ fn a_2000_file_model_costs_one_signature_one_wrap_per_recipient_one_unwrap() {
     let calls = pkcs11::call_counts().since(&before);
     assert_eq!((calls.signs, calls.wraps, calls.unwraps), (1, 0, 0));
 
-    let aes = open_recipient(&hsm.uri("aes-wrap")).unwrap();
-    let rsa = open_recipient(&hsm.uri("rsa-3072")).unwrap();
-    let aes = CountingWrapper(aes.as_ref(), AtomicUsize::new(0), AtomicUsize::new(0));
-    let rsa = CountingWrapper(rsa.as_ref(), AtomicUsize::new(0), AtomicUsize::new(0));
+    let opts = KeyOptions::default();
+    let (aes_key, rsa_key) = (key(&hsm.uri("aes-wrap")), key(&hsm.uri("rsa-3072")));
+    let (aes, aes_id) = (
+        open_recipient(&aes_key, &opts).unwrap(),
+        open_identity(&aes_key, &opts).unwrap(),
+    );
+    let (rsa, rsa_id) = (
+        open_recipient(&rsa_key, &opts).unwrap(),
+        open_identity(&rsa_key, &opts).unwrap(),
+    );
+    let count = |r, i| CountingWrapper(r, AtomicUsize::new(0), AtomicUsize::new(0), i);
+    let aes = count(aes.as_ref(), aes_id.as_ref());
+    let rsa = count(rsa.as_ref(), rsa_id.as_ref());
     let plain = envelope::encrypt::plaintext_from_path(&root).unwrap();
     let enc = dir.path().join("enc");
     let before = pkcs11::call_counts();

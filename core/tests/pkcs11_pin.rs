@@ -11,7 +11,7 @@ use std::os::unix::fs::PermissionsExt;
 
 fn open(uri: &str) -> KeyError {
     let key: KeyRef = uri.parse().unwrap();
-    keys::open_signer(&key, &KeyOptions::default()).unwrap_err()
+    keys::open::open_signer(&key, &KeyOptions::default()).unwrap_err()
 }
 
 #[test]

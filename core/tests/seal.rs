@@ -3,13 +3,14 @@
 //! (each must fail with the right class and leave nothing at the target).
 
 use modelseal::envelope::format::ENVELOPE_NAME;
-use modelseal::envelope::recipient::hpke::X25519Wrapper;
-use modelseal::envelope::recipient::kek::KekWrapper;
-use modelseal::envelope::recipient::rsa::{OaepHash, RsaOaepWrapper};
 use modelseal::envelope::{
     decrypt, encrypt, open_file, plaintext_from_path, rewrap, DecryptOptions, EncryptOptions,
-    KeyWrapper, SealError,
+    SealError,
 };
+use modelseal::keys::file::hpke::X25519Identity;
+use modelseal::keys::file::kek::KekWrapper;
+use modelseal::keys::file::rsa::{OaepHash, RsaOaepIdentity};
+use modelseal::keys::{Identity, Recipient, StanzaKey};
 use std::fs;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -76,13 +77,14 @@ fn no_leftovers(dir: &Path) {
 fn directory_round_trip_every_recipient_type() {
     let dir = tempfile::tempdir().unwrap();
     let m = model(dir.path());
-    let x = X25519Wrapper::from_secret([5; 32]);
-    let rsa = RsaOaepWrapper::generate_3072().unwrap();
-    let rsa1 = RsaOaepWrapper::generate_3072()
+    let x = X25519Identity::from_secret([5; 32]);
+    let rsa = RsaOaepIdentity::generate_3072().unwrap();
+    let rsa1 = RsaOaepIdentity::generate_3072()
         .unwrap()
         .with_hash(OaepHash::Sha1);
     let k = kek(1);
-    let recipients: Vec<&dyn KeyWrapper> = vec![&k, &x, &rsa, &rsa1];
+    let recipients: Vec<&dyn Recipient> = vec![&k, &x, &rsa, &rsa1];
+    let identities: Vec<&dyn Identity> = vec![&k, &x, &rsa, &rsa1];
     let enc = dir.path().join("enc");
     let input = plaintext_from_path(&m).unwrap();
     let s = encrypt(&input, &recipients, &enc, &opts()).unwrap();
@@ -96,7 +98,7 @@ fn directory_round_trip_every_recipient_type() {
     );
     let mut want = tree(&m);
     want.retain(|(n, _)| !n.starts_with(".git"));
-    for (i, id) in recipients.iter().enumerate() {
+    for (i, id) in identities.iter().enumerate() {
         let out = dir.path().join(format!("out{i}"));
         let d = decrypt(&enc, *id, &out, &DecryptOptions::default()).unwrap();
         assert_eq!(d.model_name, "model");
@@ -149,7 +151,7 @@ fn reader_on_one_file_of_a_directory() {
     assert_eq!(buf[..], data(3 * 4096 + 7, 3)[4090..4110]);
 }
 
-fn err_class(enc: &Path, id: &dyn KeyWrapper, out: &Path) -> SealError {
+fn err_class(enc: &Path, id: &dyn Identity, out: &Path) -> SealError {
     let e = decrypt(enc, id, out, &DecryptOptions::default()).unwrap_err();
     assert!(!out.exists(), "output must not exist after {e}");
     no_leftovers(out.parent().unwrap());
@@ -166,7 +168,7 @@ fn wrong_keys_fail_before_any_output() {
     let e = err_class(&enc, &kek(2), &out);
     assert_eq!(e.code(), "no-recipient");
     assert!(e.class().is_failure());
-    let x = X25519Wrapper::from_secret([1; 32]);
+    let x = X25519Identity::from_secret([1; 32]);
     assert_eq!(err_class(&enc, &x, &out).code(), "no-recipient");
 }
 
@@ -393,7 +395,8 @@ fn a_same_size_rewrite_during_encryption_is_refused_and_leaves_nothing() {
 #[test]
 fn debug_output_of_seal_secrets_holds_no_key_material() {
     use base64::Engine as _;
-    use modelseal::envelope::keyschedule::DataKey;
+    use modelseal::envelope::keyschedule::KeySchedule;
+    use modelseal::keys::DataKey;
     let secret = [0x3c_u8; 32];
     let forms = |b: &[u8]| {
         [
@@ -407,9 +410,11 @@ fn debug_output_of_seal_secrets_holds_no_key_material() {
     let file_keys = dek.file_keys("a", &[1; 32]);
     let kek = KekWrapper::from_bytes(secret);
     let dir = tempfile::tempdir().unwrap();
-    let x = modelseal::envelope::generate_key(
-        modelseal::envelope::KeyKind::X25519,
+    let x = modelseal::keys::file::generate(
+        modelseal::keys::KeyKind::X25519,
         &dir.path().join("x"),
+        None,
+        false,
     )
     .unwrap();
     let x_pem = fs::read_to_string(&x.secret).unwrap();
@@ -417,7 +422,7 @@ fn debug_output_of_seal_secrets_holds_no_key_material() {
     let x_der = base64::engine::general_purpose::STANDARD
         .decode(&x_body)
         .unwrap();
-    let x_secret = X25519Wrapper::from_pkcs8_der(&x_der, &x.secret).unwrap();
+    let x_secret = X25519Identity::from_pkcs8_der(&x_der, &x.secret).unwrap();
     for debug in [
         format!("{dek:?}"),
         format!("{file_keys:?}"),

@@ -5,10 +5,11 @@
 use modelseal::envelope::format::{
     decode_prefix, encode_prefix, Header, ENVELOPE_NAME, PREFIX_LEN,
 };
-use modelseal::envelope::recipient::kek::KekWrapper;
 use modelseal::envelope::{
-    decrypt, encrypt, plaintext_from_path, DecryptOptions, EncryptOptions, KeyWrapper, Plaintext,
+    decrypt, encrypt, plaintext_from_path, DecryptOptions, EncryptOptions, Plaintext,
 };
+use modelseal::keys::file::kek::KekWrapper;
+use modelseal::keys::Identity;
 use proptest::prelude::*;
 use std::fs;
 use std::path::Path;
@@ -37,7 +38,7 @@ fn seal_single(pt: &[u8]) -> (tempfile::TempDir, std::path::PathBuf) {
 }
 
 /// Decryption must fail and leave neither the output nor a temporary.
-fn must_fail(enc: &Path, id: &dyn KeyWrapper) -> String {
+fn must_fail(enc: &Path, id: &dyn Identity) -> String {
     let out = enc.with_extension("out");
     let err = decrypt(enc, id, &out, &DecryptOptions::default()).unwrap_err();
     assert!(!out.exists());

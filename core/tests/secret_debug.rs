@@ -1,5 +1,5 @@
 //! `Debug` (and error) output of the core types that hold or reach a secret shows which key it is,
-//! never the secret: file signers (EC scalar), every recipient behind `dyn KeyWrapper` — a KEK, an
+//! never the secret: file signers (EC scalar), every recipient and identity behind `dyn Recipient` / `dyn Identity` — a KEK, an
 //! X25519 and an RSA private key, a PKCS#11 token key (its PIN) and an AWS KMS key (the SDK's
 //! environment credentials) — and the errors of a KMS request that failed (with a data key in
 //! hand). `DataKey`, `FileKeys` and the concrete wrappers are covered in `seal.rs`.
@@ -10,10 +10,9 @@
 mod softhsm;
 
 use base64::Engine as _;
-use modelseal::envelope::keyschedule::DataKey;
-use modelseal::envelope::recipient::rsa::RsaOaepWrapper;
-use modelseal::envelope::{generate_key, open_recipient, KeyKind, WrapContext};
-use modelseal::keys::{self, KeyAlgorithm, KeyOptions, KeyRef};
+use modelseal::keys::file::rsa::RsaOaepIdentity;
+use modelseal::keys::open::{open_identity, open_recipient};
+use modelseal::keys::{self, DataKey, KeyAlgorithm, KeyKind, KeyOptions, KeyRef, WrapContext};
 use modelseal::rng::OsEntropy;
 use std::path::Path;
 
@@ -85,7 +84,7 @@ fn debug_and_errors_of_secret_holding_types_show_no_secret() {
 
     // A file signer: its EC scalar and PEM body.
     let signing = dir.path().join("sign.pem");
-    keys::generate(KeyAlgorithm::EcP256, &signing, None, false).unwrap();
+    keys::file::generate_signing_key(KeyAlgorithm::EcP256, &signing, None, false).unwrap();
     let scalar = {
         use p256::pkcs8::DecodePrivateKey as _;
         let pem = std::fs::read_to_string(&signing).unwrap();
@@ -96,7 +95,8 @@ fn debug_and_errors_of_secret_holding_types_show_no_secret() {
     };
     secrets.push(("EC scalar", scalar));
     secrets.push(("signing key PEM", pem_body(&signing).into_bytes()));
-    let signer = keys::open_signer(&KeyRef::File(signing.clone()), &KeyOptions::default()).unwrap();
+    let signer =
+        keys::open::open_signer(&KeyRef::File(signing.clone()), &KeyOptions::default()).unwrap();
     shown.push(("file signer".into(), format!("{signer:?}")));
 
     // Recipients from key files: KEK, X25519, RSA (also as the concrete RSA type).
@@ -106,7 +106,7 @@ fn debug_and_errors_of_secret_holding_types_show_no_secret() {
         (KeyKind::Rsa3072, "rsa"),
     ] {
         let path = dir.path().join(name);
-        generate_key(kind, &path).unwrap();
+        keys::file::generate(kind, &path, None, false).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         if kind == KeyKind::Aes256Kek {
             secrets.push(("KEK", hex::decode(text.trim()).unwrap()));
@@ -121,36 +121,43 @@ fn debug_and_errors_of_secret_holding_types_show_no_secret() {
                 use rsa::traits::PrivateKeyParts as _;
                 let key = rsa::RsaPrivateKey::from_pkcs8_der(&der).unwrap();
                 secrets.push(("RSA d", key.d().to_bytes_be()));
-                let concrete = RsaOaepWrapper::from_pkcs8_der(&der, &path).unwrap();
-                shown.push(("RsaOaepWrapper".into(), format!("{concrete:?}")));
+                let concrete = RsaOaepIdentity::from_pkcs8_der(&der, &path).unwrap();
+                shown.push(("RsaOaepIdentity".into(), format!("{concrete:?}")));
             }
         }
-        let wrapper = open_recipient(path.to_str().unwrap()).unwrap();
+        let key = KeyRef::File(path.clone());
+        let wrapper = open_recipient(&key, &KeyOptions::default()).unwrap();
         shown.push((format!("{name} recipient"), format!("{wrapper:?}")));
+        let identity = open_identity(&key, &KeyOptions::default()).unwrap();
+        shown.push((format!("{name} identity"), format!("{identity:?}")));
     }
 
     // A PKCS#11 token: the signer and a wrapping key; the PIN must not show.
     let hsm = softhsm::shared();
     secrets.push(("PIN", hsm.pin().into_bytes()));
     let uri: KeyRef = hsm.uri("ec-p256").parse().unwrap();
-    let token_signer = keys::open_signer(&uri, &KeyOptions::default()).unwrap();
+    let token_signer = keys::open::open_signer(&uri, &KeyOptions::default()).unwrap();
     shown.push(("PKCS#11 signer".into(), format!("{token_signer:?}")));
-    let token_key = open_recipient(&hsm.uri("aes-wrap")).unwrap();
+    let token_ref: KeyRef = hsm.uri("aes-wrap").parse().unwrap();
+    let token_key = open_recipient(&token_ref, &KeyOptions::default()).unwrap();
     shown.push(("PKCS#11 recipient".into(), format!("{token_key:?}")));
+    let token_identity = open_identity(&token_ref, &KeyOptions::default()).unwrap();
+    shown.push(("PKCS#11 identity".into(), format!("{token_identity:?}")));
     let dek = DataKey::from_bytes(DEK);
     let ctx = WrapContext {
         body_digest: [3; 32],
         model_name: "m",
     };
     let stanza = token_key.wrap(&dek, &ctx, &mut OsEntropy).unwrap();
-    let back = token_key.unwrap(&stanza, &ctx).unwrap();
+    let back = token_identity.unwrap(&stanza, &ctx).unwrap();
     assert_eq!(back.expose(), &DEK);
     shown.push(("unwrapped data key".into(), format!("{back:?}")));
 
     // An AWS KMS key behind a port nothing listens on: the wrapper, and the error of a wrap. (The
     // workspace build, as scripts/test.sh runs it, has the awskms feature; without it the
     // reference is refused, and that message is checked instead.)
-    match open_recipient("awskms://127.0.0.1:9/alias/hygiene") {
+    let kms_ref: KeyRef = "awskms://127.0.0.1:9/alias/hygiene".parse().unwrap();
+    match open_recipient(&kms_ref, &KeyOptions::default()) {
         Ok(kms) => {
             shown.push(("KMS recipient".into(), format!("{kms:?}")));
             let err = kms.wrap(&dek, &ctx, &mut OsEntropy).unwrap_err();
@@ -176,7 +183,8 @@ fn debug_and_errors_of_secret_holding_types_show_no_secret() {
         "{}",
         find("file signer")
     );
-    assert!(find("PKCS#11 recipient").starts_with("KeyWrapper(pkcs11-aes "));
+    assert!(find("PKCS#11 recipient").starts_with("Recipient(pkcs11-aes "));
+    assert!(find("PKCS#11 identity").starts_with("Identity(pkcs11-aes "));
     assert!(
         find("KMS recipient").contains("awskms"),
         "{}",

@@ -394,9 +394,13 @@ fn tampered_payload_or_signature_fails() {
 fn key_trust_refuses_keyless_bundles_and_sigstore_trust_refuses_key_bundles() {
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("k.pem");
-    let public =
-        modelseal::keys::generate(modelseal::keys::KeyAlgorithm::EcP256, &key, None, false)
-            .unwrap();
+    let public = modelseal::keys::file::generate_signing_key(
+        modelseal::keys::KeyAlgorithm::EcP256,
+        &key,
+        None,
+        false,
+    )
+    .unwrap();
     let model = vectors().join("v1.0.0");
     match verify(
         &model,

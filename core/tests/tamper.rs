@@ -29,8 +29,8 @@ fn fixture(files: &[(String, Vec<u8>)], hash: HashAlgorithm, method: Method) -> 
     }
     std::fs::create_dir_all(&model).unwrap();
     let key = dir.path().join("key.pem");
-    let public = keys::generate(KeyAlgorithm::EcP256, &key, None, false).unwrap();
-    let signer = keys::open_signer(&KeyRef::File(key), &KeyOptions::default()).unwrap();
+    let public = keys::file::generate_signing_key(KeyAlgorithm::EcP256, &key, None, false).unwrap();
+    let signer = keys::open::open_signer(&KeyRef::File(key), &KeyOptions::default()).unwrap();
     let options = SignOptions {
         hash,
         method,
@@ -179,8 +179,8 @@ fn signature_inside_the_model_is_ignored_on_both_sides() {
     std::fs::create_dir(&model).unwrap();
     std::fs::write(model.join("w.bin"), b"weights").unwrap();
     let key = dir.path().join("k.pem");
-    let public = keys::generate(KeyAlgorithm::EcP384, &key, None, false).unwrap();
-    let signer = keys::open_signer(&KeyRef::File(key), &KeyOptions::default()).unwrap();
+    let public = keys::file::generate_signing_key(KeyAlgorithm::EcP384, &key, None, false).unwrap();
+    let signer = keys::open::open_signer(&KeyRef::File(key), &KeyOptions::default()).unwrap();
     let options = SignOptions {
         signature: Some(model.join("model.sig")),
         ..SignOptions::default()

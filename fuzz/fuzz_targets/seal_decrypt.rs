@@ -3,13 +3,14 @@
 //! output unless decryption succeeded.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use modelseal::envelope::{decrypt, load_key_file, DecryptOptions};
+use modelseal::envelope::{decrypt, DecryptOptions};
+use modelseal::keys::{open::open_identity, KeyOptions, KeyRef};
 use std::os::unix::fs::PermissionsExt;
 use std::sync::OnceLock;
 
 struct Fixture {
     dir: tempfile::TempDir,
-    key: Box<dyn modelseal::envelope::KeyWrapper>,
+    key: Box<dyn modelseal::keys::Identity>,
 }
 
 fn fixture() -> &'static Fixture {
@@ -21,7 +22,7 @@ fn fixture() -> &'static Fixture {
         let kek = dir.path().join("kek.hex");
         std::fs::write(&kek, format!("{}\n", "42".repeat(32))).expect("write kek");
         std::fs::set_permissions(&kek, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-        let key = load_key_file(&kek).expect("kek loads");
+        let key = open_identity(&KeyRef::File(kek), &KeyOptions::default()).expect("kek loads");
         Fixture { dir, key }
     })
 }

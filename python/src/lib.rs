@@ -11,8 +11,7 @@ mod seal;
 
 use errors::{key_error, sign_error, verify_error, Error};
 use modelseal::digest::{HashAlgorithm, Method, DEFAULT_SHARD_SIZE};
-use modelseal::envelope::KeyKind;
-use modelseal::keys::{self, KeyAlgorithm, KeyOptions, KeyRef};
+use modelseal::keys::{self, KeyKind, KeyOptions, KeyRef};
 use modelseal::progress::NoProgress;
 use modelseal::sign::{sign_model, SignOptions};
 use modelseal::sigstore::{KeylessPolicy, TrustedRoot};
@@ -78,8 +77,10 @@ fn sign(
     };
     py.allow_threads(|| {
         let signer = match &cert {
-            Some(leaf) => keys::open_certificate_signer(&key, &key_options, leaf, &cert_chain),
-            None => keys::open_signer(&key, &key_options),
+            Some(leaf) => {
+                keys::open::open_certificate_signer(&key, &key_options, leaf, &cert_chain)
+            }
+            None => keys::open::open_signer(&key, &key_options),
         }
         .map_err(key_error)?;
         let outcome =
@@ -124,7 +125,7 @@ fn verify<'py>(
                 }
             }
             (Some(key), true, None) => {
-                let public = keys::public_key_of(&parse_key(key)?, &KeyOptions::default())
+                let public = keys::open::public_key_of(&parse_key(key)?, &KeyOptions::default())
                     .map_err(key_error)?;
                 Trust::PublicKey(public)
             }
@@ -193,37 +194,18 @@ fn keygen(
     public_out: Option<PathBuf>,
     force: bool,
 ) -> PyResult<String> {
-    let sealing = match algorithm {
-        "aes256-kek" => Some(KeyKind::Aes256Kek),
-        "x25519" => Some(KeyKind::X25519),
-        "rsa3072" => Some(KeyKind::Rsa3072),
-        _ => None,
-    };
-    if let Some(kind) = sealing {
-        return py.allow_threads(|| {
-            modelseal::envelope::generate_key_files(kind, &out, public_out.as_deref(), force)
-                .map(|g| g.key_id)
-                .map_err(errors::seal_error)
-        });
-    }
-    let algorithm = [
-        KeyAlgorithm::EcP256,
-        KeyAlgorithm::EcP384,
-        KeyAlgorithm::EcP521,
-        KeyAlgorithm::Ed25519,
-    ]
-    .into_iter()
-    .find(|a| a.name() == algorithm)
-    .ok_or_else(|| {
+    let kind = KeyKind::from_name(algorithm).ok_or_else(|| {
+        let names: Vec<&str> = KeyKind::ALL.iter().map(|k| k.name()).collect();
         Error::new_err(format!(
-            "unknown algorithm {algorithm:?}: use ec-p256, ec-p384, ec-p521, ed25519, aes256-kek, \
-             x25519 or rsa3072"
+            "unknown algorithm {algorithm:?}: use {} or {}",
+            names[..names.len() - 1].join(", "),
+            names[names.len() - 1]
         ))
     })?;
     py.allow_threads(|| {
-        let public =
-            keys::generate(algorithm, &out, public_out.as_deref(), force).map_err(key_error)?;
-        Ok(public.hint())
+        keys::file::generate(kind, &out, public_out.as_deref(), force)
+            .map(|g| g.key_id)
+            .map_err(key_error)
     })
 }
 
@@ -239,7 +221,7 @@ fn public_key(
     let key = parse_key(key)?;
     let options = key_options(key_password_file, allow_insecure_key_permissions);
     py.allow_threads(|| {
-        keys::public_key_of(&key, &options)
+        keys::open::public_key_of(&key, &options)
             .map(|k| k.to_pem())
             .map_err(key_error)
     })

@@ -153,16 +153,17 @@ impl SealRequest<'_> {
         let key: KeyRef = self.key.parse().map_err(key_error)?;
         let options = &self.key_options;
         let signer = match self.cert {
-            Some(leaf) => keys::open_certificate_signer(&key, options, leaf, self.cert_chain),
-            None => keys::open_signer(&key, options),
+            Some(leaf) => keys::open::open_certificate_signer(&key, options, leaf, self.cert_chain),
+            None => keys::open::open_signer(&key, options),
         }
         .map_err(key_error)?;
         let wrappers = self
             .recipients
             .iter()
-            .map(|r| sealing::open_recipient_with(r, options))
-            .collect::<Result<Vec<_>, _>>()?;
-        let wrappers: Vec<&dyn sealing::KeyWrapper> = wrappers.iter().map(|w| w.as_ref()).collect();
+            .map(|r| keys::open::recipient(r, options))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| DeployError::from(sealing::SealError::from(e)))?;
+        let wrappers: Vec<&dyn keys::Recipient> = wrappers.iter().map(|w| w.as_ref()).collect();
         seal_model(
             self.model,
             signer.as_ref(),
@@ -196,8 +197,8 @@ pub fn unseal_py(
             model_name,
             signature,
         };
-        let result = sealing::open_identity_with(key, &key_options)
-            .map_err(DeployError::from)
+        let result = keys::open::identity(key, &key_options)
+            .map_err(|e| DeployError::from(sealing::SealError::from(e)))
             .and_then(|identity| unseal_model(&enc, &policy, identity.as_ref(), &out, &options));
         event.unseal_result(result.as_ref());
         audit::record(audit_log.as_deref(), policy.audit_log(), &event).map_err(audit_error)?;

@@ -4,8 +4,8 @@
 
 use crate::errors::{reader_error, seal_error};
 use modelseal::envelope::stream::ChunkReader;
-use modelseal::envelope::{self, DecryptOptions, EncryptOptions, KeyWrapper};
-use modelseal::keys::KeyOptions;
+use modelseal::envelope::{self, DecryptOptions, EncryptOptions};
+use modelseal::keys::{self, KeyOptions, Recipient};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyTuple};
@@ -41,9 +41,9 @@ pub fn encrypt<'py>(
     let summary = py.allow_threads(|| {
         let keys = recipients
             .iter()
-            .map(|r| envelope::open_recipient_with(r, &key_options))
+            .map(|r| keys::open::recipient(r, &key_options))
             .collect::<Result<Vec<_>, _>>()?;
-        let keys: Vec<&dyn KeyWrapper> = keys.iter().map(|k| k.as_ref()).collect();
+        let keys: Vec<&dyn Recipient> = keys.iter().map(|k| k.as_ref()).collect();
         let input = envelope::plaintext_from_path(&model)?;
         let options = EncryptOptions {
             chunk_size: chunk_size.unwrap_or(EncryptOptions::default().chunk_size),
@@ -75,7 +75,7 @@ pub fn decrypt<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     let key_options = key_file_options(allow_insecure_key_permissions);
     let summary = py.allow_threads(|| {
-        let identity = envelope::open_identity_with(&key, &key_options)?;
+        let identity = keys::open::identity(&key, &key_options)?;
         let options = DecryptOptions {
             overwrite: force,
             ..DecryptOptions::default()
@@ -111,12 +111,12 @@ pub fn rewrap(
     }
     let key_options = key_file_options(allow_insecure_key_permissions);
     py.allow_threads(|| {
-        let identity = envelope::open_identity_with(&key, &key_options)?;
+        let identity = keys::open::identity(&key, &key_options)?;
         let keys = add
             .iter()
-            .map(|r| envelope::open_recipient_with(r, &key_options))
+            .map(|r| keys::open::recipient(r, &key_options))
             .collect::<Result<Vec<_>, _>>()?;
-        let keys: Vec<&dyn KeyWrapper> = keys.iter().map(|k| k.as_ref()).collect();
+        let keys: Vec<&dyn Recipient> = keys.iter().map(|k| k.as_ref()).collect();
         envelope::rewrap_key_ids(&encrypted, identity.as_ref(), &keys, &remove)
     })
     .map_err(seal_error)
@@ -171,7 +171,7 @@ impl SealedReader {
     fn new(py: Python<'_>, path: PathBuf, key: String) -> PyResult<SealedReader> {
         let reader = py
             .allow_threads(|| {
-                let identity = envelope::open_identity(&key)?;
+                let identity = keys::open::identity(&key, &KeyOptions::default())?;
                 envelope::open_path(&path, identity.as_ref())
             })
             .map_err(seal_error)?;

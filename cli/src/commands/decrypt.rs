@@ -6,6 +6,7 @@ use crate::output::{hex, print_json, seal_failure};
 use crate::progress::Bar;
 use modelseal::audit::Operation;
 use modelseal::envelope::{self, DecryptOptions};
+use modelseal::keys;
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -52,7 +53,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 fn decrypt(args: &Args, audit: &mut Audit) -> anyhow::Result<ExitCode> {
     audit.event.key_ids.push(args.key.clone());
-    let identity = envelope::open_identity_with(&args.key, &args.key_files.options())?;
+    let identity = keys::open::identity(&args.key, &args.key_files.options())?;
     let options = DecryptOptions {
         overwrite: args.force,
         ..DecryptOptions::default()

@@ -6,6 +6,7 @@ use crate::output::{hex, print_json, recipients_json};
 use crate::progress::Bar;
 use modelseal::audit::Operation;
 use modelseal::envelope::{self, EncryptOptions};
+use modelseal::keys;
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -56,10 +57,9 @@ fn encrypt(args: &Args, audit: &mut Audit) -> anyhow::Result<ExitCode> {
     let recipients = args
         .recipients
         .iter()
-        .map(|r| envelope::open_recipient_with(r, &key_options))
+        .map(|r| keys::open::recipient(r, &key_options))
         .collect::<Result<Vec<_>, _>>()?;
-    let recipients: Vec<&dyn envelope::KeyWrapper> =
-        recipients.iter().map(|r| r.as_ref()).collect();
+    let recipients: Vec<&dyn keys::Recipient> = recipients.iter().map(|r| r.as_ref()).collect();
     let input = envelope::plaintext_from_path(&args.model)?;
     let options = EncryptOptions {
         chunk_size: args

@@ -2,8 +2,8 @@
 
 use crate::output::print_json;
 use anyhow::Context;
-use modelseal::envelope::{self, KeyKind};
-use modelseal::keys::{self, KeyAlgorithm};
+use modelseal::keys::file::{generate, GeneratedKey};
+use modelseal::keys::{KeyAlgorithm, KeyKind};
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,8 +15,8 @@ use std::process::ExitCode;
 pub struct Args {
     /// Key algorithm. ed25519 is a modelseal extension that model-signing 1.1.1 cannot verify;
     /// aes256-kek, x25519 and rsa3072 are encryption keys (`encrypt --recipient`, `decrypt --key`).
-    #[arg(long, value_enum)]
-    algorithm: Algorithm,
+    #[arg(long, value_parser = algorithm_names())]
+    algorithm: String,
     /// Where to write the private (secret) key.
     #[arg(long, value_name = "PRIVATE")]
     out: PathBuf,
@@ -32,50 +32,27 @@ pub struct Args {
     json: bool,
 }
 
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum Algorithm {
-    EcP256,
-    EcP384,
-    EcP521,
-    Ed25519,
-    #[value(name = "aes256-kek")]
-    Aes256Kek,
-    #[value(name = "x25519")]
-    X25519,
-    #[value(name = "rsa3072")]
-    Rsa3072,
-}
-
-/// What an algorithm generates: a signing key pair or an encryption key.
-enum Purpose {
-    Signing(KeyAlgorithm),
-    Encryption(KeyKind),
-}
-
-impl From<Algorithm> for Purpose {
-    fn from(a: Algorithm) -> Purpose {
-        match a {
-            Algorithm::EcP256 => Purpose::Signing(KeyAlgorithm::EcP256),
-            Algorithm::EcP384 => Purpose::Signing(KeyAlgorithm::EcP384),
-            Algorithm::EcP521 => Purpose::Signing(KeyAlgorithm::EcP521),
-            Algorithm::Ed25519 => Purpose::Signing(KeyAlgorithm::Ed25519),
-            Algorithm::Aes256Kek => Purpose::Encryption(KeyKind::Aes256Kek),
-            Algorithm::X25519 => Purpose::Encryption(KeyKind::X25519),
-            Algorithm::Rsa3072 => Purpose::Encryption(KeyKind::Rsa3072),
-        }
-    }
+/// The names `--algorithm` takes: the one list of key kinds in core.
+fn algorithm_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(KeyKind::ALL.map(KeyKind::name))
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    match Purpose::from(args.algorithm) {
-        Purpose::Signing(algorithm) => signing(&args, algorithm),
-        Purpose::Encryption(kind) => encryption(&args, kind),
+    let kind = KeyKind::from_name(&args.algorithm)
+        .with_context(|| format!("unknown key algorithm {:?}", args.algorithm))?;
+    let generated = generate(kind, &args.out, args.public_out.as_deref(), args.force)
+        .context("cannot generate key")?;
+    match kind.signing_algorithm() {
+        Some(algorithm) => signing(&args, algorithm, &generated),
+        None => encryption(&args, &generated),
     }
 }
 
-fn signing(args: &Args, algorithm: KeyAlgorithm) -> anyhow::Result<ExitCode> {
-    let public = keys::generate(algorithm, &args.out, args.public_out.as_deref(), args.force)
-        .context("cannot generate key")?;
+fn signing(
+    args: &Args,
+    algorithm: KeyAlgorithm,
+    generated: &GeneratedKey,
+) -> anyhow::Result<ExitCode> {
     if !algorithm.oms_interoperable() {
         eprintln!(
             "warning: {} signatures are a modelseal extension: model-signing 1.1.1 cannot verify them",
@@ -87,7 +64,7 @@ fn signing(args: &Args, algorithm: KeyAlgorithm) -> anyhow::Result<ExitCode> {
             "algorithm": algorithm.name(),
             "private_key": args.out,
             "public_key": args.public_out,
-            "key_hint": public.hint(),
+            "key_hint": generated.key_id,
         }));
     } else {
         println!("wrote {} ({})", args.out.display(), algorithm.name());
@@ -98,13 +75,11 @@ fn signing(args: &Args, algorithm: KeyAlgorithm) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn encryption(args: &Args, kind: KeyKind) -> anyhow::Result<ExitCode> {
-    let generated =
-        envelope::generate_key_files(kind, &args.out, args.public_out.as_deref(), args.force)
-            .context("cannot generate key")?;
+fn encryption(args: &Args, generated: &GeneratedKey) -> anyhow::Result<ExitCode> {
+    let stanza_type = generated.stanza_type.unwrap_or_default();
     if args.json {
         print_json(&json!({
-            "algorithm": generated.stanza_type,
+            "algorithm": stanza_type,
             "private_key": generated.secret,
             "public_key": generated.public,
             "key_id": generated.key_id,
@@ -113,7 +88,7 @@ fn encryption(args: &Args, kind: KeyKind) -> anyhow::Result<ExitCode> {
         println!(
             "wrote {} ({}, key id {})",
             generated.secret.display(),
-            generated.stanza_type,
+            stanza_type,
             generated.key_id
         );
         if let Some(p) = &generated.public {

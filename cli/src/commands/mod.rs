@@ -107,9 +107,9 @@ impl KeyArgs {
         let options = self.options();
         match cert {
             Some(leaf) => {
-                modelseal::keys::open_certificate_signer(&reference, &options, leaf, chain)
+                modelseal::keys::open::open_certificate_signer(&reference, &options, leaf, chain)
             }
-            None => modelseal::keys::open_signer(&reference, &options),
+            None => modelseal::keys::open::open_signer(&reference, &options),
         }
         .with_context(|| format!("cannot open signing key {key}"))
     }

@@ -28,7 +28,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let key: KeyRef = args.key.parse()?;
-    let public = keys::public_key_of(&key, &args.key_args.options())
+    let public = keys::open::public_key_of(&key, &args.key_args.options())
         .with_context(|| format!("cannot read the public key of {}", args.key))?;
     let pem = public.to_pem();
     if args.out.as_os_str() == "-" {

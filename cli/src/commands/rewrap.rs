@@ -5,6 +5,7 @@ use crate::audit::{audited, Audit, AuditArgs};
 use crate::output::{print_json, recipients_json, seal_failure};
 use modelseal::audit::Operation;
 use modelseal::envelope;
+use modelseal::keys;
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -54,13 +55,13 @@ fn rewrap(args: &Args, audit: &mut Audit) -> anyhow::Result<ExitCode> {
         anyhow::bail!("nothing to do: give --recipient and/or --remove-recipient");
     }
     let key_options = args.key_files.options();
-    let identity = envelope::open_identity_with(&args.key, &key_options)?;
+    let identity = keys::open::identity(&args.key, &key_options)?;
     let add = args
         .recipients
         .iter()
-        .map(|r| envelope::open_recipient_with(r, &key_options))
+        .map(|r| keys::open::recipient(r, &key_options))
         .collect::<Result<Vec<_>, _>>()?;
-    let add: Vec<&dyn envelope::KeyWrapper> = add.iter().map(|r| r.as_ref()).collect();
+    let add: Vec<&dyn keys::Recipient> = add.iter().map(|r| r.as_ref()).collect();
     let recipients =
         match envelope::rewrap_key_ids(&args.encrypted, identity.as_ref(), &add, &args.remove) {
             Ok(recipients) => recipients,

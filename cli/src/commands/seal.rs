@@ -5,7 +5,7 @@ use crate::audit::{audited, Audit, AuditArgs};
 use crate::output::{hex, print_json, recipients_json};
 use modelseal::audit::{AuditEvent, Operation};
 use modelseal::deploy::{seal_model, SealOptions};
-use modelseal::envelope;
+use modelseal::keys;
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -64,10 +64,9 @@ fn seal(args: &Args, audit: &mut Audit) -> anyhow::Result<ExitCode> {
     let recipients = args
         .recipients
         .iter()
-        .map(|r| envelope::open_recipient_with(r, &key_options))
+        .map(|r| keys::open::recipient(r, &key_options))
         .collect::<Result<Vec<_>, _>>()?;
-    let recipients: Vec<&dyn envelope::KeyWrapper> =
-        recipients.iter().map(|r| r.as_ref()).collect();
+    let recipients: Vec<&dyn keys::Recipient> = recipients.iter().map(|r| r.as_ref()).collect();
     let options = SealOptions {
         model_name: args.model_name.clone(),
         outer_signature: args.signature.clone(),

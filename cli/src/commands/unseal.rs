@@ -6,7 +6,7 @@ use crate::audit::{audited, Audit, AuditArgs};
 use crate::output::{exit_failed, exit_input, print_json};
 use modelseal::audit::{AuditEvent, Operation};
 use modelseal::deploy::{unseal_model, DeployError, UnsealOptions};
-use modelseal::envelope;
+use modelseal::keys;
 use modelseal::policy::Policy;
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -60,7 +60,7 @@ fn unseal(args: &Args, audit: &mut Audit) -> anyhow::Result<ExitCode> {
     audit.event = AuditEvent::unseal(&args.encrypted, &args.key, &args.policy);
     let policy = Policy::load(&args.policy)?;
     audit.policy_log = policy.audit_log().map(Path::to_path_buf);
-    let identity = envelope::open_identity_with(&args.key, &args.key_files.options())?;
+    let identity = keys::open::identity(&args.key, &args.key_files.options())?;
     let options = UnsealOptions {
         model_name: args.model_name.clone(),
         signature: args.signature.clone(),

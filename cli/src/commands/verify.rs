@@ -146,7 +146,7 @@ fn verify(args: &Args, audit: &mut Audit) -> anyhow::Result<ExitCode> {
         (Some(trust), _) => trust,
         (None, Some(key_text)) => {
             let key: KeyRef = key_text.parse()?;
-            let public = modelseal::keys::public_key_of(&key, &KeyOptions::default())
+            let public = modelseal::keys::open::public_key_of(&key, &KeyOptions::default())
                 .with_context(|| format!("cannot read the trusted key {}", key_text))?;
             Trust::PublicKey(public)
         }

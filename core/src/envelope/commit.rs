@@ -13,9 +13,10 @@ use std::path::{Path, PathBuf};
 use super::format::{
     decode_prefix, envelope_len, Header, Layout, Stanza, ENVELOPE_NAME, MAC_LEN, PREFIX_LEN,
 };
-use super::keyschedule::{body_digest, DataKey};
-use super::recipient::{KeyWrapper, WrapContext};
+use super::keyschedule::{body_digest, KeySchedule};
 use super::SealError;
+use crate::keys::wrapping::DataKey;
+use crate::keys::wrapping::{Identity, WrapContext};
 
 /// Where the encrypted model lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,7 +157,7 @@ fn read_full(f: &mut File, buf: &mut [u8], path: &Path) -> Result<(), SealError>
 /// The stanza for `identity` (§8.1), or [`SealError::NoRecipient`] listing every stanza.
 pub fn select<'h>(
     stanzas: &'h [Stanza],
-    identity: &dyn KeyWrapper,
+    identity: &dyn Identity,
     path: &Path,
 ) -> Result<&'h Stanza, SealError> {
     identity
@@ -175,10 +176,7 @@ pub fn select<'h>(
 }
 
 /// §10 steps 1–8: parse, select, unwrap, verify the header MAC.
-pub fn open_authenticated(
-    encrypted: &Path,
-    identity: &dyn KeyWrapper,
-) -> Result<Opened, SealError> {
+pub fn open_authenticated(encrypted: &Path, identity: &dyn Identity) -> Result<Opened, SealError> {
     let raw = read_envelope(encrypted)?;
     let path = raw.envelope_path.clone();
     let digest = body_digest(&raw.header.body_bytes);
@@ -203,9 +201,9 @@ pub fn open_authenticated(
     })
 }
 
-/// Fills in the envelope path of errors a key wrapper raised without one.
-fn with_path(e: SealError, path: &Path) -> SealError {
-    match e {
+/// Converts a key's error and fills in the envelope path of errors raised without one.
+fn with_path(e: impl Into<SealError>, path: &Path) -> SealError {
+    match e.into() {
         SealError::Unwrap {
             stanza_type,
             key_id,

@@ -17,9 +17,10 @@ use super::commit::{
 };
 use super::encrypt::{create_new_mode, sync_tree};
 use super::format::{FileEntry, ENVELOPE_NAME};
-use super::recipient::KeyWrapper;
+use super::keyschedule::KeySchedule;
 use super::stream::{check_ct_len, decrypt_jobs_with_progress, ChunkLayout, FileCipher, Job};
 use super::SealError;
+use crate::keys::wrapping::Identity;
 use crate::progress::{NoProgress, Progress};
 
 /// Decryption options.
@@ -62,7 +63,7 @@ pub struct DecryptSummary {
 /// Decrypts `encrypted` with `identity` into `output` (§10).
 pub fn decrypt(
     encrypted: &Path,
-    identity: &dyn KeyWrapper,
+    identity: &dyn Identity,
     output: &Path,
     options: &DecryptOptions,
 ) -> Result<DecryptSummary, SealError> {
@@ -75,7 +76,7 @@ pub fn decrypt(
 /// `.<output name>.modelseal-tmp.<pid>.*`, their process gone) are removed first (§14.7).
 pub fn decrypt_with_progress(
     encrypted: &Path,
-    identity: &dyn KeyWrapper,
+    identity: &dyn Identity,
     output: &Path,
     options: &DecryptOptions,
     progress: &dyn Progress,

@@ -17,11 +17,12 @@ use super::format::{
     check_model_name, check_rel_path, chunk_size_ok, path_order, Body, FileEntry, Header, Layout,
     DEFAULT_CHUNK_SIZE, ENVELOPE_NAME, MAX_STANZAS, SALT_LEN,
 };
-use super::keyschedule::{body_digest, DataKey};
-use super::recipient::{KeyWrapper, WrapContext};
+use super::keyschedule::{body_digest, KeySchedule};
 use super::stream::{encrypt_jobs_with_progress, ChunkLayout, FileCipher, Job};
 use super::SealError;
 use crate::digest::{SignedDigests, StreamCheck};
+use crate::keys::wrapping::DataKey;
+use crate::keys::wrapping::{Recipient, WrapContext};
 use crate::progress::{NoProgress, Progress};
 use crate::rng::{Entropy, OsEntropy};
 
@@ -110,7 +111,7 @@ pub struct EncryptSummary {
 /// Encrypts `input` for `recipients` to `output` (§9).
 pub fn encrypt(
     input: &Plaintext,
-    recipients: &[&dyn KeyWrapper],
+    recipients: &[&dyn Recipient],
     output: &Path,
     options: &EncryptOptions,
 ) -> Result<EncryptSummary, SealError> {
@@ -120,7 +121,7 @@ pub fn encrypt(
 /// [`encrypt`], reporting the total plaintext size and then the bytes encrypted to `progress`.
 pub fn encrypt_with_progress(
     input: &Plaintext,
-    recipients: &[&dyn KeyWrapper],
+    recipients: &[&dyn Recipient],
     output: &Path,
     options: &EncryptOptions,
     progress: &dyn Progress,
@@ -143,7 +144,7 @@ pub fn encrypt_with_progress(
 /// [`SealError::Changed`], and nothing is written.
 pub fn encrypt_matching(
     input: &Plaintext,
-    recipients: &[&dyn KeyWrapper],
+    recipients: &[&dyn Recipient],
     output: &Path,
     options: &EncryptOptions,
     signed: &SignedDigests,
@@ -210,7 +211,7 @@ struct Source {
 #[cfg(test)]
 pub(crate) fn encrypt_with_entropy(
     input: &Plaintext,
-    recipients: &[&dyn KeyWrapper],
+    recipients: &[&dyn Recipient],
     output: &Path,
     options: &EncryptOptions,
     entropy: &mut dyn Entropy,
@@ -228,7 +229,7 @@ pub(crate) fn encrypt_with_entropy(
 
 fn encrypt_inner(
     input: &Plaintext,
-    recipients: &[&dyn KeyWrapper],
+    recipients: &[&dyn Recipient],
     output: &Path,
     options: &EncryptOptions,
     entropy: &mut dyn Entropy,
@@ -301,7 +302,7 @@ fn encrypt_inner(
 }
 
 fn check_options(
-    recipients: &[&dyn KeyWrapper],
+    recipients: &[&dyn Recipient],
     output: &Path,
     options: &EncryptOptions,
 ) -> Result<(), SealError> {

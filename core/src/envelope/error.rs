@@ -1,13 +1,15 @@
-//! The one error type of the `seal` layer.
+//! The one error type of the envelope layer.
 //!
 //! Variants fall into two groups that the CLI maps to different exit codes without string matching:
 //! *authentication failures* (wrong key, damaged or tampered ciphertext: exit 1, see
-//! [`SealError::is_authentication_failure`]) and *malformed input or usage errors* (exit 2).
+//! [`SealError::class`]) and *malformed input or usage errors* (exit 2).
 //! Every message names the file concerned and the reason; none ever contains key material.
 //! [`SealError::class`] gives the short class names that `docs/FORMAT.md` §10 and the negative test
 //! vectors use.
 
 use crate::error::ErrorClass;
+use crate::keys::KeyError;
+use crate::rng::EntropyError;
 use std::path::PathBuf;
 
 /// Errors of envelope encryption and decryption (`docs/FORMAT.md`).
@@ -125,14 +127,12 @@ pub enum SealError {
         /// Extra entry, missing file, not a regular file.
         reason: String,
     },
-    /// A key file cannot be used (unreadable, wrong format, too permissive, wrong size).
-    #[error("{path}: {reason}")]
-    Key {
-        /// The key file.
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
+    /// A key cannot be used (unreadable, wrong format, too permissive, a token or key service that
+    /// refuses): the key layer's error, converted once (`From<KeyError>`) and kept as the source.
+    /// The message is the [`KeyError`]'s, which names the key file or reference
+    /// ([`KeyError::key`]).
+    #[error(transparent)]
+    Key(KeyError),
     /// A plaintext input changed while it was being encrypted.
     #[error("{path}: changed while encrypting ({reason})")]
     Changed {
@@ -210,6 +210,52 @@ impl SealError {
             path: path.into(),
             reason: reason.into(),
         }
+    }
+}
+
+/// The one conversion of a key-layer error: a data key that does not unwrap stays the uniform
+/// [`SealError::Unwrap`] (or [`SealError::UnwrapRefused`]) of §8.1, a stanza a key rejects as
+/// malformed is [`SealError::Format`] (the envelope fills in the file name of both), primitive
+/// and RNG failures are [`SealError::Crypto`], I/O stays I/O; everything else is
+/// [`SealError::Key`], which wraps the [`KeyError`] (its message and its sources).
+impl From<KeyError> for SealError {
+    fn from(err: KeyError) -> SealError {
+        match err {
+            KeyError::Unwrap {
+                stanza_type,
+                key_id,
+            } => SealError::Unwrap {
+                path: PathBuf::new(),
+                stanza_type,
+                key_id,
+            },
+            KeyError::UnwrapRefused {
+                stanza_type,
+                key_id,
+                reason,
+            } => SealError::UnwrapRefused {
+                path: PathBuf::new(),
+                stanza_type,
+                key_id,
+                reason,
+            },
+            KeyError::Stanza(reason) => SealError::Format {
+                path: PathBuf::new(),
+                reason,
+            },
+            KeyError::Crypto(reason) => SealError::Crypto(reason),
+            KeyError::Entropy(e) => SealError::from(e),
+            KeyError::Io { path, source } => SealError::Io { path, source },
+            KeyError::Usage(reason) => SealError::Usage(reason),
+            other => SealError::Key(other),
+        }
+    }
+}
+
+/// A failed random number generator: a primitive failure.
+impl From<EntropyError> for SealError {
+    fn from(err: EntropyError) -> SealError {
+        SealError::Crypto(err.to_string())
     }
 }
 

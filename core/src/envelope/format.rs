@@ -55,10 +55,6 @@ pub const MAX_MODEL_NAME_LEN: usize = 255;
 pub const MAX_STANZAS: usize = 64;
 /// Longest stanza type name.
 pub const MAX_STANZA_TYPE_LEN: usize = 64;
-/// Longest key id.
-pub const MAX_KEY_ID_LEN: usize = 256;
-/// Longest wrapped key.
-pub const MAX_WRAPPED_LEN: usize = 4096;
 /// Most parameters per stanza.
 pub const MAX_PARAMS: usize = 16;
 /// Longest parameter value (bytes or text).
@@ -112,29 +108,9 @@ pub struct Body {
     pub files: Vec<FileEntry>,
 }
 
-/// A stanza parameter value (§5.2 `param-value`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ParamValue {
-    /// Unsigned integer.
-    Uint(u64),
-    /// Byte string.
-    Bytes(Vec<u8>),
-    /// Text string.
-    Text(String),
-}
-
-/// A recipient stanza: the data key wrapped for one key (§5.2, §8).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stanza {
-    /// Stanza type, e.g. `x25519-hpke`.
-    pub stanza_type: String,
-    /// Which key can unwrap it (§6.5).
-    pub key_id: String,
-    /// The wrapped data key.
-    pub wrapped: Vec<u8>,
-    /// Type-specific parameters, keyed by small integers (sorted, hence deterministic).
-    pub params: BTreeMap<u8, ParamValue>,
-}
+/// A stanza and its parameters are the key seam's types (`keys::wrapping`): this module encodes
+/// and decodes them, the way a format encodes a seam type.
+pub use crate::keys::wrapping::{ParamValue, Stanza, MAX_KEY_ID_LEN, MAX_WRAPPED_LEN};
 
 /// The decoded header: the body's exact bytes, the body, and the stanzas.
 #[derive(Debug, Clone, PartialEq, Eq)]

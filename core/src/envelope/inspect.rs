@@ -111,8 +111,9 @@ pub fn inspect_encrypted(encrypted: &Path) -> Result<EncryptedSummary, SealError
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::envelope::recipient::kek::KekWrapper;
-    use crate::envelope::{encrypt, plaintext_from_path, EncryptOptions, KeyWrapper};
+    use crate::envelope::{encrypt, plaintext_from_path, EncryptOptions};
+    use crate::keys::file::kek::KekWrapper;
+    use crate::keys::StanzaKey;
 
     #[test]
     fn describes_without_secrets() {

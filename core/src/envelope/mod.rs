@@ -2,8 +2,9 @@
 //!
 //! One module per question, as in age/rage: [`format`] (the bytes of the envelope), [`keyschedule`]
 //! (DEK, HKDF derivations, header MAC), [`stream`] (chunked AES-256-GCM STREAM, parallel and
-//! seekable), [`recipient`] (key wrappers per stanza type), and the operations [`encrypt`],
-//! [`decrypt`], [`rewrap`], [`reader`] and [`inspect`] built from them.
+//! seekable), and the operations [`encrypt`], [`decrypt`], [`rewrap`], [`reader`] and [`inspect`]
+//! built from them. Keys are the key seam's `Recipient` and `Identity` (`keys::wrapping`): this
+//! module takes them as trait objects and never names a backend.
 
 pub mod checked;
 pub mod commit;
@@ -14,7 +15,6 @@ pub mod format;
 pub mod inspect;
 pub mod keyschedule;
 pub mod reader;
-pub mod recipient;
 pub mod rewrap;
 pub mod stream;
 #[cfg(test)]
@@ -28,9 +28,4 @@ pub use encrypt::{
 pub use error::SealError;
 pub use inspect::{inspect_encrypted, is_encrypted, EncryptedSummary, RecipientInfo};
 pub use reader::{open_file, open_path};
-pub use recipient::{
-    generate_key, generate_key_files, load_key_file, load_key_file_with, open_identity,
-    open_identity_with, open_recipient, open_recipient_with, GeneratedKey, KeyKind, KeyWrapper,
-    WrapContext,
-};
 pub use rewrap::{rewrap, rewrap_key_ids};

@@ -7,15 +7,16 @@ use std::path::Path;
 
 use super::commit::{open_authenticated, open_nofollow, Form};
 use super::format::ENVELOPE_NAME;
-use super::recipient::KeyWrapper;
+use super::keyschedule::KeySchedule;
 use super::stream::{ChunkLayout, ChunkReader, FileCipher};
 use super::SealError;
+use crate::keys::wrapping::Identity;
 
 /// Opens the file `name` (`None` or `"."` for a single-file model) of `encrypted` for reading.
 pub fn open_file(
     encrypted: &Path,
     name: Option<&str>,
-    identity: &dyn KeyWrapper,
+    identity: &dyn Identity,
 ) -> Result<ChunkReader<File>, SealError> {
     let opened = open_authenticated(encrypted, identity)?;
     let body = &opened.header.body;
@@ -47,7 +48,7 @@ pub fn open_file(
 /// Opens one encrypted file for reading, found from its own path: a single-file model, or a file
 /// inside an encrypted directory (the nearest ancestor holding `modelseal.envelope` is the model,
 /// and the file's path below it is its name in the body).
-pub fn open_path(path: &Path, identity: &dyn KeyWrapper) -> Result<ChunkReader<File>, SealError> {
+pub fn open_path(path: &Path, identity: &dyn Identity) -> Result<ChunkReader<File>, SealError> {
     let meta = path
         .symlink_metadata()
         .map_err(|e| SealError::io(path, e))?;
@@ -93,8 +94,8 @@ fn relative_name(file: &Path, root: &Path, shown: &Path) -> Result<String, SealE
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::envelope::recipient::kek::KekWrapper;
     use crate::envelope::{encrypt, plaintext_from_path, EncryptOptions};
+    use crate::keys::file::kek::KekWrapper;
     use std::io::{Read, Seek, SeekFrom};
 
     #[test]

@@ -12,8 +12,8 @@ use super::commit::{
     build_envelope, open_authenticated, open_nofollow, parent_dir, temp_prefix, Form,
 };
 use super::format::{Header, Stanza, MAX_STANZAS};
-use super::recipient::{KeyWrapper, WrapContext};
 use super::SealError;
+use crate::keys::wrapping::{Identity, Recipient, WrapContext};
 use crate::rng::{Entropy, OsEntropy};
 
 /// Recipients after a rewrap: `(type, key_id)` of every stanza, in order.
@@ -23,8 +23,8 @@ pub type Recipients = Vec<(String, String)>;
 /// must exist), then appends stanzas for `add` (none may exist already).
 pub fn rewrap(
     encrypted: &Path,
-    identity: &dyn KeyWrapper,
-    add: &[&dyn KeyWrapper],
+    identity: &dyn Identity,
+    add: &[&dyn Recipient],
     remove: &[(String, String)],
 ) -> Result<Recipients, SealError> {
     let removals: Vec<Removal<'_>> = remove.iter().map(|(t, k)| Removal::Stanza(t, k)).collect();
@@ -36,8 +36,8 @@ pub fn rewrap(
 /// because the id hashes the type's label; if they did, the rewrap is refused as ambiguous).
 pub fn rewrap_key_ids(
     encrypted: &Path,
-    identity: &dyn KeyWrapper,
-    add: &[&dyn KeyWrapper],
+    identity: &dyn Identity,
+    add: &[&dyn Recipient],
     remove: &[String],
 ) -> Result<Recipients, SealError> {
     let removals: Vec<Removal<'_>> = remove.iter().map(|k| Removal::KeyId(k)).collect();
@@ -71,8 +71,8 @@ impl Removal<'_> {
 #[cfg(test)]
 pub(crate) fn rewrap_with_entropy(
     encrypted: &Path,
-    identity: &dyn KeyWrapper,
-    add: &[&dyn KeyWrapper],
+    identity: &dyn Identity,
+    add: &[&dyn Recipient],
     remove: &[(String, String)],
     entropy: &mut dyn Entropy,
 ) -> Result<Recipients, SealError> {
@@ -82,8 +82,8 @@ pub(crate) fn rewrap_with_entropy(
 
 fn rewrap_inner(
     encrypted: &Path,
-    identity: &dyn KeyWrapper,
-    add: &[&dyn KeyWrapper],
+    identity: &dyn Identity,
+    add: &[&dyn Recipient],
     remove: &[Removal<'_>],
     entropy: &mut dyn Entropy,
 ) -> Result<Recipients, SealError> {

@@ -516,7 +516,8 @@ impl<R: Read + Seek> Seek for ChunkReader<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::envelope::keyschedule::DataKey;
+    use crate::envelope::keyschedule::KeySchedule;
+    use crate::keys::wrapping::DataKey;
     use std::io::Cursor;
 
     fn cipher(chunk: u32, size: u64, path: &str) -> FileCipher {

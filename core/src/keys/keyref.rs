@@ -1,13 +1,50 @@
 //! Parsing key references: the one string that names a key in the CLI, Python and policy files.
 //!
 //! `path` or `file:path` (also `file:///abs/path`) name a PEM file; `pkcs11:` an RFC 7512 URI
-//! (parsed strictly by [`crate::keys::pkcs11::Pkcs11Uri`]); `awskms://` an AWS KMS key (parsed by
-//! [`crate::keys::awskms::KmsKeyRef`]). The other KMS schemes (`gcpkms://`, `azurekms://`, `hashivault://`)
+//! (parsed strictly by [`Pkcs11Uri`]); `awskms://` an AWS KMS key (parsed by [`KmsKeyRef`]). The
+//! two reference parsers are on the floor of this module (`docs/ARCHITECTURE.md`), below their
+//! backends, so that naming a key needs no backend. The other KMS schemes (`gcpkms://`, `azurekms://`, `hashivault://`)
 //! are recognised and refused with a clear reason, so that such a string is never mistaken for a
 //! file name. A refused `pkcs11:` reference is quoted with any `pin-value` redacted.
 
-use super::{KeyError, KeyRef};
+use super::error::KeyError;
+use crate::keys::awskms::reference::{self as awskms, KmsKeyRef};
+use crate::keys::pkcs11::uri::{self as pkcs11, Pkcs11Uri};
 use std::path::PathBuf;
+
+/// A parsed key reference: the one string that names a key in the CLI, Python and policy files.
+/// Parsing never touches the key: [`crate::keys::open`] opens it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyRef {
+    /// A PEM (or, for a KEK, hex) file on disk (`path` or `file:path`).
+    File(PathBuf),
+    /// A key in a PKCS#11 token (RFC 7512 `pkcs11:` URI).
+    Pkcs11(Pkcs11Uri),
+    /// A key in AWS KMS (`awskms:///<key>` or `awskms://HOST:PORT/<key>`).
+    AwsKms(KmsKeyRef),
+}
+
+impl KeyRef {
+    /// The reference as it may be shown in messages and audit events: a `pkcs11:` URI's
+    /// `pin-value` is redacted; a file is its path.
+    pub fn shown(&self) -> String {
+        match self {
+            KeyRef::File(path) => path.display().to_string(),
+            KeyRef::Pkcs11(uri) => pkcs11::redact(&uri.to_string()),
+            KeyRef::AwsKms(kms) => kms.to_string(),
+        }
+    }
+}
+
+/// How to open a private key.
+#[derive(Debug, Clone, Default)]
+pub struct KeyOptions {
+    /// File holding the passphrase of an encrypted PKCS#8 key.
+    pub password_file: Option<PathBuf>,
+    /// Accept secret files that group/others may read.
+    pub allow_insecure_permissions: bool,
+}
 
 /// Schemes of keys that live in an HSM or a KMS (cosign's spelling), not yet supported.
 const REMOTE_SCHEMES: &[(&str, &str)] = &[
@@ -26,18 +63,16 @@ impl std::str::FromStr for KeyRef {
         if s.is_empty() {
             return Err(refuse("empty key reference".into()));
         }
-        if s.starts_with(crate::keys::pkcs11::SCHEME) {
-            return crate::keys::pkcs11::Pkcs11Uri::parse(s)
+        if s.starts_with(pkcs11::SCHEME) {
+            return Pkcs11Uri::parse(s)
                 .map(KeyRef::Pkcs11)
                 .map_err(|reason| KeyError::Reference {
-                    reference: crate::keys::pkcs11::redact(s),
+                    reference: pkcs11::redact(s),
                     reason,
                 });
         }
-        if s.starts_with(crate::keys::awskms::reference::SCHEME) {
-            return crate::keys::awskms::KmsKeyRef::parse(s)
-                .map(KeyRef::AwsKms)
-                .map_err(refuse);
+        if s.starts_with(awskms::SCHEME) {
+            return KmsKeyRef::parse(s).map(KeyRef::AwsKms).map_err(refuse);
         }
         for (scheme, name) in REMOTE_SCHEMES {
             if s.starts_with(scheme) {

@@ -1,4 +1,5 @@
-//! Object identifiers that key and certificate parsing dispatch on.
+//! Object identifiers that key and certificate parsing dispatch on, and the algorithm identifier
+//! of a PKCS#8 or SPKI document.
 
 use spki::ObjectIdentifier;
 
@@ -15,7 +16,9 @@ pub(crate) const SECP521R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3
 pub(crate) const SECP256K1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.10");
 /// id-Ed25519 (RFC 8410).
 pub(crate) const ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
-/// rsaEncryption (named only to reject it clearly).
+/// id-X25519 (RFC 8410): the `x25519-hpke` encryption keys.
+pub(crate) const X25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.110");
+/// rsaEncryption: `rsa-oaep` encryption keys (refused for signing).
 pub(crate) const RSA_ENCRYPTION: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 /// id-RSASSA-PSS (named only to reject it clearly).
@@ -33,3 +36,19 @@ pub(crate) fn describe(oid: &ObjectIdentifier) -> String {
 
 /// Said after every "unsupported key" message so the user knows what to use instead.
 pub(crate) const SUPPORTED: &str = "supported: ec-p256, ec-p384, ec-p521, ed25519";
+
+/// The algorithm OID of a PKCS#8 `PrivateKeyInfo` (v1 or v2) in `der`, or `None` if `der` is not one.
+pub(crate) fn pkcs8_algorithm(der: &[u8]) -> Option<ObjectIdentifier> {
+    use der::Decode as _;
+    pkcs8::PrivateKeyInfo::from_der(der)
+        .ok()
+        .map(|info| info.algorithm.oid)
+}
+
+/// The algorithm OID of a `SubjectPublicKeyInfo` in `der`, or `None` if `der` is not one.
+pub(crate) fn spki_algorithm(der: &[u8]) -> Option<ObjectIdentifier> {
+    use der::Decode as _;
+    spki::SubjectPublicKeyInfoRef::from_der(der)
+        .ok()
+        .map(|info| info.algorithm.oid)
+}

@@ -7,7 +7,9 @@
 //! as OpenSSL (and so model-signing) accepts them. Ed25519 signatures are raw 64 bytes, verified
 //! strictly (RFC 8032 canonical S, no small-order keys).
 
-use super::{oids, pem, KeyAlgorithm, KeyError};
+use super::error::KeyError;
+use super::kind::KeyAlgorithm;
+use super::{oids, pem};
 use der::{Decode, Encode};
 use sha2::Digest as _;
 use spki::EncodePublicKey;
@@ -57,19 +59,6 @@ impl PublicKey {
             other => return Err(unsupported(&format!("{} keys", oids::describe(&other)))),
         };
         PublicKey::from_inner(inner)
-    }
-
-    /// Reads a `-----BEGIN PUBLIC KEY-----` PEM file (a private key file is accepted too, its public half is used).
-    ///
-    /// A `CERTIFICATE` PEM is accepted as well: its public key is used and the certificate itself is
-    /// not validated (pinning a key this way is the key method, not the certificate method). A private
-    /// key file is read under the default [`super::KeyOptions`] (so it must not be group/world
-    /// readable, and an encrypted one needs [`super::public_key_of`] with a password file).
-    pub fn load(path: &std::path::Path) -> Result<PublicKey, KeyError> {
-        super::public_key_of(
-            &super::KeyRef::File(path.to_path_buf()),
-            &super::KeyOptions::default(),
-        )
     }
 
     /// Extracts the public key of a DER X.509 certificate (without validating the certificate).

@@ -230,7 +230,7 @@ impl Loader<'_> {
             KeyRef::File(p) => KeyRef::File(self.dir.join(p)),
             other => other,
         };
-        let public = keys::public_key_of(&resolved, &KeyOptions::default())
+        let public = keys::open::public_key_of(&resolved, &KeyOptions::default())
             .map_err(|e| self.invalid(key, &field, format!("cannot read the public key: {e}")))?;
         Ok(PolicySigner {
             name: name.to_string(),

@@ -24,7 +24,8 @@ impl Fixture {
         for name in ["release", "ci", "other"] {
             let private = dir.path().join(format!("{name}.pem"));
             let public = dir.path().join(format!("{name}.pub.pem"));
-            keys::generate(KeyAlgorithm::EcP256, &private, Some(&public), false).unwrap();
+            keys::file::generate_signing_key(KeyAlgorithm::EcP256, &private, Some(&public), false)
+                .unwrap();
         }
         Fixture { dir }
     }
@@ -36,7 +37,7 @@ impl Fixture {
     }
     fn sign(&self, key: &str, hash: HashAlgorithm) -> std::path::PathBuf {
         let sig = self.path(&format!("llm.{key}.{}.sig", hash.name()));
-        let signer = keys::open_signer(
+        let signer = keys::open::open_signer(
             &KeyRef::File(self.path(&format!("{key}.pem"))),
             &KeyOptions::default(),
         )
@@ -263,7 +264,7 @@ fn certificate_signer_with_identity_and_issuer() {
     use std::os::unix::fs::PermissionsExt;
     fs::set_permissions(&key, fs::Permissions::from_mode(0o600)).unwrap();
     fs::copy(vectors.join("root.pem"), f.path("root.pem")).unwrap();
-    let signer = keys::open_certificate_signer(
+    let signer = keys::open::open_certificate_signer(
         &KeyRef::File(key),
         &KeyOptions::default(),
         &vectors.join("leaf-p256.pem"),

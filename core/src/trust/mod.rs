@@ -198,7 +198,7 @@ fn check_key_signature(
 
 /// Reads every certificate of one PEM file; none is an error naming the file.
 fn load_certificates(path: &Path) -> Result<Vec<Vec<u8>>, TrustError> {
-    crate::keys::read_certificate_file(path).map_err(|e| TrustError::Load {
+    crate::keys::file::read_certificate_file(path).map_err(|e| TrustError::Load {
         path: path.to_path_buf(),
         reason: match e {
             crate::keys::KeyError::Parse { reason, .. } => reason,
@@ -242,7 +242,7 @@ mod tests {
     fn key() -> PublicKey {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("k.pem");
-        crate::keys::generate(KeyAlgorithm::EcP256, &path, None, false).unwrap()
+        crate::keys::file::generate_signing_key(KeyAlgorithm::EcP256, &path, None, false).unwrap()
     }
 
     #[test]

@@ -5,10 +5,10 @@
 
 use super::super::commit::build_envelope;
 use super::super::format::{encode_prefix, Stanza};
-use super::super::keyschedule::{body_digest, DataKey};
-use super::super::recipient::kek::KekWrapper;
-use super::super::recipient::{KeyWrapper, WrapContext};
+use super::super::keyschedule::{body_digest, KeySchedule};
 use super::seed;
+use crate::keys::file::kek::KekWrapper;
+use crate::keys::wrapping::{DataKey, Recipient, WrapContext};
 use crate::rng::SeededEntropy;
 
 /// A CBOR head (major type, argument) in its shortest form (RFC 8949 §3).
@@ -71,7 +71,7 @@ pub fn body(layout: u64, chunk: u64, files: &[Vec<u8>], extra: &[(u64, Vec<u8>)]
 }
 
 /// `wrapper`'s stanza for `dek`, bound to `body_bytes` (randomness seeded by `case`).
-pub fn stanza(wrapper: &dyn KeyWrapper, dek: &DataKey, body_bytes: &[u8], case: &str) -> Stanza {
+pub fn stanza(wrapper: &dyn Recipient, dek: &DataKey, body_bytes: &[u8], case: &str) -> Stanza {
     let ctx = WrapContext {
         body_digest: body_digest(body_bytes),
         model_name: "vector",

@@ -12,13 +12,16 @@ use std::path::{Path, PathBuf};
 use super::commit::open_authenticated;
 use super::encrypt::{encrypt_with_entropy, EncryptOptions, Plaintext};
 use super::format::{ParamValue, Stanza, DEFAULT_CHUNK_SIZE};
-use super::keyschedule::DataKey;
-use super::recipient::kek::KekWrapper;
-use super::recipient::rsa::{OaepHash, RsaOaepWrapper};
-use super::recipient::{load_key_file, KeyWrapper, WrapContext};
+use super::keyschedule::{mac_key, KeySchedule};
 use super::rewrap::rewrap_with_entropy;
 use super::stream::ChunkLayout;
-use super::{decrypt, DecryptOptions, SealError};
+use super::{decrypt, DecryptOptions};
+use crate::keys::file::hpke::X25519Identity;
+use crate::keys::file::kek::KekWrapper;
+use crate::keys::file::load::{load_wrapping, WrappingKey};
+use crate::keys::file::rsa::{OaepHash, RsaOaepIdentity};
+use crate::keys::wrapping::{DataKey, Identity, Recipient, StanzaKey, WrapContext};
+use crate::keys::KeyError;
 use crate::rng::{Entropy, SeededEntropy};
 
 mod forge;
@@ -42,19 +45,21 @@ fn pattern(n: usize, k: u8) -> Vec<u8> {
 
 /// A stanza of an unregistered type, to check that decoders skip it (§8.1).
 struct Unknown;
-impl KeyWrapper for Unknown {
+impl StanzaKey for Unknown {
     fn stanza_type(&self) -> &str {
         "example.com/unknown"
     }
     fn key_id(&self) -> &str {
         "opaque-recipient-1"
     }
+}
+impl Recipient for Unknown {
     fn wrap(
         &self,
         _: &DataKey,
         _: &WrapContext<'_>,
         e: &mut dyn Entropy,
-    ) -> Result<Stanza, SealError> {
+    ) -> Result<Stanza, KeyError> {
         let mut wrapped = vec![0u8; 40];
         e.fill(&mut wrapped)?;
         Ok(Stanza {
@@ -64,16 +69,18 @@ impl KeyWrapper for Unknown {
             params: BTreeMap::from([(7, ParamValue::Text("opaque".into()))]),
         })
     }
-    fn unwrap(&self, _: &Stanza, _: &WrapContext<'_>) -> Result<DataKey, SealError> {
-        Err(SealError::Usage("unknown".into()))
+}
+impl Identity for Unknown {
+    fn unwrap(&self, _: &Stanza, _: &WrapContext<'_>) -> Result<DataKey, KeyError> {
+        Err(KeyError::Usage("unknown".into()))
     }
 }
 
 struct Keys {
     kek1: KekWrapper,
-    x25519: Box<dyn KeyWrapper>,
-    rsa: Box<dyn KeyWrapper>,
-    rsa_sha1: RsaOaepWrapper,
+    x25519: X25519Identity,
+    rsa: RsaOaepIdentity,
+    rsa_sha1: RsaOaepIdentity,
 }
 
 /// Copies every file of `dir` into a fresh temporary directory with mode 0600.
@@ -94,15 +101,15 @@ fn keys(root: &Path, regen: bool) -> Keys {
     let k = root.join("keys");
     if regen && !k.join("kek-1.hex").exists() {
         fs::create_dir_all(&k).unwrap();
-        use super::recipient::{generate_key, KeyKind};
-        generate_key(KeyKind::Aes256Kek, &k.join("kek-1.hex")).unwrap();
-        generate_key(KeyKind::Aes256Kek, &k.join("kek-2.hex")).unwrap();
-        generate_key(KeyKind::X25519, &k.join("x25519-1.pem")).unwrap();
-        generate_key(KeyKind::Rsa3072, &k.join("rsa3072-1.pem")).unwrap();
+        use crate::keys::{file::generate, KeyKind};
+        generate(KeyKind::Aes256Kek, &k.join("kek-1.hex"), None, false).unwrap();
+        generate(KeyKind::Aes256Kek, &k.join("kek-2.hex"), None, false).unwrap();
+        generate(KeyKind::X25519, &k.join("x25519-1.pem"), None, false).unwrap();
+        generate(KeyKind::Rsa3072, &k.join("rsa3072-1.pem"), None, false).unwrap();
     }
     if regen && !k.join("rsa3072-2.pem").exists() {
-        use super::recipient::{generate_key, KeyKind};
-        generate_key(KeyKind::Rsa3072, &k.join("rsa3072-2.pem")).unwrap();
+        use crate::keys::{file::generate, KeyKind};
+        generate(KeyKind::Rsa3072, &k.join("rsa3072-2.pem"), None, false).unwrap();
     }
     // A git checkout leaves the committed test keys 0644, which the key loaders rightly refuse:
     // load private copies instead.
@@ -115,9 +122,15 @@ fn keys(root: &Path, regen: bool) -> Keys {
     };
     Keys {
         kek1: KekWrapper::from_file(&k.join("kek-1.hex"), &Default::default()).unwrap(),
-        x25519: load_key_file(&k.join("x25519-1.pem")).unwrap(),
-        rsa: load_key_file(&k.join("rsa3072-1.pem")).unwrap(),
-        rsa_sha1: RsaOaepWrapper::from_pkcs8_der(&der, Path::new("rsa"))
+        x25519: match load_wrapping(&k.join("x25519-1.pem"), &Default::default()).unwrap() {
+            WrappingKey::X25519Private(key) => key,
+            _ => panic!("x25519-1.pem is not an X25519 private key"),
+        },
+        rsa: match load_wrapping(&k.join("rsa3072-1.pem"), &Default::default()).unwrap() {
+            WrappingKey::RsaPrivate(key) => key,
+            _ => panic!("rsa3072-1.pem is not an RSA private key"),
+        },
+        rsa_sha1: RsaOaepIdentity::from_pkcs8_der(&der, Path::new("rsa"))
             .unwrap()
             .with_hash(OaepHash::Sha1),
     }
@@ -151,7 +164,7 @@ fn hexs(b: &[u8]) -> Value {
 fn describe(
     name: &str,
     encrypted: &Path,
-    id: &dyn KeyWrapper,
+    id: &dyn Identity,
     keys_used: &[&str],
     chunk: u32,
 ) -> Value {
@@ -197,7 +210,7 @@ fn describe(
     let mac = &env[o.envelope_len as usize - 32..o.envelope_len as usize];
     json!({"name": name, "seed": hexs(&seed(name)), "keys": keys_used, "DEK": hexs(o.dek.expose()),
            "chunk_size": chunk, "model_name": o.header.body.model_name,
-           "body_digest": hexs(&o.body_digest), "K_mac": hexs(&o.dek.mac_key()[..]),
+           "body_digest": hexs(&o.body_digest), "K_mac": hexs(&mac_key(&o.dek)[..]),
            "header_mac": hexs(mac), "files": files, "stanzas": stanzas})
 }
 
@@ -221,8 +234,8 @@ fn generate(out: &Path, keys_root: &Path, regen: bool) {
     let v1 = out.join("v1");
     let single = |name: &str,
                   size: usize,
-                  recips: Vec<&dyn KeyWrapper>,
-                  id: &dyn KeyWrapper,
+                  recips: Vec<&dyn Recipient>,
+                  id: &dyn Identity,
                   names: &[&str]| {
         let d = v1.join(name);
         fs::create_dir_all(&d).unwrap();
@@ -258,7 +271,7 @@ fn generate(out: &Path, keys_root: &Path, regen: bool) {
     single(
         "four-stanzas",
         2 * C as usize + 1,
-        vec![&k.kek1, k.x25519.as_ref(), k.rsa.as_ref(), &k.rsa_sha1],
+        vec![&k.kek1, &k.x25519, &k.rsa, &k.rsa_sha1],
         &k.kek1,
         &[
             "kek-1",
@@ -270,8 +283,8 @@ fn generate(out: &Path, keys_root: &Path, regen: bool) {
     single(
         "unknown-stanza",
         10,
-        vec![&Unknown, k.x25519.as_ref()],
-        k.x25519.as_ref(),
+        vec![&Unknown, &k.x25519],
+        &k.x25519,
         &["x25519-1"],
     );
     for (name, chunk) in [("dir-order", C), ("dir-default-chunk", DEFAULT_CHUNK_SIZE)] {
@@ -301,7 +314,7 @@ fn generate(out: &Path, keys_root: &Path, regen: bool) {
         let mut e = SeededEntropy::new(seed(name));
         encrypt_with_entropy(
             &dir_plaintext(&d.join("input")),
-            &[&k.kek1, k.x25519.as_ref()],
+            &[&k.kek1, &k.x25519],
             &before,
             &opts(C),
             &mut e,
@@ -309,14 +322,7 @@ fn generate(out: &Path, keys_root: &Path, regen: bool) {
         .unwrap();
         copy_tree(&before, &d.join("encrypted"));
         let remove = [("x25519-hpke".to_string(), k.x25519.key_id().to_string())];
-        rewrap_with_entropy(
-            &d.join("encrypted"),
-            &k.kek1,
-            &[k.rsa.as_ref()],
-            &remove,
-            &mut e,
-        )
-        .unwrap();
+        rewrap_with_entropy(&d.join("encrypted"), &k.kek1, &[&k.rsa], &remove, &mut e).unwrap();
         write_json(
             &d.join("vector.json"),
             &describe(
@@ -415,10 +421,10 @@ fn vectors_decrypt_and_negatives_fail_with_their_class() {
         } else {
             (d.join("encrypted"), d.join("input"))
         };
-        let ids: Vec<&dyn KeyWrapper> = match name.as_str() {
-            "four-stanzas" => vec![&k.kek1, k.x25519.as_ref(), k.rsa.as_ref(), &k.rsa_sha1],
-            "unknown-stanza" => vec![k.x25519.as_ref()],
-            "rewrap" => vec![&k.kek1, k.rsa.as_ref()],
+        let ids: Vec<&dyn Identity> = match name.as_str() {
+            "four-stanzas" => vec![&k.kek1, &k.x25519, &k.rsa, &k.rsa_sha1],
+            "unknown-stanza" => vec![&k.x25519],
+            "rewrap" => vec![&k.kek1, &k.rsa],
             _ => vec![&k.kek1],
         };
         for (i, id) in ids.iter().enumerate() {
@@ -440,7 +446,7 @@ fn vectors_decrypt_and_negatives_fail_with_their_class() {
         let d = entry.unwrap().path();
         let exp: Value =
             serde_json::from_slice(&fs::read(d.join("expected.json")).unwrap()).unwrap();
-        let id: &dyn KeyWrapper = if exp["key"] == "kek-2" {
+        let id: &dyn Identity = if exp["key"] == "kek-2" {
             &kek2
         } else {
             &k.kek1

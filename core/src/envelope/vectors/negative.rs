@@ -11,12 +11,12 @@ use std::path::Path;
 use super::super::commit::open_authenticated;
 use super::super::encrypt::{encrypt_with_entropy, Plaintext};
 use super::super::format::ENVELOPE_NAME;
-use super::super::keyschedule::DataKey;
-use super::super::recipient::kek::KekWrapper;
-use super::super::recipient::KeyWrapper;
+use super::super::keyschedule::KeySchedule;
 use super::super::stream::{ChunkLayout, FileCipher};
 use super::forge::{self, file_entry, uint};
 use super::{copy_tree, opts, pattern, private_copies, seed, write_json, Keys, C};
+use crate::keys::file::kek::KekWrapper;
+use crate::keys::wrapping::{DataKey, StanzaKey};
 use crate::rng::SeededEntropy;
 
 /// What a case is: a damaged single file, or a damaged encrypted directory.

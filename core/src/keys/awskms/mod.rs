@@ -2,9 +2,10 @@
 //! keys (symmetric keys), through the official AWS SDK for Rust.
 //!
 //! Layout: [`reference`] parses `awskms://` URIs (always built, so every build recognises them);
-//! [`error`] is the backend's error type; with the `awskms` cargo feature, `client` is the blocking
-//! facade over the SDK, `signer` the [`crate::keys::Signer`] and `wrap` the
-//! [`crate::envelope::KeyWrapper`] (`docs/FORMAT.md` §8.7). Without the feature, opening such a key
+//! [`error`] is the backend's error type (both on the floor of `keys::keyref`, below this backend:
+//! `docs/ARCHITECTURE.md`); with the `awskms` cargo feature, `client` is the blocking
+//! facade over the SDK, `signer` the [`crate::keys::Signer`] and `wrap` the data-key
+//! [`crate::keys::Recipient`] and [`crate::keys::Identity`] (`docs/FORMAT.md` §8.7). Without the feature, opening such a key
 //! fails with [`KmsError::NotBuilt`].
 //!
 //! Keys never leave KMS; modelseal never reads or stores long-lived credentials (the SDK's standard
@@ -41,28 +42,33 @@ pub fn open_signer(
     }
 }
 
-/// Opens a symmetric KMS key as an encryption recipient or decryption identity (no request yet).
-pub fn open_wrapper(
+/// Opens a symmetric KMS key as an encryption recipient (no request yet).
+pub fn open_recipient(
     reference: &KmsKeyRef,
-) -> Result<Box<dyn crate::envelope::KeyWrapper>, crate::envelope::SealError> {
+) -> Result<Box<dyn crate::keys::Recipient>, crate::keys::KeyError> {
     #[cfg(feature = "awskms")]
     {
-        wrap::KmsWrapper::open(reference)
-            .map(|w| Box::new(w) as Box<dyn crate::envelope::KeyWrapper>)
-            .map_err(|e| wrap::kms_key_error(reference, e))
+        Ok(Box::new(wrap::KmsWrapper::open(reference)?))
     }
     #[cfg(not(feature = "awskms"))]
     {
-        Err(crate::envelope::SealError::Key {
-            path: reference.to_string().into(),
-            reason: NOT_BUILT.into(),
-        })
+        Err(not_built(reference).into())
     }
 }
 
-#[cfg(not(feature = "awskms"))]
-const NOT_BUILT: &str =
-    "AWS KMS keys are not supported by this build (built without the awskms feature)";
+/// Opens a symmetric KMS key as a decryption identity (no request yet).
+pub fn open_identity(
+    reference: &KmsKeyRef,
+) -> Result<Box<dyn crate::keys::Identity>, crate::keys::KeyError> {
+    #[cfg(feature = "awskms")]
+    {
+        Ok(Box::new(wrap::KmsWrapper::open(reference)?))
+    }
+    #[cfg(not(feature = "awskms"))]
+    {
+        Err(not_built(reference).into())
+    }
+}
 
 #[cfg(not(feature = "awskms"))]
 fn not_built(reference: &KmsKeyRef) -> KmsError {

@@ -10,15 +10,15 @@
 //! `DescribeKey` (which decrypts nothing).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use super::client::KmsClient;
 use super::{KmsError, KmsKeyRef};
-use crate::envelope::format::{ParamValue, Stanza, MAX_KEY_ID_LEN, MAX_WRAPPED_LEN};
-use crate::envelope::keyschedule::DataKey;
-use crate::envelope::recipient::{KeyWrapper, WrapContext};
-use crate::envelope::SealError;
+use crate::keys::error::KeyError;
+use crate::keys::wrapping::{
+    DataKey, Identity, ParamValue, Recipient, Stanza, StanzaKey, WrapContext, MAX_KEY_ID_LEN,
+    MAX_WRAPPED_LEN,
+};
 use crate::rng::Entropy;
 
 pub use super::STANZA_TYPE;
@@ -64,46 +64,33 @@ impl KmsWrapper {
 
     /// The error for a KMS failure during unwrap: a ciphertext KMS rejects is an authentication
     /// failure (exit 1); access, configuration and transport problems are key errors (exit 2).
-    fn unwrap_error(&self, stanza: &Stanza, err: KmsError) -> SealError {
+    fn unwrap_error(&self, stanza: &Stanza, err: KmsError) -> KeyError {
         if err.is_ciphertext_rejection() {
             self.refused(stanza, err.to_string())
         } else {
-            kms_key_error(&self.reference, err)
+            err.into()
         }
     }
 
-    fn refused(&self, stanza: &Stanza, reason: String) -> SealError {
-        SealError::UnwrapRefused {
-            path: PathBuf::new(),
+    fn refused(&self, stanza: &Stanza, reason: String) -> KeyError {
+        KeyError::UnwrapRefused {
             stanza_type: STANZA_TYPE.to_owned(),
             key_id: stanza.key_id.clone(),
             reason,
         }
     }
 
-    fn bad_answer(&self, operation: &'static str, reason: String) -> SealError {
-        kms_key_error(
-            &self.reference,
-            KmsError::Response {
-                reference: self.reference.to_string(),
-                operation,
-                reason,
-            },
-        )
+    fn bad_answer(&self, operation: &'static str, reason: String) -> KeyError {
+        KmsError::Response {
+            reference: self.reference.to_string(),
+            operation,
+            reason,
+        }
+        .into()
     }
 }
 
-/// A KMS failure as a [`SealError::Key`] naming the reference (the message already names it).
-pub(crate) fn kms_key_error(reference: &KmsKeyRef, err: KmsError) -> SealError {
-    let text = err.to_string();
-    let prefix = format!("{reference}: ");
-    SealError::Key {
-        path: PathBuf::from(reference.to_string()),
-        reason: text.strip_prefix(&prefix).unwrap_or(&text).to_owned(),
-    }
-}
-
-impl KeyWrapper for KmsWrapper {
+impl StanzaKey for KmsWrapper {
     fn stanza_type(&self) -> &str {
         STANZA_TYPE
     }
@@ -114,18 +101,20 @@ impl KeyWrapper for KmsWrapper {
             .get()
             .map_or_else(|| self.reference.key(), String::as_str)
     }
+}
 
+impl Recipient for KmsWrapper {
     fn wrap(
         &self,
         dek: &DataKey,
         ctx: &WrapContext<'_>,
         _entropy: &mut dyn Entropy,
-    ) -> Result<Stanza, SealError> {
+    ) -> Result<Stanza, KeyError> {
         let context = encryption_context(ctx);
         let (wrapped, arn) = self
             .client
             .encrypt(dek.expose(), &context)
-            .map_err(|e| kms_key_error(&self.reference, e))?;
+            .map_err(KeyError::from)?;
         if wrapped.is_empty() || wrapped.len() > MAX_WRAPPED_LEN {
             return Err(self.bad_answer(
                 "Encrypt",
@@ -150,8 +139,10 @@ impl KeyWrapper for KmsWrapper {
             params: BTreeMap::from([(1, ParamValue::Text(ALGORITHM.into()))]),
         })
     }
+}
 
-    fn select<'h>(&self, stanzas: &'h [Stanza]) -> Result<Option<&'h Stanza>, SealError> {
+impl Identity for KmsWrapper {
+    fn select<'h>(&self, stanzas: &'h [Stanza]) -> Result<Option<&'h Stanza>, KeyError> {
         let mut candidates = stanzas.iter().filter(|s| {
             s.stanza_type == STANZA_TYPE && self.reference.matches_key_arn(&s.key_id) != Some(false)
         });
@@ -166,17 +157,14 @@ impl KeyWrapper for KmsWrapper {
             return Ok(first);
         }
         // An alias facing several KMS stanzas: ask KMS which key it names (decrypts nothing).
-        let arn = self
-            .client
-            .describe_key_arn()
-            .map_err(|e| kms_key_error(&self.reference, e))?;
+        let arn = self.client.describe_key_arn().map_err(KeyError::from)?;
         let _ = self.arn.set(arn.clone());
         Ok(stanzas
             .iter()
             .find(|s| s.stanza_type == STANZA_TYPE && s.key_id == arn))
     }
 
-    fn unwrap(&self, stanza: &Stanza, ctx: &WrapContext<'_>) -> Result<DataKey, SealError> {
+    fn unwrap(&self, stanza: &Stanza, ctx: &WrapContext<'_>) -> Result<DataKey, KeyError> {
         let context = encryption_context(ctx);
         let (plaintext, arn) = self
             .client

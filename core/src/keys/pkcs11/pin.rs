@@ -70,9 +70,8 @@ fn strip_newline(buf: &[u8]) -> &[u8] {
 
 /// Asks on the terminal (without echo), only if stdin is one.
 fn prompt(token_label: &str) -> Result<Zeroizing<Vec<u8>>, ErrorKind> {
-    // SAFETY: isatty only inspects the descriptor.
-    let tty = unsafe { libc::isatty(libc::STDIN_FILENO) } == 1;
-    if !tty {
+    use std::io::IsTerminal as _;
+    if !std::io::stdin().is_terminal() {
         return Err(ErrorKind::Pin(
             "the URI has no pin-source and stdin is not a terminal to ask for the PIN; add ?pin-source=file:/path/to/pin-file (a file only you can read)".into(),
         ));

@@ -75,7 +75,8 @@ impl Pkcs11Signer {
         chain: &[std::path::PathBuf],
     ) -> Result<Pkcs11Signer, KeyError> {
         let name = std::path::PathBuf::from(self.uri.to_string());
-        self.chain = crate::keys::certificate_chain_for(&self.public, &name, leaf, chain)?;
+        self.chain =
+            crate::keys::file::signer::certificate_chain_for(&self.public, &name, leaf, chain)?;
         Ok(self)
     }
 

@@ -1,4 +1,4 @@
-//! The PKCS#11 backends of [`KeyWrapper`]: `pkcs11-aes` (docs/FORMAT.md §8.6) and `rsa-oaep` with
+//! The PKCS#11 backends of the data-key seam ([`Recipient`], [`Identity`]): `pkcs11-aes` (docs/FORMAT.md §8.6) and `rsa-oaep` with
 //! the private key in the token (§8.5).
 //!
 //! `pkcs11-aes`: an AES-256 key in the token wraps the DEK with AES-GCM (`C_Encrypt`, AAD = the
@@ -10,12 +10,13 @@
 //!
 //! `rsa-oaep`: the public key is read from the token (`CKA_MODULUS`, `CKA_PUBLIC_EXPONENT`), so the
 //! `key_id` equals the same key's in a PEM file; wrapping happens in software with the existing
-//! [`RsaOaepWrapper`]; unwrapping is `C_Decrypt` with `CKM_RSA_PKCS_OAEP` and the stanza's hash. The
+//! [`RsaOaepRecipient`]; unwrapping is `C_Decrypt` with `CKM_RSA_PKCS_OAEP` and the stanza's hash. The
 //! wrap hash is SHA-256 when the token can decrypt it, else SHA-1 (SoftHSM2 2.6 rejects SHA-256 OAEP
 //! with `CKR_ARGUMENTS_BAD`): found out once per key by decrypting a random value in the token.
 //!
-//! Guarantees: a stanza that does not unwrap is [`SealError::Unwrap`] (exit 1); token access problems
-//! are [`SealError::Key`] naming the URI (exit 2). The DEK reaches the token only as a session object
+//! Guarantees: a stanza that does not unwrap is [`KeyError::Unwrap`] (exit 1); token access problems
+//! are [`KeyError::Pkcs11`] naming the URI (exit 2). An AES key is both a recipient and an identity;
+//! an RSA key is an identity only when the token holds its private key. The DEK reaches the token only as a session object
 //! (never `CKA_TOKEN`), which is destroyed right after use, and comes back only into zeroizing memory.
 
 use super::counters::{count, Call};
@@ -25,11 +26,11 @@ use super::objects::{
 };
 use super::session::{self, KeySession};
 use super::uri::{Pkcs11Uri, WrapChoice};
-use crate::envelope::format::{ParamValue, Stanza};
-use crate::envelope::keyschedule::DataKey;
-use crate::envelope::recipient::rsa::{OaepHash, RsaOaepWrapper};
-use crate::envelope::recipient::{unwrap_failed, KeyWrapper, WrapContext};
-use crate::envelope::SealError;
+use crate::keys::error::KeyError;
+use crate::keys::file::rsa::{self as software, OaepHash, RsaOaepRecipient};
+use crate::keys::wrapping::{
+    unwrap_failed, DataKey, Identity, ParamValue, Recipient, Stanza, StanzaKey, WrapContext,
+};
 use crate::rng::{Entropy, OsEntropy};
 use cryptoki::error::RvError;
 use cryptoki::mechanism::aead::GcmParams;
@@ -45,18 +46,32 @@ const GCM_WRAPPED_LEN: usize = 48;
 const KWP_WRAPPED_LEN: usize = 40;
 const IV_LEN: usize = 12;
 
-impl From<Pkcs11Error> for SealError {
-    fn from(e: Pkcs11Error) -> SealError {
-        SealError::Key {
-            path: e.uri.into(),
-            reason: e.kind.to_string(),
-        }
-    }
+/// Opens the key `uri` names as a recipient: an AES secret key (`pkcs11-aes`), or an RSA private
+/// or public key for `rsa-oaep`.
+pub fn open_recipient(uri: &Pkcs11Uri) -> Result<Box<dyn Recipient>, Pkcs11Error> {
+    Ok(match open(uri)? {
+        TokenKey::Aes(key) => Box::new(key),
+        TokenKey::Rsa(key) => Box::new(key),
+    })
 }
 
-/// Opens the key `uri` names as a recipient or identity: an AES secret key (`pkcs11-aes`), or an
-/// RSA private key (or, wrap only, an RSA public key) for `rsa-oaep`.
-pub fn open_key_wrapper(uri: &Pkcs11Uri) -> Result<Box<dyn KeyWrapper>, Pkcs11Error> {
+/// Opens the key `uri` names as an identity: an AES secret key (`pkcs11-aes`) or an RSA private
+/// key (`rsa-oaep`). `Ok(None)` when the token holds only the RSA public key, which cannot decrypt.
+pub fn open_identity(uri: &Pkcs11Uri) -> Result<Option<Box<dyn Identity>>, Pkcs11Error> {
+    Ok(match open(uri)? {
+        TokenKey::Aes(key) => Some(Box::new(key)),
+        TokenKey::Rsa(key) if key.private => Some(Box::new(RsaIdentity(key))),
+        TokenKey::Rsa(_) => None,
+    })
+}
+
+/// A key found in the token for the data-key seam.
+enum TokenKey {
+    Aes(AesWrapper),
+    Rsa(RsaWrapper),
+}
+
+fn open(uri: &Pkcs11Uri) -> Result<TokenKey, Pkcs11Error> {
     let session = session::open(uri)?;
     let err = |kind| Pkcs11Error::new(uri, kind);
     let found = find_keys(&session, uri).map_err(err)?;
@@ -72,15 +87,15 @@ pub fn open_key_wrapper(uri: &Pkcs11Uri) -> Result<Box<dyn KeyWrapper>, Pkcs11Er
     let rsa_public = pick(ObjectClass::PUBLIC_KEY, KeyType::RSA);
     if !aes.is_empty() {
         let key = exactly_one(&session, aes, "AES key").map_err(err)?;
-        return Ok(Box::new(AesWrapper::new(uri, session, key)?));
+        return Ok(TokenKey::Aes(AesWrapper::new(uri, session, key)?));
     }
     if !rsa_private.is_empty() {
         let key = exactly_one(&session, rsa_private, "RSA private key").map_err(err)?;
-        return Ok(Box::new(RsaWrapper::new(uri, session, key, true)?));
+        return Ok(TokenKey::Rsa(RsaWrapper::new(uri, session, key, true)?));
     }
     if !rsa_public.is_empty() {
         let key = exactly_one(&session, rsa_public, "RSA public key").map_err(err)?;
-        return Ok(Box::new(RsaWrapper::new(uri, session, key, false)?));
+        return Ok(TokenKey::Rsa(RsaWrapper::new(uri, session, key, false)?));
     }
     match found.first() {
         Some(f) => Err(err(ErrorKind::Unsupported(format!(
@@ -143,11 +158,11 @@ impl AesWrapper {
         })
     }
 
-    fn token_error(&self, kind: ErrorKind) -> SealError {
+    fn token_error(&self, kind: ErrorKind) -> KeyError {
         Pkcs11Error::new(&self.uri, kind).into()
     }
 
-    fn wrap_gcm(&self, dek: &DataKey, aad: &[u8], iv: [u8; IV_LEN]) -> Result<Stanza, SealError> {
+    fn wrap_gcm(&self, dek: &DataKey, aad: &[u8], iv: [u8; IV_LEN]) -> Result<Stanza, KeyError> {
         let mut iv = iv;
         count(Call::Wrap);
         let wrapped = self
@@ -174,7 +189,7 @@ impl AesWrapper {
         })
     }
 
-    fn wrap_kwp(&self, dek: &DataKey) -> Result<Stanza, SealError> {
+    fn wrap_kwp(&self, dek: &DataKey) -> Result<Stanza, KeyError> {
         let wrapped = self.session.with(|s| {
             // The DEK as a session object (never stored on the token), destroyed whatever happens.
             let mut template = [
@@ -214,7 +229,7 @@ impl AesWrapper {
         })
     }
 
-    fn unwrap_gcm(&self, stanza: &Stanza, aad: &[u8]) -> Result<DataKey, SealError> {
+    fn unwrap_gcm(&self, stanza: &Stanza, aad: &[u8]) -> Result<DataKey, KeyError> {
         let mut iv = match stanza.params.get(&2) {
             Some(ParamValue::Bytes(iv)) if iv.len() == IV_LEN => iv.clone(),
             _ => return Err(unwrap_failed(self)),
@@ -234,7 +249,7 @@ impl AesWrapper {
         }
     }
 
-    fn unwrap_kwp(&self, stanza: &Stanza) -> Result<DataKey, SealError> {
+    fn unwrap_kwp(&self, stanza: &Stanza) -> Result<DataKey, KeyError> {
         let template = [
             Attribute::Class(ObjectClass::SECRET_KEY),
             Attribute::KeyType(KeyType::GENERIC_SECRET),
@@ -311,19 +326,22 @@ fn choose_algorithm(
     })
 }
 
-impl KeyWrapper for AesWrapper {
+impl StanzaKey for AesWrapper {
     fn stanza_type(&self) -> &str {
         AES_STANZA_TYPE
     }
     fn key_id(&self) -> &str {
         &self.key_id
     }
+}
+
+impl Recipient for AesWrapper {
     fn wrap(
         &self,
         dek: &DataKey,
         ctx: &WrapContext<'_>,
         entropy: &mut dyn Entropy,
-    ) -> Result<Stanza, SealError> {
+    ) -> Result<Stanza, KeyError> {
         match &self.wrap_with {
             Ok(WrapChoice::AesGcm) => {
                 let mut iv = [0u8; IV_LEN];
@@ -335,7 +353,10 @@ impl KeyWrapper for AesWrapper {
             Err(kind) => Err(self.token_error(kind.clone())),
         }
     }
-    fn unwrap(&self, stanza: &Stanza, ctx: &WrapContext<'_>) -> Result<DataKey, SealError> {
+}
+
+impl Identity for AesWrapper {
+    fn unwrap(&self, stanza: &Stanza, ctx: &WrapContext<'_>) -> Result<DataKey, KeyError> {
         match stanza.params.get(&1) {
             Some(ParamValue::Text(t)) if t == "aes-gcm" => {
                 let aad = ctx.stanza_context(AES_STANZA_TYPE, &self.key_id);
@@ -353,7 +374,7 @@ struct RsaWrapper {
     session: KeySession,
     key: Found,
     /// Holds the public key and the `key_id`; wraps in software.
-    public: RsaOaepWrapper,
+    public: RsaOaepRecipient,
     /// SPKI DER of the public key (to make a wrapper per hash).
     spki: Vec<u8>,
     private: bool,
@@ -395,9 +416,9 @@ impl RsaWrapper {
                 .into_vec()
         };
         let name = std::path::PathBuf::from(uri.to_string());
-        let wrapper = RsaOaepWrapper::from_spki_der(&spki, &name).map_err(|e| {
+        let wrapper = RsaOaepRecipient::from_spki_der(&spki, &name).map_err(|e| {
             err(ErrorKind::Unsupported(match e {
-                SealError::Key { reason, .. } => reason,
+                KeyError::Parse { reason, .. } => reason,
                 other => other.to_string(),
             }))
         })?;
@@ -412,7 +433,7 @@ impl RsaWrapper {
         })
     }
 
-    fn token_error(&self, kind: ErrorKind) -> SealError {
+    fn token_error(&self, kind: ErrorKind) -> KeyError {
         Pkcs11Error::new(&self.uri, kind).into()
     }
 
@@ -441,7 +462,7 @@ impl RsaWrapper {
     }
 
     /// SHA-256 if the token decrypts SHA-256 OAEP, else SHA-1 if it decrypts that (§8.5).
-    fn probe_hash(&self) -> Result<OaepHash, SealError> {
+    fn probe_hash(&self) -> Result<OaepHash, KeyError> {
         if !self.private {
             // Nothing to ask: the default, which any software or HSM decryptor of §8.5 supports.
             return Ok(OaepHash::Sha256);
@@ -455,7 +476,7 @@ impl RsaWrapper {
         };
         let mut refused = Vec::new();
         for hash in [OaepHash::Sha256, OaepHash::Sha1] {
-            let wrapper = RsaOaepWrapper::from_spki_der(&self.spki, std::path::Path::new(""))?
+            let wrapper = RsaOaepRecipient::from_spki_der(&self.spki, std::path::Path::new(""))?
                 .with_hash(hash);
             let stanza = wrapper.wrap(&probe, &ctx, &mut OsEntropy)?;
             count(Call::Probe);
@@ -472,22 +493,22 @@ impl RsaWrapper {
     }
 }
 
-impl KeyWrapper for RsaWrapper {
+impl StanzaKey for RsaWrapper {
     fn stanza_type(&self) -> &str {
         self.public.stanza_type()
     }
     fn key_id(&self) -> &str {
         self.public.key_id()
     }
-    fn can_unwrap(&self) -> bool {
-        self.private
-    }
+}
+
+impl Recipient for RsaWrapper {
     fn wrap(
         &self,
         dek: &DataKey,
         ctx: &WrapContext<'_>,
         entropy: &mut dyn Entropy,
-    ) -> Result<Stanza, SealError> {
+    ) -> Result<Stanza, KeyError> {
         let hash = match self.hash.get() {
             Some(h) => *h,
             None => {
@@ -495,36 +516,47 @@ impl KeyWrapper for RsaWrapper {
                 *self.hash.get_or_init(|| h)
             }
         };
-        RsaOaepWrapper::from_spki_der(&self.spki, std::path::Path::new(""))?
+        RsaOaepRecipient::from_spki_der(&self.spki, std::path::Path::new(""))?
             .with_hash(hash)
             .wrap(dek, ctx, entropy)
     }
-    fn unwrap(&self, stanza: &Stanza, _ctx: &WrapContext<'_>) -> Result<DataKey, SealError> {
-        if !self.private {
-            return Err(SealError::Usage(format!(
-                "{}: an RSA public key cannot decrypt; name the private key",
-                self.uri
-            )));
-        }
+}
+
+/// An RSA key whose private key is in the token: the only RSA token key that decrypts.
+struct RsaIdentity(RsaWrapper);
+
+impl StanzaKey for RsaIdentity {
+    fn stanza_type(&self) -> &str {
+        self.0.stanza_type()
+    }
+    fn key_id(&self) -> &str {
+        self.0.key_id()
+    }
+}
+
+impl Recipient for RsaIdentity {
+    fn wrap(
+        &self,
+        dek: &DataKey,
+        ctx: &WrapContext<'_>,
+        entropy: &mut dyn Entropy,
+    ) -> Result<Stanza, KeyError> {
+        self.0.wrap(dek, ctx, entropy)
+    }
+}
+
+impl Identity for RsaIdentity {
+    fn unwrap(&self, stanza: &Stanza, _ctx: &WrapContext<'_>) -> Result<DataKey, KeyError> {
+        let this = &self.0;
         let hash = match stanza.params.get(&1) {
             Some(ParamValue::Text(t)) if t == "sha256" => OaepHash::Sha256,
             Some(ParamValue::Text(t)) if t == "sha1" => OaepHash::Sha1,
             _ => return Err(unwrap_failed(self)),
         };
-        let modulus_len = self.spki_modulus_len();
         // §10 step 7: the exact modulus length, before the token sees the bytes.
-        if stanza.wrapped.len() != modulus_len {
-            return Err(SealError::format(
-                "",
-                format!(
-                    "rsa-oaep stanza {}: wrapped key of {} bytes for a {modulus_len}-byte modulus",
-                    self.key_id(),
-                    stanza.wrapped.len(),
-                ),
-            ));
-        }
+        software::check_wrapped_len(stanza, self.key_id(), this.public.modulus_len())?;
         count(Call::Unwrap);
-        match self.decrypt(hash, &stanza.wrapped) {
+        match this.decrypt(hash, &stanza.wrapped) {
             Ok(Some(p)) => DataKey::from_slice(&p).ok_or_else(|| unwrap_failed(self)),
             Ok(None) => Err(unwrap_failed(self)),
             Err(e)
@@ -534,22 +566,12 @@ impl KeyWrapper for RsaWrapper {
                         Some(RvError::ArgumentsBad | RvError::MechanismParamInvalid)
                     ) =>
             {
-                Err(self.token_error(ErrorKind::Mechanism(format!(
+                Err(this.token_error(ErrorKind::Mechanism(format!(
                     "RSA-OAEP with SHA-256 ({}), which this stanza needs; decrypt with the software key or another token",
                     super::error::describe(&e)
                 ))))
             }
-            Err(e) => Err(self.token_error(call("C_Decrypt", &e))),
+            Err(e) => Err(this.token_error(call("C_Decrypt", &e))),
         }
-    }
-}
-
-impl RsaWrapper {
-    fn spki_modulus_len(&self) -> usize {
-        use rsa::pkcs8::DecodePublicKey;
-        use rsa::traits::PublicKeyParts;
-        rsa::RsaPublicKey::from_public_key_der(&self.spki)
-            .map(|k| k.size())
-            .unwrap_or(0)
     }
 }

@@ -8,17 +8,19 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use zeroize::Zeroizing;
 
-use super::{key_error, read_secret_file, unwrap_failed, KeyWrapper, WrapContext};
-use crate::envelope::format::{ParamValue, Stanza};
-use crate::envelope::keyschedule::{key_id, DataKey};
-use crate::envelope::SealError;
-use crate::keys::KeyOptions;
+use super::read::{self, parse_err};
+use crate::keys::error::KeyError;
+use crate::keys::keyref::KeyOptions;
+use crate::keys::wrapping::{
+    key_id, unwrap_failed, DataKey, Identity, ParamValue, Recipient, Stanza, StanzaKey, WrapContext,
+};
 use crate::rng::Entropy;
 
 /// The stanza type name.
 pub const STANZA_TYPE: &str = "aes256-kek";
 
-/// A 32-byte KEK held in memory (zeroized on drop).
+/// A 32-byte KEK held in memory (zeroized on drop): a symmetric key, so both a [`Recipient`] and
+/// an [`Identity`].
 pub struct KekWrapper {
     kek: Zeroizing<[u8; 32]>,
     key_id: String,
@@ -42,17 +44,22 @@ impl KekWrapper {
 
     /// Reads a KEK file (§8.8): 64 hex digits, optionally followed by one line feed; refused if
     /// group or others can read it, unless `options.allow_insecure_permissions`.
-    pub fn from_file(path: &Path, options: &KeyOptions) -> Result<KekWrapper, SealError> {
-        let text = read_secret_file(path, options)?;
-        let body = text.strip_suffix(b"\n").unwrap_or(&text);
+    pub fn from_file(path: &Path, options: &KeyOptions) -> Result<KekWrapper, KeyError> {
+        let text = read::read_secret(path, options)?;
+        KekWrapper::from_file_text(path, &text)
+    }
+
+    /// Parses the text of a KEK file (§8.8) read from `path` (named in errors).
+    pub(crate) fn from_file_text(path: &Path, text: &[u8]) -> Result<KekWrapper, KeyError> {
+        let body = text.strip_suffix(b"\n").unwrap_or(text);
         let mut k = Zeroizing::new([0u8; 32]);
         hex::decode_to_slice(body, &mut k[..])
-            .map_err(|_| key_error(path, "not an aes256-kek key file (expected 64 hex digits)"))?;
+            .map_err(|_| parse_err(path, "not an aes256-kek key file (expected 64 hex digits)"))?;
         Ok(KekWrapper::from_bytes(*k))
     }
 
     /// A new random KEK.
-    pub fn generate(entropy: &mut dyn Entropy) -> Result<KekWrapper, SealError> {
+    pub fn generate(entropy: &mut dyn Entropy) -> Result<KekWrapper, KeyError> {
         let mut k = Zeroizing::new([0u8; 32]);
         entropy.fill(&mut k[..])?;
         Ok(KekWrapper::from_bytes(*k))
@@ -63,14 +70,14 @@ impl KekWrapper {
         Zeroizing::new(format!("{}\n", hex::encode(&self.kek[..])))
     }
 
-    fn cipher(&self) -> Result<LessSafeKey, SealError> {
+    fn cipher(&self) -> Result<LessSafeKey, KeyError> {
         UnboundKey::new(&AES_256_GCM, &self.kek[..])
             .map(LessSafeKey::new)
-            .map_err(|_| SealError::Crypto("AES-256-GCM rejected a 32-byte key".into()))
+            .map_err(|_| KeyError::Crypto("AES-256-GCM rejected a 32-byte key".into()))
     }
 }
 
-impl KeyWrapper for KekWrapper {
+impl StanzaKey for KekWrapper {
     fn stanza_type(&self) -> &str {
         STANZA_TYPE
     }
@@ -78,13 +85,15 @@ impl KeyWrapper for KekWrapper {
     fn key_id(&self) -> &str {
         &self.key_id
     }
+}
 
+impl Recipient for KekWrapper {
     fn wrap(
         &self,
         dek: &DataKey,
         ctx: &WrapContext<'_>,
         entropy: &mut dyn Entropy,
-    ) -> Result<Stanza, SealError> {
+    ) -> Result<Stanza, KeyError> {
         let mut nonce = [0u8; 12];
         entropy.fill(&mut nonce)?;
         let aad = ctx.stanza_context(STANZA_TYPE, &self.key_id);
@@ -95,7 +104,7 @@ impl KeyWrapper for KekWrapper {
                 Aad::from(&aad[..]),
                 &mut wrapped,
             )
-            .map_err(|_| SealError::Crypto("AES-256-GCM seal failed".into()))?;
+            .map_err(|_| KeyError::Crypto("AES-256-GCM seal failed".into()))?;
         Ok(Stanza {
             stanza_type: STANZA_TYPE.into(),
             key_id: self.key_id.clone(),
@@ -103,8 +112,10 @@ impl KeyWrapper for KekWrapper {
             params: BTreeMap::from([(1, ParamValue::Bytes(nonce.to_vec()))]),
         })
     }
+}
 
-    fn unwrap(&self, stanza: &Stanza, ctx: &WrapContext<'_>) -> Result<DataKey, SealError> {
+impl Identity for KekWrapper {
+    fn unwrap(&self, stanza: &Stanza, ctx: &WrapContext<'_>) -> Result<DataKey, KeyError> {
         let nonce: [u8; 12] = match stanza.params.get(&1) {
             Some(ParamValue::Bytes(b)) => {
                 b.as_slice().try_into().map_err(|_| unwrap_failed(self))?

@@ -4,7 +4,7 @@
 //! A secret file (private key, passphrase) that group or others may read is refused unless the
 //! caller allows it: the key is already exposed to them, and signing with it would hide that.
 
-use super::KeyError;
+use crate::keys::error::KeyError;
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -70,6 +70,18 @@ pub(crate) fn check_secret_mode(
         });
     }
     Ok(())
+}
+
+/// Reads a secret key file (a KEK, a private key) through the one permission check: refused when
+/// group or others may read it, unless `options.allow_insecure_permissions`. The mode is taken
+/// from the open file.
+pub(crate) fn read_secret(
+    path: &Path,
+    options: &crate::keys::keyref::KeyOptions,
+) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+    let contents = read(path)?;
+    check_secret_mode(path, contents.mode, options.allow_insecure_permissions)?;
+    Ok(contents.bytes)
 }
 
 /// Reads a passphrase file: permission-checked like a key, one trailing `\n` or `\r\n` removed

@@ -16,10 +16,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use zeroize::Zeroizing;
 
-use super::{key_error, unwrap_failed, KeyWrapper, WrapContext};
-use crate::envelope::format::{ParamValue, Stanza};
-use crate::envelope::keyschedule::{key_id, DataKey};
-use crate::envelope::SealError;
+use super::read::parse_err;
+use crate::keys::error::KeyError;
+use crate::keys::wrapping::{
+    key_id, unwrap_failed, DataKey, Identity, ParamValue, Recipient, Stanza, StanzaKey, WrapContext,
+};
 use crate::rng::{Entropy, Predrawn};
 
 /// The stanza type name.
@@ -51,23 +52,34 @@ impl OaepHash {
     }
 }
 
-/// An RSA public key (wrap only) or private key (wrap and unwrap).
-pub struct RsaOaepWrapper {
+/// An RSA public key: encrypts only (a [`Recipient`]).
+pub struct RsaOaepRecipient {
     public: rsa::RsaPublicKey,
-    private: Option<PrivateDecryptingKey>,
     key_id: String,
     hash: OaepHash,
 }
 
-impl std::fmt::Debug for RsaOaepWrapper {
+/// An RSA private key: decrypts (an [`Identity`]) and encrypts to its own public key.
+pub struct RsaOaepIdentity {
+    private: PrivateDecryptingKey,
+    recipient: RsaOaepRecipient,
+}
+
+impl std::fmt::Debug for RsaOaepRecipient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "RsaOaepWrapper({})", self.key_id)
+        write!(f, "RsaOaepRecipient({})", self.key_id)
     }
 }
 
-fn check_bits(bits: usize, path: &Path) -> Result<(), SealError> {
+impl std::fmt::Debug for RsaOaepIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RsaOaepIdentity({})", self.recipient.key_id)
+    }
+}
+
+fn check_bits(bits: usize, path: &Path) -> Result<(), KeyError> {
     if !(MIN_BITS..=MAX_BITS).contains(&bits) {
-        return Err(key_error(
+        return Err(parse_err(
             path,
             format!("RSA key of {bits} bits; rsa-oaep needs {MIN_BITS} to {MAX_BITS} bits"),
         ));
@@ -75,98 +87,126 @@ fn check_bits(bits: usize, path: &Path) -> Result<(), SealError> {
     Ok(())
 }
 
-impl RsaOaepWrapper {
-    /// A recipient for an RSA SubjectPublicKeyInfo (DER).
-    pub fn from_spki_der(der: &[u8], path: &Path) -> Result<RsaOaepWrapper, SealError> {
+fn pem(label: &'static str, der: &[u8]) -> Result<String, KeyError> {
+    pkcs8::der::pem::encode_string(label, pkcs8::LineEnding::LF, der)
+        .map_err(|e| KeyError::Crypto(format!("PEM encoding: {e}")))
+}
+
+impl RsaOaepRecipient {
+    /// A recipient for an RSA SubjectPublicKeyInfo (DER) read from `path` (named in errors).
+    pub fn from_spki_der(der: &[u8], path: &Path) -> Result<RsaOaepRecipient, KeyError> {
         let public = rsa::RsaPublicKey::from_public_key_der(der)
-            .map_err(|e| key_error(path, format!("not an RSA public key: {e}")))?;
+            .map_err(|e| parse_err(path, format!("not an RSA public key: {e}")))?;
         check_bits(public.n().bits(), path)?;
         // key_id hashes the canonical SPKI (rsaEncryption, NULL parameters), whatever form came in.
         let spki = public
             .to_public_key_der()
-            .map_err(|e| key_error(path, format!("RSA public key: {e}")))?;
-        Ok(RsaOaepWrapper {
+            .map_err(|e| parse_err(path, format!("RSA public key: {e}")))?;
+        Ok(RsaOaepRecipient {
             key_id: key_id(STANZA_TYPE, spki.as_bytes()),
             public,
-            private: None,
             hash: OaepHash::Sha256,
         })
     }
 
-    /// An identity for an RSA PKCS#8 private key (DER).
-    pub fn from_pkcs8_der(der: &[u8], path: &Path) -> Result<RsaOaepWrapper, SealError> {
-        let private = PrivateDecryptingKey::from_pkcs8(der)
-            .map_err(|e| key_error(path, format!("not an RSA private key (PKCS#8): {e}")))?;
-        let spki = private
-            .public_key()
-            .as_der()
-            .map_err(|_| key_error(path, "cannot encode the RSA public key"))?;
-        let mut w = RsaOaepWrapper::from_spki_der(spki.as_ref(), path)?;
-        w.private = Some(private);
-        Ok(w)
-    }
-
-    /// A new RSA-3072 key (aws-lc-rs key generation).
-    pub fn generate_3072() -> Result<RsaOaepWrapper, SealError> {
-        let private = PrivateDecryptingKey::generate(KeySize::Rsa3072)
-            .map_err(|_| SealError::Crypto("RSA key generation failed".into()))?;
-        let der = private
-            .as_der()
-            .map_err(|_| SealError::Crypto("RSA key encoding failed".into()))?;
-        RsaOaepWrapper::from_pkcs8_der(der.as_ref(), Path::new("<generated>"))
-    }
-
     /// Uses `hash` for wrapping (unwrapping follows each stanza's recorded hash).
-    pub fn with_hash(mut self, hash: OaepHash) -> RsaOaepWrapper {
+    pub fn with_hash(mut self, hash: OaepHash) -> RsaOaepRecipient {
         self.hash = hash;
         self
     }
 
-    /// `(private PKCS#8 PEM, public SPKI PEM)`; fails for a public-only key.
-    pub fn to_pem(&self) -> Result<(Zeroizing<String>, String), SealError> {
-        let private = self
-            .private
-            .as_ref()
-            .ok_or_else(|| SealError::Usage("public key only".into()))?;
-        let der = private
-            .as_der()
-            .map_err(|_| SealError::Crypto("RSA key encoding failed".into()))?;
-        let pem = |label, der: &[u8]| {
-            pkcs8::der::pem::encode_string(label, pkcs8::LineEnding::LF, der)
-                .map_err(|e| SealError::Crypto(format!("PEM encoding: {e}")))
-        };
-        let private = Zeroizing::new(pem("PRIVATE KEY", der.as_ref())?);
+    /// The SPKI PEM of this public key (§8.8).
+    pub fn to_pem(&self) -> Result<String, KeyError> {
         let spki = self
             .public
             .to_public_key_der()
-            .map_err(|e| SealError::Crypto(format!("RSA public key: {e}")))?;
-        Ok((private, pem("PUBLIC KEY", spki.as_bytes())?))
+            .map_err(|e| KeyError::Crypto(format!("RSA public key: {e}")))?;
+        pem("PUBLIC KEY", spki.as_bytes())
     }
 
-    fn modulus_len(&self) -> usize {
+    /// The modulus length in bytes: the length of every wrapped key (§10 step 7).
+    pub fn modulus_len(&self) -> usize {
         self.public.size()
     }
 }
 
-impl KeyWrapper for RsaOaepWrapper {
-    fn stanza_type(&self) -> &str {
-        STANZA_TYPE
+impl RsaOaepIdentity {
+    /// An identity for an RSA PKCS#8 private key (DER) read from `path` (named in errors).
+    pub fn from_pkcs8_der(der: &[u8], path: &Path) -> Result<RsaOaepIdentity, KeyError> {
+        let private = PrivateDecryptingKey::from_pkcs8(der)
+            .map_err(|e| parse_err(path, format!("not an RSA private key (PKCS#8): {e}")))?;
+        let spki = private
+            .public_key()
+            .as_der()
+            .map_err(|_| parse_err(path, "cannot encode the RSA public key"))?;
+        let recipient = RsaOaepRecipient::from_spki_der(spki.as_ref(), path)?;
+        Ok(RsaOaepIdentity { private, recipient })
     }
 
-    fn can_unwrap(&self) -> bool {
-        self.private.is_some()
+    /// A new RSA-3072 key (aws-lc-rs key generation).
+    pub fn generate_3072() -> Result<RsaOaepIdentity, KeyError> {
+        let private = PrivateDecryptingKey::generate(KeySize::Rsa3072)
+            .map_err(|_| KeyError::Crypto("RSA key generation failed".into()))?;
+        let der = private
+            .as_der()
+            .map_err(|_| KeyError::Crypto("RSA key encoding failed".into()))?;
+        RsaOaepIdentity::from_pkcs8_der(der.as_ref(), Path::new("<generated>"))
+    }
+
+    /// Uses `hash` for wrapping (unwrapping follows each stanza's recorded hash).
+    pub fn with_hash(mut self, hash: OaepHash) -> RsaOaepIdentity {
+        self.recipient.hash = hash;
+        self
+    }
+
+    /// The public half, which encrypts to this identity.
+    pub fn recipient(&self) -> &RsaOaepRecipient {
+        &self.recipient
+    }
+
+    /// `(private PKCS#8 PEM, public SPKI PEM)` (§8.8).
+    pub fn to_pem(&self) -> Result<(Zeroizing<String>, String), KeyError> {
+        let der = self
+            .private
+            .as_der()
+            .map_err(|_| KeyError::Crypto("RSA key encoding failed".into()))?;
+        let private = Zeroizing::new(pem("PRIVATE KEY", der.as_ref())?);
+        Ok((private, self.recipient.to_pem()?))
+    }
+}
+
+/// The §10 step 7 check of an `rsa-oaep` stanza: its wrapped key is exactly `modulus_len` bytes.
+pub(crate) fn check_wrapped_len(
+    stanza: &Stanza,
+    key_id: &str,
+    modulus_len: usize,
+) -> Result<(), KeyError> {
+    if stanza.wrapped.len() != modulus_len {
+        return Err(KeyError::Stanza(format!(
+            "rsa-oaep stanza {key_id}: wrapped key of {} bytes for a {modulus_len}-byte modulus",
+            stanza.wrapped.len(),
+        )));
+    }
+    Ok(())
+}
+
+impl StanzaKey for RsaOaepRecipient {
+    fn stanza_type(&self) -> &str {
+        STANZA_TYPE
     }
 
     fn key_id(&self) -> &str {
         &self.key_id
     }
+}
 
+impl Recipient for RsaOaepRecipient {
     fn wrap(
         &self,
         dek: &DataKey,
         _ctx: &WrapContext<'_>,
         entropy: &mut dyn Entropy,
-    ) -> Result<Stanza, SealError> {
+    ) -> Result<Stanza, KeyError> {
         // §16 draw order: the OAEP seed, hLen bytes.
         let mut rng = Predrawn::draw(entropy, self.hash.len())?;
         let wrapped = match self.hash {
@@ -179,7 +219,7 @@ impl KeyWrapper for RsaOaepWrapper {
                     .encrypt(&mut rng, rsa::Oaep::new::<sha1::Sha1>(), dek.expose())
             }
         }
-        .map_err(|e| SealError::Crypto(format!("RSA-OAEP encryption: {e}")))?;
+        .map_err(|e| KeyError::Crypto(format!("RSA-OAEP encryption: {e}")))?;
         rng.check_consumed()?;
         Ok(Stanza {
             stanza_type: STANZA_TYPE.into(),
@@ -188,33 +228,40 @@ impl KeyWrapper for RsaOaepWrapper {
             params: BTreeMap::from([(1, ParamValue::Text(self.hash.name().into()))]),
         })
     }
+}
 
-    fn unwrap(&self, stanza: &Stanza, _ctx: &WrapContext<'_>) -> Result<DataKey, SealError> {
-        let private = self.private.as_ref().ok_or_else(|| {
-            SealError::Usage(format!(
-                "{STANZA_TYPE} {}: a public key cannot decrypt; give the private key",
-                self.key_id
-            ))
-        })?;
+impl StanzaKey for RsaOaepIdentity {
+    fn stanza_type(&self) -> &str {
+        STANZA_TYPE
+    }
+
+    fn key_id(&self) -> &str {
+        &self.recipient.key_id
+    }
+}
+
+impl Recipient for RsaOaepIdentity {
+    fn wrap(
+        &self,
+        dek: &DataKey,
+        ctx: &WrapContext<'_>,
+        entropy: &mut dyn Entropy,
+    ) -> Result<Stanza, KeyError> {
+        self.recipient.wrap(dek, ctx, entropy)
+    }
+}
+
+impl Identity for RsaOaepIdentity {
+    fn unwrap(&self, stanza: &Stanza, _ctx: &WrapContext<'_>) -> Result<DataKey, KeyError> {
         let algorithm = match stanza.params.get(&1) {
             Some(ParamValue::Text(t)) if t == "sha256" => &OAEP_SHA256_MGF1SHA256,
             Some(ParamValue::Text(t)) if t == "sha1" => &OAEP_SHA1_MGF1SHA1,
             _ => return Err(unwrap_failed(self)),
         };
         // §10 step 7: the wrapped length must be the modulus length, checked before decrypting.
-        if stanza.wrapped.len() != self.modulus_len() {
-            return Err(SealError::format(
-                "",
-                format!(
-                    "rsa-oaep stanza {}: wrapped key of {} bytes for a {}-byte modulus",
-                    self.key_id,
-                    stanza.wrapped.len(),
-                    self.modulus_len()
-                ),
-            ));
-        }
-        let key = OaepPrivateDecryptingKey::new(private.clone())
-            .map_err(|_| SealError::Crypto("RSA key rejected".into()))?;
+        check_wrapped_len(stanza, self.key_id(), self.recipient.modulus_len())?;
+        let key = OaepPrivateDecryptingKey::new(self.private.clone())
+            .map_err(|_| KeyError::Crypto("RSA key rejected".into()))?;
         let mut out = Zeroizing::new(vec![0u8; key.min_output_size()]);
         let pt = key
             .decrypt(algorithm, &stanza.wrapped, &mut out, None)
@@ -230,7 +277,7 @@ mod tests {
 
     #[test]
     fn sha1_and_sha256_round_trip_and_refuse_small_keys() {
-        let key = RsaOaepWrapper::generate_3072().unwrap();
+        let key = RsaOaepIdentity::generate_3072().unwrap();
         let ctx = WrapContext {
             body_digest: [0; 32],
             model_name: "m",
@@ -243,13 +290,19 @@ mod tests {
         assert_eq!(key.unwrap(&s, &ctx).unwrap().expose(), dek.expose());
         let mut bad = s.clone();
         bad.wrapped[100] ^= 1;
-        assert_eq!(key.unwrap(&bad, &ctx).unwrap_err().code(), "unwrap");
+        assert!(matches!(
+            key.unwrap(&bad, &ctx).unwrap_err(),
+            KeyError::Unwrap { .. }
+        ));
         let mut short = s;
         short.wrapped.pop();
-        assert_eq!(key.unwrap(&short, &ctx).unwrap_err().code(), "format");
+        assert!(matches!(
+            key.unwrap(&short, &ctx).unwrap_err(),
+            KeyError::Stanza(_)
+        ));
         let small = PrivateDecryptingKey::generate(KeySize::Rsa2048).unwrap();
         let der = small.as_der().unwrap();
-        let err = RsaOaepWrapper::from_pkcs8_der(der.as_ref(), Path::new("k")).unwrap_err();
+        let err = RsaOaepIdentity::from_pkcs8_der(der.as_ref(), Path::new("k")).unwrap_err();
         assert!(err.to_string().contains("2048 bits"), "{err}");
     }
 }

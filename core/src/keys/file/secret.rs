@@ -7,8 +7,10 @@
 //! use RFC 6979 deterministic nonces; P-521 (whose RustCrypto crate has no RFC 6979 yet) draws its
 //! nonce from the OS RNG. Ed25519 signatures are raw 64 bytes.
 
-use super::{oids, KeyAlgorithm, KeyError, PublicKey};
-use crate::keys::public::PublicKeyInner;
+use crate::keys::error::KeyError;
+use crate::keys::kind::KeyAlgorithm;
+use crate::keys::oids;
+use crate::keys::public::{PublicKey, PublicKeyInner};
 use der::Decode;
 use zeroize::Zeroizing;
 

@@ -5,11 +5,14 @@
 //! shows the path and algorithm, never key material; a leaf certificate is attached only if its
 //! public key is the signing key's.
 
-use super::file::{self, parse_err};
 use super::load::{self, KeyMaterial};
-use super::pem;
+use super::read::{self as file, parse_err};
 use super::secret::PrivateKey;
-use super::{KeyError, KeyOptions, PublicKey, Signer};
+use crate::keys::error::KeyError;
+use crate::keys::keyref::KeyOptions;
+use crate::keys::pem;
+use crate::keys::public::PublicKey;
+use crate::keys::signing::Signer;
 use std::path::{Path, PathBuf};
 
 /// A signer backed by a private key file.
