@@ -7,7 +7,7 @@ use super::super::commit::build_envelope;
 use super::super::format::{encode_prefix, Stanza};
 use super::super::keyschedule::{body_digest, KeySchedule};
 use super::seed;
-use crate::keys::file::kek::KekWrapper;
+use super::KekWrapper;
 use crate::keys::wrapping::{DataKey, Recipient, WrapContext};
 use crate::rng::SeededEntropy;
 

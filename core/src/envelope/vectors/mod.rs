@@ -16,10 +16,16 @@ use super::keyschedule::{mac_key, KeySchedule};
 use super::rewrap::rewrap_with_entropy;
 use super::stream::ChunkLayout;
 use super::{decrypt, DecryptOptions};
-use crate::keys::file::hpke::X25519Identity;
-use crate::keys::file::kek::KekWrapper;
-use crate::keys::file::load::{load_wrapping, WrappingKey};
-use crate::keys::file::rsa::{OaepHash, RsaOaepIdentity};
+// The vectors are a test (`#[cfg(test)] mod vectors`) that encrypts with the file backend's keys,
+// which the envelope itself never names: the attribute says so to the floor check too.
+#[cfg(test)]
+use crate::keys::file::{
+    generate as generate_key,
+    hpke::X25519Identity,
+    kek::KekWrapper,
+    load::{load_wrapping, WrappingKey},
+    rsa::{OaepHash, RsaOaepIdentity},
+};
 use crate::keys::wrapping::{DataKey, Identity, Recipient, StanzaKey, WrapContext};
 use crate::keys::KeyError;
 use crate::rng::{Entropy, SeededEntropy};
@@ -96,20 +102,20 @@ fn private_copies(dir: &Path) -> tempfile::TempDir {
     tmp
 }
 
-/// Keys are inputs: committed once (made by `generate_key` from the OS RNG), read from files.
+/// Keys are inputs: committed once (made by `keys::file::generate` from the OS RNG), read from files.
 fn keys(root: &Path, regen: bool) -> Keys {
     let k = root.join("keys");
     if regen && !k.join("kek-1.hex").exists() {
         fs::create_dir_all(&k).unwrap();
-        use crate::keys::{file::generate, KeyKind};
-        generate(KeyKind::Aes256Kek, &k.join("kek-1.hex"), None, false).unwrap();
-        generate(KeyKind::Aes256Kek, &k.join("kek-2.hex"), None, false).unwrap();
-        generate(KeyKind::X25519, &k.join("x25519-1.pem"), None, false).unwrap();
-        generate(KeyKind::Rsa3072, &k.join("rsa3072-1.pem"), None, false).unwrap();
+        use crate::keys::KeyKind;
+        generate_key(KeyKind::Aes256Kek, &k.join("kek-1.hex"), None, false).unwrap();
+        generate_key(KeyKind::Aes256Kek, &k.join("kek-2.hex"), None, false).unwrap();
+        generate_key(KeyKind::X25519, &k.join("x25519-1.pem"), None, false).unwrap();
+        generate_key(KeyKind::Rsa3072, &k.join("rsa3072-1.pem"), None, false).unwrap();
     }
     if regen && !k.join("rsa3072-2.pem").exists() {
-        use crate::keys::{file::generate, KeyKind};
-        generate(KeyKind::Rsa3072, &k.join("rsa3072-2.pem"), None, false).unwrap();
+        use crate::keys::KeyKind;
+        generate_key(KeyKind::Rsa3072, &k.join("rsa3072-2.pem"), None, false).unwrap();
     }
     // A git checkout leaves the committed test keys 0644, which the key loaders rightly refuse:
     // load private copies instead.

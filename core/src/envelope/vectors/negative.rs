@@ -14,8 +14,8 @@ use super::super::format::ENVELOPE_NAME;
 use super::super::keyschedule::KeySchedule;
 use super::super::stream::{ChunkLayout, FileCipher};
 use super::forge::{self, file_entry, uint};
+use super::KekWrapper;
 use super::{copy_tree, opts, pattern, private_copies, seed, write_json, Keys, C};
-use crate::keys::file::kek::KekWrapper;
 use crate::keys::wrapping::{DataKey, StanzaKey};
 use crate::rng::SeededEntropy;
 

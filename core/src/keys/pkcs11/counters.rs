@@ -1,7 +1,7 @@
 //! Process-wide counts of the token calls that cost money or latency on a real HSM.
 //!
 //! They exist so that tests and benchmarks can show the design's promise: one signature per signed
-//! model, one wrap per HSM recipient, one unwrap per decryption (DESIGN.md), and one `C_Login` even
+//! model, one wrap per HSM recipient, one unwrap per decryption, and one `C_Login` even
 //! after a wrong PIN. Counting is a relaxed atomic add: free next to any token call.
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -2,7 +2,7 @@
 //!
 //! Guarantees: the PIN is held only in a zeroizing buffer ([`cryptoki::types::RawAuthPin`]) that
 //! goes straight to `C_Login`; it never appears in an error, `Debug` output or argv. A PIN file that
-//! group or others may read is refused (DESIGN.md: secrets in files only you can read). Without a
+//! group or others may read is refused (secrets live in files only their owner can read). Without a
 //! `pin-source` the PIN is asked for only when stdin is a terminal (no echo), so that unattended runs
 //! fail with a clear reason instead of hanging.
 
