@@ -129,8 +129,7 @@ pub enum SealError {
     },
     /// A key cannot be used (unreadable, wrong format, too permissive, a token or key service that
     /// refuses): the key layer's error, converted once (`From<KeyError>`) and kept as the source.
-    /// The message is the [`KeyError`]'s, which names the key file or reference
-    /// ([`KeyError::key`]).
+    /// The message is the [`KeyError`]'s, which names the key file or reference.
     #[error(transparent)]
     Key(KeyError),
     /// A plaintext input changed while it was being encrypted.

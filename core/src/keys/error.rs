@@ -86,8 +86,14 @@ pub enum KeyError {
     CertificateKeyMismatch {
         /// The leaf certificate file.
         certificate: PathBuf,
-        /// The signing key.
-        key: PathBuf,
+        /// The signing key: its file or reference.
+        key: String,
+    },
+    /// A public key named where a key that decrypts is needed: it can only encrypt.
+    #[error("{key}: is a public key; decrypting needs the private key")]
+    PublicOnly {
+        /// The key file or reference (a `pkcs11:` PIN redacted).
+        key: String,
     },
     /// A key in a PKCS#11 token could not be used (module, token, PIN, object, mechanism).
     #[error(transparent)]
@@ -141,30 +147,6 @@ impl KeyError {
                 ErrorClass::Internal
             }
             _ => ErrorClass::Input,
-        }
-    }
-
-    /// The key (file or reference) this error is about, as its message names it; `None` for
-    /// errors about no particular key (a bad signature, a primitive failure).
-    pub fn key(&self) -> Option<String> {
-        use crate::keys::awskms::error::KmsError;
-        match self {
-            KeyError::Io { path, .. }
-            | KeyError::Unreadable { path, .. }
-            | KeyError::Parse { path, .. }
-            | KeyError::InsecurePermissions { path, .. }
-            | KeyError::Exists { path } => Some(path.display().to_string()),
-            KeyError::CertificateKeyMismatch { key, .. } => Some(key.display().to_string()),
-            KeyError::Reference { reference, .. } => Some(reference.clone()),
-            KeyError::Pkcs11(e) => Some(e.uri.clone()),
-            KeyError::Kms(
-                KmsError::NotBuilt { reference }
-                | KmsError::Config { reference, .. }
-                | KmsError::Service { reference, .. }
-                | KmsError::Transport { reference, .. }
-                | KmsError::Response { reference, .. },
-            ) => Some(reference.clone()),
-            _ => None,
         }
     }
 }

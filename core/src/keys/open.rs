@@ -90,10 +90,7 @@ pub fn open_recipient(key: &KeyRef, options: &KeyOptions) -> Result<Box<dyn Reci
 /// key must hold its secret — a public key (a file, or an RSA key of which the token holds only the
 /// public half) is refused here with a reason, as it could never decrypt.
 pub fn open_identity(key: &KeyRef, options: &KeyOptions) -> Result<Box<dyn Identity>, KeyError> {
-    let public_only = || KeyError::Parse {
-        path: PathBuf::from(key.shown()),
-        reason: "is a public key; decrypting needs the private key".into(),
-    };
+    let public_only = || KeyError::PublicOnly { key: key.shown() };
     match key {
         KeyRef::File(path) => match load_wrapping(path, options)? {
             WrappingKey::Kek(k) => Ok(Box::new(k)),

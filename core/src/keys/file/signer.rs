@@ -62,7 +62,8 @@ impl FileSigner {
         leaf: &Path,
         chain: &[PathBuf],
     ) -> Result<FileSigner, KeyError> {
-        self.chain = certificate_chain_for(&self.public, &self.path, leaf, chain)?;
+        let key = self.path.display().to_string();
+        self.chain = certificate_chain_for(&self.public, &key, leaf, chain)?;
         Ok(self)
     }
 }
@@ -71,7 +72,7 @@ impl FileSigner {
 /// `leaf`, whose key must be `public` (else an error naming `key`), then every certificate of `chain`.
 pub(crate) fn certificate_chain_for(
     public: &PublicKey,
-    key: &Path,
+    key: &str,
     leaf: &Path,
     chain: &[PathBuf],
 ) -> Result<Vec<Vec<u8>>, KeyError> {
@@ -88,7 +89,7 @@ pub(crate) fn certificate_chain_for(
     if &leaf_key != public {
         return Err(KeyError::CertificateKeyMismatch {
             certificate: leaf.to_path_buf(),
-            key: key.to_path_buf(),
+            key: key.to_owned(),
         });
     }
     let mut certs = vec![leaf_der];

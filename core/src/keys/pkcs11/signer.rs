@@ -74,7 +74,7 @@ impl Pkcs11Signer {
         leaf: &std::path::Path,
         chain: &[std::path::PathBuf],
     ) -> Result<Pkcs11Signer, KeyError> {
-        let name = std::path::PathBuf::from(self.uri.to_string());
+        let name = self.uri.to_string();
         self.chain =
             crate::keys::file::signer::certificate_chain_for(&self.public, &name, leaf, chain)?;
         Ok(self)

@@ -415,13 +415,14 @@ impl RsaWrapper {
                 .map_err(|e| err(ErrorKind::Unsupported(format!("RSA public key: {e}"))))?
                 .into_vec()
         };
-        let name = std::path::PathBuf::from(uri.to_string());
-        let wrapper = RsaOaepRecipient::from_spki_der(&spki, &name).map_err(|e| {
-            err(ErrorKind::Unsupported(match e {
-                KeyError::Parse { reason, .. } => reason,
-                other => other.to_string(),
-            }))
-        })?;
+        // The reason only: the error names the URI itself.
+        let wrapper =
+            RsaOaepRecipient::from_spki_der(&spki, std::path::Path::new("")).map_err(|e| {
+                err(ErrorKind::Unsupported(match e {
+                    KeyError::Parse { reason, .. } => reason,
+                    other => other.to_string(),
+                }))
+            })?;
         Ok(RsaWrapper {
             uri: uri.clone(),
             session,
