@@ -5,14 +5,12 @@
 //! only when complete and fsynced; a failure removes it. A plaintext file that changes size while
 //! being read fails the run. The DEK and derived keys are zeroized on drop.
 
-use std::fs::{File, OpenOptions};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::fs::File;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use super::authenticate::build_envelope;
 use super::checked::encrypt_jobs_checked;
-use super::commit::{
-    build_envelope, clean_stale_temporaries, commit, parent_dir, temp_prefix, write_file_beside,
-};
 use super::format::{
     check_model_name, check_rel_path, chunk_size_ok, path_order, Body, FileEntry, Header, Layout,
     DEFAULT_CHUNK_SIZE, ENVELOPE_NAME, MAX_STANZAS, SALT_LEN,
@@ -22,6 +20,7 @@ use super::recipient::{KeyWrapper, WrapContext};
 use super::stream::{encrypt_jobs_with_progress, ChunkLayout, FileCipher, Job};
 use super::SealError;
 use crate::digest::{SignedDigests, StreamCheck};
+use crate::fs::commit::{clean_stale_temporaries, create_new, write_file_beside, StagingDir};
 use crate::progress::{NoProgress, Progress};
 use crate::rng::{Entropy, OsEntropy};
 
@@ -518,15 +517,11 @@ fn write_directory(
         path: output,
         ..
     } = *out;
-    let parent = parent_dir(output);
-    let tmp = tempfile::Builder::new()
-        .prefix(&temp_prefix(output))
-        .tempdir_in(&parent)
-        .map_err(|e| SealError::io(&parent, e))?;
+    let staging = StagingDir::beside(output, 0o700)?;
     let mut outs = Vec::with_capacity(sources.len());
     for s in sources {
-        let dst = tmp.path().join(&s.entry.path);
-        outs.push((create_new(&dst)?, dst));
+        let dst = staging.path().join(&s.entry.path);
+        outs.push((create_new(&dst, 0o644, 0o755)?, dst));
     }
     let ciphers = ciphers(sources, header, dek)?;
     let jobs: Vec<Job<'_>> = sources
@@ -546,58 +541,14 @@ fn write_directory(
     check_unchanged(sources)?;
     let files: Vec<(&File, &Path)> = outs.iter().map(|(f, p)| (f, p.as_path())).collect();
     crate::fs::atomic::sync_all_parallel(&files).map_err(|(p, e)| SealError::io(&p, e))?;
-    let env_path = tmp.path().join(ENVELOPE_NAME);
-    let env = create_new(&env_path)?;
+    let env_path = staging.path().join(ENVELOPE_NAME);
+    let env = create_new(&env_path, 0o644, 0o755)?;
     use std::io::Write;
     (&env)
         .write_all(envelope)
         .and_then(|_| env.sync_all())
         .map_err(|e| SealError::io(&env_path, e))?;
-    sync_tree(tmp.path())?;
-    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755))
-        .map_err(|e| SealError::io(tmp.path(), e))?;
-    let tmp_path = tmp.keep();
-    let result = commit(&tmp_path, output, out.overwrite);
-    if result.is_err() {
-        let _ = std::fs::remove_dir_all(&tmp_path);
-    }
-    result
-}
-
-/// Creates `path` (and its parent directories, 0755) exclusively, 0644, never following a symlink.
-pub(crate) fn create_new(path: &Path) -> Result<File, SealError> {
-    create_new_mode(path, 0o644, 0o755)
-}
-
-pub(crate) fn create_new_mode(path: &Path, mode: u32, dir_mode: u32) -> Result<File, SealError> {
-    if let Some(dir) = path.parent() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(dir_mode)
-            .create(dir)
-            .map_err(|e| SealError::io(dir, e))?;
-    }
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
-        .map_err(|e| SealError::io(path, e))
-}
-
-/// fsyncs every directory below and including `root` (files were synced when written).
-pub(crate) fn sync_tree(root: &Path) -> Result<(), SealError> {
-    for entry in std::fs::read_dir(root).map_err(|e| SealError::io(root, e))? {
-        let entry = entry.map_err(|e| SealError::io(root, e))?;
-        if entry
-            .file_type()
-            .map_err(|e| SealError::io(root, e))?
-            .is_dir()
-        {
-            sync_tree(&entry.path())?;
-        }
-    }
-    crate::fs::atomic::sync_dir(root).map_err(|e| SealError::io(root, e))
+    std::fs::set_permissions(staging.path(), std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| SealError::io(staging.path(), e))?;
+    Ok(staging.commit(output, out.overwrite)?)
 }

@@ -213,6 +213,18 @@ impl SealError {
     }
 }
 
+/// A commit that failed: an existing target is a usage error (same message), an I/O step keeps its
+/// path.
+impl From<crate::fs::commit::CommitError> for SealError {
+    fn from(e: crate::fs::commit::CommitError) -> SealError {
+        use crate::fs::commit::CommitError;
+        match e {
+            CommitError::Io { path, source } => SealError::Io { path, source },
+            exists @ CommitError::Exists(_) => SealError::Usage(exists.to_string()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

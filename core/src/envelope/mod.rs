@@ -5,8 +5,8 @@
 //! seekable), [`recipient`] (key wrappers per stanza type), and the operations [`encrypt`],
 //! [`decrypt`], [`rewrap`], [`reader`] and [`inspect`] built from them.
 
+pub mod authenticate;
 pub mod checked;
-pub mod commit;
 pub mod decrypt;
 pub mod encrypt;
 pub mod error;

@@ -71,6 +71,7 @@ fn strip_newline(buf: &[u8]) -> &[u8] {
 /// Asks on the terminal (without echo), only if stdin is one.
 fn prompt(token_label: &str) -> Result<Zeroizing<Vec<u8>>, ErrorKind> {
     // SAFETY: isatty only inspects the descriptor.
+    #[allow(unsafe_code)] // replaced in the keys branch
     let tty = unsafe { libc::isatty(libc::STDIN_FILENO) } == 1;
     if !tty {
         return Err(ErrorKind::Pin(
