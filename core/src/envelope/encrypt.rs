@@ -10,16 +10,16 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use super::authenticate::build_envelope;
-use super::checked::encrypt_jobs_checked;
 use super::format::{
     check_model_name, check_rel_path, chunk_size_ok, path_order, Body, FileEntry, Header, Layout,
     DEFAULT_CHUNK_SIZE, ENVELOPE_NAME, MAX_STANZAS, SALT_LEN,
 };
 use super::keyschedule::{body_digest, DataKey};
 use super::recipient::{KeyWrapper, WrapContext};
-use super::stream::{encrypt_jobs_with_progress, ChunkLayout, FileCipher, Job};
+use super::signed_plaintext::SignedPlaintext;
+use super::stream::{encrypt_jobs_observed, ChunkLayout, FileCipher, Job, Observers};
 use super::SealError;
-use crate::digest::{SignedDigests, StreamCheck};
+use crate::digest::SignedDigests;
 use crate::fs::commit::{clean_stale_temporaries, create_new, write_file_beside, StagingDir};
 use crate::progress::{NoProgress, Progress};
 use crate::rng::{Entropy, OsEntropy};
@@ -148,7 +148,7 @@ pub fn encrypt_matching(
     signed: &SignedDigests,
     unsigned: &[&str],
 ) -> Result<EncryptSummary, SealError> {
-    let expect = Expect { signed, unsigned };
+    let expect = SignedPlaintext { signed, unsigned };
     encrypt_inner(
         input,
         recipients,
@@ -158,43 +158,6 @@ pub fn encrypt_matching(
         &NoProgress,
         Some(&expect),
     )
-}
-
-/// What [`encrypt_matching`] checks against.
-struct Expect<'a> {
-    signed: &'a SignedDigests,
-    unsigned: &'a [&'a str],
-}
-
-impl Expect<'_> {
-    /// One check per source (`None` for the unsigned ones), after checking that the sources and
-    /// the manifest list the same files.
-    fn checks(&self, sources: &[Source]) -> Result<Vec<Option<StreamCheck>>, SealError> {
-        let names: std::collections::HashSet<&str> =
-            sources.iter().map(|s| s.entry.path.as_str()).collect();
-        if let Some(missing) = self.signed.file_names().find(|n| !names.contains(n)) {
-            return Err(SealError::Changed {
-                path: PathBuf::from(missing),
-                reason: "changed while sealing: signed, but no longer among the files to encrypt"
-                    .into(),
-            });
-        }
-        sources
-            .iter()
-            .map(|s| {
-                if self.unsigned.contains(&s.entry.path.as_str()) {
-                    return Ok(None);
-                }
-                match self.signed.check(&s.entry.path, s.entry.size) {
-                    Some(check) => Ok(Some(check)),
-                    None => Err(SealError::Changed {
-                        path: s.path.clone(),
-                        reason: "changed while sealing: appeared after the model was signed".into(),
-                    }),
-                }
-            })
-            .collect()
-    }
 }
 
 struct Source {
@@ -232,12 +195,21 @@ fn encrypt_inner(
     options: &EncryptOptions,
     entropy: &mut dyn Entropy,
     progress: &dyn Progress,
-    expect: Option<&Expect<'_>>,
+    expect: Option<&SignedPlaintext<'_>>,
 ) -> Result<EncryptSummary, SealError> {
     check_options(recipients, output, options)?;
     clean_stale_temporaries(output)?;
     let (layout, mut sources) = open_sources(input)?;
-    let checks = expect.map(|e| e.checks(&sources)).transpose()?;
+    let observers = match expect {
+        Some(expect) => {
+            let files: Vec<(&FileEntry, &Path)> = sources
+                .iter()
+                .map(|s| (&s.entry, s.path.as_path()))
+                .collect();
+            expect.observers(&files)?
+        }
+        None => Vec::new(),
+    };
     let model_name = options
         .model_name
         .clone()
@@ -284,8 +256,8 @@ fn encrypt_inner(
         progress,
     };
     match layout {
-        Layout::SingleFile => write_single(&sources[0], &out, checks)?,
-        Layout::Directory => write_directory(&sources, &out, checks)?,
+        Layout::SingleFile => write_single(&sources[0], &out, observers)?,
+        Layout::Directory => write_directory(&sources, &out, observers)?,
     }
     Ok(EncryptSummary {
         files: sources.len(),
@@ -463,23 +435,7 @@ struct Output<'a> {
     progress: &'a dyn Progress,
 }
 
-/// Runs the encryption jobs, checking the plaintext when `checks` is given.
-fn run_jobs(
-    jobs: &[Job<'_>],
-    checks: Option<Vec<Option<StreamCheck>>>,
-    progress: &dyn Progress,
-) -> Result<(), SealError> {
-    match checks {
-        Some(checks) => encrypt_jobs_checked(jobs, checks, progress),
-        None => encrypt_jobs_with_progress(jobs, progress),
-    }
-}
-
-fn write_single(
-    source: &Source,
-    out: &Output<'_>,
-    checks: Option<Vec<Option<StreamCheck>>>,
-) -> Result<(), SealError> {
+fn write_single(source: &Source, out: &Output<'_>, observers: Observers) -> Result<(), SealError> {
     let Output {
         header,
         dek,
@@ -497,7 +453,7 @@ fn write_single(
             dst,
             dst_name: output,
         };
-        run_jobs(std::slice::from_ref(&job), checks, out.progress)?;
+        encrypt_jobs_observed(std::slice::from_ref(&job), observers, out.progress)?;
         check_unchanged(std::slice::from_ref(source))?;
         use std::os::unix::fs::FileExt;
         dst.write_all_at(envelope, 0)
@@ -508,7 +464,7 @@ fn write_single(
 fn write_directory(
     sources: &[Source],
     out: &Output<'_>,
-    checks: Option<Vec<Option<StreamCheck>>>,
+    observers: Observers,
 ) -> Result<(), SealError> {
     let Output {
         header,
@@ -537,7 +493,7 @@ fn write_directory(
             dst_name: p,
         })
         .collect();
-    run_jobs(&jobs, checks, out.progress)?;
+    encrypt_jobs_observed(&jobs, observers, out.progress)?;
     check_unchanged(sources)?;
     let files: Vec<(&File, &Path)> = outs.iter().map(|(f, p)| (f, p.as_path())).collect();
     crate::fs::atomic::sync_all_parallel(&files).map_err(|(p, e)| SealError::io(&p, e))?;

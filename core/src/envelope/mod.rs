@@ -8,7 +8,6 @@
 //! `crate::fs::commit`.
 
 pub mod authenticate;
-pub mod checked;
 pub mod decrypt;
 pub mod encrypt;
 pub mod error;
@@ -18,6 +17,7 @@ pub mod keyschedule;
 pub mod reader;
 pub mod recipient;
 pub mod rewrap;
+mod signed_plaintext;
 pub mod stream;
 #[cfg(test)]
 mod vectors;
