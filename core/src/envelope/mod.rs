@@ -1,11 +1,11 @@
 //! Envelope encryption of models: the modelseal encrypted format v1 (`docs/FORMAT.md`).
 //!
-//! One module per question, as in age/rage: [`format`] (the bytes of the envelope), [`keyschedule`]
-//! (DEK, HKDF derivations, header MAC), [`authenticate`] (building an envelope and reading one back
-//! only through its MAC), [`stream`] (chunked AES-256-GCM STREAM, parallel and seekable),
-//! [`recipient`] (key wrappers per stanza type), and the operations [`encrypt`], [`decrypt`],
-//! [`rewrap`], [`reader`] and [`inspect`] built from them. Their outputs are committed to disk by
-//! `crate::fs::commit`.
+//! One module per question, as in age/rage: [`format`](mod@format) (the bytes of the envelope),
+//! [`keyschedule`] (DEK, HKDF derivations, header MAC), [`authenticate`] (building an envelope and
+//! reading one back only through its MAC), [`stream`] (chunked AES-256-GCM STREAM, parallel and
+//! seekable), [`recipient`] (key wrappers per stanza type), and the operations
+//! [`encrypt`](mod@encrypt), [`decrypt`](mod@decrypt), [`rewrap`](mod@rewrap), [`reader`] and
+//! [`inspect`] built from them. Their outputs are committed to disk by `crate::fs::commit`.
 
 pub mod authenticate;
 pub mod decrypt;
