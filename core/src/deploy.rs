@@ -19,12 +19,12 @@ use crate::digest::SignedDigests;
 use crate::error::ErrorClass;
 
 use crate::envelope::{self, DecryptSummary, EncryptOptions, EncryptSummary, Plaintext, SealError};
+use crate::fs::commit::{CommitError, StagingDir};
 use crate::keys::{Identity, Recipient, Signer};
 use crate::policy::{Policy, PolicyDecision, PolicyVerifyOptions};
 use crate::progress::NoProgress;
 use crate::sign::{default_signature_path, sign_model, SignError, SignOptions, SignOutcome};
 use crate::verify::VerifyError;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 /// Name of the plaintext signature inside a sealed model (top level of the encrypted tree, and
@@ -128,11 +128,9 @@ pub fn seal_model(
     options: &SealOptions,
 ) -> Result<SealOutcome, DeployError> {
     let files = plaintext_files(model)?;
-    let parent = parent_of(output);
-    let scratch = tempfile::Builder::new()
-        .prefix(".modelseal-seal-")
-        .tempdir_in(parent)
-        .map_err(io(parent))?;
+    // The inner signature waits here until it is encrypted; named like every temporary of
+    // `output`, so a killed run's copy is removed by the next run.
+    let scratch = StagingDir::beside(output, 0o700).map_err(commit_error)?;
     let inner_path = scratch.path().join(INNER_SIGNATURE_NAME);
     let sign_options = SignOptions {
         signature: Some(inner_path.clone()),
@@ -247,7 +245,8 @@ pub fn unseal_model(
     out: &Path,
     options: &UnsealOptions,
 ) -> Result<UnsealOutcome, DeployError> {
-    Scratch::clean_stale(out)?;
+    // What killed runs for `out` left beside it (their private temporaries) goes first.
+    crate::fs::commit::clean_stale_temporaries(out).map_err(SealError::from)?;
     if out.symlink_metadata().is_ok() {
         return Err(DeployError::Usage(format!(
             "{}: already exists; unseal publishes into a new directory only",
@@ -266,8 +265,9 @@ pub fn unseal_model(
     if !outer.allowed {
         return Err(denied("encrypted model", outer));
     }
-    let scratch = Scratch::beside(out)?;
-    let plain = scratch.path.join("model");
+    // Removed, with any plaintext in it, when this function returns — also early or by a panic.
+    let scratch = StagingDir::beside(out, 0o700).map_err(commit_error)?;
+    let plain = scratch.path().join("model");
     let decrypt_options = envelope::DecryptOptions {
         file_mode: 0o400,
         ..envelope::DecryptOptions::default()
@@ -290,8 +290,9 @@ pub fn unseal_model(
         // Named as it would have been published: the scratch directory is gone when this is read.
         return Err(denied("decrypted model", as_published(inner, &plain, out)));
     }
-    publish(&plain, out)?;
-    scratch.finish();
+    crate::fs::commit::publish_read_only(&plain, out).map_err(commit_error)?;
+    // Now empty: the model moved out.
+    drop(scratch);
     Ok(UnsealOutcome {
         outer,
         inner: as_published(inner, &plain, out),
@@ -350,85 +351,11 @@ fn inner_model_path(plain: &Path, inner_sig: &Path) -> Result<PathBuf, DeployErr
     }
 }
 
-/// Directories 0500 (deepest first), rename into place, then the top directory 0500 (a directory
-/// must stay writable while it is moved to another parent), then fsync the parent.
-fn publish(plain: &Path, out: &Path) -> Result<(), DeployError> {
-    let mut dirs = Vec::new();
-    collect_dirs(plain, &mut dirs)?;
-    for dir in dirs.iter().rev() {
-        set_mode(dir, 0o500)?;
-    }
-    std::fs::rename(plain, out).map_err(io(out))?;
-    set_mode(out, 0o500)?;
-    crate::fs::atomic::sync_dir(parent_of(out)).map_err(io(out))
-}
-
-fn collect_dirs(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), DeployError> {
-    for entry in std::fs::read_dir(dir).map_err(io(dir))? {
-        let entry = entry.map_err(io(dir))?;
-        if entry.file_type().map_err(io(dir))?.is_dir() {
-            out.push(entry.path());
-            collect_dirs(&entry.path(), out)?;
-        }
-    }
-    Ok(())
-}
-
-fn set_mode(path: &Path, mode: u32) -> Result<(), DeployError> {
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(io(path))
-}
-
-fn parent_of(path: &Path) -> &Path {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    }
-}
-
-/// A private (0700) temporary directory beside the target, removed on drop unless finished —
-/// also when unseal returns early or panics, so no decrypted byte outlives a failure.
-///
-/// It is named like every temporary output of `seal` (`.<DIR name>.modelseal-tmp.<pid>.*`), so
-/// that one mechanism finds what a killed run (SIGKILL, power loss) left: the next unseal into the
-/// same DIR removes the temporaries whose process is gone, never those of a live one.
-struct Scratch {
-    path: PathBuf,
-    keep: bool,
-}
-
-impl Scratch {
-    fn beside(out: &Path) -> Result<Scratch, DeployError> {
-        let parent = parent_of(out);
-        let dir = tempfile::Builder::new()
-            .prefix(&crate::envelope::commit::temp_prefix(out))
-            .permissions(std::fs::Permissions::from_mode(0o700))
-            .tempdir_in(parent)
-            .map_err(io(parent))?;
-        Ok(Scratch {
-            path: dir.keep(),
-            keep: false,
-        })
-    }
-
-    /// Removes the temporaries that killed runs for `out` left beside it.
-    fn clean_stale(out: &Path) -> Result<(), DeployError> {
-        crate::envelope::commit::clean_stale_temporaries(out)?;
-        Ok(())
-    }
-
-    /// The model was moved out; remove the (now empty) scratch directory.
-    fn finish(mut self) {
-        let _ = std::fs::remove_dir(&self.path);
-        self.keep = true;
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if !self.keep {
-            // Directories may already be 0500 (a failure while publishing).
-            let _ = crate::fs::atomic::remove_tree(&self.path);
-        }
+/// A failed file-system step of a scratch directory or of the publish, with its path.
+fn commit_error(e: CommitError) -> DeployError {
+    match e {
+        CommitError::Io { path, source } => DeployError::Io { path, source },
+        exists @ CommitError::Exists(_) => DeployError::Usage(exists.to_string()),
     }
 }
 

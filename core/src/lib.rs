@@ -7,6 +7,9 @@
 //! encrypts models to recipients (format: `docs/FORMAT.md`). The CLI and the Python bindings call
 //! only these entry points.
 
+// `unsafe` is allowed only in `fs`, which says why each use is needed and sound.
+#![deny(unsafe_code)]
+
 pub mod audit;
 pub mod deploy;
 pub mod digest;

@@ -11,15 +11,13 @@ use std::fs::File;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use super::commit::{
-    clean_stale_temporaries, commit, open_authenticated, open_nofollow, parent_dir, temp_prefix,
-    write_file_beside, Form, Opened,
-};
-use super::encrypt::{create_new_mode, sync_tree};
+use super::authenticate::{open_authenticated, Form, Opened};
 use super::format::{FileEntry, ENVELOPE_NAME};
 use super::keyschedule::KeySchedule;
 use super::stream::{check_ct_len, decrypt_jobs_with_progress, ChunkLayout, FileCipher, Job};
 use super::SealError;
+use crate::fs::commit::{clean_stale_temporaries, create_new, write_file_beside, StagingDir};
+use crate::fs::open_nofollow;
 use crate::keys::wrapping::Identity;
 use crate::progress::{NoProgress, Progress};
 
@@ -125,7 +123,7 @@ fn inventory<'a>(opened: &'a Opened, skip: &[String]) -> Result<Vec<SourceFile<'
     let body = &opened.header.body;
     match &opened.form {
         Form::SingleFile(path) => {
-            let f = open_nofollow(path)?;
+            let f = open_nofollow(path).map_err(|e| SealError::io(path, e))?;
             let len = f.metadata().map_err(|e| SealError::io(path, e))?.len();
             let entry = &body.files[0];
             let expected =
@@ -161,7 +159,7 @@ fn inventory<'a>(opened: &'a Opened, skip: &[String]) -> Result<Vec<SourceFile<'
                         reason: "missing file (listed in the authenticated header)".into(),
                     });
                 }
-                let f = open_nofollow(&path)?;
+                let f = open_nofollow(&path).map_err(|e| SealError::io(&path, e))?;
                 let meta = f.metadata().map_err(|e| SealError::io(&path, e))?;
                 if !meta.is_file() {
                     return Err(SealError::Tree {
@@ -263,20 +261,15 @@ fn decrypt_directory(
     options: &DecryptOptions,
     progress: &dyn Progress,
 ) -> Result<(), SealError> {
-    let parent = parent_dir(output);
-    // TempDir removes the directory and all plaintext in it when dropped on an error path. It is
-    // created 0700 (not from the umask), so a killed run leaves nothing others can enter (§10
-    // step 10, §14.7).
-    let tmp = tempfile::Builder::new()
-        .prefix(&temp_prefix(output))
-        .permissions(std::fs::Permissions::from_mode(0o700))
-        .tempdir_in(&parent)
-        .map_err(|e| SealError::io(&parent, e))?;
+    // The staging directory removes itself and all plaintext in it when dropped on an error path.
+    // It is created 0700 (not from the umask), so a killed run leaves nothing others can enter
+    // (§10 step 10, §14.7).
+    let staging = StagingDir::beside(output, 0o700)?;
     let mut outs = Vec::with_capacity(sources.len());
     for (entry, _, _) in sources {
-        let dst = tmp.path().join(&entry.path);
+        let dst = staging.path().join(&entry.path);
         // create_new: names that collide on a case-insensitive file system fail (§10 step 10).
-        outs.push((create_new_mode(&dst, 0o600, 0o700)?, dst));
+        outs.push((create_new(&dst, 0o600, 0o700)?, dst));
     }
     let jobs: Vec<Job<'_>> = sources
         .iter()
@@ -298,11 +291,5 @@ fn decrypt_directory(
     }
     let files: Vec<(&File, &Path)> = outs.iter().map(|(f, p)| (f, p.as_path())).collect();
     crate::fs::atomic::sync_all_parallel(&files).map_err(|(p, e)| SealError::io(&p, e))?;
-    sync_tree(tmp.path())?;
-    let tmp_path = tmp.keep();
-    let result = commit(&tmp_path, output, options.overwrite);
-    if result.is_err() {
-        let _ = std::fs::remove_dir_all(&tmp_path);
-    }
-    result
+    Ok(staging.commit(output, options.overwrite)?)
 }

@@ -5,22 +5,21 @@
 //! only when complete and fsynced; a failure removes it. A plaintext file that changes size while
 //! being read fails the run. The DEK and derived keys are zeroized on drop.
 
-use std::fs::{File, OpenOptions};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::fs::File;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use super::checked::encrypt_jobs_checked;
-use super::commit::{
-    build_envelope, clean_stale_temporaries, commit, parent_dir, temp_prefix, write_file_beside,
-};
+use super::authenticate::build_envelope;
 use super::format::{
     check_model_name, check_rel_path, chunk_size_ok, path_order, Body, FileEntry, Header, Layout,
     DEFAULT_CHUNK_SIZE, ENVELOPE_NAME, MAX_STANZAS, SALT_LEN,
 };
 use super::keyschedule::{body_digest, KeySchedule};
-use super::stream::{encrypt_jobs_with_progress, ChunkLayout, FileCipher, Job};
+use super::signed_plaintext::SignedPlaintext;
+use super::stream::{encrypt_jobs_observed, ChunkLayout, FileCipher, Job, Observers};
 use super::SealError;
-use crate::digest::{SignedDigests, StreamCheck};
+use crate::digest::SignedDigests;
+use crate::fs::commit::{clean_stale_temporaries, create_new, write_file_beside, StagingDir};
 use crate::keys::wrapping::DataKey;
 use crate::keys::wrapping::{Recipient, WrapContext};
 use crate::progress::{NoProgress, Progress};
@@ -150,7 +149,7 @@ pub fn encrypt_matching(
     signed: &SignedDigests,
     unsigned: &[&str],
 ) -> Result<EncryptSummary, SealError> {
-    let expect = Expect { signed, unsigned };
+    let expect = SignedPlaintext { signed, unsigned };
     encrypt_inner(
         input,
         recipients,
@@ -160,43 +159,6 @@ pub fn encrypt_matching(
         &NoProgress,
         Some(&expect),
     )
-}
-
-/// What [`encrypt_matching`] checks against.
-struct Expect<'a> {
-    signed: &'a SignedDigests,
-    unsigned: &'a [&'a str],
-}
-
-impl Expect<'_> {
-    /// One check per source (`None` for the unsigned ones), after checking that the sources and
-    /// the manifest list the same files.
-    fn checks(&self, sources: &[Source]) -> Result<Vec<Option<StreamCheck>>, SealError> {
-        let names: std::collections::HashSet<&str> =
-            sources.iter().map(|s| s.entry.path.as_str()).collect();
-        if let Some(missing) = self.signed.file_names().find(|n| !names.contains(n)) {
-            return Err(SealError::Changed {
-                path: PathBuf::from(missing),
-                reason: "changed while sealing: signed, but no longer among the files to encrypt"
-                    .into(),
-            });
-        }
-        sources
-            .iter()
-            .map(|s| {
-                if self.unsigned.contains(&s.entry.path.as_str()) {
-                    return Ok(None);
-                }
-                match self.signed.check(&s.entry.path, s.entry.size) {
-                    Some(check) => Ok(Some(check)),
-                    None => Err(SealError::Changed {
-                        path: s.path.clone(),
-                        reason: "changed while sealing: appeared after the model was signed".into(),
-                    }),
-                }
-            })
-            .collect()
-    }
 }
 
 struct Source {
@@ -234,12 +196,21 @@ fn encrypt_inner(
     options: &EncryptOptions,
     entropy: &mut dyn Entropy,
     progress: &dyn Progress,
-    expect: Option<&Expect<'_>>,
+    expect: Option<&SignedPlaintext<'_>>,
 ) -> Result<EncryptSummary, SealError> {
     check_options(recipients, output, options)?;
     clean_stale_temporaries(output)?;
     let (layout, mut sources) = open_sources(input)?;
-    let checks = expect.map(|e| e.checks(&sources)).transpose()?;
+    let observers = match expect {
+        Some(expect) => {
+            let files: Vec<(&FileEntry, &Path)> = sources
+                .iter()
+                .map(|s| (&s.entry, s.path.as_path()))
+                .collect();
+            expect.observers(&files)?
+        }
+        None => Vec::new(),
+    };
     let model_name = options
         .model_name
         .clone()
@@ -286,8 +257,8 @@ fn encrypt_inner(
         progress,
     };
     match layout {
-        Layout::SingleFile => write_single(&sources[0], &out, checks)?,
-        Layout::Directory => write_directory(&sources, &out, checks)?,
+        Layout::SingleFile => write_single(&sources[0], &out, observers)?,
+        Layout::Directory => write_directory(&sources, &out, observers)?,
     }
     Ok(EncryptSummary {
         files: sources.len(),
@@ -465,23 +436,7 @@ struct Output<'a> {
     progress: &'a dyn Progress,
 }
 
-/// Runs the encryption jobs, checking the plaintext when `checks` is given.
-fn run_jobs(
-    jobs: &[Job<'_>],
-    checks: Option<Vec<Option<StreamCheck>>>,
-    progress: &dyn Progress,
-) -> Result<(), SealError> {
-    match checks {
-        Some(checks) => encrypt_jobs_checked(jobs, checks, progress),
-        None => encrypt_jobs_with_progress(jobs, progress),
-    }
-}
-
-fn write_single(
-    source: &Source,
-    out: &Output<'_>,
-    checks: Option<Vec<Option<StreamCheck>>>,
-) -> Result<(), SealError> {
+fn write_single(source: &Source, out: &Output<'_>, observers: Observers) -> Result<(), SealError> {
     let Output {
         header,
         dek,
@@ -499,7 +454,7 @@ fn write_single(
             dst,
             dst_name: output,
         };
-        run_jobs(std::slice::from_ref(&job), checks, out.progress)?;
+        encrypt_jobs_observed(std::slice::from_ref(&job), observers, out.progress)?;
         check_unchanged(std::slice::from_ref(source))?;
         use std::os::unix::fs::FileExt;
         dst.write_all_at(envelope, 0)
@@ -510,7 +465,7 @@ fn write_single(
 fn write_directory(
     sources: &[Source],
     out: &Output<'_>,
-    checks: Option<Vec<Option<StreamCheck>>>,
+    observers: Observers,
 ) -> Result<(), SealError> {
     let Output {
         header,
@@ -519,15 +474,11 @@ fn write_directory(
         path: output,
         ..
     } = *out;
-    let parent = parent_dir(output);
-    let tmp = tempfile::Builder::new()
-        .prefix(&temp_prefix(output))
-        .tempdir_in(&parent)
-        .map_err(|e| SealError::io(&parent, e))?;
+    let staging = StagingDir::beside(output, 0o700)?;
     let mut outs = Vec::with_capacity(sources.len());
     for s in sources {
-        let dst = tmp.path().join(&s.entry.path);
-        outs.push((create_new(&dst)?, dst));
+        let dst = staging.path().join(&s.entry.path);
+        outs.push((create_new(&dst, 0o644, 0o755)?, dst));
     }
     let ciphers = ciphers(sources, header, dek)?;
     let jobs: Vec<Job<'_>> = sources
@@ -543,62 +494,18 @@ fn write_directory(
             dst_name: p,
         })
         .collect();
-    run_jobs(&jobs, checks, out.progress)?;
+    encrypt_jobs_observed(&jobs, observers, out.progress)?;
     check_unchanged(sources)?;
     let files: Vec<(&File, &Path)> = outs.iter().map(|(f, p)| (f, p.as_path())).collect();
     crate::fs::atomic::sync_all_parallel(&files).map_err(|(p, e)| SealError::io(&p, e))?;
-    let env_path = tmp.path().join(ENVELOPE_NAME);
-    let env = create_new(&env_path)?;
+    let env_path = staging.path().join(ENVELOPE_NAME);
+    let env = create_new(&env_path, 0o644, 0o755)?;
     use std::io::Write;
     (&env)
         .write_all(envelope)
         .and_then(|_| env.sync_all())
         .map_err(|e| SealError::io(&env_path, e))?;
-    sync_tree(tmp.path())?;
-    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755))
-        .map_err(|e| SealError::io(tmp.path(), e))?;
-    let tmp_path = tmp.keep();
-    let result = commit(&tmp_path, output, out.overwrite);
-    if result.is_err() {
-        let _ = std::fs::remove_dir_all(&tmp_path);
-    }
-    result
-}
-
-/// Creates `path` (and its parent directories, 0755) exclusively, 0644, never following a symlink.
-pub(crate) fn create_new(path: &Path) -> Result<File, SealError> {
-    create_new_mode(path, 0o644, 0o755)
-}
-
-pub(crate) fn create_new_mode(path: &Path, mode: u32, dir_mode: u32) -> Result<File, SealError> {
-    if let Some(dir) = path.parent() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(dir_mode)
-            .create(dir)
-            .map_err(|e| SealError::io(dir, e))?;
-    }
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
-        .map_err(|e| SealError::io(path, e))
-}
-
-/// fsyncs every directory below and including `root` (files were synced when written).
-pub(crate) fn sync_tree(root: &Path) -> Result<(), SealError> {
-    for entry in std::fs::read_dir(root).map_err(|e| SealError::io(root, e))? {
-        let entry = entry.map_err(|e| SealError::io(root, e))?;
-        if entry
-            .file_type()
-            .map_err(|e| SealError::io(root, e))?
-            .is_dir()
-        {
-            sync_tree(&entry.path())?;
-        }
-    }
-    crate::fs::atomic::sync_dir(root).map_err(|e| SealError::io(root, e))
+    std::fs::set_permissions(staging.path(), std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| SealError::io(staging.path(), e))?;
+    Ok(staging.commit(output, out.overwrite)?)
 }

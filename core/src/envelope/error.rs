@@ -251,6 +251,18 @@ impl From<KeyError> for SealError {
     }
 }
 
+/// A commit that failed: an existing target is a usage error (same message), an I/O step keeps its
+/// path.
+impl From<crate::fs::commit::CommitError> for SealError {
+    fn from(e: crate::fs::commit::CommitError) -> SealError {
+        use crate::fs::commit::CommitError;
+        match e {
+            CommitError::Io { path, source } => SealError::Io { path, source },
+            exists @ CommitError::Exists(_) => SealError::Usage(exists.to_string()),
+        }
+    }
+}
+
 /// A failed random number generator: a primitive failure.
 impl From<EntropyError> for SealError {
     fn from(err: EntropyError) -> SealError {

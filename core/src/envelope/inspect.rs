@@ -8,7 +8,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use super::commit::read_envelope;
+use super::authenticate::read_envelope;
 use super::format::{Layout, ParamValue, ENVELOPE_NAME, MAGIC, VERSION};
 use super::keyschedule::body_digest;
 use super::SealError;

@@ -1,13 +1,14 @@
 //! Envelope encryption of models: the modelseal encrypted format v1 (`docs/FORMAT.md`).
 //!
-//! One module per question, as in age/rage: [`format`] (the bytes of the envelope), [`keyschedule`]
-//! (DEK, HKDF derivations, header MAC), [`stream`] (chunked AES-256-GCM STREAM, parallel and
-//! seekable), and the operations [`encrypt`], [`decrypt`], [`rewrap`], [`reader`] and [`inspect`]
-//! built from them. Keys are the key seam's `Recipient` and `Identity` (`keys::wrapping`): this
-//! module takes them as trait objects and never names a backend.
+//! One module per question, as in age/rage: [`format`](mod@format) (the bytes of the envelope),
+//! [`keyschedule`] (DEK, HKDF derivations, header MAC), [`authenticate`] (building an envelope and
+//! reading one back only through its MAC), [`stream`] (chunked AES-256-GCM STREAM, parallel and
+//! seekable), and the operations [`encrypt`](mod@encrypt), [`decrypt`](mod@decrypt),
+//! [`rewrap`](mod@rewrap), [`reader`] and [`inspect`] built from them. Keys are the key seam's
+//! `Recipient` and `Identity` (`keys::wrapping`): this module takes them as trait objects and never
+//! names a backend. Outputs are committed to disk by `crate::fs::commit`.
 
-pub mod checked;
-pub mod commit;
+pub mod authenticate;
 pub mod decrypt;
 pub mod encrypt;
 pub mod error;
@@ -16,6 +17,7 @@ pub mod inspect;
 pub mod keyschedule;
 pub mod reader;
 pub mod rewrap;
+mod signed_plaintext;
 pub mod stream;
 #[cfg(test)]
 mod vectors;

@@ -5,7 +5,7 @@
 use std::fs::File;
 use std::path::Path;
 
-use super::commit::{open_authenticated, open_nofollow, Form};
+use super::authenticate::{open_authenticated, Form};
 use super::format::ENVELOPE_NAME;
 use super::keyschedule::KeySchedule;
 use super::stream::{ChunkLayout, ChunkReader, FileCipher};
@@ -32,7 +32,7 @@ pub fn open_file(
         Form::SingleFile(p) => (p.clone(), opened.envelope_len),
         Form::Directory(root) => (root.join(&entry.path), 0),
     };
-    let file = open_nofollow(&path)?;
+    let file = crate::fs::open_nofollow(&path).map_err(|e| SealError::io(&path, e))?;
     let meta = file.metadata().map_err(|e| SealError::io(&path, e))?;
     if !meta.is_file() {
         return Err(SealError::Tree {

@@ -8,9 +8,7 @@ use std::io::{Seek, SeekFrom, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use super::commit::{
-    build_envelope, open_authenticated, open_nofollow, parent_dir, temp_prefix, Form,
-};
+use super::authenticate::{build_envelope, open_authenticated, Form};
 use super::format::{Header, Stanza, MAX_STANZAS};
 use super::SealError;
 use crate::keys::wrapping::{Identity, Recipient, WrapContext};
@@ -153,26 +151,21 @@ fn rewrap_inner(
         .collect())
 }
 
+/// Replaces the single-file model at `path` by `envelope` followed by its unchanged payload (from
+/// `old_envelope_len` on), through a temporary committed over it atomically, with `mode`.
 fn replace_single(
     path: &Path,
     envelope: &[u8],
     old_envelope_len: u64,
     mode: u32,
 ) -> Result<(), SealError> {
-    let parent = parent_dir(path);
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&temp_prefix(path))
-        .permissions(std::fs::Permissions::from_mode(mode))
-        .tempfile_in(&parent)
-        .map_err(|e| SealError::io(&parent, e))?;
-    let mut src = open_nofollow(path)?;
-    let io = |e| SealError::io(path, e);
-    tmp.write_all(envelope).map_err(io)?;
-    src.seek(SeekFrom::Start(old_envelope_len)).map_err(io)?;
-    // std::io::copy uses copy_file_range between files on Linux.
-    std::io::copy(&mut src, tmp.as_file_mut()).map_err(io)?;
-    tmp.as_file().sync_all().map_err(io)?;
-    tmp.persist(path)
-        .map_err(|e| SealError::io(path, e.error))?;
-    crate::fs::atomic::sync_dir(&parent).map_err(|e| SealError::io(&parent, e))
+    let mut src = crate::fs::open_nofollow(path).map_err(|e| SealError::io(path, e))?;
+    crate::fs::commit::write_file_beside(path, mode, true, |mut tmp| {
+        let io = |e| SealError::io(path, e);
+        tmp.write_all(envelope).map_err(io)?;
+        src.seek(SeekFrom::Start(old_envelope_len)).map_err(io)?;
+        // std::io::copy uses copy_file_range between files on Linux.
+        std::io::copy(&mut src, &mut tmp).map_err(io)?;
+        Ok(())
+    })
 }

@@ -17,26 +17,45 @@ use std::path::{Component, Path, PathBuf};
 pub enum ConfineError {
     /// The root itself cannot be resolved or is not a directory.
     #[error("{root}: cannot use as the root directory: {reason}")]
-    Root { root: PathBuf, reason: String },
+    Root {
+        /// The root as given.
+        root: PathBuf,
+        /// Why it cannot be used.
+        reason: String,
+    },
     /// The path is empty.
     #[error("empty path; give a path relative to the root")]
     Empty,
     /// The path is absolute.
     #[error("{path:?}: absolute paths are refused; give a path relative to the root")]
-    Absolute { path: String },
+    Absolute {
+        /// The path as requested.
+        path: String,
+    },
     /// The path has a `..` component.
     #[error("{path:?}: `..` components are refused; give a path inside the root")]
-    ParentDir { path: String },
+    ParentDir {
+        /// The path as requested.
+        path: String,
+    },
     /// The path resolves (through a symlink) outside the root.
     #[error("{path:?}: resolves outside the root (through a symlink)")]
-    Escapes { path: String },
+    Escapes {
+        /// The path as requested.
+        path: String,
+    },
     /// The path does not exist.
     #[error("{path:?}: no such file or directory under the root")]
-    NotFound { path: String },
+    NotFound {
+        /// The path as requested.
+        path: String,
+    },
     /// The path cannot be resolved for another reason (permissions, a NUL byte, …).
     #[error("{path:?}: cannot resolve: {source}")]
     Resolve {
+        /// The path as requested.
         path: String,
+        /// The underlying error.
         source: std::io::Error,
     },
 }

@@ -3,7 +3,7 @@
 //! stanza are valid for whatever header bytes it is given — so a decoder must reject it at the
 //! rule under test, not at an earlier MAC or unwrap check.
 
-use super::super::commit::build_envelope;
+use super::super::authenticate::build_envelope;
 use super::super::format::{encode_prefix, Stanza};
 use super::super::keyschedule::{body_digest, KeySchedule};
 use super::seed;

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::commit::open_authenticated;
+use super::authenticate::open_authenticated;
 use super::encrypt::{encrypt_with_entropy, EncryptOptions, Plaintext};
 use super::format::{ParamValue, Stanza, DEFAULT_CHUNK_SIZE};
 use super::keyschedule::{mac_key, KeySchedule};

@@ -8,7 +8,7 @@ use serde_json::json;
 use std::fs;
 use std::path::Path;
 
-use super::super::commit::open_authenticated;
+use super::super::authenticate::open_authenticated;
 use super::super::encrypt::{encrypt_with_entropy, Plaintext};
 use super::super::format::ENVELOPE_NAME;
 use super::super::keyschedule::KeySchedule;
