@@ -76,24 +76,25 @@ pub(super) fn check_at(
         .ok_or_else(|| cert_error("the bundle carries no certificate".into()))?;
     let leaf = Certificate::from_der(leaf_der)
         .map_err(|e| cert_error(format!("the leaf certificate is not valid X.509 ({e})")))?;
-    let time = validity_time;
     let store = split_trusted(trusted)?;
     let ca_leaf = if store
         .roots
         .iter()
         .any(|(root, _)| *root == leaf_der.as_slice())
     {
-        check_validity(&leaf, time).map_err(|e| cert_error(describe(&e)))?;
+        check_validity(&leaf, validity_time).map_err(|e| cert_error(describe(&e)))?;
         false
     } else {
-        match validate_path(&store, leaf_der, intermediates, time) {
+        match validate_path(&store, leaf_der, intermediates, validity_time) {
             Err(webpki::Error::CaUsedAsEndEntity) => {
-                ca_leaf::validate(&store, leaf_der, &leaf, intermediates, time).map_err(|e| {
-                    cert_error(format!(
-                        "{} (the leaf is a CA:TRUE certificate)",
-                        describe(&e)
-                    ))
-                })?;
+                ca_leaf::validate(&store, leaf_der, &leaf, intermediates, validity_time).map_err(
+                    |e| {
+                        cert_error(format!(
+                            "{} (the leaf is a CA:TRUE certificate)",
+                            describe(&e)
+                        ))
+                    },
+                )?;
                 true
             }
             other => {
