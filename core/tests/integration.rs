@@ -3,6 +3,7 @@
 
 mod keys_trust;
 mod oms;
+mod oms_conformance;
 mod oms_proptest;
 mod seal;
 mod seal_props;

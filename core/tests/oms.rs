@@ -323,10 +323,14 @@ fn upstream_certificate_bundles() {
 }
 
 #[test]
-fn upstream_formats_we_refuse_say_why() {
+fn upstream_v0_2_statement_reads_as_files_sha256() {
+    // OMS v1.0 §11.2 lets a verifier read the v0.2 (`Digests/v0.1`) layout; verified in full in
+    // tests/oms_conformance.rs.
     let b = bundle("upstream/v0.2.0-certificate.sig");
-    let msg = Statement::parse(&b.payload).unwrap_err().to_string();
-    assert!(msg.contains("v0.2"), "{msg}");
+    let s = Statement::parse(&b.payload).unwrap();
+    assert_eq!(s.kind, modelseal::oms::PredicateKind::DigestsV0_1);
+    let names: Vec<&str> = s.resources.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["signme-1", "signme-2"]);
 }
 
 #[test]

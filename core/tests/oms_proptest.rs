@@ -33,11 +33,11 @@ fn rel_path() -> impl Strategy<Value = String> {
     vec(component(), 1..4).prop_map(|c| c.join("/"))
 }
 
-/// Distinct relative paths (possibly the single-file `.`).
+/// Distinct relative paths (possibly the single-file `.`); at least one, as a statement needs.
 fn paths() -> impl Strategy<Value = Vec<String>> {
     prop_oneof![
         1 => Just(vec![".".to_string()]),
-        6 => btree_set(rel_path(), 0..8).prop_map(|s| s.into_iter().collect()),
+        6 => btree_set(rel_path(), 1..8).prop_map(|s| s.into_iter().collect()),
     ]
 }
 
@@ -102,7 +102,7 @@ fn statement() -> impl Strategy<Value = Statement> {
         hash_algorithm(),
         method,
         any::<bool>(),
-        vec("[^\\x00]{0,10}", 0..3),
+        vec("[^\\x00]{1,10}", 0..3),
         "[^\\x00]{0,12}",
     )
         .prop_flat_map(|(h, shard, symlinks, ignores, name)| {

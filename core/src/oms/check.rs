@@ -10,6 +10,8 @@
 //!   canonical decimal offsets, `start` a multiple of `shard_size`, `start < end <= start + shard_size`;
 //! - every resource uses the statement's `hash_type` (as `<hash>-sharded-<shard_size>` or the spec's
 //!   plain `<hash>` for shards) with a digest of that algorithm's length;
+//! - at least one resource ([`OmsError::NoResources`]): OMS v1.0 §6.1 refuses an empty model, at
+//!   signing and at verification, since a signature over nothing proves nothing about a model;
 //! - names are unique (and shards unique per file and offset): a manifest is a map;
 //! - sizes and counts are bounded; the subject digest equals the SHA-256 of the raw resource
 //!   digests in listed order ([`OmsError::RootDigestMismatch`]).
@@ -22,8 +24,10 @@ use crate::digest::{HashAlgorithm, Method, Resource, SerializationConfig};
 use std::collections::HashSet;
 
 impl Statement {
-    /// Checks everything [`Statement::parse`] checks beyond JSON syntax: names, algorithms, digest
-    /// lengths, duplicates, limits and the root digest.
+    /// Checks everything [`Statement::parse`] checks beyond JSON syntax: at least one resource,
+    /// names, algorithms, digest lengths, duplicates, limits and the root digest. A signer runs it
+    /// on the statement it built, so an empty model (or one whose every file is ignored) is refused
+    /// before anything is signed.
     pub fn check(&self) -> Result<(), OmsError> {
         check_text("subject name", &self.subject_name)?;
         check_config(&self.serialization)?;
@@ -137,11 +141,14 @@ fn check_config(config: &SerializationConfig) -> Result<(), OmsError> {
         }
     }
     check_count("ignore paths", config.ignore_paths.len(), MAX_IGNORE_PATHS)?;
-    // Ignore paths are matched against the tree by the walker; here they need only be sane text.
-    config
-        .ignore_paths
-        .iter()
-        .try_for_each(|p| check_text("ignore path", p))
+    // Ignore paths are matched against the tree by the walker; here they need only be sane,
+    // non-empty text (`minLength: 1` in the v1.0 predicate schema).
+    config.ignore_paths.iter().try_for_each(|p| {
+        if p.is_empty() {
+            return Err(malformed("an ignore path is empty"));
+        }
+        check_text("ignore path", p)
+    })
 }
 
 /// Digest length of each hash in bytes.
@@ -153,6 +160,9 @@ fn digest_len(hash: HashAlgorithm) -> usize {
 }
 
 fn check_resources(config: &SerializationConfig, resources: &[Resource]) -> Result<(), OmsError> {
+    if resources.is_empty() {
+        return Err(OmsError::NoResources);
+    }
     check_count("resources", resources.len(), MAX_RESOURCES)?;
     let sharded_name = match config.method {
         Method::Files => None,
@@ -299,7 +309,22 @@ mod tests {
     fn accepts_ordinary_names() {
         files(&["a.txt", "sub/b.bin", "x:y", "..hidden", "a/.b", "sp ace/ü"]).unwrap();
         files(&["."]).unwrap();
-        files(&[]).unwrap();
+    }
+
+    #[test]
+    fn refuses_a_statement_without_resources() {
+        // OMS v1.0 §6.1: an empty model (or one whose every file is ignored) is refused, whatever
+        // the method; checked after the serialization so a bad shard_size is still named first.
+        for method in [Method::Files, Method::Shards { shard_size: 4 }] {
+            let s = Statement::new("m".into(), config(method, HashAlgorithm::Sha256), vec![]);
+            let e = s.check().expect_err("no resources must be refused");
+            assert!(matches!(e, OmsError::NoResources), "{e:?}");
+            let msg = e.to_string();
+            assert!(
+                msg.contains("no files") && msg.contains("ignored") && msg.contains("empty"),
+                "{msg}"
+            );
+        }
     }
 
     #[test]
@@ -447,7 +472,7 @@ mod tests {
         let mut s = Statement::new(
             "m\0".into(),
             config(Method::Files, HashAlgorithm::Sha256),
-            vec![],
+            vec![res("a", "sha256", 32)],
         );
         assert!(err(s.check()).contains("subject name"));
         s.subject_name = "x".repeat(MAX_NAME_BYTES + 1);
@@ -456,6 +481,8 @@ mod tests {
         s.check().unwrap();
         s.serialization.ignore_paths = vec!["ok".into(), "bad\0".into()];
         assert!(err(s.check()).contains("ignore path"));
+        s.serialization.ignore_paths = vec!["ok".into(), String::new()];
+        assert!(err(s.check()).contains("ignore path is empty"));
         s.serialization.ignore_paths = vec![String::new(); MAX_IGNORE_PATHS + 1];
         assert!(matches!(
             s.check(),

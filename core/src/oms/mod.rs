@@ -17,7 +17,7 @@ pub mod statement;
 
 pub use bundle::{Bundle, VerificationMaterial};
 pub use dsse::pae;
-pub use statement::Statement;
+pub use statement::{PredicateKind, Statement};
 
 /// `mediaType` of the bundles we write and accept.
 pub const BUNDLE_MEDIA_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
@@ -69,6 +69,10 @@ pub enum OmsError {
         count: u64,
         limit: u64,
     },
+    /// The statement lists no resource. OMS v1.0 §5.2.1 and §6.1: a signature covers at least one
+    /// file, and an empty model must be refused.
+    #[error("the statement lists no files, and an OMS signature must cover at least one (OMS v1.0 §6.1): the model is empty, every file in it is ignored, or (shards) every file is empty")]
+    NoResources,
     /// A well-formed bundle of a kind modelseal does not verify (e.g. a keyless entry without an
     /// inclusion promise).
     #[error("unsupported signature: {0}")]

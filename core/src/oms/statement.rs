@@ -4,9 +4,17 @@
 //! Writing produces one compact line whose field names and structure are those model-signing 1.1.1
 //! writes and reads (`ignore_paths` only when non-empty, `shard_size` as a JSON integer and only for
 //! shards). Reading accepts what 1.1.1 writes (pretty-printed JSON in any key order, `shard_size` as
-//! a float such as `1000000000.0`), ignores unknown fields as the v1.0 predicate asks, rejects
-//! duplicate known fields (a JSON parser differential), and then runs every check of
-//! [`super::check`]. Nothing here compares JSON text.
+//! a float such as `1000000000.0`) and applies the OMS v1.0 schemas' strictness
+//! (`schemas/v1.0/statement.schema.json`, `predicate.schema.json`): an unknown field of the
+//! statement, of the predicate or of `serialization` is refused, `method` and `hash_type` are
+//! closed enums, `shard_size` is required for shards and absent for files. Subjects and resource
+//! descriptors keep allowing extra fields (in-toto annotations, `uri`, …), as the schemas do. A
+//! known field given twice is refused (a JSON parser differential). Then every check of
+//! [`super::check`] runs. Nothing here compares JSON text.
+//!
+//! The deprecated v0.2 layout (`predicateType` `https://model_signing/Digests/v0.1`: one subject
+//! per file, no `serialization`) is read too, as OMS v1.0 §11.2 allows, into a files/SHA-256
+//! statement ([`PredicateKind::DigestsV0_1`]); it is never written.
 
 use super::json::{self, Obj};
 use super::{
@@ -14,11 +22,25 @@ use super::{
     STATEMENT_TYPE,
 };
 use crate::digest::{HashAlgorithm, Method, Resource, SerializationConfig};
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 
-/// `predicateType` of the experimental v0.2 format (per-file subjects, no serialization record).
-/// Recognized only to say why it is refused.
-const PREDICATE_TYPE_V0_2: &str = "https://model_signing/Digests/v0.1";
+/// `predicateType` of model-signing v0.2.0's format: one subject per file, no serialization record
+/// (OMS v1.0 §5.1, §11). Read, never written.
+pub const PREDICATE_TYPE_DIGESTS_V0_1: &str = "https://model_signing/Digests/v0.1";
+
+/// Which predicate a statement was read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PredicateKind {
+    /// `https://model_signing/signature/v1.0`: what every signer since model-signing 0.3 writes,
+    /// and the only kind modelseal writes.
+    SignatureV1_0,
+    /// `https://model_signing/Digests/v0.1` (model-signing v0.2.0): the files, SHA-256 each, are
+    /// the subjects; there is no signed root digest (the statement's is computed from the files
+    /// in listed order), no model name (read as empty) and no recorded serialization: files,
+    /// SHA-256, symlinks refused and no ignore paths beyond the defaults are assumed.
+    DigestsV0_1,
+}
 
 /// The signed statement: a model name, its root digest, and how it was serialized and hashed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +53,9 @@ pub struct Statement {
     pub serialization: SerializationConfig,
     /// Resources in the order they were signed.
     pub resources: Vec<Resource>,
+    /// The predicate it was read from; [`Statement::new`] makes [`PredicateKind::SignatureV1_0`],
+    /// and [`Statement::to_json`] always writes that.
+    pub kind: PredicateKind,
 }
 
 impl Statement {
@@ -49,6 +74,7 @@ impl Statement {
             root_digest,
             serialization,
             resources,
+            kind: PredicateKind::SignatureV1_0,
         }
     }
 
@@ -59,9 +85,11 @@ impl Statement {
         serde_json::to_vec(&out).unwrap_or_default()
     }
 
-    /// Parses and checks a DSSE payload: `_type`, `predicateType`, exactly one subject with a sha256
-    /// digest, a known serialization (accepting 1.1.1's float `shard_size`), well-formed resources
-    /// (valid hex, safe relative names, no duplicates), and the root digest.
+    /// Parses and checks a DSSE payload: `_type`, `predicateType`, no unknown field in the
+    /// statement, predicate or serialization, exactly one subject with a sha256 digest, a known
+    /// serialization (accepting 1.1.1's float `shard_size`), at least one resource, well-formed
+    /// resources (valid hex, safe relative names, no duplicates), and the root digest. A v0.2
+    /// (`Digests/v0.1`) payload is read as described in the module documentation.
     pub fn parse(payload: &[u8]) -> Result<Statement, OmsError> {
         check_size("statement", payload.len(), MAX_PAYLOAD_BYTES)?;
         let shape = |e: serde_json::Error| {
@@ -71,17 +99,30 @@ impl Statement {
         };
         // Two passes: the type fields first (everything else skipped without allocating), so
         // a statement of another kind is refused for its type, not for a missing field.
-        json::from_slice::<HeaderIn>(payload)
+        let kind = json::from_slice::<HeaderIn>(payload)
             .map_err(shape)?
             .check()?;
-        let raw: StatementIn = json::from_slice(payload).map_err(shape)?;
-        let statement = raw.into_statement()?;
+        let statement = match kind {
+            PredicateKind::SignatureV1_0 => json::from_slice::<StatementIn>(payload)
+                .map_err(shape)?
+                .into_statement()?,
+            PredicateKind::DigestsV0_1 => json::from_slice::<DigestsStatementIn>(payload)
+                .map_err(shape)?
+                .into_statement()?,
+        };
         statement.check()?;
         Ok(statement)
     }
 }
 
 pub use crate::digest::root_digest;
+
+/// The predicate a payload declares (after its `_type`), without reading the rest; `None` when
+/// it is not a statement of either kind.
+pub(crate) fn predicate_kind(payload: &[u8]) -> Option<PredicateKind> {
+    check_size("statement", payload.len(), MAX_PAYLOAD_BYTES).ok()?;
+    json::from_slice::<HeaderIn>(payload).ok()?.check().ok()
+}
 
 /// The `hash_type` names of the predicate. Exact spellings only: 1.1.1 writes `blake2b`, and its
 /// API alias `blake2` never reaches a signature.
@@ -183,9 +224,11 @@ impl<'a> From<&'a Statement> for StatementOut<'a> {
 }
 
 // ---- reading -------------------------------------------------------------------------------
-// Unknown fields are ignored everywhere (the v1.0 predicate says verifiers ignore them; in-toto
-// subjects may carry annotations). Known fields are typed, so `"allow_symlinks": "false"` or a
-// number where a string belongs is an error, and a known key given twice is an error.
+// Unknown fields are refused in the statement, the predicate and `serialization`
+// (`additionalProperties: false` in the v1.0 schemas), and ignored in subjects, digest sets and
+// resource descriptors (in-toto lets those grow; the schemas allow it). Known fields are typed, so
+// `"allow_symlinks": "false"` or a number where a string belongs is an error, and a known key given
+// twice is an error.
 
 #[derive(Deserialize)]
 struct HeaderIn {
@@ -196,7 +239,13 @@ struct HeaderIn {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct StatementIn {
+    // Checked by `HeaderIn`; named here so that they are not unknown.
+    #[serde(rename = "_type")]
+    _type: IgnoredAny,
+    #[serde(rename = "predicateType")]
+    _predicate_type: IgnoredAny,
     subject: Vec<Obj<SubjectIn>>,
     predicate: Obj<PredicateIn>,
 }
@@ -213,12 +262,14 @@ struct DigestSetIn {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct PredicateIn {
     serialization: Obj<SerializationIn>,
     resources: Vec<Obj<ResourceIn>>,
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct SerializationIn {
     method: String,
     hash_type: String,
@@ -236,27 +287,42 @@ struct ResourceIn {
     digest: String,
 }
 
+/// The v0.2 statement: only the subjects carry content (the predicate is a placeholder).
+#[derive(Deserialize)]
+struct DigestsStatementIn {
+    subject: Vec<Obj<DigestsSubjectIn>>,
+}
+
+#[derive(Deserialize)]
+struct DigestsSubjectIn {
+    name: String,
+    digest: Obj<DigestSetIn>,
+    #[serde(default)]
+    annotations: Option<Obj<AnnotationsIn>>,
+}
+
+#[derive(Deserialize)]
+struct AnnotationsIn {
+    actual_hash_algorithm: Option<String>,
+}
+
 impl HeaderIn {
-    /// Checks the type fields in the order 1.1.1 does.
-    fn check(self) -> Result<(), OmsError> {
+    /// Checks the type fields in the order 1.1.1 does; says which predicate follows.
+    fn check(self) -> Result<PredicateKind, OmsError> {
         if self.type_ != STATEMENT_TYPE {
             return Err(malformed(format!(
                 "statement _type is {:?}, expected {STATEMENT_TYPE:?}",
                 self.type_
             )));
         }
-        if self.predicate_type == PREDICATE_TYPE_V0_2 {
-            return Err(malformed(format!(
-                "predicateType {PREDICATE_TYPE_V0_2:?} (model_signing v0.2 experimental format) is not supported; re-sign with a current signer"
-            )));
-        }
-        if self.predicate_type != PREDICATE_TYPE {
-            return Err(malformed(format!(
+        match self.predicate_type.as_str() {
+            PREDICATE_TYPE => Ok(PredicateKind::SignatureV1_0),
+            PREDICATE_TYPE_DIGESTS_V0_1 => Ok(PredicateKind::DigestsV0_1),
+            other => Err(malformed(format!(
                 "predicateType is {:?}, expected {PREDICATE_TYPE:?}",
-                self.predicate_type
-            )));
+                super::check::shown(other)
+            ))),
         }
-        Ok(())
     }
 }
 
@@ -283,6 +349,49 @@ impl StatementIn {
             root_digest,
             serialization,
             resources,
+            kind: PredicateKind::SignatureV1_0,
+        })
+    }
+}
+
+/// The only per-file algorithm of v0.2 statements that a v1.0 serialization can express.
+const V0_1_FILE_SHA256: &str = "file-sha256";
+
+impl DigestsStatementIn {
+    /// One SHA-256 resource per subject, in listed order; what model-signing 1.1.1 reads from it.
+    fn into_statement(self) -> Result<Statement, OmsError> {
+        let resources = self
+            .subject
+            .into_iter()
+            .enumerate()
+            .map(|(index, Obj(s))| {
+                let algorithm = s
+                    .annotations
+                    .and_then(|Obj(a)| a.actual_hash_algorithm)
+                    .unwrap_or_else(|| V0_1_FILE_SHA256.to_string());
+                if algorithm != V0_1_FILE_SHA256 {
+                    return Err(malformed(format!(
+                        "subject {index} ({:?}): v0.2 hash algorithm {:?} is not supported (only {V0_1_FILE_SHA256:?})",
+                        super::check::shown(&s.name),
+                        super::check::shown(&algorithm)
+                    )));
+                }
+                Ok(Resource {
+                    digest: subject_digest(s.digest.0)?.to_vec(),
+                    name: s.name,
+                    algorithm: HashAlgorithm::Sha256.name().to_string(),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let serialization = SerializationConfig {
+            method: Method::Files,
+            hash: HashAlgorithm::Sha256,
+            allow_symlinks: false,
+            ignore_paths: Vec::new(),
+        };
+        Ok(Statement {
+            kind: PredicateKind::DigestsV0_1,
+            ..Statement::new(String::new(), serialization, resources)
         })
     }
 }
@@ -538,15 +647,87 @@ mod tests {
     }
 
     #[test]
-    fn ignores_unknown_fields_everywhere() {
+    fn extra_fields_are_read_where_the_schemas_allow_them() {
+        // Subjects, digest sets and resource descriptors may grow (in-toto annotations, uri, …).
         let mut v = to_value(&sample());
-        v["extra"] = json!(1);
         v["subject"][0]["annotations"] = json!({"k": "v"});
         v["subject"][0]["digest"]["sha512"] = json!("00");
-        v["predicate"]["model_card"] = json!({"nested": [1, 2, 3]});
-        v["predicate"]["serialization"]["future"] = json!(true);
         v["predicate"]["resources"][1]["uri"] = json!("x");
+        v["predicate"]["resources"][0]["annotations"] = json!({"nested": [1, 2, 3]});
         assert_eq!(reparse(&v).unwrap(), sample());
+    }
+
+    #[test]
+    fn unknown_fields_of_the_statement_predicate_and_serialization_are_refused() {
+        // `additionalProperties: false` in schemas/v1.0/statement.schema.json and
+        // predicate.schema.json (predicate and serialization).
+        let cases: Vec<(&str, Edit)> = vec![
+            ("extra", |v| v["extra"] = json!(1)),
+            ("model_card", |v| {
+                v["predicate"]["model_card"] = json!({"nested": [1, 2, 3]})
+            }),
+            ("future", |v| {
+                v["predicate"]["serialization"]["future"] = json!(true)
+            }),
+        ];
+        for (field, edit) in cases {
+            let mut v = to_value(&sample());
+            edit(&mut v);
+            let msg = message(reparse(&v));
+            assert!(
+                msg.contains(&format!("unknown field `{field}`")),
+                "{field}: {msg}"
+            );
+        }
+    }
+
+    #[test]
+    fn reads_the_v0_2_digests_predicate_as_files_sha256() {
+        // The shape of model-signing v0.2.0's statements (test-vectors/oms-unit/upstream/
+        // v0.2.0-certificate.sig): one subject per file, a placeholder predicate.
+        let (a, b) = (sha(b"hello"), sha(b"world\n"));
+        let payload = json!({
+            "_type": STATEMENT_TYPE,
+            "subject": [
+                {"name": "a.txt", "digest": {"sha256": hex::encode(&a)},
+                 "annotations": {"actual_hash_algorithm": "file-sha256"}},
+                {"name": "sub/b.bin", "digest": {"sha256": hex::encode(&b)}}
+            ],
+            "predicateType": PREDICATE_TYPE_DIGESTS_V0_1,
+            "predicate": {"unused": "Unused, just passed due to API requirements"}
+        });
+        let s = reparse(&payload).unwrap();
+        assert_eq!(s.kind, PredicateKind::DigestsV0_1);
+        assert_eq!(s.subject_name, "");
+        assert_eq!(s.serialization, files_config());
+        assert_eq!(s.resources, sample().resources);
+        assert_eq!(s.root_digest, sample().root_digest);
+        // Written back, it is a v1.0 statement: v0.1 is never produced.
+        assert_eq!(
+            Statement::parse(&s.to_json()).unwrap().kind,
+            PredicateKind::SignatureV1_0
+        );
+
+        let mut other = payload.clone();
+        other["subject"][0]["annotations"]["actual_hash_algorithm"] = json!("file-blake2");
+        assert!(message(reparse(&other)).contains("file-blake2"));
+        let mut unsafe_name = payload.clone();
+        unsafe_name["subject"][0]["name"] = json!("../x");
+        assert!(message(reparse(&unsafe_name)).contains("'..'"));
+        let mut none = payload.clone();
+        none["subject"] = json!([]);
+        assert!(matches!(reparse(&none), Err(OmsError::NoResources)));
+        let mut bad_digest = payload;
+        bad_digest["subject"][1]["digest"] = json!({"sha512": "00"});
+        assert!(message(reparse(&bad_digest)).contains("sha256"));
+    }
+
+    #[test]
+    fn a_statement_without_resources_is_refused() {
+        let mut v = to_value(&sample());
+        v["predicate"]["resources"] = json!([]);
+        v["subject"][0]["digest"]["sha256"] = json!(hex::encode(sha(b"")));
+        assert!(matches!(reparse(&v), Err(OmsError::NoResources)));
     }
 
     #[test]
@@ -557,9 +738,6 @@ mod tests {
             }),
             ("predicateType", |v| {
                 v["predicateType"] = json!("https://example/other")
-            }),
-            ("v0.2", |v| {
-                v["predicateType"] = json!("https://model_signing/Digests/v0.1")
             }),
             ("subjects", |v| v["subject"] = json!([])),
             ("subjects", |v| {
@@ -708,11 +886,18 @@ mod tests {
                     .replace("\"PLACEHOLDER\"", deep);
                 assert!(Statement::parse(text.as_bytes()).is_err(), "{pointer}");
             }
-            // An unknown field is skipped iteratively (serde_json keeps one byte per level), so
-            // deep junk there costs memory proportional to its size and nothing else.
+            // An unknown field where extras are allowed is skipped iteratively (serde_json keeps
+            // one byte per level), so deep junk there costs memory proportional to its size and
+            // nothing else; where they are not, it is refused at its name.
+            let mut v = to_value(&sample());
+            v["predicate"]["resources"][0]["junk"] = json!("PLACEHOLDER");
+            let text = serde_json::to_string(&v)
+                .unwrap()
+                .replace("\"PLACEHOLDER\"", deep);
+            assert_eq!(Statement::parse(text.as_bytes()).unwrap(), sample());
             let mut text = String::from_utf8(sample().to_json()).unwrap();
             text.insert_str(1, &format!(r#""junk":{deep},"#));
-            assert_eq!(Statement::parse(text.as_bytes()).unwrap(), sample());
+            assert!(message(Statement::parse(text.as_bytes())).contains("unknown field `junk`"));
         }
     }
 
