@@ -8,7 +8,7 @@
 //! - an empty model, or one whose every file is ignored, is refused at signing (§6.1).
 
 use modelseal::digest::{HashAlgorithm, Method};
-use modelseal::keys::{self, KeyAlgorithm, KeyOptions, KeyRef, PublicKey};
+use modelseal::keys::{self, KeyAlgorithm, KeyOptions, KeyRef};
 use modelseal::oms::{Bundle, OmsError, PredicateKind, Statement, VerificationMaterial};
 use modelseal::progress::NoProgress;
 use modelseal::sign::{sign_model, SignError, SignOptions};
@@ -39,7 +39,9 @@ fn pki(rel: &str) -> PathBuf {
 
 /// The key of model-signing's test PKI (`scripts/tests/keys/certificate/signing-key-pub.pem`).
 fn reference_key() -> Trust {
-    Trust::PublicKey(PublicKey::load(&upstream("signing-key-pub.pem")).unwrap())
+    Trust::PublicKey(
+        modelseal::keys::file::load_public_key(&upstream("signing-key-pub.pem")).unwrap(),
+    )
 }
 
 /// The root of model-signing's test PKI (`scripts/tests/keys/certificate/ca-cert.pem`).
@@ -348,7 +350,7 @@ fn issue(dir: &Path, name: &str, ext: &str, issuer: (&Path, &Path)) -> Vec<u8> {
             &format!("{name}.pem"),
         ],
     );
-    keys::read_certificate_file(&dir.join(format!("{name}.pem")))
+    keys::file::read_certificate_file(&dir.join(format!("{name}.pem")))
         .unwrap()
         .remove(0)
 }
@@ -357,7 +359,7 @@ fn sign_as(dir: &Path, name: &str, message: &[u8]) -> Vec<u8> {
     let key = dir.join(format!("{name}.key"));
     let private = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600);
     std::fs::set_permissions(&key, private).unwrap();
-    let signer = keys::open_signer(&KeyRef::File(key), &KeyOptions::default()).unwrap();
+    let signer = keys::open::open_signer(&KeyRef::File(key), &KeyOptions::default()).unwrap();
     signer.sign(message).unwrap()
 }
 
@@ -366,7 +368,7 @@ fn intermediate() -> (PathBuf, PathBuf) {
 }
 
 fn der(path: &Path) -> Vec<u8> {
-    keys::read_certificate_file(path).unwrap().remove(0)
+    keys::file::read_certificate_file(path).unwrap().remove(0)
 }
 
 const CA_SIGNER: &str = "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=codeSigning\n";
@@ -566,8 +568,8 @@ fn a_ca_leaf_keeps_every_other_check() {
 
 fn signer(dir: &Path) -> Box<dyn keys::Signer> {
     let key = dir.join("key.pem");
-    keys::generate(KeyAlgorithm::EcP256, &key, None, false).unwrap();
-    keys::open_signer(&KeyRef::File(key), &KeyOptions::default()).unwrap()
+    keys::file::generate_signing_key(KeyAlgorithm::EcP256, &key, None, false).unwrap();
+    keys::open::open_signer(&KeyRef::File(key), &KeyOptions::default()).unwrap()
 }
 
 #[test]
