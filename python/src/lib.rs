@@ -5,6 +5,7 @@
 //! subclasses. The typed public API
 //! is the pure-Python wrapper in `modelseal/__init__.py`.
 
+mod convert;
 mod errors;
 mod policy;
 mod seal;
@@ -14,12 +15,13 @@ use modelseal::digest::{HashAlgorithm, Method, DEFAULT_SHARD_SIZE};
 use modelseal::envelope::KeyKind;
 use modelseal::keys::{self, KeyAlgorithm, KeyOptions, KeyRef};
 use modelseal::progress::NoProgress;
+use modelseal::report::{self, Failure, PyVerified};
+use modelseal::sign::SignError;
 use modelseal::sign::{sign_model, SignOptions};
 use modelseal::sigstore::{KeylessPolicy, TrustedRoot};
 use modelseal::trust::Trust;
 use modelseal::verify::{verify_model, VerifyOptions};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
 use std::path::PathBuf;
 
 fn parse_key(key: &str) -> PyResult<KeyRef> {
@@ -41,10 +43,11 @@ fn hash_algorithm(name: &str) -> PyResult<HashAlgorithm> {
     })
 }
 
-/// Signs a model; returns the signature path.
+/// Signs a model; returns the signature path. Appends the `sign` audit event to `audit_log`.
 #[pyfunction]
 #[pyo3(signature = (model, key, signature, hash, shards, shard_size, ignore, allow_symlinks,
-                    cert, cert_chain, key_password_file, allow_insecure_key_permissions))]
+                    cert, cert_chain, key_password_file, allow_insecure_key_permissions,
+                    audit_log=None))]
 #[allow(clippy::too_many_arguments)]
 fn sign(
     py: Python<'_>,
@@ -60,8 +63,8 @@ fn sign(
     cert_chain: Vec<PathBuf>,
     key_password_file: Option<PathBuf>,
     allow_insecure_key_permissions: bool,
+    audit_log: Option<PathBuf>,
 ) -> PyResult<PathBuf> {
-    let key = parse_key(key)?;
     let key_options = key_options(key_password_file, allow_insecure_key_permissions);
     let options = SignOptions {
         hash: hash_algorithm(hash)?,
@@ -77,21 +80,29 @@ fn sign(
         signature,
     };
     py.allow_threads(|| {
-        let signer = match &cert {
-            Some(leaf) => keys::open_certificate_signer(&key, &key_options, leaf, &cert_chain),
-            None => keys::open_signer(&key, &key_options),
-        }
-        .map_err(key_error)?;
-        let outcome =
-            sign_model(&model, signer.as_ref(), &options, &NoProgress).map_err(sign_error)?;
-        Ok(outcome.signature_path)
+        let result = (|| {
+            let reference: KeyRef = key.parse()?;
+            let signer = match &cert {
+                Some(leaf) => {
+                    keys::open_certificate_signer(&reference, &key_options, leaf, &cert_chain)
+                }
+                None => keys::open_signer(&reference, &key_options),
+            }?;
+            sign_model(&model, signer.as_ref(), &options, &NoProgress)
+        })();
+        let failure = |e: &SignError| Failure::error(e);
+        let event = report::sign_event(&model, key, result.as_ref().map_err(failure));
+        convert::record(audit_log.as_deref(), None, &event)?;
+        Ok(result.map_err(sign_error)?.signature_path)
     })
 }
 
-/// Verifies a model; returns a dict describing the verified model.
+/// Verifies a model; returns a dict describing the verified model (`VerificationResult`'s
+/// fields). Appends the `verify` audit event to `audit_log`.
 #[pyfunction]
 #[pyo3(signature = (model, signature, key, cert_chain, ignore, ignore_unsigned_files,
-                    sigstore_identity=None, sigstore_issuer=None, trusted_root=None))]
+                    sigstore_identity=None, sigstore_issuer=None, trusted_root=None,
+                    audit_log=None))]
 #[allow(clippy::too_many_arguments)]
 fn verify<'py>(
     py: Python<'py>,
@@ -104,66 +115,81 @@ fn verify<'py>(
     sigstore_identity: Option<String>,
     sigstore_issuer: Option<String>,
     trusted_root: Option<PathBuf>,
-) -> PyResult<Bound<'py, PyDict>> {
+    audit_log: Option<PathBuf>,
+) -> PyResult<Bound<'py, PyAny>> {
     let options = VerifyOptions {
         ignore,
         ignore_unsigned_files,
     };
     let verified = py.allow_threads(|| {
-        let keyless = keyless_policy(sigstore_identity, sigstore_issuer, trusted_root.is_some())?;
-        let trust = match (&key, cert_chain.is_empty(), keyless) {
-            (None, true, Some(policy)) => {
-                let root = match &trusted_root {
-                    Some(path) => TrustedRoot::load(path),
-                    None => TrustedRoot::production(),
-                }
-                .map_err(|e| errors::trust_error(e.into()))?;
-                Trust::Sigstore {
-                    root: Box::new(root),
-                    policy,
-                }
-            }
-            (Some(key), true, None) => {
-                let public = keys::public_key_of(&parse_key(key)?, &KeyOptions::default())
-                    .map_err(key_error)?;
-                Trust::PublicKey(public)
-            }
-            (None, false, None) => {
-                Trust::load_certificate_roots(&cert_chain).map_err(errors::trust_error)?
-            }
-            _ => return Err(Error::new_err(
-                "give exactly one of key=, cert_chain= or sigstore_identity= with sigstore_issuer=",
+        let trust = trust(
+            &key,
+            &cert_chain,
+            sigstore_identity,
+            sigstore_issuer,
+            &trusted_root,
+        );
+        let result = match &trust {
+            Ok(trust) => Ok(verify_model(
+                &model,
+                &signature,
+                trust,
+                &options,
+                &NoProgress,
             )),
+            Err(err) => Err(err.to_string()),
         };
-        verify_model(&model, &signature, &trust, &options, &NoProgress).map_err(verify_error)
-    })?;
-    let out = PyDict::new(py);
-    out.set_item("model", verified.model())?;
-    out.set_item("signature", verified.signature())?;
-    out.set_item("model_name", verified.subject_name())?;
-    out.set_item("root_digest", verified.root_digest_hex())?;
-    out.set_item("resources", verified.resources().len())?;
-    let signer = verified.signer();
-    out.set_item("signer_method", signer.method)?;
-    out.set_item("signer_algorithm", signer.algorithm.name())?;
-    out.set_item("key_hint", &signer.key_hint)?;
-    out.set_item("certificate_subject", &signer.certificate_subject)?;
-    if let Some(k) = &signer.keyless {
-        out.set_item("sigstore_identity", &k.identity)?;
-        out.set_item("sigstore_issuer", &k.issuer)?;
-        out.set_item("signing_time", k.signing_time_text())?;
-        out.set_item("log_index", k.log_index)?;
-    }
-    let config = verified.serialization();
-    out.set_item("hash_type", config.hash.name())?;
-    match config.method {
-        Method::Files => out.set_item("method", "files")?,
-        Method::Shards { shard_size } => {
-            out.set_item("method", "shards")?;
-            out.set_item("shard_size", shard_size)?;
+        let ended = match &result {
+            Ok(Ok(verified)) => Ok(verified),
+            Ok(Err(err)) => Err(Failure::verify(err)),
+            Err(text) => Err(Failure::Error(text.clone())),
+        };
+        let event = report::verify_event(&model, key.as_deref(), ended);
+        convert::record(audit_log.as_deref(), None, &event)?;
+        match (trust, result) {
+            (Err(err), _) => Err(err),
+            (_, Ok(result)) => result.map_err(verify_error),
+            (_, Err(text)) => Err(Error::new_err(text)),
         }
-    }
-    Ok(out)
+    })?;
+    convert::to_py(py, &PyVerified::from(&verified))
+}
+
+/// The trust `verify` was given: exactly one of a key, certificate roots or a keyless identity.
+fn trust(
+    key: &Option<String>,
+    cert_chain: &[PathBuf],
+    sigstore_identity: Option<String>,
+    sigstore_issuer: Option<String>,
+    trusted_root: &Option<PathBuf>,
+) -> PyResult<Trust> {
+    let keyless = keyless_policy(sigstore_identity, sigstore_issuer, trusted_root.is_some())?;
+    Ok(match (key, cert_chain.is_empty(), keyless) {
+        (None, true, Some(policy)) => {
+            let root = match trusted_root {
+                Some(path) => TrustedRoot::load(path),
+                None => TrustedRoot::production(),
+            }
+            .map_err(|e| errors::trust_error(e.into()))?;
+            Trust::Sigstore {
+                root: Box::new(root),
+                policy,
+            }
+        }
+        (Some(key), true, None) => {
+            let public =
+                keys::public_key_of(&parse_key(key)?, &KeyOptions::default()).map_err(key_error)?;
+            Trust::PublicKey(public)
+        }
+        (None, false, None) => {
+            Trust::load_certificate_roots(cert_chain).map_err(errors::trust_error)?
+        }
+        _ => {
+            return Err(Error::new_err(
+                "give exactly one of key=, cert_chain= or sigstore_identity= with sigstore_issuer=",
+            ))
+        }
+    })
 }
 
 /// The keyless policy when both halves are given; an error when only one is, or when a trusted

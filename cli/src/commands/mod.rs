@@ -57,6 +57,29 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// `--json` and `--quiet`, shared by the verbs that print a result and show progress.
+#[derive(Debug, clap::Args)]
+pub struct OutputArgs {
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+    /// No progress bar and no informational output.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+}
+
+impl OutputArgs {
+    /// Whether progress bars are off (with `--quiet`, and with `--json`: stdout is the result).
+    fn no_progress(&self) -> bool {
+        self.quiet || self.json
+    }
+
+    /// Whether the human text is printed (neither `--json` nor `--quiet`).
+    fn text(&self) -> bool {
+        !self.quiet && !self.json
+    }
+}
+
 /// Options shared by every verb that opens a private key.
 #[derive(Debug, clap::Args)]
 pub struct KeyArgs {
@@ -84,6 +107,31 @@ impl KeyFileArgs {
             ..modelseal::keys::KeyOptions::default()
         }
     }
+
+    /// Opens the decryption key (identity) `key` names.
+    fn open_identity(
+        &self,
+        key: &str,
+    ) -> Result<Box<dyn modelseal::envelope::KeyWrapper>, modelseal::envelope::SealError> {
+        modelseal::envelope::open_identity_with(key, &self.options())
+    }
+}
+
+/// Opens every recipient key reference of `refs` with `options`.
+fn open_recipients(
+    refs: &[String],
+    options: &modelseal::keys::KeyOptions,
+) -> Result<Vec<Box<dyn modelseal::envelope::KeyWrapper>>, modelseal::envelope::SealError> {
+    refs.iter()
+        .map(|r| modelseal::envelope::open_recipient_with(r, options))
+        .collect()
+}
+
+/// The recipients as the encryption functions take them.
+fn as_wrappers(
+    recipients: &[Box<dyn modelseal::envelope::KeyWrapper>],
+) -> Vec<&dyn modelseal::envelope::KeyWrapper> {
+    recipients.iter().map(|r| r.as_ref()).collect()
 }
 
 impl KeyArgs {
