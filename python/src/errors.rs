@@ -4,7 +4,7 @@
 use modelseal::envelope::SealError;
 use modelseal::keys::KeyError;
 use modelseal::sign::SignError;
-use modelseal::trust::TrustError;
+use modelseal::trust::{TrustChoice, TrustError};
 use modelseal::verify::VerifyError;
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
@@ -56,8 +56,29 @@ pub fn key_error(err: KeyError) -> PyErr {
     KeyAccessError::new_err(err.to_string())
 }
 
+/// A trust that could not be chosen (`Error`) or read (`KeyAccessError`, with its causes).
 pub fn trust_error(err: TrustError) -> PyErr {
-    KeyAccessError::new_err(err.to_string())
+    match err {
+        TrustError::Choice(TrustChoice::HalfKeyless) => Error::new_err(
+            "keyless verification needs both sigstore_identity= and sigstore_issuer=",
+        ),
+        TrustError::Choice(_) => Error::new_err(
+            "give exactly one of key=, cert_chain= or sigstore_identity= with sigstore_issuer=",
+        ),
+        other => KeyAccessError::new_err(chain(&other)),
+    }
+}
+
+/// `err` and its sources, `outer: inner: …`.
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 pub fn sign_error(err: SignError) -> PyErr {

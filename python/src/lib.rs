@@ -18,8 +18,7 @@ use modelseal::progress::NoProgress;
 use modelseal::report::{self, Failure, PyVerified};
 use modelseal::sign::SignError;
 use modelseal::sign::{sign_model, SignOptions};
-use modelseal::sigstore::{KeylessPolicy, TrustedRoot};
-use modelseal::trust::Trust;
+use modelseal::trust::{SigstoreRoot, Trust, TrustOptions};
 use modelseal::verify::{verify_model, VerifyOptions};
 use pyo3::prelude::*;
 use std::path::PathBuf;
@@ -122,90 +121,25 @@ fn verify<'py>(
         ignore_unsigned_files,
     };
     let verified = py.allow_threads(|| {
-        let trust = trust(
-            &key,
-            &cert_chain,
+        let trust = Trust::from_options(&TrustOptions {
+            key: key.clone(),
+            certificate_roots: cert_chain,
             sigstore_identity,
             sigstore_issuer,
-            &trusted_root,
-        );
-        let result = match &trust {
-            Ok(trust) => Ok(verify_model(
-                &model,
-                &signature,
-                trust,
-                &options,
-                &NoProgress,
-            )),
-            Err(err) => Err(err.to_string()),
-        };
+            sigstore_root: trusted_root.map(SigstoreRoot::File),
+        });
+        let result =
+            trust.map(|trust| verify_model(&model, &signature, &trust, &options, &NoProgress));
         let ended = match &result {
             Ok(Ok(verified)) => Ok(verified),
             Ok(Err(err)) => Err(Failure::verify(err)),
-            Err(text) => Err(Failure::Error(text.clone())),
+            Err(err) => Err(Failure::error(err)),
         };
         let event = report::verify_event(&model, key.as_deref(), ended);
         convert::record(audit_log.as_deref(), None, &event)?;
-        match (trust, result) {
-            (Err(err), _) => Err(err),
-            (_, Ok(result)) => result.map_err(verify_error),
-            (_, Err(text)) => Err(Error::new_err(text)),
-        }
+        result.map_err(errors::trust_error)?.map_err(verify_error)
     })?;
     convert::to_py(py, &PyVerified::from(&verified))
-}
-
-/// The trust `verify` was given: exactly one of a key, certificate roots or a keyless identity.
-fn trust(
-    key: &Option<String>,
-    cert_chain: &[PathBuf],
-    sigstore_identity: Option<String>,
-    sigstore_issuer: Option<String>,
-    trusted_root: &Option<PathBuf>,
-) -> PyResult<Trust> {
-    let keyless = keyless_policy(sigstore_identity, sigstore_issuer, trusted_root.is_some())?;
-    Ok(match (key, cert_chain.is_empty(), keyless) {
-        (None, true, Some(policy)) => {
-            let root = match trusted_root {
-                Some(path) => TrustedRoot::load(path),
-                None => TrustedRoot::production(),
-            }
-            .map_err(|e| errors::trust_error(e.into()))?;
-            Trust::Sigstore {
-                root: Box::new(root),
-                policy,
-            }
-        }
-        (Some(key), true, None) => {
-            let public =
-                keys::public_key_of(&parse_key(key)?, &KeyOptions::default()).map_err(key_error)?;
-            Trust::PublicKey(public)
-        }
-        (None, false, None) => {
-            Trust::load_certificate_roots(cert_chain).map_err(errors::trust_error)?
-        }
-        _ => {
-            return Err(Error::new_err(
-                "give exactly one of key=, cert_chain= or sigstore_identity= with sigstore_issuer=",
-            ))
-        }
-    })
-}
-
-/// The keyless policy when both halves are given; an error when only one is, or when a trusted
-/// root is given without them.
-fn keyless_policy(
-    identity: Option<String>,
-    issuer: Option<String>,
-    has_root: bool,
-) -> PyResult<Option<KeylessPolicy>> {
-    match (identity, issuer) {
-        (Some(identity), Some(issuer)) => Ok(Some(KeylessPolicy { identity, issuer })),
-        (None, None) if !has_root => Ok(None),
-        _ => Err(Error::new_err(
-            "keyless verification needs both sigstore_identity= and sigstore_issuer=",
-        )),
-    }
 }
 
 /// Generates a key: a signing key pair (returns the public key's OMS key hint) or an encryption key

@@ -7,15 +7,12 @@ use crate::output::{
     exit_code, exit_input, print_json, report_error, serialization_text, signer_text,
 };
 use crate::progress::Bar;
-use anyhow::Context;
 use modelseal::error::ErrorClass;
-use modelseal::keys::{KeyOptions, KeyRef};
 use modelseal::policy::{Policy, PolicyDecision, PolicyVerifyOptions};
 use modelseal::report::{
     self, DecisionInputError, DecisionReport, Failure, VerifyFailure, VerifyReport,
 };
-use modelseal::sigstore::{KeylessPolicy, TrustedRoot};
-use modelseal::trust::Trust;
+use modelseal::trust::{SigstoreRoot, Trust, TrustOptions};
 use modelseal::verify::{verify_model, VerifiedModel, VerifyError, VerifyOptions};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -96,25 +93,23 @@ struct SigstoreArgs {
     trusted_root: Option<PathBuf>,
 }
 
-impl SigstoreArgs {
-    /// The keyless trust, or `None` without `--sigstore`.
-    fn trust(&self) -> anyhow::Result<Option<Trust>> {
-        let (true, Some(identity), Some(issuer)) = (self.sigstore, &self.identity, &self.issuer)
-        else {
-            return Ok(None);
-        };
-        let root = match (&self.trust_config, &self.trusted_root) {
-            (Some(path), _) => TrustedRoot::load_trust_config(path)?,
-            (None, Some(path)) => TrustedRoot::load_trusted_root(path)?,
-            (None, None) => TrustedRoot::production()?,
-        };
-        Ok(Some(Trust::Sigstore {
-            root: Box::new(root),
-            policy: KeylessPolicy {
-                identity: identity.clone(),
-                issuer: issuer.clone(),
-            },
-        }))
+impl Args {
+    /// What the arguments say to trust (clap has made sure they name exactly one kind).
+    fn trust_options(&self) -> TrustOptions {
+        let sigstore = &self.sigstore;
+        let keyless = |value: &Option<String>| value.clone().filter(|_| sigstore.sigstore);
+        TrustOptions {
+            key: self.key.clone(),
+            certificate_roots: self.cert_chain.clone(),
+            sigstore_identity: keyless(&sigstore.identity),
+            sigstore_issuer: keyless(&sigstore.issuer),
+            sigstore_root: match (&sigstore.trust_config, &sigstore.trusted_root) {
+                (Some(path), _) => Some(SigstoreRoot::TrustConfig(path.clone())),
+                (None, Some(path)) => Some(SigstoreRoot::TrustedRoot(path.clone())),
+                (None, None) => None,
+            }
+            .filter(|_| sigstore.sigstore),
+        }
     }
 }
 
@@ -144,16 +139,7 @@ fn verify(args: &Args) -> Attempt<VerifiedModel, (PathBuf, VerifyError)> {
     let [signature] = args.signature.as_slice() else {
         anyhow::bail!("several --signature files need --policy (which says how many must verify)");
     };
-    let trust = match (args.sigstore.trust()?, &args.key) {
-        (Some(trust), _) => trust,
-        (None, Some(key_text)) => {
-            let key: KeyRef = key_text.parse()?;
-            let public = modelseal::keys::public_key_of(&key, &KeyOptions::default())
-                .with_context(|| format!("cannot read the trusted key {}", key_text))?;
-            Trust::PublicKey(public)
-        }
-        (None, None) => Trust::load_certificate_roots(&args.cert_chain)?,
-    };
+    let trust = Trust::from_options(&args.trust_options())?;
     let options = VerifyOptions {
         ignore: args.ignore.clone(),
         ignore_unsigned_files: args.ignore_unsigned_files,
