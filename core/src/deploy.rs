@@ -111,6 +111,7 @@ pub struct SealOptions {
 
 /// What [`seal_model`] produced.
 #[derive(Debug, Clone)]
+#[non_exhaustive] // made only by core: readable, not constructible, outside it
 pub struct SealOutcome {
     /// The signature over the plaintext (now inside the encrypted model).
     pub inner: SignOutcome,
@@ -230,6 +231,7 @@ pub struct UnsealOptions {
 
 /// What [`unseal_model`] established.
 #[derive(Debug, Clone)]
+#[non_exhaustive] // made only by core: readable, not constructible, outside it
 pub struct UnsealOutcome {
     /// The decision on the encrypted model.
     pub outer: PolicyDecision,

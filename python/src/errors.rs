@@ -82,8 +82,9 @@ fn chain(err: &dyn std::error::Error) -> String {
 }
 
 pub fn sign_error(err: SignError) -> PyErr {
-    match err {
-        SignError::Key(e) => key_error(e),
+    match &err {
+        SignError::Key(e) => KeyAccessError::new_err(e.to_string()),
+        SignError::OpenKey { .. } => KeyAccessError::new_err(chain(&err)),
         other => Error::new_err(other.to_string()),
     }
 }

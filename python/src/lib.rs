@@ -17,7 +17,7 @@ use modelseal::keys::{self, KeyAlgorithm, KeyOptions, KeyRef};
 use modelseal::progress::NoProgress;
 use modelseal::report::{self, Failure, PyVerified};
 use modelseal::sign::SignError;
-use modelseal::sign::{sign_model, SignOptions};
+use modelseal::sign::{open_signer, sign_model, SignOptions};
 use modelseal::trust::{SigstoreRoot, Trust, TrustOptions};
 use modelseal::verify::{verify_model, VerifyOptions};
 use pyo3::prelude::*;
@@ -79,16 +79,8 @@ fn sign(
         signature,
     };
     py.allow_threads(|| {
-        let result = (|| {
-            let reference: KeyRef = key.parse()?;
-            let signer = match &cert {
-                Some(leaf) => {
-                    keys::open_certificate_signer(&reference, &key_options, leaf, &cert_chain)
-                }
-                None => keys::open_signer(&reference, &key_options),
-            }?;
-            sign_model(&model, signer.as_ref(), &options, &NoProgress)
-        })();
+        let result = open_signer(key, cert.as_deref(), &cert_chain, &key_options)
+            .and_then(|signer| sign_model(&model, signer.as_ref(), &options, &NoProgress));
         let failure = |e: &SignError| Failure::error(e);
         let event = report::sign_event(&model, key, result.as_ref().map_err(failure));
         convert::record(audit_log.as_deref(), None, &event)?;

@@ -10,11 +10,11 @@ use modelseal::deploy::{
     seal_model, unseal_model, DeployError, SealOptions, SealOutcome, UnsealOptions,
 };
 use modelseal::envelope as sealing;
-use modelseal::keys::{self, KeyOptions, KeyRef};
+use modelseal::keys::KeyOptions;
 use modelseal::policy::{Policy as CorePolicy, PolicyVerifyOptions};
 use modelseal::progress::NoProgress;
 use modelseal::report::{self, DecisionReport, Failure, SealReport, UnsealReport};
-use modelseal::sign::SignError;
+use modelseal::sign::open_signer;
 use modelseal::verify::VerifyError;
 use pyo3::prelude::*;
 use std::path::{Path, PathBuf};
@@ -148,14 +148,8 @@ struct SealRequest<'a> {
 
 impl SealRequest<'_> {
     fn run(&self) -> Result<SealOutcome, DeployError> {
-        let key_error = |e: keys::KeyError| DeployError::from(SignError::from(e));
-        let key: KeyRef = self.key.parse().map_err(key_error)?;
         let options = &self.key_options;
-        let signer = match self.cert {
-            Some(leaf) => keys::open_certificate_signer(&key, options, leaf, self.cert_chain),
-            None => keys::open_signer(&key, options),
-        }
-        .map_err(key_error)?;
+        let signer = open_signer(self.key, self.cert, self.cert_chain, options)?;
         let wrappers = self
             .recipients
             .iter()

@@ -143,22 +143,13 @@ impl KeyArgs {
     }
 
     /// Opens the signer `key` names, with the leaf certificate `cert` (and `chain`) attached for
-    /// the certificate method; the error names the key reference.
+    /// the certificate method.
     fn open_signer(
         &self,
         key: &str,
         cert: Option<&std::path::Path>,
         chain: &[std::path::PathBuf],
-    ) -> anyhow::Result<Box<dyn modelseal::keys::Signer>> {
-        use anyhow::Context as _;
-        let reference: modelseal::keys::KeyRef = key.parse()?;
-        let options = self.options();
-        match cert {
-            Some(leaf) => {
-                modelseal::keys::open_certificate_signer(&reference, &options, leaf, chain)
-            }
-            None => modelseal::keys::open_signer(&reference, &options),
-        }
-        .with_context(|| format!("cannot open signing key {key}"))
+    ) -> Result<Box<dyn modelseal::keys::Signer>, modelseal::sign::SignError> {
+        modelseal::sign::open_signer(key, cert, chain, &self.options())
     }
 }

@@ -57,7 +57,7 @@ pub enum TrustError {
     Sigstore(#[from] SigstoreError),
     /// The trusted key reference does not parse.
     #[error(transparent)]
-    KeyRef(KeyError),
+    KeyRef(Box<KeyError>),
     /// The trusted key's public key could not be read.
     #[error("cannot read the trusted key {key}")]
     Key {
@@ -65,7 +65,7 @@ pub enum TrustError {
         key: String,
         /// Why.
         #[source]
-        source: KeyError,
+        source: Box<KeyError>,
     },
     /// The options name no kind of trust, more than one, or half of a keyless identity.
     #[error("{0}")]
@@ -156,11 +156,11 @@ impl Trust {
                 })
             }
             (Some(key), true, None) => {
-                let reference: KeyRef = key.parse().map_err(TrustError::KeyRef)?;
+                let reference: KeyRef = key.parse().map_err(|e| TrustError::KeyRef(Box::new(e)))?;
                 let public = crate::keys::public_key_of(&reference, &KeyOptions::default())
                     .map_err(|source| TrustError::Key {
                         key: key.clone(),
-                        source,
+                        source: Box::new(source),
                     })?;
                 Ok(Trust::PublicKey(public))
             }
