@@ -52,6 +52,21 @@ pub fn exit_code(class: ErrorClass) -> ExitCode {
     ExitCode::from(class.exit_code())
 }
 
+/// Reports an operation that failed with `err`: its result `report` on stdout with `--json`, then
+/// [`report_error`].
+pub fn report_failure<T: serde::Serialize>(
+    json: bool,
+    report: &T,
+    what: &str,
+    class: ErrorClass,
+    err: &dyn std::fmt::Display,
+) -> ExitCode {
+    if json {
+        print_json(report);
+    }
+    report_error(class, what, err)
+}
+
 /// Reports an operation's error of `class` on stderr, `WHAT FAILED: …` for a failure and
 /// `error: …` otherwise, and returns its exit code.
 pub fn report_error(class: ErrorClass, what: &str, err: &dyn std::fmt::Display) -> ExitCode {

@@ -824,6 +824,19 @@ impl InspectSignatureReport {
     }
 }
 
+/// `err` and its sources as one line, `outer: inner: …` (as the CLI prints an error chain): how
+/// audit events and Python's exceptions word an error whose cause matters.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// How an operation that did not succeed is recorded in its audit event.
 #[derive(Debug, Clone)]
 pub enum Failure<'a> {
@@ -838,14 +851,7 @@ pub enum Failure<'a> {
 impl<'a> Failure<'a> {
     /// An input error described by `err` and its sources, `outer: inner: …`.
     pub fn error(err: &dyn std::error::Error) -> Failure<'a> {
-        let mut text = err.to_string();
-        let mut source = err.source();
-        while let Some(cause) = source {
-            text.push_str(": ");
-            text.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        Failure::Error(text)
+        Failure::Error(error_chain(err))
     }
 
     /// A verification error: `failed` with its reasons, or an input error.

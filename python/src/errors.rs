@@ -3,6 +3,7 @@
 
 use modelseal::envelope::SealError;
 use modelseal::keys::KeyError;
+use modelseal::report::error_chain;
 use modelseal::sign::SignError;
 use modelseal::trust::{TrustChoice, TrustError};
 use modelseal::verify::VerifyError;
@@ -65,26 +66,14 @@ pub fn trust_error(err: TrustError) -> PyErr {
         TrustError::Choice(_) => Error::new_err(
             "give exactly one of key=, cert_chain= or sigstore_identity= with sigstore_issuer=",
         ),
-        other => KeyAccessError::new_err(chain(&other)),
+        other => KeyAccessError::new_err(error_chain(&other)),
     }
-}
-
-/// `err` and its sources, `outer: inner: …`.
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 pub fn sign_error(err: SignError) -> PyErr {
     match &err {
         SignError::Key(e) => KeyAccessError::new_err(e.to_string()),
-        SignError::OpenKey { .. } => KeyAccessError::new_err(chain(&err)),
+        SignError::OpenKey { .. } => KeyAccessError::new_err(error_chain(&err)),
         other => Error::new_err(other.to_string()),
     }
 }

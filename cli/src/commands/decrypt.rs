@@ -2,7 +2,7 @@
 
 use super::{KeyFileArgs, OutputArgs};
 use crate::audit::{ended, Attempt, AuditArgs};
-use crate::output::{print_json, report_error};
+use crate::output::{print_json, report_failure};
 use crate::progress::Bar;
 use modelseal::envelope::{self, DecryptOptions, DecryptSummary, SealError};
 use modelseal::report::{self, DecryptReport, EnvelopeFailure, EnvelopeVerb, Failure};
@@ -49,10 +49,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let code = attempt.map(|result| match result {
         Ok(summary) => print(&args, &summary),
         Err(err) => {
-            if args.output.json {
-                print_json(&EnvelopeFailure::new(EnvelopeVerb::Decrypt, &err));
-            }
-            report_error(err.class(), "decryption", &err)
+            let report = EnvelopeFailure::new(EnvelopeVerb::Decrypt, &err);
+            report_failure(args.output.json, &report, "decryption", err.class(), &err)
         }
     });
     args.audit.record(None, &event, code)

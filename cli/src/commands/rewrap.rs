@@ -2,7 +2,7 @@
 
 use super::{as_wrappers, open_recipients, KeyFileArgs};
 use crate::audit::{ended, Attempt, AuditArgs};
-use crate::output::{print_json, report_error};
+use crate::output::{print_json, report_failure};
 use modelseal::envelope::{self, SealError};
 use modelseal::report::{self, EnvelopeFailure, EnvelopeVerb, Failure, RewrapReport};
 use std::path::PathBuf;
@@ -48,10 +48,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let code = attempt.map(|result| match result {
         Ok(recipients) => print(&args, &recipients),
         Err(err) => {
-            if args.json {
-                print_json(&EnvelopeFailure::new(EnvelopeVerb::Rewrap, &err));
-            }
-            report_error(err.class(), "rewrap", &err)
+            let report = EnvelopeFailure::new(EnvelopeVerb::Rewrap, &err);
+            report_failure(args.json, &report, "rewrap", err.class(), &err)
         }
     });
     args.audit.record(None, &event, code)

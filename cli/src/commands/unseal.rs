@@ -3,7 +3,7 @@
 
 use super::{KeyFileArgs, OutputArgs};
 use crate::audit::{ended, Attempt, AuditArgs};
-use crate::output::{print_json, report_error};
+use crate::output::{print_json, report_failure};
 use modelseal::deploy::{unseal_model, DeployError, UnsealOptions, UnsealOutcome};
 use modelseal::policy::Policy;
 use modelseal::report::{self, Failure, UnsealFailure, UnsealReport};
@@ -56,10 +56,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let code = attempt.map(|result| match result {
         Ok(outcome) => print(&args, &outcome),
         Err(err) => {
-            if args.output.json {
-                print_json(&UnsealFailure::new(&args.out, &err));
-            }
-            report_error(err.class(), "unseal", &err)
+            let report = UnsealFailure::new(&args.out, &err);
+            report_failure(args.output.json, &report, "unseal", err.class(), &err)
         }
     });
     args.audit.record(policy_log.as_deref(), &event, code)

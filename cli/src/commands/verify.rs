@@ -4,7 +4,7 @@
 use super::OutputArgs;
 use crate::audit::{ended, Attempt, AuditArgs};
 use crate::output::{
-    exit_code, exit_input, print_json, report_error, serialization_text, signer_text,
+    exit_code, exit_input, print_json, report_failure, serialization_text, signer_text,
 };
 use crate::progress::Bar;
 use modelseal::error::ErrorClass;
@@ -125,7 +125,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
     let code = attempt.map(|result| match result {
         Ok(verified) => report_success(&args, &verified),
-        Err((signature, err)) => report_failure(&args, &signature, &err),
+        Err((signature, err)) => verify_failed(&args, &signature, &err),
     });
     args.audit.record(None, &event, code)
 }
@@ -236,9 +236,7 @@ fn report_success(args: &Args, verified: &VerifiedModel) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn report_failure(args: &Args, signature: &Path, err: &VerifyError) -> ExitCode {
-    if args.output.json {
-        print_json(&VerifyFailure::new(&args.model, signature, err));
-    }
-    report_error(err.class(), "verification", err)
+fn verify_failed(args: &Args, signature: &Path, err: &VerifyError) -> ExitCode {
+    let report = VerifyFailure::new(&args.model, signature, err);
+    report_failure(args.output.json, &report, "verification", err.class(), err)
 }
