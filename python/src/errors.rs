@@ -1,6 +1,7 @@
 //! The exception hierarchy `modelseal.Error` ⊃ `VerificationError`, `DecryptionError`,
 //! `KeyAccessError`, `FormatError`, and the mapping of core errors onto it.
 
+use modelseal::deploy::DeployError;
 use modelseal::envelope::SealError;
 use modelseal::keys::KeyError;
 use modelseal::report::error_chain;
@@ -85,6 +86,17 @@ pub fn verify_error(err: VerifyError) -> PyErr {
     match err {
         VerifyError::Malformed { .. } => FormatError::new_err(err.to_string()),
         VerifyError::TrustInput(e) => trust_error(e),
+        other => Error::new_err(other.to_string()),
+    }
+}
+
+/// Maps a seal or unseal error: a denial is `VerificationError`, the rest as their layer maps.
+pub fn deploy_error(err: DeployError) -> PyErr {
+    match err {
+        DeployError::Denied { .. } => VerificationError::new_err(err.reasons().join("\n")),
+        DeployError::Seal(e) => seal_error(e),
+        DeployError::Sign(e) => sign_error(e),
+        DeployError::Verify(e) => verify_error(e),
         other => Error::new_err(other.to_string()),
     }
 }

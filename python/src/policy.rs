@@ -5,7 +5,7 @@
 //! the policy's), exactly as the CLI does; an event that cannot be written fails the call.
 
 use crate::convert;
-use crate::errors::{seal_error, sign_error, verify_error, Error, VerificationError};
+use crate::errors::{deploy_error, verify_error, Error};
 use modelseal::deploy::{
     seal_model, unseal_model, DeployError, SealOptions, SealOutcome, UnsealOptions,
 };
@@ -197,14 +197,4 @@ pub fn unseal_py<'py>(
         result.map_err(deploy_error)
     })?;
     convert::to_py(py, &UnsealReport::new(&out, &outcome))
-}
-
-fn deploy_error(err: DeployError) -> PyErr {
-    match err {
-        DeployError::Denied { .. } => VerificationError::new_err(err.reasons().join("\n")),
-        DeployError::Seal(e) => seal_error(e),
-        DeployError::Sign(e) => sign_error(e),
-        DeployError::Verify(e) => verify_error(e),
-        other => Error::new_err(other.to_string()),
-    }
 }
