@@ -101,7 +101,7 @@ fn bench(c: &mut Criterion) {
     for (label, file) in [("TOML", "toml.toml"), ("TOML + Rego", "rego.toml")] {
         let policy = Policy::load(&path(file)).unwrap();
         let decision = policy.verify(&model, &sigs, &named, &NoProgress).unwrap();
-        assert!(decision.allowed, "{:?}", decision.reasons);
+        assert!(decision.allowed(), "{:?}", decision.reasons());
         group.bench_function(format!("verify --policy, {label}"), |b| {
             b.iter(|| policy.verify(&model, &sigs, &named, &NoProgress).unwrap())
         });

@@ -9,13 +9,10 @@
 //! crash. The file is created 0600. Reasons are bounded (count and length) so one event stays one
 //! modest write.
 //!
-//! This is also the one place that decides *what* the deployment operations log and *where*
-//! ([`destination`], [`AuditEvent::policy_result`], [`AuditEvent::seal_result`],
-//! [`AuditEvent::unseal_result`]), so the CLI and the Python bindings write the same line.
+//! This module knows no operation's outcome: what each operation records is decided in
+//! `report` (`report::sign_event`, …), where an event goes here ([`destination`]), so the CLI,
+//! the Python bindings and `serve` write the same line.
 
-use crate::deploy::{DeployError, SealOutcome, UnsealOutcome};
-use crate::policy::PolicyDecision;
-use crate::verify::VerifyError;
 use serde_json::{json, Value};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -148,105 +145,6 @@ impl AuditEvent {
         self.reasons = vec![reason];
     }
 
-    /// Records a policy decision: model name, root digest, rule, signers, policy, and its reasons.
-    pub fn apply_decision(&mut self, decision: &PolicyDecision) {
-        self.model_name = Some(decision.model_name.clone());
-        if self.root_digest.is_none() {
-            self.root_digest = decision.root_digest.clone();
-        }
-        self.policy = Some(decision.policy.display().to_string());
-        self.rule = Some(decision.rule_label());
-        self.signers = decision.signers.clone();
-        if !decision.allowed {
-            let mut reasons = std::mem::take(&mut self.reasons);
-            reasons.extend(decision.reasons.iter().cloned());
-            self.fail(reasons);
-        }
-    }
-
-    /// The event of a `verify` of `model` under the policy file `policy`.
-    pub fn verify_policy(model: &Path, policy: &Path) -> AuditEvent {
-        let mut event = AuditEvent::new(Operation::Verify, model);
-        event.policy = Some(policy.display().to_string());
-        event
-    }
-
-    /// The event of a `seal` of `model` signed with the key reference `key`.
-    pub fn seal(model: &Path, key: &str) -> AuditEvent {
-        let mut event = AuditEvent::new(Operation::Seal, model);
-        event.key_ids.push(key.to_string());
-        event
-    }
-
-    /// The event of an `unseal` of `encrypted` with the key reference `key` under `policy`.
-    pub fn unseal(encrypted: &Path, key: &str, policy: &Path) -> AuditEvent {
-        let mut event = AuditEvent::new(Operation::Unseal, encrypted);
-        event.key_ids.push(key.to_string());
-        event.policy = Some(policy.display().to_string());
-        event
-    }
-
-    /// Records how a `verify` under a policy ended: the decision (allowed, or failed with its
-    /// reasons), or an input error.
-    pub fn policy_result(&mut self, result: Result<&PolicyDecision, &VerifyError>) {
-        match result {
-            Ok(decision) => self.apply_decision(decision),
-            Err(err) => self.error(err.to_string()),
-        }
-    }
-
-    /// Records how a `seal` ended: the model name (as given, else the plaintext's), its root
-    /// digest, the signing key's hint and every recipient — or why it failed.
-    pub fn seal_result(
-        &mut self,
-        model_name: Option<&str>,
-        result: Result<&SealOutcome, &DeployError>,
-    ) {
-        match result {
-            Ok(outcome) => {
-                let statement = &outcome.inner.statement;
-                self.model_name = Some(
-                    model_name
-                        .map(str::to_string)
-                        .unwrap_or_else(|| statement.subject_name.clone()),
-                );
-                self.root_digest = Some(hex::encode(statement.root_digest));
-                self.key_ids.push(outcome.inner.key_hint.clone());
-                self.key_ids
-                    .extend(stanza_ids(&outcome.encrypted.recipients));
-            }
-            Err(err) => self.deploy_failed(err),
-        }
-    }
-
-    /// Records how an `unseal` ended: the inner decision and the recipient that unwrapped — or
-    /// the denial (with its decision) or error.
-    pub fn unseal_result(&mut self, result: Result<&UnsealOutcome, &DeployError>) {
-        match result {
-            Ok(outcome) => {
-                self.apply_decision(&outcome.inner);
-                self.key_ids.extend(stanza_ids(std::slice::from_ref(
-                    &outcome.decrypted.recipient,
-                )));
-            }
-            Err(err) => {
-                if let DeployError::Denied { decision, .. } = err {
-                    self.apply_decision(decision);
-                }
-                self.deploy_failed(err);
-            }
-        }
-    }
-
-    /// A verification or decryption failure is `failed` (exit 1), anything else `error`.
-    fn deploy_failed(&mut self, err: &DeployError) {
-        if err.class().is_failure() {
-            self.fail(err.reasons());
-        } else {
-            self.error(err.to_string());
-        }
-    }
-
     /// The event as one JSON object, stamped with `time` (RFC 3339, UTC).
     pub fn to_json(&self, time: &str) -> Value {
         let reasons: Vec<String> = self
@@ -277,11 +175,6 @@ fn bounded(reason: &str) -> String {
         Some((cut, _)) => format!("{}…", &reason[..cut]),
         None => reason.to_string(),
     }
-}
-
-/// Recipient stanzas as the log names them: `type:key_id`.
-pub fn stanza_ids(recipients: &[(String, String)]) -> Vec<String> {
-    recipients.iter().map(|(t, k)| format!("{t}:{k}")).collect()
 }
 
 /// Where an operation's event goes: the log the caller named (`--audit-log`, `audit_log=`) wins,

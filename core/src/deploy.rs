@@ -109,6 +109,7 @@ pub struct SealOptions {
 
 /// What [`seal_model`] produced.
 #[derive(Debug, Clone)]
+#[non_exhaustive] // made only by core: readable, not constructible, outside it
 pub struct SealOutcome {
     /// The signature over the plaintext (now inside the encrypted model).
     pub inner: SignOutcome,
@@ -226,6 +227,7 @@ pub struct UnsealOptions {
 
 /// What [`unseal_model`] established.
 #[derive(Debug, Clone)]
+#[non_exhaustive] // made only by core: readable, not constructible, outside it
 pub struct UnsealOutcome {
     /// The decision on the encrypted model.
     pub outer: PolicyDecision,

@@ -1,20 +1,19 @@
 //! A verification request as a registry webhook sends it — `{"model", "signatures",
 //! "model_name"}` with paths relative to a root — answered by [`Policy::verify_request`] with the
-//! same [`PolicyDecision`] (and JSON) as `modelseal verify --policy`, plus the audit event that
-//! records it. Transport-free: `modelseal serve` adds HTTP around it (`docs/serve.md`).
+//! same [`PolicyDecision`] as `modelseal verify --policy` (its JSON and audit event are built in
+//! `report`, as for `verify --policy`). Transport-free: `modelseal serve` adds HTTP around it (`docs/serve.md`).
 //!
 //! Guarantees: the request is parsed strictly (unknown fields refused, at most
 //! [`MAX_SIGNATURES`] signatures); every path goes through [`ConfinedRoot::resolve`] before any
 //! file is opened, so nothing outside the root is read; paths in the answer are the request's own
 //! (relative) paths, never the server's directory layout.
 
-use crate::audit::{AuditEvent, Operation};
+use crate::error::ErrorClass;
 use crate::fs::confine::{ConfineError, ConfinedRoot};
 use crate::policy::{Policy, PolicyDecision, PolicyVerifyOptions};
 use crate::progress::NoProgress;
 use crate::verify::VerifyError;
-use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Most signature files one request may name (each is parsed and checked against every signer).
 pub const MAX_SIGNATURES: usize = 32;
@@ -45,6 +44,14 @@ pub enum RequestError {
     /// The files could not be verified (unreadable or malformed signature, unreadable model).
     #[error("{0}")]
     Input(String),
+}
+
+impl RequestError {
+    /// Every request error is an input error: nothing was decided (exit code 2 in the CLI, HTTP
+    /// 400/422 in `serve`).
+    pub fn class(&self) -> ErrorClass {
+        ErrorClass::Input
+    }
 }
 
 impl VerifyRequest {
@@ -101,33 +108,6 @@ impl Policy {
         }
         Ok(decision)
     }
-
-    /// The audit event for `request` and its result: the same fields `verify --policy` records.
-    pub fn request_audit_event(
-        &self,
-        request: &VerifyRequest,
-        result: &Result<PolicyDecision, RequestError>,
-    ) -> AuditEvent {
-        let mut event = AuditEvent::new(Operation::Verify, Path::new(&request.model));
-        event.policy = Some(self.path().display().to_string());
-        match result {
-            Ok(decision) => event.apply_decision(decision),
-            Err(err) => event.error(err.to_string()),
-        }
-        event
-    }
-}
-
-/// The JSON result of a verification that could not be decided (an input error): the shape
-/// `verify --policy --json` prints with exit code 2, shared by the CLI and `serve`.
-pub fn input_error_json(model: &Path, policy: &Path, reason: &str) -> Value {
-    json!({
-        "allowed": false,
-        "verified": false,
-        "model": model.display().to_string(),
-        "policy": policy.display().to_string(),
-        "reasons": [reason],
-    })
 }
 
 fn relative_reason(root: &ConfinedRoot, err: &VerifyError) -> String {

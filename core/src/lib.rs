@@ -22,6 +22,7 @@ pub mod keys;
 pub mod oms;
 pub mod policy;
 pub mod progress;
+pub mod report;
 pub mod rng;
 pub mod sign;
 pub mod sigstore;

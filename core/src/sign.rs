@@ -6,8 +6,9 @@
 
 use crate::digest::{self, DigestError, HashAlgorithm, Method, SerializationConfig};
 
+use crate::error::ErrorClass;
 use crate::fs::atomic;
-use crate::keys::{KeyError, Signer};
+use crate::keys::{KeyError, KeyOptions, KeyRef, Signer};
 use crate::oms::{self, Bundle, OmsError, Statement, VerificationMaterial};
 use crate::progress::Progress;
 use crate::tree::{self, RelPath, TreeError, WalkOptions, DEFAULT_IGNORES};
@@ -38,6 +39,43 @@ pub enum SignError {
     /// The options contradict each other.
     #[error("invalid signing options: {0}")]
     Options(String),
+    /// The signing key could not be opened.
+    #[error("cannot open signing key {key}")]
+    OpenKey {
+        /// The key reference as given.
+        key: String,
+        /// Why.
+        #[source]
+        source: KeyError,
+    },
+}
+
+impl SignError {
+    /// Signing never fails a verification: every error is a usage, input or environment error.
+    pub fn class(&self) -> ErrorClass {
+        ErrorClass::Input
+    }
+}
+
+/// Opens the signer the key reference `key` names, with the leaf certificate `certificate` (and
+/// `chain`) attached for the certificate method — the one way every door opens a signing key.
+/// A reference that does not parse is [`SignError::Key`]; a key that cannot be opened
+/// [`SignError::OpenKey`], naming the reference.
+pub fn open_signer(
+    key: &str,
+    certificate: Option<&Path>,
+    chain: &[PathBuf],
+    options: &KeyOptions,
+) -> Result<Box<dyn Signer>, SignError> {
+    let reference: KeyRef = key.parse()?;
+    match certificate {
+        Some(leaf) => crate::keys::open::open_certificate_signer(&reference, options, leaf, chain),
+        None => crate::keys::open::open_signer(&reference, options),
+    }
+    .map_err(|source| SignError::OpenKey {
+        key: key.to_string(),
+        source,
+    })
 }
 
 /// How to sign a model. `Default` is what model-signing 1.1.1's CLI does: files + SHA-256.
@@ -69,6 +107,7 @@ impl Default for SignOptions {
 
 /// What signing produced.
 #[derive(Debug, Clone)]
+#[non_exhaustive] // made only by core: readable, not constructible, outside it
 pub struct SignOutcome {
     /// Where the bundle was written.
     pub signature_path: PathBuf,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import json
 import os
 import pathlib
 from typing import BinaryIO, Iterable, Optional, Sequence, Union
@@ -92,6 +91,7 @@ def sign(
     cert_chain: Iterable[StrPath] = (),
     key_password_file: Optional[StrPath] = None,
     allow_insecure_key_permissions: bool = False,
+    audit_log: Optional[StrPath] = None,
 ) -> pathlib.Path:
     """Sign ``model`` (a directory or a file) with ``key`` and write an OMS signature.
 
@@ -99,7 +99,8 @@ def sign(
     key in a PKCS#11 token, which signs inside the token (docs/pkcs11.md), or
     ``awskms:///<key-id|alias/name|arn>`` for an AWS KMS ECC_NIST_P256/P384 key (docs/kms.md); HSM or
     KMS access problems raise ``KeyAccessError``. The signature goes to ``signature``,
-    by default ``<model>.sig`` beside the model. Returns the signature path.
+    by default ``<model>.sig`` beside the model. Returns the signature path. With ``audit_log``,
+    appends one line to it (also when signing fails), as ``modelseal sign --audit-log`` does.
     """
     path = _modelseal.sign(
         os.fspath(model),
@@ -114,6 +115,7 @@ def sign(
         _paths(cert_chain),
         None if key_password_file is None else os.fspath(key_password_file),
         allow_insecure_key_permissions,
+        _opt_path(audit_log),
     )
     return pathlib.Path(path)
 
@@ -141,8 +143,10 @@ def verify(
     With ``policy=`` (a :class:`Policy`), ``signature`` may be one path or a list (co-signers), and
     the result is the dict ``modelseal verify --policy --json`` prints (``allowed``, ``model_name``,
     ``root_digest``, ``signers``, ``rule``, ``reasons``, …); a denial raises ``VerificationError``
-    whose ``result`` attribute holds that dict. The call appends one line to the audit log
-    ``audit_log`` (default: the policy's ``audit_log``), as ``modelseal verify --policy`` does.
+    whose ``result`` attribute holds that dict.
+
+    With ``audit_log`` (under a policy, by default the policy's ``audit_log``), the call appends
+    one line to that log, also when verification fails, as ``modelseal verify --audit-log`` does.
 
     Raises ``VerificationError`` when the model or signature is not what the trusted signer signed,
     ``FormatError`` for a malformed signature file, ``KeyAccessError`` for unreadable trust material.
@@ -155,8 +159,6 @@ def verify(
         return _verify_policy(model, signature, policy, model_name, ignore, audit_log)
     if model_name is not None:
         raise Error("model_name= selects a policy rule; it needs policy=")
-    if audit_log is not None:
-        raise Error("audit_log= is recorded for verification under a policy; it needs policy=")
     if cert_chain is None:
         chain: list[str] = []
     elif isinstance(cert_chain, (str, os.PathLike)):
@@ -173,6 +175,7 @@ def verify(
         sigstore_identity,
         sigstore_issuer,
         None if trusted_root is None else os.fspath(trusted_root),
+        _opt_path(audit_log),
     )
     fields["model"] = pathlib.Path(fields["model"])
     fields["signature"] = pathlib.Path(fields["signature"])
@@ -220,10 +223,9 @@ def _verify_policy(
         signatures = [os.fspath(signature)]
     else:
         signatures = _paths(signature)
-    allowed, text = _modelseal.verify_policy(
+    allowed, result = _modelseal.verify_policy(
         os.fspath(model), signatures, policy._inner, model_name, _paths(ignore), _opt_path(audit_log)
     )
-    result = json.loads(text)
     if not allowed:
         err = VerificationError("denied by the policy: " + "; ".join(result["reasons"]))
         err.result = result  # type: ignore[attr-defined]
@@ -250,7 +252,7 @@ def seal(
 
     A signing key or KEK file that group or others can read is refused (``KeyAccessError``)
     unless ``allow_insecure_key_permissions=True``."""
-    text = _modelseal.seal(
+    return _modelseal.seal(
         os.fspath(model),
         os.fspath(out),
         os.fspath(key),
@@ -262,7 +264,6 @@ def seal(
         _opt_path(audit_log),
         allow_insecure_key_permissions,
     )
-    return json.loads(text)
 
 
 def unseal(
@@ -284,7 +285,7 @@ def unseal(
 
     A key file that group or others can read is refused (``KeyAccessError``) unless
     ``allow_insecure_key_permissions=True``."""
-    text = _modelseal.unseal(
+    return _modelseal.unseal(
         os.fspath(enc),
         os.fspath(out),
         policy._inner,
@@ -294,7 +295,6 @@ def unseal(
         _opt_path(audit_log),
         allow_insecure_key_permissions,
     )
-    return json.loads(text)
 
 
 def keygen(
@@ -372,6 +372,7 @@ def encrypt(
     chunk_size: Optional[int] = None,
     force: bool = False,
     allow_insecure_key_permissions: bool = False,
+    audit_log: Optional[StrPath] = None,
 ) -> EncryptResult:
     """Encrypt ``model`` (a directory or a file) to ``out`` for every recipient.
 
@@ -381,7 +382,8 @@ def encrypt(
     ``out`` appears only when complete; an existing ``out`` is replaced (atomically) only with
     ``force=True``. ``chunk_size`` is a power of two from 4096 to 16 MiB (default 1 MiB).
     A KEK file that group or others can read is refused (``KeyAccessError``) unless
-    ``allow_insecure_key_permissions=True``.
+    ``allow_insecure_key_permissions=True``. With ``audit_log``, appends one line to it (also when
+    encryption fails), as ``modelseal encrypt --audit-log`` does.
     """
     fields = _modelseal.encrypt(
         os.fspath(model),
@@ -390,6 +392,7 @@ def encrypt(
         chunk_size,
         force,
         allow_insecure_key_permissions,
+        _opt_path(audit_log),
     )
     fields["out"] = pathlib.Path(fields["out"])
     fields["recipients"] = [tuple(r) for r in fields["recipients"]]
@@ -403,16 +406,23 @@ def decrypt(
     *,
     force: bool = False,
     allow_insecure_key_permissions: bool = False,
+    audit_log: Optional[StrPath] = None,
 ) -> DecryptResult:
     """Decrypt ``enc`` with the private key reference ``key`` (a key file or ``awskms://…``) into ``out``.
 
     ``out`` appears only after every chunk of every file authenticated; on any failure nothing is
     left there. Raises ``DecryptionError`` for a wrong key or a tampered or truncated model, and
     ``KeyAccessError`` for a key file that group or others can read unless
-    ``allow_insecure_key_permissions=True``.
+    ``allow_insecure_key_permissions=True``. With ``audit_log``, appends one line to it (also when
+    decryption fails), as ``modelseal decrypt --audit-log`` does.
     """
     fields = _modelseal.decrypt(
-        os.fspath(enc), os.fspath(out), os.fspath(key), force, allow_insecure_key_permissions
+        os.fspath(enc),
+        os.fspath(out),
+        os.fspath(key),
+        force,
+        allow_insecure_key_permissions,
+        _opt_path(audit_log),
     )
     fields["out"] = pathlib.Path(fields["out"])
     fields["recipient"] = tuple(fields["recipient"])
@@ -426,17 +436,24 @@ def rewrap(
     add: Union[StrPath, Iterable[StrPath]] = (),
     remove: Union[str, Iterable[str]] = (),
     allow_insecure_key_permissions: bool = False,
+    audit_log: Optional[StrPath] = None,
 ) -> list[tuple[str, str]]:
     """Add recipients (key references) and remove recipients (key ids, as ``inspect`` shows them)
     of ``enc``, unwrapping its data key with ``key``. Only the envelope changes. Returns the
     recipients afterwards as ``(type, key_id)`` pairs. Key files that group or others can read are
-    refused unless ``allow_insecure_key_permissions=True``.
+    refused unless ``allow_insecure_key_permissions=True``. With ``audit_log``, appends one line to
+    it (also when rewrapping fails), as ``modelseal rewrap --audit-log`` does.
     """
     removed = [remove] if isinstance(remove, str) else list(remove)
     return [
         tuple(r)
         for r in _modelseal.rewrap(
-            os.fspath(enc), os.fspath(key), _keys(add), removed, allow_insecure_key_permissions
+            os.fspath(enc),
+            os.fspath(key),
+            _keys(add),
+            removed,
+            allow_insecure_key_permissions,
+            _opt_path(audit_log),
         )
     ]
 

@@ -53,6 +53,7 @@ def sign(
     cert_chain: Iterable[StrPath] = (),
     key_password_file: Optional[StrPath] = None,
     allow_insecure_key_permissions: bool = False,
+    audit_log: Optional[StrPath] = None,
 ) -> pathlib.Path: ...
 @overload
 def verify(
@@ -66,6 +67,7 @@ def verify(
     sigstore_identity: Optional[str] = None,
     sigstore_issuer: Optional[str] = None,
     trusted_root: Optional[StrPath] = None,
+    audit_log: Optional[StrPath] = None,
 ) -> VerificationResult: ...
 @overload
 def verify(
@@ -149,6 +151,7 @@ def encrypt(
     chunk_size: Optional[int] = None,
     force: bool = False,
     allow_insecure_key_permissions: bool = False,
+    audit_log: Optional[StrPath] = None,
 ) -> EncryptResult: ...
 def decrypt(
     enc: StrPath,
@@ -157,6 +160,7 @@ def decrypt(
     *,
     force: bool = False,
     allow_insecure_key_permissions: bool = False,
+    audit_log: Optional[StrPath] = None,
 ) -> DecryptResult: ...
 def rewrap(
     enc: StrPath,
@@ -165,5 +169,6 @@ def rewrap(
     add: Union[StrPath, Iterable[StrPath]] = (),
     remove: Union[str, Iterable[str]] = (),
     allow_insecure_key_permissions: bool = False,
+    audit_log: Optional[StrPath] = None,
 ) -> list[tuple[str, str]]: ...
 def open(enc_file: StrPath, key: StrPath) -> BinaryIO: ...

@@ -1,10 +1,12 @@
 //! The exception hierarchy `modelseal.Error` ⊃ `VerificationError`, `DecryptionError`,
 //! `KeyAccessError`, `FormatError`, and the mapping of core errors onto it.
 
+use modelseal::deploy::DeployError;
 use modelseal::envelope::SealError;
 use modelseal::keys::KeyError;
+use modelseal::report::error_chain;
 use modelseal::sign::SignError;
-use modelseal::trust::TrustError;
+use modelseal::trust::{TrustChoice, TrustError};
 use modelseal::verify::VerifyError;
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
@@ -56,13 +58,23 @@ pub fn key_error(err: KeyError) -> PyErr {
     KeyAccessError::new_err(err.to_string())
 }
 
+/// A trust that could not be chosen (`Error`) or read (`KeyAccessError`, with its causes).
 pub fn trust_error(err: TrustError) -> PyErr {
-    KeyAccessError::new_err(err.to_string())
+    match err {
+        TrustError::Choice(TrustChoice::HalfKeyless) => Error::new_err(
+            "keyless verification needs both sigstore_identity= and sigstore_issuer=",
+        ),
+        TrustError::Choice(_) => Error::new_err(
+            "give exactly one of key=, cert_chain= or sigstore_identity= with sigstore_issuer=",
+        ),
+        other => KeyAccessError::new_err(error_chain(&other)),
+    }
 }
 
 pub fn sign_error(err: SignError) -> PyErr {
-    match err {
-        SignError::Key(e) => key_error(e),
+    match &err {
+        SignError::Key(e) => KeyAccessError::new_err(e.to_string()),
+        SignError::OpenKey { .. } => KeyAccessError::new_err(error_chain(&err)),
         other => Error::new_err(other.to_string()),
     }
 }
@@ -74,6 +86,17 @@ pub fn verify_error(err: VerifyError) -> PyErr {
     match err {
         VerifyError::Malformed { .. } => FormatError::new_err(err.to_string()),
         VerifyError::TrustInput(e) => trust_error(e),
+        other => Error::new_err(other.to_string()),
+    }
+}
+
+/// Maps a seal or unseal error: a denial is `VerificationError`, the rest as their layer maps.
+pub fn deploy_error(err: DeployError) -> PyErr {
+    match err {
+        DeployError::Denied { .. } => VerificationError::new_err(err.reasons().join("\n")),
+        DeployError::Seal(e) => seal_error(e),
+        DeployError::Sign(e) => sign_error(e),
+        DeployError::Verify(e) => verify_error(e),
         other => Error::new_err(other.to_string()),
     }
 }

@@ -5,6 +5,7 @@
 //! subclasses. The typed public API
 //! is the pure-Python wrapper in `modelseal/__init__.py`.
 
+mod convert;
 mod errors;
 mod policy;
 mod seal;
@@ -13,12 +14,12 @@ use errors::{key_error, sign_error, verify_error, Error};
 use modelseal::digest::{HashAlgorithm, Method, DEFAULT_SHARD_SIZE};
 use modelseal::keys::{self, KeyKind, KeyOptions, KeyRef};
 use modelseal::progress::NoProgress;
-use modelseal::sign::{sign_model, SignOptions};
-use modelseal::sigstore::{KeylessPolicy, TrustedRoot};
-use modelseal::trust::Trust;
+use modelseal::report::{self, Failure, PyVerified};
+use modelseal::sign::SignError;
+use modelseal::sign::{open_signer, sign_model, SignOptions};
+use modelseal::trust::{SigstoreRoot, Trust, TrustOptions};
 use modelseal::verify::{verify_model, VerifyOptions};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
 use std::path::PathBuf;
 
 fn parse_key(key: &str) -> PyResult<KeyRef> {
@@ -40,10 +41,11 @@ fn hash_algorithm(name: &str) -> PyResult<HashAlgorithm> {
     })
 }
 
-/// Signs a model; returns the signature path.
+/// Signs a model; returns the signature path. Appends the `sign` audit event to `audit_log`.
 #[pyfunction]
 #[pyo3(signature = (model, key, signature, hash, shards, shard_size, ignore, allow_symlinks,
-                    cert, cert_chain, key_password_file, allow_insecure_key_permissions))]
+                    cert, cert_chain, key_password_file, allow_insecure_key_permissions,
+                    audit_log=None))]
 #[allow(clippy::too_many_arguments)]
 fn sign(
     py: Python<'_>,
@@ -59,8 +61,8 @@ fn sign(
     cert_chain: Vec<PathBuf>,
     key_password_file: Option<PathBuf>,
     allow_insecure_key_permissions: bool,
+    audit_log: Option<PathBuf>,
 ) -> PyResult<PathBuf> {
-    let key = parse_key(key)?;
     let key_options = key_options(key_password_file, allow_insecure_key_permissions);
     let options = SignOptions {
         hash: hash_algorithm(hash)?,
@@ -76,23 +78,21 @@ fn sign(
         signature,
     };
     py.allow_threads(|| {
-        let signer = match &cert {
-            Some(leaf) => {
-                keys::open::open_certificate_signer(&key, &key_options, leaf, &cert_chain)
-            }
-            None => keys::open::open_signer(&key, &key_options),
-        }
-        .map_err(key_error)?;
-        let outcome =
-            sign_model(&model, signer.as_ref(), &options, &NoProgress).map_err(sign_error)?;
-        Ok(outcome.signature_path)
+        let result = open_signer(key, cert.as_deref(), &cert_chain, &key_options)
+            .and_then(|signer| sign_model(&model, signer.as_ref(), &options, &NoProgress));
+        let failure = |e: &SignError| Failure::error(e);
+        let event = report::sign_event(&model, key, result.as_ref().map_err(failure));
+        convert::record(audit_log.as_deref(), None, &event)?;
+        Ok(result.map_err(sign_error)?.signature_path)
     })
 }
 
-/// Verifies a model; returns a dict describing the verified model.
+/// Verifies a model; returns a dict describing the verified model (`VerificationResult`'s
+/// fields). Appends the `verify` audit event to `audit_log`.
 #[pyfunction]
 #[pyo3(signature = (model, signature, key, cert_chain, ignore, ignore_unsigned_files,
-                    sigstore_identity=None, sigstore_issuer=None, trusted_root=None))]
+                    sigstore_identity=None, sigstore_issuer=None, trusted_root=None,
+                    audit_log=None))]
 #[allow(clippy::too_many_arguments)]
 fn verify<'py>(
     py: Python<'py>,
@@ -105,82 +105,32 @@ fn verify<'py>(
     sigstore_identity: Option<String>,
     sigstore_issuer: Option<String>,
     trusted_root: Option<PathBuf>,
-) -> PyResult<Bound<'py, PyDict>> {
+    audit_log: Option<PathBuf>,
+) -> PyResult<Bound<'py, PyAny>> {
     let options = VerifyOptions {
         ignore,
         ignore_unsigned_files,
     };
     let verified = py.allow_threads(|| {
-        let keyless = keyless_policy(sigstore_identity, sigstore_issuer, trusted_root.is_some())?;
-        let trust = match (&key, cert_chain.is_empty(), keyless) {
-            (None, true, Some(policy)) => {
-                let root = match &trusted_root {
-                    Some(path) => TrustedRoot::load(path),
-                    None => TrustedRoot::production(),
-                }
-                .map_err(|e| errors::trust_error(e.into()))?;
-                Trust::Sigstore {
-                    root: Box::new(root),
-                    policy,
-                }
-            }
-            (Some(key), true, None) => {
-                let public = keys::open::public_key_of(&parse_key(key)?, &KeyOptions::default())
-                    .map_err(key_error)?;
-                Trust::PublicKey(public)
-            }
-            (None, false, None) => {
-                Trust::load_certificate_roots(&cert_chain).map_err(errors::trust_error)?
-            }
-            _ => return Err(Error::new_err(
-                "give exactly one of key=, cert_chain= or sigstore_identity= with sigstore_issuer=",
-            )),
+        let trust = Trust::from_options(&TrustOptions {
+            key: key.clone(),
+            certificate_roots: cert_chain,
+            sigstore_identity,
+            sigstore_issuer,
+            sigstore_root: trusted_root.map(SigstoreRoot::File),
+        });
+        let result =
+            trust.map(|trust| verify_model(&model, &signature, &trust, &options, &NoProgress));
+        let ended = match &result {
+            Ok(Ok(verified)) => Ok(verified),
+            Ok(Err(err)) => Err(Failure::verify(err)),
+            Err(err) => Err(Failure::error(err)),
         };
-        verify_model(&model, &signature, &trust, &options, &NoProgress).map_err(verify_error)
+        let event = report::verify_event(&model, key.as_deref(), ended);
+        convert::record(audit_log.as_deref(), None, &event)?;
+        result.map_err(errors::trust_error)?.map_err(verify_error)
     })?;
-    let out = PyDict::new(py);
-    out.set_item("model", verified.model())?;
-    out.set_item("signature", verified.signature())?;
-    out.set_item("model_name", verified.subject_name())?;
-    out.set_item("root_digest", verified.root_digest_hex())?;
-    out.set_item("resources", verified.resources().len())?;
-    let signer = verified.signer();
-    out.set_item("signer_method", signer.method)?;
-    out.set_item("signer_algorithm", signer.algorithm.name())?;
-    out.set_item("key_hint", &signer.key_hint)?;
-    out.set_item("certificate_subject", &signer.certificate_subject)?;
-    if let Some(k) = &signer.keyless {
-        out.set_item("sigstore_identity", &k.identity)?;
-        out.set_item("sigstore_issuer", &k.issuer)?;
-        out.set_item("signing_time", k.signing_time_text())?;
-        out.set_item("log_index", k.log_index)?;
-    }
-    let config = verified.serialization();
-    out.set_item("hash_type", config.hash.name())?;
-    match config.method {
-        Method::Files => out.set_item("method", "files")?,
-        Method::Shards { shard_size } => {
-            out.set_item("method", "shards")?;
-            out.set_item("shard_size", shard_size)?;
-        }
-    }
-    Ok(out)
-}
-
-/// The keyless policy when both halves are given; an error when only one is, or when a trusted
-/// root is given without them.
-fn keyless_policy(
-    identity: Option<String>,
-    issuer: Option<String>,
-    has_root: bool,
-) -> PyResult<Option<KeylessPolicy>> {
-    match (identity, issuer) {
-        (Some(identity), Some(issuer)) => Ok(Some(KeylessPolicy { identity, issuer })),
-        (None, None) if !has_root => Ok(None),
-        _ => Err(Error::new_err(
-            "keyless verification needs both sigstore_identity= and sigstore_issuer=",
-        )),
-    }
+    convert::to_py(py, &PyVerified::from(&verified))
 }
 
 /// Generates a key: a signing key pair (returns the public key's OMS key hint) or an encryption key

@@ -1,19 +1,21 @@
 //! Python bindings of the trust policy and of seal/unseal: `_modelseal.Policy`, `verify_policy`,
-//! `seal`, `unseal`. Results cross as the JSON text the CLI prints, so Python sees exactly the
-//! CLI's keys; the typed wrappers are in `modelseal/__init__.py`. Each appends the audit event
-//! core's `modelseal::audit` builds, where it decides (the `audit_log` argument, else the policy's),
-//! exactly as the CLI does; an event that cannot be written fails the call.
+//! `seal`, `unseal`. Results cross as dicts built from `modelseal::report`'s types, so Python
+//! sees exactly the CLI's keys; the typed wrappers are in `modelseal/__init__.py`. Each appends
+//! the audit event `modelseal::report` builds, where it decides (the `audit_log` argument, else
+//! the policy's), exactly as the CLI does; an event that cannot be written fails the call.
 
-use crate::errors::{seal_error, sign_error, verify_error, Error, VerificationError};
-use modelseal::audit::{self, AuditError, AuditEvent};
+use crate::convert;
+use crate::errors::{deploy_error, verify_error, Error};
 use modelseal::deploy::{
     seal_model, unseal_model, DeployError, SealOptions, SealOutcome, UnsealOptions,
 };
 use modelseal::envelope as sealing;
-use modelseal::keys::{self, KeyOptions, KeyRef};
+use modelseal::keys::{self, KeyOptions};
 use modelseal::policy::{Policy as CorePolicy, PolicyVerifyOptions};
 use modelseal::progress::NoProgress;
-use modelseal::sign::SignError;
+use modelseal::report::{self, DecisionReport, Failure, SealReport, UnsealReport};
+use modelseal::sign::open_signer;
+use modelseal::verify::VerifyError;
 use pyo3::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -60,36 +62,41 @@ impl Policy {
     }
 }
 
-/// Verifies `model` against `signatures` under `policy`: `(allowed, result JSON)`.
+/// Verifies `model` against `signatures` under `policy`: `(allowed, result dict)`.
 #[pyfunction]
 #[pyo3(signature = (model, signatures, policy, model_name, ignore, audit_log))]
-pub fn verify_policy(
-    py: Python<'_>,
+pub fn verify_policy<'py>(
+    py: Python<'py>,
     model: PathBuf,
     signatures: Vec<PathBuf>,
     policy: &Policy,
     model_name: Option<String>,
     ignore: Vec<PathBuf>,
     audit_log: Option<PathBuf>,
-) -> PyResult<(bool, String)> {
+) -> PyResult<(bool, Bound<'py, PyAny>)> {
     let policy = policy.inner.clone();
     let options = PolicyVerifyOptions { model_name, ignore };
     let decision = py.allow_threads(|| {
-        let mut event = AuditEvent::verify_policy(&model, policy.path());
         let result = policy.verify(&model, &signatures, &options, &NoProgress);
-        event.policy_result(result.as_ref());
-        audit::record(audit_log.as_deref(), policy.audit_log(), &event).map_err(audit_error)?;
+        let failure = |e: &VerifyError| Failure::Error(e.to_string());
+        let event = report::policy_event(&model, policy.path(), result.as_ref().map_err(failure));
+        convert::record(audit_log.as_deref(), policy.audit_log(), &event)?;
         result.map_err(verify_error)
     })?;
-    Ok((decision.allowed, decision.to_json().to_string()))
+    let allowed = decision.allowed();
+    Ok((
+        allowed,
+        convert::to_py(py, &DecisionReport::from(&decision))?,
+    ))
 }
 
-/// Seals `model` (sign, encrypt with the signature inside, sign the result): the CLI's JSON.
+/// Seals `model` (sign, encrypt with the signature inside, sign the result): the CLI's dict
+/// without `recipients`.
 #[pyfunction]
 #[pyo3(name = "seal", signature = (model, out, key, recipients, model_name, signature, cert, cert_chain, audit_log, allow_insecure_key_permissions))]
 #[allow(clippy::too_many_arguments)]
-pub fn seal_py(
-    py: Python<'_>,
+pub fn seal_py<'py>(
+    py: Python<'py>,
     model: PathBuf,
     out: PathBuf,
     key: &str,
@@ -100,9 +107,8 @@ pub fn seal_py(
     cert_chain: Vec<PathBuf>,
     audit_log: Option<PathBuf>,
     allow_insecure_key_permissions: bool,
-) -> PyResult<String> {
-    py.allow_threads(|| {
-        let mut event = AuditEvent::seal(&model, key);
+) -> PyResult<Bound<'py, PyAny>> {
+    let outcome = py.allow_threads(|| {
         let request = SealRequest {
             model: &model,
             out: &out,
@@ -118,20 +124,13 @@ pub fn seal_py(
             },
         };
         let result = request.run();
-        event.seal_result(model_name.as_deref(), result.as_ref());
-        audit::record(audit_log.as_deref(), None, &event).map_err(audit_error)?;
-        let outcome = result.map_err(deploy_error)?;
-        Ok(serde_json::json!({
-            "sealed": true,
-            "model": model,
-            "out": out,
-            "signature": outcome.outer.signature_path,
-            "root_digest": hex::encode(outcome.inner.statement.root_digest),
-            "encrypted_root_digest": hex::encode(outcome.outer.statement.root_digest),
-            "files": outcome.encrypted.files,
-        })
-        .to_string())
-    })
+        let ended = result.as_ref().map_err(Failure::deploy);
+        let event = report::seal_event(&model, key, model_name.as_deref(), ended);
+        convert::record(audit_log.as_deref(), None, &event)?;
+        result.map_err(deploy_error)
+    })?;
+    let report = SealReport::new(&model, &out, &outcome).without_recipients();
+    convert::to_py(py, &report)
 }
 
 /// What [`seal_py`] was asked to do, opened and run in one place so every failure reaches the
@@ -149,14 +148,8 @@ struct SealRequest<'a> {
 
 impl SealRequest<'_> {
     fn run(&self) -> Result<SealOutcome, DeployError> {
-        let key_error = |e: keys::KeyError| DeployError::from(SignError::from(e));
-        let key: KeyRef = self.key.parse().map_err(key_error)?;
         let options = &self.key_options;
-        let signer = match self.cert {
-            Some(leaf) => keys::open::open_certificate_signer(&key, options, leaf, self.cert_chain),
-            None => keys::open::open_signer(&key, options),
-        }
-        .map_err(key_error)?;
+        let signer = open_signer(self.key, self.cert, self.cert_chain, options)?;
         let wrappers = self
             .recipients
             .iter()
@@ -174,12 +167,12 @@ impl SealRequest<'_> {
     }
 }
 
-/// Unseals `enc` into `out` under `policy`: the CLI's JSON.
+/// Unseals `enc` into `out` under `policy`: the CLI's dict.
 #[pyfunction]
 #[pyo3(name = "unseal", signature = (enc, out, policy, key, model_name, signature, audit_log, allow_insecure_key_permissions))]
 #[allow(clippy::too_many_arguments)]
-pub fn unseal_py(
-    py: Python<'_>,
+pub fn unseal_py<'py>(
+    py: Python<'py>,
     enc: PathBuf,
     out: PathBuf,
     policy: &Policy,
@@ -188,11 +181,10 @@ pub fn unseal_py(
     signature: Option<PathBuf>,
     audit_log: Option<PathBuf>,
     allow_insecure_key_permissions: bool,
-) -> PyResult<String> {
+) -> PyResult<Bound<'py, PyAny>> {
     let policy = policy.inner.clone();
     let key_options = crate::seal::key_file_options(allow_insecure_key_permissions);
-    py.allow_threads(|| {
-        let mut event = AuditEvent::unseal(&enc, key, policy.path());
+    let outcome = py.allow_threads(|| {
         let options = UnsealOptions {
             model_name,
             signature,
@@ -200,35 +192,10 @@ pub fn unseal_py(
         let result = keys::open::identity(key, &key_options)
             .map_err(|e| DeployError::from(sealing::SealError::from(e)))
             .and_then(|identity| unseal_model(&enc, &policy, identity.as_ref(), &out, &options));
-        event.unseal_result(result.as_ref());
-        audit::record(audit_log.as_deref(), policy.audit_log(), &event).map_err(audit_error)?;
-        let outcome = result.map_err(deploy_error)?;
-        Ok(serde_json::json!({
-            "unsealed": true,
-            "out": out,
-            "model_name": outcome.inner.model_name,
-            "root_digest": outcome.inner.root_digest,
-            "signers": outcome.inner.signers,
-            "rule": outcome.inner.rule_label(),
-            "outer": outcome.outer.to_json(),
-            "inner": outcome.inner.to_json(),
-            "reasons": [],
-        })
-        .to_string())
-    })
-}
-
-/// The operation's audit event could not be written: the call fails (fail closed, as the CLI).
-fn audit_error(err: AuditError) -> PyErr {
-    Error::new_err(err.to_string())
-}
-
-fn deploy_error(err: DeployError) -> PyErr {
-    match err {
-        DeployError::Denied { .. } => VerificationError::new_err(err.reasons().join("\n")),
-        DeployError::Seal(e) => seal_error(e),
-        DeployError::Sign(e) => sign_error(e),
-        DeployError::Verify(e) => verify_error(e),
-        other => Error::new_err(other.to_string()),
-    }
+        let ended = result.as_ref().map_err(Failure::deploy);
+        let event = report::unseal_event(&enc, key, policy.path(), ended);
+        convert::record(audit_log.as_deref(), policy.audit_log(), &event)?;
+        result.map_err(deploy_error)
+    })?;
+    convert::to_py(py, &UnsealReport::new(&out, &outcome))
 }

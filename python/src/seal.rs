@@ -2,13 +2,16 @@
 //! authenticated reader behind `modelseal.open`. Translation only; the GIL is released for the
 //! work, and errors map through [`crate::errors::seal_error`].
 
+use crate::convert;
 use crate::errors::{reader_error, seal_error};
 use modelseal::envelope::stream::ChunkReader;
-use modelseal::envelope::{self, DecryptOptions, EncryptOptions};
-use modelseal::keys::{self, KeyOptions, Recipient};
+use modelseal::envelope::{self, DecryptOptions, EncryptOptions, SealError};
+use modelseal::keys::KeyOptions;
+use modelseal::keys::{self as keyseam, Recipient};
+use modelseal::report::{self, Failure, PyDecrypted, PyEncrypted, PyInspectedEncrypted};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyTuple};
+use pyo3::types::{PyBytes, PyTuple};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
@@ -21,13 +24,12 @@ pub(crate) fn key_file_options(allow_insecure: bool) -> KeyOptions {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Encrypts a model; returns a dict describing the result.
+/// Encrypts a model; returns a dict describing the result (`EncryptResult`'s fields). Appends
+/// the `encrypt` audit event to `audit_log`.
 #[pyfunction]
-#[pyo3(signature = (model, out, recipients, chunk_size, force, allow_insecure_key_permissions))]
+#[pyo3(signature = (model, out, recipients, chunk_size, force, allow_insecure_key_permissions,
+                    audit_log=None))]
+#[allow(clippy::too_many_arguments)]
 pub fn encrypt<'py>(
     py: Python<'py>,
     model: PathBuf,
@@ -36,35 +38,36 @@ pub fn encrypt<'py>(
     chunk_size: Option<u32>,
     force: bool,
     allow_insecure_key_permissions: bool,
-) -> PyResult<Bound<'py, PyDict>> {
+    audit_log: Option<PathBuf>,
+) -> PyResult<Bound<'py, PyAny>> {
     let key_options = key_file_options(allow_insecure_key_permissions);
     let summary = py.allow_threads(|| {
-        let keys = recipients
-            .iter()
-            .map(|r| keys::open::recipient(r, &key_options))
-            .collect::<Result<Vec<_>, _>>()?;
-        let keys: Vec<&dyn Recipient> = keys.iter().map(|k| k.as_ref()).collect();
-        let input = envelope::plaintext_from_path(&model)?;
-        let options = EncryptOptions {
-            chunk_size: chunk_size.unwrap_or(EncryptOptions::default().chunk_size),
-            overwrite: force,
-            ..EncryptOptions::default()
-        };
-        envelope::encrypt(&input, &keys, &out, &options)
-    });
-    let summary = summary.map_err(seal_error)?;
-    let d = PyDict::new(py);
-    d.set_item("out", out)?;
-    d.set_item("files", summary.files)?;
-    d.set_item("bytes", summary.bytes)?;
-    d.set_item("body_digest", hex(&summary.body_digest))?;
-    d.set_item("recipients", summary.recipients)?;
-    Ok(d)
+        let result = (|| {
+            let keys = recipients
+                .iter()
+                .map(|r| keyseam::open::recipient(r, &key_options))
+                .collect::<Result<Vec<_>, _>>()?;
+            let keys: Vec<&dyn Recipient> = keys.iter().map(|k| k.as_ref()).collect();
+            let input = envelope::plaintext_from_path(&model)?;
+            let options = EncryptOptions {
+                chunk_size: chunk_size.unwrap_or(EncryptOptions::default().chunk_size),
+                overwrite: force,
+                ..EncryptOptions::default()
+            };
+            envelope::encrypt(&input, &keys, &out, &options)
+        })();
+        let failure = |e: &SealError| Failure::error(e);
+        let event = report::encrypt_event(&model, &recipients, result.as_ref().map_err(failure));
+        convert::record(audit_log.as_deref(), None, &event)?;
+        result.map_err(seal_error)
+    })?;
+    convert::to_py(py, &PyEncrypted::new(&out, &summary))
 }
 
-/// Decrypts a model; returns a dict describing the result.
+/// Decrypts a model; returns a dict describing the result (`DecryptResult`'s fields). Appends
+/// the `decrypt` audit event to `audit_log`.
 #[pyfunction]
-#[pyo3(signature = (encrypted, out, key, force, allow_insecure_key_permissions))]
+#[pyo3(signature = (encrypted, out, key, force, allow_insecure_key_permissions, audit_log=None))]
 pub fn decrypt<'py>(
     py: Python<'py>,
     encrypted: PathBuf,
@@ -72,30 +75,38 @@ pub fn decrypt<'py>(
     key: String,
     force: bool,
     allow_insecure_key_permissions: bool,
-) -> PyResult<Bound<'py, PyDict>> {
+    audit_log: Option<PathBuf>,
+) -> PyResult<Bound<'py, PyAny>> {
     let key_options = key_file_options(allow_insecure_key_permissions);
     let summary = py.allow_threads(|| {
-        let identity = keys::open::identity(&key, &key_options)?;
-        let options = DecryptOptions {
-            overwrite: force,
-            ..DecryptOptions::default()
+        // Opening the key is an input error recorded with its causes, as the CLI records it;
+        // decryption's own errors are classified (a wrong key or tampering is `failed`).
+        let result = keyseam::open::identity(&key, &key_options).map(|identity| {
+            let options = DecryptOptions {
+                overwrite: force,
+                ..DecryptOptions::default()
+            };
+            envelope::decrypt(&encrypted, identity.as_ref(), &out, &options)
+        });
+        let ended = match &result {
+            Ok(Ok(summary)) => Ok(summary),
+            Ok(Err(err)) => Err(Failure::envelope(err)),
+            Err(err) => Err(Failure::error(err)),
         };
-        envelope::decrypt(&encrypted, identity.as_ref(), &out, &options)
-    });
-    let summary = summary.map_err(seal_error)?;
-    let d = PyDict::new(py);
-    d.set_item("out", out)?;
-    d.set_item("model_name", summary.model_name)?;
-    d.set_item("files", summary.files)?;
-    d.set_item("bytes", summary.bytes)?;
-    d.set_item("body_digest", hex(&summary.body_digest))?;
-    d.set_item("recipient", summary.recipient)?;
-    Ok(d)
+        let event = report::decrypt_event(&encrypted, &key, ended);
+        convert::record(audit_log.as_deref(), None, &event)?;
+        result
+            .map_err(SealError::from)
+            .and_then(|r| r)
+            .map_err(seal_error)
+    })?;
+    convert::to_py(py, &PyDecrypted::new(&out, &summary))
 }
 
 /// Rewraps an encrypted model; returns the recipients afterwards as `(type, key_id)` pairs.
+/// Appends the `rewrap` audit event to `audit_log`.
 #[pyfunction]
-#[pyo3(signature = (encrypted, key, add, remove, allow_insecure_key_permissions))]
+#[pyo3(signature = (encrypted, key, add, remove, allow_insecure_key_permissions, audit_log=None))]
 pub fn rewrap(
     py: Python<'_>,
     encrypted: PathBuf,
@@ -103,6 +114,7 @@ pub fn rewrap(
     add: Vec<String>,
     remove: Vec<String>,
     allow_insecure_key_permissions: bool,
+    audit_log: Option<PathBuf>,
 ) -> PyResult<Vec<(String, String)>> {
     if add.is_empty() && remove.is_empty() {
         return Err(PyValueError::new_err(
@@ -111,15 +123,31 @@ pub fn rewrap(
     }
     let key_options = key_file_options(allow_insecure_key_permissions);
     py.allow_threads(|| {
-        let identity = keys::open::identity(&key, &key_options)?;
-        let keys = add
-            .iter()
-            .map(|r| keys::open::recipient(r, &key_options))
-            .collect::<Result<Vec<_>, _>>()?;
-        let keys: Vec<&dyn Recipient> = keys.iter().map(|k| k.as_ref()).collect();
-        envelope::rewrap_key_ids(&encrypted, identity.as_ref(), &keys, &remove)
+        let result = (|| {
+            let identity = keyseam::open::identity(&key, &key_options)?;
+            let keys = add
+                .iter()
+                .map(|r| keyseam::open::recipient(r, &key_options))
+                .collect::<Result<Vec<_>, _>>()?;
+            let keys: Vec<&dyn Recipient> = keys.iter().map(|k| k.as_ref()).collect();
+            Ok(envelope::rewrap_key_ids(
+                &encrypted,
+                identity.as_ref(),
+                &keys,
+                &remove,
+            ))
+        })();
+        let ended = match &result {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(err)) => Err(Failure::envelope(err)),
+            Err(err) => Err(Failure::error(err)),
+        };
+        let event = report::rewrap_event(&encrypted, &key, &add, &remove, ended);
+        convert::record(audit_log.as_deref(), None, &event)?;
+        result
+            .and_then(|r: Result<_, SealError>| r)
+            .map_err(seal_error)
     })
-    .map_err(seal_error)
 }
 
 /// Describes an encrypted model without a key (unauthenticated); `None` when `path` does not look
@@ -128,26 +156,14 @@ pub fn rewrap(
 pub fn inspect_encrypted<'py>(
     py: Python<'py>,
     path: PathBuf,
-) -> PyResult<Option<Bound<'py, PyDict>>> {
+) -> PyResult<Option<Bound<'py, PyAny>>> {
     if !envelope::is_encrypted(&path) {
         return Ok(None);
     }
     let s = py
         .allow_threads(|| envelope::inspect_encrypted(&path))
         .map_err(seal_error)?;
-    let d = PyDict::new(py);
-    d.set_item("format_version", s.version)?;
-    d.set_item("model_name", &s.model_name)?;
-    d.set_item("chunk_size", s.chunk_size)?;
-    d.set_item("body_digest", hex(&s.body_digest))?;
-    d.set_item("files", s.files.clone())?;
-    let recipients: Vec<(String, String)> = s
-        .recipients
-        .iter()
-        .map(|r| (r.stanza_type.clone(), r.key_id.clone()))
-        .collect();
-    d.set_item("recipients", recipients)?;
-    Ok(Some(d))
+    convert::to_py(py, &PyInspectedEncrypted::from(&s)).map(Some)
 }
 
 /// A read-only, seekable view of one encrypted file that returns only authenticated bytes.
@@ -171,7 +187,7 @@ impl SealedReader {
     fn new(py: Python<'_>, path: PathBuf, key: String) -> PyResult<SealedReader> {
         let reader = py
             .allow_threads(|| {
-                let identity = keys::open::identity(&key, &KeyOptions::default())?;
+                let identity = keyseam::open::identity(&key, &KeyOptions::default())?;
                 envelope::open_path(&path, identity.as_ref())
             })
             .map_err(seal_error)?;

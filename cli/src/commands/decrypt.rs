@@ -1,13 +1,11 @@
 //! `modelseal decrypt`: decrypt an encrypted model; OUT appears only if every byte authenticated.
 
-use super::KeyFileArgs;
-use crate::audit::{audited, Audit, AuditArgs};
-use crate::output::{hex, print_json, seal_failure};
+use super::{KeyFileArgs, OutputArgs};
+use crate::audit::{ended, Attempt, AuditArgs};
+use crate::output::{print_json, report_failure};
 use crate::progress::Bar;
-use modelseal::audit::Operation;
-use modelseal::envelope::{self, DecryptOptions};
-use modelseal::keys;
-use serde_json::json;
+use modelseal::envelope::{self, DecryptOptions, DecryptSummary, SealError};
+use modelseal::report::{self, DecryptReport, EnvelopeFailure, EnvelopeVerb, Failure};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -33,12 +31,8 @@ pub struct Args {
     /// Replace an existing OUT (atomically, after everything authenticated).
     #[arg(long)]
     force: bool,
-    /// Print one JSON object on stdout.
-    #[arg(long)]
-    json: bool,
-    /// No progress bar and no informational output.
-    #[arg(long, short = 'q')]
-    quiet: bool,
+    #[command(flatten)]
+    output: OutputArgs,
     #[command(flatten)]
     key_files: KeyFileArgs,
     #[command(flatten)]
@@ -46,19 +40,29 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    audited(&args.audit, Operation::Decrypt, &args.encrypted, |audit| {
-        decrypt(&args, audit)
-    })
+    let attempt = decrypt(&args);
+    let event = report::decrypt_event(
+        &args.encrypted,
+        &args.key,
+        ended(&attempt, Failure::envelope),
+    );
+    let code = attempt.map(|result| match result {
+        Ok(summary) => print(&args, &summary),
+        Err(err) => {
+            let report = EnvelopeFailure::new(EnvelopeVerb::Decrypt, &err);
+            report_failure(args.output.json, &report, "decryption", err.class(), &err)
+        }
+    });
+    args.audit.record(None, &event, code)
 }
 
-fn decrypt(args: &Args, audit: &mut Audit) -> anyhow::Result<ExitCode> {
-    audit.event.key_ids.push(args.key.clone());
-    let identity = keys::open::identity(&args.key, &args.key_files.options())?;
+fn decrypt(args: &Args) -> Attempt<DecryptSummary, SealError> {
+    let identity = args.key_files.open_identity(&args.key)?;
     let options = DecryptOptions {
         overwrite: args.force,
         ..DecryptOptions::default()
     };
-    let bar = Bar::new("decrypting", args.quiet || args.json);
+    let bar = Bar::new("decrypting", args.output.no_progress());
     let result = envelope::decrypt_with_progress(
         &args.encrypted,
         identity.as_ref(),
@@ -67,31 +71,13 @@ fn decrypt(args: &Args, audit: &mut Audit) -> anyhow::Result<ExitCode> {
         &bar,
     );
     bar.finish();
-    let summary = match result {
-        Ok(summary) => summary,
-        Err(err) => {
-            audit.seal_failed(&err);
-            return seal_failure(err, "decrypted", "decryption", args.json);
-        }
-    };
-    audit.event.model_name = Some(summary.model_name.clone());
-    audit
-        .event
-        .key_ids
-        .push(format!("{}:{}", summary.recipient.0, summary.recipient.1));
-    if args.json {
-        print_json(&json!({
-            "decrypted": true,
-            "encrypted": args.encrypted,
-            "out": args.out,
-            "model_name": summary.model_name,
-            "files": summary.files,
-            "bytes": summary.bytes,
-            "body_digest": hex(&summary.body_digest),
-            "recipient": {"type": summary.recipient.0, "key_id": summary.recipient.1},
-            "errors": [],
-        }));
-    } else if !args.quiet {
+    Ok(result)
+}
+
+fn print(args: &Args, summary: &DecryptSummary) -> ExitCode {
+    if args.output.json {
+        print_json(&DecryptReport::new(&args.encrypted, &args.out, summary));
+    } else if !args.output.quiet {
         println!(
             "decrypted {} ({} files, {} bytes) -> {}",
             args.encrypted.display(),
@@ -100,5 +86,5 @@ fn decrypt(args: &Args, audit: &mut Audit) -> anyhow::Result<ExitCode> {
             args.out.display()
         );
     }
-    Ok(ExitCode::SUCCESS)
+    ExitCode::SUCCESS
 }

@@ -1,13 +1,11 @@
 //! `modelseal encrypt`: envelope-encrypt a model directory or file for one or more recipients.
 
-use super::KeyFileArgs;
-use crate::audit::{audited, Audit, AuditArgs};
-use crate::output::{hex, print_json, recipients_json};
+use super::{as_recipients, open_recipients, KeyFileArgs, OutputArgs};
+use crate::audit::{ended, Attempt, AuditArgs};
+use crate::output::print_json;
 use crate::progress::Bar;
-use modelseal::audit::Operation;
-use modelseal::envelope::{self, EncryptOptions};
-use modelseal::keys;
-use serde_json::json;
+use modelseal::envelope::{self, EncryptOptions, EncryptSummary, SealError};
+use modelseal::report::{self, EncryptReport, Failure};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -33,12 +31,8 @@ pub struct Args {
     /// Replace an existing OUT (atomically).
     #[arg(long)]
     force: bool,
-    /// Print one JSON object on stdout.
-    #[arg(long)]
-    json: bool,
-    /// No progress bar and no informational output.
-    #[arg(long, short = 'q')]
-    quiet: bool,
+    #[command(flatten)]
+    output: OutputArgs,
     #[command(flatten)]
     key_files: KeyFileArgs,
     #[command(flatten)]
@@ -46,20 +40,22 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    audited(&args.audit, Operation::Encrypt, &args.model, |audit| {
-        encrypt(&args, audit)
-    })
+    let attempt = encrypt(&args);
+    let event = report::encrypt_event(
+        &args.model,
+        &args.recipients,
+        ended(&attempt, |e| Failure::error(e)).map(|(summary, _)| summary),
+    );
+    let code = attempt.and_then(|result| match result {
+        Ok((summary, chunk_size)) => Ok(print(&args, &summary, chunk_size)),
+        Err(err) => Err(err.into()),
+    });
+    args.audit.record(None, &event, code)
 }
 
-fn encrypt(args: &Args, audit: &mut Audit) -> anyhow::Result<ExitCode> {
-    audit.event.key_ids.extend(args.recipients.iter().cloned());
-    let key_options = args.key_files.options();
-    let recipients = args
-        .recipients
-        .iter()
-        .map(|r| keys::open::recipient(r, &key_options))
-        .collect::<Result<Vec<_>, _>>()?;
-    let recipients: Vec<&dyn keys::Recipient> = recipients.iter().map(|r| r.as_ref()).collect();
+/// Opens the recipients and encrypts: the summary and the chunk size.
+fn encrypt(args: &Args) -> Attempt<(EncryptSummary, u32), SealError> {
+    let recipients = open_recipients(&args.recipients, &args.key_files.options())?;
     let input = envelope::plaintext_from_path(&args.model)?;
     let options = EncryptOptions {
         chunk_size: args
@@ -68,23 +64,27 @@ fn encrypt(args: &Args, audit: &mut Audit) -> anyhow::Result<ExitCode> {
         overwrite: args.force,
         ..EncryptOptions::default()
     };
-    let bar = Bar::new("encrypting", args.quiet || args.json);
-    let summary = envelope::encrypt_with_progress(&input, &recipients, &args.out, &options, &bar);
+    let bar = Bar::new("encrypting", args.output.no_progress());
+    let summary = envelope::encrypt_with_progress(
+        &input,
+        &as_recipients(&recipients),
+        &args.out,
+        &options,
+        &bar,
+    );
     bar.finish();
-    let summary = summary?;
-    audit.event.key_ids = key_ids(&summary.recipients);
-    if args.json {
-        print_json(&json!({
-            "encrypted": true,
-            "model": args.model,
-            "out": args.out,
-            "files": summary.files,
-            "bytes": summary.bytes,
-            "chunk_size": options.chunk_size,
-            "body_digest": hex(&summary.body_digest),
-            "recipients": recipients_json(&summary.recipients),
-        }));
-    } else if !args.quiet {
+    Ok(summary.map(|s| (s, options.chunk_size)))
+}
+
+fn print(args: &Args, summary: &EncryptSummary, chunk_size: u32) -> ExitCode {
+    if args.output.json {
+        print_json(&EncryptReport::new(
+            &args.model,
+            &args.out,
+            chunk_size,
+            summary,
+        ));
+    } else if !args.output.quiet {
         println!(
             "encrypted {} ({} files, {} bytes) -> {} for {} recipient(s)",
             args.model.display(),
@@ -94,10 +94,5 @@ fn encrypt(args: &Args, audit: &mut Audit) -> anyhow::Result<ExitCode> {
             summary.recipients.len()
         );
     }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `type:key_id` of every stanza, for audit events.
-pub fn key_ids(recipients: &[(String, String)]) -> Vec<String> {
-    modelseal::audit::stanza_ids(recipients)
+    ExitCode::SUCCESS
 }

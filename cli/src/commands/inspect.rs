@@ -1,9 +1,9 @@
 //! `modelseal inspect`: show what a signature or an encrypted model claims, without verifying it.
 
-use crate::output::{hex, print_json, serialization_json, serialization_text};
-use modelseal::envelope::{self, format::Layout, EncryptedSummary};
+use crate::output::{hex, print_json, serialization_text};
+use modelseal::envelope::{self, EncryptedSummary};
 use modelseal::inspect::inspect_signature;
-use serde_json::json;
+use modelseal::report::{InspectEncryptedReport, InspectSignatureReport};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -31,33 +31,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     signature(&args.input, args.json)
 }
 
-fn layout_name(layout: Layout) -> &'static str {
-    match layout {
-        Layout::Directory => "directory",
-        Layout::SingleFile => "single-file",
-    }
-}
-
 fn encrypted(args: &Args, s: &EncryptedSummary) {
     if args.json {
-        print_json(&json!({
-            "encrypted": true,
-            "authenticated": false,
-            "path": args.input,
-            "envelope": s.envelope_path,
-            "format_version": s.version,
-            "layout": layout_name(s.layout),
-            "model_name": s.model_name,
-            "chunk_size": s.chunk_size,
-            "body_digest": hex(&s.body_digest),
-            "total_bytes": s.total_bytes(),
-            "files": s.files.iter().map(|(p, n)| json!({"path": p, "size": n})).collect::<Vec<_>>(),
-            "recipients": s.recipients.iter().map(|r| json!({
-                "type": r.stanza_type,
-                "key_id": r.key_id,
-                "params": r.params,
-            })).collect::<Vec<_>>(),
-        }));
+        print_json(&InspectEncryptedReport::new(&args.input, s));
         return;
     }
     println!(
@@ -67,7 +43,7 @@ fn encrypted(args: &Args, s: &EncryptedSummary) {
     println!(
         "format:      modelseal v{} ({})",
         s.version,
-        layout_name(s.layout)
+        InspectEncryptedReport::layout_name(s.layout)
     );
     println!("model name:  {}", s.model_name);
     println!("chunk size:  {} bytes", s.chunk_size);
@@ -91,20 +67,7 @@ fn signature(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
     let summary = inspect_signature(path)?;
     let statement = summary.statement.as_ref();
     if json {
-        print_json(&json!({
-            "verified": false,
-            "signature": path,
-            "method": summary.method,
-            "key_hint": summary.key_hint,
-            "certificate_subject": summary.certificate_subject,
-            "certificates": summary.certificates,
-            "payload_type": summary.payload_type,
-            "model_name": statement.ok().map(|s| s.subject_name.clone()),
-            "root_digest": statement.ok().map(|s| hex(&s.root_digest)),
-            "resources": statement.ok().map(|s| s.resources.len()),
-            "serialization": statement.ok().map(|s| serialization_json(&s.serialization)),
-            "errors": statement.err().into_iter().collect::<Vec<_>>(),
-        }));
+        print_json(&InspectSignatureReport::new(path, &summary));
         return Ok(ExitCode::SUCCESS);
     }
     println!("signature:   {} (unverified)", path.display());

@@ -57,6 +57,29 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// `--json` and `--quiet`, shared by the verbs that print a result and show progress.
+#[derive(Debug, clap::Args)]
+pub struct OutputArgs {
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+    /// No progress bar and no informational output.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+}
+
+impl OutputArgs {
+    /// Whether progress bars are off (with `--quiet`, and with `--json`: stdout is the result).
+    fn no_progress(&self) -> bool {
+        self.quiet || self.json
+    }
+
+    /// Whether the human text is printed (neither `--json` nor `--quiet`).
+    fn text(&self) -> bool {
+        !self.quiet && !self.json
+    }
+}
+
 /// Options shared by every verb that opens a private key.
 #[derive(Debug, clap::Args)]
 pub struct KeyArgs {
@@ -84,6 +107,31 @@ impl KeyFileArgs {
             ..modelseal::keys::KeyOptions::default()
         }
     }
+
+    /// Opens the decryption key (identity) `key` names.
+    fn open_identity(
+        &self,
+        key: &str,
+    ) -> Result<Box<dyn modelseal::keys::Identity>, modelseal::envelope::SealError> {
+        Ok(modelseal::keys::open::identity(key, &self.options())?)
+    }
+}
+
+/// Opens every recipient key reference of `refs` with `options`.
+fn open_recipients(
+    refs: &[String],
+    options: &modelseal::keys::KeyOptions,
+) -> Result<Vec<Box<dyn modelseal::keys::Recipient>>, modelseal::envelope::SealError> {
+    refs.iter()
+        .map(|r| Ok(modelseal::keys::open::recipient(r, options)?))
+        .collect()
+}
+
+/// The recipients as the encryption functions take them.
+fn as_recipients(
+    recipients: &[Box<dyn modelseal::keys::Recipient>],
+) -> Vec<&dyn modelseal::keys::Recipient> {
+    recipients.iter().map(|r| r.as_ref()).collect()
 }
 
 impl KeyArgs {
@@ -95,22 +143,13 @@ impl KeyArgs {
     }
 
     /// Opens the signer `key` names, with the leaf certificate `cert` (and `chain`) attached for
-    /// the certificate method; the error names the key reference.
+    /// the certificate method.
     fn open_signer(
         &self,
         key: &str,
         cert: Option<&std::path::Path>,
         chain: &[std::path::PathBuf],
-    ) -> anyhow::Result<Box<dyn modelseal::keys::Signer>> {
-        use anyhow::Context as _;
-        let reference: modelseal::keys::KeyRef = key.parse()?;
-        let options = self.options();
-        match cert {
-            Some(leaf) => {
-                modelseal::keys::open::open_certificate_signer(&reference, &options, leaf, chain)
-            }
-            None => modelseal::keys::open::open_signer(&reference, &options),
-        }
-        .with_context(|| format!("cannot open signing key {key}"))
+    ) -> Result<Box<dyn modelseal::keys::Signer>, modelseal::sign::SignError> {
+        modelseal::sign::open_signer(key, cert, chain, &self.options())
     }
 }

@@ -1,12 +1,10 @@
 //! `modelseal rewrap`: add or remove recipients of an encrypted model without re-encrypting it.
 
-use super::KeyFileArgs;
-use crate::audit::{audited, Audit, AuditArgs};
-use crate::output::{print_json, recipients_json, seal_failure};
-use modelseal::audit::Operation;
-use modelseal::envelope;
-use modelseal::keys;
-use serde_json::json;
+use super::{as_recipients, open_recipients, KeyFileArgs};
+use crate::audit::{ended, Attempt, AuditArgs};
+use crate::output::{print_json, report_failure};
+use modelseal::envelope::{self, SealError};
+use modelseal::report::{self, EnvelopeFailure, EnvelopeVerb, Failure, RewrapReport};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -39,53 +37,51 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    audited(&args.audit, Operation::Rewrap, &args.encrypted, |audit| {
-        rewrap(&args, audit)
-    })
+    let attempt = rewrap(&args);
+    let event = report::rewrap_event(
+        &args.encrypted,
+        &args.key,
+        &args.recipients,
+        &args.remove,
+        ended(&attempt, Failure::envelope).map(|_| ()),
+    );
+    let code = attempt.map(|result| match result {
+        Ok(recipients) => print(&args, &recipients),
+        Err(err) => {
+            let report = EnvelopeFailure::new(EnvelopeVerb::Rewrap, &err);
+            report_failure(args.json, &report, "rewrap", err.class(), &err)
+        }
+    });
+    args.audit.record(None, &event, code)
 }
 
-fn rewrap(args: &Args, audit: &mut Audit) -> anyhow::Result<ExitCode> {
-    audit.event.key_ids.push(args.key.clone());
-    audit.event.key_ids.extend(args.recipients.iter().cloned());
-    audit
-        .event
-        .key_ids
-        .extend(args.remove.iter().map(|k| format!("removed:{k}")));
+/// The recipients afterwards, `(type, key_id)`.
+fn rewrap(args: &Args) -> Attempt<Vec<(String, String)>, SealError> {
     if args.recipients.is_empty() && args.remove.is_empty() {
         anyhow::bail!("nothing to do: give --recipient and/or --remove-recipient");
     }
-    let key_options = args.key_files.options();
-    let identity = keys::open::identity(&args.key, &key_options)?;
-    let add = args
-        .recipients
-        .iter()
-        .map(|r| keys::open::recipient(r, &key_options))
-        .collect::<Result<Vec<_>, _>>()?;
-    let add: Vec<&dyn keys::Recipient> = add.iter().map(|r| r.as_ref()).collect();
-    let recipients =
-        match envelope::rewrap_key_ids(&args.encrypted, identity.as_ref(), &add, &args.remove) {
-            Ok(recipients) => recipients,
-            Err(err) => {
-                audit.seal_failed(&err);
-                return seal_failure(err, "rewrapped", "rewrap", args.json);
-            }
-        };
+    let identity = args.key_files.open_identity(&args.key)?;
+    let add = open_recipients(&args.recipients, &args.key_files.options())?;
+    Ok(envelope::rewrap_key_ids(
+        &args.encrypted,
+        identity.as_ref(),
+        &as_recipients(&add),
+        &args.remove,
+    ))
+}
+
+fn print(args: &Args, recipients: &[(String, String)]) -> ExitCode {
     if args.json {
-        print_json(&json!({
-            "rewrapped": true,
-            "encrypted": args.encrypted,
-            "recipients": recipients_json(&recipients),
-            "errors": [],
-        }));
+        print_json(&RewrapReport::new(&args.encrypted, recipients));
     } else {
         println!(
             "rewrapped {}: {} recipient(s)",
             args.encrypted.display(),
             recipients.len()
         );
-        for (t, k) in &recipients {
+        for (t, k) in recipients {
             println!("  {t} {k}");
         }
     }
-    Ok(ExitCode::SUCCESS)
+    ExitCode::SUCCESS
 }

@@ -1,12 +1,10 @@
 //! `modelseal seal`: sign a model, encrypt it with its signature inside, sign the encrypted model.
 
-use super::KeyArgs;
-use crate::audit::{audited, Audit, AuditArgs};
-use crate::output::{hex, print_json, recipients_json};
-use modelseal::audit::{AuditEvent, Operation};
-use modelseal::deploy::{seal_model, SealOptions};
-use modelseal::keys;
-use serde_json::json;
+use super::{as_recipients, open_recipients, KeyArgs, OutputArgs};
+use crate::audit::{ended, Attempt, AuditArgs};
+use crate::output::{hex, print_json};
+use modelseal::deploy::{seal_model, DeployError, SealOptions, SealOutcome};
+use modelseal::report::{self, Failure, SealReport};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -37,12 +35,8 @@ pub struct Args {
     /// Model name recorded in the envelope (what policies match) [default: MODEL's name].
     #[arg(long, value_name = "NAME")]
     model_name: Option<String>,
-    /// Print one JSON object on stdout.
-    #[arg(long)]
-    json: bool,
-    /// No informational output.
-    #[arg(long, short = 'q')]
-    quiet: bool,
+    #[command(flatten)]
+    output: OutputArgs,
     #[command(flatten)]
     key_args: KeyArgs,
     #[command(flatten)]
@@ -50,52 +44,43 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    audited(&args.audit, Operation::Seal, &args.model, |audit| {
-        seal(&args, audit)
-    })
+    let attempt = seal(&args);
+    let event = report::seal_event(
+        &args.model,
+        &args.key,
+        args.model_name.as_deref(),
+        ended(&attempt, Failure::deploy),
+    );
+    let code = attempt.and_then(|result| match result {
+        Ok(outcome) => Ok(print(&args, &outcome)),
+        Err(err) => Err(err.into()),
+    });
+    args.audit.record(None, &event, code)
 }
 
-fn seal(args: &Args, audit: &mut Audit) -> anyhow::Result<ExitCode> {
-    audit.event = AuditEvent::seal(&args.model, &args.key);
+fn seal(args: &Args) -> Attempt<SealOutcome, DeployError> {
     let signer = args
         .key_args
         .open_signer(&args.key, args.cert.as_deref(), &args.cert_chain)?;
-    let key_options = args.key_args.options();
-    let recipients = args
-        .recipients
-        .iter()
-        .map(|r| keys::open::recipient(r, &key_options))
-        .collect::<Result<Vec<_>, _>>()?;
-    let recipients: Vec<&dyn keys::Recipient> = recipients.iter().map(|r| r.as_ref()).collect();
+    let recipients = open_recipients(&args.recipients, &args.key_args.options())?;
     let options = SealOptions {
         model_name: args.model_name.clone(),
         outer_signature: args.signature.clone(),
         ..SealOptions::default()
     };
-    let result = seal_model(
+    Ok(seal_model(
         &args.model,
         signer.as_ref(),
-        &recipients,
+        &as_recipients(&recipients),
         &args.out,
         &options,
-    );
-    audit
-        .event
-        .seal_result(args.model_name.as_deref(), result.as_ref());
-    let outcome = result?;
-    let root_digest = hex(&outcome.inner.statement.root_digest);
-    if args.json {
-        print_json(&json!({
-            "sealed": true,
-            "model": args.model,
-            "out": args.out,
-            "signature": outcome.outer.signature_path,
-            "root_digest": root_digest,
-            "encrypted_root_digest": hex(&outcome.outer.statement.root_digest),
-            "files": outcome.encrypted.files,
-            "recipients": recipients_json(&outcome.encrypted.recipients),
-        }));
-    } else if !args.quiet {
+    ))
+}
+
+fn print(args: &Args, outcome: &SealOutcome) -> ExitCode {
+    if args.output.json {
+        print_json(&SealReport::new(&args.model, &args.out, outcome));
+    } else if !args.output.quiet {
         println!(
             "sealed {} -> {} (signature {}), {} recipient(s)",
             args.model.display(),
@@ -103,7 +88,10 @@ fn seal(args: &Args, audit: &mut Audit) -> anyhow::Result<ExitCode> {
             outcome.outer.signature_path.display(),
             outcome.encrypted.recipients.len()
         );
-        println!("root digest sha256:{root_digest}");
+        println!(
+            "root digest sha256:{}",
+            hex(&outcome.inner.statement.root_digest)
+        );
     }
-    Ok(ExitCode::SUCCESS)
+    ExitCode::SUCCESS
 }

@@ -1,13 +1,12 @@
 //! `modelseal sign`: sign a model directory or file.
 
-use super::KeyArgs;
-use crate::audit::{audited, Audit, AuditArgs};
-use crate::output::{hex, print_json, serialization_json, serialization_text};
+use super::{KeyArgs, OutputArgs};
+use crate::audit::{ended, Attempt, AuditArgs};
+use crate::output::{hex, print_json, serialization_text};
 use crate::progress::Bar;
-use modelseal::audit::Operation;
 use modelseal::digest::{HashAlgorithm, Method, DEFAULT_SHARD_SIZE};
-use modelseal::sign::{sign_model, SignOptions};
-use serde_json::json;
+use modelseal::report::{self, Failure, SignReport};
+use modelseal::sign::{sign_model, SignError, SignOptions, SignOutcome};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -46,12 +45,8 @@ pub struct Args {
     /// Hash symlinks to files as their targets' bytes instead of refusing them.
     #[arg(long)]
     allow_symlinks: bool,
-    /// Print one JSON object on stdout.
-    #[arg(long)]
-    json: bool,
-    /// No progress bar and no informational output.
-    #[arg(long, short = 'q')]
-    quiet: bool,
+    #[command(flatten)]
+    output: OutputArgs,
     #[command(flatten)]
     key_args: KeyArgs,
     #[command(flatten)]
@@ -76,13 +71,21 @@ impl From<Hash> for HashAlgorithm {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    audited(&args.audit, Operation::Sign, &args.model, |audit| {
-        sign(&args, audit)
-    })
+    let attempt = sign(&args);
+    let event = report::sign_event(
+        &args.model,
+        &args.key,
+        ended(&attempt, |e: &SignError| Failure::error(e)).map(|(outcome, _)| outcome),
+    );
+    let code = attempt.map(|result| match result {
+        Ok((outcome, algorithm)) => print(&args, &outcome, algorithm),
+        Err(err) => Err(err.into()),
+    });
+    args.audit.record(None, &event, code.and_then(|c| c))
 }
 
-fn sign(args: &Args, audit: &mut Audit) -> anyhow::Result<ExitCode> {
-    audit.event.key_ids.push(args.key.clone());
+/// Opens the key and signs: the outcome and the key's algorithm name.
+fn sign(args: &Args) -> Attempt<(SignOutcome, &'static str), SignError> {
     let signer = args
         .key_args
         .open_signer(&args.key, args.cert.as_deref(), &args.cert_chain)?;
@@ -99,34 +102,21 @@ fn sign(args: &Args, audit: &mut Audit) -> anyhow::Result<ExitCode> {
         allow_symlinks: args.allow_symlinks,
         signature: args.out.clone(),
     };
-    let bar = Bar::new("hashing", args.quiet || args.json);
+    let bar = Bar::new("hashing", args.output.no_progress());
     let outcome = sign_model(&args.model, signer.as_ref(), &options, &bar);
     bar.finish();
-    let outcome = outcome?;
+    let algorithm = signer.public_key().algorithm().name();
+    Ok(outcome.map(|o| (o, algorithm)))
+}
+
+fn print(args: &Args, outcome: &SignOutcome, algorithm: &'static str) -> anyhow::Result<ExitCode> {
     for warning in &outcome.warnings {
         eprintln!("warning: {warning}");
     }
     let statement = &outcome.statement;
-    let root_digest = hex(&statement.root_digest);
-    audit.event.key_ids.push(outcome.key_hint.clone());
-    audit.event.model_name = Some(statement.subject_name.clone());
-    audit.event.root_digest = Some(root_digest.clone());
-    if args.json {
-        print_json(&json!({
-            "signed": true,
-            "model": args.model,
-            "signature": outcome.signature_path,
-            "root_digest": root_digest,
-            "resources": statement.resources.len(),
-            "serialization": serialization_json(&statement.serialization),
-            "signer": {
-                "method": outcome.method,
-                "algorithm": signer.public_key().algorithm().name(),
-                "key_hint": outcome.key_hint,
-            },
-            "warnings": outcome.warnings,
-        }));
-    } else if !args.quiet {
+    if args.output.json {
+        print_json(&SignReport::new(&args.model, outcome, algorithm));
+    } else if !args.output.quiet {
         println!(
             "signed {} ({} resources, {}) -> {}",
             args.model.display(),
@@ -134,7 +124,7 @@ fn sign(args: &Args, audit: &mut Audit) -> anyhow::Result<ExitCode> {
             serialization_text(&statement.serialization),
             outcome.signature_path.display()
         );
-        println!("root digest sha256:{root_digest}");
+        println!("root digest sha256:{}", hex(&statement.root_digest));
     }
     Ok(ExitCode::SUCCESS)
 }

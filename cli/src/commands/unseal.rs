@@ -1,14 +1,12 @@
 //! `modelseal unseal`: verify an encrypted model under a policy, decrypt it, verify the plaintext,
 //! and only then publish it (files 0400, directories 0500). The Kubernetes init step.
 
-use super::KeyFileArgs;
-use crate::audit::{audited, Audit, AuditArgs};
-use crate::output::{exit_failed, exit_input, print_json};
-use modelseal::audit::{AuditEvent, Operation};
-use modelseal::deploy::{unseal_model, DeployError, UnsealOptions};
-use modelseal::keys;
+use super::{KeyFileArgs, OutputArgs};
+use crate::audit::{ended, Attempt, AuditArgs};
+use crate::output::{print_json, report_failure};
+use modelseal::deploy::{unseal_model, DeployError, UnsealOptions, UnsealOutcome};
 use modelseal::policy::Policy;
-use serde_json::json;
+use modelseal::report::{self, Failure, UnsealFailure, UnsealReport};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -38,12 +36,8 @@ pub struct Args {
     /// The signature of ENC [default: ENC.sig beside ENC].
     #[arg(long, value_name = "ENC.sig")]
     signature: Option<PathBuf>,
-    /// Print one JSON object on stdout.
-    #[arg(long)]
-    json: bool,
-    /// No informational output.
-    #[arg(long, short = 'q')]
-    quiet: bool,
+    #[command(flatten)]
+    output: OutputArgs,
     #[command(flatten)]
     key_files: KeyFileArgs,
     #[command(flatten)]
@@ -51,79 +45,54 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    audited(&args.audit, Operation::Unseal, &args.encrypted, |audit| {
-        unseal(&args, audit)
-    })
+    let mut policy_log = None;
+    let attempt = unseal(&args, &mut policy_log);
+    let event = report::unseal_event(
+        &args.encrypted,
+        &args.key,
+        &args.policy,
+        ended(&attempt, Failure::deploy),
+    );
+    let code = attempt.map(|result| match result {
+        Ok(outcome) => print(&args, &outcome),
+        Err(err) => {
+            let report = UnsealFailure::new(&args.out, &err);
+            report_failure(args.output.json, &report, "unseal", err.class(), &err)
+        }
+    });
+    args.audit.record(policy_log.as_deref(), &event, code)
 }
 
-fn unseal(args: &Args, audit: &mut Audit) -> anyhow::Result<ExitCode> {
-    audit.event = AuditEvent::unseal(&args.encrypted, &args.key, &args.policy);
+/// Loads the policy (its `audit_log` into `policy_log`), opens the key and unseals.
+fn unseal(args: &Args, policy_log: &mut Option<PathBuf>) -> Attempt<UnsealOutcome, DeployError> {
     let policy = Policy::load(&args.policy)?;
-    audit.policy_log = policy.audit_log().map(Path::to_path_buf);
-    let identity = keys::open::identity(&args.key, &args.key_files.options())?;
+    *policy_log = policy.audit_log().map(Path::to_path_buf);
+    let identity = args.key_files.open_identity(&args.key)?;
     let options = UnsealOptions {
         model_name: args.model_name.clone(),
         signature: args.signature.clone(),
     };
-    let result = unseal_model(
+    Ok(unseal_model(
         &args.encrypted,
         &policy,
         identity.as_ref(),
         &args.out,
         &options,
-    );
-    audit.event.unseal_result(result.as_ref());
-    match result {
-        Ok(outcome) => {
-            if args.json {
-                print_json(&json!({
-                    "unsealed": true,
-                    "out": args.out,
-                    "model_name": outcome.inner.model_name,
-                    "root_digest": outcome.inner.root_digest,
-                    "signers": outcome.inner.signers,
-                    "rule": outcome.inner.rule_label(),
-                    "outer": outcome.outer.to_json(),
-                    "inner": outcome.inner.to_json(),
-                    "reasons": [],
-                }));
-            } else if !args.quiet {
-                println!(
-                    "unsealed {} -> {} as {:?} under {}, signed by {}",
-                    args.encrypted.display(),
-                    args.out.display(),
-                    outcome.inner.model_name,
-                    outcome.inner.rule_label(),
-                    outcome.inner.signers.join(", ")
-                );
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(err) => Ok(report_failure(args, &err)),
-    }
+    ))
 }
 
-fn report_failure(args: &Args, err: &DeployError) -> ExitCode {
-    let failed = err.class().is_failure();
-    if args.json {
-        let decision = match err {
-            DeployError::Denied { stage, decision } => {
-                json!({"stage": stage, "decision": decision.to_json()})
-            }
-            _ => serde_json::Value::Null,
-        };
-        print_json(&json!({
-            "unsealed": false,
-            "out": args.out,
-            "denied": decision,
-            "reasons": err.reasons(),
-        }));
+fn print(args: &Args, outcome: &UnsealOutcome) -> ExitCode {
+    if args.output.json {
+        print_json(&UnsealReport::new(&args.out, outcome));
+    } else if !args.output.quiet {
+        println!(
+            "unsealed {} -> {} as {:?} under {}, signed by {}",
+            args.encrypted.display(),
+            args.out.display(),
+            outcome.inner.model_name(),
+            outcome.inner.rule_label(),
+            outcome.inner.signers().join(", ")
+        );
     }
-    if failed {
-        eprintln!("unseal FAILED: {err}");
-        exit_failed()
-    } else {
-        eprintln!("error: {err}");
-        exit_input()
-    }
+    ExitCode::SUCCESS
 }

@@ -1,21 +1,19 @@
 //! `modelseal verify`: verify a model against an OMS signature and a trusted key or certificate
 //! roots, or against one or more signatures under a trust policy (`--policy`, `docs/policy.md`).
 
-use crate::audit::{audited, Audit, AuditArgs};
+use super::OutputArgs;
+use crate::audit::{ended, Attempt, AuditArgs};
 use crate::output::{
-    exit_failed, exit_input, print_json, serialization_json, serialization_text, signer_json,
-    signer_text,
+    exit_code, exit_input, print_json, report_failure, serialization_text, signer_text,
 };
 use crate::progress::Bar;
-use anyhow::Context;
-use modelseal::audit::{AuditEvent, Operation};
-use modelseal::hook::input_error_json;
-use modelseal::keys::{KeyOptions, KeyRef};
+use modelseal::error::ErrorClass;
 use modelseal::policy::{Policy, PolicyDecision, PolicyVerifyOptions};
-use modelseal::sigstore::{KeylessPolicy, TrustedRoot};
-use modelseal::trust::Trust;
+use modelseal::report::{
+    self, DecisionInputError, DecisionReport, Failure, VerifyFailure, VerifyReport,
+};
+use modelseal::trust::{SigstoreRoot, Trust, TrustOptions};
 use modelseal::verify::{verify_model, VerifiedModel, VerifyError, VerifyOptions};
-use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -63,12 +61,8 @@ pub struct Args {
     /// Tolerate files in the model that the signature does not list.
     #[arg(long)]
     ignore_unsigned_files: bool,
-    /// Print one JSON object on stdout.
-    #[arg(long)]
-    json: bool,
-    /// No progress bar and no output on success.
-    #[arg(long, short = 'q')]
-    quiet: bool,
+    #[command(flatten)]
+    output: OutputArgs,
     #[command(flatten)]
     audit: AuditArgs,
 }
@@ -99,38 +93,44 @@ struct SigstoreArgs {
     trusted_root: Option<PathBuf>,
 }
 
-impl SigstoreArgs {
-    /// The keyless trust, or `None` without `--sigstore`.
-    fn trust(&self) -> anyhow::Result<Option<Trust>> {
-        let (true, Some(identity), Some(issuer)) = (self.sigstore, &self.identity, &self.issuer)
-        else {
-            return Ok(None);
-        };
-        let root = match (&self.trust_config, &self.trusted_root) {
-            (Some(path), _) => TrustedRoot::load_trust_config(path)?,
-            (None, Some(path)) => TrustedRoot::load_trusted_root(path)?,
-            (None, None) => TrustedRoot::production()?,
-        };
-        Ok(Some(Trust::Sigstore {
-            root: Box::new(root),
-            policy: KeylessPolicy {
-                identity: identity.clone(),
-                issuer: issuer.clone(),
-            },
-        }))
+impl Args {
+    /// What the arguments say to trust (clap has made sure they name exactly one kind).
+    fn trust_options(&self) -> TrustOptions {
+        let sigstore = &self.sigstore;
+        let keyless = |value: &Option<String>| value.clone().filter(|_| sigstore.sigstore);
+        TrustOptions {
+            key: self.key.clone(),
+            certificate_roots: self.cert_chain.clone(),
+            sigstore_identity: keyless(&sigstore.identity),
+            sigstore_issuer: keyless(&sigstore.issuer),
+            sigstore_root: match (&sigstore.trust_config, &sigstore.trusted_root) {
+                (Some(path), _) => Some(SigstoreRoot::TrustConfig(path.clone())),
+                (None, Some(path)) => Some(SigstoreRoot::TrustedRoot(path.clone())),
+                (None, None) => None,
+            }
+            .filter(|_| sigstore.sigstore),
+        }
     }
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    audited(&args.audit, Operation::Verify, &args.model, |audit| {
-        verify(&args, audit)
-    })
+    if let Some(policy) = &args.policy {
+        return run_policy(&args, policy);
+    }
+    let attempt = verify(&args);
+    let event = report::verify_event(
+        &args.model,
+        args.key.as_deref(),
+        ended(&attempt, |(_, e)| Failure::verify(e)),
+    );
+    let code = attempt.map(|result| match result {
+        Ok(verified) => report_success(&args, &verified),
+        Err((signature, err)) => verify_failed(&args, &signature, &err),
+    });
+    args.audit.record(None, &event, code)
 }
 
-fn verify(args: &Args, audit: &mut Audit) -> anyhow::Result<ExitCode> {
-    if let Some(policy) = &args.policy {
-        return run_policy(args, policy, audit);
-    }
+fn verify(args: &Args) -> Attempt<VerifiedModel, (PathBuf, VerifyError)> {
     // Checked here, not with clap's `requires`: clap drops a requirement that conflicts with a
     // given argument (--key conflicts with --policy).
     if args.model_name.is_some() {
@@ -139,128 +139,91 @@ fn verify(args: &Args, audit: &mut Audit) -> anyhow::Result<ExitCode> {
     let [signature] = args.signature.as_slice() else {
         anyhow::bail!("several --signature files need --policy (which says how many must verify)");
     };
-    if let Some(key) = &args.key {
-        audit.event.key_ids.push(key.clone());
-    }
-    let trust = match (args.sigstore.trust()?, &args.key) {
-        (Some(trust), _) => trust,
-        (None, Some(key_text)) => {
-            let key: KeyRef = key_text.parse()?;
-            let public = modelseal::keys::open::public_key_of(&key, &KeyOptions::default())
-                .with_context(|| format!("cannot read the trusted key {}", key_text))?;
-            Trust::PublicKey(public)
-        }
-        (None, None) => Trust::load_certificate_roots(&args.cert_chain)?,
-    };
+    let trust = Trust::from_options(&args.trust_options())?;
     let options = VerifyOptions {
         ignore: args.ignore.clone(),
         ignore_unsigned_files: args.ignore_unsigned_files,
     };
-    let bar = Bar::new("verifying", args.quiet || args.json);
+    let bar = Bar::new("verifying", args.output.no_progress());
     let result = verify_model(&args.model, signature, &trust, &options, &bar);
     bar.finish();
-    match result {
-        Ok(verified) => {
-            audit.event.root_digest = Some(verified.root_digest_hex());
-            audit.event.model_name = Some(verified.subject_name().to_string());
-            audit.event.key_ids.push(verified.signer().key_hint.clone());
-            report_success(args, signature, &verified);
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(err) => {
-            if err.class().is_failure() {
-                audit.event.fail(err.reasons());
-            } else {
-                audit.event.error(err.to_string());
-            }
-            Ok(report_failure(args, signature, &err))
-        }
-    }
+    Ok(result.map_err(|e| (signature.clone(), e)))
 }
 
 /// `verify --policy`: one decision over every signature.
-fn run_policy(args: &Args, policy_path: &Path, audit: &mut Audit) -> anyhow::Result<ExitCode> {
-    audit.event = AuditEvent::verify_policy(&args.model, policy_path);
-    let policy = Policy::load(policy_path)?;
-    audit.policy_log = policy.audit_log().map(Path::to_path_buf);
-    let options = PolicyVerifyOptions {
-        model_name: args.model_name.clone(),
-        ignore: args.ignore.clone(),
-    };
-    let bar = Bar::new("verifying", args.quiet || args.json);
-    let result = policy.verify(&args.model, &args.signature, &options, &bar);
-    bar.finish();
-    audit.event.policy_result(result.as_ref());
-    let decision = match result {
-        Ok(decision) => decision,
+fn run_policy(args: &Args, policy_path: &Path) -> anyhow::Result<ExitCode> {
+    let mut policy_log = None;
+    let attempt = Policy::load(policy_path)
+        .map_err(anyhow::Error::from)
+        .map(|policy| {
+            policy_log = policy.audit_log().map(Path::to_path_buf);
+            let options = PolicyVerifyOptions {
+                model_name: args.model_name.clone(),
+                ignore: args.ignore.clone(),
+            };
+            let bar = Bar::new("verifying", args.output.no_progress());
+            let result = policy.verify(&args.model, &args.signature, &options, &bar);
+            bar.finish();
+            result
+        });
+    let event = report::policy_event(
+        &args.model,
+        policy_path,
+        ended(&attempt, |e| Failure::Error(e.to_string())),
+    );
+    let code = attempt.map(|result| match result {
+        Ok(decision) => report_decision(args, &decision),
         Err(err) => {
-            if args.json {
-                print_json(&input_error_json(
-                    &args.model,
-                    policy_path,
-                    &err.to_string(),
-                ));
+            if args.output.json {
+                let reason = err.to_string();
+                print_json(&DecisionInputError::new(&args.model, policy_path, reason));
             }
             eprintln!("error: {err}");
-            return Ok(exit_input());
+            exit_input()
         }
-    };
-    report_decision(args, &decision);
-    Ok(if decision.allowed {
-        ExitCode::SUCCESS
-    } else {
-        exit_failed()
-    })
+    });
+    args.audit.record(policy_log.as_deref(), &event, code)
 }
 
-fn report_decision(args: &Args, decision: &PolicyDecision) {
-    if args.json {
-        print_json(&decision.to_json());
+fn report_decision(args: &Args, decision: &PolicyDecision) -> ExitCode {
+    if args.output.json {
+        print_json(&DecisionReport::from(decision));
     }
-    let signers = if decision.signers.is_empty() {
+    let signers = if decision.signers().is_empty() {
         "none".to_string()
     } else {
-        decision.signers.join(", ")
+        decision.signers().join(", ")
     };
-    if decision.allowed {
-        if !args.quiet && !args.json {
+    if decision.allowed() {
+        if args.output.text() {
             println!(
                 "allowed {} as {:?} under {}: signed by {signers}",
                 args.model.display(),
-                decision.model_name,
+                decision.model_name(),
                 decision.rule_label()
             );
-            if let Some(root) = &decision.root_digest {
+            if let Some(root) = decision.root_digest() {
                 println!("root digest sha256:{root}");
             }
         }
-        return;
+        return ExitCode::SUCCESS;
     }
     eprintln!(
         "verification FAILED: {} as {:?} denied under {} (verified signers: {signers})",
         args.model.display(),
-        decision.model_name,
+        decision.model_name(),
         decision.rule_label()
     );
-    for reason in &decision.reasons {
+    for reason in decision.reasons() {
         eprintln!("  - {reason}");
     }
+    exit_code(ErrorClass::Failed)
 }
 
-fn report_success(args: &Args, signature: &Path, verified: &VerifiedModel) {
-    if args.json {
-        print_json(&json!({
-            "verified": true,
-            "model": args.model,
-            "signature": signature,
-            "model_name": verified.subject_name(),
-            "root_digest": verified.root_digest_hex(),
-            "resources": verified.resources().len(),
-            "signer": signer_json(verified.signer()),
-            "serialization": serialization_json(verified.serialization()),
-            "errors": [],
-        }));
-    } else if !args.quiet {
+fn report_success(args: &Args, verified: &VerifiedModel) -> ExitCode {
+    if args.output.json {
+        print_json(&VerifyReport::from(verified));
+    } else if !args.output.quiet {
         println!(
             "verified {} ({} resources, {}), signed by {}",
             args.model.display(),
@@ -270,29 +233,10 @@ fn report_success(args: &Args, signature: &Path, verified: &VerifiedModel) {
         );
         println!("root digest sha256:{}", verified.root_digest_hex());
     }
+    ExitCode::SUCCESS
 }
 
-fn report_failure(args: &Args, signature: &Path, err: &VerifyError) -> ExitCode {
-    let failed = err.class().is_failure();
-    if args.json {
-        print_json(&json!({
-            "verified": false,
-            "model": args.model,
-            "signature": signature,
-            "root_digest": match err {
-                VerifyError::Mismatch { signed_root_digest, .. } => Some(signed_root_digest),
-                _ => None,
-            },
-            "signer": null,
-            "serialization": null,
-            "errors": err.reasons(),
-        }));
-    }
-    if failed {
-        eprintln!("verification FAILED: {err}");
-        exit_failed()
-    } else {
-        eprintln!("error: {err}");
-        exit_input()
-    }
+fn verify_failed(args: &Args, signature: &Path, err: &VerifyError) -> ExitCode {
+    let report = VerifyFailure::new(&args.model, signature, err);
+    report_failure(args.output.json, &report, "verification", err.class(), err)
 }

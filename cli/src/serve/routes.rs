@@ -17,8 +17,9 @@ use axum::Router;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use modelseal::audit::AuditLog;
 use modelseal::fs::confine::ConfinedRoot;
-use modelseal::hook::{input_error_json, RequestError, VerifyRequest};
+use modelseal::hook::{RequestError, VerifyRequest};
 use modelseal::policy::{Policy, PolicyDecision};
+use modelseal::report::{self, DecisionInputError, DecisionReport, Failure};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -157,7 +158,12 @@ fn decide(app: &App, policy: &Policy, request: &VerifyRequest) -> Response {
     let result = policy.verify_request(&app.root, request);
     let audit_path = app.audit_log.as_deref().or(policy.audit_log());
     if let Some(path) = audit_path {
-        let event = policy.request_audit_event(request, &result);
+        let failure = |e: &RequestError| Failure::Error(e.to_string());
+        let event = report::policy_event(
+            Path::new(&request.model),
+            policy.path(),
+            result.as_ref().map_err(failure),
+        );
         // Fail closed, as the CLI does: a decision the operator asked to audit is not given
         // unrecorded.
         if let Err(err) = AuditLog::new(path).append(&event) {
@@ -177,12 +183,12 @@ fn decide(app: &App, policy: &Policy, request: &VerifyRequest) -> Response {
 
 /// 200 allowed, 403 denied; the body is `verify --policy --json`'s.
 fn decision_response(decision: &PolicyDecision) -> Response {
-    let status = if decision.allowed {
+    let status = if decision.allowed() {
         StatusCode::OK
     } else {
         StatusCode::FORBIDDEN
     };
-    reply(status, decision.to_json())
+    reply(status, report::json(&DecisionReport::from(decision)))
 }
 
 /// 400 a refused path, 404 a missing one, 422 files that cannot be verified.
@@ -195,9 +201,11 @@ fn request_error(policy: &Path, request: &VerifyRequest, err: &RequestError) -> 
         RequestError::Path(_) => error(StatusCode::BAD_REQUEST, "path", &message),
         RequestError::Malformed { .. } => error(StatusCode::BAD_REQUEST, "malformed", &message),
         _ => {
-            let mut body = input_error_json(Path::new(&request.model), policy, &message);
-            body["error"] = json!("input");
-            reply(StatusCode::UNPROCESSABLE_ENTITY, body)
+            let body = DecisionInputError::new(Path::new(&request.model), policy, message);
+            reply(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                report::json(&body.for_serve()),
+            )
         }
     }
 }

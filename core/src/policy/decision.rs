@@ -1,6 +1,6 @@
 //! The result of verifying a model under a policy: allowed or not, which rule decided, which
-//! signers verified, and every reason for a denial — one JSON shape for the CLI, Python and the
-//! audit log ([`PolicyDecision::to_json`]).
+//! signers verified, and every reason for a denial. Its JSON result and audit event are built in
+//! `report` (`report::DecisionReport`, `report::policy_event`).
 
 use super::rules::method_name;
 use crate::digest::SerializationConfig;
@@ -41,32 +41,33 @@ pub struct SignatureOutcome {
     pub verified: bool,
 }
 
-/// The policy's answer for one model.
+/// The policy's answer for one model. Only core decides: the fields are read through accessors,
+/// so no caller outside the crate can make an `allowed` decision.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct PolicyDecision {
     /// True only if every rule holds (no reason below).
-    pub allowed: bool,
+    pub(crate) allowed: bool,
     /// The model path verified.
-    pub model: PathBuf,
+    pub(crate) model: PathBuf,
     /// The name the rules were matched against.
-    pub model_name: String,
+    pub(crate) model_name: String,
     /// The policy file.
-    pub policy: PathBuf,
+    pub(crate) policy: PathBuf,
     /// Root digest (lowercase hex) of the first verified signature.
-    pub root_digest: Option<String>,
+    pub(crate) root_digest: Option<String>,
     /// Serialization of the first verified signature.
-    pub serialization: Option<SerializationConfig>,
+    pub(crate) serialization: Option<SerializationConfig>,
     /// Files the first verified signature covers.
-    pub files: Option<usize>,
+    pub(crate) files: Option<usize>,
     /// Names of the policy signers that verified (signature valid and model matching), sorted.
-    pub signers: Vec<String>,
+    pub(crate) signers: Vec<String>,
     /// The rule that decided, if one covers the model name.
-    pub rule: Option<RuleRef>,
+    pub(crate) rule: Option<RuleRef>,
     /// Every reason the model is denied; empty when allowed.
-    pub reasons: Vec<String>,
+    pub(crate) reasons: Vec<String>,
     /// Per signature file, in the order given.
-    pub signatures: Vec<SignatureOutcome>,
+    pub(crate) signatures: Vec<SignatureOutcome>,
 }
 
 impl PolicyDecision {
@@ -78,43 +79,67 @@ impl PolicyDecision {
             .unwrap_or_else(|| "none".into())
     }
 
-    /// `{method, hash_type}` of a serialization, as the JSON result and the Rego input spell it.
-    pub fn serialization_json(config: Option<&SerializationConfig>) -> Value {
+    /// `{method, hash_type}` of a serialization, as the Rego input spells it (the decision's
+    /// JSON result, `report::DecisionReport`, spells it the same way).
+    pub(crate) fn serialization_json(config: Option<&SerializationConfig>) -> Value {
         match config {
             Some(c) => json!({"method": method_name(c.method), "hash_type": c.hash.name()}),
             None => Value::Null,
         }
     }
 
-    /// The JSON result shared by `modelseal verify --policy --json` and Python.
-    pub fn to_json(&self) -> Value {
-        json!({
-            "allowed": self.allowed,
-            "verified": self.allowed,
-            "model": path_text(&self.model),
-            "model_name": self.model_name,
-            "policy": path_text(&self.policy),
-            "root_digest": self.root_digest,
-            "serialization": Self::serialization_json(self.serialization.as_ref()),
-            "files": self.files,
-            "signers": self.signers,
-            "rule": self.rule.as_ref().map(|r| json!({
-                "index": r.index,
-                "name": r.name,
-                "require": r.require,
-                "threshold": r.threshold,
-            })),
-            "reasons": self.reasons,
-            "signatures": self.signatures.iter().map(|s| json!({
-                "path": path_text(&s.path),
-                "signers": s.signers,
-                "root_digest": s.root_digest,
-                "verified": s.verified,
-            })).collect::<Vec<_>>(),
-        })
+    /// True only if every rule holds (no reason).
+    pub fn allowed(&self) -> bool {
+        self.allowed
     }
-}
 
-fn path_text(path: &Path) -> String {
-    path.display().to_string()
+    /// The model path verified.
+    pub fn model(&self) -> &Path {
+        &self.model
+    }
+
+    /// The name the rules were matched against.
+    pub fn model_name(&self) -> &str {
+        &self.model_name
+    }
+
+    /// The policy file.
+    pub fn policy(&self) -> &Path {
+        &self.policy
+    }
+
+    /// Root digest (lowercase hex) of the first verified signature.
+    pub fn root_digest(&self) -> Option<&str> {
+        self.root_digest.as_deref()
+    }
+
+    /// Serialization of the first verified signature.
+    pub fn serialization(&self) -> Option<&SerializationConfig> {
+        self.serialization.as_ref()
+    }
+
+    /// Files the first verified signature covers.
+    pub fn files(&self) -> Option<usize> {
+        self.files
+    }
+
+    /// Names of the policy signers that verified (signature valid and model matching), sorted.
+    pub fn signers(&self) -> &[String] {
+        &self.signers
+    }
+
+    /// The rule that decided, if one covers the model name.
+    pub fn rule(&self) -> Option<&RuleRef> {
+        self.rule.as_ref()
+    }
+
+    /// Every reason the model is denied; empty when allowed.
+    pub fn reasons(&self) -> &[String] {
+        &self.reasons
+    }
+
+    /// Per signature file, in the order given.
+    pub fn signatures(&self) -> &[SignatureOutcome] {
+        &self.signatures
+    }
 }

@@ -16,7 +16,8 @@
 //! A third kind, [`Trust::Sigstore`], is a pinned Sigstore trusted root plus the expected identity
 //! and OIDC issuer: keyless bundles are checked by [`crate::sigstore::verify_keyless`].
 
-use crate::keys::{KeyAlgorithm, PublicKey};
+use crate::error::ErrorClass;
+use crate::keys::{KeyAlgorithm, KeyError, KeyOptions, KeyRef, PublicKey};
 use crate::oms::{Bundle, VerificationMaterial};
 use crate::sigstore::{KeylessPolicy, KeylessSigner, SigstoreError, TrustedRoot};
 use std::path::{Path, PathBuf};
@@ -54,6 +55,119 @@ pub enum TrustError {
     /// A keyless signature did not verify against the Sigstore trusted root and policy.
     #[error(transparent)]
     Sigstore(#[from] SigstoreError),
+    /// The trusted key reference does not parse.
+    #[error(transparent)]
+    KeyRef(Box<KeyError>),
+    /// The trusted key's public key could not be read.
+    #[error("cannot read the trusted key {key}")]
+    Key {
+        /// The key reference as given.
+        key: String,
+        /// Why.
+        #[source]
+        source: Box<KeyError>,
+    },
+    /// The options name no kind of trust, more than one, or half of a keyless identity.
+    #[error("{0}")]
+    Choice(TrustChoice),
+}
+
+/// Why [`TrustOptions`] name no single trust (each door says it in its own argument names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TrustChoice {
+    /// Only one of the Sigstore identity and issuer, or a trusted root without them.
+    #[error("keyless verification needs both a Sigstore identity and its issuer")]
+    HalfKeyless,
+    /// No kind of trust, or more than one.
+    #[error(
+        "give exactly one of a trusted key, certificate roots, or a Sigstore identity with its issuer"
+    )]
+    NotOne,
+}
+
+impl TrustError {
+    /// Reading or choosing the trust is an input error; a signature that the trust rejects is
+    /// a failed verification.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            TrustError::Load { .. }
+            | TrustError::KeyRef(_)
+            | TrustError::Key { .. }
+            | TrustError::Choice(_)
+            | TrustError::Sigstore(SigstoreError::Root { .. })
+            | TrustError::Sigstore(SigstoreError::Unsupported(_)) => ErrorClass::Input,
+            _ => ErrorClass::Failed,
+        }
+    }
+}
+
+/// Where the Sigstore trusted root comes from.
+#[derive(Debug, Clone)]
+pub enum SigstoreRoot {
+    /// The public-good production root built into modelseal.
+    Production,
+    /// A `trusted_root.json`.
+    TrustedRoot(PathBuf),
+    /// A Sigstore `ClientTrustConfig` holding the trusted root.
+    TrustConfig(PathBuf),
+    /// Either of the two, recognised by its content.
+    File(PathBuf),
+}
+
+/// What a verifier was told to trust, as the doors take it: exactly one of a key reference,
+/// certificate root files, or a Sigstore identity with its issuer (and a trusted root).
+#[derive(Debug, Clone, Default)]
+pub struct TrustOptions {
+    /// A key reference whose public key is trusted (a public key file, or any key reference).
+    pub key: Option<String>,
+    /// PEM files of trusted root certificates.
+    pub certificate_roots: Vec<PathBuf>,
+    /// The keyless signer's identity (certificate SAN).
+    pub sigstore_identity: Option<String>,
+    /// The OIDC issuer that vouched for the identity.
+    pub sigstore_issuer: Option<String>,
+    /// The Sigstore trusted root; `None` is the production root.
+    pub sigstore_root: Option<SigstoreRoot>,
+}
+
+impl Trust {
+    /// The trust `options` describe: the one place the key / certificate roots / Sigstore choice
+    /// is made, for every door.
+    pub fn from_options(options: &TrustOptions) -> Result<Trust, TrustError> {
+        let keyless = match (&options.sigstore_identity, &options.sigstore_issuer) {
+            (Some(identity), Some(issuer)) => Some(KeylessPolicy {
+                identity: identity.clone(),
+                issuer: issuer.clone(),
+            }),
+            (None, None) if options.sigstore_root.is_none() => None,
+            _ => return Err(TrustError::Choice(TrustChoice::HalfKeyless)),
+        };
+        match (&options.key, options.certificate_roots.is_empty(), keyless) {
+            (None, true, Some(policy)) => {
+                let root = match &options.sigstore_root {
+                    None | Some(SigstoreRoot::Production) => TrustedRoot::production(),
+                    Some(SigstoreRoot::TrustedRoot(path)) => TrustedRoot::load_trusted_root(path),
+                    Some(SigstoreRoot::TrustConfig(path)) => TrustedRoot::load_trust_config(path),
+                    Some(SigstoreRoot::File(path)) => TrustedRoot::load(path),
+                }?;
+                Ok(Trust::Sigstore {
+                    root: Box::new(root),
+                    policy,
+                })
+            }
+            (Some(key), true, None) => {
+                let reference: KeyRef = key.parse().map_err(|e| TrustError::KeyRef(Box::new(e)))?;
+                let public = crate::keys::open::public_key_of(&reference, &KeyOptions::default())
+                    .map_err(|source| TrustError::Key {
+                    key: key.clone(),
+                    source: Box::new(source),
+                })?;
+                Ok(Trust::PublicKey(public))
+            }
+            (None, false, None) => Trust::load_certificate_roots(&options.certificate_roots),
+            _ => Err(TrustError::Choice(TrustChoice::NotOne)),
+        }
+    }
 }
 
 /// A verifier's trust: one key, or a set of certificate roots.
