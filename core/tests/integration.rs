@@ -1,6 +1,7 @@
 //! core's integration tests, one module per file beside this one, linked into one test binary
 //! (see core/Cargo.toml). The PKCS#11 tests are separate binaries.
 
+mod architecture;
 mod keys_trust;
 mod oms;
 mod oms_conformance;
