@@ -9,6 +9,7 @@
 
 // `unsafe` is allowed only in `fs`, which says why each use is needed and sound.
 #![deny(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod audit;
 pub mod deploy;
