@@ -32,7 +32,8 @@ pub enum SignError {
     Write {
         /// The signature path: the one asked for, or the default beside the model.
         path: PathBuf,
-        /// The underlying error; the write is atomic, so no partial signature is left at `path`.
+        /// The underlying error. The signature is written to a temporary and renamed, so `path`
+        /// never holds a partial signature.
         source: std::io::Error,
     },
     /// The statement built from the model breaks a rule of the format (a name it cannot carry, …).

@@ -104,8 +104,8 @@ pub struct SerializationConfig {
     pub method: Method,
     /// The hash of each resource (the root digest is SHA-256 whatever this says).
     pub hash: HashAlgorithm,
-    /// Whether symlinks to files were followed when the model was walked; verification walks the
-    /// same way, so a link that signing refused is refused again.
+    /// Whether symlinks to files were followed (rather than refused) when the model was walked;
+    /// verification walks with the signed value, not with its own options.
     pub allow_symlinks: bool,
     /// Ignore paths as recorded in the signature (relative to the model root).
     pub ignore_paths: Vec<String>,

@@ -34,8 +34,8 @@ pub enum VerificationMaterial {
     /// Key method: lowercase hex SHA-256 of the signer's SPKI PEM text (absent in some bundles).
     /// An empty hint reads as absent, as in 1.1.1.
     PublicKey {
-        /// `publicKey.hint` as found, never `Some("")`; only compared with the trusted key's
-        /// hint, never used to pick or build a key.
+        /// `publicKey.hint` as found, never `Some("")`. Untrusted: verification only compares it
+        /// with the trusted key's hint, never uses it to pick or build a key.
         hint: Option<String>,
     },
     /// Pre-1.1.0 bundles: `publicKey.rawBytes` (decoded), no hint. model-signing 1.0.x wrote the

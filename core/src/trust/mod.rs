@@ -8,7 +8,7 @@
 //! Validating at `notBefore` means: a leaf verifies for ever once issued, even after it expired,
 //! and revocation is not checked; what it guards against is a leaf whose issuer was not valid
 //! when the leaf was made, a chain to an untrusted root, and a leaf that may not sign. See
-//! [`certificate`] for where the check follows OpenSSL rather than webpki's defaults.
+//! `certificate` for where the check follows OpenSSL rather than webpki's defaults.
 //!
 //! The key method follows 1.1.1 too: a bundle's key hint, when present, must name the trusted key;
 //! pre-1.1 bundles (raw public key bytes, no hint) are checked by their signature alone.
