@@ -30,7 +30,9 @@ pub enum AuditError {
     /// The log could not be opened, written or synced.
     #[error("{path}: cannot append to the audit log: {source}")]
     Write {
+        /// The audit log file ([`AuditLog::path`]).
         path: PathBuf,
+        /// What failed: the open, the write (a short write is reported as `WriteZero`) or the sync.
         source: std::io::Error,
     },
 }

@@ -47,7 +47,10 @@ pub enum DeployError {
     /// A file-system step failed.
     #[error("{path}: {source}")]
     Io {
+        /// The file or directory concerned: the decrypted copy in the scratch directory, or the output
+        /// being published.
         path: PathBuf,
+        /// The underlying error.
         source: std::io::Error,
     },
     /// The request cannot be carried out as given.
@@ -56,7 +59,10 @@ pub enum DeployError {
     /// The policy denied the outer (`"encrypted model"`) or inner (`"decrypted model"`) signature.
     #[error("{stage}: denied by the policy: {}", .decision.reasons.join("; "))]
     Denied {
+        /// Which signature was denied: `"encrypted model"` or `"decrypted model"`.
         stage: &'static str,
+        /// The policy's full decision, with its reasons; for the inner signature its paths name
+        /// where the model would have been published, not the scratch directory that is gone.
         decision: Box<PolicyDecision>,
     },
 }

@@ -37,7 +37,10 @@ pub struct VerifyRequest {
 pub enum RequestError {
     /// The body is not a JSON request of the documented shape.
     #[error("malformed request: {reason}")]
-    Malformed { reason: String },
+    Malformed {
+        /// What is wrong: the JSON parser's message, or too many signatures.
+        reason: String,
+    },
     /// A path is refused (escapes the root, absolute, missing).
     #[error(transparent)]
     Path(#[from] ConfineError),

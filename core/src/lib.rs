@@ -3,12 +3,13 @@
 //!
 //! Data flows one way: [`tree`] (which files make the model) → [`digest`] (hash them into a list
 //! of [`digest::Resource`]s) → [`oms`] (in-toto statement, DSSE, Sigstore bundle) → [`keys`] /
-//! [`trust`] (who signs, whom a verifier trusts). [`sign`] and [`verify`] compose them. [`seal`]
+//! [`trust`] (who signs, whom a verifier trusts). [`sign`] and [`verify`] compose them. [`envelope`]
 //! encrypts models to recipients (format: `docs/FORMAT.md`). The CLI and the Python bindings call
 //! only these entry points.
 
 // `unsafe` is allowed only in `fs`, which says why each use is needed and sound.
 #![deny(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod audit;
 pub mod deploy;

@@ -3,7 +3,7 @@
 //!
 //! Every random value of an encryption is drawn through one [`Entropy`] in the fixed order of
 //! §16, so a seeded generator reproduces every byte. Libraries that want their own RNG type (hpke,
-//! rsa) get a [`Predrawn`] buffer filled from the [`Entropy`] beforehand; if a library asked for more
+//! rsa) get a `Predrawn` buffer filled from the [`Entropy`] beforehand; if a library asked for more
 //! bytes than drawn, the result is discarded instead of being made from predictable bytes.
 
 use zeroize::Zeroizing;

@@ -30,12 +30,20 @@ pub enum SignError {
     /// The signature file could not be written.
     #[error("{path}: cannot write signature: {source}")]
     Write {
+        /// The signature path: the one asked for, or the default beside the model.
         path: PathBuf,
+        /// The underlying error. The signature is written to a temporary and renamed, so `path`
+        /// never holds a partial signature.
         source: std::io::Error,
     },
     /// The statement built from the model breaks a rule of the format (a name it cannot carry, …).
     #[error("{model}: cannot be signed: {source}")]
-    Statement { model: PathBuf, source: OmsError },
+    Statement {
+        /// The model that was hashed; nothing has been signed or written.
+        model: PathBuf,
+        /// The rule of the format the statement breaks, as [`Statement::check`] found it.
+        source: OmsError,
+    },
     /// The options contradict each other.
     #[error("invalid signing options: {0}")]
     Options(String),

@@ -29,12 +29,20 @@ pub enum VerifyError {
     /// The signature file could not be read.
     #[error("{path}: cannot read signature: {source}")]
     ReadSignature {
+        /// The signature file.
         path: PathBuf,
+        /// The underlying error (a file over [`oms::MAX_BUNDLE_BYTES`] is reported here too).
         source: std::io::Error,
     },
     /// The signature file is not a well-formed bundle.
     #[error("{path}: {source}")]
-    Malformed { path: PathBuf, source: OmsError },
+    Malformed {
+        /// The signature file.
+        path: PathBuf,
+        /// What is wrong with it, or ([`OmsError::Unsupported`]) which kind of bundle modelseal
+        /// does not verify.
+        source: OmsError,
+    },
     /// Trust material could not be loaded.
     #[error(transparent)]
     TrustInput(TrustError),
@@ -46,16 +54,29 @@ pub enum VerifyError {
     Digest(#[from] DigestError),
     /// The signer is not trusted or the signature is invalid.
     #[error("{path}: {source}")]
-    Untrusted { path: PathBuf, source: TrustError },
+    Untrusted {
+        /// The signature file.
+        path: PathBuf,
+        /// Why the trust rejected it: another key or method, a certificate or keyless check
+        /// that failed, or a signature that does not verify.
+        source: TrustError,
+    },
     /// The signed statement is not a valid OMS statement.
     #[error("{path}: signed statement rejected: {reason}")]
-    BadStatement { path: PathBuf, reason: String },
+    BadStatement {
+        /// The signature file (its signature verified; the statement it signs did not parse).
+        path: PathBuf,
+        /// Why: a payload type other than in-toto, or the statement's own parse error.
+        reason: String,
+    },
     /// The model differs from what was signed (the signature itself verified).
     #[error("{}", describe_mismatch(.model, .diff))]
     Mismatch {
+        /// The model path that was re-hashed.
         model: PathBuf,
         /// The signed root digest (lowercase hex) the model failed to match.
         signed_root_digest: String,
+        /// Which signed resources are missing, extra or changed (never empty).
         diff: ManifestDiff,
     },
 }

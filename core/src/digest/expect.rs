@@ -4,7 +4,7 @@
 //! [`SignedDigests`] maps each signed file to the byte ranges its resources cover (the whole file
 //! for files serialization, each `path:start:end` shard for shards) and their digests;
 //! [`StreamCheck`] hashes one file's bytes, fed in order, range by range, and says at the end
-//! whether every range matched. The hashes are the ones signing used ([`StreamHasher`]), so a
+//! whether every range matched. The hashes are the ones signing used (`StreamHasher`), so a
 //! match means "same bytes as signed", not merely "same size and time stamp".
 
 use super::hasher::StreamHasher;

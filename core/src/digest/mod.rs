@@ -34,12 +34,18 @@ pub enum DigestError {
     /// Reading a model file failed.
     #[error("{path}: {source}")]
     Io {
+        /// The model file that could not be opened, examined or read.
         path: PathBuf,
+        /// The underlying error.
         source: std::io::Error,
     },
     /// The file changed size while it was being hashed; the signature would cover mixed content.
     #[error("{path}: changed while it was being hashed")]
-    Changed { path: PathBuf },
+    Changed {
+        /// The model file whose size or change time differs from the walk's, or that ended early
+        /// or went on past its walked size while being read.
+        path: PathBuf,
+    },
     /// A configuration that cannot be hashed (shard size 0, unknown algorithm name, …).
     #[error("invalid serialization: {0}")]
     Config(String),
@@ -94,8 +100,12 @@ pub enum Method {
 /// Everything needed to re-create a manifest; recorded in (and read back from) the signed predicate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SerializationConfig {
+    /// Whole files or shards: decides how many resources a file gives and how they are named.
     pub method: Method,
+    /// The hash of each resource (the root digest is SHA-256 whatever this says).
     pub hash: HashAlgorithm,
+    /// Whether symlinks to files were followed (rather than refused) when the model was walked;
+    /// verification walks with the signed value, not with its own options.
     pub allow_symlinks: bool,
     /// Ignore paths as recorded in the signature (relative to the model root).
     pub ignore_paths: Vec<String>,

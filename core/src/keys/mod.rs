@@ -6,7 +6,7 @@
 //! with, and the types they share), [`error`] ([`KeyError`]), [`public`] ([`PublicKey`]), [`kind`]
 //! ([`KeyAlgorithm`], [`KeyKind`]) and the PEM and OID parsers they use.
 //!
-//! The backends, on floor 5: [`file`] (key files), [`pkcs11`] (tokens), [`awskms`] (AWS KMS), and
+//! The backends, on floor 5: [`file`](mod@file) (key files), [`pkcs11`] (tokens), [`awskms`] (AWS KMS), and
 //! [`open`], the only place where a key scheme meets a backend. This module re-exports the seams
 //! only; the backends are reached through their own paths.
 //!

@@ -33,10 +33,18 @@ use serde_json::value::RawValue;
 pub enum VerificationMaterial {
     /// Key method: lowercase hex SHA-256 of the signer's SPKI PEM text (absent in some bundles).
     /// An empty hint reads as absent, as in 1.1.1.
-    PublicKey { hint: Option<String> },
+    PublicKey {
+        /// `publicKey.hint` as found, never `Some("")`. Untrusted: verification only compares it
+        /// with the trusted key's hint, never uses it to pick or build a key.
+        hint: Option<String>,
+    },
     /// Pre-1.1.0 bundles: `publicKey.rawBytes` (decoded), no hint. model-signing 1.0.x wrote the
     /// SPKI *PEM text* here (the protobuf spec says DER); the bytes are kept as found.
-    LegacyPublicKey { raw_bytes: Vec<u8> },
+    LegacyPublicKey {
+        /// The base64-decoded `rawBytes`, unparsed: verification checks the signature under the
+        /// trusted key and does not read a key from here.
+        raw_bytes: Vec<u8>,
+    },
     /// Certificate method: DER certificates, leaf first.
     Certificates(Vec<Vec<u8>>),
     /// Sigstore keyless: a Fulcio leaf certificate and the transparency-log evidence.

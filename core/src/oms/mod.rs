@@ -53,20 +53,32 @@ pub enum OmsError {
     /// An input is larger than the limit for it.
     #[error("signature too large: {what} is {size} bytes, limit {limit}")]
     TooLarge {
+        /// Which input: `"bundle"` or `"statement"`.
         what: &'static str,
+        /// Its length in bytes.
         size: u64,
+        /// The most bytes accepted for it ([`MAX_BUNDLE_BYTES`], [`MAX_PAYLOAD_BYTES`]).
         limit: u64,
     },
     /// The subject digest is not the SHA-256 of the listed resource digests.
     #[error(
         "statement is inconsistent: subject digest {subject} but resources hash to {computed}"
     )]
-    RootDigestMismatch { subject: String, computed: String },
+    RootDigestMismatch {
+        /// The digest the statement's subject claims, lowercase hex.
+        subject: String,
+        /// The SHA-256 over the statement's resource digests, lowercase hex.
+        computed: String,
+    },
     /// An input lists more items than the limit for them.
     #[error("signature too large: {count} {what}, limit {limit}")]
     TooMany {
+        /// Which list: `"resources"`, `"ignore paths"` or `"certificates"`.
         what: &'static str,
+        /// How many items it has.
         count: u64,
+        /// The most items accepted for it ([`MAX_RESOURCES`], [`MAX_IGNORE_PATHS`],
+        /// [`MAX_CERTIFICATES`]).
         limit: u64,
     },
     /// The statement lists no resource. OMS v1.0 §5.2.1 and §6.1: a signature covers at least one

@@ -37,28 +37,43 @@ pub enum PolicyError {
     /// The policy file (or a file it names) could not be read.
     #[error("{path}: {source}")]
     Read {
+        /// The policy file, or the Rego file it names.
         path: PathBuf,
+        /// The underlying error; a file over its size limit or not UTF-8 is `InvalidData`.
         source: std::io::Error,
     },
     /// The file is not valid TOML or does not have the policy's shape (unknown field, wrong type).
     #[error("{path}:{line}:{column}: {reason}")]
     Syntax {
+        /// The policy file.
         path: PathBuf,
+        /// 1-based line of the error (0 when the TOML parser gives no position).
         line: usize,
+        /// 1-based column of the error (0 when the TOML parser gives no position).
         column: usize,
+        /// The TOML parser's message.
         reason: String,
     },
     /// A field has a value that makes no sense (unknown signer, threshold above the list, …).
     #[error("{path}:{line}: {field}: {reason}")]
     Invalid {
+        /// The policy file.
         path: PathBuf,
+        /// 1-based line of the offending value.
         line: usize,
+        /// The field as a path in the policy, e.g. `signers.ci.key` or `models[0].name`.
         field: String,
+        /// What is wrong with its value.
         reason: String,
     },
     /// The Rego file does not parse or does not define `package modelseal`.
     #[error("{path}: {reason}")]
-    Rego { path: PathBuf, reason: String },
+    Rego {
+        /// The Rego file.
+        path: PathBuf,
+        /// The Rego parser's message, or the package the file declares instead.
+        reason: String,
+    },
 }
 
 /// A loaded trust policy.

@@ -45,7 +45,12 @@ use x509_cert::Certificate;
 pub enum SigstoreError {
     /// A trusted root or trust config could not be read or parsed (an input error).
     #[error("{path}: {reason}")]
-    Root { path: PathBuf, reason: String },
+    Root {
+        /// The file given, or `(built-in production trusted root)` for the one modelseal ships.
+        path: PathBuf,
+        /// Why it cannot be used: unreadable, too large, or not a valid trusted root.
+        reason: String,
+    },
     /// The bundle's keyless material is not well-formed.
     #[error("malformed keyless signature: {0}")]
     Malformed(String),
@@ -67,12 +72,21 @@ pub enum SigstoreError {
     /// The certificate was issued to someone else.
     #[error("identity mismatch: the certificate is for {found:?}, expected {expected:?}")]
     Identity {
+        /// The identity the policy requires ([`KeylessPolicy::identity`]).
         expected: String,
+        /// Every identity the certificate's SAN binds (emails, URIs, Fulcio usernames); may be
+        /// empty.
         found: Vec<String>,
     },
     /// The certificate names another OIDC issuer.
     #[error("issuer mismatch: the certificate's OIDC issuer is {found:?}, expected {expected:?}")]
-    Issuer { expected: String, found: String },
+    Issuer {
+        /// The issuer the policy requires ([`KeylessPolicy::issuer`]).
+        expected: String,
+        /// The first issuer extension that differs from it, or
+        /// `(none: no OIDC issuer extension)` when the certificate has none.
+        found: String,
+    },
     /// The log entry records another signature, payload or certificate.
     #[error("transparency log entry is for another signature: {0}")]
     EntryMismatch(String),

@@ -32,18 +32,35 @@ pub enum TreeError {
     /// The model path (or an entry below it) could not be read.
     #[error("{path}: {source}")]
     Io {
+        /// The model path, or the entry below it, that could not be examined or listed.
         path: PathBuf,
+        /// The underlying error.
         source: std::io::Error,
     },
     /// A symlink was found and symlinks are not allowed.
     #[error("{path}: is a symlink; symlinks are refused unless allowed (--allow-symlinks)")]
-    Symlink { path: PathBuf },
+    Symlink {
+        /// The link itself (the model path, or an entry below it), not its target.
+        path: PathBuf,
+    },
     /// An entry is neither a regular file nor a directory (socket, fifo, device, broken link, link to a directory).
     #[error("{path}: {reason}")]
-    Unsupported { path: PathBuf, reason: String },
+    Unsupported {
+        /// The entry, as found on disk (for a link: the link, not its target).
+        path: PathBuf,
+        /// What the entry is and what would have been accepted, e.g. `is a named pipe (fifo);
+        /// only regular files and directories can be part of a model`.
+        reason: String,
+    },
     /// A name that cannot be represented safely (not UTF-8, `..`, absolute, empty component, NUL).
     #[error("invalid relative path {name:?}: {reason}")]
-    InvalidName { name: String, reason: &'static str },
+    InvalidName {
+        /// The rejected name, as given or as read from the directory (a name that is not UTF-8
+        /// is shown lossily, after its parent's path).
+        name: String,
+        /// Which rule it breaks, e.g. ``"`..` path component"`` or `"not valid UTF-8"`.
+        reason: &'static str,
+    },
 }
 
 /// How to walk a model.

@@ -8,7 +8,7 @@
 //! Validating at `notBefore` means: a leaf verifies for ever once issued, even after it expired,
 //! and revocation is not checked; what it guards against is a leaf whose issuer was not valid
 //! when the leaf was made, a chain to an untrusted root, and a leaf that may not sign. See
-//! [`certificate`] for where the check follows OpenSSL rather than webpki's defaults.
+//! `certificate` for where the check follows OpenSSL rather than webpki's defaults.
 //!
 //! The key method follows 1.1.1 too: a bundle's key hint, when present, must name the trusted key;
 //! pre-1.1 bundles (raw public key bytes, no hint) are checked by their signature alone.
@@ -36,14 +36,29 @@ const MAX_HINT_IN_ERROR: usize = 80;
 pub enum TrustError {
     /// A trust file could not be read or parsed (an input error, not a verification failure).
     #[error("{path}: {reason}")]
-    Load { path: PathBuf, reason: String },
+    Load {
+        /// The certificate-root file, or `(certificate roots)` when none was given.
+        path: PathBuf,
+        /// Why it cannot be used: unreadable, no `CERTIFICATE` block in it, a block that is not a
+        /// valid X.509 certificate, or no file given at all.
+        reason: String,
+    },
     /// The bundle names a different key than the one trusted.
     #[error("key mismatch: the signature's key hint {found} is not the trusted key {expected}")]
-    KeyHintMismatch { expected: String, found: String },
+    KeyHintMismatch {
+        /// The trusted key's hint (lowercase hex SHA-256 of its SPKI PEM).
+        expected: String,
+        /// The bundle's hint: untrusted input, so cut to 80 bytes (and `…`) if longer.
+        found: String,
+    },
     /// The bundle carries certificates but a key was trusted, or the other way round.
     #[error("signature uses the {found} method, but a {expected} was given to verify it")]
     MethodMismatch {
+        /// The kind of trust given: `"public key"`, `"certificate root"` or
+        /// `"Sigstore trusted root"`.
         expected: &'static str,
+        /// The kind of material the bundle carries: `"public key"`, `"certificate"` or
+        /// `"Sigstore keyless"`.
         found: &'static str,
     },
     /// The certificate chain does not lead to a trusted root, or the leaf may not sign.
@@ -179,7 +194,10 @@ pub enum Trust {
     CertificateRoots(Vec<Vec<u8>>),
     /// Sigstore keyless: a pinned trusted root and who must have signed.
     Sigstore {
+        /// The Sigstore trust material (Fulcio CAs, Rekor and CT log keys) the signature must
+        /// chain to.
         root: Box<TrustedRoot>,
+        /// The identity and OIDC issuer the signing certificate must name.
         policy: KeylessPolicy,
     },
 }

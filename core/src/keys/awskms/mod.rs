@@ -1,7 +1,7 @@
 //! The AWS KMS backend: `awskms://` key references that sign (asymmetric ECC keys) and wrap data
 //! keys (symmetric keys), through the official AWS SDK for Rust.
 //!
-//! Layout: [`reference`] parses `awskms://` URIs (always built, so every build recognises them);
+//! Layout: [`reference`](mod@reference) parses `awskms://` URIs (always built, so every build recognises them);
 //! [`error`] is the backend's error type (both on the floor of `keys::keyref`, below this backend:
 //! `docs/ARCHITECTURE.md`); with the `awskms` cargo feature, `client` is the blocking
 //! facade over the SDK, `signer` the [`crate::keys::Signer`] and `wrap` the data-key

@@ -1,9 +1,9 @@
 //! The file backend: keys in files on disk, for signing (EC P-256/P-384/P-521, Ed25519) and for
 //! wrapping the data key (an AES-256 KEK, X25519/HPKE, RSA-OAEP; `docs/FORMAT.md` §8.3–8.5, §8.8).
 //!
-//! Layout: [`read`] reads bounded files and checks secret files' permissions; [`load`] is the one
+//! Layout: `read` reads bounded files and checks secret files' permissions; `load` is the one
 //! loader (a file's PEM label and the algorithm identifier inside decide what it holds, parsed, not
-//! sniffed); [`generate`] is the one generator, for every [`crate::keys::KeyKind`]; `secret` and [`signer`]
+//! sniffed); [`generate`](mod@generate) is the one generator, for every [`crate::keys::KeyKind`]; `secret` and `signer`
 //! are the signing key and its [`crate::keys::Signer`]; [`kek`], [`hpke`] and [`rsa`] are the
 //! wrapping keys.
 
