@@ -513,20 +513,20 @@ fn encryptions_and_identical_files_get_fresh_keys_salts_and_ciphertext() {
     }
     assert_ne!(keys[0], keys[1], "two encryptions, one data key");
     assert_eq!(salts.len(), 4);
-    for i in 0..salts.len() {
-        for j in i + 1..salts.len() {
-            assert_ne!(salts[i], salts[j], "salts {i} and {j} are equal");
+    for (i, a) in salts.iter().enumerate() {
+        for (j, b) in salts.iter().enumerate().skip(i + 1) {
+            assert_ne!(a, b, "salts {i} and {j} are equal");
         }
     }
     let ciphertexts =
         [one.join("x"), one.join("y"), two.join("x"), two.join("y")].map(|p| fs::read(p).unwrap());
-    for i in 0..ciphertexts.len() {
-        for j in i + 1..ciphertexts.len() {
-            assert_ne!(ciphertexts[i], ciphertexts[j], "ciphertexts {i} and {j}");
+    for (i, a) in ciphertexts.iter().enumerate() {
+        for (j, b) in ciphertexts.iter().enumerate().skip(i + 1) {
+            assert_ne!(a, b, "ciphertexts {i} and {j}");
             // Not even one 16-byte block in common at the same place.
-            let same = ciphertexts[i]
+            let same = a
                 .chunks(16)
-                .zip(ciphertexts[j].chunks(16))
+                .zip(b.chunks(16))
                 .filter(|(a, b)| a == b)
                 .count();
             assert_eq!(same, 0, "ciphertexts {i} and {j} share {same} blocks");
