@@ -11,6 +11,9 @@
 # regression input in fuzz/regressions/<target>/ (with a unit test of the fix in core): every run
 # copies those into the corpus, so libFuzzer replays them first, in CI's smoke run too.
 # Prints one summary line per target: executions, coverage (cov/ft), corpus size.
+# Built with --release --debug-assertions (-a): optimized, but every debug_assert! runs and integer
+# overflow panics (rustc's overflow checks follow debug assertions), so a wrap-around on an
+# attacker-controlled length is a crash the fuzzer reports, not a silent wrong value.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 MODELSEAL_LOG_NAME=modelseal-fuzz
@@ -62,7 +65,7 @@ for t in "${targets[@]}"; do
   log "building and running $t for ${seconds}s"
   logfile="fuzz/target/$t.log"
   mkdir -p fuzz/target
-  if ! (cd fuzz && cargo fuzz run --release "$t" "corpus/$t" -- \
+  if ! (cd fuzz && cargo fuzz run --release --debug-assertions "$t" "corpus/$t" -- \
         -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=1024 -print_final_stats=1 \
         </dev/null >"target/$t.log" 2>&1); then
     tail -n 40 "$logfile" >&2

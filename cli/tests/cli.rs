@@ -48,18 +48,31 @@ fn help_is_available_for_every_verb() {
     }
 }
 
+/// Asserts a usage error: exit 2 and `expected` in the message (so the exit code comes from the
+/// usage error under test, not from a missing file or another error).
+fn assert_usage_error(args: &[&str], expected: &str) {
+    let out = modelseal(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code(&out), 2, "{args:?}: {stderr}");
+    assert!(stderr.contains(expected), "{args:?}: {stderr}");
+}
+
 #[test]
 fn usage_errors_exit_2() {
-    assert_eq!(code(&modelseal(&[])), 2);
-    assert_eq!(code(&modelseal(&["sign"])), 2);
-    assert_eq!(
-        code(&modelseal(&["verify", "m", "--signature", "s"])),
-        2,
-        "needs --key or --cert-chain"
+    // Real files everywhere: only the usage error can explain exit 2.
+    let t = setup();
+    let sig = t.dir.path().join("model.sig");
+    ok(&["sign", s(&t.model), "--key", s(&t.key)]);
+    assert_usage_error(&[], "Usage: modelseal <COMMAND>");
+    assert_usage_error(&["sign"], "required arguments were not provided");
+    // Needs --key or --cert-chain.
+    assert_usage_error(
+        &["verify", s(&t.model), "--signature", s(&sig)],
+        "required arguments were not provided",
     );
-    assert_eq!(
-        code(&modelseal(&["sign", "m", "--key", "k", "--hash", "md5"])),
-        2
+    assert_usage_error(
+        &["sign", s(&t.model), "--key", s(&t.key), "--hash", "md5"],
+        "invalid value 'md5' for '--hash",
     );
 }
 

@@ -228,3 +228,82 @@ fn seal_and_unseal_refuse_a_readable_key_unless_allowed() {
         std::fs::read(model.join("weights.bin")).unwrap()
     );
 }
+
+/// sign and pubkey: a readable private key, and a passphrase file readable by its group (0640,
+/// a common mistake), are refused naming the file, its mode and the flag; the flag accepts both.
+#[test]
+fn sign_and_pubkey_refuse_a_readable_key_or_passphrase_file_unless_allowed() {
+    let k = Keys::new();
+    let (model, key) = (k.path("llm"), k.path("release.pem"));
+    let sig = k.path("llm.sig");
+    refused_then_allowed(
+        "sign",
+        &key,
+        &["sign", s(&model), "--key", s(&key), "-o", s(&sig), "-q"],
+        Some(&sig),
+    );
+    let out = refused_then_allowed("pubkey", &key, &["pubkey", s(&key)], None);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        std::fs::read_to_string(k.path("release.pub.pem")).unwrap()
+    );
+
+    // An encrypted PKCS#8 key (the public PKI vectors) with its passphrase in a file.
+    let pki = Path::new(env!("CARGO_MANIFEST_DIR")).join("../test-vectors/pki/keys");
+    let (encrypted, pass) = (k.path("encrypted.pem"), k.path("password.txt"));
+    std::fs::copy(pki.join("p256-encrypted-pbkdf2.pem"), &encrypted).unwrap();
+    std::fs::copy(pki.join("password.txt"), &pass).unwrap();
+    chmod(&encrypted, 0o600);
+    let sig2 = k.path("llm2.sig");
+    for (what, args, out) in [
+        (
+            "sign (passphrase file)",
+            vec![
+                "sign",
+                s(&model),
+                "--key",
+                s(&encrypted),
+                "--key-password-file",
+                s(&pass),
+                "-o",
+                s(&sig2),
+                "-q",
+            ],
+            Some(sig2.as_path()),
+        ),
+        (
+            "pubkey (passphrase file)",
+            vec!["pubkey", s(&encrypted), "--key-password-file", s(&pass)],
+            None,
+        ),
+    ] {
+        chmod(&pass, 0o640);
+        let refused = modelseal(&args);
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(code(&refused), 2, "{what}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{}: permissions 640", pass.display())),
+            "{what}: {stderr}"
+        );
+        assert!(
+            stderr.contains("--allow-insecure-key-permissions"),
+            "{what}: {stderr}"
+        );
+        if let Some(out) = out {
+            assert!(
+                !out.exists(),
+                "{what}: refused, yet {} exists",
+                out.display()
+            );
+        }
+        let mut allowed = args.clone();
+        allowed.push("--allow-insecure-key-permissions");
+        let out = modelseal(&allowed);
+        assert_eq!(
+            code(&out),
+            0,
+            "{what} with the flag: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

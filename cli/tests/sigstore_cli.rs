@@ -139,41 +139,56 @@ fn wrong_identity_or_issuer_is_exit_1() {
 fn usage_errors_are_exit_2() {
     let model = vector("v1.0.0");
     let sig = model.join("model.sig");
+    // A real key file: exit 2 must come from the usage error, not from a missing file.
+    let dir = tempfile::tempdir().unwrap();
+    let (_, public) = keygen_p256(dir.path(), "k");
     // --sigstore needs both --identity and --issuer; they need --sigstore; no --key beside it.
-    for args in [
-        vec![
-            "verify",
-            s(&model),
-            "--signature",
-            s(&sig),
-            "--sigstore",
-            "--identity",
-            IDENTITY,
-        ],
-        vec![
-            "verify",
-            s(&model),
-            "--signature",
-            s(&sig),
-            "--identity",
-            IDENTITY,
-            "--issuer",
-            ISSUER,
-        ],
-        vec![
-            "verify",
-            s(&model),
-            "--signature",
-            s(&sig),
-            "--sigstore",
-            "--identity",
-            IDENTITY,
-            "--issuer",
-            ISSUER,
-            "--key",
-            "k.pem",
-        ],
+    for (args, expected) in [
+        (
+            vec![
+                "verify",
+                s(&model),
+                "--signature",
+                s(&sig),
+                "--sigstore",
+                "--identity",
+                IDENTITY,
+            ],
+            "required arguments were not provided:\n  --issuer",
+        ),
+        (
+            vec![
+                "verify",
+                s(&model),
+                "--signature",
+                s(&sig),
+                "--identity",
+                IDENTITY,
+                "--issuer",
+                ISSUER,
+            ],
+            "required arguments were not provided:\n  --sigstore",
+        ),
+        (
+            vec![
+                "verify",
+                s(&model),
+                "--signature",
+                s(&sig),
+                "--sigstore",
+                "--identity",
+                IDENTITY,
+                "--issuer",
+                ISSUER,
+                "--key",
+                s(&public),
+            ],
+            "'--sigstore' cannot be used with '--key",
+        ),
     ] {
-        assert_eq!(code(&modelseal(&args)), 2, "{args:?}");
+        let out = modelseal(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(code(&out), 2, "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
     }
 }

@@ -89,10 +89,13 @@ fn assert_unsealed(out: &Path, model: &Path) {
 /// SIGKILL `unseal` at 50 random points (verifying the encrypted model, decrypting, verifying the
 /// plaintext, publishing): DIR is absent or complete and byte-identical, anything beside it is a
 /// private `.DIR.modelseal-tmp.*` temporary, and the next unseal into the same DIR removes it and
-/// publishes a byte-identical model, leaving nothing else.
+/// publishes a byte-identical model, leaving nothing else. Unprivileged: a kill while publishing
+/// leaves read-only (0500) directories, which root removes whatever modelseal does
+/// (scripts/test.sh runs it as `nobody`).
 #[test]
-fn killed_unseal_leaves_no_partial_dir_and_the_rerun_cleans_up() {
+fn unprivileged_killed_unseal_leaves_no_partial_dir_and_the_rerun_cleans_up() {
     let (dir, model, enc) = sealed(4, 8);
+    assert_mode_bits_are_enforced(dir.path());
     let outdir = dir.path().join("run");
     std::fs::create_dir(&outdir).unwrap();
     let out = outdir.join("model");
@@ -109,9 +112,12 @@ fn killed_unseal_leaves_no_partial_dir_and_the_rerun_cleans_up() {
 
 /// Temporaries of dead runs are removed even with read-only (0500) directories inside, as a kill
 /// while publishing leaves them; a live process's temporary and other names are left alone.
+/// Unprivileged: root removes read-only directories whatever modelseal does (scripts/test.sh runs
+/// it as `nobody`).
 #[test]
-fn the_rerun_removes_only_temporaries_of_dead_runs() {
+fn unprivileged_rerun_removes_only_temporaries_of_dead_runs() {
     let (dir, model, enc) = sealed(1, 1);
+    assert_mode_bits_are_enforced(dir.path());
     let out = dir.path().join("out");
     // A pid above the kernel's maximum (4194304) never runs.
     let dead = dir.path().join(".out.modelseal-tmp.999999999.Ab3dE");

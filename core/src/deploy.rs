@@ -534,8 +534,29 @@ mod tests {
                 std::fs::remove_file(model.join("sub/config.json")).unwrap();
             })
             .unwrap_err();
-        assert!(!err.to_string().is_empty());
+        // The encryption pass cannot read the removed file: the run fails naming it.
+        match &err {
+            DeployError::Seal(SealError::Io { path, source })
+            | DeployError::Io { path, source } => {
+                assert!(path.ends_with("sub/config.json"), "{err}");
+                assert_eq!(source.kind(), std::io::ErrorKind::NotFound, "{err}");
+            }
+            other => panic!("expected the removed file's read error, got {other}"),
+        }
         f.assert_no_output();
+
+        // A file added between the passes is in neither the signature nor the encrypted model:
+        // the encrypted files are the signed ones, listed before signing.
+        let f = Fixture::new();
+        f.seal(&f.path("llm"), Method::Files, |model| {
+            std::fs::write(model.join("sub/added.bin"), b"new").unwrap();
+        })
+        .unwrap();
+        let out = f.path("plain");
+        let identity =
+            open_identity(&KeyRef::File(f.path("r.pem")), &KeyOptions::default()).unwrap();
+        envelope::decrypt(&f.path("enc"), identity.as_ref(), &out, &Default::default()).unwrap();
+        assert!(out.join("sub/config.json").is_file() && !out.join("sub/added.bin").exists());
 
         let f = Fixture::new();
         let err = f

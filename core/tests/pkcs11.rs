@@ -408,3 +408,83 @@ fn clear_errors_name_the_uri() {
     let err = open_recipient(&text).err().unwrap();
     assert!(!err.to_string().contains(&pin) && !format!("{err:?}").contains(&pin));
 }
+
+/// The `Access:` flags pkcs11-tool lists for the secret key `label` (its reading of
+/// CKA_SENSITIVE, CKA_ALWAYS_SENSITIVE, CKA_EXTRACTABLE, CKA_NEVER_EXTRACTABLE, CKA_LOCAL).
+fn secret_key_access(hsm: &softhsm::SoftHsm, label: &str) -> Vec<String> {
+    let out = hsm.pkcs11_tool(&[
+        "--token-label",
+        &hsm.token,
+        "--login",
+        "--pin",
+        "env:MODELSEAL_TEST_PIN",
+        "--list-objects",
+        "--type",
+        "secrkey",
+        "--label",
+        label,
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    // One block per object (pkcs11-tool may list others too): the one whose label is `label`.
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let block = text
+        .split("Secret Key Object")
+        .find(|b| {
+            b.lines()
+                .any(|l| l.trim().strip_prefix("label:").map(str::trim) == Some(label))
+        })
+        .unwrap_or_else(|| panic!("no object labelled {label}: {text}"));
+    let access = block
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Access:"))
+        .unwrap_or_else(|| panic!("no Access line for {label}: {text}"));
+    access.split(',').map(|f| f.trim().to_string()).collect()
+}
+
+/// The AES key modelseal wraps data keys with in the token (`aes-wrap`) cannot leave it: the token
+/// says sensitive and not extractable (CKA_EXTRACTABLE false, CKA_NEVER_EXTRACTABLE true), and an
+/// attempt to export it fails and writes nothing. The test-only `aes-extractable` key is the
+/// control: the same listing says extractable and the same export succeeds.
+#[test]
+fn the_hsm_aes_key_is_sensitive_and_cannot_be_exported() {
+    let hsm = softhsm::shared();
+    let access = secret_key_access(hsm, "aes-wrap");
+    for flag in ["sensitive", "always sensitive", "never extractable"] {
+        assert!(
+            access.iter().any(|f| f == flag),
+            "{flag} missing: {access:?}"
+        );
+    }
+    assert!(
+        !access.iter().any(|f| f == "extractable"),
+        "aes-wrap is extractable: {access:?}"
+    );
+    let control = secret_key_access(hsm, "aes-extractable");
+    assert!(control.iter().any(|f| f == "extractable"), "{control:?}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("exported.bin");
+    let out = hsm.pkcs11_tool(&[
+        "--token-label",
+        &hsm.token,
+        "--login",
+        "--pin",
+        "env:MODELSEAL_TEST_PIN",
+        "--read-object",
+        "--type",
+        "secrkey",
+        "--label",
+        "aes-wrap",
+        "-o",
+        path.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "exported aes-wrap: {stderr}");
+    assert!(stderr.contains("CKR_ATTRIBUTE_SENSITIVE"), "{stderr}");
+    assert!(
+        std::fs::read(&path).unwrap_or_default().is_empty(),
+        "key bytes written"
+    );
+    // The control key exports (32 bytes), so the refusal above is the key's, not the tool's.
+    assert_eq!(hsm.extractable_kek(dir.path()).len(), 32);
+}

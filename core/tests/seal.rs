@@ -63,14 +63,22 @@ fn tree(root: &Path) -> Vec<(String, Vec<u8>)> {
     out
 }
 
-fn no_leftovers(dir: &Path) {
-    for e in fs::read_dir(dir).unwrap() {
-        let name = e.unwrap().file_name().to_string_lossy().into_owned();
-        assert!(
-            !name.starts_with(".modelseal-tmp-"),
-            "temporary left: {name}"
-        );
-    }
+/// The names in `dir`, sorted.
+fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// `dir` holds exactly `expected`: no temporary, whatever its name (the temporaries' names are
+/// the library's business, and a check by name stops seeing them when they are renamed).
+fn no_leftovers(dir: &Path, expected: &[&str]) {
+    let mut expected: Vec<String> = expected.iter().map(|s| s.to_string()).collect();
+    expected.sort();
+    assert_eq!(names(dir), expected, "left in {}", dir.display());
 }
 
 #[test]
@@ -104,7 +112,10 @@ fn directory_round_trip_every_recipient_type() {
         assert_eq!(d.model_name, "model");
         assert_eq!(tree(&out), want);
     }
-    no_leftovers(dir.path());
+    no_leftovers(
+        dir.path(),
+        &["enc", "model", "out0", "out1", "out2", "out3"],
+    );
 }
 
 #[test]
@@ -151,10 +162,13 @@ fn reader_on_one_file_of_a_directory() {
     assert_eq!(buf[..], data(3 * 4096 + 7, 3)[4090..4110]);
 }
 
+/// Decrypts `enc` to `out`, which must fail and leave the directory of `out` as it was.
 fn err_class(enc: &Path, id: &dyn Identity, out: &Path) -> SealError {
+    let parent = out.parent().unwrap();
+    let before = names(parent);
     let e = decrypt(enc, id, out, &DecryptOptions::default()).unwrap_err();
     assert!(!out.exists(), "output must not exist after {e}");
-    no_leftovers(out.parent().unwrap());
+    assert_eq!(names(parent), before, "left after {e}");
     e
 }
 
@@ -228,12 +242,30 @@ fn tampering_with_the_tree_fails_and_leaves_nothing() {
         let e = err_class(&copy, &k, &out);
         assert_eq!(e.code(), class, "{e}");
     }
-    // Swapping two encrypted files of equal size (different names) fails at their chunks.
-    let copy = dir.path().join("swap");
-    copy_dir(&enc, &copy);
-    fs::write(copy.join("a-b"), fs::read(enc.join("B")).unwrap()).unwrap();
-    fs::write(copy.join("B"), fs::read(enc.join("a-b")).unwrap()).unwrap();
-    assert!(err_class(&copy, &k, &out).code() != "ok");
+    // Swapping two encrypted files of equal size (different names) fails at their chunks: each
+    // file's key and nonces are bound to its name, so the swapped bytes do not authenticate.
+    let pair = dir.path().join("pair");
+    fs::create_dir(&pair).unwrap();
+    fs::write(pair.join("x"), data(100, 4)).unwrap();
+    fs::write(pair.join("y"), data(100, 5)).unwrap();
+    let pair_enc = dir.path().join("pair.enc");
+    encrypt(
+        &plaintext_from_path(&pair).unwrap(),
+        &[&k],
+        &pair_enc,
+        &opts(),
+    )
+    .unwrap();
+    let (x, y) = (pair_enc.join("x"), pair_enc.join("y"));
+    let (x_bytes, y_bytes) = (fs::read(&x).unwrap(), fs::read(&y).unwrap());
+    assert_eq!(
+        x_bytes.len(),
+        y_bytes.len(),
+        "the swapped files have one size"
+    );
+    fs::write(&x, y_bytes).unwrap();
+    fs::write(&y, x_bytes).unwrap();
+    assert_eq!(err_class(&pair_enc, &k, &out).code(), "chunk-auth");
     // Unlisted .git content is skipped; caller skip paths too.
     let copy = dir.path().join("git");
     copy_dir(&enc, &copy);
@@ -274,7 +306,7 @@ fn overwrite_is_explicit_and_atomic() {
     };
     decrypt(&enc, &k, &out, &d).unwrap();
     assert!(!out.join("old").exists() && out.join("a/b").exists());
-    no_leftovers(dir.path());
+    no_leftovers(dir.path(), &["enc", "model", "out"]);
 }
 
 #[test]
@@ -313,7 +345,10 @@ fn rewrap_changes_only_the_envelope() {
         assert!(rewrap(&enc, &k1, &[&k3], &[]).is_err());
         assert!(rewrap(&enc, &k1, &[], &[("aes256-kek".into(), "nope".into())]).is_err());
     }
-    no_leftovers(dir.path());
+    no_leftovers(
+        dir.path(),
+        &["encfalse", "enctrue", "model", "outfalse", "outtrue"],
+    );
 }
 
 fn flip(p: &Path, at: u64) {
@@ -440,5 +475,75 @@ fn debug_output_of_seal_secrets_holds_no_key_material() {
         for form in forms(&x_der[x_der.len() - 32..]) {
             assert!(!debug.contains(form.as_str()), "{debug}");
         }
+    }
+}
+
+/// The header of an encrypted model and the context its stanzas are bound to.
+fn header_of(enc: &Path) -> (modelseal::envelope::format::Header, [u8; 32], String) {
+    use modelseal::envelope::format::{decode_prefix, Header, PREFIX_LEN};
+    let path = enc.join(ENVELOPE_NAME);
+    let bytes = fs::read(&path).unwrap();
+    let n = decode_prefix(&bytes[..PREFIX_LEN], &path).unwrap();
+    let header = Header::decode(&bytes[PREFIX_LEN..PREFIX_LEN + n], &path).unwrap();
+    let summary = modelseal::envelope::inspect_encrypted(enc).unwrap();
+    (header, summary.body_digest, summary.model_name)
+}
+
+/// "Stolen ciphertext reveals nothing" (THREAT-MODEL) rests on fresh randomness: with the real OS
+/// entropy (what `encrypt` uses; the vectors inject theirs), two encryptions of one model, and two
+/// identical files in one model, share no data key, no salt and no ciphertext byte string.
+#[test]
+fn encryptions_and_identical_files_get_fresh_keys_salts_and_ciphertext() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("twins");
+    fs::create_dir(&m).unwrap();
+    let content = data(3 * 4096 + 5, 7);
+    fs::write(m.join("x"), &content).unwrap();
+    fs::write(m.join("y"), &content).unwrap();
+    let k = kek(1);
+    let (one, two) = (dir.path().join("one"), dir.path().join("two"));
+    for enc in [&one, &two] {
+        encrypt(&plaintext_from_path(&m).unwrap(), &[&k], enc, &opts()).unwrap();
+    }
+    let mut salts = Vec::new();
+    let mut keys = Vec::new();
+    for enc in [&one, &two] {
+        let (header, body_digest, model_name) = header_of(enc);
+        salts.extend(header.body.files.iter().map(|f| f.salt));
+        let ctx = modelseal::keys::WrapContext {
+            body_digest,
+            model_name: &model_name,
+        };
+        keys.push(*k.unwrap(&header.stanzas[0], &ctx).unwrap().expose());
+    }
+    assert_ne!(keys[0], keys[1], "two encryptions, one data key");
+    assert_eq!(salts.len(), 4);
+    for (i, a) in salts.iter().enumerate() {
+        for (j, b) in salts.iter().enumerate().skip(i + 1) {
+            assert_ne!(a, b, "salts {i} and {j} are equal");
+        }
+    }
+    let ciphertexts =
+        [one.join("x"), one.join("y"), two.join("x"), two.join("y")].map(|p| fs::read(p).unwrap());
+    for (i, a) in ciphertexts.iter().enumerate() {
+        for (j, b) in ciphertexts.iter().enumerate().skip(i + 1) {
+            assert_ne!(a, b, "ciphertexts {i} and {j}");
+            // Not even one 16-byte block in common at the same place.
+            let same = a
+                .chunks(16)
+                .zip(b.chunks(16))
+                .filter(|(a, b)| a == b)
+                .count();
+            assert_eq!(same, 0, "ciphertexts {i} and {j} share {same} blocks");
+        }
+    }
+    assert_ne!(
+        fs::read(one.join(ENVELOPE_NAME)).unwrap(),
+        fs::read(two.join(ENVELOPE_NAME)).unwrap()
+    );
+    for enc in [&one, &two] {
+        let out = dir.path().join(format!("{}.out", enc.display()));
+        decrypt(enc, &k, &out, &DecryptOptions::default()).unwrap();
+        assert_eq!(fs::read(out.join("y")).unwrap(), content);
     }
 }

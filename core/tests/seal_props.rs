@@ -40,12 +40,19 @@ fn seal_single(pt: &[u8]) -> (tempfile::TempDir, std::path::PathBuf) {
 /// Decryption must fail and leave neither the output nor a temporary.
 fn must_fail(enc: &Path, id: &dyn Identity) -> String {
     let out = enc.with_extension("out");
+    let names = || {
+        let mut names: Vec<_> = fs::read_dir(enc.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        names
+    };
+    let before = names();
     let err = decrypt(enc, id, &out, &DecryptOptions::default()).unwrap_err();
     assert!(!out.exists());
-    for e in fs::read_dir(enc.parent().unwrap()).unwrap() {
-        let n = e.unwrap().file_name().to_string_lossy().into_owned();
-        assert!(!n.starts_with(".modelseal-tmp-"), "leftover {n}");
-    }
+    // Exactly what was there before: a temporary is caught whatever its name.
+    assert_eq!(names(), before, "left after {err}");
     err.code().to_owned()
 }
 

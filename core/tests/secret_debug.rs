@@ -14,7 +14,9 @@ use modelseal::keys::file::rsa::RsaOaepIdentity;
 use modelseal::keys::open::{open_identity, open_recipient};
 use modelseal::keys::{self, DataKey, KeyAlgorithm, KeyKind, KeyOptions, KeyRef, WrapContext};
 use modelseal::rng::OsEntropy;
-use std::path::Path;
+use std::io::BufRead as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 
 const AWS_SECRET: &str = "hYg1eNe/S3cretAccessKey+0123456789abcdefXY";
 const AWS_TOKEN: &str =
@@ -42,6 +44,80 @@ fn assert_clean(what: &str, text: &str, secrets: &[(&str, Vec<u8>)]) {
                 assert!(!text.contains(&form), "{what} shows the {name}: {text}");
             }
         }
+    }
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// The project venv's Python (scripts/setup.sh), or `MODELSEAL_PYTHON`.
+fn python() -> PathBuf {
+    std::env::var_os("MODELSEAL_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join(".venv/bin/python"))
+}
+
+/// moto's KMS (scripts/moto_kms.py) on a free port of 127.0.0.1, so that the KMS errors checked
+/// are real answers (AccessDeniedException, NotFoundException), with bodies the SDK parsed; killed
+/// when dropped (it also exits when our stdin pipe closes).
+struct Moto {
+    child: Child,
+    port: u16,
+}
+
+impl Moto {
+    fn start(dir: &Path) -> Moto {
+        let log = dir.join("moto.err");
+        let mut child = Command::new(python())
+            .arg(repo().join("scripts/moto_kms.py"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("start scripts/moto_kms.py with the project venv's python (scripts/setup.sh)");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .strip_prefix("PORT ")
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or_else(|| {
+                let err = std::fs::read_to_string(&log).unwrap_or_default();
+                panic!("moto_kms.py did not report its port: {line:?}\n{err}")
+            });
+        Moto { child, port }
+    }
+
+    /// `awskms://127.0.0.1:PORT/<key>`.
+    fn uri(&self, key: &str) -> String {
+        format!("awskms://127.0.0.1:{}/{key}", self.port)
+    }
+
+    /// Creates a `SYMMETRIC_DEFAULT` key named `alias` (tests/kms/kms_admin.py, boto3).
+    fn create_key(&self, alias: &str) {
+        let out = Command::new(python())
+            .arg(repo().join("tests/kms/kms_admin.py"))
+            .arg(format!("http://127.0.0.1:{}", self.port))
+            .args(["create", "SYMMETRIC_DEFAULT", alias])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "kms_admin.py create {alias}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -153,16 +229,36 @@ fn debug_and_errors_of_secret_holding_types_show_no_secret() {
     assert_eq!(back.expose(), &DEK);
     shown.push(("unwrapped data key".into(), format!("{back:?}")));
 
-    // An AWS KMS key behind a port nothing listens on: the wrapper, and the error of a wrap. (The
+    // AWS KMS keys in moto's emulator: the wrapper, and the errors of requests KMS refused with a
+    // real answer — NotFoundException (a wrap under a key that does not exist) and
+    // AccessDeniedException (a stanza of key A unwrapped with key B: Decrypt names B, the
+    // ciphertext A) — while the SDK holds the credentials and the unwrap a data key. (The
     // workspace build, as scripts/test.sh runs it, has the awskms feature; without it the
     // reference is refused, and that message is checked instead.)
-    let kms_ref: KeyRef = "awskms://127.0.0.1:9/alias/hygiene".parse().unwrap();
-    match open_recipient(&kms_ref, &KeyOptions::default()) {
-        Ok(kms) => {
-            shown.push(("KMS recipient".into(), format!("{kms:?}")));
-            let err = kms.wrap(&dek, &ctx, &mut OsEntropy).unwrap_err();
+    let moto = Moto::start(dir.path());
+    let kms_key = |alias: &str| -> KeyRef { moto.uri(alias).parse().unwrap() };
+    match open_recipient(&kms_key("alias/hygiene"), &KeyOptions::default()) {
+        Ok(missing) => {
+            shown.push(("KMS recipient".into(), format!("{missing:?}")));
+            let err = missing.wrap(&dek, &ctx, &mut OsEntropy).unwrap_err();
+            assert!(err.to_string().contains("NotFoundException"), "{err}");
             shown.push(("KMS error".into(), err.to_string()));
             shown.push(("KMS error Debug".into(), format!("{err:?}")));
+            moto.create_key("alias/hygiene-a");
+            moto.create_key("alias/hygiene-b");
+            let a = open_identity(&kms_key("alias/hygiene-a"), &KeyOptions::default()).unwrap();
+            let b = open_identity(&kms_key("alias/hygiene-b"), &KeyOptions::default()).unwrap();
+            let a_recipient =
+                open_recipient(&kms_key("alias/hygiene-a"), &KeyOptions::default()).unwrap();
+            let stanza = a_recipient.wrap(&dek, &ctx, &mut OsEntropy).unwrap();
+            assert_eq!(a.unwrap(&stanza, &ctx).unwrap().expose(), &DEK);
+            let denied = b.unwrap(&stanza, &ctx).unwrap_err();
+            assert!(
+                denied.to_string().contains("AccessDeniedException"),
+                "{denied}"
+            );
+            shown.push(("KMS denied".into(), denied.to_string()));
+            shown.push(("KMS denied Debug".into(), format!("{denied:?}")));
         }
         Err(err) => {
             if cfg!(feature = "awskms") {

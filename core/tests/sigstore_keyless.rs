@@ -414,6 +414,38 @@ fn key_trust_refuses_keyless_bundles_and_sigstore_trust_refuses_key_bundles() {
         }) => assert_eq!(found, "Sigstore keyless"),
         other => panic!("{other:?}"),
     }
+    // The other way: Sigstore trust refuses a key bundle and a certificate bundle (the OMS
+    // vectors, which verify with their own key or CA), before any signature is checked.
+    let oms = Path::new(env!("CARGO_MANIFEST_DIR")).join("../test-vectors/oms");
+    let sigstore = trust(production(), IDENTITY, ISSUER);
+    for (bundle, method) in [
+        ("key-p256-files-sha256-cli-ordering.sig", "public key"),
+        (
+            "cert-p256-root-files-sha256-cli-ordering.sig",
+            "certificate",
+        ),
+    ] {
+        let options = VerifyOptions {
+            ignore: vec![],
+            ignore_unsigned_files: false,
+        };
+        match verify_model(
+            &oms.join("models/ordering"),
+            &oms.join("signatures").join(bundle),
+            &sigstore,
+            &options,
+            &NoProgress,
+        ) {
+            Err(VerifyError::Untrusted {
+                source: TrustError::MethodMismatch { expected, found },
+                ..
+            }) => {
+                assert_eq!(expected, "Sigstore trusted root", "{bundle}");
+                assert_eq!(found, method, "{bundle}");
+            }
+            other => panic!("{bundle}: {other:?}"),
+        }
+    }
 }
 
 fn base64_decode(text: &str) -> Vec<u8> {

@@ -7,7 +7,6 @@ import json
 import os
 import pathlib
 import threading
-import time
 
 import pytest
 
@@ -150,22 +149,34 @@ def test_gil_is_released_while_hashing(tmp_path, keypair):
     with open(model / "weights.bin", "wb") as f:
         for _ in range(256):
             f.write(block)
-    done = threading.Event()
-    ticks = 0
+    started, done = threading.Event(), threading.Event()
+    failure: list[BaseException] = []
 
     def work() -> None:
-        modelseal.sign(model, private, tmp_path / "big.sig", hash="blake2b")
-        done.set()
+        started.set()
+        try:
+            modelseal.sign(model, private, tmp_path / "big.sig", hash="blake2b")
+        except BaseException as e:  # re-raised below, in the test's thread
+            failure.append(e)
+        finally:
+            done.set()  # also when sign raises: the loop below always ends
 
     thread = threading.Thread(target=work)
-    start = time.perf_counter()
     thread.start()
-    while not done.is_set():
+    started.wait()
+    ticks = 0
+    # Counts how often this thread runs while the other is inside sign (1 ms naps). Had sign held
+    # the GIL, this thread would be frozen for the whole call and count at most a tick or two;
+    # hashing 256 MiB with BLAKE2b takes hundreds of such naps. No bound on time: it counts
+    # turns, whatever the machine's speed (a 10-minute cap only keeps a hung sign from hanging
+    # the suite).
+    for _ in range(600_000):
+        if done.wait(0.001):
+            break
         ticks += 1
-        time.sleep(0.001)
-    elapsed = time.perf_counter() - start
-    thread.join()
-    # Hashing 256 MiB with BLAKE2b takes well over 50 ms; had the GIL been held, this loop would
-    # have been frozen for the whole call and counted only a handful of ticks.
-    assert elapsed > 0.05
-    assert ticks >= 10, f"main thread ran only {ticks} times in {elapsed:.3f}s"
+    thread.join(timeout=60)
+    assert done.is_set(), "sign did not return within 10 minutes"
+    if failure:
+        raise failure[0]
+    assert (tmp_path / "big.sig").is_file()
+    assert ticks >= 10, f"this thread ran only {ticks} times while sign hashed 256 MiB"

@@ -93,7 +93,8 @@ def ec_scalar(path: Path, password: bytes | None = None) -> bytes:
     return key.private_numbers().private_value.to_bytes(32, "big")
 
 
-EXECVE = re.compile(r'^\d+ execve\("([^"]*)", .*\) = 0$')
+# strace pads the pid to five columns ("8812  execve(…"), so the gap is one space or more.
+EXECVE = re.compile(r'^\d+\s+execve\("([^"]*)", .*\) = 0$')
 
 
 class Harness:

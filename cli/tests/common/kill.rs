@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 
 /// A small xorshift generator: random kill points without another crate; the seed is printed so
-/// a failure can be replayed.
+/// a failure can be replayed (`MODELSEAL_KILL_SEED`).
 pub struct XorShift(pub u64);
 
 impl XorShift {
@@ -19,6 +19,25 @@ impl XorShift {
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// The seed of the kill points: `MODELSEAL_KILL_SEED` if set (to replay a failure), else the clock.
+pub fn kill_seed() -> u64 {
+    match std::env::var("MODELSEAL_KILL_SEED") {
+        Ok(v) => {
+            v.trim()
+                .parse::<u64>()
+                .unwrap_or_else(|e| panic!("MODELSEAL_KILL_SEED={v:?}: {e}"))
+                | 1
+        }
+        Err(_) => {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+                | 1
+        }
     }
 }
 
@@ -107,43 +126,54 @@ impl KillTest<'_> {
             .unwrap()
     }
 
+    /// A run to completion: how long it took. The output is checked and removed.
+    fn full_run(&self, what: &str) -> std::time::Duration {
+        let started = std::time::Instant::now();
+        let status = self.spawn().wait().unwrap();
+        let took = started.elapsed();
+        assert!(status.success(), "{what}: {status:?} ({:?})", self.args);
+        (self.same_as_input)(self.out);
+        remove_all(self.out);
+        took
+    }
+
     /// Kills the run with SIGKILL at random points until `kills` runs died mid-way. After each:
     /// `out` is either absent or complete; whatever else remains beside `out` is a private
     /// temporary named `.<out>.modelseal-tmp.*` (only with `allow_temporaries`), and a rerun to the
     /// same `out` removes it and succeeds, leaving nothing else. Returns how many runs left a
     /// temporary.
+    ///
+    /// Load cannot make it fail: each kill's delay is a random fraction of the last complete run
+    /// (the rerun after each kill is one), so the kill points follow the machine's speed run by
+    /// run; a run that finishes before its kill is checked like any complete run and another
+    /// attempt follows, with no limit on attempts that a slow machine could exhaust. The seed is
+    /// printed first (cargo test shows it with a failure) and `MODELSEAL_KILL_SEED` replays it.
     pub fn run(&self) -> usize {
         let outdir = self.out.parent().unwrap();
         let out_name = self.out.file_name().unwrap().to_str().unwrap();
-        // One full run tells how long a run takes here.
-        let started = std::time::Instant::now();
-        assert!(self.spawn().wait().unwrap().success(), "{:?}", self.args);
-        let full = started.elapsed();
-        (self.same_as_input)(self.out);
-        remove_all(self.out);
-
-        let seed = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos() as u64
-            | 1;
-        eprintln!("kill test {}: full run {full:?}, seed {seed}", self.args[0]);
+        let seed = kill_seed();
+        let verb = &self.args[0];
+        eprintln!("kill test {verb}: seed {seed} (replay with MODELSEAL_KILL_SEED={seed})");
         let mut rng = XorShift(seed);
-        let (mut killed, mut left_temporaries) = (0, 0);
-        for attempt in 0..self.kills * 3 {
-            if killed >= self.kills {
-                break;
-            }
-            let delay = full.mul_f64(0.02 + 0.9 * rng.next_f64());
+        let mut last_run = self.full_run("first run");
+        let (mut killed, mut finished, mut left_temporaries) = (0, 0, 0);
+        let mut attempt = 0;
+        while killed < self.kills {
+            attempt += 1;
+            let at = format!("seed {seed}, attempt {attempt}");
+            let delay = last_run.mul_f64(0.02 + 0.9 * rng.next_f64());
             let mut child = self.spawn();
             std::thread::sleep(delay);
             let _ = child.kill(); // SIGKILL
             let status = child.wait().unwrap();
             if status.signal() != Some(libc::SIGKILL) {
-                // Finished before the signal: a complete, correct output.
-                assert!(status.success(), "attempt {attempt}: {status:?}");
+                // Finished before the signal: a complete, correct output. A full run takes at
+                // most `delay` now (the machine got faster): the next kill point follows.
+                assert!(status.success(), "{at}: {status:?}");
+                last_run = last_run.min(delay);
                 (self.same_as_input)(self.out);
                 remove_all(self.out);
+                finished += 1;
                 continue;
             }
             killed += 1;
@@ -155,29 +185,28 @@ impl KillTest<'_> {
             for name in leftovers(outdir, &[out_name]) {
                 assert!(
                     self.allow_temporaries,
-                    "attempt {attempt}: {name} left beside the output"
+                    "{at}: {name} left beside the output"
                 );
                 assert!(
                     name.starts_with(&format!(".{out_name}.modelseal-tmp.")),
-                    "attempt {attempt}: unexpected entry {name}"
+                    "{at}: unexpected entry {name}"
                 );
                 assert_private(&outdir.join(&name));
                 left_temporaries += 1;
             }
-            // The rerun removes what the killed run left and then succeeds.
+            // The rerun removes what the killed run left and then succeeds; its time scales the
+            // next delay.
+            let started = std::time::Instant::now();
             let status = self.spawn().wait().unwrap();
-            assert!(status.success(), "attempt {attempt}: rerun failed");
-            assert_eq!(leftovers(outdir, &[out_name]), Vec::<String>::new());
+            last_run = started.elapsed();
+            assert!(status.success(), "{at}: rerun failed");
+            assert_eq!(leftovers(outdir, &[out_name]), Vec::<String>::new(), "{at}");
             (self.same_as_input)(self.out);
             remove_all(self.out);
         }
         eprintln!(
-            "kill test {}: {killed} kills, {left_temporaries} left a temporary that the rerun removed",
-            self.args[0]
-        );
-        assert!(
-            killed >= self.kills,
-            "only {killed} runs were killed mid-way"
+            "kill test {verb}: seed {seed}, {killed} kills, {finished} runs finished first, \
+             {left_temporaries} left a temporary that the rerun removed"
         );
         left_temporaries
     }

@@ -67,6 +67,27 @@ pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// Asserts that mode bits bind the user running the tests: a file in a read-only (0500)
+/// directory under `dir` cannot be removed. Tests of what modelseal does with read-only
+/// directories call it first, because for root (or a user with CAP_DAC_OVERRIDE) such a test
+/// passes whatever modelseal does. Those tests have `unprivileged` in their names: scripts/test.sh
+/// runs them as `nobody` and leaves them out of the root run.
+pub fn assert_mode_bits_are_enforced(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let probe = dir.join("mode-probe");
+    std::fs::create_dir(&probe).unwrap();
+    std::fs::write(probe.join("f"), b"").unwrap();
+    std::fs::set_permissions(&probe, std::fs::Permissions::from_mode(0o500)).unwrap();
+    let removed = std::fs::remove_file(probe.join("f")).is_ok();
+    std::fs::set_permissions(&probe, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::remove_dir_all(&probe).unwrap();
+    assert!(
+        !removed,
+        "removed a file from a 0500 directory: mode bits are not enforced for this user (root?); \
+         run this test as an unprivileged user, as scripts/test.sh does"
+    );
+}
+
 /// Entries of `dir` other than `keep` (temporaries a run may have left).
 pub fn leftovers(dir: &Path, keep: &[&str]) -> Vec<String> {
     std::fs::read_dir(dir)
