@@ -21,6 +21,7 @@ use crate::digest::{Method, SerializationConfig};
 use crate::envelope::format::Layout;
 use crate::envelope::{DecryptSummary, EncryptSummary, EncryptedSummary, SealError};
 use crate::inspect::SignatureSummary;
+use crate::keys::file::GeneratedKey;
 use crate::policy::{PolicyDecision, RuleRef};
 use crate::sign::SignOutcome;
 use crate::trust::SignerIdentity;
@@ -401,6 +402,37 @@ impl DecisionInputError {
     pub fn for_serve(mut self) -> DecisionInputError {
         self.error = Some("input");
         self
+    }
+}
+
+/// `keygen`: the key files written, and what identifies the key: a signing key's OMS key hint
+/// (`key_hint`), or an encryption key's key id (`key_id`, `docs/FORMAT.md` §6.5).
+#[derive(Debug, Clone, Serialize)]
+pub struct KeygenReport {
+    algorithm: String,
+    private_key: String,
+    public_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_hint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_id: Option<String>,
+}
+
+impl KeygenReport {
+    /// The report of `generated`: a signing key names its algorithm, an encryption key its stanza
+    /// type.
+    pub fn new(generated: &GeneratedKey) -> KeygenReport {
+        let signing = generated.kind.signing_algorithm();
+        KeygenReport {
+            algorithm: match signing {
+                Some(algorithm) => algorithm.name().to_owned(),
+                None => generated.stanza_type.unwrap_or_default().to_owned(),
+            },
+            private_key: text(&generated.secret),
+            public_key: generated.public.as_deref().map(text),
+            key_hint: signing.map(|_| generated.key_id.clone()),
+            key_id: signing.is_none().then(|| generated.key_id.clone()),
+        }
     }
 }
 

@@ -4,7 +4,7 @@ use crate::output::print_json;
 use anyhow::Context;
 use modelseal::keys::file::{generate, GeneratedKey};
 use modelseal::keys::{KeyAlgorithm, KeyKind};
-use serde_json::json;
+use modelseal::report::{self, KeygenReport};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -60,12 +60,7 @@ fn signing(
         );
     }
     if args.json {
-        print_json(&json!({
-            "algorithm": algorithm.name(),
-            "private_key": args.out,
-            "public_key": args.public_out,
-            "key_hint": generated.key_id,
-        }));
+        print_json(&report::json(&KeygenReport::new(generated)));
     } else {
         println!("wrote {} ({})", args.out.display(), algorithm.name());
         if let Some(p) = &args.public_out {
@@ -78,12 +73,7 @@ fn signing(
 fn encryption(args: &Args, generated: &GeneratedKey) -> anyhow::Result<ExitCode> {
     let stanza_type = generated.stanza_type.unwrap_or_default();
     if args.json {
-        print_json(&json!({
-            "algorithm": stanza_type,
-            "private_key": generated.secret,
-            "public_key": generated.public,
-            "key_id": generated.key_id,
-        }));
+        print_json(&report::json(&KeygenReport::new(generated)));
     } else {
         println!(
             "wrote {} ({}, key id {})",
