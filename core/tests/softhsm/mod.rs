@@ -85,8 +85,14 @@ impl SoftHsm {
             .to_string()
     }
 
-    /// Runs `pkcs11-tool --module … ARGS` against this token (PIN, if needed, from `env:`).
+    /// Runs `pkcs11-tool --module … ARGS` against this token (PIN, if needed, from `env:`), one
+    /// at a time in this process: two pkcs11-tool processes on one SoftHSM2 token at once can
+    /// make one of them miss the token ("No slot with token named …").
     pub fn pkcs11_tool(&self, args: &[&str]) -> std::process::Output {
+        static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _turn = ONE_AT_A_TIME
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         Command::new("pkcs11-tool")
             .arg("--module")
             .arg(&self.module)
