@@ -91,6 +91,13 @@ impl Server {
     /// holds its policy snapshot and the only admission slot. A probe can win the race for that
     /// slot, and the held request is then refused with 503 itself: it is opened again.
     fn hold(&self, body: &Value) -> (TcpStream, Vec<u8>) {
+        self.hold_n(1, body).remove(0)
+    }
+
+    /// [`Server::hold`] for `n` requests at once: returns once all `n` are admitted and a probe
+    /// is refused, i.e. when `n` is the server's whole admission (`--max-concurrent` plus
+    /// `--max-queue`).
+    fn hold_n(&self, n: usize, body: &Value) -> Vec<(TcpStream, Vec<u8>)> {
         let body = body.to_string().into_bytes();
         let (first, rest) = body.split_at(body.len() / 2);
         let open = || {
@@ -101,7 +108,7 @@ impl Server {
             stream.write_all(first).unwrap();
             stream
         };
-        let mut stream = open();
+        let mut streams: Vec<TcpStream> = (0..n).map(|_| open()).collect();
         let start = Instant::now();
         loop {
             let (status, probe) = self.post(&json!({"model": "llm", "signatures": []}));
@@ -109,13 +116,15 @@ impl Server {
                 assert_eq!(probe["error"], "saturated");
                 break;
             }
-            if answered(&stream) {
-                stream = open();
+            for stream in &mut streams {
+                if answered(stream) {
+                    *stream = open();
+                }
             }
             assert!(start.elapsed() < Duration::from_secs(20), "never saturated");
             std::thread::sleep(Duration::from_millis(20));
         }
-        (stream, rest.to_vec())
+        streams.into_iter().map(|s| (s, rest.to_vec())).collect()
     }
 }
 
@@ -502,6 +511,99 @@ fn sigterm_finishes_the_request_in_flight_and_exits_0() {
     let status = server.child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
     server.wait_for_line("stopped");
+}
+
+#[test]
+fn an_audit_log_that_cannot_be_written_is_500_and_no_decision() {
+    let t = Setup::new();
+    with_audit(&t);
+    t.sign("release");
+    // A directory where the log should be: opening it for appending fails, also for root (a
+    // mode bit would not bind root).
+    std::fs::create_dir(t.path("audit.jsonl")).unwrap();
+    let server = Server::start(&t, &[]);
+    let (status, answer) = server.post(&verify_body(&["llm.release.sig"], "dev/llm"));
+    assert_eq!(status, 500, "{answer}");
+    assert_eq!(answer["error"], "audit");
+    assert_eq!(
+        answer["allowed"], false,
+        "an unaudited decision is not given"
+    );
+    server.wait_for_line("audit");
+}
+
+#[test]
+fn a_verification_past_the_deadline_is_504_and_frees_nothing_early() {
+    let t = Setup::new();
+    t.sign("release");
+    // The signed file becomes a 64 GiB sparse file after signing: the signature still checks
+    // out, and hashing the model takes far longer than the one-second deadline.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(t.model.join("weights.bin"))
+        .unwrap()
+        .set_len(64 << 30)
+        .unwrap();
+    let server = Server::start(
+        &t,
+        &[
+            "--max-concurrent",
+            "1",
+            "--max-queue",
+            "0",
+            "--timeout-seconds",
+            "1",
+        ],
+    );
+    let start = Instant::now();
+    let (status, answer) = server.post(&verify_body(&["llm.release.sig"], "dev/llm"));
+    assert_eq!(status, 504, "{answer}");
+    assert_eq!(answer["error"], "timeout");
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
+    // The verification still runs (its permits live as long as it does): the only slot stays
+    // taken, so the next request is refused rather than piled onto a busy CPU.
+    assert_eq!(
+        server.post(&verify_body(&["llm.release.sig"], "dev/llm")).0,
+        503
+    );
+}
+
+#[test]
+fn a_queue_admits_more_requests_than_slots_and_serves_them_in_turn() {
+    let t = Setup::new();
+    t.sign("release");
+    let server = Server::start(
+        &t,
+        &[
+            "--max-concurrent",
+            "1",
+            "--max-queue",
+            "2",
+            "--timeout-seconds",
+            "30",
+        ],
+    );
+    let dev = verify_body(&["llm.release.sig"], "dev/llm");
+    // One slot and two places in the queue: three requests are admitted, a fourth is refused
+    // (`hold_n` asserts the 503), and all three admitted ones are answered, one after another.
+    let held = server.hold_n(3, &dev);
+    let answers: Vec<u16> = held
+        .into_iter()
+        .map(|(mut stream, rest)| {
+            stream.write_all(&rest).unwrap();
+            stream
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|stream| response(stream).0)
+        .collect();
+    assert_eq!(answers, [200, 200, 200]);
+    // With the queue drained, a new request is served at once.
+    assert_eq!(server.post(&dev).0, 200);
 }
 
 #[test]
