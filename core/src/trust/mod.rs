@@ -1,14 +1,15 @@
 //! What a verifier trusts, and the check that a bundle's signature comes from it.
 //!
 //! Two kinds of trust: one public key (key method), or certificate roots (certificate method: the
-//! bundle's leaf must chain to a root, be valid at its own `notBefore` — the signing-time proxy that
-//! model-signing 1.1.1 uses, since these bundles carry no timestamp — and allow digitalSignature or
-//! the codeSigning EKU). The chain is validated by `rustls-webpki`, a real X.509 path validator.
+//! bundle's leaf must chain to a root, every certificate of the chain be valid at the verification
+//! time (OMS v1.0 §8.2; model-signing 1.1.1 judges at the leaf's `notBefore` instead, see
+//! docs/oms-conformance.md), and the leaf allow digitalSignature or the codeSigning EKU). The chain
+//! is validated by `rustls-webpki`, a real X.509 path validator, with a leaf that is itself a CA
+//! (model-signing's own test PKI signs with one) checked by `certificate` under webpki's rules.
 //!
-//! Validating at `notBefore` means: a leaf verifies for ever once issued, even after it expired,
-//! and revocation is not checked; what it guards against is a leaf whose issuer was not valid
-//! when the leaf was made, a chain to an untrusted root, and a leaf that may not sign. See
-//! `certificate` for where the check follows OpenSSL rather than webpki's defaults.
+//! Validating at the verification time means an expired leaf no longer verifies; revocation is not
+//! checked. A verified RFC 3161 timestamp (a later step) will move that time to the signing time.
+//! See `certificate` for where the check follows OpenSSL rather than webpki's defaults.
 //!
 //! The key method follows 1.1.1 too: a bundle's key hint, when present, must name the trusted key;
 //! pre-1.1 bundles (raw public key bytes, no hint) are checked by their signature alone.
