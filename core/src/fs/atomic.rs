@@ -1,7 +1,8 @@
 //! Writing output files so that a reader never sees half a file and a crash never leaves one.
 //!
-//! [`write_atomic`] writes to a temporary file in the target's directory, sets its mode before any
-//! byte is written, fsyncs it, renames it into place, then fsyncs the directory. Unix only.
+//! [`write_atomic`] writes a whole in-memory file through [`super::commit`]'s one commit mechanism;
+//! the rest are the durability helpers the writers share (writeback, parallel fsync, directory
+//! fsync) and the removal of trees that may hold read-only directories. Unix only.
 
 use std::fs::File;
 use std::io::{self, Write};
@@ -12,33 +13,24 @@ pub const MODE_SECRET: u32 = 0o600;
 /// Mode for public outputs (signatures, public keys).
 pub const MODE_PUBLIC: u32 = 0o644;
 
-/// Writes `bytes` to `path` atomically with `mode` (Unix permission bits).
+/// Writes `bytes` to `path` atomically with `mode` (Unix permission bits): the one commit
+/// mechanism of [`super::commit::write_file_beside`] (a private temporary beside `path`, fsynced,
+/// moved into place, the directory fsynced), for callers that have the whole content in memory.
 ///
 /// With `overwrite == false` an existing `path` is never replaced (the error kind is
 /// [`io::ErrorKind::AlreadyExists`]), even if it appears while we write.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32, overwrite: bool) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    if !overwrite && path.symlink_metadata().is_ok() {
-        return Err(io::Error::new(
-            io::ErrorKind::AlreadyExists,
-            "already exists",
-        ));
-    }
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".modelseal-tmp-")
-        .permissions(permissions(mode))
-        .tempfile_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    if overwrite {
-        tmp.persist(path).map_err(|e| e.error)?;
-    } else {
-        tmp.persist_noclobber(path).map_err(|e| e.error)?;
-    }
-    sync_dir(dir)
+    use super::commit::{write_file_beside, CommitError};
+    write_file_beside(path, mode, overwrite, |mut file: &File| {
+        file.write_all(bytes).map_err(|source| CommitError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    })
+    .map_err(|err| match err {
+        CommitError::Exists(_) => io::Error::new(io::ErrorKind::AlreadyExists, "already exists"),
+        CommitError::Io { source, .. } => source,
+    })
 }
 
 fn permissions(mode: u32) -> std::fs::Permissions {
