@@ -153,7 +153,7 @@ fn keygen(
         ))
     })?;
     py.allow_threads(|| {
-        keys::file::generate(kind, &out, public_out.as_deref(), force)
+        keys::generate(kind, &out, public_out.as_deref(), force)
             .map(|g| g.key_id)
             .map_err(key_error)
     })
@@ -171,7 +171,7 @@ fn public_key(
     let key = parse_key(key)?;
     let options = key_options(key_password_file, allow_insecure_key_permissions);
     py.allow_threads(|| {
-        keys::open::public_key_of(&key, &options)
+        keys::public_key_of(&key, &options)
             .map(|k| k.to_pem())
             .map_err(key_error)
     })
