@@ -21,6 +21,7 @@ pub mod error;
 pub mod hook;
 pub mod inspect;
 pub mod keys;
+pub mod load;
 pub mod policy;
 pub mod progress;
 pub mod report;
@@ -40,6 +41,7 @@ pub use deploy::{seal_model, unseal_model, DeployError, SealOptions, UnsealOptio
 pub use envelope::{decrypt, encrypt, inspect_encrypted, rewrap, SealError};
 pub use error::ErrorClass;
 pub use keys::{KeyError, KeyOptions, KeyRef};
+pub use load::{open_model, OpenedModel};
 pub use policy::{Policy, PolicyDecision, PolicyError};
 pub use progress::{NoProgress, Progress};
 pub use sign::{sign_model, SignError, SignOptions};

@@ -7,6 +7,7 @@
 
 mod convert;
 mod errors;
+mod load;
 mod policy;
 mod seal;
 
@@ -190,6 +191,8 @@ fn _modelseal(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(seal::rewrap, m)?)?;
     m.add_function(wrap_pyfunction!(seal::inspect_encrypted, m)?)?;
     m.add_class::<seal::SealedReader>()?;
+    m.add_class::<load::PyOpenedModel>()?;
+    m.add_function(wrap_pyfunction!(load::open_model, m)?)?;
     m.add_class::<policy::Policy>()?;
     m.add_function(wrap_pyfunction!(policy::verify_policy, m)?)?;
     m.add_function(wrap_pyfunction!(policy::seal_py, m)?)?;
