@@ -234,23 +234,25 @@ impl VerifiedFile {
             .check
             .take()
             .ok_or_else(|| self.changed("not signed"))?;
-        let mut filled = 0;
-        while filled < buffer.len() {
-            let end = (filled + READ_CHUNK).min(buffer.len());
-            let n = match self.file.read(&mut buffer[filled..end]) {
-                Ok(0) => return Err(self.changed("it became shorter while read")),
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(source) => {
-                    return Err(VerifyError::Digest(DigestError::Io {
-                        path: self.path.clone(),
-                        source,
-                    }))
+        // Two stages on two threads, so that loading costs about the slower of reading and
+        // hashing, not their sum: this thread reads chunk after chunk into the buffer, the other
+        // hashes each chunk once it is whole (still in the cache), in order. A few chunks in flight
+        // bound how far reading runs ahead.
+        let (ready, chunks) = std::sync::mpsc::sync_channel::<&[u8]>(4);
+        let read = std::thread::scope(|scope| {
+            let hasher = scope.spawn(move || {
+                for chunk in chunks {
+                    check.update(chunk);
                 }
-            };
-            check.update(&buffer[filled..filled + n]);
-            filled += n;
-        }
+                check
+            });
+            let read = self.read_chunks(buffer, &ready);
+            drop(ready);
+            // The hasher only hashes; it cannot panic on any input. If it did, the read fails.
+            hasher.join().map(|check| (read, check))
+        });
+        let (read, check) = read.map_err(|_| self.changed("hashing stopped"))?;
+        read?;
         let mut probe = [0u8; 1];
         if !matches!(self.file.read(&mut probe), Ok(0)) {
             return Err(self.changed("it became longer while read"));
@@ -262,6 +264,35 @@ impl VerifiedFile {
             return Err(self.changed("it changed while read"));
         }
         check.finish().map_err(|reason| self.changed(&reason))
+    }
+
+    /// Fills `buffer` from the file chunk by chunk, handing each whole chunk to `ready`.
+    fn read_chunks<'b>(
+        &mut self,
+        buffer: &'b mut [u8],
+        ready: &std::sync::mpsc::SyncSender<&'b [u8]>,
+    ) -> Result<(), VerifyError> {
+        for chunk in buffer.chunks_mut(READ_CHUNK) {
+            let mut filled = 0;
+            while filled < chunk.len() {
+                match self.file.read(&mut chunk[filled..]) {
+                    Ok(0) => return Err(self.changed("it became shorter while read")),
+                    Ok(n) => filled += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(source) => {
+                        return Err(VerifyError::Digest(DigestError::Io {
+                            path: self.path.clone(),
+                            source,
+                        }))
+                    }
+                }
+            }
+            let whole: &'b [u8] = chunk;
+            if ready.send(whole).is_err() {
+                return Err(self.changed("hashing stopped"));
+            }
+        }
+        Ok(())
     }
 
     /// The error for a file whose bytes are not the signed ones.
