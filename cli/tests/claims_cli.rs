@@ -147,6 +147,13 @@ fn three_signers_satisfy_two_of_three_and_three_of_three_fails_with_a_line_remov
     );
     let (code3, three) = t.verify_policy(&claims, "three/llm");
     assert_eq!(code3, 0, "{three}");
+    // A line by a party the policy does not know is a candidate that does not count, not a denial.
+    assert_eq!(code(&t.sign("other", &claims, &["--append"])), 0);
+    let (code2, two) = t.verify_policy(&claims, "two/llm");
+    assert_eq!(code2, 0, "{two}");
+    assert_eq!(two["signatures"][3]["line"], 4);
+    assert_eq!(two["signatures"][3]["verified"], false);
+    assert_eq!(two["reasons"], j!([]));
 
     // Remove b's line: 2-of-3 still holds, 3-of-3 does not.
     let kept: Vec<String> = lines(&claims)
@@ -162,11 +169,20 @@ fn three_signers_satisfy_two_of_three_and_three_of_three_fails_with_a_line_remov
     let (code3, three) = t.verify_policy(&claims, "three/llm");
     assert_eq!(code3, 1, "{three}");
     assert_eq!(three["allowed"], false);
+    // The denial lists why the unknown line did not count, and the threshold.
+    let reasons: Vec<&str> = three["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert_eq!(reasons.len(), 2, "{three}");
     assert!(
-        three["reasons"][0]
-            .as_str()
-            .unwrap()
-            .contains("2 of the required 3 signers verified"),
+        reasons[0].contains("line 3: not signed by any signer"),
+        "{three}"
+    );
+    assert!(
+        reasons[1].contains("2 of the required 3 signers verified"),
         "{three}"
     );
 }

@@ -31,13 +31,13 @@ struct Fixture {
 }
 
 impl Fixture {
-    /// A model `llm` (one file of [`MODEL_BYTES`]) signed by keys `a`, `b`, `c` into
-    /// `claims.jsonl`, one line each.
+    /// A model `llm` (one file of [`MODEL_BYTES`]) and `claims.jsonl`: line 1 signed by `a`
+    /// over an earlier version of the model (same serialization, another root digest), lines
+    /// 2–4 by `a`, `b`, `c` over the model as it is.
     fn new() -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let model = dir.path().join("llm");
         std::fs::create_dir(&model).unwrap();
-        std::fs::write(model.join("weights.bin"), vec![5u8; MODEL_BYTES]).unwrap();
         let f = Fixture { dir };
         for name in ["a", "b", "c"] {
             modelseal::keys::file::generate(
@@ -47,17 +47,12 @@ impl Fixture {
                 false,
             )
             .unwrap();
-            let signer = open_signer(
-                &KeyRef::File(f.path(&format!("{name}.pem"))),
-                &KeyOptions::default(),
-            )
-            .unwrap();
-            let options = SignOptions {
-                signature: Some(f.path("claims.jsonl")),
-                output: OutputMode::Append,
-                ..SignOptions::default()
-            };
-            sign_model(&model, signer.as_ref(), &options, &Hashed::default()).unwrap();
+        }
+        std::fs::write(model.join("weights.bin"), vec![4u8; MODEL_BYTES]).unwrap();
+        f.append("a");
+        std::fs::write(model.join("weights.bin"), vec![5u8; MODEL_BYTES]).unwrap();
+        for name in ["a", "b", "c"] {
+            f.append(name);
         }
         std::fs::write(
             f.path("trust.toml"),
@@ -68,12 +63,35 @@ impl Fixture {
         f
     }
 
+    /// Signs the model with key `name` onto a new line of `claims.jsonl`.
+    fn append(&self, name: &str) {
+        let signer = open_signer(
+            &KeyRef::File(self.path(&format!("{name}.pem"))),
+            &KeyOptions::default(),
+        )
+        .unwrap();
+        let options = SignOptions {
+            signature: Some(self.path("claims.jsonl")),
+            output: OutputMode::Append,
+            ..SignOptions::default()
+        };
+        sign_model(&self.model(), signer.as_ref(), &options, &Hashed::default()).unwrap();
+    }
+
     fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
     fn model(&self) -> PathBuf {
         self.path("llm")
+    }
+
+    fn trust(&self, key: &str) -> Trust {
+        Trust::from_options(&TrustOptions {
+            key: Some(self.path(&format!("{key}.pub.pem")).display().to_string()),
+            ..TrustOptions::default()
+        })
+        .unwrap()
     }
 }
 
@@ -90,27 +108,35 @@ fn lines_sharing_a_serialization_hash_the_model_once() {
             &hashed,
         )
         .unwrap();
+    // Line 1 (over the earlier model) does not count, and denies nothing: lines 2–4 meet the rule.
     assert!(decision.allowed(), "{:?}", decision.reasons());
     assert_eq!(decision.signers(), ["a", "b", "c"]);
+    let verified: Vec<bool> = decision.signatures().iter().map(|o| o.verified).collect();
+    assert_eq!(verified, [false, true, true, true]);
     assert_eq!(hashed.0.load(Ordering::Relaxed), MODEL_BYTES as u64);
 
-    // `verify --key c`: lines 1 and 2 are not c's, line 3 is; hashed once.
-    let trust = Trust::from_options(&TrustOptions {
-        key: Some(f.path("c.pub.pem").display().to_string()),
-        ..TrustOptions::default()
-    })
-    .unwrap();
+    // `verify --key a`: line 1's manifest does not match, line 2's does; the model hashed once.
     let hashed = Hashed::default();
     let verified = verify_model(
         &f.model(),
         &f.path("claims.jsonl"),
-        &trust,
+        &f.trust("a"),
         &VerifyOptions::default(),
         &hashed,
     )
     .unwrap();
-    assert_eq!(verified.line(), Some(3));
+    assert_eq!(verified.line(), Some(2));
     assert_eq!(hashed.0.load(Ordering::Relaxed), MODEL_BYTES as u64);
+    // `verify --key c`: lines 1–3 are not c's, line 4 is.
+    let verified = verify_model(
+        &f.model(),
+        &f.path("claims.jsonl"),
+        &f.trust("c"),
+        &VerifyOptions::default(),
+        &Hashed::default(),
+    )
+    .unwrap();
+    assert_eq!(verified.line(), Some(4));
 }
 
 #[test]
@@ -121,7 +147,6 @@ fn a_serve_request_names_each_line_by_its_own_path() {
     let request =
         VerifyRequest::parse(br#"{"model": "llm", "signatures": ["claims.jsonl"]}"#).unwrap();
     let decision = policy.verify_request(&root, &request).unwrap();
-    assert!(decision.allowed(), "{:?}", decision.reasons());
     let outcomes: Vec<(&Path, Option<usize>, bool)> = decision
         .signatures()
         .iter()
@@ -130,9 +155,10 @@ fn a_serve_request_names_each_line_by_its_own_path() {
     assert_eq!(
         outcomes,
         [
-            (Path::new("claims.jsonl"), Some(1), true),
+            (Path::new("claims.jsonl"), Some(1), false),
             (Path::new("claims.jsonl"), Some(2), true),
             (Path::new("claims.jsonl"), Some(3), true),
+            (Path::new("claims.jsonl"), Some(4), true),
         ]
     );
 }

@@ -12,6 +12,10 @@
 //!    (many lines signed by one signer count once);
 //! 5. the Rego policy, if any, sees the result and may add reasons.
 //!
+//! The lines of a claims file are candidates: a line that fails step 2 or 3 is a reason only when
+//! the model is denied anyway (then it explains the denial), because such a file gathers signatures
+//! by parties the policy need not know and over earlier versions of the model.
+//!
 //! Input errors (an unreadable or malformed signature file, a model that cannot be read) are
 //! errors; everything else is a reason in the [`PolicyDecision`].
 
@@ -76,7 +80,16 @@ impl Policy {
         let mut first: Option<Verified> = None;
         let mut checked = Checked::default();
         let mut outcomes = Vec::new();
+        // Why lines of claims files did not count: they deny nothing by themselves (a claims file
+        // gathers signatures by parties the policy may not know, and over earlier versions of
+        // the model), and explain a denial when there is one.
+        let mut line_reasons = Vec::new();
         for (path, claim) in &claims {
+            let reasons = if claim.line.is_some() {
+                &mut line_reasons
+            } else {
+                &mut reasons
+            };
             let outcome = self.check_signature(
                 model,
                 path,
@@ -86,7 +99,7 @@ impl Policy {
                 progress,
                 &mut checked,
                 &mut first,
-                &mut reasons,
+                reasons,
             )?;
             outcomes.push(outcome);
         }
@@ -114,6 +127,10 @@ impl Policy {
                 "rule": rule_ref.as_ref().map(|r| &r.name),
             });
             reasons.extend(rego.deny(&input).into_iter().map(|m| format!("rego: {m}")));
+        }
+        if !reasons.is_empty() {
+            line_reasons.append(&mut reasons);
+            reasons = line_reasons;
         }
         Ok(PolicyDecision {
             allowed: reasons.is_empty(),
