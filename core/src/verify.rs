@@ -339,7 +339,15 @@ pub(crate) fn parse_statement(bundle: &Bundle, path: &Path) -> Result<Statement,
 /// the same files hashed the same way give the same resources.
 #[derive(Debug, Default)]
 pub(crate) struct ModelHashes {
-    done: Vec<(SerializationConfig, Vec<(RelPath, u64)>, Vec<Resource>)>,
+    done: Vec<Hashed>,
+}
+
+/// The model's resources under one serialization, and the files (names and sizes) hashed.
+#[derive(Debug)]
+struct Hashed {
+    config: SerializationConfig,
+    files: Vec<(RelPath, u64)>,
+    resources: Vec<Resource>,
 }
 
 impl ModelHashes {
@@ -354,15 +362,19 @@ impl ModelHashes {
             .iter()
             .map(|f| (f.name.clone(), f.len))
             .collect();
-        if let Some((_, _, resources)) = self
+        if let Some(done) = self
             .done
             .iter()
-            .find(|(c, f, _)| c == config && *f == files)
+            .find(|h| h.config == *config && h.files == files)
         {
-            return Ok(resources.clone());
+            return Ok(done.resources.clone());
         }
         let resources = digest::hash_tree(model_tree, config, progress)?;
-        self.done.push((config.clone(), files, resources.clone()));
+        self.done.push(Hashed {
+            config: config.clone(),
+            files,
+            resources: resources.clone(),
+        });
         Ok(resources)
     }
 }
