@@ -17,7 +17,8 @@
 use crate::digest::{self, DigestError, ManifestDiff, Method, Resource, SerializationConfig};
 use crate::error::ErrorClass;
 
-use crate::oms::claims::{self, Claim};
+use crate::oms::claims;
+pub use crate::oms::claims::{is_claims_path, Claim};
 use crate::oms::{self, Bundle, OmsError, Statement};
 use crate::progress::Progress;
 use crate::sigstore::SigstoreError;
@@ -242,44 +243,52 @@ pub fn verify_model(
     options: &VerifyOptions,
     progress: &dyn Progress,
 ) -> Result<VerifiedModel, VerifyError> {
-    let claims = read_claims(signature)?;
     let mut hashes = ModelHashes::default();
+    first_verified(signature, trust, |line, statement, signer| {
+        check_model(model, signature, &statement, options, progress, &mut hashes)?;
+        Ok(VerifiedModel {
+            model: model.to_path_buf(),
+            signature: signature.to_path_buf(),
+            line,
+            statement,
+            signer,
+        })
+    })
+}
+
+/// The first signature of the file at `signature` (its bundle, or a line of a claims file) that
+/// `trust` accepts and that `check` (given its line, statement and signer) accepts too.
+///
+/// For a single bundle, its error. For a claims file with no such line: the first model
+/// mismatch `check` reported for a trusted line, else [`VerifyError::NoClaimVerified`] with every
+/// line's reason; any other error of `check` (an input error) ends the search at once.
+pub(crate) fn first_verified<T>(
+    signature: &Path,
+    trust: &Trust,
+    mut check: impl FnMut(Option<usize>, Statement, SignerIdentity) -> Result<T, VerifyError>,
+) -> Result<T, VerifyError> {
     let mut mismatch = None;
     let mut lines = Vec::new();
-    for claim in claims {
-        let checked =
-            verify_bundle(&claim.bundle, signature, trust).and_then(|(statement, signer)| {
-                check_model(model, signature, &statement, options, progress, &mut hashes)?;
-                Ok((statement, signer))
-            });
-        let error = match (checked, claim.line) {
-            (Ok((statement, signer)), line) => {
-                return Ok(VerifiedModel {
-                    model: model.to_path_buf(),
-                    signature: signature.to_path_buf(),
-                    line,
-                    statement,
-                    signer,
-                })
-            }
+    for claim in read_claims(signature)? {
+        let checked = verify_bundle(&claim.bundle, signature, trust)
+            .and_then(|(statement, signer)| check(claim.line, statement, signer));
+        let (error, line) = match (checked, claim.line) {
+            (Ok(found), _) => return Ok(found),
             (Err(error), None) => return Err(error),
             (Err(error), Some(line)) => (error, line),
         };
         match error {
-            (e @ VerifyError::Mismatch { .. }, _) => {
+            e @ VerifyError::Mismatch { .. } => {
                 mismatch.get_or_insert(e);
             }
-            (
-                e @ (VerifyError::Untrusted { .. }
-                | VerifyError::BadStatement { .. }
-                | VerifyError::Malformed { .. }),
-                line,
-            ) => lines.push(ClaimFailure {
+            e @ (VerifyError::Untrusted { .. }
+            | VerifyError::BadStatement { .. }
+            | VerifyError::Malformed { .. }) => lines.push(ClaimFailure {
                 line,
                 failed: e.class().is_failure(),
                 reason: without_path(&e.to_string(), signature),
             }),
-            (other, _) => return Err(other),
+            other => return Err(other),
         }
     }
     Err(mismatch.unwrap_or(VerifyError::NoClaimVerified {
@@ -295,7 +304,7 @@ fn without_path(reason: &str, path: &Path) -> String {
 }
 
 /// Checks the bundle's signer and signature, then parses the signed statement.
-fn verify_bundle(
+pub(crate) fn verify_bundle(
     bundle: &Bundle,
     path: &Path,
     trust: &Trust,
@@ -390,6 +399,30 @@ pub(crate) fn check_model(
     hashes: &mut ModelHashes,
 ) -> Result<(), VerifyError> {
     let config = &statement.serialization;
+    let model_tree = walk_for(model, signature, statement, options)?;
+    progress.begin(model_tree.total_len());
+    let actual = hashes.hash(&model_tree, config, progress)?;
+    let diff = digest::compare(&statement.resources, &actual);
+    if diff.is_empty() {
+        Ok(())
+    } else {
+        Err(VerifyError::Mismatch {
+            model: model.to_path_buf(),
+            signed_root_digest: hex::encode(statement.root_digest),
+            diff,
+        })
+    }
+}
+
+/// Lists `model` as verification sees it under `statement`: the signed and the caller's ignores,
+/// symlinks as the signer allowed them, and (with `ignore_unsigned_files`) only signed files.
+pub(crate) fn walk_for(
+    model: &Path,
+    signature: &Path,
+    statement: &Statement,
+    options: &VerifyOptions,
+) -> Result<tree::ModelTree, VerifyError> {
+    let config = &statement.serialization;
     let signed_files = signed_file_names(&statement.resources, config.method);
     let walk = WalkOptions {
         ignore: verification_ignores(model, signature, config, options, &signed_files),
@@ -403,18 +436,7 @@ pub(crate) fn check_model(
             .files
             .retain(|f| signed_files.contains(f.name.as_str()));
     }
-    progress.begin(model_tree.total_len());
-    let actual = hashes.hash(&model_tree, config, progress)?;
-    let diff = digest::compare(&statement.resources, &actual);
-    if diff.is_empty() {
-        Ok(())
-    } else {
-        Err(VerifyError::Mismatch {
-            model: model.to_path_buf(),
-            signed_root_digest: hex::encode(statement.root_digest),
-            diff,
-        })
-    }
+    Ok(model_tree)
 }
 
 /// The ignore list at verification: the signed `ignore_paths`, the user's, the signature file when

@@ -2,9 +2,8 @@
 //! lines share a serialization, and a `serve` request naming a claims file gets one outcome per
 //! line, named by the request's own path.
 
-use modelseal::fs::confine::ConfinedRoot;
-use modelseal::hook::VerifyRequest;
-use modelseal::keys::open::open_signer;
+use modelseal::hook::{ConfinedRoot, VerifyRequest};
+use modelseal::keys::open_signer;
 use modelseal::keys::{KeyKind, KeyOptions, KeyRef};
 use modelseal::policy::{Policy, PolicyVerifyOptions};
 use modelseal::progress::Progress;
@@ -40,7 +39,7 @@ impl Fixture {
         std::fs::create_dir(&model).unwrap();
         let f = Fixture { dir };
         for name in ["a", "b", "c"] {
-            modelseal::keys::file::generate(
+            modelseal::keys::generate(
                 KeyKind::EcP256,
                 &f.path(&format!("{name}.pem")),
                 Some(&f.path(&format!("{name}.pub.pem"))),

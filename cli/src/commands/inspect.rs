@@ -3,8 +3,8 @@
 use crate::output::{hex, print_json, serialization_text};
 use modelseal::envelope::{self, EncryptedSummary};
 use modelseal::inspect::{inspect_signature, inspect_signatures, SignatureSummary};
-use modelseal::oms::claims::is_claims_path;
 use modelseal::report::{InspectClaimsReport, InspectEncryptedReport, InspectSignatureReport};
+use modelseal::verify::is_claims_path;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
