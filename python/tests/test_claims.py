@@ -41,6 +41,9 @@ def test_append_builds_a_claims_file_that_verifies_line_by_line(tmp_path):
     result = modelseal.verify(model, claims, key=k["b"][1])
     assert result.line == 2
     assert result.signature == claims
+    # Verified loading takes a claims file too: the first line that verifies.
+    opened = modelseal.open_model(model, claims, key=k["b"][1])
+    assert opened.read("config.json") == b"{}"
     single = modelseal.sign(model, k["a"][0], tmp_path / "m.sig")
     assert modelseal.verify(model, single, key=k["a"][1]).line is None
     with pytest.raises(modelseal.VerificationError) as info:
