@@ -43,15 +43,27 @@ pub struct OpenedModel {
 }
 
 /// Verifies the signature at `signature` under `trust`, then lists `model` (names only) and
-/// compares the list with the signed statement's. Reads no model file's bytes.
+/// compares the list with the signed statement's. Reads no model file's bytes. A claims file
+/// (`.jsonl`) gives the first line that verifies and whose file list matches.
 pub fn open_model(
     model: &Path,
     signature: &Path,
     trust: &Trust,
     options: &VerifyOptions,
 ) -> Result<OpenedModel, VerifyError> {
-    let bundle = verify::read_bundle(signature)?;
-    let (statement, signer) = verify::verify_bundle(&bundle, signature, trust)?;
+    verify::first_verified(signature, trust, |_, statement, signer| {
+        open_statement(model, signature, statement, signer, options)
+    })
+}
+
+/// [`open_model`] once the signature verified: the file-list comparison.
+fn open_statement(
+    model: &Path,
+    signature: &Path,
+    statement: Statement,
+    signer: SignerIdentity,
+    options: &VerifyOptions,
+) -> Result<OpenedModel, VerifyError> {
     let tree = verify::walk_for(model, signature, &statement, options)?;
     let digests = SignedDigests::new(&statement.serialization, &statement.resources)?;
     let method = statement.serialization.method;
