@@ -15,6 +15,7 @@ pub mod error;
 pub mod format;
 pub mod inspect;
 pub mod keyschedule;
+pub mod pipeline;
 pub mod reader;
 pub mod rewrap;
 mod signed_plaintext;
