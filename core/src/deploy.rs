@@ -211,6 +211,18 @@ fn plaintext_files(model: &Path) -> Result<Vec<(String, PathBuf)>, DeployError> 
     match envelope::plaintext_from_path(model)? {
         Plaintext::File(path) => Ok(vec![(crate::tree::model_name(&path), path)]),
         Plaintext::Directory { files, .. } => {
+            // The signature is one more file: refused here, before the model is read to sign it.
+            let max = envelope::format::MAX_FILES;
+            if files.len() >= max {
+                return Err(DeployError::Seal(SealError::Limit {
+                    path: model.to_path_buf(),
+                    reason: format!(
+                        "{} files, more than {} (seal stores its signature as one more file; the format allows {max})",
+                        files.len(),
+                        max - 1
+                    ),
+                }));
+            }
             if files.iter().any(|(name, _)| name == INNER_SIGNATURE_NAME) {
                 return Err(DeployError::Usage(format!(
                     "{}: has a top-level {INNER_SIGNATURE_NAME}, a name seal reserves for the signature it stores inside the encrypted model",

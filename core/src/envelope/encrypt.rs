@@ -12,14 +12,16 @@ use std::path::{Path, PathBuf};
 use super::authenticate::build_envelope;
 use super::format::{
     check_model_name, check_rel_path, chunk_size_ok, path_order, Body, FileEntry, Header, Layout,
-    DEFAULT_CHUNK_SIZE, ENVELOPE_NAME, MAX_STANZAS, SALT_LEN,
+    DEFAULT_CHUNK_SIZE, ENVELOPE_NAME, MAX_FILES, MAX_STANZAS, SALT_LEN,
 };
 use super::keyschedule::{body_digest, KeySchedule};
+use super::pipeline::{FileJob, Held, Opened};
 use super::signed_plaintext::SignedPlaintext;
-use super::stream::{encrypt_jobs_observed, ChunkLayout, FileCipher, Job, Observers};
+use super::stream::{encrypt_jobs_observed, ChunkLayout, FileCipher, Observers};
 use super::SealError;
 use crate::digest::SignedDigests;
 use crate::fs::commit::{clean_stale_temporaries, create_new, write_file_beside, StagingDir};
+use crate::fs::open_nofollow;
 use crate::keys::wrapping::DataKey;
 use crate::keys::wrapping::{Recipient, WrapContext};
 use crate::progress::{NoProgress, Progress};
@@ -161,12 +163,107 @@ pub fn encrypt_matching(
     )
 }
 
+/// A file to encrypt, as listed: it is opened again only when its turn comes (open files stay
+/// bounded whatever the number of files) and must then still be the same file, unchanged.
 struct Source {
     path: PathBuf,
-    file: File,
     entry: FileEntry,
-    /// The change stamp when opened: a rewrite during encryption, even in place, is refused.
+    /// The change stamp when listed: a rewrite during encryption, even in place, is refused.
     stamp: crate::tree::ChangeStamp,
+    /// `(device, inode)` when listed: a file replaced by another is refused.
+    identity: (u64, u64),
+}
+
+impl Source {
+    /// Opens the listed file again and checks it is the one listed, unchanged.
+    fn open(&self) -> Result<File, SealError> {
+        let file = open_nofollow(&self.path).map_err(|e| SealError::io(&self.path, e))?;
+        self.check(&file, "replaced or written to since it was listed")?;
+        Ok(file)
+    }
+
+    /// §9 step 9: a source that changed size, or was rewritten in place or replaced, while it was
+    /// read is refused.
+    fn check(&self, file: &File, changed: &str) -> Result<(), SealError> {
+        let meta = file.metadata().map_err(|e| SealError::io(&self.path, e))?;
+        let len = meta.len();
+        if len != self.entry.size {
+            return Err(SealError::Changed {
+                path: self.path.clone(),
+                reason: format!("{len} bytes now, {} when listed", self.entry.size),
+            });
+        }
+        if crate::tree::ChangeStamp::of(&meta) != self.stamp
+            || file_identity(&meta) != self.identity
+        {
+            return Err(SealError::Changed {
+                path: self.path.clone(),
+                reason: changed.into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+fn file_identity(meta: &std::fs::Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (meta.dev(), meta.ino())
+}
+
+/// Where a job's ciphertext goes: a file the caller holds open (single-file layout), or a new
+/// file in the staging directory, created when the job starts and closed when it is synced.
+enum Destination<'a> {
+    Open(&'a File),
+    New(PathBuf),
+}
+
+/// One file's encryption, opened on demand (see [`FileJob`]).
+struct EncryptJob<'a> {
+    source: &'a Source,
+    dek: &'a DataKey,
+    chunk_size: u32,
+    ct_base: u64,
+    dst: Destination<'a>,
+    dst_name: &'a Path,
+}
+
+impl FileJob for EncryptJob<'_> {
+    fn layout(&self) -> ChunkLayout {
+        ChunkLayout::new(self.chunk_size, self.source.entry.size)
+    }
+    fn ct_base(&self) -> u64 {
+        self.ct_base
+    }
+    fn src_name(&self) -> &Path {
+        &self.source.path
+    }
+    fn dst_name(&self) -> &Path {
+        self.dst_name
+    }
+    fn open(&self) -> Result<Opened<'_>, SealError> {
+        let entry = &self.source.entry;
+        let keys = self.dek.file_keys(&entry.path, &entry.salt);
+        let cipher = FileCipher::new(&keys, self.layout())?;
+        let src = self.source.open()?;
+        let dst = match &self.dst {
+            Destination::Open(f) => Held::Borrowed(*f),
+            Destination::New(path) => Held::Owned(create_new(path, 0o644, 0o755)?),
+        };
+        Ok(Opened {
+            cipher: Held::Owned(cipher),
+            src: Held::Owned(src),
+            dst,
+        })
+    }
+    fn finish(&self, opened: &Opened<'_>) -> Result<(), SealError> {
+        self.source
+            .check(&opened.src, "written to while it was being encrypted")?;
+        match &self.dst {
+            // The caller syncs the file it holds.
+            Destination::Open(_) => Ok(()),
+            Destination::New(path) => opened.dst.sync_all().map_err(|e| SealError::io(path, e)),
+        }
+    }
 }
 
 /// [`encrypt`] with the randomness source given (tests inject a seeded one; §16 draw order).
@@ -199,6 +296,7 @@ fn encrypt_inner(
     expect: Option<&SignedPlaintext<'_>>,
 ) -> Result<EncryptSummary, SealError> {
     check_options(recipients, output, options)?;
+    check_file_count(input)?;
     clean_stale_temporaries(output)?;
     let (layout, mut sources) = open_sources(input)?;
     let observers = match expect {
@@ -308,6 +406,17 @@ fn check_options(
     Ok(())
 }
 
+/// §3: at most [`MAX_FILES`] files, checked before any file is opened.
+fn check_file_count(input: &Plaintext) -> Result<(), SealError> {
+    match input {
+        Plaintext::Directory { root, files } if files.len() > MAX_FILES => Err(SealError::limit(
+            root,
+            format!("{} files, more than {MAX_FILES}", files.len()),
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn default_model_name(input: &Plaintext) -> String {
     let path = match input {
         Plaintext::File(p) => p.as_path(),
@@ -345,8 +454,9 @@ fn input_error(e: SealError, input: &Plaintext) -> SealError {
 }
 
 fn open_sources(input: &Plaintext) -> Result<(Layout, Vec<Source>), SealError> {
+    // Each file is opened, looked at and closed: open files stay bounded (issue 17 item 5).
     let open = |name: String, path: &Path| -> Result<Source, SealError> {
-        let file = File::open(path).map_err(|e| SealError::io(path, e))?;
+        let file = open_nofollow(path).map_err(|e| SealError::io(path, e))?;
         let meta = file.metadata().map_err(|e| SealError::io(path, e))?;
         if !meta.is_file() {
             return Err(SealError::Usage(format!(
@@ -357,7 +467,7 @@ fn open_sources(input: &Plaintext) -> Result<(Layout, Vec<Source>), SealError> {
         Ok(Source {
             path: path.to_path_buf(),
             stamp: crate::tree::ChangeStamp::of(&meta),
-            file,
+            identity: file_identity(&meta),
             entry: FileEntry {
                 path: name,
                 size: meta.len(),
@@ -388,44 +498,6 @@ fn open_sources(input: &Plaintext) -> Result<(Layout, Vec<Source>), SealError> {
     }
 }
 
-fn ciphers(
-    sources: &[Source],
-    header: &Header,
-    dek: &DataKey,
-) -> Result<Vec<FileCipher>, SealError> {
-    sources
-        .iter()
-        .map(|s| {
-            let keys = dek.file_keys(&s.entry.path, &s.entry.salt);
-            FileCipher::new(
-                &keys,
-                ChunkLayout::new(header.body.chunk_size, s.entry.size),
-            )
-        })
-        .collect()
-}
-
-/// §9 step 9: a source that grew, or was rewritten in place, while it was read is refused too.
-fn check_unchanged(sources: &[Source]) -> Result<(), SealError> {
-    for s in sources {
-        let meta = s.file.metadata().map_err(|e| SealError::io(&s.path, e))?;
-        let len = meta.len();
-        if len != s.entry.size {
-            return Err(SealError::Changed {
-                path: s.path.clone(),
-                reason: format!("{len} bytes now, {} when listed", s.entry.size),
-            });
-        }
-        if crate::tree::ChangeStamp::of(&meta) != s.stamp {
-            return Err(SealError::Changed {
-                path: s.path.clone(),
-                reason: "written to while it was being encrypted".into(),
-            });
-        }
-    }
-    Ok(())
-}
-
 /// Everything the writers need besides the sources.
 struct Output<'a> {
     header: &'a Header,
@@ -437,27 +509,19 @@ struct Output<'a> {
 }
 
 fn write_single(source: &Source, out: &Output<'_>, observers: Observers) -> Result<(), SealError> {
-    let Output {
-        header,
-        dek,
-        envelope,
-        path: output,
-        ..
-    } = *out;
-    let ciphers = ciphers(std::slice::from_ref(source), header, dek)?;
+    let output = out.path;
     write_file_beside(output, 0o644, out.overwrite, |dst| {
-        let job = Job {
-            cipher: &ciphers[0],
-            src: &source.file,
-            src_name: &source.path,
-            ct_base: envelope.len() as u64,
-            dst,
+        let job = EncryptJob {
+            source,
+            dek: out.dek,
+            chunk_size: out.header.body.chunk_size,
+            ct_base: out.envelope.len() as u64,
+            dst: Destination::Open(dst),
             dst_name: output,
         };
         encrypt_jobs_observed(std::slice::from_ref(&job), observers, out.progress)?;
-        check_unchanged(std::slice::from_ref(source))?;
         use std::os::unix::fs::FileExt;
-        dst.write_all_at(envelope, 0)
+        dst.write_all_at(out.envelope, 0)
             .map_err(|e| SealError::io(output, e))
     })
 }
@@ -475,29 +539,24 @@ fn write_directory(
         ..
     } = *out;
     let staging = StagingDir::beside(output, 0o700)?;
-    let mut outs = Vec::with_capacity(sources.len());
-    for s in sources {
-        let dst = staging.path().join(&s.entry.path);
-        outs.push((create_new(&dst, 0o644, 0o755)?, dst));
-    }
-    let ciphers = ciphers(sources, header, dek)?;
-    let jobs: Vec<Job<'_>> = sources
+    let names: Vec<PathBuf> = sources
         .iter()
-        .zip(&outs)
-        .zip(&ciphers)
-        .map(|((s, (f, p)), c)| Job {
-            cipher: c,
-            src: &s.file,
-            src_name: &s.path,
+        .map(|s| staging.path().join(&s.entry.path))
+        .collect();
+    let jobs: Vec<EncryptJob<'_>> = sources
+        .iter()
+        .zip(&names)
+        .map(|(source, name)| EncryptJob {
+            source,
+            dek,
+            chunk_size: header.body.chunk_size,
             ct_base: 0,
-            dst: f,
-            dst_name: p,
+            dst: Destination::New(name.clone()),
+            dst_name: name,
         })
         .collect();
+    // Each file is created, written, checked, fsynced and closed in its turn.
     encrypt_jobs_observed(&jobs, observers, out.progress)?;
-    check_unchanged(sources)?;
-    let files: Vec<(&File, &Path)> = outs.iter().map(|(f, p)| (f, p.as_path())).collect();
-    crate::fs::atomic::sync_all_parallel(&files).map_err(|(p, e)| SealError::io(&p, e))?;
     let env_path = staging.path().join(ENVELOPE_NAME);
     let env = create_new(&env_path, 0o644, 0o755)?;
     use std::io::Write;
