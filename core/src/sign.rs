@@ -151,6 +151,28 @@ pub fn sign_model(
     options: &SignOptions,
     progress: &dyn Progress,
 ) -> Result<SignOutcome, SignError> {
+    let plan = plan_signing(model, options)?;
+    progress.begin(plan.tree.total_len());
+    let resources = digest::hash_tree(&plan.tree, &plan.config, progress)?;
+    finish_signing(&plan, resources, signer)
+}
+
+/// What signing a model hashes and records, before any byte is read: the walked tree, the
+/// serialization config of the statement and where the signature goes. `seal` uses it to hash
+/// the model in its encryption pass instead of in a pass of its own.
+pub(crate) struct SignPlan {
+    /// The model as given.
+    pub model: PathBuf,
+    /// Its files, in signing order.
+    pub tree: tree::ModelTree,
+    /// The statement's serialization config.
+    pub config: SerializationConfig,
+    /// Where the bundle is written.
+    pub signature_path: PathBuf,
+}
+
+/// Walks `model` as [`sign_model`] does and fixes the statement's config.
+pub(crate) fn plan_signing(model: &Path, options: &SignOptions) -> Result<SignPlan, SignError> {
     if let (Method::Shards { .. }, HashAlgorithm::Blake3) = (options.method, options.hash) {
         return Err(SignError::Options(
             "blake3 is not sharded (it hashes one file in parallel already); use files serialization with blake3"
@@ -172,16 +194,28 @@ pub fn sign_model(
         allow_symlinks: options.allow_symlinks,
     };
     let model_tree = tree::walk(model, &walk)?;
-    progress.begin(model_tree.total_len());
-
     let config = SerializationConfig {
         method: options.method,
         hash: options.hash,
         allow_symlinks: options.allow_symlinks,
         ignore_paths: recorded_ignore_paths(&ignore, model_tree.single_file),
     };
-    let resources = digest::hash_tree(&model_tree, &config, progress)?;
-    let statement = Statement::new(tree::model_name(model), config, resources);
+    Ok(SignPlan {
+        model: model.to_path_buf(),
+        tree: model_tree,
+        config,
+        signature_path,
+    })
+}
+
+/// Signs the statement of `plan` over `resources` (in signing order) and writes the bundle.
+pub(crate) fn finish_signing(
+    plan: &SignPlan,
+    resources: Vec<digest::Resource>,
+    signer: &dyn Signer,
+) -> Result<SignOutcome, SignError> {
+    let (model, signature_path) = (&plan.model, &plan.signature_path);
+    let statement = Statement::new(tree::model_name(model), plan.config.clone(), resources);
     // Refuse to sign what no verifier would accept, rather than find out at verification time.
     statement.check().map_err(|source| SignError::Statement {
         model: model.to_path_buf(),
@@ -191,7 +225,7 @@ pub fn sign_model(
     let bundle = sign_statement(&statement, signer)?;
     let mut text = bundle.to_json();
     text.push('\n');
-    atomic::write_atomic(&signature_path, text.as_bytes(), atomic::MODE_PUBLIC, true).map_err(
+    atomic::write_atomic(signature_path, text.as_bytes(), atomic::MODE_PUBLIC, true).map_err(
         |source| SignError::Write {
             path: signature_path.clone(),
             source,
@@ -207,7 +241,7 @@ pub fn sign_model(
         ));
     }
     Ok(SignOutcome {
-        signature_path,
+        signature_path: signature_path.clone(),
         statement,
         key_hint: signer.public_key().hint(),
         method: method_name(&bundle.material),

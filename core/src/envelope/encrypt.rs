@@ -17,7 +17,7 @@ use super::format::{
 use super::keyschedule::{body_digest, KeySchedule};
 use super::pipeline::{FileJob, Held, Opened};
 use super::signed_plaintext::SignedPlaintext;
-use super::stream::{encrypt_jobs_observed, ChunkLayout, FileCipher, Observers};
+use super::stream::{encrypt_jobs, encrypt_jobs_observed, ChunkLayout, FileCipher, Observers};
 use super::SealError;
 use crate::digest::SignedDigests;
 use crate::fs::commit::{clean_stale_temporaries, create_new, write_file_beside, StagingDir};
@@ -134,7 +134,7 @@ pub fn encrypt_with_progress(
         options,
         &mut OsEntropy,
         progress,
-        None,
+        Pass::default(),
     )
 }
 
@@ -159,7 +159,10 @@ pub fn encrypt_matching(
         options,
         &mut OsEntropy,
         &NoProgress,
-        Some(&expect),
+        Pass {
+            observe: Some(&expect),
+            late: None,
+        },
     )
 }
 
@@ -282,8 +285,65 @@ pub(crate) fn encrypt_with_entropy(
         options,
         entropy,
         &NoProgress,
-        None,
+        Pass::default(),
     )
+}
+
+/// Observers of the encryption pass: one per file, in the order given (`None`: not observed).
+pub(crate) trait PassObservers {
+    /// The observers of `files` (`(entry, source path)`), or why the run must not start.
+    fn observers(&self, files: &[(&FileEntry, &Path)]) -> Result<Observers, SealError>;
+}
+
+impl PassObservers for SignedPlaintext<'_> {
+    fn observers(&self, files: &[(&FileEntry, &Path)]) -> Result<Observers, SealError> {
+        SignedPlaintext::observers(self, files)
+    }
+}
+
+/// A file of an encrypted directory that can only be made once the others are encrypted: seal's
+/// inner signature, made from the digests of the encryption pass. It is listed by name in the
+/// [`Plaintext::Directory`] (the path given there is not read), gets its salt in file order like
+/// every file, and is made by `make` after the pass and encrypted last.
+pub(crate) struct LateFile<'a> {
+    /// Its name in the encrypted directory.
+    pub name: &'a str,
+    /// Writes it and says where it is.
+    pub make: &'a dyn Fn() -> Result<PathBuf, SealError>,
+}
+
+/// What else the encryption pass does: observe the plaintext, add a late file.
+#[derive(Default)]
+pub(crate) struct Pass<'a> {
+    pub observe: Option<&'a dyn PassObservers>,
+    pub late: Option<LateFile<'a>>,
+}
+
+/// [`encrypt_matching`] for seal's one pass: `pass.observe` sees every file's plaintext as it is
+/// encrypted (seal hashes it for the inner signature), then `pass.late` is made and encrypted.
+pub(crate) fn encrypt_in_one_pass(
+    input: &Plaintext,
+    recipients: &[&dyn Recipient],
+    output: &Path,
+    options: &EncryptOptions,
+    pass: Pass<'_>,
+) -> Result<EncryptSummary, SealError> {
+    encrypt_inner(
+        input,
+        recipients,
+        output,
+        options,
+        &mut OsEntropy,
+        &NoProgress,
+        pass,
+    )
+}
+
+/// The authenticated header of an encryption and its envelope bytes.
+struct Sealed {
+    header: Header,
+    envelope: Vec<u8>,
+    digest: [u8; 32],
 }
 
 fn encrypt_inner(
@@ -293,19 +353,21 @@ fn encrypt_inner(
     options: &EncryptOptions,
     entropy: &mut dyn Entropy,
     progress: &dyn Progress,
-    expect: Option<&SignedPlaintext<'_>>,
+    pass: Pass<'_>,
 ) -> Result<EncryptSummary, SealError> {
     check_options(recipients, output, options)?;
     check_file_count(input)?;
     clean_stale_temporaries(output)?;
-    let (layout, mut sources) = open_sources(input)?;
-    let observers = match expect {
-        Some(expect) => {
+    let late_name = pass.late.as_ref().map(|l| l.name);
+    let (layout, mut sources) = open_sources(input, late_name)?;
+    let observers = match pass.observe {
+        Some(observe) => {
             let files: Vec<(&FileEntry, &Path)> = sources
                 .iter()
+                .filter(|s| Some(s.entry.path.as_str()) != late_name)
                 .map(|s| (&s.entry, s.path.as_path()))
                 .collect();
-            expect.observers(&files)?
+            observe.observers(&files)?
         }
         None => Vec::new(),
     };
@@ -323,46 +385,66 @@ fn encrypt_inner(
         entropy.fill(&mut salt)?;
         s.entry.salt = salt;
     }
-    let body = Body {
-        layout,
-        model_name,
-        chunk_size: options.chunk_size,
-        files: sources.iter().map(|s| s.entry.clone()).collect(),
+    // The header is made once every file's size is known (after the pass when a file is late).
+    let seal_header = |sources: &[Source]| -> Result<Sealed, SealError> {
+        let body = Body {
+            layout,
+            model_name,
+            chunk_size: options.chunk_size,
+            files: sources.iter().map(|s| s.entry.clone()).collect(),
+        };
+        let body_bytes = body.encode().map_err(|e| input_error(e, input))?;
+        let digest = body_digest(&body_bytes);
+        let ctx = WrapContext {
+            body_digest: digest,
+            model_name: &body.model_name,
+        };
+        let mut stanzas = Vec::with_capacity(recipients.len());
+        for r in recipients {
+            stanzas.push(r.wrap(&dek, &ctx, entropy)?);
+        }
+        let header = Header {
+            body_bytes,
+            body,
+            stanzas,
+        };
+        let envelope = build_envelope(&header, &dek)?;
+        Ok(Sealed {
+            header,
+            envelope,
+            digest,
+        })
     };
-    let body_bytes = body.encode().map_err(|e| input_error(e, input))?;
-    let digest = body_digest(&body_bytes);
-    let ctx = WrapContext {
-        body_digest: digest,
-        model_name: &body.model_name,
-    };
-    let mut stanzas = Vec::with_capacity(recipients.len());
-    for r in recipients {
-        stanzas.push(r.wrap(&dek, &ctx, entropy)?);
-    }
-    let header = Header {
-        body_bytes,
-        body,
-        stanzas,
-    };
-    let envelope = build_envelope(&header, &dek)?;
     progress.begin(sources.iter().map(|s| s.entry.size).sum());
     let out = Output {
-        header: &header,
         dek: &dek,
-        envelope: &envelope,
+        chunk_size: options.chunk_size,
         path: output,
         overwrite: options.overwrite,
         progress,
     };
-    match layout {
-        Layout::SingleFile => write_single(&sources[0], &out, observers)?,
-        Layout::Directory => write_directory(&sources, &out, observers)?,
-    }
+    let sealed = match layout {
+        Layout::SingleFile => {
+            let sealed = seal_header(&sources)?;
+            write_single(&sources[0], &out, &sealed.envelope, observers)?;
+            sealed
+        }
+        Layout::Directory => {
+            let late = pass.late.as_ref().and_then(|late| {
+                sources
+                    .iter()
+                    .position(|s| s.entry.path == late.name)
+                    .map(|i| (i, late))
+            });
+            write_directory(&mut sources, late, &out, observers, seal_header)?
+        }
+    };
     Ok(EncryptSummary {
         files: sources.len(),
         bytes: sources.iter().map(|s| s.entry.size).sum(),
-        body_digest: digest,
-        recipients: header
+        body_digest: sealed.digest,
+        recipients: sealed
+            .header
             .stanzas
             .iter()
             .map(|s| (s.stanza_type.clone(), s.key_id.clone()))
@@ -453,30 +535,33 @@ fn input_error(e: SealError, input: &Plaintext) -> SealError {
     }
 }
 
-fn open_sources(input: &Plaintext) -> Result<(Layout, Vec<Source>), SealError> {
-    // Each file is opened, looked at and closed: open files stay bounded (issue 17 item 5).
-    let open = |name: String, path: &Path| -> Result<Source, SealError> {
-        let file = open_nofollow(path).map_err(|e| SealError::io(path, e))?;
-        let meta = file.metadata().map_err(|e| SealError::io(path, e))?;
-        if !meta.is_file() {
-            return Err(SealError::Usage(format!(
-                "{}: not a regular file",
-                path.display()
-            )));
-        }
-        Ok(Source {
-            path: path.to_path_buf(),
-            stamp: crate::tree::ChangeStamp::of(&meta),
-            identity: file_identity(&meta),
-            entry: FileEntry {
-                path: name,
-                size: meta.len(),
-                salt: [0; SALT_LEN],
-            },
-        })
-    };
+/// Lists one file: opened, looked at and closed, so that open files stay bounded (issue 17
+/// item 5); the job opens it again in its turn.
+fn list_source(name: String, path: &Path) -> Result<Source, SealError> {
+    let file = open_nofollow(path).map_err(|e| SealError::io(path, e))?;
+    let meta = file.metadata().map_err(|e| SealError::io(path, e))?;
+    if !meta.is_file() {
+        return Err(SealError::Usage(format!(
+            "{}: not a regular file",
+            path.display()
+        )));
+    }
+    Ok(Source {
+        path: path.to_path_buf(),
+        stamp: crate::tree::ChangeStamp::of(&meta),
+        identity: file_identity(&meta),
+        entry: FileEntry {
+            path: name,
+            size: meta.len(),
+            salt: [0; SALT_LEN],
+        },
+    })
+}
+
+/// The files to encrypt in file order; the late file (if any) is a placeholder until it is made.
+fn open_sources(input: &Plaintext, late: Option<&str>) -> Result<(Layout, Vec<Source>), SealError> {
     match input {
-        Plaintext::File(p) => Ok((Layout::SingleFile, vec![open(".".into(), p)?])),
+        Plaintext::File(p) => Ok((Layout::SingleFile, vec![list_source(".".into(), p)?])),
         Plaintext::Directory { root, files } => {
             if files.is_empty() {
                 return Err(SealError::Usage(format!(
@@ -491,7 +576,20 @@ fn open_sources(input: &Plaintext) -> Result<(Layout, Vec<Source>), SealError> {
                 check_rel_path(name).map_err(|r| {
                     SealError::Usage(format!("{}: cannot encrypt: {r}", root.display()))
                 })?;
-                out.push(open(name.clone(), path)?);
+                if Some(name.as_str()) == late {
+                    out.push(Source {
+                        path: path.clone(),
+                        stamp: Default::default(),
+                        identity: (0, 0),
+                        entry: FileEntry {
+                            path: name.clone(),
+                            size: 0,
+                            salt: [0; SALT_LEN],
+                        },
+                    });
+                    continue;
+                }
+                out.push(list_source(name.clone(), path)?);
             }
             Ok((Layout::Directory, out))
         }
@@ -500,71 +598,89 @@ fn open_sources(input: &Plaintext) -> Result<(Layout, Vec<Source>), SealError> {
 
 /// Everything the writers need besides the sources.
 struct Output<'a> {
-    header: &'a Header,
     dek: &'a DataKey,
-    envelope: &'a [u8],
+    chunk_size: u32,
     path: &'a Path,
     overwrite: bool,
     progress: &'a dyn Progress,
 }
 
-fn write_single(source: &Source, out: &Output<'_>, observers: Observers) -> Result<(), SealError> {
+fn write_single(
+    source: &Source,
+    out: &Output<'_>,
+    envelope: &[u8],
+    observers: Observers,
+) -> Result<(), SealError> {
     let output = out.path;
     write_file_beside(output, 0o644, out.overwrite, |dst| {
         let job = EncryptJob {
             source,
             dek: out.dek,
-            chunk_size: out.header.body.chunk_size,
-            ct_base: out.envelope.len() as u64,
+            chunk_size: out.chunk_size,
+            ct_base: envelope.len() as u64,
             dst: Destination::Open(dst),
             dst_name: output,
         };
         encrypt_jobs_observed(std::slice::from_ref(&job), observers, out.progress)?;
         use std::os::unix::fs::FileExt;
-        dst.write_all_at(out.envelope, 0)
+        dst.write_all_at(envelope, 0)
             .map_err(|e| SealError::io(output, e))
     })
 }
 
 fn write_directory(
-    sources: &[Source],
+    sources: &mut [Source],
+    late: Option<(usize, &LateFile<'_>)>,
     out: &Output<'_>,
     observers: Observers,
-) -> Result<(), SealError> {
-    let Output {
-        header,
-        dek,
-        envelope,
-        path: output,
-        ..
-    } = *out;
+    seal_header: impl FnOnce(&[Source]) -> Result<Sealed, SealError>,
+) -> Result<Sealed, SealError> {
+    let output = out.path;
     let staging = StagingDir::beside(output, 0o700)?;
     let names: Vec<PathBuf> = sources
         .iter()
         .map(|s| staging.path().join(&s.entry.path))
         .collect();
-    let jobs: Vec<EncryptJob<'_>> = sources
-        .iter()
-        .zip(&names)
-        .map(|(source, name)| EncryptJob {
+    fn job<'a>(source: &'a Source, name: &'a PathBuf, out: &'a Output<'_>) -> EncryptJob<'a> {
+        EncryptJob {
             source,
-            dek,
-            chunk_size: header.body.chunk_size,
+            dek: out.dek,
+            chunk_size: out.chunk_size,
             ct_base: 0,
             dst: Destination::New(name.clone()),
             dst_name: name,
-        })
+        }
+    }
+    let late_index = late.map(|(i, _)| i);
+    let jobs: Vec<EncryptJob<'_>> = sources
+        .iter()
+        .zip(&names)
+        .enumerate()
+        .filter(|(i, _)| Some(*i) != late_index)
+        .map(|(_, (source, name))| job(source, name, out))
         .collect();
     // Each file is created, written, checked, fsynced and closed in its turn.
     encrypt_jobs_observed(&jobs, observers, out.progress)?;
+    drop(jobs);
+    if let Some((i, late)) = late {
+        let made = list_source(late.name.to_string(), &(late.make)()?)?;
+        let salt = sources[i].entry.salt;
+        sources[i] = Source {
+            entry: FileEntry { salt, ..made.entry },
+            ..made
+        };
+        encrypt_jobs(&[job(&sources[i], &names[i], out)])?;
+    }
+    let sealed = seal_header(sources)?;
     let env_path = staging.path().join(ENVELOPE_NAME);
     let env = create_new(&env_path, 0o644, 0o755)?;
     use std::io::Write;
     (&env)
-        .write_all(envelope)
+        .write_all(&sealed.envelope)
         .and_then(|_| env.sync_all())
         .map_err(|e| SealError::io(&env_path, e))?;
     std::fs::set_permissions(staging.path(), std::fs::Permissions::from_mode(0o755))
         .map_err(|e| SealError::io(staging.path(), e))?;
-    Ok(staging.commit(output, out.overwrite)?)
+    staging.commit(output, out.overwrite)?;
+    Ok(sealed)
 }

@@ -384,6 +384,8 @@ impl<'a, J: FileJob> Engine<'a, J> {
                         },
                         _ => SealError::io(job.src_name(), e),
                     })?;
+                #[cfg(test)]
+                crate::digest::counted::record(job.src_name(), pt as u64);
                 if let Some((from, to)) = plain {
                     let (head, tail) = buf.split_at_mut(from);
                     tail[..to - from].copy_from_slice(&head[..pt]);
