@@ -9,9 +9,9 @@ use common::*;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// Runs `modelseal ARGS…` with at most 256 open descriptors.
-fn limited(args: &[&str]) -> Output {
-    let script = "ulimit -n 256; exec \"$0\" \"$@\"";
+/// Runs `modelseal ARGS…` with at most `descriptors` open descriptors.
+fn limited(descriptors: u32, args: &[&str]) -> Output {
+    let script = format!("ulimit -n {descriptors}; exec \"$0\" \"$@\"");
     Command::new("sh")
         .arg("-c")
         .arg(script)
@@ -22,7 +22,7 @@ fn limited(args: &[&str]) -> Output {
 }
 
 fn ok_limited(args: &[&str]) -> Output {
-    let out = limited(args);
+    let out = limited(256, args);
     assert_eq!(
         code(&out),
         0,
@@ -161,12 +161,9 @@ fn more_files_than_the_format_allows_are_refused_before_any_is_read() {
         s(&dir.path().join("r.pem")),
     ]);
     // A descriptor limit that reading even a few files at once would exceed.
-    let script = "ulimit -n 32; exec \"$0\" \"$@\"";
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .arg(env!("CARGO_BIN_EXE_modelseal"))
-        .args([
+    let out = limited(
+        32,
+        &[
             "encrypt",
             s(&model),
             "--recipient",
@@ -174,9 +171,8 @@ fn more_files_than_the_format_allows_are_refused_before_any_is_read() {
             "-o",
             s(&dir.path().join("enc")),
             "-q",
-        ])
-        .output()
-        .unwrap();
+        ],
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(code(&out), 2, "{stderr}");
     assert!(

@@ -202,73 +202,6 @@ impl StreamCheck {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::digest::hash_tree;
-    use crate::tree::{walk, WalkOptions};
-
-    fn config(method: Method, hash: HashAlgorithm) -> SerializationConfig {
-        SerializationConfig {
-            method,
-            hash,
-            allow_symlinks: false,
-            ignore_paths: Vec::new(),
-        }
-    }
-
-    /// Digests from the real hashing engine; the check is fed in odd piece sizes.
-    fn checked(
-        method: Method,
-        hash: HashAlgorithm,
-        signed: &[u8],
-        read: &[u8],
-    ) -> Result<(), String> {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("w.bin"), signed).unwrap();
-        std::fs::write(dir.path().join("other"), b"x").unwrap();
-        let tree = walk(dir.path(), &WalkOptions::default()).unwrap();
-        let config = config(method, hash);
-        let resources = hash_tree(&tree, &config, &crate::progress::NoProgress).unwrap();
-        let digests = SignedDigests::new(&config, &resources).unwrap();
-        assert!(digests.covers("other") && !digests.covers("nope"));
-        let mut check = digests.check("w.bin", read.len() as u64).unwrap();
-        for piece in read.chunks(7) {
-            check.update(piece);
-        }
-        check.finish()
-    }
-
-    #[test]
-    fn same_bytes_pass_and_any_change_fails() {
-        let data: Vec<u8> = (0..1000u32).map(|i| (i * 7) as u8).collect();
-        let methods = [Method::Files, Method::Shards { shard_size: 64 }];
-        for method in methods {
-            for hash in [HashAlgorithm::Sha256, HashAlgorithm::Blake2b] {
-                assert_eq!(checked(method, hash, &data, &data), Ok(()));
-                let mut changed = data.clone();
-                changed[500] ^= 1;
-                let err = checked(method, hash, &data, &changed).unwrap_err();
-                assert!(err.contains("differs from the signed one"), "{err}");
-                let err = checked(method, hash, &data, &data[..999]).unwrap_err();
-                assert!(!err.is_empty());
-                let mut longer = data.clone();
-                longer.push(0);
-                assert!(checked(method, hash, &data, &longer).is_err());
-            }
-        }
-        assert_eq!(
-            checked(Method::Files, HashAlgorithm::Blake3, &data, &data),
-            Ok(())
-        );
-        assert_eq!(
-            checked(Method::Files, HashAlgorithm::Sha256, b"", b""),
-            Ok(())
-        );
-        assert!(checked(Method::Files, HashAlgorithm::Sha256, b"", b"a").is_err());
-    }
-}
-
 /// Hashes one file's bytes, fed in order, into the resources signing lists for it — what
 /// [`super::hash_tree`] computes for that file, from a read made for another purpose (seal's
 /// encryption pass), so the file is read once.
@@ -376,5 +309,72 @@ impl StreamDigest {
                 digest,
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::digest::hash_tree;
+    use crate::tree::{walk, WalkOptions};
+
+    fn config(method: Method, hash: HashAlgorithm) -> SerializationConfig {
+        SerializationConfig {
+            method,
+            hash,
+            allow_symlinks: false,
+            ignore_paths: Vec::new(),
+        }
+    }
+
+    /// Digests from the real hashing engine; the check is fed in odd piece sizes.
+    fn checked(
+        method: Method,
+        hash: HashAlgorithm,
+        signed: &[u8],
+        read: &[u8],
+    ) -> Result<(), String> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("w.bin"), signed).unwrap();
+        std::fs::write(dir.path().join("other"), b"x").unwrap();
+        let tree = walk(dir.path(), &WalkOptions::default()).unwrap();
+        let config = config(method, hash);
+        let resources = hash_tree(&tree, &config, &crate::progress::NoProgress).unwrap();
+        let digests = SignedDigests::new(&config, &resources).unwrap();
+        assert!(digests.covers("other") && !digests.covers("nope"));
+        let mut check = digests.check("w.bin", read.len() as u64).unwrap();
+        for piece in read.chunks(7) {
+            check.update(piece);
+        }
+        check.finish()
+    }
+
+    #[test]
+    fn same_bytes_pass_and_any_change_fails() {
+        let data: Vec<u8> = (0..1000u32).map(|i| (i * 7) as u8).collect();
+        let methods = [Method::Files, Method::Shards { shard_size: 64 }];
+        for method in methods {
+            for hash in [HashAlgorithm::Sha256, HashAlgorithm::Blake2b] {
+                assert_eq!(checked(method, hash, &data, &data), Ok(()));
+                let mut changed = data.clone();
+                changed[500] ^= 1;
+                let err = checked(method, hash, &data, &changed).unwrap_err();
+                assert!(err.contains("differs from the signed one"), "{err}");
+                let err = checked(method, hash, &data, &data[..999]).unwrap_err();
+                assert!(!err.is_empty());
+                let mut longer = data.clone();
+                longer.push(0);
+                assert!(checked(method, hash, &data, &longer).is_err());
+            }
+        }
+        assert_eq!(
+            checked(Method::Files, HashAlgorithm::Blake3, &data, &data),
+            Ok(())
+        );
+        assert_eq!(
+            checked(Method::Files, HashAlgorithm::Sha256, b"", b""),
+            Ok(())
+        );
+        assert!(checked(Method::Files, HashAlgorithm::Sha256, b"", b"a").is_err());
     }
 }

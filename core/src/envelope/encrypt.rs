@@ -152,18 +152,11 @@ pub fn encrypt_matching(
     unsigned: &[&str],
 ) -> Result<EncryptSummary, SealError> {
     let expect = SignedPlaintext { signed, unsigned };
-    encrypt_inner(
-        input,
-        recipients,
-        output,
-        options,
-        &mut OsEntropy,
-        &NoProgress,
-        Pass {
-            observe: Some(&expect),
-            late: None,
-        },
-    )
+    let pass = Pass {
+        observe: Some(&expect),
+        late: None,
+    };
+    encrypt_in_one_pass(input, recipients, output, options, pass)
 }
 
 /// A file to encrypt, as listed: it is opened again only when its turn comes (open files stay

@@ -164,7 +164,7 @@ pub fn run<J: FileJob>(
     std::thread::scope(|scope| {
         for _ in 0..syncers {
             scope.spawn(move || loop {
-                let next = lock(&rx).recv();
+                let next = lock(rx).recv();
                 let Ok(done) = next else { break };
                 let result = jobs[done.job].finish(&done.opened);
                 // The files close here, before the next fsync is waited for.
