@@ -4,9 +4,10 @@
 //! `seal` signs the plaintext model, encrypts it *together with that signature* — stored in the
 //! encrypted tree under the reserved top-level name [`INNER_SIGNATURE_NAME`] — and signs the
 //! encrypted directory (`ENC.sig`), so a registry verifies what it stores without a decryption key.
-//! The encryption pass hashes every plaintext byte it encrypts and compares it with the manifest
-//! just signed ([`envelope::encrypt_matching`]): the sealed content is exactly the signed content, or
-//! seal fails ("changed while sealing") and writes nothing.
+//! Each plaintext byte is read once: the pass that encrypts a file also hashes it for the inner
+//! signature, which is made from those digests and encrypted last. The sealed content is exactly
+//! the signed content; a file rewritten after the walk fails the run ("changed while sealing") and
+//! nothing is written.
 //!
 //! `unseal` verifies `ENC.sig` under the policy, decrypts into a private temporary directory beside
 //! the target, verifies the inner signature under the policy, and only then renames the model into
@@ -15,18 +16,26 @@
 //! killed outright leaves only its private (0700) temporary, which the next unseal into the same
 //! DIR removes.
 
-use crate::digest::SignedDigests;
+use crate::digest::{Resource, StreamDigest};
 use crate::error::ErrorClass;
 
+use crate::envelope::encrypt::{encrypt_in_one_pass, LateFile, Pass, PassObservers};
+use crate::envelope::format::FileEntry;
+use crate::envelope::stream::{Observers, PlaintextObserver};
 use crate::envelope::{self, DecryptSummary, EncryptOptions, EncryptSummary, Plaintext, SealError};
 use crate::fs::commit::{CommitError, StagingDir};
 use crate::keys::{Identity, Recipient, Signer};
 use crate::policy::{Policy, PolicyDecision, PolicyVerifyOptions};
 use crate::progress::NoProgress;
-use crate::sign::SignOutcome;
-use crate::sign::{default_signature_path, sign_model, OutputMode, SignError, SignOptions};
+use crate::sign::{
+    default_signature_path, finish_signing, plan_signing, sign_model, OutputMode, SignError,
+    SignOptions, SignOutcome, SignPlan,
+};
+use crate::tree::ModelTree;
 use crate::verify::VerifyError;
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 /// Name of the plaintext signature inside a sealed model (top level of the encrypted tree, and
 /// of the unsealed directory). A model that has a top-level file of this name cannot be sealed.
@@ -131,6 +140,11 @@ pub struct SealOutcome {
 
 /// Signs `model`, encrypts it with its signature for `recipients` to `output` (a directory), and
 /// signs `output`.
+///
+/// One read of the plaintext: the model is walked, then one pass reads each file once, hashing it
+/// for the inner signature and encrypting it; the inner signature is made from those digests and
+/// encrypted last. The sealed bytes are therefore exactly the signed bytes; a file rewritten after
+/// the walk is refused ("changed while sealing") and nothing is written.
 pub fn seal_model(
     model: &Path,
     signer: &dyn Signer,
@@ -150,7 +164,6 @@ pub fn seal_model(
             }
         }
     }
-    let files = plaintext_files(model)?;
     // The inner signature waits here until it is encrypted; named like every temporary of
     // `output`, so a killed run's copy is removed by the next run.
     let scratch = StagingDir::beside(output, 0o700).map_err(commit_error)?;
@@ -159,15 +172,16 @@ pub fn seal_model(
         signature: Some(inner_path.clone()),
         ..options.sign.clone()
     };
-    let inner = sign_model(model, signer, &sign_options, &NoProgress)?;
+    let plan = plan_signing(model, &sign_options)?;
+    let files = plaintext_files(model, &plan.tree)?;
     #[cfg(test)]
     tests::between_sign_and_encrypt(model);
-    let signed = signed_digests(&inner, &files)?;
-    let mut files = files;
-    files.push((INNER_SIGNATURE_NAME.to_string(), inner_path));
+    let digests = PlaintextDigests::new(&plan);
+    let mut all_files = files;
+    all_files.push((INNER_SIGNATURE_NAME.to_string(), inner_path.clone()));
     let plaintext = Plaintext::Directory {
         root: model.to_path_buf(),
-        files,
+        files: all_files,
     };
     let mut encrypt_options = EncryptOptions {
         model_name: Some(
@@ -182,14 +196,45 @@ pub fn seal_model(
         encrypt_options.chunk_size = c;
     }
     encrypt_options.overwrite = options.force;
-    let encrypted = envelope::encrypt_matching(
-        &plaintext,
-        recipients,
-        output,
-        &encrypt_options,
-        &signed,
-        &[INNER_SIGNATURE_NAME],
-    )?;
+    // The inner signature, made when every file was hashed; a signing failure is kept here and
+    // reported as itself (the encryption only learns that the late file could not be made).
+    let inner: RefCell<Option<SignOutcome>> = RefCell::new(None);
+    let sign_failure: RefCell<Option<SignError>> = RefCell::new(None);
+    let make_inner = || -> Result<PathBuf, SealError> {
+        let resources = digests.resources(model)?;
+        match finish_signing(&plan, resources, signer) {
+            Ok(outcome) => {
+                *inner.borrow_mut() = Some(outcome);
+                Ok(inner_path.clone())
+            }
+            Err(e) => {
+                *sign_failure.borrow_mut() = Some(e);
+                Err(SealError::Usage(
+                    "the inner signature could not be made".into(),
+                ))
+            }
+        }
+    };
+    let pass = Pass {
+        observe: Some(&digests),
+        late: Some(LateFile {
+            name: INNER_SIGNATURE_NAME,
+            make: &make_inner,
+        }),
+    };
+    let encrypted =
+        match encrypt_in_one_pass(&plaintext, recipients, output, &encrypt_options, pass) {
+            Ok(summary) => summary,
+            Err(e) => {
+                return Err(match sign_failure.take() {
+                    Some(sign) => DeployError::Sign(sign),
+                    None => DeployError::Seal(e),
+                })
+            }
+        };
+    let inner = inner.take().ok_or_else(|| {
+        DeployError::Usage("the encryption ended without making the inner signature".into())
+    })?;
     let outer_options = SignOptions {
         signature: Some(outer_signature),
         output: if options.force {
@@ -207,36 +252,152 @@ pub fn seal_model(
     })
 }
 
-/// The digests the encryption pass must reproduce: the inner signature's manifest, with a
-/// single-file model's `.` resource under the name the file has inside the sealed directory.
-fn signed_digests(
-    inner: &SignOutcome,
-    files: &[(String, PathBuf)],
-) -> Result<SignedDigests, DeployError> {
-    let statement = &inner.statement;
-    let digests = SignedDigests::new(&statement.serialization, &statement.resources)
-        .map_err(|e| DeployError::Sign(SignError::Digest(e)))?;
-    Ok(match files {
-        [(name, _)] if digests.covers(".") => digests.renamed(".", name),
-        _ => digests,
-    })
+/// Seal's hashing of the plaintext inside the encryption pass: one [`StreamDigest`] per walked
+/// file, each checked, when the pass starts, to still be the file the walk listed; the resources
+/// in signing order once every file was read.
+struct PlaintextDigests<'a> {
+    plan: &'a SignPlan,
+    /// Each walked file's resources, by its index in the walk, once read.
+    results: Arc<Mutex<Vec<Option<Vec<Resource>>>>>,
 }
 
-/// The files to encrypt: a directory's files (refusing the reserved name), or a single file under
-/// its own name (a sealed model is always a directory, holding the file and the signature).
-fn plaintext_files(model: &Path) -> Result<Vec<(String, PathBuf)>, DeployError> {
-    match envelope::plaintext_from_path(model)? {
-        Plaintext::File(path) => Ok(vec![(crate::tree::model_name(&path), path)]),
-        Plaintext::Directory { files, .. } => {
-            if files.iter().any(|(name, _)| name == INNER_SIGNATURE_NAME) {
-                return Err(DeployError::Usage(format!(
-                    "{}: has a top-level {INNER_SIGNATURE_NAME}, a name seal reserves for the signature it stores inside the encrypted model",
-                    model.display()
-                )));
-            }
-            Ok(files)
+impl<'a> PlaintextDigests<'a> {
+    fn new(plan: &'a SignPlan) -> PlaintextDigests<'a> {
+        PlaintextDigests {
+            plan,
+            results: Arc::new(Mutex::new(vec![None; plan.tree.files.len()])),
         }
     }
+
+    /// Every walked file's resources, in signing order (the walk's order).
+    fn resources(&self, model: &Path) -> Result<Vec<Resource>, SealError> {
+        let mut results = self
+            .results
+            .lock()
+            .map_err(|_| SealError::Usage("a hashing thread panicked while sealing".into()))?;
+        let mut out = Vec::new();
+        for (file, resources) in self.plan.tree.files.iter().zip(results.iter_mut()) {
+            match resources.take() {
+                Some(r) => out.extend(r),
+                None => {
+                    return Err(SealError::Changed {
+                        path: model.join(file.name.as_str()),
+                        reason: "changed while sealing: listed, but not encrypted".into(),
+                    })
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl PassObservers for PlaintextDigests<'_> {
+    fn observers(&self, files: &[(&FileEntry, &Path)]) -> Result<Observers, SealError> {
+        let tree = &self.plan.tree;
+        files
+            .iter()
+            .map(|(entry, path)| {
+                // A single-file model is stored under its own name and signed as `.`.
+                let index = match tree.single_file {
+                    true => Some(0),
+                    false => tree
+                        .files
+                        .iter()
+                        .position(|f| f.name.as_str() == entry.path),
+                };
+                let changed = |reason: &str| SealError::Changed {
+                    path: path.to_path_buf(),
+                    reason: format!("changed while sealing: {reason}"),
+                };
+                let Some(index) = index else {
+                    return Err(changed("appeared after the model was listed"));
+                };
+                let walked = &tree.files[index];
+                let meta = std::fs::metadata(path).map_err(|e| SealError::io(path, e))?;
+                if meta.len() != walked.len
+                    || entry.size != walked.len
+                    || crate::tree::ChangeStamp::of(&meta) != walked.stamp
+                {
+                    return Err(changed("written to since the model was listed"));
+                }
+                let digest = StreamDigest::new(&self.plan.config, walked.name.as_str(), entry.size)
+                    .map_err(|e| SealError::Usage(e.to_string()))?;
+                Ok(Some(Box::new(DigestRecorder {
+                    digest,
+                    index,
+                    results: Arc::clone(&self.results),
+                }) as Box<dyn PlaintextObserver>))
+            })
+            .collect()
+    }
+}
+
+/// Hashes one file as it is encrypted and files its resources under the walk's index.
+struct DigestRecorder {
+    digest: StreamDigest,
+    index: usize,
+    results: Arc<Mutex<Vec<Option<Vec<Resource>>>>>,
+}
+
+impl PlaintextObserver for DigestRecorder {
+    fn observe(&mut self, plaintext: &[u8]) {
+        self.digest.update(plaintext);
+    }
+
+    fn finish(self: Box<Self>, file: &Path) -> Result<(), SealError> {
+        let resources = self.digest.finish().map_err(|reason| SealError::Changed {
+            path: file.to_path_buf(),
+            reason: format!("changed while sealing: {reason}"),
+        })?;
+        let mut results = self
+            .results
+            .lock()
+            .map_err(|_| SealError::Usage("a hashing thread panicked while sealing".into()))?;
+        if let Some(slot) = results.get_mut(self.index) {
+            *slot = Some(resources);
+        }
+        Ok(())
+    }
+}
+
+/// The files to encrypt, from the walk signing made: a directory's files (refusing the reserved
+/// name), or a single file under its own name (a sealed model is always a directory, holding the
+/// file and the signature).
+fn plaintext_files(model: &Path, tree: &ModelTree) -> Result<Vec<(String, PathBuf)>, DeployError> {
+    if tree.single_file {
+        return Ok(tree
+            .files
+            .iter()
+            .map(|f| (crate::tree::model_name(model), f.path.clone()))
+            .collect());
+    }
+    // The signature is one more file: refused here, before the model is read.
+    let max = envelope::format::MAX_FILES;
+    if tree.files.len() >= max {
+        return Err(DeployError::Seal(SealError::Limit {
+            path: model.to_path_buf(),
+            reason: format!(
+                "{} files, more than {} (seal stores its signature as one more file; the format allows {max})",
+                tree.files.len(),
+                max - 1
+            ),
+        }));
+    }
+    if tree
+        .files
+        .iter()
+        .any(|f| f.name.as_str() == INNER_SIGNATURE_NAME)
+    {
+        return Err(DeployError::Usage(format!(
+            "{}: has a top-level {INNER_SIGNATURE_NAME}, a name seal reserves for the signature it stores inside the encrypted model",
+            model.display()
+        )));
+    }
+    Ok(tree
+        .files
+        .iter()
+        .map(|f| (f.name.as_str().to_string(), f.path.clone()))
+        .collect())
 }
 
 /// Options of [`unseal_model`].
@@ -387,8 +548,10 @@ fn commit_error(e: CommitError) -> DeployError {
 #[cfg(test)]
 mod tests {
     //! seal's guarantee that the encrypted bytes are the signed bytes: a file rewritten between
-    //! signing and encrypting (through the test-only hook [`between_sign_and_encrypt`], no timing
-    //! games) fails the run with "changed while sealing" and leaves no output.
+    //! the walk and the pass that signs and encrypts it (through the test-only hook
+    //! [`between_sign_and_encrypt`], no timing games) fails the run with "changed while sealing"
+    //! and leaves no output; and each plaintext byte is read once (counted through
+    //! `digest::counted`).
 
     use super::*;
     use crate::digest::{HashAlgorithm, Method};
@@ -403,7 +566,8 @@ mod tests {
         static HOOK: RefCell<Option<Hook>> = const { RefCell::new(None) };
     }
 
-    /// Called by [`seal_model`] after the inner signature is made, before the encryption pass.
+    /// Called by [`seal_model`] after the model is walked, before the pass that hashes and
+    /// encrypts it.
     pub(super) fn between_sign_and_encrypt(model: &Path) {
         HOOK.with(|h| {
             if let Some(hook) = h.borrow().as_ref() {
@@ -515,6 +679,46 @@ mod tests {
                 vec![3u8; 300_000]
             );
             std::fs::remove_dir_all(&out).unwrap();
+        }
+    }
+
+    #[test]
+    fn seal_reads_each_plaintext_byte_once() {
+        for method in [
+            Method::Files,
+            Method::Shards {
+                shard_size: 100_000,
+            },
+        ] {
+            let f = Fixture::new();
+            let model = f.path("llm");
+            let outcome = f.seal(&model, method, |_| {}).unwrap();
+            // weights.bin and sub/config.json: every byte once, for signing and encrypting.
+            assert_eq!(
+                crate::digest::counted::bytes_below(&model),
+                300_002,
+                "{method:?}"
+            );
+            // And the signature made from that pass is the one a separate signing pass makes.
+            let again = crate::sign::sign_model(
+                &model,
+                keys::open::open_signer(&KeyRef::File(f.path("k.pem")), &KeyOptions::default())
+                    .unwrap()
+                    .as_ref(),
+                &SignOptions {
+                    method,
+                    hash: HashAlgorithm::Sha256,
+                    signature: Some(f.path("again.sig")),
+                    ..SignOptions::default()
+                },
+                &NoProgress,
+            )
+            .unwrap();
+            assert_eq!(
+                outcome.inner.statement.to_json(),
+                again.statement.to_json(),
+                "{method:?}"
+            );
         }
     }
 

@@ -226,36 +226,10 @@ pub fn sign_model(
     options: &SignOptions,
     progress: &dyn Progress,
 ) -> Result<SignOutcome, SignError> {
-    let signature_path = options
-        .signature
-        .clone()
-        .unwrap_or_else(|| default_signature_path(model));
-    // Before any hashing: a refused output costs nothing.
-    check_output(model, &signature_path, options.output)?;
-    let statement = statement_of(
-        model,
-        &options.digest_options(),
-        Some(&signature_path),
-        progress,
-    )?;
-    let bundle = sign_statement(&statement, signer)?;
-    write_signature(&signature_path, &bundle, options.output)?;
-
-    let algorithm = signer.public_key().algorithm();
-    let mut warnings = Vec::new();
-    if !algorithm.oms_interoperable() {
-        warnings.push(format!(
-            "{} signatures are a modelseal extension: model-signing 1.1.1 cannot verify them",
-            algorithm.name()
-        ));
-    }
-    Ok(SignOutcome {
-        signature_path,
-        statement,
-        key_hint: signer.public_key().hint(),
-        method: method_name(&bundle.material),
-        warnings,
-    })
+    let plan = plan_signing(model, options)?;
+    progress.begin(plan.tree.total_len());
+    let resources = digest::hash_tree(&plan.tree, &plan.config, progress)?;
+    finish_signing(&plan, resources, signer)
 }
 
 /// The statement signing `model` would sign, without a key and without writing anything: its
@@ -267,17 +241,82 @@ pub fn digest_model(
     options: &DigestOptions,
     progress: &dyn Progress,
 ) -> Result<Statement, SignError> {
-    statement_of(model, options, None, progress)
+    let (tree, config) = walk_for_signing(model, options, None)?;
+    progress.begin(tree.total_len());
+    let resources = digest::hash_tree(&tree, &config, progress)?;
+    checked_statement(model, config, resources)
 }
 
-/// Walks and hashes `model` into the statement to sign, leaving out the user's ignores, the git
-/// paths and `signature` when it lies inside the model (all recorded in `ignore_paths`).
-fn statement_of(
+/// What signing a model hashes and records, before any byte is read: the walked tree, the
+/// serialization config of the statement, where the signature goes and how it is written. `seal`
+/// uses it to hash the model in its encryption pass instead of in a pass of its own.
+pub(crate) struct SignPlan {
+    /// The model as given.
+    pub model: PathBuf,
+    /// Its files, in signing order.
+    pub tree: tree::ModelTree,
+    /// The statement's serialization config.
+    pub config: SerializationConfig,
+    /// Where the bundle is written.
+    pub signature_path: PathBuf,
+    /// A new file, a replaced one, or a line appended.
+    pub output: OutputMode,
+}
+
+/// Checks where the signature may go (before any hashing: a refused output costs nothing), then
+/// walks `model` as [`sign_model`] does and fixes the statement's config.
+pub(crate) fn plan_signing(model: &Path, options: &SignOptions) -> Result<SignPlan, SignError> {
+    let signature_path = options
+        .signature
+        .clone()
+        .unwrap_or_else(|| default_signature_path(model));
+    check_output(model, &signature_path, options.output)?;
+    let (tree, config) =
+        walk_for_signing(model, &options.digest_options(), Some(&signature_path))?;
+    Ok(SignPlan {
+        model: model.to_path_buf(),
+        tree,
+        config,
+        signature_path,
+        output: options.output,
+    })
+}
+
+/// Signs the statement of `plan` over `resources` (in signing order) and writes the bundle as
+/// the plan's output mode says.
+pub(crate) fn finish_signing(
+    plan: &SignPlan,
+    resources: Vec<digest::Resource>,
+    signer: &dyn Signer,
+) -> Result<SignOutcome, SignError> {
+    let statement = checked_statement(&plan.model, plan.config.clone(), resources)?;
+    let bundle = sign_statement(&statement, signer)?;
+    write_signature(&plan.signature_path, &bundle, plan.output)?;
+
+    let algorithm = signer.public_key().algorithm();
+    let mut warnings = Vec::new();
+    if !algorithm.oms_interoperable() {
+        warnings.push(format!(
+            "{} signatures are a modelseal extension: model-signing 1.1.1 cannot verify them",
+            algorithm.name()
+        ));
+    }
+    Ok(SignOutcome {
+        signature_path: plan.signature_path.clone(),
+        statement,
+        key_hint: signer.public_key().hint(),
+        method: method_name(&bundle.material),
+        warnings,
+    })
+}
+
+/// Walks `model` for signing, leaving out the user's ignores, the git paths and `signature` when
+/// it lies inside the model (all recorded in `ignore_paths` of the returned config).
+fn walk_for_signing(
     model: &Path,
     options: &DigestOptions,
     signature: Option<&Path>,
-    progress: &dyn Progress,
-) -> Result<Statement, SignError> {
+) -> Result<(tree::ModelTree, SerializationConfig), SignError> {
     if let (Method::Shards { .. }, HashAlgorithm::Blake3) = (options.method, options.hash) {
         return Err(SignError::Options(
             "blake3 is not sharded (it hashes one file in parallel already); use files serialization with blake3"
@@ -294,17 +333,23 @@ fn statement_of(
         allow_symlinks: options.allow_symlinks,
     };
     let model_tree = tree::walk(model, &walk)?;
-    progress.begin(model_tree.total_len());
-
     let config = SerializationConfig {
         method: options.method,
         hash: options.hash,
         allow_symlinks: options.allow_symlinks,
         ignore_paths: recorded_ignore_paths(&ignore, model_tree.single_file),
     };
-    let resources = digest::hash_tree(&model_tree, &config, progress)?;
+    Ok((model_tree, config))
+}
+
+/// The statement over `resources`, refused when no verifier would accept it (rather than found
+/// out at verification time).
+fn checked_statement(
+    model: &Path,
+    config: SerializationConfig,
+    resources: Vec<digest::Resource>,
+) -> Result<Statement, SignError> {
     let statement = Statement::new(tree::model_name(model), config, resources);
-    // Refuse to sign what no verifier would accept, rather than find out at verification time.
     statement.check().map_err(|source| SignError::Statement {
         model: model.to_path_buf(),
         source,

@@ -220,6 +220,116 @@ impl StreamCheck {
     }
 }
 
+/// Hashes one file's bytes, fed in order, into the resources signing lists for it — what
+/// [`super::hash_tree`] computes for that file, from a read made for another purpose (seal's
+/// encryption pass), so the file is read once.
+pub struct StreamDigest {
+    hash: HashAlgorithm,
+    algorithm: String,
+    /// `(resource name, start, end)` of each resource, in signing order.
+    ranges: Vec<(String, u64, u64)>,
+    size: u64,
+    next: usize,
+    offset: u64,
+    hasher: Option<StreamHasher>,
+    digests: Vec<Vec<u8>>,
+    /// Set when more bytes came than `size`.
+    overflow: bool,
+}
+
+impl StreamDigest {
+    /// The resources of the file `name` (as the statement names it: `.` for a single-file model)
+    /// of `size` bytes under `config`: the whole file, or its shards (none for an empty file).
+    pub fn new(
+        config: &SerializationConfig,
+        name: &str,
+        size: u64,
+    ) -> Result<StreamDigest, DigestError> {
+        let algorithm = super::resource_algorithm(config.method, config.hash)?;
+        let ranges = match config.method {
+            Method::Files => vec![(name.to_string(), 0, size)],
+            Method::Shards { shard_size } => {
+                let step = usize::try_from(shard_size).unwrap_or(usize::MAX);
+                (0..size)
+                    .step_by(step)
+                    .map(|start| {
+                        let end = size.min(start.saturating_add(shard_size));
+                        (format!("{name}:{start}:{end}"), start, end)
+                    })
+                    .collect()
+            }
+        };
+        Ok(StreamDigest {
+            hash: config.hash,
+            algorithm,
+            ranges,
+            size,
+            next: 0,
+            offset: 0,
+            hasher: None,
+            digests: Vec::new(),
+            overflow: false,
+        })
+    }
+
+    /// Feeds the file's next bytes (in order, from offset 0).
+    pub fn update(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            let Some(&(_, _, end)) = self.ranges.get(self.next) else {
+                self.overflow = true;
+                return;
+            };
+            let want =
+                usize::try_from(end - self.offset).map_or(bytes.len(), |n| n.min(bytes.len()));
+            let hash = self.hash;
+            self.hasher
+                .get_or_insert_with(|| StreamHasher::new(hash))
+                .update(&bytes[..want]);
+            self.offset += want as u64;
+            bytes = &bytes[want..];
+            self.close_finished();
+        }
+    }
+
+    /// Completes every range that ends where the bytes fed so far end (an empty file's one
+    /// range ends where it starts).
+    fn close_finished(&mut self) {
+        while let Some(&(_, _, end)) = self.ranges.get(self.next) {
+            if end != self.offset {
+                return;
+            }
+            let hasher = self
+                .hasher
+                .take()
+                .unwrap_or_else(|| StreamHasher::new(self.hash));
+            self.digests.push(hasher.finalize());
+            self.next += 1;
+        }
+    }
+
+    /// After the whole file was fed: its resources, or what went wrong (not exactly `size`
+    /// bytes fed).
+    pub fn finish(mut self) -> Result<Vec<Resource>, String> {
+        self.close_finished();
+        if self.overflow || self.offset != self.size || self.next != self.ranges.len() {
+            return Err(format!(
+                "{} bytes read where {} were listed",
+                self.offset, self.size
+            ));
+        }
+        Ok(self
+            .ranges
+            .into_iter()
+            .zip(self.digests)
+            .map(|((name, _, _), digest)| Resource {
+                name,
+                algorithm: self.algorithm.clone(),
+                digest,
+            })
+            .collect())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

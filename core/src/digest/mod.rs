@@ -16,8 +16,10 @@ mod hasher;
 mod manifest;
 mod plan;
 mod read;
+#[cfg(test)]
+pub(crate) use read::counted;
 
-pub use expect::{SignedDigests, StreamCheck};
+pub use expect::{SignedDigests, StreamCheck, StreamDigest};
 pub use manifest::{compare, resource_file, root_digest};
 
 use crate::progress::Progress;

@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 use super::authenticate::{open_authenticated, Form, Opened};
 use super::format::{FileEntry, ENVELOPE_NAME};
 use super::keyschedule::KeySchedule;
-use super::stream::{check_ct_len, decrypt_jobs_with_progress, ChunkLayout, FileCipher, Job};
+use super::pipeline::{FileJob, Held, Opened as JobFiles};
+use super::stream::{check_ct_len, decrypt_jobs_with_progress, ChunkLayout, FileCipher};
 use super::SealError;
 use crate::fs::commit::{clean_stale_temporaries, create_new, write_file_beside, StagingDir};
 use crate::fs::open_nofollow;
@@ -88,22 +89,10 @@ pub fn decrypt_with_progress(
     clean_stale_temporaries(output)?;
     let opened = open_authenticated(encrypted, identity)?;
     let sources = inventory(&opened, &options.skip)?;
-    progress.begin(sources.iter().map(|(entry, _, _)| entry.size).sum());
-    let ciphers = sources
-        .iter()
-        .map(|(entry, _, _)| {
-            let keys = opened.dek.file_keys(&entry.path, &entry.salt);
-            FileCipher::new(
-                &keys,
-                ChunkLayout::new(opened.header.body.chunk_size, entry.size),
-            )
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    progress.begin(sources.iter().map(|(entry, _)| entry.size).sum());
     match &opened.form {
-        Form::SingleFile(_) => {
-            decrypt_single(&opened, &sources, &ciphers, output, options, progress)?
-        }
-        Form::Directory(_) => decrypt_directory(&sources, &ciphers, output, options, progress)?,
+        Form::SingleFile(_) => decrypt_single(&opened, &sources, output, options, progress)?,
+        Form::Directory(_) => decrypt_directory(&opened, &sources, output, options, progress)?,
     }
     let files = &opened.header.body.files;
     Ok(DecryptSummary {
@@ -115,7 +104,83 @@ pub fn decrypt_with_progress(
     })
 }
 
-type SourceFile<'a> = (&'a FileEntry, File, PathBuf);
+/// A listed ciphertext file and where it is; opened again only when its turn comes.
+type SourceFile<'a> = (&'a FileEntry, PathBuf);
+
+/// Opens a ciphertext file without following a symlink and checks it is a regular file of
+/// exactly `expected` bytes.
+fn open_ciphertext(path: &Path, expected: u64) -> Result<File, SealError> {
+    let f = open_nofollow(path).map_err(|e| SealError::io(path, e))?;
+    let meta = f.metadata().map_err(|e| SealError::io(path, e))?;
+    if !meta.is_file() {
+        return Err(SealError::Tree {
+            path: path.to_path_buf(),
+            reason: "not a regular file".into(),
+        });
+    }
+    check_ct_len(meta.len(), expected, path)?;
+    Ok(f)
+}
+
+/// Where a job's plaintext goes: the temporary file the caller holds (single-file layout), or a
+/// new file in the staging directory, created when the job starts and closed once synced.
+enum Destination<'a> {
+    Open(&'a File),
+    New(PathBuf),
+}
+
+/// One file's decryption, opened on demand (see [`FileJob`]).
+struct DecryptJob<'a> {
+    entry: &'a FileEntry,
+    src: &'a Path,
+    dek: &'a crate::keys::wrapping::DataKey,
+    chunk_size: u32,
+    ct_base: u64,
+    dst: Destination<'a>,
+    dst_name: &'a Path,
+    file_mode: u32,
+}
+
+impl FileJob for DecryptJob<'_> {
+    fn layout(&self) -> ChunkLayout {
+        ChunkLayout::new(self.chunk_size, self.entry.size)
+    }
+    fn ct_base(&self) -> u64 {
+        self.ct_base
+    }
+    fn src_name(&self) -> &Path {
+        self.src
+    }
+    fn dst_name(&self) -> &Path {
+        self.dst_name
+    }
+    fn open(&self) -> Result<JobFiles<'_>, SealError> {
+        let keys = self.dek.file_keys(&self.entry.path, &self.entry.salt);
+        let cipher = FileCipher::new(&keys, self.layout())?;
+        let src = open_ciphertext(self.src, self.ct_base + self.layout().ct_len())?;
+        let dst = match &self.dst {
+            Destination::Open(f) => Held::Borrowed(*f),
+            // create_new: names that collide on a case-insensitive file system fail (§10 step 10).
+            Destination::New(path) => Held::Owned(create_new(path, 0o600, 0o700)?),
+        };
+        Ok(JobFiles {
+            cipher: Held::Owned(cipher),
+            src: Held::Owned(src),
+            dst,
+        })
+    }
+    fn finish(&self, opened: &JobFiles<'_>) -> Result<(), SealError> {
+        match &self.dst {
+            // The caller sets the mode of and syncs the file it holds.
+            Destination::Open(_) => Ok(()),
+            Destination::New(path) => opened
+                .dst
+                .set_permissions(std::fs::Permissions::from_mode(self.file_mode))
+                .and_then(|_| opened.dst.sync_all())
+                .map_err(|e| SealError::io(path, e)),
+        }
+    }
+}
 
 /// §10 step 9: every listed file present, a regular file of exactly `ct_len(S)` bytes; nothing
 /// else in the directory but the envelope, the git names and caller-named skips.
@@ -129,7 +194,7 @@ fn inventory<'a>(opened: &'a Opened, skip: &[String]) -> Result<Vec<SourceFile<'
             let expected =
                 opened.envelope_len + ChunkLayout::new(body.chunk_size, entry.size).ct_len();
             check_ct_len(len, expected, path)?;
-            Ok(vec![(entry, f, path.clone())])
+            Ok(vec![(entry, path.clone())])
         }
         Form::Directory(root) => {
             let listed: HashMap<&str, &FileEntry> =
@@ -159,17 +224,11 @@ fn inventory<'a>(opened: &'a Opened, skip: &[String]) -> Result<Vec<SourceFile<'
                         reason: "missing file (listed in the authenticated header)".into(),
                     });
                 }
-                let f = open_nofollow(&path).map_err(|e| SealError::io(&path, e))?;
-                let meta = f.metadata().map_err(|e| SealError::io(&path, e))?;
-                if !meta.is_file() {
-                    return Err(SealError::Tree {
-                        path,
-                        reason: "not a regular file".into(),
-                    });
-                }
+                // Opened, checked and closed: open files stay bounded (issue 17 item 5); the job
+                // checks it again when it opens it.
                 let expected = ChunkLayout::new(body.chunk_size, entry.size).ct_len();
-                check_ct_len(meta.len(), expected, &path)?;
-                out.push((entry, f, path));
+                drop(open_ciphertext(&path, expected)?);
+                out.push((entry, path));
             }
             Ok(out)
         }
@@ -235,28 +294,29 @@ impl Walk<'_> {
 fn decrypt_single(
     opened: &Opened,
     sources: &[SourceFile<'_>],
-    ciphers: &[FileCipher],
     output: &Path,
     options: &DecryptOptions,
     progress: &dyn Progress,
 ) -> Result<(), SealError> {
-    let (_, src, src_name) = &sources[0];
+    let (entry, src) = &sources[0];
     write_file_beside(output, options.file_mode, options.overwrite, |dst| {
-        let job = Job {
-            cipher: &ciphers[0],
+        let job = DecryptJob {
+            entry,
             src,
-            src_name,
+            dek: &opened.dek,
+            chunk_size: opened.header.body.chunk_size,
             ct_base: opened.envelope_len,
-            dst,
+            dst: Destination::Open(dst),
             dst_name: output,
+            file_mode: options.file_mode,
         };
         decrypt_jobs_with_progress(std::slice::from_ref(&job), progress)
     })
 }
 
 fn decrypt_directory(
+    opened: &Opened,
     sources: &[SourceFile<'_>],
-    ciphers: &[FileCipher],
     output: &Path,
     options: &DecryptOptions,
     progress: &dyn Progress,
@@ -265,31 +325,25 @@ fn decrypt_directory(
     // It is created 0700 (not from the umask), so a killed run leaves nothing others can enter
     // (§10 step 10, §14.7).
     let staging = StagingDir::beside(output, 0o700)?;
-    let mut outs = Vec::with_capacity(sources.len());
-    for (entry, _, _) in sources {
-        let dst = staging.path().join(&entry.path);
-        // create_new: names that collide on a case-insensitive file system fail (§10 step 10).
-        outs.push((create_new(&dst, 0o600, 0o700)?, dst));
-    }
-    let jobs: Vec<Job<'_>> = sources
+    let names: Vec<PathBuf> = sources
         .iter()
-        .zip(&outs)
-        .zip(ciphers)
-        .map(|(((_, src, src_name), (dst, dst_name)), cipher)| Job {
-            cipher,
+        .map(|(entry, _)| staging.path().join(&entry.path))
+        .collect();
+    let jobs: Vec<DecryptJob<'_>> = sources
+        .iter()
+        .zip(&names)
+        .map(|((entry, src), name)| DecryptJob {
+            entry,
             src,
-            src_name,
+            dek: &opened.dek,
+            chunk_size: opened.header.body.chunk_size,
             ct_base: 0,
-            dst,
-            dst_name,
+            dst: Destination::New(name.clone()),
+            dst_name: name,
+            file_mode: options.file_mode,
         })
         .collect();
+    // Each file is created, written, given its mode, fsynced and closed in its turn.
     decrypt_jobs_with_progress(&jobs, progress)?;
-    for (f, p) in &outs {
-        f.set_permissions(std::fs::Permissions::from_mode(options.file_mode))
-            .map_err(|e| SealError::io(p, e))?;
-    }
-    let files: Vec<(&File, &Path)> = outs.iter().map(|(f, p)| (f, p.as_path())).collect();
-    crate::fs::atomic::sync_all_parallel(&files).map_err(|(p, e)| SealError::io(&p, e))?;
     Ok(staging.commit(output, options.overwrite)?)
 }

@@ -12,14 +12,16 @@ use std::path::{Path, PathBuf};
 use super::authenticate::build_envelope;
 use super::format::{
     check_model_name, check_rel_path, chunk_size_ok, path_order, Body, FileEntry, Header, Layout,
-    DEFAULT_CHUNK_SIZE, ENVELOPE_NAME, MAX_STANZAS, SALT_LEN,
+    DEFAULT_CHUNK_SIZE, ENVELOPE_NAME, MAX_FILES, MAX_STANZAS, SALT_LEN,
 };
 use super::keyschedule::{body_digest, KeySchedule};
+use super::pipeline::{FileJob, Held, Opened};
 use super::signed_plaintext::SignedPlaintext;
-use super::stream::{encrypt_jobs_observed, ChunkLayout, FileCipher, Job, Observers};
+use super::stream::{encrypt_jobs, encrypt_jobs_observed, ChunkLayout, FileCipher, Observers};
 use super::SealError;
 use crate::digest::SignedDigests;
 use crate::fs::commit::{clean_stale_temporaries, create_new, write_file_beside, StagingDir};
+use crate::fs::open_nofollow;
 use crate::keys::wrapping::DataKey;
 use crate::keys::wrapping::{Recipient, WrapContext};
 use crate::progress::{NoProgress, Progress};
@@ -132,7 +134,7 @@ pub fn encrypt_with_progress(
         options,
         &mut OsEntropy,
         progress,
-        None,
+        Pass::default(),
     )
 }
 
@@ -150,23 +152,114 @@ pub fn encrypt_matching(
     unsigned: &[&str],
 ) -> Result<EncryptSummary, SealError> {
     let expect = SignedPlaintext { signed, unsigned };
-    encrypt_inner(
-        input,
-        recipients,
-        output,
-        options,
-        &mut OsEntropy,
-        &NoProgress,
-        Some(&expect),
-    )
+    let pass = Pass {
+        observe: Some(&expect),
+        late: None,
+    };
+    encrypt_in_one_pass(input, recipients, output, options, pass)
 }
 
+/// A file to encrypt, as listed: it is opened again only when its turn comes (open files stay
+/// bounded whatever the number of files) and must then still be the same file, unchanged.
 struct Source {
     path: PathBuf,
-    file: File,
     entry: FileEntry,
-    /// The change stamp when opened: a rewrite during encryption, even in place, is refused.
+    /// The change stamp when listed: a rewrite during encryption, even in place, is refused.
     stamp: crate::tree::ChangeStamp,
+    /// `(device, inode)` when listed: a file replaced by another is refused.
+    identity: (u64, u64),
+}
+
+impl Source {
+    /// Opens the listed file again and checks it is the one listed, unchanged.
+    fn open(&self) -> Result<File, SealError> {
+        let file = open_nofollow(&self.path).map_err(|e| SealError::io(&self.path, e))?;
+        self.check(&file, "replaced or written to since it was listed")?;
+        Ok(file)
+    }
+
+    /// §9 step 9: a source that changed size, or was rewritten in place or replaced, while it was
+    /// read is refused.
+    fn check(&self, file: &File, changed: &str) -> Result<(), SealError> {
+        let meta = file.metadata().map_err(|e| SealError::io(&self.path, e))?;
+        let len = meta.len();
+        if len != self.entry.size {
+            return Err(SealError::Changed {
+                path: self.path.clone(),
+                reason: format!("{len} bytes now, {} when listed", self.entry.size),
+            });
+        }
+        if crate::tree::ChangeStamp::of(&meta) != self.stamp
+            || file_identity(&meta) != self.identity
+        {
+            return Err(SealError::Changed {
+                path: self.path.clone(),
+                reason: changed.into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+fn file_identity(meta: &std::fs::Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (meta.dev(), meta.ino())
+}
+
+/// Where a job's ciphertext goes: a file the caller holds open (single-file layout), or a new
+/// file in the staging directory, created when the job starts and closed when it is synced.
+enum Destination<'a> {
+    Open(&'a File),
+    New(PathBuf),
+}
+
+/// One file's encryption, opened on demand (see [`FileJob`]).
+struct EncryptJob<'a> {
+    source: &'a Source,
+    dek: &'a DataKey,
+    chunk_size: u32,
+    ct_base: u64,
+    dst: Destination<'a>,
+    dst_name: &'a Path,
+}
+
+impl FileJob for EncryptJob<'_> {
+    fn layout(&self) -> ChunkLayout {
+        ChunkLayout::new(self.chunk_size, self.source.entry.size)
+    }
+    fn ct_base(&self) -> u64 {
+        self.ct_base
+    }
+    fn src_name(&self) -> &Path {
+        &self.source.path
+    }
+    fn dst_name(&self) -> &Path {
+        self.dst_name
+    }
+    fn open(&self) -> Result<Opened<'_>, SealError> {
+        let entry = &self.source.entry;
+        let keys = self.dek.file_keys(&entry.path, &entry.salt);
+        let cipher = FileCipher::new(&keys, self.layout())?;
+        let src = self.source.open()?;
+        let dst = match &self.dst {
+            Destination::Open(f) => Held::Borrowed(*f),
+            Destination::New(path) => Held::Owned(create_new(path, 0o644, 0o755)?),
+        };
+        Ok(Opened {
+            cipher: Held::Owned(cipher),
+            src: Held::Owned(src),
+            dst,
+        })
+    }
+    fn finish(&self, opened: &Opened<'_>) -> Result<(), SealError> {
+        self.source
+            .check(&opened.src, "written to while it was being encrypted")?;
+        match &self.dst {
+            // The caller syncs the file it holds.
+            Destination::Open(_) => Ok(()),
+            Destination::New(path) => opened.dst.sync_all().map_err(|e| SealError::io(path, e)),
+        }
+    }
 }
 
 /// [`encrypt`] with the randomness source given (tests inject a seeded one; §16 draw order).
@@ -185,8 +278,65 @@ pub(crate) fn encrypt_with_entropy(
         options,
         entropy,
         &NoProgress,
-        None,
+        Pass::default(),
     )
+}
+
+/// Observers of the encryption pass: one per file, in the order given (`None`: not observed).
+pub(crate) trait PassObservers {
+    /// The observers of `files` (`(entry, source path)`), or why the run must not start.
+    fn observers(&self, files: &[(&FileEntry, &Path)]) -> Result<Observers, SealError>;
+}
+
+impl PassObservers for SignedPlaintext<'_> {
+    fn observers(&self, files: &[(&FileEntry, &Path)]) -> Result<Observers, SealError> {
+        SignedPlaintext::observers(self, files)
+    }
+}
+
+/// A file of an encrypted directory that can only be made once the others are encrypted: seal's
+/// inner signature, made from the digests of the encryption pass. It is listed by name in the
+/// [`Plaintext::Directory`] (the path given there is not read), gets its salt in file order like
+/// every file, and is made by `make` after the pass and encrypted last.
+pub(crate) struct LateFile<'a> {
+    /// Its name in the encrypted directory.
+    pub name: &'a str,
+    /// Writes it and says where it is.
+    pub make: &'a dyn Fn() -> Result<PathBuf, SealError>,
+}
+
+/// What else the encryption pass does: observe the plaintext, add a late file.
+#[derive(Default)]
+pub(crate) struct Pass<'a> {
+    pub observe: Option<&'a dyn PassObservers>,
+    pub late: Option<LateFile<'a>>,
+}
+
+/// [`encrypt_matching`] for seal's one pass: `pass.observe` sees every file's plaintext as it is
+/// encrypted (seal hashes it for the inner signature), then `pass.late` is made and encrypted.
+pub(crate) fn encrypt_in_one_pass(
+    input: &Plaintext,
+    recipients: &[&dyn Recipient],
+    output: &Path,
+    options: &EncryptOptions,
+    pass: Pass<'_>,
+) -> Result<EncryptSummary, SealError> {
+    encrypt_inner(
+        input,
+        recipients,
+        output,
+        options,
+        &mut OsEntropy,
+        &NoProgress,
+        pass,
+    )
+}
+
+/// The authenticated header of an encryption and its envelope bytes.
+struct Sealed {
+    header: Header,
+    envelope: Vec<u8>,
+    digest: [u8; 32],
 }
 
 fn encrypt_inner(
@@ -196,18 +346,21 @@ fn encrypt_inner(
     options: &EncryptOptions,
     entropy: &mut dyn Entropy,
     progress: &dyn Progress,
-    expect: Option<&SignedPlaintext<'_>>,
+    pass: Pass<'_>,
 ) -> Result<EncryptSummary, SealError> {
     check_options(recipients, output, options)?;
+    check_file_count(input)?;
     clean_stale_temporaries(output)?;
-    let (layout, mut sources) = open_sources(input)?;
-    let observers = match expect {
-        Some(expect) => {
+    let late_name = pass.late.as_ref().map(|l| l.name);
+    let (layout, mut sources) = open_sources(input, late_name)?;
+    let observers = match pass.observe {
+        Some(observe) => {
             let files: Vec<(&FileEntry, &Path)> = sources
                 .iter()
+                .filter(|s| Some(s.entry.path.as_str()) != late_name)
                 .map(|s| (&s.entry, s.path.as_path()))
                 .collect();
-            expect.observers(&files)?
+            observe.observers(&files)?
         }
         None => Vec::new(),
     };
@@ -225,46 +378,66 @@ fn encrypt_inner(
         entropy.fill(&mut salt)?;
         s.entry.salt = salt;
     }
-    let body = Body {
-        layout,
-        model_name,
-        chunk_size: options.chunk_size,
-        files: sources.iter().map(|s| s.entry.clone()).collect(),
+    // The header is made once every file's size is known (after the pass when a file is late).
+    let seal_header = |sources: &[Source]| -> Result<Sealed, SealError> {
+        let body = Body {
+            layout,
+            model_name,
+            chunk_size: options.chunk_size,
+            files: sources.iter().map(|s| s.entry.clone()).collect(),
+        };
+        let body_bytes = body.encode().map_err(|e| input_error(e, input))?;
+        let digest = body_digest(&body_bytes);
+        let ctx = WrapContext {
+            body_digest: digest,
+            model_name: &body.model_name,
+        };
+        let mut stanzas = Vec::with_capacity(recipients.len());
+        for r in recipients {
+            stanzas.push(r.wrap(&dek, &ctx, entropy)?);
+        }
+        let header = Header {
+            body_bytes,
+            body,
+            stanzas,
+        };
+        let envelope = build_envelope(&header, &dek)?;
+        Ok(Sealed {
+            header,
+            envelope,
+            digest,
+        })
     };
-    let body_bytes = body.encode().map_err(|e| input_error(e, input))?;
-    let digest = body_digest(&body_bytes);
-    let ctx = WrapContext {
-        body_digest: digest,
-        model_name: &body.model_name,
-    };
-    let mut stanzas = Vec::with_capacity(recipients.len());
-    for r in recipients {
-        stanzas.push(r.wrap(&dek, &ctx, entropy)?);
-    }
-    let header = Header {
-        body_bytes,
-        body,
-        stanzas,
-    };
-    let envelope = build_envelope(&header, &dek)?;
     progress.begin(sources.iter().map(|s| s.entry.size).sum());
     let out = Output {
-        header: &header,
         dek: &dek,
-        envelope: &envelope,
+        chunk_size: options.chunk_size,
         path: output,
         overwrite: options.overwrite,
         progress,
     };
-    match layout {
-        Layout::SingleFile => write_single(&sources[0], &out, observers)?,
-        Layout::Directory => write_directory(&sources, &out, observers)?,
-    }
+    let sealed = match layout {
+        Layout::SingleFile => {
+            let sealed = seal_header(&sources)?;
+            write_single(&sources[0], &out, &sealed.envelope, observers)?;
+            sealed
+        }
+        Layout::Directory => {
+            let late = pass.late.as_ref().and_then(|late| {
+                sources
+                    .iter()
+                    .position(|s| s.entry.path == late.name)
+                    .map(|i| (i, late))
+            });
+            write_directory(&mut sources, late, &out, observers, seal_header)?
+        }
+    };
     Ok(EncryptSummary {
         files: sources.len(),
         bytes: sources.iter().map(|s| s.entry.size).sum(),
-        body_digest: digest,
-        recipients: header
+        body_digest: sealed.digest,
+        recipients: sealed
+            .header
             .stanzas
             .iter()
             .map(|s| (s.stanza_type.clone(), s.key_id.clone()))
@@ -308,6 +481,17 @@ fn check_options(
     Ok(())
 }
 
+/// §3: at most [`MAX_FILES`] files, checked before any file is opened.
+fn check_file_count(input: &Plaintext) -> Result<(), SealError> {
+    match input {
+        Plaintext::Directory { root, files } if files.len() > MAX_FILES => Err(SealError::limit(
+            root,
+            format!("{} files, more than {MAX_FILES}", files.len()),
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn default_model_name(input: &Plaintext) -> String {
     let path = match input {
         Plaintext::File(p) => p.as_path(),
@@ -344,29 +528,33 @@ fn input_error(e: SealError, input: &Plaintext) -> SealError {
     }
 }
 
-fn open_sources(input: &Plaintext) -> Result<(Layout, Vec<Source>), SealError> {
-    let open = |name: String, path: &Path| -> Result<Source, SealError> {
-        let file = File::open(path).map_err(|e| SealError::io(path, e))?;
-        let meta = file.metadata().map_err(|e| SealError::io(path, e))?;
-        if !meta.is_file() {
-            return Err(SealError::Usage(format!(
-                "{}: not a regular file",
-                path.display()
-            )));
-        }
-        Ok(Source {
-            path: path.to_path_buf(),
-            stamp: crate::tree::ChangeStamp::of(&meta),
-            file,
-            entry: FileEntry {
-                path: name,
-                size: meta.len(),
-                salt: [0; SALT_LEN],
-            },
-        })
-    };
+/// Lists one file: opened, looked at and closed, so that open files stay bounded (issue 17
+/// item 5); the job opens it again in its turn.
+fn list_source(name: String, path: &Path) -> Result<Source, SealError> {
+    let file = open_nofollow(path).map_err(|e| SealError::io(path, e))?;
+    let meta = file.metadata().map_err(|e| SealError::io(path, e))?;
+    if !meta.is_file() {
+        return Err(SealError::Usage(format!(
+            "{}: not a regular file",
+            path.display()
+        )));
+    }
+    Ok(Source {
+        path: path.to_path_buf(),
+        stamp: crate::tree::ChangeStamp::of(&meta),
+        identity: file_identity(&meta),
+        entry: FileEntry {
+            path: name,
+            size: meta.len(),
+            salt: [0; SALT_LEN],
+        },
+    })
+}
+
+/// The files to encrypt in file order; the late file (if any) is a placeholder until it is made.
+fn open_sources(input: &Plaintext, late: Option<&str>) -> Result<(Layout, Vec<Source>), SealError> {
     match input {
-        Plaintext::File(p) => Ok((Layout::SingleFile, vec![open(".".into(), p)?])),
+        Plaintext::File(p) => Ok((Layout::SingleFile, vec![list_source(".".into(), p)?])),
         Plaintext::Directory { root, files } => {
             if files.is_empty() {
                 return Err(SealError::Usage(format!(
@@ -381,81 +569,52 @@ fn open_sources(input: &Plaintext) -> Result<(Layout, Vec<Source>), SealError> {
                 check_rel_path(name).map_err(|r| {
                     SealError::Usage(format!("{}: cannot encrypt: {r}", root.display()))
                 })?;
-                out.push(open(name.clone(), path)?);
+                if Some(name.as_str()) == late {
+                    out.push(Source {
+                        path: path.clone(),
+                        stamp: Default::default(),
+                        identity: (0, 0),
+                        entry: FileEntry {
+                            path: name.clone(),
+                            size: 0,
+                            salt: [0; SALT_LEN],
+                        },
+                    });
+                    continue;
+                }
+                out.push(list_source(name.clone(), path)?);
             }
             Ok((Layout::Directory, out))
         }
     }
 }
 
-fn ciphers(
-    sources: &[Source],
-    header: &Header,
-    dek: &DataKey,
-) -> Result<Vec<FileCipher>, SealError> {
-    sources
-        .iter()
-        .map(|s| {
-            let keys = dek.file_keys(&s.entry.path, &s.entry.salt);
-            FileCipher::new(
-                &keys,
-                ChunkLayout::new(header.body.chunk_size, s.entry.size),
-            )
-        })
-        .collect()
-}
-
-/// §9 step 9: a source that grew, or was rewritten in place, while it was read is refused too.
-fn check_unchanged(sources: &[Source]) -> Result<(), SealError> {
-    for s in sources {
-        let meta = s.file.metadata().map_err(|e| SealError::io(&s.path, e))?;
-        let len = meta.len();
-        if len != s.entry.size {
-            return Err(SealError::Changed {
-                path: s.path.clone(),
-                reason: format!("{len} bytes now, {} when listed", s.entry.size),
-            });
-        }
-        if crate::tree::ChangeStamp::of(&meta) != s.stamp {
-            return Err(SealError::Changed {
-                path: s.path.clone(),
-                reason: "written to while it was being encrypted".into(),
-            });
-        }
-    }
-    Ok(())
-}
-
 /// Everything the writers need besides the sources.
 struct Output<'a> {
-    header: &'a Header,
     dek: &'a DataKey,
-    envelope: &'a [u8],
+    chunk_size: u32,
     path: &'a Path,
     overwrite: bool,
     progress: &'a dyn Progress,
 }
 
-fn write_single(source: &Source, out: &Output<'_>, observers: Observers) -> Result<(), SealError> {
-    let Output {
-        header,
-        dek,
-        envelope,
-        path: output,
-        ..
-    } = *out;
-    let ciphers = ciphers(std::slice::from_ref(source), header, dek)?;
+fn write_single(
+    source: &Source,
+    out: &Output<'_>,
+    envelope: &[u8],
+    observers: Observers,
+) -> Result<(), SealError> {
+    let output = out.path;
     write_file_beside(output, 0o644, out.overwrite, |dst| {
-        let job = Job {
-            cipher: &ciphers[0],
-            src: &source.file,
-            src_name: &source.path,
+        let job = EncryptJob {
+            source,
+            dek: out.dek,
+            chunk_size: out.chunk_size,
             ct_base: envelope.len() as u64,
-            dst,
+            dst: Destination::Open(dst),
             dst_name: output,
         };
         encrypt_jobs_observed(std::slice::from_ref(&job), observers, out.progress)?;
-        check_unchanged(std::slice::from_ref(source))?;
         use std::os::unix::fs::FileExt;
         dst.write_all_at(envelope, 0)
             .map_err(|e| SealError::io(output, e))
@@ -463,49 +622,58 @@ fn write_single(source: &Source, out: &Output<'_>, observers: Observers) -> Resu
 }
 
 fn write_directory(
-    sources: &[Source],
+    sources: &mut [Source],
+    late: Option<(usize, &LateFile<'_>)>,
     out: &Output<'_>,
     observers: Observers,
-) -> Result<(), SealError> {
-    let Output {
-        header,
-        dek,
-        envelope,
-        path: output,
-        ..
-    } = *out;
+    seal_header: impl FnOnce(&[Source]) -> Result<Sealed, SealError>,
+) -> Result<Sealed, SealError> {
+    let output = out.path;
     let staging = StagingDir::beside(output, 0o700)?;
-    let mut outs = Vec::with_capacity(sources.len());
-    for s in sources {
-        let dst = staging.path().join(&s.entry.path);
-        outs.push((create_new(&dst, 0o644, 0o755)?, dst));
-    }
-    let ciphers = ciphers(sources, header, dek)?;
-    let jobs: Vec<Job<'_>> = sources
+    let names: Vec<PathBuf> = sources
         .iter()
-        .zip(&outs)
-        .zip(&ciphers)
-        .map(|((s, (f, p)), c)| Job {
-            cipher: c,
-            src: &s.file,
-            src_name: &s.path,
-            ct_base: 0,
-            dst: f,
-            dst_name: p,
-        })
+        .map(|s| staging.path().join(&s.entry.path))
         .collect();
+    fn job<'a>(source: &'a Source, name: &'a PathBuf, out: &'a Output<'_>) -> EncryptJob<'a> {
+        EncryptJob {
+            source,
+            dek: out.dek,
+            chunk_size: out.chunk_size,
+            ct_base: 0,
+            dst: Destination::New(name.clone()),
+            dst_name: name,
+        }
+    }
+    let late_index = late.map(|(i, _)| i);
+    let jobs: Vec<EncryptJob<'_>> = sources
+        .iter()
+        .zip(&names)
+        .enumerate()
+        .filter(|(i, _)| Some(*i) != late_index)
+        .map(|(_, (source, name))| job(source, name, out))
+        .collect();
+    // Each file is created, written, checked, fsynced and closed in its turn.
     encrypt_jobs_observed(&jobs, observers, out.progress)?;
-    check_unchanged(sources)?;
-    let files: Vec<(&File, &Path)> = outs.iter().map(|(f, p)| (f, p.as_path())).collect();
-    crate::fs::atomic::sync_all_parallel(&files).map_err(|(p, e)| SealError::io(&p, e))?;
+    drop(jobs);
+    if let Some((i, late)) = late {
+        let made = list_source(late.name.to_string(), &(late.make)()?)?;
+        let salt = sources[i].entry.salt;
+        sources[i] = Source {
+            entry: FileEntry { salt, ..made.entry },
+            ..made
+        };
+        encrypt_jobs(&[job(&sources[i], &names[i], out)])?;
+    }
+    let sealed = seal_header(sources)?;
     let env_path = staging.path().join(ENVELOPE_NAME);
     let env = create_new(&env_path, 0o644, 0o755)?;
     use std::io::Write;
     (&env)
-        .write_all(envelope)
+        .write_all(&sealed.envelope)
         .and_then(|_| env.sync_all())
         .map_err(|e| SealError::io(&env_path, e))?;
     std::fs::set_permissions(staging.path(), std::fs::Permissions::from_mode(0o755))
         .map_err(|e| SealError::io(staging.path(), e))?;
-    Ok(staging.commit(output, out.overwrite)?)
+    staging.commit(output, out.overwrite)?;
+    Ok(sealed)
 }

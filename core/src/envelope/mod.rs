@@ -15,6 +15,7 @@ pub(crate) mod error;
 pub(crate) mod format;
 pub(crate) mod inspect;
 pub(crate) mod keyschedule;
+pub(crate) mod pipeline;
 pub(crate) mod reader;
 pub(crate) mod rewrap;
 mod signed_plaintext;

@@ -3,10 +3,9 @@
 //! [`ChunkLayout`] is the arithmetic of §7.1/§7.4; [`FileCipher`] seals and opens one chunk with
 //! `nonce(i) = NP ‖ u32be(i) ‖ last(i)`, where `last(i)` always comes from the authenticated size,
 //! never from trying both flags. On top of it: [`encrypt_jobs`] / [`decrypt_jobs`] run many files
-//! in parallel across chunks with positional I/O and bounded buffers (at most two batches of
-//! [`batch_bytes`] per worker thread) — encryption through one scheduler,
-//! [`encrypt_jobs_observed`], which can also show a file's plaintext, in order, to a
-//! [`PlaintextObserver`] before it is sealed (seal's check against the signed digests) —,
+//! through the bulk engine ([`super::pipeline`]) — [`encrypt_jobs_observed`] can also show a
+//! file's plaintext, in order, to a [`PlaintextObserver`] (seal's check against the signed
+//! digests) —,
 //! [`StreamWriter`] encrypts sequentially into any `Write`, and
 //! [`ChunkReader`] is a `Read + Seek` view that decrypts only the chunks it needs and returns only
 //! bytes whose chunk tag verified.
@@ -15,14 +14,13 @@
 //! test checks both give the same bytes).
 
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
-use rayon::prelude::*;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use super::format::{NONCE_PREFIX_LEN, TAG_LEN};
 use super::keyschedule::FileKeys;
+use super::pipeline::{self, Direction, FileJob, Held, Opened};
 use super::SealError;
 use crate::progress::{NoProgress, Progress};
 
@@ -145,7 +143,7 @@ impl FileCipher {
     }
 }
 
-/// One file to encrypt or decrypt with positional I/O.
+/// One file to encrypt or decrypt with positional I/O, its files open by the caller.
 pub struct Job<'a> {
     /// The file's cipher (and layout).
     pub cipher: &'a FileCipher,
@@ -161,45 +159,26 @@ pub struct Job<'a> {
     pub dst_name: &'a Path,
 }
 
-/// Bytes of plaintext one worker handles at a time: at most 8 MiB, and small enough that all
-/// workers together stay under about 48 MiB; never less than one chunk.
-pub fn batch_bytes(chunk_size: u64) -> u64 {
-    let workers = rayon::current_num_threads().max(1) as u64;
-    let budget = ((48u64 << 20) / workers).min(8 << 20);
-    (budget / chunk_size).max(1) * chunk_size
-}
-
-/// Plaintext bytes per batch of an observed file (at least one chunk): small enough that a batch
-/// is still in cache when it is observed, large enough that the hand-over costs nothing.
-const OBSERVED_BATCH: u64 = 1 << 20;
-
-/// `(first chunk, number of chunks)` of the batches of `per` chunks that cover chunks
-/// `0 .. chunks`, in order.
-fn split(chunks: u64, per: u64) -> impl Iterator<Item = (u64, u64)> {
-    let per = per.max(1);
-    (0..chunks.div_ceil(per)).map(move |k| {
-        let first = k * per;
-        (first, per.min(chunks - first))
-    })
-}
-
-/// (job index, first chunk, number of chunks)
-type BatchRange = (usize, u64, u64);
-
-/// Every job cut into batches of [`batch_bytes`], in job order.
-fn batches(jobs: &[Job<'_>]) -> Vec<BatchRange> {
-    let mut out = Vec::new();
-    for (j, job) in jobs.iter().enumerate() {
-        let layout = job.cipher.layout();
-        let per = batch_bytes(layout.chunk_size()) / layout.chunk_size();
-        out.extend(split(layout.chunks(), per).map(|(first, count)| (j, first, count)));
+impl FileJob for Job<'_> {
+    fn layout(&self) -> ChunkLayout {
+        self.cipher.layout()
     }
-    out
-}
-
-fn ct_span(layout: &ChunkLayout, first: u64, count: u64) -> u64 {
-    let last = first + count - 1;
-    layout.ct_offset(last) + layout.pt_len(last) + TAG_LEN as u64 - layout.ct_offset(first)
+    fn ct_base(&self) -> u64 {
+        self.ct_base
+    }
+    fn src_name(&self) -> &Path {
+        self.src_name
+    }
+    fn dst_name(&self) -> &Path {
+        self.dst_name
+    }
+    fn open(&self) -> Result<Opened<'_>, SealError> {
+        Ok(Opened {
+            cipher: Held::Borrowed(self.cipher),
+            src: Held::Borrowed(self.src),
+            dst: Held::Borrowed(self.dst),
+        })
+    }
 }
 
 /// Something that must see every plaintext byte of one file, in order, before it is encrypted:
@@ -218,319 +197,42 @@ pub type Observers = Vec<Option<Box<dyn PlaintextObserver>>>;
 /// Encrypts every job's plaintext (`src`, chunk `i` at `i·C`) into its ciphertext (`dst` at
 /// `ct_base + chunk_offset(i)`), in parallel. A plaintext shorter than its recorded size is
 /// [`SealError::Changed`]; the caller checks afterwards that it did not grow.
-pub fn encrypt_jobs(jobs: &[Job<'_>]) -> Result<(), SealError> {
+pub fn encrypt_jobs<J: FileJob>(jobs: &[J]) -> Result<(), SealError> {
     encrypt_jobs_with_progress(jobs, &NoProgress)
 }
 
-/// [`encrypt_jobs`], reporting the plaintext bytes of every finished batch to `progress`.
-pub fn encrypt_jobs_with_progress(
-    jobs: &[Job<'_>],
+/// [`encrypt_jobs`], reporting the plaintext bytes of every written unit to `progress`.
+pub fn encrypt_jobs_with_progress<J: FileJob>(
+    jobs: &[J],
     progress: &dyn Progress,
 ) -> Result<(), SealError> {
     encrypt_jobs_observed(jobs, Vec::new(), progress)
 }
 
-/// The one encryption scheduler: [`encrypt_jobs_with_progress`], showing each job's plaintext to
-/// its observer (`observers[i]` for `jobs[i]`; missing or `None`: not observed) before it is
-/// encrypted, then failing the run if an observer's [`PlaintextObserver::finish`] does.
-///
-/// Schedule: the work is cut into *lanes*, run in parallel, largest first, each on one worker with
-/// buffers reused from lane to lane (one per lane in flight, two for an observed one; at most
-/// [`batch_bytes`] each). A job nobody observes is one lane per
-/// batch of [`batch_bytes`], each chunk sealed as soon as it is read (still in cache), so one big
-/// file uses every core. An observed job is one lane whose batches go in order (an observer, a
-/// hash, is sequential), with two buffers: batch `k` is observed on one thread while batch `k − 1`
-/// is sealed and written on another.
-pub fn encrypt_jobs_observed(
-    jobs: &[Job<'_>],
+/// [`encrypt_jobs_with_progress`], showing each job's plaintext to its observer (`observers[i]`
+/// for `jobs[i]`; missing or `None`: not observed), in order, before it is written, then failing
+/// the run if an observer's [`PlaintextObserver::finish`] does. The engine is
+/// [`super::pipeline`]: chunk-sized units on every core, one ordered writer per file.
+pub fn encrypt_jobs_observed<J: FileJob>(
+    jobs: &[J],
     observers: Observers,
     progress: &dyn Progress,
 ) -> Result<(), SealError> {
-    let pool = BufferPool::default();
-    lanes(jobs, observers)
-        .into_par_iter()
-        // One lane per task: two big files never end up one after the other on one worker.
-        .with_max_len(1)
-        .try_for_each(|lane| run_lane(&jobs[lane.job], lane, &pool, progress))
-}
-
-/// Batch buffers handed from lane to lane.
-///
-/// Why reuse: a fresh multi-MiB `Vec` per batch is a fresh `mmap`, so every batch paid one page
-/// fault per 4 KiB and the zeroing of its pages. One lock per batch (of at least one chunk) costs
-/// nothing beside that.
-#[derive(Default)]
-struct BufferPool(std::sync::Mutex<Vec<Vec<u8>>>);
-
-impl BufferPool {
-    /// A buffer from the pool, or a new empty one.
-    fn take(&self) -> Vec<u8> {
-        self.0
-            .lock()
-            .ok()
-            .and_then(|mut free| free.pop())
-            .unwrap_or_default()
-    }
-
-    /// Gives `buf` back for the next batch.
-    fn give(&self, buf: Vec<u8>) {
-        if let Ok(mut free) = self.0.lock() {
-            free.push(buf);
-        }
-    }
-}
-
-/// Batches of one job that one worker runs in order.
-struct Lane {
-    job: usize,
-    /// `(first chunk, number of chunks)` of each batch.
-    batches: Vec<(u64, u64)>,
-    /// Plaintext bytes, for the largest-first order.
-    bytes: u64,
-    observer: Option<Box<dyn PlaintextObserver>>,
-}
-
-fn lanes(jobs: &[Job<'_>], observers: Observers) -> Vec<Lane> {
-    let mut observers = observers.into_iter();
-    let mut out = Vec::new();
-    for (j, job) in jobs.iter().enumerate() {
-        let layout = job.cipher.layout();
-        let chunk = layout.chunk_size();
-        match observers.next().flatten() {
-            Some(observer) => out.push(Lane {
-                job: j,
-                batches: split(layout.chunks(), OBSERVED_BATCH / chunk).collect(),
-                bytes: layout.size(),
-                observer: Some(observer),
-            }),
-            None => out.extend(split(layout.chunks(), batch_bytes(chunk) / chunk).map(
-                |(first, count)| Lane {
-                    job: j,
-                    batches: vec![(first, count)],
-                    bytes: batch_plaintext(&layout, first, count),
-                    observer: None,
-                },
-            )),
-        }
-    }
-    // Largest first (stable: equal lanes keep file order), so one big file does not start last
-    // and run alone.
-    out.sort_by_key(|lane| std::cmp::Reverse(lane.bytes));
-    out
-}
-
-/// Runs one lane with buffers from (and back to) `pool`.
-fn run_lane(
-    job: &Job<'_>,
-    lane: Lane,
-    pool: &BufferPool,
-    progress: &dyn Progress,
-) -> Result<(), SealError> {
-    let layout = job.cipher.layout();
-    let Some(mut observer) = lane.observer else {
-        for &(first, count) in &lane.batches {
-            let mut batch = Batch::new(&layout, first, count, pool.take());
-            batch.read(job, &layout, true)?;
-            batch.write(job, &layout, progress)?;
-            pool.give(batch.buf);
-        }
-        return Ok(());
-    };
-    let mut sealing: Option<Batch> = None;
-    let mut ranges = lane.batches.iter();
-    loop {
-        let reading = match ranges.next() {
-            Some(&(first, count)) => {
-                let mut batch = Batch::new(&layout, first, count, pool.take());
-                batch.read(job, &layout, false)?;
-                Some(batch)
-            }
-            None => None,
-        };
-        let previous = sealing.take();
-        let (_, sealed) = rayon::join(
-            || {
-                if let Some(batch) = &reading {
-                    batch.observe(&layout, observer.as_mut());
-                }
-            },
-            || {
-                previous
-                    .map(|mut batch| {
-                        batch.seal(job, &layout)?;
-                        batch.write(job, &layout, progress)?;
-                        Ok::<_, SealError>(batch.buf)
-                    })
-                    .transpose()
-            },
-        );
-        if let Some(buf) = sealed? {
-            pool.give(buf);
-        }
-        match reading {
-            Some(batch) => sealing = Some(batch),
-            None => break,
-        }
-    }
-    observer.finish(job.src_name)
-}
-
-/// Chunks `first .. first + count` of one file in a buffer, laid out `plaintext ‖ tag slot` as
-/// their ciphertext will be.
-struct Batch {
-    buf: Vec<u8>,
-    /// Bytes of `buf` in use.
-    span: usize,
-    first: u64,
-    count: u64,
-}
-
-impl Batch {
-    /// A batch in the reused buffer `buf` (see [`BufferPool`]), grown (zeroed) only when too
-    /// small. Every byte of the span is overwritten (by a read or the AEAD) before it is used.
-    fn new(layout: &ChunkLayout, first: u64, count: u64, mut buf: Vec<u8>) -> Batch {
-        let span = ct_span(layout, first, count) as usize;
-        if buf.len() < span {
-            buf.resize(span, 0);
-        }
-        Batch {
-            buf,
-            span,
-            first,
-            count,
-        }
-    }
-
-    /// `(chunk index, offset in the buffer, plaintext length)` of every chunk.
-    fn slots(&self, layout: &ChunkLayout) -> impl Iterator<Item = (u64, usize, usize)> {
-        let layout = *layout;
-        let mut off = 0usize;
-        (self.first..self.first + self.count).map(move |i| {
-            let pt = layout.pt_len(i) as usize;
-            let at = off;
-            off += pt + TAG_LEN;
-            (i, at, pt)
-        })
-    }
-
-    /// Reads the plaintext of every chunk from the job's source, sealing each one right after it
-    /// is read when `seal` (nobody needs to see the plaintext first).
-    fn read(&mut self, job: &Job<'_>, layout: &ChunkLayout, seal: bool) -> Result<(), SealError> {
-        for (i, off, pt) in self.slots(layout) {
-            let slot = &mut self.buf[off..off + pt + TAG_LEN];
-            job.src
-                .read_exact_at(&mut slot[..pt], i * layout.chunk_size())
-                .map_err(|e| match e.kind() {
-                    io::ErrorKind::UnexpectedEof => SealError::Changed {
-                        path: job.src_name.to_path_buf(),
-                        reason: format!("shorter than the {} bytes recorded", layout.size()),
-                    },
-                    _ => SealError::io(job.src_name, e),
-                })?;
-            if seal {
-                job.cipher.seal_chunk(i, slot)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Shows every chunk's plaintext to `observer`, in order.
-    fn observe(&self, layout: &ChunkLayout, observer: &mut dyn PlaintextObserver) {
-        for (_, off, pt) in self.slots(layout) {
-            observer.observe(&self.buf[off..off + pt]);
-        }
-    }
-
-    /// Seals every chunk in place.
-    fn seal(&mut self, job: &Job<'_>, layout: &ChunkLayout) -> Result<(), SealError> {
-        for (i, off, pt) in self.slots(layout) {
-            job.cipher
-                .seal_chunk(i, &mut self.buf[off..off + pt + TAG_LEN])?;
-        }
-        Ok(())
-    }
-
-    /// Writes the sealed chunks at their place in the job's ciphertext, starts their writeback and
-    /// reports their plaintext bytes.
-    fn write(
-        &self,
-        job: &Job<'_>,
-        layout: &ChunkLayout,
-        progress: &dyn Progress,
-    ) -> Result<(), SealError> {
-        let at = job.ct_base + layout.ct_offset(self.first);
-        let bytes = &self.buf[..self.span];
-        job.dst
-            .write_all_at(bytes, at)
-            .map_err(|e| SealError::io(job.dst_name, e))?;
-        crate::fs::atomic::start_writeback(job.dst, at, bytes.len() as u64);
-        progress.advance(batch_plaintext(layout, self.first, self.count));
-        Ok(())
-    }
-}
-
-/// The first `len` bytes of a worker's reusable buffer, grown (zeroed) only when too small (see
-/// [`BufferPool`] for why).
-fn scratch_slice(scratch: &mut Vec<u8>, len: u64) -> &mut [u8] {
-    let len = len as usize;
-    if scratch.len() < len {
-        scratch.resize(len, 0);
-    }
-    &mut scratch[..len]
-}
-
-/// Plaintext bytes in chunks `first .. first + count`.
-fn batch_plaintext(layout: &ChunkLayout, first: u64, count: u64) -> u64 {
-    (first..first + count).map(|i| layout.pt_len(i)).sum()
+    pipeline::run(jobs, Direction::Encrypt, observers, progress)
 }
 
 /// Decrypts every job's ciphertext (`src` at `ct_base + chunk_offset(i)`) into its plaintext
 /// (`dst`, chunk `i` at `i·C`), in parallel. A chunk is written only after its tag verified.
-pub fn decrypt_jobs(jobs: &[Job<'_>]) -> Result<(), SealError> {
+pub fn decrypt_jobs<J: FileJob>(jobs: &[J]) -> Result<(), SealError> {
     decrypt_jobs_with_progress(jobs, &NoProgress)
 }
 
-/// [`decrypt_jobs`], reporting the plaintext bytes of every verified batch to `progress`.
-pub fn decrypt_jobs_with_progress(
-    jobs: &[Job<'_>],
+/// [`decrypt_jobs`], reporting the plaintext bytes of every verified unit to `progress`.
+pub fn decrypt_jobs_with_progress<J: FileJob>(
+    jobs: &[J],
     progress: &dyn Progress,
 ) -> Result<(), SealError> {
-    batches(jobs)
-        .par_iter()
-        .try_for_each_init(Vec::new, |scratch, &(j, first, count)| {
-            let job = &jobs[j];
-            let layout = job.cipher.layout();
-            let buf = scratch_slice(scratch, ct_span(&layout, first, count));
-            let at = job.ct_base + layout.ct_offset(first);
-            job.src.read_exact_at(buf, at).map_err(|e| match e.kind() {
-                io::ErrorKind::UnexpectedEof => SealError::Truncated {
-                    path: job.src_name.to_path_buf(),
-                    expected: job.ct_base + layout.ct_len(),
-                    found: job.src.metadata().map(|m| m.len()).unwrap_or(0),
-                },
-                _ => SealError::io(job.src_name, e),
-            })?;
-            let mut off = 0usize;
-            for i in first..first + count {
-                let pt = layout.pt_len(i) as usize;
-                let slot = &mut buf[off..off + pt + TAG_LEN];
-                job.cipher
-                    .open_chunk(i, slot)
-                    .map_err(|_| SealError::ChunkAuth {
-                        path: job.src_name.to_path_buf(),
-                        chunk: i,
-                    })?;
-                job.dst
-                    .write_all_at(&slot[..pt], i * layout.chunk_size())
-                    .map_err(|e| SealError::io(job.dst_name, e))?;
-                off += pt + TAG_LEN;
-            }
-            let pt_start = first * layout.chunk_size();
-            let pt_len = batch_plaintext(&layout, first, count);
-            crate::fs::atomic::start_writeback(job.dst, pt_start, pt_len);
-            progress.advance(pt_len);
-            Ok(())
-        })
+    pipeline::run(jobs, Direction::Decrypt, Vec::new(), progress)
 }
 
 /// Sequential encryption of one file of known size into any `Write` (§7.2).

@@ -1,0 +1,267 @@
+#!/usr/bin/env python3
+"""Every ratio of issue 18's target table from one run: modelseal against age 1.1.1 and against the
+file-system floor, seal/unseal against encrypt/decrypt, signing against the two-core SHA-256 limit and
+model-signing 1.1.1 — on tmpfs and on disk.
+
+    python3 benches/speed.py                          # 2 GiB, 5 runs, /dev/shm and target/tmp
+    python3 benches/speed.py --size-mib 256 --runs 3  # quicker
+    python3 benches/speed.py --bin target/ci/modelseal --places shm
+
+Method: A/B pairs are interleaved (A, B, A, B, ...) so that a noisy neighbour hits both; each cell is
+the median of --runs timed runs after one warm-up; "slowest" is the slowest run over the median; peak
+RSS is the child's ru_maxrss (os.wait4). Outputs are removed after every run so tmpfs holds only
+the inputs. The floor is `dd bs=1M` of the same number of bytes into the same file system (tmpfs)
+or `cp` + `sync FILE` (disk, whose modelseal runs fsync too).
+"""
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(cmd, cwd=None):
+    """Runs cmd; returns (seconds, peak RSS MiB); fails loudly.
+
+    Peak RSS comes from GNU time (`%M`): a child forked from Python reports Python's own RSS as
+    its ru_maxrss when that is larger."""
+    start = time.perf_counter()
+    proc = subprocess.run(["/usr/bin/time", "-f", "%M", *map(str, cmd)], cwd=cwd,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    elapsed = time.perf_counter() - start
+    err = proc.stderr.decode(errors="replace")
+    if proc.returncode != 0:
+        sys.exit(f"failed: {' '.join(map(str, cmd))}\n{err}")
+    return elapsed, int(err.strip().splitlines()[-1]) / 1024
+
+
+def remove(*paths):
+    for p in paths:
+        p = Path(p)
+        if p.is_dir() and not p.is_symlink():
+            for sub in p.rglob("*"):
+                if sub.is_dir():
+                    sub.chmod(0o700)
+            p.chmod(0o700)
+            shutil.rmtree(p)
+        elif p.exists() or p.is_symlink():
+            p.unlink()
+
+
+def random_file(path, size):
+    if path.exists() and path.stat().st_size == size:
+        return
+    with open(path, "wb") as f:
+        left = size
+        block = os.urandom(8 << 20)
+        k = 0
+        while left:
+            # Varied blocks without paying os.urandom for every byte.
+            n = min(left, len(block))
+            f.write(bytes([k & 0xFF]) + block[1:n] if n > 1 else block[:n])
+            left -= n
+            k += 1
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.ms = str(Path(args.bin).resolve())
+        self.rows = []  # (place, label, stats...)
+        self.results = {}
+
+    def pair(self, place, name, a, b, cleanup):
+        """Times commands a and b (lists of argv or callables returning argv), interleaved."""
+        times = {name_: [] for name_ in (a[0], b[0])}
+        rss = {name_: 0.0 for name_ in (a[0], b[0])}
+        for i in range(self.args.runs + 1):
+            for label, cmd in (a, b):
+                t, r = run(cmd)
+                cleanup()
+                if i > 0:  # the first round warms up
+                    times[label].append(t)
+                    rss[label] = max(rss[label], r)
+        out = {}
+        for label in times:
+            med = statistics.median(times[label])
+            out[label] = {
+                "median_s": med,
+                "slowest_over_median": max(times[label]) / med,
+                "peak_rss_mib": rss[label],
+                "runs_s": times[label],
+            }
+        self.results.setdefault(place, {})[name] = out
+        return out
+
+    def report(self, place, name, a, b, goal):
+        r = self.results[place][name]
+        ra, rb = r[a], r[b]
+        ratio = ra["median_s"] / rb["median_s"]
+        self.rows.append(
+            f"| {place} | {name} | {a} {ra['median_s']:.2f} s (slowest ×{ra['slowest_over_median']:.2f}, "
+            f"{ra['peak_rss_mib']:.0f} MiB) | {b} {rb['median_s']:.2f} s ({rb['peak_rss_mib']:.0f} MiB) "
+            f"| **{ratio:.2f}** | {goal} |"
+        )
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bin", default=os.environ.get("MODELSEAL_BIN", str(ROOT / "target/release/modelseal")))
+    ap.add_argument("--size-mib", type=int, default=2048)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--places", default="shm,disk", help="shm (/dev/shm) and/or disk (target/tmp)")
+    ap.add_argument("--no-sign", action="store_true", help="skip the signing rows")
+    ap.add_argument("--only", default="encrypt,decrypt,seal,unseal",
+                    help="which of encrypt,decrypt,seal,unseal to run (default: all)")
+    ap.add_argument("--json", help="also write the raw results here")
+    args = ap.parse_args()
+    if not Path(args.bin).exists():
+        sys.exit(f"{args.bin}: build it first (cargo build --release -p modelseal-cli)")
+    if not shutil.which("age"):
+        sys.exit("age is not installed (apt-get install age)")
+    b = Bench(args)
+    size = args.size_mib << 20
+    places = {"shm": Path("/dev/shm/modelseal-speed"), "disk": ROOT / "target/tmp/modelseal-speed"}
+    ms = b.ms
+    for place in args.places.split(","):
+        work = places[place]
+        work.mkdir(parents=True, exist_ok=True)
+        keys = work / "keys"
+        keys.mkdir(exist_ok=True)
+        if not (keys / "r.pem").exists():
+            run([ms, "keygen", "--algorithm", "x25519", "--out", keys / "r.pem"])
+            run([ms, "keygen", "--algorithm", "ec-p256", "--out", keys / "s.pem", "--public-out", keys / "s.pub.pem"])
+            run(["age-keygen", "-o", keys / "age.key"])
+            (keys / "trust.toml").write_text(
+                'version = 1\n[signers.rel]\nkey = "s.pub.pem"\n[[models]]\nname = "bench/*"\nrequire = ["rel"]\n'
+            )
+        age_pub = next(
+            line.split(": ")[1].strip()
+            for line in (keys / "age.key").read_text().splitlines()
+            if line.startswith("# public key:")
+        )
+        model = work / "model"
+        model.mkdir(exist_ok=True)
+        big = model / "weights.bin"
+        random_file(big, size)
+        out = work / "out"
+        floor_name = "dd" if place == "shm" else "cp+sync"
+        floor = (
+            ["dd", f"if={big}", f"of={out}", "bs=1M", "status=none"]
+            if place == "shm"
+            else ["sh", "-c", f'cp "{big}" "{out}" && sync "{out}"']
+        )
+
+        only = set(args.only.split(","))
+        enc_ms, enc_age = work / "e.ms", work / "e.age"
+        if "encrypt" in only:
+            encrypt_rows(b, place, ms, keys, age_pub, big, out, floor_name, floor)
+        if "decrypt" in only:
+            decrypt_rows(b, place, ms, keys, age_pub, big, out, floor_name, floor, enc_ms, enc_age)
+        if "seal" in only:
+            seal_rows(b, place, ms, keys, model, out, work)
+        if "unseal" in only:
+            unseal_rows(b, place, ms, keys, model, out, work)
+        remove(enc_ms, enc_age)
+
+    if not args.no_sign:
+        sign_rows(b, args)
+    print("| place | work | A | B | A/B | target |")
+    print("|---|---|---|---|---|---|")
+    for row in b.rows:
+        print(row)
+    if args.json:
+        Path(args.json).write_text(json.dumps(b.results, indent=1, default=str))
+
+
+def encrypt_rows(b, place, ms, keys, age_pub, big, out, floor_name, floor):
+    b.pair(place, "encrypt vs age", ("modelseal", [ms, "encrypt", "-q", "--recipient", keys / "r.pem.pub", "-o", out, big]),
+           ("age", ["age", "-r", age_pub, "-o", out, big]), lambda: remove(out))
+    b.pair(place, "encrypt vs floor", ("modelseal", [ms, "encrypt", "-q", "--recipient", keys / "r.pem.pub", "-o", out, big]),
+           (floor_name, floor), lambda: remove(out))
+    b.report(place, "encrypt vs age", "modelseal", "age", "≤ 0.5 (2× faster)")
+    b.report(place, "encrypt vs floor", "modelseal", floor_name, "≤ 1.1 (tmpfs) / ≤ 1.05 (disk)")
+
+
+def decrypt_rows(b, place, ms, keys, age_pub, big, out, floor_name, floor, enc_ms, enc_age):
+    run([ms, "encrypt", "-q", "--recipient", keys / "r.pem.pub", "-o", enc_ms, big]) if not enc_ms.exists() else None
+    run(["age", "-r", age_pub, "-o", enc_age, big]) if not enc_age.exists() else None
+    b.pair(place, "decrypt vs age", ("modelseal", [ms, "decrypt", "-q", "--key", keys / "r.pem", "-o", out, enc_ms]),
+           ("age", ["age", "-d", "-i", keys / "age.key", "-o", out, enc_age]), lambda: remove(out))
+    b.pair(place, "decrypt vs floor", ("modelseal", [ms, "decrypt", "-q", "--key", keys / "r.pem", "-o", out, enc_ms]),
+           (floor_name, floor), lambda: remove(out))
+    b.report(place, "decrypt vs age", "modelseal", "age", "≤ 0.5 (2× faster)")
+    b.report(place, "decrypt vs floor", "modelseal", floor_name, "≤ 1.1 (tmpfs) / ≤ 1.05 (disk)")
+    remove(enc_age)
+
+
+def seal_command(ms, keys, model, out):
+    return [ms, "seal", "-q", model, "--key", keys / "s.pem", "--recipient", keys / "r.pem.pub",
+            "-o", out, "--model-name", "bench/m"]
+
+
+def seal_rows(b, place, ms, keys, model, out, work):
+    """seal against encrypt of the same model directory."""
+    seal = seal_command(ms, keys, model, out)
+    encrypt_dir = [ms, "encrypt", "-q", model, "--recipient", keys / "r.pem.pub", "-o", out]
+    b.pair(place, "seal vs encrypt", ("seal", seal), ("encrypt", encrypt_dir),
+           lambda: remove(out, work / "out.sig"))
+    b.report(place, "seal vs encrypt", "seal", "encrypt", "≤ 1.15")
+
+
+def unseal_rows(b, place, ms, keys, model, out, work):
+    """unseal against decrypt of the same model."""
+    sealed, enc_dir = work / "sealed", work / "enc-dir"
+    run(seal_command(ms, keys, model, sealed))
+    run([ms, "encrypt", "-q", model, "--recipient", keys / "r.pem.pub", "-o", enc_dir])
+    unseal = [ms, "unseal", "-q", sealed, "--policy", keys / "trust.toml", "--key", keys / "r.pem", "--out", out]
+    b.pair(place, "unseal vs decrypt", ("unseal", unseal),
+           ("decrypt", [ms, "decrypt", "-q", "--key", keys / "r.pem", "-o", out, enc_dir]), lambda: remove(out))
+    b.report(place, "unseal vs decrypt", "unseal", "decrypt", "≤ 1.15")
+    remove(sealed, work / "sealed.sig", enc_dir)
+
+
+def sign_rows(b, args):
+    """Sign 4 × (size/4) files + SHA-256 and shards on one file, against the two-core limit."""
+    work = Path("/dev/shm/modelseal-speed")
+    keys = work / "keys"
+    four = work / "four"
+    four.mkdir(parents=True, exist_ok=True)
+    part = (args.size_mib << 20) // 4
+    for i in range(4):
+        random_file(four / f"part-{i}.bin", part)
+    speed = subprocess.run(["openssl", "speed", "-evp", "sha256", "-multi", "2", "-bytes", "65536", "-seconds", "3"],
+                           capture_output=True, text=True).stdout
+    # The last line is "evp  <rate in kB/s>k" for the one block size asked for.
+    rate = float(speed.strip().splitlines()[-1].split()[-1].rstrip("k")) * 1000
+    limit = 4 * part / rate
+    sig = work / "four.sig"
+    times = []
+    for i in range(args.runs + 1):
+        t, rss = run([b.ms, "sign", "-q", four, "--key", keys / "s.pem", "-o", sig])
+        remove(sig)
+        if i:
+            times.append(t)
+    med = statistics.median(times)
+    b.rows.append(f"| shm | sign 4 files, sha256 vs two-core limit ({rate / 1e9:.2f} GB/s) | modelseal {med:.2f} s | limit {limit:.2f} s | **{med / limit:.2f}** | ≤ 1.1 |")
+    ms_bin = ROOT / ".venv/bin/model_signing"
+    if not ms_bin.exists():
+        ms_bin = Path("/work/main/.venv/bin/model_signing")
+    if ms_bin.exists():
+        r = b.pair("shm", "sign vs model-signing 1.1.1",
+                   ("modelseal", [b.ms, "sign", "-q", four, "--key", keys / "s.pem", "-o", sig]),
+                   ("model_signing", [ms_bin, "sign", "key", four, "--private_key", keys / "s.pem", "--signature", sig]),
+                   lambda: remove(sig))
+        b.report("shm", "sign vs model-signing 1.1.1", "modelseal", "model_signing", "≤ 0.5 (2× faster)")
+    remove(four)
+
+
+if __name__ == "__main__":
+    main()
