@@ -226,12 +226,27 @@ impl AuditLog {
             path: self.path.clone(),
             source,
         };
+        // A log path is not followed through a symlink at its last component (someone who can
+        // write its directory must not redirect the appends into another file), except the
+        // standard streams an operator names on purpose. Nor does a FIFO put there block the
+        // open (O_NONBLOCK: no reader is an error).
+        let stream = FOLLOWED_LOGS.iter().any(|p| self.path == Path::new(p));
+        let flags = if stream {
+            0
+        } else {
+            libc::O_NOFOLLOW | libc::O_NONBLOCK
+        };
+        let path: &Path = if self.path == Path::new("-") {
+            Path::new("/dev/stdout")
+        } else {
+            &self.path
+        };
         let mut file = std::fs::OpenOptions::new()
             .append(true)
             .create(true)
             .mode(0o600)
-            .custom_flags(libc::O_CLOEXEC)
-            .open(&self.path)
+            .custom_flags(libc::O_CLOEXEC | flags)
+            .open(path)
             .map_err(err)?;
         // One write: with O_APPEND the kernel places the whole buffer at the end atomically with
         // respect to other appenders; a loop of partial writes could interleave with theirs.
@@ -242,9 +257,16 @@ impl AuditLog {
                 format!("short write: {written} of {} bytes", line.len()),
             )));
         }
-        file.sync_data().map_err(err)
+        match file.sync_data() {
+            // A pipe or terminal has nothing to sync.
+            Err(e) if stream && e.raw_os_error() == Some(libc::EINVAL) => Ok(()),
+            other => other.map_err(err),
+        }
     }
 }
+
+/// Log paths that are opened following symlinks: `-` (standard output) and the standard streams.
+const FOLLOWED_LOGS: &[&str] = &["-", "/dev/stdout", "/dev/stderr"];
 
 /// The current time as RFC 3339 UTC with seconds (`2026-11-23T21:40:00Z`).
 pub fn now_rfc3339() -> String {

@@ -346,7 +346,7 @@ fn input_error(e: SealError, input: &Plaintext) -> SealError {
 
 fn open_sources(input: &Plaintext) -> Result<(Layout, Vec<Source>), SealError> {
     let open = |name: String, path: &Path| -> Result<Source, SealError> {
-        let file = File::open(path).map_err(|e| SealError::io(path, e))?;
+        let file = crate::fs::open_nofollow(path).map_err(|e| SealError::io(path, e))?;
         let meta = file.metadata().map_err(|e| SealError::io(path, e))?;
         if !meta.is_file() {
             return Err(SealError::Usage(format!(

@@ -85,6 +85,22 @@ pub struct ModelFile {
     pub len: u64,
     /// The file's change time when walked; hashing checks it again (see [`ChangeStamp`]).
     pub stamp: ChangeStamp,
+    /// Whether `path` is a symlink the walk allowed (`allow_symlinks`): only then does
+    /// [`ModelFile::open`] follow a link at its last component.
+    pub via_symlink: bool,
+}
+
+impl ModelFile {
+    /// Opens the file for reading under the one open rule ([`crate::fs::open`]): never blocking,
+    /// refused unless a regular file, and not through a symlink unless the walk allowed this one —
+    /// so a FIFO or a link swapped in after the walk is an error, not a hang or another file.
+    pub fn open(&self) -> std::io::Result<std::fs::File> {
+        if self.via_symlink {
+            crate::fs::open_following(&self.path)
+        } else {
+            crate::fs::open_nofollow(&self.path)
+        }
+    }
 }
 
 /// A file's status-change time (`ctime`, to the nanosecond) as seen at one moment.

@@ -10,7 +10,7 @@ use super::error::ErrorKind;
 use super::uri::{PinSource, Pkcs11Uri};
 use cryptoki::types::RawAuthPin;
 use std::io::Read;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use zeroize::Zeroizing;
 
@@ -29,11 +29,11 @@ pub(crate) fn obtain(uri: &Pkcs11Uri, token_label: &str) -> Result<RawAuthPin, E
 /// Reads one line from a PIN file that only its owner can read.
 fn read_pin_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, ErrorKind> {
     let fail = |reason: String| ErrorKind::Pin(format!("PIN file {}: {reason}", path.display()));
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
-        .map_err(|e| fail(format!("cannot open ({e})")))?;
+    // The one rule for trust material: a FIFO is refused without blocking, a symlink only
+    // inside the file's own directory (a Kubernetes Secret volume's layout).
+    let mut file = crate::fs::open_trusted(path)
+        .map_err(|e| fail(format!("cannot open ({e})")))?
+        .file;
     let meta = file.metadata().map_err(|e| fail(e.to_string()))?;
     if !meta.is_file() {
         return Err(fail("not a regular file".into()));
