@@ -21,6 +21,13 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
     let cli = commands::Cli::parse();
+    // No core file and no ptrace by other processes of the user while a secret may be in memory.
+    if cli.may_load_secret() {
+        if let Err(err) = modelseal::fs::process::harden_process() {
+            eprintln!("error: cannot keep secrets out of core dumps: {err}");
+            return output::exit_input();
+        }
+    }
     match commands::run(cli) {
         Ok(code) => code,
         Err(err) => {

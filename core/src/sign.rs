@@ -162,7 +162,7 @@ pub fn sign_model(
         .clone()
         .unwrap_or_else(|| default_signature_path(model));
 
-    let mut ignore = tree::resolve_user_ignores(model, &options.ignore);
+    let mut ignore = tree::resolve_sign_ignores(model, &options.ignore)?;
     if let Some(sig) = tree::resolve_ignore(model, &absolute(&signature_path)) {
         tree::push_unique(&mut ignore, sig);
     }

@@ -1,14 +1,14 @@
 //! `modelseal verify`: verify a model against an OMS signature and a trusted key or certificate
 //! roots, or against one or more signatures under a trust policy (`--policy`, `docs/policy.md`).
 
-use super::OutputArgs;
+use super::{KeyFileArgs, OutputArgs, PolicyLoadArgs};
 use crate::audit::{ended, Attempt, AuditArgs};
 use crate::output::{
     exit_code, exit_input, print_json, report_failure, serialization_text, signer_text,
 };
 use crate::progress::Bar;
 use modelseal::error::ErrorClass;
-use modelseal::policy::{Policy, PolicyDecision, PolicyVerifyOptions};
+use modelseal::policy::{PolicyDecision, PolicyVerifyOptions};
 use modelseal::report::{
     self, DecisionInputError, DecisionReport, Failure, VerifyFailure, VerifyReport,
 };
@@ -61,6 +61,10 @@ pub struct Args {
     /// Tolerate files in the model that the signature does not list.
     #[arg(long)]
     ignore_unsigned_files: bool,
+    #[command(flatten)]
+    policy_load: PolicyLoadArgs,
+    #[command(flatten)]
+    key_files: KeyFileArgs,
     #[command(flatten)]
     output: OutputArgs,
     #[command(flatten)]
@@ -153,7 +157,9 @@ fn verify(args: &Args) -> Attempt<VerifiedModel, (PathBuf, VerifyError)> {
 /// `verify --policy`: one decision over every signature.
 fn run_policy(args: &Args, policy_path: &Path) -> anyhow::Result<ExitCode> {
     let mut policy_log = None;
-    let attempt = Policy::load(policy_path)
+    let attempt = args
+        .policy_load
+        .load(policy_path, &args.key_files)
         .map_err(anyhow::Error::from)
         .map(|policy| {
             policy_log = policy.audit_log().map(Path::to_path_buf);

@@ -293,6 +293,9 @@ impl Loader<'_> {
         signers: &BTreeMap<&str, &PolicySigner>,
     ) -> Result<ModelRule, PolicyError> {
         let field = |f: &str| format!("models[{index}].{f}");
+        // A pattern is a model name whose components may be globs: the same normal form.
+        crate::tree::check_model_name(raw.name.get_ref())
+            .map_err(|e| self.invalid(&raw.name, &field("name"), e.to_string()))?;
         let glob = ModelRule::compile_glob(raw.name.get_ref())
             .map_err(|e| self.invalid(&raw.name, &field("name"), format!("invalid glob: {e}")))?;
         let require = raw.require.get_ref().clone();
