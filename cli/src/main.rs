@@ -4,9 +4,10 @@
 //! This binary only translates arguments and results; every capability lives in the `modelseal`
 //! crate. Exit codes: 0 success, 1 verification or decryption failed, 2 usage or input error.
 
+#[macro_use]
+mod output;
 mod audit;
 mod commands;
-mod output;
 mod progress;
 mod serve;
 
@@ -31,7 +32,7 @@ fn main() -> ExitCode {
     match commands::run(cli) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {}", output::describe(&err));
+            say_err!("error: {}", output::describe(&err));
             output::exit_input()
         }
     }

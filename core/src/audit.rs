@@ -283,6 +283,22 @@ pub fn now_rfc3339() -> String {
 mod tests {
     use super::*;
 
+    /// Issue 17 item 14: the log is not followed through a symlink (someone who can write its
+    /// directory cannot redirect the appends into another file).
+    #[test]
+    fn a_symlinked_log_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, b"keep\n").unwrap();
+        let link = dir.path().join("audit.jsonl");
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        assert!(AuditLog::new(&link).append(&event(0)).is_err());
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep\n");
+        let real = dir.path().join("real.jsonl");
+        AuditLog::new(&real).append(&event(1)).unwrap();
+        assert_eq!(std::fs::read_to_string(&real).unwrap().lines().count(), 1);
+    }
+
     fn event(i: usize) -> AuditEvent {
         let mut e = AuditEvent::new(Operation::Verify, Path::new("models/llm"));
         e.model_name = Some(format!("prod/llm-{i}"));

@@ -118,6 +118,7 @@ fn verify<'py>(
             sigstore_identity,
             sigstore_issuer,
             sigstore_root: trusted_root.map(SigstoreRoot::File),
+            allow_insecure_permissions: false,
         });
         let result =
             trust.map(|trust| verify_model(&model, &signature, &trust, &options, &NoProgress));

@@ -134,6 +134,11 @@ impl PolicyLoadArgs {
 }
 
 impl KeyFileArgs {
+    /// Whether `--allow-insecure-key-permissions` was given.
+    fn allows_insecure(&self) -> bool {
+        self.allow_insecure_key_permissions
+    }
+
     /// Key options with only the permission override set.
     fn options(&self) -> modelseal::keys::KeyOptions {
         modelseal::keys::KeyOptions {

@@ -86,7 +86,7 @@ fn print(args: &Args, outcome: &UnsealOutcome) -> ExitCode {
     if args.output.json {
         print_json(&UnsealReport::new(&args.out, outcome));
     } else if !args.output.quiet {
-        println!(
+        say!(
             "unsealed {} -> {} as {:?} under {}, signed by {}",
             args.encrypted.display(),
             args.out.display(),

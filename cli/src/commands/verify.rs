@@ -113,6 +113,7 @@ impl Args {
                 (None, None) => None,
             }
             .filter(|_| sigstore.sigstore),
+            allow_insecure_permissions: self.key_files.allows_insecure(),
         }
     }
 }
@@ -184,7 +185,7 @@ fn run_policy(args: &Args, policy_path: &Path) -> anyhow::Result<ExitCode> {
                 let reason = err.to_string();
                 print_json(&DecisionInputError::new(&args.model, policy_path, reason));
             }
-            eprintln!("error: {err}");
+            say_err!("error: {err}");
             exit_input()
         }
     });
@@ -202,26 +203,26 @@ fn report_decision(args: &Args, decision: &PolicyDecision) -> ExitCode {
     };
     if decision.allowed() {
         if args.output.text() {
-            println!(
+            say!(
                 "allowed {} as {:?} under {}: signed by {signers}",
                 args.model.display(),
                 decision.model_name(),
                 decision.rule_label()
             );
             if let Some(root) = decision.root_digest() {
-                println!("root digest sha256:{root}");
+                say!("root digest sha256:{root}");
             }
         }
         return ExitCode::SUCCESS;
     }
-    eprintln!(
+    say_err!(
         "verification FAILED: {} as {:?} denied under {} (verified signers: {signers})",
         args.model.display(),
         decision.model_name(),
         decision.rule_label()
     );
     for reason in decision.reasons() {
-        eprintln!("  - {reason}");
+        say_err!("  - {reason}");
     }
     exit_code(ErrorClass::Failed)
 }
@@ -230,14 +231,14 @@ fn report_success(args: &Args, verified: &VerifiedModel) -> ExitCode {
     if args.output.json {
         print_json(&VerifyReport::from(verified));
     } else if !args.output.quiet {
-        println!(
+        say!(
             "verified {} ({} resources, {}), signed by {}",
             args.model.display(),
             verified.resources().len(),
             serialization_text(verified.serialization()),
             signer_text(verified.signer())
         );
-        println!("root digest sha256:{}", verified.root_digest_hex());
+        say!("root digest sha256:{}", verified.root_digest_hex());
     }
     ExitCode::SUCCESS
 }

@@ -176,6 +176,17 @@ fn on_read_only_mount(file: &File) -> io::Result<bool> {
     Ok(stat.f_flag & libc::ST_RDONLY != 0)
 }
 
+/// Creates a FIFO at `path` (mode 0600), for tests of the open rule anywhere in the crate.
+#[cfg(test)]
+pub(crate) fn make_fifo(path: &Path) -> io::Result<()> {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())?;
+    // SAFETY: a NUL-terminated path that outlives the call.
+    if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,9 +194,7 @@ mod tests {
     use std::time::{Duration, Instant};
 
     fn mkfifo(path: &Path) {
-        let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
-        // SAFETY: a NUL-terminated path that outlives the call.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        make_fifo(path).unwrap();
     }
 
     #[test]

@@ -518,7 +518,8 @@ mod tests {
             assert!(e.contains(why), "{bad}: {e}");
         }
         // Relative entries naming nothing in the model stay valid (the Go implementation writes them).
-        s.serialization.ignore_paths = vec!["model.sig".into(), "other/dir/x".into(), "./a/".into()];
+        s.serialization.ignore_paths =
+            vec!["model.sig".into(), "other/dir/x".into(), "./a/".into()];
         s.check().unwrap();
         s.serialization.ignore_paths = vec![String::new(); MAX_IGNORE_PATHS + 1];
         assert!(matches!(

@@ -39,7 +39,11 @@ pub fn check_model_name(name: &str) -> Result<(), TreeError> {
     }
     for component in name.split('/') {
         match component {
-            "" => return Err(refuse("has an empty component (a leading, trailing or double `/`)")),
+            "" => {
+                return Err(refuse(
+                    "has an empty component (a leading, trailing or double `/`)",
+                ))
+            }
             "." | ".." => return Err(refuse("has a `.` or `..` component")),
             _ => {}
         }

@@ -21,10 +21,7 @@ pub fn walk(root: &Path, options: &WalkOptions) -> Result<ModelTree, TreeError> 
             len,
             stamp,
             via_symlink,
-        } => (
-            true,
-            single_file(root, len, stamp, via_symlink, &ignores),
-        ),
+        } => (true, single_file(root, len, stamp, via_symlink, &ignores)),
         Kind::Dir => (false, walk_dir(root, &ignores, options.allow_symlinks)?),
     };
     Ok(ModelTree {
