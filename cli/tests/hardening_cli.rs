@@ -38,6 +38,22 @@ fn run_bounded(args: &[&str]) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// `verify MODEL --signature SIG --policy POLICY --model-name NAME EXTRA…`, bounded.
+fn verify_policy(model: &Path, sig: &Path, policy: &Path, name: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "verify",
+        s(model),
+        "--signature",
+        s(sig),
+        "--policy",
+        s(policy),
+        "--model-name",
+        name,
+    ];
+    args.extend_from_slice(extra);
+    run_bounded(&args)
+}
+
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -71,17 +87,8 @@ fn a_fifo_named_as_a_signature_is_refused_without_hanging() {
         s(&public),
     ];
     refused_as_fifo(&run_bounded(&args), &args);
-    let args = [
-        "verify",
-        s(&t.model),
-        "--signature",
-        s(&fifo),
-        "--policy",
-        s(&trust),
-        "--model-name",
-        "dev/llm",
-    ];
-    refused_as_fifo(&run_bounded(&args), &args);
+    let out = verify_policy(&t.model, &fifo, &trust, "dev/llm", &[]);
+    refused_as_fifo(&out, &["verify", "--policy"]);
     let args = ["inspect", s(&fifo)];
     let out = run_bounded(&args);
     assert_eq!(code(&out), 2, "{}", stderr(&out));
@@ -167,20 +174,7 @@ fn trust_material_others_can_write_is_refused_unless_allowed() {
     let trust = t.path("trust.toml");
     let enc_out = t.path("enc");
     let sig = t.sign("release");
-    let verify = |extra: &[&str]| {
-        let mut args = vec![
-            "verify",
-            s(&t.model),
-            "--signature",
-            s(&sig),
-            "--policy",
-            s(&trust),
-            "--model-name",
-            "dev/llm",
-        ];
-        args.extend_from_slice(extra);
-        run_bounded(&args)
-    };
+    let verify = |extra: &[&str]| verify_policy(&t.model, &sig, &trust, "dev/llm", extra);
     assert_eq!(code(&verify(&[])), 0, "{}", stderr(&verify(&[])));
     for file in ["trust.toml", "release.pub.pem"] {
         let path = t.path(file);
@@ -243,17 +237,7 @@ fn a_policy_cannot_choose_the_pkcs11_module_the_verifier_loads() {
         ),
     )
     .unwrap();
-    let mut args = vec![
-        "verify",
-        s(&t.model),
-        "--signature",
-        s(&sig),
-        "--policy",
-        s(&policy),
-        "--model-name",
-        "dev/llm",
-    ];
-    let out = run_bounded(&args);
+    let out = verify_policy(&t.model, &sig, &policy, "dev/llm", &[]);
     let err = stderr(&out);
     assert_eq!(code(&out), 2, "{err}");
     assert!(
@@ -261,14 +245,14 @@ fn a_policy_cannot_choose_the_pkcs11_module_the_verifier_loads() {
         "{err}"
     );
     // Allowed by the operator, the module is loaded (and fails as the junk it is), not refused.
-    args.extend_from_slice(&["--allow-pkcs11-module", s(&module)]);
-    let out = run_bounded(&args);
+    let allow = ["--allow-pkcs11-module", s(&module)];
+    let out = verify_policy(&t.model, &sig, &policy, "dev/llm", &allow);
     let err = stderr(&out);
     assert_eq!(code(&out), 2, "{err}");
     assert!(!err.contains("not an allowed PKCS#11 module"), "{err}");
     // A module others can write is refused even when allowed.
     std::fs::set_permissions(&module, std::fs::Permissions::from_mode(0o666)).unwrap();
-    let out = run_bounded(&args);
+    let out = verify_policy(&t.model, &sig, &policy, "dev/llm", &allow);
     let err = stderr(&out);
     assert_eq!(code(&out), 2, "{err}");
     assert!(err.contains("666"), "{err}");
@@ -285,17 +269,7 @@ fn two_signers_pinning_one_key_are_refused() {
         "version = 1\n[signers.a]\nkey = \"release.pub.pem\"\n[signers.b]\nkey = \"release.pem\"\n[[models]]\nname = \"prod/*\"\nrequire = [\"a\", \"b\"]\nthreshold = 2\n",
     )
     .unwrap();
-    let args = [
-        "verify",
-        s(&t.model),
-        "--signature",
-        s(&sig),
-        "--policy",
-        s(&policy),
-        "--model-name",
-        "prod/llm",
-    ];
-    let out = run_bounded(&args);
+    let out = verify_policy(&t.model, &sig, &policy, "prod/llm", &[]);
     let err = stderr(&out);
     assert_eq!(code(&out), 2, "{err}");
     assert!(
@@ -317,17 +291,7 @@ fn model_names_must_be_in_normal_form() {
         "./dev/llm",
         "dev/\u{1b}[2Jllm",
     ] {
-        let args = [
-            "verify",
-            s(&t.model),
-            "--signature",
-            s(&sig),
-            "--policy",
-            s(&trust),
-            "--model-name",
-            name,
-        ];
-        let out = run_bounded(&args);
+        let out = verify_policy(&t.model, &sig, &trust, name, &[]);
         let err = stderr(&out);
         assert_eq!(code(&out), 2, "{name:?}: {err}");
         assert!(err.contains("model name"), "{name:?}: {err}");
@@ -335,16 +299,7 @@ fn model_names_must_be_in_normal_form() {
     // A rule pattern that is not in normal form is a load error.
     let policy = t.path("bad-rule.toml");
     std::fs::write(&policy, TRUST_TOML.replace("dev/*", "dev/../*")).unwrap();
-    let out = run_bounded(&[
-        "verify",
-        s(&t.model),
-        "--signature",
-        s(&sig),
-        "--policy",
-        s(&policy),
-        "--model-name",
-        "dev/llm",
-    ]);
+    let out = verify_policy(&t.model, &sig, &policy, "dev/llm", &[]);
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     assert!(stderr(&out).contains("models[1].name"), "{}", stderr(&out));
 }

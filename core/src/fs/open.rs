@@ -49,25 +49,33 @@ fn open_regular(path: &Path, extra_flags: libc::c_int) -> io::Result<File> {
     Ok(file)
 }
 
-/// The error for a special file named where a regular file is read.
-fn not_regular(meta: &Metadata) -> io::Error {
+/// What kind of file `meta` describes, in words for a message (`"a named pipe (FIFO)"`).
+pub fn kind_name(meta: &Metadata) -> &'static str {
     let kind = meta.file_type();
-    let what = if kind.is_fifo() {
-        "a FIFO (named pipe)"
+    if kind.is_file() {
+        "a regular file"
     } else if kind.is_dir() {
         "a directory"
-    } else if kind.is_char_device() {
-        "a character device"
-    } else if kind.is_block_device() {
-        "a block device"
+    } else if kind.is_symlink() {
+        "a symlink"
+    } else if kind.is_fifo() {
+        "a named pipe (FIFO)"
     } else if kind.is_socket() {
         "a socket"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_char_device() {
+        "a character device"
     } else {
-        "not a regular file"
-    };
+        "an unknown kind of file"
+    }
+}
+
+/// The error for a special file named where a regular file is read.
+fn not_regular(meta: &Metadata) -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidInput,
-        format!("is {what}; only regular files are read"),
+        format!("is {}; only regular files are read", kind_name(meta)),
     )
 }
 

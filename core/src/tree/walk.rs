@@ -7,7 +7,6 @@
 use super::{ChangeStamp, ModelFile, ModelTree, RelPath, TreeError, WalkOptions, DEFAULT_IGNORES};
 use std::fs::{self, Metadata};
 use std::io;
-use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 
 /// Walks `root` (a directory or a single file) into a sorted [`ModelTree`].
@@ -203,18 +202,7 @@ fn classify(
 
 /// Names the kind of an entry that is neither a regular file, a directory nor a symlink.
 fn special_kind(meta: &Metadata) -> &'static str {
-    let kind = meta.file_type();
-    if kind.is_socket() {
-        "a socket"
-    } else if kind.is_fifo() {
-        "a named pipe (fifo)"
-    } else if kind.is_block_device() {
-        "a block device"
-    } else if kind.is_char_device() {
-        "a character device"
-    } else {
-        "an unknown kind of file"
-    }
+    crate::fs::open::kind_name(meta)
 }
 
 fn unsupported(path: &Path, reason: String) -> TreeError {
