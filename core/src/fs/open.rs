@@ -162,7 +162,7 @@ fn exposure(file: &File, path: &Path) -> io::Result<Option<String>> {
         _ => Path::new("."),
     };
     let dir_mode = std::fs::metadata(dir)?.mode() & 0o7777;
-    if dir_mode & WRITABLE_BY_OTHERS != 0 && dir_mode & libc::S_ISVTX as u32 == 0 {
+    if dir_mode & WRITABLE_BY_OTHERS != 0 && dir_mode & libc::S_ISVTX == 0 {
         return Ok(Some(format!(
             "its directory {} (mode {dir_mode:o}) lets group or others replace it",
             dir.display()
