@@ -24,7 +24,7 @@ fn main() -> ExitCode {
     let cli = commands::Cli::parse();
     // No core file and no ptrace by other processes of the user while a secret may be in memory.
     if cli.may_load_secret() {
-        if let Err(err) = modelseal::fs::process::harden_process() {
+        if let Err(err) = modelseal::harden_process() {
             eprintln!("error: cannot keep secrets out of core dumps: {err}");
             return output::exit_input();
         }

@@ -3,7 +3,7 @@
 
 use modelseal::digest::{hash_tree, HashAlgorithm, Method, SerializationConfig};
 use modelseal::progress::NoProgress;
-use modelseal::tree::{walk, ModelFile, WalkOptions};
+use modelseal::internals::tree::{walk, ModelFile, WalkOptions};
 use std::os::unix::fs::symlink;
 use std::path::Path;
 use std::time::Duration;

@@ -4,6 +4,7 @@
 mod architecture;
 mod hardening;
 mod keys_trust;
+mod load;
 mod oms;
 mod oms_conformance;
 mod oms_proptest;

@@ -2,7 +2,7 @@
 //! statement is never silently accepted as the same statement, and no input makes a parser panic.
 
 use modelseal::digest::{HashAlgorithm, Method, Resource, SerializationConfig};
-use modelseal::oms::{Bundle, Statement, VerificationMaterial};
+use modelseal::internals::oms::{Bundle, Statement, VerificationMaterial};
 use proptest::collection::{btree_set, vec};
 use proptest::prelude::*;
 
@@ -105,7 +105,7 @@ fn statement() -> impl Strategy<Value = Statement> {
         // Any text but the entries a verifier refuses (the root, `..`, absolute: issue 17).
         vec(
             "[^\\x00]{1,10}".prop_filter("a valid ignore path", |p| {
-                modelseal::oms::check::check_ignore_path(p).is_ok()
+                modelseal::internals::oms::check::check_ignore_path(p).is_ok()
             }),
             0..3,
         ),
