@@ -2,8 +2,8 @@
 //! swapped for a FIFO or a symlink between the walk and the open is an error at once.
 
 use modelseal::digest::{hash_tree, HashAlgorithm, Method, SerializationConfig};
-use modelseal::progress::NoProgress;
 use modelseal::internals::tree::{walk, ModelFile, WalkOptions};
+use modelseal::progress::NoProgress;
 use std::os::unix::fs::symlink;
 use std::path::Path;
 use std::time::Duration;
