@@ -49,7 +49,7 @@ fn open_regular(path: &Path, extra_flags: libc::c_int) -> io::Result<File> {
     Ok(file)
 }
 
-/// What kind of file `meta` describes, in words for a message (`"a named pipe (FIFO)"`).
+/// What kind of file `meta` describes, in words for a message (`"a named pipe (fifo)"`).
 pub fn kind_name(meta: &Metadata) -> &'static str {
     let kind = meta.file_type();
     if kind.is_file() {
@@ -59,7 +59,7 @@ pub fn kind_name(meta: &Metadata) -> &'static str {
     } else if kind.is_symlink() {
         "a symlink"
     } else if kind.is_fifo() {
-        "a named pipe (FIFO)"
+        "a named pipe (fifo)"
     } else if kind.is_socket() {
         "a socket"
     } else if kind.is_block_device() {
@@ -213,12 +213,12 @@ mod tests {
         let start = Instant::now();
         for open in [open_nofollow, open_following] {
             let err = open(&fifo).unwrap_err();
-            assert!(err.to_string().contains("FIFO"), "{err}");
+            assert!(err.to_string().contains("fifo"), "{err}");
             let err = open(dir.path()).unwrap_err();
             assert!(err.to_string().contains("directory"), "{err}");
         }
         let err = open_trusted(&fifo).unwrap_err();
-        assert!(err.to_string().contains("FIFO"), "{err}");
+        assert!(err.to_string().contains("fifo"), "{err}");
         assert!(start.elapsed() < Duration::from_secs(5));
     }
 

@@ -94,7 +94,7 @@ pub enum TreeError {
     Unsupported {
         /// The entry, as found on disk (for a link: the link, not its target).
         path: PathBuf,
-        /// What the entry is and what would have been accepted, e.g. `is a named pipe (FIFO);
+        /// What the entry is and what would have been accepted, e.g. `is a named pipe (fifo);
         /// only regular files and directories can be part of a model`.
         reason: String,
     },

@@ -143,6 +143,6 @@ mod tests {
             .recv_timeout(std::time::Duration::from_secs(10))
             .expect("reading a FIFO PIN file blocked");
         let err = result.unwrap_err();
-        assert!(err.contains("FIFO"), "{err}");
+        assert!(err.contains("fifo"), "{err}");
     }
 }
