@@ -64,11 +64,18 @@ fn mkfifo(path: &Path) {
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
 }
 
+/// Asserts exit 2 (an input error) with a message containing `needle`; returns the message.
+fn input_error(out: &Output, needle: &str) -> String {
+    let err = stderr(out);
+    assert_eq!(code(out), 2, "{err}");
+    assert!(err.contains(needle), "want {needle:?} in: {err}");
+    err
+}
+
 /// Asserts exit 2 with a message naming the FIFO.
 fn refused_as_fifo(out: &Output, args: &[&str]) {
-    let err = stderr(out);
-    assert_eq!(code(out), 2, "{args:?}: {err}");
-    assert!(err.contains("fifo"), "{args:?}: {err}");
+    let err = input_error(out, "fifo");
+    assert!(!err.is_empty(), "{args:?}");
 }
 
 #[test]
@@ -190,11 +197,9 @@ fn trust_material_others_can_write_is_refused_unless_allowed() {
     // A writable directory lets others replace the files in it.
     std::fs::set_permissions(t.dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
     let out = verify(&[]);
-    assert_eq!(code(&out), 2, "{}", stderr(&out));
-    assert!(stderr(&out).contains("directory"), "{}", stderr(&out));
+    input_error(&out, "directory");
     std::fs::set_permissions(t.dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
     // A recipient public key others can write is refused at encryption.
-    let (_, recipient) = keygen_p256(t.dir.path(), "unused");
     let x25519 = t.path("x.pem");
     let x25519_pub = t.path("x.pub.pem");
     ok(&[
@@ -206,7 +211,6 @@ fn trust_material_others_can_write_is_refused_unless_allowed() {
         "--public-out",
         s(&x25519_pub),
     ]);
-    let _ = recipient;
     std::fs::set_permissions(&x25519_pub, std::fs::Permissions::from_mode(0o646)).unwrap();
     let args = [
         "encrypt",
@@ -218,8 +222,7 @@ fn trust_material_others_can_write_is_refused_unless_allowed() {
         "--quiet",
     ];
     let out = run_bounded(&args);
-    assert_eq!(code(&out), 2, "{}", stderr(&out));
-    assert!(stderr(&out).contains("646"), "{}", stderr(&out));
+    input_error(&out, "646");
 }
 
 #[test]
@@ -238,12 +241,8 @@ fn a_policy_cannot_choose_the_pkcs11_module_the_verifier_loads() {
     )
     .unwrap();
     let out = verify_policy(&t.model, &sig, &policy, "dev/llm", &[]);
-    let err = stderr(&out);
-    assert_eq!(code(&out), 2, "{err}");
-    assert!(
-        err.contains("not an allowed PKCS#11 module") && err.contains("--allow-pkcs11-module"),
-        "{err}"
-    );
+    let err = input_error(&out, "not an allowed PKCS#11 module");
+    assert!(err.contains("--allow-pkcs11-module"), "{err}");
     // Allowed by the operator, the module is loaded (and fails as the junk it is), not refused.
     let allow = ["--allow-pkcs11-module", s(&module)];
     let out = verify_policy(&t.model, &sig, &policy, "dev/llm", &allow);
@@ -253,9 +252,7 @@ fn a_policy_cannot_choose_the_pkcs11_module_the_verifier_loads() {
     // A module others can write is refused even when allowed.
     std::fs::set_permissions(&module, std::fs::Permissions::from_mode(0o666)).unwrap();
     let out = verify_policy(&t.model, &sig, &policy, "dev/llm", &allow);
-    let err = stderr(&out);
-    assert_eq!(code(&out), 2, "{err}");
-    assert!(err.contains("666"), "{err}");
+    input_error(&out, "666");
 }
 
 #[test]
@@ -270,12 +267,8 @@ fn two_signers_pinning_one_key_are_refused() {
     )
     .unwrap();
     let out = verify_policy(&t.model, &sig, &policy, "prod/llm", &[]);
-    let err = stderr(&out);
-    assert_eq!(code(&out), 2, "{err}");
-    assert!(
-        err.contains("\"a\"") && err.contains("\"b\"") && err.contains("same public key"),
-        "{err}"
-    );
+    let err = input_error(&out, "same public key");
+    assert!(err.contains("\"a\"") && err.contains("\"b\""), "{err}");
 }
 
 #[test]
@@ -292,16 +285,13 @@ fn model_names_must_be_in_normal_form() {
         "dev/\u{1b}[2Jllm",
     ] {
         let out = verify_policy(&t.model, &sig, &trust, name, &[]);
-        let err = stderr(&out);
-        assert_eq!(code(&out), 2, "{name:?}: {err}");
-        assert!(err.contains("model name"), "{name:?}: {err}");
+        input_error(&out, "model name");
     }
     // A rule pattern that is not in normal form is a load error.
     let policy = t.path("bad-rule.toml");
     std::fs::write(&policy, TRUST_TOML.replace("dev/*", "dev/../*")).unwrap();
     let out = verify_policy(&t.model, &sig, &policy, "dev/llm", &[]);
-    assert_eq!(code(&out), 2, "{}", stderr(&out));
-    assert!(stderr(&out).contains("models[1].name"), "{}", stderr(&out));
+    input_error(&out, "models[1].name");
 }
 
 #[test]
