@@ -184,6 +184,58 @@ impl OpenedModel {
         })
     }
 
+    /// The size the signature gives the file `name`: under shards, where its last shard ends (0
+    /// for an empty file); `None` under files (a files digest records no size) or for a name the
+    /// signature does not list.
+    pub fn signed_size(&self, name: &str) -> Option<u64> {
+        if self.statement.serialization.method == digest::Method::Files
+            || !self.files.contains_key(name)
+        {
+            return None;
+        }
+        let ranges = self.digests.ranges(name).unwrap_or_default();
+        Some(ranges.last().and_then(|(_, end)| *end).unwrap_or(0))
+    }
+
+    /// Bytes `start..end` of the signed file `name`, returned only once verified. Under a shards
+    /// signature only the shards that overlap the range are read (each whole, positionally) and
+    /// each must match its signed digest; under a files signature the whole file is read and
+    /// verified (a files digest covers nothing smaller), so callers that read several ranges of
+    /// one file should read it once instead ([`OpenedModel::read_file`]).
+    pub fn read_range(&self, name: &str, start: u64, end: u64) -> Result<Vec<u8>, VerifyError> {
+        let file = self.open_file(name)?;
+        let ranges = self.digests.ranges(name).unwrap_or_default();
+        let signed_size = self.signed_size(name).unwrap_or(file.size());
+        if start > end || end > signed_size {
+            return Err(file.changed(&format!(
+                "bytes {start}..{end} asked of a file of {signed_size} signed bytes"
+            )));
+        }
+        if self.statement.serialization.method == digest::Method::Files {
+            let whole = self.read_file(name)?;
+            return Ok(whole[start as usize..end as usize].to_vec());
+        }
+        let mut out = Vec::with_capacity((end - start) as usize);
+        for (index, (shard_start, shard_end)) in ranges.iter().enumerate() {
+            let shard_end = shard_end.unwrap_or(signed_size);
+            if shard_end <= start || *shard_start >= end {
+                continue;
+            }
+            let mut shard = vec![0; (shard_end - shard_start) as usize];
+            std::os::unix::fs::FileExt::read_exact_at(&file.file, &mut shard, *shard_start)
+                .map_err(|_| file.changed("it became shorter while read"))?;
+            if !self.digests.range_matches(name, index, &shard) {
+                return Err(file.changed(&format!(
+                    "bytes {shard_start}..{shard_end} differ from the signed shard"
+                )));
+            }
+            let from = start.max(*shard_start) - shard_start;
+            let to = end.min(shard_end) - shard_start;
+            out.extend_from_slice(&shard[from as usize..to as usize]);
+        }
+        Ok(out)
+    }
+
     /// Reads the signed file `name` whole; the bytes are returned only if they are the signed ones.
     pub fn read_file(&self, name: &str) -> Result<Vec<u8>, VerifyError> {
         let file = self.open_file(name)?;
@@ -233,23 +285,25 @@ impl VerifiedFile {
             .check
             .take()
             .ok_or_else(|| self.changed("not signed"))?;
-        let mut filled = 0;
-        while filled < buffer.len() {
-            let end = (filled + READ_CHUNK).min(buffer.len());
-            let n = match self.file.read(&mut buffer[filled..end]) {
-                Ok(0) => return Err(self.changed("it became shorter while read")),
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(source) => {
-                    return Err(VerifyError::Digest(DigestError::Io {
-                        path: self.path.clone(),
-                        source,
-                    }))
+        // Two stages on two threads, so that loading costs about the slower of reading and
+        // hashing, not their sum: this thread reads chunk after chunk into the buffer, the other
+        // hashes each chunk once it is whole (still in the cache), in order. A few chunks in flight
+        // bound how far reading runs ahead.
+        let (ready, chunks) = std::sync::mpsc::sync_channel::<&[u8]>(4);
+        let read = std::thread::scope(|scope| {
+            let hasher = scope.spawn(move || {
+                for chunk in chunks {
+                    check.update(chunk);
                 }
-            };
-            check.update(&buffer[filled..filled + n]);
-            filled += n;
-        }
+                check
+            });
+            let read = self.read_chunks(buffer, &ready);
+            drop(ready);
+            // The hasher only hashes; it cannot panic on any input. If it did, the read fails.
+            hasher.join().map(|check| (read, check))
+        });
+        let (read, check) = read.map_err(|_| self.changed("hashing stopped"))?;
+        read?;
         let mut probe = [0u8; 1];
         if !matches!(self.file.read(&mut probe), Ok(0)) {
             return Err(self.changed("it became longer while read"));
@@ -261,6 +315,35 @@ impl VerifiedFile {
             return Err(self.changed("it changed while read"));
         }
         check.finish().map_err(|reason| self.changed(&reason))
+    }
+
+    /// Fills `buffer` from the file chunk by chunk, handing each whole chunk to `ready`.
+    fn read_chunks<'b>(
+        &mut self,
+        buffer: &'b mut [u8],
+        ready: &std::sync::mpsc::SyncSender<&'b [u8]>,
+    ) -> Result<(), VerifyError> {
+        for chunk in buffer.chunks_mut(READ_CHUNK) {
+            let mut filled = 0;
+            while filled < chunk.len() {
+                match self.file.read(&mut chunk[filled..]) {
+                    Ok(0) => return Err(self.changed("it became shorter while read")),
+                    Ok(n) => filled += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(source) => {
+                        return Err(VerifyError::Digest(DigestError::Io {
+                            path: self.path.clone(),
+                            source,
+                        }))
+                    }
+                }
+            }
+            let whole: &'b [u8] = chunk;
+            if ready.send(whole).is_err() {
+                return Err(self.changed("hashing stopped"));
+            }
+        }
+        Ok(())
     }
 
     /// The error for a file whose bytes are not the signed ones.
