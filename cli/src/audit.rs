@@ -30,7 +30,7 @@ impl AuditArgs {
             Ok(()) => code,
             Err(err) => {
                 if let Err(verb_err) = &code {
-                    eprintln!("error: {verb_err:#}");
+                    say_err!("error: {verb_err:#}");
                 }
                 Err(err.into())
             }

@@ -4,9 +4,10 @@
 //! This binary only translates arguments and results; every capability lives in the `modelseal`
 //! crate. Exit codes: 0 success, 1 verification or decryption failed, 2 usage or input error.
 
+#[macro_use]
+mod output;
 mod audit;
 mod commands;
-mod output;
 mod progress;
 mod serve;
 
@@ -21,10 +22,17 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
     let cli = commands::Cli::parse();
+    // No core file and no ptrace by other processes of the user while a secret may be in memory.
+    if cli.may_load_secret() {
+        if let Err(err) = modelseal::harden_process() {
+            eprintln!("error: cannot keep secrets out of core dumps: {err}");
+            return output::exit_input();
+        }
+    }
     match commands::run(cli) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {}", output::describe(&err));
+            say_err!("error: {}", output::describe(&err));
             output::exit_input()
         }
     }

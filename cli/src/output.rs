@@ -1,4 +1,21 @@
 //! Printing results: human text on stdout/stderr, or one JSON object on stdout with `--json`.
+//! Every human line goes through [`say!`] / [`say_err!`], which escape control characters, ANSI
+//! sequences and bidirectional overrides (`modelseal::text`): file names and unverified bundle
+//! fields cannot forge a line, move the cursor or issue a CI log command. JSON is printed as is.
+
+/// `println!` for human text, escaped through `modelseal::text`.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        println!("{}", modelseal::text::Escaped(format_args!($($arg)*)))
+    };
+}
+
+/// `eprintln!` for human text, escaped through `modelseal::text`.
+macro_rules! say_err {
+    ($($arg:tt)*) => {
+        eprintln!("{}", modelseal::text::Escaped(format_args!($($arg)*)))
+    };
+}
 
 use modelseal::digest::{Method, SerializationConfig};
 use modelseal::error::ErrorClass;
@@ -71,9 +88,9 @@ pub fn report_failure<T: serde::Serialize>(
 /// `error: …` otherwise, and returns its exit code.
 pub fn report_error(class: ErrorClass, what: &str, err: &dyn std::fmt::Display) -> ExitCode {
     if class.is_failure() {
-        eprintln!("{what} FAILED: {err}");
+        say_err!("{what} FAILED: {err}");
     } else {
-        eprintln!("error: {err}");
+        say_err!("error: {err}");
     }
     exit_code(class)
 }

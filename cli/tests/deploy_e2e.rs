@@ -198,6 +198,9 @@ impl E2e {
             s(&sig),
             "--policy",
             s(&policy),
+            // The policy's `release` signer names the token's module (issue 17: allowed explicitly).
+            "--allow-pkcs11-module",
+            &self.hsm.module,
             "--json",
         ];
         args.extend_from_slice(extra);
@@ -221,6 +224,8 @@ impl E2e {
             &key,
             "--out",
             s(&out),
+            "--allow-pkcs11-module",
+            &self.hsm.module,
             "--json",
         ];
         args.extend_from_slice(extra);

@@ -226,12 +226,27 @@ impl AuditLog {
             path: self.path.clone(),
             source,
         };
+        // A log path is not followed through a symlink at its last component (someone who can
+        // write its directory must not redirect the appends into another file), except the
+        // standard streams an operator names on purpose. Nor does a FIFO put there block the
+        // open (O_NONBLOCK: no reader is an error).
+        let stream = FOLLOWED_LOGS.iter().any(|p| self.path == Path::new(p));
+        let flags = if stream {
+            0
+        } else {
+            libc::O_NOFOLLOW | libc::O_NONBLOCK
+        };
+        let path: &Path = if self.path == Path::new("-") {
+            Path::new("/dev/stdout")
+        } else {
+            &self.path
+        };
         let mut file = std::fs::OpenOptions::new()
             .append(true)
             .create(true)
             .mode(0o600)
-            .custom_flags(libc::O_CLOEXEC)
-            .open(&self.path)
+            .custom_flags(libc::O_CLOEXEC | flags)
+            .open(path)
             .map_err(err)?;
         // One write: with O_APPEND the kernel places the whole buffer at the end atomically with
         // respect to other appenders; a loop of partial writes could interleave with theirs.
@@ -242,9 +257,16 @@ impl AuditLog {
                 format!("short write: {written} of {} bytes", line.len()),
             )));
         }
-        file.sync_data().map_err(err)
+        match file.sync_data() {
+            // A pipe or terminal has nothing to sync.
+            Err(e) if stream && e.raw_os_error() == Some(libc::EINVAL) => Ok(()),
+            other => other.map_err(err),
+        }
     }
 }
+
+/// Log paths that are opened following symlinks: `-` (standard output) and the standard streams.
+const FOLLOWED_LOGS: &[&str] = &["-", "/dev/stdout", "/dev/stderr"];
 
 /// The current time as RFC 3339 UTC with seconds (`2026-11-23T21:40:00Z`).
 pub fn now_rfc3339() -> String {
@@ -260,6 +282,22 @@ pub fn now_rfc3339() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 17 item 14: the log is not followed through a symlink (someone who can write its
+    /// directory cannot redirect the appends into another file).
+    #[test]
+    fn a_symlinked_log_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, b"keep\n").unwrap();
+        let link = dir.path().join("audit.jsonl");
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        assert!(AuditLog::new(&link).append(&event(0)).is_err());
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep\n");
+        let real = dir.path().join("real.jsonl");
+        AuditLog::new(&real).append(&event(1)).unwrap();
+        assert_eq!(std::fs::read_to_string(&real).unwrap().lines().count(), 1);
+    }
 
     fn event(i: usize) -> AuditEvent {
         let mut e = AuditEvent::new(Operation::Verify, Path::new("models/llm"));

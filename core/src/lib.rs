@@ -26,6 +26,7 @@ pub mod policy;
 pub mod progress;
 pub mod report;
 pub mod sign;
+pub mod text;
 pub mod trust;
 pub mod verify;
 
@@ -40,6 +41,7 @@ mod tree;
 pub use deploy::{seal_model, unseal_model, DeployError, SealOptions, UnsealOptions};
 pub use envelope::{decrypt, encrypt, inspect_encrypted, rewrap, SealError};
 pub use error::ErrorClass;
+pub use fs::process::harden_process;
 pub use keys::{KeyError, KeyOptions, KeyRef};
 pub use load::{open_model, OpenedModel};
 pub use policy::{Policy, PolicyDecision, PolicyError};

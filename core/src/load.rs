@@ -22,7 +22,7 @@ use crate::verify::{self, VerifyError, VerifyOptions};
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Read;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// Bytes read and hashed at a time: small enough that a chunk is still in the CPU cache when it is
@@ -175,16 +175,15 @@ impl OpenedModel {
                 source,
             })
         };
-        let mut open = std::fs::OpenOptions::new();
-        open.read(true);
-        if !self.statement.serialization.allow_symlinks {
-            open.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+        // The one open rule (`fs::open`): never blocking, regular files only, no symlink unless
+        // the signature allowed them.
+        let file = if self.statement.serialization.allow_symlinks {
+            crate::fs::open_following(path)
+        } else {
+            crate::fs::open_nofollow(path)
         }
-        let file = open.open(path).map_err(io_err)?;
+        .map_err(io_err)?;
         let meta = file.metadata().map_err(io_err)?;
-        if !meta.is_file() {
-            return Err(io_err(std::io::Error::other("not a regular file")));
-        }
         Ok(VerifiedFile {
             name: name.to_string(),
             path: path.clone(),

@@ -323,7 +323,9 @@ fn walk_for_signing(
                 .into(),
         ));
     }
-    let mut ignore = tree::resolve_user_ignores(model, &options.ignore);
+    // An ignore path at or outside the model root is refused: it would sign nothing (or not
+    // what the user meant) and verify anything.
+    let mut ignore = tree::resolve_sign_ignores(model, &options.ignore)?;
     if let Some(sig) = signature.and_then(|s| tree::resolve_ignore(model, &absolute(s))) {
         tree::push_unique(&mut ignore, sig);
     }

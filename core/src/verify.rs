@@ -490,7 +490,7 @@ fn signed_file_names(resources: &[Resource], method: Method) -> HashSet<&str> {
 
 fn read_bounded(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
-    let file = std::fs::File::open(path)?;
+    let file = crate::fs::open_nofollow(path)?;
     let mut bytes = Vec::new();
     file.take(limit + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > limit {

@@ -3,6 +3,7 @@
 
 mod architecture;
 mod claims;
+mod hardening;
 mod keys_trust;
 mod load;
 mod oms;

@@ -102,7 +102,13 @@ fn statement() -> impl Strategy<Value = Statement> {
         hash_algorithm(),
         method,
         any::<bool>(),
-        vec("[^\\x00]{1,10}", 0..3),
+        // Any text but the entries a verifier refuses (the root, `..`, absolute: issue 17).
+        vec(
+            "[^\\x00]{1,10}".prop_filter("a valid ignore path", |p| {
+                modelseal::internals::oms::check::check_ignore_path(p).is_ok()
+            }),
+            0..3,
+        ),
         "[^\\x00]{0,12}",
     )
         .prop_flat_map(|(h, shard, symlinks, ignores, name)| {

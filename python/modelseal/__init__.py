@@ -38,6 +38,7 @@ __all__ = [
     "decrypt",
     "digest",
     "encrypt",
+    "harden_process",
     "keygen",
     "open",
     "open_model",
@@ -77,6 +78,17 @@ class VerificationResult:
     line: Optional[int] = None
     """The line of a claims file (``.jsonl``) whose signature verified; ``None`` for a single
     bundle."""
+
+
+def harden_process() -> None:
+    """Keep this process's secrets out of core dumps: ``PR_SET_DUMPABLE 0`` and ``RLIMIT_CORE 0``.
+
+    The ``modelseal`` command does this in every verb that may load a secret. A library does not
+    change its host process on its own: call this once, early, in a program that signs, decrypts or
+    unseals with private keys, KEKs or PINs. It also stops other processes of the same user from
+    attaching a debugger (``ptrace``) or reading ``/proc/<pid>/mem``. Linux only; irreversible.
+    """
+    _modelseal.harden_process()
 
 
 def _paths(paths: Iterable[StrPath]) -> list[str]:
@@ -221,9 +233,26 @@ class Policy:
         self._inner = inner
 
     @classmethod
-    def load(cls, path: StrPath) -> "Policy":
-        """Load and check the policy file; errors (``modelseal.Error``) name the file, line, field."""
-        return cls(_modelseal.Policy.load(os.fspath(path)))
+    def load(
+        cls,
+        path: StrPath,
+        *,
+        allow_pkcs11_modules: Iterable[StrPath] = (),
+        allow_insecure_key_permissions: bool = False,
+    ) -> "Policy":
+        """Load and check the policy file; errors (``modelseal.Error``) name the file, line, field.
+
+        A signer's ``module-path`` is refused unless it is one of ``allow_pkcs11_modules`` (a
+        policy file must not choose a library this process loads). A policy, Rego or key file that
+        group or others can write is refused unless ``allow_insecure_key_permissions``.
+        """
+        return cls(
+            _modelseal.Policy.load(
+                os.fspath(path),
+                _paths(allow_pkcs11_modules),
+                allow_insecure_key_permissions,
+            )
+        )
 
     @property
     def path(self) -> pathlib.Path:

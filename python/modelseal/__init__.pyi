@@ -93,9 +93,18 @@ def verify(
     audit_log: Optional[StrPath] = None,
 ) -> dict[str, Any]: ...
 
+def harden_process() -> None:
+    """PR_SET_DUMPABLE 0 and RLIMIT_CORE 0 for this process (never called implicitly)."""
+
 class Policy:
     @classmethod
-    def load(cls, path: StrPath) -> Policy: ...
+    def load(
+        cls,
+        path: StrPath,
+        *,
+        allow_pkcs11_modules: Iterable[StrPath] = ...,
+        allow_insecure_key_permissions: bool = ...,
+    ) -> Policy: ...
     @property
     def path(self) -> pathlib.Path: ...
     @property

@@ -164,6 +164,7 @@ fn verify<'py>(
             sigstore_identity,
             sigstore_issuer,
             sigstore_root: trusted_root.map(SigstoreRoot::File),
+            allow_insecure_permissions: false,
         });
         let result =
             trust.map(|trust| verify_model(&model, &signature, &trust, &options, &NoProgress));
@@ -223,6 +224,14 @@ fn public_key(
     })
 }
 
+/// Marks this process non-dumpable and sets its core-file limit to 0 (see
+/// `modelseal::fs::process`): no core file or `ptrace` by the user's other processes can read a key
+/// this process holds. Never called implicitly: it changes the whole Python process.
+#[pyfunction]
+fn harden_process() -> PyResult<()> {
+    modelseal::harden_process().map_err(|e| Error::new_err(e.to_string()))
+}
+
 /// The native module behind `modelseal`.
 #[pymodule]
 fn _modelseal(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -232,6 +241,7 @@ fn _modelseal(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(digest, m)?)?;
     m.add_function(wrap_pyfunction!(keygen, m)?)?;
     m.add_function(wrap_pyfunction!(public_key, m)?)?;
+    m.add_function(wrap_pyfunction!(harden_process, m)?)?;
     m.add_function(wrap_pyfunction!(seal::encrypt, m)?)?;
     m.add_function(wrap_pyfunction!(seal::decrypt, m)?)?;
     m.add_function(wrap_pyfunction!(seal::rewrap, m)?)?;

@@ -44,6 +44,7 @@ pub fn open_model(
             sigstore_identity,
             sigstore_issuer,
             sigstore_root: trusted_root.map(SigstoreRoot::File),
+            allow_insecure_permissions: false,
         })
         .map_err(trust_error)?;
         core_open_model(&model, &signature, &trust, &options).map_err(verify_error)

@@ -11,7 +11,7 @@ use modelseal::deploy::{
 };
 use modelseal::envelope as sealing;
 use modelseal::keys::{self, KeyOptions};
-use modelseal::policy::{Policy as CorePolicy, PolicyVerifyOptions};
+use modelseal::policy::{Policy as CorePolicy, PolicyOptions, PolicyVerifyOptions};
 use modelseal::progress::NoProgress;
 use modelseal::report::{self, DecisionReport, Failure, SealReport, UnsealReport};
 use modelseal::sign::open_signer;
@@ -28,11 +28,23 @@ pub struct Policy {
 
 #[pymethods]
 impl Policy {
-    /// Loads and checks the policy file at `path`; errors name the file, line and field.
+    /// Loads and checks the policy file at `path`; errors name the file, line and field. A
+    /// signer's `module-path` must be one of `allow_pkcs11_modules`; a policy, Rego or key file
+    /// others can write is refused unless `allow_insecure_key_permissions`.
     #[staticmethod]
-    fn load(py: Python<'_>, path: PathBuf) -> PyResult<Policy> {
+    #[pyo3(signature = (path, allow_pkcs11_modules, allow_insecure_key_permissions))]
+    fn load(
+        py: Python<'_>,
+        path: PathBuf,
+        allow_pkcs11_modules: Vec<PathBuf>,
+        allow_insecure_key_permissions: bool,
+    ) -> PyResult<Policy> {
+        let options = PolicyOptions {
+            allow_insecure_permissions: allow_insecure_key_permissions,
+            allow_pkcs11_modules,
+        };
         let inner = py
-            .allow_threads(|| CorePolicy::load(&path))
+            .allow_threads(|| CorePolicy::load_with(&path, &options))
             .map_err(|e| Error::new_err(e.to_string()))?;
         Ok(Policy {
             inner: Arc::new(inner),

@@ -78,7 +78,7 @@ fn print(args: &Args, summary: &DecryptSummary) -> ExitCode {
     if args.output.json {
         print_json(&DecryptReport::new(&args.encrypted, &args.out, summary));
     } else if !args.output.quiet {
-        println!(
+        say!(
             "decrypted {} ({} files, {} bytes) -> {}",
             args.encrypted.display(),
             summary.files,

@@ -32,7 +32,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         print_json(&report);
     } else {
         // Alone on stdout, as model-signing's `digest` prints it, for scripts.
-        println!("{}", report.root_digest());
+        say!("{}", report.root_digest());
     }
     Ok(ExitCode::SUCCESS)
 }

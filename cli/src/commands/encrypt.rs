@@ -85,7 +85,7 @@ fn print(args: &Args, summary: &EncryptSummary, chunk_size: u32) -> ExitCode {
             summary,
         ));
     } else if !args.output.quiet {
-        println!(
+        say!(
             "encrypted {} ({} files, {} bytes) -> {} for {} recipient(s)",
             args.model.display(),
             summary.files,

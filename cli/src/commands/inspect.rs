@@ -42,15 +42,15 @@ fn claims(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
         print_json(&InspectClaimsReport::new(path, &lines));
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    say!(
         "claims:      {} ({} signatures, unverified)",
         path.display(),
         lines.len()
     );
     for summary in &lines {
-        println!();
+        say!("");
         if let Some(line) = summary.line {
-            println!("line {line}:");
+            say!("line {line}:");
         }
         describe(summary);
     }
@@ -62,30 +62,30 @@ fn encrypted(args: &Args, s: &EncryptedSummary) {
         print_json(&InspectEncryptedReport::new(&args.input, s));
         return;
     }
-    println!(
+    say!(
         "encrypted:   {} (unauthenticated: checking it needs a key)",
         args.input.display()
     );
-    println!(
+    say!(
         "format:      modelseal v{} ({})",
         s.version,
         InspectEncryptedReport::layout_name(s.layout)
     );
-    println!("model name:  {}", s.model_name);
-    println!("chunk size:  {} bytes", s.chunk_size);
-    println!("body digest: sha256:{}", hex(&s.body_digest));
-    println!("recipients:  {}", s.recipients.len());
+    say!("model name:  {}", s.model_name);
+    say!("chunk size:  {} bytes", s.chunk_size);
+    say!("body digest: sha256:{}", hex(&s.body_digest));
+    say!("recipients:  {}", s.recipients.len());
     for r in &s.recipients {
         let params = if r.params.is_empty() {
             String::new()
         } else {
             format!(" ({})", r.params.join(", "))
         };
-        println!("  {} {}{params}", r.stanza_type, r.key_id);
+        say!("  {} {}{params}", r.stanza_type, r.key_id);
     }
-    println!("files:       {} ({} bytes)", s.files.len(), s.total_bytes());
+    say!("files:       {} ({} bytes)", s.files.len(), s.total_bytes());
     for (path, size) in &s.files {
-        println!("  {size:>14}  {path}");
+        say!("  {size:>14}  {path}");
     }
 }
 
@@ -95,7 +95,7 @@ fn signature(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
         print_json(&InspectSignatureReport::new(path, &summary));
         return Ok(ExitCode::SUCCESS);
     }
-    println!("signature:   {} (unverified)", path.display());
+    say!("signature:   {} (unverified)", path.display());
     describe(&summary);
     Ok(ExitCode::SUCCESS)
 }
@@ -103,23 +103,23 @@ fn signature(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
 /// What one signature claims, a field per line.
 fn describe(summary: &SignatureSummary) {
     let statement = summary.statement.as_ref();
-    println!("method:      {}", summary.method);
+    say!("method:      {}", summary.method);
     if let Some(hint) = &summary.key_hint {
-        println!("key hint:    {hint}");
+        say!("key hint:    {hint}");
     }
     if let Some(subject) = &summary.certificate_subject {
-        println!(
+        say!(
             "certificate: {subject} (+{} more in chain)",
             summary.certificates.saturating_sub(1)
         );
     }
     match statement {
         Ok(s) => {
-            println!("model name:  {}", s.subject_name);
-            println!("serialized:  {}", serialization_text(&s.serialization));
-            println!("resources:   {}", s.resources.len());
-            println!("root digest: sha256:{}", hex(&s.root_digest));
+            say!("model name:  {}", s.subject_name);
+            say!("serialized:  {}", serialization_text(&s.serialization));
+            say!("resources:   {}", s.resources.len());
+            say!("root digest: sha256:{}", hex(&s.root_digest));
         }
-        Err(reason) => println!("statement:   invalid ({reason})"),
+        Err(reason) => say!("statement:   invalid ({reason})"),
     }
 }

@@ -54,7 +54,7 @@ fn signing(
     generated: &GeneratedKey,
 ) -> anyhow::Result<ExitCode> {
     if !algorithm.oms_interoperable() {
-        eprintln!(
+        say_err!(
             "warning: {} signatures are a modelseal extension: model-signing 1.1.1 cannot verify them",
             algorithm.name()
         );
@@ -62,9 +62,9 @@ fn signing(
     if args.json {
         print_json(&report::json(&KeygenReport::new(generated)));
     } else {
-        println!("wrote {} ({})", args.out.display(), algorithm.name());
+        say!("wrote {} ({})", args.out.display(), algorithm.name());
         if let Some(p) = &args.public_out {
-            println!("wrote {}", p.display());
+            say!("wrote {}", p.display());
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -75,14 +75,14 @@ fn encryption(args: &Args, generated: &GeneratedKey) -> anyhow::Result<ExitCode>
     if args.json {
         print_json(&report::json(&KeygenReport::new(generated)));
     } else {
-        println!(
+        say!(
             "wrote {} ({}, key id {})",
             generated.secret.display(),
             stanza_type,
             generated.key_id
         );
         if let Some(p) = &generated.public {
-            println!(
+            say!(
                 "wrote {} (give this one to encrypt --recipient)",
                 p.display()
             );

@@ -42,6 +42,15 @@ enum Command {
     Serve(crate::serve::Args),
 }
 
+impl Cli {
+    /// Whether the verb may hold a secret in memory (a private key, a KEK, a data key, a PIN or
+    /// passphrase): every verb but `inspect`, which reads only public data. `verify` and `serve`
+    /// count too, since a policy's PKCS#11 signer may log in to a token.
+    pub fn may_load_secret(&self) -> bool {
+        !matches!(self.command, Command::Inspect(_))
+    }
+}
+
 /// Runs the chosen verb. `Err` means a usage or input error (exit code 2).
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
@@ -94,15 +103,45 @@ pub struct KeyArgs {
 }
 
 /// The permission override of every verb that reads a secret key file (private key, KEK,
-/// passphrase).
+/// passphrase) or trust material (policy, Rego, pinned keys, recipient keys).
 #[derive(Debug, clap::Args)]
 pub struct KeyFileArgs {
-    /// Accept private key, KEK and passphrase files that group or others can read.
+    /// Accept private key, KEK and passphrase files that group or others can read, and policy,
+    /// Rego and key files that group or others can write.
     #[arg(long)]
     allow_insecure_key_permissions: bool,
 }
 
+/// `--allow-pkcs11-module`, on every verb that loads a trust policy.
+#[derive(Debug, clap::Args)]
+pub struct PolicyLoadArgs {
+    /// A PKCS#11 library a policy signer's `module-path=` may load (repeatable); any other
+    /// module-path in the policy is refused.
+    #[arg(long = "allow-pkcs11-module", value_name = "PATH")]
+    allow_pkcs11_module: Vec<std::path::PathBuf>,
+}
+
+impl PolicyLoadArgs {
+    /// Loads the policy at `path` with these options and `key_files`' permission override.
+    fn load(
+        &self,
+        path: &std::path::Path,
+        key_files: &KeyFileArgs,
+    ) -> Result<modelseal::policy::Policy, modelseal::policy::PolicyError> {
+        let options = modelseal::policy::PolicyOptions {
+            allow_insecure_permissions: key_files.allow_insecure_key_permissions,
+            allow_pkcs11_modules: self.allow_pkcs11_module.clone(),
+        };
+        modelseal::policy::Policy::load_with(path, &options)
+    }
+}
+
 impl KeyFileArgs {
+    /// Whether `--allow-insecure-key-permissions` was given.
+    fn allows_insecure(&self) -> bool {
+        self.allow_insecure_key_permissions
+    }
+
     /// Key options with only the permission override set.
     fn options(&self) -> modelseal::keys::KeyOptions {
         modelseal::keys::KeyOptions {

@@ -74,13 +74,13 @@ fn print(args: &Args, recipients: &[(String, String)]) -> ExitCode {
     if args.json {
         print_json(&RewrapReport::new(&args.encrypted, recipients));
     } else {
-        println!(
+        say!(
             "rewrapped {}: {} recipient(s)",
             args.encrypted.display(),
             recipients.len()
         );
         for (t, k) in recipients {
-            println!("  {t} {k}");
+            say!("  {t} {k}");
         }
     }
     ExitCode::SUCCESS

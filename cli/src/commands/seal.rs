@@ -85,14 +85,14 @@ fn print(args: &Args, outcome: &SealOutcome) -> ExitCode {
     if args.output.json {
         print_json(&SealReport::new(&args.model, &args.out, outcome));
     } else if !args.output.quiet {
-        println!(
+        say!(
             "sealed {} -> {} (signature {}), {} recipient(s)",
             args.model.display(),
             args.out.display(),
             outcome.outer.signature_path.display(),
             outcome.encrypted.recipients.len()
         );
-        println!(
+        say!(
             "root digest sha256:{}",
             hex(&outcome.inner.statement.root_digest)
         );

@@ -146,20 +146,20 @@ fn sign(args: &Args) -> Attempt<(SignOutcome, &'static str), SignError> {
 
 fn print(args: &Args, outcome: &SignOutcome, algorithm: &'static str) -> anyhow::Result<ExitCode> {
     for warning in &outcome.warnings {
-        eprintln!("warning: {warning}");
+        say_err!("warning: {warning}");
     }
     let statement = &outcome.statement;
     if args.output.json {
         print_json(&SignReport::new(&args.model, outcome, algorithm));
     } else if !args.output.quiet {
-        println!(
+        say!(
             "signed {} ({} resources, {}) -> {}",
             args.model.display(),
             statement.resources.len(),
             serialization_text(&statement.serialization),
             outcome.signature_path.display()
         );
-        println!("root digest sha256:{}", hex(&statement.root_digest));
+        say!("root digest sha256:{}", hex(&statement.root_digest));
     }
     Ok(ExitCode::SUCCESS)
 }

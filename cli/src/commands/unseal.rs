@@ -1,11 +1,10 @@
 //! `modelseal unseal`: verify an encrypted model under a policy, decrypt it, verify the plaintext,
 //! and only then publish it (files 0400, directories 0500). The Kubernetes init step.
 
-use super::{KeyFileArgs, OutputArgs};
+use super::{KeyFileArgs, OutputArgs, PolicyLoadArgs};
 use crate::audit::{ended, Attempt, AuditArgs};
 use crate::output::{print_json, report_failure};
 use modelseal::deploy::{unseal_model, DeployError, UnsealOptions, UnsealOutcome};
-use modelseal::policy::Policy;
 use modelseal::report::{self, Failure, UnsealFailure, UnsealReport};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -41,6 +40,8 @@ pub struct Args {
     #[command(flatten)]
     key_files: KeyFileArgs,
     #[command(flatten)]
+    policy_load: PolicyLoadArgs,
+    #[command(flatten)]
     audit: AuditArgs,
 }
 
@@ -65,7 +66,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 /// Loads the policy (its `audit_log` into `policy_log`), opens the key and unseals.
 fn unseal(args: &Args, policy_log: &mut Option<PathBuf>) -> Attempt<UnsealOutcome, DeployError> {
-    let policy = Policy::load(&args.policy)?;
+    let policy = args.policy_load.load(&args.policy, &args.key_files)?;
     *policy_log = policy.audit_log().map(Path::to_path_buf);
     let identity = args.key_files.open_identity(&args.key)?;
     let options = UnsealOptions {
@@ -85,7 +86,7 @@ fn print(args: &Args, outcome: &UnsealOutcome) -> ExitCode {
     if args.output.json {
         print_json(&UnsealReport::new(&args.out, outcome));
     } else if !args.output.quiet {
-        println!(
+        say!(
             "unsealed {} -> {} as {:?} under {}, signed by {}",
             args.encrypted.display(),
             args.out.display(),

@@ -1,14 +1,14 @@
 //! `modelseal verify`: verify a model against an OMS signature and a trusted key or certificate
 //! roots, or against one or more signatures under a trust policy (`--policy`, `docs/policy.md`).
 
-use super::OutputArgs;
+use super::{KeyFileArgs, OutputArgs, PolicyLoadArgs};
 use crate::audit::{ended, Attempt, AuditArgs};
 use crate::output::{
     exit_code, exit_input, print_json, report_failure, serialization_text, signer_text,
 };
 use crate::progress::Bar;
 use modelseal::error::ErrorClass;
-use modelseal::policy::{Policy, PolicyDecision, PolicyVerifyOptions};
+use modelseal::policy::{PolicyDecision, PolicyVerifyOptions};
 use modelseal::report::{
     self, DecisionInputError, DecisionReport, Failure, VerifyFailure, VerifyReport,
 };
@@ -63,6 +63,10 @@ pub struct Args {
     #[arg(long)]
     ignore_unsigned_files: bool,
     #[command(flatten)]
+    policy_load: PolicyLoadArgs,
+    #[command(flatten)]
+    key_files: KeyFileArgs,
+    #[command(flatten)]
     output: OutputArgs,
     #[command(flatten)]
     audit: AuditArgs,
@@ -110,6 +114,7 @@ impl Args {
                 (None, None) => None,
             }
             .filter(|_| sigstore.sigstore),
+            allow_insecure_permissions: self.key_files.allows_insecure(),
         }
     }
 }
@@ -154,7 +159,9 @@ fn verify(args: &Args) -> Attempt<VerifiedModel, (PathBuf, VerifyError)> {
 /// `verify --policy`: one decision over every signature.
 fn run_policy(args: &Args, policy_path: &Path) -> anyhow::Result<ExitCode> {
     let mut policy_log = None;
-    let attempt = Policy::load(policy_path)
+    let attempt = args
+        .policy_load
+        .load(policy_path, &args.key_files)
         .map_err(anyhow::Error::from)
         .map(|policy| {
             policy_log = policy.audit_log().map(Path::to_path_buf);
@@ -179,7 +186,7 @@ fn run_policy(args: &Args, policy_path: &Path) -> anyhow::Result<ExitCode> {
                 let reason = err.to_string();
                 print_json(&DecisionInputError::new(&args.model, policy_path, reason));
             }
-            eprintln!("error: {err}");
+            say_err!("error: {err}");
             exit_input()
         }
     });
@@ -197,26 +204,26 @@ fn report_decision(args: &Args, decision: &PolicyDecision) -> ExitCode {
     };
     if decision.allowed() {
         if args.output.text() {
-            println!(
+            say!(
                 "allowed {} as {:?} under {}: signed by {signers}",
                 args.model.display(),
                 decision.model_name(),
                 decision.rule_label()
             );
             if let Some(root) = decision.root_digest() {
-                println!("root digest sha256:{root}");
+                say!("root digest sha256:{root}");
             }
         }
         return ExitCode::SUCCESS;
     }
-    eprintln!(
+    say_err!(
         "verification FAILED: {} as {:?} denied under {} (verified signers: {signers})",
         args.model.display(),
         decision.model_name(),
         decision.rule_label()
     );
     for reason in decision.reasons() {
-        eprintln!("  - {reason}");
+        say_err!("  - {reason}");
     }
     exit_code(ErrorClass::Failed)
 }
@@ -225,16 +232,16 @@ fn report_success(args: &Args, verified: &VerifiedModel) -> ExitCode {
     if args.output.json {
         print_json(&VerifyReport::from(verified));
     } else if !args.output.quiet {
-        println!(
+        say!(
             "verified {} ({} resources, {}), signed by {}",
             args.model.display(),
             verified.resources().len(),
             serialization_text(verified.serialization()),
             signer_text(verified.signer())
         );
-        println!("root digest sha256:{}", verified.root_digest_hex());
+        say!("root digest sha256:{}", verified.root_digest_hex());
         if let Some(line) = verified.line() {
-            println!(
+            say!(
                 "signature: line {line} of {}",
                 verified.signature().display()
             );

@@ -79,6 +79,7 @@ mod tests {
                 path: PathBuf::from(name),
                 len,
                 stamp: Default::default(),
+                via_symlink: false,
             })
             .collect();
         ModelTree {

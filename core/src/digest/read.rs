@@ -50,7 +50,7 @@ pub(super) fn hash_job(
 /// same change stamp): one rewritten in between is [`DigestError::Changed`].
 pub(super) fn open(model_file: &ModelFile) -> Result<File, DigestError> {
     let path = &model_file.path;
-    let file = File::open(path).map_err(|source| DigestError::Io {
+    let file = model_file.open().map_err(|source| DigestError::Io {
         path: path.to_path_buf(),
         source,
     })?;

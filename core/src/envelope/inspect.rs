@@ -66,7 +66,7 @@ pub fn is_encrypted(path: &Path) -> bool {
         return false;
     }
     let mut head = [0u8; MAGIC.len()];
-    std::fs::File::open(path)
+    crate::fs::open_nofollow(path)
         .and_then(|mut f| f.read_exact(&mut head))
         .map(|_| head == MAGIC)
         .unwrap_or(false)

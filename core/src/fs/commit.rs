@@ -331,8 +331,17 @@ fn collect_dirs(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), CommitError> {
     Ok(())
 }
 
+/// Sets the mode of the directory `path` through a descriptor (`fchmod`), opened without
+/// following a symlink: a link swapped in for a directory of the output makes this fail instead
+/// of changing the mode of whatever it points to.
 fn set_mode(path: &Path, mode: u32) -> Result<(), CommitError> {
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(io_at(path))
+    let dir = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(io_at(path))?;
+    dir.set_permissions(std::fs::Permissions::from_mode(mode))
+        .map_err(io_at(path))
 }
 
 fn c_path(p: &Path) -> io::Result<std::ffi::CString> {
@@ -515,6 +524,30 @@ mod tests {
             other.exists(),
             "another target's temporaries are left alone"
         );
+    }
+
+    /// Issue 17 item 14: modes are set through a descriptor that does not follow a symlink.
+    #[test]
+    fn set_mode_never_follows_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::create_dir(&victim).unwrap();
+        std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        assert!(set_mode(&link, 0o500).is_err());
+        let mode = std::fs::metadata(&victim).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o755, "the link's target was changed");
+        set_mode(&victim, 0o700).unwrap();
+        let mode = std::fs::metadata(&victim).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o700);
+        // Publishing never replaces what appeared at the target meanwhile, even an empty directory.
+        let staged = dir.path().join("staged");
+        std::fs::create_dir(&staged).unwrap();
+        let target = dir.path().join("out");
+        std::fs::create_dir(&target).unwrap();
+        assert!(publish_read_only(&staged, &target).is_err());
+        assert!(staged.exists());
     }
 
     #[test]

@@ -47,6 +47,15 @@ pub enum KeyError {
         /// Its permission bits.
         mode: u32,
     },
+    /// A trust file (a pinned public key, a KEK, a recipient key) or its directory that group or
+    /// others can write: whoever can replace it chooses what is trusted.
+    #[error("{path}: {reason}, so others could replace what it trusts; chmod go-w it (or pass --allow-insecure-key-permissions)")]
+    WritableByOthers {
+        /// The file.
+        path: PathBuf,
+        /// Which mode lets them (the file's or its directory's).
+        reason: String,
+    },
     /// An output already exists and overwriting was not requested.
     #[error("{path}: already exists (use --force to replace it)")]
     Exists {

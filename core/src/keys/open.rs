@@ -210,8 +210,14 @@ mod tests {
             }
             let key = open_identity(&file(&path), &allow).unwrap();
             assert_eq!(key.key_id(), g.key_id);
-            // Write bits for others do not expose the secret (the check of `keys::file`).
+            // Write bits for others do not expose the secret, but let them swap the key (issue 17
+            // item 10): refused too, under the same override.
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o620)).unwrap();
+            let err = identity(&path).err().unwrap();
+            assert!(matches!(err, KeyError::WritableByOthers { .. }), "{err}");
+            assert!(err.to_string().contains("620"), "{err}");
+            assert!(open_identity(&file(&path), &allow).is_ok());
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
             assert!(identity(&path).is_ok());
         }
     }

@@ -3,6 +3,10 @@
 //!
 //! A secret file (private key, passphrase) that group or others may read is refused unless the
 //! caller allows it: the key is already exposed to them, and signing with it would hide that.
+//! Likewise a key file that group or others can write (or whose directory they can write, outside
+//! a read-only mount): they could swap in their own key. Files are opened under the one rule for
+//! trust material ([`crate::fs::open_trusted`]): never blocking on a FIFO, a last-component
+//! symlink only inside the file's own directory.
 
 use crate::keys::error::KeyError;
 use std::io::Read;
@@ -17,10 +21,11 @@ pub(crate) const MAX_FILE_BYTES: u64 = 1 << 20;
 /// Permission bits that let group or others read a file.
 const READABLE_BY_OTHERS: u32 = 0o044;
 
-/// A file's bytes (zeroized on drop) and its permission bits.
+/// A file's bytes (zeroized on drop), its permission bits, and why others could change it.
 pub(crate) struct FileBytes {
     pub(crate) bytes: Zeroizing<Vec<u8>>,
     pub(crate) mode: u32,
+    pub(crate) exposure: Option<String>,
 }
 
 /// Reads `path` whole, refusing files over [`MAX_FILE_BYTES`].
@@ -29,7 +34,14 @@ pub(crate) fn read(path: &Path) -> Result<FileBytes, KeyError> {
         path: path.to_path_buf(),
         source,
     };
-    let file = std::fs::File::open(path).map_err(io_err)?;
+    let opened = crate::fs::open_trusted(path).map_err(|e| match e.kind() {
+        // Not a regular file, or a symlink out of its directory: the wrong file, not an I/O fault.
+        std::io::ErrorKind::InvalidInput | std::io::ErrorKind::PermissionDenied => {
+            parse_err(path, e.to_string())
+        }
+        _ => io_err(e),
+    })?;
+    let file = opened.file;
     let meta = file.metadata().map_err(io_err)?;
     if !meta.is_file() {
         return Err(parse_err(path, "not a regular file"));
@@ -54,7 +66,24 @@ pub(crate) fn read(path: &Path) -> Result<FileBytes, KeyError> {
     Ok(FileBytes {
         bytes,
         mode: meta.permissions().mode() & 0o7777,
+        exposure: opened.exposure,
     })
+}
+
+/// Refuses a key file that group or others can change (see [`FileBytes::exposure`]), unless
+/// `allow_insecure`.
+pub(crate) fn check_not_writable(
+    path: &Path,
+    contents: &FileBytes,
+    allow_insecure: bool,
+) -> Result<(), KeyError> {
+    match &contents.exposure {
+        Some(reason) if !allow_insecure => Err(KeyError::WritableByOthers {
+            path: path.to_path_buf(),
+            reason: reason.clone(),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Refuses a secret file that group or others may read, unless `allow_insecure`.
@@ -81,6 +110,7 @@ pub(crate) fn read_secret(
 ) -> Result<Zeroizing<Vec<u8>>, KeyError> {
     let contents = read(path)?;
     check_secret_mode(path, contents.mode, options.allow_insecure_permissions)?;
+    check_not_writable(path, &contents, options.allow_insecure_permissions)?;
     Ok(contents.bytes)
 }
 
@@ -171,7 +201,7 @@ mod tests {
         let err = read(&big).err().unwrap().to_string();
         assert!(err.contains("big") && err.contains("larger than"), "{err}");
         let err = read(dir.path()).err().unwrap().to_string();
-        assert!(err.contains("not a regular file"), "{err}");
+        assert!(err.contains("only regular files"), "{err}");
         let err = read(&dir.path().join("missing")).err().unwrap();
         assert!(matches!(err, KeyError::Io { .. }), "{err:?}");
     }

@@ -142,13 +142,34 @@ fn check_config(config: &SerializationConfig) -> Result<(), OmsError> {
     }
     check_count("ignore paths", config.ignore_paths.len(), MAX_IGNORE_PATHS)?;
     // Ignore paths are matched against the tree by the walker; here they need only be sane,
-    // non-empty text (`minLength: 1` in the v1.0 predicate schema).
+    // non-empty text (`minLength: 1` in the v1.0 predicate schema) that cannot stand for the
+    // whole model.
     config.ignore_paths.iter().try_for_each(|p| {
         if p.is_empty() {
             return Err(malformed("an ignore path is empty"));
         }
-        check_text("ignore path", p)
+        check_text("ignore path", p)?;
+        check_ignore_path(p).map_err(|reason| malformed(format!("ignore path {p:?} {reason}")))
     })
+}
+
+/// Refuses an ignore path that could exempt the whole model or climb out of it: the model root
+/// itself (`.`, `./`), an entry with a `..` component, an absolute path. A statement holding one
+/// would verify any directory (issue 17: `sign --ignore .` made a universal signature). Other
+/// entries — including relative paths naming nothing inside the model, which the Go
+/// implementation records — are valid.
+pub fn check_ignore_path(path: &str) -> Result<(), &'static str> {
+    if path.starts_with('/') {
+        return Err("is absolute");
+    }
+    let mut components = path.split('/').filter(|c| !c.is_empty() && *c != ".");
+    if components.clone().any(|c| c == "..") {
+        return Err("has a `..` component");
+    }
+    if components.next().is_none() {
+        return Err("names the model root, which would ignore every file");
+    }
+    Ok(())
 }
 
 /// Digest length of each hash in bytes.
@@ -483,6 +504,23 @@ mod tests {
         assert!(err(s.check()).contains("ignore path"));
         s.serialization.ignore_paths = vec!["ok".into(), String::new()];
         assert!(err(s.check()).contains("ignore path is empty"));
+        // Issue 17 item 1: entries that exempt the whole model or climb out of it.
+        for (bad, why) in [
+            (".", "model root"),
+            ("./", "model root"),
+            ("./.", "model root"),
+            ("a/../..", "`..`"),
+            ("..", "`..`"),
+            ("/abs/model", "absolute"),
+        ] {
+            s.serialization.ignore_paths = vec!["ok".into(), bad.into()];
+            let e = err(s.check());
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+        // Relative entries naming nothing in the model stay valid (the Go implementation writes them).
+        s.serialization.ignore_paths =
+            vec!["model.sig".into(), "other/dir/x".into(), "./a/".into()];
+        s.check().unwrap();
         s.serialization.ignore_paths = vec![String::new(); MAX_IGNORE_PATHS + 1];
         assert!(matches!(
             s.check(),

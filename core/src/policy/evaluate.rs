@@ -67,6 +67,7 @@ impl Policy {
             .model_name
             .clone()
             .unwrap_or_else(|| default_model_name(model));
+        crate::tree::check_model_name(&model_name)?;
         let rule = self.rule_for(&model_name);
         let mut reasons = Vec::new();
         if signatures.is_empty() {

@@ -7,7 +7,7 @@ use super::file::{self, line_column, RawPolicy, RawRule, RawSigner};
 use super::rego::RegoPolicy;
 use super::rules::{ModelRule, HASH_TYPES, METHODS};
 use super::signers::PolicySigner;
-use super::{Policy, PolicyError};
+use super::{Policy, PolicyError, PolicyOptions};
 use crate::keys::{self, KeyOptions, KeyRef};
 use crate::sigstore::{KeylessPolicy, TrustedRoot};
 use crate::trust::Trust;
@@ -19,25 +19,39 @@ use toml::Spanned;
 const MAX_POLICY_BYTES: u64 = 1024 * 1024;
 
 /// Reads, parses and checks the policy at `path`.
-pub(super) fn load(path: &Path) -> Result<Policy, PolicyError> {
-    let text = read_bounded(path, MAX_POLICY_BYTES)?;
+pub(super) fn load(path: &Path, options: &PolicyOptions) -> Result<Policy, PolicyError> {
+    let text = read_bounded(path, MAX_POLICY_BYTES, options.allow_insecure_permissions)?;
     let raw = file::parse(path, &text)?;
     Loader {
         path,
         text: &text,
         dir: path.parent().unwrap_or(Path::new("")).to_path_buf(),
+        options,
     }
     .build(raw)
 }
 
-/// Reads a UTF-8 text file of at most `limit` bytes.
-pub(super) fn read_bounded(path: &Path, limit: u64) -> Result<String, PolicyError> {
+/// Reads a UTF-8 text file of at most `limit` bytes under the one rule for trust material
+/// ([`crate::fs::open_trusted`]), refusing one that group or others can change unless
+/// `allow_insecure`.
+pub(super) fn read_bounded(
+    path: &Path,
+    limit: u64,
+    allow_insecure: bool,
+) -> Result<String, PolicyError> {
     use std::io::Read;
     let read_err = |source| PolicyError::Read {
         path: path.to_path_buf(),
         source,
     };
-    let file = std::fs::File::open(path).map_err(read_err)?;
+    let opened = crate::fs::open_trusted(path).map_err(read_err)?;
+    if let (Some(reason), false) = (opened.exposure, allow_insecure) {
+        return Err(PolicyError::WritableByOthers {
+            path: path.to_path_buf(),
+            reason,
+        });
+    }
+    let file = opened.file;
     let mut bytes = Vec::new();
     file.take(limit + 1)
         .read_to_end(&mut bytes)
@@ -60,6 +74,7 @@ struct Loader<'a> {
     path: &'a Path,
     text: &'a str,
     dir: PathBuf,
+    options: &'a PolicyOptions,
 }
 
 impl Loader<'_> {
@@ -82,7 +97,7 @@ impl Loader<'_> {
         for (name, signer) in raw.signers {
             signers.push(self.signer(&name, signer)?);
         }
-        let names: BTreeMap<&str, ()> = signers.iter().map(|s| (s.name(), ())).collect();
+        let names: BTreeMap<&str, &PolicySigner> = signers.iter().map(|s| (s.name(), s)).collect();
         let mut rules = Vec::new();
         for (i, rule) in raw.models.into_iter().enumerate() {
             rules.push(self.rule(i, rule.into_inner(), &names)?);
@@ -93,7 +108,7 @@ impl Loader<'_> {
                 let r = r.into_inner();
                 let file = self.nonempty_path(&r.file, "rego.file")?;
                 // Named with the policy's line, like every other file a policy refers to.
-                RegoPolicy::load(&file)
+                RegoPolicy::load(&file, self.options.allow_insecure_permissions)
                     .map_err(|e| self.invalid(&r.file, "rego.file", e.to_string()))
             })
             .transpose()?;
@@ -228,9 +243,18 @@ impl Loader<'_> {
             .map_err(|e: keys::KeyError| self.invalid(key, &field, e.to_string()))?;
         let resolved = match parsed {
             KeyRef::File(p) => KeyRef::File(self.dir.join(p)),
+            KeyRef::Pkcs11(uri) => {
+                self.check_module_allowed(uri.module_path.as_deref())
+                    .map_err(|reason| self.invalid(key, &field, reason))?;
+                KeyRef::Pkcs11(uri)
+            }
             other => other,
         };
-        let public = keys::open::public_key_of(&resolved, &KeyOptions::default())
+        let key_options = KeyOptions {
+            allow_insecure_permissions: self.options.allow_insecure_permissions,
+            ..KeyOptions::default()
+        };
+        let public = keys::open::public_key_of(&resolved, &key_options)
             .map_err(|e| self.invalid(key, &field, format!("cannot read the public key: {e}")))?;
         Ok(PolicySigner {
             name: name.to_string(),
@@ -241,13 +265,37 @@ impl Loader<'_> {
         })
     }
 
+    /// A policy's `module-path` must be one the operator allowed: otherwise whoever writes the
+    /// policy chooses a library the verifier loads into its own process.
+    fn check_module_allowed(&self, module: Option<&Path>) -> Result<(), String> {
+        let Some(module) = module else { return Ok(()) };
+        let same = |allowed: &PathBuf| {
+            allowed == module
+                || matches!(
+                    (allowed.canonicalize(), module.canonicalize()),
+                    (Ok(a), Ok(b)) if a == b
+                )
+        };
+        if self.options.allow_pkcs11_modules.iter().any(same) {
+            return Ok(());
+        }
+        Err(format!(
+            "module-path={} is not an allowed PKCS#11 module; a policy file may not choose the library the verifier loads (allow it with --allow-pkcs11-module {}, or leave module-path out and set MODELSEAL_PKCS11_MODULE)",
+            module.display(),
+            module.display()
+        ))
+    }
+
     fn rule(
         &self,
         index: usize,
         raw: RawRule,
-        signers: &BTreeMap<&str, ()>,
+        signers: &BTreeMap<&str, &PolicySigner>,
     ) -> Result<ModelRule, PolicyError> {
         let field = |f: &str| format!("models[{index}].{f}");
+        // A pattern is a model name whose components may be globs: the same normal form.
+        crate::tree::check_model_name(raw.name.get_ref())
+            .map_err(|e| self.invalid(&raw.name, &field("name"), e.to_string()))?;
         let glob = ModelRule::compile_glob(raw.name.get_ref())
             .map_err(|e| self.invalid(&raw.name, &field("name"), format!("invalid glob: {e}")))?;
         let require = raw.require.get_ref().clone();
@@ -276,6 +324,26 @@ impl Loader<'_> {
             }
         }
         let distinct: std::collections::BTreeSet<&String> = require.iter().collect();
+        // Two names for one key or one identity would let one signature count twice.
+        let required: Vec<&PolicySigner> = distinct
+            .iter()
+            .filter_map(|name| signers.get(name.as_str()).copied())
+            .collect();
+        for (i, a) in required.iter().enumerate() {
+            for b in &required[i + 1..] {
+                if let Some(why) = a.alias_of(b) {
+                    return Err(self.invalid(
+                        &raw.require,
+                        &field("require"),
+                        format!(
+                            "signers {:?} and {:?} {why}: one signature would count as two; require one of them",
+                            a.name(),
+                            b.name()
+                        ),
+                    ));
+                }
+            }
+        }
         let threshold = match &raw.threshold {
             None => 1,
             Some(t) => {

@@ -66,6 +66,15 @@ pub enum PolicyError {
         /// What is wrong with its value.
         reason: String,
     },
+    /// The policy or its Rego file can be changed by group or others (the file, or its directory
+    /// outside a read-only mount): whoever can rewrite a policy decides what is trusted.
+    #[error("{path}: {reason}, so others could rewrite what it trusts; chmod go-w it (or pass --allow-insecure-key-permissions)")]
+    WritableByOthers {
+        /// The policy or Rego file.
+        path: PathBuf,
+        /// Which mode lets them (the file's or its directory's).
+        reason: String,
+    },
     /// The Rego file does not parse or does not define `package modelseal`.
     #[error("{path}: {reason}")]
     Rego {
@@ -74,6 +83,19 @@ pub enum PolicyError {
         /// The Rego parser's message, or the package the file declares instead.
         reason: String,
     },
+}
+
+/// How to load a policy: what the operator allows beyond the defaults.
+#[derive(Debug, Clone, Default)]
+pub struct PolicyOptions {
+    /// Accept a policy, Rego file or pinned key file that group or others can write (the same
+    /// override as for readable secret keys).
+    pub allow_insecure_permissions: bool,
+    /// PKCS#11 modules a `key = "pkcs11:…?module-path=…"` signer may load. A policy file cannot
+    /// make the verifier `dlopen` a library the operator did not name: any other `module-path`
+    /// is refused at load (a signer without one uses `MODELSEAL_PKCS11_MODULE`, set by the
+    /// operator).
+    pub allow_pkcs11_modules: Vec<PathBuf>,
 }
 
 /// A loaded trust policy.
@@ -90,7 +112,13 @@ impl Policy {
     /// Reads and checks the policy at `path` (relative paths inside it are relative to its
     /// directory) and fetches and pins the public key of every `key` signer.
     pub fn load(path: &Path) -> Result<Policy, PolicyError> {
-        load::load(path)
+        load::load(path, &PolicyOptions::default())
+    }
+
+    /// [`Policy::load`] with `options` (an insecure-permissions override, allowed PKCS#11
+    /// modules).
+    pub fn load_with(path: &Path, options: &PolicyOptions) -> Result<Policy, PolicyError> {
+        load::load(path, options)
     }
 
     /// The policy file this was loaded from.

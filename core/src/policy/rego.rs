@@ -29,9 +29,10 @@ impl std::fmt::Debug for RegoPolicy {
 }
 
 impl RegoPolicy {
-    /// Reads and parses `path`; it must declare `package modelseal`.
-    pub fn load(path: &Path) -> Result<RegoPolicy, PolicyError> {
-        let text = super::load::read_bounded(path, MAX_REGO_BYTES)?;
+    /// Reads and parses `path`; it must declare `package modelseal`. A file group or others can
+    /// change is refused unless `allow_insecure`.
+    pub fn load(path: &Path, allow_insecure: bool) -> Result<RegoPolicy, PolicyError> {
+        let text = super::load::read_bounded(path, MAX_REGO_BYTES, allow_insecure)?;
         let err = |reason: String| PolicyError::Rego {
             path: path.to_path_buf(),
             reason,

@@ -47,6 +47,35 @@ impl PolicySigner {
         }
     }
 
+    /// Why one signature could satisfy both this signer and `other` (the same pinned public key,
+    /// or a certificate identity both accept), or `None` when no signature can. Thresholds count
+    /// distinct signers, so the loader refuses a rule requiring two such aliases.
+    pub(super) fn alias_of(&self, other: &PolicySigner) -> Option<String> {
+        let shared_identity = || {
+            self.identities
+                .iter()
+                .find(|id| other.identities.contains(id))
+        };
+        match (&self.trust, &other.trust) {
+            (Trust::PublicKey(a), Trust::PublicKey(b)) if a == b => {
+                Some("pin the same public key".into())
+            }
+            (Trust::CertificateRoots(_), Trust::CertificateRoots(_)) => {
+                let issuers_compatible = match (&self.issuer, &other.issuer) {
+                    (Some(a), Some(b)) => a == b,
+                    _ => true,
+                };
+                let id = shared_identity().filter(|_| issuers_compatible)?;
+                Some(format!("can match the same certificate identity {id:?}"))
+            }
+            (Trust::Sigstore { .. }, Trust::Sigstore { .. }) if self.issuer == other.issuer => {
+                let id = shared_identity()?;
+                Some(format!("can match the same certificate identity {id:?}"))
+            }
+            _ => None,
+        }
+    }
+
     /// Checks that `bundle`'s signature over `pae` was made by this signer; the reason otherwise.
     pub fn check(&self, bundle: &Bundle, pae: &[u8]) -> Result<SignerIdentity, String> {
         if let Trust::Sigstore { root, policy } = &self.trust {

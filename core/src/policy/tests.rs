@@ -482,3 +482,133 @@ require = ["keyless"]
     let err = Policy::load(&path).unwrap_err().to_string();
     assert!(err.contains("sigstore needs issuer"), "{err}");
 }
+
+/// Issue 17 item 6: one key or one certificate identity under two signer names would let one
+/// signature count twice towards a threshold.
+#[test]
+fn aliased_signers_of_one_rule_are_refused() {
+    let f = Fixture::new();
+    // `release.pem` is the private key of `release.pub.pem`: the same public key.
+    let err = f
+        .policy(
+            "version = 1\n[signers.a]\nkey = \"release.pub.pem\"\n[signers.b]\nkey = \"release.pem\"\n[[models]]\nname = \"prod/*\"\nrequire = [\"a\", \"b\"]\nthreshold = 2\n",
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("models[0].require")
+            && err.contains("\"a\" and \"b\"")
+            && err.contains("same public key"),
+        "{err}"
+    );
+    // Distinct keys are fine, and so are aliases that no rule requires together.
+    f.policy(
+        "version = 1\n[signers.a]\nkey = \"release.pub.pem\"\n[signers.b]\nkey = \"release.pem\"\n[signers.c]\nkey = \"ci.pub.pem\"\n[[models]]\nname = \"prod/*\"\nrequire = [\"a\", \"c\"]\nthreshold = 2\n[[models]]\nname = \"dev/*\"\nrequire = [\"b\"]\n",
+    )
+    .unwrap();
+    let vectors = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../test-vectors/oms/ca");
+    fs::copy(vectors.join("root.pem"), f.path("root.pem")).unwrap();
+    fs::copy(vectors.join("root.pem"), f.path("root-copy.pem")).unwrap();
+    let certs = |a: &str, b: &str| {
+        f.policy(&format!(
+            "version = 1\n[signers.x]\ncert_roots = \"root.pem\"\nidentities = [{a}]\n[signers.y]\ncert_roots = \"root-copy.pem\"\nidentities = [{b}]\n[[models]]\nname = \"*\"\nrequire = [\"x\", \"y\"]\nthreshold = 2\n"
+        ))
+    };
+    let err = certs(
+        "\"release@modelseal.test\"",
+        "\"ci@modelseal.test\", \"release@modelseal.test\"",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("\"x\" and \"y\"") && err.contains("release@modelseal.test"),
+        "{err}"
+    );
+    certs("\"release@modelseal.test\"", "\"ci@modelseal.test\"").unwrap();
+}
+
+/// Issue 17 item 12: a model name has one spelling.
+#[test]
+fn model_names_and_rule_patterns_must_be_in_normal_form() {
+    let f = Fixture::new();
+    let sig = f.sign("release", HashAlgorithm::Sha256);
+    let policy = f
+        .policy("version = 1\n[signers.release]\nkey = \"release.pub.pem\"\n[signers.ci]\nkey = \"ci.pub.pem\"\n[[models]]\nname = \"prod/*\"\nrequire = [\"release\", \"ci\"]\nthreshold = 2\n[[models]]\nname = \"dev/**\"\nrequire = [\"release\"]\n")
+        .unwrap();
+    for name in [
+        "dev/../prod/llm",
+        "dev/",
+        "",
+        "dev//x",
+        "./dev/x",
+        "dev/\u{1b}]0;x",
+    ] {
+        let options = PolicyVerifyOptions {
+            model_name: Some(name.to_string()),
+            ignore: Vec::new(),
+        };
+        let err = policy
+            .verify(
+                &f.model(),
+                std::slice::from_ref(&sig),
+                &options,
+                &NoProgress,
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("model name"), "{name:?}: {err}");
+    }
+    assert!(
+        f.decide(&policy, std::slice::from_ref(&sig), "dev/llm")
+            .allowed
+    );
+    for pattern in ["", "dev/", "dev/../*", "./dev/*", "a\tb"] {
+        let err = load_error(&format!(
+            "version = 1\n[signers.r]\nkey = \"release.pub.pem\"\n[[models]]\nname = \"{}\"\nrequire = [\"r\"]\n",
+            pattern.escape_default()
+        ));
+        assert!(err.contains("models[0].name"), "{pattern:?}: {err}");
+    }
+}
+
+/// Issue 17 item 10: a policy may not choose the library the verifier loads, and trust files
+/// others can write are refused unless allowed.
+#[test]
+fn module_paths_and_writable_trust_files_are_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let f = Fixture::new();
+    let module = f.path("evil.so");
+    fs::write(&module, b"junk").unwrap();
+    let text = format!(
+        "version = 1\n[signers.h]\nkey = \"pkcs11:token=t;object=o?module-path={}\"\n[[models]]\nname = \"*\"\nrequire = [\"h\"]\n",
+        module.display()
+    );
+    let err = f.policy(&text).unwrap_err().to_string();
+    assert!(err.contains("not an allowed PKCS#11 module"), "{err}");
+    let allowed = PolicyOptions {
+        allow_pkcs11_modules: vec![module.clone()],
+        ..PolicyOptions::default()
+    };
+    let err = Policy::load_with(&f.path("trust.toml"), &allowed)
+        .unwrap_err()
+        .to_string();
+    assert!(!err.contains("not an allowed"), "{err}");
+    let ok = "version = 1\n[signers.r]\nkey = \"release.pub.pem\"\n[[models]]\nname = \"*\"\nrequire = [\"r\"]\n";
+    f.policy(ok).unwrap();
+    let path = f.path("trust.toml");
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o620)).unwrap();
+    let err = Policy::load(&path).unwrap_err();
+    assert!(matches!(err, PolicyError::WritableByOthers { .. }), "{err}");
+    let lenient = PolicyOptions {
+        allow_insecure_permissions: true,
+        ..PolicyOptions::default()
+    };
+    Policy::load_with(&path, &lenient).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+    fs::set_permissions(f.path("release.pub.pem"), fs::Permissions::from_mode(0o602)).unwrap();
+    let err = Policy::load(&path).unwrap_err().to_string();
+    assert!(
+        err.contains("release.pub.pem") && err.contains("602"),
+        "{err}"
+    );
+}

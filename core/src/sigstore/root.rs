@@ -151,8 +151,8 @@ impl TrustedRoot {
 fn read(path: &Path) -> Result<Vec<u8>, SigstoreError> {
     use std::io::Read;
     let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_ROOT_BYTES + 1).read_to_end(&mut bytes))
+    crate::fs::open_trusted(path)
+        .and_then(|f| f.file.take(MAX_ROOT_BYTES + 1).read_to_end(&mut bytes))
         .map_err(|e| root_error(path, e.to_string()))?;
     if bytes.len() as u64 > MAX_ROOT_BYTES {
         return Err(root_error(

@@ -17,10 +17,39 @@ mod walk;
 
 pub use relpath::RelPath;
 pub(crate) use resolve::push_unique;
-pub use resolve::{model_name, resolve_ignore, resolve_user_ignores};
+pub use resolve::{model_name, resolve_ignore, resolve_sign_ignores, resolve_user_ignores};
 pub use walk::walk;
 
 use std::path::PathBuf;
+
+/// Checks that `name` is a model name in normal form — non-empty, `/`-separated components none
+/// of which is empty, `.` or `..`, no control character — so that one model cannot be named two
+/// ways: `dev/../prod/llm` or `dev/` would otherwise match `dev/**` while meaning `prod/llm`. The
+/// one check for every door (CLI, policy rules, `serve` requests, Python).
+pub fn check_model_name(name: &str) -> Result<(), TreeError> {
+    let refuse = |reason| TreeError::ModelName {
+        name: name.to_string(),
+        reason,
+    };
+    if name.is_empty() {
+        return Err(refuse("is empty"));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(refuse("contains a control character"));
+    }
+    for component in name.split('/') {
+        match component {
+            "" => {
+                return Err(refuse(
+                    "has an empty component (a leading, trailing or double `/`)",
+                ))
+            }
+            "." | ".." => return Err(refuse("has a `.` or `..` component")),
+            _ => {}
+        }
+    }
+    Ok(())
+}
 
 /// Paths ignored at the top of every model unless the user opts out (as in model-signing 1.1.1).
 pub const DEFAULT_IGNORES: [&str; 4] = [".git", ".gitattributes", ".github", ".gitignore"];
@@ -36,6 +65,23 @@ pub enum TreeError {
         path: PathBuf,
         /// The underlying error.
         source: std::io::Error,
+    },
+    /// An ignore path given to `sign` that names the model root or lies outside the model.
+    #[error("--ignore {path:?}: {reason}; give a path inside the model")]
+    Ignore {
+        /// The ignore path as given.
+        path: PathBuf,
+        /// Why it is refused.
+        reason: &'static str,
+    },
+    /// A model name (what policy rules match: `--model-name`, a request's `model_name`, a rule's
+    /// `name`) that is not in normal form.
+    #[error("model name {name:?}: {reason}")]
+    ModelName {
+        /// The name as given.
+        name: String,
+        /// Which rule it breaks.
+        reason: &'static str,
     },
     /// A symlink was found and symlinks are not allowed.
     #[error("{path}: is a symlink; symlinks are refused unless allowed (--allow-symlinks)")]
@@ -85,6 +131,22 @@ pub struct ModelFile {
     pub len: u64,
     /// The file's change time when walked; hashing checks it again (see [`ChangeStamp`]).
     pub stamp: ChangeStamp,
+    /// Whether `path` is a symlink the walk allowed (`allow_symlinks`): only then does
+    /// [`ModelFile::open`] follow a link at its last component.
+    pub via_symlink: bool,
+}
+
+impl ModelFile {
+    /// Opens the file for reading under the one open rule ([`crate::fs::open`]): never blocking,
+    /// refused unless a regular file, and not through a symlink unless the walk allowed this one —
+    /// so a FIFO or a link swapped in after the walk is an error, not a hang or another file.
+    pub fn open(&self) -> std::io::Result<std::fs::File> {
+        if self.via_symlink {
+            crate::fs::open_following(&self.path)
+        } else {
+            crate::fs::open_nofollow(&self.path)
+        }
+    }
 }
 
 /// A file's status-change time (`ctime`, to the nanosecond) as seen at one moment.

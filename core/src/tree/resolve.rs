@@ -3,7 +3,7 @@
 //! Both follow model-signing 1.1.1: an ignore path is joined to the model root and used only if it
 //! lies inside it; the model name is the last path component, resolved when that is `.`/`..`.
 
-use super::RelPath;
+use super::{RelPath, TreeError};
 use std::ffi::OsStr;
 use std::path::{Component, Path, PathBuf};
 
@@ -100,6 +100,31 @@ pub fn resolve_user_ignores(model: &Path, paths: &[PathBuf]) -> Vec<RelPath> {
         }
     }
     out
+}
+
+/// The ignore paths a signer asked for, as model-relative names, without repeats — each of which
+/// must name something strictly inside the model. One that resolves to the model root (`.`,
+/// `./`, the model's own path, `"$MODEL/$UNSET"`) or outside it (`..`, `/`) is an input error:
+/// signing with it would either record an entry that exempts every file (a signature that
+/// verifies any directory) or silently ignore nothing the signer meant.
+pub fn resolve_sign_ignores(model: &Path, paths: &[PathBuf]) -> Result<Vec<RelPath>, TreeError> {
+    let mut out = Vec::new();
+    for p in paths {
+        let refuse = |reason: &'static str| TreeError::Ignore {
+            path: p.clone(),
+            reason,
+        };
+        match resolve_ignore(model, p) {
+            None => return Err(refuse("lies outside the model")),
+            Some(rel) if rel.is_root() => {
+                return Err(refuse(
+                    "names the model root itself, which would leave no file signed",
+                ))
+            }
+            Some(rel) => push_unique(&mut out, rel),
+        }
+    }
+    Ok(out)
 }
 
 /// Appends `item` to `list` unless it is already there.

@@ -7,7 +7,6 @@
 use super::{ChangeStamp, ModelFile, ModelTree, RelPath, TreeError, WalkOptions, DEFAULT_IGNORES};
 use std::fs::{self, Metadata};
 use std::io;
-use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 
 /// Walks `root` (a directory or a single file) into a sorted [`ModelTree`].
@@ -17,7 +16,11 @@ pub fn walk(root: &Path, options: &WalkOptions) -> Result<ModelTree, TreeError> 
     // A symlinked model root is followed when links are allowed (as 1.1.1's glob does), even if
     // it points to a directory: the link names the whole model, not an entry inside it.
     let (single_file, files) = match classify(root, &meta, options.allow_symlinks, true)? {
-        Kind::File { len, stamp } => (true, single_file(root, len, stamp, &ignores)),
+        Kind::File {
+            len,
+            stamp,
+            via_symlink,
+        } => (true, single_file(root, len, stamp, via_symlink, &ignores)),
         Kind::Dir => (false, walk_dir(root, &ignores, options.allow_symlinks)?),
     };
     Ok(ModelTree {
@@ -29,7 +32,11 @@ pub fn walk(root: &Path, options: &WalkOptions) -> Result<ModelTree, TreeError> 
 
 /// What a path is, once symlink policy is applied.
 enum Kind {
-    File { len: u64, stamp: ChangeStamp },
+    File {
+        len: u64,
+        stamp: ChangeStamp,
+        via_symlink: bool,
+    },
     Dir,
 }
 
@@ -51,7 +58,13 @@ impl Ignores {
     }
 }
 
-fn single_file(root: &Path, len: u64, stamp: ChangeStamp, ignores: &Ignores) -> Vec<ModelFile> {
+fn single_file(
+    root: &Path,
+    len: u64,
+    stamp: ChangeStamp,
+    via_symlink: bool,
+    ignores: &Ignores,
+) -> Vec<ModelFile> {
     let name = RelPath::root();
     if ignores.matches(&name) {
         return Vec::new();
@@ -61,6 +74,7 @@ fn single_file(root: &Path, len: u64, stamp: ChangeStamp, ignores: &Ignores) -> 
         path: root.to_path_buf(),
         len,
         stamp,
+        via_symlink,
     }]
 }
 
@@ -83,11 +97,16 @@ fn walk_dir(
             let meta = entry.metadata().map_err(io_error(&path))?;
             match classify(&path, &meta, allow_symlinks, false)? {
                 Kind::Dir => pending.push((path, Some(name))),
-                Kind::File { len, stamp } => files.push(ModelFile {
+                Kind::File {
+                    len,
+                    stamp,
+                    via_symlink,
+                } => files.push(ModelFile {
                     name,
                     path,
                     len,
                     stamp,
+                    via_symlink,
                 }),
             }
         }
@@ -125,6 +144,7 @@ fn classify(
         return Ok(Kind::File {
             len: meta.len(),
             stamp: ChangeStamp::of(meta),
+            via_symlink: false,
         });
     }
     if !kind.is_symlink() {
@@ -160,6 +180,7 @@ fn classify(
         Ok(Kind::File {
             len: target.len(),
             stamp: ChangeStamp::of(&target),
+            via_symlink: true,
         })
     } else if target.is_dir() && follow_dir_link {
         Ok(Kind::Dir)
@@ -181,18 +202,7 @@ fn classify(
 
 /// Names the kind of an entry that is neither a regular file, a directory nor a symlink.
 fn special_kind(meta: &Metadata) -> &'static str {
-    let kind = meta.file_type();
-    if kind.is_socket() {
-        "a socket"
-    } else if kind.is_fifo() {
-        "a named pipe (fifo)"
-    } else if kind.is_block_device() {
-        "a block device"
-    } else if kind.is_char_device() {
-        "a character device"
-    } else {
-        "an unknown kind of file"
-    }
+    crate::fs::open::kind_name(meta)
 }
 
 fn unsupported(path: &Path, reason: String) -> TreeError {

@@ -144,6 +144,8 @@ pub struct TrustOptions {
     pub sigstore_issuer: Option<String>,
     /// The Sigstore trusted root; `None` is the production root.
     pub sigstore_root: Option<SigstoreRoot>,
+    /// Accept a trusted key file that group or others can write (`--allow-insecure-key-permissions`).
+    pub allow_insecure_permissions: bool,
 }
 
 impl Trust {
@@ -173,11 +175,16 @@ impl Trust {
             }
             (Some(key), true, None) => {
                 let reference: KeyRef = key.parse().map_err(|e| TrustError::KeyRef(Box::new(e)))?;
-                let public = crate::keys::open::public_key_of(&reference, &KeyOptions::default())
-                    .map_err(|source| TrustError::Key {
-                    key: key.clone(),
-                    source: Box::new(source),
-                })?;
+                let key_options = KeyOptions {
+                    allow_insecure_permissions: options.allow_insecure_permissions,
+                    ..KeyOptions::default()
+                };
+                let public = crate::keys::open::public_key_of(&reference, &key_options).map_err(
+                    |source| TrustError::Key {
+                        key: key.clone(),
+                        source: Box::new(source),
+                    },
+                )?;
                 Ok(Trust::PublicKey(public))
             }
             (None, false, None) => Trust::load_certificate_roots(&options.certificate_roots),

@@ -54,6 +54,7 @@ pub(crate) fn load(
     want_private: bool,
 ) -> Result<KeyMaterial, KeyError> {
     let contents = read::read(path)?;
+    read::check_not_writable(path, &contents, options.allow_insecure_permissions)?;
     let blocks = pem::parse_blocks(&contents.bytes).map_err(|reason| parse_err(path, reason))?;
     let block = select(&blocks, want_private).ok_or_else(|| no_key_error(path, &blocks))?;
     if block.has_headers {
@@ -88,6 +89,7 @@ pub(crate) fn public_key(path: &Path, options: &KeyOptions) -> Result<PublicKey,
 /// identifier of the PKCS#8 or SPKI document; a file that is not PEM is read as a KEK.
 pub(crate) fn load_wrapping(path: &Path, options: &KeyOptions) -> Result<WrappingKey, KeyError> {
     let contents = read::read(path)?;
+    read::check_not_writable(path, &contents, options.allow_insecure_permissions)?;
     let text: &[u8] = &contents.bytes;
     let public = text.starts_with(b"-----BEGIN PUBLIC KEY-----");
     let private = text.starts_with(b"-----BEGIN PRIVATE KEY-----");

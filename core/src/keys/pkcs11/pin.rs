@@ -10,7 +10,7 @@ use super::error::ErrorKind;
 use super::uri::{PinSource, Pkcs11Uri};
 use cryptoki::types::RawAuthPin;
 use std::io::Read;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use zeroize::Zeroizing;
 
@@ -29,11 +29,11 @@ pub(crate) fn obtain(uri: &Pkcs11Uri, token_label: &str) -> Result<RawAuthPin, E
 /// Reads one line from a PIN file that only its owner can read.
 fn read_pin_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, ErrorKind> {
     let fail = |reason: String| ErrorKind::Pin(format!("PIN file {}: {reason}", path.display()));
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
-        .map_err(|e| fail(format!("cannot open ({e})")))?;
+    // The one rule for trust material: a FIFO is refused without blocking, a symlink only
+    // inside the file's own directory (a Kubernetes Secret volume's layout).
+    let mut file = crate::fs::open_trusted(path)
+        .map_err(|e| fail(format!("cannot open ({e})")))?
+        .file;
     let meta = file.metadata().map_err(|e| fail(e.to_string()))?;
     if !meta.is_file() {
         return Err(fail("not a regular file".into()));
@@ -113,9 +113,36 @@ mod tests {
             .to_string()
             .contains("empty"));
 
-        let link = dir.path().join("link");
-        std::os::unix::fs::symlink(&path, &link).unwrap();
-        assert!(read_pin_file(&link).is_err(), "symlinks are not followed");
+        // A symlink is followed only inside the PIN file's own directory (a Kubernetes Secret
+        // volume's `pin -> ..data/pin`), never out of it (issue 17).
+        std::fs::write(&path, "s3cret-pin\n").unwrap();
+        let sub = dir.path().join("secret");
+        std::fs::create_dir(&sub).unwrap();
+        std::os::unix::fs::symlink("../pin", sub.join("out")).unwrap();
+        let err = read_pin_file(&sub.join("out")).unwrap_err().to_string();
+        assert!(err.contains("leading out"), "{err}");
+        std::os::unix::fs::symlink("pin", dir.path().join("inside")).unwrap();
+        assert_eq!(
+            &read_pin_file(&dir.path().join("inside")).unwrap()[..],
+            b"s3cret-pin"
+        );
         assert!(read_pin_file(&dir.path().join("missing")).is_err());
+    }
+
+    /// Issue 17 item 2: a FIFO as the PIN file is refused at once instead of blocking the open.
+    #[test]
+    fn a_fifo_pin_file_is_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("pin");
+        crate::fs::open::make_fifo(&fifo).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(read_pin_file(&fifo).map(|_| ()).map_err(|e| e.to_string()));
+        });
+        let result = rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("reading a FIFO PIN file blocked");
+        let err = result.unwrap_err();
+        assert!(err.contains("fifo"), "{err}");
     }
 }

@@ -112,6 +112,16 @@ fn load(path: &Path) -> Result<Pkcs11, ErrorKind> {
     if !path.is_file() {
         return Err(fail("no such file".into()));
     }
+    // A library others can replace would run their code in this process (with its keys).
+    match crate::fs::exposure_of(path) {
+        Ok(None) => {}
+        Ok(Some(reason)) => {
+            return Err(fail(format!(
+                "{reason}, so others could replace the code this process loads; chmod go-w it"
+            )))
+        }
+        Err(e) => return Err(fail(format!("cannot check ({e})"))),
+    }
     let ctx = Pkcs11::new(path).map_err(|e| fail(format!("cannot load ({e})")))?;
     match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
         Ok(()) => {}
