@@ -648,6 +648,7 @@ impl SealReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct UnsealReport {
     unsealed: bool,
+    already_unsealed: bool,
     out: String,
     model_name: String,
     root_digest: Option<String>,
@@ -664,6 +665,7 @@ impl UnsealReport {
         let inner = &outcome.inner;
         UnsealReport {
             unsealed: true,
+            already_unsealed: outcome.already_unsealed(),
             out: text(out),
             model_name: inner.model_name().to_string(),
             root_digest: inner.root_digest().map(str::to_string),
@@ -1098,9 +1100,11 @@ pub fn unseal_event(
     match result {
         Ok(outcome) => {
             apply_decision(&mut event, &outcome.inner);
-            event.key_ids.extend(stanza_ids(std::slice::from_ref(
-                &outcome.decrypted.recipient,
-            )));
+            if let Some(decrypted) = &outcome.decrypted {
+                event
+                    .key_ids
+                    .extend(stanza_ids(std::slice::from_ref(&decrypted.recipient)));
+            }
         }
         Err(failure) => failure.record(&mut event),
     }

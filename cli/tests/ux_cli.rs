@@ -1,0 +1,213 @@
+//! The first hour as a user (issue 22): audit lines to a pipe, a restarted init container that
+//! unseals into the DIR it already published, the signed name that binds, errors in the user's
+//! terms, Hugging Face layouts, CI ergonomics.
+
+mod common;
+use common::*;
+
+use serde_json::Value;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+/// A model sealed as `prod/llm` for `deploy.pem`, and a policy trusting `release` for `prod/*`.
+struct Sealed {
+    dir: tempfile::TempDir,
+}
+
+impl Sealed {
+    fn new() -> Sealed {
+        let dir = tempfile::tempdir().unwrap();
+        let model = dir.path().join("llm");
+        std::fs::create_dir_all(model.join("sub")).unwrap();
+        std::fs::write(model.join("weights.bin"), vec![5u8; 70_000]).unwrap();
+        std::fs::write(model.join("sub/config.json"), b"{\"layers\": 2}").unwrap();
+        let t = Sealed { dir };
+        keygen_p256(t.dir.path(), "release");
+        ok(&[
+            "keygen",
+            "--algorithm",
+            "x25519",
+            "--out",
+            s(&t.path("deploy.pem")),
+        ]);
+        t.write_policy("");
+        t
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+    fn write_policy(&self, extra: &str) {
+        std::fs::write(
+            self.path("trust.toml"),
+            format!("version = 1\n{extra}[signers.release]\nkey = \"release.pub.pem\"\n[[models]]\nname = \"prod/*\"\nrequire = [\"release\"]\n"),
+        )
+        .unwrap();
+    }
+    fn seal(&self, name: &str) {
+        ok(&[
+            "seal",
+            s(&self.path("llm")),
+            "--key",
+            s(&self.path("release.pem")),
+            "--recipient",
+            s(&self.path("deploy.pem.pub")),
+            "-o",
+            s(&self.path("llm.enc")),
+            "--model-name",
+            name,
+            "--quiet",
+        ]);
+    }
+    /// `unseal` as docs/deploy.md's init container runs it (audit line to stdout, a pipe here).
+    fn init_container(&self, out: &str, extra: &[&str]) -> std::process::Output {
+        let paths =
+            ["llm.enc", "llm.enc.sig", "trust.toml", "deploy.pem", out].map(|n| self.path(n));
+        let mut args = vec![
+            "unseal",
+            s(&paths[0]),
+            "--signature",
+            s(&paths[1]),
+            "--policy",
+            s(&paths[2]),
+            "--key",
+            s(&paths[3]),
+            "--out",
+            s(&paths[4]),
+            "--audit-log",
+            "/dev/stdout",
+        ];
+        args.extend_from_slice(extra);
+        modelseal(&args)
+    }
+}
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Every stdout line is one audit event; returns them.
+fn audit_lines(o: &std::process::Output) -> Vec<Value> {
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+#[test]
+fn verify_with_the_audit_log_on_a_pipe_exits_0() {
+    let t = Sealed::new();
+    t.seal("prod/llm");
+    // `Command::output` gives the child a pipe for stdout: `… --audit-log /dev/stdout | cat`.
+    let o = modelseal(&[
+        "verify",
+        s(&t.path("llm.enc")),
+        "--signature",
+        s(&t.path("llm.enc.sig")),
+        "--policy",
+        s(&t.path("trust.toml")),
+        "--audit-log",
+        "/dev/stdout",
+        "--quiet",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let lines = audit_lines(&o);
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["outcome"], "ok");
+    // `-` is standard output too.
+    let o = modelseal(&[
+        "verify",
+        s(&t.path("llm.enc")),
+        "--signature",
+        s(&t.path("llm.enc.sig")),
+        "--policy",
+        s(&t.path("trust.toml")),
+        "--audit-log",
+        "-",
+        "--quiet",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(audit_lines(&o)[0]["operation"], "verify");
+}
+
+#[test]
+fn a_restarted_init_container_finds_its_model_already_unsealed() {
+    let t = Sealed::new();
+    t.seal("prod/llm");
+    let first = t.init_container("run", &["--quiet"]);
+    assert_eq!(code(&first), 0, "{}", stderr(&first));
+    assert_eq!(audit_lines(&first)[0]["outcome"], "ok");
+    // The emptyDir survives the restart: the same command again.
+    let second = t.init_container("run", &["--quiet"]);
+    assert_eq!(code(&second), 0, "{}", stderr(&second));
+    let line = &audit_lines(&second)[0];
+    assert_eq!(line["outcome"], "ok");
+    assert_eq!(line["model_name"], "prod/llm");
+    // Said in the human output and in the JSON.
+    let text = t.init_container("run", &[]);
+    assert_eq!(code(&text), 0, "{}", stderr(&text));
+    assert!(
+        String::from_utf8_lossy(&text.stdout).contains("already unsealed"),
+        "{}",
+        String::from_utf8_lossy(&text.stdout)
+    );
+    let o = modelseal(&[
+        "unseal",
+        s(&t.path("llm.enc")),
+        "--policy",
+        s(&t.path("trust.toml")),
+        "--key",
+        s(&t.path("deploy.pem")),
+        "--out",
+        s(&t.path("run")),
+        "--json",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let report = json(&o);
+    assert_eq!(report["already_unsealed"], true, "{report}");
+    assert_eq!(report["unsealed"], true, "{report}");
+    let o = t.init_container("fresh", &["--json"]);
+    let first_line = String::from_utf8_lossy(&o.stdout).lines().count();
+    assert_eq!(first_line, 2, "the audit line and the result");
+}
+
+#[test]
+fn a_changed_dir_on_the_second_run_exits_2_naming_the_difference() {
+    let t = Sealed::new();
+    t.seal("prod/llm");
+    let first = t.init_container("run", &["--quiet"]);
+    assert_eq!(code(&first), 0, "{}", stderr(&first));
+    let run = t.path("run");
+    let make_writable = |p: &Path, mode: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap()
+    };
+    // Same size, one byte different: only the signature sees it.
+    let weights = run.join("weights.bin");
+    make_writable(&weights, 0o600);
+    let mut bytes = std::fs::read(&weights).unwrap();
+    bytes[100] ^= 1;
+    std::fs::write(&weights, bytes).unwrap();
+    let o = t.init_container("run", &["--quiet"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("weights.bin"), "{}", stderr(&o));
+    assert_eq!(audit_lines(&o)[0]["outcome"], "error");
+    // An added file is named too.
+    std::fs::write(&weights, vec![5u8; 70_000]).unwrap();
+    make_writable(&run, 0o700);
+    std::fs::write(run.join("extra.bin"), b"x").unwrap();
+    let o = t.init_container("run", &["--quiet"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("extra.bin: not in the sealed model"),
+        "{}",
+        stderr(&o)
+    );
+    // An empty DIR holds nothing of the model.
+    std::fs::create_dir(t.path("empty")).unwrap();
+    let o = t.init_container("empty", &["--quiet"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("weights.bin: missing"),
+        "{}",
+        stderr(&o)
+    );
+}
