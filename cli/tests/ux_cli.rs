@@ -211,3 +211,98 @@ fn a_changed_dir_on_the_second_run_exits_2_naming_the_difference() {
         stderr(&o)
     );
 }
+
+/// A policy where `prod/**` needs two signers and `dev/**` one: the looser rule a caller could
+/// reach by naming a model `dev/…`.
+fn two_rule_policy(t: &Sealed, extra: &str) -> PathBuf {
+    keygen_p256(t.dir.path(), "qa");
+    let path = t.path("two-rules.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "version = 1\n{extra}\
+             [signers.release]\nkey = \"release.pub.pem\"\n\
+             [signers.qa]\nkey = \"qa.pub.pem\"\n\
+             [[models]]\nname = \"prod/**\"\nrequire = [\"release\", \"qa\"]\nthreshold = 2\n\
+             [[models]]\nname = \"dev/**\"\nrequire = [\"release\"]\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn the_signed_name_binds_unless_the_policy_allows_an_override() {
+    let t = Sealed::new();
+    t.seal("prod/vision/resnet");
+    let policy = two_rule_policy(&t, "");
+    let (enc, sig) = (t.path("llm.enc"), t.path("llm.enc.sig"));
+    let verify = |policy: &Path, name: Option<&str>| {
+        let mut args = vec![
+            "verify",
+            s(&enc),
+            "--signature",
+            s(&sig),
+            "--policy",
+            s(policy),
+            "--json",
+        ];
+        if let Some(name) = name {
+            args.extend(["--model-name", name]);
+        }
+        let o = modelseal(&args);
+        (code(&o), json(&o))
+    };
+    // Under its signed name the model needs both signers: denied.
+    let (c, d) = verify(&policy, None);
+    assert_eq!(c, 1, "{d}");
+    assert_eq!(d["signed_name"], "prod/vision/resnet", "{d}");
+    // Renamed into the looser rule: refused, naming both names.
+    let (c, d) = verify(&policy, Some("dev/x"));
+    assert_eq!(c, 1, "{d}");
+    let reasons = d["reasons"].to_string();
+    assert!(
+        reasons.contains("\\\"dev/x\\\" is not the signed name \\\"prod/vision/resnet\\\""),
+        "{reasons}"
+    );
+    assert_eq!(d["signed_name"], "prod/vision/resnet");
+    // unseal refuses it the same way, and publishes nothing.
+    let o = modelseal(&[
+        "unseal",
+        s(&t.path("llm.enc")),
+        "--policy",
+        s(&policy),
+        "--key",
+        s(&t.path("deploy.pem")),
+        "--out",
+        s(&t.path("run")),
+        "--model-name",
+        "dev/x",
+    ]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("is not the signed name"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!t.path("run").exists());
+    // The same name as signed is no override.
+    let (_, d) = verify(&policy, Some("prod/vision/resnet"));
+    assert!(!d["reasons"].to_string().contains("signed name"), "{d}");
+    // A policy that allows the override matches the caller's name.
+    let policy = t.path("override.toml");
+    let text = std::fs::read_to_string(t.path("two-rules.toml")).unwrap();
+    std::fs::write(
+        &policy,
+        text.replacen(
+            "version = 1\n",
+            "version = 1\nallow_name_override = true\n",
+            1,
+        ),
+    )
+    .unwrap();
+    let (c, d) = verify(&policy, Some("dev/x"));
+    assert_eq!(c, 0, "{d}");
+    assert_eq!(d["model_name"], "dev/x");
+    assert_eq!(d["signed_name"], "prod/vision/resnet");
+}

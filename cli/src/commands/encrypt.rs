@@ -28,6 +28,10 @@ pub struct Args {
     /// Plaintext bytes per chunk: a power of two from 4096 to 16777216 [default: 1048576].
     #[arg(long, value_name = "BYTES")]
     chunk_size: Option<u32>,
+    /// The model name recorded in the envelope, the signed name policies match (docs/policy.md)
+    /// [default: MODEL's file or directory name].
+    #[arg(long, value_name = "NAME")]
+    model_name: Option<String>,
     /// Replace an existing OUT (atomically).
     #[arg(long)]
     force: bool,
@@ -62,7 +66,7 @@ fn encrypt(args: &Args) -> Attempt<(EncryptSummary, u32), SealError> {
             .chunk_size
             .unwrap_or(EncryptOptions::default().chunk_size),
         overwrite: args.force,
-        ..EncryptOptions::default()
+        model_name: args.model_name.clone(),
     };
     let bar = Bar::new("encrypting", args.output.no_progress());
     let summary = envelope::encrypt_with_progress(
