@@ -306,3 +306,67 @@ fn the_signed_name_binds_unless_the_policy_allows_an_override() {
     assert_eq!(d["model_name"], "dev/x");
     assert_eq!(d["signed_name"], "prod/vision/resnet");
 }
+
+#[test]
+fn verify_finds_the_signature_where_sign_writes_it() {
+    let t = Sealed::new();
+    ok(&[
+        "sign",
+        s(&t.path("llm")),
+        "--key",
+        s(&t.path("release.pem")),
+        "--quiet",
+    ]);
+    let o = modelseal(&[
+        "verify",
+        s(&t.path("llm")),
+        "--key",
+        s(&t.path("release.pub.pem")),
+        "--json",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = modelseal(&[
+        "verify",
+        s(&t.path("llm")),
+        "--policy",
+        s(&t.path("trust.toml")),
+        "--model-name",
+        "prod/llm",
+        "--json",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+}
+
+#[test]
+fn version_lists_the_compiled_in_key_backends() {
+    let o = ok(&["--version"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("key backends: file, pkcs11"), "{text}");
+    assert_eq!(text.contains("awskms"), cfg!(feature = "awskms"), "{text}");
+}
+
+#[test]
+fn serve_beyond_loopback_warns() {
+    use std::io::{BufRead, BufReader};
+    let t = Sealed::new();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_modelseal"))
+        .args([
+            "serve",
+            "--policy",
+            s(&t.path("trust.toml")),
+            "--root",
+            s(t.dir.path()),
+            "--listen",
+            "0.0.0.0:0",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let second = lines.next().unwrap().unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(first.contains("listening"), "{first}");
+    assert!(second.contains("beyond loopback"), "{second}");
+}

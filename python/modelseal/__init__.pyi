@@ -21,6 +21,14 @@ class KeyAccessError(Error):
 class FormatError(Error):
     """A signature or encrypted file is malformed."""
 
+class NotFoundError(Error, FileNotFoundError):
+    """A file or directory modelseal needs does not exist. A key file that does not exist raises a
+    class derived from both ``KeyAccessError`` and this one."""
+
+class PermissionDeniedError(Error, PermissionError):
+    """A file or directory modelseal needs cannot be opened (likewise combined with the error's own
+    class)."""
+
 class VerificationResult:
     model: pathlib.Path
     signature: pathlib.Path
@@ -47,10 +55,10 @@ def sign(
     hash: str = "sha256",
     shards: bool = False,
     shard_size: Optional[int] = None,
-    ignore: Iterable[StrPath] = (),
+    ignore: Union[StrPath, Iterable[StrPath]] = (),  # one str is one path
     allow_symlinks: bool = False,
     cert: Optional[StrPath] = None,
-    cert_chain: Iterable[StrPath] = (),
+    cert_chain: Union[StrPath, Iterable[StrPath]] = (),
     key_password_file: Optional[StrPath] = None,
     allow_insecure_key_permissions: bool = False,
     audit_log: Optional[StrPath] = None,
@@ -62,7 +70,7 @@ def verify(
     *,
     key: Optional[StrPath] = None,
     cert_chain: Optional[Union[StrPath, Sequence[StrPath]]] = None,
-    ignore: Iterable[StrPath] = (),
+    ignore: Union[StrPath, Iterable[StrPath]] = (),  # one str is one path
     ignore_unsigned_files: bool = False,
     sigstore_identity: Optional[str] = None,
     sigstore_issuer: Optional[str] = None,
@@ -74,9 +82,9 @@ def verify(
     model: StrPath,
     signature: Union[StrPath, Sequence[StrPath]],
     *,
-    policy: Policy,
+    policy: Union[Policy, StrPath],
     model_name: Optional[str] = None,
-    ignore: Iterable[StrPath] = (),
+    ignore: Union[StrPath, Iterable[StrPath]] = (),  # one str is one path
     audit_log: Optional[StrPath] = None,
 ) -> dict[str, Any]: ...
 
@@ -99,7 +107,7 @@ def seal(
     model_name: Optional[str] = None,
     signature: Optional[StrPath] = None,
     cert: Optional[StrPath] = None,
-    cert_chain: Iterable[StrPath] = (),
+    cert_chain: Union[StrPath, Iterable[StrPath]] = (),
     audit_log: Optional[StrPath] = None,
     allow_insecure_key_permissions: bool = False,
 ) -> dict[str, Any]: ...
@@ -107,7 +115,7 @@ def unseal(
     enc: StrPath,
     out: StrPath,
     *,
-    policy: Policy,
+    policy: Union[Policy, StrPath],
     key: StrPath,
     model_name: Optional[str] = None,
     signature: Optional[StrPath] = None,

@@ -28,8 +28,9 @@ use std::process::ExitCode;
 pub struct Args {
     /// The model directory or file.
     model: PathBuf,
-    /// The signature file (Sigstore bundle); repeatable with --policy (e.g. two co-signers).
-    #[arg(long, value_name = "SIG", required = true)]
+    /// The signature file (Sigstore bundle); repeatable with --policy (e.g. two co-signers)
+    /// [default: where `sign` writes it, MODEL.sig beside MODEL].
+    #[arg(long, value_name = "SIG")]
     signature: Vec<PathBuf>,
     /// Trusted public key (SPKI PEM, or any key reference whose public key can be read).
     #[arg(
@@ -114,6 +115,11 @@ impl Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let mut args = args;
+    if args.signature.is_empty() {
+        args.signature
+            .push(modelseal::sign::default_signature_path(&args.model));
+    }
     if let Some(policy) = &args.policy {
         return run_policy(&args, policy);
     }
