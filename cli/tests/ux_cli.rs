@@ -370,3 +370,106 @@ fn serve_beyond_loopback_warns() {
     assert!(first.contains("listening"), "{first}");
     assert!(second.contains("beyond loopback"), "{second}");
 }
+
+#[test]
+fn key_mix_ups_say_what_the_key_is_and_how_to_make_the_right_one() {
+    let t = Sealed::new();
+    let (ec_pub, ec, x_pub, x, model) = (
+        t.path("release.pub.pem"),
+        t.path("release.pem"),
+        t.path("deploy.pem.pub"),
+        t.path("deploy.pem"),
+        t.path("llm"),
+    );
+    let fails = |args: &[&str], expected: &[&str]| {
+        let o = modelseal(args);
+        assert_eq!(code(&o), 2, "{args:?}: {}", stderr(&o));
+        for e in expected {
+            assert!(stderr(&o).contains(e), "{args:?}: {}", stderr(&o));
+        }
+        assert!(!stderr(&o).contains("OID"), "{}", stderr(&o));
+    };
+    let enc = t.path("x.enc");
+    // An EC public key as a recipient.
+    fails(
+        &[
+            "encrypt",
+            s(&model),
+            "--recipient",
+            s(&ec_pub),
+            "-o",
+            s(&enc),
+        ],
+        &[
+            "public key is an EC (ECDSA) key, a signing key",
+            "modelseal keygen --algorithm x25519",
+        ],
+    );
+    // Decrypting with an EC private key.
+    ok(&[
+        "encrypt",
+        s(&model),
+        "--recipient",
+        s(&x_pub),
+        "-o",
+        s(&enc),
+        "--quiet",
+    ]);
+    fails(
+        &[
+            "decrypt",
+            s(&enc),
+            "--key",
+            s(&ec),
+            "-o",
+            s(&t.path("plain")),
+        ],
+        &[
+            "private key is an EC (ECDSA) key",
+            "modelseal keygen --algorithm x25519",
+        ],
+    );
+    // Signing with an X25519 key.
+    fails(
+        &["sign", s(&model), "--key", s(&x)],
+        &[
+            "X25519 (encryption keys",
+            "modelseal keygen --algorithm ec-p256",
+        ],
+    );
+}
+
+#[test]
+fn remove_recipient_takes_a_key_reference() {
+    let t = Sealed::new();
+    let (enc, kek) = (t.path("x.enc"), t.path("registry.kek"));
+    ok(&["keygen", "--algorithm", "aes256-kek", "--out", s(&kek)]);
+    ok(&[
+        "encrypt",
+        s(&t.path("llm")),
+        "--recipient",
+        s(&t.path("deploy.pem.pub")),
+        "--recipient",
+        s(&kek),
+        "-o",
+        s(&enc),
+        "--quiet",
+    ]);
+    let o = modelseal(&[
+        "rewrap",
+        s(&enc),
+        "--key",
+        s(&kek),
+        "--remove-recipient",
+        s(&t.path("deploy.pem.pub")),
+        "--json",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let listed = json(&ok(&["inspect", s(&enc), "--json"]));
+    assert_eq!(
+        listed["recipients"].as_array().unwrap().len(),
+        1,
+        "{listed}"
+    );
+    assert!(!listed.to_string().contains("x25519"), "{listed}");
+}

@@ -531,17 +531,17 @@ def rewrap(
     key: StrPath,
     *,
     add: Union[StrPath, Iterable[StrPath]] = (),
-    remove: Union[str, Iterable[str]] = (),
+    remove: Union[StrPath, Iterable[StrPath]] = (),
     allow_insecure_key_permissions: bool = False,
     audit_log: Optional[StrPath] = None,
 ) -> list[tuple[str, str]]:
-    """Add recipients (key references) and remove recipients (key ids, as ``inspect`` shows them)
-    of ``enc``, unwrapping its data key with ``key``. Only the envelope changes. Returns the
+    """Add recipients (key references) and remove recipients (key ids, as ``inspect`` shows them,
+    or key references such as ``"deploy.pem.pub"``) of ``enc``, unwrapping its data key with ``key``. Only the envelope changes. Returns the
     recipients afterwards as ``(type, key_id)`` pairs. Key files that group or others can read are
     refused unless ``allow_insecure_key_permissions=True``. With ``audit_log``, appends one line to
     it (also when rewrapping fails), as ``modelseal rewrap --audit-log`` does.
     """
-    removed = [remove] if isinstance(remove, str) else list(remove)
+    removed = _paths(remove)
     return [
         tuple(r)
         for r in _modelseal.rewrap(

@@ -175,7 +175,7 @@ def rewrap(
     key: StrPath,
     *,
     add: Union[StrPath, Iterable[StrPath]] = (),
-    remove: Union[str, Iterable[str]] = (),
+    remove: Union[StrPath, Iterable[StrPath]] = (),  # key ids or key references
     allow_insecure_key_permissions: bool = False,
     audit_log: Optional[StrPath] = None,
 ) -> list[tuple[str, str]]: ...

@@ -130,6 +130,10 @@ pub fn rewrap(
                 .map(|r| keyseam::open::recipient(r, &key_options))
                 .collect::<Result<Vec<_>, _>>()?;
             let keys: Vec<&dyn Recipient> = keys.iter().map(|k| k.as_ref()).collect();
+            let remove = remove
+                .iter()
+                .map(|r| keyseam::open::removal_key_id(r, &key_options))
+                .collect::<Result<Vec<_>, _>>()?;
             Ok(envelope::rewrap_key_ids(
                 &encrypted,
                 identity.as_ref(),
