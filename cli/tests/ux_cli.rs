@@ -473,3 +473,128 @@ fn remove_recipient_takes_a_key_reference() {
     );
     assert!(!listed.to_string().contains("x25519"), "{listed}");
 }
+
+/// A Hugging Face cache snapshot: `snapshots/<rev>/<file> -> ../../blobs/<sha>`.
+fn hf_cache_snapshot(root: &Path) -> PathBuf {
+    let repo = root.join("models--org--tiny");
+    let (blobs, snapshot) = (repo.join("blobs"), repo.join("snapshots/0123abcd"));
+    std::fs::create_dir_all(&blobs).unwrap();
+    std::fs::create_dir_all(snapshot.join("sub")).unwrap();
+    for (name, sha, bytes) in [
+        ("model.safetensors", "aa11", vec![7u8; 50_000]),
+        ("config.json", "bb22", b"{\"hidden\": 4}".to_vec()),
+        ("sub/tokenizer.json", "cc33", b"{}".to_vec()),
+    ] {
+        std::fs::write(blobs.join(sha), bytes).unwrap();
+        let depth = name.matches('/').count();
+        let target = format!("{}../../blobs/{sha}", "../".repeat(depth));
+        std::os::unix::fs::symlink(target, snapshot.join(name)).unwrap();
+    }
+    snapshot
+}
+
+#[test]
+fn a_hugging_face_cache_snapshot_signs_encrypts_seals_verifies_and_unseals() {
+    let t = Sealed::new();
+    let snapshot = hf_cache_snapshot(t.dir.path());
+    let (key, public) = (t.path("release.pem"), t.path("release.pub.pem"));
+    // sign + verify
+    let sig = t.path("snap.sig");
+    ok(&[
+        "sign",
+        s(&snapshot),
+        "--key",
+        s(&key),
+        "--allow-symlinks",
+        "-o",
+        s(&sig),
+        "--quiet",
+    ]);
+    ok(&[
+        "verify",
+        s(&snapshot),
+        "--key",
+        s(&public),
+        "--signature",
+        s(&sig),
+    ]);
+    // encrypt: refused without the flag (and clap's tip is not another flag), done with it
+    let enc = t.path("snap.enc");
+    let o = modelseal(&[
+        "encrypt",
+        s(&snapshot),
+        "--recipient",
+        s(&t.path("deploy.pem.pub")),
+        "-o",
+        s(&enc),
+    ]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("symlink"), "{}", stderr(&o));
+    ok(&[
+        "encrypt",
+        s(&snapshot),
+        "--recipient",
+        s(&t.path("deploy.pem.pub")),
+        "-o",
+        s(&enc),
+        "--allow-symlinks",
+        "--quiet",
+    ]);
+    let plain = t.path("snap.plain");
+    ok(&[
+        "decrypt",
+        s(&enc),
+        "--key",
+        s(&t.path("deploy.pem")),
+        "-o",
+        s(&plain),
+        "--quiet",
+    ]);
+    ok(&[
+        "verify",
+        s(&plain),
+        "--key",
+        s(&public),
+        "--signature",
+        s(&sig),
+    ]);
+    // seal, registry verify, unseal
+    let sealed = t.path("tiny.enc");
+    ok(&[
+        "seal",
+        s(&snapshot),
+        "--key",
+        s(&key),
+        "--recipient",
+        s(&t.path("deploy.pem.pub")),
+        "-o",
+        s(&sealed),
+        "--model-name",
+        "prod/tiny",
+        "--allow-symlinks",
+        "--quiet",
+    ]);
+    ok(&["verify", s(&sealed), "--policy", s(&t.path("trust.toml"))]);
+    let run = t.path("run");
+    ok(&[
+        "unseal",
+        s(&sealed),
+        "--policy",
+        s(&t.path("trust.toml")),
+        "--key",
+        s(&t.path("deploy.pem")),
+        "--out",
+        s(&run),
+        "--quiet",
+    ]);
+    assert_eq!(
+        std::fs::read(run.join("model.safetensors")).unwrap(),
+        vec![7u8; 50_000]
+    );
+    assert!(!run
+        .join("sub/tokenizer.json")
+        .symlink_metadata()
+        .unwrap()
+        .file_type()
+        .is_symlink());
+}

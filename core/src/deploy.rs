@@ -160,7 +160,7 @@ pub fn seal_model(
     output: &Path,
     options: &SealOptions,
 ) -> Result<SealOutcome, DeployError> {
-    let files = plaintext_files(model)?;
+    let files = plaintext_files(model, options.sign.allow_symlinks)?;
     // The inner signature waits here until it is encrypted; named like every temporary of
     // `output`, so a killed run's copy is removed by the next run.
     let scratch = StagingDir::beside(output, 0o700).map_err(commit_error)?;
@@ -233,8 +233,11 @@ fn signed_digests(
 
 /// The files to encrypt: a directory's files (refusing the reserved name), or a single file under
 /// its own name (a sealed model is always a directory, holding the file and the signature).
-fn plaintext_files(model: &Path) -> Result<Vec<(String, PathBuf)>, DeployError> {
-    match envelope::plaintext_from_path(model)? {
+fn plaintext_files(
+    model: &Path,
+    allow_symlinks: bool,
+) -> Result<Vec<(String, PathBuf)>, DeployError> {
+    match envelope::plaintext_following_symlinks(model, allow_symlinks)? {
         Plaintext::File(path) => Ok(vec![(crate::tree::model_name(&path), path)]),
         Plaintext::Directory { files, .. } => {
             if files.iter().any(|(name, _)| name == INNER_SIGNATURE_NAME) {

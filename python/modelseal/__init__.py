@@ -341,6 +341,7 @@ def seal(
     cert_chain: Union[StrPath, Iterable[StrPath]] = (),
     audit_log: Optional[StrPath] = None,
     allow_insecure_key_permissions: bool = False,
+    allow_symlinks: bool = False,
 ) -> dict:
     """Sign ``model``, encrypt it with that signature inside for ``recipients`` to ``out``, and
     sign ``out`` (``signature``, default ``out + ".sig"``). Returns the ``modelseal seal --json`` dict.
@@ -359,6 +360,7 @@ def seal(
         _paths(cert_chain),
         _opt_path(audit_log),
         allow_insecure_key_permissions,
+        allow_symlinks,
     )
 
 
@@ -470,6 +472,7 @@ def encrypt(
     force: bool = False,
     allow_insecure_key_permissions: bool = False,
     audit_log: Optional[StrPath] = None,
+    allow_symlinks: bool = False,
 ) -> EncryptResult:
     """Encrypt ``model`` (a directory or a file) to ``out`` for every recipient.
 
@@ -477,7 +480,8 @@ def encrypt(
     ``pkcs11:`` URI of an AES-256 or RSA key in a PKCS#11 token, or a symmetric AWS KMS key
     (``awskms:///<key-id|alias/name|arn>``, one KMS ``Encrypt`` per model).
     ``out`` appears only when complete; an existing ``out`` is replaced (atomically) only with
-    ``force=True``. ``chunk_size`` is a power of two from 4096 to 16 MiB (default 1 MiB).
+    ``force=True``. With ``allow_symlinks=True`` a symlink to a file is encrypted as its target's
+    bytes (a Hugging Face cache snapshot) instead of refused. ``chunk_size`` is a power of two from 4096 to 16 MiB (default 1 MiB).
     A KEK file that group or others can read is refused (``KeyAccessError``) unless
     ``allow_insecure_key_permissions=True``. With ``audit_log``, appends one line to it (also when
     encryption fails), as ``modelseal encrypt --audit-log`` does.
@@ -490,6 +494,7 @@ def encrypt(
         force,
         allow_insecure_key_permissions,
         _opt_path(audit_log),
+        allow_symlinks,
     )
     fields["out"] = pathlib.Path(fields["out"])
     fields["recipients"] = [tuple(r) for r in fields["recipients"]]

@@ -110,6 +110,7 @@ def seal(
     cert_chain: Union[StrPath, Iterable[StrPath]] = (),
     audit_log: Optional[StrPath] = None,
     allow_insecure_key_permissions: bool = False,
+    allow_symlinks: bool = False,
 ) -> dict[str, Any]: ...
 def unseal(
     enc: StrPath,
@@ -160,6 +161,7 @@ def encrypt(
     force: bool = False,
     allow_insecure_key_permissions: bool = False,
     audit_log: Optional[StrPath] = None,
+    allow_symlinks: bool = False,
 ) -> EncryptResult: ...
 def decrypt(
     enc: StrPath,

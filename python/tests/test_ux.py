@@ -92,3 +92,20 @@ def test_missing_and_closed_files_are_os_errors_too(env: pathlib.Path) -> None:
     assert isinstance(err.value, modelseal.KeyAccessError), type(err.value).__mro__
     with pytest.raises(FileNotFoundError):
         modelseal.Policy.load(env / "missing.toml")
+
+
+def test_allow_symlinks_encrypts_and_seals_a_hugging_face_cache_snapshot(env: pathlib.Path) -> None:
+    repo = env / "models--org--tiny"
+    (repo / "blobs").mkdir(parents=True)
+    snapshot = repo / "snapshots" / "0123abcd"
+    snapshot.mkdir(parents=True)
+    (repo / "blobs" / "aa11").write_bytes(b"w" * 5000)
+    os.symlink("../../blobs/aa11", snapshot / "model.safetensors")
+    with pytest.raises(modelseal.Error, match="allow_symlinks=True"):
+        modelseal.encrypt(snapshot, env / "snap.enc", env / "deploy.pem.pub")
+    modelseal.encrypt(snapshot, env / "snap.enc", env / "deploy.pem.pub", allow_symlinks=True)
+    modelseal.seal(snapshot, env / "tiny.enc", env / "release.pem", env / "deploy.pem.pub",
+                   model_name="prod/tiny", allow_symlinks=True)
+    out = modelseal.unseal(env / "tiny.enc", env / "run", policy=env / "trust.toml", key=env / "deploy.pem")
+    assert out["model_name"] == "prod/tiny"
+    assert (env / "run" / "model.safetensors").read_bytes() == b"w" * 5000

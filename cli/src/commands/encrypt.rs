@@ -35,6 +35,10 @@ pub struct Args {
     /// Replace an existing OUT (atomically).
     #[arg(long)]
     force: bool,
+    /// Encrypt a symlink to a file as its target's bytes instead of refusing it (a Hugging Face
+    /// cache snapshot, whose files link into ../../blobs).
+    #[arg(long)]
+    allow_symlinks: bool,
     #[command(flatten)]
     output: OutputArgs,
     #[command(flatten)]
@@ -60,7 +64,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 /// Opens the recipients and encrypts: the summary and the chunk size.
 fn encrypt(args: &Args) -> Attempt<(EncryptSummary, u32), SealError> {
     let recipients = open_recipients(&args.recipients, &args.key_files.options())?;
-    let input = envelope::plaintext_from_path(&args.model)?;
+    let input = envelope::plaintext_following_symlinks(&args.model, args.allow_symlinks)?;
     let options = EncryptOptions {
         chunk_size: args
             .chunk_size

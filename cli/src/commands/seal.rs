@@ -35,6 +35,10 @@ pub struct Args {
     /// Model name recorded in the envelope (what policies match) [default: MODEL's name].
     #[arg(long, value_name = "NAME")]
     model_name: Option<String>,
+    /// Sign and encrypt a symlink to a file as its target's bytes instead of refusing it (a
+    /// Hugging Face cache snapshot, whose files link into ../../blobs).
+    #[arg(long)]
+    allow_symlinks: bool,
     #[command(flatten)]
     output: OutputArgs,
     #[command(flatten)]
@@ -66,6 +70,10 @@ fn seal(args: &Args) -> Attempt<SealOutcome, DeployError> {
     let options = SealOptions {
         model_name: args.model_name.clone(),
         outer_signature: args.signature.clone(),
+        sign: modelseal::sign::SignOptions {
+            allow_symlinks: args.allow_symlinks,
+            ..Default::default()
+        },
         ..SealOptions::default()
     };
     Ok(seal_model(
