@@ -42,10 +42,12 @@ __all__ = [
     "PermissionDeniedError",
     "VerificationError",
     "VerificationResult",
+    "VerifiedModel",
     "decrypt",
     "encrypt",
     "keygen",
     "open",
+    "open_model",
     "public_key",
     "rewrap",
     "seal",
@@ -609,3 +611,7 @@ def open(enc_file: StrPath, key: StrPath) -> BinaryIO:
     path = os.fspath(enc_file)
     reader = _translated(_native.SealedReader)(path, os.fspath(key))
     return io.BufferedReader(_SealedRaw(reader, path), buffer_size=1 << 20)  # type: ignore[return-value]
+
+
+# Verify on load (docs/serving.md); at the end, as it uses nothing above.
+from ._load import VerifiedModel, open_model  # noqa: E402

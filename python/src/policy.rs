@@ -159,7 +159,7 @@ impl SealRequest<'_> {
         let wrappers = self
             .recipients
             .iter()
-            .map(|r| keys::open::recipient(r, options))
+            .map(|r| keys::recipient(r, options))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| DeployError::from(sealing::SealError::from(e)))?;
         let wrappers: Vec<&dyn keys::Recipient> = wrappers.iter().map(|w| w.as_ref()).collect();
@@ -200,7 +200,7 @@ pub fn unseal_py<'py>(
             let event = report::unseal_event(&enc, key, policy.path(), Ok(outcome));
             audit::record(audit_log.as_deref(), policy.audit_log(), &event)
         };
-        let result = keys::open::identity(key, &key_options)
+        let result = keys::identity(key, &key_options)
             .map_err(|e| DeployError::from(sealing::SealError::from(e)))
             .and_then(|identity| {
                 unseal_model_recorded(

@@ -66,7 +66,7 @@ fn rewrap(args: &Args) -> Attempt<Vec<(String, String)>, SealError> {
     let remove = args
         .remove
         .iter()
-        .map(|r| modelseal::keys::open::removal_key_id(r, &args.key_files.options()))
+        .map(|r| modelseal::keys::removal_key_id(r, &args.key_files.options()))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(envelope::rewrap_key_ids(
         &args.encrypted,
