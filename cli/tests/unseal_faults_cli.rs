@@ -144,7 +144,12 @@ fn unprivileged_rerun_removes_only_temporaries_of_dead_runs() {
     // dead run left.
     std::fs::create_dir(&dead).unwrap();
     let again = modelseal(&args);
-    assert_eq!(code(&again), 0, "{}", String::from_utf8_lossy(&again.stderr));
+    assert_eq!(
+        code(&again),
+        0,
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
     assert!(!dead.exists());
     remove_all(&out);
 }

@@ -97,36 +97,26 @@ fn audit_lines(o: &std::process::Output) -> Vec<Value> {
 fn verify_with_the_audit_log_on_a_pipe_exits_0() {
     let t = Sealed::new();
     t.seal("prod/llm");
-    // `Command::output` gives the child a pipe for stdout: `… --audit-log /dev/stdout | cat`.
-    let o = modelseal(&[
-        "verify",
-        s(&t.path("llm.enc")),
-        "--signature",
-        s(&t.path("llm.enc.sig")),
-        "--policy",
-        s(&t.path("trust.toml")),
-        "--audit-log",
-        "/dev/stdout",
-        "--quiet",
-    ]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let lines = audit_lines(&o);
-    assert_eq!(lines.len(), 1);
-    assert_eq!(lines[0]["outcome"], "ok");
+    // `Command::output` gives the child a pipe for stdout: `… --audit-log /dev/stdout | cat`;
     // `-` is standard output too.
-    let o = modelseal(&[
-        "verify",
-        s(&t.path("llm.enc")),
-        "--signature",
-        s(&t.path("llm.enc.sig")),
-        "--policy",
-        s(&t.path("trust.toml")),
-        "--audit-log",
-        "-",
-        "--quiet",
-    ]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert_eq!(audit_lines(&o)[0]["operation"], "verify");
+    for log in ["/dev/stdout", "-"] {
+        let o = modelseal(&[
+            "verify",
+            s(&t.path("llm.enc")),
+            "--signature",
+            s(&t.path("llm.enc.sig")),
+            "--policy",
+            s(&t.path("trust.toml")),
+            "--audit-log",
+            log,
+            "--quiet",
+        ]);
+        assert_eq!(code(&o), 0, "{log}: {}", stderr(&o));
+        let lines = audit_lines(&o);
+        assert_eq!(lines.len(), 1, "{log}");
+        assert_eq!(lines[0]["operation"], "verify");
+        assert_eq!(lines[0]["outcome"], "ok");
+    }
 }
 
 #[test]
