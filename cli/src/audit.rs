@@ -26,7 +26,7 @@ impl AuditArgs {
         event: &AuditEvent,
         code: anyhow::Result<ExitCode>,
     ) -> anyhow::Result<ExitCode> {
-        match modelseal::audit::record(self.audit_log.as_deref(), policy_log, event) {
+        match self.append(policy_log, event) {
             Ok(()) => code,
             Err(err) => {
                 if let Err(verb_err) = &code {
@@ -35,6 +35,18 @@ impl AuditArgs {
                 Err(err.into())
             }
         }
+    }
+}
+
+impl AuditArgs {
+    /// Appends `event` to `--audit-log`, else to the policy's `policy_log` (a verb that records
+    /// before it commits its result, as `unseal` before it publishes).
+    pub fn append(
+        &self,
+        policy_log: Option<&Path>,
+        event: &AuditEvent,
+    ) -> Result<(), modelseal::audit::AuditError> {
+        modelseal::audit::record(self.audit_log.as_deref(), policy_log, event)
     }
 }
 

@@ -61,7 +61,17 @@ pub fn signer_text(signer: &SignerIdentity) -> String {
 
 /// Prints a result (a `modelseal::report` type) as one JSON line on stdout.
 pub fn print_json<T: serde::Serialize>(report: &T) {
-    println!("{}", modelseal::report::json(report));
+    print_line(&modelseal::report::json(report).to_string());
+}
+
+/// Prints `line` on stdout. A stdout that is gone (a closed pipe) is reported on stderr, not a
+/// panic: the operation's outcome, not its printing, decides the exit code.
+pub fn print_line(line: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(err) = writeln!(stdout, "{line}").and_then(|()| stdout.flush()) {
+        eprintln!("warning: cannot write the result to stdout: {err}");
+    }
 }
 
 /// The exit code of an error of `class`: 1 verification or decryption failed, 2 otherwise.

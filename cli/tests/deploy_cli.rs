@@ -425,6 +425,14 @@ fn untrusted_key_uncovered_name_and_rego_deny_leave_nothing() {
     t.nothing_left("run");
 
     t.write_policy("release.pub.pem", "");
+    // A name other than the signed one needs the policy's leave (docs/policy.md).
+    let text = std::fs::read_to_string(t.path("trust.toml")).unwrap();
+    let text = text.replacen(
+        "version = 1\n",
+        "version = 1\nallow_name_override = true\n",
+        1,
+    );
+    std::fs::write(t.path("trust.toml"), text).unwrap();
     let (code, u) = t.unseal("llm.enc", "run", &["--model-name", "staging/llm"]);
     assert_eq!(code, 1);
     assert_eq!(
@@ -515,6 +523,8 @@ fn tampered_ciphertext_and_tampered_plaintext_leave_nothing() {
         s(&t.path("deploy.pem.pub")),
         "-o",
         s(&t.path("evil.enc")),
+        "--model-name",
+        "prod/llm",
         "--quiet",
     ]);
     ok(&[

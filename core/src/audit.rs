@@ -4,10 +4,12 @@
 //!
 //! Guarantees: an event holds only what its fields name — paths, names, digests and non-secret key
 //! identifiers; no field takes a key, PIN or data key, so none can leak into the log. Each line is
-//! appended with `O_APPEND` in a single `write(2)` and then fsynced: concurrent writers (threads or
-//! processes) never interleave within a line, and a line that was reported written survives a
-//! crash. The file is created 0600. Reasons are bounded (count and length) so one event stays one
-//! modest write.
+//! appended with `O_APPEND` in a single `write(2)`: concurrent writers (threads or processes) never
+//! interleave within a line. On a regular file the line is then fsynced, so a line that was
+//! reported written survives a crash; a pipe, a terminal or a character device (`/dev/stdout` in a
+//! container, whose log collector owns durability) takes the line without fsync, which such files
+//! refuse (`EINVAL`), and `-` is this process's standard output. A file is created 0600. Reasons
+//! are bounded (count and length) so one event stays one modest write.
 //!
 //! This module knows no operation's outcome: what each operation records is decided in
 //! `report` (`report::sign_event`, …), where an event goes here ([`destination`]), so the CLI,
@@ -205,7 +207,7 @@ pub struct AuditLog {
 }
 
 impl AuditLog {
-    /// The log at `path` (created on the first append, mode 0600).
+    /// The log at `path` (created on the first append, mode 0600); `-` is standard output.
     pub fn new(path: &Path) -> AuditLog {
         AuditLog {
             path: path.to_path_buf(),
@@ -218,7 +220,7 @@ impl AuditLog {
     }
 
     /// Appends `event`, stamped with the current UTC time, as one line: one `write(2)` on an
-    /// `O_APPEND` descriptor, then fsync.
+    /// `O_APPEND` descriptor, then fsync when the log is a regular file.
     pub fn append(&self, event: &AuditEvent) -> Result<(), AuditError> {
         let mut line = event.to_json(&now_rfc3339()).to_string();
         line.push('\n');
@@ -257,11 +259,12 @@ impl AuditLog {
                 format!("short write: {written} of {} bytes", line.len()),
             )));
         }
-        match file.sync_data() {
-            // A pipe or terminal has nothing to sync.
-            Err(e) if stream && e.raw_os_error() == Some(libc::EINVAL) => Ok(()),
-            other => other.map_err(err),
+        // Only a regular file can be made durable: fsync on a pipe, a socket or a terminal fails
+        // with EINVAL although the line was delivered.
+        if file.metadata().map_err(err)?.is_file() {
+            file.sync_data().map_err(err)?;
         }
+        Ok(())
     }
 }
 
@@ -349,6 +352,24 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
+    }
+
+    /// A pipe (`--audit-log /dev/stdout | cat`) and a character device take the line: fsync,
+    /// which they refuse, is only for regular files.
+    #[test]
+    fn pipes_and_devices_take_the_line_without_fsync() {
+        AuditLog::new(Path::new("/dev/null"))
+            .append(&event(0))
+            .unwrap();
+        let (mut read, write) = std::io::pipe().unwrap();
+        use std::os::fd::AsRawFd;
+        let via_proc = PathBuf::from(format!("/proc/self/fd/{}", write.as_raw_fd()));
+        AuditLog::new(&via_proc).append(&event(1)).unwrap();
+        drop(write);
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut read, &mut text).unwrap();
+        let v: Value = serde_json::from_str(text.trim_end()).unwrap();
+        assert_eq!(v["model_name"], "prod/llm-1");
     }
 
     #[test]

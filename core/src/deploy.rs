@@ -14,8 +14,15 @@
 //! place with files 0400 and directories 0500. Guarantee: on any failure the target is not created
 //! and no decrypted byte remains on disk (the temporary directory is removed, also on panic); a run
 //! killed outright leaves only its private (0700) temporary, which the next unseal into the same
-//! DIR removes.
+//! DIR removes. The caller's `before_publish` (the audit line) runs before the rename, and a failure
+//! there publishes nothing; once the rename is done the unseal has succeeded.
+//!
+//! A second unseal into an existing DIR (a restarted Kubernetes init container, whose `emptyDir`
+//! outlives it) decrypts nothing: it verifies the outer signature as usual, then checks that DIR
+//! holds exactly the sealed model ([`check_already_unsealed`]) and succeeds, or fails naming the
+//! difference.
 
+use crate::audit::AuditError;
 use crate::digest::{Resource, StreamDigest};
 use crate::error::ErrorClass;
 
@@ -66,6 +73,19 @@ pub enum DeployError {
     /// The request cannot be carried out as given.
     #[error("{0}")]
     Usage(String),
+    /// The unseal's audit line could not be written; nothing was published.
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+    /// DIR already exists and is not the model the encrypted model seals.
+    #[error("{}: already exists and is not the model {} seals: {}", .out.display(), .encrypted.display(), .differences.join("; "))]
+    NotTheSealedModel {
+        /// The existing output directory.
+        out: PathBuf,
+        /// The encrypted model.
+        encrypted: PathBuf,
+        /// Each difference found, naming its file.
+        differences: Vec<String>,
+    },
     /// The policy denied the outer (`"encrypted model"`) or inner (`"decrypted model"`) signature.
     #[error("{stage}: denied by the policy: {}", .decision.reasons.join("; "))]
     Denied {
@@ -97,6 +117,12 @@ impl DeployError {
                 .reasons
                 .iter()
                 .map(|r| format!("{stage}: {r}"))
+                .collect(),
+            DeployError::NotTheSealedModel {
+                out, differences, ..
+            } => differences
+                .iter()
+                .map(|d| format!("{}: {d}", out.display()))
                 .collect(),
             other => vec![other.to_string()],
         }
@@ -417,11 +443,22 @@ pub struct UnsealOutcome {
     pub outer: PolicyDecision,
     /// The decision on the decrypted model, its paths naming the published model under `out`.
     pub inner: PolicyDecision,
-    /// The decryption.
-    pub decrypted: DecryptSummary,
+    /// The decryption; `None` when `out` already held the sealed model (nothing was decrypted).
+    pub decrypted: Option<DecryptSummary>,
     /// Where the model now is.
     pub out: PathBuf,
 }
+
+impl UnsealOutcome {
+    /// Whether `out` already held the sealed model, so nothing was decrypted or published.
+    pub fn already_unsealed(&self) -> bool {
+        self.decrypted.is_none()
+    }
+}
+
+/// What [`unseal_model_recorded`] calls with the outcome once every check has passed, before `out`
+/// is published: the audit line. An error publishes nothing and fails the unseal.
+pub type BeforePublish<'a> = &'a mut dyn FnMut(&UnsealOutcome) -> Result<(), AuditError>;
 
 /// Verifies, decrypts, verifies again and publishes `encrypted` at `out` (see the module doc).
 pub fn unseal_model(
@@ -431,14 +468,21 @@ pub fn unseal_model(
     out: &Path,
     options: &UnsealOptions,
 ) -> Result<UnsealOutcome, DeployError> {
+    unseal_model_recorded(encrypted, policy, identity, out, options, &mut |_| Ok(()))
+}
+
+/// [`unseal_model`], calling `before_publish` with the outcome before `out` is published (or,
+/// when `out` already holds the sealed model, before returning).
+pub fn unseal_model_recorded(
+    encrypted: &Path,
+    policy: &Policy,
+    identity: &dyn Identity,
+    out: &Path,
+    options: &UnsealOptions,
+    before_publish: BeforePublish<'_>,
+) -> Result<UnsealOutcome, DeployError> {
     // What killed runs for `out` left beside it (their private temporaries) goes first.
     crate::fs::commit::clean_stale_temporaries(out).map_err(SealError::from)?;
-    if out.symlink_metadata().is_ok() {
-        return Err(DeployError::Usage(format!(
-            "{}: already exists; unseal publishes into a new directory only",
-            out.display()
-        )));
-    }
     let outer_sig = options
         .signature
         .clone()
@@ -450,6 +494,11 @@ pub fn unseal_model(
     let outer = policy.verify(encrypted, &[outer_sig], &verify_options, &NoProgress)?;
     if !outer.allowed {
         return Err(denied("encrypted model", outer));
+    }
+    if out.symlink_metadata().is_ok() {
+        let outcome = check_already_unsealed(encrypted, policy, out, outer)?;
+        before_publish(&outcome)?;
+        return Ok(outcome);
     }
     // Removed, with any plaintext in it, when this function returns — also early or by a panic.
     let scratch = StagingDir::beside(out, 0o700).map_err(commit_error)?;
@@ -476,13 +525,81 @@ pub fn unseal_model(
         // Named as it would have been published: the scratch directory is gone when this is read.
         return Err(denied("decrypted model", as_published(inner, &plain, out)));
     }
+    let outcome = UnsealOutcome {
+        outer,
+        inner: as_published(inner, &plain, out),
+        decrypted: Some(decrypted),
+        out: out.to_path_buf(),
+    };
+    before_publish(&outcome)?;
     crate::fs::commit::publish_read_only(&plain, out).map_err(commit_error)?;
     // Now empty: the model moved out.
     drop(scratch);
+    Ok(outcome)
+}
+
+/// `out` exists: succeeds, decrypting nothing, when it holds exactly the model `encrypted` seals —
+/// the same files with the same sizes as the envelope lists (authentic: the outer signature, just
+/// verified, covers the envelope), and a `modelseal.sig` under which the policy allows `out` with
+/// the envelope's model name (as the first run's inner check did). Else the error names each
+/// difference. Without a key the inner signature cannot be compared with the sealed one byte for
+/// byte; the policy's signers vouch for the content, the envelope for its shape.
+fn check_already_unsealed(
+    encrypted: &Path,
+    policy: &Policy,
+    out: &Path,
+    outer: PolicyDecision,
+) -> Result<UnsealOutcome, DeployError> {
+    let differs = |differences: Vec<String>| DeployError::NotTheSealedModel {
+        out: out.to_path_buf(),
+        encrypted: encrypted.to_path_buf(),
+        differences,
+    };
+    if !out.is_dir() {
+        return Err(differs(vec!["not a directory".into()]));
+    }
+    let sealed = envelope::inspect_encrypted(encrypted)?.files;
+    let walk = crate::tree::WalkOptions {
+        ignore: Vec::new(),
+        ignore_git_paths: false,
+        allow_symlinks: false,
+    };
+    let present = crate::tree::walk(out, &walk)
+        .map_err(|e| differs(vec![e.to_string()]))?
+        .files;
+    let mut differences = Vec::new();
+    for (name, size) in &sealed {
+        match present.iter().find(|f| f.name.as_str() == name) {
+            None => differences.push(format!("{name}: missing")),
+            Some(f) if f.len != *size => differences.push(format!(
+                "{name}: {} bytes, the sealed file has {size}",
+                f.len
+            )),
+            Some(_) => {}
+        }
+    }
+    for f in &present {
+        if !sealed.iter().any(|(name, _)| name == f.name.as_str()) {
+            differences.push(format!("{}: not in the sealed model", f.name.as_str()));
+        }
+    }
+    if !differences.is_empty() {
+        return Err(differs(differences));
+    }
+    let inner_sig = out.join(INNER_SIGNATURE_NAME);
+    let inner_options = PolicyVerifyOptions {
+        model_name: Some(outer.model_name.clone()),
+        ignore: Vec::new(),
+    };
+    let model = inner_model_path(out, &inner_sig)?;
+    let inner = policy.verify(&model, &[inner_sig], &inner_options, &NoProgress)?;
+    if !inner.allowed {
+        return Err(differs(inner.reasons));
+    }
     Ok(UnsealOutcome {
         outer,
-        inner: as_published(inner, &plain, out),
-        decrypted,
+        inner,
+        decrypted: None,
         out: out.to_path_buf(),
     })
 }

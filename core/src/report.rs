@@ -387,6 +387,7 @@ pub struct DecisionReport {
     verified: bool,
     model: String,
     model_name: String,
+    signed_name: Option<String>,
     policy: String,
     root_digest: Option<String>,
     serialization: Option<SerializationBrief>,
@@ -404,6 +405,7 @@ impl From<&PolicyDecision> for DecisionReport {
             verified: d.allowed(),
             model: text(d.model()),
             model_name: d.model_name().to_string(),
+            signed_name: d.signed_name().map(str::to_string),
             policy: text(d.policy()),
             root_digest: d.root_digest().map(str::to_string),
             serialization: d.serialization().map(SerializationBrief::from),
@@ -701,6 +703,7 @@ impl SealReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct UnsealReport {
     unsealed: bool,
+    already_unsealed: bool,
     out: String,
     model_name: String,
     root_digest: Option<String>,
@@ -717,6 +720,7 @@ impl UnsealReport {
         let inner = &outcome.inner;
         UnsealReport {
             unsealed: true,
+            already_unsealed: outcome.already_unsealed(),
             out: text(out),
             model_name: inner.model_name().to_string(),
             root_digest: inner.root_digest().map(str::to_string),
@@ -1202,9 +1206,11 @@ pub fn unseal_event(
     match result {
         Ok(outcome) => {
             apply_decision(&mut event, &outcome.inner);
-            event.key_ids.extend(stanza_ids(std::slice::from_ref(
-                &outcome.decrypted.recipient,
-            )));
+            if let Some(decrypted) = &outcome.decrypted {
+                event
+                    .key_ids
+                    .extend(stanza_ids(std::slice::from_ref(&decrypted.recipient)));
+            }
         }
         Err(failure) => failure.record(&mut event),
     }

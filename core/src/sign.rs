@@ -271,8 +271,7 @@ pub(crate) fn plan_signing(model: &Path, options: &SignOptions) -> Result<SignPl
         .clone()
         .unwrap_or_else(|| default_signature_path(model));
     check_output(model, &signature_path, options.output)?;
-    let (tree, config) =
-        walk_for_signing(model, &options.digest_options(), Some(&signature_path))?;
+    let (tree, config) = walk_for_signing(model, &options.digest_options(), Some(&signature_path))?;
     Ok(SignPlan {
         model: model.to_path_buf(),
         tree,

@@ -5,17 +5,23 @@ Every function here is a thin, typed wrapper over the Rust core; the heavy work 
 verifying, encrypting, decrypting) runs with the GIL released. Errors are ``modelseal.Error`` or one
 of its subclasses: ``DecryptionError`` when an encrypted model fails to authenticate (wrong key,
 tampered, truncated), ``FormatError`` for malformed input, ``KeyAccessError`` for key problems.
+A file that does not exist or cannot be opened also raises the built-in ``FileNotFoundError`` or
+``PermissionError`` (the raised class derives from both), and messages name this module's keyword
+arguments (``allow_insecure_key_permissions=True``), not the command line's flags.
 """
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
+import functools
 import io
 import os
 import pathlib
-from typing import BinaryIO, Iterable, Optional, Sequence, Union
+import re
+from typing import Any, BinaryIO, Callable, Iterable, Optional, Sequence, Union
 
-from . import _modelseal
+from . import _modelseal as _native
 from ._modelseal import (
     DecryptionError,
     Error,
@@ -31,7 +37,9 @@ __all__ = [
     "Error",
     "FormatError",
     "KeyAccessError",
+    "NotFoundError",
     "Policy",
+    "PermissionDeniedError",
     "VerificationError",
     "VerificationResult",
     "VerifiedModel",
@@ -50,9 +58,84 @@ __all__ = [
     "verify",
 ]
 
-__version__: str = _modelseal.__version__
+__version__: str = _native.__version__
 
 StrPath = Union[str, "os.PathLike[str]"]
+
+
+class NotFoundError(Error, builtins.FileNotFoundError):
+    """A file or directory that modelseal needs does not exist (also a ``FileNotFoundError``)."""
+
+
+class PermissionDeniedError(Error, builtins.PermissionError):
+    """A file or directory that modelseal needs cannot be opened (also a ``PermissionError``)."""
+
+
+# The command line's flags as this module's keyword arguments: the core writes its messages for the
+# CLI, and a Python caller must read the name it can pass.
+_FLAGS_AS_KEYWORDS = [
+    ("--allow-insecure-key-permissions", "allow_insecure_key_permissions=True"),
+    ("--allow-symlinks", "allow_symlinks=True"),
+    ("--force", "force=True"),
+    ("--model-name", "model_name="),
+    ("--ignore-unsigned-files", "ignore_unsigned_files=True"),
+    ("--key-password-file", "key_password_file="),
+]
+
+# Rust spells an operating-system error "… (os error N)".
+_OS_ERROR = re.compile(r"\(os error (\d+)\)")
+_OS_CLASSES = {2: NotFoundError, 1: PermissionDeniedError, 13: PermissionDeniedError}
+_combined: dict[tuple[type, type], type] = {}
+
+
+def _in_python_terms(err: Error) -> Error:
+    """``err`` with keyword names for flags, as a ``FileNotFoundError``/``PermissionError`` when an
+    operating-system error of that kind caused it (keeping its own class: a missing key file is a
+    ``KeyAccessError`` and a ``FileNotFoundError``)."""
+    message = str(err)
+    for flag, keyword in _FLAGS_AS_KEYWORDS:
+        message = re.sub(re.escape(flag) + r"(?![\w-])", keyword, message)
+    found = _OS_ERROR.search(message)
+    os_class = _OS_CLASSES.get(int(found.group(1))) if found else None
+    cls: type = type(err)
+    if os_class is not None and not issubclass(cls, os_class):
+        if cls is Error:
+            cls = os_class
+        else:
+            key = (cls, os_class)
+            if key not in _combined:
+                _combined[key] = type(cls.__name__, (cls, os_class), {"__module__": "modelseal"})
+            cls = _combined[key]
+    if os_class is not None:
+        new = cls(int(found.group(1)), message)  # type: ignore[call-arg]
+    else:
+        new = cls(message)
+    new.__dict__.update(err.__dict__)
+    return new
+
+
+def _translated(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except Error as err:
+            raise _in_python_terms(err) from None
+
+    return call
+
+
+class _Native:
+    """The compiled module, its functions raising errors in Python's terms."""
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(_native, name)
+        if callable(value) and not isinstance(value, type):
+            return _translated(value)
+        return value
+
+
+_modelseal = _Native()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,7 +174,11 @@ def harden_process() -> None:
     _modelseal.harden_process()
 
 
-def _paths(paths: Iterable[StrPath]) -> list[str]:
+def _paths(paths: Union[StrPath, Iterable[StrPath]]) -> list[str]:
+    """A list of paths; one ``str`` or path-like is one path (``ignore="README.md"``), never its
+    characters."""
+    if isinstance(paths, (str, bytes, os.PathLike)):
+        return [os.fspath(paths)]  # type: ignore[list-item]
     return [os.fspath(p) for p in paths]
 
 
@@ -103,10 +190,10 @@ def sign(
     hash: str = "sha256",
     shards: bool = False,
     shard_size: Optional[int] = None,
-    ignore: Iterable[StrPath] = (),
+    ignore: Union[StrPath, Iterable[StrPath]] = (),
     allow_symlinks: bool = False,
     cert: Optional[StrPath] = None,
-    cert_chain: Iterable[StrPath] = (),
+    cert_chain: Union[StrPath, Iterable[StrPath]] = (),
     key_password_file: Optional[StrPath] = None,
     allow_insecure_key_permissions: bool = False,
     audit_log: Optional[StrPath] = None,
@@ -170,12 +257,12 @@ def verify(
     *,
     key: Optional[str | os.PathLike[str]] = None,
     cert_chain: Optional[Union[StrPath, Sequence[StrPath]]] = None,
-    ignore: Iterable[StrPath] = (),
+    ignore: Union[StrPath, Iterable[StrPath]] = (),
     ignore_unsigned_files: bool = False,
     sigstore_identity: Optional[str] = None,
     sigstore_issuer: Optional[str] = None,
     trusted_root: Optional[StrPath] = None,
-    policy: Optional[Policy] = None,
+    policy: Optional[Union[Policy, StrPath]] = None,
     model_name: Optional[str] = None,
     audit_log: Optional[StrPath] = None,
 ) -> Union[VerificationResult, dict]:
@@ -184,7 +271,7 @@ def verify(
     ``sigstore_issuer``, offline against ``trusted_root`` (a ``trusted_root.json`` or
     ClientTrustConfig; default: the public-good production root shipped with modelseal).
 
-    With ``policy=`` (a :class:`Policy`), ``signature`` may be one path or a list (co-signers), and
+    With ``policy=`` (a :class:`Policy`, or the path of a policy file), ``signature`` may be one path or a list (co-signers), and
     the result is the dict ``modelseal verify --policy --json`` prints (``allowed``, ``model_name``,
     ``root_digest``, ``signers``, ``rule``, ``reasons``, …); a denial raises ``VerificationError``
     whose ``result`` attribute holds that dict.
@@ -200,7 +287,7 @@ def verify(
                 or sigstore_identity is not None or sigstore_issuer is not None or trusted_root is not None):
             raise Error("policy= decides trust itself: leave out key=, cert_chain=, the sigstore_* "
                         "arguments and ignore_unsigned_files=")
-        return _verify_policy(model, signature, policy, model_name, ignore, audit_log)
+        return _verify_policy(model, signature, _policy(policy), model_name, ignore, audit_log)
     if model_name is not None:
         raise Error("model_name= selects a policy rule; it needs policy=")
     if cert_chain is None:
@@ -229,7 +316,7 @@ def verify(
 class Policy:
     """A trust policy (``docs/policy.md``): trusted signers, rules per model name, optional Rego."""
 
-    def __init__(self, inner: _modelseal.Policy) -> None:
+    def __init__(self, inner: _native.Policy) -> None:
         self._inner = inner
 
     @classmethod
@@ -247,7 +334,7 @@ class Policy:
         group or others can write is refused unless ``allow_insecure_key_permissions``.
         """
         return cls(
-            _modelseal.Policy.load(
+            _translated(_native.Policy.load)(
                 os.fspath(path),
                 _paths(allow_pkcs11_modules),
                 allow_insecure_key_permissions,
@@ -268,6 +355,15 @@ class Policy:
         return list(self._inner.signers)
 
 
+def _policy(policy: Union[Policy, StrPath]) -> Policy:
+    """A :class:`Policy`, or the policy file at a path, loaded."""
+    if isinstance(policy, Policy):
+        return policy
+    if isinstance(policy, (str, os.PathLike)):
+        return Policy.load(policy)
+    raise TypeError(f"policy= takes a modelseal.Policy or a path, not {type(policy).__name__}")
+
+
 def _opt_path(path: Optional[StrPath]) -> Optional[str]:
     return None if path is None else os.fspath(path)
 
@@ -277,7 +373,7 @@ def _verify_policy(
     signature: Union[StrPath, Sequence[StrPath]],
     policy: Policy,
     model_name: Optional[str],
-    ignore: Iterable[StrPath],
+    ignore: Union[StrPath, Iterable[StrPath]],
     audit_log: Optional[StrPath],
 ) -> dict:
     if isinstance(signature, (str, os.PathLike)):
@@ -303,10 +399,11 @@ def seal(
     model_name: Optional[str] = None,
     signature: Optional[StrPath] = None,
     cert: Optional[StrPath] = None,
-    cert_chain: Iterable[StrPath] = (),
+    cert_chain: Union[StrPath, Iterable[StrPath]] = (),
     audit_log: Optional[StrPath] = None,
     allow_insecure_key_permissions: bool = False,
     force: bool = False,
+    allow_symlinks: bool = False,
 ) -> dict:
     """Sign ``model``, encrypt it with that signature inside for ``recipients`` to ``out``, and
     sign ``out`` (``signature``, default ``out + ".sig"``). Returns the ``modelseal seal --json`` dict.
@@ -327,6 +424,7 @@ def seal(
         _opt_path(audit_log),
         allow_insecure_key_permissions,
         force,
+        allow_symlinks,
     )
 
 
@@ -334,15 +432,18 @@ def unseal(
     enc: StrPath,
     out: StrPath,
     *,
-    policy: Policy,
+    policy: Union[Policy, StrPath],
     key: StrPath,
     model_name: Optional[str] = None,
     signature: Optional[StrPath] = None,
     audit_log: Optional[StrPath] = None,
     allow_insecure_key_permissions: bool = False,
 ) -> dict:
-    """Verify ``enc`` under ``policy``, decrypt it, verify the plaintext, then publish it at ``out``
-    (files 0400, directories 0500). On any failure ``out`` is not created and nothing decrypted
+    """Verify ``enc`` under ``policy`` (a :class:`Policy` or a policy file's path), decrypt it,
+    verify the plaintext, then publish it at ``out`` (files 0400, directories 0500). An existing
+    ``out`` that holds exactly the sealed model is left as it is and the dict says
+    ``already_unsealed``; any other existing ``out`` raises ``modelseal.Error`` naming the
+    difference. On any failure ``out`` is not created and nothing decrypted
     remains: ``VerificationError`` (denied), ``DecryptionError`` (tampered, wrong key), or another
     ``modelseal.Error``. Returns the ``modelseal unseal --json`` dict. Appends one line to the
     audit log ``audit_log`` (default: the policy's ``audit_log``), also when unsealing fails.
@@ -352,7 +453,7 @@ def unseal(
     return _modelseal.unseal(
         os.fspath(enc),
         os.fspath(out),
-        policy._inner,
+        _policy(policy)._inner,
         os.fspath(key),
         model_name,
         None if signature is None else os.fspath(signature),
@@ -423,8 +524,6 @@ class DecryptResult:
 
 
 def _keys(refs: Union[StrPath, Iterable[StrPath]]) -> list[str]:
-    if isinstance(refs, (str, os.PathLike)):
-        return [os.fspath(refs)]
     return _paths(refs)
 
 
@@ -437,6 +536,7 @@ def encrypt(
     force: bool = False,
     allow_insecure_key_permissions: bool = False,
     audit_log: Optional[StrPath] = None,
+    allow_symlinks: bool = False,
 ) -> EncryptResult:
     """Encrypt ``model`` (a directory or a file) to ``out`` for every recipient.
 
@@ -444,7 +544,8 @@ def encrypt(
     ``pkcs11:`` URI of an AES-256 or RSA key in a PKCS#11 token, or a symmetric AWS KMS key
     (``awskms:///<key-id|alias/name|arn>``, one KMS ``Encrypt`` per model).
     ``out`` appears only when complete; an existing ``out`` is replaced (atomically) only with
-    ``force=True``. ``chunk_size`` is a power of two from 4096 to 16 MiB (default 1 MiB).
+    ``force=True``. With ``allow_symlinks=True`` a symlink to a file is encrypted as its target's
+    bytes (a Hugging Face cache snapshot) instead of refused. ``chunk_size`` is a power of two from 4096 to 16 MiB (default 1 MiB).
     A KEK file that group or others can read is refused (``KeyAccessError``) unless
     ``allow_insecure_key_permissions=True``. With ``audit_log``, appends one line to it (also when
     encryption fails), as ``modelseal encrypt --audit-log`` does.
@@ -457,6 +558,7 @@ def encrypt(
         force,
         allow_insecure_key_permissions,
         _opt_path(audit_log),
+        allow_symlinks,
     )
     fields["out"] = pathlib.Path(fields["out"])
     fields["recipients"] = [tuple(r) for r in fields["recipients"]]
@@ -498,17 +600,17 @@ def rewrap(
     key: StrPath,
     *,
     add: Union[StrPath, Iterable[StrPath]] = (),
-    remove: Union[str, Iterable[str]] = (),
+    remove: Union[StrPath, Iterable[StrPath]] = (),
     allow_insecure_key_permissions: bool = False,
     audit_log: Optional[StrPath] = None,
 ) -> list[tuple[str, str]]:
-    """Add recipients (key references) and remove recipients (key ids, as ``inspect`` shows them)
-    of ``enc``, unwrapping its data key with ``key``. Only the envelope changes. Returns the
+    """Add recipients (key references) and remove recipients (key ids, as ``inspect`` shows them,
+    or key references such as ``"deploy.pem.pub"``) of ``enc``, unwrapping its data key with ``key``. Only the envelope changes. Returns the
     recipients afterwards as ``(type, key_id)`` pairs. Key files that group or others can read are
     refused unless ``allow_insecure_key_permissions=True``. With ``audit_log``, appends one line to
     it (also when rewrapping fails), as ``modelseal rewrap --audit-log`` does.
     """
-    removed = [remove] if isinstance(remove, str) else list(remove)
+    removed = _paths(remove)
     return [
         tuple(r)
         for r in _modelseal.rewrap(
@@ -526,7 +628,7 @@ class _SealedRaw(io.RawIOBase):
     """``io.RawIOBase`` over the native authenticated reader, so that ``io.BufferedReader`` and
     everything that takes a binary file work with it."""
 
-    def __init__(self, reader: "_modelseal.SealedReader", name: str) -> None:
+    def __init__(self, reader: "_native.SealedReader", name: str) -> None:
         super().__init__()
         self._reader = reader
         self.name = name
@@ -569,7 +671,7 @@ def open(enc_file: StrPath, key: StrPath) -> BinaryIO:
     chunk raises ``DecryptionError`` when it is read.
     """
     path = os.fspath(enc_file)
-    reader = _modelseal.SealedReader(path, os.fspath(key))
+    reader = _translated(_native.SealedReader)(path, os.fspath(key))
     return io.BufferedReader(_SealedRaw(reader, path), buffer_size=1 << 20)  # type: ignore[return-value]
 
 

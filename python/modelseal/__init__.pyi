@@ -22,6 +22,14 @@ class KeyAccessError(Error):
 class FormatError(Error):
     """A signature or encrypted file is malformed."""
 
+class NotFoundError(Error, FileNotFoundError):
+    """A file or directory modelseal needs does not exist. A key file that does not exist raises a
+    class derived from both ``KeyAccessError`` and this one."""
+
+class PermissionDeniedError(Error, PermissionError):
+    """A file or directory modelseal needs cannot be opened (likewise combined with the error's own
+    class)."""
+
 class VerificationResult:
     model: pathlib.Path
     signature: pathlib.Path
@@ -49,10 +57,10 @@ def sign(
     hash: str = "sha256",
     shards: bool = False,
     shard_size: Optional[int] = None,
-    ignore: Iterable[StrPath] = (),
+    ignore: Union[StrPath, Iterable[StrPath]] = (),  # one str is one path
     allow_symlinks: bool = False,
     cert: Optional[StrPath] = None,
-    cert_chain: Iterable[StrPath] = (),
+    cert_chain: Union[StrPath, Iterable[StrPath]] = (),
     key_password_file: Optional[StrPath] = None,
     allow_insecure_key_permissions: bool = False,
     audit_log: Optional[StrPath] = None,
@@ -75,7 +83,7 @@ def verify(
     *,
     key: Optional[StrPath] = None,
     cert_chain: Optional[Union[StrPath, Sequence[StrPath]]] = None,
-    ignore: Iterable[StrPath] = (),
+    ignore: Union[StrPath, Iterable[StrPath]] = (),  # one str is one path
     ignore_unsigned_files: bool = False,
     sigstore_identity: Optional[str] = None,
     sigstore_issuer: Optional[str] = None,
@@ -87,9 +95,9 @@ def verify(
     model: StrPath,
     signature: Union[StrPath, Sequence[StrPath]],
     *,
-    policy: Policy,
+    policy: Union[Policy, StrPath],
     model_name: Optional[str] = None,
-    ignore: Iterable[StrPath] = (),
+    ignore: Union[StrPath, Iterable[StrPath]] = (),  # one str is one path
     audit_log: Optional[StrPath] = None,
 ) -> dict[str, Any]: ...
 
@@ -121,16 +129,17 @@ def seal(
     model_name: Optional[str] = None,
     signature: Optional[StrPath] = None,
     cert: Optional[StrPath] = None,
-    cert_chain: Iterable[StrPath] = (),
+    cert_chain: Union[StrPath, Iterable[StrPath]] = (),
     audit_log: Optional[StrPath] = None,
     allow_insecure_key_permissions: bool = False,
     force: bool = False,
+    allow_symlinks: bool = False,
 ) -> dict[str, Any]: ...
 def unseal(
     enc: StrPath,
     out: StrPath,
     *,
-    policy: Policy,
+    policy: Union[Policy, StrPath],
     key: StrPath,
     model_name: Optional[str] = None,
     signature: Optional[StrPath] = None,
@@ -175,6 +184,7 @@ def encrypt(
     force: bool = False,
     allow_insecure_key_permissions: bool = False,
     audit_log: Optional[StrPath] = None,
+    allow_symlinks: bool = False,
 ) -> EncryptResult: ...
 def decrypt(
     enc: StrPath,
@@ -190,7 +200,7 @@ def rewrap(
     key: StrPath,
     *,
     add: Union[StrPath, Iterable[StrPath]] = (),
-    remove: Union[str, Iterable[str]] = (),
+    remove: Union[StrPath, Iterable[StrPath]] = (),  # key ids or key references
     allow_insecure_key_permissions: bool = False,
     audit_log: Optional[StrPath] = None,
 ) -> list[tuple[str, str]]: ...

@@ -6,8 +6,9 @@
 
 use crate::convert;
 use crate::errors::{deploy_error, verify_error, Error};
+use modelseal::audit;
 use modelseal::deploy::{
-    seal_model, unseal_model, DeployError, SealOptions, SealOutcome, UnsealOptions,
+    seal_model, unseal_model_recorded, DeployError, SealOptions, SealOutcome, UnsealOptions,
 };
 use modelseal::envelope as sealing;
 use modelseal::keys::{self, KeyOptions};
@@ -105,7 +106,7 @@ pub fn verify_policy<'py>(
 /// Seals `model` (sign, encrypt with the signature inside, sign the result): the CLI's dict
 /// without `recipients`.
 #[pyfunction]
-#[pyo3(name = "seal", signature = (model, out, key, recipients, model_name, signature, cert, cert_chain, audit_log, allow_insecure_key_permissions, force=false))]
+#[pyo3(name = "seal", signature = (model, out, key, recipients, model_name, signature, cert, cert_chain, audit_log, allow_insecure_key_permissions, force=false, allow_symlinks=false))]
 #[allow(clippy::too_many_arguments)]
 pub fn seal_py<'py>(
     py: Python<'py>,
@@ -120,6 +121,7 @@ pub fn seal_py<'py>(
     audit_log: Option<PathBuf>,
     allow_insecure_key_permissions: bool,
     force: bool,
+    allow_symlinks: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let outcome = py.allow_threads(|| {
         let request = SealRequest {
@@ -134,6 +136,10 @@ pub fn seal_py<'py>(
                 model_name: model_name.clone(),
                 outer_signature: signature,
                 force,
+                sign: modelseal::sign::SignOptions {
+                    allow_symlinks,
+                    ..Default::default()
+                },
                 ..SealOptions::default()
             },
         };
@@ -203,12 +209,30 @@ pub fn unseal_py<'py>(
             model_name,
             signature,
         };
+        // The success line is appended before `out` is published (as the CLI does).
+        let mut record = |outcome: &_| {
+            let event = report::unseal_event(&enc, key, policy.path(), Ok(outcome));
+            audit::record(audit_log.as_deref(), policy.audit_log(), &event)
+        };
         let result = keys::identity(key, &key_options)
             .map_err(|e| DeployError::from(sealing::SealError::from(e)))
-            .and_then(|identity| unseal_model(&enc, &policy, identity.as_ref(), &out, &options));
-        let ended = result.as_ref().map_err(Failure::deploy);
-        let event = report::unseal_event(&enc, key, policy.path(), ended);
-        convert::record(audit_log.as_deref(), policy.audit_log(), &event)?;
+            .and_then(|identity| {
+                unseal_model_recorded(
+                    &enc,
+                    &policy,
+                    identity.as_ref(),
+                    &out,
+                    &options,
+                    &mut record,
+                )
+            });
+        if let Err(err) = &result {
+            if !matches!(err, DeployError::Audit(_)) {
+                let event =
+                    report::unseal_event(&enc, key, policy.path(), Err(Failure::deploy(err)));
+                convert::record(audit_log.as_deref(), policy.audit_log(), &event)?;
+            }
+        }
         result.map_err(deploy_error)
     })?;
     convert::to_py(py, &UnsealReport::new(&out, &outcome))

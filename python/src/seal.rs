@@ -28,7 +28,7 @@ pub(crate) fn key_file_options(allow_insecure: bool) -> KeyOptions {
 /// the `encrypt` audit event to `audit_log`.
 #[pyfunction]
 #[pyo3(signature = (model, out, recipients, chunk_size, force, allow_insecure_key_permissions,
-                    audit_log=None))]
+                    audit_log=None, allow_symlinks=false))]
 #[allow(clippy::too_many_arguments)]
 pub fn encrypt<'py>(
     py: Python<'py>,
@@ -39,6 +39,7 @@ pub fn encrypt<'py>(
     force: bool,
     allow_insecure_key_permissions: bool,
     audit_log: Option<PathBuf>,
+    allow_symlinks: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let key_options = key_file_options(allow_insecure_key_permissions);
     let summary = py.allow_threads(|| {
@@ -48,7 +49,7 @@ pub fn encrypt<'py>(
                 .map(|r| keyseam::recipient(r, &key_options))
                 .collect::<Result<Vec<_>, _>>()?;
             let keys: Vec<&dyn Recipient> = keys.iter().map(|k| k.as_ref()).collect();
-            let input = envelope::plaintext_from_path(&model)?;
+            let input = envelope::plaintext_following_symlinks(&model, allow_symlinks)?;
             let options = EncryptOptions {
                 chunk_size: chunk_size.unwrap_or(EncryptOptions::default().chunk_size),
                 overwrite: force,
@@ -130,6 +131,10 @@ pub fn rewrap(
                 .map(|r| keyseam::recipient(r, &key_options))
                 .collect::<Result<Vec<_>, _>>()?;
             let keys: Vec<&dyn Recipient> = keys.iter().map(|k| k.as_ref()).collect();
+            let remove = remove
+                .iter()
+                .map(|r| keyseam::removal_key_id(r, &key_options))
+                .collect::<Result<Vec<_>, _>>()?;
             Ok(envelope::rewrap_key_ids(
                 &encrypted,
                 identity.as_ref(),

@@ -41,7 +41,7 @@ def refused_then_allowed(key: pathlib.Path, call):  # type: ignore[no-untyped-de
         call(False)
     message = str(err.value)
     assert f"{key}: permissions 644" in message
-    assert "allow-insecure-key-permissions" in message
+    assert "allow_insecure_key_permissions=True" in message
     result = call(True)
     os.chmod(key, 0o600)
     return result

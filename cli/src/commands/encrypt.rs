@@ -28,9 +28,17 @@ pub struct Args {
     /// Plaintext bytes per chunk: a power of two from 4096 to 16777216 [default: 1048576].
     #[arg(long, value_name = "BYTES")]
     chunk_size: Option<u32>,
+    /// The model name recorded in the envelope, the signed name policies match (docs/policy.md)
+    /// [default: MODEL's file or directory name].
+    #[arg(long, value_name = "NAME")]
+    model_name: Option<String>,
     /// Replace an existing OUT (atomically).
     #[arg(long)]
     force: bool,
+    /// Encrypt a symlink to a file as its target's bytes instead of refusing it (a Hugging Face
+    /// cache snapshot, whose files link into ../../blobs).
+    #[arg(long)]
+    allow_symlinks: bool,
     #[command(flatten)]
     output: OutputArgs,
     #[command(flatten)]
@@ -56,13 +64,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 /// Opens the recipients and encrypts: the summary and the chunk size.
 fn encrypt(args: &Args) -> Attempt<(EncryptSummary, u32), SealError> {
     let recipients = open_recipients(&args.recipients, &args.key_files.options())?;
-    let input = envelope::plaintext_from_path(&args.model)?;
+    let input = envelope::plaintext_following_symlinks(&args.model, args.allow_symlinks)?;
     let options = EncryptOptions {
         chunk_size: args
             .chunk_size
             .unwrap_or(EncryptOptions::default().chunk_size),
         overwrite: args.force,
-        ..EncryptOptions::default()
+        model_name: args.model_name.clone(),
     };
     let bar = Bar::new("encrypting", args.output.no_progress());
     let summary = envelope::encrypt_with_progress(

@@ -15,12 +15,22 @@ mod verify;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+/// `--version`: the version and the key backends compiled in (`awskms` is a build feature).
+const VERSION: &str = if cfg!(feature = "awskms") {
+    concat!(
+        env!("CARGO_PKG_VERSION"),
+        "\nkey backends: file, pkcs11, awskms"
+    )
+} else {
+    concat!(env!("CARGO_PKG_VERSION"), "\nkey backends: file, pkcs11")
+};
+
 /// Sign, verify and inspect machine-learning models in the OpenSSF Model Signing (OMS) format, and
 /// envelope-encrypt them.
 ///
 /// Exit codes: 0 success, 1 verification or decryption failed, 2 usage or input error.
 #[derive(Debug, Parser)]
-#[command(name = "modelseal", version, propagate_version = true)]
+#[command(name = "modelseal", version = VERSION, propagate_version = true)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,

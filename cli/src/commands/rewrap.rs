@@ -24,8 +24,9 @@ pub struct Args {
     /// Add this recipient key reference (repeatable).
     #[arg(long = "recipient", value_name = "REF")]
     recipients: Vec<String>,
-    /// Remove the recipient with this key id, as `inspect` shows it (repeatable).
-    #[arg(long = "remove-recipient", value_name = "KEYID")]
+    /// Remove the recipient with this key id, as `inspect` shows it, or of this key reference (a
+    /// public key file, a KEK file, a `pkcs11:` or `awskms://` key) (repeatable).
+    #[arg(long = "remove-recipient", value_name = "KEYID|REF")]
     remove: Vec<String>,
     /// Print one JSON object on stdout.
     #[arg(long)]
@@ -62,11 +63,16 @@ fn rewrap(args: &Args) -> Attempt<Vec<(String, String)>, SealError> {
     }
     let identity = args.key_files.open_identity(&args.key)?;
     let add = open_recipients(&args.recipients, &args.key_files.options())?;
+    let remove = args
+        .remove
+        .iter()
+        .map(|r| modelseal::keys::removal_key_id(r, &args.key_files.options()))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(envelope::rewrap_key_ids(
         &args.encrypted,
         identity.as_ref(),
         &as_recipients(&add),
-        &args.remove,
+        &remove,
     ))
 }
 

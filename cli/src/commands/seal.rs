@@ -38,6 +38,10 @@ pub struct Args {
     /// Replace an existing ENC and its signature (else both are refused before any work).
     #[arg(long)]
     force: bool,
+    /// Sign and encrypt a symlink to a file as its target's bytes instead of refusing it (a
+    /// Hugging Face cache snapshot, whose files link into ../../blobs).
+    #[arg(long)]
+    allow_symlinks: bool,
     #[command(flatten)]
     output: OutputArgs,
     #[command(flatten)]
@@ -70,6 +74,10 @@ fn seal(args: &Args) -> Attempt<SealOutcome, DeployError> {
         model_name: args.model_name.clone(),
         outer_signature: args.signature.clone(),
         force: args.force,
+        sign: modelseal::sign::SignOptions {
+            allow_symlinks: args.allow_symlinks,
+            ..Default::default()
+        },
         ..SealOptions::default()
     };
     Ok(seal_model(

@@ -3,8 +3,8 @@
 
 use super::{KeyFileArgs, OutputArgs, PolicyLoadArgs};
 use crate::audit::{ended, Attempt, AuditArgs};
-use crate::output::{print_json, report_failure};
-use modelseal::deploy::{unseal_model, DeployError, UnsealOptions, UnsealOutcome};
+use crate::output::{print_json, print_line, report_failure};
+use modelseal::deploy::{unseal_model_recorded, DeployError, UnsealOptions, UnsealOutcome};
 use modelseal::report::{self, Failure, UnsealFailure, UnsealReport};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -13,6 +13,9 @@ use std::process::ExitCode;
 /// POLICY, then move it to DIR (files 0400, directories 0500). On any failure DIR is not created
 /// and nothing decrypted remains. A run that was killed leaves only its private temporary beside
 /// DIR (.DIR.modelseal-tmp.PID.*, mode 0700); the next unseal into the same DIR removes it.
+/// The audit line is written before DIR is published. An existing DIR (a restarted init
+/// container) is checked, without decrypting, against the sealed model: exactly it, exit 0
+/// ("already unsealed"); anything else, exit 2 naming the difference.
 ///
 /// Exit 0 unsealed, 1 denied or decryption failed, 2 usage or input error.
 #[derive(Debug, clap::Args)]
@@ -48,6 +51,23 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut policy_log = None;
     let attempt = unseal(&args, &mut policy_log);
+    match &attempt {
+        // Recorded before DIR was published: from here on the unseal has succeeded (exit 0), so
+        // a restarted init container never finds a published DIR behind a failed run.
+        Ok(Ok(outcome)) => return Ok(print(&args, outcome)),
+        // The line could not be written, so nothing was published; a second try would fail alike.
+        Ok(Err(err @ DeployError::Audit(_))) => {
+            let report = UnsealFailure::new(&args.out, err);
+            return Ok(report_failure(
+                args.output.json,
+                &report,
+                "unseal",
+                err.class(),
+                err,
+            ));
+        }
+        _ => {}
+    }
     let event = report::unseal_event(
         &args.encrypted,
         &args.key,
@@ -64,7 +84,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     args.audit.record(policy_log.as_deref(), &event, code)
 }
 
-/// Loads the policy (its `audit_log` into `policy_log`), opens the key and unseals.
+/// Loads the policy (its `audit_log` into `policy_log`), opens the key and unseals, appending the
+/// success line before DIR is published.
 fn unseal(args: &Args, policy_log: &mut Option<PathBuf>) -> Attempt<UnsealOutcome, DeployError> {
     let policy = args.policy_load.load(&args.policy, &args.key_files)?;
     *policy_log = policy.audit_log().map(Path::to_path_buf);
@@ -73,12 +94,17 @@ fn unseal(args: &Args, policy_log: &mut Option<PathBuf>) -> Attempt<UnsealOutcom
         model_name: args.model_name.clone(),
         signature: args.signature.clone(),
     };
-    Ok(unseal_model(
+    let mut record = |outcome: &UnsealOutcome| {
+        let event = report::unseal_event(&args.encrypted, &args.key, &args.policy, Ok(outcome));
+        args.audit.append(policy.audit_log(), &event)
+    };
+    Ok(unseal_model_recorded(
         &args.encrypted,
         &policy,
         identity.as_ref(),
         &args.out,
         &options,
+        &mut record,
     ))
 }
 
@@ -86,13 +112,21 @@ fn print(args: &Args, outcome: &UnsealOutcome) -> ExitCode {
     if args.output.json {
         print_json(&UnsealReport::new(&args.out, outcome));
     } else if !args.output.quiet {
-        say!(
-            "unsealed {} -> {} as {:?} under {}, signed by {}",
-            args.encrypted.display(),
-            args.out.display(),
-            outcome.inner.model_name(),
-            outcome.inner.rule_label(),
-            outcome.inner.signers().join(", ")
+        let verb = if outcome.already_unsealed() {
+            "already unsealed"
+        } else {
+            "unsealed"
+        };
+        print_line(
+            &modelseal::text::Escaped(format_args!(
+                "{verb} {} -> {} as {:?} under {}, signed by {}",
+                args.encrypted.display(),
+                args.out.display(),
+                outcome.inner.model_name(),
+                outcome.inner.rule_label(),
+                outcome.inner.signers().join(", ")
+            ))
+            .to_string(),
         );
     }
     ExitCode::SUCCESS

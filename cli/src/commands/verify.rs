@@ -29,8 +29,9 @@ pub struct Args {
     /// The model directory or file.
     model: PathBuf,
     /// The signature file (Sigstore bundle), or a claims file (.jsonl: one bundle per line, each
-    /// a candidate signature); repeatable with --policy (e.g. two co-signers).
-    #[arg(long, value_name = "SIG", required = true)]
+    /// a candidate signature); repeatable with --policy (e.g. two co-signers)
+    /// [default: where `sign` writes it, MODEL.sig beside MODEL].
+    #[arg(long, value_name = "SIG")]
     signature: Vec<PathBuf>,
     /// Trusted public key (SPKI PEM, or any key reference whose public key can be read).
     #[arg(
@@ -120,6 +121,11 @@ impl Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let mut args = args;
+    if args.signature.is_empty() {
+        args.signature
+            .push(modelseal::sign::default_signature_path(&args.model));
+    }
     if let Some(policy) = &args.policy {
         return run_policy(&args, policy);
     }

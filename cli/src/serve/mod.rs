@@ -127,6 +127,9 @@ async fn serve(
     reload::on_sighup(handle, log)?;
     let shutdown = shutdown_signal()?;
     log.listening(address);
+    if !address.ip().is_loopback() {
+        log.info("warning", &format!("listening on {address}, beyond loopback: anyone who can reach this address can submit verifications (and read their results); bind 127.0.0.1 behind a proxy unless the network is trusted"));
+    }
     axum::serve(listener, routes::router(Arc::new(app)))
         .with_graceful_shutdown(async move {
             shutdown.await;

@@ -47,10 +47,20 @@ pub enum Plaintext {
 /// file, or a directory's regular files, skipping the top-level `.git`, `.gitattributes`,
 /// `.github`, `.gitignore` and refusing symlinks and special files.
 pub fn plaintext_from_path(path: &Path) -> Result<Plaintext, SealError> {
+    plaintext_following_symlinks(path, false)
+}
+
+/// [`plaintext_from_path`], reading a symlink to a file as its target's bytes when
+/// `allow_symlinks` (a Hugging Face cache snapshot links every file into `../../blobs/`), as
+/// `sign --allow-symlinks` hashes it.
+pub fn plaintext_following_symlinks(
+    path: &Path,
+    allow_symlinks: bool,
+) -> Result<Plaintext, SealError> {
     let options = crate::tree::WalkOptions {
         ignore: Vec::new(),
         ignore_git_paths: true,
-        allow_symlinks: false,
+        allow_symlinks,
     };
     let tree = crate::tree::walk(path, &options).map_err(tree_error)?;
     if tree.single_file {

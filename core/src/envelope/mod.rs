@@ -25,8 +25,8 @@ mod vectors;
 
 pub use decrypt::{decrypt, decrypt_with_progress, DecryptOptions, DecryptSummary};
 pub use encrypt::{
-    encrypt, encrypt_matching, encrypt_with_progress, plaintext_from_path, EncryptOptions,
-    EncryptSummary, Plaintext,
+    encrypt, encrypt_matching, encrypt_with_progress, plaintext_following_symlinks,
+    plaintext_from_path, EncryptOptions, EncryptSummary, Plaintext,
 };
 pub use error::SealError;
 pub use inspect::{inspect_encrypted, is_encrypted, EncryptedSummary, RecipientInfo};

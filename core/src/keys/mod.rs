@@ -37,7 +37,7 @@ pub use keyref::{KeyOptions, KeyRef};
 pub use kind::{KeyAlgorithm, KeyKind};
 pub use open::{
     identity, open_certificate_signer, open_identity, open_recipient, open_signer, public_key_of,
-    recipient,
+    recipient, removal_key_id,
 };
 pub use public::PublicKey;
 pub use signing::Signer;

@@ -28,14 +28,31 @@ pub(crate) const RSASSA_PSS: ObjectIdentifier =
 /// A readable name for an algorithm or curve OID we do not support, for error messages.
 pub(crate) fn describe(oid: &ObjectIdentifier) -> String {
     match *oid {
-        RSA_ENCRYPTION | RSASSA_PSS => "RSA".to_string(),
+        RSA_ENCRYPTION | RSASSA_PSS => "RSA (encryption keys here, not signing keys)".to_string(),
+        X25519 => {
+            "X25519 (encryption keys: recipients and decryption keys, not signing keys)".to_string()
+        }
         SECP256K1 => "EC secp256k1".to_string(),
         other => format!("algorithm or curve {other}"),
     }
 }
 
-/// Said after every "unsupported key" message so the user knows what to use instead.
-pub(crate) const SUPPORTED: &str = "supported: ec-p256, ec-p384, ec-p521, ed25519";
+/// Said after every "unsupported key" message so the user knows what to use instead, and how to
+/// make one.
+pub(crate) const SUPPORTED: &str = "supported: ec-p256, ec-p384, ec-p521, ed25519; make a signing key with `modelseal keygen --algorithm ec-p256 --out release.pem --public-out release.pub.pem`";
+
+/// What an encryption-key slot accepts, and how to make one: said when a signing key is given
+/// as a recipient or a decryption key.
+pub(crate) const ENCRYPTION_KEYS: &str = "an encryption key is an X25519 or RSA key pair (the public key encrypts, the private key decrypts) or an aes256-kek file; make one with `modelseal keygen --algorithm x25519 --out deploy.pem` (recipient: deploy.pem.pub)";
+
+/// What kind of key an algorithm OID (of a key that is not an encryption key) names.
+pub(crate) fn signing_kind(oid: Option<ObjectIdentifier>) -> &'static str {
+    match oid {
+        Some(EC_PUBLIC_KEY) => "an EC (ECDSA) key, a signing key",
+        Some(ED25519) => "an Ed25519 key, a signing key",
+        _ => "not an X25519 or RSA key",
+    }
+}
 
 /// The algorithm OID of a PKCS#8 `PrivateKeyInfo` (v1 or v2) in `der`, or `None` if `der` is not one.
 pub(crate) fn pkcs8_algorithm(der: &[u8]) -> Option<ObjectIdentifier> {

@@ -109,6 +109,21 @@ pub fn recipient(reference: &str, options: &KeyOptions) -> Result<Box<dyn Recipi
     open_recipient(&reference.parse()?, options)
 }
 
+/// The key id of a recipient to remove (`rewrap --remove-recipient`, Python `remove=`): the key
+/// id itself, as `inspect` shows it, or a key reference — an existing key file (public, private
+/// or KEK), a `pkcs11:` URI or an `awskms://` key — whose recipient's key id is used, so that
+/// `--remove-recipient deploy.pem.pub` removes the recipient that `--recipient deploy.pem.pub`
+/// added.
+pub fn removal_key_id(reference: &str, options: &KeyOptions) -> Result<String, KeyError> {
+    let names_a_key = Path::new(reference).exists()
+        || reference.starts_with("pkcs11:")
+        || reference.starts_with("awskms:");
+    if !names_a_key {
+        return Ok(reference.to_string());
+    }
+    Ok(recipient(reference, options)?.key_id().to_string())
+}
+
 /// [`open_identity`] for a key reference as the CLI's `--key` and Python's `key=` give it.
 pub fn identity(reference: &str, options: &KeyOptions) -> Result<Box<dyn Identity>, KeyError> {
     open_identity(&reference.parse()?, options)

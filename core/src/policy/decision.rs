@@ -54,6 +54,8 @@ pub struct PolicyDecision {
     pub(crate) model: PathBuf,
     /// The name the rules were matched against.
     pub(crate) model_name: String,
+    /// The encrypted model's signed name (its envelope's), `None` for a plaintext model.
+    pub(crate) signed_name: Option<String>,
     /// The policy file.
     pub(crate) policy: PathBuf,
     /// Root digest (lowercase hex) of the first verified signature.
@@ -103,6 +105,11 @@ impl PolicyDecision {
     /// The name the rules were matched against.
     pub fn model_name(&self) -> &str {
         &self.model_name
+    }
+
+    /// The encrypted model's signed name (its envelope's); `None` for a plaintext model.
+    pub fn signed_name(&self) -> Option<&str> {
+        self.signed_name.as_deref()
     }
 
     /// The policy file.

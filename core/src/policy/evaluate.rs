@@ -1,7 +1,11 @@
 //! The decision procedure of `docs/policy.md` §"How a decision is made":
 //!
-//! 1. the model name (given, or the encrypted envelope's, or the path's last component) selects
-//!    the first `[[models]]` rule whose glob matches;
+//! 1. the model name selects the first `[[models]]` rule whose glob matches. An encrypted model's
+//!    name is the one in its envelope (the *signed name*: the signature covers the envelope; the
+//!    statement's subject name is not to be relied on, per the OMS spec); a caller's name that
+//!    differs from it is a reason unless the policy says `allow_name_override = true`, so a model
+//!    sealed as `prod/…` cannot be passed off under a looser rule. A plaintext model has no signed
+//!    name: the caller's name, else the path's last component;
 //! 2. each signature (a signature file's bundle, or each line of a claims file, `.jsonl`) is
 //!    checked against every policy signer (a signature may count for several
 //!    names if they trust the same key); one accepted by none is a reason;
@@ -49,6 +53,29 @@ struct Verified {
 }
 
 impl Policy {
+    /// The name the rules match (step 1 of the module doc); a refused override is a reason, and
+    /// the rules then match the signed name.
+    fn model_name(
+        &self,
+        model: &Path,
+        options: &PolicyVerifyOptions,
+        signed: Option<&str>,
+        reasons: &mut Vec<String>,
+    ) -> String {
+        match (options.model_name.as_deref(), signed) {
+            (Some(given), Some(signed)) if given != signed && !self.allow_name_override => {
+                reasons.push(format!(
+                    "model name {given:?} is not the signed name {signed:?} (the encrypted model's envelope); \
+                     omit the name, or set allow_name_override = true in the policy to let callers choose it"
+                ));
+                signed.to_string()
+            }
+            (Some(given), _) => given.to_string(),
+            (None, Some(signed)) => signed.to_string(),
+            (None, None) => crate::tree::model_name(model),
+        }
+    }
+
     /// Verifies `model` against `signatures` under this policy (see the module doc).
     ///
     /// `Err` is an input error; a denial is `Ok` with `allowed == false` and its reasons.
@@ -63,13 +90,11 @@ impl Policy {
         for path in signatures {
             claims.extend(read_claims(path)?.into_iter().map(|c| (path, c)));
         }
-        let model_name = options
-            .model_name
-            .clone()
-            .unwrap_or_else(|| default_model_name(model));
+        let signed_name = signed_model_name(model);
+        let mut reasons = Vec::new();
+        let model_name = self.model_name(model, options, signed_name.as_deref(), &mut reasons);
         crate::tree::check_model_name(&model_name)?;
         let rule = self.rule_for(&model_name);
-        let mut reasons = Vec::new();
         if signatures.is_empty() {
             reasons.push("no signature given".to_string());
         }
@@ -121,6 +146,7 @@ impl Policy {
         if let Some(rego) = &self.rego {
             let input = json!({
                 "model_name": model_name,
+                "signed_name": signed_name,
                 "root_digest": first.as_ref().map(|f| &f.root_digest),
                 "serialization": PolicyDecision::serialization_json(first.as_ref().map(|f| &f.serialization)),
                 "signers": verified,
@@ -137,6 +163,7 @@ impl Policy {
             allowed: reasons.is_empty(),
             model: model.to_path_buf(),
             model_name,
+            signed_name,
             policy: self.path.clone(),
             root_digest: first.as_ref().map(|f| f.root_digest.clone()),
             files: first.as_ref().map(|f| f.files),
@@ -271,11 +298,12 @@ fn check_threshold(
 
 /// The envelope's model name for an encrypted model (its outer signature covers the envelope, so
 /// a changed name fails verification), else the path's last component.
-fn default_model_name(model: &Path) -> String {
-    if crate::envelope::is_encrypted(model) {
-        if let Ok(summary) = crate::envelope::inspect_encrypted(model) {
-            return summary.model_name;
-        }
+/// The model name in an encrypted model's envelope; `None` for a plaintext model.
+fn signed_model_name(model: &Path) -> Option<String> {
+    if !crate::envelope::is_encrypted(model) {
+        return None;
     }
-    crate::tree::model_name(model)
+    crate::envelope::inspect_encrypted(model)
+        .ok()
+        .map(|summary| summary.model_name)
 }

@@ -19,6 +19,8 @@ pub(super) struct RawPolicy {
     #[serde(default)]
     pub audit_log: Option<Spanned<String>>,
     #[serde(default)]
+    pub allow_name_override: bool,
+    #[serde(default)]
     pub signers: BTreeMap<String, Spanned<RawSigner>>,
     #[serde(default)]
     pub models: Vec<Spanned<RawRule>>,

@@ -115,6 +115,7 @@ impl Loader<'_> {
         Ok(Policy {
             path: self.path.to_path_buf(),
             audit_log,
+            allow_name_override: raw.allow_name_override,
             signers,
             rules,
             rego,

@@ -103,6 +103,8 @@ pub struct PolicyOptions {
 pub struct Policy {
     path: PathBuf,
     audit_log: Option<PathBuf>,
+    /// Whether a caller's model name may differ from the encrypted model's signed name.
+    allow_name_override: bool,
     signers: Vec<PolicySigner>,
     rules: Vec<ModelRule>,
     rego: Option<rego::RegoPolicy>,

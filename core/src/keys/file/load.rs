@@ -55,6 +55,15 @@ pub(crate) fn load(
 ) -> Result<KeyMaterial, KeyError> {
     let contents = read::read(path)?;
     read::check_not_writable(path, &contents, options.allow_insecure_permissions)?;
+    if KekWrapper::from_file_text(path, &contents.bytes).is_ok() {
+        return Err(parse_err(
+            path,
+            format!(
+                "is an aes256-kek file, an encryption key, not a signing key ({})",
+                oids::SUPPORTED
+            ),
+        ));
+    }
     let blocks = pem::parse_blocks(&contents.bytes).map_err(|reason| parse_err(path, reason))?;
     let block = select(&blocks, want_private).ok_or_else(|| no_key_error(path, &blocks))?;
     if block.has_headers {
@@ -93,6 +102,17 @@ pub(crate) fn load_wrapping(path: &Path, options: &KeyOptions) -> Result<Wrappin
     let text: &[u8] = &contents.bytes;
     let public = text.starts_with(b"-----BEGIN PUBLIC KEY-----");
     let private = text.starts_with(b"-----BEGIN PRIVATE KEY-----");
+    for label in ["EC PRIVATE KEY", "ENCRYPTED PRIVATE KEY", "CERTIFICATE"] {
+        if text.starts_with(format!("-----BEGIN {label}-----").as_bytes()) {
+            return Err(parse_err(
+                path,
+                format!(
+                    "is a PEM {label}, a signing key or certificate, not an encryption key; {}",
+                    oids::ENCRYPTION_KEYS
+                ),
+            ));
+        }
+    }
     if !public {
         // A KEK or a private key: a secret.
         read::check_secret_mode(path, contents.mode, options.allow_insecure_permissions)?;
@@ -107,16 +127,28 @@ pub(crate) fn load_wrapping(path: &Path, options: &KeyOptions) -> Result<Wrappin
         return Err(parse_err(path, "not a PEM key file"));
     };
     let der: &[u8] = &block.der;
-    if public {
-        if oids::spki_algorithm(der) == Some(oids::X25519) {
-            return X25519Recipient::from_spki_der(der, path).map(WrappingKey::X25519Public);
-        }
-        return RsaOaepRecipient::from_spki_der(der, path).map(WrappingKey::RsaPublic);
+    let algorithm = if public {
+        oids::spki_algorithm(der)
+    } else {
+        oids::pkcs8_algorithm(der)
+    };
+    if algorithm != Some(oids::X25519) && algorithm != Some(oids::RSA_ENCRYPTION) {
+        let which = if public { "public" } else { "private" };
+        return Err(parse_err(
+            path,
+            format!(
+                "this {which} key is {}, not an encryption key; {}",
+                oids::signing_kind(algorithm),
+                oids::ENCRYPTION_KEYS
+            ),
+        ));
     }
-    if oids::pkcs8_algorithm(der) == Some(oids::X25519) {
-        return X25519Identity::from_pkcs8_der(der, path).map(WrappingKey::X25519Private);
+    match (public, algorithm == Some(oids::X25519)) {
+        (true, true) => X25519Recipient::from_spki_der(der, path).map(WrappingKey::X25519Public),
+        (true, false) => RsaOaepRecipient::from_spki_der(der, path).map(WrappingKey::RsaPublic),
+        (false, true) => X25519Identity::from_pkcs8_der(der, path).map(WrappingKey::X25519Private),
+        (false, false) => RsaOaepIdentity::from_pkcs8_der(der, path).map(WrappingKey::RsaPrivate),
     }
-    RsaOaepIdentity::from_pkcs8_der(der, path).map(WrappingKey::RsaPrivate)
 }
 
 /// The block to use: the first private key when `want_private`, else the first key of any kind.
