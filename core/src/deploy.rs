@@ -180,6 +180,7 @@ pub fn seal_model(
                 .clone()
                 .unwrap_or_else(|| default_signature_path(output)),
         ),
+        tsa: options.sign.tsa.clone(),
         ..SignOptions::default()
     };
     let outer = sign_model(output, signer, &outer_options, &NoProgress)?;

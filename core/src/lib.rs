@@ -27,6 +27,7 @@ pub mod report;
 pub mod rng;
 pub mod sign;
 pub mod sigstore;
+pub mod timestamp;
 pub mod tree;
 pub mod trust;
 pub mod verify;

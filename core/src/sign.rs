@@ -11,6 +11,7 @@ use crate::fs::atomic;
 use crate::keys::{KeyError, KeyOptions, KeyRef, Signer};
 use crate::oms::{self, Bundle, OmsError, Statement, VerificationMaterial};
 use crate::progress::Progress;
+use crate::timestamp::{TimestampError, TsaRequest};
 use crate::tree::{self, RelPath, TreeError, WalkOptions, DEFAULT_IGNORES};
 use std::path::{Path, PathBuf};
 
@@ -47,6 +48,9 @@ pub enum SignError {
     /// The options contradict each other.
     #[error("invalid signing options: {0}")]
     Options(String),
+    /// The time-stamping authority gave no acceptable timestamp; nothing was written.
+    #[error("cannot timestamp the signature: {0}")]
+    Timestamp(#[from] TimestampError),
     /// The signing key could not be opened.
     #[error("cannot open signing key {key}")]
     OpenKey {
@@ -99,6 +103,9 @@ pub struct SignOptions {
     pub allow_symlinks: bool,
     /// Where to write the signature; default [`default_signature_path`].
     pub signature: Option<PathBuf>,
+    /// Ask this RFC 3161 time-stamping authority for a timestamp over the signature and store it
+    /// in the bundle (`timestampVerificationData`); `None`: no timestamp.
+    pub tsa: Option<TsaRequest>,
 }
 
 impl Default for SignOptions {
@@ -109,6 +116,7 @@ impl Default for SignOptions {
             ignore: Vec::new(),
             allow_symlinks: false,
             signature: None,
+            tsa: None,
         }
     }
 }
@@ -188,7 +196,12 @@ pub fn sign_model(
         source,
     })?;
 
-    let bundle = sign_statement(&statement, signer)?;
+    let mut bundle = sign_statement(&statement, signer)?;
+    if let Some(tsa) = &options.tsa {
+        bundle
+            .timestamps
+            .push(crate::timestamp::request(tsa, &bundle.signature)?);
+    }
     let mut text = bundle.to_json();
     text.push('\n');
     atomic::write_atomic(&signature_path, text.as_bytes(), atomic::MODE_PUBLIC, true).map_err(
@@ -232,6 +245,7 @@ pub fn sign_statement(statement: &Statement, signer: &dyn Signer) -> Result<Bund
         payload_type: oms::PAYLOAD_TYPE.to_string(),
         payload,
         signature,
+        timestamps: Vec::new(),
     })
 }
 

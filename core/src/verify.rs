@@ -17,7 +17,7 @@ use crate::progress::Progress;
 use crate::sigstore::SigstoreError;
 use crate::tree::resolve_user_ignores;
 use crate::tree::{self, RelPath, TreeError, WalkOptions, DEFAULT_IGNORES};
-use crate::trust::{SignerIdentity, Trust, TrustError};
+use crate::trust::{SignerIdentity, TimestampPolicy, Trust, TrustError};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -110,6 +110,8 @@ pub struct VerifyOptions {
     pub ignore: Vec<PathBuf>,
     /// Hash only the files the signature lists: extra files in the model are tolerated.
     pub ignore_unsigned_files: bool,
+    /// Which TSAs vouch for time, and whether a timestamp is required.
+    pub timestamps: TimestampPolicy,
 }
 
 /// A model whose signature verified under a trust and whose files match the signed statement.
@@ -174,7 +176,7 @@ pub fn verify_model(
     progress: &dyn Progress,
 ) -> Result<VerifiedModel, VerifyError> {
     let bundle = read_bundle(signature)?;
-    let (statement, signer) = verify_bundle(&bundle, signature, trust)?;
+    let (statement, signer) = verify_bundle(&bundle, signature, trust, &options.timestamps)?;
     check_model(model, signature, &statement, options, progress)?;
     Ok(VerifiedModel {
         model: model.to_path_buf(),
@@ -189,20 +191,23 @@ fn verify_bundle(
     bundle: &Bundle,
     path: &Path,
     trust: &Trust,
+    timestamps: &TimestampPolicy,
 ) -> Result<(Statement, SignerIdentity), VerifyError> {
-    let signer = trust.check_bundle(bundle).map_err(|source| match source {
-        TrustError::Load { .. } => VerifyError::TrustInput(source),
-        // A keyless bundle of a kind modelseal cannot check is an input problem, as for
-        // other unsupported bundles.
-        TrustError::Sigstore(SigstoreError::Unsupported(reason)) => VerifyError::Malformed {
-            path: path.to_path_buf(),
-            source: OmsError::Unsupported(reason),
-        },
-        source => VerifyError::Untrusted {
-            path: path.to_path_buf(),
-            source,
-        },
-    })?;
+    let signer = trust
+        .check_bundle_with(bundle, timestamps)
+        .map_err(|source| match source {
+            TrustError::Load { .. } => VerifyError::TrustInput(source),
+            // A keyless bundle of a kind modelseal cannot check is an input problem, as for
+            // other unsupported bundles.
+            TrustError::Sigstore(SigstoreError::Unsupported(reason)) => VerifyError::Malformed {
+                path: path.to_path_buf(),
+                source: OmsError::Unsupported(reason),
+            },
+            source => VerifyError::Untrusted {
+                path: path.to_path_buf(),
+                source,
+            },
+        })?;
     Ok((parse_statement(bundle, path)?, signer))
 }
 

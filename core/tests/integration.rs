@@ -10,6 +10,7 @@ mod seal;
 mod seal_props;
 mod sigstore_keyless;
 mod tamper;
+mod timestamp;
 mod tree_digest;
 
 /// With `autotests = false`, a test file that is neither a module above nor a `[[test]]` in

@@ -84,6 +84,7 @@ fn verify_like_the_reference(
             vec![]
         },
         ignore_unsigned_files: false,
+        ..VerifyOptions::default()
     };
     verify_model(model, signature, trust, &options, &NoProgress)
 }

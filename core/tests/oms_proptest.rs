@@ -143,6 +143,7 @@ fn bundle() -> impl Strategy<Value = Bundle> {
             payload_type,
             payload,
             signature,
+            timestamps: Vec::new(),
         })
 }
 

@@ -44,6 +44,7 @@ fn options(version: &str) -> VerifyOptions {
             vec![]
         },
         ignore_unsigned_files: false,
+        ..VerifyOptions::default()
     }
 }
 
@@ -428,6 +429,7 @@ fn key_trust_refuses_keyless_bundles_and_sigstore_trust_refuses_key_bundles() {
         let options = VerifyOptions {
             ignore: vec![],
             ignore_unsigned_files: false,
+            ..VerifyOptions::default()
         };
         match verify_model(
             &oms.join("models/ordering"),

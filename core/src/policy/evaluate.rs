@@ -187,6 +187,7 @@ impl Policy {
             let verify_options = VerifyOptions {
                 ignore: options.ignore.clone(),
                 ignore_unsigned_files: rule.is_some_and(ModelRule::allow_extra_files),
+                ..VerifyOptions::default()
             };
             match check_model(model, path, &statement, &verify_options, progress) {
                 Ok(()) => checked.push(key),

@@ -10,8 +10,9 @@
 //! loaded, so a broken root is an input error up front, not a verification failure later. Log
 //! keys are named by the SHA-256 of their SubjectPublicKeyInfo DER (RFC 6962 §3.2 log id; Rekor
 //! uses the same for its log id and checkpoint key hash). Keys of types modelseal cannot verify
-//! (RSA) are skipped, as sigstore-python does. Timestamp authorities are not read: RFC 3161
-//! timestamps are not a time source here (see `docs/sigstore.md`).
+//! (RSA) are skipped, as sigstore-python does. Timestamp authorities (`timestampAuthorities`) are
+//! read as certificate chains: the roots against which a bundle's RFC 3161 timestamps are checked
+//! ([`TrustedRoot::timestamp_roots`]).
 
 use super::SigstoreError;
 use crate::keys::PublicKey;
@@ -78,6 +79,7 @@ pub struct TrustedRoot {
     pub(crate) tlogs: Vec<LogKey>,
     pub(crate) ctlogs: Vec<LogKey>,
     pub(crate) authorities: Vec<Authority>,
+    pub(crate) timestamp_authorities: Vec<Authority>,
 }
 
 impl TrustedRoot {
@@ -137,6 +139,17 @@ impl TrustedRoot {
         raw.trusted_root.0.into_root()
     }
 
+    /// The certificates of the root's timestamp authorities (each chain: TSA leaf, intermediates,
+    /// root), against which RFC 3161 timestamps are checked.
+    pub fn timestamp_roots(&self) -> crate::timestamp::TimestampRoots {
+        crate::timestamp::TimestampRoots::new(
+            self.timestamp_authorities
+                .iter()
+                .flat_map(|a| a.chain.iter().cloned())
+                .collect(),
+        )
+    }
+
     /// The transparency log whose key id is `key_id`.
     pub(crate) fn tlog(&self, key_id: &[u8]) -> Option<&LogKey> {
         self.tlogs.iter().find(|k| k.key_id == key_id)
@@ -189,6 +202,8 @@ struct RootIn {
     certificate_authorities: Vec<Obj<AuthorityIn>>,
     #[serde(default)]
     ctlogs: Vec<Obj<LogIn>>,
+    #[serde(default)]
+    timestamp_authorities: Vec<Obj<AuthorityIn>>,
 }
 
 #[derive(Deserialize)]
@@ -243,7 +258,13 @@ impl RootIn {
             .certificate_authorities
             .into_iter()
             .enumerate()
-            .map(|(i, Obj(a))| a.into_authority(i))
+            .map(|(i, Obj(a))| a.into_authority("certificateAuthorities", i))
+            .collect::<Result<Vec<_>, _>>()?;
+        let timestamp_authorities = self
+            .timestamp_authorities
+            .into_iter()
+            .enumerate()
+            .map(|(i, Obj(a))| a.into_authority("timestampAuthorities", i))
             .collect::<Result<Vec<_>, _>>()?;
         if authorities.is_empty() || tlogs.is_empty() || ctlogs.is_empty() {
             return Err(
@@ -256,6 +277,7 @@ impl RootIn {
             tlogs,
             ctlogs,
             authorities,
+            timestamp_authorities,
         })
     }
 }
@@ -282,8 +304,8 @@ fn log_keys(what: &str, logs: Vec<Obj<LogIn>>) -> Result<Vec<LogKey>, String> {
 }
 
 impl AuthorityIn {
-    fn into_authority(self, index: usize) -> Result<Authority, String> {
-        let name = format!("certificateAuthorities[{index}]");
+    fn into_authority(self, what: &str, index: usize) -> Result<Authority, String> {
+        let name = format!("{what}[{index}]");
         let chain = self
             .cert_chain
             .0

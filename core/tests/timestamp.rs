@@ -1,0 +1,427 @@
+//! RFC 3161 timestamps against a real TSA: OpenSSL's `openssl ts -reply` behind the small HTTP
+//! front tests/tsa/tsa_server.py, started here on 127.0.0.1, with a TSA PKI made by the openssl CLI.
+//! The certificate method's validity time moves to a verified timestamp's time; tokens are checked
+//! independently with `openssl ts -verify`.
+
+use modelseal::keys::KeyOptions;
+use modelseal::oms::Bundle;
+use modelseal::progress::NoProgress;
+use modelseal::sign::{open_signer, sign_model, SignError, SignOptions};
+use modelseal::timestamp::{self, TimestampError, TimestampRoots, TsaRequest};
+use modelseal::trust::{TimestampPolicy, Trust, TrustError};
+use modelseal::verify::{verify_model, VerifyError, VerifyOptions};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the openssl CLI is needed by these tests");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// `YYMMDDHHMMSSZ`, as `openssl ca -startdate/-enddate` take it.
+fn utc_time(unix: u64) -> String {
+    let d = der::DateTime::from_unix_duration(Duration::from_secs(unix)).unwrap();
+    format!(
+        "{:02}{:02}{:02}{:02}{:02}{:02}Z",
+        d.year() % 100,
+        d.month(),
+        d.day(),
+        d.hour(),
+        d.minutes(),
+        d.seconds()
+    )
+}
+
+/// A self-signed P-256 CA `name` (`name.pem`, `name.key`) in `dir`.
+pub fn root_ca(dir: &Path, name: &str) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.pem"),
+            "-subj",
+            &format!("/CN={name}"),
+            "-days",
+            "30",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+    );
+}
+
+/// Issues `name` (fresh P-256 key, mode 0600) from the CA `ca` with `openssl ca`, valid from
+/// `start` to `end` (seconds since 1970), with the extensions `ext`.
+pub fn issue(dir: &Path, ca: &str, name: &str, ext: &str, start: u64, end: u64) -> PathBuf {
+    std::fs::create_dir_all(dir.join(format!("{ca}-certs"))).unwrap();
+    let index = dir.join(format!("{ca}-index.txt"));
+    if !index.exists() {
+        std::fs::write(&index, "").unwrap();
+        std::fs::write(dir.join(format!("{ca}-serial")), "1000\n").unwrap();
+    }
+    let config = format!(
+        "[ca]\ndefault_ca = d\n[d]\ndatabase = {ca}-index.txt\nnew_certs_dir = {ca}-certs\nserial = {ca}-serial\ndefault_md = sha256\npolicy = p\nunique_subject = no\n[p]\ncommonName = supplied\n[x]\n{ext}\n"
+    );
+    std::fs::write(dir.join(format!("{name}.cnf")), config).unwrap();
+    let key = format!("{name}.key");
+    openssl(
+        dir,
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            &key,
+        ],
+    );
+    let private = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600);
+    std::fs::set_permissions(dir.join(&key), private).unwrap();
+    let csr = format!("{name}.csr");
+    openssl(
+        dir,
+        &[
+            "req",
+            "-new",
+            "-key",
+            &key,
+            "-subj",
+            &format!("/CN={name}"),
+            "-out",
+            &csr,
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "ca",
+            "-batch",
+            "-notext",
+            "-config",
+            &format!("{name}.cnf"),
+            "-cert",
+            &format!("{ca}.pem"),
+            "-keyfile",
+            &format!("{ca}.key"),
+            "-in",
+            &csr,
+            "-out",
+            &format!("{name}.pem"),
+            "-startdate",
+            &utc_time(start),
+            "-enddate",
+            &utc_time(end),
+            "-extensions",
+            "x",
+        ],
+    );
+    dir.join(format!("{name}.pem"))
+}
+
+/// A running TSA: OpenSSL's, behind tests/tsa/tsa_server.py. Stopped when dropped.
+pub struct Tsa {
+    child: Child,
+    /// `http://127.0.0.1:<port>/`.
+    pub url: String,
+    /// The TSA's root certificate (PEM file).
+    pub root: PathBuf,
+    /// The TSA's signing certificate (PEM file).
+    pub cert: PathBuf,
+}
+
+impl Tsa {
+    /// Makes a TSA PKI `name-root` → `name` (EKU timeStamping, critical) in `dir` and starts it.
+    pub fn start(dir: &Path, name: &str) -> Tsa {
+        let root = format!("{name}-root");
+        root_ca(dir, &root);
+        let start = now() - 3600;
+        let cert = issue(
+            dir,
+            &root,
+            name,
+            "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=critical,timeStamping",
+            start,
+            start + 30 * 86400,
+        );
+        std::fs::write(dir.join(format!("{name}-tsaserial")), "01\n").unwrap();
+        let config = format!(
+            "[tsa]\ndefault_tsa = t\n[t]\nserial = {d}/{name}-tsaserial\ncrypto_device = builtin\nsigner_cert = {d}/{name}.pem\ncerts = {d}/{root}.pem\nsigner_key = {d}/{name}.key\nsigner_digest = sha256\ndefault_policy = 1.2.3.4.1\ndigests = sha256, sha384, sha512\naccuracy = secs:1\nordering = no\ntsa_name = yes\ness_cert_id_chain = no\ness_cert_id_alg = sha256\n",
+            d = dir.display()
+        );
+        let config_path = dir.join(format!("{name}-tsa.cnf"));
+        std::fs::write(&config_path, config).unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/tsa/tsa_server.py");
+        let python = std::env::var("MODELSEAL_PYTHON").unwrap_or_else(|_| "python3".into());
+        let mut child = Command::new(python)
+            .arg(script)
+            .arg(&config_path)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 starts the TSA front");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .strip_prefix("PORT ")
+            .unwrap_or_else(|| panic!("the TSA front said {line:?}"))
+            .to_string();
+        Tsa {
+            child,
+            url: format!("http://127.0.0.1:{port}/"),
+            root: dir.join(format!("{root}.pem")),
+            cert,
+        }
+    }
+
+    /// Roots trusting this TSA.
+    pub fn roots(&self) -> TimestampRoots {
+        TimestampPolicy::load(std::slice::from_ref(&self.root), false)
+            .unwrap()
+            .roots
+    }
+}
+
+impl Drop for Tsa {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const SIGNER_EXT: &str =
+    "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=codeSigning";
+
+/// A model, a signing CA and a leaf valid from `start` to `end`, signed (with a timestamp from
+/// `tsa` if given) into `dir/model.sig`.
+fn sign_certificate_model(
+    dir: &Path,
+    leaf: &str,
+    start: u64,
+    end: u64,
+    tsa: Option<&Tsa>,
+) -> Result<PathBuf, SignError> {
+    let model = dir.join("model");
+    std::fs::create_dir_all(&model).unwrap();
+    std::fs::write(model.join("weights.bin"), b"some weights").unwrap();
+    if !dir.join("signing-ca.pem").exists() {
+        root_ca(dir, "signing-ca");
+    }
+    let cert = issue(dir, "signing-ca", leaf, SIGNER_EXT, start, end);
+    let signer = open_signer(
+        dir.join(format!("{leaf}.key")).to_str().unwrap(),
+        Some(&cert),
+        &[],
+        &KeyOptions::default(),
+    )?;
+    let signature = dir.join(format!("{leaf}.sig"));
+    let options = SignOptions {
+        signature: Some(signature.clone()),
+        tsa: tsa.map(|t| TsaRequest::new(&t.url)),
+        ..SignOptions::default()
+    };
+    sign_model(&model, signer.as_ref(), &options, &NoProgress)?;
+    Ok(signature)
+}
+
+fn verify_with(dir: &Path, signature: &Path, tsa_roots: &[PathBuf]) -> Result<(), VerifyError> {
+    let trust = Trust::load_certificate_roots(&[dir.join("signing-ca.pem")]).unwrap();
+    let options = VerifyOptions {
+        timestamps: TimestampPolicy::load(tsa_roots, false).unwrap(),
+        ..VerifyOptions::default()
+    };
+    verify_model(&dir.join("model"), signature, &trust, &options, &NoProgress).map(|v| {
+        assert_eq!(v.signer().method, "certificate");
+        if !tsa_roots.is_empty() {
+            assert!(v.signer().timestamp.is_some());
+        }
+    })
+}
+
+fn token_of(signature: &Path) -> (Vec<u8>, Vec<u8>) {
+    let bundle = Bundle::parse(&std::fs::read(signature).unwrap()).unwrap();
+    assert_eq!(bundle.timestamps.len(), 1, "one timestamp in the bundle");
+    (bundle.timestamps[0].clone(), bundle.signature)
+}
+
+fn untrusted_reason(r: Result<(), VerifyError>) -> String {
+    match r {
+        Err(VerifyError::Untrusted { source, .. }) => source.to_string(),
+        other => panic!("expected an untrusted signature, got {other:?}"),
+    }
+}
+
+#[test]
+fn an_expired_leaf_verifies_only_with_a_timestamp_from_inside_its_validity() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let tsa = Tsa::start(d, "tsa");
+    // A leaf that expires three seconds from now: signed and timestamped while valid.
+    let end = now() + 3;
+    let timestamped = sign_certificate_model(d, "short", now() - 60, end, Some(&tsa)).unwrap();
+    let bare = d.join("bare.sig");
+    let mut bundle = Bundle::parse(&std::fs::read(&timestamped).unwrap()).unwrap();
+    bundle.timestamps.clear();
+    std::fs::write(&bare, bundle.to_json()).unwrap();
+    // While the leaf is valid both verify.
+    verify_with(d, &bare, &[]).unwrap();
+    while now() <= end + 1 {
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    // Expired: without a timestamp (or without TSA roots to check it) it fails...
+    let reason = untrusted_reason(verify_with(d, &bare, &[]));
+    assert!(reason.contains("had expired"), "{reason}");
+    let reason = untrusted_reason(verify_with(d, &timestamped, &[]));
+    assert!(reason.contains("had expired"), "{reason}");
+    // ...with the timestamp, judged at its time, it verifies.
+    verify_with(d, &timestamped, std::slice::from_ref(&tsa.root)).unwrap();
+
+    // The token is a real RFC 3161 token over the signature: OpenSSL agrees.
+    let (token, signature) = token_of(&timestamped);
+    std::fs::write(d.join("token.der"), &token).unwrap();
+    std::fs::write(d.join("signature.bin"), &signature).unwrap();
+    openssl(
+        d,
+        &[
+            "ts",
+            "-verify",
+            "-data",
+            "signature.bin",
+            "-in",
+            "token.der",
+            "-token_in",
+            "-CAfile",
+            tsa.root.to_str().unwrap(),
+            "-untrusted",
+            tsa.cert.to_str().unwrap(),
+        ],
+    );
+    let verified = timestamp::verify(&token, &signature, &tsa.roots()).unwrap();
+    assert!(verified.unix_secs <= end && verified.unix_secs + 120 > end);
+    assert_eq!(verified.tsa, "CN=tsa");
+}
+
+#[test]
+fn a_timestamp_outside_the_leaf_validity_from_another_tsa_or_over_other_bytes_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let tsa = Tsa::start(d, "tsa");
+    let other_tsa = Tsa::start(d, "other-tsa");
+
+    // A leaf valid only from tomorrow: the timestamp (now) is outside its validity.
+    let tomorrow = now() + 86400;
+    let early = sign_certificate_model(d, "early", tomorrow, tomorrow + 86400, Some(&tsa)).unwrap();
+    let reason = untrusted_reason(verify_with(d, &early, std::slice::from_ref(&tsa.root)));
+    assert!(reason.contains("not yet valid"), "{reason}");
+
+    // A valid leaf and timestamp, but the verifier trusts another TSA.
+    let good = sign_certificate_model(d, "good", now() - 60, now() + 86400, Some(&tsa)).unwrap();
+    verify_with(d, &good, std::slice::from_ref(&tsa.root)).unwrap();
+    let reason = untrusted_reason(verify_with(d, &good, std::slice::from_ref(&other_tsa.root)));
+    assert!(reason.contains("timestamp not trusted"), "{reason}");
+
+    // A token over another signature, moved into this bundle.
+    let (foreign, _) = token_of(&early);
+    let mut bundle = Bundle::parse(&std::fs::read(&good).unwrap()).unwrap();
+    bundle.timestamps = vec![foreign];
+    let moved = d.join("moved.sig");
+    std::fs::write(&moved, bundle.to_json()).unwrap();
+    let reason = untrusted_reason(verify_with(d, &moved, std::slice::from_ref(&tsa.root)));
+    assert!(reason.contains("over other bytes"), "{reason}");
+    // Without TSA roots the timestamp is ignored (and the valid leaf verifies at now).
+    verify_with(d, &moved, &[]).unwrap();
+
+    // A timestamp is required but none can be checked.
+    let trust = Trust::load_certificate_roots(&[d.join("signing-ca.pem")]).unwrap();
+    let bundle = Bundle::parse(&std::fs::read(&good).unwrap()).unwrap();
+    let required = TimestampPolicy {
+        required: true,
+        ..TimestampPolicy::default()
+    };
+    assert!(matches!(
+        trust.check_bundle_with(&bundle, &required),
+        Err(TrustError::TimestampRequired(_))
+    ));
+    let identity = trust.check_bundle(&bundle).unwrap();
+    assert_eq!(identity.unverified_timestamps, 1);
+    assert!(identity.timestamp.is_none());
+}
+
+#[test]
+fn the_tsa_response_is_checked_when_signing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let tsa = Tsa::start(d, "tsa");
+    let other_tsa = Tsa::start(d, "other-tsa");
+    let signature = b"any signature bytes";
+    // With roots: the token is verified before it is returned.
+    let request = TsaRequest {
+        roots: tsa.roots(),
+        ..TsaRequest::new(&tsa.url)
+    };
+    let token = timestamp::request(&request, signature).unwrap();
+    timestamp::verify(&token, signature, &tsa.roots()).unwrap();
+    let request = TsaRequest {
+        roots: other_tsa.roots(),
+        ..TsaRequest::new(&tsa.url)
+    };
+    assert!(matches!(
+        timestamp::request(&request, signature),
+        Err(TimestampError::Response { .. })
+    ));
+    // Nobody listening, an https URL, a timeout: transport errors naming the URL.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    for url in [
+        format!("http://127.0.0.1:{closed}/"),
+        "https://127.0.0.1/".to_string(),
+    ] {
+        match timestamp::request(&TsaRequest::new(&url), signature) {
+            Err(e @ TimestampError::Transport { .. }) => assert!(e.to_string().contains(&url)),
+            other => panic!("{url}: {other:?}"),
+        }
+    }
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let request = TsaRequest {
+        timeout: Duration::from_millis(300),
+        ..TsaRequest::new(format!("http://{}/", silent.local_addr().unwrap()))
+    };
+    let started = std::time::Instant::now();
+    assert!(matches!(
+        timestamp::request(&request, signature),
+        Err(TimestampError::Transport { .. })
+    ));
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
