@@ -10,213 +10,18 @@ use modelseal::sign::{open_signer, sign_model, SignError, SignOptions};
 use modelseal::timestamp::{self, TimestampError, TimestampRoots, TsaRequest};
 use modelseal::trust::{TimestampPolicy, Trust, TrustError};
 use modelseal::verify::{verify_model, VerifyError, VerifyOptions};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the openssl CLI is needed by these tests");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+#[path = "../../tests/tsa/tsa.rs"]
+mod tsa_helper;
+use tsa_helper::{issue, now, openssl, root_ca, Tsa};
 
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
+/// Roots trusting `tsa`.
+fn roots(tsa: &Tsa) -> TimestampRoots {
+    TimestampPolicy::load(std::slice::from_ref(&tsa.root), false)
         .unwrap()
-        .as_secs()
-}
-
-/// `YYMMDDHHMMSSZ`, as `openssl ca -startdate/-enddate` take it.
-fn utc_time(unix: u64) -> String {
-    let d = der::DateTime::from_unix_duration(Duration::from_secs(unix)).unwrap();
-    format!(
-        "{:02}{:02}{:02}{:02}{:02}{:02}Z",
-        d.year() % 100,
-        d.month(),
-        d.day(),
-        d.hour(),
-        d.minutes(),
-        d.seconds()
-    )
-}
-
-/// A self-signed P-256 CA `name` (`name.pem`, `name.key`) in `dir`.
-pub fn root_ca(dir: &Path, name: &str) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            &format!("{name}.key"),
-            "-out",
-            &format!("{name}.pem"),
-            "-subj",
-            &format!("/CN={name}"),
-            "-days",
-            "30",
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        ],
-    );
-}
-
-/// Issues `name` (fresh P-256 key, mode 0600) from the CA `ca` with `openssl ca`, valid from
-/// `start` to `end` (seconds since 1970), with the extensions `ext`.
-pub fn issue(dir: &Path, ca: &str, name: &str, ext: &str, start: u64, end: u64) -> PathBuf {
-    std::fs::create_dir_all(dir.join(format!("{ca}-certs"))).unwrap();
-    let index = dir.join(format!("{ca}-index.txt"));
-    if !index.exists() {
-        std::fs::write(&index, "").unwrap();
-        std::fs::write(dir.join(format!("{ca}-serial")), "1000\n").unwrap();
-    }
-    let config = format!(
-        "[ca]\ndefault_ca = d\n[d]\ndatabase = {ca}-index.txt\nnew_certs_dir = {ca}-certs\nserial = {ca}-serial\ndefault_md = sha256\npolicy = p\nunique_subject = no\n[p]\ncommonName = supplied\n[x]\n{ext}\n"
-    );
-    std::fs::write(dir.join(format!("{name}.cnf")), config).unwrap();
-    let key = format!("{name}.key");
-    openssl(
-        dir,
-        &[
-            "genpkey",
-            "-algorithm",
-            "EC",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-out",
-            &key,
-        ],
-    );
-    let private = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600);
-    std::fs::set_permissions(dir.join(&key), private).unwrap();
-    let csr = format!("{name}.csr");
-    openssl(
-        dir,
-        &[
-            "req",
-            "-new",
-            "-key",
-            &key,
-            "-subj",
-            &format!("/CN={name}"),
-            "-out",
-            &csr,
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "ca",
-            "-batch",
-            "-notext",
-            "-config",
-            &format!("{name}.cnf"),
-            "-cert",
-            &format!("{ca}.pem"),
-            "-keyfile",
-            &format!("{ca}.key"),
-            "-in",
-            &csr,
-            "-out",
-            &format!("{name}.pem"),
-            "-startdate",
-            &utc_time(start),
-            "-enddate",
-            &utc_time(end),
-            "-extensions",
-            "x",
-        ],
-    );
-    dir.join(format!("{name}.pem"))
-}
-
-/// A running TSA: OpenSSL's, behind tests/tsa/tsa_server.py. Stopped when dropped.
-pub struct Tsa {
-    child: Child,
-    /// `http://127.0.0.1:<port>/`.
-    pub url: String,
-    /// The TSA's root certificate (PEM file).
-    pub root: PathBuf,
-    /// The TSA's signing certificate (PEM file).
-    pub cert: PathBuf,
-}
-
-impl Tsa {
-    /// Makes a TSA PKI `name-root` → `name` (EKU timeStamping, critical) in `dir` and starts it.
-    pub fn start(dir: &Path, name: &str) -> Tsa {
-        let root = format!("{name}-root");
-        root_ca(dir, &root);
-        let start = now() - 3600;
-        let cert = issue(
-            dir,
-            &root,
-            name,
-            "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=critical,timeStamping",
-            start,
-            start + 30 * 86400,
-        );
-        std::fs::write(dir.join(format!("{name}-tsaserial")), "01\n").unwrap();
-        let config = format!(
-            "[tsa]\ndefault_tsa = t\n[t]\nserial = {d}/{name}-tsaserial\ncrypto_device = builtin\nsigner_cert = {d}/{name}.pem\ncerts = {d}/{root}.pem\nsigner_key = {d}/{name}.key\nsigner_digest = sha256\ndefault_policy = 1.2.3.4.1\ndigests = sha256, sha384, sha512\naccuracy = secs:1\nordering = no\ntsa_name = yes\ness_cert_id_chain = no\ness_cert_id_alg = sha256\n",
-            d = dir.display()
-        );
-        let config_path = dir.join(format!("{name}-tsa.cnf"));
-        std::fs::write(&config_path, config).unwrap();
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/tsa/tsa_server.py");
-        let python = std::env::var("MODELSEAL_PYTHON").unwrap_or_else(|_| "python3".into());
-        let mut child = Command::new(python)
-            .arg(script)
-            .arg(&config_path)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3 starts the TSA front");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .trim()
-            .strip_prefix("PORT ")
-            .unwrap_or_else(|| panic!("the TSA front said {line:?}"))
-            .to_string();
-        Tsa {
-            child,
-            url: format!("http://127.0.0.1:{port}/"),
-            root: dir.join(format!("{root}.pem")),
-            cert,
-        }
-    }
-
-    /// Roots trusting this TSA.
-    pub fn roots(&self) -> TimestampRoots {
-        TimestampPolicy::load(std::slice::from_ref(&self.root), false)
-            .unwrap()
-            .roots
-    }
-}
-
-impl Drop for Tsa {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+        .roots
 }
 
 const SIGNER_EXT: &str =
@@ -326,7 +131,7 @@ fn an_expired_leaf_verifies_only_with_a_timestamp_from_inside_its_validity() {
             tsa.cert.to_str().unwrap(),
         ],
     );
-    let verified = timestamp::verify(&token, &signature, &tsa.roots()).unwrap();
+    let verified = timestamp::verify(&token, &signature, &roots(&tsa)).unwrap();
     assert!(verified.unix_secs <= end && verified.unix_secs + 120 > end);
     assert_eq!(verified.tsa, "CN=tsa");
 }
@@ -386,13 +191,13 @@ fn the_tsa_response_is_checked_when_signing() {
     let signature = b"any signature bytes";
     // With roots: the token is verified before it is returned.
     let request = TsaRequest {
-        roots: tsa.roots(),
+        roots: roots(&tsa),
         ..TsaRequest::new(&tsa.url)
     };
     let token = timestamp::request(&request, signature).unwrap();
-    timestamp::verify(&token, signature, &tsa.roots()).unwrap();
+    timestamp::verify(&token, signature, &roots(&tsa)).unwrap();
     let request = TsaRequest {
-        roots: other_tsa.roots(),
+        roots: roots(&other_tsa),
         ..TsaRequest::new(&tsa.url)
     };
     assert!(matches!(

@@ -1,6 +1,6 @@
 //! `modelseal seal`: sign a model, encrypt it with its signature inside, sign the encrypted model.
 
-use super::{as_recipients, open_recipients, KeyArgs, OutputArgs};
+use super::{as_recipients, open_recipients, KeyArgs, OutputArgs, TsaArgs};
 use crate::audit::{ended, Attempt, AuditArgs};
 use crate::output::{hex, print_json};
 use modelseal::deploy::{seal_model, DeployError, SealOptions, SealOutcome};
@@ -36,6 +36,8 @@ pub struct Args {
     #[arg(long, value_name = "NAME")]
     model_name: Option<String>,
     #[command(flatten)]
+    tsa: TsaArgs,
+    #[command(flatten)]
     output: OutputArgs,
     #[command(flatten)]
     key_args: KeyArgs,
@@ -66,6 +68,10 @@ fn seal(args: &Args) -> Attempt<SealOutcome, DeployError> {
     let options = SealOptions {
         model_name: args.model_name.clone(),
         outer_signature: args.signature.clone(),
+        sign: modelseal::sign::SignOptions {
+            tsa: args.tsa.request()?,
+            ..modelseal::sign::SignOptions::default()
+        },
         ..SealOptions::default()
     };
     Ok(seal_model(

@@ -1,6 +1,6 @@
 //! `modelseal sign`: sign a model directory or file.
 
-use super::{KeyArgs, OutputArgs};
+use super::{KeyArgs, OutputArgs, TsaArgs};
 use crate::audit::{ended, Attempt, AuditArgs};
 use crate::output::{hex, print_json, serialization_text};
 use crate::progress::Bar;
@@ -45,6 +45,8 @@ pub struct Args {
     /// Hash symlinks to files as their targets' bytes instead of refusing them.
     #[arg(long)]
     allow_symlinks: bool,
+    #[command(flatten)]
+    tsa: TsaArgs,
     #[command(flatten)]
     output: OutputArgs,
     #[command(flatten)]
@@ -101,6 +103,7 @@ fn sign(args: &Args) -> Attempt<(SignOutcome, &'static str), SignError> {
         ignore: args.ignore.clone(),
         allow_symlinks: args.allow_symlinks,
         signature: args.out.clone(),
+        tsa: args.tsa.request()?,
     };
     let bar = Bar::new("hashing", args.output.no_progress());
     let outcome = sign_model(&args.model, signer.as_ref(), &options, &bar);

@@ -25,7 +25,7 @@ mod request;
 mod token;
 
 pub use request::{request, TsaRequest};
-pub use token::{verify, TimestampRoots, VerifiedTimestamp};
+pub use token::{describe, verify, TimestampClaims, TimestampRoots, VerifiedTimestamp};
 
 /// Why a timestamp could not be obtained or does not verify.
 #[derive(Debug, thiserror::Error)]

@@ -157,6 +157,36 @@ impl Token {
     }
 }
 
+/// What a token claims, unverified (for `inspect`): its time and the TSA's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimestampClaims {
+    /// `genTime`, seconds since 1970 (UTC).
+    pub unix_secs: u64,
+    /// The TSA's name: the `tsa` field of `TSTInfo`, else the subject of the signing certificate
+    /// the token carries; `None` when it names neither.
+    pub tsa: Option<String>,
+}
+
+/// Reads what `token_der` claims without checking anything but its form.
+pub fn describe(token_der: &[u8]) -> Result<TimestampClaims, TimestampError> {
+    let token = parse(token_der)?;
+    let named = token.tst_info.tsa.as_ref().map(|name| match name {
+        x509_cert::ext::pkix::name::GeneralName::DirectoryName(dn) => dn.to_string(),
+        other => format!("{other:?}"),
+    });
+    let tsa = named.or_else(|| {
+        let signer = token.signer_info().ok()?;
+        token.certificates().iter().find_map(|der| {
+            let cert = Certificate::from_der(der).ok()?;
+            identifies(&signer.sid, &cert).then(|| cert.tbs_certificate.subject.to_string())
+        })
+    });
+    Ok(TimestampClaims {
+        unix_secs: token.gen_time(),
+        tsa,
+    })
+}
+
 /// Verifies `token_der` as a timestamp over `signature` by a TSA that `roots` trust, and returns
 /// its time and TSA. Fails if `roots` is empty.
 pub fn verify(
