@@ -283,6 +283,8 @@ pub struct PyVerified {
     signing_time: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     log_index: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timestamp_authority: Option<String>,
     method: &'static str,
     hash_type: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -307,6 +309,7 @@ impl From<&VerifiedModel> for PyVerified {
             sigstore_issuer: signer.issuer,
             signing_time: signer.signing_time,
             log_index: signer.log_index,
+            timestamp_authority: signer.timestamp_authority,
             method: serialization.method,
             hash_type: serialization.hash_type,
             shard_size: serialization.shard_size,

@@ -9,6 +9,7 @@ mod oms_proptest;
 mod seal;
 mod seal_props;
 mod sigstore_keyless;
+mod sigstore_rekor_v2;
 mod tamper;
 mod timestamp;
 mod tree_digest;

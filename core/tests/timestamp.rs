@@ -113,7 +113,7 @@ fn an_expired_leaf_verifies_only_with_a_timestamp_from_inside_its_validity() {
 
     // The token is a real RFC 3161 token over the signature: OpenSSL agrees.
     let (token, signature) = token_of(&timestamped);
-    std::fs::write(d.join("token.der"), &token).unwrap();
+    std::fs::write(d.join("response.der"), &token).unwrap();
     std::fs::write(d.join("signature.bin"), &signature).unwrap();
     openssl(
         d,
@@ -123,8 +123,7 @@ fn an_expired_leaf_verifies_only_with_a_timestamp_from_inside_its_validity() {
             "-data",
             "signature.bin",
             "-in",
-            "token.der",
-            "-token_in",
+            "response.der",
             "-CAfile",
             tsa.root.to_str().unwrap(),
             "-untrusted",

@@ -38,6 +38,7 @@ class VerificationResult:
     sigstore_issuer: Optional[str]
     signing_time: Optional[str]
     log_index: Optional[int]
+    timestamp_authority: Optional[str]
 
 def sign(
     model: StrPath,
@@ -54,6 +55,7 @@ def sign(
     key_password_file: Optional[StrPath] = None,
     allow_insecure_key_permissions: bool = False,
     audit_log: Optional[StrPath] = None,
+    tsa_url: Optional[str] = None,
 ) -> pathlib.Path: ...
 @overload
 def verify(
@@ -68,6 +70,8 @@ def verify(
     sigstore_issuer: Optional[str] = None,
     trusted_root: Optional[StrPath] = None,
     audit_log: Optional[StrPath] = None,
+    tsa_roots: Iterable[StrPath] = (),
+    require_timestamp: bool = False,
 ) -> VerificationResult: ...
 @overload
 def verify(

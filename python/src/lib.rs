@@ -45,7 +45,7 @@ fn hash_algorithm(name: &str) -> PyResult<HashAlgorithm> {
 #[pyfunction]
 #[pyo3(signature = (model, key, signature, hash, shards, shard_size, ignore, allow_symlinks,
                     cert, cert_chain, key_password_file, allow_insecure_key_permissions,
-                    audit_log=None))]
+                    audit_log=None, tsa_url=None))]
 #[allow(clippy::too_many_arguments)]
 fn sign(
     py: Python<'_>,
@@ -62,6 +62,7 @@ fn sign(
     key_password_file: Option<PathBuf>,
     allow_insecure_key_permissions: bool,
     audit_log: Option<PathBuf>,
+    tsa_url: Option<String>,
 ) -> PyResult<PathBuf> {
     let key_options = key_options(key_password_file, allow_insecure_key_permissions);
     let options = SignOptions {
@@ -76,6 +77,7 @@ fn sign(
         ignore,
         allow_symlinks,
         signature,
+        tsa: tsa_url.map(modelseal::timestamp::TsaRequest::new),
     };
     py.allow_threads(|| {
         let result = open_signer(key, cert.as_deref(), &cert_chain, &key_options)
@@ -92,7 +94,7 @@ fn sign(
 #[pyfunction]
 #[pyo3(signature = (model, signature, key, cert_chain, ignore, ignore_unsigned_files,
                     sigstore_identity=None, sigstore_issuer=None, trusted_root=None,
-                    audit_log=None))]
+                    audit_log=None, tsa_roots=Vec::new(), require_timestamp=false))]
 #[allow(clippy::too_many_arguments)]
 fn verify<'py>(
     py: Python<'py>,
@@ -106,10 +108,14 @@ fn verify<'py>(
     sigstore_issuer: Option<String>,
     trusted_root: Option<PathBuf>,
     audit_log: Option<PathBuf>,
+    tsa_roots: Vec<PathBuf>,
+    require_timestamp: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let options = VerifyOptions {
         ignore,
         ignore_unsigned_files,
+        timestamps: modelseal::trust::TimestampPolicy::load(&tsa_roots, require_timestamp)
+            .map_err(errors::trust_error)?,
     };
     let verified = py.allow_threads(|| {
         let trust = Trust::from_options(&TrustOptions {

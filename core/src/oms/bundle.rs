@@ -77,7 +77,8 @@ pub struct Bundle {
     pub payload: Vec<u8>,
     /// The signature bytes (DER ECDSA, or raw Ed25519).
     pub signature: Vec<u8>,
-    /// RFC 3161 timestamp tokens (DER) over `signature`, from
+    /// RFC 3161 timestamps over `signature`: each the DER of a `TimeStampResp` (the Sigstore
+    /// bundle's `RFC3161SignedTimestamp.signedTimestamp`; a bare token is read too), from
     /// `verificationMaterial.timestampVerificationData.rfc3161Timestamps[].signedTimestamp`;
     /// unauthenticated until [`crate::timestamp::verify`] checks one against trusted TSA roots.
     pub timestamps: Vec<Vec<u8>>,

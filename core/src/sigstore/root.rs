@@ -62,6 +62,10 @@ impl Window {
 pub(crate) struct LogKey {
     /// SHA-256 of the key's SPKI DER.
     pub key_id: [u8; 32],
+    /// The log's id as the trusted root names it (`logId.keyId`): the same as `key_id` for
+    /// Rekor v1 and CT logs; for a Rekor v2 (tiles) log, the C2SP signed-note key id (SHA-256 of
+    /// origin, `\n`, `0x01` and the key), whose first 4 bytes prefix its checkpoint signatures.
+    pub log_id: Vec<u8>,
     pub key: PublicKey,
     pub valid: Window,
 }
@@ -152,7 +156,9 @@ impl TrustedRoot {
 
     /// The transparency log whose key id is `key_id`.
     pub(crate) fn tlog(&self, key_id: &[u8]) -> Option<&LogKey> {
-        self.tlogs.iter().find(|k| k.key_id == key_id)
+        self.tlogs
+            .iter()
+            .find(|k| k.key_id == key_id || k.log_id == key_id)
     }
 
     /// The CT log whose key id is `key_id`.
@@ -210,6 +216,13 @@ struct RootIn {
 #[serde(rename_all = "camelCase")]
 struct LogIn {
     public_key: Obj<PublicKeyIn>,
+    log_id: Option<Obj<LogIdIn>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LogIdIn {
+    key_id: String,
 }
 
 #[derive(Deserialize)]
@@ -294,8 +307,16 @@ fn log_keys(what: &str, logs: Vec<Obj<LogIn>>) -> Result<Vec<LogKey>, String> {
             .map_err(|e| format!("{what}[{i}].publicKey.rawBytes is not base64 ({e})"))?;
         let public =
             PublicKey::from_spki_der(&der).map_err(|e| format!("{what}[{i}].publicKey: {e}"))?;
+        let key_id: [u8; 32] = Sha256::digest(&der).into();
+        let log_id = match log.log_id {
+            Some(Obj(id)) => STANDARD
+                .decode(&id.key_id)
+                .map_err(|e| format!("{what}[{i}].logId.keyId is not base64 ({e})"))?,
+            None => key_id.to_vec(),
+        };
         keys.push(LogKey {
-            key_id: Sha256::digest(&der).into(),
+            key_id,
+            log_id,
             key: public,
             valid: window(&format!("{what}[{i}]"), key.valid_for)?,
         });

@@ -3,8 +3,9 @@
 //!
 //! A timestamp token proves that the signature bytes existed at the token's `genTime`, as vouched
 //! by a TSA the verifier trusts. OMS v1.0 §4.1 and the Sigstore bundle carry tokens in
-//! `verificationMaterial.timestampVerificationData.rfc3161Timestamps[].signedTimestamp` (DER,
-//! base64); the Go port and model-transparency PR #620 write them there, and so do we.
+//! `verificationMaterial.timestampVerificationData.rfc3161Timestamps[].signedTimestamp`: the DER
+//! of the TSA's whole `TimeStampResp` (protobuf-specs; what sigstore-python and sigstore-go write
+//! and read), base64. We write the response as the TSA sent it, and read a bare token too.
 //!
 //! What [`verify`] checks (RFC 3161 §2.4.2, RFC 5652 §5.4):
 //! - the token is CMS `SignedData` whose content is a `TSTInfo`, with one signer;

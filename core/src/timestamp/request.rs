@@ -41,8 +41,9 @@ impl TsaRequest {
 }
 
 /// Asks the TSA for a token over `signature` (SHA-256 imprint, a random 64-bit nonce, `certReq`)
-/// and returns the token's DER once its status, imprint, nonce and certificates are checked (and
-/// its chain, when `tsa.roots` is not empty).
+/// and returns the TSA's `TimeStampResp` DER, as received (what Sigstore bundles store in
+/// `signedTimestamp`), once its status, imprint, nonce and certificates are checked (and its
+/// chain, when `tsa.roots` is not empty).
 pub fn request(tsa: &TsaRequest, signature: &[u8]) -> Result<Vec<u8>, TimestampError> {
     let response = |reason: String| TimestampError::Response {
         url: tsa.url.clone(),
@@ -84,12 +85,10 @@ pub fn request(tsa: &TsaRequest, signature: &[u8]) -> Result<Vec<u8>, TimestampE
             answer.status.status_string
         )));
     }
-    let token = answer
-        .time_stamp_token
-        .ok_or_else(|| response("the TSA granted but sent no token".into()))?
-        .to_der()
-        .map_err(|e| response(format!("the token does not re-encode ({e})")))?;
-    let parsed = token::parse(&token).map_err(|e| response(e.to_string()))?;
+    if answer.time_stamp_token.is_none() {
+        return Err(response("the TSA granted but sent no token".into()));
+    }
+    let parsed = token::parse(&body).map_err(|e| response(e.to_string()))?;
     parsed
         .check_imprint(signature)
         .map_err(|_| response("the token's imprint is not the hash of this signature".into()))?;
@@ -104,9 +103,9 @@ pub fn request(tsa: &TsaRequest, signature: &[u8]) -> Result<Vec<u8>, TimestampE
         ));
     }
     if !tsa.roots.is_empty() {
-        super::verify(&token, signature, &tsa.roots).map_err(|e| response(e.to_string()))?;
+        super::verify(&body, signature, &tsa.roots).map_err(|e| response(e.to_string()))?;
     }
-    Ok(token)
+    Ok(body)
 }
 
 /// POSTs `body` as `application/timestamp-query` and returns the `200` answer's body.

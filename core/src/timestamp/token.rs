@@ -71,11 +71,31 @@ pub(super) struct Token {
     tst_der: Vec<u8>,
 }
 
-/// Parses a `TimeStampToken` (a CMS `ContentInfo`) down to its `TSTInfo`.
-pub(super) fn parse(token_der: &[u8]) -> Result<Token, TimestampError> {
+/// Parses a timestamp down to its `TSTInfo`: a `TimeStampResp` (what Sigstore bundles store in
+/// `signedTimestamp`, and what we write) whose status is granted, or a bare `TimeStampToken`
+/// (a CMS `ContentInfo`).
+pub(super) fn parse(der_bytes: &[u8]) -> Result<Token, TimestampError> {
     let malformed = |what: &str, e: der::Error| TimestampError::Malformed(format!("{what}: {e}"));
-    let info =
-        ContentInfo::from_der(token_der).map_err(|e| malformed("not a CMS ContentInfo", e))?;
+    let info = match x509_tsp::TimeStampResp::from_der(der_bytes) {
+        Ok(response) => {
+            // PKIStatus 0 granted, 1 grantedWithMods (RFC 3161 §2.4.2).
+            if !matches!(response.status.status as u8, 0 | 1) {
+                return Err(TimestampError::Malformed(format!(
+                    "the timestamp response is a refusal ({:?})",
+                    response.status.status
+                )));
+            }
+            response.time_stamp_token.ok_or_else(|| {
+                TimestampError::Malformed("the timestamp response carries no token".into())
+            })?
+        }
+        Err(_) => ContentInfo::from_der(der_bytes).map_err(|e| {
+            malformed(
+                "neither a TimeStampResp nor a TimeStampToken (CMS ContentInfo)",
+                e,
+            )
+        })?,
+    };
     if info.content_type != ID_SIGNED_DATA {
         return Err(TimestampError::Malformed(format!(
             "content type {} is not SignedData",
@@ -167,7 +187,7 @@ pub struct TimestampClaims {
     pub tsa: Option<String>,
 }
 
-/// Reads what `token_der` claims without checking anything but its form.
+/// Reads what `token_der` (a `TimeStampResp` or a bare token) claims without checking anything but its form.
 pub fn describe(token_der: &[u8]) -> Result<TimestampClaims, TimestampError> {
     let token = parse(token_der)?;
     let named = token.tst_info.tsa.as_ref().map(|name| match name {
@@ -187,7 +207,7 @@ pub fn describe(token_der: &[u8]) -> Result<TimestampClaims, TimestampError> {
     })
 }
 
-/// Verifies `token_der` as a timestamp over `signature` by a TSA that `roots` trust, and returns
+/// Verifies `token_der` (a `TimeStampResp` or a bare token) as a timestamp over `signature` by a TSA that `roots` trust, and returns
 /// its time and TSA. Fails if `roots` is empty.
 pub fn verify(
     token_der: &[u8],

@@ -251,14 +251,13 @@ impl Trust {
         bundle: &Bundle,
         timestamps: &TimestampPolicy,
     ) -> Result<SignerIdentity, TrustError> {
-        let mut roots = timestamps.roots.clone();
-        if let Trust::Sigstore { root, .. } = self {
-            roots.extend(&root.timestamp_roots());
-        }
+        // A Sigstore root's timestamp authorities are used by the keyless check itself (the time
+        // of a Rekor v2 entry), with their validity windows.
+        let roots = &timestamps.roots;
         let mut verified: Option<VerifiedTimestamp> = None;
         if !roots.is_empty() {
             for token in &bundle.timestamps {
-                let stamp = crate::timestamp::verify(token, &bundle.signature, &roots)?;
+                let stamp = crate::timestamp::verify(token, &bundle.signature, roots)?;
                 if verified
                     .as_ref()
                     .is_none_or(|v| stamp.unix_secs < v.unix_secs)
@@ -277,7 +276,8 @@ impl Trust {
             ));
         }
         let mut identity = self.check_bundle_at(bundle, verified.as_ref())?;
-        identity.unverified_timestamps = if verified.is_some() {
+        let keyless_timed = identity.keyless.as_ref().is_some_and(|k| k.timestamped);
+        identity.unverified_timestamps = if verified.is_some() || keyless_timed {
             0
         } else {
             bundle.timestamps.len()
@@ -310,6 +310,7 @@ impl Trust {
                     &bundle.payload,
                     &pae,
                     &bundle.signature,
+                    &bundle.timestamps,
                 )?;
                 Ok(SignerIdentity::keyless(signer))
             }
