@@ -243,9 +243,10 @@ impl Trust {
     }
 
     /// Checks the bundle's signature over its DSSE PAE under this trust, and its RFC 3161
-    /// timestamps under `timestamps` (plus a Sigstore trusted root's timestamp authorities): every
-    /// timestamp must verify when any TSA is trusted, and the earliest is the time at which a
-    /// certificate chain is validated.
+    /// timestamps under `timestamps`: every timestamp must verify when a TSA root is given, and
+    /// the earliest is the time at which a certificate chain is validated. (A Sigstore keyless
+    /// bundle's timestamps are also checked by the keyless check against its trusted root's
+    /// timestamp authorities, when they are its signing time.)
     pub fn check_bundle_with(
         &self,
         bundle: &Bundle,
