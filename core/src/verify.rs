@@ -187,7 +187,7 @@ pub fn verify_model(
 }
 
 /// Checks the bundle's signer and signature, then parses the signed statement.
-fn verify_bundle(
+pub(crate) fn verify_bundle(
     bundle: &Bundle,
     path: &Path,
     trust: &Trust,
@@ -237,6 +237,30 @@ pub(crate) fn check_model(
     progress: &dyn Progress,
 ) -> Result<(), VerifyError> {
     let config = &statement.serialization;
+    let model_tree = walk_for(model, signature, statement, options)?;
+    progress.begin(model_tree.total_len());
+    let actual = digest::hash_tree(&model_tree, config, progress)?;
+    let diff = digest::compare(&statement.resources, &actual);
+    if diff.is_empty() {
+        Ok(())
+    } else {
+        Err(VerifyError::Mismatch {
+            model: model.to_path_buf(),
+            signed_root_digest: hex::encode(statement.root_digest),
+            diff,
+        })
+    }
+}
+
+/// Lists `model` as verification sees it under `statement`: the signed and the caller's ignores,
+/// symlinks as the signer allowed them, and (with `ignore_unsigned_files`) only signed files.
+pub(crate) fn walk_for(
+    model: &Path,
+    signature: &Path,
+    statement: &Statement,
+    options: &VerifyOptions,
+) -> Result<tree::ModelTree, VerifyError> {
+    let config = &statement.serialization;
     let signed_files = signed_file_names(&statement.resources, config.method);
     let walk = WalkOptions {
         ignore: verification_ignores(model, signature, config, options, &signed_files),
@@ -250,18 +274,7 @@ pub(crate) fn check_model(
             .files
             .retain(|f| signed_files.contains(f.name.as_str()));
     }
-    progress.begin(model_tree.total_len());
-    let actual = digest::hash_tree(&model_tree, config, progress)?;
-    let diff = digest::compare(&statement.resources, &actual);
-    if diff.is_empty() {
-        Ok(())
-    } else {
-        Err(VerifyError::Mismatch {
-            model: model.to_path_buf(),
-            signed_root_digest: hex::encode(statement.root_digest),
-            diff,
-        })
-    }
+    Ok(model_tree)
 }
 
 /// The ignore list at verification: the signed `ignore_paths`, the user's, the signature file when

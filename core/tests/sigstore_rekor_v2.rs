@@ -5,8 +5,8 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use modelseal::oms::Bundle;
-use modelseal::sigstore::{KeylessPolicy, SigstoreError, TrustedRoot};
+use modelseal::internals::oms::Bundle;
+use modelseal::internals::sigstore::{KeylessPolicy, SigstoreError, TrustedRoot};
 use modelseal::trust::{Trust, TrustError};
 use serde_json::Value;
 use std::path::{Path, PathBuf};

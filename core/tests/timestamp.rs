@@ -3,8 +3,8 @@
 //! The certificate method's validity time moves to a verified timestamp's time; tokens are checked
 //! independently with `openssl ts -verify`.
 
+use modelseal::internals::oms::Bundle;
 use modelseal::keys::KeyOptions;
-use modelseal::oms::Bundle;
 use modelseal::progress::NoProgress;
 use modelseal::sign::{open_signer, sign_model, SignError, SignOptions};
 use modelseal::timestamp::{self, TimestampError, TimestampRoots, TsaRequest};
