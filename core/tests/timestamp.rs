@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 #[path = "../../tests/tsa/tsa.rs"]
-mod tsa_helper;
+pub mod tsa_helper;
 use tsa_helper::{issue, now, openssl, root_ca, Tsa};
 
 /// Roots trusting `tsa`.
