@@ -103,8 +103,16 @@ impl Policy {
             .verify(&model, &signatures, &options, &NoProgress)
             .map_err(|e| RequestError::Input(relative_reason(root, &e)))?;
         decision.model = PathBuf::from(&request.model);
-        for (outcome, given) in decision.signatures.iter_mut().zip(&request.signatures) {
-            outcome.path = PathBuf::from(given);
+        // One outcome per signature, several per claims file (`.jsonl`, one per line): each is
+        // named by the request's own path of its file.
+        for outcome in &mut decision.signatures {
+            if let Some(given) = signatures
+                .iter()
+                .position(|resolved| *resolved == outcome.path)
+                .and_then(|i| request.signatures.get(i))
+            {
+                outcome.path = PathBuf::from(given);
+            }
         }
         let prefix = format!("{}/", root.path().display());
         for reason in &mut decision.reasons {

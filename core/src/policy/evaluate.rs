@@ -2,13 +2,19 @@
 //!
 //! 1. the model name (given, or the encrypted envelope's, or the path's last component) selects
 //!    the first `[[models]]` rule whose glob matches;
-//! 2. each signature is checked against every policy signer (a signature may count for several
+//! 2. each signature (a signature file's bundle, or each line of a claims file, `.jsonl`) is
+//!    checked against every policy signer (a signature may count for several
 //!    names if they trust the same key); one accepted by none is a reason;
 //! 3. a signature some signer accepted must use a serialization the rule allows, and the model
-//!    must match it (re-hashed once per distinct signed serialization), tolerating unsigned files
+//!    must match it (hashed once per distinct signed serialization), tolerating unsigned files
 //!    only if the rule says `allow_extra_files`;
-//! 4. the rule holds when at least `threshold` distinct names of its `require` list verified;
+//! 4. the rule holds when at least `threshold` distinct names of its `require` list verified
+//!    (many lines signed by one signer count once);
 //! 5. the Rego policy, if any, sees the result and may add reasons.
+//!
+//! The lines of a claims file are candidates: a line that fails step 2 or 3 is a reason only when
+//! the model is denied anyway (then it explains the denial), because such a file gathers signatures
+//! by parties the policy need not know and over earlier versions of the model.
 //!
 //! Input errors (an unreadable or malformed signature file, a model that cannot be read) are
 //! errors; everything else is a reason in the [`PolicyDecision`].
@@ -16,10 +22,11 @@
 use super::decision::{PolicyDecision, RuleRef, SignatureOutcome};
 use super::{ModelRule, Policy};
 use crate::digest::SerializationConfig;
+use crate::oms::claims::Claim;
 use crate::oms::{self, Bundle};
 use crate::progress::Progress;
-use crate::verify::{check_model, parse_statement, read_bundle, signed_file_count};
-use crate::verify::{VerifyError, VerifyOptions};
+use crate::verify::{check_model, parse_statement, read_claims, signed_file_count};
+use crate::verify::{ModelHashes, VerifyError, VerifyOptions};
 use serde_json::json;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -52,10 +59,10 @@ impl Policy {
         options: &PolicyVerifyOptions,
         progress: &dyn Progress,
     ) -> Result<PolicyDecision, VerifyError> {
-        let bundles = signatures
-            .iter()
-            .map(|p| read_bundle(p))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut claims: Vec<(&PathBuf, Claim)> = Vec::new();
+        for path in signatures {
+            claims.extend(read_claims(path)?.into_iter().map(|c| (path, c)));
+        }
         let model_name = options
             .model_name
             .clone()
@@ -71,19 +78,28 @@ impl Policy {
             ));
         }
         let mut first: Option<Verified> = None;
-        let mut checked: Vec<(SerializationConfig, [u8; 32])> = Vec::new();
+        let mut checked = Checked::default();
         let mut outcomes = Vec::new();
-        for (path, bundle) in signatures.iter().zip(&bundles) {
+        // Why lines of claims files did not count: they deny nothing by themselves (a claims file
+        // gathers signatures by parties the policy may not know, and over earlier versions of
+        // the model), and explain a denial when there is one.
+        let mut line_reasons = Vec::new();
+        for (path, claim) in &claims {
+            let reasons = if claim.line.is_some() {
+                &mut line_reasons
+            } else {
+                &mut reasons
+            };
             let outcome = self.check_signature(
                 model,
                 path,
-                bundle,
+                claim,
                 rule.map(|(_, r)| r),
                 options,
                 progress,
                 &mut checked,
                 &mut first,
-                &mut reasons,
+                reasons,
             )?;
             outcomes.push(outcome);
         }
@@ -112,6 +128,10 @@ impl Policy {
             });
             reasons.extend(rego.deny(&input).into_iter().map(|m| format!("rego: {m}")));
         }
+        if !reasons.is_empty() {
+            line_reasons.append(&mut reasons);
+            reasons = line_reasons;
+        }
         Ok(PolicyDecision {
             allowed: reasons.is_empty(),
             model: model.to_path_buf(),
@@ -127,21 +147,25 @@ impl Policy {
         })
     }
 
-    /// Steps 2–3 for one signature file.
+    /// Steps 2–3 for one signature (a file's bundle or one line of a claims file).
     #[allow(clippy::too_many_arguments)]
     fn check_signature(
         &self,
         model: &Path,
         path: &Path,
-        bundle: &Bundle,
+        claim: &Claim,
         rule: Option<&ModelRule>,
         options: &PolicyVerifyOptions,
         progress: &dyn Progress,
-        checked: &mut Vec<(SerializationConfig, [u8; 32])>,
+        checked: &mut Checked,
         first: &mut Option<Verified>,
         reasons: &mut Vec<String>,
     ) -> Result<SignatureOutcome, VerifyError> {
-        let shown = path.display();
+        let bundle: &Bundle = &claim.bundle;
+        let shown = match claim.line {
+            Some(line) => format!("{} line {line}", path.display()),
+            None => path.display().to_string(),
+        };
         let pae = oms::pae(&bundle.payload_type, &bundle.payload);
         let mut names = Vec::new();
         let mut refusals = Vec::new();
@@ -153,6 +177,7 @@ impl Policy {
         }
         let mut outcome = SignatureOutcome {
             path: path.to_path_buf(),
+            line: claim.line,
             signers: names,
             root_digest: None,
             verified: false,
@@ -183,14 +208,15 @@ impl Policy {
             }
         }
         let key = (statement.serialization.clone(), statement.root_digest);
-        if !checked.contains(&key) {
+        if !checked.matched.contains(&key) {
             let verify_options = VerifyOptions {
                 ignore: options.ignore.clone(),
                 ignore_unsigned_files: rule.is_some_and(ModelRule::allow_extra_files),
                 ..VerifyOptions::default()
             };
-            match check_model(model, path, &statement, &verify_options, progress) {
-                Ok(()) => checked.push(key),
+            let hashes = &mut checked.hashes;
+            match check_model(model, path, &statement, &verify_options, progress, hashes) {
+                Ok(()) => checked.matched.push(key),
                 Err(e) if e.class().is_failure() => {
                     reasons.extend(e.reasons().into_iter().map(|r| format!("{shown}: {r}")));
                     return Ok(outcome);
@@ -208,6 +234,14 @@ impl Policy {
         }
         Ok(outcome)
     }
+}
+
+/// What step 3 established so far: the signed manifests the model matched, and the model's
+/// hashes per serialization (each hashed once).
+#[derive(Default)]
+struct Checked {
+    matched: Vec<(SerializationConfig, [u8; 32])>,
+    hashes: ModelHashes,
 }
 
 /// Step 4: at least `threshold` distinct required names verified.
