@@ -53,9 +53,14 @@ pub fn signer_text(signer: &SignerIdentity) -> String {
             k.log_index
         );
     }
-    match &signer.certificate_subject {
+    let who = match &signer.certificate_subject {
         Some(subject) => format!("certificate \"{subject}\" ({})", signer.algorithm.name()),
         None => format!("key {} ({})", signer.key_hint, signer.algorithm.name()),
+    };
+    match (&signer.timestamp, signer.unverified_timestamps) {
+        (Some(t), _) => format!("{who}, timestamped {} by \"{}\"", t.rfc3339(), t.tsa),
+        (None, 0) => who,
+        (None, n) => format!("{who} ({n} timestamp(s) ignored: no --tsa-roots to check them)"),
     }
 }
 

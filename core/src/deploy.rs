@@ -263,6 +263,7 @@ pub fn seal_model(
     })?;
     let outer_options = SignOptions {
         signature: Some(outer_signature),
+        tsa: options.sign.tsa.clone(),
         output: if options.force {
             OutputMode::Replace
         } else {

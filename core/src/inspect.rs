@@ -4,6 +4,7 @@
 //! want to know which key to verify with. Nothing in it may be used as a verification result.
 
 use crate::oms::{Bundle, Statement, VerificationMaterial};
+use crate::timestamp::TimestampClaims;
 use crate::verify::{read_bundle, read_claims, VerifyError};
 use der::Decode;
 use std::path::Path;
@@ -25,6 +26,9 @@ pub struct SignatureSummary {
     pub payload_type: String,
     /// The statement, or why it does not parse.
     pub statement: Result<Statement, String>,
+    /// The RFC 3161 timestamps the bundle carries: what each claims (time, TSA), or why it does
+    /// not parse. Unverified: only `verify --tsa-roots` checks them.
+    pub timestamps: Vec<Result<TimestampClaims, String>>,
 }
 
 /// Reads `path` and summarizes what it claims. Fails only when the file is not a bundle.
@@ -62,5 +66,10 @@ fn summarize(bundle: &Bundle, line: Option<usize>) -> SignatureSummary {
         certificates,
         payload_type: bundle.payload_type.clone(),
         statement: Statement::parse(&bundle.payload).map_err(|e| e.to_string()),
+        timestamps: bundle
+            .timestamps
+            .iter()
+            .map(|t| crate::timestamp::describe(t).map_err(|e| e.to_string()))
+            .collect(),
     }
 }

@@ -27,6 +27,7 @@ pub mod progress;
 pub mod report;
 pub mod sign;
 pub mod text;
+pub mod timestamp;
 pub mod trust;
 pub mod verify;
 
@@ -56,7 +57,8 @@ pub use verify::{verify_model, VerifyError, VerifyOptions};
 pub mod internals {
     #![allow(missing_docs)]
     pub use crate::{
-        audit, deploy, digest, error, hook, inspect, policy, progress, report, sign, trust, verify,
+        audit, deploy, digest, error, hook, inspect, policy, progress, report, sign, timestamp,
+        trust, verify,
     };
     pub mod fs {
         pub use crate::fs::*;

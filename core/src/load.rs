@@ -51,9 +51,12 @@ pub fn open_model(
     trust: &Trust,
     options: &VerifyOptions,
 ) -> Result<OpenedModel, VerifyError> {
-    verify::first_verified(signature, trust, |_, statement, signer| {
-        open_statement(model, signature, statement, signer, options)
-    })
+    verify::first_verified(
+        signature,
+        trust,
+        &options.timestamps,
+        |_, statement, signer| open_statement(model, signature, statement, signer, options),
+    )
 }
 
 /// [`open_model`] once the signature verified: the file-list comparison.

@@ -124,10 +124,21 @@ pub struct Signer {
     identity: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     issuer: Option<String>,
+    /// Keyless: the log's time; otherwise a verified RFC 3161 timestamp's time.
     #[serde(skip_serializing_if = "Option::is_none")]
     signing_time: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     log_index: Option<u64>,
+    /// The TSA (certificate subject) of the verified timestamp.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timestamp_authority: Option<String>,
+    /// Timestamps in the bundle that were not checked (no TSA roots given): they proved nothing.
+    #[serde(skip_serializing_if = "is_zero")]
+    unchecked_timestamps: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl From<&SignerIdentity> for Signer {
@@ -140,8 +151,12 @@ impl From<&SignerIdentity> for Signer {
             certificate_subject: signer.certificate_subject.clone(),
             identity: keyless.map(|k| k.identity.clone()),
             issuer: keyless.map(|k| k.issuer.clone()),
-            signing_time: keyless.map(|k| k.signing_time_text()),
+            signing_time: keyless
+                .map(|k| k.signing_time_text())
+                .or_else(|| signer.timestamp.as_ref().map(|t| t.rfc3339())),
             log_index: keyless.map(|k| k.log_index),
+            timestamp_authority: signer.timestamp.as_ref().map(|t| t.tsa.clone()),
+            unchecked_timestamps: signer.unverified_timestamps,
         }
     }
 }
@@ -276,6 +291,8 @@ pub struct PyVerified {
     signing_time: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     log_index: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timestamp_authority: Option<String>,
     method: &'static str,
     hash_type: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -342,6 +359,7 @@ impl PyVerified {
             sigstore_issuer: signer.issuer,
             signing_time: signer.signing_time,
             log_index: signer.log_index,
+            timestamp_authority: signer.timestamp_authority,
             method: serialization.method,
             hash_type: serialization.hash_type,
             shard_size: serialization.shard_size,
@@ -891,7 +909,19 @@ pub struct InspectSignatureReport {
     root_digest: Option<String>,
     resources: Option<usize>,
     serialization: Option<Serialization>,
+    /// What each RFC 3161 timestamp claims (unverified); absent when there is none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    timestamps: Vec<InspectedTimestamp>,
     errors: Vec<String>,
+}
+
+/// One timestamp of an inspected signature: its claimed time and TSA, or why it does not parse.
+#[derive(Debug, Clone, Serialize)]
+struct InspectedTimestamp {
+    time: Option<String>,
+    tsa: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
 }
 
 impl InspectSignatureReport {
@@ -911,6 +941,22 @@ impl InspectSignatureReport {
             root_digest: statement.map(|s| hex::encode(s.root_digest)),
             resources: statement.map(|s| s.resources.len()),
             serialization: statement.map(|s| (&s.serialization).into()),
+            timestamps: s
+                .timestamps
+                .iter()
+                .map(|t| match t {
+                    Ok(claims) => InspectedTimestamp {
+                        time: Some(crate::timestamp::rfc3339(claims.unix_secs)),
+                        tsa: claims.tsa.clone(),
+                        error: None,
+                    },
+                    Err(reason) => InspectedTimestamp {
+                        time: None,
+                        tsa: None,
+                        error: Some(reason.clone()),
+                    },
+                })
+                .collect(),
             errors: s.statement.as_ref().err().into_iter().cloned().collect(),
         }
     }

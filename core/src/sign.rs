@@ -21,6 +21,7 @@ use crate::keys::{KeyError, KeyOptions, KeyRef, Signer};
 use crate::oms::claims::{self, claim_line};
 use crate::oms::{self, Bundle, OmsError, Statement, VerificationMaterial};
 use crate::progress::Progress;
+use crate::timestamp::{TimestampError, TsaRequest};
 use crate::tree::{self, RelPath, TreeError, WalkOptions, DEFAULT_IGNORES};
 use std::path::{Path, PathBuf};
 
@@ -68,6 +69,9 @@ pub enum SignError {
     /// The options contradict each other.
     #[error("invalid signing options: {0}")]
     Options(String),
+    /// The time-stamping authority gave no acceptable timestamp; nothing was written.
+    #[error("cannot timestamp the signature: {0}")]
+    Timestamp(#[from] TimestampError),
     /// The signing key could not be opened.
     #[error("cannot open signing key {key}")]
     OpenKey {
@@ -158,6 +162,9 @@ pub struct SignOptions {
     pub allow_symlinks: bool,
     /// Where to write the signature; default [`default_signature_path`].
     pub signature: Option<PathBuf>,
+    /// Ask this RFC 3161 time-stamping authority for a timestamp over the signature and store it
+    /// in the bundle (`timestampVerificationData`); `None`: no timestamp.
+    pub tsa: Option<TsaRequest>,
     /// A new file, a replaced one, or a line appended to a claims file.
     pub output: OutputMode,
 }
@@ -170,6 +177,7 @@ impl Default for SignOptions {
             ignore: Vec::new(),
             allow_symlinks: false,
             signature: None,
+            tsa: None,
             output: OutputMode::CreateNew,
         }
     }
@@ -261,6 +269,8 @@ pub(crate) struct SignPlan {
     pub signature_path: PathBuf,
     /// A new file, a replaced one, or a line appended.
     pub output: OutputMode,
+    /// The time-stamping authority asked for a timestamp over the signature, if any.
+    pub tsa: Option<TsaRequest>,
 }
 
 /// Checks where the signature may go (before any hashing: a refused output costs nothing), then
@@ -278,6 +288,7 @@ pub(crate) fn plan_signing(model: &Path, options: &SignOptions) -> Result<SignPl
         config,
         signature_path,
         output: options.output,
+        tsa: options.tsa.clone(),
     })
 }
 
@@ -289,7 +300,12 @@ pub(crate) fn finish_signing(
     signer: &dyn Signer,
 ) -> Result<SignOutcome, SignError> {
     let statement = checked_statement(&plan.model, plan.config.clone(), resources)?;
-    let bundle = sign_statement(&statement, signer)?;
+    let mut bundle = sign_statement(&statement, signer)?;
+    if let Some(tsa) = &plan.tsa {
+        bundle
+            .timestamps
+            .push(crate::timestamp::request(tsa, &bundle.signature)?);
+    }
     write_signature(&plan.signature_path, &bundle, plan.output)?;
 
     let algorithm = signer.public_key().algorithm();
@@ -450,6 +466,7 @@ pub fn sign_statement(statement: &Statement, signer: &dyn Signer) -> Result<Bund
         payload_type: oms::PAYLOAD_TYPE.to_string(),
         payload,
         signature,
+        timestamps: Vec::new(),
     })
 }
 

@@ -24,7 +24,7 @@ use crate::progress::Progress;
 use crate::sigstore::SigstoreError;
 use crate::tree::resolve_user_ignores;
 use crate::tree::{self, RelPath, TreeError, WalkOptions, DEFAULT_IGNORES};
-use crate::trust::{SignerIdentity, Trust, TrustError};
+use crate::trust::{SignerIdentity, TimestampPolicy, Trust, TrustError};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -151,6 +151,8 @@ pub struct VerifyOptions {
     pub ignore: Vec<PathBuf>,
     /// Hash only the files the signature lists: extra files in the model are tolerated.
     pub ignore_unsigned_files: bool,
+    /// Which TSAs vouch for time, and whether a timestamp is required.
+    pub timestamps: TimestampPolicy,
 }
 
 /// A model whose signature verified under a trust and whose files match the signed statement.
@@ -244,16 +246,21 @@ pub fn verify_model(
     progress: &dyn Progress,
 ) -> Result<VerifiedModel, VerifyError> {
     let mut hashes = ModelHashes::default();
-    first_verified(signature, trust, |line, statement, signer| {
-        check_model(model, signature, &statement, options, progress, &mut hashes)?;
-        Ok(VerifiedModel {
-            model: model.to_path_buf(),
-            signature: signature.to_path_buf(),
-            line,
-            statement,
-            signer,
-        })
-    })
+    first_verified(
+        signature,
+        trust,
+        &options.timestamps,
+        |line, statement, signer| {
+            check_model(model, signature, &statement, options, progress, &mut hashes)?;
+            Ok(VerifiedModel {
+                model: model.to_path_buf(),
+                signature: signature.to_path_buf(),
+                line,
+                statement,
+                signer,
+            })
+        },
+    )
 }
 
 /// The first signature of the file at `signature` (its bundle, or a line of a claims file) that
@@ -265,12 +272,13 @@ pub fn verify_model(
 pub(crate) fn first_verified<T>(
     signature: &Path,
     trust: &Trust,
+    timestamps: &TimestampPolicy,
     mut check: impl FnMut(Option<usize>, Statement, SignerIdentity) -> Result<T, VerifyError>,
 ) -> Result<T, VerifyError> {
     let mut mismatch = None;
     let mut lines = Vec::new();
     for claim in read_claims(signature)? {
-        let checked = verify_bundle(&claim.bundle, signature, trust)
+        let checked = verify_bundle(&claim.bundle, signature, trust, timestamps)
             .and_then(|(statement, signer)| check(claim.line, statement, signer));
         let (error, line) = match (checked, claim.line) {
             (Ok(found), _) => return Ok(found),
@@ -308,20 +316,23 @@ pub(crate) fn verify_bundle(
     bundle: &Bundle,
     path: &Path,
     trust: &Trust,
+    timestamps: &TimestampPolicy,
 ) -> Result<(Statement, SignerIdentity), VerifyError> {
-    let signer = trust.check_bundle(bundle).map_err(|source| match source {
-        TrustError::Load { .. } => VerifyError::TrustInput(source),
-        // A keyless bundle of a kind modelseal cannot check is an input problem, as for
-        // other unsupported bundles.
-        TrustError::Sigstore(SigstoreError::Unsupported(reason)) => VerifyError::Malformed {
-            path: path.to_path_buf(),
-            source: OmsError::Unsupported(reason),
-        },
-        source => VerifyError::Untrusted {
-            path: path.to_path_buf(),
-            source,
-        },
-    })?;
+    let signer = trust
+        .check_bundle_with(bundle, timestamps)
+        .map_err(|source| match source {
+            TrustError::Load { .. } => VerifyError::TrustInput(source),
+            // A keyless bundle of a kind modelseal cannot check is an input problem, as for
+            // other unsupported bundles.
+            TrustError::Sigstore(SigstoreError::Unsupported(reason)) => VerifyError::Malformed {
+                path: path.to_path_buf(),
+                source: OmsError::Unsupported(reason),
+            },
+            source => VerifyError::Untrusted {
+                path: path.to_path_buf(),
+                source,
+            },
+        })?;
     Ok((parse_statement(bundle, path)?, signer))
 }
 

@@ -476,6 +476,28 @@ fn core_modules_import_only_their_floor_or_lower_and_form_no_cycle() {
     );
 }
 
+/// RFC 3161 timestamps are a format shared by signing, certificate trust and Sigstore keyless
+/// verification: `timestamp/` names no other module of the crate (ARCHITECTURE.md rule 4).
+#[test]
+fn the_timestamp_module_imports_nothing_of_the_crate() {
+    let core = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let src = core.join("src");
+    let mut files = Vec::new();
+    source_files(&src, &src, &mut files);
+    let timestamp: Vec<_> = files
+        .iter()
+        .filter(|(path, _)| path.starts_with("timestamp"))
+        .collect();
+    assert!(timestamp.len() >= 3, "core/src/timestamp/ is missing");
+    for (path, text) in timestamp {
+        assert!(
+            !text.contains("crate::"),
+            "{} imports from the crate",
+            path.display()
+        );
+    }
+}
+
 /// The checker itself finds what it is for, on a made-up crate.
 #[test]
 fn the_import_check_finds_upward_imports_cycles_and_unknown_modules() {

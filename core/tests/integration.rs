@@ -12,7 +12,9 @@ mod oms_proptest;
 mod seal;
 mod seal_props;
 mod sigstore_keyless;
+mod sigstore_rekor_v2;
 mod tamper;
+mod timestamp;
 mod tree_digest;
 
 /// With `autotests = false`, a test file that is neither a module above nor a `[[test]]` in

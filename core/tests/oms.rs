@@ -451,6 +451,7 @@ fn sign_to(out: &Path, statement: Statement, material: VerificationMaterial) -> 
         payload_type: PAYLOAD_TYPE.into(),
         payload,
         signature: signature.to_der().as_bytes().to_vec(),
+        timestamps: Vec::new(),
     };
     std::fs::write(out, b.to_json()).unwrap();
     b

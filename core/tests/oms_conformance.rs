@@ -16,7 +16,6 @@ use modelseal::sign::{sign_model, SignError, SignOptions};
 use modelseal::trust::{Trust, TrustError};
 use modelseal::verify::{read_bundle, verify_model, VerifiedModel, VerifyError, VerifyOptions};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -85,6 +84,7 @@ fn verify_like_the_reference(
             vec![]
         },
         ignore_unsigned_files: false,
+        ..VerifyOptions::default()
     };
     verify_model(model, signature, trust, &options, &NoProgress)
 }
@@ -293,18 +293,7 @@ fn reference_v0_2_bundle_checks_the_model() {
 
 const PAE: &[u8] = b"DSSEv1 28 application/vnd.in-toto+json 17 {\"_type\":\"test\"}";
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the openssl CLI is needed by these tests");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use crate::timestamp::tsa_helper::openssl;
 
 /// Issues `name` (a fresh P-256 key and certificate with the extensions `ext`, openssl config
 /// syntax) from the CA `issuer` (`<issuer>.pem` and `<issuer>.key`, paths); returns the leaf DER.

@@ -149,6 +149,7 @@ fn bundle() -> impl Strategy<Value = Bundle> {
             payload_type,
             payload,
             signature,
+            timestamps: Vec::new(),
         })
 }
 

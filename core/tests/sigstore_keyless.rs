@@ -44,6 +44,7 @@ fn options(version: &str) -> VerifyOptions {
             vec![]
         },
         ignore_unsigned_files: false,
+        ..VerifyOptions::default()
     }
 }
 
@@ -285,19 +286,25 @@ fn entry_count_and_kind_are_enforced() {
         keyless_error(verify_edited("v1.0.0", &bundle, &trust)),
         SigstoreError::Malformed(_)
     ));
-    // No inclusion promise: the time would have to come from an RFC 3161 timestamp, which
-    // modelseal does not use; an input error (exit 2), not a verdict.
+    // No inclusion promise (as a Rekor v2 entry): the time comes from the bundle's RFC 3161
+    // timestamp (v1.1.0 carries one from timestamp.sigstore.dev, a TSA of the production root),
+    // and the entry is proven by its inclusion proof and checkpoint.
     let mut bundle = bundle_json("v1.1.0");
     bundle["verificationMaterial"]["tlogEntries"][0]
         .as_object_mut()
         .unwrap()
         .remove("inclusionPromise");
-    match verify_edited("v1.1.0", &bundle, &trust) {
-        Err(e @ VerifyError::Malformed { .. }) => {
-            assert!(!e.class().is_failure());
-            assert!(e.to_string().contains("RFC 3161"), "{e}");
-        }
-        other => panic!("expected unsupported, got {other:?}"),
+    let verified = verify_edited("v1.1.0", &bundle, &trust).unwrap();
+    let keyless = verified.signer().keyless.as_ref().unwrap();
+    assert!(keyless.timestamped);
+    // Without the timestamp nothing says when it was signed: a failed verification.
+    bundle["verificationMaterial"]
+        .as_object_mut()
+        .unwrap()
+        .remove("timestampVerificationData");
+    match keyless_error(verify_edited("v1.1.0", &bundle, &trust)) {
+        SigstoreError::Time(reason) => assert!(reason.contains("RFC 3161"), "{reason}"),
+        other => panic!("expected a time error, got {other:?}"),
     }
 }
 
@@ -428,6 +435,7 @@ fn key_trust_refuses_keyless_bundles_and_sigstore_trust_refuses_key_bundles() {
         let options = VerifyOptions {
             ignore: vec![],
             ignore_unsigned_files: false,
+            ..VerifyOptions::default()
         };
         match verify_model(
             &oms.join("models/ordering"),

@@ -158,6 +158,7 @@ class VerificationResult:
     sigstore_issuer: Optional[str] = None
     signing_time: Optional[str] = None
     log_index: Optional[int] = None
+    timestamp_authority: Optional[str] = None
     line: Optional[int] = None
     """The line of a claims file (``.jsonl``) whose signature verified; ``None`` for a single
     bundle."""
@@ -197,6 +198,7 @@ def sign(
     key_password_file: Optional[StrPath] = None,
     allow_insecure_key_permissions: bool = False,
     audit_log: Optional[StrPath] = None,
+    tsa_url: Optional[str] = None,
     force: bool = False,
     append: bool = False,
 ) -> pathlib.Path:
@@ -208,6 +210,8 @@ def sign(
     KMS access problems raise ``KeyAccessError``. The signature goes to ``signature``,
     by default ``<model>.sig`` beside the model. Returns the signature path. With ``audit_log``,
     appends one line to it (also when signing fails), as ``modelseal sign --audit-log`` does.
+    With ``tsa_url`` (an ``http://`` RFC 3161 time-stamping authority), the signature is
+    timestamped and the token stored in the bundle, as ``modelseal sign --tsa-url`` does.
 
     An existing ``signature`` is refused unless ``force=True`` (replace it) or ``append=True``
     (add the signature as one more line of a ``.jsonl`` claims file, created if missing; earlier
@@ -230,6 +234,7 @@ def sign(
         _opt_path(audit_log),
         force,
         append,
+        tsa_url,
     )
     return pathlib.Path(path)
 
@@ -265,6 +270,8 @@ def verify(
     policy: Optional[Union[Policy, StrPath]] = None,
     model_name: Optional[str] = None,
     audit_log: Optional[StrPath] = None,
+    tsa_roots: Iterable[StrPath] = (),
+    require_timestamp: bool = False,
 ) -> Union[VerificationResult, dict]:
     """Verify ``model`` against ``signature``, trusting ``key`` or the roots in ``cert_chain`` —
     or, for a Sigstore keyless signature, the signer ``sigstore_identity`` vouched for by
@@ -279,14 +286,21 @@ def verify(
     With ``audit_log`` (under a policy, by default the policy's ``audit_log``), the call appends
     one line to that log, also when verification fails, as ``modelseal verify --audit-log`` does.
 
+    With ``tsa_roots`` (PEM roots of RFC 3161 time-stamping authorities, or a Sigstore
+    ``trusted_root.json``), the signature's timestamps must verify and a certificate chain is judged
+    at the timestamp's time (``signing_time``, ``timestamp_authority`` in the result); without it
+    timestamps are ignored. ``require_timestamp`` fails a signature without a verified one.
+
     Raises ``VerificationError`` when the model or signature is not what the trusted signer signed,
     ``FormatError`` for a malformed signature file, ``KeyAccessError`` for unreadable trust material.
     """
+    tsa_root_paths = _paths(tsa_roots)
     if policy is not None:
         if (key is not None or cert_chain is not None or ignore_unsigned_files
-                or sigstore_identity is not None or sigstore_issuer is not None or trusted_root is not None):
+                or sigstore_identity is not None or sigstore_issuer is not None or trusted_root is not None
+                or tsa_root_paths or require_timestamp):
             raise Error("policy= decides trust itself: leave out key=, cert_chain=, the sigstore_* "
-                        "arguments and ignore_unsigned_files=")
+                        "arguments, tsa_roots=, require_timestamp= and ignore_unsigned_files=")
         return _verify_policy(model, signature, _policy(policy), model_name, ignore, audit_log)
     if model_name is not None:
         raise Error("model_name= selects a policy rule; it needs policy=")
@@ -307,6 +321,8 @@ def verify(
         sigstore_issuer,
         None if trusted_root is None else os.fspath(trusted_root),
         _opt_path(audit_log),
+        tsa_root_paths,
+        require_timestamp,
     )
     fields["model"] = pathlib.Path(fields["model"])
     fields["signature"] = pathlib.Path(fields["signature"])

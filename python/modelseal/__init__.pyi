@@ -47,6 +47,7 @@ class VerificationResult:
     sigstore_issuer: Optional[str]
     signing_time: Optional[str]
     log_index: Optional[int]
+    timestamp_authority: Optional[str]
     line: Optional[int]
 
 def sign(
@@ -64,6 +65,7 @@ def sign(
     key_password_file: Optional[StrPath] = None,
     allow_insecure_key_permissions: bool = False,
     audit_log: Optional[StrPath] = None,
+    tsa_url: Optional[str] = None,
     force: bool = False,
     append: bool = False,
 ) -> pathlib.Path: ...
@@ -89,6 +91,8 @@ def verify(
     sigstore_issuer: Optional[str] = None,
     trusted_root: Optional[StrPath] = None,
     audit_log: Optional[StrPath] = None,
+    tsa_roots: Iterable[StrPath] = (),
+    require_timestamp: bool = False,
 ) -> VerificationResult: ...
 @overload
 def verify(

@@ -88,7 +88,7 @@ fn digest<'py>(
 #[pyfunction]
 #[pyo3(signature = (model, key, signature, hash, shards, shard_size, ignore, allow_symlinks,
                     cert, cert_chain, key_password_file, allow_insecure_key_permissions,
-                    audit_log=None, force=false, append=false))]
+                    audit_log=None, force=false, append=false, tsa_url=None))]
 #[allow(clippy::too_many_arguments)]
 fn sign(
     py: Python<'_>,
@@ -107,6 +107,7 @@ fn sign(
     audit_log: Option<PathBuf>,
     force: bool,
     append: bool,
+    tsa_url: Option<String>,
 ) -> PyResult<PathBuf> {
     let key_options = key_options(key_password_file, allow_insecure_key_permissions);
     let hashing = digest_options(hash, shards, shard_size, ignore, allow_symlinks)?;
@@ -116,6 +117,7 @@ fn sign(
         ignore: hashing.ignore,
         allow_symlinks: hashing.allow_symlinks,
         signature,
+        tsa: tsa_url.map(modelseal::timestamp::TsaRequest::new),
         output: match (force, append) {
             (true, true) => return Err(Error::new_err("force= and append= exclude each other")),
             (_, true) => OutputMode::Append,
@@ -138,7 +140,7 @@ fn sign(
 #[pyfunction]
 #[pyo3(signature = (model, signature, key, cert_chain, ignore, ignore_unsigned_files,
                     sigstore_identity=None, sigstore_issuer=None, trusted_root=None,
-                    audit_log=None))]
+                    audit_log=None, tsa_roots=Vec::new(), require_timestamp=false))]
 #[allow(clippy::too_many_arguments)]
 fn verify<'py>(
     py: Python<'py>,
@@ -152,10 +154,14 @@ fn verify<'py>(
     sigstore_issuer: Option<String>,
     trusted_root: Option<PathBuf>,
     audit_log: Option<PathBuf>,
+    tsa_roots: Vec<PathBuf>,
+    require_timestamp: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let options = VerifyOptions {
         ignore,
         ignore_unsigned_files,
+        timestamps: modelseal::trust::TimestampPolicy::load(&tsa_roots, require_timestamp)
+            .map_err(errors::trust_error)?,
     };
     let verified = py.allow_threads(|| {
         let trust = Trust::from_options(&TrustOptions {

@@ -36,6 +36,7 @@ pub fn open_model(
     let options = VerifyOptions {
         ignore,
         ignore_unsigned_files,
+        ..VerifyOptions::default()
     };
     let inner = py.allow_threads(|| {
         let trust = Trust::from_options(&TrustOptions {

@@ -113,6 +113,16 @@ fn describe(summary: &SignatureSummary) {
             summary.certificates.saturating_sub(1)
         );
     }
+    for timestamp in &summary.timestamps {
+        match timestamp {
+            Ok(t) => println!(
+                "timestamp:   {} by {} (RFC 3161, unverified)",
+                modelseal::timestamp::rfc3339(t.unix_secs),
+                t.tsa.as_deref().unwrap_or("an unnamed TSA")
+            ),
+            Err(reason) => println!("timestamp:   invalid ({reason})"),
+        }
+    }
     match statement {
         Ok(s) => {
             say!("model name:  {}", s.subject_name);

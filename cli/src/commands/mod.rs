@@ -102,6 +102,38 @@ impl OutputArgs {
     }
 }
 
+/// Asking a time-stamping authority for an RFC 3161 timestamp over the signature (`sign`, `seal`).
+#[derive(Debug, clap::Args)]
+pub struct TsaArgs {
+    /// Timestamp the signature at this RFC 3161 time-stamping authority (http:// URL): the
+    /// token is stored in the bundle, and lets a verifier with --tsa-roots judge a certificate
+    /// at the signing time.
+    #[arg(long, value_name = "URL")]
+    tsa_url: Option<String>,
+    /// Check the TSA's answer against these TSA roots (PEM, or a Sigstore trusted_root.json's
+    /// timestampAuthorities; repeatable) before storing it.
+    #[arg(long, value_name = "FILE", requires = "tsa_url")]
+    tsa_roots: Vec<std::path::PathBuf>,
+    /// Seconds to wait for the TSA (connecting, and each read and write).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30, requires = "tsa_url",
+          value_parser = clap::value_parser!(u64).range(1..=600))]
+    tsa_timeout: u64,
+}
+
+impl TsaArgs {
+    /// The timestamp request the arguments describe, if any.
+    pub fn request(&self) -> anyhow::Result<Option<modelseal::timestamp::TsaRequest>> {
+        let Some(url) = &self.tsa_url else {
+            return Ok(None);
+        };
+        Ok(Some(modelseal::timestamp::TsaRequest {
+            timeout: std::time::Duration::from_secs(self.tsa_timeout),
+            roots: modelseal::trust::TimestampPolicy::load(&self.tsa_roots, false)?.roots,
+            ..modelseal::timestamp::TsaRequest::new(url.clone())
+        }))
+    }
+}
+
 /// Options shared by every verb that opens a private key.
 #[derive(Debug, clap::Args)]
 pub struct KeyArgs {

@@ -1,6 +1,6 @@
 //! `modelseal seal`: sign a model, encrypt it with its signature inside, sign the encrypted model.
 
-use super::{as_recipients, open_recipients, KeyArgs, OutputArgs};
+use super::{as_recipients, open_recipients, KeyArgs, OutputArgs, TsaArgs};
 use crate::audit::{ended, Attempt, AuditArgs};
 use crate::output::{hex, print_json};
 use modelseal::deploy::{seal_model, DeployError, SealOptions, SealOutcome};
@@ -43,6 +43,8 @@ pub struct Args {
     #[arg(long)]
     allow_symlinks: bool,
     #[command(flatten)]
+    tsa: TsaArgs,
+    #[command(flatten)]
     output: OutputArgs,
     #[command(flatten)]
     key_args: KeyArgs,
@@ -73,11 +75,12 @@ fn seal(args: &Args) -> Attempt<SealOutcome, DeployError> {
     let options = SealOptions {
         model_name: args.model_name.clone(),
         outer_signature: args.signature.clone(),
-        force: args.force,
         sign: modelseal::sign::SignOptions {
+            tsa: args.tsa.request()?,
             allow_symlinks: args.allow_symlinks,
-            ..Default::default()
+            ..modelseal::sign::SignOptions::default()
         },
+        force: args.force,
         ..SealOptions::default()
     };
     Ok(seal_model(

@@ -1,6 +1,6 @@
 //! `modelseal sign`: sign a model directory or file.
 
-use super::{KeyArgs, OutputArgs};
+use super::{KeyArgs, OutputArgs, TsaArgs};
 use crate::audit::{ended, Attempt, AuditArgs};
 use crate::output::{hex, print_json, serialization_text};
 use crate::progress::Bar;
@@ -41,6 +41,8 @@ pub struct Args {
     /// missing); earlier lines are never rewritten. Safe with concurrent signers.
     #[arg(long)]
     append: bool,
+    #[command(flatten)]
+    tsa: TsaArgs,
     #[command(flatten)]
     output: OutputArgs,
     #[command(flatten)]
@@ -131,6 +133,7 @@ fn sign(args: &Args) -> Attempt<(SignOutcome, &'static str), SignError> {
         ignore: hashing.ignore,
         allow_symlinks: hashing.allow_symlinks,
         signature: args.out.clone(),
+        tsa: args.tsa.request()?,
         output: match (args.force, args.append) {
             (_, true) => OutputMode::Append,
             (true, false) => OutputMode::Replace,

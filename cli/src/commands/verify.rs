@@ -12,7 +12,7 @@ use modelseal::policy::{PolicyDecision, PolicyVerifyOptions};
 use modelseal::report::{
     self, DecisionInputError, DecisionReport, Failure, VerifyFailure, VerifyReport,
 };
-use modelseal::trust::{SigstoreRoot, Trust, TrustOptions};
+use modelseal::trust::{SigstoreRoot, TimestampPolicy, Trust, TrustOptions};
 use modelseal::verify::{verify_model, VerifiedModel, VerifyError, VerifyOptions};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -63,6 +63,14 @@ pub struct Args {
     /// Tolerate files in the model that the signature does not list.
     #[arg(long)]
     ignore_unsigned_files: bool,
+    /// Trusted RFC 3161 time-stamping authorities (PEM roots, or a Sigstore trusted_root.json's
+    /// timestampAuthorities; repeatable): the signature's timestamps must verify, and a
+    /// certificate chain is judged at the timestamp's time. Without it timestamps are ignored.
+    #[arg(long, value_name = "FILE", conflicts_with = "policy")]
+    tsa_roots: Vec<PathBuf>,
+    /// Fail unless a timestamp verifies under --tsa-roots (or the Sigstore root's TSAs).
+    #[arg(long, conflicts_with = "policy")]
+    require_timestamp: bool,
     #[command(flatten)]
     policy_load: PolicyLoadArgs,
     #[command(flatten)]
@@ -155,6 +163,7 @@ fn verify(args: &Args) -> Attempt<VerifiedModel, (PathBuf, VerifyError)> {
     let options = VerifyOptions {
         ignore: args.ignore.clone(),
         ignore_unsigned_files: args.ignore_unsigned_files,
+        timestamps: TimestampPolicy::load(&args.tsa_roots, args.require_timestamp)?,
     };
     let bar = Bar::new("verifying", args.output.no_progress());
     let result = verify_model(&args.model, signature, &trust, &options, &bar);

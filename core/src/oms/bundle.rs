@@ -23,6 +23,9 @@ use super::{
     check_size, malformed, OmsError, BUNDLE_MEDIA_TYPE, MAX_BUNDLE_BYTES, MAX_CERTIFICATES,
 };
 use base64::engine::general_purpose::STANDARD;
+
+/// The most RFC 3161 tokens read from one bundle (producers write one).
+const MAX_TIMESTAMPS: usize = 16;
 use base64::Engine;
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
@@ -74,6 +77,11 @@ pub struct Bundle {
     pub payload: Vec<u8>,
     /// The signature bytes (DER ECDSA, or raw Ed25519).
     pub signature: Vec<u8>,
+    /// RFC 3161 timestamps over `signature`: each the DER of a `TimeStampResp` (the Sigstore
+    /// bundle's `RFC3161SignedTimestamp.signedTimestamp`; a bare token is read too), from
+    /// `verificationMaterial.timestampVerificationData.rfc3161Timestamps[].signedTimestamp`;
+    /// unauthenticated until [`crate::timestamp::verify`] checks one against trusted TSA roots.
+    pub timestamps: Vec<Vec<u8>>,
 }
 
 impl Bundle {
@@ -177,6 +185,10 @@ impl BundleIn {
             }
             (None, None) => return Err(malformed("bundle has no dsseEnvelope")),
         };
+        let timestamps = match &self.verification_material.0.timestamp_verification_data {
+            Some(raw) => read_timestamps(raw.get())?,
+            None => Vec::new(),
+        };
         let material = self.verification_material.0.into_material()?;
         let [Obj(signature)] =
             <[Obj<SignatureIn>; 1]>::try_from(envelope.signatures).map_err(|s| {
@@ -192,8 +204,48 @@ impl BundleIn {
             payload_type: envelope.payload_type,
             payload,
             signature,
+            timestamps,
         })
     }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TimestampDataIn {
+    rfc3161_timestamps: Option<Vec<Obj<TimestampIn>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TimestampIn {
+    signed_timestamp: String,
+}
+
+/// The DER tokens of `timestampVerificationData` (the Sigstore bundle's `RFC3161SignedTimestamp`
+/// list); other members of that object are left alone.
+fn read_timestamps(text: &str) -> Result<Vec<Vec<u8>>, OmsError> {
+    let data: Obj<TimestampDataIn> = json::from_slice(text.as_bytes()).map_err(|e| {
+        malformed(format!(
+            "verificationMaterial.timestampVerificationData is not of the expected shape: {e}"
+        ))
+    })?;
+    let list = data.0.rfc3161_timestamps.unwrap_or_default();
+    if list.len() > MAX_TIMESTAMPS {
+        return Err(OmsError::TooMany {
+            what: "timestamps",
+            count: list.len() as u64,
+            limit: MAX_TIMESTAMPS as u64,
+        });
+    }
+    list.iter()
+        .enumerate()
+        .map(|(i, Obj(t))| {
+            decode_named(
+                || format!("timestampVerificationData.rfc3161Timestamps[{i}].signedTimestamp"),
+                &t.signed_timestamp,
+            )
+        })
+        .collect()
 }
 
 impl MaterialIn {
@@ -310,6 +362,23 @@ struct MaterialOut<'a> {
     tlog_entries: Vec<&'a RawValue>,
     #[serde(skip_serializing_if = "Option::is_none")]
     timestamp_verification_data: Option<&'a RawValue>,
+    #[serde(
+        rename = "timestampVerificationData",
+        skip_serializing_if = "Option::is_none"
+    )]
+    timestamps_out: Option<TimestampDataOut>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TimestampDataOut {
+    rfc3161_timestamps: Vec<TimestampOut>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TimestampOut {
+    signed_timestamp: String,
 }
 
 #[derive(Serialize)]
@@ -388,6 +457,19 @@ impl<'a> From<&'a Bundle> for BundleOut<'a> {
                 x509_certificate_chain,
                 certificate: keyless_out.certificate,
                 tlog_entries: keyless_out.tlog_entries,
+                // A keyless bundle's own text is written back as found; for the key and
+                // certificate methods the tokens are written in the Sigstore bundle's shape.
+                timestamps_out: (keyless_out.timestamp_verification_data.is_none()
+                    && !b.timestamps.is_empty())
+                .then(|| TimestampDataOut {
+                    rfc3161_timestamps: b
+                        .timestamps
+                        .iter()
+                        .map(|t| TimestampOut {
+                            signed_timestamp: STANDARD.encode(t),
+                        })
+                        .collect(),
+                }),
                 timestamp_verification_data: keyless_out.timestamp_verification_data,
             },
             dsse_envelope: EnvelopeOut {
@@ -444,6 +526,7 @@ mod tests {
             payload_type: PAYLOAD_TYPE.into(),
             payload: b"{\"a\":1}".to_vec(),
             signature: vec![0x30, 0x45, 0x02, 0x21, 0xff],
+            timestamps: Vec::new(),
         }
     }
 

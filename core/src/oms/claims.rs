@@ -96,6 +96,7 @@ mod tests {
             payload_type: crate::oms::PAYLOAD_TYPE.into(),
             payload: vec![b'{', n, b'}'],
             signature: vec![n; 8],
+            timestamps: Vec::new(),
         }
     }
 

@@ -240,6 +240,7 @@ impl Policy {
             let verify_options = VerifyOptions {
                 ignore: options.ignore.clone(),
                 ignore_unsigned_files: rule.is_some_and(ModelRule::allow_extra_files),
+                ..VerifyOptions::default()
             };
             let hashes = &mut checked.hashes;
             match check_model(model, path, &statement, &verify_options, progress, hashes) {

@@ -10,7 +10,7 @@
 //! ```
 //!
 //! Guarantees: [`verify`] accepts only when a signature line whose 4-byte key hash matches the
-//! log's key id verifies over the exact note text (up to and including the newline before the
+//! log's key id (Rekor v1: SHA-256 of the key; Rekor v2: the trusted root's log id) verifies over the exact note text (up to and including the newline before the
 //! blank line) under the log key, and the note's size and root hash are the ones given.
 
 use super::root::LogKey;
@@ -87,7 +87,8 @@ fn check_signature(text: &str, signatures: &str, log: &LogKey) -> Result<(), Str
         let bytes = STANDARD
             .decode(sig)
             .map_err(|e| format!("checkpoint signature is not base64 ({e})"))?;
-        if bytes.len() < 5 || bytes[..4] != log.key_id[..4] {
+        let hint = &bytes[..bytes.len().min(4)];
+        if bytes.len() < 5 || (hint != &log.key_id[..4] && !log.log_id.starts_with(hint)) {
             continue;
         }
         return log

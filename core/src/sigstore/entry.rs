@@ -1,16 +1,26 @@
-//! A Rekor v1 transparency-log entry as a bundle carries it (`TransparencyLogEntry` of
-//! protobuf-specs), and the three checks on it: the signed entry timestamp (SET, the inclusion
-//! promise that makes `integratedTime` a trusted signing time), the Merkle inclusion proof against
-//! a signed checkpoint, and that the entry's body records *this* signature by *this* certificate.
+//! A Rekor transparency-log entry as a bundle carries it (`TransparencyLogEntry` of
+//! protobuf-specs), and the three checks on it: the signed entry timestamp (Rekor v1's SET, the
+//! inclusion promise that makes `integratedTime` a trusted signing time), the Merkle inclusion
+//! proof against a signed checkpoint, and that the entry's body records *this* signature by
+//! *this* certificate.
 //!
-//! Guarantees: an entry parses only with every field the checks need (kind/version, integrated
-//! time, inclusion promise, inclusion proof with checkpoint); [`Entry::verify_log`] accepts only
-//! when both the SET and the checkpoint verify under the log key that the entry's `logId` names
-//! in the trusted root, and the proof leads from the body to the checkpoint's root;
-//! [`Entry::check_body`] accepts a `dsse` 0.0.1 body only if its payload hash is the SHA-256 of
-//! the bundle's payload and its one signature is the bundle's signature with the bundle's leaf
-//! certificate as verifier (what sigstore-python checks: Rekor's envelope hash covers a JSON
-//! serialization a verifier cannot reproduce).
+//! A Rekor v2 entry has no inclusion promise and no integrated time: it is proven by its inclusion
+//! proof and checkpoint alone, and the signing time comes from the bundle's RFC 3161 timestamps
+//! (checked by the caller).
+//!
+//! Guarantees: an entry parses only with every field the checks need (kind/version, inclusion
+//! proof with checkpoint; with an inclusion promise, the integrated time); [`Entry::verify_log`]
+//! accepts only when the SET (if any) and the checkpoint verify under the log key that the entry's
+//! `logId` names in the trusted root, and the proof leads from the body to the checkpoint's root;
+//! [`Entry::check_body`] accepts
+//! - a `dsse` 0.0.1 body (Rekor v1) only if its payload hash is the SHA-256 of the bundle's
+//!   payload and its one signature is the bundle's signature with the bundle's leaf certificate as
+//!   verifier (what sigstore-python checks: Rekor's envelope hash covers a JSON serialization a
+//!   verifier cannot reproduce);
+//! - a `hashedrekord` 0.0.2 body (Rekor v2) only if its digest is the SHA-256 of the DSSE PAE, its
+//!   signature the bundle's and its verifier the bundle's leaf certificate;
+//! - a `dsse` 0.0.2 body (Rekor v2) only if its payload hash is the SHA-256 of the payload and
+//!   its one signature is the bundle's with the bundle's leaf certificate.
 
 use super::root::LogKey;
 use super::{checkpoint, merkle, SigstoreError};
@@ -30,11 +40,19 @@ pub(crate) struct Entry {
     pub log_id: Vec<u8>,
     pub kind: String,
     pub version: String,
+    /// Rekor v1: the integrated time (Unix seconds) and the signed entry timestamp over it;
+    /// `None` for a Rekor v2 entry (no inclusion promise).
+    pub promise: Option<Promise>,
+    pub proof: Proof,
+    pub body: Vec<u8>,
+}
+
+/// Rekor v1's inclusion promise: the log's signature over the entry and its integrated time.
+#[derive(Debug)]
+pub(crate) struct Promise {
     /// Unix seconds.
     pub integrated_time: u64,
     pub signed_entry_timestamp: Vec<u8>,
-    pub proof: Proof,
-    pub body: Vec<u8>,
 }
 
 /// An inclusion proof and its checkpoint.
@@ -48,20 +66,28 @@ pub(crate) struct Proof {
 }
 
 impl Entry {
-    /// Parses one `tlogEntries` element; `Unsupported` when it lacks the inclusion promise (an
-    /// entry timed only by an RFC 3161 timestamp) or the inclusion proof.
+    /// Parses one `tlogEntries` element; malformed without an inclusion proof.
     pub fn parse(text: &str) -> Result<Entry, SigstoreError> {
         let raw: EntryIn = json::from_slice(text.as_bytes()).map_err(|e| {
             malformed(format!(
                 "tlog entry is not valid JSON of the expected shape: {e}"
             ))
         })?;
-        let Some(Obj(promise)) = raw.inclusion_promise else {
-            return Err(SigstoreError::Unsupported(
-                "the log entry has no inclusion promise (signed entry timestamp); modelseal takes \
-                 the signing time only from it, not from RFC 3161 timestamps"
-                    .into(),
-            ));
+        let promise = match raw.inclusion_promise {
+            Some(Obj(promise)) => Some(Promise {
+                integrated_time: raw
+                    .integrated_time
+                    .as_ref()
+                    .ok_or_else(|| {
+                        malformed("the log entry has a promise but no integratedTime".into())
+                    })?
+                    .get("integratedTime")?,
+                signed_entry_timestamp: b64(
+                    "inclusionPromise.signedEntryTimestamp",
+                    &promise.signed_entry_timestamp,
+                )?,
+            }),
+            None => None,
         };
         let Some(Obj(proof)) = raw.inclusion_proof else {
             return Err(malformed("the log entry has no inclusion proof".into()));
@@ -71,26 +97,28 @@ impl Entry {
             log_id: b64("logId.keyId", &raw.log_id.0.key_id)?,
             kind: raw.kind_version.0.kind,
             version: raw.kind_version.0.version,
-            integrated_time: raw.integrated_time.get("integratedTime")?,
-            signed_entry_timestamp: b64(
-                "inclusionPromise.signedEntryTimestamp",
-                &promise.signed_entry_timestamp,
-            )?,
+            promise,
             proof: proof.into_proof()?,
             body: b64("canonicalizedBody", &raw.canonicalized_body)?,
         })
     }
 
-    /// Verifies the SET and the inclusion proof with its checkpoint under `log`.
+    /// Verifies the SET (when there is one) and the inclusion proof with its checkpoint under
+    /// `log`.
     pub fn verify_log(&self, log: &LogKey) -> Result<(), SigstoreError> {
-        log.key
-            .verify(self.set_payload().as_bytes(), &self.signed_entry_timestamp)
-            .map_err(|_| {
-                SigstoreError::Tlog(
-                    "the signed entry timestamp (inclusion promise) does not verify under the log key"
-                        .into(),
+        if let Some(promise) = &self.promise {
+            log.key
+                .verify(
+                    self.set_payload(promise).as_bytes(),
+                    &promise.signed_entry_timestamp,
                 )
-            })?;
+                .map_err(|_| {
+                    SigstoreError::Tlog(
+                        "the signed entry timestamp (inclusion promise) does not verify under the log key"
+                            .into(),
+                    )
+                })?;
+        }
         let p = &self.proof;
         let leaf = merkle::leaf_hash(&self.body);
         let root = merkle::root_from_inclusion_proof(p.log_index, p.tree_size, leaf, &p.hashes)
@@ -111,30 +139,41 @@ impl Entry {
 
     /// The RFC 8785 canonical JSON the SET signs: keys sorted, no spaces. Every value is a
     /// number, base64 or hex, so nothing needs escaping.
-    fn set_payload(&self) -> String {
+    fn set_payload(&self, promise: &Promise) -> String {
         format!(
             r#"{{"body":"{}","integratedTime":{},"logID":"{}","logIndex":{}}}"#,
             STANDARD.encode(&self.body),
-            self.integrated_time,
+            promise.integrated_time,
             hex::encode(&self.log_id),
             self.log_index
         )
     }
 
-    /// Checks that the body records `signature` over `payload` by `leaf_der`.
+    /// Checks that the body records `signature` over `payload` (framed as `pae`) by `leaf_der`.
     pub fn check_body(
+        &self,
+        payload: &[u8],
+        pae: &[u8],
+        signature: &[u8],
+        leaf_der: &[u8],
+    ) -> Result<(), SigstoreError> {
+        match (self.kind.as_str(), self.version.as_str()) {
+            ("dsse", "0.0.1") => self.check_dsse_v001(payload, signature, leaf_der),
+            ("hashedrekord", "0.0.2") => self.check_hashedrekord_v002(pae, signature, leaf_der),
+            ("dsse", "0.0.2") => self.check_dsse_v002(payload, signature, leaf_der),
+            (kind, version) => Err(SigstoreError::Unsupported(format!(
+                "log entry kind {kind}/{version}: modelseal checks dsse/0.0.1 (Rekor v1), \
+                 hashedrekord/0.0.2 and dsse/0.0.2 (Rekor v2) entries"
+            ))),
+        }
+    }
+
+    fn check_dsse_v001(
         &self,
         payload: &[u8],
         signature: &[u8],
         leaf_der: &[u8],
     ) -> Result<(), SigstoreError> {
-        if (self.kind.as_str(), self.version.as_str()) != ("dsse", "0.0.1") {
-            return Err(SigstoreError::Unsupported(format!(
-                "log entry kind {}/{}: modelseal checks dsse/0.0.1 entries (what model-signing \
-                 writes to Rekor v1)",
-                self.kind, self.version
-            )));
-        }
         let body: DsseBodyIn = json::from_slice(&self.body)
             .map_err(|e| mismatch(format!("the entry body is not a dsse record ({e})")))?;
         if (body.kind.as_str(), body.api_version.as_str()) != ("dsse", "0.0.1") {
@@ -160,6 +199,79 @@ impl Entry {
         }
         Ok(())
     }
+
+    fn v002_body<T: serde::de::DeserializeOwned>(&self, kind: &str) -> Result<T, SigstoreError> {
+        let body: V002BodyIn<T> = json::from_slice(&self.body)
+            .map_err(|e| mismatch(format!("the entry body is not a {kind} 0.0.2 record ({e})")))?;
+        if (body.kind.as_str(), body.api_version.as_str()) != (kind, "0.0.2") {
+            return Err(mismatch(format!(
+                "the entry body is a {}/{} record, the entry says {kind}/0.0.2",
+                body.kind, body.api_version
+            )));
+        }
+        Ok(body.spec.0)
+    }
+
+    fn check_hashedrekord_v002(
+        &self,
+        pae: &[u8],
+        signature: &[u8],
+        leaf_der: &[u8],
+    ) -> Result<(), SigstoreError> {
+        let spec: HashedRekordSpecIn = self.v002_body("hashedrekord")?;
+        let record = spec.hashed_rekord_v002.0;
+        let data = record.data.0;
+        if data.algorithm != "SHA2_256"
+            || STANDARD.decode(&data.digest).ok().as_deref() != Some(&Sha256::digest(pae)[..])
+        {
+            return Err(mismatch(
+                "the entry records another digest than the SHA-256 of this envelope's PAE".into(),
+            ));
+        }
+        check_v002_signature(&record.signature.0, signature, leaf_der)
+    }
+
+    fn check_dsse_v002(
+        &self,
+        payload: &[u8],
+        signature: &[u8],
+        leaf_der: &[u8],
+    ) -> Result<(), SigstoreError> {
+        let spec: DsseV002SpecIn = self.v002_body("dsse")?;
+        let record = spec.dsse_v002.0;
+        let hash = record.payload_hash.0;
+        if hash.algorithm != "SHA2_256"
+            || STANDARD.decode(&hash.digest).ok().as_deref() != Some(&Sha256::digest(payload)[..])
+        {
+            return Err(mismatch("the entry records another payload".into()));
+        }
+        let [Obj(recorded)] = <[Obj<SignatureV002In>; 1]>::try_from(record.signatures)
+            .map_err(|s| mismatch(format!("the entry records {} signatures, not one", s.len())))?;
+        check_v002_signature(&recorded, signature, leaf_der)
+    }
+}
+
+/// A Rekor v2 record's signature must be `signature`, its verifier the certificate `leaf_der`.
+fn check_v002_signature(
+    recorded: &SignatureV002In,
+    signature: &[u8],
+    leaf_der: &[u8],
+) -> Result<(), SigstoreError> {
+    if STANDARD.decode(&recorded.content).ok().as_deref() != Some(signature) {
+        return Err(mismatch("the entry records another signature".into()));
+    }
+    let certificate = recorded
+        .verifier
+        .0
+        .x509_certificate
+        .as_ref()
+        .and_then(|Obj(c)| STANDARD.decode(&c.raw_bytes).ok());
+    if certificate.as_deref() != Some(leaf_der) {
+        return Err(mismatch(
+            "the entry records another signing certificate".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// The DER of a dsse record's `verifier`: base64 of a PEM certificate.
@@ -217,7 +329,7 @@ struct EntryIn {
     log_index: Int64,
     log_id: Obj<LogIdIn>,
     kind_version: Obj<KindVersionIn>,
-    integrated_time: Int64,
+    integrated_time: Option<Int64>,
     inclusion_promise: Option<Obj<PromiseIn>>,
     inclusion_proof: Option<Obj<ProofIn>>,
     canonicalized_body: String,
@@ -308,4 +420,61 @@ struct HashIn {
 struct DsseSignatureIn {
     signature: String,
     verifier: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct V002BodyIn<T> {
+    api_version: String,
+    kind: String,
+    spec: Obj<T>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HashedRekordSpecIn {
+    hashed_rekord_v002: Obj<HashedRekordV002In>,
+}
+
+#[derive(Deserialize)]
+struct HashedRekordV002In {
+    data: Obj<DigestV002In>,
+    signature: Obj<SignatureV002In>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DsseV002SpecIn {
+    dsse_v002: Obj<DsseV002In>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DsseV002In {
+    payload_hash: Obj<DigestV002In>,
+    signatures: Vec<Obj<SignatureV002In>>,
+}
+
+#[derive(Deserialize)]
+struct DigestV002In {
+    algorithm: String,
+    digest: String,
+}
+
+#[derive(Deserialize)]
+struct SignatureV002In {
+    content: String,
+    verifier: Obj<VerifierV002In>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct VerifierV002In {
+    x509_certificate: Option<Obj<CertificateV002In>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CertificateV002In {
+    raw_bytes: String,
 }

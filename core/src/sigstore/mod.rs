@@ -3,9 +3,12 @@
 //!
 //! [`verify_keyless`] runs the checks of the Sigstore client spec in the order sigstore-python's
 //! `Verifier.verify_dsse` does, each failing closed with its own [`SigstoreError`] variant:
-//! 1. exactly one transparency-log entry, of a log the root names, with an inclusion promise whose
-//!    signed entry timestamp (SET) verifies: its `integratedTime` is the signing time, and it must
-//!    lie inside that log key's validity window;
+//! 1. exactly one transparency-log entry, of a log the root names. Rekor v1: an inclusion promise
+//!    whose signed entry timestamp (SET) verifies: its `integratedTime` is the signing time.
+//!    Rekor v2 (no inclusion promise): the signing time is the earliest of the bundle's RFC 3161
+//!    timestamps that verify under a timestamp authority of the root whose `validFor` window
+//!    contains it (every timestamp must verify; none is an error). The time must lie inside the log
+//!    key's validity window;
 //! 2. the signing time lies inside the leaf certificate's validity;
 //! 3. the leaf chains (`rustls-webpki`) to a Fulcio CA of the root whose `validFor` window contains
 //!    the signing time, every certificate of the path valid at that time;
@@ -20,8 +23,9 @@
 //! Where this is stricter than sigstore-python 4.5.1 (documented in `docs/sigstore.md`): the
 //! trusted root's validity windows are checked against the signing time (sigstore-python checks
 //! them against the current time only), the log must be named by the entry's `logId`, and the
-//! checkpoint's tree size must match the proof's. RFC 3161 timestamps are not used as a time
-//! source; an entry without an inclusion promise is [`SigstoreError::Unsupported`].
+//! checkpoint's tree size must match the proof's. RFC 3161 timestamps are the time source only
+//! for an entry without an inclusion promise (Rekor v2): a v1 entry's integrated time is used as
+//! before.
 
 mod certificate;
 mod checkpoint;
@@ -111,10 +115,14 @@ pub struct KeylessSigner {
     pub identity: String,
     /// The OIDC issuer that matched the policy.
     pub issuer: String,
-    /// The signing time (the log's integrated time), Unix seconds.
+    /// The signing time (Rekor v1: the log's integrated time; Rekor v2: the verified RFC 3161
+    /// timestamp's time), Unix seconds.
     pub signing_time: u64,
     /// The entry's index in the log.
     pub log_index: u64,
+    /// The signing time comes from the bundle's verified RFC 3161 timestamps (a Rekor v2 entry,
+    /// without an inclusion promise), not from the log.
+    pub timestamped: bool,
     /// The signing key's algorithm.
     pub algorithm: KeyAlgorithm,
     /// OMS key hint of the certificate's key.
@@ -128,7 +136,8 @@ impl KeylessSigner {
     }
 }
 
-/// Verifies a keyless bundle's material and signature over `pae` (which frames `payload`).
+/// Verifies a keyless bundle's material and signature over `pae` (which frames `payload`);
+/// `timestamps` are the bundle's RFC 3161 tokens (the time source of a Rekor v2 entry).
 pub fn verify_keyless(
     root: &TrustedRoot,
     policy: &KeylessPolicy,
@@ -136,6 +145,7 @@ pub fn verify_keyless(
     payload: &[u8],
     pae: &[u8],
     signature: &[u8],
+    timestamps: &[Vec<u8>],
 ) -> Result<KeylessSigner, SigstoreError> {
     let leaf = Certificate::from_der(&material.certificate).map_err(|e| {
         SigstoreError::Certificate(format!("the signing certificate is not valid X.509 ({e})"))
@@ -147,10 +157,19 @@ pub fn verify_keyless(
         )
     })?;
     entry.verify_log(log)?;
-    let time_ms = entry.integrated_time.saturating_mul(1000);
+    let signing_time = match &entry.promise {
+        Some(promise) => promise.integrated_time,
+        None => timestamp_time(root, timestamps, signature)?,
+    };
+    let time_ms = signing_time.saturating_mul(1000);
     if !log.valid.contains(time_ms) {
         return Err(SigstoreError::Tlog(format!(
-            "the log key is not valid at the integrated time {} in the trusted root",
+            "the log key is not valid at the {} {} in the trusted root",
+            if entry.promise.is_some() {
+                "integrated time"
+            } else {
+                "timestamp's time"
+            },
             certificate::date(time_ms)
         )));
     }
@@ -163,15 +182,70 @@ pub fn verify_keyless(
         .map_err(|e| SigstoreError::Certificate(format!("the certificate's key: {e}")))?;
     key.verify(pae, signature)
         .map_err(|_| SigstoreError::BadSignature)?;
-    entry.check_body(payload, signature, &material.certificate)?;
+    entry.check_body(payload, pae, signature, &material.certificate)?;
     Ok(KeylessSigner {
         identity: policy.identity.clone(),
         issuer: policy.issuer.clone(),
-        signing_time: entry.integrated_time,
+        signing_time,
         log_index: entry.log_index,
+        timestamped: entry.promise.is_none(),
         algorithm: key.algorithm(),
         key_hint: key.hint(),
     })
+}
+
+/// The signing time of an entry without an inclusion promise: the earliest of `timestamps`, each
+/// of which must verify over `signature` under one of the root's timestamp authorities whose
+/// `validFor` window contains its time.
+fn timestamp_time(
+    root: &TrustedRoot,
+    timestamps: &[Vec<u8>],
+    signature: &[u8],
+) -> Result<u64, SigstoreError> {
+    if timestamps.is_empty() {
+        return Err(SigstoreError::Time(
+            "the log entry has no inclusion promise (Rekor v2) and the bundle no RFC 3161 \
+             timestamp: nothing says when it was signed"
+                .into(),
+        ));
+    }
+    if root.timestamp_authorities.is_empty() {
+        return Err(SigstoreError::Time(
+            "the log entry has no inclusion promise (Rekor v2) and the trusted root names no \
+             timestamp authority to check the bundle's timestamps"
+                .into(),
+        ));
+    }
+    let mut earliest: Option<u64> = None;
+    for (i, token) in timestamps.iter().enumerate() {
+        let mut last = None;
+        let verified = root.timestamp_authorities.iter().find_map(|authority| {
+            let roots = crate::timestamp::TimestampRoots::new(authority.chain.clone());
+            match crate::timestamp::verify(token, signature, &roots) {
+                Ok(t) if authority.valid.contains(t.unix_secs.saturating_mul(1000)) => Some(t),
+                Ok(t) => {
+                    last = Some(format!(
+                        "the timestamp authority is not valid at {} in the trusted root",
+                        t.rfc3339()
+                    ));
+                    None
+                }
+                Err(e) => {
+                    last = Some(e.to_string());
+                    None
+                }
+            }
+        });
+        let Some(verified) = verified else {
+            return Err(SigstoreError::Time(format!(
+                "RFC 3161 timestamp #{}: {}",
+                i + 1,
+                last.unwrap_or_default()
+            )));
+        };
+        earliest = Some(earliest.map_or(verified.unix_secs, |e| e.min(verified.unix_secs)));
+    }
+    earliest.ok_or_else(|| SigstoreError::Time("no timestamp verified".into()))
 }
 
 fn single_entry(entries: &[String]) -> Result<Entry, SigstoreError> {
@@ -235,16 +309,17 @@ mod tests {
         let (bundle, material) = vector("v1.1.0");
         let entry = Entry::parse(&material.tlog_entries[0]).unwrap();
         let (payload, sig, cert) = (&bundle.payload, &bundle.signature, &material.certificate);
-        entry.check_body(payload, sig, cert).unwrap();
+        let pae = crate::oms::pae(&bundle.payload_type, payload);
+        entry.check_body(payload, &pae, sig, cert).unwrap();
         let (other, other_material) = vector("v1.0.0");
         let err = |r: Result<(), SigstoreError>| match r {
             Err(SigstoreError::EntryMismatch(m)) => m,
             other => panic!("{other:?}"),
         };
-        assert!(err(entry.check_body(&other.payload, sig, cert)).contains("payload"));
-        assert!(err(entry.check_body(payload, &other.signature, cert)).contains("signature"));
+        assert!(err(entry.check_body(&other.payload, &pae, sig, cert)).contains("payload"));
+        assert!(err(entry.check_body(payload, &pae, &other.signature, cert)).contains("signature"));
         assert!(
-            err(entry.check_body(payload, sig, &other_material.certificate))
+            err(entry.check_body(payload, &pae, sig, &other_material.certificate))
                 .contains("certificate")
         );
     }

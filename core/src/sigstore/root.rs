@@ -10,8 +10,9 @@
 //! loaded, so a broken root is an input error up front, not a verification failure later. Log
 //! keys are named by the SHA-256 of their SubjectPublicKeyInfo DER (RFC 6962 §3.2 log id; Rekor
 //! uses the same for its log id and checkpoint key hash). Keys of types modelseal cannot verify
-//! (RSA) are skipped, as sigstore-python does. Timestamp authorities are not read: RFC 3161
-//! timestamps are not a time source here (see `docs/sigstore.md`).
+//! (RSA) are skipped, as sigstore-python does. Timestamp authorities (`timestampAuthorities`) are
+//! read as certificate chains: the roots against which a bundle's RFC 3161 timestamps are checked
+//! ([`TrustedRoot::timestamp_roots`]).
 
 use super::SigstoreError;
 use crate::keys::PublicKey;
@@ -61,6 +62,10 @@ impl Window {
 pub(crate) struct LogKey {
     /// SHA-256 of the key's SPKI DER.
     pub key_id: [u8; 32],
+    /// The log's id as the trusted root names it (`logId.keyId`): the same as `key_id` for
+    /// Rekor v1 and CT logs; for a Rekor v2 (tiles) log, the C2SP signed-note key id (SHA-256 of
+    /// origin, `\n`, `0x01` and the key), whose first 4 bytes prefix its checkpoint signatures.
+    pub log_id: Vec<u8>,
     pub key: PublicKey,
     pub valid: Window,
 }
@@ -78,6 +83,7 @@ pub struct TrustedRoot {
     pub(crate) tlogs: Vec<LogKey>,
     pub(crate) ctlogs: Vec<LogKey>,
     pub(crate) authorities: Vec<Authority>,
+    pub(crate) timestamp_authorities: Vec<Authority>,
 }
 
 impl TrustedRoot {
@@ -137,9 +143,22 @@ impl TrustedRoot {
         raw.trusted_root.0.into_root()
     }
 
+    /// The certificates of the root's timestamp authorities (each chain: TSA leaf, intermediates,
+    /// root), against which RFC 3161 timestamps are checked.
+    pub fn timestamp_roots(&self) -> crate::timestamp::TimestampRoots {
+        crate::timestamp::TimestampRoots::new(
+            self.timestamp_authorities
+                .iter()
+                .flat_map(|a| a.chain.iter().cloned())
+                .collect(),
+        )
+    }
+
     /// The transparency log whose key id is `key_id`.
     pub(crate) fn tlog(&self, key_id: &[u8]) -> Option<&LogKey> {
-        self.tlogs.iter().find(|k| k.key_id == key_id)
+        self.tlogs
+            .iter()
+            .find(|k| k.key_id == key_id || k.log_id == key_id)
     }
 
     /// The CT log whose key id is `key_id`.
@@ -189,12 +208,21 @@ struct RootIn {
     certificate_authorities: Vec<Obj<AuthorityIn>>,
     #[serde(default)]
     ctlogs: Vec<Obj<LogIn>>,
+    #[serde(default)]
+    timestamp_authorities: Vec<Obj<AuthorityIn>>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct LogIn {
     public_key: Obj<PublicKeyIn>,
+    log_id: Option<Obj<LogIdIn>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LogIdIn {
+    key_id: String,
 }
 
 #[derive(Deserialize)]
@@ -243,7 +271,13 @@ impl RootIn {
             .certificate_authorities
             .into_iter()
             .enumerate()
-            .map(|(i, Obj(a))| a.into_authority(i))
+            .map(|(i, Obj(a))| a.into_authority("certificateAuthorities", i))
+            .collect::<Result<Vec<_>, _>>()?;
+        let timestamp_authorities = self
+            .timestamp_authorities
+            .into_iter()
+            .enumerate()
+            .map(|(i, Obj(a))| a.into_authority("timestampAuthorities", i))
             .collect::<Result<Vec<_>, _>>()?;
         if authorities.is_empty() || tlogs.is_empty() || ctlogs.is_empty() {
             return Err(
@@ -256,6 +290,7 @@ impl RootIn {
             tlogs,
             ctlogs,
             authorities,
+            timestamp_authorities,
         })
     }
 }
@@ -272,8 +307,16 @@ fn log_keys(what: &str, logs: Vec<Obj<LogIn>>) -> Result<Vec<LogKey>, String> {
             .map_err(|e| format!("{what}[{i}].publicKey.rawBytes is not base64 ({e})"))?;
         let public =
             PublicKey::from_spki_der(&der).map_err(|e| format!("{what}[{i}].publicKey: {e}"))?;
+        let key_id: [u8; 32] = Sha256::digest(&der).into();
+        let log_id = match log.log_id {
+            Some(Obj(id)) => STANDARD
+                .decode(&id.key_id)
+                .map_err(|e| format!("{what}[{i}].logId.keyId is not base64 ({e})"))?,
+            None => key_id.to_vec(),
+        };
         keys.push(LogKey {
-            key_id: Sha256::digest(&der).into(),
+            key_id,
+            log_id,
             key: public,
             valid: window(&format!("{what}[{i}]"), key.valid_for)?,
         });
@@ -282,8 +325,8 @@ fn log_keys(what: &str, logs: Vec<Obj<LogIn>>) -> Result<Vec<LogKey>, String> {
 }
 
 impl AuthorityIn {
-    fn into_authority(self, index: usize) -> Result<Authority, String> {
-        let name = format!("certificateAuthorities[{index}]");
+    fn into_authority(self, what: &str, index: usize) -> Result<Authority, String> {
+        let name = format!("{what}[{index}]");
         let chain = self
             .cert_chain
             .0

@@ -125,6 +125,8 @@ pub(super) fn check_at(
         key_hint: key.hint(),
         certificate_subject: Some(leaf.tbs_certificate.subject.to_string()),
         keyless: None,
+        timestamp: None,
+        unverified_timestamps: 0,
     })
 }
 

@@ -8,7 +8,10 @@
 //! (model-signing's own test PKI signs with one) checked by `certificate` under webpki's rules.
 //!
 //! Validating at the verification time means an expired leaf no longer verifies; revocation is not
-//! checked. A verified RFC 3161 timestamp (a later step) will move that time to the signing time.
+//! checked. A verified RFC 3161 timestamp moves that time to the signing time: with TSA roots
+//! ([`TimestampPolicy`]), every timestamp in the bundle must verify (over this signature, by a
+//! trusted TSA) and the earliest one's time is the validation time of the whole chain. Without TSA
+//! roots the timestamps are ignored, and [`SignerIdentity::unverified_timestamps`] says so.
 //! See `certificate` for where the check follows OpenSSL rather than webpki's defaults.
 //!
 //! The key method follows 1.1.1 too: a bundle's key hint, when present, must name the trusted key;
@@ -21,6 +24,8 @@ use crate::error::ErrorClass;
 use crate::keys::{KeyAlgorithm, KeyError, KeyOptions, KeyRef, PublicKey};
 use crate::oms::{Bundle, VerificationMaterial};
 use crate::sigstore::{KeylessPolicy, KeylessSigner, SigstoreError, TrustedRoot};
+use crate::timestamp::{TimestampError, TimestampRoots, VerifiedTimestamp};
+use rustls_pki_types::UnixTime;
 use std::path::{Path, PathBuf};
 
 mod certificate;
@@ -83,6 +88,14 @@ pub enum TrustError {
         #[source]
         source: Box<KeyError>,
     },
+    /// A timestamp in the bundle does not verify under the trusted TSA roots.
+    #[error(transparent)]
+    Timestamp(#[from] TimestampError),
+    /// The verifier requires a timestamp from a trusted TSA and the bundle has none.
+    #[error(
+        "a timestamp from a trusted time-stamping authority is required, and the signature has {0}"
+    )]
+    TimestampRequired(&'static str),
     /// The options name no kind of trust, more than one, or half of a keyless identity.
     #[error("{0}")]
     Choice(TrustChoice),
@@ -111,6 +124,7 @@ impl TrustError {
             | TrustError::Key { .. }
             | TrustError::Choice(_)
             | TrustError::Sigstore(SigstoreError::Root { .. })
+            | TrustError::Timestamp(TimestampError::Transport { .. })
             | TrustError::Sigstore(SigstoreError::Unsupported(_)) => ErrorClass::Input,
             _ => ErrorClass::Failed,
         }
@@ -230,9 +244,71 @@ impl Trust {
         Ok(Trust::CertificateRoots(roots))
     }
 
-    /// Checks the bundle's signature over its DSSE PAE under this trust.
+    /// Checks the bundle's signature over its DSSE PAE under this trust; timestamps are ignored.
     pub fn check_bundle(&self, bundle: &Bundle) -> Result<SignerIdentity, TrustError> {
+        self.check_bundle_with(bundle, &TimestampPolicy::default())
+    }
+
+    /// Checks the bundle's signature over its DSSE PAE under this trust, and its RFC 3161
+    /// timestamps under `timestamps`: every timestamp must verify when a TSA root is given, and
+    /// the earliest is the time at which a certificate chain is validated. (A Sigstore keyless
+    /// bundle's timestamps are also checked by the keyless check against its trusted root's
+    /// timestamp authorities, when they are its signing time.)
+    pub fn check_bundle_with(
+        &self,
+        bundle: &Bundle,
+        timestamps: &TimestampPolicy,
+    ) -> Result<SignerIdentity, TrustError> {
+        // A Sigstore root's timestamp authorities are used by the keyless check itself (the time
+        // of a Rekor v2 entry), with their validity windows.
+        let roots = &timestamps.roots;
+        let mut verified: Option<VerifiedTimestamp> = None;
+        if !roots.is_empty() {
+            for token in &bundle.timestamps {
+                let stamp = crate::timestamp::verify(token, &bundle.signature, roots)?;
+                if verified
+                    .as_ref()
+                    .is_none_or(|v| stamp.unix_secs < v.unix_secs)
+                {
+                    verified = Some(stamp);
+                }
+            }
+        }
+        if timestamps.required && verified.is_none() {
+            return Err(TrustError::TimestampRequired(
+                if bundle.timestamps.is_empty() {
+                    "none"
+                } else {
+                    "some, but no TSA root to check them against"
+                },
+            ));
+        }
+        let mut identity = self.check_bundle_at(bundle, verified.as_ref())?;
+        let keyless_timed = identity.keyless.as_ref().is_some_and(|k| k.timestamped);
+        identity.unverified_timestamps = if verified.is_some() || keyless_timed {
+            0
+        } else {
+            bundle.timestamps.len()
+        };
+        identity.timestamp = verified;
+        Ok(identity)
+    }
+
+    fn check_bundle_at(
+        &self,
+        bundle: &Bundle,
+        timestamp: Option<&VerifiedTimestamp>,
+    ) -> Result<SignerIdentity, TrustError> {
         let pae = crate::oms::pae(&bundle.payload_type, &bundle.payload);
+        if let (Trust::CertificateRoots(roots), VerificationMaterial::Certificates(chain)) =
+            (self, &bundle.material)
+        {
+            let time = match timestamp {
+                Some(t) => UnixTime::since_unix_epoch(std::time::Duration::from_secs(t.unix_secs)),
+                None => UnixTime::now(),
+            };
+            return certificate::check_at(roots, chain, &pae, &bundle.signature, time);
+        }
         match (self, &bundle.material) {
             (Trust::Sigstore { root, policy }, VerificationMaterial::Keyless(material)) => {
                 let signer = crate::sigstore::verify_keyless(
@@ -242,6 +318,7 @@ impl Trust {
                     &bundle.payload,
                     &pae,
                     &bundle.signature,
+                    &bundle.timestamps,
                 )?;
                 Ok(SignerIdentity::keyless(signer))
             }
@@ -333,6 +410,8 @@ fn check_key_signature(
         key_hint: key.hint(),
         certificate_subject: None,
         keyless: None,
+        timestamp: None,
+        unverified_timestamps: 0,
     })
 }
 
@@ -361,6 +440,50 @@ pub struct SignerIdentity {
     pub certificate_subject: Option<String>,
     /// Identity, issuer and log evidence for the `"sigstore"` (keyless) method.
     pub keyless: Option<KeylessSigner>,
+    /// The verified RFC 3161 timestamp (the earliest, when there are several): when the
+    /// signature existed, by a trusted TSA's word.
+    pub timestamp: Option<VerifiedTimestamp>,
+    /// How many timestamps the bundle carries that were not checked because no TSA root was
+    /// given (they proved nothing).
+    pub unverified_timestamps: usize,
+}
+
+/// How a verifier treats the RFC 3161 timestamps of a bundle.
+#[derive(Debug, Clone, Default)]
+pub struct TimestampPolicy {
+    /// The TSA roots (and intermediates) trusted to vouch for time; empty: timestamps are ignored.
+    pub roots: TimestampRoots,
+    /// Fail when no timestamp verifies under `roots`.
+    pub required: bool,
+}
+
+impl TimestampPolicy {
+    /// Loads TSA roots from files: PEM certificates, or a Sigstore `trusted_root.json` (or trust
+    /// config) whose `timestampAuthorities` are taken.
+    pub fn load(paths: &[PathBuf], required: bool) -> Result<TimestampPolicy, TrustError> {
+        let mut roots = TimestampRoots::default();
+        for path in paths {
+            let head = std::fs::read(path).map_err(|e| TrustError::Load {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
+            let is_json = head.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+            if is_json {
+                let root = TrustedRoot::load(path)?;
+                let found = root.timestamp_roots();
+                if found.is_empty() {
+                    return Err(TrustError::Load {
+                        path: path.clone(),
+                        reason: "the trusted root names no timestampAuthorities".into(),
+                    });
+                }
+                roots.extend(&found);
+            } else {
+                roots.extend(&TimestampRoots::new(load_certificates(path)?));
+            }
+        }
+        Ok(TimestampPolicy { roots, required })
+    }
 }
 
 impl SignerIdentity {
@@ -371,6 +494,8 @@ impl SignerIdentity {
             key_hint: signer.key_hint.clone(),
             certificate_subject: None,
             keyless: Some(signer),
+            timestamp: None,
+            unverified_timestamps: 0,
         }
     }
 }

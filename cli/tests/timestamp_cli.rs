@@ -1,0 +1,164 @@
+//! `sign --tsa-url`, `seal --tsa-url`, `verify --tsa-roots/--require-timestamp` and `inspect`
+//! against a real RFC 3161 TSA (OpenSSL's, see tests/tsa/tsa.rs) on 127.0.0.1.
+
+mod common;
+#[path = "../../tests/tsa/tsa.rs"]
+mod tsa;
+
+use common::{code, json, keygen_p256, modelseal, ok, s};
+use tsa::Tsa;
+
+fn text(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn sign_with_a_tsa_and_verify_with_and_without_its_roots() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let tsa = Tsa::start(d, "tsa");
+    let other = Tsa::start(d, "other-tsa");
+    let model = d.join("model");
+    std::fs::create_dir(&model).unwrap();
+    std::fs::write(model.join("w.bin"), b"weights").unwrap();
+    let (key, public) = keygen_p256(d, "k");
+    let sig = d.join("model.sig");
+    ok(&[
+        "sign",
+        s(&model),
+        "--key",
+        s(&key),
+        "-o",
+        s(&sig),
+        "--tsa-url",
+        &tsa.url,
+        "--tsa-roots",
+        s(&tsa.root),
+        "--quiet",
+    ]);
+    // Signing refuses an answer from a TSA that --tsa-roots does not trust, and writes nothing.
+    let refused = d.join("refused.sig");
+    let out = modelseal(&[
+        "sign",
+        s(&model),
+        "--key",
+        s(&key),
+        "-o",
+        s(&refused),
+        "--tsa-url",
+        &tsa.url,
+        "--tsa-roots",
+        s(&other.root),
+    ]);
+    assert_eq!(code(&out), 2, "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!refused.exists());
+
+    // inspect shows the timestamp's claims.
+    let out = ok(&["inspect", s(&sig)]);
+    assert!(
+        text(&out).contains("timestamp:") && text(&out).contains("CN=tsa"),
+        "{}",
+        text(&out)
+    );
+    let v = json(&ok(&["inspect", s(&sig), "--json"]));
+    assert_eq!(v["timestamps"][0]["tsa"], "CN=tsa");
+
+    // With the TSA's roots: verified, and the JSON carries the signing time and TSA.
+    let base = [
+        "verify",
+        s(&model),
+        "--signature",
+        s(&sig),
+        "--key",
+        s(&public),
+    ];
+    let with_roots = [&base[..], &["--tsa-roots", s(&tsa.root)]].concat();
+    let v = json(&ok(&[&with_roots[..], &["--json"]].concat()));
+    assert_eq!(v["signer"]["timestamp_authority"], "CN=tsa");
+    let time = v["signer"]["signing_time"].as_str().unwrap().to_string();
+    assert!(time.ends_with('Z') && time.len() == 20, "{time}");
+    assert!(text(&ok(&with_roots)).contains("timestamped"));
+    ok(&[&with_roots[..], &["--require-timestamp"]].concat());
+
+    // Without roots the timestamp is ignored, and the output says so.
+    let out = ok(&base);
+    assert!(
+        text(&out).contains("1 timestamp(s) ignored"),
+        "{}",
+        text(&out)
+    );
+    let v = json(&ok(&[&base[..], &["--json"]].concat()));
+    assert_eq!(v["signer"]["unchecked_timestamps"], 1);
+    assert!(v["signer"].get("signing_time").is_none());
+    let out = modelseal(&[&base[..], &["--require-timestamp"]].concat());
+    assert_eq!(code(&out), 1);
+
+    // Another TSA's roots: the timestamp does not verify, so neither does the signature.
+    let out = modelseal(&[&base[..], &["--tsa-roots", s(&other.root)]].concat());
+    assert_eq!(code(&out), 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("timestamp not trusted"));
+}
+
+#[test]
+fn seal_timestamps_both_signatures() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let tsa = Tsa::start(d, "tsa");
+    let model = d.join("model");
+    std::fs::create_dir(&model).unwrap();
+    std::fs::write(model.join("w.bin"), b"weights").unwrap();
+    let (key, public) = keygen_p256(d, "k");
+    ok(&[
+        "keygen",
+        "--algorithm",
+        "x25519",
+        "--out",
+        s(&d.join("r.pem")),
+    ]);
+    let sealed = d.join("sealed");
+    ok(&[
+        "seal",
+        s(&model),
+        "--key",
+        s(&key),
+        "--recipient",
+        s(&d.join("r.pem.pub")),
+        "-o",
+        s(&sealed),
+        "--tsa-url",
+        &tsa.url,
+        "--quiet",
+    ]);
+    let outer = d.join("sealed.sig");
+    let v = json(&ok(&[
+        "verify",
+        s(&sealed),
+        "--signature",
+        s(&outer),
+        "--key",
+        s(&public),
+        "--tsa-roots",
+        s(&tsa.root),
+        "--require-timestamp",
+        "--json",
+    ]));
+    assert_eq!(v["signer"]["timestamp_authority"], "CN=tsa");
+    // The inner signature (unsealed) carries one too.
+    let plain = d.join("plain");
+    ok(&[
+        "decrypt",
+        s(&sealed),
+        "--key",
+        s(&d.join("r.pem")),
+        "-o",
+        s(&plain),
+        "--quiet",
+    ]);
+    let inner = std::fs::read_dir(&plain)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "sig"))
+        .expect("the inner signature in the sealed model");
+    let v = json(&ok(&["inspect", s(&inner), "--json"]));
+    assert_eq!(v["timestamps"][0]["tsa"], "CN=tsa");
+}
