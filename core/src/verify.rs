@@ -18,7 +18,7 @@ use crate::sigstore::SigstoreError;
 use crate::tree::resolve_user_ignores;
 use crate::tree::{self, RelPath, TreeError, WalkOptions, DEFAULT_IGNORES};
 use crate::trust::{SignerIdentity, Trust, TrustError};
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 /// Why verification did not succeed. [`VerifyError::class`] separates "the model
@@ -68,6 +68,13 @@ pub enum VerifyError {
         path: PathBuf,
         /// Why: a payload type other than in-toto, or the statement's own parse error.
         reason: String,
+    },
+    /// A file of the model is a symlink (allowed by the signature) that leads outside the
+    /// directory the verification is confined to (`serve --root`).
+    #[error("{path}: a symlink in the model leads outside the root directory")]
+    OutsideRoot {
+        /// The model file (the link).
+        path: PathBuf,
     },
     /// The model differs from what was signed (the signature itself verified).
     #[error("{}", describe_mismatch(.model, .diff))]
@@ -154,15 +161,69 @@ impl VerifiedModel {
 
 /// Reads and parses a signature file (bounded by [`oms::MAX_BUNDLE_BYTES`]) without verifying it.
 pub fn read_bundle(path: &Path) -> Result<Bundle, VerifyError> {
-    let bytes =
-        read_bounded(path, oms::MAX_BUNDLE_BYTES).map_err(|source| VerifyError::ReadSignature {
+    BundleBudget::new(BundleLimits::default()).read(path)
+}
+
+/// How many bytes of signature files one verification may read: per file and in total. A
+/// server lowers both so that one request cannot make it hold much memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BundleLimits {
+    /// Most bytes of one signature file (at most [`oms::MAX_BUNDLE_BYTES`] is ever read).
+    pub per_bundle: u64,
+    /// Most bytes of all the signature files of one verification together.
+    pub total: u64,
+}
+
+impl Default for BundleLimits {
+    /// [`oms::MAX_BUNDLE_BYTES`] per file, no total limit.
+    fn default() -> BundleLimits {
+        BundleLimits {
+            per_bundle: oms::MAX_BUNDLE_BYTES,
+            total: u64::MAX,
+        }
+    }
+}
+
+/// What is left of [`BundleLimits`] while the signature files of one verification are read, one
+/// at a time (each is parsed and checked before the next is read, so at most one is in memory).
+#[derive(Debug)]
+pub struct BundleBudget {
+    limits: BundleLimits,
+    spent: u64,
+}
+
+impl BundleBudget {
+    /// A budget with nothing spent yet.
+    pub fn new(limits: BundleLimits) -> BundleBudget {
+        BundleBudget { limits, spent: 0 }
+    }
+
+    /// Reads and parses the signature file at `path`, refusing it (before it is read whole)
+    /// when it is larger than the per-file limit or than what is left of the total.
+    pub fn read(&mut self, path: &Path) -> Result<Bundle, VerifyError> {
+        let per_bundle = self.limits.per_bundle.min(oms::MAX_BUNDLE_BYTES);
+        let left = self.limits.total.saturating_sub(self.spent);
+        let read_error = |source| VerifyError::ReadSignature {
             path: path.to_path_buf(),
             source,
-        })?;
-    Bundle::parse(&bytes).map_err(|source| VerifyError::Malformed {
-        path: path.to_path_buf(),
-        source,
-    })
+        };
+        let total = self.limits.total;
+        let bytes = if left < per_bundle {
+            read_bounded(path, left, || {
+                format!("the signatures of one verification are larger than the {total}-byte limit in total")
+            })
+        } else {
+            read_bounded(path, per_bundle, || {
+                format!("larger than the {per_bundle}-byte limit for a signature")
+            })
+        }
+        .map_err(read_error)?;
+        self.spent = self.spent.saturating_add(bytes.len() as u64);
+        Bundle::parse(&bytes).map_err(|source| VerifyError::Malformed {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
 }
 
 /// Verifies `model` against the signature at `signature` under `trust`.
@@ -175,7 +236,7 @@ pub fn verify_model(
 ) -> Result<VerifiedModel, VerifyError> {
     let bundle = read_bundle(signature)?;
     let (statement, signer) = verify_bundle(&bundle, signature, trust)?;
-    check_model(model, signature, &statement, options, progress)?;
+    check_model(model, signature, &statement, options, None, progress)?;
     Ok(VerifiedModel {
         model: model.to_path_buf(),
         signature: signature.to_path_buf(),
@@ -223,18 +284,24 @@ pub(crate) fn parse_statement(bundle: &Bundle, path: &Path) -> Result<Statement,
     Statement::parse(&bundle.payload).map_err(|e| bad(e.to_string()))
 }
 
-/// Re-hashes the local model with the signed serialization and compares it with the statement.
+/// Re-hashes the local model with the signed serialization and compares it with the statement;
+/// `Ok` names the signature file when it lies inside the model and was exempt from hashing.
+///
+/// With `confine_to` (a canonical directory), every file read must resolve inside it: a signature
+/// with `allow_symlinks` cannot make the verifier read through a link out of that directory.
 pub(crate) fn check_model(
     model: &Path,
     signature: &Path,
     statement: &Statement,
     options: &VerifyOptions,
+    confine_to: Option<&Path>,
     progress: &dyn Progress,
-) -> Result<(), VerifyError> {
+) -> Result<Option<RelPath>, VerifyError> {
     let config = &statement.serialization;
     let signed_files = signed_file_names(&statement.resources, config.method);
+    let (ignore, exempt) = verification_ignores(model, signature, config, options, &signed_files);
     let walk = WalkOptions {
-        ignore: verification_ignores(model, signature, config, options, &signed_files),
+        ignore,
         // The defaults are added explicitly by `verification_ignores`, minus any the signer hashed.
         ignore_git_paths: false,
         allow_symlinks: config.allow_symlinks,
@@ -245,11 +312,19 @@ pub(crate) fn check_model(
             .files
             .retain(|f| signed_files.contains(f.name.as_str()));
     }
+    // Names (and shard ranges) first: a file is read only if the signed manifest lists exactly
+    // the resources it gives, so naming a large tree with a small model's signature costs a
+    // walk, not a hash of the tree.
+    let unhashed = keep_signed_files(&mut model_tree, statement, config.method)?;
+    if let (Some(root), true) = (confine_to, config.allow_symlinks) {
+        confine(&model_tree, root)?;
+    }
     progress.begin(model_tree.total_len());
     let actual = digest::hash_tree(&model_tree, config, progress)?;
-    let diff = digest::compare(&statement.resources, &actual);
+    let mut diff = digest::compare(&statement.resources, &actual);
+    account_unhashed(&mut diff, statement, unhashed);
     if diff.is_empty() {
-        Ok(())
+        Ok(exempt)
     } else {
         Err(VerifyError::Mismatch {
             model: model.to_path_buf(),
@@ -259,15 +334,95 @@ pub(crate) fn check_model(
     }
 }
 
+/// Refuses a file of `model_tree` that resolves outside `root` (canonical).
+fn confine(model_tree: &tree::ModelTree, root: &Path) -> Result<(), VerifyError> {
+    for file in &model_tree.files {
+        let inside = file
+            .path
+            .canonicalize()
+            .is_ok_and(|real| real.starts_with(root));
+        if !inside {
+            return Err(VerifyError::OutsideRoot {
+                path: file.path.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Keeps in `model_tree` only the files whose resource names (`path`, or every `path:start:end`
+/// at the file's current size) are exactly the ones the statement signs for that file; returns
+/// the resource names of the files left out, which are not read at all.
+fn keep_signed_files(
+    model_tree: &mut tree::ModelTree,
+    statement: &Statement,
+    method: Method,
+) -> Result<Vec<String>, VerifyError> {
+    let mut signed_by_file: HashMap<&str, BTreeSet<&str>> = HashMap::new();
+    for resource in &statement.resources {
+        if let Some(file) = digest::resource_file(&resource.name, method) {
+            signed_by_file
+                .entry(file)
+                .or_default()
+                .insert(resource.name.as_str());
+        }
+    }
+    let planned = digest::resource_names(model_tree, method)?;
+    let mut unhashed = Vec::new();
+    let mut keep = Vec::with_capacity(planned.len());
+    for (file, names) in model_tree.files.iter().zip(planned) {
+        let signed = signed_by_file.get(file.name.as_str());
+        let same = match signed {
+            Some(signed) => {
+                names.len() == signed.len() && names.iter().all(|n| signed.contains(n.as_str()))
+            }
+            None => names.is_empty(),
+        };
+        keep.push(same);
+        if !same {
+            unhashed.extend(names);
+        }
+    }
+    let mut keep = keep.into_iter();
+    model_tree.files.retain(|_| keep.next().unwrap_or(false));
+    Ok(unhashed)
+}
+
+/// Adds the resources of files that were not hashed to `diff`: a signed name is `changed` (its
+/// file exists but does not give the signed resources), an unsigned one `extra`.
+fn account_unhashed(diff: &mut ManifestDiff, statement: &Statement, unhashed: Vec<String>) {
+    if unhashed.is_empty() {
+        return;
+    }
+    let signed: HashSet<&str> = statement
+        .resources
+        .iter()
+        .map(|r| r.name.as_str())
+        .collect();
+    let (changed, extra): (Vec<String>, Vec<String>) = unhashed
+        .into_iter()
+        .partition(|n| signed.contains(n.as_str()));
+    let present: HashSet<&str> = changed.iter().map(String::as_str).collect();
+    diff.missing.retain(|n| !present.contains(n.as_str()));
+    let merge = |into: &mut Vec<String>, more: Vec<String>| {
+        let mut all: BTreeSet<String> = std::mem::take(into).into_iter().collect();
+        all.extend(more);
+        *into = all.into_iter().collect();
+    };
+    merge(&mut diff.changed, changed);
+    merge(&mut diff.extra, extra);
+}
+
 /// The ignore list at verification: the signed `ignore_paths`, the user's, the signature file when
-/// it lies inside the model, and the default git paths unless the signer hashed files under them.
+/// it is exempt ([`signature_exemption`], also returned), and the default git paths unless the
+/// signer hashed files under them.
 fn verification_ignores(
     model: &Path,
     signature: &Path,
     config: &SerializationConfig,
     options: &VerifyOptions,
     signed_files: &HashSet<&str>,
-) -> Vec<RelPath> {
+) -> (Vec<RelPath>, Option<RelPath>) {
     let mut ignore = resolve_user_ignores(model, &options.ignore);
     // Signed ignore paths that are not valid relative names (e.g. `../x`) cannot match a model file.
     ignore.extend(
@@ -276,11 +431,8 @@ fn verification_ignores(
             .iter()
             .filter_map(|p| RelPath::new(p).ok()),
     );
-    if let Some(sig) =
-        tree::resolve_ignore(model, &std::path::absolute(signature).unwrap_or_default())
-    {
-        ignore.push(sig);
-    }
+    let exempt = signature_exemption(model, signature, config, signed_files);
+    ignore.extend(exempt.clone());
     for default in DEFAULT_IGNORES {
         let Ok(path) = RelPath::new(default) else {
             continue;
@@ -293,8 +445,33 @@ fn verification_ignores(
             ignore.push(path);
         }
     }
-    ignore
+    (ignore, exempt)
 }
+
+/// The signature file's name inside the model when it is exempt from hashing: only where the
+/// signed `ignore_paths` names it, or at the conventional `MODEL/model.sig`, and never a file the
+/// statement signs or the model root itself. Any other file named as the signature is hashed like
+/// every model file, so naming a model file as "the signature" cannot hide it.
+fn signature_exemption(
+    model: &Path,
+    signature: &Path,
+    config: &SerializationConfig,
+    signed_files: &HashSet<&str>,
+) -> Option<RelPath> {
+    let name = tree::resolve_ignore(model, &std::path::absolute(signature).ok()?)?;
+    if name.as_str() == "." || signed_files.contains(name.as_str()) {
+        return None;
+    }
+    let signed_ignore = config
+        .ignore_paths
+        .iter()
+        .filter_map(|p| RelPath::new(p).ok())
+        .any(|p| p.as_str() != "." && name.starts_with(&p));
+    (signed_ignore || name.as_str() == CONVENTIONAL_SIGNATURE).then_some(name)
+}
+
+/// Where a signature inside a model is conventionally written (`MODEL/model.sig`).
+const CONVENTIONAL_SIGNATURE: &str = "model.sig";
 
 /// How many distinct files a statement signs (shards of one file count once).
 pub(crate) fn signed_file_count(statement: &Statement) -> usize {
@@ -308,15 +485,19 @@ fn signed_file_names(resources: &[Resource], method: Method) -> HashSet<&str> {
         .collect()
 }
 
-fn read_bounded(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+fn read_bounded(
+    path: &Path,
+    limit: u64,
+    too_large: impl FnOnce() -> String,
+) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     let file = std::fs::File::open(path)?;
     let mut bytes = Vec::new();
-    file.take(limit + 1).read_to_end(&mut bytes)?;
+    file.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > limit {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
-            format!("larger than the {limit}-byte limit for a signature"),
+            too_large(),
         ));
     }
     Ok(bytes)

@@ -18,7 +18,7 @@ use super::{ModelRule, Policy};
 use crate::digest::SerializationConfig;
 use crate::oms::{self, Bundle};
 use crate::progress::Progress;
-use crate::verify::{check_model, parse_statement, read_bundle, signed_file_count};
+use crate::verify::{check_model, parse_statement, signed_file_count, BundleBudget, BundleLimits};
 use crate::verify::{VerifyError, VerifyOptions};
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -32,6 +32,15 @@ pub struct PolicyVerifyOptions {
     pub model_name: Option<String>,
     /// More paths to leave out when re-hashing (as `verify --ignore`).
     pub ignore: Vec<PathBuf>,
+}
+
+/// The model checks done so far in one decision.
+#[derive(Default)]
+struct Checked {
+    /// Serializations and root digests the model matched (re-hashed once each).
+    matched: Vec<(SerializationConfig, [u8; 32])>,
+    /// Signature files inside the model that were exempt from hashing.
+    exempt: BTreeSet<String>,
 }
 
 /// What the first verified signature established.
@@ -52,10 +61,29 @@ impl Policy {
         options: &PolicyVerifyOptions,
         progress: &dyn Progress,
     ) -> Result<PolicyDecision, VerifyError> {
-        let bundles = signatures
-            .iter()
-            .map(|p| read_bundle(p))
-            .collect::<Result<Vec<_>, _>>()?;
+        self.verify_within(
+            model,
+            signatures,
+            options,
+            BundleLimits::default(),
+            None,
+            progress,
+        )
+    }
+
+    /// [`Policy::verify`] reading at most `limits` bytes of signature files, and with
+    /// `confine_to` (a canonical directory) no model file outside it. The signature files are
+    /// read one at a time, each checked before the next is read, so at most one is in memory.
+    pub fn verify_within(
+        &self,
+        model: &Path,
+        signatures: &[PathBuf],
+        options: &PolicyVerifyOptions,
+        limits: BundleLimits,
+        confine_to: Option<&Path>,
+        progress: &dyn Progress,
+    ) -> Result<PolicyDecision, VerifyError> {
+        let mut budget = BundleBudget::new(limits);
         let model_name = options
             .model_name
             .clone()
@@ -71,15 +99,17 @@ impl Policy {
             ));
         }
         let mut first: Option<Verified> = None;
-        let mut checked: Vec<(SerializationConfig, [u8; 32])> = Vec::new();
+        let mut checked = Checked::default();
         let mut outcomes = Vec::new();
-        for (path, bundle) in signatures.iter().zip(&bundles) {
+        for path in signatures {
+            let bundle = budget.read(path)?;
             let outcome = self.check_signature(
                 model,
                 path,
-                bundle,
+                &bundle,
                 rule.map(|(_, r)| r),
                 options,
+                confine_to,
                 progress,
                 &mut checked,
                 &mut first,
@@ -124,6 +154,7 @@ impl Policy {
             rule: rule_ref,
             reasons,
             signatures: outcomes,
+            exempt_files: checked.exempt.into_iter().collect(),
         })
     }
 
@@ -136,8 +167,9 @@ impl Policy {
         bundle: &Bundle,
         rule: Option<&ModelRule>,
         options: &PolicyVerifyOptions,
+        confine_to: Option<&Path>,
         progress: &dyn Progress,
-        checked: &mut Vec<(SerializationConfig, [u8; 32])>,
+        checked: &mut Checked,
         first: &mut Option<Verified>,
         reasons: &mut Vec<String>,
     ) -> Result<SignatureOutcome, VerifyError> {
@@ -183,13 +215,25 @@ impl Policy {
             }
         }
         let key = (statement.serialization.clone(), statement.root_digest);
-        if !checked.contains(&key) {
+        if !checked.matched.contains(&key) {
             let verify_options = VerifyOptions {
                 ignore: options.ignore.clone(),
                 ignore_unsigned_files: rule.is_some_and(ModelRule::allow_extra_files),
             };
-            match check_model(model, path, &statement, &verify_options, progress) {
-                Ok(()) => checked.push(key),
+            match check_model(
+                model,
+                path,
+                &statement,
+                &verify_options,
+                confine_to,
+                progress,
+            ) {
+                Ok(exempt) => {
+                    checked.matched.push(key);
+                    checked
+                        .exempt
+                        .extend(exempt.map(|name| name.as_str().to_string()));
+                }
                 Err(e) if e.class().is_failure() => {
                     reasons.extend(e.reasons().into_iter().map(|r| format!("{shown}: {r}")));
                     return Ok(outcome);
