@@ -203,21 +203,26 @@ impl BundleBudget {
     pub fn read(&mut self, path: &Path) -> Result<Bundle, VerifyError> {
         let per_bundle = self.limits.per_bundle.min(oms::MAX_BUNDLE_BYTES);
         let left = self.limits.total.saturating_sub(self.spent);
-        let read_error = |source| VerifyError::ReadSignature {
-            path: path.to_path_buf(),
-            source,
-        };
         let total = self.limits.total;
-        let bytes = if left < per_bundle {
-            read_bounded(path, left, || {
-                format!("the signatures of one verification are larger than the {total}-byte limit in total")
+        let bytes = read_bounded(path, per_bundle.min(left))
+            .and_then(|bytes| match bytes {
+                Bounded::Within(bytes) => Ok(bytes),
+                Bounded::Over(seen) => Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    if seen > per_bundle {
+                        format!("larger than the {per_bundle}-byte limit for a signature")
+                    } else {
+                        format!(
+                            "the signatures of one verification are larger than the \
+                             {total}-byte limit in total"
+                        )
+                    },
+                )),
             })
-        } else {
-            read_bounded(path, per_bundle, || {
-                format!("larger than the {per_bundle}-byte limit for a signature")
-            })
-        }
-        .map_err(read_error)?;
+            .map_err(|source| VerifyError::ReadSignature {
+                path: path.to_path_buf(),
+                source,
+            })?;
         self.spent = self.spent.saturating_add(bytes.len() as u64);
         Bundle::parse(&bytes).map_err(|source| VerifyError::Malformed {
             path: path.to_path_buf(),
@@ -485,22 +490,26 @@ fn signed_file_names(resources: &[Resource], method: Method) -> HashSet<&str> {
         .collect()
 }
 
-fn read_bounded(
-    path: &Path,
-    limit: u64,
-    too_large: impl FnOnce() -> String,
-) -> std::io::Result<Vec<u8>> {
+/// A file read up to a limit: its bytes, or (over the limit) how large it is known to be —
+/// its size when opened, or the limit plus one if it grew while read.
+enum Bounded {
+    Within(Vec<u8>),
+    Over(u64),
+}
+
+fn read_bounded(path: &Path, limit: u64) -> std::io::Result<Bounded> {
     use std::io::Read;
     let file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    if len > limit {
+        return Ok(Bounded::Over(len));
+    }
     let mut bytes = Vec::new();
     file.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > limit {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            too_large(),
-        ));
+        return Ok(Bounded::Over(limit.saturating_add(1)));
     }
-    Ok(bytes)
+    Ok(Bounded::Within(bytes))
 }
 
 fn diff_reasons(diff: &ManifestDiff) -> Vec<String> {
