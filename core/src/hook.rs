@@ -509,6 +509,13 @@ mod tests {
     }
 
     #[test]
+    fn seals_inner_signature_is_a_conventional_place() {
+        assert!(
+            crate::verify::CONVENTIONAL_SIGNATURES.contains(&crate::deploy::INNER_SIGNATURE_NAME)
+        );
+    }
+
+    #[test]
     fn allowed_symlinks_do_not_lead_out_of_the_root() {
         let outside = tempfile::tempdir().unwrap();
         fs::write(outside.path().join("w.bin"), vec![7u8; 3000]).unwrap();

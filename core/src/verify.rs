@@ -454,7 +454,7 @@ fn verification_ignores(
 }
 
 /// The signature file's name inside the model when it is exempt from hashing: only where the
-/// signed `ignore_paths` names it, or at the conventional `MODEL/model.sig`, and never a file the
+/// signed `ignore_paths` names it, or at a conventional place ([`CONVENTIONAL_SIGNATURES`]), and never a file the
 /// statement signs or the model root itself. Any other file named as the signature is hashed like
 /// every model file, so naming a model file as "the signature" cannot hide it.
 fn signature_exemption(
@@ -472,11 +472,14 @@ fn signature_exemption(
         .iter()
         .filter_map(|p| RelPath::new(p).ok())
         .any(|p| p.as_str() != "." && name.starts_with(&p));
-    (signed_ignore || name.as_str() == CONVENTIONAL_SIGNATURE).then_some(name)
+    (signed_ignore || CONVENTIONAL_SIGNATURES.contains(&name.as_str())).then_some(name)
 }
 
-/// Where a signature inside a model is conventionally written (`MODEL/model.sig`).
-const CONVENTIONAL_SIGNATURE: &str = "model.sig";
+/// Where a signature inside a model is conventionally written: `MODEL/model.sig` (the default of
+/// `sign`), and `modelseal.sig`, where `seal` stores the plaintext signature inside the encrypted
+/// model (`deploy::INNER_SIGNATURE_NAME`, which it reserves: a model holding that file cannot
+/// be sealed).
+pub(crate) const CONVENTIONAL_SIGNATURES: [&str; 2] = ["model.sig", "modelseal.sig"];
 
 /// How many distinct files a statement signs (shards of one file count once).
 pub(crate) fn signed_file_count(statement: &Statement) -> usize {
