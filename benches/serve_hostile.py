@@ -2,13 +2,15 @@
 """`modelseal serve` under hostile callers (issue 17), stdlib only.
 
 Starts `modelseal serve` on 127.0.0.1 over a root holding a small signed model, then holds
-HOSTILE connections against it for --seconds, a quarter of each kind:
+HOSTILE connections against it for --seconds, a fifth of each kind:
 
 - slow headers: a request head sent one byte every few seconds (reopened when the server closes it);
 - slow bodies: a whole head and half a body, the rest never sent (reopened when answered 408);
 - FIFO signatures: requests naming 32 FIFOs made under the root, sent again as soon as answered;
 - big bundles: requests naming 32 different bundle-shaped 16 MiB files (hard links of one file,
-  valid JSON with a 12 MiB payload), sent again as soon as answered.
+  valid JSON with a 12 MiB payload), sent again as soon as answered;
+- big bundles within the limits: the same with 4 of those files (64 MiB in all, just under
+  --max-request-bytes), so each is read, parsed and checked.
 
 Side by side, LEGIT clients send verification requests for the small model (each must be 200 and
 allowed) and the server's VmHWM (peak RSS) and VmRSS are read from /proc. Prints latency
@@ -16,7 +18,7 @@ p50/p99/max of the legitimate requests, the peak RSS, and the answers the hostil
 Targets (issue 17): p99 < 100 ms, peak RSS < 256 MiB.
 
 Usage: python3 benches/serve_hostile.py [--binary target/release/modelseal] [--hostile 200]
-       [--legit 2] [--seconds 30] [--max-concurrent N]
+       [--legit 2] [--seconds 30] [--max-concurrent N] [--pace SECONDS]
 """
 
 import argparse
@@ -72,8 +74,8 @@ def proc_status(pid, field):
 class Hostile:
     """The hostile connections, each on its own thread, until `stop` is set."""
 
-    def __init__(self, host, port, stop):
-        self.host, self.port, self.stop = host, port, stop
+    def __init__(self, host, port, stop, pace):
+        self.host, self.port, self.stop, self.pace = host, port, stop, pace
         self.answers = collections.Counter()
         self.lock = threading.Lock()
 
@@ -95,7 +97,7 @@ class Hostile:
                     sock.sendall(bytes([byte]))
                     if self.stop.wait(3):
                         break
-                self.count("slow headers: completed (never)")
+                self.count("slow headers: still open at the end")
             except OSError:
                 self.count("slow headers: closed by the server")
             finally:
@@ -131,6 +133,8 @@ class Hostile:
                     self.count(f"{kind}: {resp.status}")
                     if resp.getheader("Connection", "").lower() == "close":
                         break
+                    if self.pace:
+                        self.stop.wait(self.pace)
             except (OSError, http.client.HTTPException):
                 self.count(f"{kind}: connection error")
             finally:
@@ -168,6 +172,9 @@ def main():
     parser.add_argument("--legit", type=int, default=2, help="legitimate clients")
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--max-concurrent", type=int, default=None)
+    parser.add_argument("--pace", type=float, default=0,
+                        help="seconds a repeating hostile connection waits between its requests "
+                             "(default 0: the next request as soon as the answer arrives)")
     args = parser.parse_args()
     if not os.path.exists(args.binary):
         raise SystemExit(f"{args.binary} missing: cargo build --release -p modelseal-cli")
@@ -202,13 +209,16 @@ def main():
         idle_rss = proc_status(proc.pid, "VmRSS")
 
         stop = threading.Event()
-        hostile = Hostile(host, port, stop)
+        hostile = Hostile(host, port, stop, args.pace)
         fifo = {"model": "llm", "signatures": [f"fifo{i:02d}.sig" for i in range(32)], "model_name": "prod/llm"}
         big = {"model": "llm", "signatures": [f"big{i:02d}.sig" for i in range(32)], "model_name": "prod/llm"}
+        within = dict(big, signatures=big["signatures"][:4])
         kinds = [hostile.slow_headers, hostile.slow_body,
                  lambda: hostile.repeat("fifo signatures", fifo),
-                 lambda: hostile.repeat("32 x 16 MiB bundles", big)]
-        threads = [threading.Thread(target=kinds[i % 4], daemon=True) for i in range(args.hostile)]
+                 lambda: hostile.repeat("32 x 16 MiB bundles", big),
+                 lambda: hostile.repeat("4 x 16 MiB bundles", within)]
+        threads = [threading.Thread(target=kinds[i % len(kinds)], daemon=True)
+                   for i in range(args.hostile)]
         for t in threads:
             t.start()
         time.sleep(2)  # every hostile connection open and sending
@@ -229,8 +239,9 @@ def main():
         proc.terminate()
         proc.wait(timeout=60)
 
-    print(f"hostile connections: {args.hostile} (a quarter each: slow headers, slow bodies, "
-          f"32 FIFO signatures, 32 x 16 MiB bundles); legitimate clients: {args.legit}; "
+    print(f"hostile connections: {args.hostile} (a fifth each: slow headers, slow bodies, "
+          f"32 FIFO signatures, 32 x 16 MiB bundles, 4 x 16 MiB bundles); "
+          f"pace {args.pace} s; legitimate clients: {args.legit}; "
           f"{args.seconds:.0f} s")
     if latencies:
         print(f"legitimate requests: {len(latencies)} answered 200, {len(errors)} failed; latency "

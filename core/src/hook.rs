@@ -94,6 +94,57 @@ impl VerifyRequest {
     }
 }
 
+impl VerifyRequest {
+    /// The signature files this request names, resolved under `root`, each once (a file named
+    /// twice, also under two spellings, is kept at its first name), with the name given; only
+    /// regular files are accepted (a FIFO or device named as a signature would block or stream
+    /// forever; the open itself refuses one swapped in after this check).
+    fn signature_files(&self, root: &ConfinedRoot) -> Result<Vec<(PathBuf, &str)>, RequestError> {
+        let mut files: Vec<(PathBuf, &str)> = Vec::new();
+        for name in &self.signatures {
+            let path = root.resolve(name)?;
+            if !std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
+                return Err(RequestError::Input {
+                    public: format!("{name}: not a regular file"),
+                    detail: format!("{name}: not a regular file"),
+                });
+            }
+            if !files.iter().any(|(p, _)| *p == path) {
+                files.push((path, name));
+            }
+        }
+        Ok(files)
+    }
+
+    /// How many bytes of signature files this request names, checked against `limits` without
+    /// opening any: what a server needs to know before it admits the request (a request that
+    /// would be refused costs no admission place, and a heavy one can be told apart).
+    pub fn signature_bytes(
+        &self,
+        root: &ConfinedRoot,
+        limits: BundleLimits,
+    ) -> Result<u64, RequestError> {
+        let mut total: u64 = 0;
+        for (path, name) in self.signature_files(root)? {
+            let len = std::fs::metadata(&path).map_or(0, |m| m.len());
+            let over = if len > limits.per_bundle.min(crate::oms::MAX_BUNDLE_BYTES) {
+                Some(limits.too_large())
+            } else {
+                total = total.saturating_add(len);
+                (total > limits.total).then(|| limits.too_large_in_total())
+            };
+            if let Some(source) = over {
+                let reason = format!("{name}: cannot read signature: {source}");
+                return Err(RequestError::Input {
+                    public: reason.clone(),
+                    detail: reason,
+                });
+            }
+        }
+        Ok(total)
+    }
+}
+
 impl Policy {
     /// Verifies the model `request` names under this policy, with every path confined to `root`
     /// and at most `limits` bytes of signature files read (one file at a time). A signature named
@@ -108,23 +159,8 @@ impl Policy {
         limits: BundleLimits,
     ) -> Result<PolicyDecision, RequestError> {
         let model = root.resolve(&request.model)?;
-        let mut signatures: Vec<PathBuf> = Vec::new();
-        let mut given: Vec<&str> = Vec::new();
-        for name in &request.signatures {
-            let path = root.resolve(name)?;
-            // A FIFO or device named as a signature would block or stream forever: only regular
-            // files are opened (the open itself refuses one swapped in after this check).
-            if !std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
-                return Err(RequestError::Input {
-                    public: format!("{name}: not a regular file"),
-                    detail: format!("{name}: not a regular file"),
-                });
-            }
-            if !signatures.contains(&path) {
-                signatures.push(path);
-                given.push(name);
-            }
-        }
+        let (signatures, given): (Vec<PathBuf>, Vec<&str>) =
+            request.signature_files(root)?.into_iter().unzip();
         let options = PolicyVerifyOptions {
             // Default (None): as `verify --policy`, of the resolved path — the envelope's name
             // for an encrypted model, else the last component (of a symlink's target).

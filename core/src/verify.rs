@@ -184,6 +184,28 @@ impl Default for BundleLimits {
     }
 }
 
+impl BundleLimits {
+    /// The error for one signature file over [`BundleLimits::per_bundle`].
+    pub fn too_large(&self) -> std::io::Error {
+        let limit = self.per_bundle.min(oms::MAX_BUNDLE_BYTES);
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than the {limit}-byte limit for a signature"),
+        )
+    }
+
+    /// The error for signature files over [`BundleLimits::total`] together.
+    pub fn too_large_in_total(&self) -> std::io::Error {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "the signatures of one verification are larger than the {}-byte limit in total",
+                self.total
+            ),
+        )
+    }
+}
+
 /// What is left of [`BundleLimits`] while the signature files of one verification are read, one
 /// at a time (each is parsed and checked before the next is read, so at most one is in memory).
 #[derive(Debug)]
@@ -203,21 +225,11 @@ impl BundleBudget {
     pub fn read(&mut self, path: &Path) -> Result<Bundle, VerifyError> {
         let per_bundle = self.limits.per_bundle.min(oms::MAX_BUNDLE_BYTES);
         let left = self.limits.total.saturating_sub(self.spent);
-        let total = self.limits.total;
         let bytes = read_bounded(path, per_bundle.min(left))
             .and_then(|bytes| match bytes {
                 Bounded::Within(bytes) => Ok(bytes),
-                Bounded::Over(seen) => Err(std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    if seen > per_bundle {
-                        format!("larger than the {per_bundle}-byte limit for a signature")
-                    } else {
-                        format!(
-                            "the signatures of one verification are larger than the \
-                             {total}-byte limit in total"
-                        )
-                    },
-                )),
+                Bounded::Over(seen) if seen > per_bundle => Err(self.limits.too_large()),
+                Bounded::Over(_) => Err(self.limits.too_large_in_total()),
             })
             .map_err(|source| VerifyError::ReadSignature {
                 path: path.to_path_buf(),
@@ -507,7 +519,9 @@ fn read_bounded(path: &Path, limit: u64) -> std::io::Result<Bounded> {
     if len > limit {
         return Ok(Bounded::Over(len));
     }
-    let mut bytes = Vec::new();
+    // Sized from the file (plus the byte that shows growth), so a large file is not copied
+    // through doubling buffers.
+    let mut bytes = Vec::with_capacity(usize::try_from(len).map_or(0, |n| n.saturating_add(1)));
     file.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > limit {
         return Ok(Bounded::Over(limit.saturating_add(1)));

@@ -41,11 +41,19 @@ pub struct App {
     admitted: Arc<Semaphore>,
     /// Verification slots.
     slots: Arc<Semaphore>,
+    /// Places for heavy requests (more than [`LIGHT_REQUEST_BYTES`] of signatures), admitted
+    /// or running: half the slots, so heavy requests never hold every slot.
+    heavy: Arc<Semaphore>,
     /// Requests whose body is being received.
     receiving: Arc<AtomicUsize>,
     /// Verifications still running past their deadline (their callers got 504).
     overdue: Arc<AtomicUsize>,
 }
+
+/// Signature bytes up to which a request is light. Real bundles are a few KiB (a keyless one
+/// with its log entries some tens); a request over this is heavy and may hold only half the
+/// verification slots, so requests naming many large files cannot keep ordinary ones waiting.
+const LIGHT_REQUEST_BYTES: u64 = 1 << 20;
 
 /// Counts one in `counter` while alive.
 struct Counted(Arc<AtomicUsize>);
@@ -80,6 +88,7 @@ impl App {
             log,
             admitted: Arc::new(Semaphore::new(limits.max_concurrent + limits.max_queue)),
             slots: Arc::new(Semaphore::new(limits.max_concurrent)),
+            heavy: Arc::new(Semaphore::new((limits.max_concurrent / 2).max(1))),
             receiving: Arc::new(AtomicUsize::new(0)),
             overdue: Arc::new(AtomicUsize::new(0)),
         }
@@ -159,16 +168,32 @@ async fn verify(State(app): State<Arc<App>>, request: Request) -> Response {
         Ok(request) => request,
         Err(err) => return error(StatusCode::BAD_REQUEST, "malformed", &err.to_string()),
     };
+    // Before admission: the signature files are resolved and sized (not opened), so a request
+    // that would be refused for them takes no admission place.
+    let checked = {
+        let (app, policy, request) = (app.clone(), policy.clone(), request.clone());
+        tokio::task::spawn_blocking(move || {
+            request
+                .signature_bytes(&app.root, app.limits.bundles)
+                .map_err(|err| answer(&app, &policy, &request, Err(err)))
+        })
+        .await
+    };
+    let bytes = match checked {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(response)) => return response,
+        Err(join) => return task_failed(&app, &join),
+    };
+    let heavy = if bytes > LIGHT_REQUEST_BYTES {
+        match app.heavy.clone().try_acquire_owned() {
+            Ok(permit) => Some(permit),
+            Err(_) => return saturated(),
+        }
+    } else {
+        None
+    };
     let Ok(admitted) = app.admitted.clone().try_acquire_owned() else {
-        let mut response = error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "saturated",
-            "too many requests in flight; retry later",
-        );
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
-        return response;
+        return saturated();
     };
     let Ok(Ok(slot)) = timeout_at(deadline, app.slots.clone().acquire_owned()).await else {
         return timed_out();
@@ -177,19 +202,12 @@ async fn verify(State(app): State<Arc<App>>, request: Request) -> Response {
     let mut task = tokio::task::spawn_blocking(move || {
         // Both permits live as long as the verification, even past a timeout, so the
         // concurrency bound holds for the CPU work itself.
-        let _permits = (slot, admitted);
+        let _permits = (slot, admitted, heavy);
         decide(&task_app, &policy, &request)
     });
     match timeout_at(deadline, &mut task).await {
         Ok(Ok(response)) => response,
-        Ok(Err(join)) => {
-            app.log.error("verification task failed", &join.to_string());
-            error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "verification failed unexpectedly",
-            )
-        }
+        Ok(Err(join)) => task_failed(&app, &join),
         Err(_) => {
             // The verification cannot be interrupted: it is overdue until it ends.
             let overdue = Counted::enter(&app.overdue);
@@ -223,6 +241,16 @@ async fn read_body(body: Body, limit: usize, deadline: Instant) -> Result<Vec<u8
 /// Decides `request` under `policy` and audits it (on a blocking thread).
 fn decide(app: &App, policy: &Policy, request: &VerifyRequest) -> Response {
     let result = policy.verify_request(&app.root, request, app.limits.bundles);
+    answer(app, policy, request, result)
+}
+
+/// Audits `result` and turns it into the answer (on a blocking thread).
+fn answer(
+    app: &App,
+    policy: &Policy,
+    request: &VerifyRequest,
+    result: Result<PolicyDecision, RequestError>,
+) -> Response {
     let audit_path = app.audit_log.as_deref().or(policy.audit_log());
     if let Some(path) = audit_path {
         let failure = |e: &RequestError| Failure::Error(e.to_string());
@@ -299,6 +327,27 @@ fn too_large(limit: usize) -> Response {
         StatusCode::PAYLOAD_TOO_LARGE,
         "too_large",
         &format!("request body larger than {limit} bytes"),
+    )
+}
+
+fn saturated() -> Response {
+    let mut response = error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "saturated",
+        "too many requests in flight; retry later",
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+    response
+}
+
+fn task_failed(app: &App, join: &tokio::task::JoinError) -> Response {
+    app.log.error("verification task failed", &join.to_string());
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "verification failed unexpectedly",
     )
 }
 
