@@ -55,6 +55,12 @@ pub struct App {
 /// verification slots, so requests naming many large files cannot keep ordinary ones waiting.
 const LIGHT_REQUEST_BYTES: u64 = 1 << 20;
 
+/// The check before admission: the request's signature bytes, or its (audited) answer.
+enum Precheck {
+    Admit(u64),
+    Refused(Response),
+}
+
 /// Counts one in `counter` while alive.
 struct Counted(Arc<AtomicUsize>);
 
@@ -173,15 +179,16 @@ async fn verify(State(app): State<Arc<App>>, request: Request) -> Response {
     let checked = {
         let (app, policy, request) = (app.clone(), policy.clone(), request.clone());
         tokio::task::spawn_blocking(move || {
-            request
-                .signature_bytes(&app.root, app.limits.bundles)
-                .map_err(|err| answer(&app, &policy, &request, Err(err)))
+            match request.signature_bytes(&app.root, app.limits.bundles) {
+                Ok(bytes) => Precheck::Admit(bytes),
+                Err(err) => Precheck::Refused(answer(&app, &policy, &request, Err(err))),
+            }
         })
         .await
     };
     let bytes = match checked {
-        Ok(Ok(bytes)) => bytes,
-        Ok(Err(response)) => return response,
+        Ok(Precheck::Admit(bytes)) => bytes,
+        Ok(Precheck::Refused(response)) => return response,
         Err(join) => return task_failed(&app, &join),
     };
     let heavy = if bytes > LIGHT_REQUEST_BYTES {
