@@ -9,8 +9,8 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use modelseal::digest::{hash_tree, HashAlgorithm, Method, SerializationConfig};
+use modelseal::internals::tree::{walk, ModelTree, WalkOptions};
 use modelseal::progress::NoProgress;
-use modelseal::tree::{walk, ModelTree, WalkOptions};
 use std::io::Write;
 use std::path::Path;
 use std::time::Duration;

@@ -55,7 +55,7 @@ fn bench(c: &mut Criterion) {
     let path = |name: &str| dir.path().join(name);
     let mut public = None;
     for name in ["release", "ci"] {
-        let key = modelseal::keys::file::generate_signing_key(
+        let key = modelseal::internals::keys::file::generate_signing_key(
             KeyAlgorithm::EcP256,
             &path(&format!("{name}.pem")),
             Some(&path(&format!("{name}.pub.pem"))),
@@ -68,7 +68,7 @@ fn bench(c: &mut Criterion) {
     std::fs::create_dir(&model).unwrap();
     std::fs::write(model.join("weights.bin"), vec![7u8; 1024]).unwrap();
     let key: KeyRef = path("release.pem").to_str().unwrap().parse().unwrap();
-    let signer = modelseal::keys::open::open_signer(&key, &KeyOptions::default()).unwrap();
+    let signer = modelseal::internals::keys::open_signer(&key, &KeyOptions::default()).unwrap();
     let sig = path("model.sig");
     let options = SignOptions {
         signature: Some(sig.clone()),

@@ -5,8 +5,8 @@
 
 use modelseal::digest::{self, HashAlgorithm, Method, SerializationConfig};
 
+use modelseal::internals::tree::{self, WalkOptions};
 use modelseal::progress::NoProgress;
-use modelseal::tree::{self, WalkOptions};
 use std::path::PathBuf;
 use std::time::Instant;
 

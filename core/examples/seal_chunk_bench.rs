@@ -4,8 +4,8 @@
 //!
 //! Run: `cargo run --release -p modelseal --example seal_chunk_bench -- [MiB] [dir]`.
 
-use modelseal::envelope::keyschedule::KeySchedule;
-use modelseal::envelope::stream::{
+use modelseal::internals::envelope::keyschedule::KeySchedule;
+use modelseal::internals::envelope::stream::{
     decrypt_jobs, encrypt_jobs, ChunkLayout, ChunkReader, FileCipher, Job,
 };
 use modelseal::keys::DataKey;
@@ -104,7 +104,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// AEAD throughput without file I/O: 256 MiB sealed chunk by chunk, 4 passes, 1 and 2 threads.
 fn in_memory(
-    keys: &modelseal::envelope::keyschedule::FileKeys,
+    keys: &modelseal::internals::envelope::keyschedule::FileKeys,
 ) -> Result<(), Box<dyn std::error::Error>> {
     use rayon::prelude::*;
     let total: usize = 256 << 20;

@@ -9,7 +9,8 @@
 //! (relative) paths, never the server's directory layout.
 
 use crate::error::ErrorClass;
-use crate::fs::confine::{ConfineError, ConfinedRoot};
+use crate::fs::confine::ConfineError;
+pub use crate::fs::confine::ConfinedRoot;
 use crate::policy::{Policy, PolicyDecision, PolicyVerifyOptions};
 use crate::progress::NoProgress;
 use crate::verify::{BundleLimits, VerifyError};

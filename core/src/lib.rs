@@ -11,22 +11,94 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+// The public API: the operations and the types their callers name. Each module below says what it
+// guarantees; the most used entry points are also re-exported at the root.
 pub mod audit;
 pub mod deploy;
 pub mod digest;
 pub mod envelope;
 pub mod error;
-pub mod fs;
 pub mod hook;
 pub mod inspect;
 pub mod keys;
-pub mod oms;
+pub mod load;
 pub mod policy;
 pub mod progress;
 pub mod report;
-pub mod rng;
 pub mod sign;
-pub mod sigstore;
-pub mod tree;
 pub mod trust;
 pub mod verify;
+
+// Implementation floors that callers reach only through the modules above (and tests, fuzz
+// targets and benchmarks through `internals`).
+mod fs;
+mod oms;
+mod rng;
+mod sigstore;
+mod tree;
+
+pub use deploy::{seal_model, unseal_model, DeployError, SealOptions, UnsealOptions};
+pub use envelope::{decrypt, encrypt, inspect_encrypted, rewrap, SealError};
+pub use error::ErrorClass;
+pub use keys::{KeyError, KeyOptions, KeyRef};
+pub use load::{open_model, OpenedModel};
+pub use policy::{Policy, PolicyDecision, PolicyError};
+pub use progress::{NoProgress, Progress};
+pub use sign::{sign_model, SignError, SignOptions};
+pub use trust::{Trust, TrustOptions};
+pub use verify::{verify_model, VerifyError, VerifyOptions};
+
+/// Every module, including the implementation floors, for modelseal's own integration tests,
+/// fuzz targets and benchmarks. **Unstable**: not part of the API, may change in any release.
+#[doc(hidden)]
+pub mod internals {
+    #![allow(missing_docs)]
+    pub use crate::{
+        audit, deploy, digest, error, hook, inspect, policy, progress, report, sign, trust, verify,
+    };
+    pub mod fs {
+        pub use crate::fs::*;
+    }
+    pub mod oms {
+        pub use crate::oms::*;
+    }
+    pub mod rng {
+        pub use crate::rng::*;
+    }
+    pub mod sigstore {
+        pub use crate::sigstore::*;
+    }
+    pub mod tree {
+        pub use crate::tree::*;
+    }
+    pub mod envelope {
+        pub use crate::envelope::*;
+        pub mod authenticate {
+            pub use crate::envelope::authenticate::*;
+        }
+        pub mod format {
+            pub use crate::envelope::format::*;
+        }
+        pub mod keyschedule {
+            pub use crate::envelope::keyschedule::*;
+        }
+        pub mod stream {
+            pub use crate::envelope::stream::*;
+        }
+    }
+    pub mod keys {
+        pub use crate::keys::*;
+        pub mod awskms {
+            pub use crate::keys::awskms::*;
+        }
+        pub mod file {
+            pub use crate::keys::file::*;
+        }
+        pub mod open {
+            pub use crate::keys::open::*;
+        }
+        pub mod pkcs11 {
+            pub use crate::keys::pkcs11::*;
+        }
+    }
+}

@@ -22,6 +22,7 @@ use crate::envelope::format::Layout;
 use crate::envelope::{DecryptSummary, EncryptSummary, EncryptedSummary, SealError};
 use crate::inspect::SignatureSummary;
 use crate::keys::file::GeneratedKey;
+use crate::load::OpenedModel;
 use crate::policy::{PolicyDecision, RuleRef};
 use crate::sign::SignOutcome;
 use crate::trust::SignerIdentity;
@@ -276,14 +277,52 @@ pub struct PyVerified {
 
 impl From<&VerifiedModel> for PyVerified {
     fn from(verified: &VerifiedModel) -> PyVerified {
-        let signer = Signer::from(verified.signer());
-        let serialization = Serialization::from(verified.serialization());
+        PyVerified::of(
+            verified.model(),
+            verified.signature(),
+            verified.subject_name(),
+            verified.root_digest_hex(),
+            verified.resources().len(),
+            verified.signer(),
+            verified.serialization(),
+        )
+    }
+}
+
+/// What `modelseal.open_model` says of the model it opened: the same dict as `verify` returns
+/// (the files are verified later, as they are read).
+impl From<&OpenedModel> for PyVerified {
+    fn from(opened: &OpenedModel) -> PyVerified {
+        PyVerified::of(
+            opened.model(),
+            opened.signature(),
+            opened.subject_name(),
+            opened.root_digest_hex(),
+            opened.resource_count(),
+            opened.signer(),
+            opened.serialization(),
+        )
+    }
+}
+
+impl PyVerified {
+    fn of(
+        model: &Path,
+        signature: &Path,
+        subject_name: &str,
+        root_digest: String,
+        resources: usize,
+        signer: &SignerIdentity,
+        serialization: &SerializationConfig,
+    ) -> PyVerified {
+        let signer = Signer::from(signer);
+        let serialization = Serialization::from(serialization);
         PyVerified {
-            model: text(verified.model()),
-            signature: text(verified.signature()),
-            model_name: verified.subject_name().to_string(),
-            root_digest: verified.root_digest_hex(),
-            resources: verified.resources().len(),
+            model: text(model),
+            signature: text(signature),
+            model_name: subject_name.to_string(),
+            root_digest,
+            resources,
             signer_method: signer.method,
             signer_algorithm: signer.algorithm,
             key_hint: signer.key_hint,

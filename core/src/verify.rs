@@ -263,7 +263,7 @@ pub fn verify_model(
 }
 
 /// Checks the bundle's signer and signature, then parses the signed statement.
-fn verify_bundle(
+pub(crate) fn verify_bundle(
     bundle: &Bundle,
     path: &Path,
     trust: &Trust,
@@ -315,20 +315,7 @@ pub(crate) fn check_model(
     progress: &dyn Progress,
 ) -> Result<Option<RelPath>, VerifyError> {
     let config = &statement.serialization;
-    let signed_files = signed_file_names(&statement.resources, config.method);
-    let (ignore, exempt) = verification_ignores(model, signature, config, options, &signed_files);
-    let walk = WalkOptions {
-        ignore,
-        // The defaults are added explicitly by `verification_ignores`, minus any the signer hashed.
-        ignore_git_paths: false,
-        allow_symlinks: config.allow_symlinks,
-    };
-    let mut model_tree = tree::walk(model, &walk)?;
-    if options.ignore_unsigned_files {
-        model_tree
-            .files
-            .retain(|f| signed_files.contains(f.name.as_str()));
-    }
+    let (mut model_tree, exempt) = walk_with_exemption(model, signature, statement, options)?;
     // Names (and shard ranges) first: a file is read only if the signed manifest lists exactly
     // the resources it gives, so naming a large tree with a small model's signature costs a
     // walk, not a hash of the tree.
@@ -349,6 +336,43 @@ pub(crate) fn check_model(
             diff,
         })
     }
+}
+
+/// Lists `model` as verification sees it under `statement`: the signed and the caller's ignores,
+/// symlinks as the signer allowed them, and (with `ignore_unsigned_files`) only signed files.
+pub(crate) fn walk_for(
+    model: &Path,
+    signature: &Path,
+    statement: &Statement,
+    options: &VerifyOptions,
+) -> Result<tree::ModelTree, VerifyError> {
+    Ok(walk_with_exemption(model, signature, statement, options)?.0)
+}
+
+/// [`walk_for`], also naming the signature file when it lies inside the model and is exempt
+/// ([`signature_exemption`]).
+fn walk_with_exemption(
+    model: &Path,
+    signature: &Path,
+    statement: &Statement,
+    options: &VerifyOptions,
+) -> Result<(tree::ModelTree, Option<RelPath>), VerifyError> {
+    let config = &statement.serialization;
+    let signed_files = signed_file_names(&statement.resources, config.method);
+    let (ignore, exempt) = verification_ignores(model, signature, config, options, &signed_files);
+    let walk = WalkOptions {
+        ignore,
+        // The defaults are added explicitly by `verification_ignores`, minus any the signer hashed.
+        ignore_git_paths: false,
+        allow_symlinks: config.allow_symlinks,
+    };
+    let mut model_tree = tree::walk(model, &walk)?;
+    if options.ignore_unsigned_files {
+        model_tree
+            .files
+            .retain(|f| signed_files.contains(f.name.as_str()));
+    }
+    Ok((model_tree, exempt))
 }
 
 /// Refuses a file of `model_tree` that resolves outside `root` (canonical).

@@ -265,17 +265,26 @@ fn unit_of<'a>(units: &'a [Unit], path: &[String]) -> Option<&'a Unit> {
         .max_by_key(|u| u.path.len())
 }
 
-/// What the check found: imports of a higher floor, paths outside the table, and cycles.
+/// The key backends (`docs/ARCHITECTURE.md`, rule 1): each imports only the key seams below it,
+/// never another backend, so that a new backend is one new folder.
+const BACKENDS: [&str; 3] = ["keys::file", "keys::pkcs11", "keys::awskms"];
+
+/// What the check found: imports of a higher floor, imports of one backend by another, paths
+/// outside the table, and cycles.
 #[derive(Debug, Default)]
 struct Findings {
     upward: Vec<String>,
+    sideways: Vec<String>,
     unknown: Vec<String>,
     cycles: Vec<String>,
 }
 
 impl Findings {
     fn is_clean(&self) -> bool {
-        self.upward.is_empty() && self.unknown.is_empty() && self.cycles.is_empty()
+        self.upward.is_empty()
+            && self.sideways.is_empty()
+            && self.unknown.is_empty()
+            && self.cycles.is_empty()
     }
 }
 
@@ -338,6 +347,14 @@ fn check(units: &[Unit], files: &[(PathBuf, String)]) -> Findings {
             };
             if to.path == from.path {
                 continue;
+            }
+            if BACKENDS.contains(&name(from).as_str()) && BACKENDS.contains(&name(to).as_str()) {
+                findings.sideways.push(format!(
+                    "{}: backend {} imports backend {}",
+                    rel.display(),
+                    name(from),
+                    name(to)
+                ));
             }
             if to.floor > from.floor {
                 findings.upward.push(format!(
@@ -451,8 +468,9 @@ fn core_modules_import_only_their_floor_or_lower_and_form_no_cycle() {
     let findings = check(&units, &files);
     assert!(
         findings.is_clean(),
-        "core's modules break the floors of docs/ARCHITECTURE.md:\n  upward imports:\n    {}\n  unknown:\n    {}\n  cycles:\n    {}",
+        "core's modules break the floors of docs/ARCHITECTURE.md:\n  upward imports:\n    {}\n  backend imports backend:\n    {}\n  unknown:\n    {}\n  cycles:\n    {}",
         findings.upward.join("\n    "),
+        findings.sideways.join("\n    "),
         findings.unknown.join("\n    "),
         findings.cycles.join("\n    ")
     );
@@ -462,7 +480,7 @@ fn core_modules_import_only_their_floor_or_lower_and_form_no_cycle() {
 #[test]
 fn the_import_check_finds_upward_imports_cycles_and_unknown_modules() {
     let units = read_floors(
-        "<!-- floors:begin -->\n| floor | modules |\n|---|---|\n| 0 | `fs` |\n| 1 | `keys`, `tree` |\n| 2 | `keys::file` |\n<!-- floors:end -->",
+        "<!-- floors:begin -->\n| floor | modules |\n|---|---|\n| 0 | `fs` |\n| 1 | `keys`, `tree` |\n| 2 | `keys::file`, `keys::pkcs11` |\n<!-- floors:end -->",
     );
     let file = |p: &str, s: &str| (PathBuf::from(p), s.to_owned());
     let files = vec![
@@ -485,6 +503,11 @@ fn the_import_check_finds_upward_imports_cycles_and_unknown_modules() {
             "// crate::nowhere\n#[cfg(test)]\nmod tests { use crate::nowhere; }\n#[cfg(test)]\nmod vectors;\n",
         ),
         file("keys/file/vectors/mod.rs", "use crate::nowhere;\n"),
+        // one backend reaching into another, on the same floor: sideways
+        file(
+            "keys/pkcs11/wrap.rs",
+            "use crate::keys::file::rsa::X;\nuse crate::keys::Stanza;\n",
+        ),
     ];
     let findings = check(&units, &files);
     assert_eq!(
@@ -494,6 +517,10 @@ fn the_import_check_finds_upward_imports_cycles_and_unknown_modules() {
             "fs/atomic.rs: fs (floor 0) imports keys::file (floor 2)",
             "fs/atomic.rs: fs (floor 0) imports tree (floor 1)"
         ]
+    );
+    assert_eq!(
+        findings.sideways,
+        vec!["keys/pkcs11/wrap.rs: backend keys::pkcs11 imports backend keys::file"]
     );
     assert_eq!(findings.cycles, vec!["keys <-> tree"]);
     assert_eq!(

@@ -3,6 +3,7 @@
 
 mod architecture;
 mod keys_trust;
+mod load;
 mod oms;
 mod oms_conformance;
 mod oms_proptest;

@@ -6,8 +6,10 @@
 //! The Python interpreter is `$MODELSEAL_PYTHON`, else `<repo>/.venv/bin/python` (made by
 //! scripts/setup.sh); a missing one fails these tests with a message saying so.
 
-use modelseal::keys::{self, KeyAlgorithm, KeyError, KeyOptions, KeyRef, PublicKey, Signer};
-use modelseal::oms::VerificationMaterial;
+use modelseal::internals::keys::{
+    self, KeyAlgorithm, KeyError, KeyOptions, KeyRef, PublicKey, Signer,
+};
+use modelseal::internals::oms::VerificationMaterial;
 use modelseal::trust::{Trust, TrustError};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -143,7 +145,7 @@ fn private_keys_load_in_every_supported_format() {
     for (private, public, algorithm) in cases {
         let path = secret(dir.path(), private);
         let expected = keys::file::load_public_key(&pki(public)).unwrap();
-        let signer = keys::open::open_signer(&file_ref(&path), &KeyOptions::default()).unwrap();
+        let signer = keys::open_signer(&file_ref(&path), &KeyOptions::default()).unwrap();
         assert_eq!(signer.public_key(), &expected, "{private}");
         assert_eq!(signer.public_key().algorithm(), algorithm);
         assert_eq!(signer.key_id(), format!("file:{}", path.display()));
@@ -153,7 +155,7 @@ fn private_keys_load_in_every_supported_format() {
         // The public half of a private key file, as a verifier would load it.
         assert_eq!(keys::file::load_public_key(&path).unwrap(), expected);
         assert_eq!(
-            keys::open::public_key_of(&file_ref(&path), &KeyOptions::default()).unwrap(),
+            keys::public_key_of(&file_ref(&path), &KeyOptions::default()).unwrap(),
             expected
         );
     }
@@ -175,21 +177,21 @@ fn encrypted_pkcs8_needs_the_right_passphrase() {
             ..Default::default()
         };
         assert_eq!(
-            keys::open::open_signer(&key, &good).unwrap().public_key(),
+            keys::open_signer(&key, &good).unwrap().public_key(),
             &expected,
             "{file}"
         );
-        assert_eq!(keys::open::public_key_of(&key, &good).unwrap(), expected);
+        assert_eq!(keys::public_key_of(&key, &good).unwrap(), expected);
 
         let bad = KeyOptions {
             password_file: Some(wrong.clone()),
             ..Default::default()
         };
-        let err = keys::open::open_signer(&key, &bad).unwrap_err();
+        let err = keys::open_signer(&key, &bad).unwrap_err();
         assert!(matches!(err, KeyError::Parse { .. }), "{err:?}");
         assert!(err.to_string().contains("wrong passphrase"), "{err}");
 
-        let err = keys::open::open_signer(&key, &KeyOptions::default()).unwrap_err();
+        let err = keys::open_signer(&key, &KeyOptions::default()).unwrap_err();
         assert!(err.to_string().contains("encrypted"), "{err}");
         let name = Path::new(file).file_name().unwrap().to_str().unwrap();
         assert!(err.to_string().contains(name), "{err}");
@@ -206,14 +208,14 @@ fn unsupported_encryptions_and_algorithms_are_named() {
     };
 
     let sha1 = secret(dir.path(), "keys/p256-encrypted-sha1.pem");
-    let err = keys::open::open_signer(&file_ref(&sha1), &options).unwrap_err();
+    let err = keys::open_signer(&file_ref(&sha1), &options).unwrap_err();
     assert!(
         matches!(&err, KeyError::Unsupported(m) if m.contains("HMAC-SHA1") && m.contains("p256-encrypted-sha1.pem")),
         "{err}"
     );
 
     let legacy = secret(dir.path(), "keys/p256-legacy-encrypted.pem");
-    let err = keys::open::open_signer(&file_ref(&legacy), &options).unwrap_err();
+    let err = keys::open_signer(&file_ref(&legacy), &options).unwrap_err();
     assert!(
         err.to_string().contains("legacy OpenSSL-encrypted PEM"),
         "{err}"
@@ -226,7 +228,7 @@ fn unsupported_encryptions_and_algorithms_are_named() {
         ("keys/secp256k1.pub.pem", "secp256k1"),
     ] {
         let path = secret(dir.path(), file);
-        let err = keys::open::public_key_of(&file_ref(&path), &options).unwrap_err();
+        let err = keys::public_key_of(&file_ref(&path), &options).unwrap_err();
         match &err {
             KeyError::Unsupported(m) => {
                 assert!(
@@ -237,7 +239,7 @@ fn unsupported_encryptions_and_algorithms_are_named() {
             other => panic!("{file}: expected Unsupported, got {other:?}"),
         }
     }
-    let err = keys::open::open_signer(
+    let err = keys::open_signer(
         &file_ref(&secret(dir.path(), "keys/rsa-2048.pem")),
         &options,
     )
@@ -249,7 +251,7 @@ fn unsupported_encryptions_and_algorithms_are_named() {
 fn readable_secrets_are_refused_unless_allowed() {
     let dir = tempfile::tempdir().unwrap();
     let key = copy_with_mode(dir.path(), "keys/p256-pkcs8.pem", 0o644);
-    let err = keys::open::open_signer(&file_ref(&key), &KeyOptions::default()).unwrap_err();
+    let err = keys::open_signer(&file_ref(&key), &KeyOptions::default()).unwrap_err();
     match &err {
         KeyError::InsecurePermissions { path, mode } => {
             assert_eq!(path, &key);
@@ -262,7 +264,7 @@ fn readable_secrets_are_refused_unless_allowed() {
         allow_insecure_permissions: true,
         ..Default::default()
     };
-    keys::open::open_signer(&file_ref(&key), &allow).unwrap();
+    keys::open_signer(&file_ref(&key), &allow).unwrap();
     // A verifier reading the public half of a private key file is held to the same rule.
     assert!(matches!(
         keys::file::load_public_key(&key),
@@ -277,7 +279,7 @@ fn readable_secrets_are_refused_unless_allowed() {
         password_file: Some(password.clone()),
         ..Default::default()
     };
-    let err = keys::open::open_signer(&file_ref(&encrypted), &options).unwrap_err();
+    let err = keys::open_signer(&file_ref(&encrypted), &options).unwrap_err();
     assert!(
         matches!(&err, KeyError::InsecurePermissions { path, .. } if path == &password),
         "{err:?}"
@@ -286,7 +288,7 @@ fn readable_secrets_are_refused_unless_allowed() {
         password_file: Some(password),
         allow_insecure_permissions: true,
     };
-    keys::open::open_signer(&file_ref(&encrypted), &options).unwrap();
+    keys::open_signer(&file_ref(&encrypted), &options).unwrap();
 }
 
 #[test]
@@ -297,9 +299,9 @@ fn debug_output_holds_no_key_material() {
     let path = secret(dir.path(), "keys/p256-pkcs8.pem");
     let pem = std::fs::read_to_string(&path).unwrap();
     let scalar = p256::SecretKey::from_pkcs8_pem(&pem).unwrap().to_bytes();
-    let signer = keys::open::open_signer(&file_ref(&path), &KeyOptions::default()).unwrap();
+    let signer = keys::open_signer(&file_ref(&path), &KeyOptions::default()).unwrap();
     let leaf_dir = tempfile::tempdir().unwrap();
-    let cert_signer = keys::open::open_certificate_signer(
+    let cert_signer = keys::open_certificate_signer(
         &file_ref(&secret(leaf_dir.path(), "certs/leaf-digital-signature.key")),
         &KeyOptions::default(),
         &pki("certs/leaf-digital-signature.pem"),
@@ -365,7 +367,7 @@ fn rust_signatures_verify_in_python_cryptography() {
     let dir = tempfile::tempdir().unwrap();
     let mut args = vec![hex::encode(PAE)];
     for (private, public) in EC_KEYS {
-        let signer = keys::open::open_signer(
+        let signer = keys::open_signer(
             &file_ref(&secret(dir.path(), private)),
             &KeyOptions::default(),
         )
@@ -409,7 +411,7 @@ fn flip_s_p256(der: &[u8]) -> Vec<u8> {
 #[test]
 fn high_s_signatures_are_accepted_like_openssl_does() {
     let dir = tempfile::tempdir().unwrap();
-    let signer = keys::open::open_signer(
+    let signer = keys::open_signer(
         &file_ref(&secret(dir.path(), "keys/p256-pkcs8.pem")),
         &KeyOptions::default(),
     )
@@ -483,7 +485,7 @@ fn generated_keys_are_private_atomic_and_readable_by_python() {
         // Python cryptography (OpenSSL) reads the private key and derives the same public PEM.
         let private_str = private.display().to_string();
         assert_eq!(run_python(PY_LOAD_PRIVATE, &[&private_str]), key.to_pem());
-        let signer = keys::open::open_signer(&file_ref(&private), &KeyOptions::default()).unwrap();
+        let signer = keys::open_signer(&file_ref(&private), &KeyOptions::default()).unwrap();
         key.verify(PAE, &signer.sign(PAE).unwrap()).unwrap();
 
         // No overwrite without force, and then nothing is written at all.
@@ -519,17 +521,16 @@ fn generated_keys_are_private_atomic_and_readable_by_python() {
 
 #[test]
 fn signing_needs_a_private_key() {
-    let err = keys::open::open_signer(&file_ref(&pki("keys/p256.pub.pem")), &KeyOptions::default())
+    let err = keys::open_signer(&file_ref(&pki("keys/p256.pub.pem")), &KeyOptions::default())
         .unwrap_err();
     assert!(
         err.to_string().contains("signing needs the private key"),
         "{err}"
     );
-    let err =
-        keys::open::open_signer(&file_ref(&pki("README.md")), &KeyOptions::default()).unwrap_err();
+    let err = keys::open_signer(&file_ref(&pki("README.md")), &KeyOptions::default()).unwrap_err();
     assert!(err.to_string().contains("no PEM block found"), "{err}");
-    let err = keys::open::open_signer(&file_ref(&pki("keys/missing.pem")), &KeyOptions::default())
-        .unwrap_err();
+    let err =
+        keys::open_signer(&file_ref(&pki("keys/missing.pem")), &KeyOptions::default()).unwrap_err();
     assert!(matches!(err, KeyError::Io { .. }), "{err:?}");
 }
 
@@ -539,7 +540,7 @@ fn a_certificate_file_gives_its_public_key() {
     let from_cert = keys::file::load_public_key(&pki("certs/leaf-digital-signature.pem")).unwrap();
     let key = secret(dir.path(), "certs/leaf-digital-signature.key");
     assert_eq!(
-        keys::open::public_key_of(&file_ref(&key), &KeyOptions::default()).unwrap(),
+        keys::public_key_of(&file_ref(&key), &KeyOptions::default()).unwrap(),
         from_cert
     );
 }
@@ -552,7 +553,7 @@ fn leaf_signer(dir: &Path, leaf: &str, chain: &[&str]) -> Box<dyn Signer> {
         .iter()
         .map(|c| pki(&format!("certs/{c}.pem")))
         .collect();
-    keys::open::open_certificate_signer(
+    keys::open_certificate_signer(
         &file_ref(&key),
         &KeyOptions::default(),
         &pki(&format!("certs/{leaf}.pem")),
@@ -562,7 +563,7 @@ fn leaf_signer(dir: &Path, leaf: &str, chain: &[&str]) -> Box<dyn Signer> {
 }
 
 fn cert_der(name: &str) -> Vec<u8> {
-    keys::file::read_certificate_file(&pki(&format!("certs/{name}.pem")))
+    keys::read_certificate_file(&pki(&format!("certs/{name}.pem")))
         .unwrap()
         .remove(0)
 }
@@ -588,8 +589,8 @@ fn certificate_signer_refuses_a_foreign_leaf_and_bad_files() {
     let dir = tempfile::tempdir().unwrap();
     let other_key = file_ref(&secret(dir.path(), "keys/p256-pkcs8.pem"));
     let leaf = pki("certs/leaf-digital-signature.pem");
-    let err = keys::open::open_certificate_signer(&other_key, &KeyOptions::default(), &leaf, &[])
-        .unwrap_err();
+    let err =
+        keys::open_certificate_signer(&other_key, &KeyOptions::default(), &leaf, &[]).unwrap_err();
     assert!(
         matches!(&err, KeyError::CertificateKeyMismatch { certificate, .. } if certificate == &leaf),
         "{err:?}"
@@ -597,7 +598,7 @@ fn certificate_signer_refuses_a_foreign_leaf_and_bad_files() {
     assert!(err.to_string().contains("does not match the private key"));
 
     let key = file_ref(&secret(dir.path(), "certs/leaf-digital-signature.key"));
-    let err = keys::open::open_certificate_signer(
+    let err = keys::open_certificate_signer(
         &key,
         &KeyOptions::default(),
         &pki("certs/two-roots.pem"),
@@ -605,7 +606,7 @@ fn certificate_signer_refuses_a_foreign_leaf_and_bad_files() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("exactly one"), "{err}");
-    let err = keys::open::open_certificate_signer(
+    let err = keys::open_certificate_signer(
         &key,
         &KeyOptions::default(),
         &leaf,
@@ -626,7 +627,7 @@ fn key_trust(public: &str) -> Trust {
 
 fn p256_signature() -> Vec<u8> {
     let dir = tempfile::tempdir().unwrap();
-    let signer = keys::open::open_signer(
+    let signer = keys::open_signer(
         &file_ref(&secret(dir.path(), "keys/p256-pkcs8.pem")),
         &KeyOptions::default(),
     )

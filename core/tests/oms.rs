@@ -9,7 +9,9 @@
 //! interpreter fails these tests with a message, it never skips them.
 
 use modelseal::digest::{HashAlgorithm, Method, Resource, SerializationConfig};
-use modelseal::oms::{pae, Bundle, OmsError, Statement, VerificationMaterial, PAYLOAD_TYPE};
+use modelseal::internals::oms::{
+    pae, Bundle, OmsError, Statement, VerificationMaterial, PAYLOAD_TYPE,
+};
 use p256::ecdsa::signature::{Signer, Verifier};
 use p256::pkcs8::{DecodePublicKey, EncodePublicKey, LineEnding};
 use sha2::{Digest, Sha256};
@@ -328,7 +330,10 @@ fn upstream_v0_2_statement_reads_as_files_sha256() {
     // tests/oms_conformance.rs.
     let b = bundle("upstream/v0.2.0-certificate.sig");
     let s = Statement::parse(&b.payload).unwrap();
-    assert_eq!(s.kind, modelseal::oms::PredicateKind::DigestsV0_1);
+    assert_eq!(
+        s.kind,
+        modelseal::internals::oms::PredicateKind::DigestsV0_1
+    );
     let names: Vec<&str> = s.resources.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(names, ["signme-1", "signme-2"]);
 }

@@ -8,11 +8,11 @@
 //! - an empty model, or one whose every file is ignored, is refused at signing (§6.1).
 
 use modelseal::digest::{HashAlgorithm, Method};
-use modelseal::keys::{self, KeyAlgorithm, KeyOptions, KeyRef};
-use modelseal::oms::{Bundle, OmsError, PredicateKind, Statement, VerificationMaterial};
+use modelseal::internals::keys::{self, KeyAlgorithm, KeyOptions, KeyRef};
+use modelseal::internals::oms::{Bundle, OmsError, PredicateKind, Statement, VerificationMaterial};
+use modelseal::internals::sigstore::{KeylessPolicy, TrustedRoot};
 use modelseal::progress::NoProgress;
 use modelseal::sign::{sign_model, SignError, SignOptions};
-use modelseal::sigstore::{KeylessPolicy, TrustedRoot};
 use modelseal::trust::{Trust, TrustError};
 use modelseal::verify::{read_bundle, verify_model, VerifiedModel, VerifyError, VerifyOptions};
 use std::path::{Path, PathBuf};
@@ -40,7 +40,8 @@ fn pki(rel: &str) -> PathBuf {
 /// The key of model-signing's test PKI (`scripts/tests/keys/certificate/signing-key-pub.pem`).
 fn reference_key() -> Trust {
     Trust::PublicKey(
-        modelseal::keys::file::load_public_key(&upstream("signing-key-pub.pem")).unwrap(),
+        modelseal::internals::keys::file::load_public_key(&upstream("signing-key-pub.pem"))
+            .unwrap(),
     )
 }
 
@@ -281,7 +282,7 @@ fn reference_v0_2_bundle_checks_the_model() {
     );
     let mut v1 = bundle.clone();
     v1.payload = Statement::parse(&bundle.payload).unwrap().to_json();
-    let pae = modelseal::oms::pae(&v1.payload_type, &v1.payload);
+    let pae = modelseal::internals::oms::pae(&v1.payload_type, &v1.payload);
     let err = reference_root()
         .check(&v1.material, &pae, &v1.signature)
         .unwrap_err();
@@ -350,7 +351,7 @@ fn issue(dir: &Path, name: &str, ext: &str, issuer: (&Path, &Path)) -> Vec<u8> {
             &format!("{name}.pem"),
         ],
     );
-    keys::file::read_certificate_file(&dir.join(format!("{name}.pem")))
+    keys::read_certificate_file(&dir.join(format!("{name}.pem")))
         .unwrap()
         .remove(0)
 }
@@ -359,7 +360,7 @@ fn sign_as(dir: &Path, name: &str, message: &[u8]) -> Vec<u8> {
     let key = dir.join(format!("{name}.key"));
     let private = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600);
     std::fs::set_permissions(&key, private).unwrap();
-    let signer = keys::open::open_signer(&KeyRef::File(key), &KeyOptions::default()).unwrap();
+    let signer = keys::open_signer(&KeyRef::File(key), &KeyOptions::default()).unwrap();
     signer.sign(message).unwrap()
 }
 
@@ -368,7 +369,7 @@ fn intermediate() -> (PathBuf, PathBuf) {
 }
 
 fn der(path: &Path) -> Vec<u8> {
-    keys::file::read_certificate_file(path).unwrap().remove(0)
+    keys::read_certificate_file(path).unwrap().remove(0)
 }
 
 const CA_SIGNER: &str = "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=codeSigning\n";
@@ -569,7 +570,7 @@ fn a_ca_leaf_keeps_every_other_check() {
 fn signer(dir: &Path) -> Box<dyn keys::Signer> {
     let key = dir.join("key.pem");
     keys::file::generate_signing_key(KeyAlgorithm::EcP256, &key, None, false).unwrap();
-    keys::open::open_signer(&KeyRef::File(key), &KeyOptions::default()).unwrap()
+    keys::open_signer(&KeyRef::File(key), &KeyOptions::default()).unwrap()
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! statement is never silently accepted as the same statement, and no input makes a parser panic.
 
 use modelseal::digest::{HashAlgorithm, Method, Resource, SerializationConfig};
-use modelseal::oms::{Bundle, Statement, VerificationMaterial};
+use modelseal::internals::oms::{Bundle, Statement, VerificationMaterial};
 use proptest::collection::{btree_set, vec};
 use proptest::prelude::*;
 

@@ -6,12 +6,12 @@
 
 mod softhsm;
 
-use modelseal::envelope::{self, DecryptOptions, EncryptOptions, SealError};
-use modelseal::keys::pkcs11::ErrorKind;
-use modelseal::keys::{self, KeyError, KeyOptions, KeyRef};
+use modelseal::internals::envelope::{self, DecryptOptions, EncryptOptions, SealError};
+use modelseal::internals::keys::pkcs11::ErrorKind;
+use modelseal::internals::keys::{self, KeyError, KeyOptions, KeyRef};
+use modelseal::internals::rng::{Entropy, EntropyError};
 use modelseal::keys::{DataKey, Identity, ParamValue, Recipient, Stanza, WrapContext};
 use modelseal::progress::NoProgress;
-use modelseal::rng::{Entropy, EntropyError};
 use modelseal::sign::{sign_model, SignOptions};
 use modelseal::trust::Trust;
 use modelseal::verify::{verify_model, VerifyOptions};
@@ -50,7 +50,7 @@ fn sign_p256_and_p384_verify_and_tamper_fails() {
     let root = model(dir.path(), 3);
     for (object, algorithm) in [("ec-p256", "ec-p256"), ("ec-p384", "ec-p384")] {
         let uri = key(&hsm.uri(object));
-        let signer = keys::open::open_signer(&uri, &KeyOptions::default()).unwrap();
+        let signer = keys::open_signer(&uri, &KeyOptions::default()).unwrap();
         assert_eq!(signer.public_key().algorithm().name(), algorithm);
 
         // The public key equals the one pkcs11-tool lists (CKA_EC_POINT and CKA_EC_PARAMS),
@@ -59,7 +59,7 @@ fn sign_p256_and_p384_verify_and_tamper_fails() {
         assert_eq!(signer.public_key().to_pem(), from_tool);
         let from_tool = signer.public_key().clone();
         assert_eq!(
-            keys::open::public_key_of(&uri, &KeyOptions::default()).unwrap(),
+            keys::public_key_of(&uri, &KeyOptions::default()).unwrap(),
             from_tool
         );
 
@@ -121,8 +121,7 @@ fn public_key_from_pkcs11_tool(hsm: &softhsm::SoftHsm, label: &str) -> String {
 #[test]
 fn signer_debug_and_key_id_show_the_uri_not_the_pin() {
     let hsm = shared();
-    let signer =
-        keys::open::open_signer(&key(&hsm.uri("ec-p256")), &KeyOptions::default()).unwrap();
+    let signer = keys::open_signer(&key(&hsm.uri("ec-p256")), &KeyOptions::default()).unwrap();
     let debug = format!("{signer:?}");
     assert!(debug.starts_with("Signer(pkcs11:token=modelseal-test;object=ec-p256?module-path="));
     assert!(!debug.contains(&hsm.pin()));
@@ -132,13 +131,13 @@ fn signer_debug_and_key_id_show_the_uri_not_the_pin() {
 /// Opens the recipient `reference` names, with the envelope's error (as the CLI reports it).
 fn open_recipient(reference: &str) -> Result<Box<dyn Recipient>, SealError> {
     let key: KeyRef = reference.parse()?;
-    Ok(keys::open::open_recipient(&key, &KeyOptions::default())?)
+    Ok(keys::open_recipient(&key, &KeyOptions::default())?)
 }
 
 /// Opens the identity `reference` names, with the envelope's error (as the CLI reports it).
 fn open_identity(reference: &str) -> Result<Box<dyn Identity>, SealError> {
     let key: KeyRef = reference.parse()?;
-    Ok(keys::open::open_identity(&key, &KeyOptions::default())?)
+    Ok(keys::open_identity(&key, &KeyOptions::default())?)
 }
 
 /// Encrypts `model` to `recipients` and decrypts it with each of `identities`.
@@ -150,7 +149,7 @@ fn round_trip(model: &Path, recipients: &[String], identities: &[String]) -> Vec
         .collect();
     let refs: Vec<&dyn Recipient> = wrappers.iter().map(|w| w.as_ref()).collect();
     let enc = dir.path().join("enc");
-    let plain = envelope::encrypt::plaintext_from_path(model).unwrap();
+    let plain = envelope::plaintext_from_path(model).unwrap();
     envelope::encrypt(&plain, &refs, &enc, &EncryptOptions::default()).unwrap();
     for (i, identity) in identities.iter().enumerate() {
         let id = open_identity(identity).unwrap();
@@ -212,7 +211,7 @@ fn stanzas_have_the_registered_shapes() {
     let gcm = open_recipient(&hsm.uri("aes-wrap")).unwrap();
     let gcm_identity = open_identity(&hsm.uri("aes-wrap")).unwrap();
     let s = gcm
-        .wrap(&dek, &ctx, &mut modelseal::rng::OsEntropy)
+        .wrap(&dek, &ctx, &mut modelseal::internals::rng::OsEntropy)
         .unwrap();
     assert_eq!(s.wrapped.len(), 48);
     assert_eq!(s.params.get(&1), Some(&ParamValue::Text("aes-gcm".into())));
@@ -237,7 +236,7 @@ fn stanzas_have_the_registered_shapes() {
     let rsa = open_recipient(&hsm.uri("rsa-3072")).unwrap();
     let rsa_identity = open_identity(&hsm.uri("rsa-3072")).unwrap();
     let s = rsa
-        .wrap(&dek, &ctx, &mut modelseal::rng::OsEntropy)
+        .wrap(&dek, &ctx, &mut modelseal::internals::rng::OsEntropy)
         .unwrap();
     assert_eq!(s.params.get(&1), Some(&ParamValue::Text("sha1".into())));
     assert_eq!(s.wrapped.len(), 384);
@@ -309,7 +308,7 @@ fn independent_decoder_reads_pkcs11_aes_stanzas_given_the_kek() {
     let dir = tempfile::tempdir().unwrap();
     let kek = hsm.extractable_kek(dir.path());
     let root = model(dir.path(), 4);
-    let plain = envelope::encrypt::plaintext_from_path(&root).unwrap();
+    let plain = envelope::plaintext_from_path(&root).unwrap();
     for choice in ["aes-kwp", "aes-gcm"] {
         let uri = format!("{}&x-wrap={choice}", hsm.uri("aes-extractable"));
         let wrapper = open_recipient(&uri).unwrap();
@@ -351,7 +350,7 @@ fn clear_errors_name_the_uri() {
     let opts = KeyOptions::default();
     // Missing object.
     let uri = hsm.uri("no-such-key");
-    let err = keys::open::open_signer(&key(&uri), &opts).unwrap_err();
+    let err = keys::open_signer(&key(&uri), &opts).unwrap_err();
     let text = err.to_string();
     assert!(
         text.starts_with("pkcs11:token=modelseal-test;object=no-such-key?"),
@@ -359,12 +358,12 @@ fn clear_errors_name_the_uri() {
     );
     assert!(matches!(pkcs11_kind(err), ErrorKind::Object(_)), "{text}");
     // Unsupported curve: the secp256k1 key pair.
-    let err = keys::open::open_signer(&key(&hsm.uri("ec-k256")), &opts).unwrap_err();
+    let err = keys::open_signer(&key(&hsm.uri("ec-k256")), &opts).unwrap_err();
     let text = err.to_string();
     assert!(text.contains("secp256k1"), "{text}");
     assert!(matches!(pkcs11_kind(err), ErrorKind::Unsupported(_)));
     // An RSA key cannot sign here; an EC key cannot be a recipient.
-    let err = keys::open::open_signer(&key(&hsm.uri("rsa-3072")), &opts).unwrap_err();
+    let err = keys::open_signer(&key(&hsm.uri("rsa-3072")), &opts).unwrap_err();
     assert!(err.to_string().contains("signing needs an EC key"), "{err}");
     let err = open_recipient(&hsm.uri("ec-p256")).err().unwrap();
     assert_eq!(err.code(), "key");
@@ -376,7 +375,7 @@ fn clear_errors_name_the_uri() {
     let uri = hsm
         .uri("ec-p256")
         .replace("token=modelseal-test", "token=other");
-    let err = keys::open::open_signer(&key(&uri), &opts).unwrap_err();
+    let err = keys::open_signer(&key(&uri), &opts).unwrap_err();
     assert!(
         err.to_string().contains("no token matches token \"other\""),
         "{err}"
@@ -390,13 +389,13 @@ fn clear_errors_name_the_uri() {
         "pkcs11:token=modelseal-test;object=ec-p256?module-path=/nonexistent/lib.so&pin-source=file:{}",
         hsm.pin_file.display()
     );
-    let err = keys::open::open_signer(&key(&uri), &opts).unwrap_err();
+    let err = keys::open_signer(&key(&uri), &opts).unwrap_err();
     assert!(
         err.to_string()
             .contains("/nonexistent/lib.so: no such file"),
         "{err}"
     );
-    let err = keys::open::open_signer(&key("pkcs11:object=ec-p256"), &opts).unwrap_err();
+    let err = keys::open_signer(&key("pkcs11:object=ec-p256"), &opts).unwrap_err();
     // MODELSEAL_PKCS11_MODULE is not set in the test environment.
     assert!(matches!(pkcs11_kind(err), ErrorKind::NoModule));
     // pin-value is refused at parse time, without echoing the PIN.

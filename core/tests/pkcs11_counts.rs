@@ -5,13 +5,13 @@
 
 mod softhsm;
 
-use modelseal::envelope::{self, DecryptOptions, EncryptOptions};
-use modelseal::keys::open::{open_identity, open_recipient};
-use modelseal::keys::pkcs11;
-use modelseal::keys::{self, KeyError, KeyOptions, KeyRef, PublicKey, Signer};
+use modelseal::internals::envelope::{self, DecryptOptions, EncryptOptions};
+use modelseal::internals::keys::pkcs11;
+use modelseal::internals::keys::{self, KeyError, KeyOptions, KeyRef, PublicKey, Signer};
+use modelseal::internals::keys::{open_identity, open_recipient};
+use modelseal::internals::rng::Entropy;
 use modelseal::keys::{DataKey, Identity, Recipient, Stanza, StanzaKey, WrapContext};
 use modelseal::progress::NoProgress;
-use modelseal::rng::Entropy;
 use modelseal::sign::{sign_model, SignOptions};
 use softhsm::shared;
 use std::path::{Path, PathBuf};
@@ -87,7 +87,7 @@ fn a_2000_file_model_costs_one_signature_one_wrap_per_recipient_one_unwrap() {
     let dir = tempfile::tempdir().unwrap();
     let root = model(dir.path(), 2000);
 
-    let inner = keys::open::open_signer(&key(&hsm.uri("ec-p256")), &KeyOptions::default()).unwrap();
+    let inner = keys::open_signer(&key(&hsm.uri("ec-p256")), &KeyOptions::default()).unwrap();
     let signer = CountingSigner(inner.as_ref(), AtomicUsize::new(0));
     let before = pkcs11::call_counts();
     let options = SignOptions {
@@ -113,7 +113,7 @@ fn a_2000_file_model_costs_one_signature_one_wrap_per_recipient_one_unwrap() {
     let count = |r, i| CountingWrapper(r, AtomicUsize::new(0), AtomicUsize::new(0), i);
     let aes = count(aes.as_ref(), aes_id.as_ref());
     let rsa = count(rsa.as_ref(), rsa_id.as_ref());
-    let plain = envelope::encrypt::plaintext_from_path(&root).unwrap();
+    let plain = envelope::plaintext_from_path(&root).unwrap();
     let enc = dir.path().join("enc");
     let before = pkcs11::call_counts();
     envelope::encrypt(&plain, &[&aes, &rsa], &enc, &EncryptOptions::default()).unwrap();

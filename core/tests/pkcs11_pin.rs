@@ -5,13 +5,13 @@
 
 mod softhsm;
 
-use modelseal::keys::pkcs11::{self, ErrorKind};
-use modelseal::keys::{self, KeyError, KeyOptions, KeyRef};
+use modelseal::internals::keys::pkcs11::{self, ErrorKind};
+use modelseal::internals::keys::{self, KeyError, KeyOptions, KeyRef};
 use std::os::unix::fs::PermissionsExt;
 
 fn open(uri: &str) -> KeyError {
     let key: KeyRef = uri.parse().unwrap();
-    keys::open::open_signer(&key, &KeyOptions::default()).unwrap_err()
+    keys::open_signer(&key, &KeyOptions::default()).unwrap_err()
 }
 
 #[test]

@@ -2,14 +2,14 @@
 //! recipient type, rewrap, the seekable reader, and tampering of the on-disk encrypted model
 //! (each must fail with the right class and leave nothing at the target).
 
-use modelseal::envelope::format::ENVELOPE_NAME;
 use modelseal::envelope::{
     decrypt, encrypt, open_file, plaintext_from_path, rewrap, DecryptOptions, EncryptOptions,
     SealError,
 };
-use modelseal::keys::file::hpke::X25519Identity;
-use modelseal::keys::file::kek::KekWrapper;
-use modelseal::keys::file::rsa::{OaepHash, RsaOaepIdentity};
+use modelseal::internals::envelope::format::ENVELOPE_NAME;
+use modelseal::internals::keys::file::hpke::X25519Identity;
+use modelseal::internals::keys::file::kek::KekWrapper;
+use modelseal::internals::keys::file::rsa::{OaepHash, RsaOaepIdentity};
 use modelseal::keys::{Identity, Recipient, StanzaKey};
 use std::fs;
 use std::io::{Read, Seek, SeekFrom};
@@ -430,7 +430,7 @@ fn a_same_size_rewrite_during_encryption_is_refused_and_leaves_nothing() {
 #[test]
 fn debug_output_of_seal_secrets_holds_no_key_material() {
     use base64::Engine as _;
-    use modelseal::envelope::keyschedule::KeySchedule;
+    use modelseal::internals::envelope::keyschedule::KeySchedule;
     use modelseal::keys::DataKey;
     let secret = [0x3c_u8; 32];
     let forms = |b: &[u8]| {
@@ -445,7 +445,7 @@ fn debug_output_of_seal_secrets_holds_no_key_material() {
     let file_keys = dek.file_keys("a", &[1; 32]);
     let kek = KekWrapper::from_bytes(secret);
     let dir = tempfile::tempdir().unwrap();
-    let x = modelseal::keys::file::generate(
+    let x = modelseal::internals::keys::file::generate(
         modelseal::keys::KeyKind::X25519,
         &dir.path().join("x"),
         None,
@@ -479,8 +479,14 @@ fn debug_output_of_seal_secrets_holds_no_key_material() {
 }
 
 /// The header of an encrypted model and the context its stanzas are bound to.
-fn header_of(enc: &Path) -> (modelseal::envelope::format::Header, [u8; 32], String) {
-    use modelseal::envelope::format::{decode_prefix, Header, PREFIX_LEN};
+fn header_of(
+    enc: &Path,
+) -> (
+    modelseal::internals::envelope::format::Header,
+    [u8; 32],
+    String,
+) {
+    use modelseal::internals::envelope::format::{decode_prefix, Header, PREFIX_LEN};
     let path = enc.join(ENVELOPE_NAME);
     let bytes = fs::read(&path).unwrap();
     let n = decode_prefix(&bytes[..PREFIX_LEN], &path).unwrap();

@@ -2,13 +2,13 @@
 //! flip, truncation, chunk swap or stanza removal in the encrypted output makes decryption fail and
 //! leaves no output.
 
-use modelseal::envelope::format::{
-    decode_prefix, encode_prefix, Header, ENVELOPE_NAME, PREFIX_LEN,
-};
 use modelseal::envelope::{
     decrypt, encrypt, plaintext_from_path, DecryptOptions, EncryptOptions, Plaintext,
 };
-use modelseal::keys::file::kek::KekWrapper;
+use modelseal::internals::envelope::format::{
+    decode_prefix, encode_prefix, Header, ENVELOPE_NAME, PREFIX_LEN,
+};
+use modelseal::internals::keys::file::kek::KekWrapper;
 use modelseal::keys::Identity;
 use proptest::prelude::*;
 use std::fs;

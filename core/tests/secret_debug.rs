@@ -10,10 +10,12 @@
 mod softhsm;
 
 use base64::Engine as _;
-use modelseal::keys::file::rsa::RsaOaepIdentity;
-use modelseal::keys::open::{open_identity, open_recipient};
-use modelseal::keys::{self, DataKey, KeyAlgorithm, KeyKind, KeyOptions, KeyRef, WrapContext};
-use modelseal::rng::OsEntropy;
+use modelseal::internals::keys::file::rsa::RsaOaepIdentity;
+use modelseal::internals::keys::{
+    self, DataKey, KeyAlgorithm, KeyKind, KeyOptions, KeyRef, WrapContext,
+};
+use modelseal::internals::keys::{open_identity, open_recipient};
+use modelseal::internals::rng::OsEntropy;
 use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -171,8 +173,7 @@ fn debug_and_errors_of_secret_holding_types_show_no_secret() {
     };
     secrets.push(("EC scalar", scalar));
     secrets.push(("signing key PEM", pem_body(&signing).into_bytes()));
-    let signer =
-        keys::open::open_signer(&KeyRef::File(signing.clone()), &KeyOptions::default()).unwrap();
+    let signer = keys::open_signer(&KeyRef::File(signing.clone()), &KeyOptions::default()).unwrap();
     shown.push(("file signer".into(), format!("{signer:?}")));
 
     // Recipients from key files: KEK, X25519, RSA (also as the concrete RSA type).
@@ -212,7 +213,7 @@ fn debug_and_errors_of_secret_holding_types_show_no_secret() {
     let hsm = softhsm::shared();
     secrets.push(("PIN", hsm.pin().into_bytes()));
     let uri: KeyRef = hsm.uri("ec-p256").parse().unwrap();
-    let token_signer = keys::open::open_signer(&uri, &KeyOptions::default()).unwrap();
+    let token_signer = keys::open_signer(&uri, &KeyOptions::default()).unwrap();
     shown.push(("PKCS#11 signer".into(), format!("{token_signer:?}")));
     let token_ref: KeyRef = hsm.uri("aes-wrap").parse().unwrap();
     let token_key = open_recipient(&token_ref, &KeyOptions::default()).unwrap();

@@ -5,8 +5,8 @@
 //! and are cross-checked against sigstore-python in `tests/interop/test_sigstore_keyless.py`,
 //! which also runs the negative cases below through the reference verifier.
 
+use modelseal::internals::sigstore::{KeylessPolicy, SigstoreError, TrustedRoot};
 use modelseal::progress::NoProgress;
-use modelseal::sigstore::{KeylessPolicy, SigstoreError, TrustedRoot};
 use modelseal::trust::{Trust, TrustError};
 use modelseal::verify::{verify_model, VerifiedModel, VerifyError, VerifyOptions};
 use serde_json::Value;
@@ -394,7 +394,7 @@ fn tampered_payload_or_signature_fails() {
 fn key_trust_refuses_keyless_bundles_and_sigstore_trust_refuses_key_bundles() {
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("k.pem");
-    let public = modelseal::keys::file::generate_signing_key(
+    let public = modelseal::internals::keys::file::generate_signing_key(
         modelseal::keys::KeyAlgorithm::EcP256,
         &key,
         None,

@@ -3,7 +3,7 @@
 
 use base64::Engine as _;
 use modelseal::digest::{HashAlgorithm, Method};
-use modelseal::keys::{self, KeyAlgorithm, KeyOptions, KeyRef};
+use modelseal::internals::keys::{self, KeyAlgorithm, KeyOptions, KeyRef};
 use modelseal::progress::NoProgress;
 use modelseal::sign::{sign_model, SignOptions};
 use modelseal::trust::Trust;
@@ -30,7 +30,7 @@ fn fixture(files: &[(String, Vec<u8>)], hash: HashAlgorithm, method: Method) -> 
     std::fs::create_dir_all(&model).unwrap();
     let key = dir.path().join("key.pem");
     let public = keys::file::generate_signing_key(KeyAlgorithm::EcP256, &key, None, false).unwrap();
-    let signer = keys::open::open_signer(&KeyRef::File(key), &KeyOptions::default()).unwrap();
+    let signer = keys::open_signer(&KeyRef::File(key), &KeyOptions::default()).unwrap();
     let options = SignOptions {
         hash,
         method,
@@ -180,7 +180,7 @@ fn signature_inside_the_model_is_ignored_on_both_sides() {
     std::fs::write(model.join("w.bin"), b"weights").unwrap();
     let key = dir.path().join("k.pem");
     let public = keys::file::generate_signing_key(KeyAlgorithm::EcP384, &key, None, false).unwrap();
-    let signer = keys::open::open_signer(&KeyRef::File(key), &KeyOptions::default()).unwrap();
+    let signer = keys::open_signer(&KeyRef::File(key), &KeyOptions::default()).unwrap();
     let options = SignOptions {
         signature: Some(model.join("model.sig")),
         ..SignOptions::default()

@@ -8,8 +8,8 @@
 
 use modelseal::digest::{self, HashAlgorithm, Method, SerializationConfig};
 
+use modelseal::internals::tree::{self, RelPath, WalkOptions};
 use modelseal::progress::NoProgress;
-use modelseal::tree::{self, RelPath, WalkOptions};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;

@@ -2,7 +2,7 @@
 //! DSSE payload as an in-toto statement and its OMS checks. Must never panic, whatever the bytes.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use modelseal::oms::{pae, Bundle, Statement};
+use modelseal::internals::oms::{pae, Bundle, Statement};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(bundle) = Bundle::parse(data) {

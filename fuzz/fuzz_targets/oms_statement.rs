@@ -2,7 +2,7 @@
 //! need not get through base64 and the bundle's JSON first.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use modelseal::oms::Statement;
+use modelseal::internals::oms::Statement;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(statement) = Statement::parse(data) {

@@ -5,9 +5,9 @@
 //! plaintext; damaged, it must fail — it may never return a byte that is not the plaintext's.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use modelseal::envelope::keyschedule::KeySchedule;
+use modelseal::internals::envelope::keyschedule::KeySchedule;
 use modelseal::keys::DataKey;
-use modelseal::envelope::stream::{ChunkLayout, ChunkReader, FileCipher, StreamWriter};
+use modelseal::internals::envelope::stream::{ChunkLayout, ChunkReader, FileCipher, StreamWriter};
 use std::io::{Cursor, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 

@@ -4,7 +4,7 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use modelseal::envelope::{decrypt, DecryptOptions};
-use modelseal::keys::{open::open_identity, KeyOptions, KeyRef};
+use modelseal::keys::{open_identity, KeyOptions, KeyRef};
 use std::os::unix::fs::PermissionsExt;
 use std::sync::OnceLock;
 

@@ -2,7 +2,7 @@
 //! header it accepts must re-encode to exactly the same bytes (§5.1: one encoding per header).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use modelseal::envelope::format::{decode_prefix, Header, PREFIX_LEN};
+use modelseal::internals::envelope::format::{decode_prefix, Header, PREFIX_LEN};
 use std::path::Path;
 
 fuzz_target!(|data: &[u8]| {

@@ -34,10 +34,12 @@ __all__ = [
     "Policy",
     "VerificationError",
     "VerificationResult",
+    "VerifiedModel",
     "decrypt",
     "encrypt",
     "keygen",
     "open",
+    "open_model",
     "public_key",
     "rewrap",
     "seal",
@@ -507,3 +509,7 @@ def open(enc_file: StrPath, key: StrPath) -> BinaryIO:
     path = os.fspath(enc_file)
     reader = _modelseal.SealedReader(path, os.fspath(key))
     return io.BufferedReader(_SealedRaw(reader, path), buffer_size=1 << 20)  # type: ignore[return-value]
+
+
+# Verify on load (docs/serving.md); at the end, as it uses nothing above.
+from ._load import VerifiedModel, open_model  # noqa: E402

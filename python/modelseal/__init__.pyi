@@ -1,3 +1,4 @@
+import io
 import os
 import pathlib
 from typing import Any, BinaryIO, Iterable, Optional, Sequence, Union, overload
@@ -172,3 +173,29 @@ def rewrap(
     audit_log: Optional[StrPath] = None,
 ) -> list[tuple[str, str]]: ...
 def open(enc_file: StrPath, key: StrPath) -> BinaryIO: ...
+
+class VerifiedModel:
+    """A model opened by `open_model`: signature and trust verified, file list matched; every
+    read verifies the file it returns (`VerificationError` otherwise, and nothing returned)."""
+    @property
+    def files(self) -> list[str]: ...
+    @property
+    def root_digest(self) -> str: ...
+    @property
+    def info(self) -> dict[str, Any]: ...
+    def read(self, name: str) -> bytes: ...
+    def open(self, name: str) -> io.BytesIO: ...
+    def load_safetensors(self, name: str, framework: str = "numpy") -> dict[str, Any]: ...
+
+def open_model(
+    model: StrPath,
+    signature: Optional[StrPath] = None,
+    *,
+    key: Optional[StrPath] = None,
+    cert_chain: Union[None, StrPath, Sequence[StrPath]] = None,
+    ignore: Union[StrPath, Iterable[StrPath]] = (),
+    ignore_unsigned_files: bool = False,
+    sigstore_identity: Optional[str] = None,
+    sigstore_issuer: Optional[str] = None,
+    trusted_root: Optional[StrPath] = None,
+) -> VerifiedModel: ...

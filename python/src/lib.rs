@@ -7,6 +7,7 @@
 
 mod convert;
 mod errors;
+mod load;
 mod policy;
 mod seal;
 
@@ -153,7 +154,7 @@ fn keygen(
         ))
     })?;
     py.allow_threads(|| {
-        keys::file::generate(kind, &out, public_out.as_deref(), force)
+        keys::generate(kind, &out, public_out.as_deref(), force)
             .map(|g| g.key_id)
             .map_err(key_error)
     })
@@ -171,7 +172,7 @@ fn public_key(
     let key = parse_key(key)?;
     let options = key_options(key_password_file, allow_insecure_key_permissions);
     py.allow_threads(|| {
-        keys::open::public_key_of(&key, &options)
+        keys::public_key_of(&key, &options)
             .map(|k| k.to_pem())
             .map_err(key_error)
     })
@@ -190,6 +191,8 @@ fn _modelseal(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(seal::rewrap, m)?)?;
     m.add_function(wrap_pyfunction!(seal::inspect_encrypted, m)?)?;
     m.add_class::<seal::SealedReader>()?;
+    m.add_class::<load::PyOpenedModel>()?;
+    m.add_function(wrap_pyfunction!(load::open_model, m)?)?;
     m.add_class::<policy::Policy>()?;
     m.add_function(wrap_pyfunction!(policy::verify_policy, m)?)?;
     m.add_function(wrap_pyfunction!(policy::seal_py, m)?)?;

@@ -153,7 +153,7 @@ impl SealRequest<'_> {
         let wrappers = self
             .recipients
             .iter()
-            .map(|r| keys::open::recipient(r, options))
+            .map(|r| keys::recipient(r, options))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| DeployError::from(sealing::SealError::from(e)))?;
         let wrappers: Vec<&dyn keys::Recipient> = wrappers.iter().map(|w| w.as_ref()).collect();
@@ -189,7 +189,7 @@ pub fn unseal_py<'py>(
             model_name,
             signature,
         };
-        let result = keys::open::identity(key, &key_options)
+        let result = keys::identity(key, &key_options)
             .map_err(|e| DeployError::from(sealing::SealError::from(e)))
             .and_then(|identity| unseal_model(&enc, &policy, identity.as_ref(), &out, &options));
         let ended = result.as_ref().map_err(Failure::deploy);

@@ -4,7 +4,7 @@
 
 use crate::convert;
 use crate::errors::{reader_error, seal_error};
-use modelseal::envelope::stream::ChunkReader;
+use modelseal::envelope::ChunkReader;
 use modelseal::envelope::{self, DecryptOptions, EncryptOptions, SealError};
 use modelseal::keys::KeyOptions;
 use modelseal::keys::{self as keyseam, Recipient};
@@ -45,7 +45,7 @@ pub fn encrypt<'py>(
         let result = (|| {
             let keys = recipients
                 .iter()
-                .map(|r| keyseam::open::recipient(r, &key_options))
+                .map(|r| keyseam::recipient(r, &key_options))
                 .collect::<Result<Vec<_>, _>>()?;
             let keys: Vec<&dyn Recipient> = keys.iter().map(|k| k.as_ref()).collect();
             let input = envelope::plaintext_from_path(&model)?;
@@ -81,7 +81,7 @@ pub fn decrypt<'py>(
     let summary = py.allow_threads(|| {
         // Opening the key is an input error recorded with its causes, as the CLI records it;
         // decryption's own errors are classified (a wrong key or tampering is `failed`).
-        let result = keyseam::open::identity(&key, &key_options).map(|identity| {
+        let result = keyseam::identity(&key, &key_options).map(|identity| {
             let options = DecryptOptions {
                 overwrite: force,
                 ..DecryptOptions::default()
@@ -124,10 +124,10 @@ pub fn rewrap(
     let key_options = key_file_options(allow_insecure_key_permissions);
     py.allow_threads(|| {
         let result = (|| {
-            let identity = keyseam::open::identity(&key, &key_options)?;
+            let identity = keyseam::identity(&key, &key_options)?;
             let keys = add
                 .iter()
-                .map(|r| keyseam::open::recipient(r, &key_options))
+                .map(|r| keyseam::recipient(r, &key_options))
                 .collect::<Result<Vec<_>, _>>()?;
             let keys: Vec<&dyn Recipient> = keys.iter().map(|k| k.as_ref()).collect();
             Ok(envelope::rewrap_key_ids(
@@ -187,7 +187,7 @@ impl SealedReader {
     fn new(py: Python<'_>, path: PathBuf, key: String) -> PyResult<SealedReader> {
         let reader = py
             .allow_threads(|| {
-                let identity = keyseam::open::identity(&key, &KeyOptions::default())?;
+                let identity = keyseam::identity(&key, &KeyOptions::default())?;
                 envelope::open_path(&path, identity.as_ref())
             })
             .map_err(seal_error)?;

@@ -2,7 +2,7 @@
 
 use crate::output::print_json;
 use anyhow::Context;
-use modelseal::keys::file::{generate, GeneratedKey};
+use modelseal::keys::{generate, GeneratedKey};
 use modelseal::keys::{KeyAlgorithm, KeyKind};
 use modelseal::report::{self, KeygenReport};
 use std::path::PathBuf;

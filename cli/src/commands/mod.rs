@@ -113,7 +113,7 @@ impl KeyFileArgs {
         &self,
         key: &str,
     ) -> Result<Box<dyn modelseal::keys::Identity>, modelseal::envelope::SealError> {
-        Ok(modelseal::keys::open::identity(key, &self.options())?)
+        Ok(modelseal::keys::identity(key, &self.options())?)
     }
 }
 
@@ -123,7 +123,7 @@ fn open_recipients(
     options: &modelseal::keys::KeyOptions,
 ) -> Result<Vec<Box<dyn modelseal::keys::Recipient>>, modelseal::envelope::SealError> {
     refs.iter()
-        .map(|r| Ok(modelseal::keys::open::recipient(r, options)?))
+        .map(|r| Ok(modelseal::keys::recipient(r, options)?))
         .collect()
 }
 

@@ -2,7 +2,6 @@
 
 use super::KeyArgs;
 use anyhow::Context;
-use modelseal::fs::atomic;
 use modelseal::keys::{self, KeyRef};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,13 +27,14 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let key: KeyRef = args.key.parse()?;
-    let public = keys::open::public_key_of(&key, &args.key_args.options())
+    let public = keys::public_key_of(&key, &args.key_args.options())
         .with_context(|| format!("cannot read the public key of {}", args.key))?;
     let pem = public.to_pem();
     if args.out.as_os_str() == "-" {
         print!("{pem}");
     } else {
-        atomic::write_atomic(&args.out, pem.as_bytes(), atomic::MODE_PUBLIC, true)
+        public
+            .write_pem(&args.out)
             .with_context(|| format!("{}: cannot write", args.out.display()))?;
     }
     Ok(ExitCode::SUCCESS)

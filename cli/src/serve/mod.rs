@@ -2,8 +2,8 @@
 //!
 //! This layer is transport only: it binds, limits (connections, header and body time, body size,
 //! concurrency, time, signature bytes), reloads the policy on SIGHUP and shuts down gracefully on
-//! SIGTERM/SIGINT. Each request is decided by core
-//! (`Policy::verify_request`, paths confined by `modelseal::fs::confine`) and audited with the same
+//! SIGTERM/SIGINT. Each request is decided by core (`Policy::verify_request`, paths confined by
+//! `modelseal::hook::ConfinedRoot`) and audited with the same
 //! core audit code as the CLI verbs. Modules: `routes` (HTTP handlers and statuses), `reload`
 //! (the current policy and SIGHUP), `log` (the server's stderr lines), `conn` (the connection
 //! cap and header timeout).
@@ -15,7 +15,7 @@ mod routes;
 
 use anyhow::Context;
 use log::Log;
-use modelseal::fs::confine::ConfinedRoot;
+use modelseal::hook::ConfinedRoot;
 use modelseal::policy::Policy;
 use modelseal::verify::BundleLimits;
 use reload::PolicyHandle;

@@ -19,7 +19,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use modelseal::audit::AuditLog;
-use modelseal::fs::confine::ConfinedRoot;
+use modelseal::hook::ConfinedRoot;
 use modelseal::hook::{RequestError, VerifyRequest};
 use modelseal::policy::{Policy, PolicyDecision};
 use modelseal::report::{self, DecisionInputError, DecisionReport, Failure};

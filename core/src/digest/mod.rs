@@ -11,7 +11,7 @@
 
 mod blake3_tree;
 mod engine;
-pub mod expect;
+pub(crate) mod expect;
 mod hasher;
 mod manifest;
 mod plan;

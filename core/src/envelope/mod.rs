@@ -8,17 +8,17 @@
 //! `Recipient` and `Identity` (`keys::wrapping`): this module takes them as trait objects and never
 //! names a backend. Outputs are committed to disk by `crate::fs::commit`.
 
-pub mod authenticate;
-pub mod decrypt;
-pub mod encrypt;
-pub mod error;
-pub mod format;
-pub mod inspect;
-pub mod keyschedule;
-pub mod reader;
-pub mod rewrap;
+pub(crate) mod authenticate;
+pub(crate) mod decrypt;
+pub(crate) mod encrypt;
+pub(crate) mod error;
+pub(crate) mod format;
+pub(crate) mod inspect;
+pub(crate) mod keyschedule;
+pub(crate) mod reader;
+pub(crate) mod rewrap;
 mod signed_plaintext;
-pub mod stream;
+pub(crate) mod stream;
 #[cfg(test)]
 mod vectors;
 
@@ -31,3 +31,4 @@ pub use error::SealError;
 pub use inspect::{inspect_encrypted, is_encrypted, EncryptedSummary, RecipientInfo};
 pub use reader::{open_file, open_path};
 pub use rewrap::{rewrap, rewrap_key_ids};
+pub use stream::ChunkReader;

@@ -14,22 +14,31 @@
 //! not group/world readable (unless the caller allows it), and never appear in `Debug` output or
 //! errors.
 
-pub mod awskms;
-pub mod error;
-pub mod file;
-pub mod keyref;
-pub mod kind;
+pub(crate) mod awskms;
+pub(crate) mod certificate;
+pub(crate) mod error;
+pub(crate) mod file;
+pub(crate) mod keyref;
+pub(crate) mod kind;
 pub(crate) mod oids;
-pub mod open;
+pub(crate) mod open;
 pub(crate) mod pem;
-pub mod pkcs11;
-pub mod public;
-pub mod signing;
-pub mod wrapping;
+pub(crate) mod pkcs11;
+pub(crate) mod public;
+pub(crate) mod read;
+pub(crate) mod rsa_oaep;
+pub(crate) mod signing;
+pub(crate) mod wrapping;
 
+pub use certificate::read_certificate_file;
 pub use error::KeyError;
+pub use file::{generate, GeneratedKey};
 pub use keyref::{KeyOptions, KeyRef};
 pub use kind::{KeyAlgorithm, KeyKind};
+pub use open::{
+    identity, open_certificate_signer, open_identity, open_recipient, open_signer, public_key_of,
+    recipient,
+};
 pub use public::PublicKey;
 pub use signing::Signer;
 pub use wrapping::{DataKey, Identity, ParamValue, Recipient, Stanza, StanzaKey, WrapContext};

@@ -109,6 +109,17 @@ impl PublicKey {
         pem::encode("PUBLIC KEY", &self.spki_der)
     }
 
+    /// Writes [`PublicKey::to_pem`] to `path` atomically (mode 0644), replacing a file that is
+    /// there: a public key is not a secret, and the file is whole or absent after a crash.
+    pub fn write_pem(&self, path: &std::path::Path) -> std::io::Result<()> {
+        crate::fs::atomic::write_atomic(
+            path,
+            self.to_pem().as_bytes(),
+            crate::fs::atomic::MODE_PUBLIC,
+            true,
+        )
+    }
+
     /// The OMS key hint: lowercase hex SHA-256 of [`PublicKey::to_pem`].
     pub fn hint(&self) -> String {
         hex::encode(sha2::Sha256::digest(self.to_pem().as_bytes()))

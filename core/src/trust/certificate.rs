@@ -357,7 +357,7 @@ mod tests {
     }
 
     fn reference_root() -> Vec<Vec<u8>> {
-        crate::keys::file::read_certificate_file(&upstream("ca-cert.pem")).unwrap()
+        crate::keys::read_certificate_file(&upstream("ca-cert.pem")).unwrap()
     }
 
     fn day(year: u16, month: u8, day: u8) -> UnixTime {
@@ -416,7 +416,7 @@ mod tests {
         let no_root = reason(check(&chain[1..], &chain, &pae, &sig));
         assert!(no_root.contains("no trusted root"), "{no_root}");
         // Another root: the chain does not lead to it.
-        let other = crate::keys::file::read_certificate_file(
+        let other = crate::keys::read_certificate_file(
             &PathBuf::from(env!("CARGO_MANIFEST_DIR"))
                 .join("../test-vectors/pki/certs/root-ca.pem"),
         )

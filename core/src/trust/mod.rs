@@ -331,7 +331,7 @@ fn check_key_signature(
 
 /// Reads every certificate of one PEM file; none is an error naming the file.
 fn load_certificates(path: &Path) -> Result<Vec<Vec<u8>>, TrustError> {
-    crate::keys::file::read_certificate_file(path).map_err(|e| TrustError::Load {
+    crate::keys::read_certificate_file(path).map_err(|e| TrustError::Load {
         path: path.to_path_buf(),
         reason: match e {
             crate::keys::KeyError::Parse { reason, .. } => reason,

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use zeroize::Zeroizing;
 
-use super::read::parse_err;
 use crate::keys::error::KeyError;
+use crate::keys::read::parse_err;
 use crate::keys::wrapping::{
     key_id, unwrap_failed, DataKey, Identity, ParamValue, Recipient, Stanza, StanzaKey, WrapContext,
 };

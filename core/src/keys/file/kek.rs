@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use zeroize::Zeroizing;
 
-use super::read::{self, parse_err};
 use crate::keys::error::KeyError;
 use crate::keys::keyref::KeyOptions;
+use crate::keys::read::{self, parse_err};
 use crate::keys::wrapping::{
     key_id, unwrap_failed, DataKey, Identity, ParamValue, Recipient, Stanza, StanzaKey, WrapContext,
 };

@@ -11,7 +11,6 @@
 
 use super::hpke::{X25519Identity, X25519Recipient};
 use super::kek::KekWrapper;
-use super::read::{self, parse_err};
 use super::rsa::{RsaOaepIdentity, RsaOaepRecipient};
 use super::secret::{DecodeError, PrivateKey};
 use crate::keys::error::KeyError;
@@ -19,6 +18,7 @@ use crate::keys::keyref::KeyOptions;
 use crate::keys::oids;
 use crate::keys::pem::{self, PemBlock};
 use crate::keys::public::PublicKey;
+use crate::keys::read::{self, in_file, parse_err};
 use std::path::Path;
 
 /// What a signing-key file holds.
@@ -178,13 +178,4 @@ fn decode_private(
             KeyError::Unsupported(format!("{}: {what} ({})", path.display(), oids::SUPPORTED))
         }
     })
-}
-
-/// Adds the file name to a public-key error (those are raised without one).
-pub(crate) fn in_file(path: &Path, err: KeyError) -> KeyError {
-    match err {
-        KeyError::Invalid { what, reason } => parse_err(path, format!("{what}: {reason}")),
-        KeyError::Unsupported(what) => KeyError::Unsupported(format!("{}: {what}", path.display())),
-        other => other,
-    }
 }

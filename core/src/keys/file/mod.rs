@@ -1,7 +1,7 @@
 //! The file backend: keys in files on disk, for signing (EC P-256/P-384/P-521, Ed25519) and for
 //! wrapping the data key (an AES-256 KEK, X25519/HPKE, RSA-OAEP; `docs/FORMAT.md` §8.3–8.5, §8.8).
 //!
-//! Layout: `read` reads bounded files and checks secret files' permissions; `load` is the one
+//! Layout: `load` is the one
 //! loader (a file's PEM label and the algorithm identifier inside decide what it holds, parsed, not
 //! sniffed); [`generate`](mod@generate) is the one generator, for every [`crate::keys::KeyKind`]; `secret` and `signer`
 //! are the signing key and its [`crate::keys::Signer`]; [`kek`], [`hpke`] and [`rsa`] are the
@@ -11,7 +11,6 @@ pub mod generate;
 pub mod hpke;
 pub mod kek;
 pub(crate) mod load;
-pub(crate) mod read;
 pub mod rsa;
 mod secret;
 pub(crate) mod signer;
@@ -29,10 +28,4 @@ use std::path::Path;
 /// [`crate::keys::open::public_key_of`] with a password file).
 pub fn load_public_key(path: &Path) -> Result<PublicKey, KeyError> {
     load::public_key(path, &KeyOptions::default())
-}
-
-/// Reads every `CERTIFICATE` block of a PEM file as DER, in order; a file without one, or with a
-/// block that is not a valid X.509 certificate, is an error naming the file.
-pub fn read_certificate_file(path: &Path) -> Result<Vec<Vec<u8>>, KeyError> {
-    signer::read_certificates(path)
 }

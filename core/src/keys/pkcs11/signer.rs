@@ -76,7 +76,7 @@ impl Pkcs11Signer {
     ) -> Result<Pkcs11Signer, KeyError> {
         let name = self.uri.to_string();
         self.chain =
-            crate::keys::file::signer::certificate_chain_for(&self.public, &name, leaf, chain)?;
+            crate::keys::certificate::certificate_chain_for(&self.public, &name, leaf, chain)?;
         Ok(self)
     }
 

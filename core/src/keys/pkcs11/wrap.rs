@@ -27,7 +27,7 @@ use super::objects::{
 use super::session::{self, KeySession};
 use super::uri::{Pkcs11Uri, WrapChoice};
 use crate::keys::error::KeyError;
-use crate::keys::file::rsa::{self as software, OaepHash, RsaOaepRecipient};
+use crate::keys::rsa_oaep::{self as software, OaepHash, RsaOaepRecipient};
 use crate::keys::wrapping::{
     unwrap_failed, DataKey, Identity, ParamValue, Recipient, Stanza, StanzaKey, WrapContext,
 };

@@ -110,6 +110,15 @@ pub(crate) fn parse_err(path: &Path, reason: impl Into<String>) -> KeyError {
     }
 }
 
+/// Adds the file name to a public-key error (those are raised without one).
+pub(crate) fn in_file(path: &Path, err: KeyError) -> KeyError {
+    match err {
+        KeyError::Invalid { what, reason } => parse_err(path, format!("{what}: {reason}")),
+        KeyError::Unsupported(what) => KeyError::Unsupported(format!("{}: {what}", path.display())),
+        other => other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

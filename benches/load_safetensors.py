@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""Verified loading against the reference loader, side by side in one run (issue 20's targets).
+
+For one safetensors file of 64 float32 tensors (default 2 GiB), signed three ways (files +
+SHA-256, files + BLAKE3, shards + SHA-256), prints medians of interleaved runs (warm page cache):
+
+  A  safetensors.numpy.load_file(path)                          (the reference loader, no check)
+  B  modelseal.open_model(dir, key=).load_safetensors(name)     (one read, verified)
+  C  modelseal.verify(dir, sig, key=) then load_file(path)      (verify, then load: two reads)
+
+and the ratios B/A (target: <= 1.15 for shards or blake3, <= 1.3 for files + sha256) and C/B
+(target: >= 1.7). Each run is a fresh Python process (so no run reuses another's arrays); peak
+RSS (ru_maxrss of the child) is printed too. Usage:
+
+    python3 benches/load_safetensors.py [--size-mib 2048] [--runs 3] [--workdir /dev/shm/ms-load]
+
+Needs the wheel installed in the venv (scripts/test.sh builds it) and numpy + safetensors (the
+test requirements).
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import statistics
+import subprocess
+import sys
+import time
+
+CHILD = {
+    "A": "from safetensors.numpy import load_file; t = load_file({file!r})",
+    "B": "import modelseal; t = modelseal.open_model({model!r}, {sig!r}, key={key!r})"
+         ".load_safetensors('model.safetensors')",
+    "C": "import modelseal; from safetensors.numpy import load_file; "
+         "modelseal.verify({model!r}, {sig!r}, key={key!r}); t = load_file({file!r})",
+}
+
+
+def make_model(workdir: pathlib.Path, size_mib: int) -> pathlib.Path:
+    import numpy
+    from safetensors.numpy import save_file
+
+    model = workdir / "model"
+    file = model / "model.safetensors"
+    if file.exists() and abs(file.stat().st_size - size_mib * 2**20) < 2**20:
+        return model
+    model.mkdir(parents=True, exist_ok=True)
+    per_tensor = size_mib * 2**20 // 64 // 4
+    rng = numpy.random.default_rng(1)
+    save_file({f"layer{i:02}": rng.standard_normal(per_tensor, dtype=numpy.float32)
+               for i in range(64)}, str(file))
+    return model
+
+
+def timed(code: str) -> tuple[float, int]:
+    """Wall time of one child process running `code`, and its peak RSS in MiB (its own)."""
+    code += "; import resource; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    start = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    return elapsed, int(out.stdout.split()[-1]) // 1024
+
+
+def main() -> None:
+    import modelseal
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mib", type=int, default=2048)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--workdir", default="/dev/shm/modelseal-load-bench")
+    args = parser.parse_args()
+    workdir = pathlib.Path(args.workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    model = make_model(workdir, args.size_mib)
+    key = workdir / "key.pem"
+    if not key.exists():
+        modelseal.keygen("ec-p256", key, workdir / "key.pub.pem")
+    public = str(workdir / "key.pub.pem")
+    file = str(model / "model.safetensors")
+    print(f"{args.size_mib} MiB safetensors (64 tensors) in {workdir}; medians of {args.runs}")
+    print("| signature | A load_file | B open_model+load | C verify+load_file | B/A | C/B | peak RSS A/B (MiB) |")
+    print("|---|---|---|---|---|---|---|")
+    for label, options in [("files + sha256", {}), ("files + blake3", {"hash": "blake3"}),
+                           ("shards + sha256", {"shards": True})]:
+        sig = str(workdir / f"{label.replace(' ', '').replace('+', '-')}.sig")
+        pathlib.Path(sig).unlink(missing_ok=True)
+        modelseal.sign(model, key, sig, **options)
+        times: dict[str, list[float]] = {"A": [], "B": [], "C": []}
+        rss: dict[str, int] = {}
+        for _ in range(args.runs):
+            for name, code in CHILD.items():  # interleaved: A, B, C, A, B, C, …
+                t, peak = timed(code.format(file=file, model=str(model), sig=sig, key=public))
+                times[name].append(t)
+                rss[name] = max(rss.get(name, 0), peak)
+        a, b, c = (statistics.median(times[n]) for n in "ABC")
+        print(f"| {label} | {a:.2f} s | {b:.2f} s | {c:.2f} s | {b / a:.2f} | {c / b:.2f} "
+              f"| {rss['A']} / {rss['B']} |")
+
+
+if __name__ == "__main__":
+    main()

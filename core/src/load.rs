@@ -1,0 +1,309 @@
+//! Verify on load: a model whose signature and trust are checked once ([`open_model`]), then read
+//! file by file into memory, each file hashed in the same read that loads it
+//! ([`OpenedModel::open_file`], [`VerifiedFile::read_into`]).
+//!
+//! Guarantees:
+//! - nothing about the model is acted on before the signature verified under the trust, and the
+//!   signed statement is pinned then: later reads are checked against it, not against the files
+//!   as they are when opened;
+//! - opening compares the model's file list with the signed one (missing or extra files fail,
+//!   as in [`crate::verify`]), without reading any file's bytes;
+//! - a file's bytes are handed over only after the whole file was read and every signed range of
+//!   it matched: [`VerifyError::Mismatch`] otherwise, naming the file. A file that grows, shrinks
+//!   or is replaced while it is read fails the same way. Nothing is written anywhere.
+//!
+//! The caller owns the buffer ([`VerifiedFile::read_into`]), so a binding can fill memory that it
+//! then hands out without a copy (Python: a `bytes` object under `numpy.frombuffer`).
+
+use crate::digest::{self, DigestError, ManifestDiff, SignedDigests};
+use crate::oms::Statement;
+use crate::trust::{SignerIdentity, Trust};
+use crate::verify::{self, VerifyError, VerifyOptions};
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+/// Bytes read and hashed at a time: small enough that a chunk is still in the CPU cache when it is
+/// hashed right after the read, large enough that system calls do not dominate.
+const READ_CHUNK: usize = 1 << 20;
+
+/// A model whose signature verified and whose file list matches the signed one; its files are
+/// verified as they are read.
+#[derive(Debug)]
+pub struct OpenedModel {
+    model: PathBuf,
+    signature: PathBuf,
+    statement: Statement,
+    signer: SignerIdentity,
+    digests: SignedDigests,
+    /// Signed file name → where to read it.
+    files: BTreeMap<String, PathBuf>,
+}
+
+/// Verifies the signature at `signature` under `trust`, then lists `model` (names only) and
+/// compares the list with the signed statement's. Reads no model file's bytes.
+pub fn open_model(
+    model: &Path,
+    signature: &Path,
+    trust: &Trust,
+    options: &VerifyOptions,
+) -> Result<OpenedModel, VerifyError> {
+    let bundle = verify::read_bundle(signature)?;
+    let (statement, signer) = verify::verify_bundle(&bundle, signature, trust)?;
+    let tree = verify::walk_for(model, signature, &statement, options)?;
+    let digests = SignedDigests::new(&statement.serialization, &statement.resources)?;
+    let method = statement.serialization.method;
+    let signed: Vec<&str> = statement
+        .resources
+        .iter()
+        .filter_map(|r| digest::resource_file(&r.name, method))
+        .collect();
+    let mut files = BTreeMap::new();
+    if tree.single_file {
+        // A single-file model's one resource carries the signer's name for it (its base name
+        // for model-signing), whatever the file is called here.
+        if let (Some(name), Some(file)) = (signed.first(), tree.files.first()) {
+            files.insert((*name).to_string(), file.path.clone());
+        }
+    } else {
+        for file in &tree.files {
+            files.insert(file.name.as_str().to_string(), file.path.clone());
+        }
+    }
+    let mut diff = ManifestDiff::default();
+    for name in &signed {
+        if !files.contains_key(*name) && !diff.missing.iter().any(|m| m == name) {
+            diff.missing.push((*name).to_string());
+        }
+    }
+    for name in files.keys() {
+        // Under shards an empty file is listed by no resource: it is checked when read.
+        if !digests.covers(name) && (method == digest::Method::Files || !is_empty(&files[name])) {
+            diff.extra.push(name.clone());
+        }
+    }
+    if !diff.is_empty() {
+        return Err(VerifyError::Mismatch {
+            model: model.to_path_buf(),
+            signed_root_digest: hex::encode(statement.root_digest),
+            diff,
+        });
+    }
+    Ok(OpenedModel {
+        model: model.to_path_buf(),
+        signature: signature.to_path_buf(),
+        statement,
+        signer,
+        digests,
+        files,
+    })
+}
+
+fn is_empty(path: &Path) -> bool {
+    path.metadata().map(|m| m.len() == 0).unwrap_or(false)
+}
+
+impl OpenedModel {
+    /// The model path as given.
+    pub fn model(&self) -> &Path {
+        &self.model
+    }
+
+    /// The signature file that verified.
+    pub fn signature(&self) -> &Path {
+        &self.signature
+    }
+
+    /// Who signed.
+    pub fn signer(&self) -> &SignerIdentity {
+        &self.signer
+    }
+
+    /// How the model was serialized and hashed.
+    pub fn serialization(&self) -> &crate::digest::SerializationConfig {
+        &self.statement.serialization
+    }
+
+    /// How many resources the statement signs (files, or shards of files).
+    pub fn resource_count(&self) -> usize {
+        self.statement.resources.len()
+    }
+
+    /// The signed root digest (lowercase hex SHA-256).
+    pub fn root_digest_hex(&self) -> String {
+        hex::encode(self.statement.root_digest)
+    }
+
+    /// The informative model name recorded by the signer.
+    pub fn subject_name(&self) -> &str {
+        &self.statement.subject_name
+    }
+
+    /// The signed files' names (as the signature lists them), sorted.
+    pub fn file_names(&self) -> impl Iterator<Item = &str> {
+        self.files.keys().map(String::as_str)
+    }
+
+    /// Opens the signed file `name` for one verified read. Fails for a name the signature does not
+    /// list, and for a file that is no longer a regular file.
+    pub fn open_file(&self, name: &str) -> Result<VerifiedFile, VerifyError> {
+        let path = self.files.get(name).ok_or_else(|| VerifyError::Mismatch {
+            model: self.model.clone(),
+            signed_root_digest: self.root_digest_hex(),
+            diff: ManifestDiff {
+                missing: vec![name.to_string()],
+                ..ManifestDiff::default()
+            },
+        })?;
+        let io_err = |source| {
+            VerifyError::Digest(DigestError::Io {
+                path: path.clone(),
+                source,
+            })
+        };
+        let mut open = std::fs::OpenOptions::new();
+        open.read(true);
+        if !self.statement.serialization.allow_symlinks {
+            open.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+        }
+        let file = open.open(path).map_err(io_err)?;
+        let meta = file.metadata().map_err(io_err)?;
+        if !meta.is_file() {
+            return Err(io_err(std::io::Error::other("not a regular file")));
+        }
+        Ok(VerifiedFile {
+            name: name.to_string(),
+            path: path.clone(),
+            model: self.model.clone(),
+            signed_root_digest: self.root_digest_hex(),
+            size: meta.len(),
+            inode: (meta.dev(), meta.ino()),
+            file,
+            check: self.digests.check(name, meta.len()),
+        })
+    }
+
+    /// Reads the signed file `name` whole; the bytes are returned only if they are the signed ones.
+    pub fn read_file(&self, name: &str) -> Result<Vec<u8>, VerifyError> {
+        let file = self.open_file(name)?;
+        let len = usize::try_from(file.size()).map_err(|_| file.changed("too large for memory"))?;
+        let mut bytes = vec![0; len];
+        file.read_into(&mut bytes)?;
+        Ok(bytes)
+    }
+}
+
+/// One signed file, open for a single read that verifies it.
+pub struct VerifiedFile {
+    name: String,
+    path: PathBuf,
+    model: PathBuf,
+    signed_root_digest: String,
+    size: u64,
+    inode: (u64, u64),
+    file: File,
+    check: Option<digest::StreamCheck>,
+}
+
+impl std::fmt::Debug for VerifiedFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifiedFile")
+            .field("name", &self.name)
+            .field("path", &self.path)
+            .field("size", &self.size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VerifiedFile {
+    /// The file's size when it was opened: the length [`VerifiedFile::read_into`] wants.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Reads the whole file into `buffer` (exactly [`VerifiedFile::size`] bytes), hashing each
+    /// chunk right after it is read. `Ok` only if the file held exactly `buffer.len()` bytes and
+    /// every signed range matched; on `Err` the buffer's content is unspecified and must not be used.
+    pub fn read_into(mut self, buffer: &mut [u8]) -> Result<(), VerifyError> {
+        if buffer.len() as u64 != self.size {
+            return Err(self.changed("its size changed"));
+        }
+        let mut check = self
+            .check
+            .take()
+            .ok_or_else(|| self.changed("not signed"))?;
+        // Two stages on two threads, so that loading costs about the slower of reading and
+        // hashing, not their sum: this thread reads chunk after chunk into the buffer, the other
+        // hashes each chunk once it is whole (still in the cache), in order. A few chunks in flight
+        // bound how far reading runs ahead.
+        let (ready, chunks) = std::sync::mpsc::sync_channel::<&[u8]>(4);
+        let read = std::thread::scope(|scope| {
+            let hasher = scope.spawn(move || {
+                for chunk in chunks {
+                    check.update(chunk);
+                }
+                check
+            });
+            let read = self.read_chunks(buffer, &ready);
+            drop(ready);
+            // The hasher only hashes; it cannot panic on any input. If it did, the read fails.
+            hasher.join().map(|check| (read, check))
+        });
+        let (read, check) = read.map_err(|_| self.changed("hashing stopped"))?;
+        read?;
+        let mut probe = [0u8; 1];
+        if !matches!(self.file.read(&mut probe), Ok(0)) {
+            return Err(self.changed("it became longer while read"));
+        }
+        let meta = self.file.metadata().ok();
+        if meta.map(|m| (m.dev(), m.ino(), m.len()))
+            != Some((self.inode.0, self.inode.1, self.size))
+        {
+            return Err(self.changed("it changed while read"));
+        }
+        check.finish().map_err(|reason| self.changed(&reason))
+    }
+
+    /// Fills `buffer` from the file chunk by chunk, handing each whole chunk to `ready`.
+    fn read_chunks<'b>(
+        &mut self,
+        buffer: &'b mut [u8],
+        ready: &std::sync::mpsc::SyncSender<&'b [u8]>,
+    ) -> Result<(), VerifyError> {
+        for chunk in buffer.chunks_mut(READ_CHUNK) {
+            let mut filled = 0;
+            while filled < chunk.len() {
+                match self.file.read(&mut chunk[filled..]) {
+                    Ok(0) => return Err(self.changed("it became shorter while read")),
+                    Ok(n) => filled += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(source) => {
+                        return Err(VerifyError::Digest(DigestError::Io {
+                            path: self.path.clone(),
+                            source,
+                        }))
+                    }
+                }
+            }
+            let whole: &'b [u8] = chunk;
+            if ready.send(whole).is_err() {
+                return Err(self.changed("hashing stopped"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The error for a file whose bytes are not the signed ones.
+    fn changed(&self, reason: &str) -> VerifyError {
+        VerifyError::Mismatch {
+            model: self.model.clone(),
+            signed_root_digest: self.signed_root_digest.clone(),
+            diff: ManifestDiff {
+                changed: vec![format!("{} ({reason})", self.name)],
+                ..ManifestDiff::default()
+            },
+        }
+    }
+}

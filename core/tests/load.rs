@@ -1,0 +1,139 @@
+//! Verify on load (`modelseal::load`): a file's bytes are handed over only when the read that
+//! loaded them matched the signed digests, also when the file changes between opening and reading.
+
+use modelseal::digest::{HashAlgorithm, Method};
+use modelseal::internals::keys::{self, KeyAlgorithm, KeyOptions, KeyRef};
+use modelseal::progress::NoProgress;
+use modelseal::sign::{sign_model, SignOptions};
+use modelseal::trust::Trust;
+use modelseal::verify::{VerifyError, VerifyOptions};
+use modelseal::{open_model, ErrorClass, OpenedModel};
+use std::io::Write;
+use std::path::PathBuf;
+
+const WEIGHTS: &str = "weights.bin";
+
+fn weights() -> Vec<u8> {
+    (0..3_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect()
+}
+
+/// A signed two-file model, opened; the temporary directory lives as long as the result.
+fn opened(method: Method) -> (tempfile::TempDir, PathBuf, OpenedModel) {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("model");
+    std::fs::create_dir_all(&model).unwrap();
+    std::fs::write(model.join(WEIGHTS), weights()).unwrap();
+    std::fs::write(model.join("config.json"), b"{}").unwrap();
+    let key = dir.path().join("key.pem");
+    let public = keys::file::generate_signing_key(KeyAlgorithm::EcP256, &key, None, false).unwrap();
+    let signer = keys::open_signer(&KeyRef::File(key), &KeyOptions::default()).unwrap();
+    let options = SignOptions {
+        hash: HashAlgorithm::Sha256,
+        method,
+        ..SignOptions::default()
+    };
+    let outcome = sign_model(&model, signer.as_ref(), &options, &NoProgress).unwrap();
+    let trust = Trust::PublicKey(public);
+    let opened = open_model(
+        &model,
+        &outcome.signature_path,
+        &trust,
+        &VerifyOptions::default(),
+    )
+    .unwrap();
+    (dir, model, opened)
+}
+
+fn methods() -> [Method; 2] {
+    [
+        Method::Files,
+        Method::Shards {
+            shard_size: 1 << 20,
+        },
+    ]
+}
+
+fn assert_changed(err: VerifyError, reason: &str) {
+    assert_eq!(err.class(), ErrorClass::Failed, "{err}");
+    let text = err.to_string();
+    assert!(text.contains(WEIGHTS) && text.contains(reason), "{text}");
+}
+
+#[test]
+fn a_read_returns_exactly_the_signed_bytes() {
+    for method in methods() {
+        let (_dir, _model, opened) = opened(method);
+        assert_eq!(
+            opened.file_names().collect::<Vec<_>>(),
+            ["config.json", WEIGHTS]
+        );
+        assert_eq!(opened.read_file(WEIGHTS).unwrap(), weights());
+        assert_eq!(opened.read_file("config.json").unwrap(), b"{}");
+    }
+}
+
+#[test]
+fn a_file_extended_after_opening_fails_in_the_read() {
+    for method in methods() {
+        let (_dir, model, opened) = opened(method);
+        let file = opened.open_file(WEIGHTS).unwrap();
+        let mut buffer = vec![0; file.size() as usize];
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(model.join(WEIGHTS))
+            .unwrap()
+            .write_all(b"x")
+            .unwrap();
+        assert_changed(file.read_into(&mut buffer).unwrap_err(), "longer");
+    }
+}
+
+#[test]
+fn a_file_truncated_after_opening_fails_in_the_read() {
+    for method in methods() {
+        let (_dir, model, opened) = opened(method);
+        let file = opened.open_file(WEIGHTS).unwrap();
+        let mut buffer = vec![0; file.size() as usize];
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(model.join(WEIGHTS))
+            .unwrap()
+            .set_len(1000)
+            .unwrap();
+        assert_changed(file.read_into(&mut buffer).unwrap_err(), "shorter");
+    }
+}
+
+#[test]
+fn a_byte_changed_after_opening_fails_in_the_read() {
+    for method in methods() {
+        let (_dir, model, opened) = opened(method);
+        let file = opened.open_file(WEIGHTS).unwrap();
+        let mut buffer = vec![0; file.size() as usize];
+        let mut changed = weights();
+        changed[2_500_000] ^= 1;
+        std::fs::write(model.join(WEIGHTS), &changed).unwrap();
+        assert_changed(file.read_into(&mut buffer).unwrap_err(), "differs");
+    }
+}
+
+#[test]
+fn a_buffer_of_another_size_is_refused() {
+    let (_dir, _model, opened) = opened(Method::Files);
+    let file = opened.open_file(WEIGHTS).unwrap();
+    let mut buffer = vec![0; file.size() as usize - 1];
+    assert_changed(file.read_into(&mut buffer).unwrap_err(), "size");
+}
+
+#[test]
+fn a_symlink_swapped_in_after_opening_the_model_is_refused() {
+    let (dir, model, opened) = opened(Method::Files);
+    let elsewhere = dir.path().join("elsewhere.bin");
+    std::fs::write(&elsewhere, weights()).unwrap();
+    std::fs::remove_file(model.join(WEIGHTS)).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, model.join(WEIGHTS)).unwrap();
+    let err = opened.open_file(WEIGHTS).unwrap_err();
+    assert_eq!(err.class(), ErrorClass::Input, "{err}");
+}

@@ -1,0 +1,85 @@
+//! Verify on load (`modelseal.open_model`): core's `OpenedModel`, whose files are read into Python
+//! `bytes` that are filled in place, with the GIL released, and handed out only once verified.
+
+use crate::errors::{trust_error, verify_error};
+use modelseal::report::PyVerified;
+use modelseal::trust::{SigstoreRoot, Trust, TrustOptions};
+use modelseal::{open_model as core_open_model, OpenedModel, VerifyOptions};
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+use std::path::PathBuf;
+
+/// A model whose signature verified and whose file list matched; `read` verifies each file.
+#[pyclass(module = "modelseal._modelseal", name = "OpenedModel", frozen)]
+pub struct PyOpenedModel {
+    inner: OpenedModel,
+}
+
+/// Verifies the signature and trust and lists the model; reads no file's bytes.
+#[pyfunction]
+#[pyo3(signature = (model, signature, key, cert_chain, ignore, ignore_unsigned_files,
+                    sigstore_identity=None, sigstore_issuer=None, trusted_root=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn open_model(
+    py: Python<'_>,
+    model: PathBuf,
+    signature: Option<PathBuf>,
+    key: Option<String>,
+    cert_chain: Vec<PathBuf>,
+    ignore: Vec<PathBuf>,
+    ignore_unsigned_files: bool,
+    sigstore_identity: Option<String>,
+    sigstore_issuer: Option<String>,
+    trusted_root: Option<PathBuf>,
+) -> PyResult<PyOpenedModel> {
+    let signature = signature.unwrap_or_else(|| modelseal::sign::default_signature_path(&model));
+    let options = VerifyOptions {
+        ignore,
+        ignore_unsigned_files,
+    };
+    let inner = py.allow_threads(|| {
+        let trust = Trust::from_options(&TrustOptions {
+            key,
+            certificate_roots: cert_chain,
+            sigstore_identity,
+            sigstore_issuer,
+            sigstore_root: trusted_root.map(SigstoreRoot::File),
+        })
+        .map_err(trust_error)?;
+        core_open_model(&model, &signature, &trust, &options).map_err(verify_error)
+    })?;
+    Ok(PyOpenedModel { inner })
+}
+
+#[pymethods]
+impl PyOpenedModel {
+    /// The signed files' names, sorted.
+    fn files(&self) -> Vec<String> {
+        self.inner.file_names().map(str::to_owned).collect()
+    }
+
+    /// The signed root digest (lowercase hex).
+    fn root_digest(&self) -> String {
+        self.inner.root_digest_hex()
+    }
+
+    /// What was verified, as the dict `modelseal.verify` returns.
+    fn info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        crate::convert::to_py(py, &PyVerified::from(&self.inner))
+    }
+
+    /// The whole file `name` as `bytes`, read once and verified in that read; raises
+    /// `VerificationError` (and returns nothing) if it is not the signed file.
+    fn read<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyBytes>> {
+        let file = py
+            .allow_threads(|| self.inner.open_file(name))
+            .map_err(verify_error)?;
+        let len = usize::try_from(file.size())
+            .map_err(|_| crate::errors::Error::new_err(format!("{name}: too large for memory")))?;
+        // The bytes object is filled in place before Python sees it: no copy of the file.
+        PyBytes::new_with(py, len, |buffer| {
+            py.allow_threads(|| file.read_into(buffer))
+                .map_err(verify_error)
+        })
+    }
+}
