@@ -446,21 +446,21 @@ fn slow_bodies_hold_no_admission_place_and_time_out_with_408() {
     assert_eq!(server.post(&dev).0, 200);
 }
 
+/// `modelseal sign MODEL --key release.pem -o OUT EXTRA… --quiet`.
+fn sign_with_release(t: &Setup, model: &std::path::Path, out: &std::path::Path, extra: &[&str]) {
+    let key = t.path("release.pem");
+    let mut args = vec!["sign", s(model), "--key", s(&key), "-o", s(out), "--quiet"];
+    args.extend(extra);
+    ok(&args);
+}
+
 /// Signs a model `slow` (one file) with `release` into `slow.release.sig`, then makes its file a
 /// sparse file of `len` bytes: the signature still checks out and hashing takes seconds.
 fn slow_model(t: &Setup, len: u64) {
     let model = t.path("slow");
     std::fs::create_dir(&model).unwrap();
     std::fs::write(model.join("weights.bin"), b"w").unwrap();
-    ok(&[
-        "sign",
-        s(&model),
-        "--key",
-        s(&t.path("release.pem")),
-        "-o",
-        s(&t.path("slow.release.sig")),
-        "--quiet",
-    ]);
+    sign_with_release(t, &model, &t.path("slow.release.sig"), &[]);
     std::fs::OpenOptions::new()
         .write(true)
         .open(model.join("weights.bin"))
@@ -843,26 +843,9 @@ fn links_out_of_the_root_are_refused_and_only_the_signatures_own_file_is_exempt(
     let linked = t.path("linked");
     std::fs::create_dir(&linked).unwrap();
     std::os::unix::fs::symlink(outside.path().join("w.bin"), linked.join("w.bin")).unwrap();
-    ok(&[
-        "sign",
-        s(&linked),
-        "--key",
-        s(&t.path("release.pem")),
-        "-o",
-        s(&t.path("linked.sig")),
-        "--allow-symlinks",
-        "--quiet",
-    ]);
+    sign_with_release(&t, &linked, &t.path("linked.sig"), &["--allow-symlinks"]);
     // The signature at the conventional place inside the model.
-    ok(&[
-        "sign",
-        s(&t.model),
-        "--key",
-        s(&t.path("release.pem")),
-        "-o",
-        s(&t.model.join("model.sig")),
-        "--quiet",
-    ]);
+    sign_with_release(&t, &t.model, &t.model.join("model.sig"), &[]);
     std::fs::copy(t.model.join("model.sig"), t.model.join("mine.sig")).unwrap();
     let server = Server::start(&t, &[]);
     let (status, answer) = server.post(

@@ -295,11 +295,19 @@ mod tests {
 
     impl Registry {
         fn new(options: SignOptions) -> Registry {
+            Registry::with_model(options, |model| {
+                fs::create_dir_all(model.join("sub")).unwrap();
+                fs::write(model.join("weights.bin"), vec![7u8; 3000]).unwrap();
+                fs::write(model.join("sub/config.json"), b"{}").unwrap();
+            })
+        }
+
+        /// The registry with the model `llm` made by `make` (given its empty directory).
+        fn with_model(options: SignOptions, make: impl FnOnce(&Path)) -> Registry {
             let dir = tempfile::tempdir().unwrap();
             let model = dir.path().join("llm");
-            fs::create_dir_all(model.join("sub")).unwrap();
-            fs::write(model.join("weights.bin"), vec![7u8; 3000]).unwrap();
-            fs::write(model.join("sub/config.json"), b"{}").unwrap();
+            fs::create_dir(&model).unwrap();
+            make(&model);
             fs::write(dir.path().join("big.bin"), vec![1u8; 4 << 20]).unwrap();
             let private = dir.path().join("release.pem");
             let public = dir.path().join("release.pub.pem");
@@ -556,36 +564,19 @@ mod tests {
     fn allowed_symlinks_do_not_lead_out_of_the_root() {
         let outside = tempfile::tempdir().unwrap();
         fs::write(outside.path().join("w.bin"), vec![7u8; 3000]).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let model = dir.path().join("llm");
-        fs::create_dir(&model).unwrap();
-        std::os::unix::fs::symlink(outside.path().join("w.bin"), model.join("weights.bin"))
-            .unwrap();
-        let private = dir.path().join("release.pem");
-        let public = dir.path().join("release.pub.pem");
-        keys::file::generate_signing_key(KeyAlgorithm::EcP256, &private, Some(&public), false)
-            .unwrap();
-        let signer =
-            keys::open::open_signer(&KeyRef::File(private), &KeyOptions::default()).unwrap();
         let options = SignOptions {
-            signature: Some(dir.path().join("llm.sig")),
             allow_symlinks: true,
             ..SignOptions::default()
         };
-        sign_model(&model, signer.as_ref(), &options, &NoProgress).unwrap();
-        let policy_path = dir.path().join("trust.toml");
-        fs::write(
-            &policy_path,
-            "version = 1\n[signers.release]\nkey = \"release.pub.pem\"\n\
-             [[models]]\nname = \"*\"\nrequire = [\"release\"]\n",
-        )
-        .unwrap();
-        let policy = Policy::load(&policy_path).unwrap();
-        let root = ConfinedRoot::new(dir.path()).unwrap();
+        let registry = Registry::with_model(options, |model| {
+            std::os::unix::fs::symlink(outside.path().join("w.bin"), model.join("weights.bin"))
+                .unwrap();
+        });
+        let (policy, root) = (&registry.policy, &registry.root);
         let request =
             VerifyRequest::parse(br#"{"model": "llm", "signatures": ["llm.sig"]}"#).unwrap();
         let err = policy
-            .verify_request(&root, &request, BundleLimits::default())
+            .verify_request(root, &request, BundleLimits::default())
             .unwrap_err();
         assert_eq!(
             err.public_reason(),
@@ -594,8 +585,8 @@ mod tests {
         // Outside a server (no root), the same signature verifies.
         let decision = policy
             .verify(
-                &model,
-                &[dir.path().join("llm.sig")],
+                &registry.path("llm"),
+                &[registry.path("llm.sig")],
                 &Default::default(),
                 &NoProgress,
             )
