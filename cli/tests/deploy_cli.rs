@@ -482,6 +482,7 @@ fn tampered_ciphertext_and_tampered_plaintext_leave_nothing() {
         s(&t.path("release.pem")),
         "-o",
         s(&t.path("llm.enc.sig")),
+        "--force",
         "--quiet",
     ]);
     let (code, u) = t.unseal("llm.enc", "run", &[]);

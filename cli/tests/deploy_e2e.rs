@@ -471,6 +471,7 @@ fn seal_with_hsm_keys_verify_unseal_and_every_failure_leaves_nothing() {
             &signing_key,
             "-o",
             s(&flipped_sig),
+            "--force",
             "--audit-log",
             s(&log),
             "--quiet",

@@ -23,7 +23,8 @@ use crate::fs::commit::{CommitError, StagingDir};
 use crate::keys::{Identity, Recipient, Signer};
 use crate::policy::{Policy, PolicyDecision, PolicyVerifyOptions};
 use crate::progress::NoProgress;
-use crate::sign::{default_signature_path, sign_model, SignError, SignOptions, SignOutcome};
+use crate::sign::SignOutcome;
+use crate::sign::{default_signature_path, sign_model, OutputMode, SignError, SignOptions};
 use crate::verify::VerifyError;
 use std::path::{Path, PathBuf};
 
@@ -111,6 +112,9 @@ pub struct SealOptions {
     pub outer_signature: Option<PathBuf>,
     /// Plaintext bytes per chunk (default: the format's default).
     pub chunk_size: Option<u32>,
+    /// Replace an existing encrypted model and outer signature (else both are refused before
+    /// anything is written).
+    pub force: bool,
 }
 
 /// What [`seal_model`] produced.
@@ -134,6 +138,18 @@ pub fn seal_model(
     output: &Path,
     options: &SealOptions,
 ) -> Result<SealOutcome, DeployError> {
+    let outer_signature = options
+        .outer_signature
+        .clone()
+        .unwrap_or_else(|| default_signature_path(output));
+    if !options.force {
+        // Refused here, before hours of hashing and encryption, not when the output is written.
+        for existing in [output, outer_signature.as_path()] {
+            if existing.symlink_metadata().is_ok() {
+                return Err(SignError::Exists(existing.to_path_buf()).into());
+            }
+        }
+    }
     let files = plaintext_files(model)?;
     // The inner signature waits here until it is encrypted; named like every temporary of
     // `output`, so a killed run's copy is removed by the next run.
@@ -165,6 +181,7 @@ pub fn seal_model(
     if let Some(c) = options.chunk_size {
         encrypt_options.chunk_size = c;
     }
+    encrypt_options.overwrite = options.force;
     let encrypted = envelope::encrypt_matching(
         &plaintext,
         recipients,
@@ -174,12 +191,12 @@ pub fn seal_model(
         &[INNER_SIGNATURE_NAME],
     )?;
     let outer_options = SignOptions {
-        signature: Some(
-            options
-                .outer_signature
-                .clone()
-                .unwrap_or_else(|| default_signature_path(output)),
-        ),
+        signature: Some(outer_signature),
+        output: if options.force {
+            OutputMode::Replace
+        } else {
+            OutputMode::CreateNew
+        },
         ..SignOptions::default()
     };
     let outer = sign_model(output, signer, &outer_options, &NoProgress)?;
@@ -484,6 +501,8 @@ mod tests {
             },
         ] {
             let _ = std::fs::remove_dir_all(f.path("enc"));
+            // seal refuses an existing output signature (no force here).
+            let _ = std::fs::remove_file(f.path("enc.sig"));
             let outcome = f.seal(&f.path("llm"), method, |_| {}).unwrap();
             assert_eq!(outcome.encrypted.files, 3);
             let out = f.path("plain");

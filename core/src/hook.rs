@@ -128,7 +128,13 @@ impl VerifyRequest {
         let mut total: u64 = 0;
         for (path, name) in self.signature_files(root)? {
             let len = std::fs::metadata(&path).map_or(0, |m| m.len());
-            let over = if len > limits.per_bundle.min(crate::oms::MAX_BUNDLE_BYTES) {
+            // A claims file (`.jsonl`) holds many bundles: its lines are limited when read.
+            let per_file = if crate::verify::is_claims_path(&path) {
+                crate::oms::MAX_BUNDLE_BYTES
+            } else {
+                limits.per_bundle.min(crate::oms::MAX_BUNDLE_BYTES)
+            };
+            let over = if len > per_file {
                 Some(limits.too_large())
             } else {
                 total = total.saturating_add(len);
@@ -179,8 +185,16 @@ impl Policy {
             )
             .map_err(|e| input_error(root, request, &signatures, &given, &e))?;
         decision.model = PathBuf::from(&request.model);
-        for (outcome, given) in decision.signatures.iter_mut().zip(&given) {
-            outcome.path = PathBuf::from(given);
+        // One outcome per signature, several per claims file (`.jsonl`, one per line): each is
+        // named by the request's own path of its file.
+        for outcome in &mut decision.signatures {
+            if let Some(given) = signatures
+                .iter()
+                .position(|resolved| *resolved == outcome.path)
+                .and_then(|i| given.get(i))
+            {
+                outcome.path = PathBuf::from(given);
+            }
         }
         for reason in &mut decision.reasons {
             *reason = relative(root, reason);

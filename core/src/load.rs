@@ -43,15 +43,27 @@ pub struct OpenedModel {
 }
 
 /// Verifies the signature at `signature` under `trust`, then lists `model` (names only) and
-/// compares the list with the signed statement's. Reads no model file's bytes.
+/// compares the list with the signed statement's. Reads no model file's bytes. A claims file
+/// (`.jsonl`) gives the first line that verifies and whose file list matches.
 pub fn open_model(
     model: &Path,
     signature: &Path,
     trust: &Trust,
     options: &VerifyOptions,
 ) -> Result<OpenedModel, VerifyError> {
-    let bundle = verify::read_bundle(signature)?;
-    let (statement, signer) = verify::verify_bundle(&bundle, signature, trust)?;
+    verify::first_verified(signature, trust, |_, statement, signer| {
+        open_statement(model, signature, statement, signer, options)
+    })
+}
+
+/// [`open_model`] once the signature verified: the file-list comparison.
+fn open_statement(
+    model: &Path,
+    signature: &Path,
+    statement: Statement,
+    signer: SignerIdentity,
+    options: &VerifyOptions,
+) -> Result<OpenedModel, VerifyError> {
     let tree = verify::walk_for(model, signature, &statement, options)?;
     let digests = SignedDigests::new(&statement.serialization, &statement.resources)?;
     let method = statement.serialization.method;
@@ -183,6 +195,58 @@ impl OpenedModel {
             file,
             check: self.digests.check(name, meta.len()),
         })
+    }
+
+    /// The size the signature gives the file `name`: under shards, where its last shard ends (0
+    /// for an empty file); `None` under files (a files digest records no size) or for a name the
+    /// signature does not list.
+    pub fn signed_size(&self, name: &str) -> Option<u64> {
+        if self.statement.serialization.method == digest::Method::Files
+            || !self.files.contains_key(name)
+        {
+            return None;
+        }
+        let ranges = self.digests.ranges(name).unwrap_or_default();
+        Some(ranges.last().and_then(|(_, end)| *end).unwrap_or(0))
+    }
+
+    /// Bytes `start..end` of the signed file `name`, returned only once verified. Under a shards
+    /// signature only the shards that overlap the range are read (each whole, positionally) and
+    /// each must match its signed digest; under a files signature the whole file is read and
+    /// verified (a files digest covers nothing smaller), so callers that read several ranges of
+    /// one file should read it once instead ([`OpenedModel::read_file`]).
+    pub fn read_range(&self, name: &str, start: u64, end: u64) -> Result<Vec<u8>, VerifyError> {
+        let file = self.open_file(name)?;
+        let ranges = self.digests.ranges(name).unwrap_or_default();
+        let signed_size = self.signed_size(name).unwrap_or(file.size());
+        if start > end || end > signed_size {
+            return Err(file.changed(&format!(
+                "bytes {start}..{end} asked of a file of {signed_size} signed bytes"
+            )));
+        }
+        if self.statement.serialization.method == digest::Method::Files {
+            let whole = self.read_file(name)?;
+            return Ok(whole[start as usize..end as usize].to_vec());
+        }
+        let mut out = Vec::with_capacity((end - start) as usize);
+        for (index, (shard_start, shard_end)) in ranges.iter().enumerate() {
+            let shard_end = shard_end.unwrap_or(signed_size);
+            if shard_end <= start || *shard_start >= end {
+                continue;
+            }
+            let mut shard = vec![0; (shard_end - shard_start) as usize];
+            std::os::unix::fs::FileExt::read_exact_at(&file.file, &mut shard, *shard_start)
+                .map_err(|_| file.changed("it became shorter while read"))?;
+            if !self.digests.range_matches(name, index, &shard) {
+                return Err(file.changed(&format!(
+                    "bytes {shard_start}..{shard_end} differ from the signed shard"
+                )));
+            }
+            let from = start.max(*shard_start) - shard_start;
+            let to = end.min(shard_end) - shard_start;
+            out.extend_from_slice(&shard[from as usize..to as usize]);
+        }
+        Ok(out)
     }
 
     /// Reads the signed file `name` whole; the bytes are returned only if they are the signed ones.

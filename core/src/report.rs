@@ -23,6 +23,7 @@ use crate::envelope::{DecryptSummary, EncryptSummary, EncryptedSummary, SealErro
 use crate::inspect::SignatureSummary;
 use crate::keys::file::GeneratedKey;
 use crate::load::OpenedModel;
+use crate::oms::Statement;
 use crate::policy::{PolicyDecision, RuleRef};
 use crate::sign::SignOutcome;
 use crate::trust::SignerIdentity;
@@ -193,6 +194,9 @@ pub struct VerifyReport {
     verified: bool,
     model: String,
     signature: String,
+    /// The line of a claims file (`.jsonl`) whose signature verified; absent for a single bundle.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<usize>,
     model_name: String,
     root_digest: String,
     resources: usize,
@@ -207,6 +211,7 @@ impl From<&VerifiedModel> for VerifyReport {
             verified: true,
             model: text(verified.model()),
             signature: text(verified.signature()),
+            line: verified.line(),
             model_name: verified.subject_name().to_string(),
             root_digest: verified.root_digest_hex(),
             resources: verified.resources().len(),
@@ -254,6 +259,8 @@ impl VerifyFailure {
 pub struct PyVerified {
     model: String,
     signature: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<usize>,
     model_name: String,
     root_digest: String,
     resources: usize,
@@ -277,15 +284,18 @@ pub struct PyVerified {
 
 impl From<&VerifiedModel> for PyVerified {
     fn from(verified: &VerifiedModel) -> PyVerified {
-        PyVerified::of(
-            verified.model(),
-            verified.signature(),
-            verified.subject_name(),
-            verified.root_digest_hex(),
-            verified.resources().len(),
-            verified.signer(),
-            verified.serialization(),
-        )
+        PyVerified {
+            line: verified.line(),
+            ..PyVerified::of(
+                verified.model(),
+                verified.signature(),
+                verified.subject_name(),
+                verified.root_digest_hex(),
+                verified.resources().len(),
+                verified.signer(),
+                verified.serialization(),
+            )
+        }
     }
 }
 
@@ -320,6 +330,7 @@ impl PyVerified {
         PyVerified {
             model: text(model),
             signature: text(signature),
+            line: None,
             model_name: subject_name.to_string(),
             root_digest,
             resources,
@@ -362,6 +373,8 @@ impl From<&RuleRef> for Rule {
 #[derive(Debug, Clone, Serialize)]
 struct SignatureReport {
     path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<usize>,
     signers: Vec<String>,
     root_digest: Option<String>,
     verified: bool,
@@ -404,6 +417,7 @@ impl From<&PolicyDecision> for DecisionReport {
                 .iter()
                 .map(|s| SignatureReport {
                     path: text(&s.path),
+                    line: s.line,
                     signers: s.signers.clone(),
                     root_digest: s.root_digest.clone(),
                     verified: s.verified,
@@ -864,6 +878,8 @@ impl From<&EncryptedSummary> for PyInspectedEncrypted {
 pub struct InspectSignatureReport {
     verified: bool,
     signature: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<usize>,
     method: &'static str,
     key_hint: Option<String>,
     certificate_subject: Option<String>,
@@ -883,6 +899,7 @@ impl InspectSignatureReport {
         InspectSignatureReport {
             verified: false,
             signature: text(path),
+            line: s.line,
             method: s.method,
             key_hint: s.key_hint.clone(),
             certificate_subject: s.certificate_subject.clone(),
@@ -893,6 +910,54 @@ impl InspectSignatureReport {
             resources: statement.map(|s| s.resources.len()),
             serialization: statement.map(|s| (&s.serialization).into()),
             errors: s.statement.as_ref().err().into_iter().cloned().collect(),
+        }
+    }
+}
+
+/// `inspect` of a claims file (`.jsonl`, unverified): each line's signature in file order.
+#[derive(Debug, Clone, Serialize)]
+pub struct InspectClaimsReport {
+    verified: bool,
+    signature: String,
+    signatures: Vec<InspectSignatureReport>,
+}
+
+impl InspectClaimsReport {
+    /// What each line of the claims file at `path` claims.
+    pub fn new(path: &Path, lines: &[SignatureSummary]) -> InspectClaimsReport {
+        InspectClaimsReport {
+            verified: false,
+            signature: text(path),
+            signatures: lines
+                .iter()
+                .map(|s| InspectSignatureReport::new(path, s))
+                .collect(),
+        }
+    }
+}
+
+/// `digest`: the model's root digest (OMS v1.0 §6.5.1) as signing would record it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DigestReport {
+    /// `sha256:<hex>`, as model-signing's `digest` command prints it.
+    root_digest: String,
+    resources: usize,
+    serialization: Serialization,
+}
+
+impl DigestReport {
+    /// `sha256:<hex>`: what the text output prints, alone on its line.
+    pub fn root_digest(&self) -> &str {
+        &self.root_digest
+    }
+}
+
+impl From<&Statement> for DigestReport {
+    fn from(statement: &Statement) -> DigestReport {
+        DigestReport {
+            root_digest: format!("sha256:{}", hex::encode(statement.root_digest)),
+            resources: statement.resources.len(),
+            serialization: (&statement.serialization).into(),
         }
     }
 }

@@ -2,13 +2,23 @@
 //!
 //! The result verifies with model-signing 1.1.1 for the key and certificate methods with P-256,
 //! P-384 and P-521 keys (Ed25519 is a modelseal extension that 1.1.1 cannot verify; the outcome
-//! carries a warning saying so). The signature file is written atomically.
+//! carries a warning saying so).
+//!
+//! The signature file ([`OutputMode`]): a new file by default, written atomically, never
+//! replacing an existing one unless asked ([`OutputMode::Replace`]); or one more line of a claims
+//! file (`.jsonl`, [`OutputMode::Append`]), appended under a lock without rewriting earlier lines.
+//! Signing never replaces or changes a file of the model: a signature path inside the model is
+//! allowed only when new (or, appending, when it is already a claims file), and it is then left out
+//! of the manifest and recorded in the signed `ignore_paths` (OMS v1.0 §6.2).
+//!
+//! [`digest_model`] computes what signing would sign (the root digest) without a key.
 
 use crate::digest::{self, DigestError, HashAlgorithm, Method, SerializationConfig};
 
 use crate::error::ErrorClass;
-use crate::fs::atomic;
+use crate::fs::{append, atomic};
 use crate::keys::{KeyError, KeyOptions, KeyRef, Signer};
+use crate::oms::claims::{self, claim_line};
 use crate::oms::{self, Bundle, OmsError, Statement, VerificationMaterial};
 use crate::progress::Progress;
 use crate::tree::{self, RelPath, TreeError, WalkOptions, DEFAULT_IGNORES};
@@ -43,6 +53,17 @@ pub enum SignError {
         model: PathBuf,
         /// The rule of the format the statement breaks, as [`Statement::check`] found it.
         source: OmsError,
+    },
+    /// The signature file exists and the output mode is [`OutputMode::CreateNew`].
+    #[error("{}: already exists; refused without force (to replace it) or append (to add a line to a .jsonl claims file)", .0.display())]
+    Exists(PathBuf),
+    /// The signature path is a file of the model, which signing never replaces or changes.
+    #[error("{path}: is a file of the model {model}; signing never replaces a model file: a signature inside the model must be a new file (or, appending, an existing .jsonl claims file)")]
+    IntoModel {
+        /// The signature path asked for.
+        path: PathBuf,
+        /// The model.
+        model: PathBuf,
     },
     /// The options contradict each other.
     #[error("invalid signing options: {0}")]
@@ -86,6 +107,44 @@ pub fn open_signer(
     })
 }
 
+/// What to do with the signature file, which may exist.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OutputMode {
+    /// Write a new file; an existing one is refused ([`SignError::Exists`]). The default.
+    #[default]
+    CreateNew,
+    /// Write the file, replacing an existing one outside the model (`--force`).
+    Replace,
+    /// Append the signature as one line of a claims file (`.jsonl`), created if missing
+    /// (`--append`); earlier lines are never rewritten.
+    Append,
+}
+
+/// How to hash a model: what [`digest_model`] computes and [`sign_model`] signs. `Default` is what
+/// model-signing 1.1.1's CLI does: files + SHA-256.
+#[derive(Debug, Clone)]
+pub struct DigestOptions {
+    /// Hash of each resource.
+    pub hash: HashAlgorithm,
+    /// Files or shards.
+    pub method: Method,
+    /// Paths to leave out, relative to the model root or absolute inside it.
+    pub ignore: Vec<PathBuf>,
+    /// Follow symlinks to files instead of refusing them.
+    pub allow_symlinks: bool,
+}
+
+impl Default for DigestOptions {
+    fn default() -> Self {
+        DigestOptions {
+            hash: HashAlgorithm::Sha256,
+            method: Method::Files,
+            ignore: Vec::new(),
+            allow_symlinks: false,
+        }
+    }
+}
+
 /// How to sign a model. `Default` is what model-signing 1.1.1's CLI does: files + SHA-256.
 #[derive(Debug, Clone)]
 pub struct SignOptions {
@@ -99,6 +158,8 @@ pub struct SignOptions {
     pub allow_symlinks: bool,
     /// Where to write the signature; default [`default_signature_path`].
     pub signature: Option<PathBuf>,
+    /// A new file, a replaced one, or a line appended to a claims file.
+    pub output: OutputMode,
 }
 
 impl Default for SignOptions {
@@ -109,6 +170,19 @@ impl Default for SignOptions {
             ignore: Vec::new(),
             allow_symlinks: false,
             signature: None,
+            output: OutputMode::CreateNew,
+        }
+    }
+}
+
+impl SignOptions {
+    /// How the model is hashed.
+    pub fn digest_options(&self) -> DigestOptions {
+        DigestOptions {
+            hash: self.hash,
+            method: self.method,
+            ignore: self.ignore.clone(),
+            allow_symlinks: self.allow_symlinks,
         }
     }
 }
@@ -144,26 +218,74 @@ pub fn default_signature_path(model: &Path) -> PathBuf {
     parent.join(format!("{name}.sig"))
 }
 
-/// Signs the model at `model` with `signer` and writes the bundle.
+/// Signs the model at `model` with `signer` and writes the bundle (see the module doc for where
+/// and how).
 pub fn sign_model(
     model: &Path,
     signer: &dyn Signer,
     options: &SignOptions,
     progress: &dyn Progress,
 ) -> Result<SignOutcome, SignError> {
+    let signature_path = options
+        .signature
+        .clone()
+        .unwrap_or_else(|| default_signature_path(model));
+    // Before any hashing: a refused output costs nothing.
+    check_output(model, &signature_path, options.output)?;
+    let statement = statement_of(
+        model,
+        &options.digest_options(),
+        Some(&signature_path),
+        progress,
+    )?;
+    let bundle = sign_statement(&statement, signer)?;
+    write_signature(&signature_path, &bundle, options.output)?;
+
+    let algorithm = signer.public_key().algorithm();
+    let mut warnings = Vec::new();
+    if !algorithm.oms_interoperable() {
+        warnings.push(format!(
+            "{} signatures are a modelseal extension: model-signing 1.1.1 cannot verify them",
+            algorithm.name()
+        ));
+    }
+    Ok(SignOutcome {
+        signature_path,
+        statement,
+        key_hint: signer.public_key().hint(),
+        method: method_name(&bundle.material),
+        warnings,
+    })
+}
+
+/// The statement signing `model` would sign, without a key and without writing anything: its
+/// root digest (`subject[0].digest.sha256`, OMS v1.0 §6.5.1) is the model's digest, as
+/// model-signing's `digest` command prints it. Refused like signing is (an empty model, a name
+/// the format cannot carry).
+pub fn digest_model(
+    model: &Path,
+    options: &DigestOptions,
+    progress: &dyn Progress,
+) -> Result<Statement, SignError> {
+    statement_of(model, options, None, progress)
+}
+
+/// Walks and hashes `model` into the statement to sign, leaving out the user's ignores, the git
+/// paths and `signature` when it lies inside the model (all recorded in `ignore_paths`).
+fn statement_of(
+    model: &Path,
+    options: &DigestOptions,
+    signature: Option<&Path>,
+    progress: &dyn Progress,
+) -> Result<Statement, SignError> {
     if let (Method::Shards { .. }, HashAlgorithm::Blake3) = (options.method, options.hash) {
         return Err(SignError::Options(
             "blake3 is not sharded (it hashes one file in parallel already); use files serialization with blake3"
                 .into(),
         ));
     }
-    let signature_path = options
-        .signature
-        .clone()
-        .unwrap_or_else(|| default_signature_path(model));
-
     let mut ignore = tree::resolve_user_ignores(model, &options.ignore);
-    if let Some(sig) = tree::resolve_ignore(model, &absolute(&signature_path)) {
+    if let Some(sig) = signature.and_then(|s| tree::resolve_ignore(model, &absolute(s))) {
         tree::push_unique(&mut ignore, sig);
     }
     let walk = WalkOptions {
@@ -187,31 +309,81 @@ pub fn sign_model(
         model: model.to_path_buf(),
         source,
     })?;
+    Ok(statement)
+}
 
-    let bundle = sign_statement(&statement, signer)?;
-    let mut text = bundle.to_json();
-    text.push('\n');
-    atomic::write_atomic(&signature_path, text.as_bytes(), atomic::MODE_PUBLIC, true).map_err(
-        |source| SignError::Write {
-            path: signature_path.clone(),
+/// Refuses a signature path the output mode does not allow: an existing file unless replacing or
+/// appending, appending to anything but a `.jsonl` claims file, and any existing file of the model
+/// (only a new path inside the model, or an existing claims file when appending, is allowed).
+fn check_output(model: &Path, signature: &Path, mode: OutputMode) -> Result<(), SignError> {
+    if mode == OutputMode::Append && !claims::is_claims_path(signature) {
+        return Err(SignError::Options(format!(
+            "append adds a line to a claims file, whose name ends in .{}: {}",
+            claims::EXTENSION,
+            signature.display()
+        )));
+    }
+    if signature.symlink_metadata().is_err() {
+        return Ok(());
+    }
+    let into_model = || SignError::IntoModel {
+        path: signature.to_path_buf(),
+        model: model.to_path_buf(),
+    };
+    match mode {
+        OutputMode::CreateNew => Err(SignError::Exists(signature.to_path_buf())),
+        OutputMode::Replace if inside_model(model, signature) => Err(into_model()),
+        OutputMode::Append if inside_model(model, signature) && !is_claims_file(signature) => {
+            Err(into_model())
+        }
+        OutputMode::Replace | OutputMode::Append => Ok(()),
+    }
+}
+
+/// True when `signature` names the model itself or a path inside it (through symlinks of the
+/// directories on the way; the last component is taken as named, as writing treats it).
+fn inside_model(model: &Path, signature: &Path) -> bool {
+    let Ok(root) = model.canonicalize() else {
+        // A model that cannot be resolved cannot be walked either: signing fails there.
+        return false;
+    };
+    let parent = crate::fs::commit::parent_dir(signature);
+    let Ok(parent) = parent.canonicalize() else {
+        return false;
+    };
+    match signature.file_name() {
+        Some(name) => parent.join(name).starts_with(&root),
+        // `..`, `/`: a directory, never a signature file of ours.
+        None => signature.canonicalize().is_ok_and(|p| p.starts_with(&root)),
+    }
+}
+
+/// True when `path` is already a readable claims file: every line a bundle.
+fn is_claims_file(path: &Path) -> bool {
+    append::read_locked(path, oms::MAX_BUNDLE_BYTES)
+        .is_ok_and(|bytes| claims::parse_claims(&bytes).is_ok())
+}
+
+/// Writes the bundle as the output mode says: a new file or a replaced one (atomically), or one
+/// line appended to a claims file.
+fn write_signature(path: &Path, bundle: &Bundle, mode: OutputMode) -> Result<(), SignError> {
+    let line = claim_line(bundle);
+    let written = match mode {
+        OutputMode::CreateNew => {
+            atomic::write_atomic(path, line.as_bytes(), atomic::MODE_PUBLIC, false)
+        }
+        OutputMode::Replace => {
+            atomic::write_atomic(path, line.as_bytes(), atomic::MODE_PUBLIC, true)
+        }
+        OutputMode::Append => append::append_locked(path, line.as_bytes(), atomic::MODE_PUBLIC),
+    };
+    written.map_err(|source| match source.kind() {
+        // Created by someone else while we hashed.
+        std::io::ErrorKind::AlreadyExists => SignError::Exists(path.to_path_buf()),
+        _ => SignError::Write {
+            path: path.to_path_buf(),
             source,
         },
-    )?;
-
-    let algorithm = signer.public_key().algorithm();
-    let mut warnings = Vec::new();
-    if !algorithm.oms_interoperable() {
-        warnings.push(format!(
-            "{} signatures are a modelseal extension: model-signing 1.1.1 cannot verify them",
-            algorithm.name()
-        ));
-    }
-    Ok(SignOutcome {
-        signature_path,
-        statement,
-        key_hint: signer.public_key().hint(),
-        method: method_name(&bundle.material),
-        warnings,
     })
 }
 

@@ -6,12 +6,19 @@
 //! *signed* serialization (hash, method, shard size, `allow_symlinks`, `ignore_paths`) → exact
 //! comparison, reporting every missing, extra and changed file by name.
 //!
+//! A claims file (`.jsonl`, [`crate::oms::claims`]) holds many signatures, one per line: each is a
+//! candidate, and the model verifies when one line does (the result names it). The model is
+//! hashed once per distinct signed serialization among the lines ([`ModelHashes`]), however many
+//! lines there are.
+//!
 //! A [`VerifiedModel`] can only be obtained from [`verify_model`]: its fields are private and it has
 //! no constructor, so code that holds one knows the checks ran.
 
 use crate::digest::{self, DigestError, ManifestDiff, Method, Resource, SerializationConfig};
 use crate::error::ErrorClass;
 
+use crate::oms::claims;
+pub use crate::oms::claims::{is_claims_path, Claim};
 use crate::oms::{self, Bundle, OmsError, Statement};
 use crate::progress::Progress;
 use crate::sigstore::SigstoreError;
@@ -76,6 +83,15 @@ pub enum VerifyError {
         /// The model file (the link).
         path: PathBuf,
     },
+    /// No line of a claims file verified: each line's reason (none of them a model mismatch,
+    /// which is reported as [`VerifyError::Mismatch`]).
+    #[error("{path}: no signature in the claims file verifies ({})", claim_reasons(.lines).join("; "))]
+    NoClaimVerified {
+        /// The claims file.
+        path: PathBuf,
+        /// Per line, in file order: its number and why it did not verify.
+        lines: Vec<ClaimFailure>,
+    },
     /// The model differs from what was signed (the signature itself verified).
     #[error("{}", describe_mismatch(.model, .diff))]
     Mismatch {
@@ -97,6 +113,11 @@ impl VerifyError {
             VerifyError::Untrusted { .. }
             | VerifyError::BadStatement { .. }
             | VerifyError::Mismatch { .. } => ErrorClass::Failed,
+            // Failed as soon as one line was a verification failure; only input errors (every
+            // line of a kind modelseal cannot check) make the whole file an input error.
+            VerifyError::NoClaimVerified { lines, .. } if lines.iter().any(|l| l.failed) => {
+                ErrorClass::Failed
+            }
             _ => ErrorClass::Input,
         }
     }
@@ -105,9 +126,29 @@ impl VerifyError {
     pub fn reasons(&self) -> Vec<String> {
         match self {
             VerifyError::Mismatch { diff, .. } => diff_reasons(diff),
+            VerifyError::NoClaimVerified { lines, .. } => claim_reasons(lines),
             other => vec![other.to_string()],
         }
     }
+}
+
+/// Why one line of a claims file did not verify.
+#[derive(Debug, Clone)]
+pub struct ClaimFailure {
+    /// The 1-based line number.
+    pub line: usize,
+    /// Why, in the user's terms.
+    pub reason: String,
+    /// True for a verification failure (untrusted, bad signature or statement); false for an
+    /// input error (a bundle of a kind modelseal does not verify).
+    pub failed: bool,
+}
+
+fn claim_reasons(lines: &[ClaimFailure]) -> Vec<String> {
+    lines
+        .iter()
+        .map(|l| format!("line {}: {}", l.line, l.reason))
+        .collect()
 }
 
 /// Options of a verification.
@@ -124,6 +165,7 @@ pub struct VerifyOptions {
 pub struct VerifiedModel {
     model: PathBuf,
     signature: PathBuf,
+    line: Option<usize>,
     statement: Statement,
     signer: SignerIdentity,
 }
@@ -136,6 +178,10 @@ impl VerifiedModel {
     /// The signature file that verified it.
     pub fn signature(&self) -> &Path {
         &self.signature
+    }
+    /// The line of the claims file whose signature verified; `None` for a single-bundle file.
+    pub fn line(&self) -> Option<usize> {
+        self.line
     }
     /// The statement's root digest (lowercase hex SHA-256).
     pub fn root_digest_hex(&self) -> String {
@@ -223,12 +269,47 @@ impl BundleBudget {
     /// Reads and parses the signature file at `path`, refusing it (before it is read whole)
     /// when it is larger than the per-file limit or than what is left of the total.
     pub fn read(&mut self, path: &Path) -> Result<Bundle, VerifyError> {
-        let per_bundle = self.limits.per_bundle.min(oms::MAX_BUNDLE_BYTES);
+        let bytes = self.read_bytes(path, self.limits.per_bundle)?;
+        Bundle::parse(&bytes).map_err(|source| VerifyError::Malformed {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    /// [`BundleBudget::read`] for any signature file: its one bundle, or every line of a claims
+    /// file (`.jsonl`), the file bounded by what is left of the total and each line by the
+    /// per-file limit.
+    pub fn read_claims(&mut self, path: &Path) -> Result<Vec<Claim>, VerifyError> {
+        if !claims::is_claims_path(path) {
+            let bundle = self.read(path)?;
+            return Ok(vec![Claim { line: None, bundle }]);
+        }
+        let bytes = self.read_bytes(path, oms::MAX_BUNDLE_BYTES)?;
+        let per_line = self.limits.per_bundle.min(oms::MAX_BUNDLE_BYTES);
+        if bytes
+            .split(|&b| b == b'\n')
+            .any(|line| line.len() as u64 > per_line)
+        {
+            return Err(VerifyError::ReadSignature {
+                path: path.to_path_buf(),
+                source: self.limits.too_large(),
+            });
+        }
+        claims::parse_claims(&bytes).map_err(|source| VerifyError::Malformed {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    /// The bytes of the file at `path`: at most `per_file` (and [`oms::MAX_BUNDLE_BYTES`]) and
+    /// what is left of the total.
+    fn read_bytes(&mut self, path: &Path, per_file: u64) -> Result<Vec<u8>, VerifyError> {
+        let per_file = per_file.min(oms::MAX_BUNDLE_BYTES);
         let left = self.limits.total.saturating_sub(self.spent);
-        let bytes = read_bounded(path, per_bundle.min(left))
+        let bytes = read_bounded(path, per_file.min(left))
             .and_then(|bytes| match bytes {
                 Bounded::Within(bytes) => Ok(bytes),
-                Bounded::Over(seen) if seen > per_bundle => Err(self.limits.too_large()),
+                Bounded::Over(seen) if seen > per_file => Err(self.limits.too_large()),
                 Bounded::Over(_) => Err(self.limits.too_large_in_total()),
             })
             .map_err(|source| VerifyError::ReadSignature {
@@ -236,14 +317,23 @@ impl BundleBudget {
                 source,
             })?;
         self.spent = self.spent.saturating_add(bytes.len() as u64);
-        Bundle::parse(&bytes).map_err(|source| VerifyError::Malformed {
-            path: path.to_path_buf(),
-            source,
-        })
+        Ok(bytes)
     }
 }
 
-/// Verifies `model` against the signature at `signature` under `trust`.
+/// Reads a signature file without verifying it: its one bundle, or for a claims file (`.jsonl`)
+/// the bundle of every line, each with its number. A line that is not a bundle is
+/// [`VerifyError::Malformed`] naming it ([`OmsError::Line`]).
+pub fn read_claims(path: &Path) -> Result<Vec<Claim>, VerifyError> {
+    BundleBudget::new(BundleLimits::default()).read_claims(path)
+}
+
+/// Verifies `model` against the signature file `signature` under `trust`: its bundle, or the
+/// first line of a claims file that verifies (signer trusted, model matching).
+///
+/// When no line of a claims file verifies, the error is the first line's model mismatch if a
+/// trusted line's model differed, else [`VerifyError::NoClaimVerified`] with every line's reason.
+/// Input errors (an unreadable model or trust material) end the search at once.
 pub fn verify_model(
     model: &Path,
     signature: &Path,
@@ -251,15 +341,72 @@ pub fn verify_model(
     options: &VerifyOptions,
     progress: &dyn Progress,
 ) -> Result<VerifiedModel, VerifyError> {
-    let bundle = read_bundle(signature)?;
-    let (statement, signer) = verify_bundle(&bundle, signature, trust)?;
-    check_model(model, signature, &statement, options, None, progress)?;
-    Ok(VerifiedModel {
-        model: model.to_path_buf(),
-        signature: signature.to_path_buf(),
-        statement,
-        signer,
+    let mut hashes = ModelHashes::default();
+    first_verified(signature, trust, |line, statement, signer| {
+        check_model(
+            model,
+            signature,
+            &statement,
+            options,
+            None,
+            progress,
+            &mut hashes,
+        )?;
+        Ok(VerifiedModel {
+            model: model.to_path_buf(),
+            signature: signature.to_path_buf(),
+            line,
+            statement,
+            signer,
+        })
     })
+}
+
+/// The first signature of the file at `signature` (its bundle, or a line of a claims file) that
+/// `trust` accepts and that `check` (given its line, statement and signer) accepts too.
+///
+/// For a single bundle, its error. For a claims file with no such line: the first model
+/// mismatch `check` reported for a trusted line, else [`VerifyError::NoClaimVerified`] with every
+/// line's reason; any other error of `check` (an input error) ends the search at once.
+pub(crate) fn first_verified<T>(
+    signature: &Path,
+    trust: &Trust,
+    mut check: impl FnMut(Option<usize>, Statement, SignerIdentity) -> Result<T, VerifyError>,
+) -> Result<T, VerifyError> {
+    let mut mismatch = None;
+    let mut lines = Vec::new();
+    for claim in read_claims(signature)? {
+        let checked = verify_bundle(&claim.bundle, signature, trust)
+            .and_then(|(statement, signer)| check(claim.line, statement, signer));
+        let (error, line) = match (checked, claim.line) {
+            (Ok(found), _) => return Ok(found),
+            (Err(error), None) => return Err(error),
+            (Err(error), Some(line)) => (error, line),
+        };
+        match error {
+            e @ VerifyError::Mismatch { .. } => {
+                mismatch.get_or_insert(e);
+            }
+            e @ (VerifyError::Untrusted { .. }
+            | VerifyError::BadStatement { .. }
+            | VerifyError::Malformed { .. }) => lines.push(ClaimFailure {
+                line,
+                failed: e.class().is_failure(),
+                reason: without_path(&e.to_string(), signature),
+            }),
+            other => return Err(other),
+        }
+    }
+    Err(mismatch.unwrap_or(VerifyError::NoClaimVerified {
+        path: signature.to_path_buf(),
+        lines,
+    }))
+}
+
+/// A line's reason without the `path: ` its error starts with (the claims file is named once).
+fn without_path(reason: &str, path: &Path) -> String {
+    let prefix = format!("{}: ", path.display());
+    reason.strip_prefix(&prefix).unwrap_or(reason).to_string()
 }
 
 /// Checks the bundle's signer and signature, then parses the signed statement.
@@ -301,8 +448,56 @@ pub(crate) fn parse_statement(bundle: &Bundle, path: &Path) -> Result<Statement,
     Statement::parse(&bundle.payload).map_err(|e| bad(e.to_string()))
 }
 
+/// The model's resources as hashed under each serialization so far, so that the lines of a
+/// claims file (or the signatures of a policy verification) that share a serialization hash the
+/// model once. Keyed by the serialization and the exact list of files walked (names and sizes):
+/// the same files hashed the same way give the same resources.
+#[derive(Debug, Default)]
+pub(crate) struct ModelHashes {
+    done: Vec<Hashed>,
+}
+
+/// The model's resources under one serialization, and the files (names and sizes) hashed.
+#[derive(Debug)]
+struct Hashed {
+    config: SerializationConfig,
+    files: Vec<(RelPath, u64)>,
+    resources: Vec<Resource>,
+}
+
+impl ModelHashes {
+    fn hash(
+        &mut self,
+        model_tree: &tree::ModelTree,
+        config: &SerializationConfig,
+        progress: &dyn Progress,
+    ) -> Result<Vec<Resource>, DigestError> {
+        let files: Vec<(RelPath, u64)> = model_tree
+            .files
+            .iter()
+            .map(|f| (f.name.clone(), f.len))
+            .collect();
+        if let Some(done) = self
+            .done
+            .iter()
+            .find(|h| h.config == *config && h.files == files)
+        {
+            return Ok(done.resources.clone());
+        }
+        let resources = digest::hash_tree(model_tree, config, progress)?;
+        self.done.push(Hashed {
+            config: config.clone(),
+            files,
+            resources: resources.clone(),
+        });
+        Ok(resources)
+    }
+}
+
 /// Re-hashes the local model with the signed serialization and compares it with the statement;
-/// `Ok` names the signature file when it lies inside the model and was exempt from hashing.
+/// `hashes` holds the model as hashed by earlier checks, reused when the serialization (and the
+/// files hashed) are the same. `Ok` names the signature file when it lies inside the model and was
+/// exempt from hashing.
 ///
 /// With `confine_to` (a canonical directory), every file read must resolve inside it: a signature
 /// with `allow_symlinks` cannot make the verifier read through a link out of that directory.
@@ -313,6 +508,7 @@ pub(crate) fn check_model(
     options: &VerifyOptions,
     confine_to: Option<&Path>,
     progress: &dyn Progress,
+    hashes: &mut ModelHashes,
 ) -> Result<Option<RelPath>, VerifyError> {
     let config = &statement.serialization;
     let (mut model_tree, exempt) = walk_with_exemption(model, signature, statement, options)?;
@@ -324,7 +520,7 @@ pub(crate) fn check_model(
         confine(&model_tree, root)?;
     }
     progress.begin(model_tree.total_len());
-    let actual = digest::hash_tree(&model_tree, config, progress)?;
+    let actual = hashes.hash(&model_tree, config, progress)?;
     let mut diff = digest::compare(&statement.resources, &actual);
     account_unhashed(&mut diff, statement, unhashed);
     if diff.is_empty() {

@@ -2,6 +2,7 @@
 //! (see core/Cargo.toml). The PKCS#11 tests are separate binaries.
 
 mod architecture;
+mod claims;
 mod keys_trust;
 mod load;
 mod oms;

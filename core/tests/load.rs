@@ -137,3 +137,51 @@ fn a_symlink_swapped_in_after_opening_the_model_is_refused() {
     let err = opened.open_file(WEIGHTS).unwrap_err();
     assert_eq!(err.class(), ErrorClass::Input, "{err}");
 }
+
+#[test]
+fn a_range_under_shards_verifies_only_the_shards_it_overlaps() {
+    let (_dir, model, opened) = opened(Method::Shards {
+        shard_size: 1 << 20,
+    });
+    let all = weights();
+    assert_eq!(opened.signed_size(WEIGHTS), Some(all.len() as u64));
+    let range = 1_000_000..1_100_000u64;
+    assert_eq!(
+        opened.read_range(WEIGHTS, range.start, range.end).unwrap(),
+        all[1_000_000..1_100_000]
+    );
+    // A byte changed in the third shard: ranges in the first two still read, the third fails.
+    let mut changed = all.clone();
+    changed[2_500_000] ^= 1;
+    std::fs::write(model.join(WEIGHTS), &changed).unwrap();
+    assert_eq!(
+        opened.read_range(WEIGHTS, 0, 2 << 20).unwrap(),
+        all[..2 << 20]
+    );
+    assert_changed(
+        opened
+            .read_range(WEIGHTS, 2_400_000, 2_400_001)
+            .unwrap_err(),
+        "differ",
+    );
+    assert_changed(
+        opened
+            .read_range(WEIGHTS, 0, all.len() as u64 + 1)
+            .unwrap_err(),
+        "signed bytes",
+    );
+}
+
+#[test]
+fn a_range_under_files_verifies_the_whole_file() {
+    let (_dir, model, opened) = opened(Method::Files);
+    assert_eq!(opened.signed_size(WEIGHTS), None);
+    assert_eq!(
+        opened.read_range(WEIGHTS, 10, 20).unwrap(),
+        weights()[10..20]
+    );
+    let mut changed = weights();
+    changed[2_999_999] ^= 1;
+    std::fs::write(model.join(WEIGHTS), &changed).unwrap();
+    assert_changed(opened.read_range(WEIGHTS, 10, 20).unwrap_err(), "differs");
+}

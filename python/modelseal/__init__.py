@@ -36,6 +36,7 @@ __all__ = [
     "VerificationResult",
     "VerifiedModel",
     "decrypt",
+    "digest",
     "encrypt",
     "keygen",
     "open",
@@ -73,6 +74,9 @@ class VerificationResult:
     sigstore_issuer: Optional[str] = None
     signing_time: Optional[str] = None
     log_index: Optional[int] = None
+    line: Optional[int] = None
+    """The line of a claims file (``.jsonl``) whose signature verified; ``None`` for a single
+    bundle."""
 
 
 def _paths(paths: Iterable[StrPath]) -> list[str]:
@@ -94,6 +98,8 @@ def sign(
     key_password_file: Optional[StrPath] = None,
     allow_insecure_key_permissions: bool = False,
     audit_log: Optional[StrPath] = None,
+    force: bool = False,
+    append: bool = False,
 ) -> pathlib.Path:
     """Sign ``model`` (a directory or a file) with ``key`` and write an OMS signature.
 
@@ -103,6 +109,11 @@ def sign(
     KMS access problems raise ``KeyAccessError``. The signature goes to ``signature``,
     by default ``<model>.sig`` beside the model. Returns the signature path. With ``audit_log``,
     appends one line to it (also when signing fails), as ``modelseal sign --audit-log`` does.
+
+    An existing ``signature`` is refused unless ``force=True`` (replace it) or ``append=True``
+    (add the signature as one more line of a ``.jsonl`` claims file, created if missing; earlier
+    lines are never rewritten, concurrent signers are safe). A file of the model is never
+    replaced: inside the model only a new path is allowed, and it is left out of the signed files.
     """
     path = _modelseal.sign(
         os.fspath(model),
@@ -118,8 +129,27 @@ def sign(
         None if key_password_file is None else os.fspath(key_password_file),
         allow_insecure_key_permissions,
         _opt_path(audit_log),
+        force,
+        append,
     )
     return pathlib.Path(path)
+
+
+def digest(
+    model: StrPath,
+    *,
+    hash: str = "sha256",
+    shards: bool = False,
+    shard_size: Optional[int] = None,
+    ignore: Iterable[StrPath] = (),
+    allow_symlinks: bool = False,
+) -> dict:
+    """The root digest of ``model`` as signing with the same options would record it (OMS v1.0
+    §6.5.1): the dict ``modelseal digest --json`` prints, ``{"root_digest": "sha256:<hex>",
+    "resources": N, "serialization": {...}}``. No key needed; nothing is written."""
+    return _modelseal.digest(
+        os.fspath(model), hash, shards, shard_size, _paths(ignore), allow_symlinks
+    )
 
 
 def verify(
@@ -247,9 +277,11 @@ def seal(
     cert_chain: Iterable[StrPath] = (),
     audit_log: Optional[StrPath] = None,
     allow_insecure_key_permissions: bool = False,
+    force: bool = False,
 ) -> dict:
     """Sign ``model``, encrypt it with that signature inside for ``recipients`` to ``out``, and
     sign ``out`` (``signature``, default ``out + ".sig"``). Returns the ``modelseal seal --json`` dict.
+    An existing ``out`` or ``signature`` is refused unless ``force=True``.
     With ``audit_log``, appends one line to it (also when sealing fails), as ``--audit-log`` does.
 
     A signing key or KEK file that group or others can read is refused (``KeyAccessError``)
@@ -265,6 +297,7 @@ def seal(
         _paths(cert_chain),
         _opt_path(audit_log),
         allow_insecure_key_permissions,
+        force,
     )
 
 

@@ -39,6 +39,7 @@ class VerificationResult:
     sigstore_issuer: Optional[str]
     signing_time: Optional[str]
     log_index: Optional[int]
+    line: Optional[int]
 
 def sign(
     model: StrPath,
@@ -55,7 +56,18 @@ def sign(
     key_password_file: Optional[StrPath] = None,
     allow_insecure_key_permissions: bool = False,
     audit_log: Optional[StrPath] = None,
+    force: bool = False,
+    append: bool = False,
 ) -> pathlib.Path: ...
+def digest(
+    model: StrPath,
+    *,
+    hash: str = "sha256",
+    shards: bool = False,
+    shard_size: Optional[int] = None,
+    ignore: Iterable[StrPath] = (),
+    allow_symlinks: bool = False,
+) -> dict[str, Any]: ...
 @overload
 def verify(
     model: StrPath,
@@ -103,6 +115,7 @@ def seal(
     cert_chain: Iterable[StrPath] = (),
     audit_log: Optional[StrPath] = None,
     allow_insecure_key_permissions: bool = False,
+    force: bool = False,
 ) -> dict[str, Any]: ...
 def unseal(
     enc: StrPath,
@@ -186,6 +199,7 @@ class VerifiedModel:
     def read(self, name: str) -> bytes: ...
     def open(self, name: str) -> io.BytesIO: ...
     def load_safetensors(self, name: str, framework: str = "numpy") -> dict[str, Any]: ...
+    def safe_open(self, name: str, framework: str = "numpy") -> SafeOpen: ...
 
 def open_model(
     model: StrPath,
@@ -199,3 +213,11 @@ def open_model(
     sigstore_issuer: Optional[str] = None,
     trusted_root: Optional[StrPath] = None,
 ) -> VerifiedModel: ...
+
+class SafeOpen:
+    """Lazy verified tensors of one safetensors file (`VerifiedModel.safe_open`)."""
+    def keys(self) -> list[str]: ...
+    def metadata(self) -> dict[str, str]: ...
+    def get_tensor(self, key: str) -> Any: ...
+    def __enter__(self) -> SafeOpen: ...
+    def __exit__(self, *exc: object) -> None: ...

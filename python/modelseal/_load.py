@@ -14,7 +14,7 @@ import struct
 from typing import Any, Iterable, Optional, Sequence, Union
 
 from . import _modelseal
-from ._modelseal import FormatError
+from ._modelseal import FormatError, VerificationError
 
 StrPath = Union[str, "os.PathLike[str]"]
 
@@ -85,6 +85,12 @@ class VerifiedModel:
         """
         return io.BytesIO(self.read(name))
 
+    def safe_open(self, name: str, framework: str = "numpy") -> SafeOpen:
+        """Lazy, verified access to the tensors of ``name`` (see :class:`SafeOpen`)."""
+        if framework != "numpy":
+            raise ValueError(f"framework={framework!r}: only 'numpy' is supported")
+        return SafeOpen(self._opened, name)
+
     def load_safetensors(self, name: str, framework: str = "numpy") -> dict:
         """The tensors of the safetensors file ``name`` as NumPy arrays, from one verified read.
 
@@ -98,61 +104,148 @@ class VerifiedModel:
         return _parse_safetensors(self.read(name), name)
 
 
+class _Header:
+    """A parsed and checked safetensors header: tensors (dtype, shape, byte range in the body),
+    metadata, and where the body starts."""
+
+    def __init__(self, name: str, prefix: bytes, header_bytes: bytes, file_size: int) -> None:
+        import numpy
+
+        self.name = name
+        (header_len,) = struct.unpack("<Q", prefix)
+        self.base = 8 + header_len
+        body = file_size - self.base
+        try:
+            header = json.loads(header_bytes)
+        except ValueError as e:
+            raise self.bad(f"header is not JSON ({e})") from None
+        if not isinstance(header, dict):
+            raise self.bad("header is not a JSON object")
+        metadata = header.get("__metadata__", {})
+        if not isinstance(metadata, dict):
+            raise self.bad("__metadata__ is not an object")
+        self.metadata: dict = metadata
+        self.tensors: dict = {}
+        for key, entry in header.items():
+            if key == "__metadata__":
+                continue
+            if not isinstance(entry, dict):
+                raise self.bad(f"tensor {key!r} is not an object")
+            dtype = _NUMPY_DTYPES.get(entry.get("dtype"))
+            if dtype is None:
+                raise self.bad(
+                    f"tensor {key!r} has dtype {entry.get('dtype')!r}, which NumPy cannot hold")
+            shape = entry.get("shape")
+            offsets = entry.get("data_offsets")
+            if (not isinstance(shape, list)
+                    or not all(isinstance(d, int) and d >= 0 for d in shape)
+                    or not isinstance(offsets, list) or len(offsets) != 2
+                    or not all(isinstance(o, int) for o in offsets)):
+                raise self.bad(f"tensor {key!r} has a malformed shape or data_offsets")
+            begin, end = offsets
+            count = 1
+            for d in shape:
+                count *= d
+            if not 0 <= begin <= end <= body or end - begin != count * numpy.dtype(dtype).itemsize:
+                raise self.bad(
+                    f"tensor {key!r}: data_offsets {offsets} do not fit its shape or the file")
+            self.tensors[key] = (dtype, shape, count, begin, end)
+        # The format requires the tensors to tile the body: no overlap, no gap, nothing after.
+        position = 0
+        for key, (_, _, _, begin, end) in sorted(self.tensors.items(), key=lambda kv: kv[1][3:]):
+            if begin != position:
+                raise self.bad(
+                    f"tensor {key!r} starts at {begin}, expected {position} (overlap or gap)")
+            position = end
+        if position != body:
+            raise self.bad(f"{body - position} bytes after the last tensor")
+
+    @staticmethod
+    def length(name: str, prefix: bytes, file_size: int) -> int:
+        """The header's length from the file's first 8 bytes, checked against the file."""
+        if len(prefix) < 8:
+            raise FormatError(f"{name}: not a valid safetensors file: shorter than 8 bytes")
+        (header_len,) = struct.unpack("<Q", prefix[:8])
+        if header_len > min(_MAX_HEADER, file_size - 8):
+            raise FormatError(
+                f"{name}: not a valid safetensors file: header length {header_len} exceeds the file")
+        return header_len
+
+    def bad(self, reason: str) -> FormatError:
+        return FormatError(f"{self.name}: not a valid safetensors file: {reason}")
+
+    def array(self, key: str, data: Any, offset: int = 0) -> Any:
+        """Tensor `key` as a read-only NumPy view of `data`, whose byte `offset` is the tensor's
+        first byte (for a whole file: the body start plus the tensor's begin offset)."""
+        import numpy
+
+        dtype, shape, count, _, _ = self.tensors[key]
+        return numpy.frombuffer(data, dtype=dtype, count=count, offset=offset).reshape(shape)
+
+
 def _parse_safetensors(data: bytes, name: str) -> dict:
-    import numpy
+    header_len = _Header.length(name, data[:8], len(data))
+    header = _Header(name, data[:8], data[8 : 8 + header_len], len(data))
+    return {key: header.array(key, data, header.base + header.tensors[key][3])
+            for key in header.tensors}
 
-    def bad(reason: str) -> FormatError:
-        return FormatError(f"{name}: not a valid safetensors file: {reason}")
 
-    if len(data) < 8:
-        raise bad("shorter than its 8-byte header length")
-    (header_len,) = struct.unpack("<Q", data[:8])
-    if header_len > min(_MAX_HEADER, len(data) - 8):
-        raise bad(f"header length {header_len} exceeds the file")
-    try:
-        header = json.loads(data[8 : 8 + header_len])
-    except ValueError as e:
-        raise bad(f"header is not JSON ({e})") from None
-    if not isinstance(header, dict):
-        raise bad("header is not a JSON object")
-    base = 8 + header_len
-    body = len(data) - base
-    tensors = {}
-    spans = []
-    for key, entry in header.items():
-        if key == "__metadata__":
-            continue
-        if not isinstance(entry, dict):
-            raise bad(f"tensor {key!r} is not an object")
-        dtype = _NUMPY_DTYPES.get(entry.get("dtype"))
-        if dtype is None:
-            raise bad(f"tensor {key!r} has dtype {entry.get('dtype')!r}, which NumPy cannot hold")
-        shape = entry.get("shape")
-        offsets = entry.get("data_offsets")
-        if (not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape)
-                or not isinstance(offsets, list) or len(offsets) != 2
-                or not all(isinstance(o, int) for o in offsets)):
-            raise bad(f"tensor {key!r} has a malformed shape or data_offsets")
-        begin, end = offsets
-        itemsize = numpy.dtype(dtype).itemsize
-        count = 1
-        for d in shape:
-            count *= d
-        if not 0 <= begin <= end <= body or end - begin != count * itemsize:
-            raise bad(f"tensor {key!r}: data_offsets {offsets} do not fit its shape or the file")
-        spans.append((begin, end, key))
-        tensors[key] = (
-            numpy.frombuffer(data, dtype=dtype, count=count, offset=base + begin).reshape(shape)
-        )
-    # The format requires the tensors to tile the body: no overlap, no gap, nothing after.
-    position = 0
-    for begin, end, key in sorted(spans):
-        if begin != position:
-            raise bad(f"tensor {key!r} starts at {begin}, expected {position} (overlap or gap)")
-        position = end
-    if position != body:
-        raise bad(f"{body - position} bytes after the last tensor")
-    return tensors
+class SafeOpen:
+    """Lazy access to the tensors of one safetensors file of a :class:`VerifiedModel`, in the
+    shape of ``safetensors.safe_open``: ``keys()``, ``metadata()``, ``get_tensor(key)``.
+
+    Every byte returned has been verified. Under a ``shards`` signature a tensor read verifies
+    exactly the shards it overlaps (each read whole from the file); under a ``files`` signature a
+    file's digest covers only the whole file, so the first access reads and verifies the whole
+    file once and later accesses are served from it.
+    """
+
+    def __init__(self, opened: Any, name: str) -> None:
+        self._opened = opened
+        self._name = name
+        self._whole: Optional[bytes] = None
+        if opened.sharded():
+            size = self._size()
+            prefix = opened.read_range(name, 0, min(8, size))
+            header_len = _Header.length(name, prefix, size)
+            header_bytes = opened.read_range(name, 8, 8 + header_len)
+            self._header = _Header(name, prefix, header_bytes, size)
+        else:
+            self._whole = opened.read(name)
+            header_len = _Header.length(name, self._whole[:8], len(self._whole))
+            self._header = _Header(name, self._whole[:8], self._whole[8 : 8 + header_len],
+                                   len(self._whole))
+
+    def _size(self) -> int:
+        size = self._opened.signed_size(self._name)
+        if size is None:
+            raise VerificationError(f"{self._name}: not a file of the signed model")
+        return int(size)
+
+    def keys(self) -> list[str]:
+        """The tensor names, in the header's order."""
+        return list(self._header.tensors)
+
+    def metadata(self) -> dict:
+        """The header's ``__metadata__`` (an empty dict when there is none)."""
+        return dict(self._header.metadata)
+
+    def get_tensor(self, key: str) -> Any:
+        """Tensor ``key`` as a read-only NumPy array of verified bytes."""
+        if key not in self._header.tensors:
+            raise KeyError(key)
+        _, _, _, begin, end = self._header.tensors[key]
+        if self._whole is not None:
+            return self._header.array(key, self._whole, self._header.base + begin)
+        data = self._opened.read_range(self._name, self._header.base + begin,
+                                       self._header.base + end)
+        return self._header.array(key, data)
+
+    def __enter__(self) -> "SafeOpen":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._whole = None
 
 
 def open_model(

@@ -15,9 +15,9 @@ use errors::{key_error, sign_error, verify_error, Error};
 use modelseal::digest::{HashAlgorithm, Method, DEFAULT_SHARD_SIZE};
 use modelseal::keys::{self, KeyKind, KeyOptions, KeyRef};
 use modelseal::progress::NoProgress;
-use modelseal::report::{self, Failure, PyVerified};
-use modelseal::sign::SignError;
-use modelseal::sign::{open_signer, sign_model, SignOptions};
+use modelseal::report::{self, DigestReport, Failure, PyVerified};
+use modelseal::sign::{digest_model, open_signer, sign_model, DigestOptions, OutputMode};
+use modelseal::sign::{SignError, SignOptions};
 use modelseal::trust::{SigstoreRoot, Trust, TrustOptions};
 use modelseal::verify::{verify_model, VerifyOptions};
 use pyo3::prelude::*;
@@ -42,11 +42,53 @@ fn hash_algorithm(name: &str) -> PyResult<HashAlgorithm> {
     })
 }
 
+/// How to hash a model, from the keyword arguments `sign` and `digest` share.
+fn digest_options(
+    hash: &str,
+    shards: bool,
+    shard_size: Option<u64>,
+    ignore: Vec<PathBuf>,
+    allow_symlinks: bool,
+) -> PyResult<DigestOptions> {
+    Ok(DigestOptions {
+        hash: hash_algorithm(hash)?,
+        method: match (shards, shard_size) {
+            (true, size) => Method::Shards {
+                shard_size: size.unwrap_or(DEFAULT_SHARD_SIZE),
+            },
+            (false, None) => Method::Files,
+            (false, Some(_)) => return Err(Error::new_err("shard_size needs shards=True")),
+        },
+        ignore,
+        allow_symlinks,
+    })
+}
+
+/// The root digest of a model as signing would record it: the dict `modelseal digest --json`
+/// prints (`root_digest` as `sha256:<hex>`, `resources`, `serialization`).
+#[pyfunction]
+#[pyo3(signature = (model, hash, shards, shard_size, ignore, allow_symlinks))]
+fn digest<'py>(
+    py: Python<'py>,
+    model: PathBuf,
+    hash: &str,
+    shards: bool,
+    shard_size: Option<u64>,
+    ignore: Vec<PathBuf>,
+    allow_symlinks: bool,
+) -> PyResult<Bound<'py, PyAny>> {
+    let options = digest_options(hash, shards, shard_size, ignore, allow_symlinks)?;
+    let statement = py
+        .allow_threads(|| digest_model(&model, &options, &NoProgress))
+        .map_err(sign_error)?;
+    convert::to_py(py, &DigestReport::from(&statement))
+}
+
 /// Signs a model; returns the signature path. Appends the `sign` audit event to `audit_log`.
 #[pyfunction]
 #[pyo3(signature = (model, key, signature, hash, shards, shard_size, ignore, allow_symlinks,
                     cert, cert_chain, key_password_file, allow_insecure_key_permissions,
-                    audit_log=None))]
+                    audit_log=None, force=false, append=false))]
 #[allow(clippy::too_many_arguments)]
 fn sign(
     py: Python<'_>,
@@ -63,20 +105,23 @@ fn sign(
     key_password_file: Option<PathBuf>,
     allow_insecure_key_permissions: bool,
     audit_log: Option<PathBuf>,
+    force: bool,
+    append: bool,
 ) -> PyResult<PathBuf> {
     let key_options = key_options(key_password_file, allow_insecure_key_permissions);
+    let hashing = digest_options(hash, shards, shard_size, ignore, allow_symlinks)?;
     let options = SignOptions {
-        hash: hash_algorithm(hash)?,
-        method: match (shards, shard_size) {
-            (true, size) => Method::Shards {
-                shard_size: size.unwrap_or(DEFAULT_SHARD_SIZE),
-            },
-            (false, None) => Method::Files,
-            (false, Some(_)) => return Err(Error::new_err("shard_size needs shards=True")),
-        },
-        ignore,
-        allow_symlinks,
+        hash: hashing.hash,
+        method: hashing.method,
+        ignore: hashing.ignore,
+        allow_symlinks: hashing.allow_symlinks,
         signature,
+        output: match (force, append) {
+            (true, true) => return Err(Error::new_err("force= and append= exclude each other")),
+            (_, true) => OutputMode::Append,
+            (true, false) => OutputMode::Replace,
+            (false, false) => OutputMode::CreateNew,
+        },
     };
     py.allow_threads(|| {
         let result = open_signer(key, cert.as_deref(), &cert_chain, &key_options)
@@ -184,6 +229,7 @@ fn _modelseal(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     m.add_function(wrap_pyfunction!(sign, m)?)?;
     m.add_function(wrap_pyfunction!(verify, m)?)?;
+    m.add_function(wrap_pyfunction!(digest, m)?)?;
     m.add_function(wrap_pyfunction!(keygen, m)?)?;
     m.add_function(wrap_pyfunction!(public_key, m)?)?;
     m.add_function(wrap_pyfunction!(seal::encrypt, m)?)?;

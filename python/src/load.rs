@@ -68,6 +68,34 @@ impl PyOpenedModel {
         crate::convert::to_py(py, &PyVerified::from(&self.inner))
     }
 
+    /// Bytes `start..end` of the file `name`, verified (under shards: only the overlapping shards
+    /// are read); raises `VerificationError` and returns nothing otherwise.
+    fn read_range<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+        start: u64,
+        end: u64,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let bytes = py
+            .allow_threads(|| self.inner.read_range(name, start, end))
+            .map_err(verify_error)?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    /// The size the signature gives `name` (shards only; `None` under files).
+    fn signed_size(&self, name: &str) -> Option<u64> {
+        self.inner.signed_size(name)
+    }
+
+    /// Whether the signature hashes shards (lazy reads verify only what they touch).
+    fn sharded(&self) -> bool {
+        matches!(
+            self.inner.serialization().method,
+            modelseal::digest::Method::Shards { .. }
+        )
+    }
+
     /// The whole file `name` as `bytes`, read once and verified in that read; raises
     /// `VerificationError` (and returns nothing) if it is not the signed file.
     fn read<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyBytes>> {

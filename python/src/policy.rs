@@ -93,7 +93,7 @@ pub fn verify_policy<'py>(
 /// Seals `model` (sign, encrypt with the signature inside, sign the result): the CLI's dict
 /// without `recipients`.
 #[pyfunction]
-#[pyo3(name = "seal", signature = (model, out, key, recipients, model_name, signature, cert, cert_chain, audit_log, allow_insecure_key_permissions))]
+#[pyo3(name = "seal", signature = (model, out, key, recipients, model_name, signature, cert, cert_chain, audit_log, allow_insecure_key_permissions, force=false))]
 #[allow(clippy::too_many_arguments)]
 pub fn seal_py<'py>(
     py: Python<'py>,
@@ -107,6 +107,7 @@ pub fn seal_py<'py>(
     cert_chain: Vec<PathBuf>,
     audit_log: Option<PathBuf>,
     allow_insecure_key_permissions: bool,
+    force: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let outcome = py.allow_threads(|| {
         let request = SealRequest {
@@ -120,6 +121,7 @@ pub fn seal_py<'py>(
             options: SealOptions {
                 model_name: model_name.clone(),
                 outer_signature: signature,
+                force,
                 ..SealOptions::default()
             },
         };

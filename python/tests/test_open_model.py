@@ -247,3 +247,62 @@ def test_the_gil_is_released_while_reading(tmp_path, keypair):
     thread.join()
     assert len(data) == 192 << 20
     assert during > 100, during
+
+
+def _bytes_read() -> int:
+    """Bytes this process has read through read/pread so far (/proc/self/io `rchar`)."""
+    for line in pathlib.Path("/proc/self/io").read_text().splitlines():
+        if line.startswith("rchar:"):
+            return int(line.split()[1])
+    raise AssertionError("no rchar in /proc/self/io")
+
+
+def test_safe_open_equals_the_reference_and_reads_only_the_shards_it_needs(tmp_path, keypair):
+    from safetensors import safe_open
+
+    model, public = signed(tmp_path, keypair, shards=True, shard_size=1000)
+    path = str(model / "model.safetensors")
+    size = (model / "model.safetensors").stat().st_size
+    with modelseal.open_model(model, key=public).safe_open("model.safetensors") as lazy, \
+            safe_open(path, framework="numpy") as reference:
+        assert sorted(lazy.keys()) == sorted(reference.keys())
+        assert lazy.metadata() == reference.metadata()
+        for key in reference.keys():
+            before = _bytes_read()
+            array = lazy.get_tensor(key)
+            read = _bytes_read() - before
+            assert numpy.array_equal(array, reference.get_tensor(key))
+            # The shards a tensor overlaps: its bytes plus at most one shard on each side.
+            assert read <= array.nbytes + 2 * 1000, (key, read, size)
+        with pytest.raises(KeyError):
+            lazy.get_tensor("nothere")
+
+
+def test_safe_open_with_shards_fails_only_for_a_tampered_tensor(tmp_path, keypair):
+    model, public = signed(tmp_path, keypair, shards=True, shard_size=1000)
+    path = model / "model.safetensors"
+    data = path.read_bytes()
+    n = header_len(path)
+    header = json.loads(data[8 : 8 + n])
+    del header["__metadata__"]
+    base = 8 + n
+    last = max(header, key=lambda k: header[k]["data_offsets"][1])
+    first = min(header, key=lambda k: header[k]["data_offsets"][0])
+    tampered_at = base + header[last]["data_offsets"][1] - 1
+    assert base + header[first]["data_offsets"][1] <= tampered_at // 1000 * 1000, "same shard"
+    lazy = modelseal.open_model(model, key=public).safe_open("model.safetensors")
+    flip_byte(path, tampered_at)
+    assert numpy.array_equal(lazy.get_tensor(first), load_file(str(path))[first])
+    with pytest.raises(modelseal.VerificationError, match="model.safetensors"):
+        lazy.get_tensor(last)
+
+
+def test_safe_open_with_files_verifies_the_whole_file_first(tmp_path, keypair):
+    model, public = signed(tmp_path, keypair)
+    opened = modelseal.open_model(model, key=public)
+    with opened.safe_open("model.safetensors") as lazy:
+        expected = load_file(str(model / "model.safetensors"))
+        assert all(numpy.array_equal(lazy.get_tensor(k), expected[k]) for k in expected)
+    tamper_tensor_byte(model)
+    with pytest.raises(modelseal.VerificationError, match="model.safetensors"):
+        opened.safe_open("model.safetensors")

@@ -2,8 +2,9 @@
 
 use crate::output::{hex, print_json, serialization_text};
 use modelseal::envelope::{self, EncryptedSummary};
-use modelseal::inspect::inspect_signature;
-use modelseal::report::{InspectEncryptedReport, InspectSignatureReport};
+use modelseal::inspect::{inspect_signature, inspect_signatures, SignatureSummary};
+use modelseal::report::{InspectClaimsReport, InspectEncryptedReport, InspectSignatureReport};
+use modelseal::verify::is_claims_path;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -14,7 +15,8 @@ use std::process::ExitCode;
 /// files and sizes, and the recipients with their key ids — never a secret.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The signature file (Sigstore bundle), or an encrypted model (directory or file).
+    /// The signature file (Sigstore bundle), a claims file (.jsonl: every line is listed), or an
+    /// encrypted model (directory or file).
     #[arg(value_name = "SIG|ENC")]
     input: PathBuf,
     /// Print one JSON object on stdout.
@@ -28,7 +30,31 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         encrypted(&args, &summary);
         return Ok(ExitCode::SUCCESS);
     }
+    if is_claims_path(&args.input) {
+        return claims(&args.input, args.json);
+    }
     signature(&args.input, args.json)
+}
+
+fn claims(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    let lines = inspect_signatures(path)?;
+    if json {
+        print_json(&InspectClaimsReport::new(path, &lines));
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "claims:      {} ({} signatures, unverified)",
+        path.display(),
+        lines.len()
+    );
+    for summary in &lines {
+        println!();
+        if let Some(line) = summary.line {
+            println!("line {line}:");
+        }
+        describe(summary);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn encrypted(args: &Args, s: &EncryptedSummary) {
@@ -65,12 +91,18 @@ fn encrypted(args: &Args, s: &EncryptedSummary) {
 
 fn signature(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
     let summary = inspect_signature(path)?;
-    let statement = summary.statement.as_ref();
     if json {
         print_json(&InspectSignatureReport::new(path, &summary));
         return Ok(ExitCode::SUCCESS);
     }
     println!("signature:   {} (unverified)", path.display());
+    describe(&summary);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What one signature claims, a field per line.
+fn describe(summary: &SignatureSummary) {
+    let statement = summary.statement.as_ref();
     println!("method:      {}", summary.method);
     if let Some(hint) = &summary.key_hint {
         println!("key hint:    {hint}");
@@ -90,5 +122,4 @@ fn signature(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
         }
         Err(reason) => println!("statement:   invalid ({reason})"),
     }
-    Ok(ExitCode::SUCCESS)
 }

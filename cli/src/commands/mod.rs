@@ -1,6 +1,7 @@
 //! The verbs of the `modelseal` command line: one clap struct and one `run` per verb.
 
 mod decrypt;
+mod digest;
 mod encrypt;
 mod inspect;
 mod keygen;
@@ -32,6 +33,7 @@ enum Command {
     Sign(sign::Args),
     Verify(verify::Args),
     Inspect(inspect::Args),
+    Digest(digest::Args),
     Encrypt(encrypt::Args),
     Decrypt(decrypt::Args),
     Rewrap(rewrap::Args),
@@ -48,6 +50,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sign(args) => sign::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Digest(args) => digest::run(args),
         Command::Encrypt(args) => encrypt::run(args),
         Command::Decrypt(args) => decrypt::run(args),
         Command::Rewrap(args) => rewrap::run(args),

@@ -35,6 +35,9 @@ pub struct Args {
     /// Model name recorded in the envelope (what policies match) [default: MODEL's name].
     #[arg(long, value_name = "NAME")]
     model_name: Option<String>,
+    /// Replace an existing ENC and its signature (else both are refused before any work).
+    #[arg(long)]
+    force: bool,
     #[command(flatten)]
     output: OutputArgs,
     #[command(flatten)]
@@ -66,6 +69,7 @@ fn seal(args: &Args) -> Attempt<SealOutcome, DeployError> {
     let options = SealOptions {
         model_name: args.model_name.clone(),
         outer_signature: args.signature.clone(),
+        force: args.force,
         ..SealOptions::default()
     };
     Ok(seal_model(

@@ -6,7 +6,7 @@ use crate::output::{hex, print_json, serialization_text};
 use crate::progress::Bar;
 use modelseal::digest::{HashAlgorithm, Method, DEFAULT_SHARD_SIZE};
 use modelseal::report::{self, Failure, SignReport};
-use modelseal::sign::{sign_model, SignError, SignOptions, SignOutcome};
+use modelseal::sign::{sign_model, DigestOptions, OutputMode, SignError, SignOptions, SignOutcome};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -20,7 +20,10 @@ pub struct Args {
     /// ECC_NIST_P256/P384 key (awskms:///<key-id|alias/name|arn>, awskms://HOST:PORT/<key>).
     #[arg(long)]
     key: String,
-    /// Where to write the signature [default: MODEL.sig beside the model].
+    /// Where to write the signature [default: MODEL.sig beside the model]. An existing file is
+    /// refused without --force or --append; inside the model only a new path is allowed, and it
+    /// is left out of the signed files (recorded in ignore_paths). A path ending in .jsonl is a
+    /// claims file (one signature per line).
     #[arg(short = 'o', long = "out", value_name = "SIG")]
     out: Option<PathBuf>,
     /// Signing certificate (PEM) for the certificate method; its key must be KEY's.
@@ -29,6 +32,26 @@ pub struct Args {
     /// Certificates to embed after the leaf (PEM, one or more per file; repeatable).
     #[arg(long = "cert-chain", value_name = "CHAIN.pem", requires = "cert")]
     cert_chain: Vec<PathBuf>,
+    #[command(flatten)]
+    hashing: HashArgs,
+    /// Replace an existing SIG (outside the model: a file of the model is never replaced).
+    #[arg(long, conflicts_with = "append")]
+    force: bool,
+    /// Add the signature as one more line of a claims file (SIG ending in .jsonl, created if
+    /// missing); earlier lines are never rewritten. Safe with concurrent signers.
+    #[arg(long)]
+    append: bool,
+    #[command(flatten)]
+    output: OutputArgs,
+    #[command(flatten)]
+    key_args: KeyArgs,
+    #[command(flatten)]
+    audit: AuditArgs,
+}
+
+/// How to hash the model: shared by `sign` and `digest`.
+#[derive(Debug, clap::Args)]
+pub struct HashArgs {
     /// Hash of each file or shard.
     #[arg(long, value_enum, default_value_t = Hash::Sha256)]
     hash: Hash,
@@ -45,12 +68,24 @@ pub struct Args {
     /// Hash symlinks to files as their targets' bytes instead of refusing them.
     #[arg(long)]
     allow_symlinks: bool,
-    #[command(flatten)]
-    output: OutputArgs,
-    #[command(flatten)]
-    key_args: KeyArgs,
-    #[command(flatten)]
-    audit: AuditArgs,
+}
+
+impl HashArgs {
+    /// The core's options for these arguments.
+    pub fn options(&self) -> DigestOptions {
+        DigestOptions {
+            hash: self.hash.into(),
+            method: if self.shards {
+                Method::Shards {
+                    shard_size: self.shard_size,
+                }
+            } else {
+                Method::Files
+            },
+            ignore: self.ignore.clone(),
+            allow_symlinks: self.allow_symlinks,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -89,18 +124,18 @@ fn sign(args: &Args) -> Attempt<(SignOutcome, &'static str), SignError> {
     let signer = args
         .key_args
         .open_signer(&args.key, args.cert.as_deref(), &args.cert_chain)?;
+    let hashing = args.hashing.options();
     let options = SignOptions {
-        hash: args.hash.into(),
-        method: if args.shards {
-            Method::Shards {
-                shard_size: args.shard_size,
-            }
-        } else {
-            Method::Files
-        },
-        ignore: args.ignore.clone(),
-        allow_symlinks: args.allow_symlinks,
+        hash: hashing.hash,
+        method: hashing.method,
+        ignore: hashing.ignore,
+        allow_symlinks: hashing.allow_symlinks,
         signature: args.out.clone(),
+        output: match (args.force, args.append) {
+            (_, true) => OutputMode::Append,
+            (true, false) => OutputMode::Replace,
+            (false, false) => OutputMode::CreateNew,
+        },
     };
     let bar = Bar::new("hashing", args.output.no_progress());
     let outcome = sign_model(&args.model, signer.as_ref(), &options, &bar);

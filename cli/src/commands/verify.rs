@@ -28,7 +28,8 @@ use std::process::ExitCode;
 pub struct Args {
     /// The model directory or file.
     model: PathBuf,
-    /// The signature file (Sigstore bundle); repeatable with --policy (e.g. two co-signers).
+    /// The signature file (Sigstore bundle), or a claims file (.jsonl: one bundle per line, each
+    /// a candidate signature); repeatable with --policy (e.g. two co-signers).
     #[arg(long, value_name = "SIG", required = true)]
     signature: Vec<PathBuf>,
     /// Trusted public key (SPKI PEM, or any key reference whose public key can be read).
@@ -232,6 +233,12 @@ fn report_success(args: &Args, verified: &VerifiedModel) -> ExitCode {
             signer_text(verified.signer())
         );
         println!("root digest sha256:{}", verified.root_digest_hex());
+        if let Some(line) = verified.line() {
+            println!(
+                "signature: line {line} of {}",
+                verified.signature().display()
+            );
+        }
     }
     ExitCode::SUCCESS
 }

@@ -87,6 +87,24 @@ impl SignedDigests {
         self.files.contains_key(name)
     }
 
+    /// The signed byte ranges of the file `name`, in file order: `(start, end)`, where `end` is
+    /// `None` for a files-serialization resource (the whole file). `None` for an unsigned name.
+    pub fn ranges(&self, name: &str) -> Option<Vec<(u64, Option<u64>)>> {
+        let ranges = self.files.get(name)?;
+        Some(ranges.iter().map(|r| (r.start, r.end)).collect())
+    }
+
+    /// Whether `bytes`, the whole of signed range `index` of the file `name` (as listed by
+    /// [`SignedDigests::ranges`]), hash to that range's signed digest.
+    pub fn range_matches(&self, name: &str, index: usize, bytes: &[u8]) -> bool {
+        let Some(range) = self.files.get(name).and_then(|r| r.get(index)) else {
+            return false;
+        };
+        let mut hasher = StreamHasher::new(self.hash);
+        hasher.update(bytes);
+        hasher.finalize() == range.digest
+    }
+
     /// A check of the file `name`, about to be read in full (`size` bytes); `None` when the
     /// manifest cannot list it. Under shards an empty file is listed by no resource, so an
     /// unlisted name gets a check with no range, which passes only if nothing is read.

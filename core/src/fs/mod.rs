@@ -1,6 +1,7 @@
 //! The file system: atomic writes of small files ([`atomic`]), the temporary-then-commit of every
-//! operation's output and the cleanup of what killed runs left ([`commit`]), and confinement of
-//! request paths to a root ([`confine`]).
+//! operation's output and the cleanup of what killed runs left ([`commit`]), appends under a lock
+//! to files many writers share ([`append`]), and confinement of request paths to a root
+//! ([`confine`]).
 //!
 //! This is the only module of the crate allowed `unsafe` (the crate root denies it elsewhere):
 //! the calls std does not offer — `linkat` to name an `O_TMPFILE`, `renameat2` for renames that
@@ -10,6 +11,7 @@
 //! strings that outlive the call, and none hands memory to the kernel to keep.
 #![allow(unsafe_code)]
 
+pub mod append;
 pub mod atomic;
 pub mod commit;
 pub mod confine;

@@ -7,10 +7,11 @@
 //!
 //! One file per layer, outermost last: [`statement`] (the signed JSON document), [`check`] (what a
 //! well-formed statement must satisfy), [`dsse`] (the bytes a signature covers), [`bundle`] (the
-//! signature file).
+//! signature file), [`claims`] (a file of many bundles, one per line).
 
 pub mod bundle;
 pub mod check;
+pub mod claims;
 pub mod dsse;
 pub(crate) mod json;
 pub mod statement;
@@ -85,6 +86,14 @@ pub enum OmsError {
     /// file, and an empty model must be refused.
     #[error("the statement lists no files, and an OMS signature must cover at least one (OMS v1.0 §6.1): the model is empty, every file in it is ignored, or (shards) every file is empty")]
     NoResources,
+    /// A line of a claims file (`.jsonl`, [`claims`]) is not a bundle.
+    #[error("line {line}: {source}")]
+    Line {
+        /// The 1-based line number.
+        line: usize,
+        /// What is wrong with the line.
+        source: Box<OmsError>,
+    },
     /// A well-formed bundle of a kind modelseal does not verify (e.g. a keyless entry without an
     /// inclusion promise).
     #[error("unsupported signature: {0}")]

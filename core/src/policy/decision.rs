@@ -27,12 +27,14 @@ impl RuleRef {
     }
 }
 
-/// What one signature file contributed.
+/// What one signature contributed: a signature file's bundle, or one line of a claims file.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct SignatureOutcome {
     /// The signature file.
     pub path: PathBuf,
+    /// The line of a claims file (`.jsonl`) the signature is on; `None` for a single bundle.
+    pub line: Option<usize>,
     /// Policy signers whose trust accepted the signature (before the model was compared).
     pub signers: Vec<String>,
     /// The signed root digest (lowercase hex), when a trusted signer's statement was read.
@@ -66,7 +68,7 @@ pub struct PolicyDecision {
     pub(crate) rule: Option<RuleRef>,
     /// Every reason the model is denied; empty when allowed.
     pub(crate) reasons: Vec<String>,
-    /// Per signature file, in the order given.
+    /// Per signature (per line of a claims file), in the order given.
     pub(crate) signatures: Vec<SignatureOutcome>,
     /// Signature files inside the model (names relative to it) that were not hashed: each sits
     /// where the signed `ignore_paths` names it or at `MODEL/model.sig`.

@@ -2,13 +2,19 @@
 //!
 //! 1. the model name (given, or the encrypted envelope's, or the path's last component) selects
 //!    the first `[[models]]` rule whose glob matches;
-//! 2. each signature is checked against every policy signer (a signature may count for several
+//! 2. each signature (a signature file's bundle, or each line of a claims file, `.jsonl`) is
+//!    checked against every policy signer (a signature may count for several
 //!    names if they trust the same key); one accepted by none is a reason;
 //! 3. a signature some signer accepted must use a serialization the rule allows, and the model
-//!    must match it (re-hashed once per distinct signed serialization), tolerating unsigned files
+//!    must match it (hashed once per distinct signed serialization), tolerating unsigned files
 //!    only if the rule says `allow_extra_files`;
-//! 4. the rule holds when at least `threshold` distinct names of its `require` list verified;
+//! 4. the rule holds when at least `threshold` distinct names of its `require` list verified
+//!    (many lines signed by one signer count once);
 //! 5. the Rego policy, if any, sees the result and may add reasons.
+//!
+//! The lines of a claims file are candidates: a line that fails step 2 or 3 is a reason only when
+//! the model is denied anyway (then it explains the denial), because such a file gathers signatures
+//! by parties the policy need not know and over earlier versions of the model.
 //!
 //! Input errors (an unreadable or malformed signature file, a model that cannot be read) are
 //! errors; everything else is a reason in the [`PolicyDecision`].
@@ -16,10 +22,11 @@
 use super::decision::{PolicyDecision, RuleRef, SignatureOutcome};
 use super::{ModelRule, Policy};
 use crate::digest::SerializationConfig;
+use crate::oms::claims::Claim;
 use crate::oms::{self, Bundle};
 use crate::progress::Progress;
 use crate::verify::{check_model, parse_statement, signed_file_count, BundleBudget, BundleLimits};
-use crate::verify::{VerifyError, VerifyOptions};
+use crate::verify::{ModelHashes, VerifyError, VerifyOptions};
 use serde_json::json;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -41,6 +48,8 @@ struct Checked {
     matched: Vec<(SerializationConfig, [u8; 32])>,
     /// Signature files inside the model that were exempt from hashing.
     exempt: BTreeSet<String>,
+    /// The model as hashed so far, per serialization (claims lines share it).
+    hashes: ModelHashes,
 }
 
 /// What the first verified signature established.
@@ -101,21 +110,32 @@ impl Policy {
         let mut first: Option<Verified> = None;
         let mut checked = Checked::default();
         let mut outcomes = Vec::new();
+        // Why lines of claims files did not count: they deny nothing by themselves (a claims file
+        // gathers signatures by parties the policy may not know, and over earlier versions of
+        // the model), and explain a denial when there is one.
+        let mut line_reasons = Vec::new();
+        // One file at a time, each checked before the next is read.
         for path in signatures {
-            let bundle = budget.read(path)?;
-            let outcome = self.check_signature(
-                model,
-                path,
-                &bundle,
-                rule.map(|(_, r)| r),
-                options,
-                confine_to,
-                progress,
-                &mut checked,
-                &mut first,
-                &mut reasons,
-            )?;
-            outcomes.push(outcome);
+            for claim in budget.read_claims(path)? {
+                let reasons = if claim.line.is_some() {
+                    &mut line_reasons
+                } else {
+                    &mut reasons
+                };
+                let outcome = self.check_signature(
+                    model,
+                    path,
+                    &claim,
+                    rule.map(|(_, r)| r),
+                    options,
+                    confine_to,
+                    progress,
+                    &mut checked,
+                    &mut first,
+                    reasons,
+                )?;
+                outcomes.push(outcome);
+            }
         }
         let verified: BTreeSet<String> = outcomes
             .iter()
@@ -142,6 +162,10 @@ impl Policy {
             });
             reasons.extend(rego.deny(&input).into_iter().map(|m| format!("rego: {m}")));
         }
+        if !reasons.is_empty() {
+            line_reasons.append(&mut reasons);
+            reasons = line_reasons;
+        }
         Ok(PolicyDecision {
             allowed: reasons.is_empty(),
             model: model.to_path_buf(),
@@ -158,13 +182,13 @@ impl Policy {
         })
     }
 
-    /// Steps 2–3 for one signature file.
+    /// Steps 2–3 for one signature (a file's bundle or one line of a claims file).
     #[allow(clippy::too_many_arguments)]
     fn check_signature(
         &self,
         model: &Path,
         path: &Path,
-        bundle: &Bundle,
+        claim: &Claim,
         rule: Option<&ModelRule>,
         options: &PolicyVerifyOptions,
         confine_to: Option<&Path>,
@@ -173,7 +197,11 @@ impl Policy {
         first: &mut Option<Verified>,
         reasons: &mut Vec<String>,
     ) -> Result<SignatureOutcome, VerifyError> {
-        let shown = path.display();
+        let bundle: &Bundle = &claim.bundle;
+        let shown = match claim.line {
+            Some(line) => format!("{} line {line}", path.display()),
+            None => path.display().to_string(),
+        };
         let pae = oms::pae(&bundle.payload_type, &bundle.payload);
         let mut names = Vec::new();
         let mut refusals = Vec::new();
@@ -185,6 +213,7 @@ impl Policy {
         }
         let mut outcome = SignatureOutcome {
             path: path.to_path_buf(),
+            line: claim.line,
             signers: names,
             root_digest: None,
             verified: false,
@@ -220,6 +249,7 @@ impl Policy {
                 ignore: options.ignore.clone(),
                 ignore_unsigned_files: rule.is_some_and(ModelRule::allow_extra_files),
             };
+            let hashes = &mut checked.hashes;
             match check_model(
                 model,
                 path,
@@ -227,6 +257,7 @@ impl Policy {
                 &verify_options,
                 confine_to,
                 progress,
+                hashes,
             ) {
                 Ok(exempt) => {
                     checked.matched.push(key);

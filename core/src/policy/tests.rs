@@ -45,6 +45,8 @@ impl Fixture {
         let options = SignOptions {
             hash,
             signature: Some(sig.clone()),
+            // Some tests sign the same name twice (another key); the later signature replaces it.
+            output: crate::sign::OutputMode::Replace,
             ..SignOptions::default()
         };
         sign_model(&self.model(), signer.as_ref(), &options, &NoProgress).unwrap();

@@ -1,0 +1,38 @@
+//! `modelseal digest`: the root digest of a model, as signing would record it.
+
+use super::sign::HashArgs;
+use crate::output::print_json;
+use crate::progress::Bar;
+use modelseal::report::DigestReport;
+use modelseal::sign::digest_model;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Print MODEL's root digest (`sha256:<hex>`, OMS v1.0 §6.5.1): the SHA-256 over its resource
+/// digests in the order a signature lists them, the subject digest `sign` would record with the
+/// same options. No key needed; nothing is written.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The model directory or file.
+    model: PathBuf,
+    #[command(flatten)]
+    hashing: HashArgs,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let bar = Bar::new("hashing", args.json);
+    let statement = digest_model(&args.model, &args.hashing.options(), &bar);
+    bar.finish();
+    let statement = statement?;
+    let report = DigestReport::from(&statement);
+    if args.json {
+        print_json(&report);
+    } else {
+        // Alone on stdout, as model-signing's `digest` prints it, for scripts.
+        println!("{}", report.root_digest());
+    }
+    Ok(ExitCode::SUCCESS)
+}
