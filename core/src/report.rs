@@ -414,6 +414,7 @@ pub struct DecisionReport {
     rule: Option<Rule>,
     reasons: Vec<String>,
     signatures: Vec<SignatureReport>,
+    exempt_files: Vec<String>,
 }
 
 impl From<&PolicyDecision> for DecisionReport {
@@ -442,6 +443,7 @@ impl From<&PolicyDecision> for DecisionReport {
                     verified: s.verified,
                 })
                 .collect(),
+            exempt_files: d.exempt_files().to_vec(),
         }
     }
 }

@@ -25,7 +25,7 @@ use crate::sigstore::SigstoreError;
 use crate::tree::resolve_user_ignores;
 use crate::tree::{self, RelPath, TreeError, WalkOptions, DEFAULT_IGNORES};
 use crate::trust::{SignerIdentity, TimestampPolicy, Trust, TrustError};
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 /// Why verification did not succeed. [`VerifyError::class`] separates "the model
@@ -75,6 +75,13 @@ pub enum VerifyError {
         path: PathBuf,
         /// Why: a payload type other than in-toto, or the statement's own parse error.
         reason: String,
+    },
+    /// A file of the model is a symlink (allowed by the signature) that leads outside the
+    /// directory the verification is confined to (`serve --root`).
+    #[error("{path}: a symlink in the model leads outside the root directory")]
+    OutsideRoot {
+        /// The model file (the link).
+        path: PathBuf,
     },
     /// No line of a claims file verified: each line's reason (none of them a model mismatch,
     /// which is reported as [`VerifyError::Mismatch`]).
@@ -202,34 +209,125 @@ impl VerifiedModel {
 
 /// Reads and parses a signature file (bounded by [`oms::MAX_BUNDLE_BYTES`]) without verifying it.
 pub fn read_bundle(path: &Path) -> Result<Bundle, VerifyError> {
-    let bytes =
-        read_bounded(path, oms::MAX_BUNDLE_BYTES).map_err(|source| VerifyError::ReadSignature {
+    BundleBudget::new(BundleLimits::default()).read(path)
+}
+
+/// How many bytes of signature files one verification may read: per file and in total. A
+/// server lowers both so that one request cannot make it hold much memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BundleLimits {
+    /// Most bytes of one signature file (at most [`oms::MAX_BUNDLE_BYTES`] is ever read).
+    pub per_bundle: u64,
+    /// Most bytes of all the signature files of one verification together.
+    pub total: u64,
+}
+
+impl Default for BundleLimits {
+    /// [`oms::MAX_BUNDLE_BYTES`] per file, no total limit.
+    fn default() -> BundleLimits {
+        BundleLimits {
+            per_bundle: oms::MAX_BUNDLE_BYTES,
+            total: u64::MAX,
+        }
+    }
+}
+
+impl BundleLimits {
+    /// The error for one signature file over [`BundleLimits::per_bundle`].
+    pub fn too_large(&self) -> std::io::Error {
+        let limit = self.per_bundle.min(oms::MAX_BUNDLE_BYTES);
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than the {limit}-byte limit for a signature"),
+        )
+    }
+
+    /// The error for signature files over [`BundleLimits::total`] together.
+    pub fn too_large_in_total(&self) -> std::io::Error {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "the signatures of one verification are larger than the {}-byte limit in total",
+                self.total
+            ),
+        )
+    }
+}
+
+/// What is left of [`BundleLimits`] while the signature files of one verification are read, one
+/// at a time (each is parsed and checked before the next is read, so at most one is in memory).
+#[derive(Debug)]
+pub struct BundleBudget {
+    limits: BundleLimits,
+    spent: u64,
+}
+
+impl BundleBudget {
+    /// A budget with nothing spent yet.
+    pub fn new(limits: BundleLimits) -> BundleBudget {
+        BundleBudget { limits, spent: 0 }
+    }
+
+    /// Reads and parses the signature file at `path`, refusing it (before it is read whole)
+    /// when it is larger than the per-file limit or than what is left of the total.
+    pub fn read(&mut self, path: &Path) -> Result<Bundle, VerifyError> {
+        let bytes = self.read_bytes(path, self.limits.per_bundle)?;
+        Bundle::parse(&bytes).map_err(|source| VerifyError::Malformed {
             path: path.to_path_buf(),
             source,
-        })?;
-    Bundle::parse(&bytes).map_err(|source| VerifyError::Malformed {
-        path: path.to_path_buf(),
-        source,
-    })
+        })
+    }
+
+    /// [`BundleBudget::read`] for any signature file: its one bundle, or every line of a claims
+    /// file (`.jsonl`), the file bounded by what is left of the total and each line by the
+    /// per-file limit.
+    pub fn read_claims(&mut self, path: &Path) -> Result<Vec<Claim>, VerifyError> {
+        if !claims::is_claims_path(path) {
+            let bundle = self.read(path)?;
+            return Ok(vec![Claim { line: None, bundle }]);
+        }
+        let bytes = self.read_bytes(path, oms::MAX_BUNDLE_BYTES)?;
+        let per_line = self.limits.per_bundle.min(oms::MAX_BUNDLE_BYTES);
+        if bytes
+            .split(|&b| b == b'\n')
+            .any(|line| line.len() as u64 > per_line)
+        {
+            return Err(VerifyError::ReadSignature {
+                path: path.to_path_buf(),
+                source: self.limits.too_large(),
+            });
+        }
+        claims::parse_claims(&bytes).map_err(|source| VerifyError::Malformed {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    /// The bytes of the file at `path`: at most `per_file` (and [`oms::MAX_BUNDLE_BYTES`]) and
+    /// what is left of the total.
+    fn read_bytes(&mut self, path: &Path, per_file: u64) -> Result<Vec<u8>, VerifyError> {
+        let per_file = per_file.min(oms::MAX_BUNDLE_BYTES);
+        let left = self.limits.total.saturating_sub(self.spent);
+        let bytes = read_bounded(path, per_file.min(left))
+            .and_then(|bytes| match bytes {
+                Bounded::Within(bytes) => Ok(bytes),
+                Bounded::Over(seen) if seen > per_file => Err(self.limits.too_large()),
+                Bounded::Over(_) => Err(self.limits.too_large_in_total()),
+            })
+            .map_err(|source| VerifyError::ReadSignature {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        self.spent = self.spent.saturating_add(bytes.len() as u64);
+        Ok(bytes)
+    }
 }
 
 /// Reads a signature file without verifying it: its one bundle, or for a claims file (`.jsonl`)
 /// the bundle of every line, each with its number. A line that is not a bundle is
 /// [`VerifyError::Malformed`] naming it ([`OmsError::Line`]).
 pub fn read_claims(path: &Path) -> Result<Vec<Claim>, VerifyError> {
-    if !claims::is_claims_path(path) {
-        let bundle = read_bundle(path)?;
-        return Ok(vec![Claim { line: None, bundle }]);
-    }
-    let bytes =
-        read_bounded(path, oms::MAX_BUNDLE_BYTES).map_err(|source| VerifyError::ReadSignature {
-            path: path.to_path_buf(),
-            source,
-        })?;
-    claims::parse_claims(&bytes).map_err(|source| VerifyError::Malformed {
-        path: path.to_path_buf(),
-        source,
-    })
+    BundleBudget::new(BundleLimits::default()).read_claims(path)
 }
 
 /// Verifies `model` against the signature file `signature` under `trust`: its bundle, or the
@@ -251,7 +349,15 @@ pub fn verify_model(
         trust,
         &options.timestamps,
         |line, statement, signer| {
-            check_model(model, signature, &statement, options, progress, &mut hashes)?;
+            check_model(
+                model,
+                signature,
+                &statement,
+                options,
+                None,
+                progress,
+                &mut hashes,
+            )?;
             Ok(VerifiedModel {
                 model: model.to_path_buf(),
                 signature: signature.to_path_buf(),
@@ -400,22 +506,36 @@ impl ModelHashes {
 }
 
 /// Re-hashes the local model with the signed serialization and compares it with the statement;
-/// `hashes` holds the model as hashed by earlier checks, reused when the serialization is the same.
+/// `hashes` holds the model as hashed by earlier checks, reused when the serialization (and the
+/// files hashed) are the same. `Ok` names the signature file when it lies inside the model and was
+/// exempt from hashing.
+///
+/// With `confine_to` (a canonical directory), every file read must resolve inside it: a signature
+/// with `allow_symlinks` cannot make the verifier read through a link out of that directory.
 pub(crate) fn check_model(
     model: &Path,
     signature: &Path,
     statement: &Statement,
     options: &VerifyOptions,
+    confine_to: Option<&Path>,
     progress: &dyn Progress,
     hashes: &mut ModelHashes,
-) -> Result<(), VerifyError> {
+) -> Result<Option<RelPath>, VerifyError> {
     let config = &statement.serialization;
-    let model_tree = walk_for(model, signature, statement, options)?;
+    let (mut model_tree, exempt) = walk_with_exemption(model, signature, statement, options)?;
+    // Names (and shard ranges) first: a file is read only if the signed manifest lists exactly
+    // the resources it gives, so naming a large tree with a small model's signature costs a
+    // walk, not a hash of the tree.
+    let unhashed = keep_signed_files(&mut model_tree, statement, config.method)?;
+    if let (Some(root), true) = (confine_to, config.allow_symlinks) {
+        confine(&model_tree, root)?;
+    }
     progress.begin(model_tree.total_len());
     let actual = hashes.hash(&model_tree, config, progress)?;
-    let diff = digest::compare(&statement.resources, &actual);
+    let mut diff = digest::compare(&statement.resources, &actual);
+    account_unhashed(&mut diff, statement, unhashed);
     if diff.is_empty() {
-        Ok(())
+        Ok(exempt)
     } else {
         Err(VerifyError::Mismatch {
             model: model.to_path_buf(),
@@ -433,10 +553,22 @@ pub(crate) fn walk_for(
     statement: &Statement,
     options: &VerifyOptions,
 ) -> Result<tree::ModelTree, VerifyError> {
+    Ok(walk_with_exemption(model, signature, statement, options)?.0)
+}
+
+/// [`walk_for`], also naming the signature file when it lies inside the model and is exempt
+/// ([`signature_exemption`]).
+fn walk_with_exemption(
+    model: &Path,
+    signature: &Path,
+    statement: &Statement,
+    options: &VerifyOptions,
+) -> Result<(tree::ModelTree, Option<RelPath>), VerifyError> {
     let config = &statement.serialization;
     let signed_files = signed_file_names(&statement.resources, config.method);
+    let (ignore, exempt) = verification_ignores(model, signature, config, options, &signed_files);
     let walk = WalkOptions {
-        ignore: verification_ignores(model, signature, config, options, &signed_files),
+        ignore,
         // The defaults are added explicitly by `verification_ignores`, minus any the signer hashed.
         ignore_git_paths: false,
         allow_symlinks: config.allow_symlinks,
@@ -447,18 +579,98 @@ pub(crate) fn walk_for(
             .files
             .retain(|f| signed_files.contains(f.name.as_str()));
     }
-    Ok(model_tree)
+    Ok((model_tree, exempt))
+}
+
+/// Refuses a file of `model_tree` that resolves outside `root` (canonical).
+fn confine(model_tree: &tree::ModelTree, root: &Path) -> Result<(), VerifyError> {
+    for file in &model_tree.files {
+        let inside = file
+            .path
+            .canonicalize()
+            .is_ok_and(|real| real.starts_with(root));
+        if !inside {
+            return Err(VerifyError::OutsideRoot {
+                path: file.path.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Keeps in `model_tree` only the files whose resource names (`path`, or every `path:start:end`
+/// at the file's current size) are exactly the ones the statement signs for that file; returns
+/// the resource names of the files left out, which are not read at all.
+fn keep_signed_files(
+    model_tree: &mut tree::ModelTree,
+    statement: &Statement,
+    method: Method,
+) -> Result<Vec<String>, VerifyError> {
+    let mut signed_by_file: HashMap<&str, BTreeSet<&str>> = HashMap::new();
+    for resource in &statement.resources {
+        if let Some(file) = digest::resource_file(&resource.name, method) {
+            signed_by_file
+                .entry(file)
+                .or_default()
+                .insert(resource.name.as_str());
+        }
+    }
+    let planned = digest::resource_names(model_tree, method)?;
+    let mut unhashed = Vec::new();
+    let mut keep = Vec::with_capacity(planned.len());
+    for (file, names) in model_tree.files.iter().zip(planned) {
+        let signed = signed_by_file.get(file.name.as_str());
+        let same = match signed {
+            Some(signed) => {
+                names.len() == signed.len() && names.iter().all(|n| signed.contains(n.as_str()))
+            }
+            None => names.is_empty(),
+        };
+        keep.push(same);
+        if !same {
+            unhashed.extend(names);
+        }
+    }
+    let mut keep = keep.into_iter();
+    model_tree.files.retain(|_| keep.next().unwrap_or(false));
+    Ok(unhashed)
+}
+
+/// Adds the resources of files that were not hashed to `diff`: a signed name is `changed` (its
+/// file exists but does not give the signed resources), an unsigned one `extra`.
+fn account_unhashed(diff: &mut ManifestDiff, statement: &Statement, unhashed: Vec<String>) {
+    if unhashed.is_empty() {
+        return;
+    }
+    let signed: HashSet<&str> = statement
+        .resources
+        .iter()
+        .map(|r| r.name.as_str())
+        .collect();
+    let (changed, extra): (Vec<String>, Vec<String>) = unhashed
+        .into_iter()
+        .partition(|n| signed.contains(n.as_str()));
+    let present: HashSet<&str> = changed.iter().map(String::as_str).collect();
+    diff.missing.retain(|n| !present.contains(n.as_str()));
+    let merge = |into: &mut Vec<String>, more: Vec<String>| {
+        let mut all: BTreeSet<String> = std::mem::take(into).into_iter().collect();
+        all.extend(more);
+        *into = all.into_iter().collect();
+    };
+    merge(&mut diff.changed, changed);
+    merge(&mut diff.extra, extra);
 }
 
 /// The ignore list at verification: the signed `ignore_paths`, the user's, the signature file when
-/// it lies inside the model, and the default git paths unless the signer hashed files under them.
+/// it is exempt ([`signature_exemption`], also returned), and the default git paths unless the
+/// signer hashed files under them.
 fn verification_ignores(
     model: &Path,
     signature: &Path,
     config: &SerializationConfig,
     options: &VerifyOptions,
     signed_files: &HashSet<&str>,
-) -> Vec<RelPath> {
+) -> (Vec<RelPath>, Option<RelPath>) {
     let mut ignore = resolve_user_ignores(model, &options.ignore);
     // Signed ignore paths that are not valid relative names (e.g. `../x`) cannot match a model file.
     ignore.extend(
@@ -467,11 +679,8 @@ fn verification_ignores(
             .iter()
             .filter_map(|p| RelPath::new(p).ok()),
     );
-    if let Some(sig) =
-        tree::resolve_ignore(model, &std::path::absolute(signature).unwrap_or_default())
-    {
-        ignore.push(sig);
-    }
+    let exempt = signature_exemption(model, signature, config, signed_files);
+    ignore.extend(exempt.clone());
     for default in DEFAULT_IGNORES {
         let Ok(path) = RelPath::new(default) else {
             continue;
@@ -484,8 +693,36 @@ fn verification_ignores(
             ignore.push(path);
         }
     }
-    ignore
+    (ignore, exempt)
 }
+
+/// The signature file's name inside the model when it is exempt from hashing: only where the
+/// signed `ignore_paths` names it, or at a conventional place ([`CONVENTIONAL_SIGNATURES`]), and never a file the
+/// statement signs or the model root itself. Any other file named as the signature is hashed like
+/// every model file, so naming a model file as "the signature" cannot hide it.
+fn signature_exemption(
+    model: &Path,
+    signature: &Path,
+    config: &SerializationConfig,
+    signed_files: &HashSet<&str>,
+) -> Option<RelPath> {
+    let name = tree::resolve_ignore(model, &std::path::absolute(signature).ok()?)?;
+    if name.as_str() == "." || signed_files.contains(name.as_str()) {
+        return None;
+    }
+    let signed_ignore = config
+        .ignore_paths
+        .iter()
+        .filter_map(|p| RelPath::new(p).ok())
+        .any(|p| p.as_str() != "." && name.starts_with(&p));
+    (signed_ignore || CONVENTIONAL_SIGNATURES.contains(&name.as_str())).then_some(name)
+}
+
+/// Where a signature inside a model is conventionally written: `MODEL/model.sig` (the default of
+/// `sign`), and `modelseal.sig`, where `seal` stores the plaintext signature inside the encrypted
+/// model (`deploy::INNER_SIGNATURE_NAME`, which it reserves: a model holding that file cannot
+/// be sealed).
+pub(crate) const CONVENTIONAL_SIGNATURES: [&str; 2] = ["model.sig", "modelseal.sig"];
 
 /// How many distinct files a statement signs (shards of one file count once).
 pub(crate) fn signed_file_count(statement: &Statement) -> usize {
@@ -499,18 +736,28 @@ fn signed_file_names(resources: &[Resource], method: Method) -> HashSet<&str> {
         .collect()
 }
 
-fn read_bounded(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+/// A file read up to a limit: its bytes, or (over the limit) how large it is known to be —
+/// its size when opened, or the limit plus one if it grew while read.
+enum Bounded {
+    Within(Vec<u8>),
+    Over(u64),
+}
+
+fn read_bounded(path: &Path, limit: u64) -> std::io::Result<Bounded> {
     use std::io::Read;
     let file = crate::fs::open_nofollow(path)?;
-    let mut bytes = Vec::new();
-    file.take(limit + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > limit {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("larger than the {limit}-byte limit for a signature"),
-        ));
+    let len = file.metadata()?.len();
+    if len > limit {
+        return Ok(Bounded::Over(len));
     }
-    Ok(bytes)
+    // Sized from the file (plus the byte that shows growth), so a large file is not copied
+    // through doubling buffers.
+    let mut bytes = Vec::with_capacity(usize::try_from(len).map_or(0, |n| n.saturating_add(1)));
+    file.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Ok(Bounded::Over(limit.saturating_add(1)));
+    }
+    Ok(Bounded::Within(bytes))
 }
 
 fn diff_reasons(diff: &ManifestDiff) -> Vec<String> {

@@ -145,7 +145,9 @@ fn a_serve_request_names_each_line_by_its_own_path() {
     let root = ConfinedRoot::new(f.dir.path()).unwrap();
     let request =
         VerifyRequest::parse(br#"{"model": "llm", "signatures": ["claims.jsonl"]}"#).unwrap();
-    let decision = policy.verify_request(&root, &request).unwrap();
+    let decision = policy
+        .verify_request(&root, &request, Default::default())
+        .unwrap();
     let outcomes: Vec<(&Path, Option<usize>, bool)> = decision
         .signatures()
         .iter()

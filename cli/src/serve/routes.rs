@@ -1,9 +1,12 @@
 //! The HTTP routes: `POST /v1/verify` and `GET /healthz`, and how each outcome maps to a status.
 //!
-//! A verification request is admitted (or 503), its body read within the size limit and the
-//! deadline (413, 408), parsed by core (400), queued for one of `max_concurrent` verification
-//! slots and decided by core on a blocking thread, which also appends the audit line — so a
-//! request that times out (504) is still decided and audited. Every answer is JSON.
+//! A verification request's body is read first, within the size limit and the body timeout (413,
+//! 408) — so a slow sender holds a connection but never an admission place — then parsed by core
+//! (400), admitted (or 503), queued for one of `max_concurrent` verification slots and decided by
+//! core on a blocking thread, which also appends the audit line — so a request that times out
+//! (504) is still decided and audited, and counted as overdue (for `/healthz`) until it ends.
+//! Every answer is JSON; an input error tells the caller which of its paths and what kind of
+//! problem, and the whole reason goes to the server's log.
 
 use super::log::Log;
 use super::reload::PolicyHandle;
@@ -22,6 +25,7 @@ use modelseal::policy::{Policy, PolicyDecision};
 use modelseal::report::{self, DecisionInputError, DecisionReport, Failure};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 use tokio::time::{timeout_at, Instant};
@@ -37,6 +41,40 @@ pub struct App {
     admitted: Arc<Semaphore>,
     /// Verification slots.
     slots: Arc<Semaphore>,
+    /// Places for heavy requests (more than [`LIGHT_REQUEST_BYTES`] of signatures), admitted
+    /// or running: half the slots, so heavy requests never hold every slot.
+    heavy: Arc<Semaphore>,
+    /// Requests whose body is being received.
+    receiving: Arc<AtomicUsize>,
+    /// Verifications still running past their deadline (their callers got 504).
+    overdue: Arc<AtomicUsize>,
+}
+
+/// Signature bytes up to which a request is light. Real bundles are a few KiB (a keyless one
+/// with its log entries some tens); a request over this is heavy and may hold only half the
+/// verification slots, so requests naming many large files cannot keep ordinary ones waiting.
+const LIGHT_REQUEST_BYTES: u64 = 1 << 20;
+
+/// The check before admission: the request's signature bytes, or its (audited) answer.
+enum Precheck {
+    Admit(u64),
+    Refused(Response),
+}
+
+/// Counts one in `counter` while alive.
+struct Counted(Arc<AtomicUsize>);
+
+impl Counted {
+    fn enter(counter: &Arc<AtomicUsize>) -> Counted {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Counted(counter.clone())
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl App {
@@ -56,6 +94,9 @@ impl App {
             log,
             admitted: Arc::new(Semaphore::new(limits.max_concurrent + limits.max_queue)),
             slots: Arc::new(Semaphore::new(limits.max_concurrent)),
+            heavy: Arc::new(Semaphore::new((limits.max_concurrent / 2).max(1))),
+            receiving: Arc::new(AtomicUsize::new(0)),
+            overdue: Arc::new(AtomicUsize::new(0)),
         }
     }
 }
@@ -69,69 +110,120 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
-/// `GET /healthz`: the server runs; which policy (and reload generation) decides.
+/// `GET /healthz`: the server runs; which policy (and reload generation) decides; how many
+/// requests are in each stage. Degraded (503) while every verification slot is held by a
+/// verification past its deadline: nothing new can be decided until one ends.
 async fn healthz(State(app): State<Arc<App>>) -> Response {
     let (policy, generation) = app.policy.snapshot();
+    let slots = app.limits.max_concurrent;
+    let overdue = app.overdue.load(Ordering::SeqCst);
+    let mut reasons = Vec::new();
+    if overdue > 0 {
+        reasons.push(format!(
+            "{overdue} of {slots} verification slots are held by verifications past their deadline"
+        ));
+    }
+    let degraded = overdue >= slots;
+    let admission = app.limits.max_concurrent + app.limits.max_queue;
     reply(
-        StatusCode::OK,
+        if degraded {
+            StatusCode::SERVICE_UNAVAILABLE
+        } else {
+            StatusCode::OK
+        },
         json!({
-            "status": "ok",
+            "status": if degraded { "degraded" } else { "ok" },
+            "reasons": reasons,
             "policy": policy.path().display().to_string(),
             "policy_generation": generation,
+            "requests": {
+                "receiving": app.receiving.load(Ordering::SeqCst),
+                "admitted": admission - app.admitted.available_permits(),
+                "verifying": slots - app.slots.available_permits(),
+                "overdue": overdue,
+            },
         }),
     )
 }
 
 /// `POST /v1/verify`.
 async fn verify(State(app): State<Arc<App>>, request: Request) -> Response {
-    let deadline = Instant::now() + app.limits.timeout;
+    let arrival = Instant::now();
+    let deadline = arrival + app.limits.timeout;
     // Taken on arrival: a SIGHUP while this request is in flight does not change its decision.
     let (policy, _) = app.policy.snapshot();
-    let Ok(admitted) = app.admitted.clone().try_acquire_owned() else {
-        let mut response = error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "saturated",
-            "too many requests in flight; retry later",
-        );
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
-        return response;
-    };
     if declared_length(&request).is_some_and(|n| n > app.limits.max_body_bytes as u64) {
         // Refused before reading: no unread body is left to reset the connection under the
         // answer.
         return too_large(app.limits.max_body_bytes);
     }
-    let body = match read_body(request.into_body(), app.limits.max_body_bytes, deadline).await {
+    let receiving = Counted::enter(&app.receiving);
+    let body_deadline = deadline.min(arrival + app.limits.body_timeout);
+    let body = match read_body(
+        request.into_body(),
+        app.limits.max_body_bytes,
+        body_deadline,
+    )
+    .await
+    {
         Ok(body) => body,
         Err(response) => return response,
     };
+    drop(receiving);
     let request = match VerifyRequest::parse(&body) {
         Ok(request) => request,
         Err(err) => return error(StatusCode::BAD_REQUEST, "malformed", &err.to_string()),
+    };
+    // Before admission: the signature files are resolved and sized (not opened), so a request
+    // that would be refused for them takes no admission place.
+    let checked = {
+        let (app, policy, request) = (app.clone(), policy.clone(), request.clone());
+        tokio::task::spawn_blocking(move || {
+            match request.signature_bytes(&app.root, app.limits.bundles) {
+                Ok(bytes) => Precheck::Admit(bytes),
+                Err(err) => Precheck::Refused(answer(&app, &policy, &request, Err(err))),
+            }
+        })
+        .await
+    };
+    let bytes = match checked {
+        Ok(Precheck::Admit(bytes)) => bytes,
+        Ok(Precheck::Refused(response)) => return response,
+        Err(join) => return task_failed(&app, &join),
+    };
+    let heavy = if bytes > LIGHT_REQUEST_BYTES {
+        match app.heavy.clone().try_acquire_owned() {
+            Ok(permit) => Some(permit),
+            Err(_) => return saturated(),
+        }
+    } else {
+        None
+    };
+    let Ok(admitted) = app.admitted.clone().try_acquire_owned() else {
+        return saturated();
     };
     let Ok(Ok(slot)) = timeout_at(deadline, app.slots.clone().acquire_owned()).await else {
         return timed_out();
     };
     let task_app = app.clone();
-    let task = tokio::task::spawn_blocking(move || {
+    let mut task = tokio::task::spawn_blocking(move || {
         // Both permits live as long as the verification, even past a timeout, so the
         // concurrency bound holds for the CPU work itself.
-        let _permits = (slot, admitted);
+        let _permits = (slot, admitted, heavy);
         decide(&task_app, &policy, &request)
     });
-    match timeout_at(deadline, task).await {
+    match timeout_at(deadline, &mut task).await {
         Ok(Ok(response)) => response,
-        Ok(Err(join)) => {
-            app.log.error("verification task failed", &join.to_string());
-            error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "verification failed unexpectedly",
-            )
+        Ok(Err(join)) => task_failed(&app, &join),
+        Err(_) => {
+            // The verification cannot be interrupted: it is overdue until it ends.
+            let overdue = Counted::enter(&app.overdue);
+            tokio::spawn(async move {
+                let _ = task.await;
+                drop(overdue);
+            });
+            timed_out()
         }
-        Err(_) => timed_out(),
     }
 }
 
@@ -155,7 +247,17 @@ async fn read_body(body: Body, limit: usize, deadline: Instant) -> Result<Vec<u8
 
 /// Decides `request` under `policy` and audits it (on a blocking thread).
 fn decide(app: &App, policy: &Policy, request: &VerifyRequest) -> Response {
-    let result = policy.verify_request(&app.root, request);
+    let result = policy.verify_request(&app.root, request, app.limits.bundles);
+    answer(app, policy, request, result)
+}
+
+/// Audits `result` and turns it into the answer (on a blocking thread).
+fn answer(
+    app: &App,
+    policy: &Policy,
+    request: &VerifyRequest,
+    result: Result<PolicyDecision, RequestError>,
+) -> Response {
     let audit_path = app.audit_log.as_deref().or(policy.audit_log());
     if let Some(path) = audit_path {
         let failure = |e: &RequestError| Failure::Error(e.to_string());
@@ -177,7 +279,13 @@ fn decide(app: &App, policy: &Policy, request: &VerifyRequest) -> Response {
     }
     match result {
         Ok(decision) => decision_response(&decision),
-        Err(err) => request_error(policy.path(), request, &err),
+        Err(err) => {
+            if matches!(err, RequestError::Input { .. }) {
+                app.log
+                    .error("input", &format!("model {:?}: {err}", request.model));
+            }
+            request_error(policy.path(), request, &err)
+        }
     }
 }
 
@@ -191,9 +299,9 @@ fn decision_response(decision: &PolicyDecision) -> Response {
     reply(status, report::json(&DecisionReport::from(decision)))
 }
 
-/// 400 a refused path, 404 a missing one, 422 files that cannot be verified.
+/// 400 a refused path, 404 a missing one, 422 files that cannot be verified (the public reason).
 fn request_error(policy: &Path, request: &VerifyRequest, err: &RequestError) -> Response {
-    let message = err.to_string();
+    let message = err.public_reason();
     match err {
         RequestError::Path(path) if path.is_not_found() => {
             error(StatusCode::NOT_FOUND, "not_found", &message)
@@ -226,6 +334,27 @@ fn too_large(limit: usize) -> Response {
         StatusCode::PAYLOAD_TOO_LARGE,
         "too_large",
         &format!("request body larger than {limit} bytes"),
+    )
+}
+
+fn saturated() -> Response {
+    let mut response = error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "saturated",
+        "too many requests in flight; retry later",
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+    response
+}
+
+fn task_failed(app: &App, join: &tokio::task::JoinError) -> Response {
+    app.log.error("verification task failed", &join.to_string());
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "verification failed unexpectedly",
     )
 }
 

@@ -153,6 +153,32 @@ fn hash_tree_tuned(
         .collect())
 }
 
+/// The resource names each file of `tree` gives under `method` (one per file, in tree order),
+/// without reading any file: how verification compares a model with a signed manifest before it
+/// hashes anything. Fails as [`resource_algorithm`] does for a zero shard size.
+pub fn resource_names(tree: &ModelTree, method: Method) -> Result<Vec<Vec<String>>, DigestError> {
+    if method == (Method::Shards { shard_size: 0 }) {
+        return Err(DigestError::Config(
+            "shard size must be greater than 0".into(),
+        ));
+    }
+    // The plan lists each file's jobs together, in tree order (none for an empty shard file).
+    let jobs = plan::plan(tree, method);
+    let mut jobs = jobs.iter().peekable();
+    let names = tree
+        .files
+        .iter()
+        .map(|file| {
+            let mut names = Vec::new();
+            while let Some(job) = jobs.next_if(|j| std::ptr::eq(j.file, file)) {
+                names.push(job.resource_name(method));
+            }
+            names
+        })
+        .collect();
+    Ok(names)
+}
+
 /// The `algorithm` field of every resource under `method` and `hash`, exactly as 1.1.1 writes it:
 /// the hash name for files, `<hash>-sharded-<shard_size>` for shards.
 ///

@@ -72,6 +72,9 @@ pub struct PolicyDecision {
     pub(crate) reasons: Vec<String>,
     /// Per signature (per line of a claims file), in the order given.
     pub(crate) signatures: Vec<SignatureOutcome>,
+    /// Signature files inside the model (names relative to it) that were not hashed: each sits
+    /// where the signed `ignore_paths` names it or at `MODEL/model.sig`.
+    pub(crate) exempt_files: Vec<String>,
 }
 
 impl PolicyDecision {
@@ -145,6 +148,11 @@ impl PolicyDecision {
     /// Every reason the model is denied; empty when allowed.
     pub fn reasons(&self) -> &[String] {
         &self.reasons
+    }
+
+    /// Signature files inside the model that were exempt from hashing (names relative to it).
+    pub fn exempt_files(&self) -> &[String] {
+        &self.exempt_files
     }
 
     /// Per signature file, in the order given.

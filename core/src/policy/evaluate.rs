@@ -29,7 +29,7 @@ use crate::digest::SerializationConfig;
 use crate::oms::claims::Claim;
 use crate::oms::{self, Bundle};
 use crate::progress::Progress;
-use crate::verify::{check_model, parse_statement, read_claims, signed_file_count};
+use crate::verify::{check_model, parse_statement, signed_file_count, BundleBudget, BundleLimits};
 use crate::verify::{ModelHashes, VerifyError, VerifyOptions};
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -43,6 +43,17 @@ pub struct PolicyVerifyOptions {
     pub model_name: Option<String>,
     /// More paths to leave out when re-hashing (as `verify --ignore`).
     pub ignore: Vec<PathBuf>,
+}
+
+/// The model checks done so far in one decision.
+#[derive(Default)]
+struct Checked {
+    /// Serializations and root digests the model matched (re-hashed once each).
+    matched: Vec<(SerializationConfig, [u8; 32])>,
+    /// Signature files inside the model that were exempt from hashing.
+    exempt: BTreeSet<String>,
+    /// The model as hashed so far, per serialization (claims lines share it).
+    hashes: ModelHashes,
 }
 
 /// What the first verified signature established.
@@ -86,10 +97,29 @@ impl Policy {
         options: &PolicyVerifyOptions,
         progress: &dyn Progress,
     ) -> Result<PolicyDecision, VerifyError> {
-        let mut claims: Vec<(&PathBuf, Claim)> = Vec::new();
-        for path in signatures {
-            claims.extend(read_claims(path)?.into_iter().map(|c| (path, c)));
-        }
+        self.verify_within(
+            model,
+            signatures,
+            options,
+            BundleLimits::default(),
+            None,
+            progress,
+        )
+    }
+
+    /// [`Policy::verify`] reading at most `limits` bytes of signature files, and with
+    /// `confine_to` (a canonical directory) no model file outside it. The signature files are
+    /// read one at a time, each checked before the next is read, so at most one is in memory.
+    pub fn verify_within(
+        &self,
+        model: &Path,
+        signatures: &[PathBuf],
+        options: &PolicyVerifyOptions,
+        limits: BundleLimits,
+        confine_to: Option<&Path>,
+        progress: &dyn Progress,
+    ) -> Result<PolicyDecision, VerifyError> {
+        let mut budget = BundleBudget::new(limits);
         let signed_name = signed_model_name(model);
         let mut reasons = Vec::new();
         let model_name = self.model_name(model, options, signed_name.as_deref(), &mut reasons);
@@ -110,24 +140,28 @@ impl Policy {
         // gathers signatures by parties the policy may not know, and over earlier versions of
         // the model), and explain a denial when there is one.
         let mut line_reasons = Vec::new();
-        for (path, claim) in &claims {
-            let reasons = if claim.line.is_some() {
-                &mut line_reasons
-            } else {
-                &mut reasons
-            };
-            let outcome = self.check_signature(
-                model,
-                path,
-                claim,
-                rule.map(|(_, r)| r),
-                options,
-                progress,
-                &mut checked,
-                &mut first,
-                reasons,
-            )?;
-            outcomes.push(outcome);
+        // One file at a time, each checked before the next is read.
+        for path in signatures {
+            for claim in budget.read_claims(path)? {
+                let reasons = if claim.line.is_some() {
+                    &mut line_reasons
+                } else {
+                    &mut reasons
+                };
+                let outcome = self.check_signature(
+                    model,
+                    path,
+                    &claim,
+                    rule.map(|(_, r)| r),
+                    options,
+                    confine_to,
+                    progress,
+                    &mut checked,
+                    &mut first,
+                    reasons,
+                )?;
+                outcomes.push(outcome);
+            }
         }
         let verified: BTreeSet<String> = outcomes
             .iter()
@@ -172,6 +206,7 @@ impl Policy {
             rule: rule_ref,
             reasons,
             signatures: outcomes,
+            exempt_files: checked.exempt.into_iter().collect(),
         })
     }
 
@@ -184,6 +219,7 @@ impl Policy {
         claim: &Claim,
         rule: Option<&ModelRule>,
         options: &PolicyVerifyOptions,
+        confine_to: Option<&Path>,
         progress: &dyn Progress,
         checked: &mut Checked,
         first: &mut Option<Verified>,
@@ -243,8 +279,21 @@ impl Policy {
                 ..VerifyOptions::default()
             };
             let hashes = &mut checked.hashes;
-            match check_model(model, path, &statement, &verify_options, progress, hashes) {
-                Ok(()) => checked.matched.push(key),
+            match check_model(
+                model,
+                path,
+                &statement,
+                &verify_options,
+                confine_to,
+                progress,
+                hashes,
+            ) {
+                Ok(exempt) => {
+                    checked.matched.push(key);
+                    checked
+                        .exempt
+                        .extend(exempt.map(|name| name.as_str().to_string()));
+                }
                 Err(e) if e.class().is_failure() => {
                     reasons.extend(e.reasons().into_iter().map(|r| format!("{shown}: {r}")));
                     return Ok(outcome);
@@ -262,14 +311,6 @@ impl Policy {
         }
         Ok(outcome)
     }
-}
-
-/// What step 3 established so far: the signed manifests the model matched, and the model's
-/// hashes per serialization (each hashed once).
-#[derive(Default)]
-struct Checked {
-    matched: Vec<(SerializationConfig, [u8; 32])>,
-    hashes: ModelHashes,
 }
 
 /// Step 4: at least `threshold` distinct required names verified.
