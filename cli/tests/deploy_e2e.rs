@@ -415,15 +415,14 @@ fn seal_with_hsm_keys_verify_unseal_and_every_failure_leaves_nothing() {
     let u = t.unseal("untrusted.enc", 1, Some(why), &[]);
     assert_eq!(u["denied"]["stage"], "encrypted model");
 
-    // 2. A model name no rule covers.
-    let why = "no [[models]] rule covers model name \"staging/llm\"";
+    // 2. A caller's name other than the signed one (the envelope's, prod/llm): refused, and the
+    // rule stays the signed name's, so no looser rule can be chosen by naming the model.
+    let why = "model name \"staging/llm\" is not the signed name \"prod/llm\"";
     let u = t.unseal("llm.enc", 1, Some(why), &["--model-name", "staging/llm"]);
-    assert_eq!(
-        u["denied"]["decision"]["reasons"],
-        serde_json::json!([why]),
-        "{u}"
-    );
-    assert_eq!(u["denied"]["decision"]["rule"], Value::Null);
+    let reasons = &u["denied"]["decision"]["reasons"];
+    assert_eq!(reasons.as_array().map(Vec::len), Some(1), "{u}");
+    assert_eq!(u["denied"]["decision"]["rule"]["name"], "prod/*", "{u}");
+    assert_eq!(u["denied"]["decision"]["signed_name"], "prod/llm", "{u}");
 
     // 3. Threshold 2 of {release, ci}; only release signed.
     t.write_policy("require = [\"release\", \"ci\"]\nthreshold = 2", "");
@@ -521,6 +520,8 @@ fn seal_with_hsm_keys_verify_unseal_and_every_failure_leaves_nothing() {
             &aes,
             "-o",
             s(&evil),
+            "--model-name",
+            "prod/llm",
             "--audit-log",
             s(&log),
             "--quiet",
@@ -540,7 +541,7 @@ fn seal_with_hsm_keys_verify_unseal_and_every_failure_leaves_nothing() {
         ],
         None,
     );
-    // `encrypt` records the directory's name; the deployment names the model for the policy.
+    // The attacker re-encrypts under the signed name (a caller's name cannot differ from it).
     let named = ["--model-name", "prod/llm"];
     t.registry_verify_as("evil.enc", 0, None, &named);
     let why = "weights.bin: changed since signing";

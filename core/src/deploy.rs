@@ -391,12 +391,16 @@ impl PlaintextObserver for DigestRecorder {
 /// name), or a single file under its own name (a sealed model is always a directory, holding the
 /// file and the signature).
 fn plaintext_files(model: &Path, tree: &ModelTree) -> Result<Vec<(String, PathBuf)>, DeployError> {
+    let source = |f: &crate::tree::ModelFile| {
+        f.source_path()
+            .map_err(|e| DeployError::Seal(SealError::io(&f.path, e)))
+    };
     if tree.single_file {
-        return Ok(tree
+        return tree
             .files
             .iter()
-            .map(|f| (crate::tree::model_name(model), f.path.clone()))
-            .collect());
+            .map(|f| Ok((crate::tree::model_name(model), source(f)?)))
+            .collect();
     }
     // The signature is one more file: refused here, before the model is read.
     let max = envelope::format::MAX_FILES;
@@ -420,11 +424,10 @@ fn plaintext_files(model: &Path, tree: &ModelTree) -> Result<Vec<(String, PathBu
             model.display()
         )));
     }
-    Ok(tree
-        .files
+    tree.files
         .iter()
-        .map(|f| (f.name.as_str().to_string(), f.path.clone()))
-        .collect())
+        .map(|f| Ok((f.name.as_str().to_string(), source(f)?)))
+        .collect()
 }
 
 /// Options of [`unseal_model`].

@@ -63,16 +63,22 @@ pub fn plaintext_following_symlinks(
         allow_symlinks,
     };
     let tree = crate::tree::walk(path, &options).map_err(tree_error)?;
+    // Followed links are read through their targets: the streams open without following links.
+    let source =
+        |f: &crate::tree::ModelFile| f.source_path().map_err(|e| SealError::io(&f.path, e));
     if tree.single_file {
-        return Ok(Plaintext::File(path.to_path_buf()));
+        return match tree.files.first() {
+            Some(f) => Ok(Plaintext::File(source(f)?)),
+            None => Ok(Plaintext::File(path.to_path_buf())),
+        };
     }
     Ok(Plaintext::Directory {
         root: path.to_path_buf(),
         files: tree
             .files
-            .into_iter()
-            .map(|f| (f.name.as_str().to_owned(), f.path))
-            .collect(),
+            .iter()
+            .map(|f| Ok((f.name.as_str().to_owned(), source(f)?)))
+            .collect::<Result<_, SealError>>()?,
     })
 }
 

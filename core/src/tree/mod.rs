@@ -147,6 +147,16 @@ impl ModelFile {
             crate::fs::open_nofollow(&self.path)
         }
     }
+
+    /// A path to the file itself, for readers that open without following links (the
+    /// envelope's streams): `path`, or for a symlink the walk allowed, its target resolved now.
+    pub fn source_path(&self) -> std::io::Result<PathBuf> {
+        if self.via_symlink {
+            self.path.canonicalize()
+        } else {
+            Ok(self.path.clone())
+        }
+    }
 }
 
 /// A file's status-change time (`ctime`, to the nanosecond) as seen at one moment.
