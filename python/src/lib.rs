@@ -34,6 +34,26 @@ fn key_options(password_file: Option<PathBuf>, allow_insecure: bool) -> KeyOptio
     }
 }
 
+/// The trust `verify` and `open_model` take from their keyword arguments, as `modelseal verify`
+/// takes it from its flags: a public key, certificate roots, or a Sigstore identity and issuer
+/// (offline against `trusted_root`, else the bundled public-good root).
+pub(crate) fn trust_options(
+    key: Option<String>,
+    cert_chain: Vec<PathBuf>,
+    sigstore_identity: Option<String>,
+    sigstore_issuer: Option<String>,
+    trusted_root: Option<PathBuf>,
+) -> TrustOptions {
+    TrustOptions {
+        key,
+        certificate_roots: cert_chain,
+        sigstore_identity,
+        sigstore_issuer,
+        sigstore_root: trusted_root.map(SigstoreRoot::File),
+        allow_insecure_permissions: false,
+    }
+}
+
 fn hash_algorithm(name: &str) -> PyResult<HashAlgorithm> {
     HashAlgorithm::from_name(name).ok_or_else(|| {
         Error::new_err(format!(
@@ -164,14 +184,13 @@ fn verify<'py>(
             .map_err(errors::trust_error)?,
     };
     let verified = py.allow_threads(|| {
-        let trust = Trust::from_options(&TrustOptions {
-            key: key.clone(),
-            certificate_roots: cert_chain,
+        let trust = Trust::from_options(&trust_options(
+            key.clone(),
+            cert_chain,
             sigstore_identity,
             sigstore_issuer,
-            sigstore_root: trusted_root.map(SigstoreRoot::File),
-            allow_insecure_permissions: false,
-        });
+            trusted_root,
+        ));
         let result =
             trust.map(|trust| verify_model(&model, &signature, &trust, &options, &NoProgress));
         let ended = match &result {

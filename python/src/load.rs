@@ -3,7 +3,7 @@
 
 use crate::errors::{trust_error, verify_error};
 use modelseal::report::PyVerified;
-use modelseal::trust::{SigstoreRoot, Trust, TrustOptions};
+use modelseal::trust::Trust;
 use modelseal::{open_model as core_open_model, OpenedModel, VerifyOptions};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -39,14 +39,13 @@ pub fn open_model(
         ..VerifyOptions::default()
     };
     let inner = py.allow_threads(|| {
-        let trust = Trust::from_options(&TrustOptions {
+        let trust = Trust::from_options(&crate::trust_options(
             key,
-            certificate_roots: cert_chain,
+            cert_chain,
             sigstore_identity,
             sigstore_issuer,
-            sigstore_root: trusted_root.map(SigstoreRoot::File),
-            allow_insecure_permissions: false,
-        })
+            trusted_root,
+        ))
         .map_err(trust_error)?;
         core_open_model(&model, &signature, &trust, &options).map_err(verify_error)
     })?;
