@@ -869,3 +869,36 @@ fn links_out_of_the_root_are_refused_and_only_the_signatures_own_file_is_exempt(
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["exempt_files"], json!(["model.sig"]));
 }
+
+#[test]
+fn the_operators_overrides_hold_for_the_first_load_and_every_reload() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = Setup::new();
+    t.sign("release");
+    let policy = t.path("trust.toml");
+    std::fs::set_permissions(&policy, std::fs::Permissions::from_mode(0o666)).unwrap();
+    // A policy others can write is refused at start, as `verify --policy` refuses it…
+    let out = modelseal(&[
+        "serve",
+        "--policy",
+        s(&policy),
+        "--root",
+        s(t.dir.path()),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert_eq!(code(&out), 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("trust.toml"), "{err}");
+    // …and served with the operator's override, which a SIGHUP reload keeps.
+    let server = Server::start(&t, &["--allow-insecure-key-permissions", "--json"]);
+    let dev = verify_body(&["llm.release.sig"], "dev/llm");
+    assert_eq!(server.post(&dev).0, 200);
+    server.signal(libc::SIGHUP);
+    let line = server.wait_for_line("\"reloaded\"");
+    assert!(line.contains("generation 2"), "{line}");
+    assert_eq!(server.post(&dev).0, 200);
+    let help = ok(&["serve", "--help"]);
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(text.contains("--allow-pkcs11-module"), "{text}");
+}

@@ -170,11 +170,15 @@ impl PolicyLoadArgs {
         path: &std::path::Path,
         key_files: &KeyFileArgs,
     ) -> Result<modelseal::policy::Policy, modelseal::policy::PolicyError> {
-        let options = modelseal::policy::PolicyOptions {
+        modelseal::policy::Policy::load_with(path, &self.options(key_files))
+    }
+
+    /// What the operator allows when a policy is loaded (`serve` keeps it for its reloads).
+    pub fn options(&self, key_files: &KeyFileArgs) -> modelseal::policy::PolicyOptions {
+        modelseal::policy::PolicyOptions {
             allow_insecure_permissions: key_files.allow_insecure_key_permissions,
             allow_pkcs11_modules: self.allow_pkcs11_module.clone(),
-        };
-        modelseal::policy::Policy::load_with(path, &options)
+        }
     }
 }
 

@@ -93,6 +93,10 @@ pub struct Args {
     /// Log lines on stderr as JSON objects.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    policy_load: crate::commands::PolicyLoadArgs,
+    #[command(flatten)]
+    key_files: crate::commands::KeyFileArgs,
 }
 
 /// The server's limits.
@@ -119,7 +123,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // Absolute, so a reload reads the same file whatever happens to the working directory.
     let policy_path = std::path::absolute(&args.policy)
         .with_context(|| format!("{}: cannot resolve", args.policy.display()))?;
-    let policy = Policy::load(&policy_path)?;
+    // The same options for the first load and every reload (SIGHUP).
+    let policy_options = args.policy_load.options(&args.key_files);
+    let policy = Policy::load_with(&policy_path, &policy_options)?;
     let limits = Limits {
         max_body_bytes: args.max_body_bytes,
         max_concurrent: args.max_concurrent.map_or_else(
@@ -144,7 +150,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .thread_name("modelseal-serve")
         .build()
         .context("cannot start the async runtime")?;
-    let handle = PolicyHandle::new(policy_path, policy);
+    let handle = PolicyHandle::new(policy_path, policy_options, policy);
     let app = routes::App::new(handle.clone(), root, limits, args.audit_log, log);
     runtime.block_on(serve(args.listen, connections, app, handle, log))?;
     // A verification past its timeout keeps running on a blocking thread; give it that long.

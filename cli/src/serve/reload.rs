@@ -9,7 +9,7 @@
 
 use super::log::Log;
 use anyhow::Context;
-use modelseal::policy::Policy;
+use modelseal::policy::{Policy, PolicyOptions};
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
@@ -17,6 +17,9 @@ use std::sync::{Arc, RwLock};
 #[derive(Debug, Clone)]
 pub struct PolicyHandle {
     path: Arc<PathBuf>,
+    /// What the operator allowed at start (`--allow-pkcs11-module`, the permission override):
+    /// every reload loads under the same options.
+    options: Arc<PolicyOptions>,
     current: Arc<RwLock<Current>>,
 }
 
@@ -27,10 +30,11 @@ struct Current {
 }
 
 impl PolicyHandle {
-    /// A handle on `policy`, loaded from `path` (generation 1).
-    pub fn new(path: PathBuf, policy: Policy) -> PolicyHandle {
+    /// A handle on `policy`, loaded from `path` under `options` (generation 1).
+    pub fn new(path: PathBuf, options: PolicyOptions, policy: Policy) -> PolicyHandle {
         PolicyHandle {
             path: Arc::new(path),
+            options: Arc::new(options),
             current: Arc::new(RwLock::new(Current {
                 policy: Arc::new(policy),
                 generation: 1,
@@ -48,7 +52,7 @@ impl PolicyHandle {
 
     /// Loads the policy file again; on success swaps it in and returns the new generation.
     fn reload(&self) -> Result<u64, modelseal::policy::PolicyError> {
-        let policy = Arc::new(Policy::load(&self.path)?);
+        let policy = Arc::new(Policy::load_with(&self.path, &self.options)?);
         let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
         current.policy = policy;
         current.generation += 1;
