@@ -37,10 +37,12 @@ def test_a_str_for_ignore_is_one_path(env: pathlib.Path) -> None:
     result = modelseal.verify(env / "llm", sig, key=env / "release.pub.pem", ignore="README.md")
     assert result.resources == 1
     # A path-like is one path too, and a list still works.
-    sig = modelseal.sign(env / "llm", env / "release.pem", ignore=pathlib.Path("README.md"))
+    # (Each re-sign replaces the signature: an existing one is refused without force=.)
+    sig = modelseal.sign(env / "llm", env / "release.pem", ignore=pathlib.Path("README.md"),
+                         force=True)
     assert modelseal.verify(env / "llm", sig, key=env / "release.pub.pem", ignore=["README.md"]).resources == 1
     # "." is not a list of characters either: the whole model signed with nothing ignored.
-    sig = modelseal.sign(env / "llm", env / "release.pem")
+    sig = modelseal.sign(env / "llm", env / "release.pem", force=True)
     assert modelseal.verify(env / "llm", sig, key=env / "release.pub.pem").resources == 2
 
 
