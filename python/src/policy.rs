@@ -224,6 +224,7 @@ pub fn unseal_py<'py>(
                     &out,
                     &options,
                     &mut record,
+                    &NoProgress,
                 )
             });
         if let Err(err) = &result {

@@ -3,7 +3,6 @@
 use super::{KeyFileArgs, OutputArgs};
 use crate::audit::{ended, Attempt, AuditArgs};
 use crate::output::{print_json, report_failure};
-use crate::progress::Bar;
 use modelseal::envelope::{self, DecryptOptions, DecryptSummary, SealError};
 use modelseal::report::{self, DecryptReport, EnvelopeFailure, EnvelopeVerb, Failure};
 use std::path::PathBuf;
@@ -62,7 +61,7 @@ fn decrypt(args: &Args) -> Attempt<DecryptSummary, SealError> {
         overwrite: args.force,
         ..DecryptOptions::default()
     };
-    let bar = Bar::new("decrypting", args.output.no_progress());
+    let bar = args.output.bar("decrypting");
     let result = envelope::decrypt_with_progress(
         &args.encrypted,
         identity.as_ref(),

@@ -3,7 +3,6 @@
 use super::{as_recipients, open_recipients, KeyFileArgs, OutputArgs};
 use crate::audit::{ended, Attempt, AuditArgs};
 use crate::output::print_json;
-use crate::progress::Bar;
 use modelseal::envelope::{self, EncryptOptions, EncryptSummary, SealError};
 use modelseal::report::{self, EncryptReport, Failure};
 use std::path::PathBuf;
@@ -72,7 +71,7 @@ fn encrypt(args: &Args) -> Attempt<(EncryptSummary, u32), SealError> {
         overwrite: args.force,
         model_name: args.model_name.clone(),
     };
-    let bar = Bar::new("encrypting", args.output.no_progress());
+    let bar = args.output.bar("encrypting");
     let summary = envelope::encrypt_with_progress(
         &input,
         &as_recipients(&recipients),

@@ -3,7 +3,7 @@
 use super::{as_recipients, open_recipients, KeyArgs, OutputArgs, TsaArgs};
 use crate::audit::{ended, Attempt, AuditArgs};
 use crate::output::{hex, print_json};
-use modelseal::deploy::{seal_model, DeployError, SealOptions, SealOutcome};
+use modelseal::deploy::{seal_model_with_progress, DeployError, SealOptions, SealOutcome};
 use modelseal::report::{self, Failure, SealReport};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -83,13 +83,17 @@ fn seal(args: &Args) -> Attempt<SealOutcome, DeployError> {
         force: args.force,
         ..SealOptions::default()
     };
-    Ok(seal_model(
+    let bar = args.output.bar("sealing");
+    let outcome = seal_model_with_progress(
         &args.model,
         signer.as_ref(),
         &as_recipients(&recipients),
         &args.out,
         &options,
-    ))
+        &bar,
+    );
+    bar.finish();
+    Ok(outcome)
 }
 
 fn print(args: &Args, outcome: &SealOutcome) -> ExitCode {
