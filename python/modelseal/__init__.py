@@ -22,6 +22,7 @@ import re
 from typing import Any, BinaryIO, Callable, Iterable, Optional, Sequence, Union
 
 from . import _modelseal as _native
+from ._load import _trust
 from ._modelseal import (
     DecryptionError,
     Error,
@@ -321,13 +322,9 @@ def verify(
     fields = _modelseal.verify(
         os.fspath(model),
         os.fspath(signature),
-        None if key is None else os.fspath(key),
-        chain,
+        _trust(key, chain, sigstore_identity, sigstore_issuer, trusted_root),
         _paths(ignore),
         ignore_unsigned_files,
-        sigstore_identity,
-        sigstore_issuer,
-        None if trusted_root is None else os.fspath(trusted_root),
         _opt_path(audit_log),
         tsa_root_paths,
         require_timestamp,

@@ -37,21 +37,29 @@ fn key_options(password_file: Option<PathBuf>, allow_insecure: bool) -> KeyOptio
 
 /// The trust `verify` and `open_model` take from their keyword arguments, as `modelseal verify`
 /// takes it from its flags: a public key, certificate roots, or a Sigstore identity and issuer
-/// (offline against `trusted_root`, else the bundled public-good root).
-pub(crate) fn trust_options(
+/// (offline against `trusted_root`, else the bundled public-good root). The Python side passes
+/// the keywords as one dict, so both functions take them in one argument.
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+pub(crate) struct TrustArgs {
     key: Option<String>,
     cert_chain: Vec<PathBuf>,
     sigstore_identity: Option<String>,
     sigstore_issuer: Option<String>,
     trusted_root: Option<PathBuf>,
-) -> TrustOptions {
-    TrustOptions {
-        key,
-        certificate_roots: cert_chain,
-        sigstore_identity,
-        sigstore_issuer,
-        sigstore_root: trusted_root.map(SigstoreRoot::File),
-        allow_insecure_permissions: false,
+}
+
+impl TrustArgs {
+    /// Core's trust for these arguments (an unusable combination is a `trust_error`).
+    pub(crate) fn trust(self) -> Result<Trust, modelseal::trust::TrustError> {
+        Trust::from_options(&TrustOptions {
+            key: self.key,
+            certificate_roots: self.cert_chain,
+            sigstore_identity: self.sigstore_identity,
+            sigstore_issuer: self.sigstore_issuer,
+            sigstore_root: self.trusted_root.map(SigstoreRoot::File),
+            allow_insecure_permissions: false,
+        })
     }
 }
 
@@ -164,21 +172,16 @@ fn sign(
 /// Verifies a model; returns a dict describing the verified model (`VerificationResult`'s
 /// fields). Appends the `verify` audit event to `audit_log`.
 #[pyfunction]
-#[pyo3(signature = (model, signature, key, cert_chain, ignore, ignore_unsigned_files,
-                    sigstore_identity=None, sigstore_issuer=None, trusted_root=None,
+#[pyo3(signature = (model, signature, trust, ignore, ignore_unsigned_files,
                     audit_log=None, tsa_roots=Vec::new(), require_timestamp=false, progress=None))]
 #[allow(clippy::too_many_arguments)]
 fn verify<'py>(
     py: Python<'py>,
     model: PathBuf,
     signature: PathBuf,
-    key: Option<String>,
-    cert_chain: Vec<PathBuf>,
+    trust: TrustArgs,
     ignore: Vec<PathBuf>,
     ignore_unsigned_files: bool,
-    sigstore_identity: Option<String>,
-    sigstore_issuer: Option<String>,
-    trusted_root: Option<PathBuf>,
     audit_log: Option<PathBuf>,
     tsa_roots: Vec<PathBuf>,
     require_timestamp: bool,
@@ -192,13 +195,8 @@ fn verify<'py>(
             .map_err(errors::trust_error)?,
     };
     let verified = py.allow_threads(|| {
-        let trust = Trust::from_options(&trust_options(
-            key.clone(),
-            cert_chain,
-            sigstore_identity,
-            sigstore_issuer,
-            trusted_root,
-        ));
+        let key = trust.key.clone();
+        let trust = trust.trust();
         let result = trust.map(|trust| verify_model(&model, &signature, &trust, &options, &sink));
         let ended = match &result {
             Ok(Ok(verified)) => Ok(verified),

@@ -87,6 +87,36 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// The flags that end every verb running a key operation (`sign`, `seal`, `encrypt`,
+/// `decrypt`), in this order: `--json` and `--quiet`, the key options `K` ([`KeyArgs`] for a
+/// verb that opens a private key, else [`KeyFileArgs`]), and `--audit-log`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs<K: clap::Args> {
+    #[command(flatten)]
+    output: OutputArgs,
+    #[command(flatten)]
+    keys: K,
+    #[command(flatten)]
+    audit: crate::audit::AuditArgs,
+}
+
+/// How an encrypting verb (`encrypt`, `seal`) names and writes its output: `--model-name`,
+/// `--force`, `--allow-symlinks` (`seal` restates the help of the last two for its signature).
+#[derive(Debug, clap::Args)]
+pub struct EncryptOutArgs {
+    /// The model name recorded in the envelope, the signed name policies match (docs/policy.md)
+    /// [default: MODEL's file or directory name].
+    #[arg(long, value_name = "NAME")]
+    model_name: Option<String>,
+    /// Replace an existing OUT (atomically).
+    #[arg(long)]
+    force: bool,
+    /// Encrypt a symlink to a file as its target's bytes instead of refusing it (a Hugging Face
+    /// cache snapshot, whose files link into ../../blobs).
+    #[arg(long)]
+    allow_symlinks: bool,
+}
+
 /// `--json`, `--quiet` and `--progress`, shared by the verbs that print a result and show progress.
 #[derive(Debug, clap::Args)]
 pub struct OutputArgs {
