@@ -149,7 +149,7 @@ def inventory(root, listed):
             if rel in listed:
                 if os.path.islink(full) or not os.path.isfile(full):
                     raise Fail("tree", f"{rel} is not a regular file")
-            elif (rel in dirs or HF_LOCAL_DIR_CACHE.startswith(rel + "/")) and not os.path.islink(full):
+            elif (rel in dirs or HF_LOCAL_DIR_CACHE.startswith(rel + "/")) and os.path.isdir(full) and not os.path.islink(full):
                 continue
             else:
                 raise Fail("tree", f"extra entry {rel}")
