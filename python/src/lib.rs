@@ -9,17 +9,18 @@ mod convert;
 mod errors;
 mod load;
 mod policy;
+mod progress;
 mod seal;
 
 use errors::{key_error, sign_error, verify_error, Error};
 use modelseal::digest::{HashAlgorithm, Method, DEFAULT_SHARD_SIZE};
 use modelseal::keys::{self, KeyKind, KeyOptions, KeyRef};
-use modelseal::progress::NoProgress;
 use modelseal::report::{self, DigestReport, Failure, PyVerified};
 use modelseal::sign::{digest_model, open_signer, sign_model, DigestOptions, OutputMode};
 use modelseal::sign::{SignError, SignOptions};
 use modelseal::trust::{SigstoreRoot, Trust, TrustOptions};
 use modelseal::verify::{verify_model, VerifyOptions};
+use progress::PyProgress;
 use pyo3::prelude::*;
 use std::path::PathBuf;
 
@@ -95,7 +96,8 @@ fn digest_options(
 /// The root digest of a model as signing would record it: the dict `modelseal digest --json`
 /// prints (`root_digest` as `sha256:<hex>`, `resources`, `serialization`).
 #[pyfunction]
-#[pyo3(signature = (model, hash, shards, shard_size, ignore, allow_symlinks))]
+#[pyo3(signature = (model, hash, shards, shard_size, ignore, allow_symlinks, progress=None))]
+#[allow(clippy::too_many_arguments)]
 fn digest<'py>(
     py: Python<'py>,
     model: PathBuf,
@@ -104,11 +106,12 @@ fn digest<'py>(
     shard_size: Option<u64>,
     ignore: Vec<PathBuf>,
     allow_symlinks: bool,
+    progress: Option<PyObject>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let options = digest_options(hash, shards, shard_size, ignore, allow_symlinks)?;
-    let statement = py
-        .allow_threads(|| digest_model(&model, &options, &NoProgress))
-        .map_err(sign_error)?;
+    let sink = PyProgress::new(progress);
+    let statement = py.allow_threads(|| digest_model(&model, &options, &sink));
+    let statement = sink.finish(statement.map_err(sign_error))?;
     convert::to_py(py, &DigestReport::from(&statement))
 }
 
@@ -116,7 +119,7 @@ fn digest<'py>(
 #[pyfunction]
 #[pyo3(signature = (model, key, signature, hash, shards, shard_size, ignore, allow_symlinks,
                     cert, cert_chain, key_password_file, allow_insecure_key_permissions,
-                    audit_log=None, force=false, append=false, tsa_url=None))]
+                    audit_log=None, force=false, append=false, tsa_url=None, progress=None))]
 #[allow(clippy::too_many_arguments)]
 fn sign(
     py: Python<'_>,
@@ -136,7 +139,9 @@ fn sign(
     force: bool,
     append: bool,
     tsa_url: Option<String>,
+    progress: Option<PyObject>,
 ) -> PyResult<PathBuf> {
+    let sink = PyProgress::new(progress);
     let key_options = key_options(key_password_file, allow_insecure_key_permissions);
     let hashing = digest_options(hash, shards, shard_size, ignore, allow_symlinks)?;
     let options = SignOptions {
@@ -153,21 +158,22 @@ fn sign(
             (false, false) => OutputMode::CreateNew,
         },
     };
-    py.allow_threads(|| {
+    let signed = py.allow_threads(|| {
         let result = open_signer(key, cert.as_deref(), &cert_chain, &key_options)
-            .and_then(|signer| sign_model(&model, signer.as_ref(), &options, &NoProgress));
+            .and_then(|signer| sign_model(&model, signer.as_ref(), &options, &sink));
         let failure = |e: &SignError| Failure::error(e);
         let event = report::sign_event(&model, key, result.as_ref().map_err(failure));
         convert::record(audit_log.as_deref(), None, &event)?;
         Ok(result.map_err(sign_error)?.signature_path)
-    })
+    });
+    sink.finish(signed)
 }
 
 /// Verifies a model; returns a dict describing the verified model (`VerificationResult`'s
 /// fields). Appends the `verify` audit event to `audit_log`.
 #[pyfunction]
 #[pyo3(signature = (model, signature, trust, ignore, ignore_unsigned_files,
-                    audit_log=None, tsa_roots=Vec::new(), require_timestamp=false))]
+                    audit_log=None, tsa_roots=Vec::new(), require_timestamp=false, progress=None))]
 #[allow(clippy::too_many_arguments)]
 fn verify<'py>(
     py: Python<'py>,
@@ -179,7 +185,9 @@ fn verify<'py>(
     audit_log: Option<PathBuf>,
     tsa_roots: Vec<PathBuf>,
     require_timestamp: bool,
+    progress: Option<PyObject>,
 ) -> PyResult<Bound<'py, PyAny>> {
+    let sink = PyProgress::new(progress);
     let options = VerifyOptions {
         ignore,
         ignore_unsigned_files,
@@ -189,8 +197,7 @@ fn verify<'py>(
     let verified = py.allow_threads(|| {
         let key = trust.key.clone();
         let trust = trust.trust();
-        let result =
-            trust.map(|trust| verify_model(&model, &signature, &trust, &options, &NoProgress));
+        let result = trust.map(|trust| verify_model(&model, &signature, &trust, &options, &sink));
         let ended = match &result {
             Ok(Ok(verified)) => Ok(verified),
             Ok(Err(err)) => Err(Failure::verify(err)),
@@ -199,7 +206,8 @@ fn verify<'py>(
         let event = report::verify_event(&model, key.as_deref(), ended);
         convert::record(audit_log.as_deref(), None, &event)?;
         result.map_err(errors::trust_error)?.map_err(verify_error)
-    })?;
+    });
+    let verified = sink.finish(verified)?;
     convert::to_py(py, &PyVerified::from(&verified))
 }
 

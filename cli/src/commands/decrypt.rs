@@ -3,7 +3,6 @@
 use super::{KeyFileArgs, RunArgs};
 use crate::audit::{ended, Attempt};
 use crate::output::{print_json, report_failure};
-use crate::progress::Bar;
 use modelseal::envelope::{self, DecryptOptions, DecryptSummary, SealError};
 use modelseal::report::{self, DecryptReport, EnvelopeFailure, EnvelopeVerb, Failure};
 use std::path::PathBuf;
@@ -64,7 +63,7 @@ fn decrypt(args: &Args) -> Attempt<DecryptSummary, SealError> {
         overwrite: args.force,
         ..DecryptOptions::default()
     };
-    let bar = Bar::new("decrypting", args.run.output.no_progress());
+    let bar = args.run.output.bar("decrypting");
     let result = envelope::decrypt_with_progress(
         &args.encrypted,
         identity.as_ref(),

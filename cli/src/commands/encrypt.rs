@@ -3,7 +3,6 @@
 use super::{as_recipients, open_recipients, EncryptOutArgs, KeyFileArgs, RunArgs};
 use crate::audit::{ended, Attempt};
 use crate::output::print_json;
-use crate::progress::Bar;
 use modelseal::envelope::{self, EncryptOptions, EncryptSummary, SealError};
 use modelseal::report::{self, EncryptReport, Failure};
 use std::path::PathBuf;
@@ -59,7 +58,7 @@ fn encrypt(args: &Args) -> Attempt<(EncryptSummary, u32), SealError> {
         overwrite: args.out_args.force,
         model_name: args.out_args.model_name.clone(),
     };
-    let bar = Bar::new("encrypting", args.run.output.no_progress());
+    let bar = args.run.output.bar("encrypting");
     let summary = envelope::encrypt_with_progress(
         &input,
         &as_recipients(&recipients),

@@ -1,5 +1,6 @@
 //! The verbs of the `modelseal` command line: one clap struct and one `run` per verb.
 
+mod completions;
 mod decrypt;
 mod digest;
 mod encrypt;
@@ -51,6 +52,8 @@ enum Command {
     Seal(seal::Args),
     Unseal(unseal::Args),
     Serve(serve::Args),
+    Completions(completions::CompletionsArgs),
+    Man(completions::ManArgs),
 }
 
 impl Cli {
@@ -58,7 +61,10 @@ impl Cli {
     /// passphrase): every verb but `inspect`, which reads only public data. `verify` and `serve`
     /// count too, since a policy's PKCS#11 signer may log in to a token.
     pub fn may_load_secret(&self) -> bool {
-        !matches!(self.command, Command::Inspect(_))
+        !matches!(
+            self.command,
+            Command::Inspect(_) | Command::Completions(_) | Command::Man(_)
+        )
     }
 }
 
@@ -77,6 +83,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Seal(args) => seal::run(args),
         Command::Unseal(args) => unseal::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Completions(args) => completions::completions(args),
+        Command::Man(args) => completions::man(args),
     }
 }
 
@@ -110,7 +118,7 @@ pub struct EncryptOutArgs {
     allow_symlinks: bool,
 }
 
-/// `--json` and `--quiet`, shared by the verbs that print a result and show progress.
+/// `--json`, `--quiet` and `--progress`, shared by the verbs that print a result and show progress.
 #[derive(Debug, clap::Args)]
 pub struct OutputArgs {
     /// Print one JSON object on stdout.
@@ -119,12 +127,15 @@ pub struct OutputArgs {
     /// No progress bar and no informational output.
     #[arg(long, short = 'q')]
     quiet: bool,
+    #[command(flatten)]
+    progress: crate::progress::ProgressArgs,
 }
 
 impl OutputArgs {
-    /// Whether progress bars are off (with `--quiet`, and with `--json`: stdout is the result).
-    fn no_progress(&self) -> bool {
-        self.quiet || self.json
+    /// The progress sink for work labelled `label` (`--progress`; `auto` is off with `--quiet`
+    /// and with `--json`, whose stdout is the result).
+    fn bar(&self, label: &'static str) -> crate::progress::Bar {
+        self.progress.bar(label, self.quiet || self.json)
     }
 
     /// Whether the human text is printed (neither `--json` nor `--quiet`).

@@ -3,7 +3,7 @@
 use super::{as_recipients, open_recipients, EncryptOutArgs, KeyArgs, RunArgs, TsaArgs};
 use crate::audit::{ended, Attempt};
 use crate::output::{hex, print_json};
-use modelseal::deploy::{seal_model, DeployError, SealOptions, SealOutcome};
+use modelseal::deploy::{seal_model_with_progress, DeployError, SealOptions, SealOutcome};
 use modelseal::report::{self, Failure, SealReport};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -80,13 +80,17 @@ fn seal(args: &Args) -> Attempt<SealOutcome, DeployError> {
         force: args.out_args.force,
         ..SealOptions::default()
     };
-    Ok(seal_model(
+    let bar = args.run.output.bar("sealing");
+    let outcome = seal_model_with_progress(
         &args.model,
         signer.as_ref(),
         &as_recipients(&recipients),
         &args.out,
         &options,
-    ))
+        &bar,
+    );
+    bar.finish();
+    Ok(outcome)
 }
 
 fn print(args: &Args, outcome: &SealOutcome) -> ExitCode {

@@ -3,7 +3,6 @@
 use super::{KeyArgs, RunArgs, TsaArgs};
 use crate::audit::{ended, Attempt};
 use crate::output::{hex, print_json, serialization_text};
-use crate::progress::Bar;
 use modelseal::digest::{HashAlgorithm, Method, DEFAULT_SHARD_SIZE};
 use modelseal::report::{self, Failure, SignReport};
 use modelseal::sign::{sign_model, DigestOptions, OutputMode, SignError, SignOptions, SignOutcome};
@@ -137,7 +136,7 @@ fn sign(args: &Args) -> Attempt<(SignOutcome, &'static str), SignError> {
             (false, false) => OutputMode::CreateNew,
         },
     };
-    let bar = Bar::new("hashing", args.run.output.no_progress());
+    let bar = args.run.output.bar("hashing");
     let outcome = sign_model(&args.model, signer.as_ref(), &options, &bar);
     bar.finish();
     let algorithm = signer.public_key().algorithm().name();
