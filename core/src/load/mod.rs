@@ -14,6 +14,14 @@
 //!
 //! The caller owns the buffer ([`VerifiedFile::read_into`]), so a binding can fill memory that it
 //! then hands out without a copy (Python: a `bytes` object under `numpy.frombuffer`).
+//!
+//! An encrypted or sealed model ([`open_encrypted_model`], in [`encrypted`]) is read the same way:
+//! each chunk is decrypted and authenticated in memory and its plaintext hashed against the signed
+//! statement; no plaintext is written anywhere.
+
+mod encrypted;
+
+pub use encrypted::open_encrypted_model;
 
 use crate::digest::{self, DigestError, ManifestDiff, SignedDigests};
 use crate::oms::Statement;
@@ -38,8 +46,10 @@ pub struct OpenedModel {
     statement: Statement,
     signer: SignerIdentity,
     digests: SignedDigests,
-    /// Signed file name → where to read it.
+    /// Signed file name → where to read it (for an encrypted model: its ciphertext).
     files: BTreeMap<String, PathBuf>,
+    /// How to decrypt the files of an encrypted model; `None` for a plaintext one.
+    encrypted: Option<encrypted::Encrypted>,
 }
 
 /// Verifies the signature at `signature` under `trust`, then lists `model` (names only) and
@@ -68,7 +78,36 @@ fn open_statement(
     options: &VerifyOptions,
 ) -> Result<OpenedModel, VerifyError> {
     let tree = verify::walk_for(model, signature, &statement, options)?;
+    let present = tree
+        .files
+        .iter()
+        .map(|f| (f.name.as_str().to_string(), (f.path.clone(), f.len)))
+        .collect();
     let digests = SignedDigests::new(&statement.serialization, &statement.resources)?;
+    let files = match_files(model, &statement, &digests, present, tree.single_file)?;
+    Ok(OpenedModel {
+        model: model.to_path_buf(),
+        signature: signature.to_path_buf(),
+        statement,
+        signer,
+        digests,
+        files,
+        encrypted: None,
+    })
+}
+
+/// The model's files (`name → (where, size)`) keyed by their signed names, once they are exactly
+/// the signed ones: a missing or extra file is [`VerifyError::Mismatch`]. A `single_file` model's
+/// one file takes the one name the statement gives it (its base name for model-signing), whatever
+/// the file is called here. Under shards an empty file is listed by no resource: it is kept, and
+/// checked when read.
+fn match_files<T>(
+    model: &Path,
+    statement: &Statement,
+    digests: &SignedDigests,
+    present: BTreeMap<String, (T, u64)>,
+    single_file: bool,
+) -> Result<BTreeMap<String, T>, VerifyError> {
     let method = statement.serialization.method;
     let signed: Vec<&str> = statement
         .resources
@@ -76,27 +115,24 @@ fn open_statement(
         .filter_map(|r| digest::resource_file(&r.name, method))
         .collect();
     let mut files = BTreeMap::new();
-    if tree.single_file {
-        // A single-file model's one resource carries the signer's name for it (its base name
-        // for model-signing), whatever the file is called here.
-        if let (Some(name), Some(file)) = (signed.first(), tree.files.first()) {
-            files.insert((*name).to_string(), file.path.clone());
+    let mut diff = ManifestDiff::default();
+    if single_file {
+        if let (Some(name), Some((_, (file, _)))) = (signed.first(), present.into_iter().next()) {
+            files.insert((*name).to_string(), file);
         }
     } else {
-        for file in &tree.files {
-            files.insert(file.name.as_str().to_string(), file.path.clone());
+        for (name, (file, size)) in present {
+            // Under shards an empty file is listed by no resource: it is checked when read.
+            if !digests.covers(&name) && (method == digest::Method::Files || size != 0) {
+                diff.extra.push(name);
+            } else {
+                files.insert(name, file);
+            }
         }
     }
-    let mut diff = ManifestDiff::default();
     for name in &signed {
         if !files.contains_key(*name) && !diff.missing.iter().any(|m| m == name) {
             diff.missing.push((*name).to_string());
-        }
-    }
-    for name in files.keys() {
-        // Under shards an empty file is listed by no resource: it is checked when read.
-        if !digests.covers(name) && (method == digest::Method::Files || !is_empty(&files[name])) {
-            diff.extra.push(name.clone());
         }
     }
     if !diff.is_empty() {
@@ -106,18 +142,7 @@ fn open_statement(
             diff,
         });
     }
-    Ok(OpenedModel {
-        model: model.to_path_buf(),
-        signature: signature.to_path_buf(),
-        statement,
-        signer,
-        digests,
-        files,
-    })
-}
-
-fn is_empty(path: &Path) -> bool {
-    path.metadata().map(|m| m.len() == 0).unwrap_or(false)
+    Ok(files)
 }
 
 impl OpenedModel {
@@ -187,16 +212,25 @@ impl OpenedModel {
         }
         .map_err(io_err)?;
         let meta = file.metadata().map_err(io_err)?;
-        Ok(VerifiedFile {
+        let mut opened = VerifiedFile {
             name: name.to_string(),
             path: path.clone(),
             model: self.model.clone(),
             signed_root_digest: self.root_digest_hex(),
             size: meta.len(),
+            file_len: meta.len(),
             inode: (meta.dev(), meta.ino()),
             file,
-            check: self.digests.check(name, meta.len()),
-        })
+            check: None,
+            cipher: None,
+        };
+        if let Some(encrypted) = &self.encrypted {
+            let cipher = encrypted.decrypting(name, meta.len(), &opened)?;
+            opened.size = cipher.size();
+            opened.cipher = Some(cipher);
+        }
+        opened.check = self.digests.check(name, opened.size);
+        Ok(opened)
     }
 
     /// The size the signature gives the file `name`: under shards, where its last shard ends (0
@@ -237,8 +271,7 @@ impl OpenedModel {
                 continue;
             }
             let mut shard = vec![0; (shard_end - shard_start) as usize];
-            std::os::unix::fs::FileExt::read_exact_at(&file.file, &mut shard, *shard_start)
-                .map_err(|_| file.changed("it became shorter while read"))?;
+            file.read_at(&mut shard, *shard_start)?;
             if !self.digests.range_matches(name, index, &shard) {
                 return Err(file.changed(&format!(
                     "bytes {shard_start}..{shard_end} differ from the signed shard"
@@ -267,10 +300,15 @@ pub struct VerifiedFile {
     path: PathBuf,
     model: PathBuf,
     signed_root_digest: String,
+    /// The (plaintext) size when opened.
     size: u64,
+    /// The length of the file read: the plaintext, or the ciphertext of an encrypted file.
+    file_len: u64,
     inode: (u64, u64),
     file: File,
     check: Option<digest::StreamCheck>,
+    /// How to decrypt it, for a file of an encrypted model.
+    cipher: Option<encrypted::Decrypting>,
 }
 
 impl std::fmt::Debug for VerifiedFile {
@@ -319,17 +357,32 @@ impl VerifiedFile {
         });
         let (read, check) = read.map_err(|_| self.changed("hashing stopped"))?;
         read?;
-        let mut probe = [0u8; 1];
-        if !matches!(self.file.read(&mut probe), Ok(0)) {
-            return Err(self.changed("it became longer while read"));
+        if self.cipher.is_none() {
+            let mut probe = [0u8; 1];
+            if !matches!(self.file.read(&mut probe), Ok(0)) {
+                return Err(self.changed("it became longer while read"));
+            }
         }
         let meta = self.file.metadata().ok();
         if meta.map(|m| (m.dev(), m.ino(), m.len()))
-            != Some((self.inode.0, self.inode.1, self.size))
+            != Some((self.inode.0, self.inode.1, self.file_len))
         {
             return Err(self.changed("it changed while read"));
         }
+        if let Some(cipher) = self.cipher.take() {
+            cipher.finish().map_err(|reason| self.changed(&reason))?;
+        }
         check.finish().map_err(|reason| self.changed(&reason))
+    }
+
+    /// Fills `out` with the (plaintext) bytes at `offset`, unverified against the signed digests
+    /// (the caller checks them); for an encrypted file every chunk read is authenticated.
+    fn read_at(&self, out: &mut [u8], offset: u64) -> Result<(), VerifyError> {
+        match &self.cipher {
+            Some(cipher) => cipher.read_at(&self.file, out, offset, self),
+            None => std::os::unix::fs::FileExt::read_exact_at(&self.file, out, offset)
+                .map_err(|_| self.changed("it became shorter while read")),
+        }
     }
 
     /// Fills `buffer` from the file chunk by chunk, handing each whole chunk to `ready`.
@@ -338,6 +391,11 @@ impl VerifiedFile {
         buffer: &'b mut [u8],
         ready: &std::sync::mpsc::SyncSender<&'b [u8]>,
     ) -> Result<(), VerifyError> {
+        if let Some(mut cipher) = self.cipher.take() {
+            let read = cipher.decrypt_into(&self.file, buffer, ready, self);
+            self.cipher = Some(cipher);
+            return read;
+        }
         for chunk in buffer.chunks_mut(READ_CHUNK) {
             let mut filled = 0;
             while filled < chunk.len() {
