@@ -216,7 +216,10 @@ fn with_statement(
         present.insert(entry.path.clone(), ((path, file), entry.size));
     }
     let single_file = matches!(opened.form, Form::SingleFile(_)) || signs_single_file(&statement);
-    let digests = SignedDigests::new(&statement.serialization, &statement.resources)?;
+    let digests = std::sync::Arc::new(SignedDigests::new(
+        &statement.serialization,
+        &statement.resources,
+    )?);
     let matched = match_files(encrypted, &statement, &digests, present, single_file)?;
     let mut files = BTreeMap::new();
     let mut ciphers = BTreeMap::new();
@@ -235,6 +238,7 @@ fn with_statement(
             files: ciphers,
             outer,
         }),
+        shards: super::cache::ShardCache::default(),
     })
 }
 

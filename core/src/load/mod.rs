@@ -19,8 +19,11 @@
 //! each chunk is decrypted and authenticated in memory and its plaintext hashed against the signed
 //! statement; no plaintext is written anywhere.
 
+mod cache;
 mod encrypted;
+mod parallel;
 
+pub use cache::SHARD_CACHE_BYTES;
 pub use encrypted::open_encrypted_model;
 
 use crate::digest::{self, DigestError, ManifestDiff, SignedDigests};
@@ -32,6 +35,7 @@ use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Bytes read and hashed at a time: small enough that a chunk is still in the CPU cache when it is
 /// hashed right after the read, large enough that system calls do not dominate.
@@ -45,11 +49,13 @@ pub struct OpenedModel {
     signature: PathBuf,
     statement: Statement,
     signer: SignerIdentity,
-    digests: SignedDigests,
+    digests: Arc<SignedDigests>,
     /// Signed file name → where to read it (for an encrypted model: its ciphertext).
     files: BTreeMap<String, PathBuf>,
     /// How to decrypt the files of an encrypted model; `None` for a plaintext one.
     encrypted: Option<encrypted::Encrypted>,
+    /// Shards verified by [`OpenedModel::read_range`], bounded ([`SHARD_CACHE_BYTES`]).
+    shards: cache::ShardCache,
 }
 
 /// Verifies the signature at `signature` under `trust`, then lists `model` (names only) and
@@ -83,7 +89,10 @@ fn open_statement(
         .iter()
         .map(|f| (f.name.as_str().to_string(), (f.path.clone(), f.len)))
         .collect();
-    let digests = SignedDigests::new(&statement.serialization, &statement.resources)?;
+    let digests = Arc::new(SignedDigests::new(
+        &statement.serialization,
+        &statement.resources,
+    )?);
     let files = match_files(model, &statement, &digests, present, tree.single_file)?;
     Ok(OpenedModel {
         model: model.to_path_buf(),
@@ -93,6 +102,7 @@ fn open_statement(
         digests,
         files,
         encrypted: None,
+        shards: cache::ShardCache::default(),
     })
 }
 
@@ -223,6 +233,7 @@ impl OpenedModel {
             file,
             check: None,
             cipher: None,
+            shards: None,
         };
         if let Some(encrypted) = &self.encrypted {
             let cipher = encrypted.decrypting(name, meta.len(), &opened)?;
@@ -230,6 +241,9 @@ impl OpenedModel {
             opened.cipher = Some(cipher);
         }
         opened.check = self.digests.check(name, opened.size);
+        if opened.cipher.is_none() {
+            opened.shards = parallel::Shards::of(&self.digests, name);
+        }
         Ok(opened)
     }
 
@@ -248,7 +262,9 @@ impl OpenedModel {
 
     /// Bytes `start..end` of the signed file `name`, returned only once verified. Under a shards
     /// signature only the shards that overlap the range are read (each whole, positionally) and
-    /// each must match its signed digest; under a files signature the whole file is read and
+    /// each must match its signed digest; verified shards are kept in a bounded cache
+    /// ([`SHARD_CACHE_BYTES`]), so a shard that several ranges share is read once. Under a files
+    /// signature the whole file is read and
     /// verified (a files digest covers nothing smaller), so callers that read several ranges of
     /// one file should read it once instead ([`OpenedModel::read_file`]).
     pub fn read_range(&self, name: &str, start: u64, end: u64) -> Result<Vec<u8>, VerifyError> {
@@ -270,13 +286,21 @@ impl OpenedModel {
             if shard_end <= start || *shard_start >= end {
                 continue;
             }
-            let mut shard = vec![0; (shard_end - shard_start) as usize];
-            file.read_at(&mut shard, *shard_start)?;
-            if !self.digests.range_matches(name, index, &shard) {
-                return Err(file.changed(&format!(
-                    "bytes {shard_start}..{shard_end} differ from the signed shard"
-                )));
-            }
+            let shard = match self.shards.get(name, index) {
+                Some(shard) => shard,
+                None => {
+                    let mut shard = vec![0; (shard_end - shard_start) as usize];
+                    file.read_at(&mut shard, *shard_start)?;
+                    if !self.digests.range_matches(name, index, &shard) {
+                        return Err(file.changed(&format!(
+                            "bytes {shard_start}..{shard_end} differ from the signed shard"
+                        )));
+                    }
+                    let shard: std::sync::Arc<[u8]> = shard.into();
+                    self.shards.insert(name, index, std::sync::Arc::clone(&shard));
+                    shard
+                }
+            };
             let from = start.max(*shard_start) - shard_start;
             let to = end.min(shard_end) - shard_start;
             out.extend_from_slice(&shard[from as usize..to as usize]);
@@ -309,6 +333,8 @@ pub struct VerifiedFile {
     check: Option<digest::StreamCheck>,
     /// How to decrypt it, for a file of an encrypted model.
     cipher: Option<encrypted::Decrypting>,
+    /// Its signed shards, hashed in parallel as they are read (plaintext files under shards).
+    shards: Option<parallel::Shards>,
 }
 
 impl std::fmt::Debug for VerifiedFile {
@@ -334,6 +360,30 @@ impl VerifiedFile {
         if buffer.len() as u64 != self.size {
             return Err(self.changed("its size changed"));
         }
+        match self.shards.take() {
+            Some(shards) => shards.read_into(&mut self, buffer)?,
+            None => self.read_streamed(buffer)?,
+        }
+        if self.cipher.is_none() {
+            let mut probe = [0u8; 1];
+            if !matches!(self.file.read(&mut probe), Ok(0)) {
+                return Err(self.changed("it became longer while read"));
+            }
+        }
+        let meta = self.file.metadata().ok();
+        if meta.map(|m| (m.dev(), m.ino(), m.len()))
+            != Some((self.inode.0, self.inode.1, self.file_len))
+        {
+            return Err(self.changed("it changed while read"));
+        }
+        match self.cipher.take() {
+            Some(cipher) => cipher.finish().map_err(|reason| self.changed(&reason)),
+            None => Ok(()),
+        }
+    }
+
+    /// Reads the whole file into `buffer`, hashing it as one stream against its signed ranges.
+    fn read_streamed(&mut self, buffer: &mut [u8]) -> Result<(), VerifyError> {
         let mut check = self
             .check
             .take()
@@ -357,21 +407,6 @@ impl VerifiedFile {
         });
         let (read, check) = read.map_err(|_| self.changed("hashing stopped"))?;
         read?;
-        if self.cipher.is_none() {
-            let mut probe = [0u8; 1];
-            if !matches!(self.file.read(&mut probe), Ok(0)) {
-                return Err(self.changed("it became longer while read"));
-            }
-        }
-        let meta = self.file.metadata().ok();
-        if meta.map(|m| (m.dev(), m.ino(), m.len()))
-            != Some((self.inode.0, self.inode.1, self.file_len))
-        {
-            return Err(self.changed("it changed while read"));
-        }
-        if let Some(cipher) = self.cipher.take() {
-            cipher.finish().map_err(|reason| self.changed(&reason))?;
-        }
         check.finish().map_err(|reason| self.changed(&reason))
     }
 
@@ -397,23 +432,29 @@ impl VerifiedFile {
             return read;
         }
         for chunk in buffer.chunks_mut(READ_CHUNK) {
-            let mut filled = 0;
-            while filled < chunk.len() {
-                match self.file.read(&mut chunk[filled..]) {
-                    Ok(0) => return Err(self.changed("it became shorter while read")),
-                    Ok(n) => filled += n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(source) => {
-                        return Err(VerifyError::Digest(DigestError::Io {
-                            path: self.path.clone(),
-                            source,
-                        }))
-                    }
-                }
-            }
+            self.fill(chunk)?;
             let whole: &'b [u8] = chunk;
             if ready.send(whole).is_err() {
                 return Err(self.changed("hashing stopped"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Fills `part` with the file's next bytes.
+    fn fill(&mut self, part: &mut [u8]) -> Result<(), VerifyError> {
+        let mut filled = 0;
+        while filled < part.len() {
+            match self.file.read(&mut part[filled..]) {
+                Ok(0) => return Err(self.changed("it became shorter while read")),
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(source) => {
+                    return Err(VerifyError::Digest(DigestError::Io {
+                        path: self.path.clone(),
+                        source,
+                    }))
+                }
             }
         }
         Ok(())
