@@ -126,7 +126,8 @@ fn match_files<T>(
         .collect();
     let mut files = BTreeMap::new();
     let mut diff = ManifestDiff::default();
-    if single_file {
+    // Only one file can take a single-file statement's name; any other present file is extra.
+    if single_file && present.len() == 1 {
         if let (Some(name), Some((_, (file, _)))) = (signed.first(), present.into_iter().next()) {
             files.insert((*name).to_string(), file);
         }
