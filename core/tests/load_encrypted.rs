@@ -105,7 +105,13 @@ impl Fixture {
             chunk_size: 4096,
             ..EncryptOptions::default()
         };
-        encrypt(&plaintext_from_path(&model).unwrap(), &[&kek()], &enc, &options).unwrap();
+        encrypt(
+            &plaintext_from_path(&model).unwrap(),
+            &[&kek()],
+            &enc,
+            &options,
+        )
+        .unwrap();
         (enc, signed.signature_path)
     }
 
@@ -173,7 +179,11 @@ fn reads_return_the_signed_plaintext_and_write_nothing() {
                 weights()[123_456..200_001],
                 "{kind}"
             );
-            assert_eq!(snapshot(fixture.dir.path()), before, "{kind}: files written");
+            assert_eq!(
+                snapshot(fixture.dir.path()),
+                before,
+                "{kind}: files written"
+            );
         }
     }
 }

@@ -354,4 +354,5 @@ def test_a_shard_that_tensors_share_is_read_and_verified_once(tmp_path, keypair)
     assert _bytes_read() - before <= size + 4096  # + the signature file
     before = _bytes_read()
     lazy.get_tensor("embed")
-    assert _bytes_read() - before == 0  # all cached (64 MiB ceiling)
+    # All cached (64 MiB ceiling): nothing read but /proc/self/io itself (embed spans 9 shards).
+    assert _bytes_read() - before < 1000

@@ -91,12 +91,18 @@ mod tests {
         }
         assert!(cache.get("w", 0).is_some()); // 0 is now the most recently used
         cache.insert("w", 4, shard(4));
-        assert!(cache.get("w", 1).is_none(), "the least recently used goes first");
+        assert!(
+            cache.get("w", 1).is_none(),
+            "the least recently used goes first"
+        );
         for i in [0, 2, 3, 4] {
             assert_eq!(cache.get("w", i).unwrap()[0], i as u8);
         }
         assert_eq!(cache.inner.lock().unwrap().bytes, SHARD_CACHE_BYTES);
         cache.insert("w", 9, vec![0; SHARD_CACHE_BYTES + 1].into());
-        assert!(cache.get("w", 9).is_none(), "larger than the ceiling: not kept");
+        assert!(
+            cache.get("w", 9).is_none(),
+            "larger than the ceiling: not kept"
+        );
     }
 }

@@ -288,8 +288,8 @@ impl Encrypted {
                 "{file_len} bytes of ciphertext, the envelope requires {expected}"
             )));
         }
-        let cipher = FileCipher::new(&entry.keys, entry.layout)
-            .map_err(|e| file.changed(&e.to_string()))?;
+        let cipher =
+            FileCipher::new(&entry.keys, entry.layout).map_err(|e| file.changed(&e.to_string()))?;
         let outer = match &self.outer {
             Some(outer) => Some(
                 outer

@@ -298,7 +298,8 @@ impl OpenedModel {
                         )));
                     }
                     let shard: std::sync::Arc<[u8]> = shard.into();
-                    self.shards.insert(name, index, std::sync::Arc::clone(&shard));
+                    self.shards
+                        .insert(name, index, std::sync::Arc::clone(&shard));
                     shard
                 }
             };
