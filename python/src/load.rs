@@ -3,7 +3,6 @@
 
 use crate::errors::{deploy_error, key_error, trust_error, verify_error};
 use modelseal::report::PyVerified;
-use modelseal::trust::Trust;
 use modelseal::{open_encrypted_model, open_model as core_open_model, OpenedModel, VerifyOptions};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -18,21 +17,15 @@ pub struct PyOpenedModel {
 /// Verifies the signature and trust and lists the model; reads no file's bytes. With
 /// `decryption_key` (a key reference) the model is an encrypted or sealed one, opened with it.
 #[pyfunction]
-#[pyo3(signature = (model, signature, key, cert_chain, ignore, ignore_unsigned_files,
-                    sigstore_identity=None, sigstore_issuer=None, trusted_root=None,
+#[pyo3(signature = (model, signature, trust, ignore, ignore_unsigned_files,
                     decryption_key=None, allow_insecure_key_permissions=false))]
-#[allow(clippy::too_many_arguments)]
 pub fn open_model(
     py: Python<'_>,
     model: PathBuf,
     signature: Option<PathBuf>,
-    key: Option<String>,
-    cert_chain: Vec<PathBuf>,
+    trust: crate::TrustArgs,
     ignore: Vec<PathBuf>,
     ignore_unsigned_files: bool,
-    sigstore_identity: Option<String>,
-    sigstore_issuer: Option<String>,
-    trusted_root: Option<PathBuf>,
     decryption_key: Option<String>,
     allow_insecure_key_permissions: bool,
 ) -> PyResult<PyOpenedModel> {
@@ -43,14 +36,7 @@ pub fn open_model(
         ..VerifyOptions::default()
     };
     let inner = py.allow_threads(|| {
-        let trust = Trust::from_options(&crate::trust_options(
-            key,
-            cert_chain,
-            sigstore_identity,
-            sigstore_issuer,
-            trusted_root,
-        ))
-        .map_err(trust_error)?;
+        let trust = trust.trust().map_err(trust_error)?;
         match &decryption_key {
             None => core_open_model(&model, &signature, &trust, &options).map_err(verify_error),
             Some(reference) => {
