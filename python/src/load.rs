@@ -19,6 +19,7 @@ pub struct PyOpenedModel {
 #[pyfunction]
 #[pyo3(signature = (model, signature, trust, ignore, ignore_unsigned_files,
                     decryption_key=None, allow_insecure_key_permissions=false))]
+#[allow(clippy::too_many_arguments)]
 pub fn open_model(
     py: Python<'_>,
     model: PathBuf,
