@@ -289,3 +289,28 @@ def test_no_plaintext_reaches_the_file_system_while_an_encrypted_model_loads(enc
     assert_equal(lazy_tensors, encrypted.expected)
     shutil.rmtree(tmp_path / "decrypted")
     assert sorted((p, p.stat().st_size) for p in tmp_path.rglob("*")) == before
+
+
+def test_a_sealed_model_loads_with_an_aws_kms_key(tmp_path, keys, monkeypatch):
+    # The decryption key is any reference `decrypt` takes: here an AWS KMS key (the local KMS).
+    import sys
+
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "tests" / "kms"))
+    from local_kms import LocalKms, apply_env
+
+    kms = LocalKms(tmp_path / "moto")
+    try:
+        apply_env(monkeypatch, kms.env())
+        kms.create_key("SYMMETRIC_DEFAULT", "alias/py-open-model")
+        private, public, _, _ = keys
+        model = make_model(tmp_path)
+        enc = tmp_path / "enc"
+        modelseal.seal(model, enc, private, ["awskms:///alias/py-open-model"])
+        opened = modelseal.open_model(enc, key=public,
+                                      decryption_key="awskms:///alias/py-open-model")
+        assert_equal(opened.load_safetensors(NAME), load_file(str(model / NAME)))
+        changed_ciphertext_chunk(enc)
+        with pytest.raises(modelseal.VerificationError, match=NAME):
+            opened.load_safetensors(NAME)
+    finally:
+        kms.close()
