@@ -686,3 +686,105 @@ fn completions_and_manual_pages_come_from_the_same_flags_as_help() {
     assert!(man.join("modelseal.1").is_file());
     assert_eq!(code(&modelseal(&["completions", "tcsh"])), 2);
 }
+
+/// Writes what `hf download --local-dir` leaves in a model directory besides the model.
+fn add_local_dir_cache(model: &Path, tag: &str) {
+    let download = model.join(".cache/huggingface/download");
+    std::fs::create_dir_all(&download).unwrap();
+    std::fs::write(model.join(".cache/huggingface/.gitignore"), b"*\n").unwrap();
+    std::fs::write(
+        download.join("weights.bin.metadata"),
+        format!("{tag}\n1700000000\n"),
+    )
+    .unwrap();
+    std::fs::write(download.join("weights.bin.lock"), b"").unwrap();
+}
+
+#[test]
+fn a_hugging_face_local_dir_download_signs_verifies_and_decrypts_with_its_cache() {
+    let t = Sealed::new();
+    let (model, key, public) = (
+        t.path("llm"),
+        t.path("release.pem"),
+        t.path("release.pub.pem"),
+    );
+    // Signed where the model was published (no cache), verified in a local-dir download of it.
+    let published_sig = t.path("published.sig");
+    ok(&["sign", s(&model), "--key", s(&key), "-o", s(&published_sig)]);
+    add_local_dir_cache(&model, "etag-1");
+    let out = ok(&[
+        "verify",
+        s(&model),
+        "--signature",
+        s(&published_sig),
+        "--key",
+        s(&public),
+        "--json",
+    ]);
+    assert_eq!(json(&out)["resources"], 2);
+    // Signed in the download: the cache is left out and recorded, so a changed cache still verifies.
+    let sig = t.path("local.sig");
+    ok(&["sign", s(&model), "--key", s(&key), "-o", s(&sig)]);
+    let inspected = json(&ok(&["inspect", s(&sig), "--json"]));
+    let ignore = inspected["serialization"]["ignore_paths"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(
+        ignore.contains(&Value::from(".cache/huggingface")),
+        "{inspected}"
+    );
+    add_local_dir_cache(&model, "etag-2");
+    ok(&[
+        "verify",
+        s(&model),
+        "--signature",
+        s(&sig),
+        "--key",
+        s(&public),
+    ]);
+    // Only the cache: another file under .cache is still an extra file.
+    std::fs::write(model.join(".cache/other"), b"x").unwrap();
+    let out = modelseal(&[
+        "verify",
+        s(&model),
+        "--signature",
+        s(&sig),
+        "--key",
+        s(&public),
+    ]);
+    assert_eq!(code(&out), 1, "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::remove_file(model.join(".cache/other")).unwrap();
+    // Encrypted without it; an encrypted model downloaded with --local-dir decrypts with it.
+    let enc = t.path("llm.enc");
+    ok(&[
+        "encrypt",
+        s(&model),
+        "--recipient",
+        s(&t.path("deploy.pem.pub")),
+        "-o",
+        s(&enc),
+    ]);
+    assert!(!enc.join(".cache").exists());
+    add_local_dir_cache(&enc, "etag-3");
+    ok(&[
+        "decrypt",
+        s(&enc),
+        "--key",
+        s(&t.path("deploy.pem")),
+        "-o",
+        s(&t.path("plain")),
+    ]);
+    assert!(!t.path("plain/.cache").exists());
+    std::fs::write(enc.join(".cache/other"), b"x").unwrap();
+    let out = modelseal(&[
+        "decrypt",
+        s(&enc),
+        "--key",
+        s(&t.path("deploy.pem")),
+        "-o",
+        s(&t.path("plain2")),
+    ]);
+    assert_eq!(code(&out), 1, "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("extra entry"));
+}
