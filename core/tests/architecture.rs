@@ -498,6 +498,36 @@ fn the_timestamp_module_imports_nothing_of_the_crate() {
     }
 }
 
+/// The content gate (`scan/`, floor 2, docs/scan.md) sits above `tree` and below `sign`: it reads
+/// the model tree and names only the ground floor and `tree` — no hashing, key, format or
+/// operation module — so signing, sealing and the policy can all call it.
+#[test]
+fn the_scan_module_reads_only_the_tree_and_the_ground_floor() {
+    let core = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let src = core.join("src");
+    let mut files = Vec::new();
+    source_files(&src, &src, &mut files);
+    let scan: Vec<_> = files
+        .iter()
+        .filter(|(path, _)| path.starts_with("scan"))
+        .collect();
+    assert!(scan.len() >= 5, "core/src/scan/ is missing");
+    let allowed = ["tree", "fs", "error"];
+    for (path, text) in scan {
+        for (i, _) in text.match_indices("crate::") {
+            let name: String = text[i + 7..]
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            assert!(
+                allowed.contains(&name.as_str()),
+                "{} imports crate::{name}",
+                path.display()
+            );
+        }
+    }
+}
+
 /// The checker itself finds what it is for, on a made-up crate.
 #[test]
 fn the_import_check_finds_upward_imports_cycles_and_unknown_modules() {

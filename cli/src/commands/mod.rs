@@ -7,6 +7,7 @@ mod inspect;
 mod keygen;
 mod pubkey;
 mod rewrap;
+mod scan;
 mod seal;
 mod sign;
 mod unseal;
@@ -49,6 +50,7 @@ enum Command {
     Rewrap(rewrap::Args),
     Seal(seal::Args),
     Unseal(unseal::Args),
+    Scan(scan::Args),
     Serve(crate::serve::Args),
 }
 
@@ -75,6 +77,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rewrap(args) => rewrap::run(args),
         Command::Seal(args) => seal::run(args),
         Command::Unseal(args) => unseal::run(args),
+        Command::Scan(args) => scan::run(args),
         Command::Serve(args) => crate::serve::run(args),
     }
 }

@@ -1,10 +1,12 @@
 //! `modelseal seal`: sign a model, encrypt it with its signature inside, sign the encrypted model.
 
+use super::scan::GateArgs;
 use super::{as_recipients, open_recipients, KeyArgs, OutputArgs, TsaArgs};
 use crate::audit::{ended, Attempt, AuditArgs};
 use crate::output::{hex, print_json};
 use modelseal::deploy::{seal_model, DeployError, SealOptions, SealOutcome};
 use modelseal::report::{self, Failure, SealReport};
+use modelseal::sign::SignError;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -45,6 +47,8 @@ pub struct Args {
     #[command(flatten)]
     tsa: TsaArgs,
     #[command(flatten)]
+    gate: GateArgs,
+    #[command(flatten)]
     output: OutputArgs,
     #[command(flatten)]
     key_args: KeyArgs,
@@ -62,6 +66,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
     let code = attempt.and_then(|result| match result {
         Ok(outcome) => Ok(print(&args, &outcome)),
+        Err(DeployError::Sign(err @ SignError::Credentials(_))) => {
+            Ok(super::scan::refused(&err, args.output.json))
+        }
         Err(err) => Err(err.into()),
     });
     args.audit.record(None, &event, code)
@@ -78,6 +85,8 @@ fn seal(args: &Args) -> Attempt<SealOutcome, DeployError> {
         sign: modelseal::sign::SignOptions {
             tsa: args.tsa.request()?,
             allow_symlinks: args.allow_symlinks,
+            // On unless --no-scan: a sealed model is on its way to a registry (docs/scan.md).
+            scan: args.gate.gate(true)?,
             ..modelseal::sign::SignOptions::default()
         },
         force: args.force,

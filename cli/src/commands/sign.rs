@@ -1,5 +1,6 @@
 //! `modelseal sign`: sign a model directory or file.
 
+use super::scan::GateArgs;
 use super::{KeyArgs, OutputArgs, TsaArgs};
 use crate::audit::{ended, Attempt, AuditArgs};
 use crate::output::{hex, print_json, serialization_text};
@@ -43,6 +44,8 @@ pub struct Args {
     append: bool,
     #[command(flatten)]
     tsa: TsaArgs,
+    #[command(flatten)]
+    gate: GateArgs,
     #[command(flatten)]
     output: OutputArgs,
     #[command(flatten)]
@@ -116,6 +119,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
     let code = attempt.map(|result| match result {
         Ok((outcome, algorithm)) => print(&args, &outcome, algorithm),
+        Err(err @ SignError::Credentials(_)) => Ok(super::scan::refused(&err, args.output.json)),
         Err(err) => Err(err.into()),
     });
     args.audit.record(None, &event, code.and_then(|c| c))
@@ -139,6 +143,8 @@ fn sign(args: &Args) -> Attempt<(SignOutcome, &'static str), SignError> {
             (true, false) => OutputMode::Replace,
             (false, false) => OutputMode::CreateNew,
         },
+        // Off unless asked for: `sign` attests bytes, also of models it did not make (docs/scan.md).
+        scan: args.gate.gate(false)?,
     };
     let bar = Bar::new("hashing", args.output.no_progress());
     let outcome = sign_model(&args.model, signer.as_ref(), &options, &bar);

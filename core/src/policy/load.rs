@@ -112,7 +112,11 @@ impl Loader<'_> {
                     .map_err(|e| self.invalid(&r.file, "rego.file", e.to_string()))
             })
             .transpose()?;
+        let deny_formats = self
+            .formats(raw.deny_formats, "deny_formats")?
+            .unwrap_or_default();
         Ok(Policy {
+            deny_formats,
             path: self.path.to_path_buf(),
             audit_log,
             allow_name_override: raw.allow_name_override,
@@ -369,7 +373,9 @@ impl Loader<'_> {
             HASH_TYPES,
             &field("allowed_hash_types"),
         )?;
+        let deny_formats = self.formats(raw.deny_formats, &field("deny_formats"))?;
         Ok(ModelRule {
+            deny_formats,
             name: raw.name.into_inner(),
             glob,
             require,
@@ -400,6 +406,24 @@ impl Loader<'_> {
                 &list,
                 field,
                 format!("unknown value {bad:?} (known: {})", known.join(", ")),
+            ));
+        }
+        Ok(Some(list.into_inner()))
+    }
+
+    /// A list of format names (`deny_formats`), each one modelseal recognizes; may be empty.
+    fn formats(
+        &self,
+        list: Option<Spanned<Vec<String>>>,
+        field: &str,
+    ) -> Result<Option<Vec<String>>, PolicyError> {
+        let Some(list) = list else { return Ok(None) };
+        let known = crate::scan::Format::NAMES;
+        if let Some(bad) = list.get_ref().iter().find(|v| !known.contains(&v.as_str())) {
+            return Err(self.invalid(
+                &list,
+                field,
+                format!("unknown format {bad:?} (known: {})", known.join(", ")),
             ));
         }
         Ok(Some(list.into_inner()))
