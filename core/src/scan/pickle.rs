@@ -207,54 +207,32 @@ impl<R: BufRead> Walker<R> {
                     let s = self.line()?;
                     self.push(Pushed::Str(s));
                 }
-                b'J' => {
-                    self.uint(4)?;
+                // Fixed-width operands: integers, floats, extension codes.
+                b'K' | 0x82 | b'M' | 0x83 | b'J' | 0x84 | b'G' => {
+                    let width = match op {
+                        b'K' | 0x82 => 1,
+                        b'M' | 0x83 => 2,
+                        b'J' | 0x84 => 4,
+                        _ => 8,
+                    };
+                    self.uint(width)?;
                     self.push(Pushed::Other);
                 }
-                b'K' => {
-                    self.uint(1)?;
-                    self.push(Pushed::Other);
-                }
-                b'M' | 0x83 => {
-                    self.uint(2)?;
-                    self.push(Pushed::Other);
-                }
-                b'G' => {
-                    self.uint(8)?;
-                    self.push(Pushed::Other);
-                }
-                0x82 => {
-                    self.uint(1)?;
-                    self.push(Pushed::Other);
-                }
-                0x84 => {
-                    self.uint(4)?;
-                    self.push(Pushed::Other);
-                }
-                b'T' | b'X' | b'B' => {
-                    let n = self.uint(4)?;
-                    let v = self.data(n)?;
-                    self.push(v);
-                }
-                b'U' | b'C' | 0x8c => {
-                    let n = self.uint(1)?;
-                    let v = self.data(n)?;
-                    self.push(v);
-                }
-                0x8d | 0x8e | 0x96 => {
-                    let n = self.uint(8)?;
-                    let v = self.data(n)?;
-                    self.push(v);
-                }
-                0x8a => {
-                    let n = self.uint(1)?;
-                    self.data(n)?;
-                    self.push(Pushed::Other);
-                }
-                0x8b => {
-                    let n = self.uint(4)?;
-                    self.data(n)?;
-                    self.push(Pushed::Other);
+                // Length-prefixed operands: strings and bytes (followed for globals), and the
+                // bytes of LONG1/LONG4 integers (not).
+                b'U' | b'C' | 0x8c | 0x8a | b'T' | b'X' | b'B' | 0x8b | 0x8d | 0x8e | 0x96 => {
+                    let width = match op {
+                        b'U' | b'C' | 0x8c | 0x8a => 1,
+                        b'T' | b'X' | b'B' | 0x8b => 4,
+                        _ => 8,
+                    };
+                    let n = self.uint(width)?;
+                    let value = self.data(n)?;
+                    self.push(if matches!(op, 0x8a | 0x8b) {
+                        Pushed::Other
+                    } else {
+                        value
+                    });
                 }
                 b'c' | b'i' => {
                     let module = self.line()?;
