@@ -1,10 +1,9 @@
 //! `modelseal sign`: sign a model directory or file.
 
 use super::scan::GateArgs;
-use super::{KeyArgs, OutputArgs, TsaArgs};
-use crate::audit::{ended, Attempt, AuditArgs};
+use super::{KeyArgs, RunArgs, TsaArgs};
+use crate::audit::{ended, Attempt};
 use crate::output::{hex, print_json, serialization_text};
-use crate::progress::Bar;
 use modelseal::digest::{HashAlgorithm, Method, DEFAULT_SHARD_SIZE};
 use modelseal::report::{self, Failure, SignReport};
 use modelseal::sign::{sign_model, DigestOptions, OutputMode, SignError, SignOptions, SignOutcome};
@@ -47,11 +46,7 @@ pub struct Args {
     #[command(flatten)]
     gate: GateArgs,
     #[command(flatten)]
-    output: OutputArgs,
-    #[command(flatten)]
-    key_args: KeyArgs,
-    #[command(flatten)]
-    audit: AuditArgs,
+    run: RunArgs<KeyArgs>,
 }
 
 /// How to hash the model: shared by `sign` and `digest`.
@@ -119,16 +114,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
     let code = attempt.map(|result| match result {
         Ok((outcome, algorithm)) => print(&args, &outcome, algorithm),
-        Err(err @ SignError::Credentials(_)) => Ok(super::scan::refused(&err, args.output.json)),
+        Err(err @ SignError::Credentials(_)) => {
+            Ok(super::scan::refused(&err, args.run.output.json))
+        }
         Err(err) => Err(err.into()),
     });
-    args.audit.record(None, &event, code.and_then(|c| c))
+    args.run.audit.record(None, &event, code.and_then(|c| c))
 }
 
 /// Opens the key and signs: the outcome and the key's algorithm name.
 fn sign(args: &Args) -> Attempt<(SignOutcome, &'static str), SignError> {
     let signer = args
-        .key_args
+        .run
+        .keys
         .open_signer(&args.key, args.cert.as_deref(), &args.cert_chain)?;
     let hashing = args.hashing.options();
     let options = SignOptions {
@@ -146,7 +144,7 @@ fn sign(args: &Args) -> Attempt<(SignOutcome, &'static str), SignError> {
         // Off unless asked for: `sign` attests bytes, also of models it did not make (docs/scan.md).
         scan: args.gate.gate(false)?,
     };
-    let bar = Bar::new("hashing", args.output.no_progress());
+    let bar = args.run.output.bar("hashing");
     let outcome = sign_model(&args.model, signer.as_ref(), &options, &bar);
     bar.finish();
     let algorithm = signer.public_key().algorithm().name();
@@ -158,9 +156,9 @@ fn print(args: &Args, outcome: &SignOutcome, algorithm: &'static str) -> anyhow:
         say_err!("warning: {warning}");
     }
     let statement = &outcome.statement;
-    if args.output.json {
+    if args.run.output.json {
         print_json(&SignReport::new(&args.model, outcome, algorithm));
-    } else if !args.output.quiet {
+    } else if !args.run.output.quiet {
         say!(
             "signed {} ({} resources, {}) -> {}",
             args.model.display(),

@@ -137,7 +137,7 @@ fn has_ext(name: &str, exts: &[&str]) -> bool {
 pub(super) fn sniff(name: &str, head: &[u8], len: u64) -> Sniffed {
     if head.len() >= 9 && head[8] == b'{' {
         let n = u64::from_le_bytes(head[..8].try_into().unwrap_or([0; 8]));
-        if n >= 2 && n <= MAX_SAFETENSORS_HEADER && n.saturating_add(8) <= len {
+        if (2..=MAX_SAFETENSORS_HEADER).contains(&n) && n.saturating_add(8) <= len {
             return Sniffed::Safetensors { header_len: n };
         }
     }
