@@ -401,14 +401,7 @@ impl Loader<'_> {
                 "must not be empty (leave it out to allow any)".into(),
             ));
         }
-        if let Some(bad) = list.get_ref().iter().find(|v| !known.contains(&v.as_str())) {
-            return Err(self.invalid(
-                &list,
-                field,
-                format!("unknown value {bad:?} (known: {})", known.join(", ")),
-            ));
-        }
-        Ok(Some(list.into_inner()))
+        self.known(list, known, field, "value").map(Some)
     }
 
     /// A list of format names (`deny_formats`), each one modelseal recognizes; may be empty.
@@ -417,16 +410,27 @@ impl Loader<'_> {
         list: Option<Spanned<Vec<String>>>,
         field: &str,
     ) -> Result<Option<Vec<String>>, PolicyError> {
-        let Some(list) = list else { return Ok(None) };
-        let known = crate::scan::Format::NAMES;
+        list.map(|list| self.known(list, &crate::scan::Format::NAMES, field, "format"))
+            .transpose()
+    }
+
+    /// `list`, if each of its values is one of `known` (else an error naming the first `noun`
+    /// that is not).
+    fn known(
+        &self,
+        list: Spanned<Vec<String>>,
+        known: &[&str],
+        field: &str,
+        noun: &str,
+    ) -> Result<Vec<String>, PolicyError> {
         if let Some(bad) = list.get_ref().iter().find(|v| !known.contains(&v.as_str())) {
             return Err(self.invalid(
                 &list,
                 field,
-                format!("unknown format {bad:?} (known: {})", known.join(", ")),
+                format!("unknown {noun} {bad:?} (known: {})", known.join(", ")),
             ));
         }
-        Ok(Some(list.into_inner()))
+        Ok(list.into_inner())
     }
 
     fn nonempty_path(&self, value: &Spanned<String>, field: &str) -> Result<PathBuf, PolicyError> {
