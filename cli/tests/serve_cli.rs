@@ -902,3 +902,30 @@ fn the_operators_overrides_hold_for_the_first_load_and_every_reload() {
     let text = String::from_utf8_lossy(&help.stdout);
     assert!(text.contains("--allow-pkcs11-module"), "{text}");
 }
+
+#[test]
+fn a_pickle_model_is_denied_by_deny_formats() {
+    let t = Setup::new();
+    // A protocol-2 pickle importing `os.system` (bytes only: nothing unpickles it).
+    std::fs::write(
+        t.model.join("model.pkl"),
+        b"\x80\x02cos\nsystem\nq\x00X\x02\x00\x00\x00lsq\x01\x85q\x02Rq\x03.",
+    )
+    .unwrap();
+    t.sign("release");
+    std::fs::write(
+        t.path("trust.toml"),
+        format!("deny_formats = [\"pickle\"]\n{TRUST_TOML}"),
+    )
+    .unwrap();
+    let server = Server::start(&t, &["--json"]);
+    let (status, denied) = server.post(&verify_body(&["llm.release.sig"], "dev/llm"));
+    assert_eq!(status, 403, "{denied}");
+    assert_eq!(
+        denied["reasons"],
+        json!([
+            "model.pkl: format pickle is denied by the policy's deny_formats (imports os.system)"
+        ])
+    );
+    assert_eq!(denied["format_names"], json!(["pickle"]));
+}

@@ -105,6 +105,7 @@ impl DeployError {
             DeployError::Denied { .. } => ErrorClass::Failed,
             DeployError::Seal(e) => e.class(),
             DeployError::Verify(e) => e.class(),
+            DeployError::Sign(e) => e.class(),
             DeployError::Io { .. } => ErrorClass::Internal,
             _ => ErrorClass::Input,
         }

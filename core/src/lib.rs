@@ -25,6 +25,7 @@ pub mod load;
 pub mod policy;
 pub mod progress;
 pub mod report;
+pub mod scan;
 #[cfg(feature = "serve")]
 pub mod serve;
 pub mod sign;
@@ -59,8 +60,8 @@ pub use verify::{verify_model, VerifyError, VerifyOptions};
 pub mod internals {
     #![allow(missing_docs)]
     pub use crate::{
-        audit, deploy, digest, error, hook, inspect, policy, progress, report, sign, timestamp,
-        trust, verify,
+        audit, deploy, digest, error, hook, inspect, policy, progress, report, scan, sign,
+        timestamp, trust, verify,
     };
     pub mod fs {
         pub use crate::fs::*;

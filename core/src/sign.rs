@@ -21,6 +21,7 @@ use crate::keys::{KeyError, KeyOptions, KeyRef, Signer};
 use crate::oms::claims::{self, claim_line};
 use crate::oms::{self, Bundle, OmsError, Statement, VerificationMaterial};
 use crate::progress::Progress;
+use crate::scan::{AllowList, ScanError, ScanResult};
 use crate::timestamp::{TimestampError, TsaRequest};
 use crate::tree::{self, RelPath, TreeError, WalkOptions, DEFAULT_IGNORES};
 use std::path::{Path, PathBuf};
@@ -72,6 +73,14 @@ pub enum SignError {
     /// The time-stamping authority gave no acceptable timestamp; nothing was written.
     #[error("cannot timestamp the signature: {0}")]
     Timestamp(#[from] TimestampError),
+    /// The content gate (`SignOptions::scan`) found credentials in the model: nothing was signed
+    /// or written. The result names each finding (file, position, rule, fingerprint), never the
+    /// secret.
+    #[error("{}: refused: {}", .0.model.display(), scan_refusal(.0))]
+    Credentials(Box<ScanResult>),
+    /// The content gate could not read the model or its allow-list.
+    #[error(transparent)]
+    Scan(#[from] ScanError),
     /// The signing key could not be opened.
     #[error("cannot open signing key {key}")]
     OpenKey {
@@ -84,10 +93,35 @@ pub enum SignError {
 }
 
 impl SignError {
-    /// Signing never fails a verification: every error is a usage, input or environment error.
+    /// Credentials found by the content gate are a failed check (exit code 1, as a failed
+    /// verification); every other error is a usage, input or environment error.
     pub fn class(&self) -> ErrorClass {
-        ErrorClass::Input
+        match self {
+            SignError::Credentials(_) => ErrorClass::Failed,
+            _ => ErrorClass::Input,
+        }
     }
+}
+
+/// `2 credentials found: .env:3 env-assignment (fingerprint …); …`, and what to do about them.
+fn scan_refusal(result: &ScanResult) -> String {
+    let listed: Vec<String> = result
+        .findings
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {} (fingerprint {})",
+                f.location(),
+                f.rule,
+                f.fingerprint
+            )
+        })
+        .collect();
+    format!(
+        "{} credential(s) found: {}; remove them, list reviewed fingerprints in an allow-list, or turn the gate off for this run (--no-scan, scan=False)",
+        result.findings.len(),
+        listed.join("; ")
+    )
 }
 
 /// Opens the signer the key reference `key` names, with the leaf certificate `certificate` (and
@@ -167,6 +201,9 @@ pub struct SignOptions {
     pub tsa: Option<TsaRequest>,
     /// A new file, a replaced one, or a line appended to a claims file.
     pub output: OutputMode,
+    /// The content gate: search the model for credentials before hashing it and refuse to sign
+    /// on a finding not in this allow-list ([`SignError::Credentials`]); `None`: no gate.
+    pub scan: Option<AllowList>,
 }
 
 impl Default for SignOptions {
@@ -179,6 +216,7 @@ impl Default for SignOptions {
             signature: None,
             tsa: None,
             output: OutputMode::CreateNew,
+            scan: None,
         }
     }
 }
@@ -282,6 +320,12 @@ pub(crate) fn plan_signing(model: &Path, options: &SignOptions) -> Result<SignPl
         .unwrap_or_else(|| default_signature_path(model));
     check_output(model, &signature_path, options.output)?;
     let (tree, config) = walk_for_signing(model, &options.digest_options(), Some(&signature_path))?;
+    if let Some(allow) = &options.scan {
+        let result = crate::scan::scan_tree(&tree, allow)?;
+        if !result.clean() {
+            return Err(SignError::Credentials(Box::new(result)));
+        }
+    }
     Ok(SignPlan {
         model: model.to_path_buf(),
         tree,

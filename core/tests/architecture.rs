@@ -476,18 +476,20 @@ fn core_modules_import_only_their_floor_or_lower_and_form_no_cycle() {
     );
 }
 
+/// The source files of `core/src/<module>/` (paths relative to `core/src`) and their text.
+fn module_files(module: &str) -> Vec<(PathBuf, String)> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    source_files(&src, &src, &mut files);
+    files.retain(|(path, _)| path.starts_with(module));
+    files
+}
+
 /// RFC 3161 timestamps are a format shared by signing, certificate trust and Sigstore keyless
 /// verification: `timestamp/` names no other module of the crate (ARCHITECTURE.md rule 4).
 #[test]
 fn the_timestamp_module_imports_nothing_of_the_crate() {
-    let core = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let src = core.join("src");
-    let mut files = Vec::new();
-    source_files(&src, &src, &mut files);
-    let timestamp: Vec<_> = files
-        .iter()
-        .filter(|(path, _)| path.starts_with("timestamp"))
-        .collect();
+    let timestamp = module_files("timestamp");
     assert!(timestamp.len() >= 3, "core/src/timestamp/ is missing");
     for (path, text) in timestamp {
         assert!(
@@ -495,6 +497,29 @@ fn the_timestamp_module_imports_nothing_of_the_crate() {
             "{} imports from the crate",
             path.display()
         );
+    }
+}
+
+/// The content gate (`scan/`, floor 2, docs/scan.md) sits above `tree` and below `sign`: it reads
+/// the model tree and names only the ground floor and `tree` — no hashing, key, format or
+/// operation module — so signing, sealing and the policy can all call it.
+#[test]
+fn the_scan_module_reads_only_the_tree_and_the_ground_floor() {
+    let scan = module_files("scan");
+    assert!(scan.len() >= 5, "core/src/scan/ is missing");
+    let allowed = ["tree", "fs", "error"];
+    for (path, text) in scan {
+        for (i, _) in text.match_indices("crate::") {
+            let name: String = text[i + 7..]
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            assert!(
+                allowed.contains(&name.as_str()),
+                "{} imports crate::{name}",
+                path.display()
+            );
+        }
     }
 }
 

@@ -28,6 +28,7 @@ from ._modelseal import (
     Error,
     FormatError,
     KeyAccessError,
+    ScanError,
     VerificationError,
 )
 
@@ -41,6 +42,7 @@ __all__ = [
     "NotFoundError",
     "Policy",
     "PermissionDeniedError",
+    "ScanError",
     "VerificationError",
     "VerificationResult",
     "VerifiedModel",
@@ -53,6 +55,7 @@ __all__ = [
     "open_model",
     "public_key",
     "rewrap",
+    "scan",
     "seal",
     "sign",
     "unseal",
@@ -207,6 +210,8 @@ def sign(
     force: bool = False,
     append: bool = False,
     progress: Optional[ProgressCallback] = None,
+    scan: bool = False,
+    scan_allow: Optional[StrPath] = None,
 ) -> pathlib.Path:
     """Sign ``model`` (a directory or a file) with ``key`` and write an OMS signature.
 
@@ -223,6 +228,10 @@ def sign(
     (add the signature as one more line of a ``.jsonl`` claims file, created if missing; earlier
     lines are never rewritten, concurrent signers are safe). A file of the model is never
     replaced: inside the model only a new path is allowed, and it is left out of the signed files.
+
+    With ``scan=True`` (or a ``scan_allow`` allow-list file), the model is first searched for
+    credentials (``modelseal.scan``) and a finding not in the allow-list raises ``ScanError``
+    with nothing signed or written (docs/scan.md).
     """
     path = _modelseal.sign(
         os.fspath(model),
@@ -242,8 +251,25 @@ def sign(
         append,
         tsa_url,
         progress=progress,
+        scan=scan,
+        scan_allow=_opt_path(scan_allow),
     )
     return pathlib.Path(path)
+
+
+def scan(
+    model: StrPath,
+    *,
+    allow: Optional[StrPath] = None,
+    ignore: Union[StrPath, Iterable[StrPath]] = (),
+    allow_symlinks: bool = False,
+) -> dict:
+    """Search ``model`` for credentials and list its files' serialization formats: the dict
+    ``modelseal scan --json`` prints. ``result["clean"]`` is false when a finding is not in the
+    ``allow`` list (a file of fingerprints). Findings name the file, line, offset or metadata
+    field, the rule and a fingerprint, never the secret; ``result["formats"]`` lists pickles with
+    the globals they import (docs/scan.md). Nothing is executed or written."""
+    return _modelseal.scan(os.fspath(model), _opt_path(allow), _paths(ignore), allow_symlinks)
 
 
 def digest(
@@ -429,6 +455,8 @@ def seal(
     force: bool = False,
     allow_symlinks: bool = False,
     progress: Optional[ProgressCallback] = None,
+    scan: bool = True,
+    scan_allow: Optional[StrPath] = None,
 ) -> dict:
     """Sign ``model``, encrypt it with that signature inside for ``recipients`` to ``out``, and
     sign ``out`` (``signature``, default ``out + ".sig"``). Returns the ``modelseal seal --json`` dict.
@@ -436,7 +464,10 @@ def seal(
     With ``audit_log``, appends one line to it (also when sealing fails), as ``--audit-log`` does.
 
     A signing key or KEK file that group or others can read is refused (``KeyAccessError``)
-    unless ``allow_insecure_key_permissions=True``."""
+    unless ``allow_insecure_key_permissions=True``.
+
+    The model is first searched for credentials (``scan=False`` turns that off for one call): a
+    finding not in the ``scan_allow`` allow-list raises ``ScanError`` and nothing is written."""
     return _modelseal.seal(
         os.fspath(model),
         os.fspath(out),
@@ -451,6 +482,8 @@ def seal(
         force,
         allow_symlinks,
         progress=progress,
+        scan=scan,
+        scan_allow=_opt_path(scan_allow),
     )
 
 

@@ -25,6 +25,9 @@ class KeyAccessError(Error):
 class FormatError(Error):
     """A signature or encrypted file is malformed."""
 
+class ScanError(Error):
+    """The content gate found credentials in the model: nothing was signed or written."""
+
 class NotFoundError(Error, FileNotFoundError):
     """A file or directory modelseal needs does not exist. A key file that does not exist raises a
     class derived from both ``KeyAccessError`` and this one."""
@@ -72,7 +75,16 @@ def sign(
     force: bool = False,
     append: bool = False,
     progress: Optional[ProgressCallback] = None,
+    scan: bool = False,
+    scan_allow: Optional[StrPath] = None,
 ) -> pathlib.Path: ...
+def scan(
+    model: StrPath,
+    *,
+    allow: Optional[StrPath] = None,
+    ignore: Union[StrPath, Iterable[StrPath]] = (),
+    allow_symlinks: bool = False,
+) -> dict[str, Any]: ...
 def digest(
     model: StrPath,
     *,
@@ -146,6 +158,8 @@ def seal(
     force: bool = False,
     allow_symlinks: bool = False,
     progress: Optional[ProgressCallback] = None,
+    scan: bool = True,
+    scan_allow: Optional[StrPath] = None,
 ) -> dict[str, Any]: ...
 def unseal(
     enc: StrPath,

@@ -1,5 +1,5 @@
 //! The exception hierarchy `modelseal.Error` ⊃ `VerificationError`, `DecryptionError`,
-//! `KeyAccessError`, `FormatError`, and the mapping of core errors onto it.
+//! `KeyAccessError`, `FormatError`, `ScanError`, and the mapping of core errors onto it.
 
 use modelseal::deploy::DeployError;
 use modelseal::envelope::SealError;
@@ -38,6 +38,12 @@ create_exception!(
 );
 create_exception!(
     modelseal,
+    ScanError,
+    Error,
+    "The content gate found credentials in the model: nothing was signed or written."
+);
+create_exception!(
+    modelseal,
     FormatError,
     Error,
     "A signature or encrypted file is malformed."
@@ -51,6 +57,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("DecryptionError", py.get_type::<DecryptionError>())?;
     m.add("KeyAccessError", py.get_type::<KeyAccessError>())?;
     m.add("FormatError", py.get_type::<FormatError>())?;
+    m.add("ScanError", py.get_type::<ScanError>())?;
     Ok(())
 }
 
@@ -75,6 +82,7 @@ pub fn sign_error(err: SignError) -> PyErr {
     match &err {
         SignError::Key(e) => KeyAccessError::new_err(e.to_string()),
         SignError::OpenKey { .. } => KeyAccessError::new_err(error_chain(&err)),
+        SignError::Credentials(_) => ScanError::new_err(err.to_string()),
         other => Error::new_err(other.to_string()),
     }
 }

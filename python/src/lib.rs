@@ -10,6 +10,7 @@ mod errors;
 mod load;
 mod policy;
 mod progress;
+mod scan;
 mod seal;
 
 use errors::{key_error, sign_error, verify_error, Error};
@@ -119,7 +120,8 @@ fn digest<'py>(
 #[pyfunction]
 #[pyo3(signature = (model, key, signature, hash, shards, shard_size, ignore, allow_symlinks,
                     cert, cert_chain, key_password_file, allow_insecure_key_permissions,
-                    audit_log=None, force=false, append=false, tsa_url=None, progress=None))]
+                    audit_log=None, force=false, append=false, tsa_url=None, progress=None,
+                    scan=false, scan_allow=None))]
 #[allow(clippy::too_many_arguments)]
 fn sign(
     py: Python<'_>,
@@ -140,6 +142,8 @@ fn sign(
     append: bool,
     tsa_url: Option<String>,
     progress: Option<PyObject>,
+    scan: bool,
+    scan_allow: Option<PathBuf>,
 ) -> PyResult<PathBuf> {
     let sink = PyProgress::new(progress);
     let key_options = key_options(key_password_file, allow_insecure_key_permissions);
@@ -157,6 +161,7 @@ fn sign(
             (true, false) => OutputMode::Replace,
             (false, false) => OutputMode::CreateNew,
         },
+        scan: scan::gate(scan, scan_allow.as_deref())?,
     };
     let signed = py.allow_threads(|| {
         let result = open_signer(key, cert.as_deref(), &cert_chain, &key_options)
@@ -268,6 +273,7 @@ fn harden_process() -> PyResult<()> {
 fn _modelseal(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     m.add_function(wrap_pyfunction!(sign, m)?)?;
+    m.add_function(wrap_pyfunction!(scan::scan, m)?)?;
     m.add_function(wrap_pyfunction!(verify, m)?)?;
     m.add_function(wrap_pyfunction!(digest, m)?)?;
     m.add_function(wrap_pyfunction!(keygen, m)?)?;

@@ -112,7 +112,7 @@ pub fn verify_policy<'py>(
 /// Seals `model` (sign, encrypt with the signature inside, sign the result): the CLI's dict
 /// without `recipients`.
 #[pyfunction]
-#[pyo3(name = "seal", signature = (model, out, key, recipients, model_name, signature, cert, cert_chain, audit_log, allow_insecure_key_permissions, force=false, allow_symlinks=false, progress=None))]
+#[pyo3(name = "seal", signature = (model, out, key, recipients, model_name, signature, cert, cert_chain, audit_log, allow_insecure_key_permissions, force=false, allow_symlinks=false, progress=None, scan=true, scan_allow=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn seal_py<'py>(
     py: Python<'py>,
@@ -129,8 +129,11 @@ pub fn seal_py<'py>(
     force: bool,
     allow_symlinks: bool,
     progress: Option<PyObject>,
+    scan: bool,
+    scan_allow: Option<PathBuf>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let sink = PyProgress::new(progress);
+    let gate = crate::scan::gate(scan, scan_allow.as_deref())?;
     let outcome = py.allow_threads(|| {
         let request = SealRequest {
             model: &model,
@@ -146,6 +149,7 @@ pub fn seal_py<'py>(
                 force,
                 sign: modelseal::sign::SignOptions {
                     allow_symlinks,
+                    scan: gate,
                     ..Default::default()
                 },
                 ..SealOptions::default()

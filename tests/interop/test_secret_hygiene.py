@@ -400,3 +400,65 @@ def test_kms_keys_never_leak(tmp_path, kms):
     assert {"kms Sign", "kms Encrypt", "kms Decrypt"} <= actions, actions
     h.assert_no_leak(secrets, secret_files)
     assert len(h.argvs) == 24
+
+
+def test_scan_output_never_contains_the_secret(tmp_path):
+    """`scan` (text and --json), a `seal` refused by the content gate (text and --json) and
+    `sign --scan` name each planted credential by file, position, rule and fingerprint: none of
+    their output, nor the audit log, holds a byte of the secret in any form."""
+    alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+    def gen(n: int, alphabet: str = alnum) -> str:
+        return "".join(pysecrets.choice(alphabet) for _ in range(n))
+
+    key_pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    planted = {
+        "aws access key id": "AKIA" + gen(16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"),
+        "github token": "ghp_" + gen(36),
+        "huggingface token": "hf_" + gen(34),
+        "env password": gen(23) + "7",
+        "jwt": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ0ZXN0In0." + gen(43),
+    }
+    model = tmp_path / "model"
+    (model / "sub").mkdir(parents=True)
+    (model / "config.json").write_text(json.dumps({"hidden": 8, "key": planted["aws access key id"]}))
+    (model / "sub" / "notes.md").write_text(
+        f"token: {planted['github token']}\nHfApi(token=\"{planted['huggingface token']}\")\n"
+        f"Authorization: Bearer {planted['jwt']}\n")
+    (model / ".env").write_text(f"DB_PASSWORD={planted['env password']}\n")
+    (model / "deploy.pem").write_bytes(key_pem)
+    secrets = {name: value.encode() for name, value in planted.items()}
+    secrets["private key PEM body"] = b"".join(key_pem.splitlines()[1:-1])
+
+    bin_ = modelseal_path()
+    subprocess.run([str(bin_), "keygen", "--algorithm", "ec-p256", "--out", str(tmp_path / "k.pem")],
+                   check=True, capture_output=True)
+    subprocess.run([str(bin_), "keygen", "--algorithm", "aes256-kek", "--out", str(tmp_path / "kek")],
+                   check=True, capture_output=True)
+    audit = tmp_path / "audit.jsonl"
+    runs = [
+        (["scan", model], 1),
+        (["scan", model, "--json"], 1),
+        (["seal", model, "--key", tmp_path / "k.pem", "--recipient", tmp_path / "kek",
+          "-o", tmp_path / "enc", "--audit-log", audit], 1),
+        (["seal", model, "--key", tmp_path / "k.pem", "--recipient", tmp_path / "kek",
+          "-o", tmp_path / "enc", "--json", "--audit-log", audit], 1),
+        (["sign", model, "--key", tmp_path / "k.pem", "--scan", "--audit-log", audit], 1),
+    ]
+    outputs = []
+    for args, expect in runs:
+        r = subprocess.run([str(bin_), *map(str, args)], capture_output=True, timeout=120)
+        assert r.returncode == expect, (args, r.stderr.decode())
+        assert b"panicked" not in r.stderr
+        outputs += [(f"{args[0]} stdout", r.stdout), (f"{args[0]} stderr", r.stderr)]
+    found = json.loads(subprocess.run([str(bin_), "scan", model, "--json"],
+                                      capture_output=True).stdout)
+    rules = sorted(f["rule"] for f in found["findings"])
+    assert rules == ["aws-access-key-id", "env-assignment", "github-token", "huggingface-token",
+                     "jwt", "private-key"], rules
+    outputs.append(("audit log", audit.read_bytes()))
+    assert not (tmp_path / "enc").exists()
+    leaks = [f"{name} in {where}" for name, secret in secrets.items() for form in forms(secret)
+             for where, data in outputs if form in data]
+    assert leaks == []

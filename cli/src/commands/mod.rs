@@ -8,6 +8,7 @@ mod inspect;
 mod keygen;
 mod pubkey;
 mod rewrap;
+mod scan;
 mod seal;
 mod serve;
 mod sign;
@@ -51,6 +52,7 @@ enum Command {
     Rewrap(rewrap::Args),
     Seal(seal::Args),
     Unseal(unseal::Args),
+    Scan(scan::Args),
     Serve(serve::Args),
     Completions(completions::CompletionsArgs),
     Man(completions::ManArgs),
@@ -82,6 +84,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rewrap(args) => rewrap::run(args),
         Command::Seal(args) => seal::run(args),
         Command::Unseal(args) => unseal::run(args),
+        Command::Scan(args) => scan::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Completions(args) => completions::completions(args),
         Command::Man(args) => completions::man(args),

@@ -1,10 +1,12 @@
 //! `modelseal seal`: sign a model, encrypt it with its signature inside, sign the encrypted model.
 
+use super::scan::GateArgs;
 use super::{as_recipients, open_recipients, EncryptOutArgs, KeyArgs, RunArgs, TsaArgs};
 use crate::audit::{ended, Attempt};
 use crate::output::{hex, print_json};
 use modelseal::deploy::{seal_model_with_progress, DeployError, SealOptions, SealOutcome};
 use modelseal::report::{self, Failure, SealReport};
+use modelseal::sign::SignError;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -45,6 +47,8 @@ pub struct Args {
     #[command(flatten)]
     tsa: TsaArgs,
     #[command(flatten)]
+    gate: GateArgs,
+    #[command(flatten)]
     run: RunArgs<KeyArgs>,
 }
 
@@ -58,6 +62,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
     let code = attempt.and_then(|result| match result {
         Ok(outcome) => Ok(print(&args, &outcome)),
+        Err(DeployError::Sign(err @ SignError::Credentials(_))) => {
+            Ok(super::scan::refused(&err, args.run.output.json))
+        }
         Err(err) => Err(err.into()),
     });
     args.run.audit.record(None, &event, code)
@@ -75,6 +82,8 @@ fn seal(args: &Args) -> Attempt<SealOutcome, DeployError> {
         sign: modelseal::sign::SignOptions {
             tsa: args.tsa.request()?,
             allow_symlinks: args.out_args.allow_symlinks,
+            // On unless --no-scan: a sealed model is on its way to a registry (docs/scan.md).
+            scan: args.gate.gate(true)?,
             ..modelseal::sign::SignOptions::default()
         },
         force: args.out_args.force,

@@ -1,5 +1,6 @@
 //! `modelseal sign`: sign a model directory or file.
 
+use super::scan::GateArgs;
 use super::{KeyArgs, RunArgs, TsaArgs};
 use crate::audit::{ended, Attempt};
 use crate::output::{hex, print_json, serialization_text};
@@ -42,6 +43,8 @@ pub struct Args {
     append: bool,
     #[command(flatten)]
     tsa: TsaArgs,
+    #[command(flatten)]
+    gate: GateArgs,
     #[command(flatten)]
     run: RunArgs<KeyArgs>,
 }
@@ -111,6 +114,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
     let code = attempt.map(|result| match result {
         Ok((outcome, algorithm)) => print(&args, &outcome, algorithm),
+        Err(err @ SignError::Credentials(_)) => {
+            Ok(super::scan::refused(&err, args.run.output.json))
+        }
         Err(err) => Err(err.into()),
     });
     args.run.audit.record(None, &event, code.and_then(|c| c))
@@ -135,6 +141,8 @@ fn sign(args: &Args) -> Attempt<(SignOutcome, &'static str), SignError> {
             (true, false) => OutputMode::Replace,
             (false, false) => OutputMode::CreateNew,
         },
+        // Off unless asked for: `sign` attests bytes, also of models it did not make (docs/scan.md).
+        scan: args.gate.gate(false)?,
     };
     let bar = args.run.output.bar("hashing");
     let outcome = sign_model(&args.model, signer.as_ref(), &options, &bar);

@@ -4,6 +4,7 @@
 
 use super::rules::method_name;
 use crate::digest::SerializationConfig;
+use crate::scan::FileFormat;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
@@ -75,6 +76,8 @@ pub struct PolicyDecision {
     /// Signature files inside the model (names relative to it) that were not hashed: each sits
     /// where the signed `ignore_paths` names it or at `MODEL/model.sig`.
     pub(crate) exempt_files: Vec<String>,
+    /// The serialization formats of the model's files (empty for an encrypted model).
+    pub(crate) formats: Vec<FileFormat>,
 }
 
 impl PolicyDecision {
@@ -93,6 +96,29 @@ impl PolicyDecision {
             Some(c) => json!({"method": method_name(c.method), "hash_type": c.hash.name()}),
             None => Value::Null,
         }
+    }
+
+    /// The formats as the Rego input lists them: `{path, format, names, globals}` per file (the
+    /// decision's JSON result, `report::FormatReport`, spells them the same way).
+    pub(crate) fn formats_json(formats: &[FileFormat]) -> Value {
+        Value::Array(
+            formats
+                .iter()
+                .map(|f| {
+                    json!({
+                        "path": f.path,
+                        "format": f.detected.format.name(),
+                        "names": f.detected.names(),
+                        "globals": f.detected.globals,
+                    })
+                })
+                .collect(),
+        )
+    }
+
+    /// The serialization formats of the model's files (empty for an encrypted model).
+    pub fn formats(&self) -> &[FileFormat] {
+        &self.formats
     }
 
     /// True only if every rule holds (no reason).

@@ -14,7 +14,10 @@
 //!    only if the rule says `allow_extra_files`;
 //! 4. the rule holds when at least `threshold` distinct names of its `require` list verified
 //!    (many lines signed by one signer count once);
-//! 5. the Rego policy, if any, sees the result and may add reasons.
+//! 5. the serialization formats of a plaintext model's files are listed (`crate::scan`), and a
+//!    file in a format the rule's `deny_formats` (else the policy's top-level one) names is a
+//!    reason;
+//! 6. the Rego policy, if any, sees the result (with the formats) and may add reasons.
 //!
 //! The lines of a claims file are candidates: a line that fails step 2 or 3 is a reason only when
 //! the model is denied anyway (then it explains the denial), because such a file gathers signatures
@@ -29,6 +32,7 @@ use crate::digest::SerializationConfig;
 use crate::oms::claims::Claim;
 use crate::oms::{self, Bundle};
 use crate::progress::Progress;
+use crate::scan::FileFormat;
 use crate::verify::{check_model, parse_statement, signed_file_count, BundleBudget, BundleLimits};
 use crate::verify::{ModelHashes, VerifyError, VerifyOptions};
 use serde_json::json;
@@ -177,8 +181,11 @@ impl Policy {
             require: r.require().to_vec(),
             threshold: r.threshold(),
         });
+        let formats = self.check_formats(model, options, signed_name.is_some(), rule, &mut reasons);
         if let Some(rego) = &self.rego {
             let input = json!({
+                "formats": PolicyDecision::formats_json(&formats),
+                "format_names": crate::scan::format_names(&formats),
                 "model_name": model_name,
                 "signed_name": signed_name,
                 "root_digest": first.as_ref().map(|f| &f.root_digest),
@@ -207,7 +214,78 @@ impl Policy {
             reasons,
             signatures: outcomes,
             exempt_files: checked.exempt.into_iter().collect(),
+            formats,
         })
+    }
+
+    /// Step 5: the serialization formats of a plaintext model's files (an encrypted model's are
+    /// ciphertext: it is checked when unsealed), and a reason for each file in a format the
+    /// rule's `deny_formats` (else the policy's) names. A model whose files cannot be examined
+    /// is denied when a format is denied (fail closed).
+    fn check_formats(
+        &self,
+        model: &Path,
+        options: &PolicyVerifyOptions,
+        encrypted: bool,
+        rule: Option<(usize, &ModelRule)>,
+        reasons: &mut Vec<String>,
+    ) -> Vec<FileFormat> {
+        let deny = self.deny_formats(rule.map(|(_, r)| r));
+        let source = match rule {
+            Some((index, r)) if r.deny_formats().is_some() => {
+                format!("deny_formats of models[{index}] {:?}", r.name())
+            }
+            _ => "the policy's deny_formats".to_string(),
+        };
+        if encrypted {
+            return Vec::new();
+        }
+        let walked = crate::tree::walk(
+            model,
+            &crate::tree::WalkOptions {
+                ignore: crate::tree::resolve_user_ignores(model, &options.ignore),
+                ignore_git_paths: true,
+                allow_symlinks: false,
+            },
+        )
+        .map_err(crate::scan::ScanError::from)
+        .and_then(|tree| crate::scan::detect_formats(&tree));
+        let formats = match walked {
+            Ok(formats) => formats,
+            Err(e) => {
+                if !deny.is_empty() {
+                    reasons.push(format!(
+                        "cannot tell the model's formats ({source} denies {}): {e}",
+                        deny.join(", ")
+                    ));
+                }
+                return Vec::new();
+            }
+        };
+        for f in &formats {
+            let names = f.detected.names();
+            let Some(denied) = names.iter().find(|n| deny.iter().any(|d| d == *n)) else {
+                continue;
+            };
+            let mut reason = format!("{}: format {denied} is denied by {source}", f.path);
+            if !f.detected.globals.is_empty() {
+                let shown: Vec<&str> = f
+                    .detected
+                    .globals
+                    .iter()
+                    .take(8)
+                    .map(String::as_str)
+                    .collect();
+                let more = f.detected.globals.len().saturating_sub(shown.len());
+                reason.push_str(&format!(" (imports {}", shown.join(", ")));
+                if more > 0 {
+                    reason.push_str(&format!(" and {more} more"));
+                }
+                reason.push(')');
+            }
+            reasons.push(reason);
+        }
+        formats
     }
 
     /// Steps 2–3 for one signature (a file's bundle or one line of a claims file).

@@ -26,6 +26,9 @@ pub(super) struct RawPolicy {
     pub models: Vec<Spanned<RawRule>>,
     #[serde(default)]
     pub rego: Option<Spanned<RawRego>>,
+    /// Serialization formats no rule accepts unless it says otherwise (`["pickle"]`).
+    #[serde(default)]
+    pub deny_formats: Option<Spanned<Vec<String>>>,
 }
 
 /// `[signers.NAME]`: a key reference, certificate roots with identity constraints, or a Sigstore
@@ -70,6 +73,9 @@ pub(super) struct RawRule {
     pub allowed_hash_types: Option<Spanned<Vec<String>>>,
     #[serde(default)]
     pub allow_extra_files: bool,
+    /// This rule's denied formats, replacing the top-level list (`[]` denies none).
+    #[serde(default)]
+    pub deny_formats: Option<Spanned<Vec<String>>>,
 }
 
 /// `[rego]`.

@@ -112,7 +112,11 @@ impl Loader<'_> {
                     .map_err(|e| self.invalid(&r.file, "rego.file", e.to_string()))
             })
             .transpose()?;
+        let deny_formats = self
+            .formats(raw.deny_formats, "deny_formats")?
+            .unwrap_or_default();
         Ok(Policy {
+            deny_formats,
             path: self.path.to_path_buf(),
             audit_log,
             allow_name_override: raw.allow_name_override,
@@ -369,7 +373,9 @@ impl Loader<'_> {
             HASH_TYPES,
             &field("allowed_hash_types"),
         )?;
+        let deny_formats = self.formats(raw.deny_formats, &field("deny_formats"))?;
         Ok(ModelRule {
+            deny_formats,
             name: raw.name.into_inner(),
             glob,
             require,
@@ -395,14 +401,36 @@ impl Loader<'_> {
                 "must not be empty (leave it out to allow any)".into(),
             ));
         }
+        self.known(list, known, field, "value").map(Some)
+    }
+
+    /// A list of format names (`deny_formats`), each one modelseal recognizes; may be empty.
+    fn formats(
+        &self,
+        list: Option<Spanned<Vec<String>>>,
+        field: &str,
+    ) -> Result<Option<Vec<String>>, PolicyError> {
+        list.map(|list| self.known(list, &crate::scan::Format::NAMES, field, "format"))
+            .transpose()
+    }
+
+    /// `list`, if each of its values is one of `known` (else an error naming the first `noun`
+    /// that is not).
+    fn known(
+        &self,
+        list: Spanned<Vec<String>>,
+        known: &[&str],
+        field: &str,
+        noun: &str,
+    ) -> Result<Vec<String>, PolicyError> {
         if let Some(bad) = list.get_ref().iter().find(|v| !known.contains(&v.as_str())) {
             return Err(self.invalid(
                 &list,
                 field,
-                format!("unknown value {bad:?} (known: {})", known.join(", ")),
+                format!("unknown {noun} {bad:?} (known: {})", known.join(", ")),
             ));
         }
-        Ok(Some(list.into_inner()))
+        Ok(list.into_inner())
     }
 
     fn nonempty_path(&self, value: &Spanned<String>, field: &str) -> Result<PathBuf, PolicyError> {

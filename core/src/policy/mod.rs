@@ -108,6 +108,8 @@ pub struct Policy {
     signers: Vec<PolicySigner>,
     rules: Vec<ModelRule>,
     rego: Option<rego::RegoPolicy>,
+    /// Formats denied where a rule does not say otherwise (`deny_formats`, top level).
+    deny_formats: Vec<String>,
 }
 
 impl Policy {
@@ -146,6 +148,13 @@ impl Policy {
     /// The Rego file, if the policy has one.
     pub fn rego_file(&self) -> Option<&Path> {
         self.rego.as_ref().map(|r| r.path())
+    }
+
+    /// The serialization formats denied for a model under `rule`: the rule's `deny_formats`,
+    /// else the policy's top-level one.
+    pub fn deny_formats<'a>(&'a self, rule: Option<&'a ModelRule>) -> &'a [String] {
+        rule.and_then(ModelRule::deny_formats)
+            .unwrap_or(&self.deny_formats)
     }
 
     /// The rule that decides for `model_name`: the first whose glob matches.

@@ -17,6 +17,8 @@ pub struct ModelRule {
     pub(super) allowed_methods: Option<Vec<String>>,
     pub(super) allowed_hash_types: Option<Vec<String>>,
     pub(super) allow_extra_files: bool,
+    /// Formats this rule denies, replacing the policy's top-level `deny_formats`.
+    pub(super) deny_formats: Option<Vec<String>>,
 }
 
 /// Serialization methods a rule may allow.
@@ -49,6 +51,10 @@ impl ModelRule {
     /// Whether files in the model that the signature does not list are tolerated.
     pub fn allow_extra_files(&self) -> bool {
         self.allow_extra_files
+    }
+    /// This rule's `deny_formats`, if it sets one (else the policy's applies).
+    pub fn deny_formats(&self) -> Option<&[String]> {
+        self.deny_formats.as_deref()
     }
     /// Whether the glob matches `model_name`.
     pub fn matches(&self, model_name: &str) -> bool {

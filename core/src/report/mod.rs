@@ -17,7 +17,7 @@
 //!
 //! Files: `signing` (sign, verify, policy decisions, inspect of signatures, digest, keygen),
 //! `envelope` (encrypt, decrypt, rewrap, seal, unseal, inspect of encrypted models), `python` (the
-//! `Py*` shapes) and `events` (audit events and [`Failure`]); every type is re-exported here.
+//! `Py*` shapes), `scan` (findings and formats) and `events` (audit events and [`Failure`]); every type is re-exported here.
 
 use crate::audit::{AuditEvent, Operation};
 use crate::deploy::{DeployError, SealOutcome, UnsealOutcome};
@@ -29,6 +29,7 @@ use crate::keys::file::GeneratedKey;
 use crate::load::OpenedModel;
 use crate::oms::Statement;
 use crate::policy::{PolicyDecision, RuleRef};
+use crate::scan::format_names;
 use crate::sign::SignOutcome;
 use crate::trust::SignerIdentity;
 use crate::verify::{VerifiedModel, VerifyError};
@@ -39,11 +40,13 @@ use std::path::Path;
 mod envelope;
 mod events;
 mod python;
+mod scan;
 mod signing;
 
 pub use envelope::*;
 pub use events::*;
 pub use python::*;
+pub use scan::*;
 pub use signing::*;
 
 /// `report` as the JSON object the doors print: keys in sorted order, one line with

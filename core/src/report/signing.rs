@@ -249,6 +249,8 @@ pub struct DecisionReport {
     reasons: Vec<String>,
     signatures: Vec<SignatureReport>,
     exempt_files: Vec<String>,
+    formats: Vec<FormatReport>,
+    format_names: Vec<&'static str>,
 }
 
 impl From<&PolicyDecision> for DecisionReport {
@@ -278,6 +280,8 @@ impl From<&PolicyDecision> for DecisionReport {
                 })
                 .collect(),
             exempt_files: d.exempt_files().to_vec(),
+            formats: d.formats().iter().map(FormatReport::from).collect(),
+            format_names: format_names(d.formats()),
         }
     }
 }
