@@ -162,3 +162,62 @@ fn seal_timestamps_both_signatures() {
     let v = json(&ok(&["inspect", s(&inner), "--json"]));
     assert_eq!(v["timestamps"][0]["tsa"], "CN=tsa");
 }
+
+#[test]
+fn policy_signers_name_their_tsa_roots_and_the_flags_do_not_combine_with_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let tsa = Tsa::start(d, "tsa");
+    let model = d.join("model");
+    std::fs::create_dir(&model).unwrap();
+    std::fs::write(model.join("w.bin"), b"weights").unwrap();
+    let (key, public) = keygen_p256(d, "k");
+    let stamped = d.join("stamped.sig");
+    let bare = d.join("bare.sig");
+    for (sig, tsa_url) in [(&stamped, Some(&tsa.url)), (&bare, None)] {
+        let mut argv = vec!["sign", s(&model), "--key", s(&key), "-o", s(sig), "--quiet"];
+        if let Some(url) = tsa_url {
+            argv.extend(["--tsa-url", url.as_str()]);
+        }
+        ok(&argv);
+    }
+    let policy = d.join("trust.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "version = 1\n[signers.release]\nkey = {:?}\ntsa_roots = {:?}\nrequire_timestamp = true\n[[models]]\nname = \"*\"\nrequire = [\"release\"]\n",
+            s(&public),
+            s(&tsa.root)
+        ),
+    )
+    .unwrap();
+    let verify = |sig: &std::path::Path, extra: &[&str]| {
+        modelseal(
+            &[
+                &["verify", s(&model), "--signature", s(sig), "--policy", s(&policy)][..],
+                extra,
+            ]
+            .concat(),
+        )
+    };
+    let out = verify(&stamped, &[]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    // The signer requires a timestamp: a bare signature does not count.
+    let out = verify(&bare, &[]);
+    assert_eq!(code(&out), 1);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(err.contains("timestamp"), "{err}");
+    // The command-line TSA flags are refused with --policy, saying where TSA roots go.
+    for extra in [
+        &["--tsa-roots", s(&tsa.root)][..],
+        &["--require-timestamp"][..],
+    ] {
+        let out = verify(&stamped, extra);
+        assert_eq!(code(&out), 2);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(
+            err.contains("do not combine with --policy") && err.contains("tsa_roots"),
+            "{err}"
+        );
+    }
+}

@@ -5,6 +5,7 @@
 
 use modelseal::internals::oms::Bundle;
 use modelseal::keys::KeyOptions;
+use modelseal::policy::{Policy, PolicyVerifyOptions};
 use modelseal::progress::NoProgress;
 use modelseal::sign::{open_signer, sign_model, SignError, SignOptions};
 use modelseal::timestamp::{self, TimestampError, TimestampRoots, TsaRequest};
@@ -24,8 +25,7 @@ fn roots(tsa: &Tsa) -> TimestampRoots {
         .roots
 }
 
-const SIGNER_EXT: &str =
-    "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=codeSigning";
+const SIGNER_EXT: &str = "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=codeSigning\nsubjectAltName=email:release@example.com";
 
 /// A model, a signing CA and a leaf valid from `start` to `end`, signed (with a timestamp from
 /// `tsa` if given) into `dir/model.sig`.
@@ -228,4 +228,96 @@ fn the_tsa_response_is_checked_when_signing() {
         Err(TimestampError::Transport { .. })
     ));
     assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+/// The decision of the policy `text` (written beside the model in `dir`) on `signature`.
+fn decide(dir: &Path, text: &str, signature: &Path) -> (bool, String) {
+    let path = dir.join("trust.toml");
+    std::fs::write(&path, text).unwrap();
+    let policy = Policy::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let decision = policy
+        .verify(
+            &dir.join("model"),
+            &[signature.to_path_buf()],
+            &PolicyVerifyOptions::default(),
+            &NoProgress,
+        )
+        .unwrap();
+    (decision.allowed(), decision.reasons().join("; "))
+}
+
+/// A certificate signer of the policy, with `extra` lines (its timestamp settings).
+fn release_policy(extra: &str) -> String {
+    format!(
+        "version = 1\n[signers.release]\ncert_roots = \"signing-ca.pem\"\nidentities = [\"release@example.com\"]\n{extra}\n[[models]]\nname = \"*\"\nrequire = [\"release\"]\n"
+    )
+}
+
+#[test]
+fn a_policy_signer_judges_time_with_its_own_tsa_roots() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let tsa = Tsa::start(d, "tsa");
+    let other_tsa = Tsa::start(d, "other-tsa");
+    let (tsa_root, other_root) = (tsa.root.display(), other_tsa.root.display());
+
+    // A valid leaf: with and without a timestamp.
+    let good = sign_certificate_model(d, "good", now() - 60, now() + 86400, Some(&tsa)).unwrap();
+    let bare = d.join("bare.sig");
+    let mut bundle = Bundle::parse(&std::fs::read(&good).unwrap()).unwrap();
+    bundle.timestamps.clear();
+    std::fs::write(&bare, bundle.to_json()).unwrap();
+    // A leaf that expires three seconds from now, signed and timestamped while valid.
+    let end = now() + 3;
+    let short = sign_certificate_model(d, "short", now() - 60, end, Some(&tsa)).unwrap();
+
+    // require_timestamp: the bundle without one is denied, the timestamped one allowed.
+    let required = release_policy(&format!("tsa_roots = \"{tsa_root}\"\nrequire_timestamp = true"));
+    let (allowed, reasons) = decide(d, &required, &bare);
+    assert!(!allowed);
+    assert!(reasons.contains("timestamp"), "{reasons}");
+    assert!(decide(d, &required, &good).0);
+    // A timestamp from a TSA the signer does not name is not trusted.
+    let foreign = release_policy(&format!("tsa_roots = \"{other_root}\""));
+    let (allowed, reasons) = decide(d, &foreign, &good);
+    assert!(!allowed);
+    assert!(reasons.contains("timestamp not trusted"), "{reasons}");
+
+    while now() <= end + 1 {
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    // Expired: without tsa_roots judged now (denied), with them at the timestamp's time.
+    let (allowed, reasons) = decide(d, &release_policy(""), &short);
+    assert!(!allowed);
+    assert!(reasons.contains("had expired"), "{reasons}");
+    let timed = release_policy(&format!("tsa_roots = [\"{tsa_root}\"]"));
+    let (allowed, reasons) = decide(d, &timed, &short);
+    assert!(allowed, "{reasons}");
+}
+
+#[test]
+fn policy_timestamp_settings_are_checked_at_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    root_ca(d, "signing-ca");
+    let load = |extra: &str| {
+        let path = d.join("trust.toml");
+        std::fs::write(&path, release_policy(extra)).unwrap();
+        Policy::load(&path).map(|_| ()).map_err(|e| e.to_string())
+    };
+    let err = load("require_timestamp = true").unwrap_err();
+    assert!(
+        err.contains("trust.toml:5: signers.release.require_timestamp: needs tsa_roots"),
+        "{err}"
+    );
+    let err = load("tsa_roots = \"missing.pem\"").unwrap_err();
+    assert!(
+        err.contains("signers.release.tsa_roots") && err.contains("missing.pem"),
+        "{err}"
+    );
+    let err = load("tsa_roots = []").unwrap_err();
+    assert!(err.contains("tsa_roots: names no file"), "{err}");
+    // Relative to the policy's directory; `require_timestamp = false` needs nothing.
+    load("tsa_roots = \"signing-ca.pem\"\nrequire_timestamp = false").unwrap();
+    load("require_timestamp = false").unwrap();
 }

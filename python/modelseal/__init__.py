@@ -420,10 +420,12 @@ def seal(
     allow_insecure_key_permissions: bool = False,
     force: bool = False,
     allow_symlinks: bool = False,
+    tsa_url: Optional[str] = None,
 ) -> dict:
     """Sign ``model``, encrypt it with that signature inside for ``recipients`` to ``out``, and
     sign ``out`` (``signature``, default ``out + ".sig"``). Returns the ``modelseal seal --json`` dict.
-    An existing ``out`` or ``signature`` is refused unless ``force=True``.
+    An existing ``out`` or ``signature`` is refused unless ``force=True``. With ``tsa_url``, both
+    signatures carry an RFC 3161 timestamp from that time-stamping authority (as ``--tsa-url``).
     With ``audit_log``, appends one line to it (also when sealing fails), as ``--audit-log`` does.
 
     A signing key or KEK file that group or others can read is refused (``KeyAccessError``)
@@ -441,6 +443,7 @@ def seal(
         allow_insecure_key_permissions,
         force,
         allow_symlinks,
+        tsa_url,
     )
 
 

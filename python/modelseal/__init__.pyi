@@ -138,6 +138,7 @@ def seal(
     allow_insecure_key_permissions: bool = False,
     force: bool = False,
     allow_symlinks: bool = False,
+    tsa_url: Optional[str] = None,
 ) -> dict[str, Any]: ...
 def unseal(
     enc: StrPath,

@@ -106,7 +106,7 @@ pub fn verify_policy<'py>(
 /// Seals `model` (sign, encrypt with the signature inside, sign the result): the CLI's dict
 /// without `recipients`.
 #[pyfunction]
-#[pyo3(name = "seal", signature = (model, out, key, recipients, model_name, signature, cert, cert_chain, audit_log, allow_insecure_key_permissions, force=false, allow_symlinks=false))]
+#[pyo3(name = "seal", signature = (model, out, key, recipients, model_name, signature, cert, cert_chain, audit_log, allow_insecure_key_permissions, force=false, allow_symlinks=false, tsa_url=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn seal_py<'py>(
     py: Python<'py>,
@@ -122,6 +122,7 @@ pub fn seal_py<'py>(
     allow_insecure_key_permissions: bool,
     force: bool,
     allow_symlinks: bool,
+    tsa_url: Option<String>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let outcome = py.allow_threads(|| {
         let request = SealRequest {
@@ -138,6 +139,8 @@ pub fn seal_py<'py>(
                 force,
                 sign: modelseal::sign::SignOptions {
                     allow_symlinks,
+                    // Both signatures (the inner one and the envelope's) are timestamped.
+                    tsa: tsa_url.map(modelseal::timestamp::TsaRequest::new),
                     ..Default::default()
                 },
                 ..SealOptions::default()
