@@ -194,7 +194,14 @@ fn policy_signers_name_their_tsa_roots_and_the_flags_do_not_combine_with_policy(
     let verify = |sig: &std::path::Path, extra: &[&str]| {
         modelseal(
             &[
-                &["verify", s(&model), "--signature", s(sig), "--policy", s(&policy)][..],
+                &[
+                    "verify",
+                    s(&model),
+                    "--signature",
+                    s(sig),
+                    "--policy",
+                    s(&policy),
+                ][..],
                 extra,
             ]
             .concat(),
@@ -220,4 +227,63 @@ fn policy_signers_name_their_tsa_roots_and_the_flags_do_not_combine_with_policy(
             "{err}"
         );
     }
+}
+
+#[test]
+fn sign_with_an_https_tsa_verifies_its_certificate_against_ssl_cert_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let tsa = Tsa::start_https(d, "tsa");
+    let model = d.join("model");
+    std::fs::create_dir(&model).unwrap();
+    std::fs::write(model.join("w.bin"), b"weights").unwrap();
+    let (key, public) = keygen_p256(d, "k");
+    let sign = |sig: &std::path::Path, ca: Option<&std::path::Path>| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_modelseal"));
+        command.args([
+            "sign",
+            s(&model),
+            "--key",
+            s(&key),
+            "-o",
+            s(sig),
+            "--tsa-url",
+            &tsa.url,
+            "--tsa-roots",
+            s(&tsa.root),
+            "--quiet",
+        ]);
+        // The test CA stands in for the system store, as SSL_CERT_FILE makes it.
+        command.env_remove("SSL_CERT_DIR");
+        match ca {
+            Some(ca) => command.env("SSL_CERT_FILE", ca),
+            None => command.env_remove("SSL_CERT_FILE"),
+        };
+        command.output().unwrap()
+    };
+    let sig = d.join("model.sig");
+    let out = sign(&sig, tsa.tls_root.as_deref());
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    ok(&[
+        "verify",
+        s(&model),
+        "--signature",
+        s(&sig),
+        "--key",
+        s(&public),
+        "--tsa-roots",
+        s(&tsa.root),
+        "--require-timestamp",
+        "--quiet",
+    ]);
+    // Without the test CA the TSA's TLS certificate is not trusted: nothing is written.
+    let refused = d.join("refused.sig");
+    let out = sign(&refused, None);
+    assert_eq!(code(&out), 2);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        err.contains(&tsa.url) && err.contains("certificate"),
+        "{err}"
+    );
+    assert!(!refused.exists());
 }

@@ -203,14 +203,14 @@ fn the_tsa_response_is_checked_when_signing() {
         timestamp::request(&request, signature),
         Err(TimestampError::Response { .. })
     ));
-    // Nobody listening, an https URL, a timeout: transport errors naming the URL.
+    // Nobody listening (http and https), a timeout: transport errors naming the URL.
     let closed = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
     for url in [
         format!("http://127.0.0.1:{closed}/"),
-        "https://127.0.0.1/".to_string(),
+        format!("https://127.0.0.1:{closed}/"),
     ] {
         match timestamp::request(&TsaRequest::new(&url), signature) {
             Err(e @ TimestampError::Transport { .. }) => assert!(e.to_string().contains(&url)),
@@ -272,7 +272,9 @@ fn a_policy_signer_judges_time_with_its_own_tsa_roots() {
     let short = sign_certificate_model(d, "short", now() - 60, end, Some(&tsa)).unwrap();
 
     // require_timestamp: the bundle without one is denied, the timestamped one allowed.
-    let required = release_policy(&format!("tsa_roots = \"{tsa_root}\"\nrequire_timestamp = true"));
+    let required = release_policy(&format!(
+        "tsa_roots = \"{tsa_root}\"\nrequire_timestamp = true"
+    ));
     let (allowed, reasons) = decide(d, &required, &bare);
     assert!(!allowed);
     assert!(reasons.contains("timestamp"), "{reasons}");
@@ -320,4 +322,53 @@ fn policy_timestamp_settings_are_checked_at_load() {
     // Relative to the policy's directory; `require_timestamp = false` needs nothing.
     load("tsa_roots = \"signing-ca.pem\"\nrequire_timestamp = false").unwrap();
     load("require_timestamp = false").unwrap();
+}
+
+#[test]
+fn an_https_tsa_is_reached_over_verified_tls_within_the_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let tsa = Tsa::start_https(d, "tsa");
+    let tls_root = tsa.tls_root.clone().unwrap();
+    let tls_roots = modelseal::internals::keys::read_certificate_file(&tls_root).unwrap();
+    let signature = b"any signature bytes";
+    // The TLS root given: the token comes back over TLS and verifies.
+    let request = TsaRequest {
+        roots: roots(&tsa),
+        tls_roots: tls_roots.clone(),
+        ..TsaRequest::new(&tsa.url)
+    };
+    let token = timestamp::request(&request, signature).unwrap();
+    timestamp::verify(&token, signature, &roots(&tsa)).unwrap();
+    // The server's certificate is verified: not under the system's roots (the test CA is not
+    // one of them), and not for another name than the one it was issued for (127.0.0.1).
+    let transport = |request: &TsaRequest| match timestamp::request(request, signature) {
+        Err(e @ TimestampError::Transport { .. }) => e.to_string(),
+        other => panic!("{}: {other:?}", request.url),
+    };
+    let system = transport(&TsaRequest::new(&tsa.url));
+    assert!(
+        system.contains("UnknownIssuer") || system.contains("no trusted root certificate"),
+        "{system}"
+    );
+    let port = tsa.url.rsplit(':').next().unwrap();
+    let other_name = TsaRequest {
+        tls_roots: tls_roots.clone(),
+        ..TsaRequest::new(format!("https://localhost:{port}"))
+    };
+    let reason = transport(&other_name);
+    assert!(
+        reason.contains("not valid for name \"localhost\""),
+        "{reason}"
+    );
+    // A server that accepts but never answers the handshake: the timeout still holds.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let request = TsaRequest {
+        timeout: Duration::from_millis(300),
+        tls_roots,
+        ..TsaRequest::new(format!("https://{}/", silent.local_addr().unwrap()))
+    };
+    let started = std::time::Instant::now();
+    transport(&request);
+    assert!(started.elapsed() < Duration::from_secs(5));
 }

@@ -210,8 +210,9 @@ def sign(
     KMS access problems raise ``KeyAccessError``. The signature goes to ``signature``,
     by default ``<model>.sig`` beside the model. Returns the signature path. With ``audit_log``,
     appends one line to it (also when signing fails), as ``modelseal sign --audit-log`` does.
-    With ``tsa_url`` (an ``http://`` RFC 3161 time-stamping authority), the signature is
-    timestamped and the token stored in the bundle, as ``modelseal sign --tsa-url`` does.
+    With ``tsa_url`` (an ``http://`` or ``https://`` RFC 3161 time-stamping authority; an https
+    server's certificate is checked against the system's roots, or ``SSL_CERT_FILE``), the
+    signature is timestamped and the token stored in the bundle, as ``sign --tsa-url`` does.
 
     An existing ``signature`` is refused unless ``force=True`` (replace it) or ``append=True``
     (add the signature as one more line of a ``.jsonl`` claims file, created if missing; earlier

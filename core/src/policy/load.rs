@@ -126,11 +126,8 @@ impl Loader<'_> {
         let field = format!("signers.{name}");
         let at = spanned.span().start;
         let mut raw = spanned.into_inner();
-        let timestamps = self.signer_timestamps(
-            &field,
-            raw.tsa_roots.take(),
-            raw.require_timestamp.take(),
-        )?;
+        let timestamps =
+            self.signer_timestamps(&field, raw.tsa_roots.take(), raw.require_timestamp.take())?;
         let mut signer = self.signer_trust(name, at, raw)?;
         signer.timestamps = timestamps;
         Ok(signer)
