@@ -372,3 +372,34 @@ fn an_https_tsa_is_reached_over_verified_tls_within_the_timeout() {
     transport(&request);
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+#[test]
+fn a_bundle_timestamped_by_model_transparency_pr_620_verifies_only_with_its_tsa() {
+    // Written by the reference's RFC 3161 pull request (test-vectors/pr620/README.md), with a
+    // leaf valid for 25 seconds: long expired, it verifies by its timestamp alone.
+    let v = Path::new(env!("CARGO_MANIFEST_DIR")).join("../test-vectors/pr620");
+    let trust = Trust::load_certificate_roots(&[v.join("signing-ca.pem")]).unwrap();
+    let verify = |tsa_roots: &[PathBuf]| {
+        let options = VerifyOptions {
+            timestamps: TimestampPolicy::load(tsa_roots, false).unwrap(),
+            ..VerifyOptions::default()
+        };
+        verify_model(
+            &v.join("model"),
+            &v.join("model.sig"),
+            &trust,
+            &options,
+            &NoProgress,
+        )
+    };
+    let verified = verify(&[v.join("tsa-root.pem")]).unwrap();
+    let stamp = verified.signer().timestamp.clone().unwrap();
+    assert_eq!(stamp.tsa, "CN=pr620-tsa");
+    assert_eq!(stamp.rfc3339(), "2026-12-06T08:17:24Z");
+    assert_eq!(verified.resources().len(), 2);
+    let reason = untrusted_reason(verify(&[]).map(|_| ()));
+    assert!(reason.contains("had expired"), "{reason}");
+    // The signing root is no TSA root: the timestamp is not trusted.
+    let reason = untrusted_reason(verify(&[v.join("signing-ca.pem")]).map(|_| ()));
+    assert!(reason.contains("timestamp not trusted"), "{reason}");
+}
