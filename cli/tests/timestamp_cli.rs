@@ -6,22 +6,30 @@ mod common;
 mod tsa;
 
 use common::{code, json, keygen_p256, modelseal, ok, s};
+use std::path::{Path, PathBuf};
 use tsa::Tsa;
 
 fn text(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-#[test]
-fn sign_with_a_tsa_and_verify_with_and_without_its_roots() {
+/// A temporary directory with a TSA `tsa` started by `start`, a one-file model and a P-256 key
+/// pair: `(dir, tsa, model, key, public)`.
+fn setup(start: fn(&Path, &str) -> Tsa) -> (tempfile::TempDir, Tsa, PathBuf, PathBuf, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    let tsa = Tsa::start(d, "tsa");
-    let other = Tsa::start(d, "other-tsa");
-    let model = d.join("model");
+    let tsa = start(dir.path(), "tsa");
+    let model = dir.path().join("model");
     std::fs::create_dir(&model).unwrap();
     std::fs::write(model.join("w.bin"), b"weights").unwrap();
-    let (key, public) = keygen_p256(d, "k");
+    let (key, public) = keygen_p256(dir.path(), "k");
+    (dir, tsa, model, key, public)
+}
+
+#[test]
+fn sign_with_a_tsa_and_verify_with_and_without_its_roots() {
+    let (dir, tsa, model, key, public) = setup(Tsa::start);
+    let d = dir.path();
+    let other = Tsa::start(d, "other-tsa");
     let sig = d.join("model.sig");
     ok(&[
         "sign",
@@ -101,13 +109,8 @@ fn sign_with_a_tsa_and_verify_with_and_without_its_roots() {
 
 #[test]
 fn seal_timestamps_both_signatures() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, tsa, model, key, public) = setup(Tsa::start);
     let d = dir.path();
-    let tsa = Tsa::start(d, "tsa");
-    let model = d.join("model");
-    std::fs::create_dir(&model).unwrap();
-    std::fs::write(model.join("w.bin"), b"weights").unwrap();
-    let (key, public) = keygen_p256(d, "k");
     ok(&[
         "keygen",
         "--algorithm",
@@ -165,13 +168,8 @@ fn seal_timestamps_both_signatures() {
 
 #[test]
 fn policy_signers_name_their_tsa_roots_and_the_flags_do_not_combine_with_policy() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, tsa, model, key, public) = setup(Tsa::start);
     let d = dir.path();
-    let tsa = Tsa::start(d, "tsa");
-    let model = d.join("model");
-    std::fs::create_dir(&model).unwrap();
-    std::fs::write(model.join("w.bin"), b"weights").unwrap();
-    let (key, public) = keygen_p256(d, "k");
     let stamped = d.join("stamped.sig");
     let bare = d.join("bare.sig");
     for (sig, tsa_url) in [(&stamped, Some(&tsa.url)), (&bare, None)] {
@@ -191,7 +189,7 @@ fn policy_signers_name_their_tsa_roots_and_the_flags_do_not_combine_with_policy(
         ),
     )
     .unwrap();
-    let verify = |sig: &std::path::Path, extra: &[&str]| {
+    let verify = |sig: &Path, extra: &[&str]| {
         modelseal(
             &[
                 &[
@@ -231,14 +229,9 @@ fn policy_signers_name_their_tsa_roots_and_the_flags_do_not_combine_with_policy(
 
 #[test]
 fn sign_with_an_https_tsa_verifies_its_certificate_against_ssl_cert_file() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, tsa, model, key, public) = setup(Tsa::start_https);
     let d = dir.path();
-    let tsa = Tsa::start_https(d, "tsa");
-    let model = d.join("model");
-    std::fs::create_dir(&model).unwrap();
-    std::fs::write(model.join("w.bin"), b"weights").unwrap();
-    let (key, public) = keygen_p256(d, "k");
-    let sign = |sig: &std::path::Path, ca: Option<&std::path::Path>| {
+    let sign = |sig: &Path, ca: Option<&Path>| {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_modelseal"));
         command.args([
             "sign",

@@ -152,19 +152,30 @@ impl Loader<'_> {
             };
         };
         let roots_field = format!("{field}.tsa_roots");
-        let roots_at = roots.span().start;
-        let paths: Vec<PathBuf> = roots
+        let (paths, roots_at) = self.files(roots, &roots_field)?;
+        let required = required.is_some_and(|r| *r.get_ref());
+        TimestampPolicy::load(&paths, required)
+            .map_err(|e| self.invalid_at(roots_at, &roots_field, e.to_string()))
+    }
+
+    /// The files a `cert_roots` / `tsa_roots` value names (at least one), resolved against the
+    /// policy's directory, and the value's offset (for errors about loading them).
+    fn files(
+        &self,
+        value: Spanned<OneOrMany>,
+        field: &str,
+    ) -> Result<(Vec<PathBuf>, usize), PolicyError> {
+        let at = value.span().start;
+        let paths: Vec<PathBuf> = value
             .into_inner()
             .into_vec()
             .iter()
             .map(|p| self.dir.join(p))
             .collect();
         if paths.is_empty() {
-            return Err(self.invalid_at(roots_at, &roots_field, "names no file".into()));
+            return Err(self.invalid_at(at, field, "names no file".into()));
         }
-        let required = required.is_some_and(|r| *r.get_ref());
-        TimestampPolicy::load(&paths, required)
-            .map_err(|e| self.invalid_at(roots_at, &roots_field, e.to_string()))
+        Ok((paths, at))
     }
 
     /// The signer's trust (key, certificate roots or Sigstore identity), without timestamps.
@@ -214,16 +225,7 @@ impl Loader<'_> {
             }
         };
         let roots_field = format!("{field}.cert_roots");
-        let roots_at = roots.span().start;
-        let paths: Vec<PathBuf> = roots
-            .into_inner()
-            .into_vec()
-            .iter()
-            .map(|p| self.dir.join(p))
-            .collect();
-        if paths.is_empty() {
-            return Err(self.invalid_at(roots_at, &roots_field, "names no file".into()));
-        }
+        let (paths, roots_at) = self.files(roots, &roots_field)?;
         let trust = Trust::load_certificate_roots(&paths)
             .map_err(|e| self.invalid_at(roots_at, &roots_field, e.to_string()))?;
         Ok(PolicySigner {
