@@ -229,12 +229,27 @@ fn reference_bundles_of_every_release_verify() {
             reference_key(),
         ),
         (
+            "v1.0.0-elliptic-key.sig",
+            key_model.join("signme-1"),
+            reference_key(),
+        ),
+        (
             "v1.1.0-certificate.sig",
             cert_model.clone(),
             reference_root(),
         ),
         (
             "v1.0.1-certificate.sig",
+            cert_model.clone(),
+            reference_root(),
+        ),
+        (
+            "v1.0.0-certificate.sig",
+            cert_model.clone(),
+            reference_root(),
+        ),
+        (
+            "v0.3.1-certificate.sig",
             cert_model.clone(),
             reference_root(),
         ),

@@ -5,6 +5,7 @@
 
 use modelseal::internals::oms::Bundle;
 use modelseal::keys::KeyOptions;
+use modelseal::policy::{Policy, PolicyVerifyOptions};
 use modelseal::progress::NoProgress;
 use modelseal::sign::{open_signer, sign_model, SignError, SignOptions};
 use modelseal::timestamp::{self, TimestampError, TimestampRoots, TsaRequest};
@@ -24,8 +25,7 @@ fn roots(tsa: &Tsa) -> TimestampRoots {
         .roots
 }
 
-const SIGNER_EXT: &str =
-    "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=codeSigning";
+const SIGNER_EXT: &str = "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=codeSigning\nsubjectAltName=email:release@example.com";
 
 /// A model, a signing CA and a leaf valid from `start` to `end`, signed (with a timestamp from
 /// `tsa` if given) into `dir/model.sig`.
@@ -203,14 +203,14 @@ fn the_tsa_response_is_checked_when_signing() {
         timestamp::request(&request, signature),
         Err(TimestampError::Response { .. })
     ));
-    // Nobody listening, an https URL, a timeout: transport errors naming the URL.
+    // Nobody listening (http and https), a timeout: transport errors naming the URL.
     let closed = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
     for url in [
         format!("http://127.0.0.1:{closed}/"),
-        "https://127.0.0.1/".to_string(),
+        format!("https://127.0.0.1:{closed}/"),
     ] {
         match timestamp::request(&TsaRequest::new(&url), signature) {
             Err(e @ TimestampError::Transport { .. }) => assert!(e.to_string().contains(&url)),
@@ -228,4 +228,178 @@ fn the_tsa_response_is_checked_when_signing() {
         Err(TimestampError::Transport { .. })
     ));
     assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+/// The decision of the policy `text` (written beside the model in `dir`) on `signature`.
+fn decide(dir: &Path, text: &str, signature: &Path) -> (bool, String) {
+    let path = dir.join("trust.toml");
+    std::fs::write(&path, text).unwrap();
+    let policy = Policy::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let decision = policy
+        .verify(
+            &dir.join("model"),
+            &[signature.to_path_buf()],
+            &PolicyVerifyOptions::default(),
+            &NoProgress,
+        )
+        .unwrap();
+    (decision.allowed(), decision.reasons().join("; "))
+}
+
+/// A certificate signer of the policy, with `extra` lines (its timestamp settings).
+fn release_policy(extra: &str) -> String {
+    format!(
+        "version = 1\n[signers.release]\ncert_roots = \"signing-ca.pem\"\nidentities = [\"release@example.com\"]\n{extra}\n[[models]]\nname = \"*\"\nrequire = [\"release\"]\n"
+    )
+}
+
+#[test]
+fn a_policy_signer_judges_time_with_its_own_tsa_roots() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let tsa = Tsa::start(d, "tsa");
+    let other_tsa = Tsa::start(d, "other-tsa");
+    let (tsa_root, other_root) = (tsa.root.display(), other_tsa.root.display());
+
+    // A valid leaf: with and without a timestamp.
+    let good = sign_certificate_model(d, "good", now() - 60, now() + 86400, Some(&tsa)).unwrap();
+    let bare = d.join("bare.sig");
+    let mut bundle = Bundle::parse(&std::fs::read(&good).unwrap()).unwrap();
+    bundle.timestamps.clear();
+    std::fs::write(&bare, bundle.to_json()).unwrap();
+    // A leaf that expires three seconds from now, signed and timestamped while valid.
+    let end = now() + 3;
+    let short = sign_certificate_model(d, "short", now() - 60, end, Some(&tsa)).unwrap();
+
+    // require_timestamp: the bundle without one is denied, the timestamped one allowed.
+    let required = release_policy(&format!(
+        "tsa_roots = \"{tsa_root}\"\nrequire_timestamp = true"
+    ));
+    let (allowed, reasons) = decide(d, &required, &bare);
+    assert!(!allowed);
+    assert!(reasons.contains("timestamp"), "{reasons}");
+    assert!(decide(d, &required, &good).0);
+    // A timestamp from a TSA the signer does not name is not trusted.
+    let foreign = release_policy(&format!("tsa_roots = \"{other_root}\""));
+    let (allowed, reasons) = decide(d, &foreign, &good);
+    assert!(!allowed);
+    assert!(reasons.contains("timestamp not trusted"), "{reasons}");
+
+    while now() <= end + 1 {
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    // Expired: without tsa_roots judged now (denied), with them at the timestamp's time.
+    let (allowed, reasons) = decide(d, &release_policy(""), &short);
+    assert!(!allowed);
+    assert!(reasons.contains("had expired"), "{reasons}");
+    let timed = release_policy(&format!("tsa_roots = [\"{tsa_root}\"]"));
+    let (allowed, reasons) = decide(d, &timed, &short);
+    assert!(allowed, "{reasons}");
+}
+
+#[test]
+fn policy_timestamp_settings_are_checked_at_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    root_ca(d, "signing-ca");
+    let load = |extra: &str| {
+        let path = d.join("trust.toml");
+        std::fs::write(&path, release_policy(extra)).unwrap();
+        Policy::load(&path).map(|_| ()).map_err(|e| e.to_string())
+    };
+    let err = load("require_timestamp = true").unwrap_err();
+    assert!(
+        err.contains("trust.toml:5: signers.release.require_timestamp: needs tsa_roots"),
+        "{err}"
+    );
+    let err = load("tsa_roots = \"missing.pem\"").unwrap_err();
+    assert!(
+        err.contains("signers.release.tsa_roots") && err.contains("missing.pem"),
+        "{err}"
+    );
+    let err = load("tsa_roots = []").unwrap_err();
+    assert!(err.contains("tsa_roots: names no file"), "{err}");
+    // Relative to the policy's directory; `require_timestamp = false` needs nothing.
+    load("tsa_roots = \"signing-ca.pem\"\nrequire_timestamp = false").unwrap();
+    load("require_timestamp = false").unwrap();
+}
+
+#[test]
+fn an_https_tsa_is_reached_over_verified_tls_within_the_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let tsa = Tsa::start_https(d, "tsa");
+    let tls_root = tsa.tls_root.clone().unwrap();
+    let tls_roots = modelseal::internals::keys::read_certificate_file(&tls_root).unwrap();
+    let signature = b"any signature bytes";
+    // The TLS root given: the token comes back over TLS and verifies.
+    let request = TsaRequest {
+        roots: roots(&tsa),
+        tls_roots: tls_roots.clone(),
+        ..TsaRequest::new(&tsa.url)
+    };
+    let token = timestamp::request(&request, signature).unwrap();
+    timestamp::verify(&token, signature, &roots(&tsa)).unwrap();
+    // The server's certificate is verified: not under the system's roots (the test CA is not
+    // one of them), and not for another name than the one it was issued for (127.0.0.1).
+    let transport = |request: &TsaRequest| match timestamp::request(request, signature) {
+        Err(e @ TimestampError::Transport { .. }) => e.to_string(),
+        other => panic!("{}: {other:?}", request.url),
+    };
+    let system = transport(&TsaRequest::new(&tsa.url));
+    assert!(
+        system.contains("UnknownIssuer") || system.contains("no trusted root certificate"),
+        "{system}"
+    );
+    let port = tsa.url.rsplit(':').next().unwrap();
+    let other_name = TsaRequest {
+        tls_roots: tls_roots.clone(),
+        ..TsaRequest::new(format!("https://localhost:{port}"))
+    };
+    let reason = transport(&other_name);
+    assert!(
+        reason.contains("not valid for name \"localhost\""),
+        "{reason}"
+    );
+    // A server that accepts but never answers the handshake: the timeout still holds.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let request = TsaRequest {
+        timeout: Duration::from_millis(300),
+        tls_roots,
+        ..TsaRequest::new(format!("https://{}/", silent.local_addr().unwrap()))
+    };
+    let started = std::time::Instant::now();
+    transport(&request);
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn a_bundle_timestamped_by_model_transparency_pr_620_verifies_only_with_its_tsa() {
+    // Written by the reference's RFC 3161 pull request (test-vectors/pr620/README.md), with a
+    // leaf valid for 25 seconds: long expired, it verifies by its timestamp alone.
+    let v = Path::new(env!("CARGO_MANIFEST_DIR")).join("../test-vectors/pr620");
+    let trust = Trust::load_certificate_roots(&[v.join("signing-ca.pem")]).unwrap();
+    let verify = |tsa_roots: &[PathBuf]| {
+        let options = VerifyOptions {
+            timestamps: TimestampPolicy::load(tsa_roots, false).unwrap(),
+            ..VerifyOptions::default()
+        };
+        verify_model(
+            &v.join("model"),
+            &v.join("model.sig"),
+            &trust,
+            &options,
+            &NoProgress,
+        )
+    };
+    let verified = verify(&[v.join("tsa-root.pem")]).unwrap();
+    let stamp = verified.signer().timestamp.clone().unwrap();
+    assert_eq!(stamp.tsa, "CN=pr620-tsa");
+    assert_eq!(stamp.rfc3339(), "2026-12-06T08:17:24Z");
+    assert_eq!(verified.resources().len(), 2);
+    let reason = untrusted_reason(verify(&[]).map(|_| ()));
+    assert!(reason.contains("had expired"), "{reason}");
+    // The signing root is no TSA root: the timestamp is not trusted.
+    let reason = untrusted_reason(verify(&[v.join("signing-ca.pem")]).map(|_| ()));
+    assert!(reason.contains("timestamp not trusted"), "{reason}");
 }

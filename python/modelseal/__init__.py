@@ -221,8 +221,9 @@ def sign(
     KMS access problems raise ``KeyAccessError``. The signature goes to ``signature``,
     by default ``<model>.sig`` beside the model. Returns the signature path. With ``audit_log``,
     appends one line to it (also when signing fails), as ``modelseal sign --audit-log`` does.
-    With ``tsa_url`` (an ``http://`` RFC 3161 time-stamping authority), the signature is
-    timestamped and the token stored in the bundle, as ``modelseal sign --tsa-url`` does.
+    With ``tsa_url`` (an ``http://`` or ``https://`` RFC 3161 time-stamping authority; an https
+    server's certificate is checked against the system's roots, or ``SSL_CERT_FILE``), the
+    signature is timestamped and the token stored in the bundle, as ``sign --tsa-url`` does.
 
     An existing ``signature`` is refused unless ``force=True`` (replace it) or ``append=True``
     (add the signature as one more line of a ``.jsonl`` claims file, created if missing; earlier
@@ -454,13 +455,15 @@ def seal(
     allow_insecure_key_permissions: bool = False,
     force: bool = False,
     allow_symlinks: bool = False,
+    tsa_url: Optional[str] = None,
     progress: Optional[ProgressCallback] = None,
     scan: bool = True,
     scan_allow: Optional[StrPath] = None,
 ) -> dict:
     """Sign ``model``, encrypt it with that signature inside for ``recipients`` to ``out``, and
     sign ``out`` (``signature``, default ``out + ".sig"``). Returns the ``modelseal seal --json`` dict.
-    An existing ``out`` or ``signature`` is refused unless ``force=True``.
+    An existing ``out`` or ``signature`` is refused unless ``force=True``. With ``tsa_url``, both
+    signatures carry an RFC 3161 timestamp from that time-stamping authority (as ``--tsa-url``).
     With ``audit_log``, appends one line to it (also when sealing fails), as ``--audit-log`` does.
 
     A signing key or KEK file that group or others can read is refused (``KeyAccessError``)
@@ -481,6 +484,7 @@ def seal(
         allow_insecure_key_permissions,
         force,
         allow_symlinks,
+        tsa_url,
         progress=progress,
         scan=scan,
         scan_allow=_opt_path(scan_allow),

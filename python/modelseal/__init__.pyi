@@ -157,6 +157,7 @@ def seal(
     allow_insecure_key_permissions: bool = False,
     force: bool = False,
     allow_symlinks: bool = False,
+    tsa_url: Optional[str] = None,
     progress: Optional[ProgressCallback] = None,
     scan: bool = True,
     scan_allow: Optional[StrPath] = None,

@@ -112,7 +112,7 @@ pub fn verify_policy<'py>(
 /// Seals `model` (sign, encrypt with the signature inside, sign the result): the CLI's dict
 /// without `recipients`.
 #[pyfunction]
-#[pyo3(name = "seal", signature = (model, out, key, recipients, model_name, signature, cert, cert_chain, audit_log, allow_insecure_key_permissions, force=false, allow_symlinks=false, progress=None, scan=true, scan_allow=None))]
+#[pyo3(name = "seal", signature = (model, out, key, recipients, model_name, signature, cert, cert_chain, audit_log, allow_insecure_key_permissions, force=false, allow_symlinks=false, tsa_url=None, progress=None, scan=true, scan_allow=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn seal_py<'py>(
     py: Python<'py>,
@@ -128,6 +128,7 @@ pub fn seal_py<'py>(
     allow_insecure_key_permissions: bool,
     force: bool,
     allow_symlinks: bool,
+    tsa_url: Option<String>,
     progress: Option<PyObject>,
     scan: bool,
     scan_allow: Option<PathBuf>,
@@ -150,6 +151,8 @@ pub fn seal_py<'py>(
                 sign: modelseal::sign::SignOptions {
                     allow_symlinks,
                     scan: gate,
+                    // Both signatures (the inner one and the envelope's) are timestamped.
+                    tsa: tsa_url.map(modelseal::timestamp::TsaRequest::new),
                     ..Default::default()
                 },
                 ..SealOptions::default()

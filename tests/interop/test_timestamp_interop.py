@@ -69,3 +69,20 @@ def test_python_api_signs_with_tsa_url_and_verifies_with_tsa_roots(tsa, tmp_path
     assert unchecked.timestamp_authority is None and unchecked.signing_time is None
     with pytest.raises(modelseal.VerificationError):
         modelseal.verify(model, sig, key=public, require_timestamp=True)
+
+
+def test_python_api_seals_with_tsa_url(tsa, tmp_path):
+    import modelseal
+
+    key, public = tmp_path / "k.pem", tmp_path / "k.pub.pem"
+    modelseal.keygen("ec-p256", key, public_out=public)
+    recipient = tmp_path / "r.pem"
+    modelseal.keygen("x25519", recipient, public_out=tmp_path / "r.pub.pem")
+    model = build_model(tmp_path, "ordering")
+    sealed = tmp_path / "sealed"
+    modelseal.seal(model, sealed, key, [tmp_path / "r.pub.pem"], tsa_url=tsa.url)
+    outer = Path(str(sealed) + ".sig")
+    tsa_pki.check_token_with_openssl(tsa, outer, tmp_path)
+    result = modelseal.verify(sealed, outer, key=public, tsa_roots=[tsa.root],
+                              require_timestamp=True)
+    assert result.timestamp_authority == "CN=tsa"

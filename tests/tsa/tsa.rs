@@ -152,8 +152,10 @@ pub fn issue(dir: &Path, ca: &str, name: &str, ext: &str, start: u64, end: u64) 
 /// A running TSA: OpenSSL's, behind tests/tsa/tsa_server.py. Stopped when dropped.
 pub struct Tsa {
     child: Child,
-    /// `http://127.0.0.1:<port>/`.
+    /// `http://127.0.0.1:<port>/`, or `https://…` for [`Tsa::start_https`].
     pub url: String,
+    /// For an https TSA: the root (PEM file) of its TLS server certificate (for 127.0.0.1).
+    pub tls_root: Option<PathBuf>,
     /// The TSA's root certificate (PEM file).
     pub root: PathBuf,
     /// The TSA's signing certificate (PEM file).
@@ -163,6 +165,16 @@ pub struct Tsa {
 impl Tsa {
     /// Makes a TSA PKI `name-root` → `name` (EKU timeStamping, critical) in `dir` and starts it.
     pub fn start(dir: &Path, name: &str) -> Tsa {
+        Tsa::start_with(dir, name, false)
+    }
+
+    /// [`Tsa::start`] serving https, with a TLS server certificate for the IP address 127.0.0.1
+    /// issued by a separate test CA `name-tls-root` ([`Tsa::tls_root`]).
+    pub fn start_https(dir: &Path, name: &str) -> Tsa {
+        Tsa::start_with(dir, name, true)
+    }
+
+    fn start_with(dir: &Path, name: &str, https: bool) -> Tsa {
         let root = format!("{name}-root");
         root_ca(dir, &root);
         let start = now() - 3600;
@@ -183,9 +195,23 @@ impl Tsa {
         std::fs::write(&config_path, config).unwrap();
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/tsa/tsa_server.py");
         let python = std::env::var("MODELSEAL_PYTHON").unwrap_or_else(|_| "python3".into());
-        let mut child = Command::new(python)
-            .arg(script)
-            .arg(&config_path)
+        let mut command = Command::new(python);
+        command.arg(script).arg(&config_path);
+        let tls_root = https.then(|| {
+            let tls_root = format!("{name}-tls-root");
+            root_ca(dir, &tls_root);
+            let server = issue(
+                dir,
+                &tls_root,
+                &format!("{name}-tls"),
+                "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1",
+                start,
+                start + 30 * 86400,
+            );
+            command.arg(server).arg(dir.join(format!("{name}-tls.key")));
+            dir.join(format!("{tls_root}.pem"))
+        });
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -201,7 +227,11 @@ impl Tsa {
             .to_string();
         Tsa {
             child,
-            url: format!("http://127.0.0.1:{port}/"),
+            url: format!(
+                "{}://127.0.0.1:{port}/",
+                if https { "https" } else { "http" }
+            ),
+            tls_root,
             root: dir.join(format!("{root}.pem")),
             cert,
         }

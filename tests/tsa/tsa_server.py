@@ -2,14 +2,16 @@
 """A real RFC 3161 time-stamping authority for the tests: OpenSSL's `openssl ts -reply` behind a
 minimal HTTP front (stdlib http.server), on 127.0.0.1 only.
 
-Usage: tsa_server.py CONFIG   (an `openssl ts` config whose [tsa] section names the signer
-certificate, its key, the chain to include and the policy). Prints `PORT <n>` on stdout once
+Usage: tsa_server.py CONFIG [TLS_CERT TLS_KEY]   (an `openssl ts` config whose [tsa] section names
+the signer certificate, its key, the chain to include and the policy; with a TLS certificate and
+key, it serves https, as the public Sigstore TSA does). Prints `PORT <n>` on stdout once
 listening, then serves POSTs of `application/timestamp-query` until stdin closes or it is killed.
 Every request is answered by a fresh `openssl ts -reply` process: the TSA is OpenSSL's, not ours.
 """
 
 import http.server
 import os
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -50,6 +52,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 def main():
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    if len(sys.argv) == 4:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(sys.argv[2], sys.argv[3])
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     print(f"PORT {server.server_address[1]}", flush=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     # Stop when the test that started us closes our stdin (or dies).

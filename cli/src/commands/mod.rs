@@ -150,9 +150,10 @@ impl OutputArgs {
 /// Asking a time-stamping authority for an RFC 3161 timestamp over the signature (`sign`, `seal`).
 #[derive(Debug, clap::Args)]
 pub struct TsaArgs {
-    /// Timestamp the signature at this RFC 3161 time-stamping authority (http:// URL): the
-    /// token is stored in the bundle, and lets a verifier with --tsa-roots judge a certificate
-    /// at the signing time.
+    /// Timestamp the signature at this RFC 3161 time-stamping authority (http:// or https://
+    /// URL; an https server's certificate must chain to the system's roots, which SSL_CERT_FILE
+    /// or SSL_CERT_DIR replace): the token is stored in the bundle, and lets a verifier with
+    /// --tsa-roots judge a certificate at the signing time.
     #[arg(long, value_name = "URL")]
     tsa_url: Option<String>,
     /// Check the TSA's answer against these TSA roots (PEM, or a Sigstore trusted_root.json's

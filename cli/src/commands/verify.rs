@@ -65,10 +65,12 @@ pub struct Args {
     /// Trusted RFC 3161 time-stamping authorities (PEM roots, or a Sigstore trusted_root.json's
     /// timestampAuthorities; repeatable): the signature's timestamps must verify, and a
     /// certificate chain is judged at the timestamp's time. Without it timestamps are ignored.
-    #[arg(long, value_name = "FILE", conflicts_with = "policy")]
+    /// Not with --policy: a policy names each signer's `tsa_roots` (docs/policy.md).
+    #[arg(long, value_name = "FILE")]
     tsa_roots: Vec<PathBuf>,
-    /// Fail unless a timestamp verifies under --tsa-roots (or the Sigstore root's TSAs).
-    #[arg(long, conflicts_with = "policy")]
+    /// Fail unless a timestamp verifies under --tsa-roots. Not with --policy: a policy says
+    /// `require_timestamp` per signer.
+    #[arg(long)]
     require_timestamp: bool,
     #[command(flatten)]
     policy_load: PolicyLoadArgs,
@@ -134,6 +136,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .push(modelseal::sign::default_signature_path(&args.model));
     }
     if let Some(policy) = &args.policy {
+        // Checked here rather than by clap, to say where the TSA roots go instead.
+        if !args.tsa_roots.is_empty() || args.require_timestamp {
+            anyhow::bail!(
+                "--tsa-roots and --require-timestamp do not combine with --policy: the policy names each signer's time-stamping authorities (tsa_roots = [...], require_timestamp = true under [signers.NAME], docs/policy.md)"
+            );
+        }
         return run_policy(&args, policy);
     }
     let attempt = verify(&args);

@@ -30,7 +30,7 @@ use super::decision::{PolicyDecision, RuleRef, SignatureOutcome};
 use super::{ModelRule, Policy};
 use crate::digest::SerializationConfig;
 use crate::oms::claims::Claim;
-use crate::oms::{self, Bundle};
+use crate::oms::Bundle;
 use crate::progress::Progress;
 use crate::scan::FileFormat;
 use crate::verify::{check_model, parse_statement, signed_file_count, BundleBudget, BundleLimits};
@@ -308,11 +308,10 @@ impl Policy {
             Some(line) => format!("{} line {line}", path.display()),
             None => path.display().to_string(),
         };
-        let pae = oms::pae(&bundle.payload_type, &bundle.payload);
         let mut names = Vec::new();
         let mut refusals = Vec::new();
         for signer in &self.signers {
-            match signer.check(bundle, &pae) {
+            match signer.check(bundle) {
                 Ok(_) => names.push(signer.name().to_string()),
                 Err(reason) => refusals.push(format!("{}: {reason}", signer.name())),
             }

@@ -32,7 +32,9 @@ pub(super) struct RawPolicy {
 }
 
 /// `[signers.NAME]`: a key reference, certificate roots with identity constraints, or a Sigstore
-/// keyless identity (`sigstore = true`, `identities`, `issuer`, optional `trusted_root`).
+/// keyless identity (`sigstore = true`, `identities`, `issuer`, optional `trusted_root`); for any
+/// of them, the RFC 3161 time-stamping authorities trusted to say when it signed (`tsa_roots`) and
+/// whether a timestamp is required (`require_timestamp`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawSigner {
@@ -43,6 +45,8 @@ pub(super) struct RawSigner {
     #[serde(default)]
     pub sigstore: bool,
     pub trusted_root: Option<Spanned<String>>,
+    pub tsa_roots: Option<Spanned<OneOrMany>>,
+    pub require_timestamp: Option<Spanned<bool>>,
 }
 
 /// A string or a list of strings (`cert_roots = "ca.pem"` or `["a.pem", "b.pem"]`).

@@ -3,14 +3,14 @@
 //! keys, load certificate roots, compile globs, and check that rules name known signers and
 //! possible thresholds. Every error names the file, the line and the field.
 
-use super::file::{self, line_column, RawPolicy, RawRule, RawSigner};
+use super::file::{self, line_column, OneOrMany, RawPolicy, RawRule, RawSigner};
 use super::rego::RegoPolicy;
 use super::rules::{ModelRule, HASH_TYPES, METHODS};
 use super::signers::PolicySigner;
 use super::{Policy, PolicyError, PolicyOptions};
 use crate::keys::{self, KeyOptions, KeyRef};
 use crate::sigstore::{KeylessPolicy, TrustedRoot};
-use crate::trust::Trust;
+use crate::trust::{TimestampPolicy, Trust};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
@@ -129,7 +129,67 @@ impl Loader<'_> {
     fn signer(&self, name: &str, spanned: Spanned<RawSigner>) -> Result<PolicySigner, PolicyError> {
         let field = format!("signers.{name}");
         let at = spanned.span().start;
-        let raw = spanned.into_inner();
+        let mut raw = spanned.into_inner();
+        let timestamps =
+            self.signer_timestamps(&field, raw.tsa_roots.take(), raw.require_timestamp.take())?;
+        let mut signer = self.signer_trust(name, at, raw)?;
+        signer.timestamps = timestamps;
+        Ok(signer)
+    }
+
+    /// `tsa_roots` (PEM roots, or a Sigstore trusted_root.json's timestampAuthorities, relative
+    /// to the policy's directory) and `require_timestamp`, which needs them.
+    fn signer_timestamps(
+        &self,
+        field: &str,
+        roots: Option<Spanned<OneOrMany>>,
+        required: Option<Spanned<bool>>,
+    ) -> Result<TimestampPolicy, PolicyError> {
+        let Some(roots) = roots else {
+            return match required.filter(|r| *r.get_ref()) {
+                Some(r) => Err(self.invalid(
+                    &r,
+                    &format!("{field}.require_timestamp"),
+                    "needs tsa_roots (the time-stamping authorities whose timestamps count)".into(),
+                )),
+                None => Ok(TimestampPolicy::default()),
+            };
+        };
+        let roots_field = format!("{field}.tsa_roots");
+        let (paths, roots_at) = self.files(roots, &roots_field)?;
+        let required = required.is_some_and(|r| *r.get_ref());
+        TimestampPolicy::load(&paths, required)
+            .map_err(|e| self.invalid_at(roots_at, &roots_field, e.to_string()))
+    }
+
+    /// The files a `cert_roots` / `tsa_roots` value names (at least one), resolved against the
+    /// policy's directory, and the value's offset (for errors about loading them).
+    fn files(
+        &self,
+        value: Spanned<OneOrMany>,
+        field: &str,
+    ) -> Result<(Vec<PathBuf>, usize), PolicyError> {
+        let at = value.span().start;
+        let paths: Vec<PathBuf> = value
+            .into_inner()
+            .into_vec()
+            .iter()
+            .map(|p| self.dir.join(p))
+            .collect();
+        if paths.is_empty() {
+            return Err(self.invalid_at(at, field, "names no file".into()));
+        }
+        Ok((paths, at))
+    }
+
+    /// The signer's trust (key, certificate roots or Sigstore identity), without timestamps.
+    fn signer_trust(
+        &self,
+        name: &str,
+        at: usize,
+        raw: RawSigner,
+    ) -> Result<PolicySigner, PolicyError> {
+        let field = format!("signers.{name}");
         let fail = |reason: &str| self.invalid_at(at, &field, reason.to_string());
         if raw.sigstore {
             return self.sigstore_signer(name, at, raw);
@@ -169,16 +229,7 @@ impl Loader<'_> {
             }
         };
         let roots_field = format!("{field}.cert_roots");
-        let roots_at = roots.span().start;
-        let paths: Vec<PathBuf> = roots
-            .into_inner()
-            .into_vec()
-            .iter()
-            .map(|p| self.dir.join(p))
-            .collect();
-        if paths.is_empty() {
-            return Err(self.invalid_at(roots_at, &roots_field, "names no file".into()));
-        }
+        let (paths, roots_at) = self.files(roots, &roots_field)?;
         let trust = Trust::load_certificate_roots(&paths)
             .map_err(|e| self.invalid_at(roots_at, &roots_field, e.to_string()))?;
         Ok(PolicySigner {
@@ -187,6 +238,7 @@ impl Loader<'_> {
             key: None,
             identities,
             issuer: raw.issuer.map(Spanned::into_inner),
+            timestamps: TimestampPolicy::default(),
         })
     }
 
@@ -235,6 +287,7 @@ impl Loader<'_> {
             key: None,
             identities,
             issuer: Some(issuer),
+            timestamps: TimestampPolicy::default(),
         })
     }
 
@@ -267,6 +320,7 @@ impl Loader<'_> {
             key: Some(key.get_ref().clone()),
             identities: Vec::new(),
             issuer: None,
+            timestamps: TimestampPolicy::default(),
         })
     }
 

@@ -1,9 +1,10 @@
 //! One trusted signer of a policy: a pinned public key, or certificate roots with identity
-//! constraints (SAN e-mail/URI, issuer), and the check that a signature bundle comes from it.
+//! constraints (SAN e-mail/URI, issuer), and the check that a signature bundle comes from it —
+//! with the signer's own RFC 3161 time-stamping authorities, when it names them.
 
 use crate::oms::{Bundle, VerificationMaterial};
 use crate::sigstore::{KeylessPolicy, TrustedRoot};
-use crate::trust::{leaf_identity, SignerIdentity, Trust};
+use crate::trust::{leaf_identity, SignerIdentity, TimestampPolicy, Trust};
 
 /// A named signer of the policy.
 #[derive(Debug, Clone)]
@@ -17,6 +18,10 @@ pub struct PolicySigner {
     /// Certificate signers: the required leaf issuer DN (RFC 4514), if any. Sigstore signers: the
     /// OIDC issuer URL (also held in the trust).
     pub(super) issuer: Option<String>,
+    /// `tsa_roots` / `require_timestamp`: with roots, every timestamp of a bundle must verify and
+    /// the earliest is when a certificate chain is judged (as `verify --tsa-roots`); without,
+    /// timestamps are ignored.
+    pub(super) timestamps: TimestampPolicy,
 }
 
 impl PolicySigner {
@@ -76,14 +81,15 @@ impl PolicySigner {
         }
     }
 
-    /// Checks that `bundle`'s signature over `pae` was made by this signer; the reason otherwise.
-    pub fn check(&self, bundle: &Bundle, pae: &[u8]) -> Result<SignerIdentity, String> {
+    /// Checks that `bundle`'s signature over its DSSE PAE was made by this signer, with its
+    /// timestamps judged under the signer's `tsa_roots`; the reason otherwise.
+    pub fn check(&self, bundle: &Bundle) -> Result<SignerIdentity, String> {
         if let Trust::Sigstore { root, policy } = &self.trust {
             return self.check_keyless(root, &policy.issuer, bundle);
         }
         let identity = self
             .trust
-            .check(&bundle.material, pae, &bundle.signature)
+            .check_bundle_with(bundle, &self.timestamps)
             .map_err(|e| e.to_string())?;
         if let (Trust::CertificateRoots(_), VerificationMaterial::Certificates(chain)) =
             (&self.trust, &bundle.material)
@@ -111,7 +117,7 @@ impl PolicySigner {
                     issuer: issuer.to_string(),
                 },
             };
-            match trust.check_bundle(bundle) {
+            match trust.check_bundle_with(bundle, &self.timestamps) {
                 Ok(found) => return Ok(found),
                 Err(e) => reason = e.to_string(),
             }
