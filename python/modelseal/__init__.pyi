@@ -63,6 +63,7 @@ def sign(
     cert: Optional[StrPath] = None,
     cert_chain: Union[StrPath, Iterable[StrPath]] = (),
     key_password_file: Optional[StrPath] = None,
+    key_password: Optional[str] = None,
     allow_insecure_key_permissions: bool = False,
     audit_log: Optional[StrPath] = None,
     tsa_url: Optional[str] = None,
@@ -161,6 +162,7 @@ def public_key(
     key: StrPath,
     *,
     key_password_file: Optional[StrPath] = None,
+    key_password: Optional[str] = None,
     allow_insecure_key_permissions: bool = False,
 ) -> str: ...
 

@@ -137,9 +137,15 @@ impl TsaArgs {
 /// Options shared by every verb that opens a private key.
 #[derive(Debug, clap::Args)]
 pub struct KeyArgs {
-    /// File holding the passphrase of an encrypted PKCS#8 private key (never pass secrets in argv).
-    #[arg(long, value_name = "FILE")]
+    /// File holding the passphrase of an encrypted PKCS#8 private key (never pass secrets in argv);
+    /// the same as --key-password file:FILE.
+    #[arg(long, value_name = "FILE", conflicts_with = "key_password")]
     key_password_file: Option<std::path::PathBuf>,
+    /// Where the passphrase of an encrypted PKCS#8 private key comes from: file:PATH, fd:N,
+    /// env:NAME (weakest) or awssm://SECRET-ID[?version-id=V][&json-key=K] (docs/secrets.md).
+    /// A reference, never the passphrase itself.
+    #[arg(long, value_name = "REF", value_parser = parse_secret_ref)]
+    key_password: Option<modelseal::keys::SecretRef>,
     #[command(flatten)]
     permissions: KeyFileArgs,
 }
@@ -222,10 +228,20 @@ fn as_recipients(
     recipients.iter().map(|r| r.as_ref()).collect()
 }
 
+/// `--key-password REF`: a secret reference, parsed before anything is opened.
+fn parse_secret_ref(text: &str) -> Result<modelseal::keys::SecretRef, String> {
+    modelseal::keys::SecretRef::parse(text)
+}
+
 impl KeyArgs {
     fn options(&self) -> modelseal::keys::KeyOptions {
+        let password = match (&self.key_password, &self.key_password_file) {
+            (Some(reference), _) => Some(reference.clone()),
+            (None, Some(path)) => Some(modelseal::keys::SecretRef::File(path.clone())),
+            (None, None) => None,
+        };
         modelseal::keys::KeyOptions {
-            password_file: self.key_password_file.clone(),
+            password,
             ..self.permissions.options()
         }
     }

@@ -27,6 +27,7 @@ pub(crate) mod pkcs11;
 pub(crate) mod public;
 pub(crate) mod read;
 pub(crate) mod rsa_oaep;
+pub(crate) mod secret;
 pub(crate) mod signing;
 pub(crate) mod wrapping;
 
@@ -40,5 +41,6 @@ pub use open::{
     recipient, removal_key_id,
 };
 pub use public::PublicKey;
+pub use secret::SecretRef;
 pub use signing::Signer;
 pub use wrapping::{DataKey, Identity, ParamValue, Recipient, Stanza, StanzaKey, WrapContext};
