@@ -10,7 +10,7 @@ use common::moto::*;
 use common::*;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 
 impl Moto {
     /// `awskms://127.0.0.1:PORT/<key>`: the endpoint in the reference itself.

@@ -144,7 +144,7 @@ pub struct KeyArgs {
     /// Where the passphrase of an encrypted PKCS#8 private key comes from: file:PATH, fd:N,
     /// env:NAME (weakest) or awssm://SECRET-ID[?version-id=V][&json-key=K] (docs/secrets.md).
     /// A reference, never the passphrase itself.
-    #[arg(long, value_name = "REF", value_parser = parse_secret_ref)]
+    #[arg(long, value_name = "REF", value_parser = SecretRefParser)]
     key_password: Option<modelseal::keys::SecretRef>,
     #[command(flatten)]
     permissions: KeyFileArgs,
@@ -228,9 +228,30 @@ fn as_recipients(
     recipients.iter().map(|r| r.as_ref()).collect()
 }
 
-/// `--key-password REF`: a secret reference, parsed before anything is opened.
-fn parse_secret_ref(text: &str) -> Result<modelseal::keys::SecretRef, String> {
-    modelseal::keys::SecretRef::parse(text)
+/// `--key-password REF`: a secret reference, parsed before anything is opened. Its error never
+/// repeats the value (clap's default would): a user who typed the passphrase itself must not see
+/// it echoed into a terminal log.
+#[derive(Clone)]
+struct SecretRefParser;
+
+impl clap::builder::TypedValueParser for SecretRefParser {
+    type Value = modelseal::keys::SecretRef;
+
+    fn parse_ref(
+        &self,
+        _cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Self::Value, clap::Error> {
+        let invalid = |reason: &str| {
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("--key-password: {reason}\n"),
+            )
+        };
+        let text = value.to_str().ok_or_else(|| invalid("not UTF-8"))?;
+        modelseal::keys::SecretRef::parse(text).map_err(|reason| invalid(&reason))
+    }
 }
 
 impl KeyArgs {

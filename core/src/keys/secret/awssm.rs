@@ -3,7 +3,7 @@
 //! the OIDC path of CI runners and Kubernetes service accounts —, container and instance
 //! metadata); modelseal reads no credentials itself. The SDK configuration is loaded once per
 //! process and reused by every secret, on one private current-thread runtime, with the KMS
-//! backend's timeouts and retry mode (feature `awssm`). The value is copied into a zeroizing
+//! backend's timeouts and retry mode (`keys::aws_sdk`; feature `awssm`). The value is copied into a zeroizing
 //! buffer at once; the SDK's own answer is dropped right after (its `Debug` redacts the value).
 
 use super::{AwsSecretRef, SecretBytes};
@@ -45,20 +45,10 @@ mod client {
     //! The blocking facade over the SDK: one configuration, runtime and HTTP client per process.
 
     use super::{AwsSecretRef, SecretBytes};
-    use aws_config::retry::RetryConfig;
-    use aws_config::timeout::TimeoutConfig;
-    use aws_config::{BehaviorVersion, Region, SdkConfig};
+    use aws_config::{Region, SdkConfig};
     use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
     use std::sync::OnceLock;
-    use std::time::Duration;
     use zeroize::Zeroizing;
-
-    /// The KMS backend's bounds (`keys/awskms/client.rs`): a reachable endpoint answers the
-    /// handshake within milliseconds, one attempt within seconds.
-    const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-    const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(20);
-    const OPERATION_TIMEOUT: Duration = Duration::from_secs(60);
-    const MAX_ATTEMPTS: u32 = 4;
 
     /// The runtime and SDK configuration, loaded on first use and shared by every secret: the
     /// credential chain (a web identity exchange, an IMDS round trip) runs once per process.
@@ -76,16 +66,8 @@ mod client {
                     .enable_all()
                     .build()
                     .map_err(|e| format!("cannot start the I/O runtime: {e}"))?;
-                let loader = aws_config::defaults(BehaviorVersion::latest())
-                    .timeout_config(
-                        TimeoutConfig::builder()
-                            .connect_timeout(CONNECT_TIMEOUT)
-                            .operation_attempt_timeout(ATTEMPT_TIMEOUT)
-                            .operation_timeout(OPERATION_TIMEOUT)
-                            .build(),
-                    )
-                    .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
-                let sdk = runtime.block_on(loader.load());
+                // The KMS backend's chain, timeouts and retry mode (`keys::aws_sdk`).
+                let sdk = runtime.block_on(crate::keys::aws_sdk::loader().load());
                 Ok(Session { runtime, sdk })
             })
             .as_ref()
@@ -114,11 +96,23 @@ mod client {
             .map_err(|e| match &e {
                 SdkError::ServiceError(service) => {
                     let err = service.err();
-                    format!(
-                        "Secrets Manager GetSecretValue failed: {}: {}",
-                        err.code().unwrap_or("unknown error"),
-                        err.message().unwrap_or("no message")
-                    )
+                    let status = service.raw().status().as_u16();
+                    match err.code() {
+                        Some(code) => format!(
+                            "Secrets Manager GetSecretValue failed: {code}: {}",
+                            err.message().unwrap_or("no message")
+                        ),
+                        // An answer whose error body the SDK could not read: say what its
+                        // status means, which is all there is.
+                        None => format!(
+                            "Secrets Manager GetSecretValue failed: HTTP {status}{}",
+                            match status {
+                                401 | 403 => " (access denied)",
+                                404 => " (not found)",
+                                _ => "",
+                            }
+                        ),
+                    }
                 }
                 _ => format!(
                     "Secrets Manager GetSecretValue failed: {}",

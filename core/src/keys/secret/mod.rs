@@ -42,7 +42,7 @@ impl std::str::FromStr for SecretRef {
     type Err = KeyError;
     fn from_str(text: &str) -> Result<SecretRef, KeyError> {
         SecretRef::parse(text).map_err(|reason| KeyError::Secret {
-            reference: text.to_string(),
+            reference: reference::shown_if_reference(text),
             reason,
         })
     }

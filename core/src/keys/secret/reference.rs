@@ -76,6 +76,22 @@ impl SecretRef {
     }
 }
 
+/// `text` for a message when it starts like a secret reference; otherwise a placeholder, because a
+/// string that is no reference at all may be the secret itself, typed where its reference belongs.
+pub fn shown_if_reference(text: &str) -> String {
+    let schemes = ["file:", "fd:", "env:", AWSSM_SCHEME];
+    let future = FUTURE_SCHEMES.iter().map(|(scheme, _)| *scheme);
+    if schemes
+        .into_iter()
+        .chain(future)
+        .any(|s| text.starts_with(s))
+    {
+        text.to_string()
+    } else {
+        "(a value that is not a secret reference, not shown)".to_string()
+    }
+}
+
 /// The canonical text of the reference (it holds no secret).
 impl fmt::Display for SecretRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -288,6 +304,16 @@ mod tests {
             assert_eq!(parsed.to_string(), shown, "{text}");
             assert_eq!(format!("{parsed:?}"), format!("SecretRef({shown})"));
         }
+    }
+
+    #[test]
+    fn a_value_that_is_no_reference_is_never_shown() {
+        assert_eq!(shown_if_reference("env:X"), "env:X");
+        assert_eq!(shown_if_reference("awssm://a"), "awssm://a");
+        let hidden = shown_if_reference("hunter2-passphrase");
+        assert!(!hidden.contains("hunter2"), "{hidden}");
+        let err = SecretRef::parse("hunter2-passphrase").unwrap_err();
+        assert!(!err.contains("hunter2"), "{err}");
     }
 
     #[test]
