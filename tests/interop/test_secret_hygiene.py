@@ -451,10 +451,12 @@ def test_secret_references_never_leak(tmp_path, kms):
     for source in ("awssm://hygiene/bundle?json-key=passphrase", "env:HYGIENE_PASSPHRASE"):
         h.run("sign", t / "model", "--key", enc_key, "--key-password", source, "-o",
               t / "again.sig", "--json", "--force", expect=0)
-    for source in ("awssm://hygiene/missing", "awssm://hygiene/wrong",
-                   "awssm://hygiene/bundle?json-key=nope", "env:HYGIENE_UNSET"):
+    for source in ("awssm://hygiene/missing", "awssm://hygiene/bundle?json-key=nope",
+                   "env:HYGIENE_UNSET"):
         r = h.run("pubkey", enc_key, "--key-password", source, expect=2)
         assert source.split("?")[0].encode() in r.stderr, r.stderr
+    r = h.run("pubkey", enc_key, "--key-password", "awssm://hygiene/wrong", expect=2)
+    assert b"wrong passphrase" in r.stderr, r.stderr
     hsm = token.uri("ec-p256").split("&pin-source=")[0]
     h.run("pubkey", f"{hsm}&pin-source=awssm://hygiene/bundle%3Fjson-key%3Dpin", expect=0)
     h.run("sign", t / "model", "--key", f"{hsm}&pin-source=awssm://hygiene/bundle%3Fjson-key%3Dpin",
