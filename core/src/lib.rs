@@ -25,6 +25,8 @@ pub mod load;
 pub mod policy;
 pub mod progress;
 pub mod report;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod sign;
 pub mod text;
 pub mod timestamp;

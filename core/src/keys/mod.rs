@@ -45,4 +45,6 @@ pub use open::{
 pub use public::PublicKey;
 pub use secret::SecretRef;
 pub use signing::Signer;
-pub use wrapping::{DataKey, Identity, ParamValue, Recipient, Stanza, StanzaKey, WrapContext};
+pub use wrapping::{
+    DataKey, Identity, ParamValue, PublicHalf, Recipient, Stanza, StanzaKey, WrapContext,
+};
