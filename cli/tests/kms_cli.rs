@@ -6,109 +6,16 @@
 //! 1.1.1; KMS request counts come from the server's request log.
 
 mod common;
+use common::moto::*;
 use common::*;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-
-/// The repository root (above `cli/`).
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-/// The project venv's Python (scripts/setup.sh), or `MODELSEAL_PYTHON`.
-fn python() -> PathBuf {
-    std::env::var_os("MODELSEAL_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join(".venv/bin/python"))
-}
-
-/// Credential and endpoint variables a developer's shell may hold; the tests set their own.
-const AWS_VARS: &[&str] = &[
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_PROFILE",
-    "AWS_DEFAULT_PROFILE",
-    "AWS_REGION",
-    "AWS_DEFAULT_REGION",
-    "AWS_ENDPOINT_URL",
-    "AWS_ENDPOINT_URL_KMS",
-    "AWS_ENDPOINT_URL_STS",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-    "AWS_ROLE_ARN",
-    "AWS_ROLE_SESSION_NAME",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-];
-
-/// A running moto server; killed when dropped (and it exits by itself when our stdin pipe closes).
-struct Moto {
-    child: Child,
-    port: u16,
-    dir: tempfile::TempDir,
-}
+use std::process::{Command, Output};
 
 impl Moto {
-    fn start() -> Moto {
-        let dir = tempfile::tempdir().unwrap();
-        let stderr = std::fs::File::create(dir.path().join("moto.err")).unwrap();
-        let mut child = Command::new(python())
-            .arg(repo().join("scripts/moto_kms.py"))
-            .arg("--request-log")
-            .arg(dir.path().join("requests.log"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .expect("start scripts/moto_kms.py with the project venv's python (scripts/setup.sh)");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .strip_prefix("PORT ")
-            .and_then(|p| p.trim().parse().ok())
-            .unwrap_or_else(|| {
-                let err = std::fs::read_to_string(dir.path().join("moto.err")).unwrap_or_default();
-                panic!("moto_kms.py did not report its port: {line:?}\n{err}")
-            });
-        Moto { child, port, dir }
-    }
-
-    fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
     /// `awskms://127.0.0.1:PORT/<key>`: the endpoint in the reference itself.
     fn uri(&self, key: &str) -> String {
         format!("awskms://127.0.0.1:{}/{key}", self.port)
-    }
-
-    /// The environment every process of a test gets: no inherited AWS settings, no profile files,
-    /// no instance metadata, region us-east-1, the local endpoint for every service.
-    fn env<'c>(&self, cmd: &'c mut Command) -> &'c mut Command {
-        for var in AWS_VARS {
-            cmd.env_remove(var);
-        }
-        let none = self.dir.path().join("no-such-aws-file");
-        cmd.env("AWS_CONFIG_FILE", &none)
-            .env("AWS_SHARED_CREDENTIALS_FILE", &none)
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_DEFAULT_REGION", "us-east-1")
-            .env("AWS_ENDPOINT_URL", self.endpoint())
-    }
-
-    /// [`Moto::env`] with moto's dummy static credentials.
-    fn static_env<'c>(&self, cmd: &'c mut Command) -> &'c mut Command {
-        self.env(cmd)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
     }
 
     /// Runs `tests/kms/kms_admin.py ARGS…` (boto3) and returns its stdout.
@@ -131,15 +38,6 @@ impl Moto {
         self.admin(&["create", spec, alias]).trim().to_owned()
     }
 
-    /// Every request the server saw so far, as "<service> <action>".
-    fn requests(&self) -> Vec<String> {
-        std::fs::read_to_string(self.dir.path().join("requests.log"))
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_owned)
-            .collect()
-    }
-
     /// Runs modelseal with static credentials.
     fn modelseal(&self, args: &[&str]) -> Output {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_modelseal"));
@@ -158,13 +56,6 @@ impl Moto {
         let before = self.requests().len();
         f();
         self.requests().split_off(before)
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

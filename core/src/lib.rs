@@ -107,5 +107,8 @@ pub mod internals {
         pub mod pkcs11 {
             pub use crate::keys::pkcs11::*;
         }
+        pub mod secret {
+            pub use crate::keys::secret::*;
+        }
     }
 }

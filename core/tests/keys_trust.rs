@@ -173,7 +173,7 @@ fn encrypted_pkcs8_needs_the_right_passphrase() {
     ] {
         let key = file_ref(&secret(dir.path(), file));
         let good = KeyOptions {
-            password_file: Some(password.clone()),
+            password: Some(keys::SecretRef::File(password.clone())),
             ..Default::default()
         };
         assert_eq!(
@@ -184,7 +184,7 @@ fn encrypted_pkcs8_needs_the_right_passphrase() {
         assert_eq!(keys::public_key_of(&key, &good).unwrap(), expected);
 
         let bad = KeyOptions {
-            password_file: Some(wrong.clone()),
+            password: Some(keys::SecretRef::File(wrong.clone())),
             ..Default::default()
         };
         let err = keys::open_signer(&key, &bad).unwrap_err();
@@ -203,7 +203,7 @@ fn unsupported_encryptions_and_algorithms_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let password = secret(dir.path(), "keys/password.txt");
     let options = KeyOptions {
-        password_file: Some(password),
+        password: Some(keys::SecretRef::File(password)),
         ..Default::default()
     };
 
@@ -276,7 +276,7 @@ fn readable_secrets_are_refused_unless_allowed() {
     let encrypted = secret(dir.path(), "keys/p256-encrypted-pbkdf2.pem");
     let password = copy_with_mode(dir.path(), "keys/password.txt", 0o640);
     let options = KeyOptions {
-        password_file: Some(password.clone()),
+        password: Some(keys::SecretRef::File(password.clone())),
         ..Default::default()
     };
     let err = keys::open_signer(&file_ref(&encrypted), &options).unwrap_err();
@@ -285,7 +285,7 @@ fn readable_secrets_are_refused_unless_allowed() {
         "{err:?}"
     );
     let options = KeyOptions {
-        password_file: Some(password),
+        password: Some(keys::SecretRef::File(password)),
         allow_insecure_permissions: true,
     };
     keys::open_signer(&file_ref(&encrypted), &options).unwrap();
@@ -309,7 +309,7 @@ fn debug_output_holds_no_key_material() {
     )
     .unwrap();
     let options = KeyOptions {
-        password_file: Some(path.clone()),
+        password: Some(keys::SecretRef::File(path.clone())),
         allow_insecure_permissions: false,
     };
     let b64 = base64::engine::general_purpose::STANDARD;

@@ -191,6 +191,17 @@ def _paths(paths: Union[StrPath, Iterable[StrPath]]) -> list[str]:
     return [os.fspath(p) for p in paths]
 
 
+def _password_ref(key_password_file: Optional[StrPath], key_password: Optional[str]) -> Optional[str]:
+    """The passphrase's secret reference: ``key_password`` (``file:PATH``, ``fd:N``, ``env:NAME``,
+    ``awssm://SECRET-ID[?version-id=V][&json-key=K]``; docs/secrets.md) or ``file:`` +
+    ``key_password_file``; never both."""
+    if key_password_file is not None and key_password is not None:
+        raise Error("give key_password_file= or key_password=, not both")
+    if key_password_file is not None:
+        return "file:" + os.fspath(key_password_file)
+    return key_password
+
+
 def sign(
     model: StrPath,
     key: str | os.PathLike[str],
@@ -204,6 +215,7 @@ def sign(
     cert: Optional[StrPath] = None,
     cert_chain: Union[StrPath, Iterable[StrPath]] = (),
     key_password_file: Optional[StrPath] = None,
+    key_password: Optional[str] = None,
     allow_insecure_key_permissions: bool = False,
     audit_log: Optional[StrPath] = None,
     tsa_url: Optional[str] = None,
@@ -245,7 +257,7 @@ def sign(
         allow_symlinks,
         None if cert is None else os.fspath(cert),
         _paths(cert_chain),
-        None if key_password_file is None else os.fspath(key_password_file),
+        _password_ref(key_password_file, key_password),
         allow_insecure_key_permissions,
         _opt_path(audit_log),
         force,
@@ -554,13 +566,14 @@ def public_key(
     key: str | os.PathLike[str],
     *,
     key_password_file: Optional[StrPath] = None,
+    key_password: Optional[str] = None,
     allow_insecure_key_permissions: bool = False,
 ) -> str:
     """The SPKI PEM public key of a key reference (a key file, a ``pkcs11:`` URI of an EC key pair, or
     an ``awskms://`` signing key)."""
     return _modelseal.public_key(
         os.fspath(key),
-        None if key_password_file is None else os.fspath(key_password_file),
+        _password_ref(key_password_file, key_password),
         allow_insecure_key_permissions,
     )
 

@@ -69,6 +69,7 @@ def sign(
     cert: Optional[StrPath] = None,
     cert_chain: Union[StrPath, Iterable[StrPath]] = (),
     key_password_file: Optional[StrPath] = None,
+    key_password: Optional[str] = None,
     allow_insecure_key_permissions: bool = False,
     audit_log: Optional[StrPath] = None,
     tsa_url: Optional[str] = None,
@@ -185,6 +186,7 @@ def public_key(
     key: StrPath,
     *,
     key_password_file: Optional[StrPath] = None,
+    key_password: Optional[str] = None,
     allow_insecure_key_permissions: bool = False,
 ) -> str: ...
 

@@ -29,11 +29,17 @@ fn parse_key(key: &str) -> PyResult<KeyRef> {
     key.parse().map_err(key_error)
 }
 
-fn key_options(password_file: Option<PathBuf>, allow_insecure: bool) -> KeyOptions {
-    KeyOptions {
-        password_file,
+/// Key options from the Python keywords: `key_password` is a secret reference (`file:PATH`,
+/// `fd:N`, `env:NAME`, `awssm://…`; the Python layer turns `key_password_file=P` into `file:P`).
+fn key_options(key_password: Option<String>, allow_insecure: bool) -> PyResult<KeyOptions> {
+    let password = key_password
+        .map(|text| text.parse::<modelseal::keys::SecretRef>())
+        .transpose()
+        .map_err(key_error)?;
+    Ok(KeyOptions {
+        password,
         allow_insecure_permissions: allow_insecure,
-    }
+    })
 }
 
 /// The trust `verify` and `open_model` take from their keyword arguments, as `modelseal verify`
@@ -119,7 +125,7 @@ fn digest<'py>(
 /// Signs a model; returns the signature path. Appends the `sign` audit event to `audit_log`.
 #[pyfunction]
 #[pyo3(signature = (model, key, signature, hash, shards, shard_size, ignore, allow_symlinks,
-                    cert, cert_chain, key_password_file, allow_insecure_key_permissions,
+                    cert, cert_chain, key_password, allow_insecure_key_permissions,
                     audit_log=None, force=false, append=false, tsa_url=None, progress=None,
                     scan=false, scan_allow=None))]
 #[allow(clippy::too_many_arguments)]
@@ -135,7 +141,7 @@ fn sign(
     allow_symlinks: bool,
     cert: Option<PathBuf>,
     cert_chain: Vec<PathBuf>,
-    key_password_file: Option<PathBuf>,
+    key_password: Option<String>,
     allow_insecure_key_permissions: bool,
     audit_log: Option<PathBuf>,
     force: bool,
@@ -146,7 +152,7 @@ fn sign(
     scan_allow: Option<PathBuf>,
 ) -> PyResult<PathBuf> {
     let sink = PyProgress::new(progress);
-    let key_options = key_options(key_password_file, allow_insecure_key_permissions);
+    let key_options = key_options(key_password, allow_insecure_key_permissions)?;
     let hashing = digest_options(hash, shards, shard_size, ignore, allow_symlinks)?;
     let options = SignOptions {
         hash: hashing.hash,
@@ -244,15 +250,15 @@ fn keygen(
 
 /// The SPKI PEM public key of a key reference.
 #[pyfunction]
-#[pyo3(signature = (key, key_password_file, allow_insecure_key_permissions))]
+#[pyo3(signature = (key, key_password, allow_insecure_key_permissions))]
 fn public_key(
     py: Python<'_>,
     key: &str,
-    key_password_file: Option<PathBuf>,
+    key_password: Option<String>,
     allow_insecure_key_permissions: bool,
 ) -> PyResult<String> {
     let key = parse_key(key)?;
-    let options = key_options(key_password_file, allow_insecure_key_permissions);
+    let options = key_options(key_password, allow_insecure_key_permissions)?;
     py.allow_threads(|| {
         keys::public_key_of(&key, &options)
             .map(|k| k.to_pem())

@@ -462,3 +462,68 @@ def test_scan_output_never_contains_the_secret(tmp_path):
     leaks = [f"{name} in {where}" for name, secret in secrets.items() for form in forms(secret)
              for where, data in outputs if form in data]
     assert leaks == []
+
+
+def test_secret_references_never_leak(tmp_path, kms):
+    """Issue 21: the key passphrase from AWS Secrets Manager (`awssm://`, plain and `json-key`, in
+    the local moto) on every verb, from `env:`, and a PKCS#11 PIN from `awssm://` (percent-encoded
+    in the URI): neither value, nor the AWS credentials, shows anywhere; failures (a missing secret,
+    a wrong passphrase in the secret, an unset variable) name the reference only."""
+    import boto3
+    from softhsm_token import Token
+
+    token = Token(tmp_path / "token")
+    pin = token.pin()
+    sm = boto3.client("secretsmanager", endpoint_url=kms.endpoint, region_name="us-east-1",
+                      aws_access_key_id="testing", aws_secret_access_key="testing")
+    sm.create_secret(Name="hygiene/pass", SecretString=PASSPHRASE.decode())
+    sm.create_secret(Name="hygiene/wrong", SecretString="not the passphrase at all")
+    sm.create_secret(Name="hygiene/bundle",
+                     SecretString=json.dumps({"passphrase": PASSPHRASE.decode(), "pin": pin}))
+    ours = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+    env = base_env({**{k: v for k, v in kms.env().items() if k not in ours},
+                    "HYGIENE_PASSPHRASE": PASSPHRASE.decode()})
+    h = Harness(tmp_path / "work", tmp_path / "traces", env)
+    t = h.tmp
+    sk = ec.generate_private_key(ec.SECP256R1())
+    enc_key = t / "sign.key.pem"
+    enc_key.write_bytes(sk.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                         serialization.BestAvailableEncryption(PASSPHRASE)))
+    os.chmod(enc_key, 0o600)
+    for alg in ("x25519", "rsa3072"):
+        h.run("keygen", "--algorithm", alg, "--out", t / alg, "--json", expect=0)
+    secrets = {
+        "signing scalar": sk.private_numbers().private_value.to_bytes(32, "big"),
+        "passphrase": PASSPHRASE,
+        "PIN": pin.encode(),
+        "aws secret access key": AWS_SECRET.encode(),
+        "aws session token": AWS_TOKEN.encode(),
+        "sign.key.pem PEM body": pem_body(enc_key),
+    }
+    secret_files = {str(t / n) for n in ("sign.key.pem", "x25519", "rsa3072")}
+    kit = Kit(
+        sign_key=str(enc_key),
+        sign_args=["--key-password", "awssm://hygiene/pass"],
+        bad_sign_key=str(t / "model" / "sub" / "config.json"),
+        recipients=[str(t / "x25519.pub"), str(t / "rsa3072.pub")],
+        identities=[str(t / "x25519"), str(t / "rsa3072")],
+    )
+    before = len(kms.requests())
+    every_verb(h, kit, secrets, secret_files)
+    for source in ("awssm://hygiene/bundle?json-key=passphrase", "env:HYGIENE_PASSPHRASE"):
+        h.run("sign", t / "model", "--key", enc_key, "--key-password", source, "-o",
+              t / "again.sig", "--json", "--force", expect=0)
+    for source in ("awssm://hygiene/missing", "awssm://hygiene/bundle?json-key=nope",
+                   "env:HYGIENE_UNSET"):
+        r = h.run("pubkey", enc_key, "--key-password", source, expect=2)
+        assert source.split("?")[0].encode() in r.stderr, r.stderr
+    r = h.run("pubkey", enc_key, "--key-password", "awssm://hygiene/wrong", expect=2)
+    assert b"wrong passphrase" in r.stderr, r.stderr
+    hsm = token.uri("ec-p256").split("&pin-source=")[0]
+    h.run("pubkey", f"{hsm}&pin-source=awssm://hygiene/bundle%3Fjson-key%3Dpin", expect=0)
+    h.run("sign", t / "model", "--key", f"{hsm}&pin-source=awssm://hygiene/bundle%3Fjson-key%3Dpin",
+          "-o", t / "hsm.sig", "--json", expect=0)
+    h.run("pubkey", f"{hsm}&pin-source=awssm://hygiene/no-pin", expect=2)
+    # Secrets Manager was really asked.
+    assert "secretsmanager GetSecretValue" in kms.requests()[before:]
+    h.assert_no_leak(secrets, secret_files)

@@ -183,9 +183,15 @@ impl TsaArgs {
 /// Options shared by every verb that opens a private key.
 #[derive(Debug, clap::Args)]
 pub struct KeyArgs {
-    /// File holding the passphrase of an encrypted PKCS#8 private key (never pass secrets in argv).
-    #[arg(long, value_name = "FILE")]
+    /// File holding the passphrase of an encrypted PKCS#8 private key (never pass secrets in argv);
+    /// the same as --key-password file:FILE.
+    #[arg(long, value_name = "FILE", conflicts_with = "key_password")]
     key_password_file: Option<std::path::PathBuf>,
+    /// Where the passphrase of an encrypted PKCS#8 private key comes from: file:PATH, fd:N,
+    /// env:NAME (weakest) or awssm://SECRET-ID[?version-id=V][&json-key=K] (docs/secrets.md).
+    /// A reference, never the passphrase itself.
+    #[arg(long, value_name = "REF", value_parser = SecretRefParser)]
+    key_password: Option<modelseal::keys::SecretRef>,
     #[command(flatten)]
     permissions: KeyFileArgs,
 }
@@ -268,10 +274,41 @@ fn as_recipients(
     recipients.iter().map(|r| r.as_ref()).collect()
 }
 
+/// `--key-password REF`: a secret reference, parsed before anything is opened. Its error never
+/// repeats the value (clap's default would): a user who typed the passphrase itself must not see
+/// it echoed into a terminal log.
+#[derive(Clone)]
+struct SecretRefParser;
+
+impl clap::builder::TypedValueParser for SecretRefParser {
+    type Value = modelseal::keys::SecretRef;
+
+    fn parse_ref(
+        &self,
+        _cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Self::Value, clap::Error> {
+        let invalid = |reason: &str| {
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("--key-password: {reason}\n"),
+            )
+        };
+        let text = value.to_str().ok_or_else(|| invalid("not UTF-8"))?;
+        modelseal::keys::SecretRef::parse(text).map_err(|reason| invalid(&reason))
+    }
+}
+
 impl KeyArgs {
     fn options(&self) -> modelseal::keys::KeyOptions {
+        let password = match (&self.key_password, &self.key_password_file) {
+            (Some(reference), _) => Some(reference.clone()),
+            (None, Some(path)) => Some(modelseal::keys::SecretRef::File(path.clone())),
+            (None, None) => None,
+        };
         modelseal::keys::KeyOptions {
-            password_file: self.key_password_file.clone(),
+            password,
             ..self.permissions.options()
         }
     }

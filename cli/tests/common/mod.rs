@@ -2,6 +2,7 @@
 #![allow(dead_code)] // each test crate uses a different subset
 
 pub mod kill;
+pub mod moto;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};

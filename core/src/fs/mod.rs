@@ -8,7 +8,8 @@
 //! the calls std does not offer — `linkat` to name an `O_TMPFILE`, `renameat2` for renames that
 //! never clobber or that exchange atomically, `sync_file_range` to start writeback early,
 //! `geteuid` and `kill(pid, 0)` to recognise a dead process's temporaries, `fcntl` to clear
-//! `O_NONBLOCK` after an open, `fstatvfs` to recognise a read-only mount, `prctl` and `setrlimit`
+//! `O_NONBLOCK` after an open, `fstatvfs` to recognise a read-only mount, `getgroups` to
+//! know the process's groups, `from_raw_fd` to take an inherited descriptor (a `fd:N` secret), `prctl` and `setrlimit`
 //! to keep secrets out of core dumps. Each block carries a `// SAFETY:` comment saying why it is sound; all of them only pass integers and NUL-terminated
 //! strings or buffers that outlive the call, and none hands memory to the kernel to keep.
 #![allow(unsafe_code)]
@@ -20,4 +21,6 @@ pub mod confine;
 pub mod open;
 pub mod process;
 
-pub use open::{exposure_of, open_following, open_nofollow, open_trusted, TrustedFile};
+pub use open::{
+    exposure_of, open_following, open_nofollow, open_trusted, take_inherited_fd, TrustedFile,
+};

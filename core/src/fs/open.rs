@@ -12,7 +12,9 @@
 //! `x -> ..data/x -> ..2026_…/x`), never one that leads out of it. [`TrustedFile::exposure`] says
 //! whether group or others could rewrite it (the file, or its directory unless sticky), except on
 //! a read-only mount: Kubernetes Secret and ConfigMap volumes are read-only mounts whose roots
-//! look world-writable.
+//! look world-writable. [`TrustedFile::readers`] is the one rule for who else may read a secret
+//! (a PIN, a passphrase, a key): only the owner, or the file's group when it is 0440, the group is
+//! one of the process's and the file sits on a read-only mount (a Secret volume with `fsGroup`).
 
 use std::fs::{File, Metadata};
 use std::io;
@@ -105,6 +107,69 @@ pub struct TrustedFile {
     pub exposure: Option<String>,
 }
 
+/// Permission bits that let group or others read a file.
+const READABLE_BY_OTHERS: u32 = 0o044;
+
+/// How to fix a secret file that others may read, for every message that refuses one.
+pub const SECRET_MODE_FIX: &str = "chmod 400 it (on Kubernetes: `defaultMode: 0400` on the Secret volume, `runAsUser` matching the file's owner, or 0440 with `fsGroup` on the read-only Secret volume)";
+
+impl TrustedFile {
+    /// Why someone besides the file's owner may read it, by the one rule for secret files: `None`
+    /// for a file only its owner can read (0400, 0600), or for a 0440 file whose group is one of
+    /// the process's groups on a read-only mount (a Kubernetes Secret volume with `fsGroup`);
+    /// otherwise the reason, naming the fix (`defaultMode: 0400`, `fsGroup`, `runAsUser`).
+    pub fn readers(&self) -> io::Result<Option<String>> {
+        let meta = self.file.metadata()?;
+        let group_shared = meta.mode() & 0o077 == 0o040 && in_process_groups(meta.gid())?;
+        let read_only = group_shared && on_read_only_mount(&self.file)?;
+        Ok(readers_rule(meta.mode(), group_shared, read_only))
+    }
+}
+
+/// [`TrustedFile::readers`] on its facts: the file's `mode`, whether its group is one of the
+/// process's (`group_shared`, only asked for a 0440-style mode) and whether it sits on a read-only
+/// mount. Separate so that a test can reach every branch without mounting anything.
+fn readers_rule(mode: u32, group_shared: bool, read_only: bool) -> Option<String> {
+    let mode = mode & 0o777;
+    if mode & READABLE_BY_OTHERS == 0 {
+        return None;
+    }
+    if mode & 0o077 == 0o040 && group_shared && read_only {
+        return None;
+    }
+    let why = if mode & 0o004 != 0 {
+        "others can read it"
+    } else if mode & 0o077 != 0o040 {
+        "its group can do more than read it"
+    } else if !group_shared {
+        "its group is not one of this process's groups"
+    } else {
+        "its group can read it and it is not on a read-only mount"
+    };
+    Some(format!("mode {mode:o}: {why}; {SECRET_MODE_FIX}"))
+}
+
+/// Whether `gid` is the process's effective group or one of its supplementary groups.
+fn in_process_groups(gid: u32) -> io::Result<bool> {
+    // SAFETY: getegid has no preconditions.
+    if unsafe { libc::getegid() } == gid {
+        return Ok(true);
+    }
+    // SAFETY: with size 0 getgroups only returns the count, writing nothing.
+    let count = unsafe { libc::getgroups(0, std::ptr::null_mut()) };
+    if count < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut groups = vec![0 as libc::gid_t; count as usize];
+    // SAFETY: `groups` has room for `count` entries, the size passed.
+    let got = unsafe { libc::getgroups(count, groups.as_mut_ptr()) };
+    if got < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    groups.truncate(got as usize);
+    Ok(groups.contains(&gid))
+}
+
 /// Opens trust material at `path` under the one rule, accepting a last-component symlink only when
 /// it resolves inside `path`'s own directory.
 pub fn open_trusted(path: &Path) -> io::Result<TrustedFile> {
@@ -184,6 +249,37 @@ fn on_read_only_mount(file: &File) -> io::Result<bool> {
     Ok(stat.f_flag & libc::ST_RDONLY != 0)
 }
 
+/// Takes ownership of the descriptor `fd` the process inherited (a `fd:N` secret: a pipe or a file
+/// the caller opened for it), so that reading it and dropping the [`File`] closes it and no child
+/// process inherits the secret. Refuses stdout and stderr (`1`, `2`) and a number that is not an
+/// open descriptor; stdin (`0`) is read through a duplicate so that the process keeps its stdin.
+pub fn take_inherited_fd(fd: i32) -> io::Result<File> {
+    use std::os::unix::io::FromRawFd;
+    if fd < 0 || fd == 1 || fd == 2 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "descriptors 1 and 2 are the output, not a secret",
+        ));
+    }
+    // SAFETY: F_GETFD only asks whether `fd` is open; it touches no memory.
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let owned = if fd == 0 {
+        // SAFETY: fd 0 is open (checked above); the duplicate is a new descriptor we own.
+        let dup = unsafe { libc::fcntl(0, libc::F_DUPFD_CLOEXEC, 3) };
+        if dup < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        dup
+    } else {
+        fd
+    };
+    // SAFETY: `owned` is an open descriptor that nothing else in the process owns: an inherited
+    // descriptor named by the operator for this one read (or our own duplicate of stdin).
+    Ok(unsafe { File::from_raw_fd(owned) })
+}
+
 /// Creates a FIFO at `path` (mode 0600), for tests of the open rule anywhere in the crate.
 #[cfg(test)]
 pub(crate) fn make_fifo(path: &Path) -> io::Result<()> {
@@ -257,6 +353,42 @@ mod tests {
         symlink("../elsewhere.toml", conf.join("out.toml")).unwrap();
         let err = open_trusted(&conf.join("out.toml")).unwrap_err();
         assert!(err.to_string().contains("leading out"), "{err}");
+    }
+
+    /// Issue 21: the secret-file rule on every combination of its facts (the test hook for the
+    /// read-only mount; cli/tests/secrets_cli.rs builds the real mount).
+    #[test]
+    fn secret_readers_rule_accepts_owner_only_and_group_on_read_only_mounts() {
+        for mode in [0o400, 0o600, 0o700, 0o100400] {
+            assert_eq!(readers_rule(mode, false, false), None, "{mode:o}");
+        }
+        assert_eq!(readers_rule(0o440, true, true), None);
+        let refused = |mode, shared, ro, why: &str| {
+            let text = readers_rule(mode, shared, ro).unwrap();
+            assert!(text.contains(why), "{mode:o}: {text}");
+            for fix in ["defaultMode: 0400", "fsGroup", "runAsUser"] {
+                assert!(text.contains(fix), "{text}");
+            }
+        };
+        refused(0o440, true, false, "not on a read-only mount");
+        refused(0o440, false, true, "not one of this process's groups");
+        refused(0o460, true, true, "more than read");
+        refused(0o444, true, true, "others can read");
+        refused(0o644, false, false, "mode 644");
+        refused(0o604, false, false, "others can read");
+    }
+
+    #[test]
+    fn secret_readers_on_a_writable_mount() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pin");
+        std::fs::write(&path, b"1234").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o400)).unwrap();
+        assert_eq!(open_trusted(&path).unwrap().readers().unwrap(), None);
+        // The process's own group, but a writable mount: refused.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o440)).unwrap();
+        let why = open_trusted(&path).unwrap().readers().unwrap().unwrap();
+        assert!(why.contains("not on a read-only mount"), "{why}");
     }
 
     #[test]

@@ -40,7 +40,7 @@ pub enum KeyError {
         reason: String,
     },
     /// A secret file is readable by group or others.
-    #[error("{path}: permissions {mode:o} let others read this secret; chmod 600 it (or pass --allow-insecure-key-permissions)")]
+    #[error("{path}: permissions {mode:o} let others read this secret; chmod 600 it (on Kubernetes: `defaultMode: 0400` on the Secret volume, `runAsUser` matching the file's owner, or 0440 with `fsGroup` on the read-only Secret volume), or pass --allow-insecure-key-permissions")]
     InsecurePermissions {
         /// The secret file.
         path: PathBuf,
@@ -90,6 +90,15 @@ pub enum KeyError {
     /// An AWS KMS key could not be used (the message names the reference and the KMS error code).
     #[error(transparent)]
     Kms(#[from] crate::keys::awskms::error::KmsError),
+    /// A secret (a key passphrase, a PIN) could not be obtained from its reference
+    /// (`env:`, `fd:`, `awssm://`, …); the message names the reference, never the value.
+    #[error("{reference}: {reason}")]
+    Secret {
+        /// The secret reference, as parsed (it holds no secret).
+        reference: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// A signing certificate whose public key is not the signing key's.
     #[error("{certificate}: the certificate's public key does not match the private key {key}")]
     CertificateKeyMismatch {

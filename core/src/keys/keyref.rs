@@ -10,6 +10,7 @@
 use super::error::KeyError;
 use crate::keys::awskms::reference::{self as awskms, KmsKeyRef};
 use crate::keys::pkcs11::uri::{self as pkcs11, Pkcs11Uri};
+use crate::keys::secret::reference::SecretRef;
 use std::path::PathBuf;
 
 /// A parsed key reference: the one string that names a key in the CLI, Python and policy files.
@@ -40,8 +41,9 @@ impl KeyRef {
 /// How to open a private key.
 #[derive(Debug, Clone, Default)]
 pub struct KeyOptions {
-    /// File holding the passphrase of an encrypted PKCS#8 key.
-    pub password_file: Option<PathBuf>,
+    /// Where the passphrase of an encrypted PKCS#8 key comes from (`file:PATH`, `fd:N`,
+    /// `env:NAME`, `awssm://…`: [`SecretRef`]).
+    pub password: Option<SecretRef>,
     /// Accept secret files that group/others may read.
     pub allow_insecure_permissions: bool,
 }

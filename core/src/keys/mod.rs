@@ -14,6 +14,8 @@
 //! not group/world readable (unless the caller allows it), and never appear in `Debug` output or
 //! errors.
 
+#[cfg(any(feature = "awskms", feature = "awssm"))]
+pub(crate) mod aws_sdk;
 pub(crate) mod awskms;
 pub(crate) mod certificate;
 pub(crate) mod error;
@@ -27,6 +29,7 @@ pub(crate) mod pkcs11;
 pub(crate) mod public;
 pub(crate) mod read;
 pub(crate) mod rsa_oaep;
+pub(crate) mod secret;
 pub(crate) mod signing;
 pub(crate) mod wrapping;
 
@@ -40,6 +43,7 @@ pub use open::{
     recipient, removal_key_id,
 };
 pub use public::PublicKey;
+pub use secret::SecretRef;
 pub use signing::Signer;
 pub use wrapping::{
     DataKey, Identity, ParamValue, PublicHalf, Recipient, Stanza, StanzaKey, WrapContext,

@@ -18,14 +18,13 @@ use zeroize::Zeroizing;
 /// with a handful of certificates stays far below this.
 pub(crate) const MAX_FILE_BYTES: u64 = 1 << 20;
 
-/// Permission bits that let group or others read a file.
-const READABLE_BY_OTHERS: u32 = 0o044;
-
-/// A file's bytes (zeroized on drop), its permission bits, and why others could change it.
+/// A file's bytes (zeroized on drop), its permission bits, why others could change it, and why
+/// others could read it ([`crate::fs::TrustedFile::readers`]).
 pub(crate) struct FileBytes {
     pub(crate) bytes: Zeroizing<Vec<u8>>,
     pub(crate) mode: u32,
     pub(crate) exposure: Option<String>,
+    pub(crate) readers: Option<String>,
 }
 
 /// Reads `path` whole, refusing files over [`MAX_FILE_BYTES`].
@@ -41,6 +40,7 @@ pub(crate) fn read(path: &Path) -> Result<FileBytes, KeyError> {
         }
         _ => io_err(e),
     })?;
+    let readers = opened.readers().map_err(io_err)?;
     let file = opened.file;
     let meta = file.metadata().map_err(io_err)?;
     if !meta.is_file() {
@@ -67,6 +67,7 @@ pub(crate) fn read(path: &Path) -> Result<FileBytes, KeyError> {
         bytes,
         mode: meta.permissions().mode() & 0o7777,
         exposure: opened.exposure,
+        readers,
     })
 }
 
@@ -86,16 +87,18 @@ pub(crate) fn check_not_writable(
     }
 }
 
-/// Refuses a secret file that group or others may read, unless `allow_insecure`.
+/// Refuses a secret file that someone besides its owner may read (the one rule,
+/// [`crate::fs::TrustedFile::readers`]: a 0440 file of the process's group on a read-only mount,
+/// a Kubernetes Secret volume with `fsGroup`, is not refused), unless `allow_insecure`.
 pub(crate) fn check_secret_mode(
     path: &Path,
-    mode: u32,
+    contents: &FileBytes,
     allow_insecure: bool,
 ) -> Result<(), KeyError> {
-    if !allow_insecure && mode & READABLE_BY_OTHERS != 0 {
+    if !allow_insecure && contents.readers.is_some() {
         return Err(KeyError::InsecurePermissions {
             path: path.to_path_buf(),
-            mode,
+            mode: contents.mode,
         });
     }
     Ok(())
@@ -109,27 +112,9 @@ pub(crate) fn read_secret(
     options: &crate::keys::keyref::KeyOptions,
 ) -> Result<Zeroizing<Vec<u8>>, KeyError> {
     let contents = read(path)?;
-    check_secret_mode(path, contents.mode, options.allow_insecure_permissions)?;
+    check_secret_mode(path, &contents, options.allow_insecure_permissions)?;
     check_not_writable(path, &contents, options.allow_insecure_permissions)?;
     Ok(contents.bytes)
-}
-
-/// Reads a passphrase file: permission-checked like a key, one trailing `\n` or `\r\n` removed
-/// (what `echo pass > file` and editors add).
-pub(crate) fn read_password(
-    path: &Path,
-    allow_insecure: bool,
-) -> Result<Zeroizing<Vec<u8>>, KeyError> {
-    let file = read(path)?;
-    check_secret_mode(path, file.mode, allow_insecure)?;
-    let mut bytes = file.bytes;
-    if bytes.last() == Some(&b'\n') {
-        bytes.pop();
-        if bytes.last() == Some(&b'\r') {
-            bytes.pop();
-        }
-    }
-    Ok(bytes)
 }
 
 /// A [`KeyError::Parse`] for `path`.
@@ -152,6 +137,13 @@ pub(crate) fn in_file(path: &Path, err: KeyError) -> KeyError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A passphrase file as `file:PATH` reads it (the permission check and newline rule live in
+    /// `keys::secret`, over this module's reader).
+    fn read_password(path: &Path, allow_insecure: bool) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+        let source = crate::keys::secret::SecretRef::File(path.to_path_buf());
+        crate::keys::secret::resolve(&source, allow_insecure)
+    }
 
     fn write(dir: &Path, name: &str, bytes: &[u8], mode: u32) -> std::path::PathBuf {
         let path = dir.join(name);

@@ -10,11 +10,8 @@
 //! runtime (the facade owns its own).
 
 use std::net::IpAddr;
-use std::time::Duration;
 
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, Region};
+use aws_config::Region;
 use aws_sdk_kms::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{
@@ -23,15 +20,6 @@ use aws_sdk_kms::types::{
 use zeroize::Zeroizing;
 
 use super::{KmsError, KmsKeyRef};
-
-/// Connect timeout: a KMS endpoint answers the TCP handshake within milliseconds when reachable.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// One attempt of one request (KMS answers in tens of milliseconds; this bounds a hung connection).
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(20);
-/// One request including its retries and backoff.
-const OPERATION_TIMEOUT: Duration = Duration::from_secs(60);
-/// Attempts per request in the SDK's standard retry mode (the first one included).
-const MAX_ATTEMPTS: u32 = 4;
 
 /// What `GetPublicKey` says about a key.
 pub(crate) struct PublicKeyInfo {
@@ -63,15 +51,8 @@ impl KmsClient {
             .enable_all()
             .build()
             .map_err(|e| config_err(format!("cannot start the I/O runtime: {e}")))?;
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(CONNECT_TIMEOUT)
-                    .operation_attempt_timeout(ATTEMPT_TIMEOUT)
-                    .operation_timeout(OPERATION_TIMEOUT)
-                    .build(),
-            )
-            .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
+        // The timeouts and retry mode shared with Secrets Manager (`keys::aws_sdk`).
+        let mut loader = crate::keys::aws_sdk::loader();
         if let Some(region) = reference.arn_region() {
             loader = loader.region(Region::new(region.to_owned()));
         }

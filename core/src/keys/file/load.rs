@@ -4,7 +4,7 @@
 //!
 //! Signing keys and public keys: `PUBLIC KEY` (SPKI), `CERTIFICATE` (its public key), `PRIVATE KEY`
 //! (PKCS#8 v1/v2), `EC PRIVATE KEY` (SEC1; an `EC PARAMETERS` block before it is skipped),
-//! `ENCRYPTED PRIVATE KEY` (PBES2, passphrase from [`KeyOptions::password_file`]).
+//! `ENCRYPTED PRIVATE KEY` (PBES2, passphrase from [`KeyOptions::password`], a secret reference).
 //! Encryption keys (`docs/FORMAT.md` §8.8): a `PUBLIC KEY` or `PRIVATE KEY` whose algorithm is
 //! X25519 or rsaEncryption, or a KEK file of 64 hex digits. Every error names the file; a secret
 //! is refused when group or others may read its file, unless the caller allows it.
@@ -80,7 +80,7 @@ pub(crate) fn load(
             .map(KeyMaterial::Public)
             .map_err(|e| in_file(path, e)),
         label => {
-            read::check_secret_mode(path, contents.mode, options.allow_insecure_permissions)?;
+            read::check_secret_mode(path, &contents, options.allow_insecure_permissions)?;
             decode_private(path, label, &block.der, options).map(KeyMaterial::Private)
         }
     }
@@ -115,7 +115,7 @@ pub(crate) fn load_wrapping(path: &Path, options: &KeyOptions) -> Result<Wrappin
     }
     if !public {
         // A KEK or a private key: a secret.
-        read::check_secret_mode(path, contents.mode, options.allow_insecure_permissions)?;
+        read::check_secret_mode(path, &contents, options.allow_insecure_permissions)?;
     }
     if !public && !private {
         return KekWrapper::from_file_text(path, text).map(WrappingKey::Kek);
@@ -196,13 +196,14 @@ fn decode_private(
         "PRIVATE KEY" => PrivateKey::from_pkcs8_der(der),
         "EC PRIVATE KEY" => PrivateKey::from_sec1_der(der),
         _ => {
-            let Some(password_file) = &options.password_file else {
+            let Some(source) = &options.password else {
                 return Err(parse_err(
                     path,
-                    "the key is encrypted; give its passphrase in a password file",
+                    "the key is encrypted; give its passphrase (a password file, or a secret reference: docs/secrets.md)",
                 ));
             };
-            let password = read::read_password(password_file, options.allow_insecure_permissions)?;
+            let password =
+                crate::keys::secret::resolve(source, options.allow_insecure_permissions)?;
             PrivateKey::from_encrypted_pkcs8_der(der, &password)
         }
     };

@@ -1,71 +1,66 @@
-//! The user PIN: read from the `pin-source` file, or asked for on the terminal, and nothing else.
+//! The user PIN: from the `pin-source` secret reference (`file:`, `fd:`, `env:`, `awssm://`:
+//! [`crate::keys::secret`]), or asked for on the terminal, and nothing else.
 //!
-//! Guarantees: the PIN is held only in a zeroizing buffer ([`cryptoki::types::RawAuthPin`]) that
-//! goes straight to `C_Login`; it never appears in an error, `Debug` output or argv. A PIN file that
-//! group or others may read is refused (secrets live in files only their owner can read). Without a
-//! `pin-source` the PIN is asked for only when stdin is a terminal (no echo), so that unattended runs
-//! fail with a clear reason instead of hanging.
+//! Guarantees: the PIN is held only in zeroizing buffers, the last ([`cryptoki::types::RawAuthPin`])
+//! going straight to `C_Login`; it never appears in an error, `Debug` output or argv. A PIN file
+//! that someone besides its owner may read (the one rule of [`crate::fs::TrustedFile::readers`],
+//! which accepts a Kubernetes Secret volume as mounted) or that group or others could replace is
+//! refused. Without a `pin-source` the PIN is asked for only when stdin is a terminal (no echo), so
+//! that unattended runs fail with a clear reason instead of hanging.
 
 use super::error::ErrorKind;
 use super::uri::{PinSource, Pkcs11Uri};
+use crate::keys::error::KeyError;
+use crate::keys::secret::{self, SecretRef};
 use cryptoki::types::RawAuthPin;
-use std::io::Read;
-use std::os::unix::fs::MetadataExt;
-use std::path::Path;
 use zeroize::Zeroizing;
 
-/// Longest PIN file accepted (a PIN is a short line; anything bigger is the wrong file).
-const MAX_PIN_FILE: u64 = 1024;
+/// Longest PIN accepted (a PIN is a short line; anything bigger is the wrong file or secret).
+const MAX_PIN_BYTES: usize = 1024;
 
 /// Obtains the user PIN for `uri`'s token.
 pub(crate) fn obtain(uri: &Pkcs11Uri, token_label: &str) -> Result<RawAuthPin, ErrorKind> {
     let pin = match &uri.pin_source {
-        Some(PinSource::File(path)) => read_pin_file(path)?,
+        Some(source) => read_pin(source)?,
         None => prompt(token_label)?,
     };
     Ok(RawAuthPin::new(Box::new(pin.to_vec())))
 }
 
-/// Reads one line from a PIN file that only its owner can read.
-fn read_pin_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, ErrorKind> {
-    let fail = |reason: String| ErrorKind::Pin(format!("PIN file {}: {reason}", path.display()));
-    // The one rule for trust material: a FIFO is refused without blocking, a symlink only
-    // inside the file's own directory (a Kubernetes Secret volume's layout).
-    let mut file = crate::fs::open_trusted(path)
-        .map_err(|e| fail(format!("cannot open ({e})")))?
-        .file;
-    let meta = file.metadata().map_err(|e| fail(e.to_string()))?;
-    if !meta.is_file() {
-        return Err(fail("not a regular file".into()));
+/// Reads one line from the PIN's source.
+fn read_pin(source: &PinSource) -> Result<Zeroizing<Vec<u8>>, ErrorKind> {
+    let named = match source {
+        SecretRef::File(path) => format!("PIN file {}", path.display()),
+        other => format!("PIN from {other}"),
+    };
+    let fail = |reason: String| ErrorKind::Pin(format!("{named}: {reason}"));
+    if let SecretRef::File(path) = source {
+        // A PIN file others could replace is refused too (they would choose the PIN we send).
+        let opened =
+            crate::fs::open_trusted(path).map_err(|e| fail(format!("cannot open ({e})")))?;
+        if let Some(reason) = opened.exposure {
+            return Err(fail(format!("{reason}; chmod go-w it")));
+        }
     }
-    let mode = meta.mode() & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(fail(format!(
-            "permissions {mode:o} let others read the PIN; chmod 400 it"
-        )));
+    let pin = secret::resolve(source, false).map_err(|e| match e {
+        KeyError::InsecurePermissions { mode, .. } => fail(format!(
+            "permissions {mode:o} let others read the PIN; {}",
+            crate::fs::open::SECRET_MODE_FIX
+        )),
+        KeyError::Secret { reason, .. } => fail(reason),
+        KeyError::Parse { reason, .. } => fail(reason),
+        other => fail(other.to_string()),
+    })?;
+    if pin.len() > MAX_PIN_BYTES {
+        return Err(fail(format!("larger than {MAX_PIN_BYTES} bytes")));
     }
-    if meta.len() > MAX_PIN_FILE {
-        return Err(fail(format!("larger than {MAX_PIN_FILE} bytes")));
-    }
-    let mut buf = Zeroizing::new(Vec::with_capacity(meta.len() as usize));
-    file.by_ref()
-        .take(MAX_PIN_FILE + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| fail(format!("cannot read ({e})")))?;
-    let line = strip_newline(&buf);
-    if line.is_empty() {
+    if pin.is_empty() {
         return Err(fail("is empty".into()));
     }
-    if line.contains(&b'\n') {
+    if pin.contains(&b'\n') {
         return Err(fail("holds more than one line".into()));
     }
-    Ok(Zeroizing::new(line.to_vec()))
-}
-
-/// The PIN without one trailing LF or CRLF.
-fn strip_newline(buf: &[u8]) -> &[u8] {
-    let buf = buf.strip_suffix(b"\n").unwrap_or(buf);
-    buf.strip_suffix(b"\r").unwrap_or(buf)
+    Ok(pin)
 }
 
 /// Asks on the terminal (without echo), only if stdin is one.
@@ -73,7 +68,7 @@ fn prompt(token_label: &str) -> Result<Zeroizing<Vec<u8>>, ErrorKind> {
     use std::io::IsTerminal as _;
     if !std::io::stdin().is_terminal() {
         return Err(ErrorKind::Pin(
-            "the URI has no pin-source and stdin is not a terminal to ask for the PIN; add ?pin-source=file:/path/to/pin-file (a file only you can read)".into(),
+            "the URI has no pin-source and stdin is not a terminal to ask for the PIN; add ?pin-source=file:/path/to/pin-file (a file only you can read, or another secret reference: docs/secrets.md)".into(),
         ));
     }
     let pin = rpassword::prompt_password(format!("User PIN for PKCS#11 token {token_label:?}: "))
@@ -89,6 +84,11 @@ fn prompt(token_label: &str) -> Result<Zeroizing<Vec<u8>>, ErrorKind> {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+    use std::path::Path;
+
+    fn read_pin_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, ErrorKind> {
+        read_pin(&SecretRef::File(path.to_path_buf()))
+    }
 
     #[test]
     fn pin_files_are_checked_and_never_echoed() {

@@ -10,6 +10,7 @@
 //! Guarantees: a parsed [`Pkcs11Uri`] holds no secret, so its `Debug`/`Display` (the canonical text)
 //! may appear in errors and logs.
 
+use crate::keys::secret::reference::SecretRef;
 use std::fmt;
 use std::path::PathBuf;
 
@@ -66,12 +67,9 @@ impl WrapChoice {
     }
 }
 
-/// Where the user PIN comes from (`pin-source=`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PinSource {
-    /// A file holding the PIN (one line); refused if group or others can read it.
-    File(PathBuf),
-}
+/// Where the user PIN comes from (`pin-source=`): a secret reference (`file:/abs/path`, `fd:N`,
+/// `env:NAME`, `awssm://…`, percent-encoded inside the URI), `docs/secrets.md`.
+pub type PinSource = SecretRef;
 
 /// A parsed `pkcs11:` URI naming one object in one token.
 #[derive(Clone, PartialEq, Eq, Default)]
@@ -302,25 +300,21 @@ fn utf8(name: &str, bytes: Vec<u8>) -> Result<String, String> {
     String::from_utf8(bytes).map_err(|_| format!("{name}: the decoded value is not UTF-8"))
 }
 
-/// `file:/abs`, `file:///abs` or `/abs`.
+/// A secret reference (`file:` with an absolute path, `fd:N`, `env:NAME`, `awssm://…`), or a bare
+/// absolute path (the file form before secret references).
 fn pin_source(text: &str) -> Result<PinSource, String> {
-    let path = match text.strip_prefix("file:") {
-        Some(rest) => match rest.strip_prefix("//") {
-            Some(abs) if abs.starts_with('/') => abs,
-            Some(_) => return Err("pin-source: file URIs with a host are not supported".into()),
-            None => rest,
-        },
-        None if text.starts_with('/') => text,
-        None => {
-            return Err(format!(
-                "pin-source={text:?}: use file:/absolute/path/to/pin-file"
-            ))
-        }
-    };
-    if !path.starts_with('/') {
-        return Err("pin-source: the PIN file path must be absolute".into());
+    let hint = "use file:/absolute/path/to/pin-file, fd:N, env:NAME or awssm://SECRET-ID";
+    if text.starts_with('/') {
+        return Ok(SecretRef::File(PathBuf::from(text)));
     }
-    Ok(PinSource::File(PathBuf::from(path)))
+    let source = SecretRef::parse(text)
+        .map_err(|reason| format!("pin-source={text:?}: {reason}; {hint}"))?;
+    if let SecretRef::File(path) = &source {
+        if !path.is_absolute() {
+            return Err("pin-source: the PIN file path must be absolute".into());
+        }
+    }
+    Ok(source)
 }
 
 /// Percent-encodes everything but unreserved characters and the `extra` ones.
@@ -362,10 +356,10 @@ impl fmt::Display for Pkcs11Uri {
                 encode(p.to_string_lossy().as_bytes(), "/")
             ));
         }
-        if let Some(PinSource::File(p)) = &self.pin_source {
+        if let Some(source) = &self.pin_source {
             query.push(format!(
-                "pin-source=file:{}",
-                encode(p.to_string_lossy().as_bytes(), "/")
+                "pin-source={}",
+                encode(source.to_string().as_bytes(), "/:")
             ));
         }
         if let Some(w) = self.wrap {
