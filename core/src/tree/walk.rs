@@ -27,6 +27,7 @@ pub fn walk(root: &Path, options: &WalkOptions) -> Result<ModelTree, TreeError> 
         root: root.to_path_buf(),
         single_file,
         files,
+        remote: None,
     })
 }
 
@@ -40,11 +41,12 @@ enum Kind {
     Dir,
 }
 
-/// The ignore rules: user paths plus, when asked, the top-level git paths.
-struct Ignores(Vec<RelPath>);
+/// The ignore rules: user paths plus, when asked, the top-level git paths (shared with the
+/// listing of object-storage models, which must skip exactly what a walk skips).
+pub(crate) struct Ignores(Vec<RelPath>);
 
 impl Ignores {
-    fn new(options: &WalkOptions) -> Ignores {
+    pub(crate) fn new(options: &WalkOptions) -> Ignores {
         let mut paths = options.ignore.clone();
         if options.ignore_git_paths {
             // The constants are valid single components, so this never drops one.
@@ -53,7 +55,7 @@ impl Ignores {
         Ignores(paths)
     }
 
-    fn matches(&self, name: &RelPath) -> bool {
+    pub(crate) fn matches(&self, name: &RelPath) -> bool {
         self.0.iter().any(|prefix| name.starts_with(prefix))
     }
 }
