@@ -48,6 +48,8 @@ def request(method: str, url: str, body: bytes | None = None, headers: dict | No
 def azure(method: str, endpoint: str, path: str, query: dict, body: bytes = b"",
           headers: dict | None = None) -> bytes:
     headers = dict(headers or {})
+    if body:  # urllib would add a form Content-Type that the signature does not cover
+        headers["Content-Type"] = "application/octet-stream"
     headers["x-ms-date"] = formatdate(usegmt=True)
     headers["x-ms-version"] = "2021-08-06"
     length = str(len(body)) if body else ""

@@ -125,6 +125,12 @@ def make_proxy(upstream: int, log_path: str | None, faults: list[str]):
             pass
 
         def forward(self) -> None:
+            try:
+                self.relay()
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the client gave up (a failed run): nothing to tell
+
+        def relay(self) -> None:
             ranged = self.command == "GET" and "Range" in self.headers
             with lock:
                 if log is not None:

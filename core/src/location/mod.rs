@@ -15,6 +15,8 @@
 //! the scheme back from its bytes. Nothing else of the path API changes.
 
 #[cfg(feature = "storage")]
+mod gcs;
+#[cfg(feature = "storage")]
 mod remote;
 
 use crate::tree::{self, ModelTree, TreeError, WalkOptions};

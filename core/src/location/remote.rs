@@ -14,7 +14,9 @@
 //! runtime itself, so a caller that is already inside another runtime (a server) cannot deadlock
 //! or panic here.
 
+use super::gcs::JsonClient;
 use super::{check_key, ObjectUrl, Store};
+use bytes::Bytes;
 use crate::tree::{
     Ignores, ModelFile, ModelTree, RelPath, RemoteReadError, RemoteReader, TreeError, WalkOptions,
 };
@@ -61,6 +63,148 @@ fn run<T: Send + 'static>(future: impl Future<Output = T> + Send + 'static) -> R
         .map_err(|_| "the storage runtime stopped".to_owned())
 }
 
+/// A listed object: its full key, size, and the version the run pins (ETag, or a GCS generation).
+#[derive(Debug, Clone)]
+pub(super) struct Listed {
+    pub key: String,
+    pub size: u64,
+    pub version: Option<String>,
+}
+
+/// How a request to a store failed, in the terms the operations need.
+#[derive(Debug)]
+pub(super) enum Failure {
+    /// No such bucket or object.
+    NotFound,
+    /// The credentials were refused or lack the permission; the store's message.
+    Denied(String),
+    /// The object is no longer the pinned version (412 Precondition Failed, or another version served).
+    Changed,
+    /// A create-only write met an existing object.
+    Exists,
+    /// Anything else, after the client's retries; the store's message.
+    Other(String),
+}
+
+impl Failure {
+    fn describe(&self) -> String {
+        match self {
+            Failure::NotFound => "not found (no such bucket or object)".to_owned(),
+            Failure::Denied(message) => format!("access denied: {message}"),
+            Failure::Changed => "changed while it was being read".to_owned(),
+            Failure::Exists => "already exists".to_owned(),
+            Failure::Other(message) => message.clone(),
+        }
+    }
+}
+
+impl From<object_store::Error> for Failure {
+    fn from(error: object_store::Error) -> Failure {
+        match error {
+            object_store::Error::NotFound { .. } => Failure::NotFound,
+            object_store::Error::Precondition { .. } => Failure::Changed,
+            object_store::Error::AlreadyExists { .. } => Failure::Exists,
+            e @ (object_store::Error::PermissionDenied { .. }
+            | object_store::Error::Unauthenticated { .. }) => Failure::Denied(e.to_string()),
+            other => Failure::Other(other.to_string()),
+        }
+    }
+}
+
+/// One bucket's client: `object_store` for S3 and Azure Blob, the JSON API for GCS (see `gcs`).
+#[derive(Debug, Clone)]
+enum Client {
+    Store(Arc<dyn ObjectStore>),
+    Gcs(Arc<JsonClient>),
+}
+
+impl Client {
+    async fn list(&self, prefix: Option<String>) -> Result<Vec<Listed>, Failure> {
+        match self {
+            Client::Gcs(gcs) => gcs.list(prefix).await,
+            Client::Store(store) => {
+                let prefix = prefix.map(|p| KeyPath::from(p.as_str()));
+                let metas: Vec<_> = store.list(prefix.as_ref()).try_collect().await?;
+                Ok(metas
+                    .into_iter()
+                    .map(|meta| Listed {
+                        key: meta.location.to_string(),
+                        size: meta.size,
+                        version: meta.e_tag,
+                    })
+                    .collect())
+            }
+        }
+    }
+
+    async fn head(&self, key: &str) -> Result<Listed, Failure> {
+        match self {
+            Client::Gcs(gcs) => gcs.head(key).await,
+            Client::Store(store) => {
+                let meta = store.head(&KeyPath::from(key)).await?;
+                Ok(Listed {
+                    key: key.to_owned(),
+                    size: meta.size,
+                    version: meta.e_tag,
+                })
+            }
+        }
+    }
+
+    /// The bytes `range` of `key` (all for `None`), of version `version` only (`If-Match`, and
+    /// the served version compared, for stores that ignore the condition).
+    async fn get(
+        &self,
+        key: &str,
+        range: Option<Range<u64>>,
+        version: Option<&str>,
+    ) -> Result<Bytes, Failure> {
+        match self {
+            Client::Gcs(gcs) => gcs.get(key, range, version).await,
+            Client::Store(store) => {
+                let mut options = GetOptions::default();
+                options.range = range.map(GetRange::Bounded);
+                options.if_match = version.map(str::to_owned);
+                let result = store.get_opts(&KeyPath::from(key), options).await?;
+                if let (Some(pinned), Some(served)) = (version, &result.meta.e_tag) {
+                    if bare_e_tag(pinned) != bare_e_tag(served) {
+                        return Err(Failure::Changed);
+                    }
+                }
+                Ok(result.bytes().await?)
+            }
+        }
+    }
+
+    /// Writes `bytes` as `key` in one request; create-only unless `replace`.
+    async fn put(&self, key: &str, bytes: Bytes, replace: bool) -> Result<(), Failure> {
+        match self {
+            Client::Gcs(gcs) => gcs.put(key, bytes, replace).await,
+            Client::Store(store) => {
+                let key = KeyPath::from(key);
+                // A head first: not every S3-compatible store honours a conditional create.
+                if !replace {
+                    match store.head(&key).await {
+                        Ok(_) => return Err(Failure::Exists),
+                        Err(object_store::Error::NotFound { .. }) => {}
+                        Err(other) => return Err(other.into()),
+                    }
+                }
+                let mut options = PutOptions::default();
+                options.mode = PutMode::Overwrite;
+                store.put_opts(&key, bytes.into(), options).await?;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// An ETag without its quotes: listings and responses of one store may quote it differently
+/// (Azure Blob lists `0x8D…` and answers `"0x8D…"`).
+fn bare_e_tag(e_tag: &str) -> &str {
+    e_tag.trim_start_matches("W/").trim_matches('"')
+}
+
 /// The client for `url`'s bucket, configured from the store's standard environment only:
 /// - S3: `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN`, web identity
 ///   (`AWS_WEB_IDENTITY_TOKEN_FILE`, `AWS_ROLE_ARN`), container and instance credentials;
@@ -71,8 +215,7 @@ fn run<T: Send + 'static>(future: impl Future<Output = T> + Send + 'static) -> R
 ///   identity (`AZURE_CLIENT_ID`, `AZURE_TENANT_ID`, `AZURE_FEDERATED_TOKEN_FILE`);
 ///   `AZURE_STORAGE_CONNECTION_STRING` (Azurite's connection settings: `BlobEndpoint`,
 ///   `AccountName`, `AccountKey`) or `AZURE_STORAGE_USE_EMULATOR=true`.
-fn open_store(url: &ObjectUrl) -> Result<Arc<dyn ObjectStore>, TreeError> {
-    let refused = |e: object_store::Error| storage_error(&url.to_string(), &e);
+fn open_client(url: &ObjectUrl) -> Result<Client, Failure> {
     let store: Arc<dyn ObjectStore> = match url.store {
         Store::S3 => {
             let mut builder =
@@ -80,34 +223,17 @@ fn open_store(url: &ObjectUrl) -> Result<Arc<dyn ObjectStore>, TreeError> {
             if env_is_http(&["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_ENDPOINT"]) {
                 builder = builder.with_allow_http(true);
             }
-            Arc::new(builder.build().map_err(refused)?)
+            Arc::new(builder.build()?)
         }
         Store::Gcs => {
-            let mut builder = object_store::gcp::GoogleCloudStorageBuilder::from_env()
-                .with_bucket_name(&url.bucket);
-            if let Ok(host) = std::env::var("STORAGE_EMULATOR_HOST") {
-                let base = if host.contains("://") {
-                    host
-                } else {
-                    format!("http://{host}")
-                };
-                builder = builder
-                    .with_client_options(
-                        object_store::ClientOptions::new().with_allow_http(base.starts_with("http:")),
-                    )
-                    .with_base_url(base.trim_end_matches('/'))
-                    .with_skip_signature(true);
-            }
-            Arc::new(builder.build().map_err(refused)?)
+            let client = JsonClient::new(&url.bucket).map_err(Failure::Other)?;
+            return Ok(Client::Gcs(Arc::new(client)));
         }
         Store::Azure => {
             let mut builder = object_store::azure::MicrosoftAzureBuilder::from_env()
                 .with_container_name(&url.bucket);
             if let Ok(settings) = std::env::var("AZURE_STORAGE_CONNECTION_STRING") {
-                for (key, value) in settings
-                    .split(';')
-                    .filter_map(|pair| pair.split_once('='))
-                {
+                for (key, value) in settings.split(';').filter_map(|pair| pair.split_once('=')) {
                     builder = match key {
                         "AccountName" => builder.with_account(value),
                         "AccountKey" => builder.with_access_key(value),
@@ -118,10 +244,10 @@ fn open_store(url: &ObjectUrl) -> Result<Arc<dyn ObjectStore>, TreeError> {
                     };
                 }
             }
-            Arc::new(builder.build().map_err(refused)?)
+            Arc::new(builder.build()?)
         }
     };
-    Ok(store)
+    Ok(Client::Store(store))
 }
 
 fn env_is_http(names: &[&str]) -> bool {
@@ -131,22 +257,23 @@ fn env_is_http(names: &[&str]) -> bool {
         .is_some_and(|endpoint| endpoint.starts_with("http://"))
 }
 
-/// The store's error in the user's terms, naming `location`.
-fn storage_error(location: &str, error: &object_store::Error) -> TreeError {
+/// `failure` as the error of `location`.
+fn storage_error(location: &str, failure: &Failure) -> TreeError {
     TreeError::Storage {
         location: location.to_owned(),
-        reason: describe(error),
+        reason: failure.describe(),
     }
 }
 
-fn describe(error: &object_store::Error) -> String {
-    match error {
-        object_store::Error::NotFound { .. } => "not found (no such bucket or object)".to_owned(),
-        object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. } => {
-            format!("access denied: {error}")
-        }
-        _ => error.to_string(),
-    }
+/// Runs `future` on the storage runtime; its failure (or the runtime's) as an error of `location`.
+fn run_at<T: Send + 'static>(
+    location: &str,
+    future: impl Future<Output = Result<T, Failure>> + Send + 'static,
+) -> Result<T, TreeError> {
+    run(future)
+        .map_err(Failure::Other)
+        .and_then(|result| result)
+        .map_err(|failure| storage_error(location, &failure))
 }
 
 /// Lists `url` into a model tree: a prefix is a directory (names relative to it, the walk's
@@ -154,46 +281,39 @@ fn describe(error: &object_store::Error) -> String {
 /// itself an object is a single-file model named `"."`.
 pub(super) fn list(url: &ObjectUrl, options: &WalkOptions) -> Result<ModelTree, TreeError> {
     let location = url.to_string();
-    let store = open_store(url)?;
-    let prefix = (!url.prefix.is_empty()).then(|| KeyPath::from(url.prefix.as_str()));
-    let listing = {
-        let store = Arc::clone(&store);
-        let prefix = prefix.clone();
-        run(async move { store.list(prefix.as_ref()).try_collect::<Vec<_>>().await })
+    let client = open_client(url).map_err(|f| storage_error(&location, &f))?;
+    let prefix = (!url.prefix.is_empty()).then(|| url.prefix.clone());
+    let listed = {
+        let (client, prefix) = (client.clone(), prefix.clone());
+        run_at(&location, async move { client.list(prefix).await })?
     };
-    let listed = listing
-        .map_err(|reason| storage_failed(&location, reason))?
-        .map_err(|e| storage_error(&location, &e))?;
-    let ignores = Ignores::new(options);
-    let mut files = Vec::new();
-    let mut pinned = HashMap::new();
     let single_file = listed.is_empty();
-    let listed = if single_file {
-        let Some(key) = prefix else {
+    let listed = match (single_file, prefix) {
+        (false, _) => listed,
+        (true, None) => {
             return Err(TreeError::Storage {
                 location,
                 reason: "the bucket holds no object".to_owned(),
-            });
-        };
-        let store = Arc::clone(&store);
-        let meta = run(async move { store.head(&key).await })
-            .map_err(|reason| storage_failed(&location, reason))?
-            .map_err(|e| storage_error(&location, &e))?;
-        vec![meta]
-    } else {
-        listed
+            })
+        }
+        (true, Some(key)) => {
+            let client = client.clone();
+            vec![run_at(&location, async move { client.head(&key).await })?]
+        }
     };
-    for meta in listed {
-        let key = meta.location.as_ref();
+    let ignores = Ignores::new(options);
+    let mut files = Vec::new();
+    let mut pinned = HashMap::new();
+    for object in listed {
         let name = if single_file {
             RelPath::root()
         } else {
-            let below = match &url.prefix {
-                p if p.is_empty() => Some(key),
-                p => key.strip_prefix(p.as_str()).and_then(|k| k.strip_prefix('/')),
+            let below = match url.prefix.as_str() {
+                "" => Some(object.key.as_str()),
+                p => object.key.strip_prefix(p).and_then(|k| k.strip_prefix('/')),
             };
-            let Some(below) = below.filter(|b| !b.is_empty()) else {
-                continue; // the prefix's own "directory marker" object
+            let Some(below) = below.filter(|b| !b.is_empty() && !b.ends_with('/')) else {
+                continue; // a "directory marker" object, which holds no model bytes
             };
             check_key(below).map_err(|reason| TreeError::InvalidName {
                 name: below.to_owned(),
@@ -209,57 +329,35 @@ pub(super) fn list(url: &ObjectUrl, options: &WalkOptions) -> Result<ModelTree, 
         } else {
             url.child(name.as_str())
         };
-        pinned.insert(
-            name.as_str().to_owned(),
-            Pinned {
-                key: meta.location.clone(),
-                e_tag: meta.e_tag.clone(),
-                len: meta.size,
-            },
-        );
         files.push(ModelFile {
-            name,
+            name: name.clone(),
             path: PathBuf::from(path),
-            len: meta.size,
+            len: object.size,
             stamp: Default::default(),
             via_symlink: false,
         });
+        pinned.insert(name.as_str().to_owned(), object);
     }
     files.sort_unstable_by(|a, b| a.name.cmp(&b.name));
     Ok(ModelTree {
         root: PathBuf::from(location),
         single_file,
         files,
-        remote: Some(Arc::new(ObjectReader::new(store, pinned))),
+        remote: Some(Arc::new(ObjectReader::new(client, pinned))),
     })
-}
-
-fn storage_failed(location: &str, reason: String) -> TreeError {
-    TreeError::Storage {
-        location: location.to_owned(),
-        reason,
-    }
-}
-
-/// One listed object: its key, and the version and size the whole run reads.
-#[derive(Debug)]
-struct Pinned {
-    key: KeyPath,
-    e_tag: Option<String>,
-    len: u64,
 }
 
 /// Reads the listed objects of one model by ranged GETs (see the module doc).
 #[derive(Debug)]
 struct ObjectReader {
-    store: Arc<dyn ObjectStore>,
-    objects: HashMap<String, Pinned>,
+    client: Client,
+    objects: HashMap<String, Listed>,
     chunk: u64,
     concurrency: usize,
 }
 
 impl ObjectReader {
-    fn new(store: Arc<dyn ObjectStore>, objects: HashMap<String, Pinned>) -> ObjectReader {
+    fn new(client: Client, objects: HashMap<String, Listed>) -> ObjectReader {
         let chunk = env_number("MODELSEAL_STORAGE_CHUNK_MIB").map_or(DEFAULT_CHUNK, |mib| mib << 20);
         let concurrency = env_number("MODELSEAL_STORAGE_CONCURRENCY")
             .and_then(|n| usize::try_from(n).ok())
@@ -270,7 +368,7 @@ impl ObjectReader {
         let chunk = chunk.clamp(1 << 16, per_thread);
         let fits = usize::try_from(per_thread / chunk).unwrap_or(usize::MAX);
         ObjectReader {
-            store,
+            client,
             objects,
             chunk,
             concurrency: concurrency.clamp(1, fits.max(1)),
@@ -291,10 +389,10 @@ impl RemoteReader for ObjectReader {
         end: u64,
         sink: &mut dyn FnMut(&[u8]),
     ) -> Result<(), RemoteReadError> {
-        let Some(pinned) = self.objects.get(file.name.as_str()) else {
+        let Some(object) = self.objects.get(file.name.as_str()) else {
             return Err(RemoteReadError::Failed("not a listed object".to_owned()));
         };
-        if end > pinned.len || start > end {
+        if end > object.size || start > end {
             return Err(RemoteReadError::Changed);
         }
         let ranges: Vec<Range<u64>> = (start..end)
@@ -303,15 +401,14 @@ impl RemoteReader for ObjectReader {
             .collect();
         // One bounded channel: at most `concurrency` ranges fetched ahead plus one waiting.
         let (tx, mut rx) = tokio::sync::mpsc::channel(1);
-        let store = Arc::clone(&self.store);
-        let key = pinned.key.clone();
-        let e_tag = pinned.e_tag.clone();
+        let client = self.client.clone();
+        let object = object.clone();
         let concurrency = self.concurrency;
         runtime()
             .map_err(RemoteReadError::Failed)?
             .spawn(async move {
                 let mut fetches = futures_util::stream::iter(ranges)
-                    .map(|range| fetch(Arc::clone(&store), key.clone(), e_tag.clone(), range))
+                    .map(|range| fetch(client.clone(), object.clone(), range))
                     .buffered(concurrency);
                 while let Some(item) = fetches.next().await {
                     let failed = item.is_err();
@@ -323,8 +420,7 @@ impl RemoteReader for ObjectReader {
         let mut read = start;
         while let Some(item) = rx.blocking_recv() {
             let bytes = item?;
-            let bytes = bytes.as_ref();
-            sink(bytes);
+            sink(&bytes);
             read += bytes.len() as u64;
         }
         if read != end {
@@ -336,54 +432,37 @@ impl RemoteReader for ObjectReader {
     }
 }
 
-/// One ranged GET pinned to `e_tag`; a response of another version or length is `Changed`.
-async fn fetch(
-    store: Arc<dyn ObjectStore>,
-    key: KeyPath,
-    e_tag: Option<String>,
-    range: Range<u64>,
-) -> Result<impl AsRef<[u8]> + Send, RemoteReadError> {
+/// One ranged GET of the pinned version; a response of another version or length is `Changed`.
+async fn fetch(client: Client, object: Listed, range: Range<u64>) -> Result<Bytes, RemoteReadError> {
     let want = range.end - range.start;
-    let mut options = GetOptions::default();
-    options.range = Some(GetRange::Bounded(range));
-    options.if_match = e_tag.clone();
-    let result = store.get_opts(&key, options).await.map_err(read_error)?;
-    if e_tag.is_some() && result.meta.e_tag.is_some() && result.meta.e_tag != e_tag {
-        return Err(RemoteReadError::Changed);
-    }
-    let bytes = result.bytes().await.map_err(read_error)?;
+    let bytes = client
+        .get(&object.key, Some(range), object.version.as_deref())
+        .await
+        .map_err(|failure| match failure {
+            // Listed, then gone or of another version: replaced (or deleted) during the run.
+            Failure::NotFound | Failure::Changed => RemoteReadError::Changed,
+            other => RemoteReadError::Failed(other.describe()),
+        })?;
     if bytes.len() as u64 != want {
         return Err(RemoteReadError::Changed);
     }
     Ok(bytes)
 }
 
-fn read_error(error: object_store::Error) -> RemoteReadError {
-    match error {
-        // Listed, then gone or of another version: replaced (or deleted) during the run.
-        object_store::Error::Precondition { .. } | object_store::Error::NotFound { .. } => {
-            RemoteReadError::Changed
-        }
-        other => RemoteReadError::Failed(describe(&other)),
-    }
-}
-
 /// Reads the whole object `url` names, refusing one larger than `limit` bytes.
 pub(super) fn read_object(url: &ObjectUrl, limit: u64) -> io::Result<Vec<u8>> {
-    let store = open_store(url).map_err(io::Error::other)?;
-    let key = KeyPath::from(url.prefix.as_str());
+    let client = open_client(url).map_err(io_error)?;
+    let key = url.prefix.clone();
     let read = run(async move {
-        let meta = store.head(&key).await?;
-        if meta.size > limit {
-            return Ok(Err(meta.size));
+        let object = client.head(&key).await?;
+        if object.size > limit {
+            return Ok(Err(object.size));
         }
-        let mut options = GetOptions::default();
-        options.if_match = meta.e_tag;
-        let bytes = store.get_opts(&key, options).await?.bytes().await?;
+        let bytes = client.get(&key, None, object.version.as_deref()).await?;
         Ok(Ok(bytes.to_vec()))
     })
     .map_err(io::Error::other)?
-    .map_err(|e: object_store::Error| io_error(&e))?;
+    .map_err(io_error)?;
     read.map_err(|size| {
         io::Error::new(
             io::ErrorKind::InvalidData,
@@ -396,32 +475,19 @@ pub(super) fn read_object(url: &ObjectUrl, limit: u64) -> io::Result<Vec<u8>> {
 /// the whole new one); an existing object is refused unless `replace`, as
 /// [`io::ErrorKind::AlreadyExists`].
 pub(super) fn write_object(url: &ObjectUrl, bytes: Vec<u8>, replace: bool) -> io::Result<()> {
-    let store = open_store(url).map_err(io::Error::other)?;
-    let key = KeyPath::from(url.prefix.as_str());
-    run(async move {
-        if !replace {
-            match store.head(&key).await {
-                Ok(_) => return Ok(Err(())),
-                Err(object_store::Error::NotFound { .. }) => {}
-                Err(other) => return Err(other),
-            }
-        }
-        let mut options = PutOptions::default();
-        options.mode = PutMode::Overwrite;
-        store.put_opts(&key, bytes.into(), options).await.map(|_| Ok(()))
-    })
-    .map_err(io::Error::other)?
-    .map_err(|e| io_error(&e))?
-    .map_err(|()| io::Error::from(io::ErrorKind::AlreadyExists))
+    let client = open_client(url).map_err(io_error)?;
+    let key = url.prefix.clone();
+    run(async move { client.put(&key, Bytes::from(bytes), replace).await })
+        .map_err(io::Error::other)?
+        .map_err(io_error)
 }
 
-fn io_error(error: &object_store::Error) -> io::Error {
-    let kind = match error {
-        object_store::Error::NotFound { .. } => io::ErrorKind::NotFound,
-        object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. } => {
-            io::ErrorKind::PermissionDenied
-        }
+fn io_error(failure: Failure) -> io::Error {
+    let kind = match failure {
+        Failure::NotFound => io::ErrorKind::NotFound,
+        Failure::Denied(_) => io::ErrorKind::PermissionDenied,
+        Failure::Exists => io::ErrorKind::AlreadyExists,
         _ => io::ErrorKind::Other,
     };
-    io::Error::new(kind, describe(error))
+    io::Error::new(kind, failure.describe())
 }
