@@ -14,9 +14,11 @@ The emulators are the real servers the project installs (scripts/setup.sh):
 The proxy in front of them is ours and small on purpose:
   --request-log FILE  appends one line per request, "<METHOD> <path>[?query] [range=<Range>]",
                       so a test counts the LISTs and ranged GETs an operation made;
-  --faults LIST       a comma-separated list (503, 500, drop) applied in order to the first ranged
-                      GETs: 503 answers S3's SlowDown, 500 an internal error, drop closes the
-                      connection without an answer. Requests after the list reach the emulator.
+  --faults LIST       a comma-separated list (503, 500, drop, replace) applied in order to the first
+                      ranged GETs: 503 answers S3's SlowDown, 500 an internal error, drop closes
+                      the connection without an answer; replace (S3 only, through boto3)
+                      overwrites the object with other bytes, then forwards the GET, as a
+                      writer racing the reader would. Requests after the list reach the emulator.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -152,6 +155,14 @@ def make_proxy(upstream: int, log_path: str | None, faults: list[str]):
                 self.end_headers()
                 self.wfile.write(text)
                 return
+            if fault == "replace":
+                import boto3
+
+                bucket, key = urllib.parse.unquote(self.path.split("?")[0]).lstrip("/").split("/", 1)
+                boto3.client(
+                    "s3", endpoint_url=f"http://127.0.0.1:{upstream}", region_name="us-east-1",
+                    aws_access_key_id="testing", aws_secret_access_key="testing",
+                ).put_object(Bucket=bucket, Key=key, Body=b"replaced mid-run")
             conn = http.client.HTTPConnection("127.0.0.1", upstream, timeout=300)
             headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
             conn.request(self.command, self.path, body=body, headers=headers)

@@ -274,8 +274,22 @@ fn round_trip(store: Store) {
     e.ok(&["sign", &t.url, "--key", s(&t.key), "-o", s(&bucket_sig)]);
     e.ok(&["sign", s(&t.local), "--key", s(&t.key), "-o", s(&local_sig)]);
     assert_eq!(statement(&bucket_sig), statement(&local_sig), "{store:?}");
-    e.ok(&["verify", s(&t.local), "--signature", s(&bucket_sig), "--key", pubkey]);
-    e.ok(&["verify", &t.url, "--signature", s(&local_sig), "--key", pubkey]);
+    e.ok(&[
+        "verify",
+        s(&t.local),
+        "--signature",
+        s(&bucket_sig),
+        "--key",
+        pubkey,
+    ]);
+    e.ok(&[
+        "verify",
+        &t.url,
+        "--signature",
+        s(&local_sig),
+        "--key",
+        pubkey,
+    ]);
 
     // The default signature path of a bucket model is beside it, in the bucket.
     e.ok(&["sign", &t.url, "--key", s(&t.key)]);
@@ -283,7 +297,11 @@ fn round_trip(store: Store) {
     e.ok(&["verify", &t.url, "--signature", &in_bucket, "--key", pubkey]);
     let again = e.modelseal(&["sign", &t.url, "--key", s(&t.key)]);
     assert_eq!(again.status.code(), Some(2), "{}", stderr(&again));
-    assert!(stderr(&again).contains("already exists"), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("already exists"),
+        "{}",
+        stderr(&again)
+    );
 }
 
 #[test]
@@ -308,7 +326,16 @@ fn s3_tampering_fails_verification_naming_the_object() {
     let e = &t.emulator;
     let sig = t.dir.path().join("llm.sig");
     e.ok(&["sign", &t.url, "--key", s(&t.key), "-o", s(&sig)]);
-    let verify = || e.modelseal(&["verify", &t.url, "--signature", s(&sig), "--key", s(&t.public)]);
+    let verify = || {
+        e.modelseal(&[
+            "verify",
+            &t.url,
+            "--signature",
+            s(&sig),
+            "--key",
+            s(&t.public),
+        ])
+    };
 
     let changed = t.dir.path().join("changed");
     std::fs::write(&changed, b"{\"layers\": 3}").unwrap();
@@ -316,8 +343,20 @@ fn s3_tampering_fails_verification_naming_the_object() {
     let out = verify();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("sub/config.json"), "{}", stderr(&out));
-    e.admin(&["put", "models", "prod/llm/sub/config.json", s(&t.local.join("sub/config.json"))]);
-    e.ok(&["verify", &t.url, "--signature", s(&sig), "--key", s(&t.public)]);
+    e.admin(&[
+        "put",
+        "models",
+        "prod/llm/sub/config.json",
+        s(&t.local.join("sub/config.json")),
+    ]);
+    e.ok(&[
+        "verify",
+        &t.url,
+        "--signature",
+        s(&sig),
+        "--key",
+        s(&t.public),
+    ]);
 
     e.admin(&["put", "models", "prod/llm/extra.bin", s(&changed)]);
     let out = verify();
@@ -335,11 +374,20 @@ fn s3_tampering_fails_verification_naming_the_object() {
 #[test]
 fn s3_missing_bucket_is_an_input_error() {
     let t = setup(Store::S3, "");
-    let out = t
-        .emulator
-        .modelseal(&["sign", "s3://no-such-bucket/m", "--key", s(&t.key), "-o", s(&t.dir.path().join("x.sig"))]);
+    let out = t.emulator.modelseal(&[
+        "sign",
+        "s3://no-such-bucket/m",
+        "--key",
+        s(&t.key),
+        "-o",
+        s(&t.dir.path().join("x.sig")),
+    ]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("s3://no-such-bucket/m"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("s3://no-such-bucket/m"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// 503 SlowDown, 500 and a dropped connection on the first ranged GETs are retried: signing
@@ -353,8 +401,17 @@ fn s3_throttling_errors_and_dropped_connections_are_retried() {
     e.ok(&["sign", &t.url, "--key", s(&t.key), "-o", s(&sig)]);
     e.ok(&["sign", s(&t.local), "--key", s(&t.key), "-o", s(&local_sig)]);
     assert_eq!(statement(&sig), statement(&local_sig));
-    let gets = e.requests().iter().filter(|r| r.contains(" range=")).count();
-    assert_eq!(gets, 3 + 3, "three objects, three faults: {:?}", e.requests());
+    let gets = e
+        .requests()
+        .iter()
+        .filter(|r| r.contains(" range="))
+        .count();
+    assert_eq!(
+        gets,
+        3 + 3,
+        "three objects, three faults: {:?}",
+        e.requests()
+    );
 }
 
 /// One LIST for a model of fewer than 1,000 objects and one GET per range (64 KiB chunks here:
@@ -373,7 +430,10 @@ fn s3_request_count_is_one_list_and_one_get_per_range() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let requests: Vec<String> = e.requests().split_off(before);
-    let lists = requests.iter().filter(|r| r.contains("list-type=2")).count();
+    let lists = requests
+        .iter()
+        .filter(|r| r.contains("list-type=2"))
+        .count();
     let gets = requests.iter().filter(|r| r.contains(" range=")).count();
     assert_eq!((lists, gets), (1, 3), "{requests:?}");
     assert_eq!(requests.len(), 4, "{requests:?}");
@@ -387,7 +447,15 @@ fn model_signing_verifies_the_local_copy_of_a_bucket_signed_model() {
     t.emulator
         .ok(&["sign", &t.url, "--key", s(&t.key), "-o", s(&sig)]);
     let out = Command::new(python().parent().unwrap().join("model_signing"))
-        .args(["verify", "key", s(&t.local), "--signature", s(&sig), "--public_key", s(&t.public)])
+        .args([
+            "verify",
+            "key",
+            s(&t.local),
+            "--signature",
+            s(&sig),
+            "--public_key",
+            s(&t.public),
+        ])
         .output()
         .unwrap();
     assert!(
@@ -396,4 +464,52 @@ fn model_signing_verifies_the_local_copy_of_a_bucket_signed_model() {
         String::from_utf8_lossy(&out.stdout),
         stderr(&out)
     );
+}
+
+/// An object replaced between the listing and its read (the proxy overwrites it just before the
+/// first ranged GET) fails signing naming the object: the GETs are pinned to the listed ETag.
+#[test]
+fn s3_object_replaced_mid_run_is_an_error_naming_it() {
+    let t = setup(Store::S3, "replace");
+    let sig = t.dir.path().join("llm.sig");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_modelseal"));
+    let out = t
+        .emulator
+        .env(&mut cmd)
+        .env("RAYON_NUM_THREADS", "1")
+        .args(["sign", &t.url, "--key", s(&t.key), "-o", s(&sig)])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("changed while it was being hashed"), "{err}");
+    assert!(err.contains("s3://models/prod/llm/"), "{err}");
+    assert!(!sig.exists(), "no signature over a replaced object");
+}
+
+/// Azurite refuses a wrong account key: an input error (exit 2) saying access was denied,
+/// without the key in the message.
+#[test]
+fn azure_wrong_credentials_are_access_denied_without_the_key() {
+    let t = setup(Store::Azure, "");
+    let wrong = "d3JvbmcgYWNjb3VudCBrZXkgZm9yIHRoZSB0ZXN0cw==";
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_modelseal"));
+    let out = t
+        .emulator
+        .env(&mut cmd)
+        .env(
+            "AZURE_STORAGE_CONNECTION_STRING",
+            format!(
+                "AccountName=devstoreaccount1;AccountKey={wrong};BlobEndpoint={}/devstoreaccount1",
+                t.emulator.endpoint()
+            ),
+        )
+        .args(["digest", &t.url])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("az://models/prod/llm"), "{err}");
+    assert!(err.contains("access denied"), "{err}");
+    assert!(!err.contains(wrong) && !err.contains(AZURITE_KEY), "{err}");
 }

@@ -433,7 +433,11 @@ fn write_signature(path: &Path, bundle: &Bundle, mode: OutputMode) -> Result<(),
     let remote = match mode {
         // Claims files are appended under a lock, which object storage cannot take.
         OutputMode::Append => None,
-        _ => crate::location::write_object(path, line.clone().into_bytes(), mode == OutputMode::Replace),
+        _ => crate::location::write_object(
+            path,
+            line.clone().into_bytes(),
+            mode == OutputMode::Replace,
+        ),
     };
     let written = match (remote, mode) {
         (Some(written), _) => written,
@@ -444,13 +448,13 @@ fn write_signature(path: &Path, bundle: &Bundle, mode: OutputMode) -> Result<(),
             )))
         }
         (None, mode) => match mode {
-        OutputMode::CreateNew => {
-            atomic::write_atomic(path, line.as_bytes(), atomic::MODE_PUBLIC, false)
-        }
-        OutputMode::Replace => {
-            atomic::write_atomic(path, line.as_bytes(), atomic::MODE_PUBLIC, true)
-        }
-        OutputMode::Append => append::append_locked(path, line.as_bytes(), atomic::MODE_PUBLIC),
+            OutputMode::CreateNew => {
+                atomic::write_atomic(path, line.as_bytes(), atomic::MODE_PUBLIC, false)
+            }
+            OutputMode::Replace => {
+                atomic::write_atomic(path, line.as_bytes(), atomic::MODE_PUBLIC, true)
+            }
+            OutputMode::Append => append::append_locked(path, line.as_bytes(), atomic::MODE_PUBLIC),
         },
     };
     written.map_err(|source| match source.kind() {

@@ -40,7 +40,10 @@ pub(super) fn hash_jobs(
     let hash_one = |job: &Job<'_>| {
         if let Some(remote) = remote {
             read::hash_remote_job(job, remote, algorithm, progress)
-        } else if algorithm == HashAlgorithm::Blake3 && job.start == 0 && job.len() > tuning.blake3_leaf {
+        } else if algorithm == HashAlgorithm::Blake3
+            && job.start == 0
+            && job.len() > tuning.blake3_leaf
+        {
             blake3_tree::hash_job(job, tuning.blake3_leaf, progress)
         } else {
             read::hash_job(job, algorithm, progress)

@@ -98,7 +98,9 @@ impl JsonClient {
             tokio::time::sleep(delay).await;
             delay *= 2;
         }
-        Err(Failure::Other(format!("gave up after {ATTEMPTS} attempts: {last}")))
+        Err(Failure::Other(format!(
+            "gave up after {ATTEMPTS} attempts: {last}"
+        )))
     }
 
     /// Every object below `prefix` (all of the bucket for `None`), 1,000 per request.

@@ -73,7 +73,12 @@ impl ObjectUrl {
         if self.prefix.is_empty() {
             format!("{}://{}/{name}", self.store.scheme(), self.bucket)
         } else {
-            format!("{}://{}/{}/{name}", self.store.scheme(), self.bucket, self.prefix)
+            format!(
+                "{}://{}/{}/{name}",
+                self.store.scheme(),
+                self.bucket,
+                self.prefix
+            )
         }
     }
 
@@ -263,7 +268,14 @@ mod tests {
         assert_eq!(object("s3://b/x/y").last_component(), "y");
         assert_eq!(object("s3://b/x/y").child("w.bin"), "s3://b/x/y/w.bin");
         assert_eq!(object("s3://b/x/y").to_string(), "s3://b/x/y");
-        for local in ["./s3:x", "s3:x", "s3:/b/p", "model", "/abs/s3://b", "S3://b/p"] {
+        for local in [
+            "./s3:x",
+            "s3:x",
+            "s3:/b/p",
+            "model",
+            "/abs/s3://b",
+            "S3://b/p",
+        ] {
             assert_eq!(
                 Location::parse(local).unwrap(),
                 Location::Local(PathBuf::from(local)),

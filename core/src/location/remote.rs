@@ -16,10 +16,10 @@
 
 use super::gcs::JsonClient;
 use super::{check_key, ObjectUrl, Store};
-use bytes::Bytes;
 use crate::tree::{
     Ignores, ModelFile, ModelTree, RelPath, RemoteReadError, RemoteReader, TreeError, WalkOptions,
 };
+use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
 use object_store::path::Path as KeyPath;
 use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutMode, PutOptions};
@@ -106,9 +106,31 @@ impl From<object_store::Error> for Failure {
             object_store::Error::AlreadyExists { .. } => Failure::Exists,
             e @ (object_store::Error::PermissionDenied { .. }
             | object_store::Error::Unauthenticated { .. }) => Failure::Denied(e.to_string()),
-            other => Failure::Other(other.to_string()),
+            other => {
+                // Some backends report a refused request as a generic error with its status (the
+                // retry error that carries the status is private to object_store).
+                let text = other.to_string();
+                match ["401 Unauthorized", "403 Forbidden"]
+                    .into_iter()
+                    .find(|status| text.contains(&format!("status code: {status}")))
+                {
+                    Some(status) => Failure::Denied(denial(status, &text)),
+                    None => Failure::Other(text),
+                }
+            }
         }
     }
+}
+
+/// "the store answered 403 Forbidden (AuthorizationFailure)": the status and the store's error
+/// code, without the request's details.
+fn denial(status: &str, text: &str) -> String {
+    let code = text
+        .split_once("<Code>")
+        .and_then(|(_, rest)| rest.split_once("</Code>"))
+        .map(|(code, _)| format!(" ({code})"))
+        .unwrap_or_default();
+    format!("the store answered {status}{code}")
 }
 
 /// One bucket's client: `object_store` for S3 and Azure Blob, the JSON API for GCS (see `gcs`).
@@ -178,21 +200,23 @@ impl Client {
 
     /// Writes `bytes` as `key` in one request; create-only unless `replace`.
     async fn put(&self, key: &str, bytes: Bytes, replace: bool) -> Result<(), Failure> {
+        // A head first: not every store (nor every emulator) honours a conditional create; the
+        // GCS write is conditional as well (`ifGenerationMatch=0`), closing the race there.
+        if !replace {
+            match self.head(key).await {
+                Ok(_) => return Err(Failure::Exists),
+                Err(Failure::NotFound) => {}
+                Err(other) => return Err(other),
+            }
+        }
         match self {
             Client::Gcs(gcs) => gcs.put(key, bytes, replace).await,
             Client::Store(store) => {
-                let key = KeyPath::from(key);
-                // A head first: not every S3-compatible store honours a conditional create.
-                if !replace {
-                    match store.head(&key).await {
-                        Ok(_) => return Err(Failure::Exists),
-                        Err(object_store::Error::NotFound { .. }) => {}
-                        Err(other) => return Err(other.into()),
-                    }
-                }
                 let mut options = PutOptions::default();
                 options.mode = PutMode::Overwrite;
-                store.put_opts(&key, bytes.into(), options).await?;
+                store
+                    .put_opts(&KeyPath::from(key), bytes.into(), options)
+                    .await?;
                 Ok(())
             }
         }
@@ -358,7 +382,8 @@ struct ObjectReader {
 
 impl ObjectReader {
     fn new(client: Client, objects: HashMap<String, Listed>) -> ObjectReader {
-        let chunk = env_number("MODELSEAL_STORAGE_CHUNK_MIB").map_or(DEFAULT_CHUNK, |mib| mib << 20);
+        let chunk =
+            env_number("MODELSEAL_STORAGE_CHUNK_MIB").map_or(DEFAULT_CHUNK, |mib| mib << 20);
         let concurrency = env_number("MODELSEAL_STORAGE_CONCURRENCY")
             .and_then(|n| usize::try_from(n).ok())
             .unwrap_or(DEFAULT_CONCURRENCY);
@@ -378,7 +403,12 @@ impl ObjectReader {
 
 /// A positive whole number from the environment variable `name`.
 fn env_number(name: &str) -> Option<u64> {
-    std::env::var(name).ok()?.trim().parse().ok().filter(|&n| n > 0)
+    std::env::var(name)
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+        .filter(|&n| n > 0)
 }
 
 impl RemoteReader for ObjectReader {
@@ -433,7 +463,11 @@ impl RemoteReader for ObjectReader {
 }
 
 /// One ranged GET of the pinned version; a response of another version or length is `Changed`.
-async fn fetch(client: Client, object: Listed, range: Range<u64>) -> Result<Bytes, RemoteReadError> {
+async fn fetch(
+    client: Client,
+    object: Listed,
+    range: Range<u64>,
+) -> Result<Bytes, RemoteReadError> {
     let want = range.end - range.start;
     let bytes = client
         .get(&object.key, Some(range), object.version.as_deref())
