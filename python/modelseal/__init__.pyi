@@ -68,7 +68,7 @@ def sign(
     tsa_url: Optional[str] = None,
     force: bool = False,
     append: bool = False,
-) -> pathlib.Path: ...
+) -> Union[pathlib.Path, str]: ...
 def digest(
     model: StrPath,
     *,
