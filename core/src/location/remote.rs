@@ -184,9 +184,11 @@ impl Client {
         match self {
             Client::Gcs(gcs) => gcs.get(key, range, version).await,
             Client::Store(store) => {
-                let mut options = GetOptions::default();
-                options.range = range.map(GetRange::Bounded);
-                options.if_match = version.map(str::to_owned);
+                let options = GetOptions {
+                    range: range.map(GetRange::Bounded),
+                    if_match: version.map(str::to_owned),
+                    ..GetOptions::default()
+                };
                 let result = store.get_opts(&KeyPath::from(key), options).await?;
                 if let (Some(pinned), Some(served)) = (version, &result.meta.e_tag) {
                     if bare_e_tag(pinned) != bare_e_tag(served) {
@@ -212,8 +214,10 @@ impl Client {
         match self {
             Client::Gcs(gcs) => gcs.put(key, bytes, replace).await,
             Client::Store(store) => {
-                let mut options = PutOptions::default();
-                options.mode = PutMode::Overwrite;
+                let options = PutOptions {
+                    mode: PutMode::Overwrite,
+                    ..PutOptions::default()
+                };
                 store
                     .put_opts(&KeyPath::from(key), bytes.into(), options)
                     .await?;

@@ -21,6 +21,7 @@ pub(crate) use resolve::push_unique;
 pub use resolve::{model_name, resolve_ignore, resolve_sign_ignores, resolve_user_ignores};
 pub use source::{RemoteReadError, RemoteReader};
 pub use walk::walk;
+#[cfg(feature = "storage")]
 pub(crate) use walk::Ignores;
 
 use std::path::PathBuf;
