@@ -56,6 +56,9 @@ export MODELSEAL_BIN="$root/target/ci/modelseal"
 "$root/.venv/bin/python" -m pytest -q -p no:cacheprovider --durations=10 "$root/python/tests" "$root/tests/interop" "$root/tests/kms" \
   "$root/test-vectors/seal/decode_v1.py"
 
+stage "README walkthrough, verbatim, as an unprivileged user (scripts/readme_walkthrough.py)"
+"$root/.venv/bin/python" scripts/readme_walkthrough.py
+
 stage "fuzz smoke: every parser of untrusted input for a few seconds (scripts/fuzz.sh)"
 scripts/fuzz.sh "${MODELSEAL_FUZZ_SECONDS:-10}"
 stage ""

@@ -588,3 +588,203 @@ fn a_hugging_face_cache_snapshot_signs_encrypts_seals_verifies_and_unseals() {
         .file_type()
         .is_symlink());
 }
+
+/// The JSON progress lines a run printed on stderr (`--progress json`).
+fn progress_lines(out: &std::process::Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter(|l| l.starts_with("{\"bytes\"") || l.contains("\"progress\""))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn progress_in_logs_json_and_plain_for_every_long_verb_and_silent_by_default() {
+    let t = Sealed::new();
+    let model = t.path("llm");
+    let size = 70_000 + b"{\"layers\": 2}".len() as u64;
+    // --progress json: a last object with done, every byte counted, stdout still one JSON result.
+    let out = ok(&[
+        "sign",
+        s(&model),
+        "--key",
+        s(&t.path("release.pem")),
+        "--json",
+        "--progress",
+        "json",
+    ]);
+    let lines = progress_lines(&out);
+    let last = lines.last().expect("a progress line");
+    assert_eq!(last["progress"], "hashing");
+    assert_eq!(last["done"], true);
+    assert_eq!(last["bytes"], size);
+    assert_eq!(last["total_bytes"], size);
+    assert_eq!(json(&out)["model"], s(&model));
+    // seal and unseal report all their stages: plaintext once, then the ciphertext for the outer
+    // signature; unseal: the ciphertext, the plaintext decrypted, the plaintext verified.
+    let out = ok(&[
+        "seal",
+        s(&model),
+        "--key",
+        s(&t.path("release.pem")),
+        "--recipient",
+        s(&t.path("deploy.pem.pub")),
+        "-o",
+        s(&t.path("llm.enc")),
+        "--model-name",
+        "prod/llm",
+        "--progress",
+        "json",
+        "--quiet",
+    ]);
+    let last = progress_lines(&out).pop().expect("a seal progress line");
+    assert_eq!(last["progress"], "sealing");
+    assert_eq!(last["bytes"], last["total_bytes"]);
+    assert!(last["bytes"].as_u64().unwrap() > 2 * size, "{last}");
+    let out = ok(&[
+        "unseal",
+        s(&t.path("llm.enc")),
+        "--policy",
+        s(&t.path("trust.toml")),
+        "--key",
+        s(&t.path("deploy.pem")),
+        "--out",
+        s(&t.path("run/llm")),
+        "--progress",
+        "plain",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("unsealing: ") && last.contains(" in "),
+        "{stderr}"
+    );
+    // auto (the default) with stderr not a terminal and a short run: no progress at all.
+    let out = ok(&["verify", s(&model), "--key", s(&t.path("release.pub.pem"))]);
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn completions_and_manual_pages_come_from_the_same_flags_as_help() {
+    let out = ok(&["completions", "bash"]);
+    let script = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        script.contains("modelseal") && script.contains("--progress"),
+        "{script}"
+    );
+    assert!(script.contains("--key-password-file"));
+    let dir = tempfile::tempdir().unwrap();
+    let man = dir.path().join("man1");
+    ok(&["man", s(&man)]);
+    let page = std::fs::read_to_string(man.join("modelseal-unseal.1")).unwrap();
+    assert!(page.contains(".TH modelseal-unseal"), "{page}");
+    assert!(page.contains("progress"), "{page}");
+    assert!(man.join("modelseal.1").is_file());
+    assert_eq!(code(&modelseal(&["completions", "tcsh"])), 2);
+}
+
+/// Writes what `hf download --local-dir` leaves in a model directory besides the model.
+fn add_local_dir_cache(model: &Path, tag: &str) {
+    let download = model.join(".cache/huggingface/download");
+    std::fs::create_dir_all(&download).unwrap();
+    std::fs::write(model.join(".cache/huggingface/.gitignore"), b"*\n").unwrap();
+    std::fs::write(
+        download.join("weights.bin.metadata"),
+        format!("{tag}\n1700000000\n"),
+    )
+    .unwrap();
+    std::fs::write(download.join("weights.bin.lock"), b"").unwrap();
+}
+
+#[test]
+fn a_hugging_face_local_dir_download_signs_verifies_and_decrypts_with_its_cache() {
+    let t = Sealed::new();
+    let (model, key, public) = (
+        t.path("llm"),
+        t.path("release.pem"),
+        t.path("release.pub.pem"),
+    );
+    // Signed where the model was published (no cache), verified in a local-dir download of it.
+    let published_sig = t.path("published.sig");
+    ok(&["sign", s(&model), "--key", s(&key), "-o", s(&published_sig)]);
+    add_local_dir_cache(&model, "etag-1");
+    let out = ok(&[
+        "verify",
+        s(&model),
+        "--signature",
+        s(&published_sig),
+        "--key",
+        s(&public),
+        "--json",
+    ]);
+    assert_eq!(json(&out)["resources"], 2);
+    // Signed in the download: the cache is left out and recorded, so a changed cache still verifies.
+    let sig = t.path("local.sig");
+    ok(&["sign", s(&model), "--key", s(&key), "-o", s(&sig)]);
+    let inspected = json(&ok(&["inspect", s(&sig), "--json"]));
+    let ignore = inspected["serialization"]["ignore_paths"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(
+        ignore.contains(&Value::from(".cache/huggingface")),
+        "{inspected}"
+    );
+    add_local_dir_cache(&model, "etag-2");
+    ok(&[
+        "verify",
+        s(&model),
+        "--signature",
+        s(&sig),
+        "--key",
+        s(&public),
+    ]);
+    // Only the cache: another file under .cache is still an extra file.
+    std::fs::write(model.join(".cache/other"), b"x").unwrap();
+    let out = modelseal(&[
+        "verify",
+        s(&model),
+        "--signature",
+        s(&sig),
+        "--key",
+        s(&public),
+    ]);
+    assert_eq!(code(&out), 1, "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::remove_file(model.join(".cache/other")).unwrap();
+    // Encrypted without it; an encrypted model downloaded with --local-dir decrypts with it.
+    let enc = t.path("llm.enc");
+    ok(&[
+        "encrypt",
+        s(&model),
+        "--recipient",
+        s(&t.path("deploy.pem.pub")),
+        "-o",
+        s(&enc),
+    ]);
+    assert!(!enc.join(".cache").exists());
+    add_local_dir_cache(&enc, "etag-3");
+    ok(&[
+        "decrypt",
+        s(&enc),
+        "--key",
+        s(&t.path("deploy.pem")),
+        "-o",
+        s(&t.path("plain")),
+    ]);
+    assert!(!t.path("plain/.cache").exists());
+    std::fs::write(enc.join(".cache/other"), b"x").unwrap();
+    let out = modelseal(&[
+        "decrypt",
+        s(&enc),
+        "--key",
+        s(&t.path("deploy.pem")),
+        "-o",
+        s(&t.path("plain2")),
+    ]);
+    assert_eq!(code(&out), 1, "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("extra entry"));
+}

@@ -33,7 +33,7 @@ use crate::envelope::{self, DecryptSummary, EncryptOptions, EncryptSummary, Plai
 use crate::fs::commit::{CommitError, StagingDir};
 use crate::keys::{Identity, Recipient, Signer};
 use crate::policy::{Policy, PolicyDecision, PolicyVerifyOptions};
-use crate::progress::NoProgress;
+use crate::progress::{NoProgress, Progress};
 use crate::sign::{
     default_signature_path, finish_signing, plan_signing, sign_model, OutputMode, SignError,
     SignOptions, SignOutcome, SignPlan,
@@ -178,6 +178,21 @@ pub fn seal_model(
     output: &Path,
     options: &SealOptions,
 ) -> Result<SealOutcome, DeployError> {
+    seal_model_with_progress(model, signer, recipients, output, options, &NoProgress)
+}
+
+/// [`seal_model`], reporting to `progress` the plaintext bytes of the one pass (hashed and
+/// encrypted), then the ciphertext bytes hashed for the outer signature (each stage's `begin`
+/// adds its bytes to the total, see [`Stages`]).
+pub fn seal_model_with_progress(
+    model: &Path,
+    signer: &dyn Signer,
+    recipients: &[&dyn Recipient],
+    output: &Path,
+    options: &SealOptions,
+    progress: &dyn Progress,
+) -> Result<SealOutcome, DeployError> {
+    let progress = Stages::new(progress);
     let outer_signature = options
         .outer_signature
         .clone()
@@ -247,6 +262,7 @@ pub fn seal_model(
             name: INNER_SIGNATURE_NAME,
             make: &make_inner,
         }),
+        progress: Some(&progress),
     };
     let encrypted =
         match encrypt_in_one_pass(&plaintext, recipients, output, &encrypt_options, pass) {
@@ -271,12 +287,40 @@ pub fn seal_model(
         },
         ..SignOptions::default()
     };
-    let outer = sign_model(output, signer, &outer_options, &NoProgress)?;
+    let outer = sign_model(output, signer, &outer_options, &progress)?;
     Ok(SealOutcome {
         inner,
         encrypted,
         outer,
     })
+}
+
+/// One progress for an operation of several stages (each hashing or encrypting, each calling
+/// `begin` with its own bytes): every `begin` adds to one running total, so a bar grows its
+/// length as the stages come instead of starting over.
+struct Stages<'a> {
+    inner: &'a dyn Progress,
+    total: std::sync::atomic::AtomicU64,
+}
+
+impl<'a> Stages<'a> {
+    fn new(inner: &'a dyn Progress) -> Stages<'a> {
+        Stages {
+            inner,
+            total: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+}
+
+impl Progress for Stages<'_> {
+    fn begin(&self, total_bytes: u64) {
+        let order = std::sync::atomic::Ordering::Relaxed;
+        self.inner
+            .begin(self.total.fetch_add(total_bytes, order) + total_bytes);
+    }
+    fn advance(&self, bytes: u64) {
+        self.inner.advance(bytes);
+    }
 }
 
 /// Seal's hashing of the plaintext inside the encryption pass: one [`StreamDigest`] per walked
@@ -472,11 +516,22 @@ pub fn unseal_model(
     out: &Path,
     options: &UnsealOptions,
 ) -> Result<UnsealOutcome, DeployError> {
-    unseal_model_recorded(encrypted, policy, identity, out, options, &mut |_| Ok(()))
+    unseal_model_recorded(
+        encrypted,
+        policy,
+        identity,
+        out,
+        options,
+        &mut |_| Ok(()),
+        &NoProgress,
+    )
 }
 
 /// [`unseal_model`], calling `before_publish` with the outcome before `out` is published (or,
-/// when `out` already holds the sealed model, before returning).
+/// when `out` already holds the sealed model, before returning), and reporting to `progress` the
+/// bytes of its three stages — the ciphertext hashed for the outer signature, the plaintext
+/// decrypted, the plaintext hashed for the inner one (each stage's `begin` adds its bytes to the
+/// total, see [`Stages`]).
 pub fn unseal_model_recorded(
     encrypted: &Path,
     policy: &Policy,
@@ -484,7 +539,9 @@ pub fn unseal_model_recorded(
     out: &Path,
     options: &UnsealOptions,
     before_publish: BeforePublish<'_>,
+    progress: &dyn Progress,
 ) -> Result<UnsealOutcome, DeployError> {
+    let progress = Stages::new(progress);
     // What killed runs for `out` left beside it (their private temporaries) goes first.
     crate::fs::commit::clean_stale_temporaries(out).map_err(SealError::from)?;
     let outer_sig = options
@@ -495,7 +552,7 @@ pub fn unseal_model_recorded(
         model_name: options.model_name.clone(),
         ignore: Vec::new(),
     };
-    let outer = policy.verify(encrypted, &[outer_sig], &verify_options, &NoProgress)?;
+    let outer = policy.verify(encrypted, &[outer_sig], &verify_options, &progress)?;
     if !outer.allowed {
         return Err(denied("encrypted model", outer));
     }
@@ -511,7 +568,8 @@ pub fn unseal_model_recorded(
         file_mode: 0o400,
         ..envelope::DecryptOptions::default()
     };
-    let decrypted = envelope::decrypt(encrypted, identity, &plain, &decrypt_options)?;
+    let decrypted =
+        envelope::decrypt_with_progress(encrypted, identity, &plain, &decrypt_options, &progress)?;
     let inner_sig = plain.join(INNER_SIGNATURE_NAME);
     if !inner_sig.is_file() {
         return Err(DeployError::Usage(format!(
@@ -524,7 +582,7 @@ pub fn unseal_model_recorded(
         model_name: Some(outer.model_name.clone()),
         ignore: Vec::new(),
     };
-    let inner = policy.verify(&inner_model, &[inner_sig], &inner_options, &NoProgress)?;
+    let inner = policy.verify(&inner_model, &[inner_sig], &inner_options, &progress)?;
     if !inner.allowed {
         // Named as it would have been published: the scratch directory is gone when this is read.
         return Err(denied("decrypted model", as_published(inner, &plain, out)));

@@ -354,7 +354,14 @@ fn walk_for_signing(
         method: options.method,
         hash: options.hash,
         allow_symlinks: options.allow_symlinks,
-        ignore_paths: recorded_ignore_paths(&ignore, model_tree.single_file),
+        ignore_paths: recorded_ignore_paths(
+            &ignore,
+            model_tree.single_file,
+            model
+                .join(tree::HUGGING_FACE_LOCAL_DIR_CACHE)
+                .symlink_metadata()
+                .is_ok(),
+        ),
     };
     Ok((model_tree, config))
 }
@@ -497,14 +504,16 @@ fn method_name(material: &VerificationMaterial) -> &'static str {
 
 /// The `ignore_paths` recorded in the predicate: what 1.1.1 records (user paths, the signature
 /// file, the git paths), so a verifier re-applies them. A single-file model records only the git
-/// paths, as 1.1.1 does (everything else is relative to a file and falls outside it).
-fn recorded_ignore_paths(ignore: &[RelPath], single_file: bool) -> Vec<String> {
+/// paths, as 1.1.1 does (everything else is relative to a file and falls outside it). A directory
+/// holding a Hugging Face `--local-dir` cache also records it (`hf_cache`), as it was skipped.
+fn recorded_ignore_paths(ignore: &[RelPath], single_file: bool, hf_cache: bool) -> Vec<String> {
     let mut out: Vec<String> = if single_file {
         Vec::new()
     } else {
         ignore.iter().map(|p| p.as_str().to_string()).collect()
     };
-    for default in DEFAULT_IGNORES {
+    let hf_cache = (hf_cache && !single_file).then_some(tree::HUGGING_FACE_LOCAL_DIR_CACHE);
+    for default in DEFAULT_IGNORES.into_iter().chain(hf_cache) {
         if !out.iter().any(|p| p == default) {
             out.push(default.to_string());
         }
@@ -536,7 +545,7 @@ mod tests {
     fn recorded_ignores_follow_the_reference() {
         let user = vec![RelPath::new("README.md").unwrap()];
         assert_eq!(
-            recorded_ignore_paths(&user, false),
+            recorded_ignore_paths(&user, false, false),
             vec![
                 "README.md",
                 ".git",
@@ -546,8 +555,19 @@ mod tests {
             ]
         );
         assert_eq!(
-            recorded_ignore_paths(&user, true),
+            recorded_ignore_paths(&user, true, true),
             vec![".git", ".gitattributes", ".github", ".gitignore"]
+        );
+        // A Hugging Face `--local-dir` cache is recorded only where the model has one.
+        assert_eq!(
+            recorded_ignore_paths(&[], false, true),
+            vec![
+                ".git",
+                ".gitattributes",
+                ".github",
+                ".gitignore",
+                ".cache/huggingface"
+            ]
         );
     }
 }

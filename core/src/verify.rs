@@ -685,7 +685,10 @@ fn verification_ignores(
     );
     let exempt = signature_exemption(model, signature, config, signed_files);
     ignore.extend(exempt.clone());
-    for default in DEFAULT_IGNORES {
+    for default in DEFAULT_IGNORES
+        .into_iter()
+        .chain([tree::HUGGING_FACE_LOCAL_DIR_CACHE])
+    {
         let Ok(path) = RelPath::new(default) else {
             continue;
         };

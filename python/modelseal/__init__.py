@@ -22,6 +22,7 @@ import re
 from typing import Any, BinaryIO, Callable, Iterable, Optional, Sequence, Union
 
 from . import _modelseal as _native
+from ._load import _trust
 from ._modelseal import (
     DecryptionError,
     Error,
@@ -61,6 +62,10 @@ __all__ = [
 __version__: str = _native.__version__
 
 StrPath = Union[str, "os.PathLike[str]"]
+#: ``progress=`` of the long operations: called with ``(bytes_done, total_bytes)`` at most five
+#: times a second from a worker thread (holding the GIL for the call), and once at the end. An
+#: exception it raises does not stop the work; the first one is raised when the operation returns.
+ProgressCallback = Callable[[int, int], None]
 
 
 class NotFoundError(Error, builtins.FileNotFoundError):
@@ -201,6 +206,7 @@ def sign(
     tsa_url: Optional[str] = None,
     force: bool = False,
     append: bool = False,
+    progress: Optional[ProgressCallback] = None,
 ) -> Union[pathlib.Path, str]:
     """Sign ``model`` (a directory or a file) with ``key`` and write an OMS signature.
 
@@ -236,6 +242,7 @@ def sign(
         force,
         append,
         tsa_url,
+        progress=progress,
     )
     return _location_or_path(path)
 
@@ -256,12 +263,13 @@ def digest(
     shard_size: Optional[int] = None,
     ignore: Iterable[StrPath] = (),
     allow_symlinks: bool = False,
+    progress: Optional[ProgressCallback] = None,
 ) -> dict:
     """The root digest of ``model`` as signing with the same options would record it (OMS v1.0
     §6.5.1): the dict ``modelseal digest --json`` prints, ``{"root_digest": "sha256:<hex>",
     "resources": N, "serialization": {...}}``. No key needed; nothing is written."""
     return _modelseal.digest(
-        os.fspath(model), hash, shards, shard_size, _paths(ignore), allow_symlinks
+        os.fspath(model), hash, shards, shard_size, _paths(ignore), allow_symlinks, progress=progress
     )
 
 
@@ -281,6 +289,7 @@ def verify(
     audit_log: Optional[StrPath] = None,
     tsa_roots: Iterable[StrPath] = (),
     require_timestamp: bool = False,
+    progress: Optional[ProgressCallback] = None,
 ) -> Union[VerificationResult, dict]:
     """Verify ``model`` against ``signature``, trusting ``key`` or the roots in ``cert_chain`` —
     or, for a Sigstore keyless signature, the signer ``sigstore_identity`` vouched for by
@@ -310,7 +319,7 @@ def verify(
                 or tsa_root_paths or require_timestamp):
             raise Error("policy= decides trust itself: leave out key=, cert_chain=, the sigstore_* "
                         "arguments, tsa_roots=, require_timestamp= and ignore_unsigned_files=")
-        return _verify_policy(model, signature, _policy(policy), model_name, ignore, audit_log)
+        return _verify_policy(model, signature, _policy(policy), model_name, ignore, audit_log, progress)
     if model_name is not None:
         raise Error("model_name= selects a policy rule; it needs policy=")
     if cert_chain is None:
@@ -322,16 +331,13 @@ def verify(
     fields = _modelseal.verify(
         os.fspath(model),
         os.fspath(signature),
-        None if key is None else os.fspath(key),
-        chain,
+        _trust(key, chain, sigstore_identity, sigstore_issuer, trusted_root),
         _paths(ignore),
         ignore_unsigned_files,
-        sigstore_identity,
-        sigstore_issuer,
-        None if trusted_root is None else os.fspath(trusted_root),
         _opt_path(audit_log),
         tsa_root_paths,
         require_timestamp,
+        progress=progress,
     )
     fields["model"] = pathlib.Path(fields["model"])
     fields["signature"] = pathlib.Path(fields["signature"])
@@ -400,13 +406,15 @@ def _verify_policy(
     model_name: Optional[str],
     ignore: Union[StrPath, Iterable[StrPath]],
     audit_log: Optional[StrPath],
+    progress: Optional[ProgressCallback] = None,
 ) -> dict:
     if isinstance(signature, (str, os.PathLike)):
         signatures = [os.fspath(signature)]
     else:
         signatures = _paths(signature)
     allowed, result = _modelseal.verify_policy(
-        os.fspath(model), signatures, policy._inner, model_name, _paths(ignore), _opt_path(audit_log)
+        os.fspath(model), signatures, policy._inner, model_name, _paths(ignore), _opt_path(audit_log),
+        progress=progress,
     )
     if not allowed:
         err = VerificationError("denied by the policy: " + "; ".join(result["reasons"]))
@@ -429,6 +437,7 @@ def seal(
     allow_insecure_key_permissions: bool = False,
     force: bool = False,
     allow_symlinks: bool = False,
+    progress: Optional[ProgressCallback] = None,
 ) -> dict:
     """Sign ``model``, encrypt it with that signature inside for ``recipients`` to ``out``, and
     sign ``out`` (``signature``, default ``out + ".sig"``). Returns the ``modelseal seal --json`` dict.
@@ -450,6 +459,7 @@ def seal(
         allow_insecure_key_permissions,
         force,
         allow_symlinks,
+        progress=progress,
     )
 
 
@@ -463,6 +473,7 @@ def unseal(
     signature: Optional[StrPath] = None,
     audit_log: Optional[StrPath] = None,
     allow_insecure_key_permissions: bool = False,
+    progress: Optional[ProgressCallback] = None,
 ) -> dict:
     """Verify ``enc`` under ``policy`` (a :class:`Policy` or a policy file's path), decrypt it,
     verify the plaintext, then publish it at ``out`` (files 0400, directories 0500). An existing
@@ -484,6 +495,7 @@ def unseal(
         None if signature is None else os.fspath(signature),
         _opt_path(audit_log),
         allow_insecure_key_permissions,
+        progress=progress,
     )
 
 
@@ -562,6 +574,7 @@ def encrypt(
     allow_insecure_key_permissions: bool = False,
     audit_log: Optional[StrPath] = None,
     allow_symlinks: bool = False,
+    progress: Optional[ProgressCallback] = None,
 ) -> EncryptResult:
     """Encrypt ``model`` (a directory or a file) to ``out`` for every recipient.
 
@@ -584,6 +597,7 @@ def encrypt(
         allow_insecure_key_permissions,
         _opt_path(audit_log),
         allow_symlinks,
+        progress=progress,
     )
     fields["out"] = pathlib.Path(fields["out"])
     fields["recipients"] = [tuple(r) for r in fields["recipients"]]
@@ -598,6 +612,7 @@ def decrypt(
     force: bool = False,
     allow_insecure_key_permissions: bool = False,
     audit_log: Optional[StrPath] = None,
+    progress: Optional[ProgressCallback] = None,
 ) -> DecryptResult:
     """Decrypt ``enc`` with the private key reference ``key`` (a key file or ``awskms://…``) into ``out``.
 
@@ -614,6 +629,7 @@ def decrypt(
         force,
         allow_insecure_key_permissions,
         _opt_path(audit_log),
+        progress=progress,
     )
     fields["out"] = pathlib.Path(fields["out"])
     fields["recipient"] = tuple(fields["recipient"])

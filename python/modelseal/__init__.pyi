@@ -1,9 +1,12 @@
 import io
 import os
 import pathlib
-from typing import Any, BinaryIO, Iterable, Optional, Sequence, Union, overload
+from typing import Any, BinaryIO, Callable, Iterable, Optional, Sequence, Union, overload
 
 StrPath = Union[str, os.PathLike[str]]
+#: ``progress=``: called with ``(bytes_done, total_bytes)`` at most five times a second and once at
+#: the end; an exception it raises is raised when the operation returns.
+ProgressCallback = Callable[[int, int], None]
 
 __version__: str
 
@@ -68,6 +71,7 @@ def sign(
     tsa_url: Optional[str] = None,
     force: bool = False,
     append: bool = False,
+    progress: Optional[ProgressCallback] = None,
 ) -> Union[pathlib.Path, str]: ...
 def digest(
     model: StrPath,
@@ -77,6 +81,7 @@ def digest(
     shard_size: Optional[int] = None,
     ignore: Iterable[StrPath] = (),
     allow_symlinks: bool = False,
+    progress: Optional[ProgressCallback] = None,
 ) -> dict[str, Any]: ...
 @overload
 def verify(
@@ -93,6 +98,7 @@ def verify(
     audit_log: Optional[StrPath] = None,
     tsa_roots: Iterable[StrPath] = (),
     require_timestamp: bool = False,
+    progress: Optional[ProgressCallback] = None,
 ) -> VerificationResult: ...
 @overload
 def verify(
@@ -103,6 +109,7 @@ def verify(
     model_name: Optional[str] = None,
     ignore: Union[StrPath, Iterable[StrPath]] = (),  # one str is one path
     audit_log: Optional[StrPath] = None,
+    progress: Optional[ProgressCallback] = None,
 ) -> dict[str, Any]: ...
 
 def harden_process() -> None:
@@ -138,6 +145,7 @@ def seal(
     allow_insecure_key_permissions: bool = False,
     force: bool = False,
     allow_symlinks: bool = False,
+    progress: Optional[ProgressCallback] = None,
 ) -> dict[str, Any]: ...
 def unseal(
     enc: StrPath,
@@ -149,6 +157,7 @@ def unseal(
     signature: Optional[StrPath] = None,
     audit_log: Optional[StrPath] = None,
     allow_insecure_key_permissions: bool = False,
+    progress: Optional[ProgressCallback] = None,
 ) -> dict[str, Any]: ...
 def keygen(
     algorithm: str,
@@ -189,6 +198,7 @@ def encrypt(
     allow_insecure_key_permissions: bool = False,
     audit_log: Optional[StrPath] = None,
     allow_symlinks: bool = False,
+    progress: Optional[ProgressCallback] = None,
 ) -> EncryptResult: ...
 def decrypt(
     enc: StrPath,
@@ -198,6 +208,7 @@ def decrypt(
     force: bool = False,
     allow_insecure_key_permissions: bool = False,
     audit_log: Optional[StrPath] = None,
+    progress: Optional[ProgressCallback] = None,
 ) -> DecryptResult: ...
 def rewrap(
     enc: StrPath,

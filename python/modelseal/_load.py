@@ -47,6 +47,24 @@ def _one_or_many(value: Union[None, StrPath, Iterable[StrPath]]) -> list[str]:
     return [os.fspath(v) for v in value]
 
 
+def _trust(
+    key: Optional[StrPath],
+    chain: list[str],
+    sigstore_identity: Optional[str],
+    sigstore_issuer: Optional[str],
+    trusted_root: Optional[StrPath],
+) -> dict[str, Any]:
+    """The trust keywords of :func:`modelseal.verify` and :func:`open_model` as the native
+    functions take them: one dict."""
+    return {
+        "key": None if key is None else os.fspath(key),
+        "cert_chain": chain,
+        "sigstore_identity": sigstore_identity,
+        "sigstore_issuer": sigstore_issuer,
+        "trusted_root": None if trusted_root is None else os.fspath(trusted_root),
+    }
+
+
 class VerifiedModel:
     """A model opened by :func:`open_model`: its signature verified under the trust given and
     its file list matched the signed one. Every read verifies the file it returns."""
@@ -272,12 +290,8 @@ def open_model(
     opened = _modelseal.open_model(
         os.fspath(model),
         None if signature is None else os.fspath(signature),
-        None if key is None else os.fspath(key),
-        _one_or_many(cert_chain),
+        _trust(key, _one_or_many(cert_chain), sigstore_identity, sigstore_issuer, trusted_root),
         _one_or_many(ignore),
         ignore_unsigned_files,
-        sigstore_identity,
-        sigstore_issuer,
-        None if trusted_root is None else os.fspath(trusted_root),
     )
     return VerifiedModel(opened)

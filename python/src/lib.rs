@@ -9,17 +9,18 @@ mod convert;
 mod errors;
 mod load;
 mod policy;
+mod progress;
 mod seal;
 
 use errors::{key_error, sign_error, verify_error, Error};
 use modelseal::digest::{HashAlgorithm, Method, DEFAULT_SHARD_SIZE};
 use modelseal::keys::{self, KeyKind, KeyOptions, KeyRef};
-use modelseal::progress::NoProgress;
 use modelseal::report::{self, DigestReport, Failure, PyVerified};
 use modelseal::sign::{digest_model, open_signer, sign_model, DigestOptions, OutputMode};
 use modelseal::sign::{SignError, SignOptions};
 use modelseal::trust::{SigstoreRoot, Trust, TrustOptions};
 use modelseal::verify::{verify_model, VerifyOptions};
+use progress::PyProgress;
 use pyo3::prelude::*;
 use std::path::PathBuf;
 
@@ -36,21 +37,29 @@ fn key_options(password_file: Option<PathBuf>, allow_insecure: bool) -> KeyOptio
 
 /// The trust `verify` and `open_model` take from their keyword arguments, as `modelseal verify`
 /// takes it from its flags: a public key, certificate roots, or a Sigstore identity and issuer
-/// (offline against `trusted_root`, else the bundled public-good root).
-pub(crate) fn trust_options(
+/// (offline against `trusted_root`, else the bundled public-good root). The Python side passes
+/// the keywords as one dict, so both functions take them in one argument.
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+pub(crate) struct TrustArgs {
     key: Option<String>,
     cert_chain: Vec<PathBuf>,
     sigstore_identity: Option<String>,
     sigstore_issuer: Option<String>,
     trusted_root: Option<PathBuf>,
-) -> TrustOptions {
-    TrustOptions {
-        key,
-        certificate_roots: cert_chain,
-        sigstore_identity,
-        sigstore_issuer,
-        sigstore_root: trusted_root.map(SigstoreRoot::File),
-        allow_insecure_permissions: false,
+}
+
+impl TrustArgs {
+    /// Core's trust for these arguments (an unusable combination is a `trust_error`).
+    pub(crate) fn trust(self) -> Result<Trust, modelseal::trust::TrustError> {
+        Trust::from_options(&TrustOptions {
+            key: self.key,
+            certificate_roots: self.cert_chain,
+            sigstore_identity: self.sigstore_identity,
+            sigstore_issuer: self.sigstore_issuer,
+            sigstore_root: self.trusted_root.map(SigstoreRoot::File),
+            allow_insecure_permissions: false,
+        })
     }
 }
 
@@ -87,7 +96,8 @@ fn digest_options(
 /// The root digest of a model as signing would record it: the dict `modelseal digest --json`
 /// prints (`root_digest` as `sha256:<hex>`, `resources`, `serialization`).
 #[pyfunction]
-#[pyo3(signature = (model, hash, shards, shard_size, ignore, allow_symlinks))]
+#[pyo3(signature = (model, hash, shards, shard_size, ignore, allow_symlinks, progress=None))]
+#[allow(clippy::too_many_arguments)]
 fn digest<'py>(
     py: Python<'py>,
     model: PathBuf,
@@ -96,11 +106,12 @@ fn digest<'py>(
     shard_size: Option<u64>,
     ignore: Vec<PathBuf>,
     allow_symlinks: bool,
+    progress: Option<PyObject>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let options = digest_options(hash, shards, shard_size, ignore, allow_symlinks)?;
-    let statement = py
-        .allow_threads(|| digest_model(&model, &options, &NoProgress))
-        .map_err(sign_error)?;
+    let sink = PyProgress::new(progress);
+    let statement = py.allow_threads(|| digest_model(&model, &options, &sink));
+    let statement = sink.finish(statement.map_err(sign_error))?;
     convert::to_py(py, &DigestReport::from(&statement))
 }
 
@@ -108,7 +119,7 @@ fn digest<'py>(
 #[pyfunction]
 #[pyo3(signature = (model, key, signature, hash, shards, shard_size, ignore, allow_symlinks,
                     cert, cert_chain, key_password_file, allow_insecure_key_permissions,
-                    audit_log=None, force=false, append=false, tsa_url=None))]
+                    audit_log=None, force=false, append=false, tsa_url=None, progress=None))]
 #[allow(clippy::too_many_arguments)]
 fn sign(
     py: Python<'_>,
@@ -128,7 +139,9 @@ fn sign(
     force: bool,
     append: bool,
     tsa_url: Option<String>,
+    progress: Option<PyObject>,
 ) -> PyResult<PathBuf> {
+    let sink = PyProgress::new(progress);
     let key_options = key_options(key_password_file, allow_insecure_key_permissions);
     let hashing = digest_options(hash, shards, shard_size, ignore, allow_symlinks)?;
     let options = SignOptions {
@@ -145,38 +158,36 @@ fn sign(
             (false, false) => OutputMode::CreateNew,
         },
     };
-    py.allow_threads(|| {
+    let signed = py.allow_threads(|| {
         let result = open_signer(key, cert.as_deref(), &cert_chain, &key_options)
-            .and_then(|signer| sign_model(&model, signer.as_ref(), &options, &NoProgress));
+            .and_then(|signer| sign_model(&model, signer.as_ref(), &options, &sink));
         let failure = |e: &SignError| Failure::error(e);
         let event = report::sign_event(&model, key, result.as_ref().map_err(failure));
         convert::record(audit_log.as_deref(), None, &event)?;
         Ok(result.map_err(sign_error)?.signature_path)
-    })
+    });
+    sink.finish(signed)
 }
 
 /// Verifies a model; returns a dict describing the verified model (`VerificationResult`'s
 /// fields). Appends the `verify` audit event to `audit_log`.
 #[pyfunction]
-#[pyo3(signature = (model, signature, key, cert_chain, ignore, ignore_unsigned_files,
-                    sigstore_identity=None, sigstore_issuer=None, trusted_root=None,
-                    audit_log=None, tsa_roots=Vec::new(), require_timestamp=false))]
+#[pyo3(signature = (model, signature, trust, ignore, ignore_unsigned_files,
+                    audit_log=None, tsa_roots=Vec::new(), require_timestamp=false, progress=None))]
 #[allow(clippy::too_many_arguments)]
 fn verify<'py>(
     py: Python<'py>,
     model: PathBuf,
     signature: PathBuf,
-    key: Option<String>,
-    cert_chain: Vec<PathBuf>,
+    trust: TrustArgs,
     ignore: Vec<PathBuf>,
     ignore_unsigned_files: bool,
-    sigstore_identity: Option<String>,
-    sigstore_issuer: Option<String>,
-    trusted_root: Option<PathBuf>,
     audit_log: Option<PathBuf>,
     tsa_roots: Vec<PathBuf>,
     require_timestamp: bool,
+    progress: Option<PyObject>,
 ) -> PyResult<Bound<'py, PyAny>> {
+    let sink = PyProgress::new(progress);
     let options = VerifyOptions {
         ignore,
         ignore_unsigned_files,
@@ -184,15 +195,9 @@ fn verify<'py>(
             .map_err(errors::trust_error)?,
     };
     let verified = py.allow_threads(|| {
-        let trust = Trust::from_options(&trust_options(
-            key.clone(),
-            cert_chain,
-            sigstore_identity,
-            sigstore_issuer,
-            trusted_root,
-        ));
-        let result =
-            trust.map(|trust| verify_model(&model, &signature, &trust, &options, &NoProgress));
+        let key = trust.key.clone();
+        let trust = trust.trust();
+        let result = trust.map(|trust| verify_model(&model, &signature, &trust, &options, &sink));
         let ended = match &result {
             Ok(Ok(verified)) => Ok(verified),
             Ok(Err(err)) => Err(Failure::verify(err)),
@@ -201,7 +206,8 @@ fn verify<'py>(
         let event = report::verify_event(&model, key.as_deref(), ended);
         convert::record(audit_log.as_deref(), None, &event)?;
         result.map_err(errors::trust_error)?.map_err(verify_error)
-    })?;
+    });
+    let verified = sink.finish(verified)?;
     convert::to_py(py, &PyVerified::from(&verified))
 }
 

@@ -3,7 +3,6 @@
 
 use crate::errors::{trust_error, verify_error};
 use modelseal::report::PyVerified;
-use modelseal::trust::Trust;
 use modelseal::{open_model as core_open_model, OpenedModel, VerifyOptions};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -17,20 +16,14 @@ pub struct PyOpenedModel {
 
 /// Verifies the signature and trust and lists the model; reads no file's bytes.
 #[pyfunction]
-#[pyo3(signature = (model, signature, key, cert_chain, ignore, ignore_unsigned_files,
-                    sigstore_identity=None, sigstore_issuer=None, trusted_root=None))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (model, signature, trust, ignore, ignore_unsigned_files))]
 pub fn open_model(
     py: Python<'_>,
     model: PathBuf,
     signature: Option<PathBuf>,
-    key: Option<String>,
-    cert_chain: Vec<PathBuf>,
+    trust: crate::TrustArgs,
     ignore: Vec<PathBuf>,
     ignore_unsigned_files: bool,
-    sigstore_identity: Option<String>,
-    sigstore_issuer: Option<String>,
-    trusted_root: Option<PathBuf>,
 ) -> PyResult<PyOpenedModel> {
     let signature = signature.unwrap_or_else(|| modelseal::sign::default_signature_path(&model));
     let options = VerifyOptions {
@@ -39,14 +32,7 @@ pub fn open_model(
         ..VerifyOptions::default()
     };
     let inner = py.allow_threads(|| {
-        let trust = Trust::from_options(&crate::trust_options(
-            key,
-            cert_chain,
-            sigstore_identity,
-            sigstore_issuer,
-            trusted_root,
-        ))
-        .map_err(trust_error)?;
+        let trust = trust.trust().map_err(trust_error)?;
         core_open_model(&model, &signature, &trust, &options).map_err(verify_error)
     })?;
     Ok(PyOpenedModel { inner })

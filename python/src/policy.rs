@@ -6,14 +6,16 @@
 
 use crate::convert;
 use crate::errors::{deploy_error, verify_error, Error};
+use crate::progress::PyProgress;
 use modelseal::audit;
 use modelseal::deploy::{
-    seal_model, unseal_model_recorded, DeployError, SealOptions, SealOutcome, UnsealOptions,
+    seal_model_with_progress, unseal_model_recorded, DeployError, SealOptions, SealOutcome,
+    UnsealOptions,
 };
 use modelseal::envelope as sealing;
 use modelseal::keys::{self, KeyOptions};
 use modelseal::policy::{Policy as CorePolicy, PolicyOptions, PolicyVerifyOptions};
-use modelseal::progress::NoProgress;
+use modelseal::progress::Progress;
 use modelseal::report::{self, DecisionReport, Failure, SealReport, UnsealReport};
 use modelseal::sign::open_signer;
 use modelseal::verify::VerifyError;
@@ -77,7 +79,8 @@ impl Policy {
 
 /// Verifies `model` against `signatures` under `policy`: `(allowed, result dict)`.
 #[pyfunction]
-#[pyo3(signature = (model, signatures, policy, model_name, ignore, audit_log))]
+#[pyo3(signature = (model, signatures, policy, model_name, ignore, audit_log, progress=None))]
+#[allow(clippy::too_many_arguments)]
 pub fn verify_policy<'py>(
     py: Python<'py>,
     model: PathBuf,
@@ -86,16 +89,19 @@ pub fn verify_policy<'py>(
     model_name: Option<String>,
     ignore: Vec<PathBuf>,
     audit_log: Option<PathBuf>,
+    progress: Option<PyObject>,
 ) -> PyResult<(bool, Bound<'py, PyAny>)> {
     let policy = policy.inner.clone();
     let options = PolicyVerifyOptions { model_name, ignore };
+    let sink = PyProgress::new(progress);
     let decision = py.allow_threads(|| {
-        let result = policy.verify(&model, &signatures, &options, &NoProgress);
+        let result = policy.verify(&model, &signatures, &options, &sink);
         let failure = |e: &VerifyError| Failure::Error(e.to_string());
         let event = report::policy_event(&model, policy.path(), result.as_ref().map_err(failure));
         convert::record(audit_log.as_deref(), policy.audit_log(), &event)?;
         result.map_err(verify_error)
-    })?;
+    });
+    let decision = sink.finish(decision)?;
     let allowed = decision.allowed();
     Ok((
         allowed,
@@ -106,7 +112,7 @@ pub fn verify_policy<'py>(
 /// Seals `model` (sign, encrypt with the signature inside, sign the result): the CLI's dict
 /// without `recipients`.
 #[pyfunction]
-#[pyo3(name = "seal", signature = (model, out, key, recipients, model_name, signature, cert, cert_chain, audit_log, allow_insecure_key_permissions, force=false, allow_symlinks=false))]
+#[pyo3(name = "seal", signature = (model, out, key, recipients, model_name, signature, cert, cert_chain, audit_log, allow_insecure_key_permissions, force=false, allow_symlinks=false, progress=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn seal_py<'py>(
     py: Python<'py>,
@@ -122,7 +128,9 @@ pub fn seal_py<'py>(
     allow_insecure_key_permissions: bool,
     force: bool,
     allow_symlinks: bool,
+    progress: Option<PyObject>,
 ) -> PyResult<Bound<'py, PyAny>> {
+    let sink = PyProgress::new(progress);
     let outcome = py.allow_threads(|| {
         let request = SealRequest {
             model: &model,
@@ -143,12 +151,13 @@ pub fn seal_py<'py>(
                 ..SealOptions::default()
             },
         };
-        let result = request.run();
+        let result = request.run(&sink);
         let ended = result.as_ref().map_err(Failure::deploy);
         let event = report::seal_event(&model, key, model_name.as_deref(), ended);
         convert::record(audit_log.as_deref(), None, &event)?;
         result.map_err(deploy_error)
-    })?;
+    });
+    let outcome = sink.finish(outcome)?;
     let report = SealReport::new(&model, &out, &outcome).without_recipients();
     convert::to_py(py, &report)
 }
@@ -167,7 +176,7 @@ struct SealRequest<'a> {
 }
 
 impl SealRequest<'_> {
-    fn run(&self) -> Result<SealOutcome, DeployError> {
+    fn run(&self, progress: &dyn Progress) -> Result<SealOutcome, DeployError> {
         let options = &self.key_options;
         let signer = open_signer(self.key, self.cert, self.cert_chain, options)?;
         let wrappers = self
@@ -177,19 +186,20 @@ impl SealRequest<'_> {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| DeployError::from(sealing::SealError::from(e)))?;
         let wrappers: Vec<&dyn keys::Recipient> = wrappers.iter().map(|w| w.as_ref()).collect();
-        seal_model(
+        seal_model_with_progress(
             self.model,
             signer.as_ref(),
             &wrappers,
             self.out,
             &self.options,
+            progress,
         )
     }
 }
 
 /// Unseals `enc` into `out` under `policy`: the CLI's dict.
 #[pyfunction]
-#[pyo3(name = "unseal", signature = (enc, out, policy, key, model_name, signature, audit_log, allow_insecure_key_permissions))]
+#[pyo3(name = "unseal", signature = (enc, out, policy, key, model_name, signature, audit_log, allow_insecure_key_permissions, progress=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn unseal_py<'py>(
     py: Python<'py>,
@@ -201,7 +211,9 @@ pub fn unseal_py<'py>(
     signature: Option<PathBuf>,
     audit_log: Option<PathBuf>,
     allow_insecure_key_permissions: bool,
+    progress: Option<PyObject>,
 ) -> PyResult<Bound<'py, PyAny>> {
+    let sink = PyProgress::new(progress);
     let policy = policy.inner.clone();
     let key_options = crate::seal::key_file_options(allow_insecure_key_permissions);
     let outcome = py.allow_threads(|| {
@@ -224,6 +236,7 @@ pub fn unseal_py<'py>(
                     &out,
                     &options,
                     &mut record,
+                    &sink,
                 )
             });
         if let Err(err) = &result {
@@ -234,6 +247,7 @@ pub fn unseal_py<'py>(
             }
         }
         result.map_err(deploy_error)
-    })?;
+    });
+    let outcome = sink.finish(outcome)?;
     convert::to_py(py, &UnsealReport::new(&out, &outcome))
 }

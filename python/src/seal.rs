@@ -4,6 +4,7 @@
 
 use crate::convert;
 use crate::errors::{reader_error, seal_error};
+use crate::progress::PyProgress;
 use modelseal::envelope::ChunkReader;
 use modelseal::envelope::{self, DecryptOptions, EncryptOptions, SealError};
 use modelseal::keys::KeyOptions;
@@ -28,7 +29,7 @@ pub(crate) fn key_file_options(allow_insecure: bool) -> KeyOptions {
 /// the `encrypt` audit event to `audit_log`.
 #[pyfunction]
 #[pyo3(signature = (model, out, recipients, chunk_size, force, allow_insecure_key_permissions,
-                    audit_log=None, allow_symlinks=false))]
+                    audit_log=None, allow_symlinks=false, progress=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn encrypt<'py>(
     py: Python<'py>,
@@ -40,8 +41,10 @@ pub fn encrypt<'py>(
     allow_insecure_key_permissions: bool,
     audit_log: Option<PathBuf>,
     allow_symlinks: bool,
+    progress: Option<PyObject>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let key_options = key_file_options(allow_insecure_key_permissions);
+    let sink = PyProgress::new(progress);
     let summary = py.allow_threads(|| {
         let result = (|| {
             let keys = recipients
@@ -55,20 +58,22 @@ pub fn encrypt<'py>(
                 overwrite: force,
                 ..EncryptOptions::default()
             };
-            envelope::encrypt(&input, &keys, &out, &options)
+            envelope::encrypt_with_progress(&input, &keys, &out, &options, &sink)
         })();
         let failure = |e: &SealError| Failure::error(e);
         let event = report::encrypt_event(&model, &recipients, result.as_ref().map_err(failure));
         convert::record(audit_log.as_deref(), None, &event)?;
         result.map_err(seal_error)
-    })?;
+    });
+    let summary = sink.finish(summary)?;
     convert::to_py(py, &PyEncrypted::new(&out, &summary))
 }
 
 /// Decrypts a model; returns a dict describing the result (`DecryptResult`'s fields). Appends
 /// the `decrypt` audit event to `audit_log`.
 #[pyfunction]
-#[pyo3(signature = (encrypted, out, key, force, allow_insecure_key_permissions, audit_log=None))]
+#[pyo3(signature = (encrypted, out, key, force, allow_insecure_key_permissions, audit_log=None, progress=None))]
+#[allow(clippy::too_many_arguments)]
 pub fn decrypt<'py>(
     py: Python<'py>,
     encrypted: PathBuf,
@@ -77,8 +82,10 @@ pub fn decrypt<'py>(
     force: bool,
     allow_insecure_key_permissions: bool,
     audit_log: Option<PathBuf>,
+    progress: Option<PyObject>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let key_options = key_file_options(allow_insecure_key_permissions);
+    let sink = PyProgress::new(progress);
     let summary = py.allow_threads(|| {
         // Opening the key is an input error recorded with its causes, as the CLI records it;
         // decryption's own errors are classified (a wrong key or tampering is `failed`).
@@ -87,7 +94,7 @@ pub fn decrypt<'py>(
                 overwrite: force,
                 ..DecryptOptions::default()
             };
-            envelope::decrypt(&encrypted, identity.as_ref(), &out, &options)
+            envelope::decrypt_with_progress(&encrypted, identity.as_ref(), &out, &options, &sink)
         });
         let ended = match &result {
             Ok(Ok(summary)) => Ok(summary),
@@ -100,7 +107,8 @@ pub fn decrypt<'py>(
             .map_err(SealError::from)
             .and_then(|r| r)
             .map_err(seal_error)
-    })?;
+    });
+    let summary = sink.finish(summary)?;
     convert::to_py(py, &PyDecrypted::new(&out, &summary))
 }
 

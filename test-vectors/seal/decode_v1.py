@@ -129,6 +129,7 @@ def check_files(files, single):
 
 
 GIT_NAMES = {".git", ".gitattributes", ".github", ".gitignore"}
+HF_LOCAL_DIR_CACHE = ".cache/huggingface"  # skipped too, and `.cache` above it descended (§4.2)
 
 
 def inventory(root, listed):
@@ -139,14 +140,16 @@ def inventory(root, listed):
         for name in subdirs + names:
             rel = name if rel_dir == "." else f"{rel_dir}/{name}"
             full = os.path.join(cur, name)
-            if rel == "modelseal.envelope" or rel.split("/")[0] in GIT_NAMES and rel not in listed:
+            hf_cache = rel == HF_LOCAL_DIR_CACHE or rel.startswith(HF_LOCAL_DIR_CACHE + "/")
+            skipped = rel.split("/")[0] in GIT_NAMES or hf_cache
+            if rel == "modelseal.envelope" or skipped and rel not in listed:
                 if name in subdirs:
                     subdirs.remove(name)
                 continue
             if rel in listed:
                 if os.path.islink(full) or not os.path.isfile(full):
                     raise Fail("tree", f"{rel} is not a regular file")
-            elif rel in dirs and not os.path.islink(full):
+            elif (rel in dirs or HF_LOCAL_DIR_CACHE.startswith(rel + "/")) and os.path.isdir(full) and not os.path.islink(full):
                 continue
             else:
                 raise Fail("tree", f"extra entry {rel}")

@@ -1,9 +1,8 @@
 //! `modelseal decrypt`: decrypt an encrypted model; OUT appears only if every byte authenticated.
 
-use super::{KeyFileArgs, OutputArgs};
-use crate::audit::{ended, Attempt, AuditArgs};
+use super::{KeyFileArgs, RunArgs};
+use crate::audit::{ended, Attempt};
 use crate::output::{print_json, report_failure};
-use crate::progress::Bar;
 use modelseal::envelope::{self, DecryptOptions, DecryptSummary, SealError};
 use modelseal::report::{self, DecryptReport, EnvelopeFailure, EnvelopeVerb, Failure};
 use std::path::PathBuf;
@@ -32,11 +31,7 @@ pub struct Args {
     #[arg(long)]
     force: bool,
     #[command(flatten)]
-    output: OutputArgs,
-    #[command(flatten)]
-    key_files: KeyFileArgs,
-    #[command(flatten)]
-    audit: AuditArgs,
+    run: RunArgs<KeyFileArgs>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -50,19 +45,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Ok(summary) => print(&args, &summary),
         Err(err) => {
             let report = EnvelopeFailure::new(EnvelopeVerb::Decrypt, &err);
-            report_failure(args.output.json, &report, "decryption", err.class(), &err)
+            report_failure(
+                args.run.output.json,
+                &report,
+                "decryption",
+                err.class(),
+                &err,
+            )
         }
     });
-    args.audit.record(None, &event, code)
+    args.run.audit.record(None, &event, code)
 }
 
 fn decrypt(args: &Args) -> Attempt<DecryptSummary, SealError> {
-    let identity = args.key_files.open_identity(&args.key)?;
+    let identity = args.run.keys.open_identity(&args.key)?;
     let options = DecryptOptions {
         overwrite: args.force,
         ..DecryptOptions::default()
     };
-    let bar = Bar::new("decrypting", args.output.no_progress());
+    let bar = args.run.output.bar("decrypting");
     let result = envelope::decrypt_with_progress(
         &args.encrypted,
         identity.as_ref(),
@@ -75,9 +76,9 @@ fn decrypt(args: &Args) -> Attempt<DecryptSummary, SealError> {
 }
 
 fn print(args: &Args, summary: &DecryptSummary) -> ExitCode {
-    if args.output.json {
+    if args.run.output.json {
         print_json(&DecryptReport::new(&args.encrypted, &args.out, summary));
-    } else if !args.output.quiet {
+    } else if !args.run.output.quiet {
         say!(
             "decrypted {} ({} files, {} bytes) -> {}",
             args.encrypted.display(),

@@ -2,7 +2,7 @@
 
 use super::sign::HashArgs;
 use crate::output::print_json;
-use crate::progress::Bar;
+use crate::progress::ProgressArgs;
 use modelseal::report::DigestReport;
 use modelseal::sign::digest_model;
 use std::path::PathBuf;
@@ -20,10 +20,12 @@ pub struct Args {
     /// Print one JSON object on stdout.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    progress: ProgressArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let bar = Bar::new("hashing", args.json);
+    let bar = args.progress.bar("hashing", args.json);
     let statement = digest_model(&args.model, &args.hashing.options(), &bar);
     bar.finish();
     let statement = statement?;

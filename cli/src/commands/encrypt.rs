@@ -1,9 +1,8 @@
 //! `modelseal encrypt`: envelope-encrypt a model directory or file for one or more recipients.
 
-use super::{as_recipients, open_recipients, KeyFileArgs, OutputArgs};
-use crate::audit::{ended, Attempt, AuditArgs};
+use super::{as_recipients, open_recipients, EncryptOutArgs, KeyFileArgs, RunArgs};
+use crate::audit::{ended, Attempt};
 use crate::output::print_json;
-use crate::progress::Bar;
 use modelseal::envelope::{self, EncryptOptions, EncryptSummary, SealError};
 use modelseal::report::{self, EncryptReport, Failure};
 use std::path::PathBuf;
@@ -28,23 +27,10 @@ pub struct Args {
     /// Plaintext bytes per chunk: a power of two from 4096 to 16777216 [default: 1048576].
     #[arg(long, value_name = "BYTES")]
     chunk_size: Option<u32>,
-    /// The model name recorded in the envelope, the signed name policies match (docs/policy.md)
-    /// [default: MODEL's file or directory name].
-    #[arg(long, value_name = "NAME")]
-    model_name: Option<String>,
-    /// Replace an existing OUT (atomically).
-    #[arg(long)]
-    force: bool,
-    /// Encrypt a symlink to a file as its target's bytes instead of refusing it (a Hugging Face
-    /// cache snapshot, whose files link into ../../blobs).
-    #[arg(long)]
-    allow_symlinks: bool,
     #[command(flatten)]
-    output: OutputArgs,
+    out_args: EncryptOutArgs,
     #[command(flatten)]
-    key_files: KeyFileArgs,
-    #[command(flatten)]
-    audit: AuditArgs,
+    run: RunArgs<KeyFileArgs>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -58,21 +44,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Ok((summary, chunk_size)) => Ok(print(&args, &summary, chunk_size)),
         Err(err) => Err(err.into()),
     });
-    args.audit.record(None, &event, code)
+    args.run.audit.record(None, &event, code)
 }
 
 /// Opens the recipients and encrypts: the summary and the chunk size.
 fn encrypt(args: &Args) -> Attempt<(EncryptSummary, u32), SealError> {
-    let recipients = open_recipients(&args.recipients, &args.key_files.options())?;
-    let input = envelope::plaintext_following_symlinks(&args.model, args.allow_symlinks)?;
+    let recipients = open_recipients(&args.recipients, &args.run.keys.options())?;
+    let input = envelope::plaintext_following_symlinks(&args.model, args.out_args.allow_symlinks)?;
     let options = EncryptOptions {
         chunk_size: args
             .chunk_size
             .unwrap_or(EncryptOptions::default().chunk_size),
-        overwrite: args.force,
-        model_name: args.model_name.clone(),
+        overwrite: args.out_args.force,
+        model_name: args.out_args.model_name.clone(),
     };
-    let bar = Bar::new("encrypting", args.output.no_progress());
+    let bar = args.run.output.bar("encrypting");
     let summary = envelope::encrypt_with_progress(
         &input,
         &as_recipients(&recipients),
@@ -85,14 +71,14 @@ fn encrypt(args: &Args) -> Attempt<(EncryptSummary, u32), SealError> {
 }
 
 fn print(args: &Args, summary: &EncryptSummary, chunk_size: u32) -> ExitCode {
-    if args.output.json {
+    if args.run.output.json {
         print_json(&EncryptReport::new(
             &args.model,
             &args.out,
             chunk_size,
             summary,
         ));
-    } else if !args.output.quiet {
+    } else if !args.run.output.quiet {
         say!(
             "encrypted {} ({} files, {} bytes) -> {} for {} recipient(s)",
             args.model.display(),

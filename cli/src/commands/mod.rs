@@ -1,5 +1,6 @@
 //! The verbs of the `modelseal` command line: one clap struct and one `run` per verb.
 
+mod completions;
 mod decrypt;
 mod digest;
 mod encrypt;
@@ -50,6 +51,8 @@ enum Command {
     Seal(seal::Args),
     Unseal(unseal::Args),
     Serve(crate::serve::Args),
+    Completions(completions::CompletionsArgs),
+    Man(completions::ManArgs),
 }
 
 impl Cli {
@@ -57,7 +60,10 @@ impl Cli {
     /// passphrase): every verb but `inspect`, which reads only public data. `verify` and `serve`
     /// count too, since a policy's PKCS#11 signer may log in to a token.
     pub fn may_load_secret(&self) -> bool {
-        !matches!(self.command, Command::Inspect(_))
+        !matches!(
+            self.command,
+            Command::Inspect(_) | Command::Completions(_) | Command::Man(_)
+        )
     }
 }
 
@@ -76,10 +82,42 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Seal(args) => seal::run(args),
         Command::Unseal(args) => unseal::run(args),
         Command::Serve(args) => crate::serve::run(args),
+        Command::Completions(args) => completions::completions(args),
+        Command::Man(args) => completions::man(args),
     }
 }
 
-/// `--json` and `--quiet`, shared by the verbs that print a result and show progress.
+/// The flags that end every verb running a key operation (`sign`, `seal`, `encrypt`,
+/// `decrypt`), in this order: `--json` and `--quiet`, the key options `K` ([`KeyArgs`] for a
+/// verb that opens a private key, else [`KeyFileArgs`]), and `--audit-log`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs<K: clap::Args> {
+    #[command(flatten)]
+    output: OutputArgs,
+    #[command(flatten)]
+    keys: K,
+    #[command(flatten)]
+    audit: crate::audit::AuditArgs,
+}
+
+/// How an encrypting verb (`encrypt`, `seal`) names and writes its output: `--model-name`,
+/// `--force`, `--allow-symlinks` (`seal` restates the help of the last two for its signature).
+#[derive(Debug, clap::Args)]
+pub struct EncryptOutArgs {
+    /// The model name recorded in the envelope, the signed name policies match (docs/policy.md)
+    /// [default: MODEL's file or directory name].
+    #[arg(long, value_name = "NAME")]
+    model_name: Option<String>,
+    /// Replace an existing OUT (atomically).
+    #[arg(long)]
+    force: bool,
+    /// Encrypt a symlink to a file as its target's bytes instead of refusing it (a Hugging Face
+    /// cache snapshot, whose files link into ../../blobs).
+    #[arg(long)]
+    allow_symlinks: bool,
+}
+
+/// `--json`, `--quiet` and `--progress`, shared by the verbs that print a result and show progress.
 #[derive(Debug, clap::Args)]
 pub struct OutputArgs {
     /// Print one JSON object on stdout.
@@ -88,12 +126,15 @@ pub struct OutputArgs {
     /// No progress bar and no informational output.
     #[arg(long, short = 'q')]
     quiet: bool,
+    #[command(flatten)]
+    progress: crate::progress::ProgressArgs,
 }
 
 impl OutputArgs {
-    /// Whether progress bars are off (with `--quiet`, and with `--json`: stdout is the result).
-    fn no_progress(&self) -> bool {
-        self.quiet || self.json
+    /// The progress sink for work labelled `label` (`--progress`; `auto` is off with `--quiet`
+    /// and with `--json`, whose stdout is the result).
+    fn bar(&self, label: &'static str) -> crate::progress::Bar {
+        self.progress.bar(label, self.quiet || self.json)
     }
 
     /// Whether the human text is printed (neither `--json` nor `--quiet`).

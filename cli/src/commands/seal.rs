@@ -1,9 +1,9 @@
 //! `modelseal seal`: sign a model, encrypt it with its signature inside, sign the encrypted model.
 
-use super::{as_recipients, open_recipients, KeyArgs, OutputArgs, TsaArgs};
-use crate::audit::{ended, Attempt, AuditArgs};
+use super::{as_recipients, open_recipients, EncryptOutArgs, KeyArgs, RunArgs, TsaArgs};
+use crate::audit::{ended, Attempt};
 use crate::output::{hex, print_json};
-use modelseal::deploy::{seal_model, DeployError, SealOptions, SealOutcome};
+use modelseal::deploy::{seal_model_with_progress, DeployError, SealOptions, SealOutcome};
 use modelseal::report::{self, Failure, SealReport};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,6 +11,14 @@ use std::process::ExitCode;
 /// Sign MODEL, encrypt it (the signature travels inside, encrypted) for every recipient to ENC,
 /// and sign ENC (ENC.sig), so a registry can verify what it stores without a decryption key.
 #[derive(Debug, clap::Args)]
+// The shared flags, in seal's words: ENC and its signature are both written, and both signed.
+#[command(mut_arg("model_name", |a| a.help(
+    "Model name recorded in the envelope (what policies match) [default: MODEL's name]")))]
+#[command(mut_arg("force", |a| a.help(
+    "Replace an existing ENC and its signature (else both are refused before any work)")))]
+#[command(mut_arg("allow_symlinks", |a| a.help(
+    "Sign and encrypt a symlink to a file as its target's bytes instead of refusing it (a \
+     Hugging Face cache snapshot, whose files link into ../../blobs)")))]
 pub struct Args {
     /// The model directory or file.
     model: PathBuf,
@@ -32,24 +40,12 @@ pub struct Args {
     /// Where to write the signature of ENC [default: ENC.sig beside ENC].
     #[arg(long, value_name = "SIG")]
     signature: Option<PathBuf>,
-    /// Model name recorded in the envelope (what policies match) [default: MODEL's name].
-    #[arg(long, value_name = "NAME")]
-    model_name: Option<String>,
-    /// Replace an existing ENC and its signature (else both are refused before any work).
-    #[arg(long)]
-    force: bool,
-    /// Sign and encrypt a symlink to a file as its target's bytes instead of refusing it (a
-    /// Hugging Face cache snapshot, whose files link into ../../blobs).
-    #[arg(long)]
-    allow_symlinks: bool,
+    #[command(flatten)]
+    out_args: EncryptOutArgs,
     #[command(flatten)]
     tsa: TsaArgs,
     #[command(flatten)]
-    output: OutputArgs,
-    #[command(flatten)]
-    key_args: KeyArgs,
-    #[command(flatten)]
-    audit: AuditArgs,
+    run: RunArgs<KeyArgs>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -57,45 +53,50 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let event = report::seal_event(
         &args.model,
         &args.key,
-        args.model_name.as_deref(),
+        args.out_args.model_name.as_deref(),
         ended(&attempt, Failure::deploy),
     );
     let code = attempt.and_then(|result| match result {
         Ok(outcome) => Ok(print(&args, &outcome)),
         Err(err) => Err(err.into()),
     });
-    args.audit.record(None, &event, code)
+    args.run.audit.record(None, &event, code)
 }
 
 fn seal(args: &Args) -> Attempt<SealOutcome, DeployError> {
     let signer = args
-        .key_args
+        .run
+        .keys
         .open_signer(&args.key, args.cert.as_deref(), &args.cert_chain)?;
-    let recipients = open_recipients(&args.recipients, &args.key_args.options())?;
+    let recipients = open_recipients(&args.recipients, &args.run.keys.options())?;
     let options = SealOptions {
-        model_name: args.model_name.clone(),
+        model_name: args.out_args.model_name.clone(),
         outer_signature: args.signature.clone(),
         sign: modelseal::sign::SignOptions {
             tsa: args.tsa.request()?,
-            allow_symlinks: args.allow_symlinks,
+            allow_symlinks: args.out_args.allow_symlinks,
             ..modelseal::sign::SignOptions::default()
         },
-        force: args.force,
+        force: args.out_args.force,
         ..SealOptions::default()
     };
-    Ok(seal_model(
+    let bar = args.run.output.bar("sealing");
+    let outcome = seal_model_with_progress(
         &args.model,
         signer.as_ref(),
         &as_recipients(&recipients),
         &args.out,
         &options,
-    ))
+        &bar,
+    );
+    bar.finish();
+    Ok(outcome)
 }
 
 fn print(args: &Args, outcome: &SealOutcome) -> ExitCode {
-    if args.output.json {
+    if args.run.output.json {
         print_json(&SealReport::new(&args.model, &args.out, outcome));
-    } else if !args.output.quiet {
+    } else if !args.run.output.quiet {
         say!(
             "sealed {} -> {} (signature {}), {} recipient(s)",
             args.model.display(),

@@ -1,9 +1,8 @@
 //! `modelseal sign`: sign a model directory or file.
 
-use super::{KeyArgs, OutputArgs, TsaArgs};
-use crate::audit::{ended, Attempt, AuditArgs};
+use super::{KeyArgs, RunArgs, TsaArgs};
+use crate::audit::{ended, Attempt};
 use crate::output::{hex, print_json, serialization_text};
-use crate::progress::Bar;
 use modelseal::digest::{HashAlgorithm, Method, DEFAULT_SHARD_SIZE};
 use modelseal::report::{self, Failure, SignReport};
 use modelseal::sign::{sign_model, DigestOptions, OutputMode, SignError, SignOptions, SignOutcome};
@@ -44,11 +43,7 @@ pub struct Args {
     #[command(flatten)]
     tsa: TsaArgs,
     #[command(flatten)]
-    output: OutputArgs,
-    #[command(flatten)]
-    key_args: KeyArgs,
-    #[command(flatten)]
-    audit: AuditArgs,
+    run: RunArgs<KeyArgs>,
 }
 
 /// How to hash the model: shared by `sign` and `digest`.
@@ -118,13 +113,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Ok((outcome, algorithm)) => print(&args, &outcome, algorithm),
         Err(err) => Err(err.into()),
     });
-    args.audit.record(None, &event, code.and_then(|c| c))
+    args.run.audit.record(None, &event, code.and_then(|c| c))
 }
 
 /// Opens the key and signs: the outcome and the key's algorithm name.
 fn sign(args: &Args) -> Attempt<(SignOutcome, &'static str), SignError> {
     let signer = args
-        .key_args
+        .run
+        .keys
         .open_signer(&args.key, args.cert.as_deref(), &args.cert_chain)?;
     let hashing = args.hashing.options();
     let options = SignOptions {
@@ -140,7 +136,7 @@ fn sign(args: &Args) -> Attempt<(SignOutcome, &'static str), SignError> {
             (false, false) => OutputMode::CreateNew,
         },
     };
-    let bar = Bar::new("hashing", args.output.no_progress());
+    let bar = args.run.output.bar("hashing");
     let outcome = sign_model(&args.model, signer.as_ref(), &options, &bar);
     bar.finish();
     let algorithm = signer.public_key().algorithm().name();
@@ -152,9 +148,9 @@ fn print(args: &Args, outcome: &SignOutcome, algorithm: &'static str) -> anyhow:
         say_err!("warning: {warning}");
     }
     let statement = &outcome.statement;
-    if args.output.json {
+    if args.run.output.json {
         print_json(&SignReport::new(&args.model, outcome, algorithm));
-    } else if !args.output.quiet {
+    } else if !args.run.output.quiet {
         say!(
             "signed {} ({} resources, {}) -> {}",
             args.model.display(),

@@ -98,14 +98,18 @@ fn unseal(args: &Args, policy_log: &mut Option<PathBuf>) -> Attempt<UnsealOutcom
         let event = report::unseal_event(&args.encrypted, &args.key, &args.policy, Ok(outcome));
         args.audit.append(policy.audit_log(), &event)
     };
-    Ok(unseal_model_recorded(
+    let bar = args.output.bar("unsealing");
+    let outcome = unseal_model_recorded(
         &args.encrypted,
         &policy,
         identity.as_ref(),
         &args.out,
         &options,
         &mut record,
-    ))
+        &bar,
+    );
+    bar.finish();
+    Ok(outcome)
 }
 
 fn print(args: &Args, outcome: &UnsealOutcome) -> ExitCode {

@@ -6,7 +6,6 @@ use crate::audit::{ended, Attempt, AuditArgs};
 use crate::output::{
     exit_code, exit_input, print_json, report_failure, serialization_text, signer_text,
 };
-use crate::progress::Bar;
 use modelseal::error::ErrorClass;
 use modelseal::policy::{PolicyDecision, PolicyVerifyOptions};
 use modelseal::report::{
@@ -165,7 +164,7 @@ fn verify(args: &Args) -> Attempt<VerifiedModel, (PathBuf, VerifyError)> {
         ignore_unsigned_files: args.ignore_unsigned_files,
         timestamps: TimestampPolicy::load(&args.tsa_roots, args.require_timestamp)?,
     };
-    let bar = Bar::new("verifying", args.output.no_progress());
+    let bar = args.output.bar("verifying");
     let result = verify_model(&args.model, signature, &trust, &options, &bar);
     bar.finish();
     Ok(result.map_err(|e| (signature.clone(), e)))
@@ -184,7 +183,7 @@ fn run_policy(args: &Args, policy_path: &Path) -> anyhow::Result<ExitCode> {
                 model_name: args.model_name.clone(),
                 ignore: args.ignore.clone(),
             };
-            let bar = Bar::new("verifying", args.output.no_progress());
+            let bar = args.output.bar("verifying");
             let result = policy.verify(&args.model, &args.signature, &options, &bar);
             bar.finish();
             result

@@ -266,7 +266,8 @@ impl Walk<'_> {
                     });
                 }
                 found.insert(rel);
-            } else if ft.is_dir() && self.dirs.contains(rel.as_str()) {
+            } else if ft.is_dir() && (self.dirs.contains(rel.as_str()) || self.holds_skipped(&rel))
+            {
                 self.dir(&path, &rel, found)?;
             } else if self.skipped(&rel) {
                 continue;
@@ -283,11 +284,21 @@ impl Walk<'_> {
         Ok(())
     }
 
-    /// §4.2: unlisted paths at or below the top-level git names, or a caller-named skip path.
+    /// Whether the directory `rel` lies above a skipped path (`.cache` above `.cache/huggingface`):
+    /// it is descended, and only what it holds besides the skipped path is an extra entry.
+    fn holds_skipped(&self, rel: &str) -> bool {
+        let above = |p: &str| p.starts_with(&format!("{rel}/"));
+        above(crate::tree::HUGGING_FACE_LOCAL_DIR_CACHE) || self.skip.iter().any(|p| above(p))
+    }
+
+    /// §4.2: unlisted paths at or below the top-level git names or a Hugging Face `--local-dir`
+    /// cache, or a caller-named skip path.
     fn skipped(&self, rel: &str) -> bool {
         let top = rel.split('/').next().unwrap_or(rel);
         let below = |p: &str| rel == p || rel.starts_with(&format!("{p}/"));
-        crate::tree::DEFAULT_IGNORES.contains(&top) || self.skip.iter().any(|p| below(p))
+        crate::tree::DEFAULT_IGNORES.contains(&top)
+            || below(crate::tree::HUGGING_FACE_LOCAL_DIR_CACHE)
+            || self.skip.iter().any(|p| below(p))
     }
 }
 

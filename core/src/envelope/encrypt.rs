@@ -170,7 +170,7 @@ pub fn encrypt_matching(
     let expect = SignedPlaintext { signed, unsigned };
     let pass = Pass {
         observe: Some(&expect),
-        late: None,
+        ..Pass::default()
     };
     encrypt_in_one_pass(input, recipients, output, options, pass)
 }
@@ -321,11 +321,12 @@ pub(crate) struct LateFile<'a> {
     pub make: &'a dyn Fn() -> Result<PathBuf, SealError>,
 }
 
-/// What else the encryption pass does: observe the plaintext, add a late file.
+/// What else the encryption pass does: observe the plaintext, add a late file, report progress.
 #[derive(Default)]
 pub(crate) struct Pass<'a> {
     pub observe: Option<&'a dyn PassObservers>,
     pub late: Option<LateFile<'a>>,
+    pub progress: Option<&'a dyn Progress>,
 }
 
 /// [`encrypt_matching`] for seal's one pass: `pass.observe` sees every file's plaintext as it is
@@ -337,13 +338,14 @@ pub(crate) fn encrypt_in_one_pass(
     options: &EncryptOptions,
     pass: Pass<'_>,
 ) -> Result<EncryptSummary, SealError> {
+    let progress = pass.progress.unwrap_or(&NoProgress);
     encrypt_inner(
         input,
         recipients,
         output,
         options,
         &mut OsEntropy,
-        &NoProgress,
+        progress,
         pass,
     )
 }

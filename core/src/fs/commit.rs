@@ -56,8 +56,24 @@ pub fn parent_dir(target: &Path) -> PathBuf {
     }
 }
 
-/// Writes the file `target` through a private (0600) temporary file beside it: `fill` writes the
-/// content, then the file gets `mode`, is fsynced, and is moved into place (never replacing an
+/// The directory that will hold `target`, created with its missing ancestors (mode 0755 less the
+/// umask, as `mkdir -p` makes them) when it does not exist yet: `decrypt -o out/plain/llm` and
+/// `unseal --out /models/llm` work when `out/plain` or `/models` is missing, and the error, when
+/// it cannot be made, names that directory and not a temporary inside it.
+fn output_parent(target: &Path) -> Result<PathBuf, CommitError> {
+    let parent = parent_dir(target);
+    if !parent.is_dir() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(&parent)
+            .map_err(io_at(&parent))?;
+    }
+    Ok(parent)
+}
+
+/// Writes the file `target` through a private (0600) temporary file beside it (the missing
+/// directories above `target` are created first, as `mkdir -p` does): `fill` writes the content, then the file gets `mode`, is fsynced, and is moved into place (never replacing an
 /// existing target unless `overwrite`: else [`CommitError::Exists`]). On any error nothing remains.
 ///
 /// On Linux the temporary is an unnamed `O_TMPFILE`, linked into the directory only after `fill`
@@ -70,7 +86,7 @@ pub fn write_file_beside<E: From<CommitError>>(
     overwrite: bool,
     fill: impl FnOnce(&File) -> Result<(), E>,
 ) -> Result<(), E> {
-    let parent = parent_dir(target);
+    let parent = output_parent(target)?;
     match unnamed_temporary(&parent) {
         Some(file) => {
             fill(&file)?;
@@ -233,9 +249,10 @@ pub struct StagingDir {
 
 impl StagingDir {
     /// Creates the directory beside `target` with `mode` (not taken from the umask's default, so a
-    /// private 0700 stays private even in a shared directory).
+    /// private 0700 stays private even in a shared directory), after creating the missing
+    /// directories above `target` (0755 less the umask, as `mkdir -p` does).
     pub fn beside(target: &Path, mode: u32) -> Result<StagingDir, CommitError> {
-        let parent = parent_dir(target);
+        let parent = output_parent(target)?;
         let dir = tempfile::Builder::new()
             .prefix(&temp_prefix(target))
             .permissions(std::fs::Permissions::from_mode(mode))
@@ -473,6 +490,29 @@ mod tests {
             .collect();
         n.sort();
         n
+    }
+
+    #[test]
+    fn outputs_under_missing_directories_create_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a/b/plain.bin");
+        write_file_beside(&file, 0o600, false, |mut f| {
+            f.write_all(b"x").map_err(io_at(Path::new("t")))
+        })
+        .unwrap();
+        assert_eq!(std::fs::read(&file).unwrap(), b"x");
+        let staged = StagingDir::beside(&dir.path().join("c/d/model"), 0o700).unwrap();
+        assert_eq!(
+            staged.path().parent(),
+            Some(dir.path().join("c/d").as_path())
+        );
+        // A parent that cannot be made is named, not a temporary inside it.
+        std::fs::write(dir.path().join("blocker"), b"").unwrap();
+        let err = StagingDir::beside(&dir.path().join("blocker/model"), 0o700).unwrap_err();
+        assert!(
+            matches!(&err, CommitError::Io { path, .. } if path == &dir.path().join("blocker")),
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -59,6 +59,14 @@ pub fn check_model_name(name: &str) -> Result<(), TreeError> {
 /// Paths ignored at the top of every model unless the user opts out (as in model-signing 1.1.1).
 pub const DEFAULT_IGNORES: [&str; 4] = [".git", ".gitattributes", ".github", ".gitignore"];
 
+/// The metadata that `hf download --local-dir` keeps inside the model directory (a lock and an
+/// ETag record per downloaded file): never part of the model, and written after the model was
+/// signed, so signing skips it (and records it in `ignore_paths` when the model has it), a
+/// verifier skips it unless the signature lists files below it, and decryption skips it when the
+/// envelope does not list it (docs/FORMAT.md §4.2). Unlike [`DEFAULT_IGNORES`] it is recorded only
+/// where present, so other signatures stay byte-identical to model-signing 1.1.1's.
+pub const HUGGING_FACE_LOCAL_DIR_CACHE: &str = ".cache/huggingface";
+
 /// Errors while walking a model tree.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

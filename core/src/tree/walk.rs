@@ -4,7 +4,10 @@
 //! follows it; only an allowed link to a regular file becomes a [`ModelFile`]. The result is
 //! sorted component-wise (see [`RelPath`]'s ordering).
 
-use super::{ChangeStamp, ModelFile, ModelTree, RelPath, TreeError, WalkOptions, DEFAULT_IGNORES};
+use super::{
+    ChangeStamp, ModelFile, ModelTree, RelPath, TreeError, WalkOptions, DEFAULT_IGNORES,
+    HUGGING_FACE_LOCAL_DIR_CACHE,
+};
 use std::fs::{self, Metadata};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -41,8 +44,9 @@ enum Kind {
     Dir,
 }
 
-/// The ignore rules: user paths plus, when asked, the top-level git paths (shared with the
-/// listing of object-storage models, which must skip exactly what a walk skips).
+/// The ignore rules: user paths plus, when asked, the top-level git paths and a Hugging Face
+/// `--local-dir` download's metadata (shared with the listing of object-storage models, which
+/// must skip exactly what a walk skips).
 pub(crate) struct Ignores(Vec<RelPath>);
 
 impl Ignores {
@@ -50,7 +54,12 @@ impl Ignores {
         let mut paths = options.ignore.clone();
         if options.ignore_git_paths {
             // The constants are valid single components, so this never drops one.
-            paths.extend(DEFAULT_IGNORES.iter().filter_map(|p| RelPath::new(p).ok()));
+            paths.extend(
+                DEFAULT_IGNORES
+                    .iter()
+                    .chain([&HUGGING_FACE_LOCAL_DIR_CACHE])
+                    .filter_map(|p| RelPath::new(p).ok()),
+            );
         }
         Ignores(paths)
     }
