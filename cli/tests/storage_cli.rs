@@ -4,6 +4,9 @@
 //! Buckets and objects are made with `scripts/storage_admin.py`. Nothing is skipped: a missing
 //! emulator fails the test (scripts/setup.sh installs them).
 
+mod common;
+
+use common::{keygen_p256, s};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -161,8 +164,17 @@ impl Emulator {
     }
 
     fn modelseal(&self, args: &[&str]) -> Output {
+        self.modelseal_with(&[], args)
+    }
+
+    /// [`Emulator::modelseal`] with more variables (or overriding the store's).
+    fn modelseal_with(&self, vars: &[(&str, &str)], args: &[&str]) -> Output {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_modelseal"));
-        self.env(&mut cmd).args(args).output().unwrap()
+        self.env(&mut cmd);
+        for (var, value) in vars {
+            cmd.env(var, value);
+        }
+        cmd.args(args).output().unwrap()
     }
 
     fn ok(&self, args: &[&str]) -> Output {
@@ -199,10 +211,6 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
 /// A small model named `llm`: three files in two directories (one of 300 KB, read in ranges).
 fn model(dir: &Path) -> PathBuf {
     let m = dir.join("llm");
@@ -212,20 +220,6 @@ fn model(dir: &Path) -> PathBuf {
     std::fs::write(m.join("sub/config.json"), b"{\"layers\": 2}").unwrap();
     std::fs::write(m.join(".hidden"), b"x").unwrap();
     m
-}
-
-fn keypair(emulator: &Emulator, dir: &Path) -> (PathBuf, PathBuf) {
-    let (key, public) = (dir.join("key.pem"), dir.join("key.pub"));
-    emulator.ok(&[
-        "keygen",
-        "--algorithm",
-        "ec-p256",
-        "--out",
-        s(&key),
-        "--public-out",
-        s(&public),
-    ]);
-    (key, public)
 }
 
 /// The DSSE payload (the statement) of a signature file.
@@ -249,7 +243,7 @@ fn setup(store: Store, faults: &str) -> Setup {
     let emulator = Emulator::start(store, faults);
     let dir = tempfile::tempdir().unwrap();
     let local = model(dir.path());
-    let (key, public) = keypair(&emulator, dir.path());
+    let (key, public) = keygen_p256(dir.path(), "release");
     emulator.admin(&["mkbucket", "models"]);
     emulator.admin(&["upload", "models", "prod/llm", s(&local)]);
     let url = emulator.url("models/prod/llm");
@@ -421,13 +415,7 @@ fn s3_request_count_is_one_list_and_one_get_per_range() {
     let t = setup(Store::S3, "");
     let e = &t.emulator;
     let before = e.requests().len();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_modelseal"));
-    let out = e
-        .env(&mut cmd)
-        .env("MODELSEAL_STORAGE_CHUNK_MIB", "1")
-        .args(["digest", &t.url])
-        .output()
-        .unwrap();
+    let out = e.modelseal_with(&[("MODELSEAL_STORAGE_CHUNK_MIB", "1")], &["digest", &t.url]);
     assert!(out.status.success(), "{}", stderr(&out));
     let requests: Vec<String> = e.requests().split_off(before);
     let lists = requests
@@ -472,14 +460,10 @@ fn model_signing_verifies_the_local_copy_of_a_bucket_signed_model() {
 fn s3_object_replaced_mid_run_is_an_error_naming_it() {
     let t = setup(Store::S3, "replace");
     let sig = t.dir.path().join("llm.sig");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_modelseal"));
-    let out = t
-        .emulator
-        .env(&mut cmd)
-        .env("RAYON_NUM_THREADS", "1")
-        .args(["sign", &t.url, "--key", s(&t.key), "-o", s(&sig)])
-        .output()
-        .unwrap();
+    let out = t.emulator.modelseal_with(
+        &[("RAYON_NUM_THREADS", "1")],
+        &["sign", &t.url, "--key", s(&t.key), "-o", s(&sig)],
+    );
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("changed while it was being hashed"), "{err}");
@@ -493,20 +477,14 @@ fn s3_object_replaced_mid_run_is_an_error_naming_it() {
 fn azure_wrong_credentials_are_access_denied_without_the_key() {
     let t = setup(Store::Azure, "");
     let wrong = "d3JvbmcgYWNjb3VudCBrZXkgZm9yIHRoZSB0ZXN0cw==";
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_modelseal"));
-    let out = t
-        .emulator
-        .env(&mut cmd)
-        .env(
-            "AZURE_STORAGE_CONNECTION_STRING",
-            format!(
-                "AccountName=devstoreaccount1;AccountKey={wrong};BlobEndpoint={}/devstoreaccount1",
-                t.emulator.endpoint()
-            ),
-        )
-        .args(["digest", &t.url])
-        .output()
-        .unwrap();
+    let settings = format!(
+        "AccountName=devstoreaccount1;AccountKey={wrong};BlobEndpoint={}/devstoreaccount1",
+        t.emulator.endpoint()
+    );
+    let out = t.emulator.modelseal_with(
+        &[("AZURE_STORAGE_CONNECTION_STRING", &settings)],
+        &["digest", &t.url],
+    );
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("az://models/prod/llm"), "{err}");

@@ -21,13 +21,22 @@ const GCS_BASE: &str = "https://storage.googleapis.com";
 /// Attempts for one request that meets a 429, a 5xx or a broken connection.
 const ATTEMPTS: u32 = 5;
 
-/// One bucket, through the JSON API.
-#[derive(Debug)]
+/// One bucket, through the JSON API. `Debug` shows the endpoint and bucket only: the credential
+/// provider may cache a token.
 pub(super) struct JsonClient {
     http: reqwest::Client,
     base: String,
     bucket: String,
     credentials: Option<GcpCredentialProvider>,
+}
+
+impl std::fmt::Debug for JsonClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JsonClient")
+            .field("base", &self.base)
+            .field("bucket", &self.bucket)
+            .finish_non_exhaustive()
+    }
 }
 
 impl JsonClient {
