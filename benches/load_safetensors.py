@@ -9,7 +9,14 @@ SHA-256, files + BLAKE3, shards + SHA-256), prints medians of interleaved runs (
   C  modelseal.verify(dir, sig, key=) then load_file(path)      (verify, then load: two reads)
 
 and the ratios B/A (target: <= 1.15 for shards or blake3, <= 1.3 for files + sha256) and C/B
-(target: >= 1.7). Each run is a fresh Python process (so no run reuses another's arrays); peak
+(target: >= 1.7). The last row is the model encrypted by `modelseal.encrypt` (X25519 recipient,
+files + SHA-256 signature of the plaintext), where
+
+  B  modelseal.open_model(enc, sig, key=, decryption_key=).load_safetensors(name)
+                                                 (decrypted, authenticated, verified in memory)
+  C  modelseal.decrypt to the work directory, verify, load_file, remove the plaintext
+
+(target: B/A <= 1.5). Each run is a fresh Python process (so no run reuses another's arrays); peak
 RSS (ru_maxrss of the child) is printed too. Usage:
 
     python3 benches/load_safetensors.py [--size-mib 2048] [--runs 3] [--workdir /dev/shm/ms-load]
@@ -27,8 +34,20 @@ import subprocess
 import sys
 import time
 
+CHILD_A = "from safetensors.numpy import load_file; t = load_file({file!r})"
+
+ENCRYPTED_CHILD = {
+    "A": CHILD_A,
+    "B": "import modelseal; t = modelseal.open_model({enc!r}, {sig!r}, key={key!r}, "
+         "decryption_key={secret!r}).load_safetensors('model.safetensors')",
+    "C": "import modelseal, shutil; from safetensors.numpy import load_file; "
+         "modelseal.decrypt({enc!r}, {plain!r}, {secret!r}); "
+         "modelseal.verify({plain!r}, {sig!r}, key={key!r}); "
+         "t = load_file({plain!r} + '/model.safetensors'); shutil.rmtree({plain!r})",
+}
+
 CHILD = {
-    "A": "from safetensors.numpy import load_file; t = load_file({file!r})",
+    "A": CHILD_A,
     "B": "import modelseal; t = modelseal.open_model({model!r}, {sig!r}, key={key!r})"
          ".load_safetensors('model.safetensors')",
     "C": "import modelseal; from safetensors.numpy import load_file; "
@@ -92,9 +111,30 @@ def main() -> None:
                 t, peak = timed(code.format(file=file, model=str(model), sig=sig, key=public))
                 times[name].append(t)
                 rss[name] = max(rss.get(name, 0), peak)
-        a, b, c = (statistics.median(times[n]) for n in "ABC")
-        print(f"| {label} | {a:.2f} s | {b:.2f} s | {c:.2f} s | {b / a:.2f} | {c / b:.2f} "
-              f"| {rss['A']} / {rss['B']} |")
+        row(label, times, rss)
+    # The encrypted row: the plaintext signed (files + sha256), then encrypted.
+    sig = str(workdir / "files-sha256.sig")
+    secret = workdir / "x25519.key"
+    if not secret.exists():
+        modelseal.keygen("x25519", secret)
+    enc = workdir / "enc"
+    if not enc.exists():
+        modelseal.encrypt(model, enc, [f"{secret}.pub"])
+    values = {"file": file, "enc": str(enc), "sig": sig, "key": public, "secret": str(secret),
+              "plain": str(workdir / "plain")}
+    times, rss = {"A": [], "B": [], "C": []}, {}
+    for _ in range(args.runs):
+        for name, code in ENCRYPTED_CHILD.items():
+            t, peak = timed(code.format(**values))
+            times[name].append(t)
+            rss[name] = max(rss.get(name, 0), peak)
+    row("encrypted (files + sha256)", times, rss)
+
+
+def row(label: str, times: dict[str, list[float]], rss: dict[str, int]) -> None:
+    a, b, c = (statistics.median(times[n]) for n in "ABC")
+    print(f"| {label} | {a:.2f} s | {b:.2f} s | {c:.2f} s | {b / a:.2f} | {c / b:.2f} "
+          f"| {rss['A']} / {rss['B']} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ mod output;
 mod audit;
 mod commands;
 mod progress;
-mod serve;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -10,11 +10,9 @@
 //! - `none`: nothing.
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use modelseal::progress::Progress;
+use modelseal::progress::{Progress, Snapshot, Throttled};
 use std::io::IsTerminal;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How progress is shown (`--progress`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -51,6 +49,8 @@ impl ProgressArgs {
 /// A progress sink implementing core's [`Progress`]; [`Bar::finish`] ends it.
 pub struct Bar(Shown);
 
+type Lines = Throttled<Box<dyn Fn(Snapshot) + Sync>>;
+
 enum Shown {
     Nothing,
     Bar(ProgressBar),
@@ -61,14 +61,25 @@ impl Bar {
     /// The sink `mode` asks for; `auto` resolves against `silent` and whether stderr is a terminal.
     pub fn new(label: &'static str, mode: ProgressMode, silent: bool) -> Bar {
         let terminal = std::io::stderr().is_terminal();
+        let plain = |quiet_start| {
+            Throttled::new(
+                Duration::from_secs(5),
+                quiet_start,
+                Box::new(move |s| plain_line(label, s)) as Box<_>,
+            )
+        };
         Bar(match mode {
             ProgressMode::None => Shown::Nothing,
             ProgressMode::Auto if silent => Shown::Nothing,
             ProgressMode::Auto if terminal => Shown::Bar(bar(label)),
             ProgressMode::Tty => Shown::Bar(bar(label)),
-            ProgressMode::Auto => Shown::Lines(Lines::new(label, false, Interval::Plain, true)),
-            ProgressMode::Plain => Shown::Lines(Lines::new(label, false, Interval::Plain, false)),
-            ProgressMode::Json => Shown::Lines(Lines::new(label, true, Interval::Json, false)),
+            ProgressMode::Auto => Shown::Lines(plain(true)),
+            ProgressMode::Plain => Shown::Lines(plain(false)),
+            ProgressMode::Json => Shown::Lines(Throttled::new(
+                Duration::from_secs(1),
+                false,
+                Box::new(move |s| json_line(label, s)),
+            )),
         })
     }
 
@@ -87,7 +98,7 @@ impl Progress for Bar {
         match &self.0 {
             Shown::Nothing => {}
             Shown::Bar(bar) => bar.set_length(total_bytes),
-            Shown::Lines(lines) => lines.total.store(total_bytes, Ordering::Relaxed),
+            Shown::Lines(lines) => lines.begin(total_bytes),
         }
     }
     fn advance(&self, bytes: u64) {
@@ -111,130 +122,42 @@ fn bar(label: &'static str) -> ProgressBar {
     bar
 }
 
-/// How often a line is printed.
-#[derive(Clone, Copy)]
-enum Interval {
-    Plain,
-    Json,
-}
-
-impl Interval {
-    fn every(self) -> Duration {
-        match self {
-            Interval::Plain => Duration::from_secs(5),
-            Interval::Json => Duration::from_secs(1),
-        }
-    }
-}
-
-/// Lines on stderr, printed by whichever worker thread's `advance` finds the interval passed.
-struct Lines {
-    label: &'static str,
-    json: bool,
-    every: Duration,
-    /// `auto`: the last line only when earlier ones were printed (a short run stays silent).
-    last_only_if_shown: bool,
-    start: Instant,
-    total: AtomicU64,
-    done: AtomicU64,
-    /// Milliseconds since `start` when the next line is due.
-    next_due_ms: AtomicU64,
-    shown: AtomicBool,
-    /// One line at a time, whole.
-    print: Mutex<()>,
-}
-
-impl Lines {
-    fn new(label: &'static str, json: bool, interval: Interval, last_only_if_shown: bool) -> Lines {
-        let every = interval.every();
-        Lines {
-            label,
-            json,
-            every,
-            last_only_if_shown,
-            start: Instant::now(),
-            total: AtomicU64::new(0),
-            done: AtomicU64::new(0),
-            next_due_ms: AtomicU64::new(every.as_millis() as u64),
-            shown: AtomicBool::new(false),
-            print: Mutex::new(()),
-        }
-    }
-
-    fn advance(&self, bytes: u64) {
-        self.done.fetch_add(bytes, Ordering::Relaxed);
-        let now = self.start.elapsed().as_millis() as u64;
-        let due = self.next_due_ms.load(Ordering::Relaxed);
-        // One thread wins each interval; the others go on without waiting.
-        if now >= due
-            && self
-                .next_due_ms
-                .compare_exchange(
-                    due,
-                    now + self.every.as_millis() as u64,
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                )
-                .is_ok()
-        {
-            self.line(false);
-        }
-    }
-
-    fn finish(&self) {
-        if !self.last_only_if_shown || self.shown.load(Ordering::Relaxed) {
-            self.line(true);
-        }
-    }
-
-    fn line(&self, done: bool) {
-        let _one_at_a_time = self
-            .print
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        self.shown.store(true, Ordering::Relaxed);
-        let (bytes, total) = (
-            self.done.load(Ordering::Relaxed),
-            self.total.load(Ordering::Relaxed),
+/// `hashing: 1.2 GiB of 4.0 GiB (30%), 850.0 MiB/s, 12 s`, or at the end `hashing: 4.0 GiB in 14.2 s (…)`.
+fn plain_line(label: &str, s: Snapshot) {
+    let seconds = s.elapsed.as_secs_f64();
+    let rate = format!("{}/s", size(s.bytes as f64 / seconds.max(1e-3)));
+    if s.done {
+        eprintln!(
+            "{label}: {} in {seconds:.1} s ({rate})",
+            size(s.bytes as f64)
         );
-        let seconds = self.start.elapsed().as_secs_f64();
-        if self.json {
-            eprintln!(
-                "{}",
-                serde_json::json!({
-                    "progress": self.label,
-                    "bytes": bytes,
-                    "total_bytes": total,
-                    "elapsed_seconds": (seconds * 1000.0).round() / 1000.0,
-                    "done": done,
-                })
-            );
-            return;
-        }
-        let rate = format!("{}/s", size(bytes as f64 / seconds.max(1e-3)));
-        if done {
-            eprintln!(
-                "{}: {} in {seconds:.1} s ({rate})",
-                self.label,
-                size(bytes as f64)
-            );
+    } else {
+        let percent = if s.total_bytes > 0 {
+            100.0 * s.bytes as f64 / s.total_bytes as f64
         } else {
-            let percent = if total > 0 {
-                100.0 * bytes as f64 / total as f64
-            } else {
-                0.0
-            };
-            eprintln!(
-                "{}: {} of {} ({percent:.0}%), {rate}, {seconds:.0} s",
-                self.label,
-                size(bytes as f64),
-                size(total as f64)
-            );
-        }
+            0.0
+        };
+        eprintln!(
+            "{label}: {} of {} ({percent:.0}%), {rate}, {seconds:.0} s",
+            size(s.bytes as f64),
+            size(s.total_bytes as f64)
+        );
     }
 }
 
-/// `1.5 GiB`, `512 KiB`, `12 B`.
+/// `{"bytes": …, "done": …, "elapsed_seconds": …, "progress": LABEL, "total_bytes": …}`.
+fn json_line(label: &str, s: Snapshot) {
+    let json = serde_json::json!({
+        "progress": label,
+        "bytes": s.bytes,
+        "total_bytes": s.total_bytes,
+        "elapsed_seconds": (s.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
+        "done": s.done,
+    });
+    eprintln!("{json}");
+}
+
+/// `1.5 GiB`, `512.0 KiB`, `12 B`.
 fn size(bytes: f64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut value = bytes;

@@ -694,11 +694,7 @@ fn denied(stage: &'static str, decision: PolicyDecision) -> DeployError {
 fn inner_model_path(plain: &Path, inner_sig: &Path) -> Result<PathBuf, DeployError> {
     let bundle = crate::verify::read_bundle(inner_sig)?;
     let single = crate::oms::Statement::parse(&bundle.payload)
-        .map(|s| {
-            s.resources
-                .iter()
-                .all(|r| r.name == "." || r.name.starts_with(".:"))
-        })
+        .map(|s| signs_single_file(&s))
         .unwrap_or(false);
     if !single {
         return Ok(plain.to_path_buf());
@@ -714,6 +710,15 @@ fn inner_model_path(plain: &Path, inner_sig: &Path) -> Result<PathBuf, DeployErr
         [one] => Ok(one.clone()),
         _ => Ok(plain.to_path_buf()),
     }
+}
+
+/// Whether `statement` signs a single file: its one resource is named `.` (or its shards `.:…`),
+/// as seal signs a single-file model.
+pub(crate) fn signs_single_file(statement: &crate::oms::Statement) -> bool {
+    statement
+        .resources
+        .iter()
+        .all(|r| r.name == "." || r.name.starts_with(".:"))
 }
 
 /// A failed file-system step of a scratch directory or of the publish, with its path.

@@ -26,6 +26,8 @@ pub mod location;
 pub mod policy;
 pub mod progress;
 pub mod report;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod sign;
 pub mod text;
 pub mod timestamp;
@@ -45,7 +47,7 @@ pub use envelope::{decrypt, encrypt, inspect_encrypted, rewrap, SealError};
 pub use error::ErrorClass;
 pub use fs::process::harden_process;
 pub use keys::{KeyError, KeyOptions, KeyRef};
-pub use load::{open_model, OpenedModel};
+pub use load::{open_encrypted_model, open_model, OpenedModel};
 pub use policy::{Policy, PolicyDecision, PolicyError};
 pub use progress::{NoProgress, Progress};
 pub use sign::{sign_model, SignError, SignOptions};

@@ -6,6 +6,7 @@ mod claims;
 mod hardening;
 mod keys_trust;
 mod load;
+mod load_encrypted;
 mod oms;
 mod oms_conformance;
 mod oms_proptest;

@@ -210,7 +210,8 @@ def _parse_safetensors(data: bytes, name: str) -> dict:
 
 class SafeOpen:
     """Lazy access to the tensors of one safetensors file of a :class:`VerifiedModel`, in the
-    shape of ``safetensors.safe_open``: ``keys()``, ``metadata()``, ``get_tensor(key)``.
+    shape of ``safetensors.safe_open``: ``keys()``, ``metadata()``, ``get_tensor(key)``,
+    ``get_slice(key)``.
 
     Every byte returned has been verified. Under a ``shards`` signature a tensor read verifies
     exactly the shards it overlaps (each read whole from the file); under a ``files`` signature a
@@ -259,11 +260,71 @@ class SafeOpen:
                                        self._header.base + end)
         return self._header.array(key, data)
 
+    def get_slice(self, key: str) -> "TensorSlice":
+        """A lazy view of tensor ``key`` (``safetensors``' ``get_slice``): ``get_shape()``,
+        ``get_dtype()``, and indexing (``[a:b]``, ``[:, a:b]``, ``[i]``, …) that returns a NumPy
+        array of verified bytes. Indexing the first dimension with a step-1 slice or an integer
+        reads and verifies only those rows' bytes (under shards: the shards they overlap); any
+        other index reads and verifies the whole tensor, then indexes it."""
+        if key not in self._header.tensors:
+            raise KeyError(key)
+        return TensorSlice(self, key)
+
+    def _rows(self, key: str, start: int, stop: int) -> Any:
+        """Rows ``start:stop`` of tensor ``key``'s first dimension, from verified bytes."""
+        import numpy
+
+        dtype, shape, count, begin, _ = self._header.tensors[key]
+        row_items = count // shape[0] if shape[0] else 0
+        row_bytes = row_items * numpy.dtype(dtype).itemsize
+        first = self._header.base + begin + start * row_bytes
+        last = self._header.base + begin + stop * row_bytes
+        rows = [stop - start] + list(shape[1:])
+        if self._whole is not None:
+            data, offset = self._whole, first
+        else:
+            data, offset = self._opened.read_range(self._name, first, last), 0
+        return numpy.frombuffer(data, dtype=dtype, count=(stop - start) * row_items,
+                                offset=offset).reshape(rows)
+
     def __enter__(self) -> "SafeOpen":
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._whole = None
+
+
+class TensorSlice:
+    """One tensor of a :class:`SafeOpen`, read only as far as it is indexed (see
+    :meth:`SafeOpen.get_slice`)."""
+
+    def __init__(self, lazy: SafeOpen, key: str) -> None:
+        self._lazy = lazy
+        self._key = key
+
+    def get_shape(self) -> list[int]:
+        """The tensor's shape, from the verified header."""
+        return list(self._lazy._header.tensors[self._key][1])
+
+    def get_dtype(self) -> str:
+        """The tensor's safetensors dtype (``"F32"``, …)."""
+        dtype = self._lazy._header.tensors[self._key][0]
+        return next(k for k, v in _NUMPY_DTYPES.items() if v == dtype)
+
+    def __getitem__(self, index: Any) -> Any:
+        shape = self.get_shape()
+        first, rest = (index[0], index[1:]) if isinstance(index, tuple) and index else (index, ())
+        if shape and isinstance(first, slice) and first.step in (None, 1):
+            start, stop, _ = first.indices(shape[0])
+            rows = self._lazy._rows(self._key, start, max(start, stop))
+            return rows[(slice(None),) + tuple(rest)] if rest else rows
+        if shape and isinstance(first, int) and not isinstance(first, bool):
+            row = first + shape[0] if first < 0 else first
+            if not 0 <= row < shape[0]:
+                raise IndexError(f"index {first} is out of bounds for dimension 0 of size {shape[0]}")
+            rows = self._lazy._rows(self._key, row, row + 1)[0]
+            return rows[tuple(rest)] if rest else rows
+        return self._lazy.get_tensor(self._key)[index]
 
 
 def open_model(
@@ -277,6 +338,8 @@ def open_model(
     sigstore_identity: Optional[str] = None,
     sigstore_issuer: Optional[str] = None,
     trusted_root: Optional[StrPath] = None,
+    decryption_key: Optional[StrPath] = None,
+    allow_insecure_key_permissions: bool = False,
 ) -> VerifiedModel:
     """Open ``model`` for verified loading: verify ``signature`` (default: where
     :func:`modelseal.sign` writes it, ``MODEL.sig``) under the trust given — the keywords mean
@@ -284,8 +347,17 @@ def open_model(
     one. Reads no weights yet: :meth:`VerifiedModel.load_safetensors`, :meth:`VerifiedModel.read`
     and :meth:`VerifiedModel.open` verify each file in the read that loads it.
 
+    With ``decryption_key`` (a key reference, as :func:`modelseal.decrypt` takes: a key file,
+    ``pkcs11:…`` or ``awskms://…``), ``model`` is a model encrypted by :func:`modelseal.encrypt`
+    (``signature`` signs the plaintext model) or sealed by :func:`modelseal.seal` (``signature``
+    is the outer one, default ``ENC.sig``; the inner signature inside is verified too). Its files
+    are decrypted in memory as they are read, each chunk authenticated and the plaintext hashed
+    against the signed statement; nothing decrypted is written anywhere.
+
     Raises ``VerificationError`` when the signature is not trusted or files are missing or extra,
-    ``FormatError`` for a malformed signature, ``KeyAccessError`` for unreadable trust material.
+    ``FormatError`` for a malformed signature, ``KeyAccessError`` for unreadable trust material
+    or decryption key, ``DecryptionError`` when the key does not open the envelope or it was
+    tampered with.
     """
     opened = _modelseal.open_model(
         os.fspath(model),
@@ -293,5 +365,7 @@ def open_model(
         _trust(key, _one_or_many(cert_chain), sigstore_identity, sigstore_issuer, trusted_root),
         _one_or_many(ignore),
         ignore_unsigned_files,
+        None if decryption_key is None else os.fspath(decryption_key),
+        allow_insecure_key_permissions,
     )
     return VerifiedModel(opened)

@@ -1,9 +1,9 @@
 //! Verify on load (`modelseal.open_model`): core's `OpenedModel`, whose files are read into Python
 //! `bytes` that are filled in place, with the GIL released, and handed out only once verified.
 
-use crate::errors::{trust_error, verify_error};
+use crate::errors::{deploy_error, key_error, trust_error, verify_error};
 use modelseal::report::PyVerified;
-use modelseal::{open_model as core_open_model, OpenedModel, VerifyOptions};
+use modelseal::{open_encrypted_model, open_model as core_open_model, OpenedModel, VerifyOptions};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use std::path::PathBuf;
@@ -14,9 +14,12 @@ pub struct PyOpenedModel {
     inner: OpenedModel,
 }
 
-/// Verifies the signature and trust and lists the model; reads no file's bytes.
+/// Verifies the signature and trust and lists the model; reads no file's bytes. With
+/// `decryption_key` (a key reference) the model is an encrypted or sealed one, opened with it.
 #[pyfunction]
-#[pyo3(signature = (model, signature, trust, ignore, ignore_unsigned_files))]
+#[pyo3(signature = (model, signature, trust, ignore, ignore_unsigned_files,
+                    decryption_key=None, allow_insecure_key_permissions=false))]
+#[allow(clippy::too_many_arguments)]
 pub fn open_model(
     py: Python<'_>,
     model: PathBuf,
@@ -24,6 +27,8 @@ pub fn open_model(
     trust: crate::TrustArgs,
     ignore: Vec<PathBuf>,
     ignore_unsigned_files: bool,
+    decryption_key: Option<String>,
+    allow_insecure_key_permissions: bool,
 ) -> PyResult<PyOpenedModel> {
     let signature = signature.unwrap_or_else(|| modelseal::sign::default_signature_path(&model));
     let options = VerifyOptions {
@@ -33,7 +38,16 @@ pub fn open_model(
     };
     let inner = py.allow_threads(|| {
         let trust = trust.trust().map_err(trust_error)?;
-        core_open_model(&model, &signature, &trust, &options).map_err(verify_error)
+        match &decryption_key {
+            None => core_open_model(&model, &signature, &trust, &options).map_err(verify_error),
+            Some(reference) => {
+                let key_options = crate::seal::key_file_options(allow_insecure_key_permissions);
+                let identity =
+                    modelseal::keys::identity(reference, &key_options).map_err(key_error)?;
+                open_encrypted_model(&model, &signature, &trust, &options, identity.as_ref())
+                    .map_err(deploy_error)
+            }
+        }
     })?;
     Ok(PyOpenedModel { inner })
 }

@@ -306,3 +306,53 @@ def test_safe_open_with_files_verifies_the_whole_file_first(tmp_path, keypair):
     tamper_tensor_byte(model)
     with pytest.raises(modelseal.VerificationError, match="model.safetensors"):
         opened.safe_open("model.safetensors")
+
+
+@pytest.mark.parametrize("sign_options", [{}, {"shards": True, "shard_size": 1000}],
+                         ids=["files", "shards"])
+def test_get_slice_equals_the_reference(tmp_path, keypair, sign_options):
+    from safetensors import safe_open
+
+    model, public = signed(tmp_path, keypair, **sign_options)
+    path = str(model / "model.safetensors")
+    indexes = [slice(3, 9), (slice(None), slice(2, 5)), 0, -1, slice(60, 100), slice(None),
+               (slice(1, 4), 7), slice(None, None, 2), (Ellipsis, 1)]
+    with modelseal.open_model(model, key=public).safe_open("model.safetensors") as lazy, \
+            safe_open(path, framework="numpy") as reference:
+        for key in reference.keys():
+            ours, theirs = lazy.get_slice(key), reference.get_slice(key)
+            assert ours.get_shape() == list(theirs.get_shape())
+            assert ours.get_dtype() == theirs.get_dtype()
+        embed, expected = lazy.get_slice("embed"), reference.get_tensor("embed")
+        for index in indexes:
+            assert numpy.array_equal(embed[index], expected[index]), index
+        with pytest.raises(IndexError):
+            embed[64]
+        with pytest.raises(KeyError):
+            lazy.get_slice("nothere")
+
+
+def test_get_slice_reads_only_the_rows_it_returns(tmp_path, keypair):
+    model, public = signed(tmp_path, keypair, shards=True, shard_size=1000)
+    lazy = modelseal.open_model(model, key=public).safe_open("model.safetensors")
+    embed = lazy.get_slice("embed")  # 64 rows of 32 float32: 128 bytes a row
+    before = _bytes_read()
+    rows = embed[10:14]
+    assert rows.shape == (4, 32)
+    # 512 bytes of rows: at most the two shards they can straddle.
+    assert _bytes_read() - before <= 2 * 1000
+
+
+def test_a_shard_that_tensors_share_is_read_and_verified_once(tmp_path, keypair):
+    model, public = signed(tmp_path, keypair, shards=True, shard_size=1000)
+    size = (model / "model.safetensors").stat().st_size
+    before = _bytes_read()
+    lazy = modelseal.open_model(model, key=public).safe_open("model.safetensors")
+    for key in lazy.keys():
+        lazy.get_tensor(key)
+    # Every shard once (the verified-shard cache), though tensors and the header share shards.
+    assert _bytes_read() - before <= size + 4096  # + the signature file
+    before = _bytes_read()
+    lazy.get_tensor("embed")
+    # All cached (64 MiB ceiling): nothing read but /proc/self/io itself (embed spans 9 shards).
+    assert _bytes_read() - before < 1000

@@ -9,6 +9,7 @@ mod keygen;
 mod pubkey;
 mod rewrap;
 mod seal;
+mod serve;
 mod sign;
 mod unseal;
 mod verify;
@@ -50,7 +51,7 @@ enum Command {
     Rewrap(rewrap::Args),
     Seal(seal::Args),
     Unseal(unseal::Args),
-    Serve(crate::serve::Args),
+    Serve(serve::Args),
     Completions(completions::CompletionsArgs),
     Man(completions::ManArgs),
 }
@@ -81,7 +82,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rewrap(args) => rewrap::run(args),
         Command::Seal(args) => seal::run(args),
         Command::Unseal(args) => unseal::run(args),
-        Command::Serve(args) => crate::serve::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::Completions(args) => completions::completions(args),
         Command::Man(args) => completions::man(args),
     }

@@ -7,7 +7,6 @@
 //! unwrapped, and the header MAC verified — the rest of the envelope module never acts on an
 //! unauthenticated header.
 
-use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -94,9 +93,26 @@ pub fn read_envelope(encrypted: &Path) -> Result<RawEnvelope, SealError> {
     if !meta.is_file() {
         return Err(SealError::format(&env_path, "not a regular file"));
     }
-    let total = meta.len();
+    parse_envelope(form, env_path, &mut f, meta.len())
+}
+
+/// [`read_envelope`] of an encrypted directory whose envelope file's bytes the caller already
+/// holds (verified loading reads them once, checked against a signature, and parses those).
+pub fn envelope_from_bytes(encrypted: &Path, bytes: &[u8]) -> Result<RawEnvelope, SealError> {
+    let env_path = encrypted.join(ENVELOPE_NAME);
+    let form = Form::Directory(encrypted.to_path_buf());
+    parse_envelope(form, env_path, &mut &bytes[..], bytes.len() as u64)
+}
+
+/// §10 steps 2–4 on the envelope `total` bytes long that `f` reads.
+fn parse_envelope(
+    form: Form,
+    env_path: PathBuf,
+    f: &mut impl Read,
+    total: u64,
+) -> Result<RawEnvelope, SealError> {
     let mut prefix = [0u8; PREFIX_LEN];
-    read_full(&mut f, &mut prefix, &env_path)?;
+    read_full(f, &mut prefix, &env_path)?;
     let header_len = decode_prefix(&prefix, &env_path)?;
     let need = envelope_len(header_len) as u64;
     let fits = match form {
@@ -111,9 +127,9 @@ pub fn read_envelope(encrypted: &Path) -> Result<RawEnvelope, SealError> {
     }
     let mut mac_input = vec![0u8; PREFIX_LEN + header_len];
     mac_input[..PREFIX_LEN].copy_from_slice(&prefix);
-    read_full(&mut f, &mut mac_input[PREFIX_LEN..], &env_path)?;
+    read_full(f, &mut mac_input[PREFIX_LEN..], &env_path)?;
     let mut mac = [0u8; MAC_LEN];
-    read_full(&mut f, &mut mac, &env_path)?;
+    read_full(f, &mut mac, &env_path)?;
     let header = Header::decode(&mac_input[PREFIX_LEN..], &env_path)?;
     let want = match form {
         Form::Directory(_) => Layout::Directory,
@@ -137,7 +153,7 @@ pub fn read_envelope(encrypted: &Path) -> Result<RawEnvelope, SealError> {
     })
 }
 
-fn read_full(f: &mut File, buf: &mut [u8], path: &Path) -> Result<(), SealError> {
+fn read_full(f: &mut impl Read, buf: &mut [u8], path: &Path) -> Result<(), SealError> {
     f.read_exact(buf).map_err(|e| match e.kind() {
         std::io::ErrorKind::UnexpectedEof => {
             SealError::format(path, "file ends inside the envelope")
@@ -169,7 +185,11 @@ pub fn select<'h>(
 
 /// §10 steps 1–8: parse, select, unwrap, verify the header MAC.
 pub fn open_authenticated(encrypted: &Path, identity: &dyn Identity) -> Result<Opened, SealError> {
-    let raw = read_envelope(encrypted)?;
+    authenticate(read_envelope(encrypted)?, identity)
+}
+
+/// §10 steps 5–8 on a parsed envelope: select a stanza, unwrap, verify the header MAC.
+pub fn authenticate(raw: RawEnvelope, identity: &dyn Identity) -> Result<Opened, SealError> {
     let path = raw.envelope_path.clone();
     let digest = body_digest(&raw.header.body_bytes);
     let ctx = WrapContext {

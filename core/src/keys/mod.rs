@@ -41,4 +41,6 @@ pub use open::{
 };
 pub use public::PublicKey;
 pub use signing::Signer;
-pub use wrapping::{DataKey, Identity, ParamValue, Recipient, Stanza, StanzaKey, WrapContext};
+pub use wrapping::{
+    DataKey, Identity, ParamValue, PublicHalf, Recipient, Stanza, StanzaKey, WrapContext,
+};

@@ -117,6 +117,35 @@ pub trait Recipient: StanzaKey {
     ) -> Result<Stanza, KeyError>;
 }
 
+/// A decrypting key that encrypts exactly as its public half does (an X25519 or RSA private key
+/// file, an RSA key pair in a token): its [`StanzaKey`] and [`Recipient`] are that half's, so the
+/// identity cannot write or match a stanza its recipient would not.
+pub trait PublicHalf: Send + Sync {
+    /// The recipient this key decrypts for.
+    fn public_half(&self) -> &dyn Recipient;
+}
+
+impl<T: PublicHalf> StanzaKey for T {
+    fn stanza_type(&self) -> &str {
+        self.public_half().stanza_type()
+    }
+
+    fn key_id(&self) -> &str {
+        self.public_half().key_id()
+    }
+}
+
+impl<T: PublicHalf> Recipient for T {
+    fn wrap(
+        &self,
+        dek: &DataKey,
+        ctx: &WrapContext<'_>,
+        entropy: &mut dyn Entropy,
+    ) -> Result<Stanza, KeyError> {
+        self.public_half().wrap(dek, ctx, entropy)
+    }
+}
+
 /// A key that decrypts: it finds its stanza and unwraps the data key from it.
 pub trait Identity: StanzaKey {
     /// This key's stanza among `stanzas` (§8.1), or `None`. The default matches `(type, key_id)`

@@ -14,7 +14,8 @@ use zeroize::Zeroizing;
 use crate::keys::error::KeyError;
 use crate::keys::read::parse_err;
 use crate::keys::wrapping::{
-    key_id, unwrap_failed, DataKey, Identity, ParamValue, Recipient, Stanza, StanzaKey, WrapContext,
+    key_id, unwrap_failed, DataKey, Identity, ParamValue, PublicHalf, Recipient, Stanza, StanzaKey,
+    WrapContext,
 };
 use crate::rng::{Entropy, Predrawn};
 
@@ -181,24 +182,9 @@ impl Recipient for X25519Recipient {
     }
 }
 
-impl StanzaKey for X25519Identity {
-    fn stanza_type(&self) -> &str {
-        STANZA_TYPE
-    }
-
-    fn key_id(&self) -> &str {
-        &self.recipient.key_id
-    }
-}
-
-impl Recipient for X25519Identity {
-    fn wrap(
-        &self,
-        dek: &DataKey,
-        ctx: &WrapContext<'_>,
-        entropy: &mut dyn Entropy,
-    ) -> Result<Stanza, KeyError> {
-        self.recipient.wrap(dek, ctx, entropy)
+impl PublicHalf for X25519Identity {
+    fn public_half(&self) -> &dyn Recipient {
+        &self.recipient
     }
 }
 

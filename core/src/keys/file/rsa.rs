@@ -17,9 +17,9 @@ use crate::keys::read::parse_err;
 use crate::keys::rsa_oaep::{check_wrapped_len, pem};
 pub use crate::keys::rsa_oaep::{OaepHash, RsaOaepRecipient, STANZA_TYPE};
 use crate::keys::wrapping::{
-    unwrap_failed, DataKey, Identity, ParamValue, Recipient, Stanza, StanzaKey, WrapContext,
+    unwrap_failed, DataKey, Identity, ParamValue, PublicHalf, Recipient, Stanza, StanzaKey,
+    WrapContext,
 };
-use crate::rng::Entropy;
 
 /// An RSA private key: decrypts (an [`Identity`]) and encrypts to its own public key.
 pub struct RsaOaepIdentity {
@@ -78,24 +78,9 @@ impl RsaOaepIdentity {
     }
 }
 
-impl StanzaKey for RsaOaepIdentity {
-    fn stanza_type(&self) -> &str {
-        STANZA_TYPE
-    }
-
-    fn key_id(&self) -> &str {
-        &self.recipient.key_id
-    }
-}
-
-impl Recipient for RsaOaepIdentity {
-    fn wrap(
-        &self,
-        dek: &DataKey,
-        ctx: &WrapContext<'_>,
-        entropy: &mut dyn Entropy,
-    ) -> Result<Stanza, KeyError> {
-        self.recipient.wrap(dek, ctx, entropy)
+impl PublicHalf for RsaOaepIdentity {
+    fn public_half(&self) -> &dyn Recipient {
+        &self.recipient
     }
 }
 

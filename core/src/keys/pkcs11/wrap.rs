@@ -29,7 +29,8 @@ use super::uri::{Pkcs11Uri, WrapChoice};
 use crate::keys::error::KeyError;
 use crate::keys::rsa_oaep::{self as software, OaepHash, RsaOaepRecipient};
 use crate::keys::wrapping::{
-    unwrap_failed, DataKey, Identity, ParamValue, Recipient, Stanza, StanzaKey, WrapContext,
+    unwrap_failed, DataKey, Identity, ParamValue, PublicHalf, Recipient, Stanza, StanzaKey,
+    WrapContext,
 };
 use crate::rng::{Entropy, OsEntropy};
 use cryptoki::error::RvError;
@@ -526,23 +527,9 @@ impl Recipient for RsaWrapper {
 /// An RSA key whose private key is in the token: the only RSA token key that decrypts.
 struct RsaIdentity(RsaWrapper);
 
-impl StanzaKey for RsaIdentity {
-    fn stanza_type(&self) -> &str {
-        self.0.stanza_type()
-    }
-    fn key_id(&self) -> &str {
-        self.0.key_id()
-    }
-}
-
-impl Recipient for RsaIdentity {
-    fn wrap(
-        &self,
-        dek: &DataKey,
-        ctx: &WrapContext<'_>,
-        entropy: &mut dyn Entropy,
-    ) -> Result<Stanza, KeyError> {
-        self.0.wrap(dek, ctx, entropy)
+impl PublicHalf for RsaIdentity {
+    fn public_half(&self) -> &dyn Recipient {
+        &self.0
     }
 }
 

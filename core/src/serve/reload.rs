@@ -8,8 +8,8 @@
 //! that `/healthz` reports.
 
 use super::log::Log;
-use anyhow::Context;
-use modelseal::policy::{Policy, PolicyOptions};
+use super::ServeError;
+use crate::policy::{Policy, PolicyError, PolicyOptions};
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
@@ -51,7 +51,7 @@ impl PolicyHandle {
     }
 
     /// Loads the policy file again; on success swaps it in and returns the new generation.
-    fn reload(&self) -> Result<u64, modelseal::policy::PolicyError> {
+    fn reload(&self) -> Result<u64, PolicyError> {
         let policy = Arc::new(Policy::load_with(&self.path, &self.options)?);
         let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
         current.policy = policy;
@@ -61,9 +61,9 @@ impl PolicyHandle {
 }
 
 /// Spawns the task that reloads `handle` on every SIGHUP (the handler is installed now).
-pub fn on_sighup(handle: PolicyHandle, log: Log) -> anyhow::Result<()> {
+pub fn on_sighup(handle: PolicyHandle, log: Log) -> Result<(), ServeError> {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut hangup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
+    let mut hangup = signal(SignalKind::hangup()).map_err(ServeError::signal("SIGHUP"))?;
     tokio::spawn(async move {
         while hangup.recv().await.is_some() {
             let task = handle.clone();

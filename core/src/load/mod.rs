@@ -14,6 +14,17 @@
 //!
 //! The caller owns the buffer ([`VerifiedFile::read_into`]), so a binding can fill memory that it
 //! then hands out without a copy (Python: a `bytes` object under `numpy.frombuffer`).
+//!
+//! An encrypted or sealed model ([`open_encrypted_model`], in [`encrypted`]) is read the same way:
+//! each chunk is decrypted and authenticated in memory and its plaintext hashed against the signed
+//! statement; no plaintext is written anywhere.
+
+mod cache;
+mod encrypted;
+mod parallel;
+
+pub use cache::SHARD_CACHE_BYTES;
+pub use encrypted::open_encrypted_model;
 
 use crate::digest::{self, DigestError, ManifestDiff, SignedDigests};
 use crate::oms::Statement;
@@ -24,6 +35,7 @@ use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Bytes read and hashed at a time: small enough that a chunk is still in the CPU cache when it is
 /// hashed right after the read, large enough that system calls do not dominate.
@@ -37,9 +49,13 @@ pub struct OpenedModel {
     signature: PathBuf,
     statement: Statement,
     signer: SignerIdentity,
-    digests: SignedDigests,
-    /// Signed file name → where to read it.
+    digests: Arc<SignedDigests>,
+    /// Signed file name → where to read it (for an encrypted model: its ciphertext).
     files: BTreeMap<String, PathBuf>,
+    /// How to decrypt the files of an encrypted model; `None` for a plaintext one.
+    encrypted: Option<encrypted::Encrypted>,
+    /// Shards verified by [`OpenedModel::read_range`], bounded ([`SHARD_CACHE_BYTES`]).
+    shards: cache::ShardCache,
 }
 
 /// Verifies the signature at `signature` under `trust`, then lists `model` (names only) and
@@ -68,7 +84,40 @@ fn open_statement(
     options: &VerifyOptions,
 ) -> Result<OpenedModel, VerifyError> {
     let tree = verify::walk_for(model, signature, &statement, options)?;
-    let digests = SignedDigests::new(&statement.serialization, &statement.resources)?;
+    let present = tree
+        .files
+        .iter()
+        .map(|f| (f.name.as_str().to_string(), (f.path.clone(), f.len)))
+        .collect();
+    let digests = Arc::new(SignedDigests::new(
+        &statement.serialization,
+        &statement.resources,
+    )?);
+    let files = match_files(model, &statement, &digests, present, tree.single_file)?;
+    Ok(OpenedModel {
+        model: model.to_path_buf(),
+        signature: signature.to_path_buf(),
+        statement,
+        signer,
+        digests,
+        files,
+        encrypted: None,
+        shards: cache::ShardCache::default(),
+    })
+}
+
+/// The model's files (`name → (where, size)`) keyed by their signed names, once they are exactly
+/// the signed ones: a missing or extra file is [`VerifyError::Mismatch`]. A `single_file` model's
+/// one file takes the one name the statement gives it (its base name for model-signing), whatever
+/// the file is called here. Under shards an empty file is listed by no resource: it is kept, and
+/// checked when read.
+fn match_files<T>(
+    model: &Path,
+    statement: &Statement,
+    digests: &SignedDigests,
+    present: BTreeMap<String, (T, u64)>,
+    single_file: bool,
+) -> Result<BTreeMap<String, T>, VerifyError> {
     let method = statement.serialization.method;
     let signed: Vec<&str> = statement
         .resources
@@ -76,27 +125,25 @@ fn open_statement(
         .filter_map(|r| digest::resource_file(&r.name, method))
         .collect();
     let mut files = BTreeMap::new();
-    if tree.single_file {
-        // A single-file model's one resource carries the signer's name for it (its base name
-        // for model-signing), whatever the file is called here.
-        if let (Some(name), Some(file)) = (signed.first(), tree.files.first()) {
-            files.insert((*name).to_string(), file.path.clone());
+    let mut diff = ManifestDiff::default();
+    // Only one file can take a single-file statement's name; any other present file is extra.
+    if single_file && present.len() == 1 {
+        if let (Some(name), Some((_, (file, _)))) = (signed.first(), present.into_iter().next()) {
+            files.insert((*name).to_string(), file);
         }
     } else {
-        for file in &tree.files {
-            files.insert(file.name.as_str().to_string(), file.path.clone());
+        for (name, (file, size)) in present {
+            // Under shards an empty file is listed by no resource: it is checked when read.
+            if !digests.covers(&name) && (method == digest::Method::Files || size != 0) {
+                diff.extra.push(name);
+            } else {
+                files.insert(name, file);
+            }
         }
     }
-    let mut diff = ManifestDiff::default();
     for name in &signed {
         if !files.contains_key(*name) && !diff.missing.iter().any(|m| m == name) {
             diff.missing.push((*name).to_string());
-        }
-    }
-    for name in files.keys() {
-        // Under shards an empty file is listed by no resource: it is checked when read.
-        if !digests.covers(name) && (method == digest::Method::Files || !is_empty(&files[name])) {
-            diff.extra.push(name.clone());
         }
     }
     if !diff.is_empty() {
@@ -106,18 +153,7 @@ fn open_statement(
             diff,
         });
     }
-    Ok(OpenedModel {
-        model: model.to_path_buf(),
-        signature: signature.to_path_buf(),
-        statement,
-        signer,
-        digests,
-        files,
-    })
-}
-
-fn is_empty(path: &Path) -> bool {
-    path.metadata().map(|m| m.len() == 0).unwrap_or(false)
+    Ok(files)
 }
 
 impl OpenedModel {
@@ -187,16 +223,29 @@ impl OpenedModel {
         }
         .map_err(io_err)?;
         let meta = file.metadata().map_err(io_err)?;
-        Ok(VerifiedFile {
+        let mut opened = VerifiedFile {
             name: name.to_string(),
             path: path.clone(),
             model: self.model.clone(),
             signed_root_digest: self.root_digest_hex(),
             size: meta.len(),
+            file_len: meta.len(),
             inode: (meta.dev(), meta.ino()),
             file,
-            check: self.digests.check(name, meta.len()),
-        })
+            check: None,
+            cipher: None,
+            shards: None,
+        };
+        if let Some(encrypted) = &self.encrypted {
+            let cipher = encrypted.decrypting(name, meta.len(), &opened)?;
+            opened.size = cipher.size();
+            opened.cipher = Some(cipher);
+        }
+        opened.check = self.digests.check(name, opened.size);
+        if opened.cipher.is_none() {
+            opened.shards = parallel::Shards::of(&self.digests, name);
+        }
+        Ok(opened)
     }
 
     /// The size the signature gives the file `name`: under shards, where its last shard ends (0
@@ -214,7 +263,9 @@ impl OpenedModel {
 
     /// Bytes `start..end` of the signed file `name`, returned only once verified. Under a shards
     /// signature only the shards that overlap the range are read (each whole, positionally) and
-    /// each must match its signed digest; under a files signature the whole file is read and
+    /// each must match its signed digest; verified shards are kept in a bounded cache
+    /// ([`SHARD_CACHE_BYTES`]), so a shard that several ranges share is read once. Under a files
+    /// signature the whole file is read and
     /// verified (a files digest covers nothing smaller), so callers that read several ranges of
     /// one file should read it once instead ([`OpenedModel::read_file`]).
     pub fn read_range(&self, name: &str, start: u64, end: u64) -> Result<Vec<u8>, VerifyError> {
@@ -236,14 +287,22 @@ impl OpenedModel {
             if shard_end <= start || *shard_start >= end {
                 continue;
             }
-            let mut shard = vec![0; (shard_end - shard_start) as usize];
-            std::os::unix::fs::FileExt::read_exact_at(&file.file, &mut shard, *shard_start)
-                .map_err(|_| file.changed("it became shorter while read"))?;
-            if !self.digests.range_matches(name, index, &shard) {
-                return Err(file.changed(&format!(
-                    "bytes {shard_start}..{shard_end} differ from the signed shard"
-                )));
-            }
+            let shard = match self.shards.get(name, index) {
+                Some(shard) => shard,
+                None => {
+                    let mut shard = vec![0; (shard_end - shard_start) as usize];
+                    file.read_at(&mut shard, *shard_start)?;
+                    if !self.digests.range_matches(name, index, &shard) {
+                        return Err(file.changed(&format!(
+                            "bytes {shard_start}..{shard_end} differ from the signed shard"
+                        )));
+                    }
+                    let shard: std::sync::Arc<[u8]> = shard.into();
+                    self.shards
+                        .insert(name, index, std::sync::Arc::clone(&shard));
+                    shard
+                }
+            };
             let from = start.max(*shard_start) - shard_start;
             let to = end.min(shard_end) - shard_start;
             out.extend_from_slice(&shard[from as usize..to as usize]);
@@ -267,10 +326,17 @@ pub struct VerifiedFile {
     path: PathBuf,
     model: PathBuf,
     signed_root_digest: String,
+    /// The (plaintext) size when opened.
     size: u64,
+    /// The length of the file read: the plaintext, or the ciphertext of an encrypted file.
+    file_len: u64,
     inode: (u64, u64),
     file: File,
     check: Option<digest::StreamCheck>,
+    /// How to decrypt it, for a file of an encrypted model.
+    cipher: Option<encrypted::Decrypting>,
+    /// Its signed shards, hashed in parallel as they are read (plaintext files under shards).
+    shards: Option<parallel::Shards>,
 }
 
 impl std::fmt::Debug for VerifiedFile {
@@ -296,6 +362,30 @@ impl VerifiedFile {
         if buffer.len() as u64 != self.size {
             return Err(self.changed("its size changed"));
         }
+        match self.shards.take() {
+            Some(shards) => shards.read_into(&mut self, buffer)?,
+            None => self.read_streamed(buffer)?,
+        }
+        if self.cipher.is_none() {
+            let mut probe = [0u8; 1];
+            if !matches!(self.file.read(&mut probe), Ok(0)) {
+                return Err(self.changed("it became longer while read"));
+            }
+        }
+        let meta = self.file.metadata().ok();
+        if meta.map(|m| (m.dev(), m.ino(), m.len()))
+            != Some((self.inode.0, self.inode.1, self.file_len))
+        {
+            return Err(self.changed("it changed while read"));
+        }
+        match self.cipher.take() {
+            Some(cipher) => cipher.finish().map_err(|reason| self.changed(&reason)),
+            None => Ok(()),
+        }
+    }
+
+    /// Reads the whole file into `buffer`, hashing it as one stream against its signed ranges.
+    fn read_streamed(&mut self, buffer: &mut [u8]) -> Result<(), VerifyError> {
         let mut check = self
             .check
             .take()
@@ -319,17 +409,17 @@ impl VerifiedFile {
         });
         let (read, check) = read.map_err(|_| self.changed("hashing stopped"))?;
         read?;
-        let mut probe = [0u8; 1];
-        if !matches!(self.file.read(&mut probe), Ok(0)) {
-            return Err(self.changed("it became longer while read"));
-        }
-        let meta = self.file.metadata().ok();
-        if meta.map(|m| (m.dev(), m.ino(), m.len()))
-            != Some((self.inode.0, self.inode.1, self.size))
-        {
-            return Err(self.changed("it changed while read"));
-        }
         check.finish().map_err(|reason| self.changed(&reason))
+    }
+
+    /// Fills `out` with the (plaintext) bytes at `offset`, unverified against the signed digests
+    /// (the caller checks them); for an encrypted file every chunk read is authenticated.
+    fn read_at(&self, out: &mut [u8], offset: u64) -> Result<(), VerifyError> {
+        match &self.cipher {
+            Some(cipher) => cipher.read_at(&self.file, out, offset, self),
+            None => std::os::unix::fs::FileExt::read_exact_at(&self.file, out, offset)
+                .map_err(|_| self.changed("it became shorter while read")),
+        }
     }
 
     /// Fills `buffer` from the file chunk by chunk, handing each whole chunk to `ready`.
@@ -338,24 +428,35 @@ impl VerifiedFile {
         buffer: &'b mut [u8],
         ready: &std::sync::mpsc::SyncSender<&'b [u8]>,
     ) -> Result<(), VerifyError> {
+        if let Some(mut cipher) = self.cipher.take() {
+            let read = cipher.decrypt_into(&self.file, buffer, ready, self);
+            self.cipher = Some(cipher);
+            return read;
+        }
         for chunk in buffer.chunks_mut(READ_CHUNK) {
-            let mut filled = 0;
-            while filled < chunk.len() {
-                match self.file.read(&mut chunk[filled..]) {
-                    Ok(0) => return Err(self.changed("it became shorter while read")),
-                    Ok(n) => filled += n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(source) => {
-                        return Err(VerifyError::Digest(DigestError::Io {
-                            path: self.path.clone(),
-                            source,
-                        }))
-                    }
-                }
-            }
+            self.fill(chunk)?;
             let whole: &'b [u8] = chunk;
             if ready.send(whole).is_err() {
                 return Err(self.changed("hashing stopped"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Fills `part` with the file's next bytes.
+    fn fill(&mut self, part: &mut [u8]) -> Result<(), VerifyError> {
+        let mut filled = 0;
+        while filled < part.len() {
+            match self.file.read(&mut part[filled..]) {
+                Ok(0) => return Err(self.changed("it became shorter while read")),
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(source) => {
+                    return Err(VerifyError::Digest(DigestError::Io {
+                        path: self.path.clone(),
+                        source,
+                    }))
+                }
             }
         }
         Ok(())

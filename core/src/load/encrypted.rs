@@ -1,0 +1,424 @@
+//! Verified loading of an encrypted model, in memory: a model encrypted by `encrypt` (its
+//! signature signs the plaintext) or sealed by `seal` (an outer signature over the encrypted
+//! directory, the inner signature inside it, as `deploy::unseal_model` checks them).
+//!
+//! Guarantees, on top of the plaintext ones of the parent module:
+//! - the envelope is authenticated (its header MAC under the unwrapped data key) before any file
+//!   of it is named; for a sealed model the envelope bytes parsed are the ones the outer
+//!   signature covers (read once, checked, then parsed), and the inner signature is decrypted in
+//!   memory from ciphertext the outer signature covers, then verified under the same trust;
+//! - the plaintext files are exactly the signed ones (names from the authenticated envelope; an
+//!   encrypted directory holding another file, or missing one, fails as a plaintext model does);
+//! - a read decrypts each chunk in memory, authenticates it (its GCM tag) and hashes its plaintext
+//!   against the signed statement; a whole-file read of a sealed model also hashes the ciphertext
+//!   against the outer signature. Nothing decrypted is written anywhere, and a read hands over
+//!   nothing unless every chunk authenticated and every signed digest matched.
+
+use super::{match_files, OpenedModel, VerifiedFile};
+use crate::deploy::{signs_single_file, DeployError, INNER_SIGNATURE_NAME};
+use crate::digest::{ManifestDiff, SignedDigests, StreamCheck};
+use crate::envelope::authenticate::{self, Form, Opened};
+use crate::envelope::format::{ENVELOPE_NAME, TAG_LEN};
+use crate::envelope::keyschedule::{FileKeys, KeySchedule};
+use crate::envelope::stream::{check_ct_len, ChunkLayout, FileCipher};
+use crate::envelope::SealError;
+use crate::keys::Identity;
+use crate::oms::{Bundle, Statement};
+use crate::trust::{SignerIdentity, Trust};
+use crate::verify::{self, VerifyError, VerifyOptions};
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::mpsc::SyncSender;
+
+/// Opens the encrypted model `encrypted` for verified loading with `identity` (a key that opens
+/// its envelope), reading no weights yet.
+///
+/// For a sealed model (its envelope lists [`INNER_SIGNATURE_NAME`]) `signature` is the outer
+/// signature (`ENC.sig`): it is verified under `trust` with the encrypted directory's file list,
+/// then the envelope's digest, then the inner signature under `trust`. For a model encrypted by
+/// `encrypt`, `signature` signs the plaintext model and is verified under `trust`. Either way the
+/// files that reads verify against are the signed plaintext ones.
+pub fn open_encrypted_model(
+    encrypted: &Path,
+    signature: &Path,
+    trust: &Trust,
+    options: &VerifyOptions,
+    identity: &dyn Identity,
+) -> Result<OpenedModel, DeployError> {
+    // Unauthenticated here, and only used to choose which signature `signature` is: a wrong
+    // choice fails the verification that follows (a plaintext statement never matches the
+    // encrypted directory, nor the other way round).
+    let raw = authenticate::read_envelope(encrypted)?;
+    let sealed = matches!(raw.form, Form::Directory(_))
+        && raw
+            .header
+            .body
+            .files
+            .iter()
+            .any(|f| f.path == INNER_SIGNATURE_NAME);
+    if sealed {
+        return open_sealed(encrypted, signature, trust, options, identity);
+    }
+    let opened = authenticate::authenticate(raw, identity)?;
+    let model = verify::first_verified(
+        signature,
+        trust,
+        &options.timestamps,
+        |_, statement, signer| {
+            if let Form::Directory(root) = &opened.form {
+                check_ciphertext_files(root, &opened, &statement)?;
+            }
+            with_statement(encrypted, signature, statement, signer, &opened, None)
+        },
+    )?;
+    Ok(model)
+}
+
+/// [`open_encrypted_model`] of a sealed model.
+fn open_sealed(
+    encrypted: &Path,
+    signature: &Path,
+    trust: &Trust,
+    options: &VerifyOptions,
+    identity: &dyn Identity,
+) -> Result<OpenedModel, DeployError> {
+    // The outer signature, and the encrypted directory's file list against it.
+    let outer = super::open_model(encrypted, signature, trust, options)?;
+    // The envelope parsed is the one the outer signature covers: read once, checked, parsed.
+    let envelope = outer.read_file(ENVELOPE_NAME)?;
+    let opened = authenticate::authenticate(
+        authenticate::envelope_from_bytes(encrypted, &envelope)?,
+        identity,
+    )?;
+    let inner_path = encrypted.join(INNER_SIGNATURE_NAME);
+    let entry = opened
+        .header
+        .body
+        .files
+        .iter()
+        .find(|f| f.path == INNER_SIGNATURE_NAME)
+        .ok_or_else(|| {
+            DeployError::Usage(format!(
+                "{}: holds no {INNER_SIGNATURE_NAME}; it was not made by seal",
+                encrypted.display()
+            ))
+        })?;
+    let sealed_signature = outer.read_file(INNER_SIGNATURE_NAME)?;
+    let keys = opened.dek.file_keys(&entry.path, &entry.salt);
+    let layout = ChunkLayout::new(opened.header.body.chunk_size, entry.size);
+    let bundle = decrypt_whole(&keys, layout, &sealed_signature, &inner_path)?;
+    let bundle = Bundle::parse(&bundle).map_err(|source| VerifyError::Malformed {
+        path: inner_path.clone(),
+        source,
+    })?;
+    let (statement, signer) =
+        verify::verify_bundle(&bundle, &inner_path, trust, &options.timestamps)?;
+    Ok(with_statement(
+        encrypted,
+        &inner_path,
+        statement,
+        signer,
+        &opened,
+        Some(Box::new(outer)),
+    )?)
+}
+
+/// The plaintext of a small encrypted file held in memory (the sealed inner signature), every
+/// chunk authenticated.
+fn decrypt_whole(
+    keys: &FileKeys,
+    layout: ChunkLayout,
+    ciphertext: &[u8],
+    path: &Path,
+) -> Result<Vec<u8>, SealError> {
+    check_ct_len(ciphertext.len() as u64, layout.ct_len(), path)?;
+    let cipher = FileCipher::new(keys, layout)?;
+    let mut plaintext = Vec::with_capacity(ciphertext.len());
+    for i in 0..layout.chunks() {
+        let at = layout.ct_offset(i) as usize;
+        let pt = layout.pt_len(i) as usize;
+        let mut chunk = ciphertext[at..at + pt + TAG_LEN].to_vec();
+        cipher
+            .open_chunk(i, &mut chunk)
+            .map_err(|_| SealError::ChunkAuth {
+                path: path.to_path_buf(),
+                chunk: i,
+            })?;
+        plaintext.extend_from_slice(&chunk[..pt]);
+    }
+    Ok(plaintext)
+}
+
+/// An encrypted directory must hold exactly the envelope and the files it lists, as a plaintext
+/// model must hold exactly the signed files.
+fn check_ciphertext_files(
+    root: &Path,
+    opened: &Opened,
+    statement: &Statement,
+) -> Result<(), VerifyError> {
+    let walk = crate::tree::WalkOptions {
+        ignore: Vec::new(),
+        ignore_git_paths: false,
+        allow_symlinks: false,
+    };
+    let present = crate::tree::walk(root, &walk)?.files;
+    let listed = &opened.header.body.files;
+    let mut diff = ManifestDiff::default();
+    for entry in listed {
+        if !present.iter().any(|f| f.name.as_str() == entry.path) {
+            diff.missing.push(entry.path.clone());
+        }
+    }
+    for file in &present {
+        let name = file.name.as_str();
+        if name != ENVELOPE_NAME && !listed.iter().any(|e| e.path == name) {
+            diff.extra.push(name.to_string());
+        }
+    }
+    if diff.is_empty() {
+        return Ok(());
+    }
+    Err(VerifyError::Mismatch {
+        model: root.to_path_buf(),
+        signed_root_digest: hex::encode(statement.root_digest),
+        diff,
+    })
+}
+
+/// The opened model once `statement` verified: the envelope's plaintext files matched with the
+/// signed ones, each with what decrypts it.
+fn with_statement(
+    encrypted: &Path,
+    signature: &Path,
+    statement: Statement,
+    signer: SignerIdentity,
+    opened: &Opened,
+    outer: Option<Box<OpenedModel>>,
+) -> Result<OpenedModel, VerifyError> {
+    let body = &opened.header.body;
+    let mut present = BTreeMap::new();
+    for entry in &body.files {
+        if outer.is_some() && entry.path == INNER_SIGNATURE_NAME {
+            continue;
+        }
+        let (path, base) = match &opened.form {
+            Form::SingleFile(file) => (file.clone(), opened.envelope_len),
+            Form::Directory(root) => (root.join(&entry.path), 0),
+        };
+        let file = EncryptedFile {
+            keys: opened.dek.file_keys(&entry.path, &entry.salt),
+            layout: ChunkLayout::new(body.chunk_size, entry.size),
+            base,
+            ciphertext_name: entry.path.clone(),
+        };
+        present.insert(entry.path.clone(), ((path, file), entry.size));
+    }
+    let single_file = matches!(opened.form, Form::SingleFile(_)) || signs_single_file(&statement);
+    let digests = std::sync::Arc::new(SignedDigests::new(
+        &statement.serialization,
+        &statement.resources,
+    )?);
+    let matched = match_files(encrypted, &statement, &digests, present, single_file)?;
+    let mut files = BTreeMap::new();
+    let mut ciphers = BTreeMap::new();
+    for (name, (path, file)) in matched {
+        files.insert(name.clone(), path);
+        ciphers.insert(name, file);
+    }
+    Ok(OpenedModel {
+        model: encrypted.to_path_buf(),
+        signature: signature.to_path_buf(),
+        statement,
+        signer,
+        digests,
+        files,
+        encrypted: Some(Encrypted {
+            files: ciphers,
+            outer,
+        }),
+        shards: super::cache::ShardCache::default(),
+    })
+}
+
+/// How to decrypt the signed files of an encrypted model.
+pub(super) struct Encrypted {
+    /// Signed file name → its keys and layout.
+    files: BTreeMap<String, EncryptedFile>,
+    /// For a sealed model: the outer signature's view of the encrypted directory, whose
+    /// ciphertext digests a whole-file read checks too.
+    outer: Option<Box<OpenedModel>>,
+}
+
+impl std::fmt::Debug for Encrypted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Encrypted")
+            .field("files", &self.files.keys().collect::<Vec<_>>())
+            .field("sealed", &self.outer.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One encrypted file: its keys (zeroized on drop), its chunk layout, where its ciphertext starts
+/// in the file read, and its name in the encrypted directory (the outer signature's name for it).
+struct EncryptedFile {
+    keys: FileKeys,
+    layout: ChunkLayout,
+    base: u64,
+    ciphertext_name: String,
+}
+
+impl Encrypted {
+    /// What decrypts the signed file `name` whose ciphertext `file` is open with `file_len`
+    /// bytes; a ciphertext of another length than the envelope requires is refused here.
+    pub(super) fn decrypting(
+        &self,
+        name: &str,
+        file_len: u64,
+        file: &VerifiedFile,
+    ) -> Result<Decrypting, VerifyError> {
+        let entry = self
+            .files
+            .get(name)
+            .ok_or_else(|| file.changed("not in the encrypted model's envelope"))?;
+        let expected = entry.base + entry.layout.ct_len();
+        if file_len != expected {
+            return Err(file.changed(&format!(
+                "{file_len} bytes of ciphertext, the envelope requires {expected}"
+            )));
+        }
+        let cipher =
+            FileCipher::new(&entry.keys, entry.layout).map_err(|e| file.changed(&e.to_string()))?;
+        let outer = match &self.outer {
+            Some(outer) => Some(
+                outer
+                    .digests
+                    .check(&entry.ciphertext_name, file_len)
+                    .ok_or_else(|| file.changed("its ciphertext is not signed"))?,
+            ),
+            None => None,
+        };
+        Ok(Decrypting {
+            cipher,
+            base: entry.base,
+            outer,
+        })
+    }
+}
+
+/// One encrypted file being read: its cipher and, for a sealed model's whole-file read, the
+/// check of its ciphertext against the outer signature.
+pub(super) struct Decrypting {
+    cipher: FileCipher,
+    base: u64,
+    outer: Option<StreamCheck>,
+}
+
+impl Decrypting {
+    /// The plaintext size (authenticated by the envelope).
+    pub(super) fn size(&self) -> u64 {
+        self.cipher.layout().size()
+    }
+
+    /// Decrypts the whole file into `buffer` (its plaintext size), chunk after chunk: each chunk's
+    /// ciphertext is read positionally, hashed for the outer check, authenticated and decrypted,
+    /// and its plaintext handed to `ready` (which hashes it against the signed statement).
+    pub(super) fn decrypt_into<'b>(
+        &mut self,
+        file: &File,
+        buffer: &'b mut [u8],
+        ready: &SyncSender<&'b [u8]>,
+        errors: &VerifiedFile,
+    ) -> Result<(), VerifyError> {
+        let chunk_size = self.cipher.layout().chunk_size() as usize;
+        let mut sealed = vec![0u8; chunk_size + TAG_LEN];
+        if buffer.is_empty() {
+            // An empty file's one chunk is only a tag: it still authenticates.
+            let sealed = &mut sealed[..TAG_LEN];
+            self.fetch(file, 0, sealed, errors)?;
+            return self.open(0, sealed, errors);
+        }
+        for (i, chunk) in buffer.chunks_mut(chunk_size).enumerate() {
+            let sealed = &mut sealed[..chunk.len() + TAG_LEN];
+            self.fetch(file, i as u64, sealed, errors)?;
+            self.open(i as u64, sealed, errors)?;
+            chunk.copy_from_slice(&sealed[..chunk.len()]);
+            let whole: &'b [u8] = chunk;
+            if ready.send(whole).is_err() {
+                return Err(errors.changed("hashing stopped"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Plaintext bytes `offset..offset + out.len()`: only the chunks they lie in are read, each
+    /// authenticated (the caller checks the signed digests).
+    pub(super) fn read_at(
+        &self,
+        file: &File,
+        out: &mut [u8],
+        offset: u64,
+        errors: &VerifiedFile,
+    ) -> Result<(), VerifyError> {
+        let layout = self.cipher.layout();
+        let end = offset + out.len() as u64;
+        if out.is_empty() {
+            return Ok(());
+        }
+        if end > layout.size() {
+            return Err(errors.changed("it is shorter than the signed range"));
+        }
+        let chunk_size = layout.chunk_size();
+        let mut sealed = vec![0u8; chunk_size as usize + TAG_LEN];
+        for i in offset / chunk_size..=(end - 1) / chunk_size {
+            let pt = layout.pt_len(i) as usize;
+            let sealed = &mut sealed[..pt + TAG_LEN];
+            let at = self.base + layout.ct_offset(i);
+            file.read_exact_at(sealed, at)
+                .map_err(|_| errors.changed("it became shorter while read"))?;
+            self.open(i, sealed, errors)?;
+            let start = i * chunk_size;
+            let (from, to) = (offset.max(start), end.min(start + pt as u64));
+            out[(from - offset) as usize..(to - offset) as usize]
+                .copy_from_slice(&sealed[(from - start) as usize..(to - start) as usize]);
+        }
+        Ok(())
+    }
+
+    /// Reads chunk `i`'s ciphertext and tag, and shows it to the outer check.
+    fn fetch(
+        &mut self,
+        file: &File,
+        i: u64,
+        sealed: &mut [u8],
+        errors: &VerifiedFile,
+    ) -> Result<(), VerifyError> {
+        let at = self.base + self.cipher.layout().ct_offset(i);
+        file.read_exact_at(sealed, at)
+            .map_err(|_| errors.changed("it became shorter while read"))?;
+        if let Some(outer) = &mut self.outer {
+            outer.update(sealed);
+        }
+        Ok(())
+    }
+
+    /// Authenticates and decrypts chunk `i` in place.
+    fn open(&self, i: u64, sealed: &mut [u8], errors: &VerifiedFile) -> Result<(), VerifyError> {
+        self.cipher.open_chunk(i, sealed).map_err(|_| {
+            errors.changed(&format!(
+                "ciphertext chunk {i} failed authentication: the encrypted file was changed"
+            ))
+        })
+    }
+
+    /// After a whole-file read: whether the ciphertext matched the outer signature.
+    pub(super) fn finish(self) -> Result<(), String> {
+        match self.outer {
+            Some(check) => check
+                .finish()
+                .map_err(|reason| format!("its ciphertext is not the one signed: {reason}")),
+            None => Ok(()),
+        }
+    }
+}
