@@ -24,6 +24,25 @@ ensure_apt softhsm2 opensc
 # strace records the argv of every process the secret-hygiene test runs (tests/interop).
 ensure_apt strace
 
+# Azurite (the Azure Blob emulator of the object-storage tests, scripts/storage_emulator.py), from
+# npm into <repo>/.emulators; Node comes from Debian when missing. Its own check keeps reruns quiet.
+azurite_version=3.37.0
+emulators="$MODELSEAL_ROOT/.emulators"
+if [ ! -f "$emulators/node_modules/azurite/package.json" ] \
+  || ! grep -q "\"version\": \"$azurite_version\"" "$emulators/node_modules/azurite/package.json"; then
+  command -v npm >/dev/null 2>&1 || ensure_apt nodejs npm
+  log "installing azurite $azurite_version into $emulators"
+  mkdir -p "$emulators"
+  npm_out="$(mktemp)"
+  if ! npm install --silent --no-audit --no-fund --prefix "$emulators" "azurite@$azurite_version" \
+    </dev/null >"$npm_out" 2>&1; then
+    cat "$npm_out" >&2
+    rm -f "$npm_out"
+    die "npm install azurite@$azurite_version failed"
+  fi
+  rm -f "$npm_out"
+fi
+
 # The stamp covers the requirements and this script's own version of the recipe.
 recipe_hash="$(cat "$requirements" "${BASH_SOURCE[0]}" | sha256sum | cut -c1-16)"
 stamp="$venv/.modelseal-setup-$recipe_hash"

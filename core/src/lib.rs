@@ -22,6 +22,7 @@ pub mod hook;
 pub mod inspect;
 pub mod keys;
 pub mod load;
+pub mod location;
 pub mod policy;
 pub mod progress;
 pub mod report;
@@ -60,8 +61,8 @@ pub use verify::{verify_model, VerifyError, VerifyOptions};
 pub mod internals {
     #![allow(missing_docs)]
     pub use crate::{
-        audit, deploy, digest, error, hook, inspect, policy, progress, report, scan, sign,
-        timestamp, trust, verify,
+        audit, deploy, digest, error, hook, inspect, location, policy, progress, report, scan,
+        sign, timestamp, trust, verify,
     };
     pub mod fs {
         pub use crate::fs::*;

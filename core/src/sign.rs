@@ -393,7 +393,7 @@ fn walk_for_signing(
         ignore_git_paths: true,
         allow_symlinks: options.allow_symlinks,
     };
-    let model_tree = tree::walk(model, &walk)?;
+    let model_tree = crate::location::walk(model, &walk)?;
     let config = SerializationConfig {
         method: options.method,
         hash: options.hash,
@@ -481,14 +481,32 @@ fn is_claims_file(path: &Path) -> bool {
 /// line appended to a claims file.
 fn write_signature(path: &Path, bundle: &Bundle, mode: OutputMode) -> Result<(), SignError> {
     let line = claim_line(bundle);
-    let written = match mode {
-        OutputMode::CreateNew => {
-            atomic::write_atomic(path, line.as_bytes(), atomic::MODE_PUBLIC, false)
+    let remote = match mode {
+        // Claims files are appended under a lock, which object storage cannot take.
+        OutputMode::Append => None,
+        _ => crate::location::write_object(
+            path,
+            line.clone().into_bytes(),
+            mode == OutputMode::Replace,
+        ),
+    };
+    let written = match (remote, mode) {
+        (Some(written), _) => written,
+        (None, OutputMode::Append) if crate::location::Location::object(path).is_some() => {
+            return Err(SignError::Options(format!(
+                "append adds a line to a local claims file; {} is in object storage",
+                path.display()
+            )))
         }
-        OutputMode::Replace => {
-            atomic::write_atomic(path, line.as_bytes(), atomic::MODE_PUBLIC, true)
-        }
-        OutputMode::Append => append::append_locked(path, line.as_bytes(), atomic::MODE_PUBLIC),
+        (None, mode) => match mode {
+            OutputMode::CreateNew => {
+                atomic::write_atomic(path, line.as_bytes(), atomic::MODE_PUBLIC, false)
+            }
+            OutputMode::Replace => {
+                atomic::write_atomic(path, line.as_bytes(), atomic::MODE_PUBLIC, true)
+            }
+            OutputMode::Append => append::append_locked(path, line.as_bytes(), atomic::MODE_PUBLIC),
+        },
     };
     written.map_err(|source| match source.kind() {
         // Created by someone else while we hashed.

@@ -308,7 +308,11 @@ impl BundleBudget {
     fn read_bytes(&mut self, path: &Path, per_file: u64) -> Result<Vec<u8>, VerifyError> {
         let per_file = per_file.min(oms::MAX_BUNDLE_BYTES);
         let left = self.limits.total.saturating_sub(self.spent);
-        let bytes = read_bounded(path, per_file.min(left))
+        let bytes = match crate::location::read_object(path, per_file.min(left)) {
+            Some(read) => read.map(Bounded::Within),
+            None => read_bounded(path, per_file.min(left)),
+        };
+        let bytes = bytes
             .and_then(|bytes| match bytes {
                 Bounded::Within(bytes) => Ok(bytes),
                 Bounded::Over(seen) if seen > per_file => Err(self.limits.too_large()),
@@ -573,7 +577,7 @@ fn walk_with_exemption(
         ignore_git_paths: false,
         allow_symlinks: config.allow_symlinks,
     };
-    let mut model_tree = tree::walk(model, &walk)?;
+    let mut model_tree = crate::location::walk(model, &walk)?;
     if options.ignore_unsigned_files {
         model_tree
             .files

@@ -224,15 +224,16 @@ def sign(
     progress: Optional[ProgressCallback] = None,
     scan: bool = False,
     scan_allow: Optional[StrPath] = None,
-) -> pathlib.Path:
+) -> Union[pathlib.Path, str]:
     """Sign ``model`` (a directory or a file) with ``key`` and write an OMS signature.
 
     ``key`` is a key reference: a private key file path, a ``pkcs11:`` URI (RFC 7512) of an EC
     key in a PKCS#11 token, which signs inside the token (docs/pkcs11.md), or
     ``awskms:///<key-id|alias/name|arn>`` for an AWS KMS ECC_NIST_P256/P384 key (docs/kms.md); HSM or
     KMS access problems raise ``KeyAccessError``. The signature goes to ``signature``,
-    by default ``<model>.sig`` beside the model. Returns the signature path. With ``audit_log``,
-    appends one line to it (also when signing fails), as ``modelseal sign --audit-log`` does.
+    by default ``<model>.sig`` beside the model. Returns the signature path (for a signature in
+    object storage, its location string: ``s3://…``, ``gs://…``, ``az://…``, docs/storage.md).
+    With ``audit_log``, appends one line to it (also when signing fails), as ``modelseal sign --audit-log`` does.
     With ``tsa_url`` (an ``http://`` or ``https://`` RFC 3161 time-stamping authority; an https
     server's certificate is checked against the system's roots, or ``SSL_CERT_FILE``), the
     signature is timestamped and the token stored in the bundle, as ``sign --tsa-url`` does.
@@ -267,6 +268,14 @@ def sign(
         scan=scan,
         scan_allow=_opt_path(scan_allow),
     )
+    return _location_or_path(path)
+
+
+def _location_or_path(path: str) -> Union[pathlib.Path, str]:
+    """A local path as a ``pathlib.Path``; an object-storage location (``s3://``, ``gs://``,
+    ``az://``) as the string itself, which a ``Path`` would mangle (``s3:/b/k``)."""
+    if path.startswith(("s3://", "gs://", "az://")):
+        return path
     return pathlib.Path(path)
 
 

@@ -78,7 +78,7 @@ def sign(
     progress: Optional[ProgressCallback] = None,
     scan: bool = False,
     scan_allow: Optional[StrPath] = None,
-) -> pathlib.Path: ...
+) -> Union[pathlib.Path, str]: ...
 def scan(
     model: StrPath,
     *,

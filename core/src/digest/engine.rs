@@ -9,6 +9,7 @@
 use super::plan::Job;
 use super::{blake3_tree, read, DigestError, HashAlgorithm};
 use crate::progress::Progress;
+use crate::tree::RemoteReader;
 use rayon::prelude::*;
 
 /// Where the engine switches strategies; a parameter so tests can cross the thresholds with
@@ -26,15 +27,23 @@ impl Tuning {
     };
 }
 
-/// Digests of `jobs`, in the same order.
+/// Digests of `jobs`, in the same order; the files are read through `remote` when the model is
+/// in object storage (each job then streams its ranged GETs; BLAKE3 hashes them as they come,
+/// which gives the same digest as the parallel subtrees of a local file).
 pub(super) fn hash_jobs(
     jobs: &[Job<'_>],
+    remote: Option<&dyn RemoteReader>,
     algorithm: HashAlgorithm,
     tuning: Tuning,
     progress: &dyn Progress,
 ) -> Result<Vec<Vec<u8>>, DigestError> {
     let hash_one = |job: &Job<'_>| {
-        if algorithm == HashAlgorithm::Blake3 && job.start == 0 && job.len() > tuning.blake3_leaf {
+        if let Some(remote) = remote {
+            read::hash_remote_job(job, remote, algorithm, progress)
+        } else if algorithm == HashAlgorithm::Blake3
+            && job.start == 0
+            && job.len() > tuning.blake3_leaf
+        {
             blake3_tree::hash_job(job, tuning.blake3_leaf, progress)
         } else {
             read::hash_job(job, algorithm, progress)

@@ -141,7 +141,7 @@ fn hash_tree_tuned(
 ) -> Result<Vec<Resource>, DigestError> {
     let algorithm = resource_algorithm(config.method, config.hash)?;
     let jobs = plan::plan(tree, config.method);
-    let digests = engine::hash_jobs(&jobs, config.hash, tuning, progress)?;
+    let digests = engine::hash_jobs(&jobs, tree.remote.as_deref(), config.hash, tuning, progress)?;
     Ok(jobs
         .iter()
         .zip(digests)

@@ -86,6 +86,7 @@ mod tests {
             root: PathBuf::from("m"),
             single_file: false,
             files,
+            remote: None,
         }
     }
 

@@ -7,7 +7,7 @@ use super::hasher::StreamHasher;
 use super::plan::Job;
 use super::{DigestError, HashAlgorithm};
 use crate::progress::Progress;
-use crate::tree::{ChangeStamp, ModelFile};
+use crate::tree::{ChangeStamp, ModelFile, RemoteReadError, RemoteReader};
 use std::cell::RefCell;
 use std::fs::File;
 use std::io;
@@ -44,6 +44,28 @@ pub(super) fn hash_job(
     })?;
     expect_unchanged(&file, job.file)?;
     Ok(hasher.finalize())
+}
+
+/// Hashes `job` from object storage, as the bytes of its ranged reads arrive.
+pub(super) fn hash_remote_job(
+    job: &Job<'_>,
+    remote: &dyn RemoteReader,
+    algorithm: HashAlgorithm,
+    progress: &dyn Progress,
+) -> Result<Vec<u8>, DigestError> {
+    let mut hasher = StreamHasher::new(algorithm);
+    let mut sink = |bytes: &[u8]| {
+        hasher.update(bytes);
+        progress.advance(bytes.len() as u64);
+    };
+    match remote.read_range(job.file, job.start, job.end, &mut sink) {
+        Ok(()) => Ok(hasher.finalize()),
+        Err(RemoteReadError::Changed) => Err(changed(&job.file.path)),
+        Err(RemoteReadError::Failed(reason)) => Err(DigestError::Io {
+            path: job.file.path.clone(),
+            source: io::Error::other(reason),
+        }),
+    }
 }
 
 /// Opens a model file for hashing, checking that it is still the file the walk saw (same size,

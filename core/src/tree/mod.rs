@@ -13,14 +13,19 @@
 
 mod relpath;
 mod resolve;
+mod source;
 mod walk;
 
 pub use relpath::RelPath;
 pub(crate) use resolve::push_unique;
 pub use resolve::{model_name, resolve_ignore, resolve_sign_ignores, resolve_user_ignores};
+pub use source::{RemoteReadError, RemoteReader};
 pub use walk::walk;
+#[cfg(feature = "storage")]
+pub(crate) use walk::Ignores;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Checks that `name` is a model name in normal form — non-empty, `/`-separated components none
 /// of which is empty, `.` or `..`, no control character — so that one model cannot be named two
@@ -115,6 +120,14 @@ pub enum TreeError {
         /// Which rule it breaks, e.g. ``"`..` path component"`` or `"not valid UTF-8"`.
         reason: &'static str,
     },
+    /// A model location in object storage that could not be parsed, reached or listed.
+    #[error("{location}: {reason}")]
+    Storage {
+        /// The location as given (`s3://bucket/prefix`, …), or the object that failed.
+        location: String,
+        /// What the store answered or which rule the location breaks, in the user's terms.
+        reason: String,
+    },
 }
 
 /// How to walk a model.
@@ -200,6 +213,9 @@ pub struct ModelTree {
     pub single_file: bool,
     /// Files sorted component-wise by name.
     pub files: Vec<ModelFile>,
+    /// For a model listed in object storage: the reader of its objects (each file's `path` is
+    /// then the object's URL, for messages). `None` for a model on the local file system.
+    pub remote: Option<Arc<dyn RemoteReader>>,
 }
 
 impl ModelTree {

@@ -30,6 +30,7 @@ pub fn walk(root: &Path, options: &WalkOptions) -> Result<ModelTree, TreeError> 
         root: root.to_path_buf(),
         single_file,
         files,
+        remote: None,
     })
 }
 
@@ -44,11 +45,12 @@ enum Kind {
 }
 
 /// The ignore rules: user paths plus, when asked, the top-level git paths and a Hugging Face
-/// `--local-dir` download's metadata.
-struct Ignores(Vec<RelPath>);
+/// `--local-dir` download's metadata (shared with the listing of object-storage models, which
+/// must skip exactly what a walk skips).
+pub(crate) struct Ignores(Vec<RelPath>);
 
 impl Ignores {
-    fn new(options: &WalkOptions) -> Ignores {
+    pub(crate) fn new(options: &WalkOptions) -> Ignores {
         let mut paths = options.ignore.clone();
         if options.ignore_git_paths {
             // The constants are valid single components, so this never drops one.
@@ -62,7 +64,7 @@ impl Ignores {
         Ignores(paths)
     }
 
-    fn matches(&self, name: &RelPath) -> bool {
+    pub(crate) fn matches(&self, name: &RelPath) -> bool {
         self.0.iter().any(|prefix| name.starts_with(prefix))
     }
 }

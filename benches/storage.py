@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""Sign and verify a model in the S3 emulator (moto's server, scripts/storage_emulator.py --direct)
+without a local copy, against downloading it with boto3 and signing the local copy (issue 19's target:
+>= 1.5x faster, peak RSS <= 256 MiB, no local disk).
+
+Usage: benches/storage.py [--files 8] [--size-mib 2048] [--bin target/ci/modelseal]
+Prints one line per step: wall time, peak RSS of the modelseal process (from wait4), and the ratio.
+The emulator runs in-process memory (moto), so the network is loopback: the numbers compare the
+pipelines on one machine, not a real S3 round trip.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, int]:
+    """Wall seconds and peak RSS (KiB) of one child process."""
+    start = time.monotonic()
+    process = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.monotonic() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"{cmd[:2]} failed")
+    return elapsed, usage.ru_maxrss
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=8)
+    parser.add_argument("--size-mib", type=int, default=2048)
+    parser.add_argument("--bin", default=str(ROOT / "target/ci/modelseal"))
+    args = parser.parse_args()
+    import boto3
+
+    emulator = subprocess.Popen(
+        [sys.executable, str(ROOT / "scripts/storage_emulator.py"), "s3", "--direct"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    port = int(emulator.stdout.readline().split()[1])
+    endpoint = f"http://127.0.0.1:{port}"
+    env = dict(os.environ, AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID="testing",
+               AWS_SECRET_ACCESS_KEY="testing", AWS_REGION="us-east-1")
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                      aws_access_key_id="testing", aws_secret_access_key="testing")
+    s3.create_bucket(Bucket="models")
+    per_file = args.size_mib * 2**20 // args.files
+    block = os.urandom(2**20)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = pathlib.Path(tmp)
+        for i in range(args.files):
+            path = tmp / f"shard-{i}.bin"
+            with open(path, "wb") as out:
+                for _ in range(per_file // len(block)):
+                    out.write(block[:-1] + bytes([i]))
+            s3.upload_file(str(path), "models", f"prod/llm/model-{i:05}.safetensors")
+            path.unlink()
+        subprocess.run([args.bin, "keygen", "--algorithm", "ec-p256", "--out", str(tmp / "k.pem"),
+                        "--public-out", str(tmp / "k.pub")], check=True, stdout=subprocess.DEVNULL)
+        url = "s3://models/prod/llm"
+        sign, sign_rss = timed([args.bin, "sign", url, "--key", str(tmp / "k.pem"), "-o",
+                                str(tmp / "bucket.sig")], env)
+        verify, verify_rss = timed([args.bin, "verify", url, "--signature", str(tmp / "bucket.sig"),
+                                    "--key", str(tmp / "k.pub")], env)
+        start = time.monotonic()
+        local = tmp / "llm"
+        for item in s3.list_objects_v2(Bucket="models", Prefix="prod/llm/")["Contents"]:
+            target = local / item["Key"].removeprefix("prod/llm/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            s3.download_file("models", item["Key"], str(target))
+        download = time.monotonic() - start
+        local_sign, _ = timed([args.bin, "sign", str(local), "--key", str(tmp / "k.pem"), "-o",
+                               str(tmp / "local.sig")], env)
+    emulator.kill()
+    baseline = download + local_sign
+    mib = args.size_mib
+    print(f"model: {args.files} files, {mib} MiB in moto (loopback)")
+    print(f"sign from bucket:      {sign:7.2f} s  peak RSS {sign_rss / 1024:6.1f} MiB")
+    print(f"verify from bucket:    {verify:7.2f} s  peak RSS {verify_rss / 1024:6.1f} MiB")
+    print(f"boto3 download + sign: {baseline:7.2f} s  (download {download:.2f} s, sign {local_sign:.2f} s)")
+    print(f"speed-up of sign from bucket: {baseline / sign:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,307 @@
+//! Model locations: a model, a signature or an output is a local path or an object-storage
+//! location (`s3://BUCKET/PREFIX`, `gs://BUCKET/PREFIX`, `az://CONTAINER/PREFIX`), behind one seam,
+//! so that every operation gets every location at once.
+//!
+//! The rule (the same string in the CLI, Python and tests): a string that starts with one of these
+//! schemes, or `file://`, is a location; anything else is a local path, so `./s3:x` and `s3:x`
+//! stay local paths. A prefix is a directory: [`walk`] lists it into a [`ModelTree`] with the same
+//! names, ignore rules, name rules and order as a local walk; a single object is a single-file
+//! model named `"."`. The listed tree carries a reader that fetches each object by parallel
+//! ranged GETs pinned by the ETag the listing saw (see `remote`), so the digest engine hashes a
+//! bucket model exactly as it hashes the same files on a disk.
+//!
+//! Why the operations take paths: a location arrives as the `&Path` an operation already takes
+//! (the CLI and Python pass the user's string through unchanged), and [`Location::of_path`] reads
+//! the scheme back from its bytes. Nothing else of the path API changes.
+
+#[cfg(feature = "storage")]
+mod gcs;
+#[cfg(feature = "storage")]
+mod remote;
+
+use crate::tree::{self, ModelTree, TreeError, WalkOptions};
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Where a model (or a signature, or an output) is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A path on this machine (also what `file://PATH` names).
+    Local(PathBuf),
+    /// A bucket (container) and a key prefix in object storage.
+    Object(ObjectUrl),
+}
+
+/// The object stores a location can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Store {
+    /// Amazon S3 (and S3-compatible stores, through `AWS_ENDPOINT_URL`): `s3://`.
+    S3,
+    /// Google Cloud Storage: `gs://`.
+    Gcs,
+    /// Azure Blob Storage (account from the environment): `az://`.
+    Azure,
+}
+
+impl Store {
+    /// The URL scheme: `s3`, `gs`, `az`.
+    pub fn scheme(self) -> &'static str {
+        match self {
+            Store::S3 => "s3",
+            Store::Gcs => "gs",
+            Store::Azure => "az",
+        }
+    }
+}
+
+/// `SCHEME://BUCKET/PREFIX`: a bucket (an Azure container) and a key prefix without leading or
+/// trailing `/` (empty: the whole bucket).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ObjectUrl {
+    /// Which store.
+    pub store: Store,
+    /// The bucket (S3, GCS) or container (Azure).
+    pub bucket: String,
+    /// The key prefix, `/`-separated, no empty component; empty for the whole bucket.
+    pub prefix: String,
+}
+
+impl ObjectUrl {
+    /// The URL of the object `name` below this prefix (for messages).
+    pub fn child(&self, name: &str) -> String {
+        if self.prefix.is_empty() {
+            format!("{}://{}/{name}", self.store.scheme(), self.bucket)
+        } else {
+            format!(
+                "{}://{}/{}/{name}",
+                self.store.scheme(),
+                self.bucket,
+                self.prefix
+            )
+        }
+    }
+
+    /// The last component of the prefix (the bucket for a whole bucket): the model's name, as
+    /// a local directory's last component is.
+    pub fn last_component(&self) -> &str {
+        match self.prefix.rsplit('/').next() {
+            Some(last) if !last.is_empty() => last,
+            _ => &self.bucket,
+        }
+    }
+}
+
+impl fmt::Display for ObjectUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}://{}", self.store.scheme(), self.bucket)?;
+        if !self.prefix.is_empty() {
+            write!(f, "/{}", self.prefix)?;
+        }
+        Ok(())
+    }
+}
+
+impl Location {
+    /// Parses a location string; a string without a recognised scheme is a local path.
+    pub fn parse(text: &str) -> Result<Location, TreeError> {
+        if let Some(path) = text.strip_prefix("file://") {
+            if path.is_empty() {
+                return Err(refuse(text, "names no path"));
+            }
+            return Ok(Location::Local(PathBuf::from(path)));
+        }
+        for store in [Store::S3, Store::Gcs, Store::Azure] {
+            if let Some(rest) = text
+                .strip_prefix(store.scheme())
+                .and_then(|r| r.strip_prefix("://"))
+            {
+                return parse_object(text, store, rest).map(Location::Object);
+            }
+        }
+        Ok(Location::Local(PathBuf::from(text)))
+    }
+
+    /// The location a path argument names: its bytes parsed as [`Location::parse`] does (a path
+    /// that is not UTF-8 is a local path).
+    pub fn of_path(path: &Path) -> Result<Location, TreeError> {
+        match path.to_str() {
+            Some(text) => Location::parse(text),
+            None => Ok(Location::Local(path.to_path_buf())),
+        }
+    }
+
+    /// The object-storage location `path` names, if it names one (`None` for a local path or a
+    /// string that does not parse; the operation that uses it reports the parse error).
+    pub fn object(path: &Path) -> Option<ObjectUrl> {
+        match Location::of_path(path) {
+            Ok(Location::Object(url)) => Some(url),
+            _ => None,
+        }
+    }
+}
+
+fn parse_object(text: &str, store: Store, rest: &str) -> Result<ObjectUrl, TreeError> {
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        return Err(refuse(text, "names no bucket"));
+    }
+    if !bucket
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    {
+        return Err(refuse(
+            text,
+            "bucket names are letters, digits, `-`, `_` and `.`",
+        ));
+    }
+    let prefix = prefix.strip_suffix('/').unwrap_or(prefix);
+    if !prefix.is_empty() {
+        check_key(prefix).map_err(|reason| refuse(text, reason))?;
+    }
+    Ok(ObjectUrl {
+        store,
+        bucket: bucket.to_owned(),
+        prefix: prefix.to_owned(),
+    })
+}
+
+/// The name rules of object keys (prefixes, and names below a prefix): no empty, `.` or `..`
+/// component, no control character — what a local walk refuses, plus control characters, which
+/// a key may hold and a terminal or a log would render as something else.
+pub(crate) fn check_key(key: &str) -> Result<(), &'static str> {
+    if key.chars().any(char::is_control) {
+        return Err("contains a control character");
+    }
+    for component in key.split('/') {
+        match component {
+            "" => return Err("has an empty component (a leading, trailing or double `/`)"),
+            "." | ".." => return Err("has a `.` or `..` component"),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn refuse(location: &str, reason: &str) -> TreeError {
+    TreeError::Storage {
+        location: location.to_owned(),
+        reason: reason.to_owned(),
+    }
+}
+
+/// Walks the model at `model` — a local path (as [`tree::walk`]) or an object-storage prefix
+/// (listed, see the module doc) — into a [`ModelTree`].
+pub fn walk(model: &Path, options: &WalkOptions) -> Result<ModelTree, TreeError> {
+    match Location::of_path(model)? {
+        Location::Local(path) => tree::walk(&path, options),
+        Location::Object(url) => list(&url, options),
+    }
+}
+
+#[cfg(feature = "storage")]
+fn list(url: &ObjectUrl, options: &WalkOptions) -> Result<ModelTree, TreeError> {
+    remote::list(url, options)
+}
+
+#[cfg(not(feature = "storage"))]
+fn list(url: &ObjectUrl, _options: &WalkOptions) -> Result<ModelTree, TreeError> {
+    Err(refuse(&url.to_string(), NO_STORAGE))
+}
+
+/// Reads the whole object at `location` (a signature), refusing one over `limit` bytes; `None`
+/// when `location` is a local path, which the caller reads as before.
+pub fn read_object(location: &Path, limit: u64) -> Option<io::Result<Vec<u8>>> {
+    let url = Location::object(location)?;
+    #[cfg(feature = "storage")]
+    return Some(remote::read_object(&url, limit));
+    #[cfg(not(feature = "storage"))]
+    {
+        let _ = (url, limit);
+        Some(Err(no_storage()))
+    }
+}
+
+/// Writes `bytes` as the object at `location` in one request (a signature: small); an existing
+/// object is refused unless `replace` ([`io::ErrorKind::AlreadyExists`]). `None` when `location`
+/// is a local path, which the caller writes as before.
+pub fn write_object(location: &Path, bytes: Vec<u8>, replace: bool) -> Option<io::Result<()>> {
+    let url = Location::object(location)?;
+    #[cfg(feature = "storage")]
+    return Some(remote::write_object(&url, bytes, replace));
+    #[cfg(not(feature = "storage"))]
+    {
+        let _ = (url, bytes, replace);
+        Some(Err(no_storage()))
+    }
+}
+
+#[cfg(not(feature = "storage"))]
+fn no_storage() -> io::Error {
+    io::Error::new(io::ErrorKind::Unsupported, NO_STORAGE)
+}
+
+#[cfg(not(feature = "storage"))]
+const NO_STORAGE: &str = "this build has no object-storage support (the `storage` feature)";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(text: &str) -> ObjectUrl {
+        match Location::parse(text).unwrap() {
+            Location::Object(url) => url,
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn schemes_make_locations_and_anything_else_is_a_path() {
+        let url = object("s3://models/prod/llm");
+        assert_eq!(
+            (url.store, url.bucket.as_str(), url.prefix.as_str()),
+            (Store::S3, "models", "prod/llm")
+        );
+        assert_eq!(object("gs://b/p/").prefix, "p");
+        assert_eq!(object("az://c").prefix, "");
+        assert_eq!(object("az://c").last_component(), "c");
+        assert_eq!(object("s3://b/x/y").last_component(), "y");
+        assert_eq!(object("s3://b/x/y").child("w.bin"), "s3://b/x/y/w.bin");
+        assert_eq!(object("s3://b/x/y").to_string(), "s3://b/x/y");
+        for local in [
+            "./s3:x",
+            "s3:x",
+            "s3:/b/p",
+            "model",
+            "/abs/s3://b",
+            "S3://b/p",
+        ] {
+            assert_eq!(
+                Location::parse(local).unwrap(),
+                Location::Local(PathBuf::from(local)),
+                "{local}"
+            );
+        }
+        assert_eq!(
+            Location::parse("file:///tmp/m").unwrap(),
+            Location::Local(PathBuf::from("/tmp/m"))
+        );
+    }
+
+    #[test]
+    fn bad_locations_are_refused_with_the_reason() {
+        for (text, reason) in [
+            ("s3://", "names no bucket"),
+            ("s3:///p", "names no bucket"),
+            ("gs://b/a//c", "empty component"),
+            ("az://c/a/../b", "`..`"),
+            ("s3://b/a/./b", "`.`"),
+            ("s3://b/a\nb", "control character"),
+            ("s3://b c/p", "bucket names"),
+            ("file://", "names no path"),
+        ] {
+            let err = Location::parse(text).unwrap_err().to_string();
+            assert!(err.contains(reason), "{text}: {err}");
+        }
+    }
+}

@@ -1,0 +1,108 @@
+"""Models in object storage from Python (issue 19), against the real emulators that
+scripts/storage_emulator.py starts on 127.0.0.1 (moto's S3, fake-gcs-server, Azurite): the same
+location strings as the CLI; a bucket model's statement equals its local copy's; a policy verifies a
+bucket model; tampering raises VerificationError naming the object."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+import modelseal
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+SCHEMES = {"s3": "s3", "gcs": "gs", "azure": "az"}
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+STORE_VARS = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION",
+              "STORAGE_EMULATOR_HOST", "AZURE_STORAGE_CONNECTION_STRING")
+
+
+class Emulator:
+    def __init__(self, store: str) -> None:
+        self.store = store
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "scripts/storage_emulator.py"), store],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+        line = self.process.stdout.readline()
+        assert line.startswith("PORT "), f"storage_emulator.py said {line!r}"
+        self.endpoint = f"http://127.0.0.1:{int(line.split()[1])}"
+
+    def admin(self, *args: str) -> None:
+        subprocess.run([sys.executable, str(ROOT / "scripts/storage_admin.py"), self.store,
+                        self.endpoint, *args], check=True)
+
+    def environment(self) -> dict[str, str]:
+        if self.store == "s3":
+            return {"AWS_ENDPOINT_URL": self.endpoint, "AWS_ACCESS_KEY_ID": "testing",
+                    "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1"}
+        if self.store == "gcs":
+            return {"STORAGE_EMULATOR_HOST": self.endpoint}
+        return {"AZURE_STORAGE_CONNECTION_STRING":
+                f"AccountName=devstoreaccount1;AccountKey={AZURITE_KEY};"
+                f"BlobEndpoint={self.endpoint}/devstoreaccount1"}
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+
+@pytest.fixture(params=sorted(SCHEMES))
+def bucket(request, tmp_path: pathlib.Path, monkeypatch):
+    emulator = Emulator(request.param)
+    for var in STORE_VARS:
+        monkeypatch.delenv(var, raising=False)
+    for var, value in emulator.environment().items():
+        monkeypatch.setenv(var, value)
+    model = tmp_path / "llm"
+    (model / "sub").mkdir(parents=True)
+    (model / "weights.bin").write_bytes(os.urandom(200_000))
+    (model / "sub" / "config.json").write_text('{"layers": 2}')
+    modelseal.keygen("ec-p256", tmp_path / "release.pem", tmp_path / "release.pub.pem")
+    emulator.admin("mkbucket", "models")
+    emulator.admin("upload", "models", "prod/llm", str(model))
+    yield emulator, f"{SCHEMES[request.param]}://models/prod/llm", tmp_path
+    emulator.stop()
+
+
+def payload(signature: pathlib.Path) -> str:
+    return json.loads(signature.read_text())["dsseEnvelope"]["payload"]
+
+
+def test_bucket_and_local_signatures_are_interchangeable(bucket) -> None:
+    emulator, url, tmp = bucket
+    key, public = tmp / "release.pem", tmp / "release.pub.pem"
+    remote_sig = modelseal.sign(url, key, tmp / "bucket.sig")
+    local_sig = modelseal.sign(tmp / "llm", key, tmp / "local.sig")
+    assert payload(remote_sig) == payload(local_sig)
+    modelseal.verify(tmp / "llm", remote_sig, key=public)
+    modelseal.verify(url, local_sig, key=public)
+    assert modelseal.digest(url)["root_digest"] == modelseal.digest(tmp / "llm")["root_digest"]
+
+    # The default signature goes beside the model, in the bucket, and is returned as its location.
+    in_bucket = modelseal.sign(url, key)
+    assert str(in_bucket) == f"{url}.sig"
+    modelseal.verify(url, f"{url}.sig", key=public)
+
+
+def test_policy_verifies_a_bucket_model_and_tampering_names_the_object(bucket) -> None:
+    emulator, url, tmp = bucket
+    (tmp / "trust.toml").write_text(
+        'version = 1\n[signers.release]\nkey = "release.pub.pem"\n'
+        '[[models]]\nname = "prod/*"\nrequire = ["release"]\n'
+    )
+    signature = modelseal.sign(url, tmp / "release.pem", tmp / "llm.sig")
+    policy = modelseal.Policy.load(tmp / "trust.toml")
+    result = modelseal.verify(url, signature, policy=policy, model_name="prod/llm")
+    assert result["allowed"] is True
+
+    (tmp / "other").write_text('{"layers": 3}')
+    emulator.admin("put", "models", "prod/llm/sub/config.json", str(tmp / "other"))
+    with pytest.raises(modelseal.VerificationError, match="sub/config.json"):
+        modelseal.verify(url, signature, key=tmp / "release.pub.pem")
