@@ -104,6 +104,18 @@ pub struct RunArgs<K: clap::Args> {
     audit: crate::audit::AuditArgs,
 }
 
+/// The flags that end both signing verbs (`sign`, `seal`), in this order: the RFC 3161 timestamp,
+/// the content gate (`--scan`, `--no-scan`, `--scan-allow`), then [`RunArgs`] with a signing key.
+#[derive(Debug, clap::Args)]
+pub struct SigningRunArgs {
+    #[command(flatten)]
+    tsa: TsaArgs,
+    #[command(flatten)]
+    gate: scan::GateArgs,
+    #[command(flatten)]
+    run: RunArgs<KeyArgs>,
+}
+
 /// How an encrypting verb (`encrypt`, `seal`) names and writes its output: `--model-name`,
 /// `--force`, `--allow-symlinks` (`seal` restates the help of the last two for its signature).
 #[derive(Debug, clap::Args)]

@@ -1,7 +1,6 @@
 //! `modelseal seal`: sign a model, encrypt it with its signature inside, sign the encrypted model.
 
-use super::scan::GateArgs;
-use super::{as_recipients, open_recipients, EncryptOutArgs, KeyArgs, RunArgs, TsaArgs};
+use super::{as_recipients, open_recipients, EncryptOutArgs, SigningRunArgs};
 use crate::audit::{ended, Attempt};
 use crate::output::{hex, print_json};
 use modelseal::deploy::{seal_model_with_progress, DeployError, SealOptions, SealOutcome};
@@ -45,11 +44,7 @@ pub struct Args {
     #[command(flatten)]
     out_args: EncryptOutArgs,
     #[command(flatten)]
-    tsa: TsaArgs,
-    #[command(flatten)]
-    gate: GateArgs,
-    #[command(flatten)]
-    run: RunArgs<KeyArgs>,
+    signing: SigningRunArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -63,33 +58,34 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let code = attempt.and_then(|result| match result {
         Ok(outcome) => Ok(print(&args, &outcome)),
         Err(DeployError::Sign(err @ SignError::Credentials(_))) => {
-            Ok(super::scan::refused(&err, args.run.output.json))
+            Ok(super::scan::refused(&err, args.signing.run.output.json))
         }
         Err(err) => Err(err.into()),
     });
-    args.run.audit.record(None, &event, code)
+    args.signing.run.audit.record(None, &event, code)
 }
 
 fn seal(args: &Args) -> Attempt<SealOutcome, DeployError> {
-    let signer = args
-        .run
-        .keys
-        .open_signer(&args.key, args.cert.as_deref(), &args.cert_chain)?;
-    let recipients = open_recipients(&args.recipients, &args.run.keys.options())?;
+    let signer =
+        args.signing
+            .run
+            .keys
+            .open_signer(&args.key, args.cert.as_deref(), &args.cert_chain)?;
+    let recipients = open_recipients(&args.recipients, &args.signing.run.keys.options())?;
     let options = SealOptions {
         model_name: args.out_args.model_name.clone(),
         outer_signature: args.signature.clone(),
         sign: modelseal::sign::SignOptions {
-            tsa: args.tsa.request()?,
+            tsa: args.signing.tsa.request()?,
             allow_symlinks: args.out_args.allow_symlinks,
             // On unless --no-scan: a sealed model is on its way to a registry (docs/scan.md).
-            scan: args.gate.gate(true)?,
+            scan: args.signing.gate.gate(true)?,
             ..modelseal::sign::SignOptions::default()
         },
         force: args.out_args.force,
         ..SealOptions::default()
     };
-    let bar = args.run.output.bar("sealing");
+    let bar = args.signing.run.output.bar("sealing");
     let outcome = seal_model_with_progress(
         &args.model,
         signer.as_ref(),
@@ -103,9 +99,9 @@ fn seal(args: &Args) -> Attempt<SealOutcome, DeployError> {
 }
 
 fn print(args: &Args, outcome: &SealOutcome) -> ExitCode {
-    if args.run.output.json {
+    if args.signing.run.output.json {
         print_json(&SealReport::new(&args.model, &args.out, outcome));
-    } else if !args.run.output.quiet {
+    } else if !args.signing.run.output.quiet {
         say!(
             "sealed {} -> {} (signature {}), {} recipient(s)",
             args.model.display(),

@@ -1,7 +1,6 @@
 //! `modelseal sign`: sign a model directory or file.
 
-use super::scan::GateArgs;
-use super::{KeyArgs, RunArgs, TsaArgs};
+use super::SigningRunArgs;
 use crate::audit::{ended, Attempt};
 use crate::output::{hex, print_json, serialization_text};
 use modelseal::digest::{HashAlgorithm, Method, DEFAULT_SHARD_SIZE};
@@ -42,11 +41,7 @@ pub struct Args {
     #[arg(long)]
     append: bool,
     #[command(flatten)]
-    tsa: TsaArgs,
-    #[command(flatten)]
-    gate: GateArgs,
-    #[command(flatten)]
-    run: RunArgs<KeyArgs>,
+    signing: SigningRunArgs,
 }
 
 /// How to hash the model: shared by `sign` and `digest`.
@@ -115,19 +110,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let code = attempt.map(|result| match result {
         Ok((outcome, algorithm)) => print(&args, &outcome, algorithm),
         Err(err @ SignError::Credentials(_)) => {
-            Ok(super::scan::refused(&err, args.run.output.json))
+            Ok(super::scan::refused(&err, args.signing.run.output.json))
         }
         Err(err) => Err(err.into()),
     });
-    args.run.audit.record(None, &event, code.and_then(|c| c))
+    args.signing
+        .run
+        .audit
+        .record(None, &event, code.and_then(|c| c))
 }
 
 /// Opens the key and signs: the outcome and the key's algorithm name.
 fn sign(args: &Args) -> Attempt<(SignOutcome, &'static str), SignError> {
-    let signer = args
-        .run
-        .keys
-        .open_signer(&args.key, args.cert.as_deref(), &args.cert_chain)?;
+    let signer =
+        args.signing
+            .run
+            .keys
+            .open_signer(&args.key, args.cert.as_deref(), &args.cert_chain)?;
     let hashing = args.hashing.options();
     let options = SignOptions {
         hash: hashing.hash,
@@ -135,16 +134,16 @@ fn sign(args: &Args) -> Attempt<(SignOutcome, &'static str), SignError> {
         ignore: hashing.ignore,
         allow_symlinks: hashing.allow_symlinks,
         signature: args.out.clone(),
-        tsa: args.tsa.request()?,
+        tsa: args.signing.tsa.request()?,
         output: match (args.force, args.append) {
             (_, true) => OutputMode::Append,
             (true, false) => OutputMode::Replace,
             (false, false) => OutputMode::CreateNew,
         },
         // Off unless asked for: `sign` attests bytes, also of models it did not make (docs/scan.md).
-        scan: args.gate.gate(false)?,
+        scan: args.signing.gate.gate(false)?,
     };
-    let bar = args.run.output.bar("hashing");
+    let bar = args.signing.run.output.bar("hashing");
     let outcome = sign_model(&args.model, signer.as_ref(), &options, &bar);
     bar.finish();
     let algorithm = signer.public_key().algorithm().name();
@@ -156,9 +155,9 @@ fn print(args: &Args, outcome: &SignOutcome, algorithm: &'static str) -> anyhow:
         say_err!("warning: {warning}");
     }
     let statement = &outcome.statement;
-    if args.run.output.json {
+    if args.signing.run.output.json {
         print_json(&SignReport::new(&args.model, outcome, algorithm));
-    } else if !args.run.output.quiet {
+    } else if !args.signing.run.output.quiet {
         say!(
             "signed {} ({} resources, {}) -> {}",
             args.model.display(),
