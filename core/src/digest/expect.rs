@@ -126,6 +126,24 @@ impl SignedDigests {
     }
 }
 
+/// Hashes the bytes of `bytes` that lie before `end` (the stream being at `offset`) into
+/// `hasher`, made on first use, advancing `offset`; returns the bytes beyond `end`. The one step
+/// of both [`StreamCheck`] and [`StreamDigest`]: ranges are hashed as the file streams by.
+fn hash_up_to<'b>(
+    hasher: &mut Option<StreamHasher>,
+    hash: HashAlgorithm,
+    offset: &mut u64,
+    end: u64,
+    bytes: &'b [u8],
+) -> &'b [u8] {
+    let want = usize::try_from(end - *offset).map_or(bytes.len(), |n| n.min(bytes.len()));
+    hasher
+        .get_or_insert_with(|| StreamHasher::new(hash))
+        .update(&bytes[..want]);
+    *offset += want as u64;
+    &bytes[want..]
+}
+
 /// The running check of one file against its signed ranges.
 pub struct StreamCheck {
     hash: HashAlgorithm,
@@ -162,14 +180,7 @@ impl StreamCheck {
                 return;
             }
             let end = range.end.unwrap_or(self.size);
-            let want =
-                usize::try_from(end - self.offset).map_or(bytes.len(), |n| n.min(bytes.len()));
-            let hash = self.hash;
-            self.hasher
-                .get_or_insert_with(|| StreamHasher::new(hash))
-                .update(&bytes[..want]);
-            self.offset += want as u64;
-            bytes = &bytes[want..];
+            bytes = hash_up_to(&mut self.hasher, self.hash, &mut self.offset, end, bytes);
             if self.offset == end {
                 self.close_range();
             }
@@ -279,14 +290,7 @@ impl StreamDigest {
                 self.overflow = true;
                 return;
             };
-            let want =
-                usize::try_from(end - self.offset).map_or(bytes.len(), |n| n.min(bytes.len()));
-            let hash = self.hash;
-            self.hasher
-                .get_or_insert_with(|| StreamHasher::new(hash))
-                .update(&bytes[..want]);
-            self.offset += want as u64;
-            bytes = &bytes[want..];
+            bytes = hash_up_to(&mut self.hasher, self.hash, &mut self.offset, end, bytes);
             self.close_finished();
         }
     }
