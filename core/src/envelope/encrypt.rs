@@ -143,15 +143,11 @@ pub fn encrypt_with_progress(
     options: &EncryptOptions,
     progress: &dyn Progress,
 ) -> Result<EncryptSummary, SealError> {
-    encrypt_inner(
-        input,
-        recipients,
-        output,
-        options,
-        &mut OsEntropy,
-        progress,
-        Pass::default(),
-    )
+    let pass = Pass {
+        progress: Some(progress),
+        ..Pass::default()
+    };
+    encrypt_inner(input, recipients, output, options, &mut OsEntropy, pass)
 }
 
 /// [`encrypt`], proving that the bytes encrypted are the bytes `signed` lists: each file's
@@ -287,15 +283,7 @@ pub(crate) fn encrypt_with_entropy(
     options: &EncryptOptions,
     entropy: &mut dyn Entropy,
 ) -> Result<EncryptSummary, SealError> {
-    encrypt_inner(
-        input,
-        recipients,
-        output,
-        options,
-        entropy,
-        &NoProgress,
-        Pass::default(),
-    )
+    encrypt_inner(input, recipients, output, options, entropy, Pass::default())
 }
 
 /// Observers of the encryption pass: one per file, in the order given (`None`: not observed).
@@ -338,16 +326,7 @@ pub(crate) fn encrypt_in_one_pass(
     options: &EncryptOptions,
     pass: Pass<'_>,
 ) -> Result<EncryptSummary, SealError> {
-    let progress = pass.progress.unwrap_or(&NoProgress);
-    encrypt_inner(
-        input,
-        recipients,
-        output,
-        options,
-        &mut OsEntropy,
-        progress,
-        pass,
-    )
+    encrypt_inner(input, recipients, output, options, &mut OsEntropy, pass)
 }
 
 /// The authenticated header of an encryption and its envelope bytes.
@@ -363,9 +342,9 @@ fn encrypt_inner(
     output: &Path,
     options: &EncryptOptions,
     entropy: &mut dyn Entropy,
-    progress: &dyn Progress,
     pass: Pass<'_>,
 ) -> Result<EncryptSummary, SealError> {
+    let progress = pass.progress.unwrap_or(&NoProgress);
     check_options(recipients, output, options)?;
     check_file_count(input)?;
     clean_stale_temporaries(output)?;
