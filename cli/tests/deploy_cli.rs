@@ -600,6 +600,9 @@ impl Cosign {
     }
     /// Seals llm to ENC with each key of `signers` (one `--key` each).
     fn seal(&self, enc: &str, signers: &[&str]) {
+        self.seal_with(enc, signers, &[]);
+    }
+    fn seal_with(&self, enc: &str, signers: &[&str], extra: &[&str]) {
         let keys: Vec<String> = signers.iter().map(|k| self.key(k)).collect();
         let (model, recipient, out) = (
             self.t.path("llm"),
@@ -618,6 +621,7 @@ impl Cosign {
             args.extend(["--key", key.as_str()]);
         }
         args.extend(["--model-name", "prod/llm", "--quiet"]);
+        args.extend_from_slice(extra);
         ok(&args);
     }
     fn endorse(&self, enc: &str, signer: &str, extra: &[&str]) -> std::process::Output {
@@ -663,6 +667,25 @@ fn sealed_with_two_keys_unseals_under_a_two_of_two_rule() {
         s(&ci),
         "--quiet",
     ]);
+
+    // Sealed again with one key: refused while the co-signed seal's ENC.sig.jsonl is there
+    // (unseal would judge it with the new ENC.sig), and with --force it goes with ENC.
+    let (model, enc) = (c.t.path("llm"), c.t.path("llm.enc"));
+    std::fs::remove_dir_all(&enc).unwrap();
+    let (release, deploy) = (c.key("release"), c.t.path("deploy.pem.pub"));
+    let again = [
+        "seal",
+        s(&model),
+        "--key",
+        release.as_str(),
+        "--recipient",
+        s(&deploy),
+        "-o",
+        s(&enc),
+    ];
+    assert_eq!(code(&modelseal(&again)), 2);
+    c.seal_with("llm.enc", &["release"], &["--force"]);
+    assert!(c.t.path("llm.enc.sig").is_file() && !c.t.path("llm.enc.sig.jsonl").exists());
 }
 
 #[test]

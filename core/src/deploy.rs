@@ -264,9 +264,21 @@ pub fn seal_model_with_progress(
         return Err(crate::sign::several_need_claims(&outer_signature).into());
     }
     let inner_name = inner_signature_name(signers.len());
+    // The other default outer signature file (`ENC.sig` beside a co-signed seal's
+    // `ENC.sig.jsonl`, or the other way round): `unseal` reads both by default, so one left from
+    // an earlier seal of ENC would be judged with the new one.
+    let stale = match options.outer_signature {
+        Some(_) => None,
+        None => [default_signature_path(output), outer_claims_path(output)]
+            .into_iter()
+            .find(|p| *p != outer_signature),
+    };
     if !options.force {
         // Refused here, before hours of hashing and encryption, not when the output is written.
-        for existing in [output, outer_signature.as_path()] {
+        for existing in [output, outer_signature.as_path()]
+            .into_iter()
+            .chain(stale.as_deref())
+        {
             if existing.symlink_metadata().is_ok() {
                 return Err(SignError::Exists(existing.to_path_buf()).into());
             }
@@ -355,6 +367,10 @@ pub fn seal_model_with_progress(
         ..SignOptions::default()
     };
     let outer = sign_by_all(output, signers, &outer_options, &progress)?;
+    // `force` replaced ENC and its signature: the earlier seal's other signature file goes too.
+    if let Some(stale) = stale.filter(|p| p.symlink_metadata().is_ok()) {
+        std::fs::remove_file(&stale).map_err(io(&stale))?;
+    }
     Ok(SealOutcome {
         inner,
         encrypted,
