@@ -640,8 +640,8 @@ fn sealed_with_two_keys_unseals_under_a_two_of_two_rule() {
     let outer = std::fs::read_to_string(c.t.path("llm.enc.sig.jsonl")).unwrap();
     assert_eq!(outer.lines().count(), 2, "{outer}");
     assert!(!c.t.path("llm.enc.sig").exists());
-    let (code, u) = c.t.unseal("llm.enc", "run", &[]);
-    assert_eq!(code, 0, "{u}");
+    let (status, u) = c.t.unseal("llm.enc", "run", &[]);
+    assert_eq!(status, 0, "{u}");
     assert_eq!(u["outer"]["stage"], "encrypted model", "{u}");
     assert_eq!(
         u["outer"]["counted"],
