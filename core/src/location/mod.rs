@@ -19,6 +19,9 @@ mod gcs;
 #[cfg(feature = "storage")]
 mod remote;
 
+#[cfg(feature = "storage")]
+pub use remote::{ListedModel, ObjectFile};
+
 use crate::tree::{self, ModelTree, TreeError, WalkOptions};
 use std::fmt;
 use std::io;
@@ -201,7 +204,34 @@ pub fn walk(model: &Path, options: &WalkOptions) -> Result<ModelTree, TreeError>
 
 #[cfg(feature = "storage")]
 fn list(url: &ObjectUrl, options: &WalkOptions) -> Result<ModelTree, TreeError> {
+    remote::list(url, options).map(|model| model.tree)
+}
+
+/// Lists the prefix (or the single object) `url` names, as [`walk`] does, keeping each listed
+/// object openable as a seekable [`ObjectFile`] pinned to the version the listing saw.
+#[cfg(feature = "storage")]
+pub fn list_objects(url: &ObjectUrl, options: &WalkOptions) -> Result<ListedModel, TreeError> {
     remote::list(url, options)
+}
+
+/// The error inside an [`io::Error`] of an [`ObjectFile`] read whose object is no longer the
+/// version its listing saw: replaced, grown, shrunk or deleted during the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ObjectChanged;
+
+impl fmt::Display for ObjectChanged {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("changed while it was being read (replaced during the run)")
+    }
+}
+
+impl std::error::Error for ObjectChanged {}
+
+/// Whether `error` (of an [`ObjectFile`] read) says the object changed since it was listed.
+pub fn is_changed(error: &io::Error) -> bool {
+    error
+        .get_ref()
+        .is_some_and(|inner| inner.downcast_ref::<ObjectChanged>().is_some())
 }
 
 #[cfg(not(feature = "storage"))]
