@@ -193,6 +193,39 @@ fn refuse(location: &str, reason: &str) -> TreeError {
     }
 }
 
+/// The name of `path` (a signature) inside the model at `model`, when it lies inside it: for two
+/// local paths as [`tree::resolve_ignore`] resolves it; for two objects of one bucket, the key of
+/// `path` below `model`'s prefix (`s3://b/m/model.sig` is `model.sig` of `s3://b/m`). A local
+/// path is never inside a bucket model, nor an object inside a local one.
+///
+/// Why: the signature object stored inside a model's prefix is left out of the listing by name,
+/// exactly as a local walk leaves out a signature file inside the model directory, so that signing
+/// and verifying a bucket model treat it the same way (recorded in `ignore_paths`, or exempt at a
+/// conventional name).
+pub fn resolve_inside(model: &Path, path: &Path) -> Option<tree::RelPath> {
+    match (
+        Location::of_path(model).ok()?,
+        Location::of_path(path).ok()?,
+    ) {
+        (Location::Local(model), Location::Local(path)) => {
+            tree::resolve_ignore(&model, &std::path::absolute(&path).ok()?)
+        }
+        (Location::Object(model), Location::Object(path))
+            if (model.store, &model.bucket) == (path.store, &path.bucket) =>
+        {
+            let below = match model.prefix.as_str() {
+                "" => Some(path.prefix.as_str()),
+                prefix => path
+                    .prefix
+                    .strip_prefix(prefix)
+                    .and_then(|rest| rest.strip_prefix('/')),
+            };
+            tree::RelPath::new(below?).ok()
+        }
+        _ => None,
+    }
+}
+
 /// Walks the model at `model` — a local path (as [`tree::walk`]) or an object-storage prefix
 /// (listed, see the module doc) — into a [`ModelTree`].
 pub fn walk(model: &Path, options: &WalkOptions) -> Result<ModelTree, TreeError> {
@@ -316,6 +349,31 @@ mod tests {
             Location::parse("file:///tmp/m").unwrap(),
             Location::Local(PathBuf::from("/tmp/m"))
         );
+    }
+
+    #[test]
+    fn a_signature_object_inside_a_prefix_resolves_to_its_name() {
+        let inside = |model: &str, sig: &str| {
+            resolve_inside(Path::new(model), Path::new(sig)).map(|n| n.as_str().to_owned())
+        };
+        assert_eq!(
+            inside("s3://b/m", "s3://b/m/model.sig").as_deref(),
+            Some("model.sig")
+        );
+        assert_eq!(
+            inside("s3://b", "s3://b/x/s.sig").as_deref(),
+            Some("x/s.sig")
+        );
+        for (model, sig) in [
+            ("s3://b/m", "s3://b/m.sig"),
+            ("s3://b/m", "s3://b/mx/s.sig"),
+            ("s3://b/m", "gs://b/m/s.sig"),
+            ("s3://b/m", "s3://c/m/s.sig"),
+            ("s3://b/m", "m/s.sig"),
+            ("m", "s3://b/m/s.sig"),
+        ] {
+            assert_eq!(inside(model, sig), None, "{model} {sig}");
+        }
     }
 
     #[test]
