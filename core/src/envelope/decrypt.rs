@@ -86,6 +86,7 @@ pub fn decrypt_with_progress(
             output.display()
         )));
     }
+    crate::location::refuse_object_output(output).map_err(SealError::Usage)?;
     clean_stale_temporaries(output)?;
     #[cfg(feature = "storage")]
     if let Some(url) = crate::location::Location::object(encrypted) {

@@ -226,6 +226,19 @@ pub fn resolve_inside(model: &Path, path: &Path) -> Option<tree::RelPath> {
     }
 }
 
+/// `Err` (the message) when `output` names an object-storage location: writing a model (an
+/// encrypted or decrypted model, a sealed model) to a bucket is not built yet, and such a string
+/// must not become a local directory named `s3:`. Signatures are written by [`write_object`].
+pub fn refuse_object_output(output: &Path) -> Result<(), String> {
+    match Location::object(output) {
+        Some(url) => Err(format!(
+            "{url}: writing a model to object storage is not supported yet; write it to a local \
+             path (decrypt and unseal read from a bucket)"
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Walks the model at `model` — a local path (as [`tree::walk`]) or an object-storage prefix
 /// (listed, see the module doc) — into a [`ModelTree`].
 pub fn walk(model: &Path, options: &WalkOptions) -> Result<ModelTree, TreeError> {
