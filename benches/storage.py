@@ -36,6 +36,16 @@ def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, int]:
     return elapsed, usage.ru_maxrss
 
 
+def fetch(s3, prefix: str, into: pathlib.Path) -> float:
+    """Downloads every object below `prefix` of the bucket into `into` with boto3; wall seconds."""
+    start = time.monotonic()
+    for item in s3.list_objects_v2(Bucket="models", Prefix=prefix)["Contents"]:
+        target = into / item["Key"].removeprefix(prefix)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        s3.download_file("models", item["Key"], str(target))
+    return time.monotonic() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=8)
@@ -73,13 +83,8 @@ def main() -> None:
                                 str(tmp / "bucket.sig")], env)
         verify, verify_rss = timed([args.bin, "verify", url, "--signature", str(tmp / "bucket.sig"),
                                     "--key", str(tmp / "k.pub")], env)
-        start = time.monotonic()
         local = tmp / "llm"
-        for item in s3.list_objects_v2(Bucket="models", Prefix="prod/llm/")["Contents"]:
-            target = local / item["Key"].removeprefix("prod/llm/")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            s3.download_file("models", item["Key"], str(target))
-        download = time.monotonic() - start
+        download = fetch(s3, "prod/llm/", local)
         local_sign, _ = timed([args.bin, "sign", str(local), "--key", str(tmp / "k.pem"), "-o",
                                str(tmp / "local.sig")], env)
         subprocess.run([args.bin, "keygen", "--algorithm", "aes256-kek", "--out",
@@ -94,12 +99,7 @@ def main() -> None:
         decrypt, decrypt_rss = timed([args.bin, "decrypt", "s3://models/prod/enc", "--key",
                                       str(tmp / "k.kek"), "-o", str(tmp / "plain"), "--quiet"], env)
         shutil.rmtree(tmp / "plain")
-        start = time.monotonic()
-        for item in s3.list_objects_v2(Bucket="models", Prefix="prod/enc/")["Contents"]:
-            target = enc / item["Key"].removeprefix("prod/enc/")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            s3.download_file("models", item["Key"], str(target))
-        enc_download = time.monotonic() - start
+        enc_download = fetch(s3, "prod/enc/", enc)
         local_decrypt, _ = timed([args.bin, "decrypt", str(enc), "--key", str(tmp / "k.kek"), "-o",
                                   str(tmp / "plain"), "--quiet"], env)
     emulator.kill()

@@ -134,10 +134,25 @@ fn denial(status: &str, text: &str) -> String {
 }
 
 /// One bucket's client: `object_store` for S3 and Azure Blob, the JSON API for GCS (see `gcs`).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 enum Client {
     Store(Arc<dyn ObjectStore>),
     Gcs(Arc<JsonClient>),
+}
+
+/// Names the store and bucket only. Why not derived: `object_store`'s `MicrosoftAzure` derives
+/// `Debug` down to its account key (`AzureAccessKey(Vec<u8>)`), so a listed tree's `Debug` would
+/// print the key's bytes; its `Display` names the account and container only.
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Client::Store(store) => f
+                .debug_tuple("Store")
+                .field(&format_args!("{store}"))
+                .finish(),
+            Client::Gcs(gcs) => f.debug_tuple("Gcs").field(gcs).finish(),
+        }
+    }
 }
 
 impl Client {
@@ -668,4 +683,33 @@ fn io_error(failure: Failure) -> io::Error {
         _ => io::ErrorKind::Other,
     };
     io::Error::new(kind, failure.describe())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A listed tree's reader (and so the tree's `Debug`) never shows an Azure account key:
+    /// `object_store` derives `Debug` down to the key's bytes.
+    #[test]
+    fn debug_of_a_reader_shows_no_account_key() {
+        let key = [0x5au8, 0xc3, 0x17, 0x99, 0x42, 0x08, 0xee, 0x61].repeat(8);
+        let encoded = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &key);
+        let store = object_store::azure::MicrosoftAzureBuilder::new()
+            .with_account("devstoreaccount1")
+            .with_container_name("models")
+            .with_access_key(encoded.clone())
+            .build()
+            .unwrap();
+        let reader = ObjectReader::new(Client::Store(Arc::new(store)), HashMap::new());
+        let shown = format!("{reader:?}");
+        assert!(shown.contains("devstoreaccount1"), "{shown}");
+        for form in [encoded, format!("{key:?}"), format!("{:?}", &key[..8])] {
+            let form = form
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned();
+            assert!(!shown.contains(&form), "{shown}");
+        }
+    }
 }
