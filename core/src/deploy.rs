@@ -23,24 +23,25 @@
 //! difference.
 
 use crate::audit::AuditError;
-use crate::digest::{Resource, StreamDigest};
+use crate::digest::{Resource, SerializationConfig, StreamDigest};
 use crate::error::ErrorClass;
 
 use crate::envelope::encrypt::{encrypt_in_one_pass, LateFile, Pass, PassObservers};
 use crate::envelope::format::FileEntry;
-use crate::envelope::stream::{Observers, PlaintextObserver};
+use crate::envelope::stream::{ChunkLayout, Observers, StreamObserver};
 use crate::envelope::{self, DecryptSummary, EncryptOptions, EncryptSummary, Plaintext, SealError};
 use crate::fs::commit::{CommitError, StagingDir};
 use crate::keys::{Identity, Recipient, Signer};
 use crate::policy::{Policy, PolicyDecision, PolicyVerifyOptions};
 use crate::progress::{NoProgress, Progress};
 use crate::sign::{
-    default_signature_path, finish_signing, plan_signing, sign_model, OutputMode, SignError,
+    default_signature_path, finish_signing, plan_signing, OutputMode, SignError,
     SignOptions, SignOutcome, SignPlan,
 };
 use crate::tree::ModelTree;
 use crate::verify::VerifyError;
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -218,7 +219,17 @@ pub fn seal_model_with_progress(
     let files = plaintext_files(model, &plan.tree)?;
     #[cfg(test)]
     tests::between_sign_and_encrypt(model);
-    let digests = PlaintextDigests::new(&plan);
+    let outer_options = SignOptions {
+        signature: Some(outer_signature),
+        tsa: options.sign.tsa.clone(),
+        output: if options.force {
+            OutputMode::Replace
+        } else {
+            OutputMode::CreateNew
+        },
+        ..SignOptions::default()
+    };
+    let outer_config = serialization_of(&outer_options);
     let mut all_files = files;
     all_files.push((INNER_SIGNATURE_NAME.to_string(), inner_path.clone()));
     let plaintext = Plaintext::Directory {
@@ -238,6 +249,7 @@ pub fn seal_model_with_progress(
         encrypt_options.chunk_size = c;
     }
     encrypt_options.overwrite = options.force;
+    let digests = PassDigests::new(&plan, &outer_config, encrypt_options.chunk_size);
     // The inner signature, made when every file was hashed; a signing failure is kept here and
     // reported as itself (the encryption only learns that the late file could not be made).
     let inner: RefCell<Option<SignOutcome>> = RefCell::new(None);
@@ -278,17 +290,14 @@ pub fn seal_model_with_progress(
     let inner = inner.take().ok_or_else(|| {
         DeployError::Usage("the encryption ended without making the inner signature".into())
     })?;
-    let outer_options = SignOptions {
-        signature: Some(outer_signature),
-        tsa: options.sign.tsa.clone(),
-        output: if options.force {
-            OutputMode::Replace
-        } else {
-            OutputMode::CreateNew
-        },
-        ..SignOptions::default()
-    };
-    let outer = sign_model(output, signer, &outer_options, &progress)?;
+    let outer = sign_encrypted(
+        output,
+        signer,
+        &outer_options,
+        &outer_config,
+        digests.ciphertext(),
+        &progress,
+    )?;
     Ok(SealOutcome {
         inner,
         encrypted,
@@ -324,21 +333,42 @@ impl Progress for Stages<'_> {
     }
 }
 
-/// Seal's hashing of the plaintext inside the encryption pass: one [`StreamDigest`] per walked
-/// file, each checked, when the pass starts, to still be the file the walk listed; the resources
-/// in signing order once every file was read.
-struct PlaintextDigests<'a> {
+/// Seal's hashing inside the encryption pass: per walked file, one [`StreamDigest`] of its
+/// plaintext (the inner signature's resources; each file checked, when the pass starts, to still
+/// be the file the walk listed) and one of its ciphertext as it is written (the outer signature's
+/// resources of that encrypted file), so that neither the model nor the encrypted model is read
+/// again.
+struct PassDigests<'a> {
     plan: &'a SignPlan,
+    /// The outer signature's serialization.
+    outer: &'a SerializationConfig,
+    chunk_size: u32,
     /// Each walked file's resources, by its index in the walk, once read.
     results: Arc<Mutex<Vec<Option<Vec<Resource>>>>>,
+    /// The ciphertext resources of each encrypted data file, by its name in the encrypted tree.
+    ciphertext: Arc<Mutex<CiphertextDigests>>,
 }
 
-impl<'a> PlaintextDigests<'a> {
-    fn new(plan: &'a SignPlan) -> PlaintextDigests<'a> {
-        PlaintextDigests {
+/// Ciphertext resources of the encrypted data files, by name, with the ciphertext size hashed.
+type CiphertextDigests = HashMap<String, (u64, Vec<Resource>)>;
+
+impl<'a> PassDigests<'a> {
+    fn new(plan: &'a SignPlan, outer: &'a SerializationConfig, chunk_size: u32) -> PassDigests<'a> {
+        PassDigests {
             plan,
+            outer,
+            chunk_size,
             results: Arc::new(Mutex::new(vec![None; plan.tree.files.len()])),
+            ciphertext: Arc::new(Mutex::new(HashMap::new())),
         }
+    }
+
+    /// The ciphertext resources gathered by the pass.
+    fn ciphertext(&self) -> CiphertextDigests {
+        self.ciphertext
+            .lock()
+            .map(|mut c| std::mem::take(&mut *c))
+            .unwrap_or_default()
     }
 
     /// Every walked file's resources, in signing order (the walk's order).
@@ -363,7 +393,7 @@ impl<'a> PlaintextDigests<'a> {
     }
 }
 
-impl PassObservers for PlaintextDigests<'_> {
+impl PassObservers for PassDigests<'_> {
     fn observers(&self, files: &[(&FileEntry, &Path)]) -> Result<Observers, SealError> {
         let tree = &self.plan.tree;
         files
@@ -394,26 +424,45 @@ impl PassObservers for PlaintextDigests<'_> {
                 }
                 let digest = StreamDigest::new(&self.plan.config, walked.name.as_str(), entry.size)
                     .map_err(|e| SealError::Usage(e.to_string()))?;
+                let ct_len = ChunkLayout::new(self.chunk_size, entry.size).ct_len();
+                let ciphertext = StreamDigest::new(self.outer, &entry.path, ct_len)
+                    .map_err(|e| SealError::Usage(e.to_string()))?;
                 Ok(Some(Box::new(DigestRecorder {
                     digest,
                     index,
                     results: Arc::clone(&self.results),
-                }) as Box<dyn PlaintextObserver>))
+                    ciphertext: Some((entry.path.clone(), ct_len, ciphertext)),
+                    ciphertext_results: Arc::clone(&self.ciphertext),
+                }) as Box<dyn StreamObserver>))
             })
             .collect()
     }
 }
 
-/// Hashes one file as it is encrypted and files its resources under the walk's index.
+/// Hashes one file as it is encrypted and files its resources under the walk's index, and its
+/// ciphertext's resources under its name in the encrypted tree.
 struct DigestRecorder {
     digest: StreamDigest,
     index: usize,
     results: Arc<Mutex<Vec<Option<Vec<Resource>>>>>,
+    /// The encrypted file's name and size, and its digest.
+    ciphertext: Option<(String, u64, StreamDigest)>,
+    ciphertext_results: Arc<Mutex<CiphertextDigests>>,
 }
 
-impl PlaintextObserver for DigestRecorder {
+impl StreamObserver for DigestRecorder {
     fn observe(&mut self, plaintext: &[u8]) {
         self.digest.update(plaintext);
+    }
+
+    fn wants_ciphertext(&self) -> bool {
+        self.ciphertext.is_some()
+    }
+
+    fn observe_ciphertext(&mut self, ciphertext: &[u8]) {
+        if let Some((_, _, digest)) = self.ciphertext.as_mut() {
+            digest.update(ciphertext);
+        }
     }
 
     fn finish(self: Box<Self>, file: &Path) -> Result<(), SealError> {
@@ -428,8 +477,80 @@ impl PlaintextObserver for DigestRecorder {
         if let Some(slot) = results.get_mut(self.index) {
             *slot = Some(resources);
         }
+        drop(results);
+        // A ciphertext digest that cannot finish is left out: the outer signature then hashes
+        // that file from disk.
+        if let Some((name, len, digest)) = self.ciphertext {
+            if let (Ok(resources), Ok(mut out)) = (digest.finish(), self.ciphertext_results.lock())
+            {
+                out.insert(name, (len, resources));
+            }
+        }
         Ok(())
     }
+}
+
+/// The serialization a signature made with `options` records, as far as hashing goes (method and
+/// hash; the walk adds the rest).
+fn serialization_of(options: &SignOptions) -> SerializationConfig {
+    let digest = options.digest_options();
+    SerializationConfig {
+        method: digest.method,
+        hash: digest.hash,
+        allow_symlinks: digest.allow_symlinks,
+        ignore_paths: Vec::new(),
+    }
+}
+
+/// Signs the encrypted directory `output` (the outer signature) from the ciphertext digests the
+/// encryption pass made as it wrote each data file (`hashed`, by name), reading only what the
+/// pass did not hash — the envelope and the late file (seal's inner signature). The statement
+/// is the one [`crate::sign::sign_model`] makes over `output`: same walk, same serialization, same resources.
+fn sign_encrypted(
+    output: &Path,
+    signer: &dyn Signer,
+    options: &SignOptions,
+    hashed_as: &SerializationConfig,
+    mut hashed: CiphertextDigests,
+    progress: &dyn Progress,
+) -> Result<SignOutcome, DeployError> {
+    let plan = plan_signing(output, options)?;
+    if plan.config.method != hashed_as.method || plan.config.hash != hashed_as.hash {
+        hashed.clear();
+    }
+    let mut resources = Vec::new();
+    let mut unhashed = Vec::new();
+    for file in &plan.tree.files {
+        match hashed.remove(file.name.as_str()) {
+            Some((len, r)) if len == file.len => resources.push(Some(r)),
+            _ => {
+                resources.push(None);
+                unhashed.push(file.clone());
+            }
+        }
+    }
+    let rest = ModelTree {
+        root: plan.tree.root.clone(),
+        single_file: plan.tree.single_file,
+        files: unhashed,
+        remote: None,
+    };
+    progress.begin(rest.total_len());
+    let mut rest = crate::digest::hash_tree(&rest, &plan.config, progress)
+        .map_err(|e| DeployError::Sign(e.into()))?
+        .into_iter()
+        .peekable();
+    // hash_tree gives each file's resources in tree order, named by the file; put them in place.
+    let names = crate::digest::resource_names(&plan.tree, plan.config.method)
+        .map_err(|e| DeployError::Sign(e.into()))?;
+    let mut all = Vec::new();
+    for (slot, file_names) in resources.into_iter().zip(names) {
+        match slot {
+            Some(r) => all.extend(r),
+            None => all.extend(rest.by_ref().take(file_names.len())),
+        }
+    }
+    Ok(finish_signing(&plan, all, signer)?)
 }
 
 /// The files to encrypt, from the walk signing made: a directory's files (refusing the reserved
@@ -902,6 +1023,33 @@ mod tests {
             assert_eq!(
                 outcome.inner.statement.to_json(),
                 again.statement.to_json(),
+                "{method:?}"
+            );
+            // The ciphertext was hashed for the outer signature as it was written: of the
+            // encrypted model only the envelope and the inner signature (made after the pass)
+            // were read back, and the outer statement is the one signing ENC afresh makes.
+            let enc = f.path("enc");
+            let len = |name: &str| std::fs::metadata(enc.join(name)).unwrap().len();
+            assert_eq!(
+                crate::digest::counted::bytes_below(&enc),
+                len(envelope::format::ENVELOPE_NAME) + len(INNER_SIGNATURE_NAME),
+                "{method:?}"
+            );
+            let outer_again = crate::sign::sign_model(
+                &enc,
+                keys::open::open_signer(&KeyRef::File(f.path("k.pem")), &KeyOptions::default())
+                    .unwrap()
+                    .as_ref(),
+                &SignOptions {
+                    signature: Some(f.path("outer-again.sig")),
+                    ..SignOptions::default()
+                },
+                &NoProgress,
+            )
+            .unwrap();
+            assert_eq!(
+                outcome.outer.statement.to_json(),
+                outer_again.statement.to_json(),
                 "{method:?}"
             );
         }
