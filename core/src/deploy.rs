@@ -23,7 +23,10 @@
 //! difference.
 
 use crate::audit::AuditError;
-use crate::digest::{Resource, SerializationConfig, StreamDigest};
+use crate::digest::{
+    hash_tree_known, KnownResources, Resource, SerializationConfig, SignedDigests, StreamCheck,
+    StreamDigest,
+};
 use crate::error::ErrorClass;
 
 use crate::envelope::encrypt::{encrypt_in_one_pass, LateFile, Pass, PassObservers};
@@ -35,11 +38,11 @@ use crate::keys::{Identity, Recipient, Signer};
 use crate::policy::{Policy, PolicyDecision, PolicyVerifyOptions};
 use crate::progress::{NoProgress, Progress};
 use crate::sign::{
-    default_signature_path, finish_signing, plan_signing, OutputMode, SignError,
-    SignOptions, SignOutcome, SignPlan,
+    default_signature_path, finish_signing, plan_signing, OutputMode, SignError, SignOptions,
+    SignOutcome, SignPlan,
 };
 use crate::tree::ModelTree;
-use crate::verify::VerifyError;
+use crate::verify::{BundleLimits, VerifyError};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -511,46 +514,30 @@ fn sign_encrypted(
     signer: &dyn Signer,
     options: &SignOptions,
     hashed_as: &SerializationConfig,
-    mut hashed: CiphertextDigests,
+    hashed: CiphertextDigests,
     progress: &dyn Progress,
 ) -> Result<SignOutcome, DeployError> {
     let plan = plan_signing(output, options)?;
-    if plan.config.method != hashed_as.method || plan.config.hash != hashed_as.hash {
-        hashed.clear();
-    }
-    let mut resources = Vec::new();
-    let mut unhashed = Vec::new();
-    for file in &plan.tree.files {
-        match hashed.remove(file.name.as_str()) {
-            Some((len, r)) if len == file.len => resources.push(Some(r)),
-            _ => {
-                resources.push(None);
-                unhashed.push(file.clone());
-            }
-        }
-    }
-    let rest = ModelTree {
-        root: plan.tree.root.clone(),
-        single_file: plan.tree.single_file,
-        files: unhashed,
-        remote: None,
+    let known = KnownResources {
+        method: Some((hashed_as.method, hashed_as.hash)),
+        files: hashed,
     };
-    progress.begin(rest.total_len());
-    let mut rest = crate::digest::hash_tree(&rest, &plan.config, progress)
-        .map_err(|e| DeployError::Sign(e.into()))?
-        .into_iter()
-        .peekable();
-    // hash_tree gives each file's resources in tree order, named by the file; put them in place.
-    let names = crate::digest::resource_names(&plan.tree, plan.config.method)
+    let unknown: u64 = plan
+        .tree
+        .files
+        .iter()
+        .filter(|f| {
+            !known
+                .files
+                .get(f.name.as_str())
+                .is_some_and(|(len, _)| *len == f.len)
+        })
+        .map(|f| f.len)
+        .sum();
+    progress.begin(unknown);
+    let resources = hash_tree_known(&plan.tree, &plan.config, &known, progress)
         .map_err(|e| DeployError::Sign(e.into()))?;
-    let mut all = Vec::new();
-    for (slot, file_names) in resources.into_iter().zip(names) {
-        match slot {
-            Some(r) => all.extend(r),
-            None => all.extend(rest.by_ref().take(file_names.len())),
-        }
-    }
-    Ok(finish_signing(&plan, all, signer)?)
+    Ok(finish_signing(&plan, resources, signer)?)
 }
 
 /// The files to encrypt, from the walk signing made: a directory's files (refusing the reserved
@@ -674,11 +661,32 @@ pub fn unseal_model_recorded(
         model_name: options.model_name.clone(),
         ignore: Vec::new(),
     };
-    let outer = policy.verify(encrypted, &[outer_sig], &verify_options, &progress)?;
+    // One pass (docs/deploy.md's order kept): the outer decision reads the envelope and takes the
+    // data files' ciphertext digests from the signature as expectations, which the decryption
+    // pass checks as it reads them. A restarted unseal (DIR exists) decrypts nothing: it verifies
+    // the encrypted model in full, as it always did.
+    let already = out.symlink_metadata().is_ok();
+    let expected = match already {
+        true => None,
+        false => OuterExpectations::read(encrypted, &outer_sig),
+    };
+    let known = expected
+        .as_ref()
+        .map(|e| e.known.clone())
+        .unwrap_or_default();
+    let outer = policy.verify_known(
+        encrypted,
+        std::slice::from_ref(&outer_sig),
+        &verify_options,
+        BundleLimits::default(),
+        None,
+        known,
+        &progress,
+    )?;
     if !outer.allowed {
         return Err(denied("encrypted model", outer));
     }
-    if out.symlink_metadata().is_ok() {
+    if already {
         let outcome = check_already_unsealed(encrypted, policy, out, outer)?;
         before_publish(&outcome)?;
         return Ok(outcome);
@@ -690,8 +698,32 @@ pub fn unseal_model_recorded(
         file_mode: 0o400,
         ..envelope::DecryptOptions::default()
     };
-    let decrypted =
-        envelope::decrypt_with_progress(encrypted, identity, &plain, &decrypt_options, &progress)?;
+    let observers = UnsealObservers::new(expected.as_ref().map(|e| &e.signed));
+    let pass = envelope::decrypt::decrypt_observed(
+        encrypted,
+        identity,
+        &plain,
+        &decrypt_options,
+        &progress,
+        Some(&observers),
+    );
+    let decrypted = match pass {
+        Ok(d) => d,
+        // A chunk that fails authentication or ciphertext that is not the signed one: explained
+        // by the outer signature first, as the order of docs/deploy.md reports it (this reads
+        // the encrypted model again, on the failure path only).
+        Err(e) if expected.is_some() && e.class().is_failure() => {
+            let full = policy.verify(encrypted, &[outer_sig], &verify_options, &NoProgress)?;
+            if !full.allowed {
+                return Err(denied("encrypted model", full));
+            }
+            return Err(e.into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(expected) = &expected {
+        observers.check_all(encrypted, expected)?;
+    }
     let inner_sig = plain.join(INNER_SIGNATURE_NAME);
     if !inner_sig.is_file() {
         return Err(DeployError::Usage(format!(
@@ -704,7 +736,16 @@ pub fn unseal_model_recorded(
         model_name: Some(outer.model_name.clone()),
         ignore: Vec::new(),
     };
-    let inner = policy.verify(&inner_model, &[inner_sig], &inner_options, &progress)?;
+    // The plaintext was hashed as it was decrypted: the decision reads none of it again.
+    let inner = policy.verify_known(
+        &inner_model,
+        &[inner_sig],
+        &inner_options,
+        BundleLimits::default(),
+        None,
+        observers.plaintext(),
+        &progress,
+    )?;
     if !inner.allowed {
         // Named as it would have been published: the scratch directory is gone when this is read.
         return Err(denied("decrypted model", as_published(inner, &plain, out)));
@@ -720,6 +761,202 @@ pub fn unseal_model_recorded(
     // Now empty: the model moved out.
     drop(scratch);
     Ok(outcome)
+}
+
+/// What the outer signature expects of the encrypted data files, read before the outer decision
+/// (unverified then: it counts only if the decision, which verifies this very signature, allows).
+struct OuterExpectations {
+    /// The signed ciphertext digests, checked by the decryption pass.
+    signed: SignedDigests,
+    /// The same digests for the decision, for each data file the envelope lists (the pass
+    /// decrypts, and so checks, exactly those).
+    known: KnownResources,
+}
+
+impl OuterExpectations {
+    /// `None` (the decision then reads the encrypted model itself) unless `encrypted` is a
+    /// directory and `signature` one bundle whose statement indexes.
+    fn read(encrypted: &Path, signature: &Path) -> Option<OuterExpectations> {
+        if !encrypted.is_dir() || signature.extension().is_some_and(|e| e == "jsonl") {
+            return None;
+        }
+        let bundle = crate::verify::read_bundle(signature).ok()?;
+        let statement = crate::verify::parse_statement(&bundle, signature).ok()?;
+        let config = &statement.serialization;
+        let signed = SignedDigests::new(config, &statement.resources).ok()?;
+        let listed = envelope::inspect_encrypted(encrypted).ok()?.files;
+        let mut files = HashMap::new();
+        for (name, _) in listed {
+            let resources: Vec<Resource> = statement
+                .resources
+                .iter()
+                .filter(|r| crate::digest::resource_file(&r.name, config.method) == Some(&name))
+                .cloned()
+                .collect();
+            let Ok(meta) = std::fs::symlink_metadata(encrypted.join(&name)) else {
+                continue;
+            };
+            if !resources.is_empty() && meta.is_file() {
+                files.insert(name, (meta.len(), resources));
+            }
+        }
+        Some(OuterExpectations {
+            signed,
+            known: KnownResources {
+                method: Some((config.method, config.hash)),
+                files,
+            },
+        })
+    }
+}
+
+/// Unseal's hashing inside the decryption pass: each data file's ciphertext checked against the
+/// outer signature's digests as it is read, and its plaintext hashed under the inner signature's
+/// serialization (read from the decrypted `modelseal.sig` before the pass) once authenticated.
+struct UnsealObservers<'a> {
+    outer: Option<&'a SignedDigests>,
+    /// Names whose ciphertext matched the outer signature.
+    checked: Arc<Mutex<std::collections::HashSet<String>>>,
+    /// The plaintext resources, by name in the inner model, and their serialization.
+    plaintext: Arc<Mutex<KnownResources>>,
+}
+
+impl<'a> UnsealObservers<'a> {
+    fn new(outer: Option<&'a SignedDigests>) -> UnsealObservers<'a> {
+        UnsealObservers {
+            outer,
+            checked: Arc::default(),
+            plaintext: Arc::default(),
+        }
+    }
+
+    /// Every data file the outer decision took on the signature's word was checked.
+    fn check_all(&self, encrypted: &Path, expected: &OuterExpectations) -> Result<(), DeployError> {
+        let checked = self
+            .checked
+            .lock()
+            .map_err(|_| DeployError::Usage("a decryption thread panicked".into()))?;
+        match expected.known.files.keys().find(|n| !checked.contains(*n)) {
+            None => Ok(()),
+            Some(name) => Err(DeployError::Seal(SealError::Changed {
+                path: encrypted.join(name),
+                reason: "changed while unsealing: signed, but not decrypted".into(),
+            })),
+        }
+    }
+
+    /// The plaintext resources the pass computed.
+    fn plaintext(&self) -> KnownResources {
+        self.plaintext
+            .lock()
+            .map(|mut k| std::mem::take(&mut *k))
+            .unwrap_or_default()
+    }
+}
+
+impl envelope::decrypt::DecryptObservers for UnsealObservers<'_> {
+    fn observers(
+        &self,
+        model: &envelope::decrypt::Authenticated<'_>,
+    ) -> Result<Observers, SealError> {
+        // How the inner signature hashes: from its statement (unverified here; the inner
+        // decision verifies it and then uses these digests only if they fit its serialization).
+        let inner = model
+            .read_small(INNER_SIGNATURE_NAME, crate::oms::MAX_BUNDLE_BYTES)?
+            .and_then(|bytes| crate::oms::Bundle::parse(&bytes).ok())
+            .and_then(|bundle| crate::oms::Statement::parse(&bundle.payload).ok());
+        let single = inner.as_ref().is_some_and(signs_single_file);
+        let config = inner.map(|s| s.serialization);
+        if let (Some(config), Ok(mut known)) = (&config, self.plaintext.lock()) {
+            known.method = Some((config.method, config.hash));
+        }
+        let chunk_size = model.chunk_size();
+        model
+            .files()
+            .iter()
+            .map(|entry| {
+                let ciphertext = self.outer.and_then(|signed| {
+                    signed.check(
+                        &entry.path,
+                        ChunkLayout::new(chunk_size, entry.size).ct_len(),
+                    )
+                });
+                // A single file is signed as `.` (its shards `.:…`) by seal.
+                let name = if single { "." } else { entry.path.as_str() };
+                let plaintext = match &config {
+                    Some(config) if entry.path != INNER_SIGNATURE_NAME => {
+                        StreamDigest::new(config, name, entry.size).ok()
+                    }
+                    _ => None,
+                };
+                if ciphertext.is_none() && plaintext.is_none() {
+                    return Ok(None);
+                }
+                Ok(Some(Box::new(UnsealRecorder {
+                    name: entry.path.clone(),
+                    inner_name: name.to_string(),
+                    size: entry.size,
+                    ciphertext,
+                    plaintext,
+                    checked: Arc::clone(&self.checked),
+                    results: Arc::clone(&self.plaintext),
+                }) as Box<dyn StreamObserver>))
+            })
+            .collect()
+    }
+}
+
+/// One file's observer in unseal's pass (see [`UnsealObservers`]).
+struct UnsealRecorder {
+    name: String,
+    inner_name: String,
+    size: u64,
+    ciphertext: Option<StreamCheck>,
+    plaintext: Option<StreamDigest>,
+    checked: Arc<Mutex<std::collections::HashSet<String>>>,
+    results: Arc<Mutex<KnownResources>>,
+}
+
+impl StreamObserver for UnsealRecorder {
+    fn observe(&mut self, plaintext: &[u8]) {
+        if let Some(digest) = self.plaintext.as_mut() {
+            digest.update(plaintext);
+        }
+    }
+
+    fn wants_ciphertext(&self) -> bool {
+        self.ciphertext.is_some()
+    }
+
+    fn observe_ciphertext(&mut self, ciphertext: &[u8]) {
+        if let Some(check) = self.ciphertext.as_mut() {
+            check.update(ciphertext);
+        }
+    }
+
+    fn finish(self: Box<Self>, file: &Path) -> Result<(), SealError> {
+        let poisoned = || SealError::Usage("a decryption thread panicked".into());
+        if let Some(check) = self.ciphertext {
+            check.finish().map_err(|reason| SealError::Changed {
+                path: file.to_path_buf(),
+                reason: format!("not the ciphertext the outer signature covers: {reason}"),
+            })?;
+            self.checked
+                .lock()
+                .map_err(|_| poisoned())?
+                .insert(self.name);
+        }
+        // A plaintext digest that cannot finish is left out: the inner decision then reads that
+        // file (and finds what is wrong with it).
+        if let Some(Ok(resources)) = self.plaintext.map(StreamDigest::finish) {
+            self.results
+                .lock()
+                .map_err(|_| poisoned())?
+                .files
+                .insert(self.inner_name, (self.size, resources));
+        }
+        Ok(())
+    }
 }
 
 /// `out` exists: succeeds, decrypting nothing, when it holds exactly the model `encrypted` seals —
@@ -1050,6 +1287,55 @@ mod tests {
             assert_eq!(
                 outcome.outer.statement.to_json(),
                 outer_again.statement.to_json(),
+                "{method:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn unseal_reads_each_ciphertext_byte_once() {
+        for method in [
+            Method::Files,
+            Method::Shards {
+                shard_size: 100_000,
+            },
+        ] {
+            let f = Fixture::new();
+            f.seal(&f.path("llm"), method, |_| {}).unwrap();
+            let signer =
+                keys::open::open_signer(&KeyRef::File(f.path("k.pem")), &KeyOptions::default())
+                    .unwrap();
+            signer.public_key().write_pem(&f.path("k.pub.pem")).unwrap();
+            std::fs::write(
+                f.path("trust.toml"),
+                "version = 1\n[signers.rel]\nkey = \"k.pub.pem\"\n[[models]]\nname = \"*\"\nrequire = [\"rel\"]\n",
+            )
+            .unwrap();
+            let policy = Policy::load(&f.path("trust.toml")).unwrap();
+            let identity =
+                open_identity(&KeyRef::File(f.path("r.pem")), &KeyOptions::default()).unwrap();
+            let enc = f.path("enc");
+            let before = crate::digest::counted::bytes_below(f.dir.path());
+            let out = f.path("out");
+            let outcome =
+                unseal_model(&enc, &policy, identity.as_ref(), &out, &Default::default()).unwrap();
+            assert!(outcome.outer.allowed && outcome.inner.allowed);
+            assert_eq!(
+                std::fs::read(out.join("weights.bin")).unwrap(),
+                vec![3u8; 300_000]
+            );
+            // Counted reads (hashing, and the pipeline's reads of its sources): the envelope,
+            // hashed by the outer decision, and each ciphertext file once, decrypted while it
+            // is hashed for the outer signature and its plaintext for the inner one. Nothing
+            // else is read — not the plaintext in the scratch directory. (The small inner
+            // signature is also decrypted ahead, uncounted, to learn how it hashes.)
+            let len = |name: &str| std::fs::metadata(enc.join(name)).unwrap().len();
+            let envelope_len = len(envelope::format::ENVELOPE_NAME);
+            let ciphertext =
+                len("weights.bin") + len("sub/config.json") + len(INNER_SIGNATURE_NAME);
+            assert_eq!(
+                crate::digest::counted::bytes_below(f.dir.path()) - before,
+                envelope_len + ciphertext,
                 "{method:?}"
             );
         }

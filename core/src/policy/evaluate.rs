@@ -123,6 +123,27 @@ impl Policy {
         confine_to: Option<&Path>,
         progress: &dyn Progress,
     ) -> Result<PolicyDecision, VerifyError> {
+        let known = crate::digest::KnownResources::default();
+        self.verify_known(
+            model, signatures, options, limits, confine_to, known, progress,
+        )
+    }
+
+    /// [`Policy::verify_within`] taking the resources of the files `known` holds as given
+    /// instead of reading them: seal's and unseal's one pass compute them (or, for unseal's
+    /// ciphertext, check them) while they move the bytes. The decision is then only as good as
+    /// that computation or check, which the caller owes.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn verify_known(
+        &self,
+        model: &Path,
+        signatures: &[PathBuf],
+        options: &PolicyVerifyOptions,
+        limits: BundleLimits,
+        confine_to: Option<&Path>,
+        known: crate::digest::KnownResources,
+        progress: &dyn Progress,
+    ) -> Result<PolicyDecision, VerifyError> {
         let mut budget = BundleBudget::new(limits);
         let signed_name = signed_model_name(model);
         let mut reasons = Vec::new();
@@ -138,7 +159,10 @@ impl Policy {
             ));
         }
         let mut first: Option<Verified> = None;
-        let mut checked = Checked::default();
+        let mut checked = Checked {
+            hashes: ModelHashes::with_known(known),
+            ..Checked::default()
+        };
         let mut outcomes = Vec::new();
         // Why lines of claims files did not count: they deny nothing by themselves (a claims file
         // gathers signatures by parties the policy may not know, and over earlier versions of
