@@ -5,13 +5,16 @@
 //! encrypted tree under the reserved top-level name [`INNER_SIGNATURE_NAME`] — and signs the
 //! encrypted directory (`ENC.sig`), so a registry verifies what it stores without a decryption key.
 //! Each plaintext byte is read once: the pass that encrypts a file also hashes it for the inner
-//! signature, which is made from those digests and encrypted last. The sealed content is exactly
+//! signature, which is made from those digests and encrypted last, and hashes the ciphertext it
+//! writes for the outer signature. The sealed content is exactly
 //! the signed content; a file rewritten after the walk fails the run ("changed while sealing") and
 //! nothing is written.
 //!
 //! `unseal` verifies `ENC.sig` under the policy, decrypts into a private temporary directory beside
 //! the target, verifies the inner signature under the policy, and only then renames the model into
-//! place with files 0400 and directories 0500. Guarantee: on any failure the target is not created
+//! place with files 0400 and directories 0500. Each ciphertext byte is read once: the outer check
+//! reads the envelope and takes the data files' digests from the signature, and the decryption pass
+//! checks each file's ciphertext against them while hashing its plaintext for the inner check. Guarantee: on any failure the target is not created
 //! and no decrypted byte remains on disk (the temporary directory is removed, also on panic); a run
 //! killed outright leaves only its private (0700) temporary, which the next unseal into the same
 //! DIR removes. The caller's `before_publish` (the audit line) runs before the rename, and a failure
@@ -187,7 +190,8 @@ pub fn seal_model(
 }
 
 /// [`seal_model`], reporting to `progress` the plaintext bytes of the one pass (hashed and
-/// encrypted), then the ciphertext bytes hashed for the outer signature (each stage's `begin`
+/// encrypted, the ciphertext hashed as written), then the bytes read back for the outer signature
+/// (the envelope and the inner signature) (each stage's `begin`
 /// adds its bytes to the total, see [`Stages`]).
 pub fn seal_model_with_progress(
     model: &Path,
@@ -638,9 +642,10 @@ pub fn unseal_model(
 
 /// [`unseal_model`], calling `before_publish` with the outcome before `out` is published (or,
 /// when `out` already holds the sealed model, before returning), and reporting to `progress` the
-/// bytes of its three stages — the ciphertext hashed for the outer signature, the plaintext
-/// decrypted, the plaintext hashed for the inner one (each stage's `begin` adds its bytes to the
-/// total, see [`Stages`]).
+/// bytes of its stages — what the outer check reads (the envelope; the whole encrypted model when
+/// `out` exists), the plaintext decrypted (its ciphertext and plaintext hashed on the way), what
+/// the inner check still reads (the inner signature's files the pass could not hash) — each
+/// stage's `begin` adds its bytes to the total, see [`Stages`].
 pub fn unseal_model_recorded(
     encrypted: &Path,
     policy: &Policy,
@@ -838,9 +843,11 @@ impl<'a> UnsealObservers<'a> {
             .map_err(|_| DeployError::Usage("a decryption thread panicked".into()))?;
         match expected.known.files.keys().find(|n| !checked.contains(*n)) {
             None => Ok(()),
-            Some(name) => Err(DeployError::Seal(SealError::Changed {
+            Some(name) => Err(DeployError::Seal(SealError::Tree {
                 path: encrypted.join(name),
-                reason: "changed while unsealing: signed, but not decrypted".into(),
+                reason:
+                    "signed by the outer signature, but not decrypted (changed while unsealing)"
+                        .into(),
             })),
         }
     }
@@ -937,7 +944,7 @@ impl StreamObserver for UnsealRecorder {
     fn finish(self: Box<Self>, file: &Path) -> Result<(), SealError> {
         let poisoned = || SealError::Usage("a decryption thread panicked".into());
         if let Some(check) = self.ciphertext {
-            check.finish().map_err(|reason| SealError::Changed {
+            check.finish().map_err(|reason| SealError::Tree {
                 path: file.to_path_buf(),
                 reason: format!("not the ciphertext the outer signature covers: {reason}"),
             })?;
