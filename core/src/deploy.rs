@@ -531,10 +531,10 @@ fn sign_encrypted(
         .files
         .iter()
         .filter(|f| {
-            !known
+            known
                 .files
                 .get(f.name.as_str())
-                .is_some_and(|(len, _)| *len == f.len)
+                .is_none_or(|(len, _)| *len != f.len)
         })
         .map(|f| f.len)
         .sum();
