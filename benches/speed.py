@@ -6,10 +6,12 @@ model-signing 1.1.1 — on tmpfs and on disk.
     python3 benches/speed.py                          # 2 GiB, 5 runs, /dev/shm and target/tmp
     python3 benches/speed.py --size-mib 256 --runs 3  # quicker
     python3 benches/speed.py --bin target/ci/modelseal --places shm
+    python3 benches/speed.py --places shm --pressure-gib 11   # with 11 GiB already resident in tmpfs
 
 Method: A/B pairs are interleaved (A, B, A, B, ...) so that a noisy neighbour hits both; each cell is
 the median of --runs timed runs after one warm-up; "slowest" is the slowest run over the median; peak
-RSS is the child's ru_maxrss (os.wait4). Outputs are removed after every run so tmpfs holds only
+RSS comes from GNU time; peak open files is the most descriptors the command held at once
+(sampled from /proc every few milliseconds). The load average is printed before and after. Outputs are removed after every run so tmpfs holds only
 the inputs. The floor is `dd bs=1M` of the same number of bytes into the same file system (tmpfs)
 or `cp` + `sync FILE` (disk, whose modelseal runs fsync too).
 """
@@ -27,18 +29,37 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+PEAK_FDS = {}
+
+
+def open_files(pid):
+    """Descriptors the command under GNU time (`pid`) holds now (0 once it is gone)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        return max((len(os.listdir(f"/proc/{c}/fd")) for c in children), default=0)
+    except OSError:
+        return 0
+
+
 def run(cmd, cwd=None):
-    """Runs cmd; returns (seconds, peak RSS MiB); fails loudly.
+    """Runs cmd; returns (seconds, peak RSS MiB); fails loudly. The most descriptors it held is
+    recorded in PEAK_FDS under its program name.
 
     Peak RSS comes from GNU time (`%M`): a child forked from Python reports Python's own RSS as
     its ru_maxrss when that is larger."""
     start = time.perf_counter()
-    proc = subprocess.run(["/usr/bin/time", "-f", "%M", *map(str, cmd)], cwd=cwd,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(["/usr/bin/time", "-f", "%M", *map(str, cmd)], cwd=cwd,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    fds = 0
+    while proc.poll() is None:
+        fds = max(fds, open_files(proc.pid))
+        time.sleep(0.003)
     elapsed = time.perf_counter() - start
-    err = proc.stderr.decode(errors="replace")
+    err = proc.stderr.read().decode(errors="replace")
     if proc.returncode != 0:
         sys.exit(f"failed: {' '.join(map(str, cmd))}\n{err}")
+    name = Path(str(cmd[0])).name
+    PEAK_FDS[name] = max(PEAK_FDS.get(name, 0), fds)
     return elapsed, int(err.strip().splitlines()[-1]) / 1024
 
 
@@ -121,7 +142,10 @@ def main():
     ap.add_argument("--only", default="encrypt,decrypt,seal,unseal",
                     help="which of encrypt,decrypt,seal,unseal to run (default: all)")
     ap.add_argument("--json", help="also write the raw results here")
+    ap.add_argument("--pressure-gib", type=int, default=0,
+                    help="keep this many GiB resident in /dev/shm during the shm runs (memory pressure)")
     args = ap.parse_args()
+    print(f"load average before: {os.getloadavg()}", flush=True)
     if not Path(args.bin).exists():
         sys.exit(f"{args.bin}: build it first (cargo build --release -p modelseal-cli)")
     if not shutil.which("age"):
@@ -130,7 +154,12 @@ def main():
     size = args.size_mib << 20
     places = {"shm": Path("/dev/shm/modelseal-speed"), "disk": ROOT / "target/tmp/modelseal-speed"}
     ms = b.ms
+    pressure = Path("/dev/shm/modelseal-speed-pressure")
     for place in args.places.split(","):
+        if place == "shm" and args.pressure_gib:
+            # Real pages (not a sparse file): what 11 GB of other emptyDir data costs the allocator.
+            run(["dd", "if=/dev/zero", f"of={pressure}", "bs=1M", f"count={args.pressure_gib << 10}",
+                 "status=none"])
         work = places[place]
         work.mkdir(parents=True, exist_ok=True)
         keys = work / "keys"
@@ -169,10 +198,14 @@ def main():
             seal_rows(b, place, ms, keys, model, out, work)
         if "unseal" in only:
             unseal_rows(b, place, ms, keys, model, out, work)
-        remove(enc_ms, enc_age)
+        remove(enc_ms, enc_age, pressure)
 
     if not args.no_sign:
         sign_rows(b, args)
+    print(f"load average after: {os.getloadavg()}")
+    if args.pressure_gib:
+        print(f"shm rows ran with {args.pressure_gib} GiB resident in /dev/shm")
+    print("peak open files: " + ", ".join(f"{k} {v}" for k, v in sorted(PEAK_FDS.items())))
     print("| place | work | A | B | A/B | target |")
     print("|---|---|---|---|---|---|")
     for row in b.rows:

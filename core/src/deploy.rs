@@ -5,13 +5,16 @@
 //! encrypted tree under the reserved top-level name [`INNER_SIGNATURE_NAME`] — and signs the
 //! encrypted directory (`ENC.sig`), so a registry verifies what it stores without a decryption key.
 //! Each plaintext byte is read once: the pass that encrypts a file also hashes it for the inner
-//! signature, which is made from those digests and encrypted last. The sealed content is exactly
+//! signature, which is made from those digests and encrypted last, and hashes the ciphertext it
+//! writes for the outer signature. The sealed content is exactly
 //! the signed content; a file rewritten after the walk fails the run ("changed while sealing") and
 //! nothing is written.
 //!
 //! `unseal` verifies `ENC.sig` under the policy, decrypts into a private temporary directory beside
 //! the target, verifies the inner signature under the policy, and only then renames the model into
-//! place with files 0400 and directories 0500. Guarantee: on any failure the target is not created
+//! place with files 0400 and directories 0500. Each ciphertext byte is read once: the outer check
+//! reads the envelope and takes the data files' digests from the signature, and the decryption pass
+//! checks each file's ciphertext against them while hashing its plaintext for the inner check. Guarantee: on any failure the target is not created
 //! and no decrypted byte remains on disk (the temporary directory is removed, also on panic); a run
 //! killed outright leaves only its private (0700) temporary, which the next unseal into the same
 //! DIR removes. The caller's `before_publish` (the audit line) runs before the rename, and a failure
@@ -23,12 +26,15 @@
 //! difference.
 
 use crate::audit::AuditError;
-use crate::digest::{Resource, StreamDigest};
+use crate::digest::{
+    hash_tree_known, KnownResources, Resource, SerializationConfig, SignedDigests, StreamCheck,
+    StreamDigest,
+};
 use crate::error::ErrorClass;
 
 use crate::envelope::encrypt::{encrypt_in_one_pass, LateFile, Pass, PassObservers};
 use crate::envelope::format::FileEntry;
-use crate::envelope::stream::{Observers, PlaintextObserver};
+use crate::envelope::stream::{ChunkLayout, Observers, StreamObserver};
 use crate::envelope::{self, DecryptSummary, EncryptOptions, EncryptSummary, Plaintext, SealError};
 use crate::fs::commit::{CommitError, StagingDir};
 use crate::keys::{Identity, Recipient, Signer};
@@ -41,6 +47,7 @@ use crate::sign::{
 use crate::tree::ModelTree;
 use crate::verify::VerifyError;
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -240,9 +247,9 @@ pub fn seal_model(
 /// [`seal_model`] signed by every key of `signers` (co-signed: both statements signed by each,
 /// each signature file a claims file of one signature per key, [`INNER_CLAIMS_NAME`] inside and
 /// `ENC.sig.jsonl` beside; one signer writes exactly what [`seal_model`] does), reporting to
-/// `progress` the plaintext bytes of the one pass (hashed and encrypted), then the ciphertext
-/// bytes hashed once for the outer signatures (each stage's `begin` adds its bytes to the total,
-/// see [`Stages`]).
+/// `progress` the plaintext bytes of the one pass (hashed and encrypted, the ciphertext hashed as
+/// written), then the bytes read back for the outer signatures (the envelope and the inner
+/// signature) (each stage's `begin` adds its bytes to the total, see [`Stages`]).
 pub fn seal_model_with_progress(
     model: &Path,
     signers: &[&dyn Signer],
@@ -297,7 +304,17 @@ pub fn seal_model_with_progress(
     let files = plaintext_files(model, &plan.tree)?;
     #[cfg(test)]
     tests::between_sign_and_encrypt(model);
-    let digests = PlaintextDigests::new(&plan);
+    let outer_options = SignOptions {
+        signature: Some(outer_signature),
+        tsa: options.sign.tsa.clone(),
+        output: if options.force {
+            OutputMode::Replace
+        } else {
+            OutputMode::CreateNew
+        },
+        ..SignOptions::default()
+    };
+    let outer_config = serialization_of(&outer_options);
     let mut all_files = files;
     all_files.push((inner_name.to_string(), inner_path.clone()));
     let plaintext = Plaintext::Directory {
@@ -317,6 +334,7 @@ pub fn seal_model_with_progress(
         encrypt_options.chunk_size = c;
     }
     encrypt_options.overwrite = options.force;
+    let digests = PassDigests::new(&plan, &outer_config, encrypt_options.chunk_size);
     // The inner signature, made when every file was hashed; a signing failure is kept here and
     // reported as itself (the encryption only learns that the late file could not be made).
     let inner: RefCell<Option<SignOutcome>> = RefCell::new(None);
@@ -357,17 +375,14 @@ pub fn seal_model_with_progress(
     let inner = inner.take().ok_or_else(|| {
         DeployError::Usage("the encryption ended without making the inner signature".into())
     })?;
-    let outer_options = SignOptions {
-        signature: Some(outer_signature),
-        tsa: options.sign.tsa.clone(),
-        output: if options.force {
-            OutputMode::Replace
-        } else {
-            OutputMode::CreateNew
-        },
-        ..SignOptions::default()
-    };
-    let outer = sign_by_all(output, signers, &outer_options, &progress)?;
+    let outer = sign_encrypted(
+        output,
+        signers,
+        &outer_options,
+        &outer_config,
+        digests.ciphertext(),
+        &progress,
+    )?;
     // `force` replaced ENC and its signature: the earlier seal's other signature file goes too.
     if let Some(stale) = stale.filter(|p| p.symlink_metadata().is_ok()) {
         std::fs::remove_file(&stale).map_err(io(&stale))?;
@@ -378,21 +393,6 @@ pub fn seal_model_with_progress(
         outer,
         key_hints: signers.iter().map(|s| s.public_key().hint()).collect(),
     })
-}
-
-/// Signs `model` with every key of `signers`, hashing it once: the outcome of the first (all sign
-/// the same statement), the signature file holding one signature per key.
-fn sign_by_all(
-    model: &Path,
-    signers: &[&dyn Signer],
-    options: &SignOptions,
-    progress: &dyn Progress,
-) -> Result<SignOutcome, SignError> {
-    let plan = plan_signing(model, options)?;
-    progress.begin(plan.tree.total_len());
-    let resources = crate::digest::hash_tree(&plan.tree, &plan.config, progress)?;
-    let mut outcomes = finish_signing_all(&plan, resources, signers)?;
-    Ok(outcomes.swap_remove(0))
 }
 
 /// One progress for an operation of several stages (each hashing or encrypting, each calling
@@ -423,21 +423,42 @@ impl Progress for Stages<'_> {
     }
 }
 
-/// Seal's hashing of the plaintext inside the encryption pass: one [`StreamDigest`] per walked
-/// file, each checked, when the pass starts, to still be the file the walk listed; the resources
-/// in signing order once every file was read.
-struct PlaintextDigests<'a> {
+/// Seal's hashing inside the encryption pass: per walked file, one [`StreamDigest`] of its
+/// plaintext (the inner signature's resources; each file checked, when the pass starts, to still
+/// be the file the walk listed) and one of its ciphertext as it is written (the outer signature's
+/// resources of that encrypted file), so that neither the model nor the encrypted model is read
+/// again.
+struct PassDigests<'a> {
     plan: &'a SignPlan,
+    /// The outer signature's serialization.
+    outer: &'a SerializationConfig,
+    chunk_size: u32,
     /// Each walked file's resources, by its index in the walk, once read.
     results: Arc<Mutex<Vec<Option<Vec<Resource>>>>>,
+    /// The ciphertext resources of each encrypted data file, by its name in the encrypted tree.
+    ciphertext: Arc<Mutex<CiphertextDigests>>,
 }
 
-impl<'a> PlaintextDigests<'a> {
-    fn new(plan: &'a SignPlan) -> PlaintextDigests<'a> {
-        PlaintextDigests {
+/// Ciphertext resources of the encrypted data files, by name, with the ciphertext size hashed.
+type CiphertextDigests = HashMap<String, (u64, Vec<Resource>)>;
+
+impl<'a> PassDigests<'a> {
+    fn new(plan: &'a SignPlan, outer: &'a SerializationConfig, chunk_size: u32) -> PassDigests<'a> {
+        PassDigests {
             plan,
+            outer,
+            chunk_size,
             results: Arc::new(Mutex::new(vec![None; plan.tree.files.len()])),
+            ciphertext: Arc::new(Mutex::new(HashMap::new())),
         }
+    }
+
+    /// The ciphertext resources gathered by the pass.
+    fn ciphertext(&self) -> CiphertextDigests {
+        self.ciphertext
+            .lock()
+            .map(|mut c| std::mem::take(&mut *c))
+            .unwrap_or_default()
     }
 
     /// Every walked file's resources, in signing order (the walk's order).
@@ -462,7 +483,7 @@ impl<'a> PlaintextDigests<'a> {
     }
 }
 
-impl PassObservers for PlaintextDigests<'_> {
+impl PassObservers for PassDigests<'_> {
     fn observers(&self, files: &[(&FileEntry, &Path)]) -> Result<Observers, SealError> {
         let tree = &self.plan.tree;
         files
@@ -493,26 +514,45 @@ impl PassObservers for PlaintextDigests<'_> {
                 }
                 let digest = StreamDigest::new(&self.plan.config, walked.name.as_str(), entry.size)
                     .map_err(|e| SealError::Usage(e.to_string()))?;
+                let ct_len = ChunkLayout::new(self.chunk_size, entry.size).ct_len();
+                let ciphertext = StreamDigest::new(self.outer, &entry.path, ct_len)
+                    .map_err(|e| SealError::Usage(e.to_string()))?;
                 Ok(Some(Box::new(DigestRecorder {
                     digest,
                     index,
                     results: Arc::clone(&self.results),
-                }) as Box<dyn PlaintextObserver>))
+                    ciphertext: Some((entry.path.clone(), ct_len, ciphertext)),
+                    ciphertext_results: Arc::clone(&self.ciphertext),
+                }) as Box<dyn StreamObserver>))
             })
             .collect()
     }
 }
 
-/// Hashes one file as it is encrypted and files its resources under the walk's index.
+/// Hashes one file as it is encrypted and files its resources under the walk's index, and its
+/// ciphertext's resources under its name in the encrypted tree.
 struct DigestRecorder {
     digest: StreamDigest,
     index: usize,
     results: Arc<Mutex<Vec<Option<Vec<Resource>>>>>,
+    /// The encrypted file's name and size, and its digest.
+    ciphertext: Option<(String, u64, StreamDigest)>,
+    ciphertext_results: Arc<Mutex<CiphertextDigests>>,
 }
 
-impl PlaintextObserver for DigestRecorder {
+impl StreamObserver for DigestRecorder {
     fn observe(&mut self, plaintext: &[u8]) {
         self.digest.update(plaintext);
+    }
+
+    fn wants_ciphertext(&self) -> bool {
+        self.ciphertext.is_some()
+    }
+
+    fn observe_ciphertext(&mut self, ciphertext: &[u8]) {
+        if let Some((_, _, digest)) = self.ciphertext.as_mut() {
+            digest.update(ciphertext);
+        }
     }
 
     fn finish(self: Box<Self>, file: &Path) -> Result<(), SealError> {
@@ -527,8 +567,65 @@ impl PlaintextObserver for DigestRecorder {
         if let Some(slot) = results.get_mut(self.index) {
             *slot = Some(resources);
         }
+        drop(results);
+        // A ciphertext digest that cannot finish is left out: the outer signature then hashes
+        // that file from disk.
+        if let Some((name, len, digest)) = self.ciphertext {
+            if let (Ok(resources), Ok(mut out)) = (digest.finish(), self.ciphertext_results.lock())
+            {
+                out.insert(name, (len, resources));
+            }
+        }
         Ok(())
     }
+}
+
+/// The serialization a signature made with `options` records, as far as hashing goes (method and
+/// hash; the walk adds the rest).
+fn serialization_of(options: &SignOptions) -> SerializationConfig {
+    let digest = options.digest_options();
+    SerializationConfig {
+        method: digest.method,
+        hash: digest.hash,
+        allow_symlinks: digest.allow_symlinks,
+        ignore_paths: Vec::new(),
+    }
+}
+
+/// Signs the encrypted directory `output` (the outer signature) from the ciphertext digests the
+/// encryption pass made as it wrote each data file (`hashed`, by name), reading only what the
+/// pass did not hash — the envelope and the late file (seal's inner signature). The statement
+/// is the one [`crate::sign::sign_model`] makes over `output`: same walk, same serialization, same resources.
+fn sign_encrypted(
+    output: &Path,
+    signers: &[&dyn Signer],
+    options: &SignOptions,
+    hashed_as: &SerializationConfig,
+    hashed: CiphertextDigests,
+    progress: &dyn Progress,
+) -> Result<SignOutcome, DeployError> {
+    let plan = plan_signing(output, options)?;
+    let known = KnownResources {
+        method: Some((hashed_as.method, hashed_as.hash)),
+        files: hashed,
+    };
+    let unknown: u64 = plan
+        .tree
+        .files
+        .iter()
+        .filter(|f| {
+            known
+                .files
+                .get(f.name.as_str())
+                .is_none_or(|(len, _)| *len != f.len)
+        })
+        .map(|f| f.len)
+        .sum();
+    progress.begin(unknown);
+    let resources = hash_tree_known(&plan.tree, &plan.config, &known, progress)
+        .map_err(|e| DeployError::Sign(e.into()))?;
+    let mut outcomes = finish_signing_all(&plan, resources, signers)?;
+    Ok(outcomes.swap_remove(0))
 }
 
 /// The files to encrypt, from the walk signing made: a directory's files (refusing the reserved
@@ -631,9 +728,10 @@ pub fn unseal_model(
 
 /// [`unseal_model`], calling `before_publish` with the outcome before `out` is published (or,
 /// when `out` already holds the sealed model, before returning), and reporting to `progress` the
-/// bytes of its three stages — the ciphertext hashed for the outer signature, the plaintext
-/// decrypted, the plaintext hashed for the inner one (each stage's `begin` adds its bytes to the
-/// total, see [`Stages`]).
+/// bytes of its stages — what the outer check reads (the envelope; the whole encrypted model when
+/// `out` exists), the plaintext decrypted (its ciphertext and plaintext hashed on the way), what
+/// the inner check still reads (the inner signature's files the pass could not hash) — each
+/// stage's `begin` adds its bytes to the total, see [`Stages`].
 pub fn unseal_model_recorded(
     encrypted: &Path,
     policy: &Policy,
@@ -655,17 +753,32 @@ pub fn unseal_model_recorded(
         model_name: options.model_name.clone(),
         ignore: Vec::new(),
     };
-    let outer = policy.verify_sealed(
+    // One pass (docs/deploy.md's order kept): the outer decision reads the envelope and takes the
+    // data files' ciphertext digests from the signature as expectations, which the decryption
+    // pass checks as it reads them. A restarted unseal (DIR exists) decrypts nothing: it verifies
+    // the encrypted model in full, as it always did; so do several outer signature files (one
+    // signature's digests would be the expectations of every other).
+    let already = out.symlink_metadata().is_ok();
+    let expected = match (already, outer_sigs.as_slice()) {
+        (false, [only]) => OuterExpectations::read(encrypted, only),
+        _ => None,
+    };
+    let known = expected
+        .as_ref()
+        .map(|e| e.known.clone())
+        .unwrap_or_default();
+    let outer = policy.verify_sealed_known(
         encrypted,
         &outer_sigs,
         &verify_options,
         SealedStage::Encrypted,
+        known,
         &progress,
     )?;
     if !outer.allowed {
         return Err(denied("encrypted model", outer));
     }
-    if out.symlink_metadata().is_ok() {
+    if already {
         let outcome = check_already_unsealed(encrypted, policy, out, outer)?;
         before_publish(&outcome)?;
         return Ok(outcome);
@@ -677,8 +790,38 @@ pub fn unseal_model_recorded(
         file_mode: 0o400,
         ..envelope::DecryptOptions::default()
     };
-    let decrypted =
-        envelope::decrypt_with_progress(encrypted, identity, &plain, &decrypt_options, &progress)?;
+    let observers = UnsealObservers::new(expected.as_ref().map(|e| &e.signed));
+    let pass = envelope::decrypt::decrypt_observed(
+        encrypted,
+        identity,
+        &plain,
+        &decrypt_options,
+        &progress,
+        Some(&observers),
+    );
+    let decrypted = match pass {
+        Ok(d) => d,
+        // A chunk that fails authentication or ciphertext that is not the signed one: explained
+        // by the outer signatures first, as the order of docs/deploy.md reports it (this reads
+        // the encrypted model again, on the failure path only).
+        Err(e) if expected.is_some() && e.class().is_failure() => {
+            let full = policy.verify_sealed(
+                encrypted,
+                &outer_sigs,
+                &verify_options,
+                SealedStage::Encrypted,
+                &NoProgress,
+            )?;
+            if !full.allowed {
+                return Err(denied("encrypted model", full));
+            }
+            return Err(e.into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(expected) = &expected {
+        observers.check_all(encrypted, expected)?;
+    }
     let Some(inner_sig) = inner_signature_in(&plain) else {
         return Err(DeployError::Usage(format!(
             "{}: holds no {INNER_SIGNATURE_NAME} (nor {INNER_CLAIMS_NAME}); it was not made by seal",
@@ -690,11 +833,14 @@ pub fn unseal_model_recorded(
         model_name: Some(outer.model_name.clone()),
         ignore: Vec::new(),
     };
-    let inner = policy.verify_sealed(
+    // The plaintext was hashed as it was decrypted (under a single inner signature's
+    // serialization): the decision reads none of it again.
+    let inner = policy.verify_sealed_known(
         &inner_model,
         &[inner_sig],
         &inner_options,
         SealedStage::Decrypted,
+        observers.plaintext(),
         &progress,
     )?;
     if !inner.allowed {
@@ -712,6 +858,204 @@ pub fn unseal_model_recorded(
     // Now empty: the model moved out.
     drop(scratch);
     Ok(outcome)
+}
+
+/// What the outer signature expects of the encrypted data files, read before the outer decision
+/// (unverified then: it counts only if the decision, which verifies this very signature, allows).
+struct OuterExpectations {
+    /// The signed ciphertext digests, checked by the decryption pass.
+    signed: SignedDigests,
+    /// The same digests for the decision, for each data file the envelope lists (the pass
+    /// decrypts, and so checks, exactly those).
+    known: KnownResources,
+}
+
+impl OuterExpectations {
+    /// `None` (the decision then reads the encrypted model itself) unless `encrypted` is a
+    /// directory and `signature` one bundle whose statement indexes.
+    fn read(encrypted: &Path, signature: &Path) -> Option<OuterExpectations> {
+        if !encrypted.is_dir() || signature.extension().is_some_and(|e| e == "jsonl") {
+            return None;
+        }
+        let bundle = crate::verify::read_bundle(signature).ok()?;
+        let statement = crate::verify::parse_statement(&bundle, signature).ok()?;
+        let config = &statement.serialization;
+        let signed = SignedDigests::new(config, &statement.resources).ok()?;
+        let listed = envelope::inspect_encrypted(encrypted).ok()?.files;
+        let mut files = HashMap::new();
+        for (name, _) in listed {
+            let resources: Vec<Resource> = statement
+                .resources
+                .iter()
+                .filter(|r| crate::digest::resource_file(&r.name, config.method) == Some(&name))
+                .cloned()
+                .collect();
+            let Ok(meta) = std::fs::symlink_metadata(encrypted.join(&name)) else {
+                continue;
+            };
+            if !resources.is_empty() && meta.is_file() {
+                files.insert(name, (meta.len(), resources));
+            }
+        }
+        Some(OuterExpectations {
+            signed,
+            known: KnownResources {
+                method: Some((config.method, config.hash)),
+                files,
+            },
+        })
+    }
+}
+
+/// Unseal's hashing inside the decryption pass: each data file's ciphertext checked against the
+/// outer signature's digests as it is read, and its plaintext hashed under the inner signature's
+/// serialization (read from the decrypted `modelseal.sig` before the pass) once authenticated.
+struct UnsealObservers<'a> {
+    outer: Option<&'a SignedDigests>,
+    /// Names whose ciphertext matched the outer signature.
+    checked: Arc<Mutex<std::collections::HashSet<String>>>,
+    /// The plaintext resources, by name in the inner model, and their serialization.
+    plaintext: Arc<Mutex<KnownResources>>,
+}
+
+impl<'a> UnsealObservers<'a> {
+    fn new(outer: Option<&'a SignedDigests>) -> UnsealObservers<'a> {
+        UnsealObservers {
+            outer,
+            checked: Arc::default(),
+            plaintext: Arc::default(),
+        }
+    }
+
+    /// Every data file the outer decision took on the signature's word was checked.
+    fn check_all(&self, encrypted: &Path, expected: &OuterExpectations) -> Result<(), DeployError> {
+        let checked = self
+            .checked
+            .lock()
+            .map_err(|_| DeployError::Usage("a decryption thread panicked".into()))?;
+        match expected.known.files.keys().find(|n| !checked.contains(*n)) {
+            None => Ok(()),
+            Some(name) => Err(DeployError::Seal(SealError::Tree {
+                path: encrypted.join(name),
+                reason:
+                    "signed by the outer signature, but not decrypted (changed while unsealing)"
+                        .into(),
+            })),
+        }
+    }
+
+    /// The plaintext resources the pass computed.
+    fn plaintext(&self) -> KnownResources {
+        self.plaintext
+            .lock()
+            .map(|mut k| std::mem::take(&mut *k))
+            .unwrap_or_default()
+    }
+}
+
+impl envelope::decrypt::DecryptObservers for UnsealObservers<'_> {
+    fn observers(
+        &self,
+        model: &envelope::decrypt::Authenticated<'_>,
+    ) -> Result<Observers, SealError> {
+        // How the inner signature hashes: from its statement (unverified here; the inner
+        // decision verifies it and then uses these digests only if they fit its serialization).
+        let inner = model
+            .read_small(INNER_SIGNATURE_NAME, crate::oms::MAX_BUNDLE_BYTES)?
+            .and_then(|bytes| crate::oms::Bundle::parse(&bytes).ok())
+            .and_then(|bundle| crate::oms::Statement::parse(&bundle.payload).ok());
+        let single = inner.as_ref().is_some_and(signs_single_file);
+        let config = inner.map(|s| s.serialization);
+        if let (Some(config), Ok(mut known)) = (&config, self.plaintext.lock()) {
+            known.method = Some((config.method, config.hash));
+        }
+        let chunk_size = model.chunk_size();
+        model
+            .files()
+            .iter()
+            .map(|entry| {
+                let ciphertext = self.outer.and_then(|signed| {
+                    signed.check(
+                        &entry.path,
+                        ChunkLayout::new(chunk_size, entry.size).ct_len(),
+                    )
+                });
+                // A single file is signed as `.` (its shards `.:…`) by seal.
+                let name = if single { "." } else { entry.path.as_str() };
+                let plaintext = match &config {
+                    Some(config) if entry.path != INNER_SIGNATURE_NAME => {
+                        StreamDigest::new(config, name, entry.size).ok()
+                    }
+                    _ => None,
+                };
+                if ciphertext.is_none() && plaintext.is_none() {
+                    return Ok(None);
+                }
+                Ok(Some(Box::new(UnsealRecorder {
+                    name: entry.path.clone(),
+                    inner_name: name.to_string(),
+                    size: entry.size,
+                    ciphertext,
+                    plaintext,
+                    checked: Arc::clone(&self.checked),
+                    results: Arc::clone(&self.plaintext),
+                }) as Box<dyn StreamObserver>))
+            })
+            .collect()
+    }
+}
+
+/// One file's observer in unseal's pass (see [`UnsealObservers`]).
+struct UnsealRecorder {
+    name: String,
+    inner_name: String,
+    size: u64,
+    ciphertext: Option<StreamCheck>,
+    plaintext: Option<StreamDigest>,
+    checked: Arc<Mutex<std::collections::HashSet<String>>>,
+    results: Arc<Mutex<KnownResources>>,
+}
+
+impl StreamObserver for UnsealRecorder {
+    fn observe(&mut self, plaintext: &[u8]) {
+        if let Some(digest) = self.plaintext.as_mut() {
+            digest.update(plaintext);
+        }
+    }
+
+    fn wants_ciphertext(&self) -> bool {
+        self.ciphertext.is_some()
+    }
+
+    fn observe_ciphertext(&mut self, ciphertext: &[u8]) {
+        if let Some(check) = self.ciphertext.as_mut() {
+            check.update(ciphertext);
+        }
+    }
+
+    fn finish(self: Box<Self>, file: &Path) -> Result<(), SealError> {
+        let poisoned = || SealError::Usage("a decryption thread panicked".into());
+        if let Some(check) = self.ciphertext {
+            check.finish().map_err(|reason| SealError::Tree {
+                path: file.to_path_buf(),
+                reason: format!("not the ciphertext the outer signature covers: {reason}"),
+            })?;
+            self.checked
+                .lock()
+                .map_err(|_| poisoned())?
+                .insert(self.name);
+        }
+        // A plaintext digest that cannot finish is left out: the inner decision then reads that
+        // file (and finds what is wrong with it).
+        if let Some(Ok(resources)) = self.plaintext.map(StreamDigest::finish) {
+            self.results
+                .lock()
+                .map_err(|_| poisoned())?
+                .files
+                .insert(self.inner_name, (self.size, resources));
+        }
+        Ok(())
+    }
 }
 
 /// `out` exists: succeeds, decrypting nothing, when it holds exactly the model `encrypted` seals —
@@ -1021,6 +1365,82 @@ mod tests {
             assert_eq!(
                 outcome.inner.statement.to_json(),
                 again.statement.to_json(),
+                "{method:?}"
+            );
+            // The ciphertext was hashed for the outer signature as it was written: of the
+            // encrypted model only the envelope and the inner signature (made after the pass)
+            // were read back, and the outer statement is the one signing ENC afresh makes.
+            let enc = f.path("enc");
+            let len = |name: &str| std::fs::metadata(enc.join(name)).unwrap().len();
+            assert_eq!(
+                crate::digest::counted::bytes_below(&enc),
+                len(envelope::format::ENVELOPE_NAME) + len(INNER_SIGNATURE_NAME),
+                "{method:?}"
+            );
+            let outer_again = crate::sign::sign_model(
+                &enc,
+                keys::open::open_signer(&KeyRef::File(f.path("k.pem")), &KeyOptions::default())
+                    .unwrap()
+                    .as_ref(),
+                &SignOptions {
+                    signature: Some(f.path("outer-again.sig")),
+                    ..SignOptions::default()
+                },
+                &NoProgress,
+            )
+            .unwrap();
+            assert_eq!(
+                outcome.outer.statement.to_json(),
+                outer_again.statement.to_json(),
+                "{method:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn unseal_reads_each_ciphertext_byte_once() {
+        for method in [
+            Method::Files,
+            Method::Shards {
+                shard_size: 100_000,
+            },
+        ] {
+            let f = Fixture::new();
+            f.seal(&f.path("llm"), method, |_| {}).unwrap();
+            let signer =
+                keys::open::open_signer(&KeyRef::File(f.path("k.pem")), &KeyOptions::default())
+                    .unwrap();
+            signer.public_key().write_pem(&f.path("k.pub.pem")).unwrap();
+            std::fs::write(
+                f.path("trust.toml"),
+                "version = 1\n[signers.rel]\nkey = \"k.pub.pem\"\n[[models]]\nname = \"*\"\nrequire = [\"rel\"]\n",
+            )
+            .unwrap();
+            let policy = Policy::load(&f.path("trust.toml")).unwrap();
+            let identity =
+                open_identity(&KeyRef::File(f.path("r.pem")), &KeyOptions::default()).unwrap();
+            let enc = f.path("enc");
+            let before = crate::digest::counted::bytes_below(f.dir.path());
+            let out = f.path("out");
+            let outcome =
+                unseal_model(&enc, &policy, identity.as_ref(), &out, &Default::default()).unwrap();
+            assert!(outcome.outer.allowed && outcome.inner.allowed);
+            assert_eq!(
+                std::fs::read(out.join("weights.bin")).unwrap(),
+                vec![3u8; 300_000]
+            );
+            // Counted reads (hashing, and the pipeline's reads of its sources): the envelope,
+            // hashed by the outer decision, and each ciphertext file once, decrypted while it
+            // is hashed for the outer signature and its plaintext for the inner one. Nothing
+            // else is read — not the plaintext in the scratch directory. (The small inner
+            // signature is also decrypted ahead, uncounted, to learn how it hashes.)
+            let len = |name: &str| std::fs::metadata(enc.join(name)).unwrap().len();
+            let envelope_len = len(envelope::format::ENVELOPE_NAME);
+            let ciphertext =
+                len("weights.bin") + len("sub/config.json") + len(INNER_SIGNATURE_NAME);
+            assert_eq!(
+                crate::digest::counted::bytes_below(f.dir.path()) - before,
+                envelope_len + ciphertext,
                 "{method:?}"
             );
         }

@@ -470,6 +470,9 @@ pub(crate) fn parse_statement(bundle: &Bundle, path: &Path) -> Result<Statement,
 #[derive(Debug, Default)]
 pub(crate) struct ModelHashes {
     done: Vec<Hashed>,
+    /// Resources of some files computed (or, for unseal's ciphertext, checked) elsewhere: those
+    /// files are not read (see [`digest::hash_tree_known`]).
+    known: digest::KnownResources,
 }
 
 /// The model's resources under one serialization, and the files (names and sizes) hashed.
@@ -481,6 +484,14 @@ struct Hashed {
 }
 
 impl ModelHashes {
+    /// Hashes that start from `known`.
+    pub(crate) fn with_known(known: digest::KnownResources) -> ModelHashes {
+        ModelHashes {
+            done: Vec::new(),
+            known,
+        }
+    }
+
     fn hash(
         &mut self,
         model_tree: &tree::ModelTree,
@@ -499,7 +510,7 @@ impl ModelHashes {
         {
             return Ok(done.resources.clone());
         }
-        let resources = digest::hash_tree(model_tree, config, progress)?;
+        let resources = digest::hash_tree_known(model_tree, config, &self.known, progress)?;
         self.done.push(Hashed {
             config: config.clone(),
             files,

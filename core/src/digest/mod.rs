@@ -133,6 +133,66 @@ pub fn hash_tree(
     hash_tree_tuned(tree, config, engine::Tuning::DEFAULT, progress)
 }
 
+/// Resources of some files of a model computed outside [`hash_tree`] — by a pass that read
+/// them for another purpose (seal's encryption, unseal's decryption), or expected from a signed
+/// manifest that pass will check — keyed by the file's name in the tree, with its size.
+#[derive(Debug, Clone, Default)]
+pub struct KnownResources {
+    /// The serialization they were computed under (method and hash count).
+    pub method: Option<(Method, HashAlgorithm)>,
+    /// `name → (size in bytes, resources in order)`.
+    pub files: std::collections::HashMap<String, (u64, Vec<Resource>)>,
+}
+
+impl KnownResources {
+    /// Whether these resources were computed the way `config` hashes.
+    pub fn fit(&self, config: &SerializationConfig) -> bool {
+        self.method == Some((config.method, config.hash))
+    }
+}
+
+/// [`hash_tree`], reading only the files whose resources `known` does not hold (under the same
+/// method and hash, with the walked size); the result is what `hash_tree` would give for the same
+/// bytes, in signing order.
+pub fn hash_tree_known(
+    tree: &ModelTree,
+    config: &SerializationConfig,
+    known: &KnownResources,
+    progress: &dyn Progress,
+) -> Result<Vec<Resource>, DigestError> {
+    if !known.fit(config) {
+        return hash_tree(tree, config, progress);
+    }
+    let mut slots = Vec::with_capacity(tree.files.len());
+    let mut unknown = Vec::new();
+    for file in &tree.files {
+        match known.files.get(file.name.as_str()) {
+            Some((len, resources)) if *len == file.len => slots.push(Some(resources.clone())),
+            _ => {
+                slots.push(None);
+                unknown.push(file.clone());
+            }
+        }
+    }
+    let rest = ModelTree {
+        root: tree.root.clone(),
+        single_file: tree.single_file,
+        files: unknown,
+        remote: tree.remote.clone(),
+    };
+    let names = resource_names(tree, config.method)?;
+    let mut rest = hash_tree(&rest, config, progress)?.into_iter();
+    let mut all = Vec::new();
+    for (slot, file_names) in slots.into_iter().zip(names) {
+        match slot {
+            Some(resources) => all.extend(resources),
+            // hash_tree gives each file's resources in tree order.
+            None => all.extend(rest.by_ref().take(file_names.len())),
+        }
+    }
+    Ok(all)
+}
+
 fn hash_tree_tuned(
     tree: &ModelTree,
     config: &SerializationConfig,

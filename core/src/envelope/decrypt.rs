@@ -15,7 +15,9 @@ use super::authenticate::{open_authenticated, Form, Opened};
 use super::format::{FileEntry, ENVELOPE_NAME};
 use super::keyschedule::KeySchedule;
 use super::pipeline::{FileJob, Held, Opened as JobFiles};
-use super::stream::{check_ct_len, decrypt_jobs_with_progress, ChunkLayout, FileCipher};
+use super::stream::{
+    check_ct_len, decrypt_jobs_observed, ChunkLayout, ChunkReader, FileCipher, Observers,
+};
 use super::SealError;
 use crate::fs::commit::{clean_stale_temporaries, create_new, write_file_beside, StagingDir};
 use crate::fs::open_nofollow;
@@ -80,6 +82,73 @@ pub fn decrypt_with_progress(
     options: &DecryptOptions,
     progress: &dyn Progress,
 ) -> Result<DecryptSummary, SealError> {
+    decrypt_observed(encrypted, identity, output, options, progress, None)
+}
+
+/// A decrypted model as its decryption pass shows it to [`DecryptObservers`]: authenticated
+/// (header MAC verified, ciphertext inventory matched), nothing of it decrypted yet.
+pub(crate) struct Authenticated<'a> {
+    opened: &'a Opened,
+}
+
+impl Authenticated<'_> {
+    /// The authenticated file list, in file (and job) order.
+    pub fn files(&self) -> &[FileEntry] {
+        &self.opened.header.body.files
+    }
+
+    /// Plaintext bytes per chunk.
+    pub fn chunk_size(&self) -> u32 {
+        self.opened.header.body.chunk_size
+    }
+
+    /// The plaintext of the listed file `name` (every chunk verified), if it is listed and at
+    /// most `limit` bytes; `None` when it is not listed.
+    pub fn read_small(&self, name: &str, limit: u64) -> Result<Option<Vec<u8>>, SealError> {
+        let body = &self.opened.header.body;
+        let Some(entry) = body.files.iter().find(|f| f.path == name) else {
+            return Ok(None);
+        };
+        let (path, base) = match &self.opened.form {
+            Form::SingleFile(p) => (p.clone(), self.opened.envelope_len),
+            Form::Directory(root) => (root.join(&entry.path), 0),
+        };
+        if entry.size > limit {
+            return Err(SealError::limit(
+                &path,
+                format!("{} bytes, more than the {limit} expected", entry.size),
+            ));
+        }
+        let layout = ChunkLayout::new(body.chunk_size, entry.size);
+        let file = open_ciphertext(&path, base + layout.ct_len())?;
+        let keys = self.opened.dek.file_keys(&entry.path, &entry.salt);
+        let mut reader = ChunkReader::new(file, FileCipher::new(&keys, layout)?, base, &path)?;
+        let mut out = Vec::new();
+        use std::io::Read;
+        reader
+            .read_to_end(&mut out)
+            .map_err(|e| SealError::io(&path, e))?;
+        Ok(Some(out))
+    }
+}
+
+/// Observers of a decryption pass, chosen once the model authenticated (`unseal` reads its inner
+/// signature first to know how to hash the plaintext).
+pub(crate) trait DecryptObservers {
+    /// One observer (or none) per file of `model.files()`, in that order.
+    fn observers(&self, model: &Authenticated<'_>) -> Result<Observers, SealError>;
+}
+
+/// [`decrypt_with_progress`], showing each file's stream to the observers `observe` chooses:
+/// `unseal`'s one pass hashes the ciphertext and the plaintext as they go by.
+pub(crate) fn decrypt_observed(
+    encrypted: &Path,
+    identity: &dyn Identity,
+    output: &Path,
+    options: &DecryptOptions,
+    progress: &dyn Progress,
+    observe: Option<&dyn DecryptObservers>,
+) -> Result<DecryptSummary, SealError> {
     if !options.overwrite && output.symlink_metadata().is_ok() {
         return Err(SealError::Usage(format!(
             "{}: already exists (use the overwrite option to replace it)",
@@ -94,10 +163,15 @@ pub fn decrypt_with_progress(
     }
     let opened = open_authenticated(encrypted, identity)?;
     let sources = inventory(&opened, &options.skip)?;
+    let observers = match observe {
+        Some(observe) => observe.observers(&Authenticated { opened: &opened })?,
+        None => Vec::new(),
+    };
     progress.begin(sources.iter().map(|(entry, _)| entry.size).sum());
+    let pass = (observers, progress);
     match &opened.form {
-        Form::SingleFile(_) => decrypt_single(&opened, &sources, output, options, progress)?,
-        Form::Directory(_) => decrypt_directory(&opened, &sources, output, options, progress)?,
+        Form::SingleFile(_) => decrypt_single(&opened, &sources, output, options, pass)?,
+        Form::Directory(_) => decrypt_directory(&opened, &sources, output, options, pass)?,
     }
     let files = &opened.header.body.files;
     Ok(DecryptSummary {
@@ -307,12 +381,15 @@ impl Walk<'_> {
     }
 }
 
+/// What a decryption pass carries besides the files: its observers and its progress.
+type PassExtras<'a> = (Observers, &'a dyn Progress);
+
 fn decrypt_single(
     opened: &Opened,
     sources: &[SourceFile<'_>],
     output: &Path,
     options: &DecryptOptions,
-    progress: &dyn Progress,
+    (observers, progress): PassExtras<'_>,
 ) -> Result<(), SealError> {
     let (entry, src) = &sources[0];
     write_file_beside(output, options.file_mode, options.overwrite, |dst| {
@@ -326,7 +403,7 @@ fn decrypt_single(
             dst_name: output,
             file_mode: options.file_mode,
         };
-        decrypt_jobs_with_progress(std::slice::from_ref(&job), progress)
+        decrypt_jobs_observed(std::slice::from_ref(&job), observers, progress)
     })
 }
 
@@ -335,7 +412,7 @@ fn decrypt_directory(
     sources: &[SourceFile<'_>],
     output: &Path,
     options: &DecryptOptions,
-    progress: &dyn Progress,
+    (observers, progress): PassExtras<'_>,
 ) -> Result<(), SealError> {
     // The staging directory removes itself and all plaintext in it when dropped on an error path.
     // It is created 0700 (not from the umask), so a killed run leaves nothing others can enter
@@ -360,6 +437,6 @@ fn decrypt_directory(
         })
         .collect();
     // Each file is created, written, given its mode, fsynced and closed in its turn.
-    decrypt_jobs_with_progress(&jobs, progress)?;
+    decrypt_jobs_observed(&jobs, observers, progress)?;
     Ok(staging.commit(output, options.overwrite)?)
 }

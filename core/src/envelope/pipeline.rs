@@ -34,7 +34,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
 
 use super::format::TAG_LEN;
-use super::stream::{ChunkLayout, FileCipher, PlaintextObserver};
+use super::stream::{ChunkLayout, FileCipher, StreamObserver};
 use super::SealError;
 use crate::progress::Progress;
 
@@ -113,12 +113,13 @@ fn chunks_per_unit(chunk: u64) -> u64 {
     (MIN_UNIT / chunk).max(1)
 }
 
-/// Runs every job in `direction`, observing the plaintext of `observers[i]`'s job (encryption
-/// only) in order before it is sealed; reports plaintext bytes written to `progress`.
+/// Runs every job in `direction`, showing `observers[i]` the stream of job `i` in order (the
+/// plaintext before it is sealed or once it was opened; the ciphertext as written or as read, when
+/// the observer asks); reports plaintext bytes written to `progress`.
 pub fn run<J: FileJob>(
     jobs: &[J],
     direction: Direction,
-    observers: Vec<Option<Box<dyn PlaintextObserver>>>,
+    observers: Vec<Option<Box<dyn StreamObserver>>>,
     progress: &dyn Progress,
 ) -> Result<(), SealError> {
     if jobs.is_empty() {
@@ -134,7 +135,8 @@ pub fn run<J: FileJob>(
         .max()
         .unwrap_or(MIN_UNIT);
     let unit_bytes = chunks_per_unit(max_chunk) * (max_chunk + TAG_LEN as u64);
-    // Observed units keep a plaintext copy beside the ciphertext.
+    // Observed units keep a copy of what the AEAD overwrites (the plaintext when encrypting, the
+    // ciphertext when decrypting) beside it.
     let unit_bytes = unit_bytes * if observed.iter().any(|o| *o) { 2 } else { 1 };
     let buffers = ((BUFFER_BUDGET / unit_bytes) as usize).clamp(workers + 1, 2 * workers + 2);
     let mut observers = observers;
@@ -221,15 +223,16 @@ struct Claim<'a> {
     unit: u64,
     active: HashMap<usize, Arc<Active<'a>>>,
     /// Taken by a job when it becomes active.
-    observers: Vec<Option<Box<dyn PlaintextObserver>>>,
+    observers: Vec<Option<Box<dyn StreamObserver>>>,
 }
 
 /// A file with units in flight.
 struct Active<'a> {
     opened: Arc<Opened<'a>>,
     units: u64,
-    /// Whether an observer sees the plaintext (units then keep a copy of it).
-    observed: bool,
+    /// Whether units keep a copy of their input for the observer: the plaintext when encrypting
+    /// (sealing overwrites it), the ciphertext when decrypting and the observer wants it.
+    keep_input: bool,
     queue: Mutex<Queue>,
     /// Only the holder of the writer role touches it.
     writer: Mutex<Writer>,
@@ -245,7 +248,7 @@ struct Queue {
 }
 
 struct Writer {
-    observer: Option<Box<dyn PlaintextObserver>>,
+    observer: Option<Box<dyn StreamObserver>>,
     /// End of the range whose writeback was started.
     flushed: u64,
 }
@@ -258,8 +261,9 @@ struct Unit {
     buf: Vec<u8>,
     /// Bytes to write: `buf[..out]`.
     out: usize,
-    /// Where the observed plaintext copy is: `buf[plain.0 .. plain.1]` (encryption, observed).
-    plain: Option<(usize, usize)>,
+    /// Where the copy of the unit's input is (plaintext when encrypting, ciphertext when
+    /// decrypting): `buf[input.0 .. input.1]`, when an observer needs it.
+    input: Option<(usize, usize)>,
 }
 
 impl<'a, J: FileJob> Engine<'a, J> {
@@ -321,10 +325,14 @@ impl<'a, J: FileJob> Engine<'a, J> {
             if index == 0 {
                 let opened = job.open()?;
                 let observer = claim.observers.get_mut(j).and_then(Option::take);
+                let keep_input = observer.as_ref().is_some_and(|o| match self.direction {
+                    Direction::Encrypt => true,
+                    Direction::Decrypt => o.wants_ciphertext(),
+                });
                 let active = Arc::new(Active {
                     opened: Arc::new(opened),
                     units,
-                    observed: observer.is_some(),
+                    keep_input,
                     queue: Mutex::new(Queue {
                         next: 0,
                         writing: false,
@@ -364,9 +372,11 @@ impl<'a, J: FileJob> Engine<'a, J> {
         let pt: u64 = (first..first + count).map(|i| layout.pt_len(i)).sum();
         let pt = pt as usize;
         let ct = pt + TAG_LEN * count as usize;
-        let plain =
-            (self.direction == Direction::Encrypt && active.observed).then_some((ct, ct + pt));
-        let need = ct + if plain.is_some() { pt } else { 0 };
+        let input = active.keep_input.then(|| match self.direction {
+            Direction::Encrypt => (ct, ct + pt),
+            Direction::Decrypt => (ct, 2 * ct),
+        });
+        let need = input.map_or(ct, |(_, to)| to);
         if buf.len() < need {
             // Grown (zeroed) once per pooled buffer; every byte used is overwritten before use.
             buf.resize(need, 0);
@@ -386,7 +396,7 @@ impl<'a, J: FileJob> Engine<'a, J> {
                     })?;
                 #[cfg(test)]
                 crate::digest::counted::record(job.src_name(), pt as u64);
-                if let Some((from, to)) = plain {
+                if let Some((from, to)) = input {
                     let (head, tail) = buf.split_at_mut(from);
                     tail[..to - from].copy_from_slice(&head[..pt]);
                 }
@@ -412,6 +422,12 @@ impl<'a, J: FileJob> Engine<'a, J> {
                         },
                         _ => SealError::io(job.src_name(), e),
                     })?;
+                #[cfg(test)]
+                crate::digest::counted::record(job.src_name(), ct as u64);
+                if let Some((from, to)) = input {
+                    let (head, tail) = buf.split_at_mut(from);
+                    tail[..to - from].copy_from_slice(&head[..ct]);
+                }
                 let mut off = 0;
                 for i in first..first + count {
                     let len = layout.pt_len(i) as usize + TAG_LEN;
@@ -434,7 +450,7 @@ impl<'a, J: FileJob> Engine<'a, J> {
             count,
             buf,
             out,
-            plain,
+            input,
         })
     }
 
@@ -485,8 +501,19 @@ impl<'a, J: FileJob> Engine<'a, J> {
     ) -> Result<(), SealError> {
         let job = &self.jobs[j];
         let layout = job.layout();
-        if let (Some(observer), Some((from, to))) = (writer.observer.as_mut(), unit.plain) {
-            observer.observe(&unit.buf[from..to]);
+        if let Some(observer) = writer.observer.as_mut() {
+            let output = &unit.buf[..unit.out];
+            let input = unit.input.map(|(from, to)| &unit.buf[from..to]);
+            let (plaintext, ciphertext) = match self.direction {
+                Direction::Encrypt => (input, Some(output)),
+                Direction::Decrypt => (Some(output), input),
+            };
+            if let Some(plaintext) = plaintext {
+                observer.observe(plaintext);
+            }
+            if let Some(ciphertext) = ciphertext.filter(|_| observer.wants_ciphertext()) {
+                observer.observe_ciphertext(ciphertext);
+            }
         }
         let at = match self.direction {
             Direction::Encrypt => job.ct_base() + layout.ct_offset(unit.first),

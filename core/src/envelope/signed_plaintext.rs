@@ -1,6 +1,6 @@
 //! What [`super::encrypt_matching`] requires: that the plaintext it encrypts is the plaintext a
 //! signed manifest covers. Each file's bytes are hashed, in the same read that feeds the cipher
-//! (as a [`PlaintextObserver`] of the one encryption scheduler, [`super::stream`]), and compared
+//! (as a [`StreamObserver`] of the one encryption scheduler, [`super::stream`]), and compared
 //! with the manifest's digests ([`crate::digest::StreamCheck`]).
 //!
 //! `seal` relies on it: the ciphertext it publishes can only hold the content its inner signature
@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use super::format::FileEntry;
-use super::stream::{Observers, PlaintextObserver};
+use super::stream::{Observers, StreamObserver};
 use super::SealError;
 use crate::digest::{SignedDigests, StreamCheck};
 
@@ -57,7 +57,7 @@ impl SignedPlaintext<'_> {
 /// Hashes one file's plaintext as it is encrypted and compares it with its signed digests.
 struct DigestObserver(StreamCheck);
 
-impl PlaintextObserver for DigestObserver {
+impl StreamObserver for DigestObserver {
     fn observe(&mut self, plaintext: &[u8]) {
         self.0.update(plaintext);
     }

@@ -4,7 +4,7 @@
 //! `nonce(i) = NP ‖ u32be(i) ‖ last(i)`, where `last(i)` always comes from the authenticated size,
 //! never from trying both flags. On top of it: [`encrypt_jobs`] / [`decrypt_jobs`] run many files
 //! through the bulk engine ([`super::pipeline`]) — [`encrypt_jobs_observed`] can also show a
-//! file's plaintext, in order, to a [`PlaintextObserver`] (seal's check against the signed
+//! file's plaintext, in order, to a [`StreamObserver`] (seal's check against the signed
 //! digests) —,
 //! [`StreamWriter`] encrypts sequentially into any `Write`, and
 //! [`ChunkReader`] is a `Read + Seek` view that decrypts only the chunks it needs and returns only
@@ -181,18 +181,29 @@ impl FileJob for Job<'_> {
     }
 }
 
-/// Something that must see every plaintext byte of one file, in order, before it is encrypted:
-/// `seal`'s check that the bytes it encrypts are the bytes it signed.
-pub trait PlaintextObserver: Send {
+/// Something that must see every byte of one file's stream, in order, as the engine moves it:
+/// the plaintext before it is encrypted or once it was decrypted and authenticated, and (when it
+/// asks) the ciphertext of its chunks as it is written or as it was read. `seal` hashes the
+/// plaintext for its inner signature and the ciphertext for its outer one in the pass that
+/// encrypts; `unseal` hashes both in the pass that decrypts. Ciphertext means the chunks from
+/// `ct_base` on (all of a directory model's data file).
+pub trait StreamObserver: Send {
     /// The file's next plaintext bytes.
     fn observe(&mut self, plaintext: &[u8]);
-    /// Called after the file's last byte was observed and encrypted; an error fails the
-    /// encryption. `file` names the plaintext file for the error.
+    /// Whether [`StreamObserver::observe_ciphertext`] is wanted (decryption then keeps a copy of
+    /// each unit's ciphertext, which opening the chunks in place overwrites).
+    fn wants_ciphertext(&self) -> bool {
+        false
+    }
+    /// The file's next ciphertext bytes (only when [`StreamObserver::wants_ciphertext`]).
+    fn observe_ciphertext(&mut self, _ciphertext: &[u8]) {}
+    /// Called after the file's last byte was observed and moved; an error fails the run. `file`
+    /// names the source file for the error.
     fn finish(self: Box<Self>, file: &Path) -> Result<(), SealError>;
 }
 
-/// An optional [`PlaintextObserver`] per job, in job order.
-pub type Observers = Vec<Option<Box<dyn PlaintextObserver>>>;
+/// An optional [`StreamObserver`] per job, in job order.
+pub type Observers = Vec<Option<Box<dyn StreamObserver>>>;
 
 /// Encrypts every job's plaintext (`src`, chunk `i` at `i·C`) into its ciphertext (`dst` at
 /// `ct_base + chunk_offset(i)`), in parallel. A plaintext shorter than its recorded size is
@@ -211,7 +222,7 @@ pub fn encrypt_jobs_with_progress<J: FileJob>(
 
 /// [`encrypt_jobs_with_progress`], showing each job's plaintext to its observer (`observers[i]`
 /// for `jobs[i]`; missing or `None`: not observed), in order, before it is written, then failing
-/// the run if an observer's [`PlaintextObserver::finish`] does. The engine is
+/// the run if an observer's [`StreamObserver::finish`] does. The engine is
 /// [`super::pipeline`]: chunk-sized units on every core, one ordered writer per file.
 pub fn encrypt_jobs_observed<J: FileJob>(
     jobs: &[J],
@@ -232,7 +243,18 @@ pub fn decrypt_jobs_with_progress<J: FileJob>(
     jobs: &[J],
     progress: &dyn Progress,
 ) -> Result<(), SealError> {
-    pipeline::run(jobs, Direction::Decrypt, Vec::new(), progress)
+    decrypt_jobs_observed(jobs, Vec::new(), progress)
+}
+
+/// [`decrypt_jobs_with_progress`], showing each job's authenticated plaintext (and, when it asks,
+/// its ciphertext) to its observer (`observers[i]` for `jobs[i]`), in order, before it is
+/// written, then failing the run if an observer's [`StreamObserver::finish`] does.
+pub fn decrypt_jobs_observed<J: FileJob>(
+    jobs: &[J],
+    observers: Observers,
+    progress: &dyn Progress,
+) -> Result<(), SealError> {
+    pipeline::run(jobs, Direction::Decrypt, observers, progress)
 }
 
 /// Sequential encryption of one file of known size into any `Write` (§7.2).
@@ -647,7 +669,7 @@ mod tests {
         fail: bool,
     }
 
-    impl PlaintextObserver for Collect {
+    impl StreamObserver for Collect {
         fn observe(&mut self, plaintext: &[u8]) {
             self.seen.lock().unwrap().extend_from_slice(plaintext);
         }
@@ -703,7 +725,7 @@ mod tests {
                         Box::new(Collect {
                             seen: std::sync::Arc::clone(seen),
                             fail: fail && k == 3,
-                        }) as Box<dyn PlaintextObserver>
+                        }) as Box<dyn StreamObserver>
                     })
                 })
                 .collect();

@@ -124,7 +124,8 @@ impl Policy {
         progress: &dyn Progress,
     ) -> Result<PolicyDecision, VerifyError> {
         let limits = (limits, confine_to);
-        self.decide(model, signatures, options, limits, None, progress)
+        let known = crate::digest::KnownResources::default();
+        self.decide(model, signatures, options, limits, None, known, progress)
     }
 
     /// [`Policy::verify`] of one stage of a sealed model: the encrypted model against its outer
@@ -138,12 +139,38 @@ impl Policy {
         stage: SealedStage,
         progress: &dyn Progress,
     ) -> Result<PolicyDecision, VerifyError> {
+        let known = crate::digest::KnownResources::default();
+        self.verify_sealed_known(model, signatures, options, stage, known, progress)
+    }
+
+    /// [`Policy::verify_sealed`] taking the resources of the files `known` holds as given
+    /// instead of reading them: seal's and unseal's one pass compute them (or, for unseal's
+    /// ciphertext, check them) while they move the bytes. The decision is then only as good as
+    /// that computation or check, which the caller owes.
+    pub(crate) fn verify_sealed_known(
+        &self,
+        model: &Path,
+        signatures: &[PathBuf],
+        options: &PolicyVerifyOptions,
+        stage: SealedStage,
+        known: crate::digest::KnownResources,
+        progress: &dyn Progress,
+    ) -> Result<PolicyDecision, VerifyError> {
         let limits = (BundleLimits::default(), None);
-        self.decide(model, signatures, options, limits, Some(stage), progress)
+        self.decide(
+            model,
+            signatures,
+            options,
+            limits,
+            Some(stage),
+            known,
+            progress,
+        )
     }
 
     /// The decision procedure of the module doc, for a model on its own or one `stage` of a
-    /// sealed model; `limits` bound the signature files read and confine the model's files.
+    /// sealed model; `limits` bound the signature files read and confine the model's files;
+    /// the resources `known` holds are taken as given (see [`Policy::verify_sealed_known`]).
     fn decide(
         &self,
         model: &Path,
@@ -151,6 +178,7 @@ impl Policy {
         options: &PolicyVerifyOptions,
         (limits, confine_to): (BundleLimits, Option<&Path>),
         stage: Option<SealedStage>,
+        known: crate::digest::KnownResources,
         progress: &dyn Progress,
     ) -> Result<PolicyDecision, VerifyError> {
         let mut budget = BundleBudget::new(limits);
@@ -168,7 +196,10 @@ impl Policy {
             ));
         }
         let mut first: Option<Verified> = None;
-        let mut checked = Checked::default();
+        let mut checked = Checked {
+            hashes: ModelHashes::with_known(known),
+            ..Checked::default()
+        };
         let mut outcomes = Vec::new();
         // Why lines of claims files did not count: they deny nothing by themselves (a claims file
         // gathers signatures by parties the policy may not know, and over earlier versions of
