@@ -23,6 +23,7 @@ pub use expect::{SignedDigests, StreamCheck, StreamDigest};
 pub use manifest::{compare, resource_file, root_digest};
 
 use crate::progress::Progress;
+use crate::scan::FileFormat;
 use crate::tree::{ModelTree, TreeError};
 use std::path::PathBuf;
 
@@ -130,27 +131,52 @@ pub fn hash_tree(
     config: &SerializationConfig,
     progress: &dyn Progress,
 ) -> Result<Vec<Resource>, DigestError> {
-    hash_tree_tuned(tree, config, engine::Tuning::DEFAULT, progress)
+    Ok(hash_tree_tuned(tree, config, false, engine::Tuning::DEFAULT, progress)?.0)
+}
+
+/// [`hash_tree`], also telling each file's serialization format from the bytes that were hashed
+/// (`scan::detect_verified`): what verification reports and a policy's `deny_formats` judges, so a
+/// file swapped after hashing cannot change the judgement. Formats come in tree order; text and
+/// unknown binaries are not listed.
+pub fn hash_tree_with_formats(
+    tree: &ModelTree,
+    config: &SerializationConfig,
+    progress: &dyn Progress,
+) -> Result<(Vec<Resource>, Vec<FileFormat>), DigestError> {
+    hash_tree_tuned(tree, config, true, engine::Tuning::DEFAULT, progress)
 }
 
 fn hash_tree_tuned(
     tree: &ModelTree,
     config: &SerializationConfig,
+    detect: bool,
     tuning: engine::Tuning,
     progress: &dyn Progress,
-) -> Result<Vec<Resource>, DigestError> {
+) -> Result<(Vec<Resource>, Vec<FileFormat>), DigestError> {
     let algorithm = resource_algorithm(config.method, config.hash)?;
     let jobs = plan::plan(tree, config.method);
-    let digests = engine::hash_jobs(&jobs, tree.remote.as_deref(), config.hash, tuning, progress)?;
-    Ok(jobs
+    let hashed = engine::hash_jobs(
+        &jobs,
+        tree.remote.as_deref(),
+        config.hash,
+        detect,
+        tuning,
+        progress,
+    )?;
+    let mut formats = Vec::new();
+    let resources = jobs
         .iter()
-        .zip(digests)
-        .map(|(job, digest)| Resource {
-            name: job.resource_name(config.method),
-            algorithm: algorithm.clone(),
-            digest,
+        .zip(hashed)
+        .map(|(job, hashed)| {
+            formats.extend(hashed.format);
+            Resource {
+                name: job.resource_name(config.method),
+                algorithm: algorithm.clone(),
+                digest: hashed.digest,
+            }
         })
-        .collect())
+        .collect();
+    Ok((resources, formats))
 }
 
 /// The resource names each file of `tree` gives under `method` (one per file, in tree order),
