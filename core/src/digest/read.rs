@@ -63,7 +63,9 @@ pub(super) fn hash_job(
         Ok(())
     })?;
     let format = if detect {
-        detect_local(job, &file, Some(&head))?
+        // A shard shorter than the head leaves the rest of it to be read from the descriptor.
+        let whole = head.len() as u64 == job.file.len.min(scan::HEAD_BYTES as u64);
+        detect_local(job, &file, whole.then_some(head.as_slice()))?
     } else {
         None
     };
@@ -75,8 +77,8 @@ pub(super) fn hash_job(
 }
 
 /// The format of the file of `job` (its first job), judged from the bytes this job hashed: `head`
-/// as it streamed through the hasher (read from `file` when the hasher did not stream it in
-/// order), and further bytes a format needs read from `file`, the descriptor that was hashed.
+/// as it streamed through the hasher (read from `file` when the hasher did not stream all of it:
+/// BLAKE3 subtrees, a shard shorter than the head), and further bytes a format needs read from `file`, the descriptor that was hashed.
 /// Called before the job's final change-stamp check, so the bytes judged are the bytes verified.
 pub(super) fn detect_local(
     job: &Job<'_>,
