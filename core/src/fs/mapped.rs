@@ -228,12 +228,13 @@ fn pass_on(sig: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_v
         Some((handler, flags)) if handler != libc::SIG_DFL => {
             if flags & libc::SA_SIGINFO != 0 {
                 // SAFETY: the previous SA_SIGINFO handler, called as the kernel would have.
-                let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
-                    unsafe { std::mem::transmute(handler) };
+                type Action = extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void);
+                let f = unsafe { std::mem::transmute::<libc::sighandler_t, Action>(handler) };
                 f(sig, info, context);
             } else {
                 // SAFETY: the previous plain handler, called as the kernel would have.
-                let f: extern "C" fn(libc::c_int) = unsafe { std::mem::transmute(handler) };
+                type Handler = extern "C" fn(libc::c_int);
+                let f = unsafe { std::mem::transmute::<libc::sighandler_t, Handler>(handler) };
                 f(sig);
             }
         }
