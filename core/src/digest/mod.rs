@@ -1,7 +1,8 @@
 //! The hashing engine: a [`ModelTree`] × a [`SerializationConfig`] → the list of [`Resource`]s.
 //!
-//! Guarantees: each byte is read once, with bounded buffers (no whole-file maps, so peak memory does
-//! not grow with the model); work is parallel across files and across shards/chunks of one file;
+//! Guarantees: each byte is read once, with bounded buffers or bounded map windows (`fs::mapped`:
+//! no whole-file maps, so peak memory does not grow with the model; a file truncated while mapped
+//! is [`DigestError::Changed`], never a `SIGBUS`); work is parallel across files and across shards/chunks of one file;
 //! resources come out in signing order (files: component-wise by name; shards: by name, then start
 //! offset numerically), which makes the root digest equal to model-signing 1.1.1's.
 //!
