@@ -137,3 +137,79 @@ fn digest_refuses_what_sign_refuses() {
     let keys: Vec<&String> = out.as_object().unwrap().keys().collect();
     assert_eq!(keys, ["resources", "root_digest", "serialization"]);
 }
+
+/// Runs `modelseal ARGS…`, truncates `file` (a large sparse file of the model) once the process
+/// has it mapped, and returns the output: an error naming the file, never a death by SIGBUS.
+fn truncated_while_hashed(args: &[&str], file: &Path) -> std::process::Output {
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_modelseal"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mapped = wait_until_mapped(child.id(), file, std::time::Duration::from_secs(120));
+    truncate_under(file);
+    let out = child.wait_with_output().unwrap();
+    assert!(mapped, "{:?} never mapped {}", args, file.display());
+    out
+}
+
+#[test]
+fn a_file_truncated_while_sign_or_verify_hashes_it_is_an_error_naming_it() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (key, public) = keygen_p256(dir.path(), "k");
+    let model = dir.path().join("model");
+    std::fs::create_dir(&model).unwrap();
+    let weights = model.join("weights.bin");
+    std::fs::write(model.join("config.json"), b"{}").unwrap();
+    std::fs::write(&weights, b"w").unwrap();
+    let sig = dir.path().join("model.sig");
+    ok(&[
+        "sign",
+        s(&model),
+        "--key",
+        s(&key),
+        "-o",
+        s(&sig),
+        "--quiet",
+    ]);
+    let other_sig = dir.path().join("other.sig");
+    for (verb, args) in [
+        (
+            "verify",
+            vec![
+                "verify",
+                s(&model),
+                "--signature",
+                s(&sig),
+                "--key",
+                s(&public),
+            ],
+        ),
+        (
+            "sign",
+            vec![
+                "sign",
+                s(&model),
+                "--key",
+                s(&key),
+                "-o",
+                s(&other_sig),
+                "--quiet",
+            ],
+        ),
+    ] {
+        // 64 GiB of holes: hashing takes minutes, so the truncation always lands mid-read.
+        resize(&weights, 64 << 30);
+        let out = truncated_while_hashed(&args, &weights);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.signal(), None, "{verb} died by a signal: {err}");
+        assert_ne!(out.status.code(), Some(0), "{verb}: {err}");
+        assert!(
+            err.contains("weights.bin") && err.contains("changed while it was being hashed"),
+            "{verb}: {err}"
+        );
+    }
+    assert!(!other_sig.exists(), "no signature written");
+}

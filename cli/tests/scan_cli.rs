@@ -188,6 +188,22 @@ fn a_pickle_model_is_denied_by_deny_formats_at_verify_policy() {
     assert_eq!(v["format_names"], serde_json::json!(["pickle"]));
     assert_eq!(v["formats"][0]["globals"], serde_json::json!(["os.system"]));
 
+    // Plain verification lists the formats of the verified files too.
+    let out = modelseal(&[
+        "verify",
+        s(&t.model),
+        "--signature",
+        s(&release),
+        "--key",
+        s(&t.path("release.pub.pem")),
+        "--json",
+    ]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let v = json(&out);
+    assert_eq!(v["format_names"], serde_json::json!(["pickle"]));
+    assert_eq!(v["formats"][0]["path"], "model.pkl");
+    assert_eq!(v["formats"][0]["globals"], serde_json::json!(["os.system"]));
+
     // The dev/* rule overrides the top-level list: allowed, formats still listed.
     let overridden = TRUST_TOML.replace(
         "require = [\"release\"]\n",

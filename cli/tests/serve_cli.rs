@@ -929,3 +929,31 @@ fn a_pickle_model_is_denied_by_deny_formats() {
     );
     assert_eq!(denied["format_names"], json!(["pickle"]));
 }
+
+#[test]
+fn a_file_truncated_during_a_verification_is_a_failure_naming_it_and_the_server_lives_on() {
+    let t = Setup::new();
+    slow_model(&t, 64 << 30);
+    let server = Server::start(&t, &["--json"]);
+    let weights = t.path("slow").join("weights.bin");
+    let addr = server.addr;
+    let request = std::thread::spawn(move || {
+        let body =
+            json!({"model": "slow", "signatures": ["slow.release.sig"], "model_name": "dev/slow"});
+        request(addr, "POST", "/v1/verify", body.to_string().as_bytes())
+    });
+    let mapped = wait_until_mapped(server.child.id(), &weights, Duration::from_secs(120));
+    truncate_under(&weights);
+    let (status, answer) = request.join().unwrap();
+    assert!(mapped, "the server never mapped {}", weights.display());
+    assert_eq!(status, 422, "{answer}");
+    // The client learns only that the model cannot be read; the log names the file and why.
+    assert_eq!(answer["reasons"], json!(["slow: the model cannot be read"]));
+    let line = server.wait_for_line("changed while it was being hashed");
+    assert!(line.contains("weights.bin"), "{line}");
+    t.sign("release");
+    assert_eq!(
+        server.post(&verify_body(&["llm.release.sig"], "dev/llm")).0,
+        200
+    );
+}

@@ -21,6 +21,7 @@ use crate::oms::claims;
 pub use crate::oms::claims::{is_claims_path, Claim};
 use crate::oms::{self, Bundle, OmsError, Statement};
 use crate::progress::Progress;
+use crate::scan::FileFormat;
 use crate::sigstore::SigstoreError;
 use crate::tree::resolve_user_ignores;
 use crate::tree::{self, RelPath, TreeError, WalkOptions, DEFAULT_IGNORES};
@@ -170,6 +171,7 @@ pub struct VerifiedModel {
     line: Option<usize>,
     statement: Statement,
     signer: SignerIdentity,
+    formats: Vec<FileFormat>,
 }
 
 impl VerifiedModel {
@@ -204,6 +206,11 @@ impl VerifiedModel {
     /// Who signed.
     pub fn signer(&self) -> &SignerIdentity {
         &self.signer
+    }
+    /// The serialization format of each verified file in a recognized format (tree order; text
+    /// and unknown binaries are not listed), told from the bytes that were hashed.
+    pub fn formats(&self) -> &[FileFormat] {
+        &self.formats
     }
 }
 
@@ -353,7 +360,7 @@ pub fn verify_model(
         trust,
         &options.timestamps,
         |line, statement, signer| {
-            check_model(
+            let checked = check_model(
                 model,
                 signature,
                 &statement,
@@ -368,6 +375,7 @@ pub fn verify_model(
                 line,
                 statement,
                 signer,
+                formats: checked.formats,
             })
         },
     )
@@ -481,6 +489,7 @@ struct Hashed {
     config: SerializationConfig,
     files: Vec<(RelPath, u64)>,
     resources: Vec<Resource>,
+    formats: Vec<FileFormat>,
 }
 
 impl ModelHashes {
@@ -497,7 +506,7 @@ impl ModelHashes {
         model_tree: &tree::ModelTree,
         config: &SerializationConfig,
         progress: &dyn Progress,
-    ) -> Result<Vec<Resource>, DigestError> {
+    ) -> Result<(Vec<Resource>, Vec<FileFormat>), DigestError> {
         let files: Vec<(RelPath, u64)> = model_tree
             .files
             .iter()
@@ -508,22 +517,32 @@ impl ModelHashes {
             .iter()
             .find(|h| h.config == *config && h.files == files)
         {
-            return Ok(done.resources.clone());
+            return Ok((done.resources.clone(), done.formats.clone()));
         }
-        let resources = digest::hash_tree_known(model_tree, config, &self.known, progress)?;
+        let (resources, formats) =
+            digest::hash_tree_known_with_formats(model_tree, config, &self.known, progress)?;
         self.done.push(Hashed {
             config: config.clone(),
             files,
             resources: resources.clone(),
+            formats: formats.clone(),
         });
-        Ok(resources)
+        Ok((resources, formats))
     }
+}
+
+/// What [`check_model`] established about a model that matched its statement.
+#[derive(Debug)]
+pub(crate) struct CheckedModel {
+    /// The signature file, when it lies inside the model and was exempt from hashing.
+    pub exempt: Option<RelPath>,
+    /// The formats of the hashed files, told from the bytes that were hashed.
+    pub formats: Vec<FileFormat>,
 }
 
 /// Re-hashes the local model with the signed serialization and compares it with the statement;
 /// `hashes` holds the model as hashed by earlier checks, reused when the serialization (and the
-/// files hashed) are the same. `Ok` names the signature file when it lies inside the model and was
-/// exempt from hashing.
+/// files hashed) are the same.
 ///
 /// With `confine_to` (a canonical directory), every file read must resolve inside it: a signature
 /// with `allow_symlinks` cannot make the verifier read through a link out of that directory.
@@ -535,7 +554,7 @@ pub(crate) fn check_model(
     confine_to: Option<&Path>,
     progress: &dyn Progress,
     hashes: &mut ModelHashes,
-) -> Result<Option<RelPath>, VerifyError> {
+) -> Result<CheckedModel, VerifyError> {
     let config = &statement.serialization;
     let (mut model_tree, exempt) = walk_with_exemption(model, signature, statement, options)?;
     // Names (and shard ranges) first: a file is read only if the signed manifest lists exactly
@@ -546,11 +565,11 @@ pub(crate) fn check_model(
         confine(&model_tree, root)?;
     }
     progress.begin(model_tree.total_len());
-    let actual = hashes.hash(&model_tree, config, progress)?;
+    let (actual, formats) = hashes.hash(&model_tree, config, progress)?;
     let mut diff = digest::compare(&statement.resources, &actual);
     account_unhashed(&mut diff, statement, unhashed);
     if diff.is_empty() {
-        Ok(exempt)
+        Ok(CheckedModel { exempt, formats })
     } else {
         Err(VerifyError::Mismatch {
             model: model.to_path_buf(),

@@ -171,6 +171,12 @@ class VerificationResult:
     line: Optional[int] = None
     """The line of a claims file (``.jsonl``) whose signature verified; ``None`` for a single
     bundle."""
+    formats: tuple = ()
+    """Each verified file in a recognized serialization format, as a dict: ``path``, ``format``,
+    ``names`` (what a policy's ``deny_formats`` matches: ``pickle`` for anything that unpickles),
+    ``globals`` a pickle imports and a ``note``; told from the bytes that were verified."""
+    format_names: tuple = ()
+    """The distinct names of ``formats`` (``("pickle", "pytorch")``)."""
 
 
 def harden_process() -> None:
@@ -381,6 +387,8 @@ def verify(
     )
     fields["model"] = pathlib.Path(fields["model"])
     fields["signature"] = pathlib.Path(fields["signature"])
+    fields["formats"] = tuple(fields.get("formats", ()))
+    fields["format_names"] = tuple(fields.get("format_names", ()))
     return VerificationResult(**fields)
 
 

@@ -55,6 +55,8 @@ class VerificationResult:
     log_index: Optional[int]
     timestamp_authority: Optional[str]
     line: Optional[int]
+    formats: tuple[dict[str, Any], ...]  # path, format, names, globals, note: from the verified bytes
+    format_names: tuple[str, ...]
 
 def sign(
     model: StrPath,

@@ -58,3 +58,15 @@ def test_seal_and_sign_refuse_a_planted_credential(tmp_path):
         modelseal.sign(model, key, tmp_path / "m.sig", scan=True)
     assert not (tmp_path / "m.sig").exists()
     assert modelseal.sign(model, key, tmp_path / "m.sig").exists()
+
+
+def test_plain_verify_lists_the_formats_of_the_verified_files(tmp_path):
+    model = planted(tmp_path)
+    key = tmp_path / "k.pem"
+    modelseal.keygen("ec-p256", key, tmp_path / "k.pub.pem")
+    sig = modelseal.sign(model, key, tmp_path / "m.sig")
+    result = modelseal.verify(model, sig, key=tmp_path / "k.pub.pem")
+    assert result.format_names == ("pickle",)
+    assert result.formats == (
+        {"path": "model.pkl", "format": "pickle", "names": ["pickle"], "globals": ["os.system"]},
+    )

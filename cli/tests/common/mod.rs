@@ -97,3 +97,34 @@ pub fn leftovers(dir: &Path, keep: &[&str]) -> Vec<String> {
         .filter(|n| !keep.contains(&n.as_str()))
         .collect()
 }
+
+/// Waits until process `pid` has `path` mapped (`/proc/PID/maps`): the moment the hashing engine
+/// reads it through a map, when a truncation would raise `SIGBUS` if it were not handled. False
+/// if the process ended or `within` passed first.
+pub fn wait_until_mapped(pid: u32, path: &Path, within: std::time::Duration) -> bool {
+    let start = std::time::Instant::now();
+    let needle = path.to_str().unwrap();
+    while start.elapsed() < within {
+        match std::fs::read_to_string(format!("/proc/{pid}/maps")) {
+            Ok(maps) if maps.lines().any(|l| l.ends_with(needle)) => return true,
+            Ok(_) => std::thread::sleep(std::time::Duration::from_millis(2)),
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+/// Truncates `path` to 4 KiB, as someone else would while it is read.
+pub fn truncate_under(path: &Path) {
+    resize(path, 4096);
+}
+
+/// Sets the length of the file at `path` (longer: a sparse tail of zeros).
+pub fn resize(path: &Path, len: u64) {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_len(len)
+        .unwrap();
+}

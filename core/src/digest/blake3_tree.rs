@@ -8,7 +8,9 @@
 //! the whole file (the tests check that against the reference implementation and `b3sum`).
 
 use super::plan::Job;
-use super::read::{expect_eof, expect_unchanged, open, read_range, with_buffer};
+use super::read::{
+    detect_local, expect_eof, expect_unchanged, open, read_range, with_buffer, Hashed,
+};
 use super::DigestError;
 use crate::progress::Progress;
 use blake3::hazmat::{left_subtree_len, merge_subtrees_non_root, merge_subtrees_root};
@@ -21,8 +23,9 @@ use std::path::Path;
 pub(super) fn hash_job(
     job: &Job<'_>,
     leaf: u64,
+    detect: bool,
     progress: &dyn Progress,
-) -> Result<Vec<u8>, DigestError> {
+) -> Result<Hashed, DigestError> {
     debug_assert!(job.start == 0 && leaf >= blake3::CHUNK_LEN as u64);
     let leaf = leaf.max(blake3::CHUNK_LEN as u64);
     let path = job.file.path.as_path();
@@ -46,8 +49,17 @@ pub(super) fn hash_job(
     if job.reaches_eof() {
         with_buffer(|buffer| expect_eof(&file, path, job.end, buffer))?;
     }
+    // The subtrees read out of order: the head is read again from the hashed descriptor.
+    let format = if detect {
+        detect_local(job, &file, None)?
+    } else {
+        None
+    };
     expect_unchanged(&file, job.file)?;
-    Ok(root.as_bytes().to_vec())
+    Ok(Hashed {
+        digest: root.as_bytes().to_vec(),
+        format,
+    })
 }
 
 /// What every node of the recursion needs.

@@ -1,7 +1,8 @@
 //! The hashing engine: a [`ModelTree`] × a [`SerializationConfig`] → the list of [`Resource`]s.
 //!
-//! Guarantees: each byte is read once, with bounded buffers (no whole-file maps, so peak memory does
-//! not grow with the model); work is parallel across files and across shards/chunks of one file;
+//! Guarantees: each byte is read once, with bounded buffers or bounded map windows (`fs::mapped`:
+//! no whole-file maps, so peak memory does not grow with the model; a file truncated while mapped
+//! is [`DigestError::Changed`], never a `SIGBUS`); work is parallel across files and across shards/chunks of one file;
 //! resources come out in signing order (files: component-wise by name; shards: by name, then start
 //! offset numerically), which makes the root digest equal to model-signing 1.1.1's.
 //!
@@ -23,6 +24,7 @@ pub use expect::{SignedDigests, StreamCheck, StreamDigest};
 pub use manifest::{compare, resource_file, root_digest};
 
 use crate::progress::Progress;
+use crate::scan::FileFormat;
 use crate::tree::{ModelTree, TreeError};
 use std::path::PathBuf;
 
@@ -130,7 +132,19 @@ pub fn hash_tree(
     config: &SerializationConfig,
     progress: &dyn Progress,
 ) -> Result<Vec<Resource>, DigestError> {
-    hash_tree_tuned(tree, config, engine::Tuning::DEFAULT, progress)
+    Ok(hash_tree_tuned(tree, config, false, engine::Tuning::DEFAULT, progress)?.0)
+}
+
+/// [`hash_tree`], also telling each file's serialization format from the bytes that were hashed
+/// (`scan::detect_verified`): what verification reports and a policy's `deny_formats` judges, so a
+/// file swapped after hashing cannot change the judgement. Formats come in tree order; text and
+/// unknown binaries are not listed.
+pub fn hash_tree_with_formats(
+    tree: &ModelTree,
+    config: &SerializationConfig,
+    progress: &dyn Progress,
+) -> Result<(Vec<Resource>, Vec<FileFormat>), DigestError> {
+    hash_tree_tuned(tree, config, true, engine::Tuning::DEFAULT, progress)
 }
 
 /// Resources of some files of a model computed outside [`hash_tree`] — by a pass that read
@@ -160,8 +174,47 @@ pub fn hash_tree_known(
     known: &KnownResources,
     progress: &dyn Progress,
 ) -> Result<Vec<Resource>, DigestError> {
+    Ok(hash_known(tree, config, known, false, progress)?.0)
+}
+
+/// [`hash_tree_known`] with the formats of [`hash_tree_with_formats`]: the files it hashes are
+/// judged from the hashed bytes; a file whose resources `known` holds is judged from its first
+/// bytes read now, so a caller passes known resources only for files nobody else can change
+/// (unseal's private scratch directory) or whose format it does not rely on.
+pub fn hash_tree_known_with_formats(
+    tree: &ModelTree,
+    config: &SerializationConfig,
+    known: &KnownResources,
+    progress: &dyn Progress,
+) -> Result<(Vec<Resource>, Vec<FileFormat>), DigestError> {
+    hash_known(tree, config, known, true, progress)
+}
+
+/// The format of a local `file` of a tree, read from its first bytes now.
+fn format_of(file: &crate::tree::ModelFile) -> Result<Option<FileFormat>, DigestError> {
+    use std::io::Read;
+    let io = |source| DigestError::Io {
+        path: file.path.clone(),
+        source,
+    };
+    let mut opened = file.open().map_err(io)?;
+    let mut head = Vec::with_capacity(crate::scan::HEAD_BYTES);
+    (&mut opened)
+        .take(crate::scan::HEAD_BYTES as u64)
+        .read_to_end(&mut head)
+        .map_err(io)?;
+    crate::scan::detect_verified(file.name.as_str(), file.len, &head, &mut opened).map_err(io)
+}
+
+fn hash_known(
+    tree: &ModelTree,
+    config: &SerializationConfig,
+    known: &KnownResources,
+    detect: bool,
+    progress: &dyn Progress,
+) -> Result<(Vec<Resource>, Vec<FileFormat>), DigestError> {
     if !known.fit(config) {
-        return hash_tree(tree, config, progress);
+        return hash_tree_tuned(tree, config, detect, engine::Tuning::DEFAULT, progress);
     }
     let mut slots = Vec::with_capacity(tree.files.len());
     let mut unknown = Vec::new();
@@ -181,36 +234,61 @@ pub fn hash_tree_known(
         remote: tree.remote.clone(),
     };
     let names = resource_names(tree, config.method)?;
-    let mut rest = hash_tree(&rest, config, progress)?.into_iter();
+    let (rest, rest_formats) =
+        hash_tree_tuned(&rest, config, detect, engine::Tuning::DEFAULT, progress)?;
+    let mut rest = rest.into_iter();
+    let mut rest_formats = rest_formats.into_iter().peekable();
     let mut all = Vec::new();
-    for (slot, file_names) in slots.into_iter().zip(names) {
+    let mut formats = Vec::new();
+    for ((slot, file_names), file) in slots.into_iter().zip(names).zip(&tree.files) {
         match slot {
-            Some(resources) => all.extend(resources),
-            // hash_tree gives each file's resources in tree order.
-            None => all.extend(rest.by_ref().take(file_names.len())),
+            Some(resources) => {
+                all.extend(resources);
+                if detect {
+                    formats.extend(format_of(file)?);
+                }
+            }
+            // hash_tree gives each file's resources (and formats) in tree order.
+            None => {
+                all.extend(rest.by_ref().take(file_names.len()));
+                formats.extend(rest_formats.next_if(|f| f.path == file.name.as_str()));
+            }
         }
     }
-    Ok(all)
+    Ok((all, formats))
 }
 
 fn hash_tree_tuned(
     tree: &ModelTree,
     config: &SerializationConfig,
+    detect: bool,
     tuning: engine::Tuning,
     progress: &dyn Progress,
-) -> Result<Vec<Resource>, DigestError> {
+) -> Result<(Vec<Resource>, Vec<FileFormat>), DigestError> {
     let algorithm = resource_algorithm(config.method, config.hash)?;
     let jobs = plan::plan(tree, config.method);
-    let digests = engine::hash_jobs(&jobs, tree.remote.as_deref(), config.hash, tuning, progress)?;
-    Ok(jobs
+    let hashed = engine::hash_jobs(
+        &jobs,
+        tree.remote.as_deref(),
+        config.hash,
+        detect,
+        tuning,
+        progress,
+    )?;
+    let mut formats = Vec::new();
+    let resources = jobs
         .iter()
-        .zip(digests)
-        .map(|(job, digest)| Resource {
-            name: job.resource_name(config.method),
-            algorithm: algorithm.clone(),
-            digest,
+        .zip(hashed)
+        .map(|(job, hashed)| {
+            formats.extend(hashed.format);
+            Resource {
+                name: job.resource_name(config.method),
+                algorithm: algorithm.clone(),
+                digest: hashed.digest,
+            }
         })
-        .collect())
+        .collect();
+    Ok((resources, formats))
 }
 
 /// The resource names each file of `tree` gives under `method` (one per file, in tree order),

@@ -6,7 +6,9 @@
 use super::hasher::StreamHasher;
 use super::plan::Job;
 use super::{DigestError, HashAlgorithm};
+use crate::fs;
 use crate::progress::Progress;
+use crate::scan::{self, FileFormat};
 use crate::tree::{ChangeStamp, ModelFile, RemoteReadError, RemoteReader};
 use std::cell::RefCell;
 use std::fs::File;
@@ -23,47 +25,159 @@ thread_local! {
     static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Hashes `job` on the calling thread.
+/// What hashing one job gives: its digest, and for the first job of a file whose format was
+/// asked for, the file's serialization format (`None` for text and unknown binaries).
+pub(super) struct Hashed {
+    pub digest: Vec<u8>,
+    pub format: Option<FileFormat>,
+}
+
+/// Hashes `job` on the calling thread; with `detect`, the first job of a file also tells the
+/// file's format from the bytes it hashed ([`detect_local`]).
 pub(super) fn hash_job(
     job: &Job<'_>,
     algorithm: HashAlgorithm,
+    detect: bool,
     progress: &dyn Progress,
-) -> Result<Vec<u8>, DigestError> {
+) -> Result<Hashed, DigestError> {
     let path = &job.file.path;
     let file = open(job.file)?;
     let mut hasher = StreamHasher::new(algorithm);
+    let detect = detect && job.start == 0;
+    let mut head = Vec::new();
+    let mut sink = |bytes: &[u8]| {
+        hasher.update(bytes);
+        progress.advance(bytes.len() as u64);
+        if detect && head.len() < scan::HEAD_BYTES {
+            let room = (scan::HEAD_BYTES - head.len()).min(bytes.len());
+            head.extend_from_slice(&bytes[..room]);
+        }
+    };
     with_buffer(|buffer| -> Result<(), DigestError> {
-        read_range(&file, path, job.start, job.end, buffer, |bytes| {
-            hasher.update(bytes);
-            progress.advance(bytes.len() as u64);
-        })?;
+        if !(maps_pay(job) && read_mapped(&file, path, job.start, job.end, &mut sink)?) {
+            read_range(&file, path, job.start, job.end, buffer, &mut sink)?;
+        }
         if job.reaches_eof() {
             expect_eof(&file, path, job.end, buffer)?;
         }
         Ok(())
     })?;
+    let format = if detect {
+        // A shard shorter than the head leaves the rest of it to be read from the descriptor.
+        let whole = head.len() as u64 == job.file.len.min(scan::HEAD_BYTES as u64);
+        detect_local(job, &file, whole.then_some(head.as_slice()))?
+    } else {
+        None
+    };
     expect_unchanged(&file, job.file)?;
-    Ok(hasher.finalize())
+    Ok(Hashed {
+        digest: hasher.finalize(),
+        format,
+    })
 }
 
-/// Hashes `job` from object storage, as the bytes of its ranged reads arrive.
+/// The format of the file of `job` (its first job), judged from the bytes this job hashed: `head`
+/// as it streamed through the hasher (read from `file` when the hasher did not stream all of it:
+/// BLAKE3 subtrees, a shard shorter than the head), and further bytes a format needs read from `file`, the descriptor that was hashed.
+/// Called before the job's final change-stamp check, so the bytes judged are the bytes verified.
+pub(super) fn detect_local(
+    job: &Job<'_>,
+    file: &File,
+    head: Option<&[u8]>,
+) -> Result<Option<FileFormat>, DigestError> {
+    let io = |source| DigestError::Io {
+        path: job.file.path.clone(),
+        source,
+    };
+    let read_head;
+    let head = match head {
+        Some(head) => head,
+        None => {
+            let mut buffer = vec![0; scan::HEAD_BYTES.min(job.file.len as usize)];
+            let filled = read_at(file, &job.file.path, &mut buffer, 0)?;
+            buffer.truncate(filled);
+            read_head = buffer;
+            &read_head
+        }
+    };
+    let mut rest = file;
+    scan::detect_verified(job.file.name.as_str(), job.file.len, head, &mut rest).map_err(io)
+}
+
+/// Hashes `job` from object storage, as the bytes of its ranged reads arrive; with `detect`, the
+/// first job of a file keeps the bytes detection needs as they stream ([`scan::StreamCopy`]).
 pub(super) fn hash_remote_job(
     job: &Job<'_>,
     remote: &dyn RemoteReader,
     algorithm: HashAlgorithm,
+    detect: bool,
     progress: &dyn Progress,
-) -> Result<Vec<u8>, DigestError> {
+) -> Result<Hashed, DigestError> {
     let mut hasher = StreamHasher::new(algorithm);
+    let mut kept = (detect && job.start == 0).then(|| scan::StreamCopy::new(job.file.len));
     let mut sink = |bytes: &[u8]| {
         hasher.update(bytes);
         progress.advance(bytes.len() as u64);
+        if let Some(kept) = kept.as_mut() {
+            kept.push(bytes);
+        }
     };
     match remote.read_range(job.file, job.start, job.end, &mut sink) {
-        Ok(()) => Ok(hasher.finalize()),
+        Ok(()) => {
+            let format = kept.and_then(|mut kept| {
+                let head = kept.head().to_vec();
+                // What the kept bytes cannot tell is not listed (see `scan::verified`).
+                scan::detect_verified(job.file.name.as_str(), job.file.len, &head, &mut kept)
+                    .ok()
+                    .flatten()
+            });
+            Ok(Hashed {
+                digest: hasher.finalize(),
+                format,
+            })
+        }
         Err(RemoteReadError::Changed) => Err(changed(&job.file.path)),
         Err(RemoteReadError::Failed(reason)) => Err(DigestError::Io {
             path: job.file.path.clone(),
             source: io::Error::other(reason),
+        }),
+    }
+}
+
+/// Smallest job read through maps: below it, a map costs more than the copy it saves.
+const MAP_MIN: u64 = 1 << 20;
+
+/// Whether `job` is read through [`fs::mapped`]: large enough, and not switched off. The switch
+/// `MODELSEAL_HASH_READ=read` exists for side-by-side benchmarks (benches/hash_read.py) and as a
+/// way out on a system where maps misbehave; the digests are the same either way.
+fn maps_pay(job: &Job<'_>) -> bool {
+    static MAPS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    job.len() >= MAP_MIN
+        && *MAPS.get_or_init(|| std::env::var_os("MODELSEAL_HASH_READ").is_none_or(|v| v != "read"))
+}
+
+/// Feeds `start..end` of `file` to `sink` through bounded maps, in [`CHUNK`] pieces (so the
+/// hasher's input stays in L2 as with `read`). False when no map could be used and nothing was
+/// read: the caller reads instead. A truncation during the read is [`DigestError::Changed`].
+fn read_mapped(
+    file: &File,
+    path: &Path,
+    start: u64,
+    end: u64,
+    sink: &mut dyn FnMut(&[u8]),
+) -> Result<bool, DigestError> {
+    let result = fs::mapped::read_mapped(file, start, end, CHUNK, |bytes| {
+        #[cfg(test)]
+        counted::record(path, bytes.len() as u64);
+        sink(bytes);
+    });
+    match result {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::Unsupported => Ok(false),
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Err(changed(path)),
+        Err(source) => Err(DigestError::Io {
+            path: path.to_path_buf(),
+            source,
         }),
     }
 }

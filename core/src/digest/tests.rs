@@ -267,7 +267,9 @@ fn blake3_subtrees_equal_the_one_shot_hash() {
     let tree = tree_of(dir.path());
     let blake3 = config(Method::Files, HashAlgorithm::Blake3);
     let counter = Counter(AtomicU64::new(0));
-    let resources = hash_tree_tuned(&tree, &blake3, small_leaves(), &counter).unwrap();
+    let resources = hash_tree_tuned(&tree, &blake3, true, small_leaves(), &counter)
+        .unwrap()
+        .0;
     assert_eq!(
         counter.0.load(Ordering::Relaxed),
         lengths.iter().sum::<usize>() as u64
@@ -292,7 +294,7 @@ fn blake3_subtrees_notice_growth_and_shrinking() {
     let blake3 = config(Method::Files, HashAlgorithm::Blake3);
     for len in [100_004, 100_002, 50_000] {
         fs::write(dir.path().join("w"), vec![0u8; len]).unwrap();
-        let err = hash_tree_tuned(&tree, &blake3, small_leaves(), &NoProgress).unwrap_err();
+        let err = hash_tree_tuned(&tree, &blake3, false, small_leaves(), &NoProgress).unwrap_err();
         assert!(matches!(err, DigestError::Changed { .. }), "{len}: {err}");
     }
 }

@@ -14,9 +14,9 @@
 //!    only if the rule says `allow_extra_files`;
 //! 4. the rule holds when at least `threshold` distinct names of its `require` list verified
 //!    (many lines signed by one signer count once);
-//! 5. the serialization formats of a plaintext model's files are listed (`crate::scan`), and a
-//!    file in a format the rule's `deny_formats` (else the policy's top-level one) names is a
-//!    reason;
+//! 5. the serialization formats of a plaintext model's files are listed, as verification told
+//!    them from the bytes it hashed in step 3 (`crate::scan::detect_verified`), and a file in a
+//!    format the rule's `deny_formats` (else the policy's top-level one) names is a reason;
 //! 6. the Rego policy, if any, sees the result (with the formats) and may add reasons.
 //!
 //! The lines of a claims file are candidates: a line that fails step 2 or 3 is a reason only when
@@ -58,6 +58,8 @@ struct Checked {
     exempt: BTreeSet<String>,
     /// The model as hashed so far, per serialization (claims lines share it).
     hashes: ModelHashes,
+    /// The formats of the files the first matching signature verified, told from the bytes hashed.
+    formats: Option<Vec<FileFormat>>,
 }
 
 /// What the first verified signature established.
@@ -243,7 +245,9 @@ impl Policy {
             require: r.require().to_vec(),
             threshold: r.threshold(),
         });
-        let formats = self.check_formats(model, options, signed_name.is_some(), rule, &mut reasons);
+        let verified_formats = checked.formats.take();
+        let formats =
+            self.check_formats(verified_formats, signed_name.is_some(), rule, &mut reasons);
         if let Some(rego) = &self.rego {
             let input = json!({
                 "formats": PolicyDecision::formats_json(&formats),
@@ -284,12 +288,13 @@ impl Policy {
 
     /// Step 5: the serialization formats of a plaintext model's files (an encrypted model's are
     /// ciphertext: it is checked when unsealed), and a reason for each file in a format the
-    /// rule's `deny_formats` (else the policy's) names. A model whose files cannot be examined
-    /// is denied when a format is denied (fail closed).
+    /// rule's `deny_formats` (else the policy's) names. The formats are those verification told
+    /// from the bytes it hashed (`verified`), never a second read of the model: a file swapped
+    /// after it was verified cannot change the decision. With no verified files (no signature
+    /// matched), a denied format makes the decision fail closed if nothing else denied it.
     fn check_formats(
         &self,
-        model: &Path,
-        options: &PolicyVerifyOptions,
+        verified: Option<Vec<FileFormat>>,
         encrypted: bool,
         rule: Option<(usize, &ModelRule)>,
         reasons: &mut Vec<String>,
@@ -304,27 +309,14 @@ impl Policy {
         if encrypted {
             return Vec::new();
         }
-        let walked = crate::tree::walk(
-            model,
-            &crate::tree::WalkOptions {
-                ignore: crate::tree::resolve_user_ignores(model, &options.ignore),
-                ignore_git_paths: true,
-                allow_symlinks: false,
-            },
-        )
-        .map_err(crate::scan::ScanError::from)
-        .and_then(|tree| crate::scan::detect_formats(&tree));
-        let formats = match walked {
-            Ok(formats) => formats,
-            Err(e) => {
-                if !deny.is_empty() {
-                    reasons.push(format!(
-                        "cannot tell the model's formats ({source} denies {}): {e}",
-                        deny.join(", ")
-                    ));
-                }
-                return Vec::new();
+        let Some(formats) = verified else {
+            if !deny.is_empty() && reasons.is_empty() {
+                reasons.push(format!(
+                    "cannot tell the model's formats ({source} denies {}): no file was verified",
+                    deny.join(", ")
+                ));
             }
+            return Vec::new();
         };
         for f in &formats {
             let names = f.detected.names();
@@ -429,11 +421,12 @@ impl Policy {
                 progress,
                 hashes,
             ) {
-                Ok(exempt) => {
+                Ok(model_checked) => {
                     checked.matched.push(key);
                     checked
                         .exempt
-                        .extend(exempt.map(|name| name.as_str().to_string()));
+                        .extend(model_checked.exempt.map(|name| name.as_str().to_string()));
+                    checked.formats.get_or_insert(model_checked.formats);
                 }
                 Err(e) if e.class().is_failure() => {
                     reasons.extend(e.reasons().into_iter().map(|r| format!("{shown}: {r}")));

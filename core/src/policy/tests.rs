@@ -612,3 +612,71 @@ fn module_paths_and_writable_trust_files_are_refused() {
         "{err}"
     );
 }
+
+/// A protocol-2 pickle importing `os.system` (bytes only: nothing here unpickles it).
+const PICKLE: &[u8] = b"\x80\x02cos\nsystem\nq\x00X\x02\x00\x00\x00lsq\x01\x85q\x02Rq\x03.";
+
+/// Swaps `from` over `to` once every byte of the model has been hashed: the moment between
+/// verification and a format check that would read the model again.
+struct SwapAfterHashing {
+    total: std::sync::atomic::AtomicU64,
+    done: std::sync::atomic::AtomicU64,
+    from: std::path::PathBuf,
+    to: std::path::PathBuf,
+}
+
+impl crate::progress::Progress for SwapAfterHashing {
+    fn begin(&self, total: u64) {
+        self.total.store(total, std::sync::atomic::Ordering::SeqCst);
+    }
+    fn advance(&self, bytes: u64) {
+        use std::sync::atomic::Ordering::SeqCst;
+        let done = self.done.fetch_add(bytes, SeqCst) + bytes;
+        if done == self.total.load(SeqCst) && self.from.exists() {
+            fs::rename(&self.from, &self.to).unwrap();
+        }
+    }
+}
+
+#[test]
+fn deny_formats_judges_the_bytes_that_were_verified_not_a_file_swapped_after() {
+    let f = Fixture::new();
+    fs::write(f.model().join("model.pkl"), PICKLE).unwrap();
+    let policy = f
+        .policy(
+            r#"
+version = 1
+deny_formats = ["pickle"]
+[signers.release]
+key = "release.pub.pem"
+[[models]]
+name = "prod/*"
+require = ["release"]
+"#,
+        )
+        .unwrap();
+    let sig = f.sign("release", HashAlgorithm::Sha256);
+    // After hashing, model.pkl becomes a text file: a second read would find no pickle.
+    fs::write(f.path("text"), b"not a pickle at all").unwrap();
+    let swap = SwapAfterHashing {
+        total: Default::default(),
+        done: Default::default(),
+        from: f.path("text"),
+        to: f.model().join("model.pkl"),
+    };
+    let options = PolicyVerifyOptions {
+        model_name: Some("prod/llm".into()),
+        ..Default::default()
+    };
+    let d = policy.verify(&f.model(), &[sig], &options, &swap).unwrap();
+    assert!(
+        !f.path("text").exists(),
+        "the swap happened during the decision"
+    );
+    assert!(!d.allowed);
+    assert_eq!(
+        d.reasons,
+        ["model.pkl: format pickle is denied by the policy's deny_formats (imports os.system)"]
+    );
+    assert_eq!(crate::scan::format_names(d.formats()), ["pickle"]);
+}

@@ -31,12 +31,20 @@ pub struct PyVerified {
     hash_type: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     shard_size: Option<u64>,
+    /// Each verified file's serialization format (absent where the files are verified later, as
+    /// they are read: `open_model`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    formats: Option<Vec<FormatReport>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    format_names: Option<Vec<&'static str>>,
 }
 
 impl From<&VerifiedModel> for PyVerified {
     fn from(verified: &VerifiedModel) -> PyVerified {
         PyVerified {
             line: verified.line(),
+            formats: Some(verified.formats().iter().map(FormatReport::from).collect()),
+            format_names: Some(crate::scan::format_names(verified.formats())),
             ..PyVerified::of(
                 verified.model(),
                 verified.signature(),
@@ -97,6 +105,8 @@ impl PyVerified {
             method: serialization.method,
             hash_type: serialization.hash_type,
             shard_size: serialization.shard_size,
+            formats: None,
+            format_names: None,
         }
     }
 }

@@ -149,6 +149,11 @@ pub struct VerifyReport {
     resources: usize,
     signer: Signer,
     serialization: Serialization,
+    /// The serialization format of each verified file in a recognized format, told from the
+    /// bytes that were hashed (as in policy decisions).
+    formats: Vec<FormatReport>,
+    /// The distinct names of `formats`, what a policy's `deny_formats` is matched against.
+    format_names: Vec<&'static str>,
     errors: [String; 0],
 }
 
@@ -164,6 +169,8 @@ impl From<&VerifiedModel> for VerifyReport {
             resources: verified.resources().len(),
             signer: verified.signer().into(),
             serialization: verified.serialization().into(),
+            formats: verified.formats().iter().map(FormatReport::from).collect(),
+            format_names: crate::scan::format_names(verified.formats()),
             errors: [],
         }
     }

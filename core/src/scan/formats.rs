@@ -175,7 +175,11 @@ pub(super) fn sniff(name: &str, head: &[u8], len: u64) -> Sniffed {
 
 /// The format of a sniffed file, reading what the format needs (a pickle's opcodes, a ZIP's
 /// directory); `None` for text and unknown binaries.
-pub(super) fn detect(sniffed: &Sniffed, file: &mut File, len: u64) -> io::Result<Option<Detected>> {
+pub(super) fn detect<R: Read + Seek>(
+    sniffed: &Sniffed,
+    file: &mut R,
+    len: u64,
+) -> io::Result<Option<Detected>> {
     Ok(Some(match sniffed {
         Sniffed::Safetensors { .. } => Detected::plain(Format::Safetensors),
         Sniffed::Gguf => Detected::plain(Format::Gguf),
@@ -210,7 +214,7 @@ fn npy_has_objects(head: &[u8]) -> bool {
 
 /// What a ZIP archive is, from its member names: PyTorch (a `data.pkl`, which is walked),
 /// Keras (`config.json` with `model.weights.h5` or `metadata.json`), NumPy (`.npy` members).
-fn zip_format(file: &mut File, len: u64) -> io::Result<Option<Detected>> {
+fn zip_format<R: Read + Seek>(file: &mut R, len: u64) -> io::Result<Option<Detected>> {
     let Some(entries) = zip::entries(file, len) else {
         return Ok(None);
     };

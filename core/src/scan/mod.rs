@@ -23,10 +23,12 @@ pub mod pickle;
 mod rules;
 #[cfg(test)]
 mod tests;
+mod verified;
 mod zip;
 
 pub use allow::AllowList;
 pub use formats::{Detected, Format};
+pub use verified::{detect_verified, StreamCopy, HEAD_BYTES};
 
 use crate::tree::{self, ModelFile, ModelTree, TreeError, WalkOptions};
 use formats::{Embedded, Sniffed};

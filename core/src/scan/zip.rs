@@ -7,7 +7,6 @@
 //! record is searched in the last 64 KiB + 22 bytes only, the central directory is read only if
 //! smaller than [`MAX_DIRECTORY`], and at most [`MAX_ENTRIES`] names are kept.
 
-use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 
 /// Largest central directory read.
@@ -35,7 +34,7 @@ fn u64_at(b: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
 }
 
-fn read_at(file: &mut File, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
+fn read_at(file: &mut (impl Read + Seek), offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
     file.seek(SeekFrom::Start(offset))?;
     let mut buf = vec![0u8; len];
     file.read_exact(&mut buf)?;
@@ -44,7 +43,7 @@ fn read_at(file: &mut File, offset: u64, len: usize) -> std::io::Result<Vec<u8>>
 
 /// The central directory of the archive `file` (`size` bytes); `None` when it is not a ZIP this
 /// reader understands (no end record, a directory over the limit, a malformed record).
-pub(crate) fn entries(file: &mut File, size: u64) -> Option<Vec<Entry>> {
+pub(crate) fn entries(file: &mut (impl Read + Seek), size: u64) -> Option<Vec<Entry>> {
     let tail_len = size.min(65_535 + 22);
     let tail = read_at(file, size - tail_len, tail_len as usize).ok()?;
     let eocd = tail.windows(4).rposition(|w| w == b"PK\x05\x06")?;
@@ -126,7 +125,7 @@ fn zip64_sizes(extra: &[u8], uncompressed: &mut u64, compressed: &mut u64, local
 
 /// Where the bytes of a stored member start: after its local header (whose name and extra
 /// lengths may differ from the central directory's).
-pub(crate) fn data_offset(file: &mut File, entry: &Entry) -> Option<u64> {
+pub(crate) fn data_offset(file: &mut (impl Read + Seek), entry: &Entry) -> Option<u64> {
     let header = read_at(file, entry.local_header, 30).ok()?;
     if &header[..4] != b"PK\x03\x04" {
         return None;
