@@ -6,8 +6,9 @@
 //! `dict`. Each `*_event` function builds the [`AuditEvent`] of one operation from its inputs and
 //! how it ended ([`Failure`]), so the CLI, Python and `serve` append the same line.
 //!
-//! Where two doors show a result differently today, the difference is kept and named here (the
-//! unified JSON contract is a later change of this one file):
+//! Every `--json` result is a `contract::Outcome` (`docs/json.md`): the envelope `schema`, `verb`,
+//! `ok`, `error_class`, `errors` (with reason codes, `codes`) around one of these reports. Where
+//! two doors show a result differently, the difference is kept and named here:
 //! - a signature's serialization has three shapes: [`Serialization`] (sign, verify, inspect),
 //!   [`SerializationBrief`] (a policy decision, as the Rego input spells it) and the flat fields
 //!   of [`PyVerified`] (Python's `VerificationResult`);
@@ -37,12 +38,16 @@ use serde::Serialize;
 use serde_json::Value;
 use std::path::Path;
 
+mod codes;
+mod contract;
 mod envelope;
 mod events;
 mod python;
 mod scan;
 mod signing;
 
+pub use codes::*;
+pub use contract::*;
 pub use envelope::*;
 pub use events::*;
 pub use python::*;
