@@ -110,11 +110,13 @@ impl Coded for KeyError {
     }
     fn problems(&self) -> Vec<Problem> {
         let code = match self {
-            KeyError::Io { source, .. } => ErrorCode::of_io(source.kind()),
-            KeyError::Unreadable { error, .. } => match error.kind() {
-                std::io::ErrorKind::NotFound => ErrorCode::KeyNotFound,
-                kind => ErrorCode::of_io(kind),
-            },
+            // A key file that does not exist: the reference names no key.
+            KeyError::Io { source: error, .. } | KeyError::Unreadable { error, .. } => {
+                match error.kind() {
+                    std::io::ErrorKind::NotFound => ErrorCode::KeyNotFound,
+                    kind => ErrorCode::of_io(kind),
+                }
+            }
             KeyError::InsecurePermissions { .. } | KeyError::WritableByOthers { .. } => {
                 ErrorCode::KeyPermissions
             }
@@ -244,16 +246,15 @@ impl Coded for SignError {
             SignError::Credentials(found) => found
                 .findings
                 .iter()
-                .map(|f| {
-                    Problem::new(
-                        ErrorCode::CredentialsFound,
-                        format!(
-                            "{} {} (fingerprint {})",
-                            f.location(),
-                            f.rule,
-                            f.fingerprint
-                        ),
-                    )
+                .map(|f| Problem {
+                    code: ErrorCode::CredentialsFound.as_str(),
+                    message: format!(
+                        "{} {} (fingerprint {})",
+                        f.location(),
+                        f.rule,
+                        f.fingerprint
+                    ),
+                    path: Some(f.path.clone()),
                 })
                 .collect(),
             SignError::Scan(e) => e.problems(),

@@ -291,14 +291,11 @@ impl Outcome {
         }
     }
 
-    /// The same outcome, failed for one more reason of `class` (an audit line that could not be
-    /// written after the operation): the result it had is kept.
+    /// The same outcome, ended by one more error of `class` (an audit line that could not be
+    /// written after the operation): the result it had is kept, the class is the one the run
+    /// ends (and exits) with, and the errors are added.
     pub fn and_failed(mut self, class: ErrorClass, mut errors: Vec<Problem>) -> Outcome {
-        self.error_class = Some(match self.error_class {
-            Some(ErrorClass::Failed) => ErrorClass::Failed,
-            Some(other) if class == ErrorClass::Failed => other,
-            _ => class,
-        });
+        self.error_class = Some(class);
         self.errors.append(&mut errors);
         self
     }

@@ -324,13 +324,15 @@ impl DecisionReport {
 }
 
 /// `verify --policy` (CLI and `serve`): what is known when nothing was decided (an input error,
-/// exit code 2): the model and the policy.
+/// exit code 2): the model, the policy, and the errors' messages as `reasons` (the key a
+/// decision words its denials with, kept for callers that read it).
 #[derive(Debug, Clone, Serialize)]
 pub struct DecisionInputError {
     allowed: bool,
     verified: bool,
     model: String,
     policy: String,
+    reasons: Vec<String>,
 }
 
 impl DecisionInputError {
@@ -346,6 +348,7 @@ impl DecisionInputError {
             verified: false,
             model: text(model),
             policy: text(policy),
+            reasons: errors.iter().map(|p| p.message.clone()).collect(),
         };
         Outcome::failed(Verb::Verify, class, errors, &known)
     }

@@ -332,7 +332,12 @@ fn decision_response(decision: &PolicyDecision) -> Response {
     } else {
         StatusCode::FORBIDDEN
     };
-    reply(status, DecisionReport::outcome(decision).json())
+    let mut response = reply(status, DecisionReport::outcome(decision).json());
+    // The decision's id in a header too, for proxies and logs that do not read bodies.
+    if let Ok(id) = header::HeaderValue::from_str(decision.request_id()) {
+        response.headers_mut().insert("x-request-id", id);
+    }
+    response
 }
 
 /// 400 a refused path, 404 a missing one, 422 files that cannot be verified (the public
@@ -399,15 +404,20 @@ fn timed_out() -> Response {
 }
 
 /// An answer that is not a decision: `verify`'s result with one error of `code` (`input` for
-/// a 4xx status, `internal` for a 5xx).
+/// a 4xx status, `internal` for a 5xx), and as before `allowed`/`verified` false and the
+/// message in `reasons`.
 fn error(status: StatusCode, code: ErrorCode, message: &str) -> Response {
     let class = if status.is_server_error() {
         ErrorClass::Internal
     } else {
         ErrorClass::Input
     };
-    let outcome = Outcome::problems(Some(Verb::Verify), class, vec![Problem::new(code, message)]);
-    reply(status, outcome.json())
+    let known = json!({"allowed": false, "verified": false, "reasons": [message]});
+    let problems = vec![Problem::new(code, message)];
+    reply(
+        status,
+        Outcome::failed(Verb::Verify, class, problems, &known).json(),
+    )
 }
 
 fn reply(status: StatusCode, body: Value) -> Response {
