@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 
@@ -149,8 +150,9 @@ def test_every_verb_on_every_outcome(env: pathlib.Path) -> None:
 
 def test_serve_answers_and_its_own_result(env: pathlib.Path) -> None:
     run("sign", "llm", "--key", "signer.pem", "-o", "serve.sig", "--force", cwd=env, exit=0)
+    shutil.copy(env / "trust.toml", env / "serve.toml")
     server = subprocess.Popen(
-        [CLI, "serve", "--policy", "trust.toml", "--root", ".", "--listen", "127.0.0.1:0", "--json"],
+        [CLI, "serve", "--policy", "serve.toml", "--root", ".", "--listen", "127.0.0.1:0", "--json"],
         cwd=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
@@ -178,6 +180,23 @@ def test_serve_answers_and_its_own_result(env: pathlib.Path) -> None:
             assert not errors, (path, errors, answer)
             assert answer["verb"] == "verify"
             assert [e["code"] for e in answer["errors"]][:1] == ([code] if code else []), answer
+
+        # A reload that fails leaves the old policy deciding, and /healthz says so until one works.
+        def health_after_reload(want: int) -> dict:
+            server.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + 20
+            while True:
+                got, health = ask("GET", "/healthz")
+                if got == want or time.monotonic() > deadline:
+                    assert got == want, health
+                    return health
+                time.sleep(0.05)
+
+        (env / "serve.toml").write_text("version = \n")
+        degraded = health_after_reload(503)
+        assert degraded["status"] == "degraded" and "reload failed" in degraded["reasons"][0], degraded
+        shutil.copy(env / "trust.toml", env / "serve.toml")
+        assert health_after_reload(200)["status"] == "ok"
     finally:
         server.send_signal(signal.SIGTERM)
         stdout, _ = server.communicate(timeout=30)

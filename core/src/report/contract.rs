@@ -330,7 +330,7 @@ impl Outcome {
 }
 
 /// The keys of `result` as a map (a report that is not an object gives none).
-fn fields<T: Serialize>(result: &T) -> Map<String, Value> {
+pub(super) fn fields<T: Serialize>(result: &T) -> Map<String, Value> {
     match json(result) {
         Value::Object(map) => map,
         _ => Map::new(),

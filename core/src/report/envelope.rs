@@ -175,18 +175,12 @@ impl UnsealReport {
 
     /// The whole result of unsealing `encrypted` into `out`.
     pub fn outcome(encrypted: &Path, out: &Path, outcome: &UnsealOutcome) -> Outcome {
-        let mut fields = fields_of(&UnsealReport::new(out, outcome));
+        let mut fields = super::contract::fields(&UnsealReport::new(out, outcome));
         fields.insert("encrypted".into(), text(encrypted).into());
         Outcome::ok(Verb::Unseal, &fields)
     }
 }
 
-fn fields_of<T: Serialize>(report: &T) -> serde_json::Map<String, Value> {
-    match json(report) {
-        Value::Object(map) => map,
-        _ => serde_json::Map::new(),
-    }
-}
 
 /// The stage that denied an unseal, and its decision.
 #[derive(Debug, Clone, Serialize)]

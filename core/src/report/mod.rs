@@ -16,9 +16,12 @@
 //!   `verify`, `encrypt`, `decrypt`, `rewrap` and `inspect_encrypted` have their own shapes
 //!   (`Py*`), which its dataclasses and tuples are built from.
 //!
-//! Files: `signing` (sign, verify, policy decisions, inspect of signatures, digest, keygen),
-//! `envelope` (encrypt, decrypt, rewrap, seal, unseal, inspect of encrypted models), `python` (the
-//! `Py*` shapes), `scan` (findings and formats) and `events` (audit events and [`Failure`]); every type is re-exported here.
+//! Files: `contract` (the envelope every `--json` result and `serve` answer is, [`Outcome`], and
+//! each verb's keys), `codes` (every layer's error as [`Problem`]s with reason codes), `signing`
+//! (sign, verify, policy decisions, inspect of signatures, digest, keygen, pubkey), `envelope`
+//! (encrypt, decrypt, rewrap, seal, unseal, inspect of encrypted models), `python` (the `Py*`
+//! shapes), `scan` (findings and formats) and `events` (audit events and [`Failure`]); every type
+//! is re-exported here.
 
 use crate::audit::{AuditEvent, Operation};
 use crate::deploy::{DeployError, SealOutcome, UnsealOutcome};
