@@ -376,7 +376,7 @@ fn sign_refuses_an_existing_output_without_force_and_leaves_it_unchanged() {
     assert_eq!(code(&t.sign("a", &sig, &["--force"])), 0);
     let (c, out, _) = t.verify_key(&sig, "a");
     assert_eq!(c, 0, "{out}");
-    assert!(out.get("line").is_none(), "{out}");
+    assert!(out["line"].is_null(), "{out}");
 }
 
 #[test]

@@ -81,9 +81,12 @@ impl Server {
     }
 
     fn generation(&self) -> u64 {
-        let (status, health) = request(self.addr, "GET", "/healthz", b"");
-        assert_eq!(status, 200, "{health}");
-        health["policy_generation"].as_u64().unwrap()
+        self.health().1["policy_generation"].as_u64().unwrap()
+    }
+
+    /// `/healthz`: its status and body.
+    fn health(&self) -> (u16, Value) {
+        request(self.addr, "GET", "/healthz", b"")
     }
 
     /// Opens a verification request whose body is only half sent, and returns once the server
@@ -232,7 +235,13 @@ fn allowed_and_denied_give_the_cli_json() {
         cli.args(["--policy", s(&policy), "--model-name", name, "--json"]);
         let out = cli.output().unwrap();
         assert_eq!(code(&out), if status == 200 { 0 } else { 1 });
-        assert_eq!(served, json(&out), "{name} {sigs:?}");
+        // Each decision has its own random request_id; everything else is the same.
+        let (mut served, mut printed) = (served, json(&out));
+        for v in [&mut served, &mut printed] {
+            assert_eq!(v["request_id"].as_str().map(str::len), Some(32), "{v}");
+            v["request_id"] = Value::Null;
+        }
+        assert_eq!(served, printed, "{name} {sigs:?}");
     }
     let (_, untrusted) = server.post(&verify_body(&["llm.other.sig"], "dev/llm"));
     assert!(
@@ -407,6 +416,16 @@ fn sighup_reloads_for_later_requests_while_one_in_flight_keeps_its_policy() {
         "{line}"
     );
     assert_eq!(server.generation(), 2);
+    // The old policy still decides, and /healthz says so (degraded) until a reload works.
+    let (status, health) = server.health();
+    assert_eq!(status, 503, "{health}");
+    assert!(
+        health["reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("reload failed"),
+        "{health}"
+    );
     let (status, kept) = server.post(&dev);
     assert_eq!(status, 403);
     assert_eq!(kept["rule"]["require"], json!(["ci"]));

@@ -181,7 +181,6 @@ impl UnsealReport {
     }
 }
 
-
 /// The stage that denied an unseal, and its decision.
 #[derive(Debug, Clone, Serialize)]
 struct Denial {
