@@ -193,6 +193,7 @@ pub fn seal_model_with_progress(
     options: &SealOptions,
     progress: &dyn Progress,
 ) -> Result<SealOutcome, DeployError> {
+    crate::location::refuse_object_output(output).map_err(DeployError::Usage)?;
     let progress = Stages::new(progress);
     let outer_signature = options
         .outer_signature
@@ -542,6 +543,7 @@ pub fn unseal_model_recorded(
     before_publish: BeforePublish<'_>,
     progress: &dyn Progress,
 ) -> Result<UnsealOutcome, DeployError> {
+    crate::location::refuse_object_output(out).map_err(DeployError::Usage)?;
     let progress = Stages::new(progress);
     // What killed runs for `out` left beside it (their private temporaries) goes first.
     crate::fs::commit::clean_stale_temporaries(out).map_err(SealError::from)?;

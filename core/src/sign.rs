@@ -385,7 +385,7 @@ fn walk_for_signing(
     // An ignore path at or outside the model root is refused: it would sign nothing (or not
     // what the user meant) and verify anything.
     let mut ignore = tree::resolve_sign_ignores(model, &options.ignore)?;
-    if let Some(sig) = signature.and_then(|s| tree::resolve_ignore(model, &absolute(s))) {
+    if let Some(sig) = signature.and_then(|s| crate::location::resolve_inside(model, s)) {
         tree::push_unique(&mut ignore, sig);
     }
     let walk = WalkOptions {
@@ -563,10 +563,6 @@ fn recorded_ignore_paths(ignore: &[RelPath], single_file: bool, hf_cache: bool) 
         }
     }
     out
-}
-
-fn absolute(path: &Path) -> PathBuf {
-    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 #[cfg(test)]

@@ -763,7 +763,7 @@ fn signature_exemption(
     config: &SerializationConfig,
     signed_files: &HashSet<&str>,
 ) -> Option<RelPath> {
-    let name = tree::resolve_ignore(model, &std::path::absolute(signature).ok()?)?;
+    let name = crate::location::resolve_inside(model, signature)?;
     if name.as_str() == "." || signed_files.contains(name.as_str()) {
         return None;
     }
