@@ -229,11 +229,13 @@ fn verify_key_succeeds_when_a_line_verifies_and_names_it() {
     assert_eq!(errors.len(), 3, "{out}");
     for (i, e) in errors.iter().enumerate() {
         assert!(
-            e.as_str()
+            e["message"]
+                .as_str()
                 .unwrap()
                 .starts_with(&format!("line {}: ", i + 1)),
             "{out}"
         );
+        assert_eq!(e["code"], "untrusted_key", "{out}");
     }
 
     // A changed model: the trusted line's mismatch is the error.
@@ -241,12 +243,14 @@ fn verify_key_succeeds_when_a_line_verifies_and_names_it() {
     let (c, out, _) = t.verify_key(&claims, "a");
     assert_eq!(c, 1, "{out}");
     assert!(
-        out["errors"][0]
+        out["errors"][0]["message"]
             .as_str()
             .unwrap()
             .contains("weights.bin: changed since signing"),
         "{out}"
     );
+    assert_eq!(out["errors"][0]["code"], "digest_mismatch", "{out}");
+    assert_eq!(out["errors"][0]["path"], "weights.bin", "{out}");
 }
 
 #[test]
@@ -372,7 +376,7 @@ fn sign_refuses_an_existing_output_without_force_and_leaves_it_unchanged() {
     assert_eq!(code(&t.sign("a", &sig, &["--force"])), 0);
     let (c, out, _) = t.verify_key(&sig, "a");
     assert_eq!(c, 0, "{out}");
-    assert!(out.get("line").is_none(), "{out}");
+    assert!(out["line"].is_null(), "{out}");
 }
 
 #[test]

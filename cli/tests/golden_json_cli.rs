@@ -11,7 +11,7 @@
 //! - the audit line's `time` value -> `$TIME`;
 //! - values that depend on fresh randomness (the data key, nonces, ephemeral keys, fresh key
 //!   pairs): each `body_digest` and `encrypted_root_digest` value, each recipient's `params`
-//!   entry of `inspect`, and `keygen`'s `key_id`/`key_hint` -> `$<FIELD>_<n>`, numbered in the
+//!   entry of `inspect`, `keygen`'s `key_id`/`key_hint` and a decision's `request_id` -> `$<FIELD>_<n>`, numbered in the
 //!   order they are first seen, so a value printed again by a later case (the encrypted model's
 //!   root digest in `unseal`'s outer decision) gets the same placeholder.
 //!
@@ -25,7 +25,13 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 /// Fields whose values come from fresh randomness (see the module doc).
-const RANDOM_FIELDS: &[&str] = &["body_digest", "encrypted_root_digest", "key_id", "key_hint"];
+const RANDOM_FIELDS: &[&str] = &[
+    "body_digest",
+    "encrypted_root_digest",
+    "key_id",
+    "key_hint",
+    "request_id",
+];
 
 struct Golden {
     dir: tempfile::TempDir,

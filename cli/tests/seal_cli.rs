@@ -245,7 +245,8 @@ fn wrong_key_exits_1_and_writes_nothing() {
     assert_eq!(code(&out), 1);
     let v = json(&out);
     assert_eq!(v["decrypted"], false);
-    assert_eq!(v["error_class"], "no-recipient");
+    assert_eq!(v["error_class"], "failed");
+    assert_eq!(v["errors"][0]["code"], "not_a_recipient");
     assert!(String::from_utf8_lossy(&out.stderr).contains(&e.key.key_id));
     assert!(leftovers(&outdir, &[]).is_empty());
     // A public key cannot decrypt: an input error, not an authentication failure.

@@ -81,9 +81,12 @@ impl Server {
     }
 
     fn generation(&self) -> u64 {
-        let (status, health) = request(self.addr, "GET", "/healthz", b"");
-        assert_eq!(status, 200, "{health}");
-        health["policy_generation"].as_u64().unwrap()
+        self.health().1["policy_generation"].as_u64().unwrap()
+    }
+
+    /// `/healthz`: its status and body.
+    fn health(&self) -> (u16, Value) {
+        request(self.addr, "GET", "/healthz", b"")
     }
 
     /// Opens a verification request whose body is only half sent, and returns once the server
@@ -232,7 +235,13 @@ fn allowed_and_denied_give_the_cli_json() {
         cli.args(["--policy", s(&policy), "--model-name", name, "--json"]);
         let out = cli.output().unwrap();
         assert_eq!(code(&out), if status == 200 { 0 } else { 1 });
-        assert_eq!(served, json(&out), "{name} {sigs:?}");
+        // Each decision has its own random request_id; everything else is the same.
+        let (mut served, mut printed) = (served, json(&out));
+        for v in [&mut served, &mut printed] {
+            assert_eq!(v["request_id"].as_str().map(str::len), Some(32), "{v}");
+            v["request_id"] = Value::Null;
+        }
+        assert_eq!(served, printed, "{name} {sigs:?}");
     }
     let (_, untrusted) = server.post(&verify_body(&["llm.other.sig"], "dev/llm"));
     assert!(
@@ -290,7 +299,7 @@ fn paths_outside_the_root_are_refused() {
         let (status, answer) = server.post(&body);
         assert_eq!(status, 400, "{body}: {answer}");
         assert_eq!(answer["allowed"], false);
-        assert_eq!(answer["error"], "path");
+        assert_eq!(answer["errors"][0]["code"], "request_malformed");
         assert!(
             answer["reasons"][0].as_str().unwrap().contains(reason),
             "{body}: {answer}"
@@ -298,11 +307,11 @@ fn paths_outside_the_root_are_refused() {
     }
     let (status, missing) = server.post(&verify_body(&["missing.sig"], "dev/llm"));
     assert_eq!(status, 404, "{missing}");
-    assert_eq!(missing["error"], "not_found");
+    assert_eq!(missing["errors"][0]["code"], "not_found");
     // A file inside the root that is not a signature: verified as the CLI would, an input error.
     let (status, input) = server.post(&verify_body(&["trust.toml"], "dev/llm"));
     assert_eq!(status, 422, "{input}");
-    assert_eq!(input["error"], "input");
+    assert_eq!(input["errors"][0]["code"], "signature_malformed");
     assert_eq!(input["model"], "llm");
     let reason = input["reasons"][0].as_str().unwrap();
     // The kind of problem, not the parser's message (which can quote the file).
@@ -327,7 +336,7 @@ fn malformed_requests_are_400_and_large_bodies_413() {
     ] {
         let (status, answer) = request(server.addr, "POST", "/v1/verify", body);
         assert_eq!(status, 400, "{}: {answer}", String::from_utf8_lossy(body));
-        assert_eq!(answer["error"], "malformed");
+        assert_eq!(answer["errors"][0]["code"], "request_malformed");
         assert!(answer["reasons"][0]
             .as_str()
             .unwrap()
@@ -346,7 +355,7 @@ fn malformed_requests_are_400_and_large_bodies_413() {
     stream.write_all(&head("POST", "/v1/verify", 4096)).unwrap();
     let (status, answer) = response(stream);
     assert_eq!(status, 413, "{answer}");
-    assert_eq!(answer["error"], "too_large");
+    assert_eq!(answer["errors"][0]["code"], "request_too_large");
     // Chunked (no length declared): refused once the limit is crossed.
     let mut stream = TcpStream::connect(server.addr).unwrap();
     let chunk = vec![b' '; 1500];
@@ -407,6 +416,16 @@ fn sighup_reloads_for_later_requests_while_one_in_flight_keeps_its_policy() {
         "{line}"
     );
     assert_eq!(server.generation(), 2);
+    // The old policy still decides, and /healthz says so (degraded) until a reload works.
+    let (status, health) = server.health();
+    assert_eq!(status, 503, "{health}");
+    assert!(
+        health["reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("reload failed"),
+        "{health}"
+    );
     let (status, kept) = server.post(&dev);
     assert_eq!(status, 403);
     assert_eq!(kept["rule"]["require"], json!(["ci"]));
@@ -441,7 +460,7 @@ fn slow_bodies_hold_no_admission_place_and_time_out_with_408() {
     let start = Instant::now();
     let (status, answer) = response(stalled);
     assert_eq!(status, 408, "{answer}");
-    assert_eq!(answer["error"], "timeout");
+    assert_eq!(answer["errors"][0]["code"], "timeout");
     assert!(start.elapsed() < Duration::from_secs(10));
     assert_eq!(server.post(&dev).0, 200);
 }
@@ -540,7 +559,7 @@ fn an_audit_log_that_cannot_be_written_is_500_and_no_decision() {
     let server = Server::start(&t, &[]);
     let (status, answer) = server.post(&verify_body(&["llm.release.sig"], "dev/llm"));
     assert_eq!(status, 500, "{answer}");
-    assert_eq!(answer["error"], "audit");
+    assert_eq!(answer["errors"][0]["code"], "audit_failed");
     assert_eq!(
         answer["allowed"], false,
         "an unaudited decision is not given"
@@ -576,7 +595,7 @@ fn a_verification_past_the_deadline_is_504_and_frees_nothing_early() {
     let start = Instant::now();
     let (status, answer) = server.post(&verify_body(&["llm.release.sig"], "dev/llm"));
     assert_eq!(status, 504, "{answer}");
-    assert_eq!(answer["error"], "timeout");
+    assert_eq!(answer["errors"][0]["code"], "timeout");
     assert!(
         start.elapsed() < Duration::from_secs(10),
         "{:?}",
@@ -644,7 +663,7 @@ fn a_queue_admits_more_requests_than_slots_and_serves_them_in_turn() {
     server.wait_for_health(|h| h["requests"]["admitted"] == 3);
     let (status, probe) = server.post(&dev);
     assert_eq!(status, 503, "{probe}");
-    assert_eq!(probe["error"], "saturated");
+    assert_eq!(probe["errors"][0]["code"], "saturated");
     // The slow model changed after signing: denied.
     assert_eq!(response(busy).0, 403);
     let answers: Vec<u16> = queued.into_iter().map(|s| response(s).0).collect();

@@ -15,7 +15,7 @@
 //! no constructor, so code that holds one knows the checks ran.
 
 use crate::digest::{self, DigestError, ManifestDiff, Method, Resource, SerializationConfig};
-use crate::error::ErrorClass;
+use crate::error::{ErrorClass, ErrorCode};
 
 use crate::oms::claims;
 pub use crate::oms::claims::{is_claims_path, Claim};
@@ -129,6 +129,56 @@ impl VerifyError {
             VerifyError::Mismatch { diff, .. } => diff_reasons(diff),
             VerifyError::NoClaimVerified { lines, .. } => claim_reasons(lines),
             other => vec![other.to_string()],
+        }
+    }
+
+    /// The reason code of each of [`VerifyError::reasons`], in the same order
+    /// (`docs/json.md`): the one mapping of a verification error onto codes.
+    pub fn codes(&self) -> Vec<ErrorCode> {
+        let io = |e: &std::io::Error| ErrorCode::of_io(e.kind());
+        match self {
+            VerifyError::Mismatch { diff, .. } => std::iter::empty()
+                .chain(diff.changed.iter().map(|_| ErrorCode::DigestMismatch))
+                .chain(diff.missing.iter().map(|_| ErrorCode::MissingFile))
+                .chain(diff.extra.iter().map(|_| ErrorCode::ExtraFile))
+                .collect(),
+            VerifyError::NoClaimVerified { lines, .. } => lines
+                .iter()
+                .map(|l| match l.failed {
+                    true => ErrorCode::UntrustedKey,
+                    false => ErrorCode::SignatureMalformed,
+                })
+                .collect(),
+            VerifyError::ReadSignature { source, .. } => vec![io(source)],
+            VerifyError::Malformed { .. } => vec![ErrorCode::SignatureMalformed],
+            VerifyError::TrustInput(_) => vec![ErrorCode::TrustInvalid],
+            VerifyError::Tree(TreeError::Io { source, .. }) => vec![io(source)],
+            VerifyError::Tree(_) => vec![ErrorCode::ModelInvalid],
+            VerifyError::Digest(DigestError::Io { source, .. }) => vec![io(source)],
+            VerifyError::Digest(DigestError::Changed { .. }) => vec![ErrorCode::Changed],
+            VerifyError::Digest(_) => vec![ErrorCode::ModelInvalid],
+            VerifyError::Untrusted {
+                source: TrustError::TimestampRequired(_),
+                ..
+            } => vec![ErrorCode::TimestampRequired],
+            VerifyError::Untrusted { .. } => vec![ErrorCode::UntrustedKey],
+            VerifyError::BadStatement { .. } => vec![ErrorCode::BadStatement],
+            VerifyError::OutsideRoot { .. } => vec![ErrorCode::OutsideRoot],
+        }
+    }
+
+    /// The file a single-reason error is about (the signature, the model file), if it names one.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            VerifyError::ReadSignature { path, .. }
+            | VerifyError::Malformed { path, .. }
+            | VerifyError::Untrusted { path, .. }
+            | VerifyError::BadStatement { path, .. }
+            | VerifyError::OutsideRoot { path }
+            | VerifyError::NoClaimVerified { path, .. } => Some(path),
+            VerifyError::Tree(TreeError::Io { path, .. })
+            | VerifyError::Digest(DigestError::Io { path, .. }) => Some(path),
+            _ => None,
         }
     }
 }

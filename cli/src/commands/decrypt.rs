@@ -2,9 +2,9 @@
 
 use super::{KeyFileArgs, RunArgs};
 use crate::audit::{ended, Attempt};
-use crate::output::{print_json, report_failure};
+use crate::output::{report_failure, set_result};
 use modelseal::envelope::{self, DecryptOptions, DecryptSummary, SealError};
-use modelseal::report::{self, DecryptReport, EnvelopeFailure, EnvelopeVerb, Failure};
+use modelseal::report::{self, DecryptReport, EnvelopeVerb, Failure, Outcome, Verb};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -44,14 +44,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let code = attempt.map(|result| match result {
         Ok(summary) => print(&args, &summary),
         Err(err) => {
-            let report = EnvelopeFailure::new(EnvelopeVerb::Decrypt, &err);
-            report_failure(
-                args.run.output.json,
-                &report,
-                "decryption",
-                err.class(),
-                &err,
-            )
+            let outcome = EnvelopeVerb::Decrypt.failure(&args.encrypted, &err);
+            report_failure(outcome, "decryption", err.class(), &err)
         }
     });
     args.run.audit.record(None, &event, code)
@@ -76,9 +70,9 @@ fn decrypt(args: &Args) -> Attempt<DecryptSummary, SealError> {
 }
 
 fn print(args: &Args, summary: &DecryptSummary) -> ExitCode {
-    if args.run.output.json {
-        print_json(&DecryptReport::new(&args.encrypted, &args.out, summary));
-    } else if !args.run.output.quiet {
+    let report = DecryptReport::new(&args.encrypted, &args.out, summary);
+    set_result(Outcome::ok(Verb::Decrypt, &report));
+    if args.run.output.text() {
         say!(
             "decrypted {} ({} files, {} bytes) -> {}",
             args.encrypted.display(),
@@ -88,4 +82,11 @@ fn print(args: &Args, summary: &DecryptSummary) -> ExitCode {
         );
     }
     ExitCode::SUCCESS
+}
+
+impl Args {
+    /// Whether `--json` was given.
+    pub fn json(&self) -> bool {
+        self.run.output.json
+    }
 }

@@ -1,9 +1,9 @@
 //! `modelseal digest`: the root digest of a model, as signing would record it.
 
 use super::sign::HashArgs;
-use crate::output::print_json;
+use crate::output::set_result;
 use crate::progress::ProgressArgs;
-use modelseal::report::DigestReport;
+use modelseal::report::{DigestReport, Outcome, Verb};
 use modelseal::sign::digest_model;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,12 +29,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let statement = digest_model(&args.model, &args.hashing.options(), &bar);
     bar.finish();
     let statement = statement?;
-    let report = DigestReport::from(&statement);
-    if args.json {
-        print_json(&report);
-    } else {
+    let report = DigestReport::from(&statement).of_model(&args.model);
+    set_result(Outcome::ok(Verb::Digest, &report));
+    if !args.json {
         // Alone on stdout, as model-signing's `digest` prints it, for scripts.
         say!("{}", report.root_digest());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+impl Args {
+    /// Whether `--json` was given.
+    pub fn json(&self) -> bool {
+        self.json
+    }
 }

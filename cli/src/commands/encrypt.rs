@@ -2,9 +2,9 @@
 
 use super::{as_recipients, open_recipients, EncryptOutArgs, KeyFileArgs, RunArgs};
 use crate::audit::{ended, Attempt};
-use crate::output::print_json;
+use crate::output::set_result;
 use modelseal::envelope::{self, EncryptOptions, EncryptSummary, SealError};
-use modelseal::report::{self, EncryptReport, Failure};
+use modelseal::report::{self, EncryptReport, Failure, Outcome, Verb};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -71,14 +71,9 @@ fn encrypt(args: &Args) -> Attempt<(EncryptSummary, u32), SealError> {
 }
 
 fn print(args: &Args, summary: &EncryptSummary, chunk_size: u32) -> ExitCode {
-    if args.run.output.json {
-        print_json(&EncryptReport::new(
-            &args.model,
-            &args.out,
-            chunk_size,
-            summary,
-        ));
-    } else if !args.run.output.quiet {
+    let report = EncryptReport::new(&args.model, &args.out, chunk_size, summary);
+    set_result(Outcome::ok(Verb::Encrypt, &report));
+    if args.run.output.text() {
         say!(
             "encrypted {} ({} files, {} bytes) -> {} for {} recipient(s)",
             args.model.display(),
@@ -89,4 +84,11 @@ fn print(args: &Args, summary: &EncryptSummary, chunk_size: u32) -> ExitCode {
         );
     }
     ExitCode::SUCCESS
+}
+
+impl Args {
+    /// Whether `--json` was given.
+    pub fn json(&self) -> bool {
+        self.run.output.json
+    }
 }

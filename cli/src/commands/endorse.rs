@@ -1,9 +1,9 @@
 //! `modelseal endorse`: add a co-signature to a sealed model without decrypting it.
 
 use super::{KeyArgs, OutputArgs, TsaArgs};
-use crate::output::{print_json, report_failure};
+use crate::output::{report_failure, set_result};
 use modelseal::endorse::{endorse_sealed, EndorseOptions, EndorseOutcome};
-use modelseal::report::{EndorseFailure, EndorseReport};
+use modelseal::report::{EndorseFailure, EndorseReport, Outcome, Verb};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -54,8 +54,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(match result {
         Ok(outcome) => print(&args, &outcome),
         Err(err) => report_failure(
-            args.output.json,
-            &EndorseFailure::new(&args.encrypted, &err),
+            EndorseFailure::outcome(&args.encrypted, &err),
             "endorse",
             err.class(),
             &err,
@@ -64,9 +63,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 fn print(args: &Args, outcome: &EndorseOutcome) -> ExitCode {
-    if args.output.json {
-        print_json(&EndorseReport::new(&args.encrypted, outcome));
-    } else if args.output.text() {
+    set_result(Outcome::ok(
+        Verb::Endorse,
+        &EndorseReport::new(&args.encrypted, outcome),
+    ));
+    if args.output.text() {
         say!(
             "endorsed {} with key {} -> {} ({} earlier signature(s) sign the same files)",
             args.encrypted.display(),
@@ -76,4 +77,11 @@ fn print(args: &Args, outcome: &EndorseOutcome) -> ExitCode {
         );
     }
     ExitCode::SUCCESS
+}
+
+impl Args {
+    /// Whether `--json` was given.
+    pub fn json(&self) -> bool {
+        self.output.json
+    }
 }

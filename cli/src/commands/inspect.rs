@@ -1,9 +1,11 @@
 //! `modelseal inspect`: show what a signature or an encrypted model claims, without verifying it.
 
-use crate::output::{hex, print_json, serialization_text};
+use crate::output::{hex, serialization_text, set_result};
 use modelseal::envelope::{self, EncryptedSummary};
 use modelseal::inspect::{inspect_signature, inspect_signatures, SignatureSummary};
-use modelseal::report::{InspectClaimsReport, InspectEncryptedReport, InspectSignatureReport};
+use modelseal::report::{
+    InspectClaimsReport, InspectEncryptedReport, InspectSignatureReport, Outcome, Verb,
+};
 use modelseal::verify::is_claims_path;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -38,8 +40,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 fn claims(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
     let lines = inspect_signatures(path)?;
+    set_result(Outcome::ok(
+        Verb::Inspect,
+        &InspectClaimsReport::new(path, &lines),
+    ));
     if json {
-        print_json(&InspectClaimsReport::new(path, &lines));
         return Ok(ExitCode::SUCCESS);
     }
     say!(
@@ -58,8 +63,11 @@ fn claims(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
 }
 
 fn encrypted(args: &Args, s: &EncryptedSummary) {
+    set_result(Outcome::ok(
+        Verb::Inspect,
+        &InspectEncryptedReport::new(&args.input, s),
+    ));
     if args.json {
-        print_json(&InspectEncryptedReport::new(&args.input, s));
         return;
     }
     say!(
@@ -91,8 +99,11 @@ fn encrypted(args: &Args, s: &EncryptedSummary) {
 
 fn signature(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
     let summary = inspect_signature(path)?;
+    set_result(Outcome::ok(
+        Verb::Inspect,
+        &InspectSignatureReport::new(path, &summary),
+    ));
     if json {
-        print_json(&InspectSignatureReport::new(path, &summary));
         return Ok(ExitCode::SUCCESS);
     }
     say!("signature:   {} (unverified)", path.display());
@@ -131,5 +142,12 @@ fn describe(summary: &SignatureSummary) {
             say!("root digest: sha256:{}", hex(&s.root_digest));
         }
         Err(reason) => say!("statement:   invalid ({reason})"),
+    }
+}
+
+impl Args {
+    /// Whether `--json` was given.
+    pub fn json(&self) -> bool {
+        self.json
     }
 }

@@ -1,10 +1,10 @@
 //! `modelseal keygen`: create a signing key pair or an encryption key.
 
-use crate::output::print_json;
+use crate::output::set_result;
 use anyhow::Context;
 use modelseal::keys::{generate, GeneratedKey};
 use modelseal::keys::{KeyAlgorithm, KeyKind};
-use modelseal::report::{self, KeygenReport};
+use modelseal::report::{KeygenReport, Outcome, Verb};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -59,9 +59,8 @@ fn signing(
             algorithm.name()
         );
     }
-    if args.json {
-        print_json(&report::json(&KeygenReport::new(generated)));
-    } else {
+    set_result(Outcome::ok(Verb::Keygen, &KeygenReport::new(generated)));
+    if !args.json {
         say!("wrote {} ({})", args.out.display(), algorithm.name());
         if let Some(p) = &args.public_out {
             say!("wrote {}", p.display());
@@ -72,9 +71,8 @@ fn signing(
 
 fn encryption(args: &Args, generated: &GeneratedKey) -> anyhow::Result<ExitCode> {
     let stanza_type = generated.stanza_type.unwrap_or_default();
-    if args.json {
-        print_json(&report::json(&KeygenReport::new(generated)));
-    } else {
+    set_result(Outcome::ok(Verb::Keygen, &KeygenReport::new(generated)));
+    if !args.json {
         say!(
             "wrote {} ({}, key id {})",
             generated.secret.display(),
@@ -89,4 +87,11 @@ fn encryption(args: &Args, generated: &GeneratedKey) -> anyhow::Result<ExitCode>
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+impl Args {
+    /// Whether `--json` was given.
+    pub fn json(&self) -> bool {
+        self.json
+    }
 }

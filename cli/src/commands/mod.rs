@@ -78,6 +78,52 @@ impl Cli {
     }
 }
 
+impl Cli {
+    /// The verb, as its JSON result names it (`None` for `completions` and `man`, which print no
+    /// result).
+    pub fn verb(&self) -> Option<modelseal::report::Verb> {
+        use modelseal::report::Verb;
+        Some(match self.command {
+            Command::Keygen(_) => Verb::Keygen,
+            Command::Pubkey(_) => Verb::Pubkey,
+            Command::Sign(_) => Verb::Sign,
+            Command::Verify(_) => Verb::Verify,
+            Command::Inspect(_) => Verb::Inspect,
+            Command::Digest(_) => Verb::Digest,
+            Command::Encrypt(_) => Verb::Encrypt,
+            Command::Decrypt(_) => Verb::Decrypt,
+            Command::Rewrap(_) => Verb::Rewrap,
+            Command::Seal(_) => Verb::Seal,
+            Command::Unseal(_) => Verb::Unseal,
+            Command::Endorse(_) => Verb::Endorse,
+            Command::Scan(_) => Verb::Scan,
+            Command::Serve(_) => Verb::Serve,
+            Command::Completions(_) | Command::Man(_) => return None,
+        })
+    }
+
+    /// Whether `--json` was given: the run prints exactly one result object on stdout.
+    pub fn json(&self) -> bool {
+        match &self.command {
+            Command::Keygen(a) => a.json(),
+            Command::Pubkey(a) => a.json(),
+            Command::Sign(a) => a.json(),
+            Command::Verify(a) => a.json(),
+            Command::Inspect(a) => a.json(),
+            Command::Digest(a) => a.json(),
+            Command::Encrypt(a) => a.json(),
+            Command::Decrypt(a) => a.json(),
+            Command::Rewrap(a) => a.json(),
+            Command::Seal(a) => a.json(),
+            Command::Unseal(a) => a.json(),
+            Command::Endorse(a) => a.json(),
+            Command::Scan(a) => a.json(),
+            Command::Serve(a) => a.json(),
+            Command::Completions(_) | Command::Man(_) => false,
+        }
+    }
+}
+
 /// Runs the chosen verb. `Err` means a usage or input error (exit code 2).
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {

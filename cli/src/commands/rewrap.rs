@@ -2,9 +2,9 @@
 
 use super::{as_recipients, open_recipients, KeyFileArgs};
 use crate::audit::{ended, Attempt, AuditArgs};
-use crate::output::{print_json, report_failure};
+use crate::output::{report_failure, set_result};
 use modelseal::envelope::{self, SealError};
-use modelseal::report::{self, EnvelopeFailure, EnvelopeVerb, Failure, RewrapReport};
+use modelseal::report::{self, EnvelopeVerb, Failure, Outcome, RewrapReport, Verb};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -49,8 +49,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let code = attempt.map(|result| match result {
         Ok(recipients) => print(&args, &recipients),
         Err(err) => {
-            let report = EnvelopeFailure::new(EnvelopeVerb::Rewrap, &err);
-            report_failure(args.json, &report, "rewrap", err.class(), &err)
+            let outcome = EnvelopeVerb::Rewrap.failure(&args.encrypted, &err);
+            report_failure(outcome, "rewrap", err.class(), &err)
         }
     });
     args.audit.record(None, &event, code)
@@ -77,9 +77,11 @@ fn rewrap(args: &Args) -> Attempt<Vec<(String, String)>, SealError> {
 }
 
 fn print(args: &Args, recipients: &[(String, String)]) -> ExitCode {
-    if args.json {
-        print_json(&RewrapReport::new(&args.encrypted, recipients));
-    } else {
+    set_result(Outcome::ok(
+        Verb::Rewrap,
+        &RewrapReport::new(&args.encrypted, recipients),
+    ));
+    if !args.json {
         say!(
             "rewrapped {}: {} recipient(s)",
             args.encrypted.display(),
@@ -90,4 +92,11 @@ fn print(args: &Args, recipients: &[(String, String)]) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+impl Args {
+    /// Whether `--json` was given.
+    pub fn json(&self) -> bool {
+        self.json
+    }
 }

@@ -1,8 +1,8 @@
 //! `modelseal scan`: the content gate on its own (docs/scan.md), and the `--scan`/`--no-scan`
 //! options `sign` and `seal` flatten.
 
-use crate::output::print_json;
-use modelseal::report::ScanReport;
+use crate::output::set_result;
+use modelseal::report::{ScanReport, Verb};
 use modelseal::scan::{scan_model, AllowList, ScanOptions};
 use modelseal::sign::SignError;
 use std::path::PathBuf;
@@ -43,9 +43,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let result = scan_model(&args.model, &options)?;
     let report = ScanReport::new(&result, args.allow.as_deref());
-    if args.json {
-        print_json(&report);
-    } else {
+    set_result(report.outcome());
+    if !args.json {
         print_text(&report);
     }
     Ok(if report.clean() {
@@ -71,12 +70,10 @@ pub fn print_text(report: &ScanReport) {
     );
 }
 
-/// The content gate of `sign`/`seal` refused (`err` is [`SignError::Credentials`]): the error on
-/// stderr and, with `--json`, the scan's object on stdout; exit code 1.
-pub fn refused(err: &SignError, json: bool) -> ExitCode {
-    if let (SignError::Credentials(found), true) = (err, json) {
-        print_json(&ScanReport::new(found, None));
-    }
+/// The content gate of `verb` (`sign`, `seal`) refused (`err` is [`SignError::Credentials`]):
+/// the error on stderr and, with `--json`, the verb's result naming the findings; exit code 1.
+pub fn refused(err: &SignError, verb: Verb) -> ExitCode {
+    set_result(ScanReport::refusal(verb, err));
     say_err!("error: {err}");
     ExitCode::from(1)
 }
@@ -108,5 +105,12 @@ impl GateArgs {
             Some(path) => AllowList::load(path)?,
             None => AllowList::default(),
         }))
+    }
+}
+
+impl Args {
+    /// Whether `--json` was given.
+    pub fn json(&self) -> bool {
+        self.json
     }
 }

@@ -2,9 +2,9 @@
 
 use super::{as_recipients, open_recipients, EncryptOutArgs, SigningRunArgs};
 use crate::audit::{ended, Attempt};
-use crate::output::{hex, print_json};
+use crate::output::{hex, set_result};
 use modelseal::deploy::{seal_model_with_progress, DeployError, SealOptions, SealOutcome};
-use modelseal::report::{self, Failure, SealReport};
+use modelseal::report::{self, Failure, Outcome, SealReport, Verb};
 use modelseal::sign::SignError;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -65,7 +65,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let code = attempt.and_then(|result| match result {
         Ok(outcome) => Ok(print(&args, &outcome)),
         Err(DeployError::Sign(err @ SignError::Credentials(_))) => {
-            Ok(super::scan::refused(&err, args.signing.run.output.json))
+            Ok(super::scan::refused(&err, Verb::Seal))
         }
         Err(err) => Err(err.into()),
     });
@@ -115,9 +115,9 @@ fn seal(args: &Args) -> Attempt<SealOutcome, DeployError> {
 }
 
 fn print(args: &Args, outcome: &SealOutcome) -> ExitCode {
-    if args.signing.run.output.json {
-        print_json(&SealReport::new(&args.model, &args.out, outcome));
-    } else if !args.signing.run.output.quiet {
+    let report = SealReport::new(&args.model, &args.out, outcome);
+    set_result(Outcome::ok(Verb::Seal, &report));
+    if args.signing.run.output.text() {
         say!(
             "sealed {} -> {} (signature {}), {} recipient(s), signed by {} key(s)",
             args.model.display(),
@@ -132,4 +132,11 @@ fn print(args: &Args, outcome: &SealOutcome) -> ExitCode {
         );
     }
     ExitCode::SUCCESS
+}
+
+impl Args {
+    /// Whether `--json` was given.
+    pub fn json(&self) -> bool {
+        self.signing.run.output.json
+    }
 }

@@ -1,6 +1,7 @@
 //! `modelseal serve`: the flags of the verification service; the service itself is core's
 //! (`modelseal::serve`, docs/serve.md).
 
+use modelseal::report::{Outcome, Verb};
 use modelseal::serve::ServeOptions;
 use modelseal::verify::BundleLimits;
 use std::net::SocketAddr;
@@ -83,6 +84,12 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let known = serde_json::json!({
+        "policy": args.policy.display().to_string(),
+        "listen": args.listen.to_string(),
+    });
+    // Printed (with --json) if it stops without an error; an error that stops it is the result.
+    crate::output::set_result(Outcome::ok(Verb::Serve, &known));
     modelseal::serve::run(ServeOptions {
         policy_options: args.policy_load.options(&args.key_files),
         policy: args.policy,
@@ -103,4 +110,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         json_log: args.json,
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+impl Args {
+    /// Whether `--json` was given.
+    pub fn json(&self) -> bool {
+        self.json
+    }
 }

@@ -2,9 +2,9 @@
 
 use super::SigningRunArgs;
 use crate::audit::{ended, Attempt};
-use crate::output::{hex, print_json, serialization_text};
+use crate::output::{hex, serialization_text, set_result};
 use modelseal::digest::{HashAlgorithm, Method, DEFAULT_SHARD_SIZE};
-use modelseal::report::{self, Failure, SignReport};
+use modelseal::report::{self, Failure, Outcome, SignReport, Verb};
 use modelseal::sign::{sign_model, DigestOptions, OutputMode, SignError, SignOptions, SignOutcome};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -109,9 +109,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
     let code = attempt.map(|result| match result {
         Ok((outcome, algorithm)) => print(&args, &outcome, algorithm),
-        Err(err @ SignError::Credentials(_)) => {
-            Ok(super::scan::refused(&err, args.signing.run.output.json))
-        }
+        Err(err @ SignError::Credentials(_)) => Ok(super::scan::refused(&err, Verb::Sign)),
         Err(err) => Err(err.into()),
     });
     args.signing
@@ -155,9 +153,9 @@ fn print(args: &Args, outcome: &SignOutcome, algorithm: &'static str) -> anyhow:
         say_err!("warning: {warning}");
     }
     let statement = &outcome.statement;
-    if args.signing.run.output.json {
-        print_json(&SignReport::new(&args.model, outcome, algorithm));
-    } else if !args.signing.run.output.quiet {
+    let report = SignReport::new(&args.model, outcome, algorithm);
+    set_result(Outcome::ok(Verb::Sign, &report));
+    if args.signing.run.output.text() {
         say!(
             "signed {} ({} resources, {}) -> {}",
             args.model.display(),
@@ -168,4 +166,11 @@ fn print(args: &Args, outcome: &SignOutcome, algorithm: &'static str) -> anyhow:
         say!("root digest sha256:{}", hex(&statement.root_digest));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+impl Args {
+    /// Whether `--json` was given.
+    pub fn json(&self) -> bool {
+        self.signing.run.output.json
+    }
 }

@@ -3,7 +3,7 @@
 
 use super::{KeyFileArgs, OutputArgs, PolicyLoadArgs};
 use crate::audit::{ended, Attempt, AuditArgs};
-use crate::output::{print_json, print_line, report_failure};
+use crate::output::{print_line, report_failure, set_result};
 use modelseal::deploy::{unseal_model_recorded, DeployError, UnsealOptions, UnsealOutcome};
 use modelseal::report::{self, Failure, UnsealFailure, UnsealReport};
 use std::path::{Path, PathBuf};
@@ -61,14 +61,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Ok(Ok(outcome)) => return Ok(print(&args, outcome)),
         // The line could not be written, so nothing was published; a second try would fail alike.
         Ok(Err(err @ DeployError::Audit(_))) => {
-            let report = UnsealFailure::new(&args.out, err);
-            return Ok(report_failure(
-                args.output.json,
-                &report,
-                "unseal",
-                err.class(),
-                err,
-            ));
+            let outcome = UnsealFailure::outcome(&args.encrypted, &args.out, err);
+            return Ok(report_failure(outcome, "unseal", err.class(), err));
         }
         _ => {}
     }
@@ -81,8 +75,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let code = attempt.map(|result| match result {
         Ok(outcome) => print(&args, &outcome),
         Err(err) => {
-            let report = UnsealFailure::new(&args.out, &err);
-            report_failure(args.output.json, &report, "unseal", err.class(), &err)
+            let outcome = UnsealFailure::outcome(&args.encrypted, &args.out, &err);
+            report_failure(outcome, "unseal", err.class(), &err)
         }
     });
     args.audit.record(policy_log.as_deref(), &event, code)
@@ -117,9 +111,8 @@ fn unseal(args: &Args, policy_log: &mut Option<PathBuf>) -> Attempt<UnsealOutcom
 }
 
 fn print(args: &Args, outcome: &UnsealOutcome) -> ExitCode {
-    if args.output.json {
-        print_json(&UnsealReport::new(&args.out, outcome));
-    } else if !args.output.quiet {
+    set_result(UnsealReport::outcome(&args.encrypted, &args.out, outcome));
+    if args.output.text() {
         let verb = if outcome.already_unsealed() {
             "already unsealed"
         } else {
@@ -138,4 +131,11 @@ fn print(args: &Args, outcome: &UnsealOutcome) -> ExitCode {
         );
     }
     ExitCode::SUCCESS
+}
+
+impl Args {
+    /// Whether `--json` was given.
+    pub fn json(&self) -> bool {
+        self.output.json
+    }
 }

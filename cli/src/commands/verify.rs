@@ -4,12 +4,13 @@
 use super::{KeyFileArgs, OutputArgs, PolicyLoadArgs};
 use crate::audit::{ended, Attempt, AuditArgs};
 use crate::output::{
-    exit_code, exit_input, print_json, report_failure, serialization_text, signer_text,
+    exit_code, exit_input, report_failure, serialization_text, set_result, signer_text,
 };
 use modelseal::error::ErrorClass;
 use modelseal::policy::{PolicyDecision, PolicyVerifyOptions};
 use modelseal::report::{
-    self, DecisionInputError, DecisionReport, Failure, VerifyFailure, VerifyReport,
+    self, Coded, DecisionInputError, DecisionReport, Failure, Outcome, Verb, VerifyFailure,
+    VerifyReport,
 };
 use modelseal::trust::{SigstoreRoot, TimestampPolicy, Trust, TrustOptions};
 use modelseal::verify::{verify_model, VerifiedModel, VerifyError, VerifyOptions};
@@ -204,10 +205,12 @@ fn run_policy(args: &Args, policy_path: &Path) -> anyhow::Result<ExitCode> {
     let code = attempt.map(|result| match result {
         Ok(decision) => report_decision(args, &decision),
         Err(err) => {
-            if args.output.json {
-                let reason = err.to_string();
-                print_json(&DecisionInputError::new(&args.model, policy_path, reason));
-            }
+            set_result(DecisionInputError::outcome(
+                &args.model,
+                policy_path,
+                ErrorClass::Input,
+                err.problems(),
+            ));
             say_err!("error: {err}");
             exit_input()
         }
@@ -216,9 +219,7 @@ fn run_policy(args: &Args, policy_path: &Path) -> anyhow::Result<ExitCode> {
 }
 
 fn report_decision(args: &Args, decision: &PolicyDecision) -> ExitCode {
-    if args.output.json {
-        print_json(&DecisionReport::from(decision));
-    }
+    set_result(DecisionReport::outcome(decision));
     let signers = if decision.signers().is_empty() {
         "none".to_string()
     } else {
@@ -251,9 +252,8 @@ fn report_decision(args: &Args, decision: &PolicyDecision) -> ExitCode {
 }
 
 fn report_success(args: &Args, verified: &VerifiedModel) -> ExitCode {
-    if args.output.json {
-        print_json(&VerifyReport::from(verified));
-    } else if !args.output.quiet {
+    set_result(Outcome::ok(Verb::Verify, &VerifyReport::from(verified)));
+    if args.output.text() {
         say!(
             "verified {} ({} resources, {}), signed by {}",
             args.model.display(),
@@ -273,6 +273,13 @@ fn report_success(args: &Args, verified: &VerifiedModel) -> ExitCode {
 }
 
 fn verify_failed(args: &Args, signature: &Path, err: &VerifyError) -> ExitCode {
-    let report = VerifyFailure::new(&args.model, signature, err);
-    report_failure(args.output.json, &report, "verification", err.class(), err)
+    let outcome = VerifyFailure::outcome(&args.model, signature, err);
+    report_failure(outcome, "verification", err.class(), err)
+}
+
+impl Args {
+    /// Whether `--json` was given.
+    pub fn json(&self) -> bool {
+        self.output.json
+    }
 }

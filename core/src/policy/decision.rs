@@ -4,7 +4,9 @@
 
 use super::rules::{method_name, SealedStage};
 use crate::digest::SerializationConfig;
+use crate::error::ErrorCode;
 use crate::scan::FileFormat;
+use crate::trust::SignerIdentity;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
@@ -42,6 +44,57 @@ pub struct SignatureOutcome {
     pub root_digest: Option<String>,
     /// True when a policy signer signed it, the rule accepts its serialization, and the model matches.
     pub verified: bool,
+    /// Who signed it, as the first policy signer that accepted it established (key id, identity,
+    /// signing time); `None` when no policy signer accepted it.
+    pub signer: Option<SignerIdentity>,
+}
+
+/// A decision's reasons as they are found, each with its reason code (`docs/json.md`).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Reasons {
+    messages: Vec<String>,
+    codes: Vec<ErrorCode>,
+}
+
+impl Reasons {
+    /// Adds `message` under `code`.
+    pub(crate) fn push(&mut self, code: ErrorCode, message: String) {
+        self.messages.push(message);
+        self.codes.push(code);
+    }
+
+    /// Moves every reason of `other` to the end of these.
+    pub(crate) fn append(&mut self, other: &mut Reasons) {
+        self.messages.append(&mut other.messages);
+        self.codes.append(&mut other.codes);
+    }
+
+    /// No reason yet.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.messages.is_empty()
+    }
+
+    /// `(messages, codes)`, aligned.
+    pub(crate) fn into_parts(self) -> (Vec<String>, Vec<ErrorCode>) {
+        (self.messages, self.codes)
+    }
+}
+
+/// A fresh random id for one decision (32 hex digits), so a caller, the audit log and the
+/// server's log can name the same decision. Drawn from the operating system's generator; an id
+/// is not a secret, so if that fails the time and process id stand in.
+pub(crate) fn new_request_id() -> String {
+    use crate::rng::Entropy;
+    let mut bytes = [0u8; 16];
+    if crate::rng::OsEntropy.fill(&mut bytes).is_err() {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        bytes[..12].copy_from_slice(&now.to_le_bytes()[..12]);
+        bytes[12..].copy_from_slice(&std::process::id().to_le_bytes());
+    }
+    hex::encode(bytes)
 }
 
 /// The policy's answer for one model. Only core decides: the fields are read through accessors,
@@ -71,6 +124,12 @@ pub struct PolicyDecision {
     pub(crate) rule: Option<RuleRef>,
     /// Every reason the model is denied; empty when allowed.
     pub(crate) reasons: Vec<String>,
+    /// The reason code of each of `reasons`, in the same order.
+    pub(crate) reason_codes: Vec<ErrorCode>,
+    /// A random id of this decision ([`new_request_id`]).
+    pub(crate) request_id: String,
+    /// SHA-256 (lowercase hex) of the policy file's bytes as loaded.
+    pub(crate) policy_digest: String,
     /// Per signature (per line of a claims file), in the order given.
     pub(crate) signatures: Vec<SignatureOutcome>,
     /// Signature files inside the model (names relative to it) that were not hashed: each sits
@@ -180,6 +239,26 @@ impl PolicyDecision {
     /// Every reason the model is denied; empty when allowed.
     pub fn reasons(&self) -> &[String] {
         &self.reasons
+    }
+
+    /// The reason code of each of [`PolicyDecision::reasons`], in the same order.
+    pub fn reason_codes(&self) -> &[ErrorCode] {
+        &self.reason_codes
+    }
+
+    /// A random id of this decision, unique per decision (`request_id` of the JSON result).
+    pub fn request_id(&self) -> &str {
+        &self.request_id
+    }
+
+    /// Names this decision with `id` (`serve` uses the id of the request it answers).
+    pub fn set_request_id(&mut self, id: String) {
+        self.request_id = id;
+    }
+
+    /// SHA-256 (lowercase hex) of the policy file's bytes as loaded.
+    pub fn policy_digest(&self) -> &str {
+        &self.policy_digest
     }
 
     /// Signature files inside the model that were exempt from hashing (names relative to it).

@@ -26,9 +26,10 @@
 //! Input errors (an unreadable or malformed signature file, a model that cannot be read) are
 //! errors; everything else is a reason in the [`PolicyDecision`].
 
-use super::decision::{PolicyDecision, RuleRef, SignatureOutcome};
-use super::{ModelRule, Policy, SealedStage};
+use super::decision::{new_request_id, PolicyDecision, Reasons, RuleRef, SignatureOutcome};
+use super::{rego, ModelRule, Policy, SealedStage};
 use crate::digest::SerializationConfig;
+use crate::error::ErrorCode;
 use crate::oms::claims::Claim;
 use crate::oms::Bundle;
 use crate::progress::Progress;
@@ -77,11 +78,11 @@ impl Policy {
         model: &Path,
         options: &PolicyVerifyOptions,
         signed: Option<&str>,
-        reasons: &mut Vec<String>,
+        reasons: &mut Reasons,
     ) -> String {
         match (options.model_name.as_deref(), signed) {
             (Some(given), Some(signed)) if given != signed && !self.allow_name_override => {
-                reasons.push(format!(
+                reasons.push(ErrorCode::NameOverrideRefused, format!(
                     "model name {given:?} is not the signed name {signed:?} (the encrypted model's envelope); \
                      omit the name, or set allow_name_override = true in the policy to let callers choose it"
                 ));
@@ -185,17 +186,18 @@ impl Policy {
     ) -> Result<PolicyDecision, VerifyError> {
         let mut budget = BundleBudget::new(limits);
         let signed_name = signed_model_name(model);
-        let mut reasons = Vec::new();
+        let mut reasons = Reasons::default();
         let model_name = self.model_name(model, options, signed_name.as_deref(), &mut reasons);
         crate::tree::check_model_name(&model_name)?;
         let rule = self.rule_for(&model_name);
         if signatures.is_empty() {
-            reasons.push("no signature given".to_string());
+            reasons.push(ErrorCode::NoSignature, "no signature given".to_string());
         }
         if rule.is_none() {
-            reasons.push(format!(
-                "no [[models]] rule covers model name {model_name:?}"
-            ));
+            reasons.push(
+                ErrorCode::NoRule,
+                format!("no [[models]] rule covers model name {model_name:?}"),
+            );
         }
         let mut first: Option<Verified> = None;
         let mut checked = Checked {
@@ -206,7 +208,7 @@ impl Policy {
         // Why lines of claims files did not count: they deny nothing by themselves (a claims file
         // gathers signatures by parties the policy may not know, and over earlier versions of
         // the model), and explain a denial when there is one.
-        let mut line_reasons = Vec::new();
+        let mut line_reasons = Reasons::default();
         // One file at a time, each checked before the next is read.
         for path in signatures {
             for claim in budget.read_claims(path)? {
@@ -258,16 +260,24 @@ impl Policy {
                 "serialization": PolicyDecision::serialization_json(first.as_ref().map(|f| &f.serialization)),
                 "signers": verified,
                 "files": first.as_ref().map(|f| f.files),
-                "rule": rule_ref.as_ref().map(|r| &r.name),
+                "rule": rule_ref.as_ref().map(rego::rule_json),
+                "file_list": rego::files_json(model, &options.ignore, &formats),
             });
-            reasons.extend(rego.deny(&input).into_iter().map(|m| format!("rego: {m}")));
+            for message in rego.deny(&input) {
+                reasons.push(ErrorCode::RegoDenied, format!("rego: {message}"));
+            }
         }
         if !reasons.is_empty() {
             line_reasons.append(&mut reasons);
             reasons = line_reasons;
         }
+        let allowed = reasons.is_empty();
+        let (reasons, reason_codes) = reasons.into_parts();
         Ok(PolicyDecision {
-            allowed: reasons.is_empty(),
+            allowed,
+            reason_codes,
+            request_id: new_request_id(),
+            policy_digest: self.digest().to_string(),
             model: model.to_path_buf(),
             model_name,
             signed_name,
@@ -297,7 +307,7 @@ impl Policy {
         verified: Option<Vec<FileFormat>>,
         encrypted: bool,
         rule: Option<(usize, &ModelRule)>,
-        reasons: &mut Vec<String>,
+        reasons: &mut Reasons,
     ) -> Vec<FileFormat> {
         let deny = self.deny_formats(rule.map(|(_, r)| r));
         let source = match rule {
@@ -311,10 +321,13 @@ impl Policy {
         }
         let Some(formats) = verified else {
             if !deny.is_empty() && reasons.is_empty() {
-                reasons.push(format!(
-                    "cannot tell the model's formats ({source} denies {}): no file was verified",
-                    deny.join(", ")
-                ));
+                reasons.push(
+                    ErrorCode::FormatDenied,
+                    format!(
+                        "cannot tell the model's formats ({source} denies {}): no file was verified",
+                        deny.join(", ")
+                    ),
+                );
             }
             return Vec::new();
         };
@@ -339,7 +352,7 @@ impl Policy {
                 }
                 reason.push(')');
             }
-            reasons.push(reason);
+            reasons.push(ErrorCode::FormatDenied, reason);
         }
         formats
     }
@@ -357,7 +370,7 @@ impl Policy {
         progress: &dyn Progress,
         checked: &mut Checked,
         first: &mut Option<Verified>,
-        reasons: &mut Vec<String>,
+        reasons: &mut Reasons,
     ) -> Result<SignatureOutcome, VerifyError> {
         let bundle: &Bundle = &claim.bundle;
         let shown = match claim.line {
@@ -366,9 +379,13 @@ impl Policy {
         };
         let mut names = Vec::new();
         let mut refusals = Vec::new();
+        let mut identity = None;
         for signer in &self.signers {
             match signer.check(bundle) {
-                Ok(_) => names.push(signer.name().to_string()),
+                Ok(who) => {
+                    names.push(signer.name().to_string());
+                    identity.get_or_insert(who);
+                }
                 Err(reason) => refusals.push(format!("{}: {reason}", signer.name())),
             }
         }
@@ -378,29 +395,36 @@ impl Policy {
             signers: names,
             root_digest: None,
             verified: false,
+            signer: identity,
         };
         if outcome.signers.is_empty() {
-            reasons.push(format!(
-                "{shown}: not signed by any signer of the policy ({})",
-                if refusals.is_empty() {
-                    "the policy defines no signers".to_string()
-                } else {
-                    refusals.join("; ")
-                }
-            ));
+            reasons.push(
+                ErrorCode::UntrustedKey,
+                format!(
+                    "{shown}: not signed by any signer of the policy ({})",
+                    if refusals.is_empty() {
+                        "the policy defines no signers".to_string()
+                    } else {
+                        refusals.join("; ")
+                    }
+                ),
+            );
             return Ok(outcome);
         }
         let statement = match parse_statement(bundle, path) {
             Ok(s) => s,
             Err(e) => {
-                reasons.push(e.to_string());
+                reasons.push(ErrorCode::BadStatement, e.to_string());
                 return Ok(outcome);
             }
         };
         outcome.root_digest = Some(hex::encode(statement.root_digest));
         if let Some(rule) = rule {
             if let Err(reason) = rule.check_serialization(&statement.serialization) {
-                reasons.push(format!("{shown}: {reason}"));
+                reasons.push(
+                    ErrorCode::SerializationRefused,
+                    format!("{shown}: {reason}"),
+                );
                 return Ok(outcome);
             }
         }
@@ -429,7 +453,9 @@ impl Policy {
                     checked.formats.get_or_insert(model_checked.formats);
                 }
                 Err(e) if e.class().is_failure() => {
-                    reasons.extend(e.reasons().into_iter().map(|r| format!("{shown}: {r}")));
+                    for (r, code) in e.reasons().into_iter().zip(e.codes()) {
+                        reasons.push(code, format!("{shown}: {r}"));
+                    }
                     return Ok(outcome);
                 }
                 Err(e) => return Err(e),
@@ -454,7 +480,7 @@ fn check_threshold(
     rule: &ModelRule,
     stage: Option<SealedStage>,
     verified: &BTreeSet<String>,
-    reasons: &mut Vec<String>,
+    reasons: &mut Reasons,
 ) -> Vec<String> {
     let required: BTreeSet<&String> = rule.require().iter().collect();
     let (met, missing): (Vec<&str>, Vec<&str>) = required
@@ -468,7 +494,7 @@ fn check_threshold(
         } else {
             met.join(", ")
         };
-        reasons.push(match stage {
+        reasons.push(ErrorCode::ThresholdNotMet, match stage {
             None => format!(
                 "rule models[{index}] {:?}: {} of the required {} signers verified (require: {}; verified: {verified_names})",
                 rule.name(),

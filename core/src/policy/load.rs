@@ -118,6 +118,10 @@ impl Loader<'_> {
         Ok(Policy {
             deny_formats,
             path: self.path.to_path_buf(),
+            digest: {
+                use sha2::Digest;
+                hex::encode(sha2::Sha256::digest(self.text.as_bytes()))
+            },
             audit_log,
             allow_name_override: raw.allow_name_override,
             signers,

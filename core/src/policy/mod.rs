@@ -102,6 +102,8 @@ pub struct PolicyOptions {
 #[derive(Debug)]
 pub struct Policy {
     path: PathBuf,
+    /// SHA-256 (lowercase hex) of the policy file's bytes as loaded.
+    digest: String,
     audit_log: Option<PathBuf>,
     /// Whether a caller's model name may differ from the encrypted model's signed name.
     allow_name_override: bool,
@@ -128,6 +130,11 @@ impl Policy {
     /// The policy file this was loaded from.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// SHA-256 (lowercase hex) of the policy file's bytes as loaded (every decision names it).
+    pub fn digest(&self) -> &str {
+        &self.digest
     }
 
     /// `audit_log`, resolved against the policy's directory.

@@ -5,7 +5,10 @@
 //! not define `deny` allows; a `deny` that is not a set or array, or an evaluation error, is
 //! reported as a denial (fail closed).
 
+use super::decision::RuleRef;
 use super::PolicyError;
+use crate::scan::FileFormat;
+use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
 /// The package every policy file must declare.
@@ -89,4 +92,58 @@ impl RegoPolicy {
             })
             .collect()
     }
+}
+
+/// The rule as every JSON result and the Rego input spell it: `{index, name, require, threshold}`.
+pub(super) fn rule_json(rule: &RuleRef) -> Value {
+    json!({
+        "index": rule.index,
+        "name": rule.name,
+        "require": rule.require,
+        "threshold": rule.threshold,
+    })
+}
+
+/// The Rego input's `file_list`: every file of the model as `{path, size, format, names}`, so
+/// a policy can judge the files whatever verified (`format`/`names` are the format detection's
+/// that the decision carries, `null`/`[]` for a file it did not examine). A plaintext model is
+/// walked again (names and sizes only, nothing read) with the verification's ignores; an
+/// encrypted model lists its envelope's files (their plaintext sizes). A model that cannot be
+/// listed gives `[]` (its verification reports why).
+pub(super) fn files_json(model: &Path, ignore: &[PathBuf], formats: &[FileFormat]) -> Value {
+    let files: Vec<(String, u64)> = if crate::envelope::is_encrypted(model) {
+        crate::envelope::inspect_encrypted(model)
+            .map(|s| s.files)
+            .unwrap_or_default()
+    } else {
+        crate::tree::walk(
+            model,
+            &crate::tree::WalkOptions {
+                ignore: crate::tree::resolve_user_ignores(model, ignore),
+                ignore_git_paths: true,
+                allow_symlinks: true,
+            },
+        )
+        .map(|tree| {
+            tree.files
+                .iter()
+                .map(|f| (f.name.as_str().to_string(), f.len))
+                .collect()
+        })
+        .unwrap_or_default()
+    };
+    Value::Array(
+        files
+            .into_iter()
+            .map(|(path, size)| {
+                let format = formats.iter().find(|f| f.path == path);
+                json!({
+                    "path": path,
+                    "size": size,
+                    "format": format.map(|f| f.detected.format.name()),
+                    "names": format.map(|f| f.detected.names()).unwrap_or_default(),
+                })
+            })
+            .collect(),
+    )
 }

@@ -43,7 +43,6 @@ pub struct DecryptReport {
     bytes: u64,
     body_digest: String,
     recipient: Recipient,
-    errors: [String; 0],
 }
 
 impl DecryptReport {
@@ -58,7 +57,6 @@ impl DecryptReport {
             bytes: s.bytes,
             body_digest: hex::encode(s.body_digest),
             recipient: recipients(std::slice::from_ref(&s.recipient)).remove(0),
-            errors: [],
         }
     }
 }
@@ -69,7 +67,6 @@ pub struct RewrapReport {
     rewrapped: bool,
     encrypted: String,
     recipients: Vec<Recipient>,
-    errors: [String; 0],
 }
 
 impl RewrapReport {
@@ -79,12 +76,12 @@ impl RewrapReport {
             rewrapped: true,
             encrypted: text(encrypted),
             recipients: recipients(after),
-            errors: [],
         }
     }
 }
 
-/// Which envelope operation failed, naming the `false` key of [`EnvelopeFailure`].
+/// `decrypt` or `rewrap` failed: `{"decrypted"|"rewrapped": false, "encrypted": ENC}` besides
+/// the errors.
 #[derive(Debug, Clone, Copy)]
 pub enum EnvelopeVerb {
     /// `decrypt` (`"decrypted": false`).
@@ -93,37 +90,15 @@ pub enum EnvelopeVerb {
     Rewrap,
 }
 
-/// `decrypt` or `rewrap` failed: `{"decrypted"|"rewrapped": false, error_class, errors}`.
-#[derive(Debug, Clone)]
-pub struct EnvelopeFailure {
-    verb: EnvelopeVerb,
-    error_class: &'static str,
-    errors: Vec<String>,
-}
-
-impl EnvelopeFailure {
-    /// `verb` ended in `err`.
-    pub fn new(verb: EnvelopeVerb, err: &SealError) -> EnvelopeFailure {
-        EnvelopeFailure {
-            verb,
-            error_class: err.code(),
-            errors: vec![err.to_string()],
-        }
-    }
-}
-
-impl Serialize for EnvelopeFailure {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut map = serializer.serialize_map(Some(3))?;
-        let key = match self.verb {
-            EnvelopeVerb::Decrypt => "decrypted",
-            EnvelopeVerb::Rewrap => "rewrapped",
+impl EnvelopeVerb {
+    /// The result of `verb` on `encrypted` ending in `err`.
+    pub fn failure(self, encrypted: &Path, err: &SealError) -> Outcome {
+        let (verb, key) = match self {
+            EnvelopeVerb::Decrypt => (Verb::Decrypt, "decrypted"),
+            EnvelopeVerb::Rewrap => (Verb::Rewrap, "rewrapped"),
         };
-        map.serialize_entry(key, &false)?;
-        map.serialize_entry("error_class", self.error_class)?;
-        map.serialize_entry("errors", &self.errors)?;
-        map.end()
+        let known = serde_json::json!({key: false, "encrypted": text(encrypted)});
+        Outcome::failed(verb, err.class(), err.problems(), &known)
     }
 }
 
@@ -170,9 +145,10 @@ pub struct UnsealReport {
     already_unsealed: bool,
     out: String,
     model_name: String,
+    signed_name: Option<String>,
     root_digest: Option<String>,
     signers: Vec<String>,
-    rule: String,
+    rule: Option<Rule>,
     outer: DecisionReport,
     inner: DecisionReport,
     reasons: [String; 0],
@@ -187,13 +163,21 @@ impl UnsealReport {
             already_unsealed: outcome.already_unsealed(),
             out: text(out),
             model_name: inner.model_name().to_string(),
+            signed_name: outcome.outer.signed_name().map(str::to_string),
             root_digest: inner.root_digest().map(str::to_string),
             signers: inner.signers().to_vec(),
-            rule: inner.rule_label(),
+            rule: inner.rule().map(Rule::from),
             outer: (&outcome.outer).into(),
             inner: inner.into(),
             reasons: [],
         }
+    }
+
+    /// The whole result of unsealing `encrypted` into `out`.
+    pub fn outcome(encrypted: &Path, out: &Path, outcome: &UnsealOutcome) -> Outcome {
+        let mut fields = super::contract::fields(&UnsealReport::new(out, outcome));
+        fields.insert("encrypted".into(), text(encrypted).into());
+        Outcome::ok(Verb::Unseal, &fields)
     }
 }
 
@@ -208,16 +192,24 @@ struct Denial {
 #[derive(Debug, Clone, Serialize)]
 pub struct UnsealFailure {
     unsealed: bool,
+    encrypted: String,
     out: String,
     denied: Option<Denial>,
     reasons: Vec<String>,
 }
 
 impl UnsealFailure {
-    /// Unsealing into `out` ended in `err`.
-    pub fn new(out: &Path, err: &DeployError) -> UnsealFailure {
+    /// The whole result of unsealing `encrypted` into `out` ending in `err`.
+    pub fn outcome(encrypted: &Path, out: &Path, err: &DeployError) -> Outcome {
+        let known = UnsealFailure::new(encrypted, out, err);
+        Outcome::failed(Verb::Unseal, err.class(), err.problems(), &known)
+    }
+
+    /// Unsealing `encrypted` into `out` ended in `err`.
+    pub fn new(encrypted: &Path, out: &Path, err: &DeployError) -> UnsealFailure {
         UnsealFailure {
             unsealed: false,
+            encrypted: text(encrypted),
             out: text(out),
             denied: match err {
                 DeployError::Denied { stage, decision } => Some(Denial {
@@ -351,27 +343,21 @@ impl EndorseReport {
     }
 }
 
-/// `endorse` failed: nothing was written.
-#[derive(Debug, Clone, Serialize)]
-pub struct EndorseFailure {
-    endorsed: bool,
-    encrypted: String,
-    error_class: &'static str,
-    reasons: Vec<String>,
-}
+/// `endorse` failed: the outcome, with what is known of it (the encrypted model).
+pub struct EndorseFailure;
 
 impl EndorseFailure {
     /// Endorsing `encrypted` ended in `err`.
-    pub fn new(encrypted: &Path, err: &DeployError) -> EndorseFailure {
-        EndorseFailure {
+    pub fn outcome(encrypted: &Path, err: &DeployError) -> Outcome {
+        #[derive(Serialize)]
+        struct Known {
+            endorsed: bool,
+            encrypted: String,
+        }
+        let known = Known {
             endorsed: false,
             encrypted: text(encrypted),
-            error_class: match err.class() {
-                ErrorClass::Failed => "failed",
-                ErrorClass::Input => "input",
-                ErrorClass::Internal => "internal",
-            },
-            reasons: err.reasons(),
-        }
+        };
+        Outcome::failed(Verb::Endorse, err.class(), err.problems(), &known)
     }
 }

@@ -6,8 +6,9 @@
 //! `dict`. Each `*_event` function builds the [`AuditEvent`] of one operation from its inputs and
 //! how it ended ([`Failure`]), so the CLI, Python and `serve` append the same line.
 //!
-//! Where two doors show a result differently today, the difference is kept and named here (the
-//! unified JSON contract is a later change of this one file):
+//! Every `--json` result is a `contract::Outcome` (`docs/json.md`): the envelope `schema`, `verb`,
+//! `ok`, `error_class`, `errors` (with reason codes, `codes`) around one of these reports. Where
+//! two doors show a result differently, the difference is kept and named here:
 //! - a signature's serialization has three shapes: [`Serialization`] (sign, verify, inspect),
 //!   [`SerializationBrief`] (a policy decision, as the Rego input spells it) and the flat fields
 //!   of [`PyVerified`] (Python's `VerificationResult`);
@@ -15,9 +16,12 @@
 //!   `verify`, `encrypt`, `decrypt`, `rewrap` and `inspect_encrypted` have their own shapes
 //!   (`Py*`), which its dataclasses and tuples are built from.
 //!
-//! Files: `signing` (sign, verify, policy decisions, inspect of signatures, digest, keygen),
-//! `envelope` (encrypt, decrypt, rewrap, seal, unseal, inspect of encrypted models), `python` (the
-//! `Py*` shapes), `scan` (findings and formats) and `events` (audit events and [`Failure`]); every type is re-exported here.
+//! Files: `contract` (the envelope every `--json` result and `serve` answer is, [`Outcome`], and
+//! each verb's keys), `codes` (every layer's error as [`Problem`]s with reason codes), `signing`
+//! (sign, verify, policy decisions, inspect of signatures, digest, keygen, pubkey), `envelope`
+//! (encrypt, decrypt, rewrap, seal, unseal, inspect of encrypted models), `python` (the `Py*`
+//! shapes), `scan` (findings and formats) and `events` (audit events and [`Failure`]); every type
+//! is re-exported here.
 
 use crate::audit::{AuditEvent, Operation};
 use crate::deploy::{DeployError, SealOutcome, UnsealOutcome};
@@ -25,7 +29,6 @@ use crate::digest::{Method, SerializationConfig};
 use crate::endorse::EndorseOutcome;
 use crate::envelope::format::Layout;
 use crate::envelope::{DecryptSummary, EncryptSummary, EncryptedSummary, SealError};
-use crate::error::ErrorClass;
 use crate::inspect::SignatureSummary;
 use crate::keys::file::GeneratedKey;
 use crate::load::OpenedModel;
@@ -39,12 +42,16 @@ use serde::Serialize;
 use serde_json::Value;
 use std::path::Path;
 
+mod codes;
+mod contract;
 mod envelope;
 mod events;
 mod python;
 mod scan;
 mod signing;
 
+pub use codes::*;
+pub use contract::*;
 pub use envelope::*;
 pub use events::*;
 pub use python::*;

@@ -147,3 +147,36 @@ impl ScanReport {
         (self.files, self.skipped.len())
     }
 }
+
+impl ScanReport {
+    /// The whole result of `scan`: `ok` when clean, else `failed` with one
+    /// `credentials_found` per finding.
+    pub fn outcome(&self) -> Outcome {
+        if self.clean {
+            return Outcome::ok(Verb::Scan, self);
+        }
+        let problems = self
+            .findings
+            .iter()
+            .map(|f| Problem {
+                code: crate::error::ErrorCode::CredentialsFound.as_str(),
+                message: f.text(),
+                path: Some(f.path.clone()),
+            })
+            .collect();
+        Outcome::failed(Verb::Scan, crate::error::ErrorClass::Failed, problems, self)
+    }
+
+    /// The result of `verb` (`sign`, `seal`) refused by its content gate (`err` is
+    /// `SignError::Credentials`): the model and the findings, as `scan` reports them.
+    pub fn refusal(verb: Verb, err: &crate::sign::SignError) -> Outcome {
+        let known = match err {
+            crate::sign::SignError::Credentials(found) => {
+                let report = ScanReport::new(found, None);
+                serde_json::json!({"model": report.model, "findings": report.findings})
+            }
+            _ => Value::Null,
+        };
+        Outcome::failed(verb, err.class(), err.problems(), &known)
+    }
+}

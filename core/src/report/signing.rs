@@ -154,7 +154,6 @@ pub struct VerifyReport {
     formats: Vec<FormatReport>,
     /// The distinct names of `formats`, what a policy's `deny_formats` is matched against.
     format_names: Vec<&'static str>,
-    errors: [String; 0],
 }
 
 impl From<&VerifiedModel> for VerifyReport {
@@ -171,21 +170,18 @@ impl From<&VerifiedModel> for VerifyReport {
             serialization: verified.serialization().into(),
             formats: verified.formats().iter().map(FormatReport::from).collect(),
             format_names: crate::scan::format_names(verified.formats()),
-            errors: [],
         }
     }
 }
 
-/// `verify` with a key, certificate roots or Sigstore: why the model did not verify.
+/// `verify` with a key, certificate roots or Sigstore: what is known of a model that did not
+/// verify (its errors are the result's `errors`).
 #[derive(Debug, Clone, Serialize)]
 pub struct VerifyFailure {
     verified: bool,
     model: String,
     signature: String,
     root_digest: Option<String>,
-    signer: Option<()>,
-    serialization: Option<()>,
-    errors: Vec<String>,
 }
 
 impl VerifyFailure {
@@ -201,16 +197,20 @@ impl VerifyFailure {
                 } => Some(signed_root_digest.clone()),
                 _ => None,
             },
-            signer: None,
-            serialization: None,
-            errors: err.reasons(),
         }
+    }
+
+    /// The whole result of that failure.
+    pub fn outcome(model: &Path, signature: &Path, err: &VerifyError) -> Outcome {
+        let known = VerifyFailure::new(model, signature, err);
+        Outcome::failed(Verb::Verify, err.class(), err.problems(), &known)
     }
 }
 
-/// The rule of a decision.
+/// The rule of a decision, the one shape of `rule` in every result and in the Rego input:
+/// `{index, name, require, threshold}`.
 #[derive(Debug, Clone, Serialize)]
-struct Rule {
+pub struct Rule {
     index: usize,
     name: String,
     require: Vec<String>,
@@ -228,7 +228,8 @@ impl From<&RuleRef> for Rule {
     }
 }
 
-/// What one signature file contributed to a decision.
+/// What one signature file contributed to a decision, and who signed it (as the first policy
+/// signer that accepted it established; `null` when none did).
 #[derive(Debug, Clone, Serialize)]
 struct SignatureReport {
     path: String,
@@ -237,6 +238,12 @@ struct SignatureReport {
     signers: Vec<String>,
     root_digest: Option<String>,
     verified: bool,
+    /// The signing key's OMS key hint (lowercase hex SHA-256 of its SPKI PEM).
+    key_id: Option<String>,
+    /// The keyless identity, else the certificate's subject; `null` for a bare key.
+    identity: Option<String>,
+    /// The transparency log's time (keyless) or a verified RFC 3161 timestamp's time.
+    signing_time: Option<String>,
 }
 
 /// `verify --policy` (CLI, Python, `serve`), and each stage of `unseal`: the policy's decision.
@@ -244,10 +251,12 @@ struct SignatureReport {
 pub struct DecisionReport {
     allowed: bool,
     verified: bool,
+    request_id: String,
     model: String,
     model_name: String,
     signed_name: Option<String>,
     policy: String,
+    policy_digest: String,
     root_digest: Option<String>,
     serialization: Option<SerializationBrief>,
     files: Option<usize>,
@@ -271,10 +280,12 @@ impl From<&PolicyDecision> for DecisionReport {
         DecisionReport {
             allowed: d.allowed(),
             verified: d.allowed(),
+            request_id: d.request_id().to_string(),
             model: text(d.model()),
             model_name: d.model_name().to_string(),
             signed_name: d.signed_name().map(str::to_string),
             policy: text(d.policy()),
+            policy_digest: d.policy_digest().to_string(),
             root_digest: d.root_digest().map(str::to_string),
             serialization: d.serialization().map(SerializationBrief::from),
             files: d.files(),
@@ -290,6 +301,14 @@ impl From<&PolicyDecision> for DecisionReport {
                     signers: s.signers.clone(),
                     root_digest: s.root_digest.clone(),
                     verified: s.verified,
+                    key_id: s.signer.as_ref().map(|w| w.key_hint.clone()),
+                    identity: s.signer.as_ref().and_then(|w| {
+                        w.keyless
+                            .as_ref()
+                            .map(|k| k.identity.clone())
+                            .or_else(|| w.certificate_subject.clone())
+                    }),
+                    signing_time: s.signer.as_ref().and_then(|w| Signer::from(w).signing_time),
                 })
                 .collect(),
             exempt_files: d.exempt_files().to_vec(),
@@ -301,35 +320,52 @@ impl From<&PolicyDecision> for DecisionReport {
     }
 }
 
-/// `verify --policy` (CLI and `serve`): nothing was decided (an input error, exit code 2).
+impl DecisionReport {
+    /// The whole result of `decision`: `ok` when allowed; a denial is `failed`, its reasons the
+    /// `errors` (with their codes).
+    pub fn outcome(decision: &PolicyDecision) -> Outcome {
+        let report = DecisionReport::from(decision);
+        if decision.allowed() {
+            Outcome::ok(Verb::Verify, &report)
+        } else {
+            Outcome::failed(
+                Verb::Verify,
+                crate::error::ErrorClass::Failed,
+                decision_problems(decision),
+                &report,
+            )
+        }
+    }
+}
+
+/// `verify --policy` (CLI and `serve`): what is known when nothing was decided (an input error,
+/// exit code 2): the model, the policy, and the errors' messages as `reasons` (the key a
+/// decision words its denials with, kept for callers that read it).
 #[derive(Debug, Clone, Serialize)]
 pub struct DecisionInputError {
     allowed: bool,
     verified: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<&'static str>,
     model: String,
     policy: String,
     reasons: Vec<String>,
 }
 
 impl DecisionInputError {
-    /// Verifying `model` under the policy file `policy` failed for `reason`.
-    pub fn new(model: &Path, policy: &Path, reason: String) -> DecisionInputError {
-        DecisionInputError {
+    /// Verifying `model` under the policy file `policy` failed with `errors` of `class`.
+    pub fn outcome(
+        model: &Path,
+        policy: &Path,
+        class: crate::error::ErrorClass,
+        errors: Vec<Problem>,
+    ) -> Outcome {
+        let known = DecisionInputError {
             allowed: false,
             verified: false,
-            error: None,
             model: text(model),
             policy: text(policy),
-            reasons: vec![reason],
-        }
-    }
-
-    /// The shape `serve` answers with (HTTP 422): the same, with `"error": "input"`.
-    pub fn for_serve(mut self) -> DecisionInputError {
-        self.error = Some("input");
-        self
+            reasons: errors.iter().map(|p| p.message.clone()).collect(),
+        };
+        Outcome::failed(Verb::Verify, class, errors, &known)
     }
 }
 
@@ -380,10 +416,10 @@ pub struct InspectSignatureReport {
     root_digest: Option<String>,
     resources: Option<usize>,
     serialization: Option<Serialization>,
-    /// What each RFC 3161 timestamp claims (unverified); absent when there is none.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    /// What each RFC 3161 timestamp claims (unverified).
     timestamps: Vec<InspectedTimestamp>,
-    errors: Vec<String>,
+    /// Why the signed statement does not parse; `null` when it does.
+    statement_error: Option<String>,
 }
 
 /// One timestamp of an inspected signature: its claimed time and TSA, or why it does not parse.
@@ -428,7 +464,7 @@ impl InspectSignatureReport {
                     },
                 })
                 .collect(),
-            errors: s.statement.as_ref().err().into_iter().cloned().collect(),
+            statement_error: s.statement.as_ref().err().cloned(),
         }
     }
 }
@@ -458,6 +494,8 @@ impl InspectClaimsReport {
 /// `digest`: the model's root digest (OMS v1.0 §6.5.1) as signing would record it.
 #[derive(Debug, Clone, Serialize)]
 pub struct DigestReport {
+    /// The model hashed.
+    model: Option<String>,
     /// `sha256:<hex>`, as model-signing's `digest` command prints it.
     root_digest: String,
     resources: usize,
@@ -469,14 +507,49 @@ impl DigestReport {
     pub fn root_digest(&self) -> &str {
         &self.root_digest
     }
+
+    /// The same, naming the model hashed.
+    pub fn of_model(mut self, model: &Path) -> DigestReport {
+        self.model = Some(text(model));
+        self
+    }
 }
 
 impl From<&Statement> for DigestReport {
     fn from(statement: &Statement) -> DigestReport {
         DigestReport {
+            model: None,
             root_digest: format!("sha256:{}", hex::encode(statement.root_digest)),
             resources: statement.resources.len(),
             serialization: (&statement.serialization).into(),
+        }
+    }
+}
+
+/// `pubkey`: the public key of a key reference, written to `out` (`-`: in the result).
+#[derive(Debug, Clone, Serialize)]
+pub struct PubkeyReport {
+    key: String,
+    out: String,
+    algorithm: &'static str,
+    key_hint: String,
+    public_key_pem: Option<String>,
+}
+
+impl PubkeyReport {
+    /// The public key of `key` (as given), written to `out`, or (`pem`) printed in the result.
+    pub fn new(
+        key: &str,
+        out: &Path,
+        public: &crate::keys::PublicKey,
+        pem: Option<String>,
+    ) -> PubkeyReport {
+        PubkeyReport {
+            key: key.to_string(),
+            out: text(out),
+            algorithm: public.algorithm().name(),
+            key_hint: public.hint(),
+            public_key_pem: pem,
         }
     }
 }

@@ -27,6 +27,9 @@ pub struct PolicyHandle {
 struct Current {
     policy: Arc<Policy>,
     generation: u64,
+    /// Why the last reload failed, until one succeeds (`/healthz` is degraded meanwhile: the
+    /// operator's new policy is not in force).
+    reload_failure: Option<String>,
 }
 
 impl PolicyHandle {
@@ -38,6 +41,7 @@ impl PolicyHandle {
             current: Arc::new(RwLock::new(Current {
                 policy: Arc::new(policy),
                 generation: 1,
+                reload_failure: None,
             })),
         }
     }
@@ -50,13 +54,29 @@ impl PolicyHandle {
         (current.policy.clone(), current.generation)
     }
 
-    /// Loads the policy file again; on success swaps it in and returns the new generation.
+    /// Why the last reload failed, if no reload succeeded since.
+    pub fn reload_failure(&self) -> Option<String> {
+        let current = self.current.read().unwrap_or_else(|p| p.into_inner());
+        current.reload_failure.clone()
+    }
+
+    /// Loads the policy file again; on success swaps it in and returns the new generation; on
+    /// failure keeps the policy and remembers why (until a reload succeeds).
     fn reload(&self) -> Result<u64, PolicyError> {
-        let policy = Arc::new(Policy::load_with(&self.path, &self.options)?);
+        let loaded = Policy::load_with(&self.path, &self.options);
         let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
-        current.policy = policy;
-        current.generation += 1;
-        Ok(current.generation)
+        match loaded {
+            Ok(policy) => {
+                current.policy = Arc::new(policy);
+                current.generation += 1;
+                current.reload_failure = None;
+                Ok(current.generation)
+            }
+            Err(err) => {
+                current.reload_failure = Some(err.to_string());
+                Err(err)
+            }
+        }
     }
 }
 

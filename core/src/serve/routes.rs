@@ -12,15 +12,16 @@ use super::log::Log;
 use super::reload::PolicyHandle;
 use super::Limits;
 use crate::audit::AuditLog;
+use crate::error::{ErrorClass, ErrorCode};
 use crate::hook::ConfinedRoot;
 use crate::hook::{RequestError, VerifyRequest};
 use crate::policy::{Policy, PolicyDecision};
-use crate::report::{self, DecisionInputError, DecisionReport, Failure};
+use crate::report::{self, DecisionInputError, DecisionReport, Failure, Outcome, Problem, Verb};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::{json, Value};
@@ -104,15 +105,38 @@ impl App {
 /// The router.
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
-        .route("/v1/verify", post(verify))
-        .route("/healthz", get(healthz))
-        .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
+        .route("/v1/verify", only("POST", post(verify)))
+        .route("/healthz", only("GET", get(healthz)))
+        .fallback(|| async {
+            error(
+                StatusCode::NOT_FOUND,
+                ErrorCode::NotFound,
+                "no such endpoint",
+            )
+        })
         .with_state(app)
+}
+
+/// `router` answering any other method with a JSON 405 naming the one it takes (`Allow`).
+fn only(method: &'static str, router: MethodRouter<Arc<App>>) -> MethodRouter<Arc<App>> {
+    router.fallback(move || async move {
+        let mut response = error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::MethodNotAllowed,
+            &format!("method not allowed; use {method}"),
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, header::HeaderValue::from_static(method));
+        response
+    })
 }
 
 /// `GET /healthz`: the server runs; which policy (and reload generation) decides; how many
 /// requests are in each stage. Degraded (503) while every verification slot is held by a
-/// verification past its deadline: nothing new can be decided until one ends.
+/// verification past its deadline (nothing new can be decided until one ends), and after a
+/// policy reload failed (the old policy still decides, not the operator's new one) until one
+/// succeeds.
 async fn healthz(State(app): State<Arc<App>>) -> Response {
     let (policy, generation) = app.policy.snapshot();
     let slots = app.limits.max_concurrent;
@@ -123,7 +147,13 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
             "{overdue} of {slots} verification slots are held by verifications past their deadline"
         ));
     }
-    let degraded = overdue >= slots;
+    let reload_failure = app.policy.reload_failure();
+    if let Some(reason) = &reload_failure {
+        reasons.push(format!(
+            "the last policy reload failed, so generation {generation} still decides: {reason}"
+        ));
+    }
+    let degraded = overdue >= slots || reload_failure.is_some();
     let admission = app.limits.max_concurrent + app.limits.max_queue;
     reply(
         if degraded {
@@ -172,7 +202,13 @@ async fn verify(State(app): State<Arc<App>>, request: Request) -> Response {
     drop(receiving);
     let request = match VerifyRequest::parse(&body) {
         Ok(request) => request,
-        Err(err) => return error(StatusCode::BAD_REQUEST, "malformed", &err.to_string()),
+        Err(err) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::RequestMalformed,
+                &err.to_string(),
+            )
+        }
     };
     // Before admission: the signature files are resolved and sized (not opened), so a request
     // that would be refused for them takes no admission place.
@@ -234,12 +270,12 @@ async fn read_body(body: Body, limit: usize, deadline: Instant) -> Result<Vec<u8
         Ok(Err(err)) if err.downcast_ref::<LengthLimitError>().is_some() => Err(too_large(limit)),
         Ok(Err(err)) => Err(error(
             StatusCode::BAD_REQUEST,
-            "malformed",
+            ErrorCode::RequestMalformed,
             &format!("cannot read the request body: {err}"),
         )),
         Err(_) => Err(error(
             StatusCode::REQUEST_TIMEOUT,
-            "timeout",
+            ErrorCode::Timeout,
             "request body not received in time",
         )),
     }
@@ -272,7 +308,7 @@ fn answer(
             app.log.error("audit", &err.to_string());
             return error(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "audit",
+                ErrorCode::AuditFailed,
                 "cannot append to the audit log",
             );
         }
@@ -296,26 +332,27 @@ fn decision_response(decision: &PolicyDecision) -> Response {
     } else {
         StatusCode::FORBIDDEN
     };
-    reply(status, report::json(&DecisionReport::from(decision)))
+    let mut response = reply(status, DecisionReport::outcome(decision).json());
+    // The decision's id in a header too, for proxies and logs that do not read bodies.
+    if let Ok(id) = header::HeaderValue::from_str(decision.request_id()) {
+        response.headers_mut().insert("x-request-id", id);
+    }
+    response
 }
 
-/// 400 a refused path, 404 a missing one, 422 files that cannot be verified (the public reason).
+/// 400 a refused path, 404 a missing one, 422 files that cannot be verified (the public
+/// reason); the body is `verify --policy --json`'s input error, naming the request's model and
+/// the policy.
 fn request_error(policy: &Path, request: &VerifyRequest, err: &RequestError) -> Response {
-    let message = err.public_reason();
-    match err {
-        RequestError::Path(path) if path.is_not_found() => {
-            error(StatusCode::NOT_FOUND, "not_found", &message)
-        }
-        RequestError::Path(_) => error(StatusCode::BAD_REQUEST, "path", &message),
-        RequestError::Malformed { .. } => error(StatusCode::BAD_REQUEST, "malformed", &message),
-        _ => {
-            let body = DecisionInputError::new(Path::new(&request.model), policy, message);
-            reply(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                report::json(&body.for_serve()),
-            )
-        }
-    }
+    use report::Coded;
+    let status = match err {
+        RequestError::Path(path) if path.is_not_found() => StatusCode::NOT_FOUND,
+        RequestError::Path(_) | RequestError::Malformed { .. } => StatusCode::BAD_REQUEST,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    };
+    let model = Path::new(&request.model);
+    let body = DecisionInputError::outcome(model, policy, err.class(), err.problems());
+    reply(status, body.json())
 }
 
 /// The `Content-Length` the client declared, if any.
@@ -332,7 +369,7 @@ fn declared_length(request: &Request) -> Option<u64> {
 fn too_large(limit: usize) -> Response {
     error(
         StatusCode::PAYLOAD_TOO_LARGE,
-        "too_large",
+        ErrorCode::RequestTooLarge,
         &format!("request body larger than {limit} bytes"),
     )
 }
@@ -340,7 +377,7 @@ fn too_large(limit: usize) -> Response {
 fn saturated() -> Response {
     let mut response = error(
         StatusCode::SERVICE_UNAVAILABLE,
-        "saturated",
+        ErrorCode::Saturated,
         "too many requests in flight; retry later",
     );
     response
@@ -353,7 +390,7 @@ fn task_failed(app: &App, join: &tokio::task::JoinError) -> Response {
     app.log.error("verification task failed", &join.to_string());
     error(
         StatusCode::INTERNAL_SERVER_ERROR,
-        "internal",
+        ErrorCode::Internal,
         "verification failed unexpectedly",
     )
 }
@@ -361,16 +398,25 @@ fn task_failed(app: &App, join: &tokio::task::JoinError) -> Response {
 fn timed_out() -> Response {
     error(
         StatusCode::GATEWAY_TIMEOUT,
-        "timeout",
+        ErrorCode::Timeout,
         "not decided within the time limit",
     )
 }
 
-/// An answer that is not a decision: `{"allowed": false, "verified": false, "error", "reasons"}`.
-fn error(status: StatusCode, kind: &str, message: &str) -> Response {
+/// An answer that is not a decision: `verify`'s result with one error of `code` (`input` for
+/// a 4xx status, `internal` for a 5xx), and as before `allowed`/`verified` false and the
+/// message in `reasons`.
+fn error(status: StatusCode, code: ErrorCode, message: &str) -> Response {
+    let class = if status.is_server_error() {
+        ErrorClass::Internal
+    } else {
+        ErrorClass::Input
+    };
+    let known = json!({"allowed": false, "verified": false, "reasons": [message]});
+    let problems = vec![Problem::new(code, message)];
     reply(
         status,
-        json!({"allowed": false, "verified": false, "error": kind, "reasons": [message]}),
+        Outcome::failed(Verb::Verify, class, problems, &known).json(),
     )
 }
 
