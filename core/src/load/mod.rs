@@ -21,13 +21,16 @@
 
 mod cache;
 mod encrypted;
+mod judge;
 mod parallel;
 
 pub use cache::SHARD_CACHE_BYTES;
-pub use encrypted::open_encrypted_model;
+pub use encrypted::{open_encrypted_model, open_encrypted_model_with_policy};
 
+use crate::deploy::DeployError;
 use crate::digest::{self, DigestError, ManifestDiff, SignedDigests};
 use crate::oms::Statement;
+use crate::policy::{Policy, PolicyDecision, PolicyVerifyOptions};
 use crate::trust::{SignerIdentity, Trust};
 use crate::verify::{self, VerifyError, VerifyOptions};
 use std::collections::BTreeMap;
@@ -56,6 +59,9 @@ pub struct OpenedModel {
     encrypted: Option<encrypted::Encrypted>,
     /// Shards verified by [`OpenedModel::read_range`], bounded ([`SHARD_CACHE_BYTES`]).
     shards: cache::ShardCache,
+    /// The policy's decisions that allowed the model, when opened under one (a sealed model's:
+    /// the outer signature's, then the inner one's).
+    decisions: Vec<PolicyDecision>,
 }
 
 /// Verifies the signature at `signature` under `trust`, then lists `model` (names only) and
@@ -73,6 +79,44 @@ pub fn open_model(
         &options.timestamps,
         |_, statement, signer| open_statement(model, signature, statement, signer, options),
     )
+}
+
+/// [`open_model`] with `policy` as the trust, as `verify --policy` judges a model: the first
+/// signature a policy signer accepts whose file list matches is pinned, then the policy decides
+/// over every signature of the file ([`Policy::decide_verified`]: signers, the rule for the model
+/// name — `model_name`, else the path's last component —, its thresholds and serializations,
+/// formats, Rego) without reading the model again. A denial is [`DeployError::Denied`] with the
+/// full decision (stage `"model"`); the allowing decision is kept
+/// ([`OpenedModel::policy_decisions`]). Reads no model file's bytes except the few a
+/// `deny_formats` check examines (as `verify --policy` does).
+pub fn open_model_with_policy(
+    model: &Path,
+    signature: &Path,
+    policy: &Policy,
+    model_name: Option<String>,
+    options: &VerifyOptions,
+) -> Result<OpenedModel, DeployError> {
+    let judge = judge::Judge::Policy {
+        policy,
+        options: PolicyVerifyOptions {
+            model_name,
+            ignore: options.ignore.clone(),
+        },
+    };
+    let (mut opened, claims) = judge.open(model, signature, |statement, signer| {
+        open_statement(model, signature, statement, signer, options)
+    })?;
+    let decision = judge.decide(
+        model,
+        signature,
+        &claims,
+        Some(&opened.statement),
+        None,
+        None,
+        "model",
+    )?;
+    opened.decisions.extend(decision);
+    Ok(opened)
 }
 
 /// [`open_model`] once the signature verified: the file-list comparison.
@@ -103,6 +147,7 @@ fn open_statement(
         files,
         encrypted: None,
         shards: cache::ShardCache::default(),
+        decisions: Vec::new(),
     })
 }
 
@@ -165,6 +210,12 @@ impl OpenedModel {
     /// The signature file that verified.
     pub fn signature(&self) -> &Path {
         &self.signature
+    }
+
+    /// The policy's decisions that allowed the model, when it was opened under a policy (a
+    /// sealed model's: the outer signature's, then the inner one's); empty under a trust.
+    pub fn policy_decisions(&self) -> &[PolicyDecision] {
+        &self.decisions
     }
 
     /// Who signed.

@@ -426,3 +426,176 @@ fn signed_model_name(model: &Path) -> Option<String> {
         .ok()
         .map(|summary| summary.model_name)
 }
+
+impl Policy {
+    /// The decision for a model its caller has already verified against the statement `pinned`,
+    /// without reading the model again (verify on load: `crate::load` checks every read against
+    /// `pinned`). The steps of the module doc, with step 3's re-hashing replaced: a signature of
+    /// `claims` (the signatures of the file `signature`) that a policy signer accepts and whose
+    /// serialization the rule allows counts when it signs exactly `pinned` (the same
+    /// serialization and root digest); one that signs another statement is a reason. `pinned`
+    /// `None` (no signed statement matched the model) counts none.
+    ///
+    /// `signed_name` is an encrypted model's envelope name (it binds as in [`Policy::verify`]).
+    /// Step 5 examines the plaintext files under `formats_at`; with `None` (a model read only
+    /// in memory) a rule that denies any format denies, since the formats cannot be told (fail
+    /// closed). `Err` is an input error (a model name the rules cannot match).
+    #[allow(clippy::too_many_arguments)]
+    pub fn decide_verified(
+        &self,
+        model: &Path,
+        signature: &Path,
+        claims: &[Claim],
+        pinned: Option<&crate::oms::Statement>,
+        signed_name: Option<&str>,
+        options: &PolicyVerifyOptions,
+        formats_at: Option<&Path>,
+    ) -> Result<PolicyDecision, VerifyError> {
+        let mut reasons = Vec::new();
+        let model_name = self.model_name(model, options, signed_name, &mut reasons);
+        crate::tree::check_model_name(&model_name)?;
+        let rule = self.rule_for(&model_name);
+        if claims.is_empty() {
+            reasons.push("no signature given".to_string());
+        }
+        if rule.is_none() {
+            reasons.push(format!(
+                "no [[models]] rule covers model name {model_name:?}"
+            ));
+        }
+        // As in `verify_within`: a claims line that does not count explains a denial only.
+        let mut line_reasons = Vec::new();
+        let mut outcomes = Vec::new();
+        for claim in claims {
+            let shown = match claim.line {
+                Some(line) => format!("{} line {line}", signature.display()),
+                None => signature.display().to_string(),
+            };
+            let reasons = if claim.line.is_some() {
+                &mut line_reasons
+            } else {
+                &mut reasons
+            };
+            let mut refusals = Vec::new();
+            let signers: Vec<String> = self
+                .signers
+                .iter()
+                .filter_map(|signer| match signer.check(&claim.bundle) {
+                    Ok(_) => Some(signer.name().to_string()),
+                    Err(reason) => {
+                        refusals.push(format!("{}: {reason}", signer.name()));
+                        None
+                    }
+                })
+                .collect();
+            let mut outcome = SignatureOutcome {
+                path: signature.to_path_buf(),
+                line: claim.line,
+                signers,
+                root_digest: None,
+                verified: false,
+            };
+            let statement = if outcome.signers.is_empty() {
+                Err(format!(
+                    "{shown}: not signed by any signer of the policy ({})",
+                    if refusals.is_empty() {
+                        "the policy defines no signers".to_string()
+                    } else {
+                        refusals.join("; ")
+                    }
+                ))
+            } else {
+                parse_statement(&claim.bundle, signature).map_err(|e| e.to_string())
+            };
+            let counted = statement.and_then(|statement| {
+                outcome.root_digest = Some(hex::encode(statement.root_digest));
+                if let Some((_, rule)) = rule {
+                    rule.check_serialization(&statement.serialization)
+                        .map_err(|reason| format!("{shown}: {reason}"))?;
+                }
+                match pinned {
+                    Some(p)
+                        if p.root_digest == statement.root_digest
+                            && p.serialization == statement.serialization =>
+                    {
+                        Ok(())
+                    }
+                    Some(p) => Err(format!(
+                        "{shown}: signs root digest {}, not the statement the model was opened under ({})",
+                        hex::encode(statement.root_digest),
+                        hex::encode(p.root_digest)
+                    )),
+                    None => Err(format!("{shown}: the model is not the one it signs")),
+                }
+            });
+            match counted {
+                Ok(()) => outcome.verified = true,
+                Err(reason) => reasons.push(reason),
+            }
+            outcomes.push(outcome);
+        }
+        let verified: BTreeSet<String> = outcomes
+            .iter()
+            .filter(|o| o.verified)
+            .flat_map(|o| o.signers.iter().cloned())
+            .collect();
+        if let Some((index, rule)) = rule {
+            check_threshold(index, rule, &verified, &mut reasons);
+        }
+        let rule_ref = rule.map(|(index, r)| RuleRef {
+            index,
+            name: r.name().to_string(),
+            require: r.require().to_vec(),
+            threshold: r.threshold(),
+        });
+        let first = pinned.filter(|_| !verified.is_empty());
+        let formats = match formats_at {
+            Some(at) => self.check_formats(at, options, false, rule, &mut reasons),
+            None => {
+                let deny = self.deny_formats(rule.map(|(_, r)| r));
+                if !deny.is_empty() {
+                    reasons.push(format!(
+                        "cannot tell the formats of a model read in memory (denied: {}); \
+                         unseal it to judge them",
+                        deny.join(", ")
+                    ));
+                }
+                Vec::new()
+            }
+        };
+        if let Some(rego) = &self.rego {
+            let input = json!({
+                "formats": PolicyDecision::formats_json(&formats),
+                "format_names": crate::scan::format_names(&formats),
+                "model_name": model_name,
+                "signed_name": signed_name,
+                "root_digest": first.map(|f| hex::encode(f.root_digest)),
+                "serialization": PolicyDecision::serialization_json(first.map(|f| &f.serialization)),
+                "signers": verified,
+                "files": first.map(signed_file_count),
+                "rule": rule_ref.as_ref().map(|r| &r.name),
+            });
+            reasons.extend(rego.deny(&input).into_iter().map(|m| format!("rego: {m}")));
+        }
+        if !reasons.is_empty() {
+            line_reasons.append(&mut reasons);
+            reasons = line_reasons;
+        }
+        Ok(PolicyDecision {
+            allowed: reasons.is_empty(),
+            model: model.to_path_buf(),
+            model_name,
+            signed_name: signed_name.map(str::to_string),
+            policy: self.path.clone(),
+            root_digest: first.map(|f| hex::encode(f.root_digest)),
+            files: first.map(signed_file_count),
+            serialization: first.map(|f| f.serialization.clone()),
+            signers: verified.into_iter().collect(),
+            rule: rule_ref,
+            reasons,
+            signatures: outcomes,
+            exempt_files: Vec::new(),
+            formats,
+        })
+    }
+}
