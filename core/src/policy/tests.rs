@@ -676,10 +676,7 @@ fn a_decision_over_a_pinned_statement_reads_no_model_and_binds_the_signed_name()
 
     // Formats that cannot be examined deny under deny_formats; examined, they are judged.
     let denying = f
-        .policy(&TWO_OF_TWO.replace(
-            "version = 1\n",
-            "version = 1\ndeny_formats = [\"gguf\"]\n",
-        ))
+        .policy(&TWO_OF_TWO.replace("version = 1\n", "version = 1\ndeny_formats = [\"gguf\"]\n"))
         .unwrap();
     let unexamined = denying
         .decide_verified(
