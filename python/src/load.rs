@@ -145,10 +145,18 @@ impl PyOpenedModel {
         start: u64,
         end: u64,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let bytes = py
-            .allow_threads(|| self.inner.read_range(name, start, end))
-            .map_err(verify_error)?;
-        Ok(PyBytes::new(py, &bytes))
+        if start > end {
+            return Err(crate::errors::Error::new_err(format!(
+                "{name}: bytes {start}..{end}: a reversed range"
+            )));
+        }
+        let len = usize::try_from(end - start)
+            .map_err(|_| crate::errors::Error::new_err(format!("{name}: too large for memory")))?;
+        // Filled in place before Python sees it: no copy of the verified bytes.
+        PyBytes::new_with(py, len, |buffer| {
+            py.allow_threads(|| self.inner.read_range_into(name, start, buffer))
+                .map_err(verify_error)
+        })
     }
 
     /// The size the signature gives `name` (shards only; `None` under files).

@@ -678,33 +678,26 @@ fn a_decision_over_a_pinned_statement_reads_no_model_and_binds_the_signed_name()
     let denying = f
         .policy(&TWO_OF_TWO.replace("version = 1\n", "version = 1\ndeny_formats = [\"gguf\"]\n"))
         .unwrap();
-    let unexamined = denying
-        .decide_verified(
-            &f.model(),
-            &release,
-            &claims(&release),
-            Some(&pinned),
-            None,
-            &named("dev/llm"),
-            None,
-        )
-        .unwrap();
+    let under_deny = |formats_at: Option<&Path>| {
+        denying
+            .decide_verified(
+                &f.model(),
+                &release,
+                &claims(&release),
+                Some(&pinned),
+                None,
+                &named("dev/llm"),
+                formats_at,
+            )
+            .unwrap()
+    };
+    let unexamined = under_deny(None);
     assert!(!unexamined.allowed);
     assert!(
         unexamined.reasons[0].contains("cannot tell the formats"),
         "{:?}",
         unexamined.reasons
     );
-    let examined = denying
-        .decide_verified(
-            &f.model(),
-            &release,
-            &claims(&release),
-            Some(&pinned),
-            None,
-            &named("dev/llm"),
-            Some(&f.model()),
-        )
-        .unwrap();
+    let examined = under_deny(Some(&f.model()));
     assert!(examined.allowed, "{:?}", examined.reasons);
 }
