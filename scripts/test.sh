@@ -59,6 +59,9 @@ export MODELSEAL_BIN="$root/target/ci/modelseal"
 stage "README walkthrough, verbatim, as an unprivileged user (scripts/readme_walkthrough.py)"
 "$root/.venv/bin/python" scripts/readme_walkthrough.py
 
+stage "docs/deploy.md's Kubernetes init container, run as the kubelet would, twice (scripts/kube_recipe.py)"
+"$root/.venv/bin/python" scripts/kube_recipe.py "$root/target/ci/modelseal"
+
 stage "fuzz smoke: every parser of untrusted input for a few seconds (scripts/fuzz.sh)"
 scripts/fuzz.sh "${MODELSEAL_FUZZ_SECONDS:-10}"
 stage ""

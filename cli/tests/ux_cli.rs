@@ -328,11 +328,19 @@ fn verify_finds_the_signature_where_sign_writes_it() {
 }
 
 #[test]
-fn version_lists_the_compiled_in_key_backends() {
+fn version_lists_the_compiled_in_backends_secret_sources_and_locations() {
     let o = ok(&["--version"]);
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("key backends: file, pkcs11"), "{text}");
     assert_eq!(text.contains("awskms"), cfg!(feature = "awskms"), "{text}");
+    assert!(text.contains("secret sources: file, fd, env"), "{text}");
+    assert_eq!(text.contains("awssm"), cfg!(feature = "awssm"), "{text}");
+    assert!(text.contains("model locations: local"), "{text}");
+    assert_eq!(
+        text.contains("s3, gs, az"),
+        cfg!(feature = "storage"),
+        "{text}"
+    );
 }
 
 #[test]

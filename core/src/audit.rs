@@ -8,8 +8,10 @@
 //! interleave within a line. On a regular file the line is then fsynced, so a line that was
 //! reported written survives a crash; a pipe, a terminal or a character device (`/dev/stdout` in a
 //! container, whose log collector owns durability) takes the line without fsync, which such files
-//! refuse (`EINVAL`), and `-` is this process's standard output. A file is created 0600. Reasons
-//! are bounded (count and length) so one event stays one modest write.
+//! refuse (`EINVAL`); `-` and `/dev/stdout` are this process's standard output and
+//! `/dev/stderr` its standard error, written through the descriptors it holds, never re-opened. A
+//! file is created 0600. Reasons are bounded (count and length) so one event stays one modest
+//! write.
 //!
 //! This module knows no operation's outcome: what each operation records is decided in
 //! `report` (`report::sign_event`, …), where an event goes here ([`destination`]), so the CLI,
@@ -228,28 +230,21 @@ impl AuditLog {
             path: self.path.clone(),
             source,
         };
-        // A log path is not followed through a symlink at its last component (someone who can
-        // write its directory must not redirect the appends into another file), except the
-        // standard streams an operator names on purpose. Nor does a FIFO put there block the
-        // open (O_NONBLOCK: no reader is an error).
-        let stream = FOLLOWED_LOGS.iter().any(|p| self.path == Path::new(p));
-        let flags = if stream {
-            0
-        } else {
-            libc::O_NOFOLLOW | libc::O_NONBLOCK
+        let mut file = match self.standard_stream() {
+            Some(stream) => stream.map_err(err)?,
+            None => {
+                // A log path is not followed through a symlink at its last component (someone
+                // who can write its directory must not redirect the appends into another file).
+                // Nor does a FIFO put there block the open (O_NONBLOCK: no reader is an error).
+                std::fs::OpenOptions::new()
+                    .append(true)
+                    .create(true)
+                    .mode(0o600)
+                    .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW | libc::O_NONBLOCK)
+                    .open(&self.path)
+                    .map_err(err)?
+            }
         };
-        let path: &Path = if self.path == Path::new("-") {
-            Path::new("/dev/stdout")
-        } else {
-            &self.path
-        };
-        let mut file = std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .mode(0o600)
-            .custom_flags(libc::O_CLOEXEC | flags)
-            .open(path)
-            .map_err(err)?;
         // One write: with O_APPEND the kernel places the whole buffer at the end atomically with
         // respect to other appenders; a loop of partial writes could interleave with theirs.
         let written = file.write(line.as_bytes()).map_err(err)?;
@@ -268,8 +263,30 @@ impl AuditLog {
     }
 }
 
-/// Log paths that are opened following symlinks: `-` (standard output) and the standard streams.
-const FOLLOWED_LOGS: &[&str] = &["-", "/dev/stdout", "/dev/stderr"];
+impl AuditLog {
+    /// For `-`, `/dev/stdout` and `/dev/stderr`: a duplicate of this process's own descriptor 1
+    /// or 2, never a re-open of the path. Re-opening `/dev/stdout` goes through
+    /// `/proc/self/fd/1` and checks the pipe's own permissions, which a container runtime creates
+    /// for root: a non-root container (the init container of docs/deploy.md) would be refused the
+    /// log it already holds open. Anything this process already printed is flushed first, so the
+    /// line lands after it.
+    fn standard_stream(&self) -> Option<std::io::Result<std::fs::File>> {
+        use std::os::fd::AsFd;
+        let path = self.path.as_path();
+        let fd = if path == Path::new("-") || path == Path::new("/dev/stdout") {
+            let mut out = std::io::stdout();
+            if let Err(e) = out.flush() {
+                return Some(Err(e));
+            }
+            out.as_fd().try_clone_to_owned()
+        } else if path == Path::new("/dev/stderr") {
+            std::io::stderr().as_fd().try_clone_to_owned()
+        } else {
+            return None;
+        };
+        Some(fd.map(std::fs::File::from))
+    }
+}
 
 /// The current time as RFC 3339 UTC with seconds (`2026-11-23T21:40:00Z`).
 pub fn now_rfc3339() -> String {

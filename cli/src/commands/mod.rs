@@ -18,22 +18,28 @@ mod verify;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
-/// `--version`: the version and the key backends compiled in (`awskms` is a build feature).
-const VERSION: &str = if cfg!(feature = "awskms") {
-    concat!(
+/// `--version`: the version and what this build can reach — key backends, secret sources and
+/// model locations — since `awskms`, `awssm` and `storage` are build features.
+fn version() -> &'static str {
+    let with = |feature: bool, word: &'static str| if feature { word } else { "" };
+    let text = format!(
+        "{}\nkey backends: file, pkcs11{}\nsecret sources: file, fd, env{}\nmodel locations: local{}",
         env!("CARGO_PKG_VERSION"),
-        "\nkey backends: file, pkcs11, awskms"
-    )
-} else {
-    concat!(env!("CARGO_PKG_VERSION"), "\nkey backends: file, pkcs11")
-};
+        with(cfg!(feature = "awskms"), ", awskms"),
+        with(cfg!(feature = "awssm"), ", awssm"),
+        with(cfg!(feature = "storage"), ", s3, gs, az"),
+    );
+    // Made once per process, when clap builds the command: leaking it gives the `'static` text
+    // clap takes without its `string` feature.
+    Box::leak(text.into_boxed_str())
+}
 
 /// Sign, verify and inspect machine-learning models in the OpenSSF Model Signing (OMS) format, and
 /// envelope-encrypt them.
 ///
 /// Exit codes: 0 success, 1 verification or decryption failed, 2 usage or input error.
 #[derive(Debug, Parser)]
-#[command(name = "modelseal", version = VERSION, propagate_version = true)]
+#[command(name = "modelseal", version = version(), propagate_version = true)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -22,5 +22,6 @@ pub mod open;
 pub mod process;
 
 pub use open::{
-    exposure_of, open_following, open_nofollow, open_trusted, take_inherited_fd, TrustedFile,
+    exposure_of, open_following, open_nofollow, open_trusted, take_inherited_fd, unreadable_reason,
+    TrustedFile,
 };

@@ -113,6 +113,32 @@ const READABLE_BY_OTHERS: u32 = 0o044;
 /// How to fix a secret file that others may read, for every message that refuses one.
 pub const SECRET_MODE_FIX: &str = "chmod 400 it (on Kubernetes: `defaultMode: 0400` on the Secret volume, `runAsUser` matching the file's owner, or 0440 with `fsGroup` on the read-only Secret volume)";
 
+/// Why this process may not read `path`, after opening it failed with `EACCES`: who owns it,
+/// its mode, this process's user, and the fix on Kubernetes, where a Secret volume's files belong
+/// to root unless the pod says otherwise. Falls back to the plain error when `path` cannot even
+/// be looked at (a directory on the way is not searchable).
+pub fn unreadable_reason(path: &Path, error: &io::Error) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::metadata(path) else {
+        return error.to_string();
+    };
+    let uid = crate::fs::commit::effective_uid();
+    // A root-owned Secret is the kubelet's default; a non-root pod cannot become root.
+    let run_as = if meta.uid() == 0 {
+        String::new()
+    } else {
+        format!(" or `runAsUser: {}`", meta.uid())
+    };
+    format!(
+        "{error}: it belongs to uid {} (group {}, mode {:o}) and this process runs as uid {uid}; \
+         on Kubernetes, set the pod's `securityContext.fsGroup` (the kubelet then makes the \
+         read-only Secret volume's files 0440 of that group, which is accepted){run_as}",
+        meta.uid(),
+        meta.gid(),
+        meta.mode() & 0o7777,
+    )
+}
+
 impl TrustedFile {
     /// Why someone besides the file's owner may read it, by the one rule for secret files: `None`
     /// for a file only its owner can read (0400, 0600), or for a 0440 file whose group is one of

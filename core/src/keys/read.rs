@@ -34,6 +34,10 @@ pub(crate) fn read(path: &Path) -> Result<FileBytes, KeyError> {
         source,
     };
     let opened = crate::fs::open_trusted(path).map_err(|e| match e.kind() {
+        // Not readable by this user: say whose it is and how a Kubernetes pod gets to read it.
+        _ if e.raw_os_error() == Some(libc::EACCES) => {
+            parse_err(path, crate::fs::unreadable_reason(path, &e))
+        }
         // Not a regular file, or a symlink out of its directory: the wrong file, not an I/O fault.
         std::io::ErrorKind::InvalidInput | std::io::ErrorKind::PermissionDenied => {
             parse_err(path, e.to_string())
