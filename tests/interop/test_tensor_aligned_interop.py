@@ -28,8 +28,9 @@ def write_safetensors(path: Path, sizes: list[int]) -> None:
             out.write(pseudo_bytes(f"{path.name}/t{i}", size))
 
 
-def test_tensor_aligned_shards_verify_with_reference_api(modelseal, reference, keygen_keys, tmp_path):
-    private, public = keygen_keys["ec-p256"]
+def test_tensor_aligned_shards_verify_with_reference_api(modelseal, reference, tmp_path):
+    private, public = tmp_path / "key.pem", tmp_path / "key.pub.pem"
+    expect_rc(modelseal.keygen("ec-p256", private, public), 0)
     model = tmp_path / "model"
     model.mkdir()
     # The smallest tensor that counts is 4 MiB + 3 bytes: shards of 2 MiB. The 16-byte one
