@@ -42,20 +42,7 @@ import time
 
 CHILD_A = "from safetensors.numpy import load_file; t = load_file({file!r})"
 
-ENCRYPTED_LAZY_CHILD = (
-    "import time, numpy, modelseal\n"
-    "def rchar():\n"
-    "    return int(open('/proc/self/io').read().split('rchar:')[1].split()[0])\n"
-    "t0 = time.perf_counter()\n"
-    "lazy = modelseal.open_model({enc!r}, {sig!r}, key={key!r}, decryption_key={secret!r})"
-    ".safe_open('model.safetensors')\n"
-    "t1 = time.perf_counter(); r = rchar(); c = time.process_time()\n"
-    "x = lazy.get_tensor({tensor!r})\n"
-    "t2 = time.perf_counter(); r = rchar() - r; c = time.process_time() - c\n"
-    "print(t1 - t0, t2 - t1, r, x.nbytes, c)"
-)
-
-CHILD = {
+ENCRYPTED_CHILD = {
     "A": CHILD_A,
     "B": "import modelseal; t = modelseal.open_model({enc!r}, {sig!r}, key={key!r}, "
          "decryption_key={secret!r}).load_safetensors('model.safetensors')",
