@@ -14,11 +14,13 @@ The emulators are the real servers the project installs (scripts/setup.sh):
 The proxy in front of them is ours and small on purpose:
   --request-log FILE  appends one line per request, "<METHOD> <path>[?query] [range=<Range>]",
                       so a test counts the LISTs and ranged GETs an operation made;
-  --faults LIST       a comma-separated list (503, 500, drop, replace) applied in order to the first
-                      ranged GETs: 503 answers S3's SlowDown, 500 an internal error, drop closes
-                      the connection without an answer; replace (S3 only, through boto3)
-                      overwrites the object with other bytes, then forwards the GET, as a
-                      writer racing the reader would. Requests after the list reach the emulator.
+  --faults LIST       a comma-separated list (503, 500, drop, replace, pass) applied in order to the
+                      first ranged GETs: 503 answers S3's SlowDown, 500 an internal error, drop
+                      closes the connection without an answer; replace overwrites the object
+                      with other bytes (through scripts/storage_admin.py, on every store), then
+                      forwards the GET, as a writer racing the reader would; pass forwards it
+                      unchanged (to aim a later fault at a later GET). Requests after the list
+                      reach the emulator.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import storage_admin  # noqa: E402 (the script's directory, put on the path just above)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -117,7 +122,21 @@ HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", 
               "proxy-connection"}
 
 
-def make_proxy(upstream: int, log_path: str | None, faults: list[str]):
+def object_of(store: str, path: str) -> tuple[str, str]:
+    """The bucket and key a GET of `path` reads: S3 `/BUCKET/KEY` (path style), GCS
+    `/[download/]storage/v1/b/BUCKET/o/KEY?alt=media`, Azurite `/ACCOUNT/CONTAINER/KEY`."""
+    path = path.split("?")[0]
+    if store == "gcs":
+        rest = path.split("/storage/v1/b/", 1)[1]
+        bucket, key = rest.split("/o/", 1)
+        return bucket, urllib.parse.unquote(key)
+    parts = urllib.parse.unquote(path).lstrip("/").split("/")
+    if store == "azure":
+        parts = parts[1:]
+    return parts[0], "/".join(parts[1:])
+
+
+def make_proxy(store: str, upstream: int, log_path: str | None, faults: list[str]):
     log = open(log_path, "a", buffering=1) if log_path else None
     lock = threading.Lock()
 
@@ -156,13 +175,9 @@ def make_proxy(upstream: int, log_path: str | None, faults: list[str]):
                 self.wfile.write(text)
                 return
             if fault == "replace":
-                import boto3
-
-                bucket, key = urllib.parse.unquote(self.path.split("?")[0]).lstrip("/").split("/", 1)
-                boto3.client(
-                    "s3", endpoint_url=f"http://127.0.0.1:{upstream}", region_name="us-east-1",
-                    aws_access_key_id="testing", aws_secret_access_key="testing",
-                ).put_object(Bucket=bucket, Key=key, Body=b"replaced mid-run")
+                bucket, key = object_of(store, self.path)
+                storage_admin.put(store, f"http://127.0.0.1:{upstream}", bucket, key,
+                                  b"replaced mid-run")
             conn = http.client.HTTPConnection("127.0.0.1", upstream, timeout=300)
             headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
             conn.request(self.command, self.path, body=body, headers=headers)
@@ -172,7 +187,9 @@ def make_proxy(upstream: int, log_path: str | None, faults: list[str]):
             for key, value in response.getheaders():
                 if key.lower() not in HOP_BY_HOP and key.lower() != "content-length":
                     self.send_header(key, value)
-            self.send_header("Content-Length", str(len(data)))
+            # A HEAD has no body: its Content-Length is the object's, as the emulator said.
+            length = response.getheader("Content-Length", "0") if self.command == "HEAD" else len(data)
+            self.send_header("Content-Length", str(length))
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(data)
@@ -194,7 +211,7 @@ def main() -> None:
     try:
         if not args.direct:
             faults = [f for f in args.faults.split(",") if f]
-            proxy = ThreadingHTTPServer(("127.0.0.1", 0), make_proxy(port, args.request_log, faults))
+            proxy = ThreadingHTTPServer(("127.0.0.1", 0), make_proxy(args.store, port, args.request_log, faults))
             proxy.daemon_threads = True
             threading.Thread(target=proxy.serve_forever, daemon=True).start()
             port = proxy.server_port

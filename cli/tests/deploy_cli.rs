@@ -569,3 +569,220 @@ fn seal_refuses_the_reserved_name_and_unseal_an_existing_dir() {
     let (code, _) = t.unseal("llm.enc", "run", &[]);
     assert_eq!(code, 2);
 }
+
+/// Co-signed sealed models (issue 22 item 3): a policy rule requiring two teams, met by
+/// `seal --key A --key B` or by `seal --key A` then `endorse --key B`; the threshold counts the
+/// outer signatures, the inner one must come from a signer of the rule.
+struct Cosign {
+    t: Setup,
+}
+
+impl Cosign {
+    /// Signers release, ci and outsider; `prod/*` requires release and ci, both.
+    fn new() -> Cosign {
+        let t = Setup::new();
+        for name in ["ci", "outsider"] {
+            keygen_p256(t.dir.path(), name);
+        }
+        std::fs::write(
+            t.path("trust.toml"),
+            "version = 1\n\
+             [signers.release]\nkey = \"release.pub.pem\"\n\
+             [signers.ci]\nkey = \"ci.pub.pem\"\n\
+             [signers.outsider]\nkey = \"outsider.pub.pem\"\n\
+             [[models]]\nname = \"prod/*\"\nrequire = [\"release\", \"ci\"]\nthreshold = 2\n",
+        )
+        .unwrap();
+        Cosign { t }
+    }
+    fn key(&self, name: &str) -> String {
+        s(&self.t.path(&format!("{name}.pem"))).to_string()
+    }
+    /// Seals llm to ENC with each key of `signers` (one `--key` each).
+    fn seal(&self, enc: &str, signers: &[&str]) {
+        self.seal_with(enc, signers, &[]);
+    }
+    fn seal_with(&self, enc: &str, signers: &[&str], extra: &[&str]) {
+        let keys: Vec<String> = signers.iter().map(|k| self.key(k)).collect();
+        let (model, recipient, out) = (
+            self.t.path("llm"),
+            self.t.path("deploy.pem.pub"),
+            self.t.path(enc),
+        );
+        let mut args = vec![
+            "seal",
+            s(&model),
+            "--recipient",
+            s(&recipient),
+            "-o",
+            s(&out),
+        ];
+        for key in &keys {
+            args.extend(["--key", key.as_str()]);
+        }
+        args.extend(["--model-name", "prod/llm", "--quiet"]);
+        args.extend_from_slice(extra);
+        ok(&args);
+    }
+    fn endorse(&self, enc: &str, signer: &str, extra: &[&str]) -> std::process::Output {
+        let (enc, key) = (self.t.path(enc), self.key(signer));
+        let mut args = vec!["endorse", s(&enc), "--key", key.as_str(), "--json"];
+        args.extend_from_slice(extra);
+        modelseal(&args)
+    }
+}
+
+#[test]
+fn sealed_with_two_keys_unseals_under_a_two_of_two_rule() {
+    let c = Cosign::new();
+    c.seal("llm.enc", &["release", "ci"]);
+    // One signature per key in a claims file beside ENC; no single-bundle ENC.sig.
+    let outer = std::fs::read_to_string(c.t.path("llm.enc.sig.jsonl")).unwrap();
+    assert_eq!(outer.lines().count(), 2, "{outer}");
+    assert!(!c.t.path("llm.enc.sig").exists());
+    let (status, u) = c.t.unseal("llm.enc", "run", &[]);
+    assert_eq!(status, 0, "{u}");
+    assert_eq!(u["outer"]["stage"], "encrypted model", "{u}");
+    assert_eq!(
+        u["outer"]["counted"],
+        serde_json::json!(["ci", "release"]),
+        "{u}"
+    );
+    assert_eq!(u["inner"]["stage"], "decrypted model", "{u}");
+    assert_eq!(
+        u["inner"]["counted"],
+        serde_json::json!(["ci", "release"]),
+        "{u}"
+    );
+    // The inner signatures are published with the model, and verify it (the claims file inside
+    // the model is exempt from hashing, like modelseal.sig).
+    let (run, inner) = (c.t.path("run"), c.t.path("run/modelseal.sig.jsonl"));
+    let ci = c.t.path("ci.pub.pem");
+    ok(&[
+        "verify",
+        s(&run),
+        "--signature",
+        s(&inner),
+        "--key",
+        s(&ci),
+        "--quiet",
+    ]);
+
+    // Sealed again with one key: refused while the co-signed seal's ENC.sig.jsonl is there
+    // (unseal would judge it with the new ENC.sig), and with --force it goes with ENC.
+    let (model, enc) = (c.t.path("llm"), c.t.path("llm.enc"));
+    std::fs::remove_dir_all(&enc).unwrap();
+    let (release, deploy) = (c.key("release"), c.t.path("deploy.pem.pub"));
+    let again = [
+        "seal",
+        s(&model),
+        "--key",
+        release.as_str(),
+        "--recipient",
+        s(&deploy),
+        "-o",
+        s(&enc),
+    ];
+    assert_eq!(code(&modelseal(&again)), 2);
+    c.seal_with("llm.enc", &["release"], &["--force"]);
+    assert!(c.t.path("llm.enc.sig").is_file() && !c.t.path("llm.enc.sig.jsonl").exists());
+}
+
+#[test]
+fn sealed_with_one_key_is_refused_under_two_of_two_naming_the_missing_signer() {
+    let c = Cosign::new();
+    c.seal("llm.enc", &["release"]);
+    let (code, u) = c.t.unseal("llm.enc", "run", &[]);
+    assert_eq!(code, 1, "{u}");
+    assert_eq!(u["denied"]["stage"], "encrypted model", "{u}");
+    let reasons = u["reasons"].to_string();
+    assert!(reasons.contains("missing: ci"), "{u}");
+    assert_eq!(
+        u["denied"]["decision"]["counted"],
+        serde_json::json!(["release"]),
+        "{u}"
+    );
+    c.t.nothing_left("run");
+}
+
+#[test]
+fn endorse_adds_the_co_signature_a_two_of_two_rule_needs() {
+    let c = Cosign::new();
+    c.seal("llm.enc", &["release"]);
+    let single = std::fs::read(c.t.path("llm.enc.sig")).unwrap();
+    // A key the rule does not count: endorsed, and still refused.
+    let o = c.endorse("llm.enc", "outsider", &[]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    let (code_, u) = c.t.unseal("llm.enc", "run", &[]);
+    assert_eq!(code_, 1, "{u}");
+    assert!(u["reasons"].to_string().contains("missing: ci"), "{u}");
+    // ci endorses: met, reading ENC.sig and ENC.sig.jsonl by default.
+    let o = c.endorse("llm.enc", "ci", &[]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    let e = json(&o);
+    assert_eq!(e["endorsed"], true, "{e}");
+    assert_eq!(e["existing"].as_array().map(Vec::len), Some(2), "{e}");
+    let (code_, u) = c.t.unseal("llm.enc", "run", &[]);
+    assert_eq!(code_, 0, "{u}");
+    assert_eq!(
+        u["outer"]["counted"],
+        serde_json::json!(["ci", "release"]),
+        "{u}"
+    );
+    assert_eq!(u["inner"]["counted"], serde_json::json!(["release"]), "{u}");
+    // Nothing rewritten: ENC.sig is byte for byte what seal wrote.
+    assert_eq!(std::fs::read(c.t.path("llm.enc.sig")).unwrap(), single);
+
+    // Signatures kept elsewhere are named with --signature, repeated.
+    c.seal("two.enc", &["release"]);
+    std::fs::create_dir(c.t.path("elsewhere")).unwrap();
+    let kept = c.t.path("elsewhere/two.cosign.jsonl");
+    let o = c.endorse("two.enc", "ci", &["--signature", s(&kept)]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    let (code_, u) = c.t.unseal("two.enc", "run2", &[]);
+    assert_eq!(code_, 1, "only two.enc.sig is found by default: {u}");
+    let sig = c.t.path("two.enc.sig");
+    let (code_, u) = c.t.unseal(
+        "two.enc",
+        "run2",
+        &["--signature", s(&sig), "--signature", s(&kept)],
+    );
+    assert_eq!(code_, 0, "{u}");
+}
+
+#[test]
+fn endorse_refuses_a_tampered_ciphertext_without_writing() {
+    let c = Cosign::new();
+    c.seal("llm.enc", &["release"]);
+    let f = c.t.path("llm.enc/weights.bin");
+    let mut bytes = std::fs::read(&f).unwrap();
+    bytes[100] ^= 1;
+    std::fs::write(&f, &bytes).unwrap();
+    let o = c.endorse("llm.enc", "ci", &[]);
+    assert_eq!(code(&o), 1, "{}", String::from_utf8_lossy(&o.stderr));
+    let e = json(&o);
+    assert_eq!(e["endorsed"], false, "{e}");
+    assert!(e["reasons"].to_string().contains("weights.bin"), "{e}");
+    assert!(!c.t.path("llm.enc.sig.jsonl").exists());
+}
+
+#[test]
+fn an_inner_signature_from_outside_the_rule_is_refused() {
+    let c = Cosign::new();
+    // The plaintext is signed only by outsider; release and ci co-sign the ciphertext.
+    c.seal("llm.enc", &["outsider"]);
+    for signer in ["release", "ci"] {
+        let o = c.endorse("llm.enc", signer, &[]);
+        assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let (code_, u) = c.t.unseal("llm.enc", "run", &[]);
+    assert_eq!(code_, 1, "{u}");
+    assert_eq!(u["denied"]["stage"], "decrypted model", "{u}");
+    assert!(
+        u["reasons"]
+            .to_string()
+            .contains("from none of the rule's signers"),
+        "{u}"
+    );
+    c.t.nothing_left("run");
+}

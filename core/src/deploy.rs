@@ -32,11 +32,11 @@ use crate::envelope::stream::{Observers, PlaintextObserver};
 use crate::envelope::{self, DecryptSummary, EncryptOptions, EncryptSummary, Plaintext, SealError};
 use crate::fs::commit::{CommitError, StagingDir};
 use crate::keys::{Identity, Recipient, Signer};
-use crate::policy::{Policy, PolicyDecision, PolicyVerifyOptions};
+use crate::policy::{Policy, PolicyDecision, PolicyVerifyOptions, SealedStage};
 use crate::progress::{NoProgress, Progress};
 use crate::sign::{
-    default_signature_path, finish_signing, plan_signing, sign_model, OutputMode, SignError,
-    SignOptions, SignOutcome, SignPlan,
+    default_signature_path, finish_signing_all, plan_signing, OutputMode, SignError, SignOptions,
+    SignOutcome, SignPlan,
 };
 use crate::tree::ModelTree;
 use crate::verify::VerifyError;
@@ -47,6 +47,57 @@ use std::sync::{Arc, Mutex};
 /// Name of the plaintext signature inside a sealed model (top level of the encrypted tree, and
 /// of the unsealed directory). A model that has a top-level file of this name cannot be sealed.
 pub const INNER_SIGNATURE_NAME: &str = "modelseal.sig";
+
+/// Name of the plaintext signatures inside a model sealed with several keys: a claims file
+/// (`.jsonl`), one signature per key. A model sealed with one key holds [`INNER_SIGNATURE_NAME`]
+/// instead, byte for byte as before; a model that has a top-level file of this name cannot be
+/// sealed either.
+pub const INNER_CLAIMS_NAME: &str = "modelseal.sig.jsonl";
+
+/// The inner signature's name for a seal by `signers` keys.
+fn inner_signature_name(signers: usize) -> &'static str {
+    if signers > 1 {
+        INNER_CLAIMS_NAME
+    } else {
+        INNER_SIGNATURE_NAME
+    }
+}
+
+/// The inner signature file in the (decrypted or unsealed) directory `dir`: `modelseal.sig`, or
+/// for a co-signed model `modelseal.sig.jsonl`; `None` when it holds neither.
+fn inner_signature_in(dir: &Path) -> Option<PathBuf> {
+    [INNER_SIGNATURE_NAME, INNER_CLAIMS_NAME]
+        .into_iter()
+        .map(|name| dir.join(name))
+        .find(|path| path.is_file())
+}
+
+/// Where the outer signatures of `encrypted` are when the caller names none: every one of
+/// `ENC.sig` (a seal with one key) and `ENC.sig.jsonl` (a seal with several keys, and where
+/// [`crate::endorse`] adds co-signatures) that exists; `ENC.sig` when neither does, so the error
+/// names the usual place.
+pub fn default_outer_signatures(encrypted: &Path) -> Vec<PathBuf> {
+    let single = default_signature_path(encrypted);
+    let claims = outer_claims_path(encrypted);
+    let found: Vec<PathBuf> = [single.clone(), claims]
+        .into_iter()
+        .filter(|p| p.symlink_metadata().is_ok())
+        .collect();
+    if found.is_empty() {
+        vec![single]
+    } else {
+        found
+    }
+}
+
+/// `ENC.sig.jsonl`: the claims file of the outer signatures beside `encrypted` (a seal with
+/// several keys writes it; [`crate::endorse`] appends to it).
+pub fn outer_claims_path(encrypted: &Path) -> PathBuf {
+    let mut name = default_signature_path(encrypted).into_os_string();
+    name.push(".");
+    name.push(crate::oms::claims::EXTENSION);
+    PathBuf::from(name)
+}
 
 /// Errors of `seal` and `unseal`.
 #[derive(Debug, thiserror::Error)]
@@ -144,7 +195,9 @@ pub struct SealOptions {
     pub sign: SignOptions,
     /// Model name recorded in the envelope; default: the model's file or directory name.
     pub model_name: Option<String>,
-    /// Where to write the outer signature; default `ENC.sig` beside `ENC`.
+    /// Where to write the outer signature; default `ENC.sig` beside `ENC`, or with several
+    /// signing keys `ENC.sig.jsonl` (a claims file, one signature per key; a path given must end
+    /// in `.jsonl` then).
     pub outer_signature: Option<PathBuf>,
     /// Plaintext bytes per chunk (default: the format's default).
     pub chunk_size: Option<u32>,
@@ -157,12 +210,14 @@ pub struct SealOptions {
 #[derive(Debug, Clone)]
 #[non_exhaustive] // made only by core: readable, not constructible, outside it
 pub struct SealOutcome {
-    /// The signature over the plaintext (now inside the encrypted model).
+    /// The signature over the plaintext (now inside the encrypted model), by the first key.
     pub inner: SignOutcome,
     /// The encryption.
     pub encrypted: EncryptSummary,
-    /// The signature over the encrypted directory.
+    /// The signature over the encrypted directory, by the first key.
     pub outer: SignOutcome,
+    /// The OMS key hint of every key that signed both statements, in the order given.
+    pub key_hints: Vec<String>,
 }
 
 /// Signs `model`, encrypts it with its signature for `recipients` to `output` (a directory), and
@@ -179,28 +234,52 @@ pub fn seal_model(
     output: &Path,
     options: &SealOptions,
 ) -> Result<SealOutcome, DeployError> {
-    seal_model_with_progress(model, signer, recipients, output, options, &NoProgress)
+    seal_model_with_progress(model, &[signer], recipients, output, options, &NoProgress)
 }
 
-/// [`seal_model`], reporting to `progress` the plaintext bytes of the one pass (hashed and
-/// encrypted), then the ciphertext bytes hashed for the outer signature (each stage's `begin`
-/// adds its bytes to the total, see [`Stages`]).
+/// [`seal_model`] signed by every key of `signers` (co-signed: both statements signed by each,
+/// each signature file a claims file of one signature per key, [`INNER_CLAIMS_NAME`] inside and
+/// `ENC.sig.jsonl` beside; one signer writes exactly what [`seal_model`] does), reporting to
+/// `progress` the plaintext bytes of the one pass (hashed and encrypted), then the ciphertext
+/// bytes hashed once for the outer signatures (each stage's `begin` adds its bytes to the total,
+/// see [`Stages`]).
 pub fn seal_model_with_progress(
     model: &Path,
-    signer: &dyn Signer,
+    signers: &[&dyn Signer],
     recipients: &[&dyn Recipient],
     output: &Path,
     options: &SealOptions,
     progress: &dyn Progress,
 ) -> Result<SealOutcome, DeployError> {
+    crate::location::refuse_object_output(output).map_err(DeployError::Usage)?;
     let progress = Stages::new(progress);
-    let outer_signature = options
-        .outer_signature
-        .clone()
-        .unwrap_or_else(|| default_signature_path(output));
+    if signers.is_empty() {
+        return Err(SignError::Options("seal needs a signing key".into()).into());
+    }
+    let outer_signature = match &options.outer_signature {
+        Some(path) => path.clone(),
+        None if signers.len() > 1 => outer_claims_path(output),
+        None => default_signature_path(output),
+    };
+    if signers.len() > 1 && !crate::oms::claims::is_claims_path(&outer_signature) {
+        return Err(crate::sign::several_need_claims(&outer_signature).into());
+    }
+    let inner_name = inner_signature_name(signers.len());
+    // The other default outer signature file (`ENC.sig` beside a co-signed seal's
+    // `ENC.sig.jsonl`, or the other way round): `unseal` reads both by default, so one left from
+    // an earlier seal of ENC would be judged with the new one.
+    let stale = match options.outer_signature {
+        Some(_) => None,
+        None => [default_signature_path(output), outer_claims_path(output)]
+            .into_iter()
+            .find(|p| *p != outer_signature),
+    };
     if !options.force {
         // Refused here, before hours of hashing and encryption, not when the output is written.
-        for existing in [output, outer_signature.as_path()] {
+        for existing in [output, outer_signature.as_path()]
+            .into_iter()
+            .chain(stale.as_deref())
+        {
             if existing.symlink_metadata().is_ok() {
                 return Err(SignError::Exists(existing.to_path_buf()).into());
             }
@@ -209,7 +288,7 @@ pub fn seal_model_with_progress(
     // The inner signature waits here until it is encrypted; named like every temporary of
     // `output`, so a killed run's copy is removed by the next run.
     let scratch = StagingDir::beside(output, 0o700).map_err(commit_error)?;
-    let inner_path = scratch.path().join(INNER_SIGNATURE_NAME);
+    let inner_path = scratch.path().join(inner_name);
     let sign_options = SignOptions {
         signature: Some(inner_path.clone()),
         ..options.sign.clone()
@@ -220,7 +299,7 @@ pub fn seal_model_with_progress(
     tests::between_sign_and_encrypt(model);
     let digests = PlaintextDigests::new(&plan);
     let mut all_files = files;
-    all_files.push((INNER_SIGNATURE_NAME.to_string(), inner_path.clone()));
+    all_files.push((inner_name.to_string(), inner_path.clone()));
     let plaintext = Plaintext::Directory {
         root: model.to_path_buf(),
         files: all_files,
@@ -244,9 +323,9 @@ pub fn seal_model_with_progress(
     let sign_failure: RefCell<Option<SignError>> = RefCell::new(None);
     let make_inner = || -> Result<PathBuf, SealError> {
         let resources = digests.resources(model)?;
-        match finish_signing(&plan, resources, signer) {
-            Ok(outcome) => {
-                *inner.borrow_mut() = Some(outcome);
+        match finish_signing_all(&plan, resources, signers) {
+            Ok(mut outcomes) => {
+                *inner.borrow_mut() = Some(outcomes.swap_remove(0));
                 Ok(inner_path.clone())
             }
             Err(e) => {
@@ -260,7 +339,7 @@ pub fn seal_model_with_progress(
     let pass = Pass {
         observe: Some(&digests),
         late: Some(LateFile {
-            name: INNER_SIGNATURE_NAME,
+            name: inner_name,
             make: &make_inner,
         }),
         progress: Some(&progress),
@@ -288,12 +367,32 @@ pub fn seal_model_with_progress(
         },
         ..SignOptions::default()
     };
-    let outer = sign_model(output, signer, &outer_options, &progress)?;
+    let outer = sign_by_all(output, signers, &outer_options, &progress)?;
+    // `force` replaced ENC and its signature: the earlier seal's other signature file goes too.
+    if let Some(stale) = stale.filter(|p| p.symlink_metadata().is_ok()) {
+        std::fs::remove_file(&stale).map_err(io(&stale))?;
+    }
     Ok(SealOutcome {
         inner,
         encrypted,
         outer,
+        key_hints: signers.iter().map(|s| s.public_key().hint()).collect(),
     })
+}
+
+/// Signs `model` with every key of `signers`, hashing it once: the outcome of the first (all sign
+/// the same statement), the signature file holding one signature per key.
+fn sign_by_all(
+    model: &Path,
+    signers: &[&dyn Signer],
+    options: &SignOptions,
+    progress: &dyn Progress,
+) -> Result<SignOutcome, SignError> {
+    let plan = plan_signing(model, options)?;
+    progress.begin(plan.tree.total_len());
+    let resources = crate::digest::hash_tree(&plan.tree, &plan.config, progress)?;
+    let mut outcomes = finish_signing_all(&plan, resources, signers)?;
+    Ok(outcomes.swap_remove(0))
 }
 
 /// One progress for an operation of several stages (each hashing or encrypting, each calling
@@ -459,14 +558,15 @@ fn plaintext_files(model: &Path, tree: &ModelTree) -> Result<Vec<(String, PathBu
             ),
         }));
     }
-    if tree
+    if let Some(reserved) = tree
         .files
         .iter()
-        .any(|f| f.name.as_str() == INNER_SIGNATURE_NAME)
+        .find(|f| [INNER_SIGNATURE_NAME, INNER_CLAIMS_NAME].contains(&f.name.as_str()))
     {
         return Err(DeployError::Usage(format!(
-            "{}: has a top-level {INNER_SIGNATURE_NAME}, a name seal reserves for the signature it stores inside the encrypted model",
-            model.display()
+            "{}: has a top-level {}, a name seal reserves for the signature it stores inside the encrypted model",
+            model.display(),
+            reserved.name.as_str()
         )));
     }
     tree.files
@@ -480,8 +580,9 @@ fn plaintext_files(model: &Path, tree: &ModelTree) -> Result<Vec<(String, PathBu
 pub struct UnsealOptions {
     /// The model name the policy's rules match; default: the envelope's model name.
     pub model_name: Option<String>,
-    /// The outer signature; default `ENC.sig` beside `ENC`.
-    pub signature: Option<PathBuf>,
+    /// The outer signature files (single bundles or `.jsonl` claims files, all judged together);
+    /// empty: [`default_outer_signatures`] (`ENC.sig` and/or `ENC.sig.jsonl` beside `ENC`).
+    pub signatures: Vec<PathBuf>,
 }
 
 /// What [`unseal_model`] established.
@@ -542,18 +643,25 @@ pub fn unseal_model_recorded(
     before_publish: BeforePublish<'_>,
     progress: &dyn Progress,
 ) -> Result<UnsealOutcome, DeployError> {
+    crate::location::refuse_object_output(out).map_err(DeployError::Usage)?;
     let progress = Stages::new(progress);
     // What killed runs for `out` left beside it (their private temporaries) goes first.
     crate::fs::commit::clean_stale_temporaries(out).map_err(SealError::from)?;
-    let outer_sig = options
-        .signature
-        .clone()
-        .unwrap_or_else(|| default_signature_path(encrypted));
+    let outer_sigs = match options.signatures.is_empty() {
+        true => default_outer_signatures(encrypted),
+        false => options.signatures.clone(),
+    };
     let verify_options = PolicyVerifyOptions {
         model_name: options.model_name.clone(),
         ignore: Vec::new(),
     };
-    let outer = policy.verify(encrypted, &[outer_sig], &verify_options, &progress)?;
+    let outer = policy.verify_sealed(
+        encrypted,
+        &outer_sigs,
+        &verify_options,
+        SealedStage::Encrypted,
+        &progress,
+    )?;
     if !outer.allowed {
         return Err(denied("encrypted model", outer));
     }
@@ -571,19 +679,24 @@ pub fn unseal_model_recorded(
     };
     let decrypted =
         envelope::decrypt_with_progress(encrypted, identity, &plain, &decrypt_options, &progress)?;
-    let inner_sig = plain.join(INNER_SIGNATURE_NAME);
-    if !inner_sig.is_file() {
+    let Some(inner_sig) = inner_signature_in(&plain) else {
         return Err(DeployError::Usage(format!(
-            "{}: holds no {INNER_SIGNATURE_NAME}; it was not made by seal",
+            "{}: holds no {INNER_SIGNATURE_NAME} (nor {INNER_CLAIMS_NAME}); it was not made by seal",
             encrypted.display()
         )));
-    }
+    };
     let inner_model = inner_model_path(&plain, &inner_sig)?;
     let inner_options = PolicyVerifyOptions {
         model_name: Some(outer.model_name.clone()),
         ignore: Vec::new(),
     };
-    let inner = policy.verify(&inner_model, &[inner_sig], &inner_options, &progress)?;
+    let inner = policy.verify_sealed(
+        &inner_model,
+        &[inner_sig],
+        &inner_options,
+        SealedStage::Decrypted,
+        &progress,
+    )?;
     if !inner.allowed {
         // Named as it would have been published: the scratch directory is gone when this is read.
         return Err(denied("decrypted model", as_published(inner, &plain, out)));
@@ -649,13 +762,15 @@ fn check_already_unsealed(
     if !differences.is_empty() {
         return Err(differs(differences));
     }
-    let inner_sig = out.join(INNER_SIGNATURE_NAME);
+    // The envelope lists one of the two names and DIR holds exactly the envelope's files.
+    let inner_sig = inner_signature_in(out).unwrap_or_else(|| out.join(INNER_SIGNATURE_NAME));
     let inner_options = PolicyVerifyOptions {
         model_name: Some(outer.model_name.clone()),
         ignore: Vec::new(),
     };
     let model = inner_model_path(out, &inner_sig)?;
-    let inner = policy.verify(&model, &[inner_sig], &inner_options, &NoProgress)?;
+    let stage = SealedStage::Decrypted;
+    let inner = policy.verify_sealed(&model, &[inner_sig], &inner_options, stage, &NoProgress)?;
     if !inner.allowed {
         return Err(differs(inner.reasons));
     }
@@ -693,17 +808,21 @@ fn denied(stage: &'static str, decision: PolicyDecision) -> DeployError {
 /// The plaintext model inside the decrypted directory: the directory itself, or — when the inner
 /// signature covers a single file (its one resource is named `.`) — the one other file.
 fn inner_model_path(plain: &Path, inner_sig: &Path) -> Result<PathBuf, DeployError> {
-    let bundle = crate::verify::read_bundle(inner_sig)?;
-    let single = crate::oms::Statement::parse(&bundle.payload)
-        .map(|s| signs_single_file(&s))
-        .unwrap_or(false);
+    // Every signature of a co-signed model signs the same statement: the first one tells.
+    let claims = crate::verify::read_claims(inner_sig)?;
+    let single = claims
+        .first()
+        .and_then(|claim| crate::oms::Statement::parse(&claim.bundle.payload).ok())
+        .is_some_and(|s| signs_single_file(&s));
     if !single {
         return Ok(plain.to_path_buf());
     }
     let mut others = Vec::new();
     for entry in std::fs::read_dir(plain).map_err(io(plain))? {
         let entry = entry.map_err(io(plain))?;
-        if entry.file_name() != INNER_SIGNATURE_NAME {
+        if ![INNER_SIGNATURE_NAME, INNER_CLAIMS_NAME]
+            .contains(&&*entry.file_name().to_string_lossy())
+        {
             others.push(entry.path());
         }
     }

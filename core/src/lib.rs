@@ -16,6 +16,7 @@
 pub mod audit;
 pub mod deploy;
 pub mod digest;
+pub mod endorse;
 pub mod envelope;
 pub mod error;
 pub mod hook;
@@ -64,8 +65,8 @@ pub use verify::{verify_model, VerifyError, VerifyOptions};
 pub mod internals {
     #![allow(missing_docs)]
     pub use crate::{
-        audit, deploy, digest, error, hook, inspect, location, policy, progress, report, scan,
-        sign, timestamp, trust, verify,
+        audit, deploy, digest, endorse, error, hook, inspect, location, policy, progress, report,
+        scan, sign, timestamp, trust, verify,
     };
     pub mod fs {
         pub use crate::fs::*;

@@ -343,30 +343,68 @@ pub(crate) fn finish_signing(
     resources: Vec<digest::Resource>,
     signer: &dyn Signer,
 ) -> Result<SignOutcome, SignError> {
-    let statement = checked_statement(&plan.model, plan.config.clone(), resources)?;
-    let mut bundle = sign_statement(&statement, signer)?;
-    if let Some(tsa) = &plan.tsa {
-        bundle
-            .timestamps
-            .push(crate::timestamp::request(tsa, &bundle.signature)?);
-    }
-    write_signature(&plan.signature_path, &bundle, plan.output)?;
+    finish_signing_all(plan, resources, &[signer])?
+        .pop()
+        .ok_or_else(|| SignError::Options("no signing key given".into()))
+}
 
-    let algorithm = signer.public_key().algorithm();
-    let mut warnings = Vec::new();
-    if !algorithm.oms_interoperable() {
-        warnings.push(format!(
-            "{} signatures are a modelseal extension: model-signing 1.1.1 cannot verify them",
-            algorithm.name()
-        ));
+/// [`finish_signing`] with every signer of `signers` over the one statement: one bundle each, in
+/// the order given, written together (a new or replaced file holds them all, an appended claims
+/// file gets them all in one locked write). One signer writes exactly what [`finish_signing`]
+/// always wrote; several need a claims file (`.jsonl`), the form verifiers read many signatures in.
+pub(crate) fn finish_signing_all(
+    plan: &SignPlan,
+    resources: Vec<digest::Resource>,
+    signers: &[&dyn Signer],
+) -> Result<Vec<SignOutcome>, SignError> {
+    if signers.is_empty() {
+        return Err(SignError::Options("no signing key given".into()));
     }
-    Ok(SignOutcome {
-        signature_path: plan.signature_path.clone(),
-        statement,
-        key_hint: signer.public_key().hint(),
-        method: method_name(&bundle.material),
-        warnings,
-    })
+    if signers.len() > 1 && !claims::is_claims_path(&plan.signature_path) {
+        return Err(several_need_claims(&plan.signature_path));
+    }
+    let statement = checked_statement(&plan.model, plan.config.clone(), resources)?;
+    let mut bundles = Vec::with_capacity(signers.len());
+    for signer in signers {
+        let mut bundle = sign_statement(&statement, *signer)?;
+        if let Some(tsa) = &plan.tsa {
+            bundle
+                .timestamps
+                .push(crate::timestamp::request(tsa, &bundle.signature)?);
+        }
+        bundles.push(bundle);
+    }
+    write_signatures(&plan.signature_path, &bundles, plan.output)?;
+    Ok(signers
+        .iter()
+        .zip(&bundles)
+        .map(|(signer, bundle)| {
+            let algorithm = signer.public_key().algorithm();
+            let mut warnings = Vec::new();
+            if !algorithm.oms_interoperable() {
+                warnings.push(format!(
+                    "{} signatures are a modelseal extension: model-signing 1.1.1 cannot verify them",
+                    algorithm.name()
+                ));
+            }
+            SignOutcome {
+                signature_path: plan.signature_path.clone(),
+                statement: statement.clone(),
+                key_hint: signer.public_key().hint(),
+                method: method_name(&bundle.material),
+                warnings,
+            }
+        })
+        .collect())
+}
+
+/// Several signatures of one statement go into a claims file: any other signature file holds one.
+pub(crate) fn several_need_claims(path: &Path) -> SignError {
+    SignError::Options(format!(
+        "several keys sign into a claims file, whose name ends in .{}: {}",
+        claims::EXTENSION,
+        path.display()
+    ))
 }
 
 /// Walks `model` for signing, leaving out the user's ignores, the git paths and `signature` when
@@ -385,7 +423,7 @@ fn walk_for_signing(
     // An ignore path at or outside the model root is refused: it would sign nothing (or not
     // what the user meant) and verify anything.
     let mut ignore = tree::resolve_sign_ignores(model, &options.ignore)?;
-    if let Some(sig) = signature.and_then(|s| tree::resolve_ignore(model, &absolute(s))) {
+    if let Some(sig) = signature.and_then(|s| crate::location::resolve_inside(model, s)) {
         tree::push_unique(&mut ignore, sig);
     }
     let walk = WalkOptions {
@@ -477,10 +515,11 @@ fn is_claims_file(path: &Path) -> bool {
         .is_ok_and(|bytes| claims::parse_claims(&bytes).is_ok())
 }
 
-/// Writes the bundle as the output mode says: a new file or a replaced one (atomically), or one
-/// line appended to a claims file.
-fn write_signature(path: &Path, bundle: &Bundle, mode: OutputMode) -> Result<(), SignError> {
-    let line = claim_line(bundle);
+/// Writes the bundles as the output mode says: a new file or a replaced one (atomically), or
+/// lines appended to a claims file in one locked write. One bundle is its line (what a
+/// single-bundle file has always held); several are a claims file's lines.
+fn write_signatures(path: &Path, bundles: &[Bundle], mode: OutputMode) -> Result<(), SignError> {
+    let line: String = bundles.iter().map(claim_line).collect();
     let remote = match mode {
         // Claims files are appended under a lock, which object storage cannot take.
         OutputMode::Append => None,
@@ -563,10 +602,6 @@ fn recorded_ignore_paths(ignore: &[RelPath], single_file: bool, hf_cache: bool) 
         }
     }
     out
-}
-
-fn absolute(path: &Path) -> PathBuf {
-    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// The smallest shard size [`tensor_aligned_shard_size`] picks: smaller tensors do not shrink the

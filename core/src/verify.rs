@@ -713,7 +713,7 @@ fn signature_exemption(
     config: &SerializationConfig,
     signed_files: &HashSet<&str>,
 ) -> Option<RelPath> {
-    let name = tree::resolve_ignore(model, &std::path::absolute(signature).ok()?)?;
+    let name = crate::location::resolve_inside(model, signature)?;
     if name.as_str() == "." || signed_files.contains(name.as_str()) {
         return None;
     }
@@ -728,8 +728,10 @@ fn signature_exemption(
 /// Where a signature inside a model is conventionally written: `MODEL/model.sig` (the default of
 /// `sign`), and `modelseal.sig`, where `seal` stores the plaintext signature inside the encrypted
 /// model (`deploy::INNER_SIGNATURE_NAME`, which it reserves: a model holding that file cannot
-/// be sealed).
-pub(crate) const CONVENTIONAL_SIGNATURES: [&str; 2] = ["model.sig", "modelseal.sig"];
+/// be sealed), or `modelseal.sig.jsonl` for a model sealed with several keys
+/// (`deploy::INNER_CLAIMS_NAME`, reserved alike).
+pub(crate) const CONVENTIONAL_SIGNATURES: [&str; 3] =
+    ["model.sig", "modelseal.sig", "modelseal.sig.jsonl"];
 
 /// How many distinct files a statement signs (shards of one file count once).
 pub(crate) fn signed_file_count(statement: &Statement) -> usize {

@@ -59,6 +59,7 @@ __all__ = [
     "seal",
     "sign",
     "unseal",
+    "endorse",
     "verify",
 ]
 
@@ -473,7 +474,7 @@ def _verify_policy(
 def seal(
     model: StrPath,
     out: StrPath,
-    key: StrPath,
+    key: Union[StrPath, Iterable[StrPath]],
     recipients: Union[StrPath, Iterable[StrPath]],
     *,
     model_name: Optional[str] = None,
@@ -491,6 +492,12 @@ def seal(
 ) -> dict:
     """Sign ``model``, encrypt it with that signature inside for ``recipients`` to ``out``, and
     sign ``out`` (``signature``, default ``out + ".sig"``). Returns the ``modelseal seal --json`` dict.
+
+    ``key`` is one signing key reference or a list of them (a ``str`` or path-like is one key):
+    with several, every key signs both the plaintext and ``out``, and the signatures are claims
+    files of one signature per key (``modelseal.sig.jsonl`` inside, ``out + ".sig.jsonl"`` beside,
+    the default ``signature`` then), which a policy rule requiring several signers counts at
+    :func:`unseal`. :func:`endorse` adds a co-signature later.
     An existing ``out`` or ``signature`` is refused unless ``force=True``. With ``tsa_url``, both
     signatures carry an RFC 3161 timestamp from that time-stamping authority (as ``--tsa-url``).
     With ``audit_log``, appends one line to it (also when sealing fails), as ``--audit-log`` does.
@@ -503,7 +510,7 @@ def seal(
     return _modelseal.seal(
         os.fspath(model),
         os.fspath(out),
-        os.fspath(key),
+        _keys(key),
         _keys(recipients),
         model_name,
         None if signature is None else os.fspath(signature),
@@ -527,7 +534,7 @@ def unseal(
     policy: Union[Policy, StrPath],
     key: StrPath,
     model_name: Optional[str] = None,
-    signature: Optional[StrPath] = None,
+    signature: Union[StrPath, Iterable[StrPath], None] = None,
     audit_log: Optional[StrPath] = None,
     allow_insecure_key_permissions: bool = False,
     progress: Optional[ProgressCallback] = None,
@@ -541,6 +548,11 @@ def unseal(
     ``modelseal.Error``. Returns the ``modelseal unseal --json`` dict. Appends one line to the
     audit log ``audit_log`` (default: the policy's ``audit_log``), also when unsealing fails.
 
+    ``signature`` is the outer signature file, or a list of them (a ``.jsonl`` claims file holds
+    several); default: ``enc + ".sig"`` and/or ``enc + ".sig.jsonl"``, whichever exist. A rule's
+    threshold counts the distinct signers of all outer signatures; the plaintext signature must
+    come from at least one signer of the rule (docs/policy.md, "Sealed models: two stages").
+
     A key file that group or others can read is refused (``KeyAccessError``) unless
     ``allow_insecure_key_permissions=True``."""
     return _modelseal.unseal(
@@ -549,9 +561,39 @@ def unseal(
         _policy(policy)._inner,
         os.fspath(key),
         model_name,
-        None if signature is None else os.fspath(signature),
+        [] if signature is None else _paths(signature),
         _opt_path(audit_log),
         allow_insecure_key_permissions,
+        progress=progress,
+    )
+
+
+def endorse(
+    enc: StrPath,
+    *,
+    key: StrPath,
+    signature: Optional[StrPath] = None,
+    cert: Optional[StrPath] = None,
+    cert_chain: Union[StrPath, Iterable[StrPath]] = (),
+    allow_insecure_key_permissions: bool = False,
+    tsa_url: Optional[str] = None,
+    progress: Optional[ProgressCallback] = None,
+) -> dict:
+    """Co-sign the sealed model ``enc`` with ``key`` without decrypting it: the statement its
+    outer signatures sign is checked against ``enc``'s files and, when they match, signed with
+    ``key`` and appended to the claims file ``signature`` (default ``enc + ".sig.jsonl"``), which
+    :func:`unseal` reads by default. Returns the ``modelseal endorse --json`` dict.
+
+    A ciphertext file changed since sealing raises ``VerificationError`` naming it, and nothing
+    is written. Not sigstore's ``cosign``: an OMS signature of the encrypted model."""
+    return _modelseal.endorse(
+        os.fspath(enc),
+        os.fspath(key),
+        _opt_path(signature),
+        _opt_path(cert),
+        _paths(cert_chain),
+        allow_insecure_key_permissions,
+        tsa_url,
         progress=progress,
     )
 

@@ -148,7 +148,7 @@ class Policy:
 def seal(
     model: StrPath,
     out: StrPath,
-    key: StrPath,
+    key: Union[StrPath, Iterable[StrPath]],
     recipients: Union[StrPath, Iterable[StrPath]],
     *,
     model_name: Optional[str] = None,
@@ -171,9 +171,20 @@ def unseal(
     policy: Union[Policy, StrPath],
     key: StrPath,
     model_name: Optional[str] = None,
-    signature: Optional[StrPath] = None,
+    signature: Union[StrPath, Iterable[StrPath], None] = None,
     audit_log: Optional[StrPath] = None,
     allow_insecure_key_permissions: bool = False,
+    progress: Optional[ProgressCallback] = None,
+) -> dict[str, Any]: ...
+def endorse(
+    enc: StrPath,
+    *,
+    key: StrPath,
+    signature: Optional[StrPath] = None,
+    cert: Optional[StrPath] = None,
+    cert_chain: Union[StrPath, Iterable[StrPath]] = (),
+    allow_insecure_key_permissions: bool = False,
+    tsa_url: Optional[str] = None,
     progress: Optional[ProgressCallback] = None,
 ) -> dict[str, Any]: ...
 def keygen(

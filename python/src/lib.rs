@@ -308,6 +308,7 @@ fn _modelseal(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(policy::verify_policy, m)?)?;
     m.add_function(wrap_pyfunction!(policy::seal_py, m)?)?;
     m.add_function(wrap_pyfunction!(policy::unseal_py, m)?)?;
+    m.add_function(wrap_pyfunction!(policy::endorse_py, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -12,11 +12,12 @@ use modelseal::deploy::{
     seal_model_with_progress, unseal_model_recorded, DeployError, SealOptions, SealOutcome,
     UnsealOptions,
 };
+use modelseal::endorse::{endorse_sealed, EndorseOptions};
 use modelseal::envelope as sealing;
 use modelseal::keys::{self, KeyOptions};
 use modelseal::policy::{Policy as CorePolicy, PolicyOptions, PolicyVerifyOptions};
 use modelseal::progress::Progress;
-use modelseal::report::{self, DecisionReport, Failure, SealReport, UnsealReport};
+use modelseal::report::{self, DecisionReport, EndorseReport, Failure, SealReport, UnsealReport};
 use modelseal::sign::open_signer;
 use modelseal::verify::VerifyError;
 use pyo3::prelude::*;
@@ -118,7 +119,7 @@ pub fn seal_py<'py>(
     py: Python<'py>,
     model: PathBuf,
     out: PathBuf,
-    key: &str,
+    key: Vec<String>,
     recipients: Vec<String>,
     model_name: Option<String>,
     signature: Option<PathBuf>,
@@ -139,7 +140,7 @@ pub fn seal_py<'py>(
         let request = SealRequest {
             model: &model,
             out: &out,
-            key,
+            keys: &key,
             recipients: &recipients,
             cert: cert.as_deref(),
             cert_chain: &cert_chain,
@@ -160,7 +161,7 @@ pub fn seal_py<'py>(
         };
         let result = request.run(&sink);
         let ended = result.as_ref().map_err(Failure::deploy);
-        let event = report::seal_event(&model, key, model_name.as_deref(), ended);
+        let event = report::seal_event(&model, &key, model_name.as_deref(), ended);
         convert::record(audit_log.as_deref(), None, &event)?;
         result.map_err(deploy_error)
     });
@@ -174,7 +175,7 @@ pub fn seal_py<'py>(
 struct SealRequest<'a> {
     model: &'a Path,
     out: &'a Path,
-    key: &'a str,
+    keys: &'a [String],
     recipients: &'a [String],
     cert: Option<&'a Path>,
     cert_chain: &'a [PathBuf],
@@ -185,7 +186,17 @@ struct SealRequest<'a> {
 impl SealRequest<'_> {
     fn run(&self, progress: &dyn Progress) -> Result<SealOutcome, DeployError> {
         let options = &self.key_options;
-        let signer = open_signer(self.key, self.cert, self.cert_chain, options)?;
+        if self.cert.is_some() && self.keys.len() > 1 {
+            return Err(DeployError::Usage(
+                "cert= is the certificate of one signing key; give one key with it".into(),
+            ));
+        }
+        let signers = self
+            .keys
+            .iter()
+            .map(|key| open_signer(key, self.cert, self.cert_chain, options))
+            .collect::<Result<Vec<_>, _>>()?;
+        let signers: Vec<&dyn keys::Signer> = signers.iter().map(|s| s.as_ref()).collect();
         let wrappers = self
             .recipients
             .iter()
@@ -195,7 +206,7 @@ impl SealRequest<'_> {
         let wrappers: Vec<&dyn keys::Recipient> = wrappers.iter().map(|w| w.as_ref()).collect();
         seal_model_with_progress(
             self.model,
-            signer.as_ref(),
+            &signers,
             &wrappers,
             self.out,
             &self.options,
@@ -215,7 +226,7 @@ pub fn unseal_py<'py>(
     policy: &Policy,
     key: &str,
     model_name: Option<String>,
-    signature: Option<PathBuf>,
+    signature: Vec<PathBuf>,
     audit_log: Option<PathBuf>,
     allow_insecure_key_permissions: bool,
     progress: Option<PyObject>,
@@ -226,7 +237,7 @@ pub fn unseal_py<'py>(
     let outcome = py.allow_threads(|| {
         let options = UnsealOptions {
             model_name,
-            signature,
+            signatures: signature,
         };
         // The success line is appended before `out` is published (as the CLI does).
         let mut record = |outcome: &_| {
@@ -257,4 +268,36 @@ pub fn unseal_py<'py>(
     });
     let outcome = sink.finish(outcome)?;
     convert::to_py(py, &UnsealReport::new(&out, &outcome))
+}
+
+/// Adds `key`'s co-signature to the sealed model `enc` without decrypting it: the CLI's
+/// `endorse --json` dict.
+#[pyfunction]
+#[pyo3(name = "endorse", signature = (enc, key, signature=None, cert=None, cert_chain=Vec::new(), allow_insecure_key_permissions=false, tsa_url=None, progress=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn endorse_py<'py>(
+    py: Python<'py>,
+    enc: PathBuf,
+    key: &str,
+    signature: Option<PathBuf>,
+    cert: Option<PathBuf>,
+    cert_chain: Vec<PathBuf>,
+    allow_insecure_key_permissions: bool,
+    tsa_url: Option<String>,
+    progress: Option<PyObject>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let sink = PyProgress::new(progress);
+    let key_options = crate::seal::key_file_options(allow_insecure_key_permissions);
+    let outcome = py.allow_threads(|| {
+        let options = EndorseOptions {
+            signature,
+            tsa: tsa_url.map(modelseal::timestamp::TsaRequest::new),
+        };
+        open_signer(key, cert.as_deref(), &cert_chain, &key_options)
+            .map_err(DeployError::from)
+            .and_then(|signer| endorse_sealed(&enc, signer.as_ref(), &options, &sink))
+            .map_err(deploy_error)
+    });
+    let outcome = sink.finish(outcome)?;
+    convert::to_py(py, &EndorseReport::new(&enc, &outcome))
 }

@@ -198,3 +198,33 @@ def test_python_appends_the_same_audit_lines_as_the_cli(env: pathlib.Path) -> No
         modelseal.verify(env / "llm", env / "py.enc.sig", key=env / "release.pub.pem",
                          audit_log=other)
     assert [l["operation"] for l in _lines(other)] == ["verify", "verify"]
+
+
+def test_co_signed_seal_and_endorse_meet_a_two_of_two_rule(env: pathlib.Path) -> None:
+    policy = modelseal.Policy.load(env / "trust.toml")  # prod/*: release and ci, both
+    # Both keys at seal: a list of keys; one claims file of two signatures beside ENC.
+    sealed = modelseal.seal(
+        env / "llm", env / "two.enc", [env / "release.pem", env / "ci.pem"], env / "deploy.pem.pub",
+        model_name="prod/llm",
+    )
+    assert pathlib.Path(sealed["signature"]) == env / "two.enc.sig.jsonl"
+    result = modelseal.unseal(env / "two.enc", env / "run", policy=policy, key=env / "deploy.pem")
+    assert result["outer"]["counted"] == ["ci", "release"]
+    assert (env / "run" / "modelseal.sig.jsonl").is_file()
+
+    # One key at seal (a str is one key): refused naming ci, until ci endorses.
+    modelseal.seal(
+        env / "llm", env / "one.enc", str(env / "release.pem"), env / "deploy.pem.pub",
+        model_name="prod/llm",
+    )
+    with pytest.raises(modelseal.VerificationError, match="missing: ci"):
+        modelseal.unseal(env / "one.enc", env / "run2", policy=policy, key=env / "deploy.pem")
+    kept = env / "ci.cosign.jsonl"
+    endorsed = modelseal.endorse(env / "one.enc", key=env / "ci.pem", signature=kept)
+    assert endorsed["endorsed"] is True and pathlib.Path(endorsed["signature"]) == kept
+    result = modelseal.unseal(
+        env / "one.enc", env / "run2", policy=policy, key=env / "deploy.pem",
+        signature=[env / "one.enc.sig", kept],
+    )
+    assert result["outer"]["counted"] == ["ci", "release"]
+    assert result["inner"]["counted"] == ["release"]

@@ -106,3 +106,37 @@ def test_policy_verifies_a_bucket_model_and_tampering_names_the_object(bucket) -
     emulator.admin("put", "models", "prod/llm/sub/config.json", str(tmp / "other"))
     with pytest.raises(modelseal.VerificationError, match="sub/config.json"):
         modelseal.verify(url, signature, key=tmp / "release.pub.pem")
+
+
+def test_decrypt_and_unseal_from_a_bucket(bucket) -> None:
+    """The init-container case from Python: an encrypted and a sealed model in the bucket are
+    decrypted and unsealed into local directories, byte for byte the model; a tampered ciphertext
+    object raises DecryptionError naming it and leaves no output."""
+    emulator, url, tmp = bucket
+    kek = tmp / "registry.kek"
+    modelseal.keygen("aes256-kek", kek)
+    modelseal.encrypt(tmp / "llm", tmp / "enc", [kek])
+    modelseal.seal(tmp / "llm", tmp / "sealed", tmp / "release.pem", [kek], model_name="prod/llm")
+    emulator.admin("upload", "models", "enc/llm", str(tmp / "enc"))
+    emulator.admin("upload", "models", "sealed/llm", str(tmp / "sealed"))
+    emulator.admin("put", "models", "sealed/llm.sig", str(tmp / "sealed.sig"))
+    scheme = url.split("://")[0]
+
+    def files(root: pathlib.Path) -> list:
+        return sorted((p.relative_to(root), p.read_bytes()) for p in root.rglob("*") if p.is_file())
+
+    modelseal.decrypt(f"{scheme}://models/enc/llm", tmp / "plain", kek)
+    assert files(tmp / "plain") == files(tmp / "llm")
+    (tmp / "trust.toml").write_text(
+        'version = 1\n[signers.release]\nkey = "release.pub.pem"\n'
+        '[[models]]\nname = "prod/*"\nrequire = ["release"]\n'
+    )
+    modelseal.unseal(f"{scheme}://models/sealed/llm", tmp / "run", policy=tmp / "trust.toml",
+                     key=kek)
+    assert [f for f in files(tmp / "run") if f[0].name != "modelseal.sig"] == files(tmp / "llm")
+
+    (tmp / "other").write_bytes(b"x" * (tmp / "enc" / "weights.bin").stat().st_size)
+    emulator.admin("put", "models", "enc/llm/weights.bin", str(tmp / "other"))
+    with pytest.raises(modelseal.DecryptionError, match="weights.bin"):
+        modelseal.decrypt(f"{scheme}://models/enc/llm", tmp / "tampered", kek)
+    assert not (tmp / "tampered").exists()

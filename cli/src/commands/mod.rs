@@ -4,6 +4,7 @@ mod completions;
 mod decrypt;
 mod digest;
 mod encrypt;
+mod endorse;
 mod inspect;
 mod keygen;
 mod pubkey;
@@ -58,6 +59,7 @@ enum Command {
     Rewrap(rewrap::Args),
     Seal(seal::Args),
     Unseal(unseal::Args),
+    Endorse(endorse::Args),
     Scan(scan::Args),
     Serve(serve::Args),
     Completions(completions::CompletionsArgs),
@@ -90,6 +92,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rewrap(args) => rewrap::run(args),
         Command::Seal(args) => seal::run(args),
         Command::Unseal(args) => unseal::run(args),
+        Command::Endorse(args) => endorse::run(args),
         Command::Scan(args) => scan::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Completions(args) => completions::completions(args),

@@ -11,6 +11,11 @@ use std::process::ExitCode;
 
 /// Sign MODEL, encrypt it (the signature travels inside, encrypted) for every recipient to ENC,
 /// and sign ENC (ENC.sig), so a registry can verify what it stores without a decryption key.
+///
+/// Co-signing: with --key repeated, every key signs both the plaintext and ENC; the signatures
+/// are claims files, one signature per key (modelseal.sig.jsonl inside, ENC.sig.jsonl beside),
+/// so a policy rule requiring several signers is met at unseal. `modelseal endorse` adds a
+/// co-signature later, without a decryption key.
 #[derive(Debug, clap::Args)]
 // The shared flags, in seal's words: ENC and its signature are both written, and both signed.
 #[command(mut_arg("model_name", |a| a.help(
@@ -23,10 +28,11 @@ use std::process::ExitCode;
 pub struct Args {
     /// The model directory or file.
     model: PathBuf,
-    /// Signing key reference (signs the plaintext and the encrypted model).
-    #[arg(long)]
-    key: String,
-    /// Signing certificate (PEM) for the certificate method.
+    /// Signing key reference (signs the plaintext and the encrypted model); repeatable: each key
+    /// signs both, into claims files (ENC.sig.jsonl beside ENC, modelseal.sig.jsonl inside).
+    #[arg(long = "key", value_name = "REF", required = true)]
+    keys: Vec<String>,
+    /// Signing certificate (PEM) for the certificate method (with one --key).
     #[arg(long, value_name = "LEAF.pem")]
     cert: Option<PathBuf>,
     /// Certificates to embed after the leaf (PEM; repeatable).
@@ -38,7 +44,8 @@ pub struct Args {
     /// The encrypted model directory to create.
     #[arg(short = 'o', long = "out", value_name = "ENC")]
     out: PathBuf,
-    /// Where to write the signature of ENC [default: ENC.sig beside ENC].
+    /// Where to write the signature of ENC [default: ENC.sig beside ENC; with several keys the
+    /// claims file ENC.sig.jsonl].
     #[arg(long, value_name = "SIG")]
     signature: Option<PathBuf>,
     #[command(flatten)]
@@ -51,7 +58,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let attempt = seal(&args);
     let event = report::seal_event(
         &args.model,
-        &args.key,
+        &args.keys,
         args.out_args.model_name.as_deref(),
         ended(&attempt, Failure::deploy),
     );
@@ -66,11 +73,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 fn seal(args: &Args) -> Attempt<SealOutcome, DeployError> {
-    let signer =
-        args.signing
-            .run
-            .keys
-            .open_signer(&args.key, args.cert.as_deref(), &args.cert_chain)?;
+    if args.cert.is_some() && args.keys.len() > 1 {
+        anyhow::bail!("--cert names the certificate of one signing key; give one --key with it");
+    }
+    let signers = args
+        .keys
+        .iter()
+        .map(|key| {
+            args.signing
+                .run
+                .keys
+                .open_signer(key, args.cert.as_deref(), &args.cert_chain)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let signers: Vec<&dyn modelseal::keys::Signer> = signers.iter().map(|s| s.as_ref()).collect();
     let recipients = open_recipients(&args.recipients, &args.signing.run.keys.options())?;
     let options = SealOptions {
         model_name: args.out_args.model_name.clone(),
@@ -88,7 +104,7 @@ fn seal(args: &Args) -> Attempt<SealOutcome, DeployError> {
     let bar = args.signing.run.output.bar("sealing");
     let outcome = seal_model_with_progress(
         &args.model,
-        signer.as_ref(),
+        &signers,
         &as_recipients(&recipients),
         &args.out,
         &options,
@@ -103,11 +119,12 @@ fn print(args: &Args, outcome: &SealOutcome) -> ExitCode {
         print_json(&SealReport::new(&args.model, &args.out, outcome));
     } else if !args.signing.run.output.quiet {
         say!(
-            "sealed {} -> {} (signature {}), {} recipient(s)",
+            "sealed {} -> {} (signature {}), {} recipient(s), signed by {} key(s)",
             args.model.display(),
             args.out.display(),
             outcome.outer.signature_path.display(),
-            outcome.encrypted.recipients.len()
+            outcome.encrypted.recipients.len(),
+            outcome.key_hints.len()
         );
         say!(
             "root digest sha256:{}",

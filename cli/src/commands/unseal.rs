@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Verify ENC (ENC.sig) under POLICY, decrypt it beside DIR, verify the plaintext signature under
-/// POLICY, then move it to DIR (files 0400, directories 0500). On any failure DIR is not created
+/// POLICY, then move it to DIR (files 0400, directories 0500). A rule's threshold is counted over
+/// ENC's signatures (co-signers: seal --key A --key B, or modelseal endorse); the plaintext
+/// signature must come from at least one signer of the rule. On any failure DIR is not created
 /// and nothing decrypted remains. A run that was killed leaves only its private temporary beside
 /// DIR (.DIR.modelseal-tmp.PID.*, mode 0700); the next unseal into the same DIR removes it.
 /// The audit line is written before DIR is published. An existing DIR (a restarted init
@@ -35,9 +37,11 @@ pub struct Args {
     /// The model name the policy's rules match [default: the envelope's model name].
     #[arg(long, value_name = "NAME")]
     model_name: Option<String>,
-    /// The signature of ENC [default: ENC.sig beside ENC].
-    #[arg(long, value_name = "ENC.sig")]
-    signature: Option<PathBuf>,
+    /// A signature file of ENC (repeatable; a .jsonl claims file holds several): the policy's
+    /// threshold counts the distinct signers of all of them together [default: ENC.sig and/or
+    /// ENC.sig.jsonl beside ENC, whichever exist].
+    #[arg(long = "signature", value_name = "ENC.sig")]
+    signatures: Vec<PathBuf>,
     #[command(flatten)]
     output: OutputArgs,
     #[command(flatten)]
@@ -92,7 +96,7 @@ fn unseal(args: &Args, policy_log: &mut Option<PathBuf>) -> Attempt<UnsealOutcom
     let identity = args.key_files.open_identity(&args.key)?;
     let options = UnsealOptions {
         model_name: args.model_name.clone(),
-        signature: args.signature.clone(),
+        signatures: args.signatures.clone(),
     };
     let mut record = |outcome: &UnsealOutcome| {
         let event = report::unseal_event(&args.encrypted, &args.key, &args.policy, Ok(outcome));

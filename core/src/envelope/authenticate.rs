@@ -87,6 +87,10 @@ pub struct RawEnvelope {
 /// §10 steps 1–4: read and parse the envelope with limits; nothing is authenticated yet (this is
 /// what `inspect` shows).
 pub fn read_envelope(encrypted: &Path) -> Result<RawEnvelope, SealError> {
+    #[cfg(feature = "storage")]
+    if let Some(url) = crate::location::Location::object(encrypted) {
+        return Ok(super::remote::read_envelope(&url)?.raw);
+    }
     let (form, env_path) = find_form(encrypted)?;
     let mut f = crate::fs::open_nofollow(&env_path).map_err(|e| SealError::io(&env_path, e))?;
     let meta = f.metadata().map_err(|e| SealError::io(&env_path, e))?;
@@ -105,7 +109,7 @@ pub fn envelope_from_bytes(encrypted: &Path, bytes: &[u8]) -> Result<RawEnvelope
 }
 
 /// §10 steps 2–4 on the envelope `total` bytes long that `f` reads.
-fn parse_envelope(
+pub(crate) fn parse_envelope(
     form: Form,
     env_path: PathBuf,
     f: &mut impl Read,

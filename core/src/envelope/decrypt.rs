@@ -86,7 +86,12 @@ pub fn decrypt_with_progress(
             output.display()
         )));
     }
+    crate::location::refuse_object_output(output).map_err(SealError::Usage)?;
     clean_stale_temporaries(output)?;
+    #[cfg(feature = "storage")]
+    if let Some(url) = crate::location::Location::object(encrypted) {
+        return super::remote::decrypt(&url, identity, output, options, progress);
+    }
     let opened = open_authenticated(encrypted, identity)?;
     let sources = inventory(&opened, &options.skip)?;
     progress.begin(sources.iter().map(|(entry, _)| entry.size).sum());

@@ -143,6 +143,7 @@ pub fn encrypt_with_progress(
     options: &EncryptOptions,
     progress: &dyn Progress,
 ) -> Result<EncryptSummary, SealError> {
+    crate::location::refuse_object_output(output).map_err(SealError::Usage)?;
     let pass = Pass {
         progress: Some(progress),
         ..Pass::default()
@@ -163,6 +164,7 @@ pub fn encrypt_matching(
     signed: &SignedDigests,
     unsigned: &[&str],
 ) -> Result<EncryptSummary, SealError> {
+    crate::location::refuse_object_output(output).map_err(SealError::Usage)?;
     let expect = SignedPlaintext { signed, unsigned };
     let pass = Pass {
         observe: Some(&expect),

@@ -56,6 +56,10 @@ impl EncryptedSummary {
 /// Whether `path` looks like an encrypted model: a directory holding `modelseal.envelope`, or a
 /// file that starts with the format's magic bytes (§3). Cheap; proves nothing.
 pub fn is_encrypted(path: &Path) -> bool {
+    #[cfg(feature = "storage")]
+    if let Some(url) = crate::location::Location::object(path) {
+        return super::remote::is_encrypted(&url);
+    }
     let Ok(meta) = path.symlink_metadata() else {
         return false;
     };

@@ -17,6 +17,8 @@ pub(crate) mod inspect;
 pub(crate) mod keyschedule;
 pub(crate) mod pipeline;
 pub(crate) mod reader;
+#[cfg(feature = "storage")]
+pub(crate) mod remote;
 pub(crate) mod rewrap;
 mod signed_plaintext;
 pub(crate) mod stream;

@@ -19,6 +19,9 @@ mod gcs;
 #[cfg(feature = "storage")]
 mod remote;
 
+#[cfg(feature = "storage")]
+pub use remote::{ListedModel, ObjectFile};
+
 use crate::tree::{self, ModelTree, TreeError, WalkOptions};
 use std::fmt;
 use std::io;
@@ -190,6 +193,52 @@ fn refuse(location: &str, reason: &str) -> TreeError {
     }
 }
 
+/// The name of `path` (a signature) inside the model at `model`, when it lies inside it: for two
+/// local paths as [`tree::resolve_ignore`] resolves it; for two objects of one bucket, the key of
+/// `path` below `model`'s prefix (`s3://b/m/model.sig` is `model.sig` of `s3://b/m`). A local
+/// path is never inside a bucket model, nor an object inside a local one.
+///
+/// Why: the signature object stored inside a model's prefix is left out of the listing by name,
+/// exactly as a local walk leaves out a signature file inside the model directory, so that signing
+/// and verifying a bucket model treat it the same way (recorded in `ignore_paths`, or exempt at a
+/// conventional name).
+pub fn resolve_inside(model: &Path, path: &Path) -> Option<tree::RelPath> {
+    match (
+        Location::of_path(model).ok()?,
+        Location::of_path(path).ok()?,
+    ) {
+        (Location::Local(model), Location::Local(path)) => {
+            tree::resolve_ignore(&model, &std::path::absolute(&path).ok()?)
+        }
+        (Location::Object(model), Location::Object(path))
+            if (model.store, &model.bucket) == (path.store, &path.bucket) =>
+        {
+            let below = match model.prefix.as_str() {
+                "" => Some(path.prefix.as_str()),
+                prefix => path
+                    .prefix
+                    .strip_prefix(prefix)
+                    .and_then(|rest| rest.strip_prefix('/')),
+            };
+            tree::RelPath::new(below?).ok()
+        }
+        _ => None,
+    }
+}
+
+/// `Err` (the message) when `output` names an object-storage location: writing a model (an
+/// encrypted or decrypted model, a sealed model) to a bucket is not built yet, and such a string
+/// must not become a local directory named `s3:`. Signatures are written by [`write_object`].
+pub fn refuse_object_output(output: &Path) -> Result<(), String> {
+    match Location::object(output) {
+        Some(url) => Err(format!(
+            "{url}: writing a model to object storage is not supported yet; write it to a local \
+             path (decrypt and unseal read from a bucket)"
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Walks the model at `model` — a local path (as [`tree::walk`]) or an object-storage prefix
 /// (listed, see the module doc) — into a [`ModelTree`].
 pub fn walk(model: &Path, options: &WalkOptions) -> Result<ModelTree, TreeError> {
@@ -201,7 +250,34 @@ pub fn walk(model: &Path, options: &WalkOptions) -> Result<ModelTree, TreeError>
 
 #[cfg(feature = "storage")]
 fn list(url: &ObjectUrl, options: &WalkOptions) -> Result<ModelTree, TreeError> {
+    remote::list(url, options).map(|model| model.tree)
+}
+
+/// Lists the prefix (or the single object) `url` names, as [`walk`] does, keeping each listed
+/// object openable as a seekable [`ObjectFile`] pinned to the version the listing saw.
+#[cfg(feature = "storage")]
+pub fn list_objects(url: &ObjectUrl, options: &WalkOptions) -> Result<ListedModel, TreeError> {
     remote::list(url, options)
+}
+
+/// The error inside an [`io::Error`] of an [`ObjectFile`] read whose object is no longer the
+/// version its listing saw: replaced, grown, shrunk or deleted during the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ObjectChanged;
+
+impl fmt::Display for ObjectChanged {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("changed while it was being read (replaced during the run)")
+    }
+}
+
+impl std::error::Error for ObjectChanged {}
+
+/// Whether `error` (of an [`ObjectFile`] read) says the object changed since it was listed.
+pub fn is_changed(error: &io::Error) -> bool {
+    error
+        .get_ref()
+        .is_some_and(|inner| inner.downcast_ref::<ObjectChanged>().is_some())
 }
 
 #[cfg(not(feature = "storage"))]
@@ -286,6 +362,31 @@ mod tests {
             Location::parse("file:///tmp/m").unwrap(),
             Location::Local(PathBuf::from("/tmp/m"))
         );
+    }
+
+    #[test]
+    fn a_signature_object_inside_a_prefix_resolves_to_its_name() {
+        let inside = |model: &str, sig: &str| {
+            resolve_inside(Path::new(model), Path::new(sig)).map(|n| n.as_str().to_owned())
+        };
+        assert_eq!(
+            inside("s3://b/m", "s3://b/m/model.sig").as_deref(),
+            Some("model.sig")
+        );
+        assert_eq!(
+            inside("s3://b", "s3://b/x/s.sig").as_deref(),
+            Some("x/s.sig")
+        );
+        for (model, sig) in [
+            ("s3://b/m", "s3://b/m.sig"),
+            ("s3://b/m", "s3://b/mx/s.sig"),
+            ("s3://b/m", "gs://b/m/s.sig"),
+            ("s3://b/m", "s3://c/m/s.sig"),
+            ("s3://b/m", "m/s.sig"),
+            ("m", "s3://b/m/s.sig"),
+        ] {
+            assert_eq!(inside(model, sig), None, "{model} {sig}");
+        }
     }
 
     #[test]

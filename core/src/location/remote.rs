@@ -134,10 +134,25 @@ fn denial(status: &str, text: &str) -> String {
 }
 
 /// One bucket's client: `object_store` for S3 and Azure Blob, the JSON API for GCS (see `gcs`).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 enum Client {
     Store(Arc<dyn ObjectStore>),
     Gcs(Arc<JsonClient>),
+}
+
+/// Names the store and bucket only. Why not derived: `object_store`'s `MicrosoftAzure` derives
+/// `Debug` down to its account key (`AzureAccessKey(Vec<u8>)`), so a listed tree's `Debug` would
+/// print the key's bytes; its `Display` names the account and container only.
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Client::Store(store) => f
+                .debug_tuple("Store")
+                .field(&format_args!("{store}"))
+                .finish(),
+            Client::Gcs(gcs) => f.debug_tuple("Gcs").field(gcs).finish(),
+        }
+    }
 }
 
 impl Client {
@@ -307,7 +322,7 @@ fn run_at<T: Send + 'static>(
 /// Lists `url` into a model tree: a prefix is a directory (names relative to it, the walk's
 /// ignore and name rules, component-wise order); a prefix with no object below it that is
 /// itself an object is a single-file model named `"."`.
-pub(super) fn list(url: &ObjectUrl, options: &WalkOptions) -> Result<ModelTree, TreeError> {
+pub(super) fn list(url: &ObjectUrl, options: &WalkOptions) -> Result<ListedModel, TreeError> {
     let location = url.to_string();
     let client = open_client(url).map_err(|f| storage_error(&location, &f))?;
     let prefix = (!url.prefix.is_empty()).then(|| url.prefix.clone());
@@ -367,12 +382,14 @@ pub(super) fn list(url: &ObjectUrl, options: &WalkOptions) -> Result<ModelTree, 
         pinned.insert(name.as_str().to_owned(), object);
     }
     files.sort_unstable_by(|a, b| a.name.cmp(&b.name));
-    Ok(ModelTree {
+    let reader = Arc::new(ObjectReader::new(client, pinned));
+    let tree = ModelTree {
         root: PathBuf::from(location),
         single_file,
         files,
-        remote: Some(Arc::new(ObjectReader::new(client, pinned))),
-    })
+        remote: Some(Arc::clone(&reader) as Arc<dyn RemoteReader>),
+    };
+    Ok(ListedModel { tree, reader })
 }
 
 /// Reads the listed objects of one model by ranged GETs (see the module doc).
@@ -415,6 +432,51 @@ fn env_number(name: &str) -> Option<u64> {
         .filter(|&n| n > 0)
 }
 
+impl ObjectReader {
+    /// Starts fetching `start..end` of `object` by ranged GETs, `concurrency` in flight, in order:
+    /// the receiver yields each range's bytes (at most `concurrency` ranges fetched ahead plus one
+    /// waiting), and the first failure ends the stream. Aborting the handle stops the fetches.
+    fn prefetch(&self, object: &Listed, start: u64, end: u64) -> Result<Prefetch, RemoteReadError> {
+        let ranges: Vec<Range<u64>> = (start..end)
+            .step_by(usize::try_from(self.chunk).unwrap_or(usize::MAX))
+            .map(|from| from..end.min(from + self.chunk))
+            .collect();
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        let client = self.client.clone();
+        let object = object.clone();
+        let concurrency = self.concurrency;
+        let task = runtime()
+            .map_err(RemoteReadError::Failed)?
+            .spawn(async move {
+                let mut fetches = futures_util::stream::iter(ranges)
+                    .map(|range| fetch(client.clone(), object.clone(), range))
+                    .buffered(concurrency);
+                while let Some(item) = fetches.next().await {
+                    let failed = item.is_err();
+                    if tx.send(item).await.is_err() || failed {
+                        break;
+                    }
+                }
+            });
+        Ok(Prefetch {
+            rx,
+            task: task.abort_handle(),
+        })
+    }
+}
+
+/// Ranges of one object being fetched ahead of their reader; the fetches stop when it is dropped.
+struct Prefetch {
+    rx: tokio::sync::mpsc::Receiver<Result<Bytes, RemoteReadError>>,
+    task: tokio::task::AbortHandle,
+}
+
+impl Drop for Prefetch {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 impl RemoteReader for ObjectReader {
     fn read_range(
         &self,
@@ -429,30 +491,9 @@ impl RemoteReader for ObjectReader {
         if end > object.size || start > end {
             return Err(RemoteReadError::Changed);
         }
-        let ranges: Vec<Range<u64>> = (start..end)
-            .step_by(usize::try_from(self.chunk).unwrap_or(usize::MAX))
-            .map(|from| from..end.min(from + self.chunk))
-            .collect();
-        // One bounded channel: at most `concurrency` ranges fetched ahead plus one waiting.
-        let (tx, mut rx) = tokio::sync::mpsc::channel(1);
-        let client = self.client.clone();
-        let object = object.clone();
-        let concurrency = self.concurrency;
-        runtime()
-            .map_err(RemoteReadError::Failed)?
-            .spawn(async move {
-                let mut fetches = futures_util::stream::iter(ranges)
-                    .map(|range| fetch(client.clone(), object.clone(), range))
-                    .buffered(concurrency);
-                while let Some(item) = fetches.next().await {
-                    let failed = item.is_err();
-                    if tx.send(item).await.is_err() || failed {
-                        break;
-                    }
-                }
-            });
+        let mut prefetch = self.prefetch(object, start, end)?;
         let mut read = start;
-        while let Some(item) = rx.blocking_recv() {
+        while let Some(item) = prefetch.rx.blocking_recv() {
             let bytes = item?;
             sink(&bytes);
             read += bytes.len() as u64;
@@ -463,6 +504,120 @@ impl RemoteReader for ObjectReader {
             ));
         }
         Ok(())
+    }
+}
+
+/// A listed object read as a seekable byte stream ([`io::Read`] + [`io::Seek`]), for readers
+/// that pull bytes rather than take them (the envelope's chunk reader): the bytes from the
+/// current position to the object's end are fetched ahead by the same pinned parallel ranged
+/// GETs as hashing uses, and a seek elsewhere restarts them there. Every byte returned is of the
+/// version the listing saw; another version is an error that [`super::is_changed`] recognises.
+pub struct ObjectFile {
+    reader: Arc<ObjectReader>,
+    object: Listed,
+    pos: u64,
+    /// The fetches under way, the position of `ahead`'s first byte, and the unread bytes fetched.
+    stream: Option<(Prefetch, u64, Bytes)>,
+}
+
+impl std::fmt::Debug for ObjectFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectFile")
+            .field("key", &self.object.key)
+            .field("pos", &self.pos)
+            .finish()
+    }
+}
+
+impl ObjectFile {
+    /// The object's size (from the listing).
+    pub fn len(&self) -> u64 {
+        self.object.size
+    }
+
+    /// Whether the object is empty.
+    pub fn is_empty(&self) -> bool {
+        self.object.size == 0
+    }
+}
+
+impl io::Read for ObjectFile {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if out.is_empty() || self.pos >= self.object.size {
+            return Ok(0);
+        }
+        let in_step = matches!(&self.stream, Some((_, at, _)) if *at == self.pos);
+        if !in_step {
+            let prefetch = self
+                .reader
+                .prefetch(&self.object, self.pos, self.object.size)
+                .map_err(read_error)?;
+            self.stream = Some((prefetch, self.pos, Bytes::new()));
+        }
+        let Some((prefetch, at, ahead)) = self.stream.as_mut() else {
+            return Ok(0);
+        };
+        if ahead.is_empty() {
+            *ahead = match prefetch.rx.blocking_recv() {
+                Some(item) => item.map_err(read_error)?,
+                None => {
+                    return Err(read_error(RemoteReadError::Failed(
+                        "the read stopped before its end".to_owned(),
+                    )))
+                }
+            };
+        }
+        let n = ahead.len().min(out.len());
+        out[..n].copy_from_slice(&ahead.split_to(n));
+        *at += n as u64;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl io::Seek for ObjectFile {
+    fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
+        let target = match to {
+            io::SeekFrom::Start(n) => Some(n),
+            io::SeekFrom::End(d) => self.object.size.checked_add_signed(d),
+            io::SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        };
+        self.pos = target.ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "seek before the start of the object",
+            )
+        })?;
+        Ok(self.pos)
+    }
+}
+
+/// A failed remote read as an I/O error; a replaced object carries [`super::ObjectChanged`].
+fn read_error(error: RemoteReadError) -> io::Error {
+    match error {
+        RemoteReadError::Changed => io::Error::other(super::ObjectChanged),
+        RemoteReadError::Failed(reason) => io::Error::other(reason),
+    }
+}
+
+/// A listed prefix (or single object) whose objects can be opened as [`ObjectFile`]s.
+#[derive(Debug)]
+pub struct ListedModel {
+    /// The listing as a model tree (names, sizes, order; the reader for hashing).
+    pub tree: ModelTree,
+    reader: Arc<ObjectReader>,
+}
+
+impl ListedModel {
+    /// The object of the listed file `name` (`"."` for a single object), pinned as listed.
+    pub fn open(&self, name: &str) -> Option<ObjectFile> {
+        let object = self.reader.objects.get(name)?.clone();
+        Some(ObjectFile {
+            reader: Arc::clone(&self.reader),
+            object,
+            pos: 0,
+            stream: None,
+        })
     }
 }
 
@@ -528,4 +683,33 @@ fn io_error(failure: Failure) -> io::Error {
         _ => io::ErrorKind::Other,
     };
     io::Error::new(kind, failure.describe())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A listed tree's reader (and so the tree's `Debug`) never shows an Azure account key:
+    /// `object_store` derives `Debug` down to the key's bytes.
+    #[test]
+    fn debug_of_a_reader_shows_no_account_key() {
+        let key = [0x5au8, 0xc3, 0x17, 0x99, 0x42, 0x08, 0xee, 0x61].repeat(8);
+        let encoded = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &key);
+        let store = object_store::azure::MicrosoftAzureBuilder::new()
+            .with_account("devstoreaccount1")
+            .with_container_name("models")
+            .with_access_key(encoded.clone())
+            .build()
+            .unwrap();
+        let reader = ObjectReader::new(Client::Store(Arc::new(store)), HashMap::new());
+        let shown = format!("{reader:?}");
+        assert!(shown.contains("devstoreaccount1"), "{shown}");
+        for form in [encoded, format!("{key:?}"), format!("{:?}", &key[..8])] {
+            let form = form
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned();
+            assert!(!shown.contains(&form), "{shown}");
+        }
+    }
 }

@@ -2,7 +2,7 @@
 //! signers verified, and every reason for a denial. Its JSON result and audit event are built in
 //! `report` (`report::DecisionReport`, `report::policy_event`).
 
-use super::rules::method_name;
+use super::rules::{method_name, SealedStage};
 use crate::digest::SerializationConfig;
 use crate::scan::FileFormat;
 use serde_json::{json, Value};
@@ -78,6 +78,12 @@ pub struct PolicyDecision {
     pub(crate) exempt_files: Vec<String>,
     /// The serialization formats of the model's files (empty for an encrypted model).
     pub(crate) formats: Vec<FileFormat>,
+    /// For a stage of a sealed model, which one (it decides how the rule's threshold counts);
+    /// `None` for a model verified on its own.
+    pub(crate) stage: Option<SealedStage>,
+    /// The signers of the rule's `require` that verified here and so counted toward what the
+    /// rule needs at this stage, sorted.
+    pub(crate) counted: Vec<String>,
 }
 
 impl PolicyDecision {
@@ -184,5 +190,16 @@ impl PolicyDecision {
     /// Per signature file, in the order given.
     pub fn signatures(&self) -> &[SignatureOutcome] {
         &self.signatures
+    }
+
+    /// The stage of a sealed model this decision judged; `None` for a model on its own.
+    pub fn stage(&self) -> Option<SealedStage> {
+        self.stage
+    }
+
+    /// The signers of the rule's `require` that verified and counted toward what the rule needs
+    /// (its threshold, or at the decrypted stage one of them), sorted.
+    pub fn counted(&self) -> &[String] {
+        &self.counted
     }
 }

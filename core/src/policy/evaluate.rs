@@ -27,7 +27,7 @@
 //! errors; everything else is a reason in the [`PolicyDecision`].
 
 use super::decision::{PolicyDecision, RuleRef, SignatureOutcome};
-use super::{ModelRule, Policy};
+use super::{ModelRule, Policy, SealedStage};
 use crate::digest::SerializationConfig;
 use crate::oms::claims::Claim;
 use crate::oms::Bundle;
@@ -123,6 +123,36 @@ impl Policy {
         confine_to: Option<&Path>,
         progress: &dyn Progress,
     ) -> Result<PolicyDecision, VerifyError> {
+        let limits = (limits, confine_to);
+        self.decide(model, signatures, options, limits, None, progress)
+    }
+
+    /// [`Policy::verify`] of one stage of a sealed model: the encrypted model against its outer
+    /// signatures (the rule's threshold counts there), or the decrypted model against its inner
+    /// signature (one signer of the rule's `require` suffices), as [`SealedStage`] defines.
+    pub fn verify_sealed(
+        &self,
+        model: &Path,
+        signatures: &[PathBuf],
+        options: &PolicyVerifyOptions,
+        stage: SealedStage,
+        progress: &dyn Progress,
+    ) -> Result<PolicyDecision, VerifyError> {
+        let limits = (BundleLimits::default(), None);
+        self.decide(model, signatures, options, limits, Some(stage), progress)
+    }
+
+    /// The decision procedure of the module doc, for a model on its own or one `stage` of a
+    /// sealed model; `limits` bound the signature files read and confine the model's files.
+    fn decide(
+        &self,
+        model: &Path,
+        signatures: &[PathBuf],
+        options: &PolicyVerifyOptions,
+        (limits, confine_to): (BundleLimits, Option<&Path>),
+        stage: Option<SealedStage>,
+        progress: &dyn Progress,
+    ) -> Result<PolicyDecision, VerifyError> {
         let mut budget = BundleBudget::new(limits);
         let signed_name = signed_model_name(model);
         let mut reasons = Vec::new();
@@ -172,9 +202,10 @@ impl Policy {
             .filter(|o| o.verified)
             .flat_map(|o| o.signers.iter().cloned())
             .collect();
-        if let Some((index, rule)) = rule {
-            check_threshold(index, rule, &verified, &mut reasons);
-        }
+        let counted = match rule {
+            Some((index, rule)) => check_threshold(index, rule, stage, &verified, &mut reasons),
+            None => Vec::new(),
+        };
         let rule_ref = rule.map(|(index, r)| RuleRef {
             index,
             name: r.name().to_string(),
@@ -215,6 +246,8 @@ impl Policy {
             signatures: outcomes,
             exempt_files: checked.exempt.into_iter().collect(),
             formats,
+            stage,
+            counted,
         })
     }
 
@@ -390,29 +423,51 @@ impl Policy {
     }
 }
 
-/// Step 4: at least `threshold` distinct required names verified.
+/// Step 4: at least `threshold` distinct required names verified — at the decrypted stage of a
+/// sealed model, at least one ([`SealedStage`]). Returns the required names that verified.
 fn check_threshold(
     index: usize,
     rule: &ModelRule,
+    stage: Option<SealedStage>,
     verified: &BTreeSet<String>,
     reasons: &mut Vec<String>,
-) {
+) -> Vec<String> {
     let required: BTreeSet<&String> = rule.require().iter().collect();
-    let met: Vec<&str> = required
+    let (met, missing): (Vec<&str>, Vec<&str>) = required
         .iter()
-        .filter(|n| verified.contains(n.as_str()))
         .map(|n| n.as_str())
-        .collect();
-    if met.len() < rule.threshold() {
-        reasons.push(format!(
-            "rule models[{index}] {:?}: {} of the required {} signers verified (require: {}; verified: {})",
-            rule.name(),
-            met.len(),
-            rule.threshold(),
-            rule.require().join(", "),
-            if met.is_empty() { "none".to_string() } else { met.join(", ") },
-        ));
+        .partition(|n| verified.contains(*n));
+    let needed = stage.map_or(rule.threshold(), |s| s.needed(rule));
+    if met.len() < needed {
+        let verified_names = if met.is_empty() {
+            "none".to_string()
+        } else {
+            met.join(", ")
+        };
+        reasons.push(match stage {
+            None => format!(
+                "rule models[{index}] {:?}: {} of the required {} signers verified (require: {}; verified: {verified_names})",
+                rule.name(),
+                met.len(),
+                rule.threshold(),
+                rule.require().join(", "),
+            ),
+            Some(SealedStage::Encrypted) => format!(
+                "rule models[{index}] {:?}: {} of the required {} signers verified (require: {}; verified: {verified_names}); missing: {} (the threshold counts the encrypted model's outer signatures: seal with each key, or add one with `modelseal endorse`)",
+                rule.name(),
+                met.len(),
+                rule.threshold(),
+                rule.require().join(", "),
+                missing.join(", "),
+            ),
+            Some(SealedStage::Decrypted) => format!(
+                "rule models[{index}] {:?}: the inner signature (over the decrypted model) is from none of the rule's signers (require: {}; one of them must have signed it at seal)",
+                rule.name(),
+                rule.require().join(", "),
+            ),
+        });
     }
+    met.into_iter().map(str::to_string).collect()
 }
 
 /// The envelope's model name for an encrypted model (its outer signature covers the envelope, so
@@ -539,9 +594,11 @@ impl Policy {
             .filter(|o| o.verified)
             .flat_map(|o| o.signers.iter().cloned())
             .collect();
-        if let Some((index, rule)) = rule {
-            check_threshold(index, rule, &verified, &mut reasons);
-        }
+        // A model judged on its own (no sealed stage): the rule's full threshold.
+        let counted = match rule {
+            Some((index, rule)) => check_threshold(index, rule, None, &verified, &mut reasons),
+            None => Vec::new(),
+        };
         let rule_ref = rule.map(|(index, r)| RuleRef {
             index,
             name: r.name().to_string(),
@@ -596,6 +653,8 @@ impl Policy {
             signatures: outcomes,
             exempt_files: Vec::new(),
             formats,
+            stage: None,
+            counted,
         })
     }
 }

@@ -25,7 +25,7 @@ mod tests;
 
 pub use decision::{PolicyDecision, RuleRef, SignatureOutcome};
 pub use evaluate::PolicyVerifyOptions;
-pub use rules::ModelRule;
+pub use rules::{ModelRule, SealedStage};
 pub use signers::PolicySigner;
 
 use std::path::{Path, PathBuf};

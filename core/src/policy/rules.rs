@@ -85,6 +85,44 @@ impl ModelRule {
     }
 }
 
+/// Which of a sealed model's two signatures a decision judges, and so how a rule's `require` and
+/// `threshold` count there (`docs/policy.md`, "Sealed models: two stages").
+///
+/// The outer signatures (over the encrypted directory: ciphertext, envelope and the encrypted
+/// inner signature) carry the threshold: at least `threshold` distinct signers of `require` must
+/// have signed them, whether at `seal --key A --key B` or later with `endorse`, which co-signs
+/// without a decryption key and so can only sign the ciphertext. The inner signature (over the
+/// plaintext, inside the encryption) must verify under at least one signer of `require`. Together
+/// this is as strong as the threshold on the plaintext: the ciphertext the outer signers vouch for
+/// decrypts, authenticated, to exactly one plaintext, and the inner signature, from a signer the
+/// rule trusts, names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SealedStage {
+    /// The encrypted model and its outer signatures: the rule's threshold applies.
+    Encrypted,
+    /// The decrypted model and its inner signature: one signer of the rule's `require` suffices.
+    Decrypted,
+}
+
+impl SealedStage {
+    /// `encrypted model` / `decrypted model`: how messages, JSON results and audit events name
+    /// the stage.
+    pub fn label(self) -> &'static str {
+        match self {
+            SealedStage::Encrypted => "encrypted model",
+            SealedStage::Decrypted => "decrypted model",
+        }
+    }
+
+    /// How many distinct signers of `rule`'s `require` must have verified at this stage.
+    pub fn needed(self, rule: &ModelRule) -> usize {
+        match self {
+            SealedStage::Encrypted => rule.threshold(),
+            SealedStage::Decrypted => rule.threshold().min(1),
+        }
+    }
+}
+
 /// `files` or `shards`, as policies and JSON outputs spell them.
 pub(crate) fn method_name(method: Method) -> &'static str {
     match method {

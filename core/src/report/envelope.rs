@@ -310,3 +310,68 @@ impl InspectEncryptedReport {
         layout_name(layout)
     }
 }
+
+/// `endorse`: the co-signature appended to a sealed model's outer signatures.
+#[derive(Debug, Clone, Serialize)]
+pub struct EndorseReport {
+    endorsed: bool,
+    encrypted: String,
+    signature: String,
+    encrypted_root_digest: String,
+    key_hint: String,
+    existing: Vec<SignatureLine>,
+}
+
+/// One outer signature found before an endorsement: its file, and its line in a claims file.
+#[derive(Debug, Clone, Serialize)]
+struct SignatureLine {
+    path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<usize>,
+}
+
+impl EndorseReport {
+    /// `encrypted` endorsed as `outcome` says.
+    pub fn new(encrypted: &Path, outcome: &EndorseOutcome) -> EndorseReport {
+        EndorseReport {
+            endorsed: true,
+            encrypted: text(encrypted),
+            signature: text(&outcome.signature_path),
+            encrypted_root_digest: hex::encode(outcome.statement.root_digest),
+            key_hint: outcome.key_hint.clone(),
+            existing: outcome
+                .existing
+                .iter()
+                .map(|(path, line)| SignatureLine {
+                    path: text(path),
+                    line: *line,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// `endorse` failed: nothing was written.
+#[derive(Debug, Clone, Serialize)]
+pub struct EndorseFailure {
+    endorsed: bool,
+    encrypted: String,
+    error_class: &'static str,
+    reasons: Vec<String>,
+}
+
+impl EndorseFailure {
+    /// Endorsing `encrypted` ended in `err`.
+    pub fn new(encrypted: &Path, err: &DeployError) -> EndorseFailure {
+        EndorseFailure {
+            endorsed: false,
+            encrypted: text(encrypted),
+            error_class: match err.class() {
+                ErrorClass::Failed => "failed",
+                ErrorClass::Input => "input",
+                ErrorClass::Internal => "internal",
+            },
+            reasons: err.reasons(),
+        }
+    }
+}

@@ -204,15 +204,15 @@ pub fn rewrap_event(
     event
 }
 
-/// The event of `seal`ing `model` with the signing key reference `key`: the model name (as
-/// given, else the plaintext's), its root digest, the signing key's hint and every recipient.
+/// The event of `seal`ing `model` with the signing key references `keys`: the model name (as
+/// given, else the plaintext's), its root digest, every signing key's hint and every recipient.
 pub fn seal_event(
     model: &Path,
-    key: &str,
+    keys: &[String],
     model_name: Option<&str>,
     result: Result<&SealOutcome, Failure>,
 ) -> AuditEvent {
-    let mut event = event(Operation::Seal, model, vec![key.to_string()]);
+    let mut event = event(Operation::Seal, model, keys.to_vec());
     match result {
         Ok(outcome) => {
             let statement = &outcome.inner.statement;
@@ -222,7 +222,7 @@ pub fn seal_event(
                     .unwrap_or_else(|| statement.subject_name.clone()),
             );
             event.root_digest = Some(hex::encode(statement.root_digest));
-            event.key_ids.push(outcome.inner.key_hint.clone());
+            event.key_ids.extend(outcome.key_hints.iter().cloned());
             event
                 .key_ids
                 .extend(stanza_ids(&outcome.encrypted.recipients));

@@ -22,8 +22,10 @@
 use crate::audit::{AuditEvent, Operation};
 use crate::deploy::{DeployError, SealOutcome, UnsealOutcome};
 use crate::digest::{Method, SerializationConfig};
+use crate::endorse::EndorseOutcome;
 use crate::envelope::format::Layout;
 use crate::envelope::{DecryptSummary, EncryptSummary, EncryptedSummary, SealError};
+use crate::error::ErrorClass;
 use crate::inspect::SignatureSummary;
 use crate::keys::file::GeneratedKey;
 use crate::load::OpenedModel;

@@ -251,6 +251,12 @@ pub struct DecisionReport {
     exempt_files: Vec<String>,
     formats: Vec<FormatReport>,
     format_names: Vec<&'static str>,
+    /// A sealed model's stage (`encrypted model`, `decrypted model`); absent for a model on its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stage: Option<&'static str>,
+    /// At a sealed model's stage, the rule's signers that counted there; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    counted: Option<Vec<String>>,
 }
 
 impl From<&PolicyDecision> for DecisionReport {
@@ -282,6 +288,8 @@ impl From<&PolicyDecision> for DecisionReport {
             exempt_files: d.exempt_files().to_vec(),
             formats: d.formats().iter().map(FormatReport::from).collect(),
             format_names: format_names(d.formats()),
+            stage: d.stage().map(|s| s.label()),
+            counted: d.stage().map(|_| d.counted().to_vec()),
         }
     }
 }
