@@ -16,7 +16,12 @@ files + SHA-256 signature of the plaintext), where
                                                  (decrypted, authenticated, verified in memory)
   C  modelseal.decrypt to the work directory, verify, load_file, remove the plaintext
 
-(target: B/A <= 1.5). Each run is a fresh Python process (so no run reuses another's arrays); peak
+(target: B/A <= 1.5). The lazy row is a second file of the same size, 8 tensors of 4 MiB among
+32 MiB ones, signed `shards=True, tensor_aligned=True` (2 MiB shards), encrypted: in a fresh
+process, open_model + safe_open (the statement, the envelope and the header's shard), then one
+4 MiB tensor by get_tensor — its wall and CPU time and the bytes the process read for it (rchar in
+/proc/self/io; target: <= 10 ms and <= 2x the tensor's bytes). `--lazy-only` runs only that row.
+Each run is a fresh Python process (so no run reuses another's arrays); peak
 RSS (ru_maxrss of the child) is printed too. Usage:
 
     python3 benches/load_safetensors.py [--size-mib 2048] [--runs 3] [--workdir /dev/shm/ms-load]
@@ -28,6 +33,7 @@ test requirements).
 from __future__ import annotations
 
 import argparse
+import os
 import pathlib
 import statistics
 import subprocess
@@ -45,6 +51,19 @@ ENCRYPTED_CHILD = {
          "modelseal.verify({plain!r}, {sig!r}, key={key!r}); "
          "t = load_file({plain!r} + '/model.safetensors'); shutil.rmtree({plain!r})",
 }
+
+LAZY_CHILD = (
+    "import time, numpy, modelseal\n"
+    "def rchar():\n"
+    "    return int(open('/proc/self/io').read().split('rchar:')[1].split()[0])\n"
+    "t0 = time.perf_counter()\n"
+    "lazy = modelseal.open_model({enc!r}, {sig!r}, key={key!r}, decryption_key={secret!r})"
+    ".safe_open('model.safetensors')\n"
+    "t1 = time.perf_counter(); r = rchar(); c = time.process_time()\n"
+    "x = lazy.get_tensor({tensor!r})\n"
+    "t2 = time.perf_counter(); r = rchar() - r; c = time.process_time() - c\n"
+    "print(t1 - t0, t2 - t1, r, x.nbytes, c)"
+)
 
 CHILD = {
     "A": CHILD_A,
@@ -71,6 +90,62 @@ def make_model(workdir: pathlib.Path, size_mib: int) -> pathlib.Path:
     return model
 
 
+def make_lazy_model(workdir: pathlib.Path, size_mib: int) -> pathlib.Path:
+    """`size_mib` MiB of float32 tensors: 8 of 4 MiB (small4_0..7), the rest of 32 MiB."""
+    import numpy
+    from safetensors.numpy import save_file
+
+    model = workdir / "lazy"
+    file = model / "model.safetensors"
+    if file.exists():
+        return model
+    model.mkdir(parents=True, exist_ok=True)
+    rng = numpy.random.default_rng(2)
+    tensors = {}
+    for i in range(8):
+        tensors[f"small4_{i}"] = rng.standard_normal(2**20, dtype=numpy.float32)
+    for i in range((size_mib - 32) // 32):
+        tensors[f"layer{i:02}"] = rng.standard_normal(8 * 2**20, dtype=numpy.float32)
+    save_file(tensors, str(file))
+    return model
+
+
+def lazy_row(workdir: pathlib.Path, size_mib: int, runs: int, public: str) -> None:
+    """The lazy target: one 4 MiB tensor of an encrypted, tensor-aligned-shard-signed file."""
+    import modelseal
+
+    secret = workdir / "x25519.key"
+    if not secret.exists():
+        modelseal.keygen("x25519", secret)
+    sig = workdir / "lazy.sig"
+    enc = workdir / "lazy-enc"
+    if not enc.exists():
+        model = make_lazy_model(workdir, size_mib)
+        sig.unlink(missing_ok=True)
+        modelseal.sign(model, workdir / "key.pem", sig, shards=True, tensor_aligned=True)
+        modelseal.encrypt(model, enc, [f"{secret}.pub"])
+        (model / "model.safetensors").unlink()  # the plaintext is not needed any more
+    opens, gets, reads, cpus = [], [], [], []
+    nbytes = 0
+    for run in range(runs):
+        code = LAZY_CHILD.format(enc=str(enc), sig=str(sig), key=public, secret=str(secret),
+                                 tensor=f"small4_{run % 8}")
+        out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                             text=True).stdout.split()
+        opens.append(float(out[0]))
+        gets.append(float(out[1]))
+        reads.append(int(out[2]))
+        nbytes = int(out[3])
+        cpus.append(float(out[4]))
+    print(f"lazy: {size_mib} MiB encrypted, tensor-aligned shards; medians of {runs}: "
+          f"open_model+safe_open {statistics.median(opens) * 1000:.1f} ms, "
+          f"get_tensor (4 MiB) {statistics.median(gets) * 1000:.1f} ms "
+          f"(min {min(gets) * 1000:.1f}, max {max(gets) * 1000:.1f}; CPU time of the process "
+          f"{statistics.median(cpus) * 1000:.1f}), "
+          f"read {max(reads)} bytes max = {max(reads) / nbytes:.2f}x the tensor's {nbytes}",
+          flush=True)
+
+
 def timed(code: str) -> tuple[float, int]:
     """Wall time of one child process running `code`, and its peak RSS in MiB (its own)."""
     code += "; import resource; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
@@ -87,14 +162,19 @@ def main() -> None:
     parser.add_argument("--size-mib", type=int, default=2048)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--workdir", default="/dev/shm/modelseal-load-bench")
+    parser.add_argument("--lazy-only", action="store_true")
     args = parser.parse_args()
     workdir = pathlib.Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    model = make_model(workdir, args.size_mib)
     key = workdir / "key.pem"
     if not key.exists():
         modelseal.keygen("ec-p256", key, workdir / "key.pub.pem")
     public = str(workdir / "key.pub.pem")
+    print(f"load average {open('/proc/loadavg').read().split()[0]} on {os.cpu_count()} cores")
+    lazy_row(workdir, args.size_mib, args.runs, public)
+    if args.lazy_only:
+        return
+    model = make_model(workdir, args.size_mib)
     file = str(model / "model.safetensors")
     print(f"{args.size_mib} MiB safetensors (64 tensors) in {workdir}; medians of {args.runs}")
     print("| signature | A load_file | B open_model+load | C verify+load_file | B/A | C/B | peak RSS A/B (MiB) |")
@@ -129,6 +209,7 @@ def main() -> None:
             times[name].append(t)
             rss[name] = max(rss.get(name, 0), peak)
     row("encrypted (files + sha256)", times, rss)
+    print(f"load average {open('/proc/loadavg').read().split()[0]} on {os.cpu_count()} cores")
 
 
 def row(label: str, times: dict[str, list[float]], rss: dict[str, int]) -> None:

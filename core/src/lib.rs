@@ -49,7 +49,10 @@ pub use envelope::{decrypt, encrypt, inspect_encrypted, rewrap, SealError};
 pub use error::ErrorClass;
 pub use fs::process::harden_process;
 pub use keys::{KeyError, KeyOptions, KeyRef};
-pub use load::{open_encrypted_model, open_model, OpenedModel};
+pub use load::{
+    open_encrypted_model, open_encrypted_model_with_policy, open_model, open_model_with_policy,
+    OpenedModel,
+};
 pub use policy::{Policy, PolicyDecision, PolicyError};
 pub use progress::{NoProgress, Progress};
 pub use sign::{sign_model, SignError, SignOptions};

@@ -604,6 +604,113 @@ fn recorded_ignore_paths(ignore: &[RelPath], single_file: bool, hf_cache: bool) 
     out
 }
 
+/// The smallest shard size [`tensor_aligned_shard_size`] picks: smaller tensors do not shrink the
+/// shards further (a bias of a few KiB would make millions of shards and a statement of
+/// hundreds of MiB); a tensor under twice this verifies at most itself plus two such shards.
+pub const TENSOR_ALIGNED_MIN_SHARD: u64 = 1 << 20;
+
+/// The largest shard size [`tensor_aligned_shard_size`] picks (1 GiB, about OMS's default).
+pub const TENSOR_ALIGNED_MAX_SHARD: u64 = 1 << 30;
+
+/// The largest safetensors header read to choose a shard size (the format's reference limit).
+const MAX_SAFETENSORS_HEADER: u64 = 100_000_000;
+
+/// A uniform OMS shard size for the safetensors files of `model` (walked as signing walks it
+/// under `options`) such that reading any one tensor of at least twice
+/// [`TENSOR_ALIGNED_MIN_SHARD`] verifies less than twice its bytes: the largest power of two
+/// at most half the smallest such tensor, within [`TENSOR_ALIGNED_MIN_SHARD`] ..=
+/// [`TENSOR_ALIGNED_MAX_SHARD`], and at least `total / 65536` rounded up to a power of two (so
+/// a statement lists at most about 65536 shards of these files).
+///
+/// Why half: a tensor of `t` bytes at any offset overlaps at most `⌊(t−1)/S⌋ + 2` shards of size
+/// `S`, `t − 1 + 2S` bytes, which is under `2t` when `S ≤ t/2`. A power of two (≥ 1 MiB) is a
+/// multiple of an encrypted model's chunk size (1 MiB by default), so a shard's chunks are its
+/// own. The size is an ordinary OMS `shard_size`: nothing outside the standard statement is
+/// recorded, and any OMS verifier (model-signing re-shards by it) verifies the result. Only the
+/// headers are read (unverified: they only choose a size). `Err` when the model holds no
+/// safetensors file, or one whose header does not parse.
+pub fn tensor_aligned_shard_size(model: &Path, options: &DigestOptions) -> Result<u64, SignError> {
+    let (tree, _) = walk_for_signing(model, options, None)?;
+    let mut smallest: Option<u64> = None;
+    let mut total = 0u64;
+    let mut any = false;
+    for file in tree
+        .files
+        .iter()
+        .filter(|f| f.name.as_str().ends_with(".safetensors"))
+    {
+        any = true;
+        total = total.saturating_add(file.len);
+        let refuse = |reason: String| {
+            SignError::Options(format!(
+                "tensor-aligned shards: {}: not a safetensors file: {reason}",
+                file.path.display()
+            ))
+        };
+        for size in safetensors_tensor_sizes(file).map_err(refuse)? {
+            if size >= 2 * TENSOR_ALIGNED_MIN_SHARD {
+                smallest = Some(smallest.map_or(size, |s| s.min(size)));
+            }
+        }
+    }
+    if !any {
+        return Err(SignError::Options(format!(
+            "tensor-aligned shards: {} holds no .safetensors file",
+            model.display()
+        )));
+    }
+    let floor = (total / 65536)
+        .max(1)
+        .next_power_of_two()
+        .max(TENSOR_ALIGNED_MIN_SHARD);
+    let half = smallest.map_or(TENSOR_ALIGNED_MIN_SHARD, |t| t / 2);
+    // The largest power of two ≤ half.
+    let fitting = 1u64 << (63 - half.leading_zeros());
+    Ok(fitting.clamp(
+        floor.min(TENSOR_ALIGNED_MAX_SHARD),
+        TENSOR_ALIGNED_MAX_SHARD,
+    ))
+}
+
+/// The byte sizes of the tensors of one safetensors file, from its header.
+fn safetensors_tensor_sizes(file: &tree::ModelFile) -> Result<Vec<u64>, String> {
+    use std::io::Read;
+    let mut opened = file.open().map_err(|e| e.to_string())?;
+    let mut len = [0u8; 8];
+    opened
+        .read_exact(&mut len)
+        .map_err(|_| "shorter than its header length".to_string())?;
+    let len = u64::from_le_bytes(len);
+    if len > MAX_SAFETENSORS_HEADER || len > file.len.saturating_sub(8) {
+        return Err(format!("header length {len} is impossible"));
+    }
+    let mut header = Vec::new();
+    opened
+        .take(len)
+        .read_to_end(&mut header)
+        .map_err(|e| e.to_string())?;
+    let header: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&header).map_err(|e| format!("header: {e}"))?;
+    header
+        .iter()
+        .filter(|(name, _)| name.as_str() != "__metadata__")
+        .map(|(name, tensor)| {
+            let offsets = tensor
+                .get("data_offsets")
+                .and_then(|o| o.as_array())
+                .map(|o| {
+                    o.iter()
+                        .filter_map(serde_json::Value::as_u64)
+                        .collect::<Vec<_>>()
+                });
+            match offsets.as_deref() {
+                Some([start, end]) if start <= end => Ok(end - start),
+                _ => Err(format!("tensor {name:?} has no valid data_offsets")),
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -648,5 +755,53 @@ mod tests {
                 ".cache/huggingface"
             ]
         );
+    }
+
+    /// The shard size is the largest power of two at most half the smallest tensor of ≥ 2 MiB,
+    /// with a 1 MiB floor; tiny tensors do not lower it; no safetensors file is refused.
+    #[test]
+    fn tensor_aligned_shards_are_at_most_half_the_smallest_tensor() {
+        let dir = tempfile::tempdir().unwrap();
+        let model = dir.path().join("model");
+        std::fs::create_dir(&model).unwrap();
+        // Headers only: the sizes come from data_offsets.
+        let write = |name: &str, sizes: &[u64]| {
+            let mut at = 0;
+            let mut header = serde_json::Map::new();
+            header.insert("__metadata__".into(), serde_json::json!({"format": "np"}));
+            for (i, size) in sizes.iter().enumerate() {
+                header.insert(
+                    format!("t{i}"),
+                    serde_json::json!({"dtype": "U8", "shape": [size], "data_offsets": [at, at + size]}),
+                );
+                at += size;
+            }
+            let header = serde_json::to_vec(&header).unwrap();
+            let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+            bytes.extend_from_slice(&header);
+            std::fs::write(model.join(name), bytes).unwrap();
+        };
+        let size = |m: &Path| tensor_aligned_shard_size(m, &DigestOptions::default());
+        write("a.safetensors", &[16, 4 << 20, 32 << 20]);
+        write("b.safetensors", &[3 << 20, 100]);
+        std::fs::write(model.join("config.json"), b"{}").unwrap();
+        // Smallest counted tensor 3 MiB: half is 1.5 MiB, the power of two below it 1 MiB.
+        assert_eq!(size(&model).unwrap(), 1 << 20);
+        write("b.safetensors", &[9 << 20]);
+        assert_eq!(size(&model).unwrap(), 2 << 20);
+        write("a.safetensors", &[16, 100]);
+        write("b.safetensors", &[5]);
+        assert_eq!(size(&model).unwrap(), TENSOR_ALIGNED_MIN_SHARD);
+        std::fs::write(model.join("b.safetensors"), b"not safetensors").unwrap();
+        assert!(size(&model)
+            .unwrap_err()
+            .to_string()
+            .contains("b.safetensors"));
+        std::fs::remove_file(model.join("a.safetensors")).unwrap();
+        std::fs::remove_file(model.join("b.safetensors")).unwrap();
+        assert!(size(&model)
+            .unwrap_err()
+            .to_string()
+            .contains("no .safetensors file"));
     }
 }

@@ -231,6 +231,7 @@ def sign(
     progress: Optional[ProgressCallback] = None,
     scan: bool = False,
     scan_allow: Optional[StrPath] = None,
+    tensor_aligned: bool = False,
 ) -> Union[pathlib.Path, str]:
     """Sign ``model`` (a directory or a file) with ``key`` and write an OMS signature.
 
@@ -253,6 +254,12 @@ def sign(
     With ``scan=True`` (or a ``scan_allow`` allow-list file), the model is first searched for
     credentials (``modelseal.scan``) and a finding not in the allow-list raises ``ScanError``
     with nothing signed or written (docs/scan.md).
+
+    With ``shards=True, tensor_aligned=True`` (safetensors models) the shard size is chosen from
+    the tensors' sizes so that lazily loading one tensor (:meth:`VerifiedModel.safe_open`)
+    verifies less than twice its bytes: the largest power of two at most half the smallest
+    tensor of 2 MiB or more, between 1 MiB and 1 GiB (docs/serving.md). The signature is a
+    standard OMS shards signature that any OMS verifier accepts.
     """
     path = _modelseal.sign(
         os.fspath(model),
@@ -274,6 +281,7 @@ def sign(
         progress=progress,
         scan=scan,
         scan_allow=_opt_path(scan_allow),
+        tensor_aligned=tensor_aligned,
     )
     return _location_or_path(path)
 

@@ -83,6 +83,13 @@ class VerifiedModel:
         return str(self._opened.root_digest())
 
     @property
+    def policy_decisions(self) -> list[dict]:
+        """The policy's decisions that allowed the model when opened with ``policy=`` (a sealed
+        model's: the outer signature's, then the inner one's), as ``verify(policy=)`` returns
+        them; empty otherwise."""
+        return [dict(d) for d in self._opened.policy_decisions()]
+
+    @property
     def info(self) -> dict:
         """What verified, as the dict :func:`modelseal.verify` describes (signer, digest, …)."""
         return dict(self._opened.info())
@@ -340,6 +347,8 @@ def open_model(
     trusted_root: Optional[StrPath] = None,
     decryption_key: Optional[StrPath] = None,
     allow_insecure_key_permissions: bool = False,
+    policy: Any = None,
+    model_name: Optional[str] = None,
 ) -> VerifiedModel:
     """Open ``model`` for verified loading: verify ``signature`` (default: where
     :func:`modelseal.sign` writes it, ``MODEL.sig``) under the trust given — the keywords mean
@@ -354,11 +363,36 @@ def open_model(
     are decrypted in memory as they are read, each chunk authenticated and the plaintext hashed
     against the signed statement; nothing decrypted is written anywhere.
 
+    With ``policy=`` (a :class:`modelseal.Policy`, or the path of a policy file, as
+    :func:`modelseal.verify` takes it) the policy is the trust — leave out ``key=``,
+    ``cert_chain=`` and the ``sigstore_*``/``trusted_root`` arguments — and judges the signature
+    pinned for loading as ``verify(policy=)`` judges a model, without reading it again: its
+    signers against the rule for ``model_name`` (default: the path's last component; for an
+    encrypted or sealed model the envelope's signed name, which binds as in ``verify --policy``:
+    a different ``model_name`` is refused unless the policy sets ``allow_name_override``). For a
+    sealed model the outer signature is judged, then the inner one under the name the outer
+    decision matched, as :func:`modelseal.unseal` does. A denial raises ``VerificationError``
+    before any tensor is returned, naming the rule and every reason; its ``result`` attribute
+    holds the decision. :attr:`VerifiedModel.policy_decisions` holds the allowing decisions.
+
     Raises ``VerificationError`` when the signature is not trusted or files are missing or extra,
     ``FormatError`` for a malformed signature, ``KeyAccessError`` for unreadable trust material
     or decryption key, ``DecryptionError`` when the key does not open the envelope or it was
     tampered with.
     """
+    if policy is not None:
+        if (key is not None or cert_chain is not None or ignore_unsigned_files
+                or sigstore_identity is not None or sigstore_issuer is not None
+                or trusted_root is not None):
+            raise _modelseal.Error(
+                "policy= decides trust itself: leave out key=, cert_chain=, the sigstore_* "
+                "arguments, trusted_root= and ignore_unsigned_files="
+            )
+        from . import _policy
+
+        policy = _policy(policy)._inner
+    elif model_name is not None:
+        raise _modelseal.Error("model_name= selects a policy rule; it needs policy=")
     opened = _modelseal.open_model(
         os.fspath(model),
         None if signature is None else os.fspath(signature),
@@ -367,5 +401,7 @@ def open_model(
         ignore_unsigned_files,
         None if decryption_key is None else os.fspath(decryption_key),
         allow_insecure_key_permissions,
+        policy,
+        model_name,
     )
     return VerifiedModel(opened)

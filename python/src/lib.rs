@@ -127,7 +127,7 @@ fn digest<'py>(
 #[pyo3(signature = (model, key, signature, hash, shards, shard_size, ignore, allow_symlinks,
                     cert, cert_chain, key_password, allow_insecure_key_permissions,
                     audit_log=None, force=false, append=false, tsa_url=None, progress=None,
-                    scan=false, scan_allow=None))]
+                    scan=false, scan_allow=None, tensor_aligned=false))]
 #[allow(clippy::too_many_arguments)]
 fn sign(
     py: Python<'_>,
@@ -150,10 +150,22 @@ fn sign(
     progress: Option<PyObject>,
     scan: bool,
     scan_allow: Option<PathBuf>,
+    tensor_aligned: bool,
 ) -> PyResult<PathBuf> {
     let sink = PyProgress::new(progress);
     let key_options = key_options(key_password, allow_insecure_key_permissions)?;
-    let hashing = digest_options(hash, shards, shard_size, ignore, allow_symlinks)?;
+    let mut hashing = digest_options(hash, shards, shard_size, ignore, allow_symlinks)?;
+    if tensor_aligned {
+        if !shards || shard_size.is_some() {
+            return Err(Error::new_err(
+                "tensor_aligned=True needs shards=True and chooses the shard size itself (leave out shard_size=)",
+            ));
+        }
+        let size = py
+            .allow_threads(|| modelseal::sign::tensor_aligned_shard_size(&model, &hashing))
+            .map_err(sign_error)?;
+        hashing.method = Method::Shards { shard_size: size };
+    }
     let options = SignOptions {
         hash: hashing.hash,
         method: hashing.method,

@@ -2,8 +2,11 @@
 //! `bytes` that are filled in place, with the GIL released, and handed out only once verified.
 
 use crate::errors::{deploy_error, key_error, trust_error, verify_error};
-use modelseal::report::PyVerified;
-use modelseal::{open_encrypted_model, open_model as core_open_model, OpenedModel, VerifyOptions};
+use modelseal::report::{DecisionReport, PyVerified};
+use modelseal::{
+    open_encrypted_model, open_encrypted_model_with_policy, open_model as core_open_model,
+    open_model_with_policy, DeployError, OpenedModel, VerifyOptions,
+};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use std::path::PathBuf;
@@ -16,9 +19,13 @@ pub struct PyOpenedModel {
 
 /// Verifies the signature and trust and lists the model; reads no file's bytes. With
 /// `decryption_key` (a key reference) the model is an encrypted or sealed one, opened with it.
+/// With `policy` the policy is the trust (the trust argument is not used) and decides for
+/// `model_name`; a denial raises `VerificationError` naming the rule and every reason, with the
+/// decision as its `result` attribute.
 #[pyfunction]
 #[pyo3(signature = (model, signature, trust, ignore, ignore_unsigned_files,
-                    decryption_key=None, allow_insecure_key_permissions=false))]
+                    decryption_key=None, allow_insecure_key_permissions=false,
+                    policy=None, model_name=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn open_model(
     py: Python<'_>,
@@ -29,6 +36,8 @@ pub fn open_model(
     ignore_unsigned_files: bool,
     decryption_key: Option<String>,
     allow_insecure_key_permissions: bool,
+    policy: Option<PyRef<'_, crate::policy::Policy>>,
+    model_name: Option<String>,
 ) -> PyResult<PyOpenedModel> {
     let signature = signature.unwrap_or_else(|| modelseal::sign::default_signature_path(&model));
     let options = VerifyOptions {
@@ -36,6 +45,33 @@ pub fn open_model(
         ignore_unsigned_files,
         ..VerifyOptions::default()
     };
+    if let Some(policy) = policy {
+        let policy = std::sync::Arc::clone(&policy.inner);
+        let key_options = crate::seal::key_file_options(allow_insecure_key_permissions);
+        let identity = match &decryption_key {
+            Some(reference) => Some(
+                py.allow_threads(|| modelseal::keys::identity(reference, &key_options))
+                    .map_err(key_error)?,
+            ),
+            None => None,
+        };
+        let opened = py.allow_threads(|| match &identity {
+            None => open_model_with_policy(&model, &signature, &policy, model_name, &options),
+            Some(identity) => open_encrypted_model_with_policy(
+                &model,
+                &signature,
+                &policy,
+                model_name,
+                &options,
+                identity.as_ref(),
+            ),
+        });
+        return match opened {
+            Ok(inner) => Ok(PyOpenedModel { inner }),
+            Err(DeployError::Denied { stage, decision }) => Err(denied(py, stage, &decision)),
+            Err(e) => Err(deploy_error(e)),
+        };
+    }
     let inner = py.allow_threads(|| {
         let trust = trust.trust().map_err(trust_error)?;
         match &decryption_key {
@@ -52,8 +88,39 @@ pub fn open_model(
     Ok(PyOpenedModel { inner })
 }
 
+/// `VerificationError` for a policy's denial: the policy, the stage, the rule and every reason,
+/// with the decision (as `modelseal.verify(policy=)` returns it) as its `result` attribute.
+fn denied(py: Python<'_>, stage: &str, decision: &modelseal::PolicyDecision) -> PyErr {
+    let rule = match decision.rule() {
+        Some(rule) => format!("rule {}", rule.label()),
+        None => "no rule".to_string(),
+    };
+    let err = crate::errors::VerificationError::new_err(format!(
+        "{stage} {:?} denied by the policy {} ({rule}): {}",
+        decision.model_name(),
+        decision.policy().display(),
+        decision.reasons().join("; ")
+    ));
+    let result = crate::convert::to_py(py, &DecisionReport::from(decision))
+        .and_then(|result| err.value(py).setattr("result", result));
+    match result {
+        Ok(()) => err,
+        Err(e) => e,
+    }
+}
+
 #[pymethods]
 impl PyOpenedModel {
+    /// The policy's decisions that allowed the model (a sealed model's: the outer signature's,
+    /// then the inner one's), as `modelseal.verify(policy=)` returns them; empty under a trust.
+    fn policy_decisions<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        self.inner
+            .policy_decisions()
+            .iter()
+            .map(|d| crate::convert::to_py(py, &DecisionReport::from(d)))
+            .collect()
+    }
+
     /// The signed files' names, sorted.
     fn files(&self) -> Vec<String> {
         self.inner.file_names().map(str::to_owned).collect()
@@ -78,10 +145,18 @@ impl PyOpenedModel {
         start: u64,
         end: u64,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let bytes = py
-            .allow_threads(|| self.inner.read_range(name, start, end))
-            .map_err(verify_error)?;
-        Ok(PyBytes::new(py, &bytes))
+        if start > end {
+            return Err(crate::errors::Error::new_err(format!(
+                "{name}: bytes {start}..{end}: a reversed range"
+            )));
+        }
+        let len = usize::try_from(end - start)
+            .map_err(|_| crate::errors::Error::new_err(format!("{name}: too large for memory")))?;
+        // Filled in place before Python sees it: no copy of the verified bytes.
+        PyBytes::new_with(py, len, |buffer| {
+            py.allow_threads(|| self.inner.read_range_into(name, start, buffer))
+                .map_err(verify_error)
+        })
     }
 
     /// The size the signature gives `name` (shards only; `None` under files).

@@ -27,7 +27,7 @@ use std::sync::Arc;
 /// A loaded trust policy (`docs/policy.md`).
 #[pyclass(frozen, module = "modelseal._modelseal")]
 pub struct Policy {
-    inner: Arc<CorePolicy>,
+    pub(crate) inner: Arc<CorePolicy>,
 }
 
 #[pymethods]

@@ -33,6 +33,12 @@ pub struct Args {
     cert_chain: Vec<PathBuf>,
     #[command(flatten)]
     hashing: HashArgs,
+    /// With --shards, for safetensors models: choose the shard size from the tensors' sizes so
+    /// that reading one tensor verifies less than twice its bytes (the largest power of two at
+    /// most half the smallest tensor of 2 MiB or more, 1 MiB to 1 GiB; docs/serving.md). The
+    /// signature is a standard OMS shards signature.
+    #[arg(long, requires = "shards", conflicts_with = "shard_size")]
+    tensor_aligned: bool,
     /// Replace an existing SIG (outside the model: a file of the model is never replaced).
     #[arg(long, conflicts_with = "append")]
     force: bool,
@@ -125,7 +131,12 @@ fn sign(args: &Args) -> Attempt<(SignOutcome, &'static str), SignError> {
             .run
             .keys
             .open_signer(&args.key, args.cert.as_deref(), &args.cert_chain)?;
-    let hashing = args.hashing.options();
+    let mut hashing = args.hashing.options();
+    if args.tensor_aligned {
+        hashing.method = Method::Shards {
+            shard_size: modelseal::sign::tensor_aligned_shard_size(&args.model, &hashing)?,
+        };
+    }
     let options = SignOptions {
         hash: hashing.hash,
         method: hashing.method,

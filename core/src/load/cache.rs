@@ -23,7 +23,7 @@ pub(super) struct ShardCache {
 #[derive(Default)]
 struct Lru {
     /// Shard → (its verified bytes, when it was last used).
-    shards: HashMap<Key, (Arc<[u8]>, u64)>,
+    shards: HashMap<Key, (Arc<Vec<u8>>, u64)>,
     /// When last used → shard: the eviction order.
     order: BTreeMap<u64, Key>,
     bytes: usize,
@@ -39,7 +39,7 @@ impl std::fmt::Debug for ShardCache {
 
 impl ShardCache {
     /// The verified bytes of shard `index` of `name`, if cached.
-    pub(super) fn get(&self, name: &str, index: usize) -> Option<Arc<[u8]>> {
+    pub(super) fn get(&self, name: &str, index: usize) -> Option<Arc<Vec<u8>>> {
         let mut lru = self.inner.lock().ok()?;
         let key = (name.to_string(), index);
         let used = lru.clock + 1;
@@ -54,7 +54,7 @@ impl ShardCache {
 
     /// Keeps `shard`, which the caller verified, evicting the least recently used shards to
     /// stay under [`SHARD_CACHE_BYTES`].
-    pub(super) fn insert(&self, name: &str, index: usize, shard: Arc<[u8]>) {
+    pub(super) fn insert(&self, name: &str, index: usize, shard: Arc<Vec<u8>>) {
         let Ok(mut lru) = self.inner.lock() else {
             return;
         };
@@ -85,7 +85,7 @@ mod tests {
     #[test]
     fn keeps_at_most_the_ceiling_and_evicts_the_least_recently_used() {
         let cache = ShardCache::default();
-        let shard = |b: u8| -> Arc<[u8]> { vec![b; SHARD_CACHE_BYTES / 4].into() };
+        let shard = |b: u8| -> Arc<Vec<u8>> { vec![b; SHARD_CACHE_BYTES / 4].into() };
         for i in 0..4 {
             cache.insert("w", i, shard(i as u8));
         }

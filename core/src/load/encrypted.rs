@@ -14,6 +14,7 @@
 //!   against the outer signature. Nothing decrypted is written anywhere, and a read hands over
 //!   nothing unless every chunk authenticated and every signed digest matched.
 
+use super::judge::Judge;
 use super::{match_files, OpenedModel, VerifiedFile};
 use crate::deploy::{signs_single_file, DeployError, INNER_SIGNATURE_NAME};
 use crate::digest::{ManifestDiff, SignedDigests, StreamCheck};
@@ -23,9 +24,11 @@ use crate::envelope::keyschedule::{FileKeys, KeySchedule};
 use crate::envelope::stream::{check_ct_len, ChunkLayout, FileCipher};
 use crate::envelope::SealError;
 use crate::keys::Identity;
+use crate::oms::claims::Claim;
 use crate::oms::{Bundle, Statement};
+use crate::policy::{Policy, PolicyVerifyOptions};
 use crate::trust::{SignerIdentity, Trust};
-use crate::verify::{self, VerifyError, VerifyOptions};
+use crate::verify::{VerifyError, VerifyOptions};
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -47,6 +50,48 @@ pub fn open_encrypted_model(
     options: &VerifyOptions,
     identity: &dyn Identity,
 ) -> Result<OpenedModel, DeployError> {
+    let judge = Judge::Trust {
+        trust,
+        timestamps: &options.timestamps,
+    };
+    open_encrypted(encrypted, signature, &judge, options, identity)
+}
+
+/// [`open_encrypted_model`] with `policy` as the trust, as `unseal` judges a sealed model: the
+/// outer signature under the rule for the envelope's (signed) model name — `model_name` binds as
+/// in `verify --policy` (`allow_name_override`) —, then the inner signature under the rule for the
+/// name the outer decision matched. A model encrypted by `encrypt` has one decision, over the
+/// signature of its plaintext, under the envelope's name. Each decision is taken over the
+/// statement pinned for loading, without reading the model again; a denial is
+/// [`DeployError::Denied`] with the full decision. The formats of an encrypted model's files
+/// cannot be examined without decrypting them: a rule with `deny_formats` denies it (fail
+/// closed; `unseal` judges them on disk).
+pub fn open_encrypted_model_with_policy(
+    encrypted: &Path,
+    signature: &Path,
+    policy: &Policy,
+    model_name: Option<String>,
+    options: &VerifyOptions,
+    identity: &dyn Identity,
+) -> Result<OpenedModel, DeployError> {
+    let judge = Judge::Policy {
+        policy,
+        options: PolicyVerifyOptions {
+            model_name,
+            ignore: options.ignore.clone(),
+        },
+    };
+    open_encrypted(encrypted, signature, &judge, options, identity)
+}
+
+/// [`open_encrypted_model`] with the signatures judged by `judge`.
+fn open_encrypted(
+    encrypted: &Path,
+    signature: &Path,
+    judge: &Judge<'_>,
+    options: &VerifyOptions,
+    identity: &dyn Identity,
+) -> Result<OpenedModel, DeployError> {
     // Unauthenticated here, and only used to choose which signature `signature` is: a wrong
     // choice fails the verification that follows (a plaintext statement never matches the
     // encrypted directory, nor the other way round).
@@ -59,20 +104,26 @@ pub fn open_encrypted_model(
             .iter()
             .any(|f| f.path == INNER_SIGNATURE_NAME);
     if sealed {
-        return open_sealed(encrypted, signature, trust, options, identity);
+        return open_sealed(encrypted, signature, judge, options, identity);
     }
     let opened = authenticate::authenticate(raw, identity)?;
-    let model = verify::first_verified(
+    let (mut model, claims) = judge.open(encrypted, signature, |statement, signer| {
+        if let Form::Directory(root) = &opened.form {
+            check_ciphertext_files(root, &opened, &statement)?;
+        }
+        with_statement(encrypted, signature, statement, signer, &opened, None)
+    })?;
+    // The envelope's name is authenticated by its MAC under the data key.
+    let decision = judge.decide(
+        encrypted,
         signature,
-        trust,
-        &options.timestamps,
-        |_, statement, signer| {
-            if let Form::Directory(root) = &opened.form {
-                check_ciphertext_files(root, &opened, &statement)?;
-            }
-            with_statement(encrypted, signature, statement, signer, &opened, None)
-        },
+        &claims,
+        Some(&model.statement),
+        Some(&opened.header.body.model_name),
+        None,
+        "model",
     )?;
+    model.decisions.extend(decision);
     Ok(model)
 }
 
@@ -80,17 +131,29 @@ pub fn open_encrypted_model(
 fn open_sealed(
     encrypted: &Path,
     signature: &Path,
-    trust: &Trust,
+    judge: &Judge<'_>,
     options: &VerifyOptions,
     identity: &dyn Identity,
 ) -> Result<OpenedModel, DeployError> {
     // The outer signature, and the encrypted directory's file list against it.
-    let outer = super::open_model(encrypted, signature, trust, options)?;
+    let (outer, claims) = judge.open(encrypted, signature, |statement, signer| {
+        super::open_statement(encrypted, signature, statement, signer, options)
+    })?;
     // The envelope parsed is the one the outer signature covers: read once, checked, parsed.
     let envelope = outer.read_file(ENVELOPE_NAME)?;
     let opened = authenticate::authenticate(
         authenticate::envelope_from_bytes(encrypted, &envelope)?,
         identity,
+    )?;
+    // The outer decision, under the envelope's (signed) name, as `unseal` takes it.
+    let outer_decision = judge.decide(
+        encrypted,
+        signature,
+        &claims,
+        Some(&outer.statement),
+        Some(&opened.header.body.model_name),
+        None,
+        "encrypted model",
     )?;
     let inner_path = encrypted.join(INNER_SIGNATURE_NAME);
     let entry = opened
@@ -113,16 +176,28 @@ fn open_sealed(
         path: inner_path.clone(),
         source,
     })?;
-    let (statement, signer) =
-        verify::verify_bundle(&bundle, &inner_path, trust, &options.timestamps)?;
-    Ok(with_statement(
+    let (statement, signer) = judge.accept(encrypted, &bundle, &inner_path)?;
+    let mut model = with_statement(
         encrypted,
         &inner_path,
         statement,
         signer,
         &opened,
         Some(Box::new(outer)),
-    )?)
+    )?;
+    // The inner decision, under the name the outer one matched (as `unseal` takes it).
+    let inner_decision = judge.decide(
+        encrypted,
+        &inner_path,
+        &[Claim { line: None, bundle }],
+        Some(&model.statement),
+        None,
+        outer_decision.as_ref().map(|d| d.model_name()),
+        "decrypted model",
+    )?;
+    model.decisions.extend(outer_decision);
+    model.decisions.extend(inner_decision);
+    Ok(model)
 }
 
 /// The plaintext of a small encrypted file held in memory (the sealed inner signature), every
@@ -239,6 +314,7 @@ fn with_statement(
             outer,
         }),
         shards: super::cache::ShardCache::default(),
+        decisions: Vec::new(),
     })
 }
 

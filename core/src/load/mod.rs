@@ -21,13 +21,16 @@
 
 mod cache;
 mod encrypted;
+mod judge;
 mod parallel;
 
 pub use cache::SHARD_CACHE_BYTES;
-pub use encrypted::open_encrypted_model;
+pub use encrypted::{open_encrypted_model, open_encrypted_model_with_policy};
 
+use crate::deploy::DeployError;
 use crate::digest::{self, DigestError, ManifestDiff, SignedDigests};
 use crate::oms::Statement;
+use crate::policy::{Policy, PolicyDecision, PolicyVerifyOptions};
 use crate::trust::{SignerIdentity, Trust};
 use crate::verify::{self, VerifyError, VerifyOptions};
 use std::collections::BTreeMap;
@@ -56,6 +59,9 @@ pub struct OpenedModel {
     encrypted: Option<encrypted::Encrypted>,
     /// Shards verified by [`OpenedModel::read_range`], bounded ([`SHARD_CACHE_BYTES`]).
     shards: cache::ShardCache,
+    /// The policy's decisions that allowed the model, when opened under one (a sealed model's:
+    /// the outer signature's, then the inner one's).
+    decisions: Vec<PolicyDecision>,
 }
 
 /// Verifies the signature at `signature` under `trust`, then lists `model` (names only) and
@@ -73,6 +79,44 @@ pub fn open_model(
         &options.timestamps,
         |_, statement, signer| open_statement(model, signature, statement, signer, options),
     )
+}
+
+/// [`open_model`] with `policy` as the trust, as `verify --policy` judges a model: the first
+/// signature a policy signer accepts whose file list matches is pinned, then the policy decides
+/// over every signature of the file ([`Policy::decide_verified`]: signers, the rule for the model
+/// name — `model_name`, else the path's last component —, its thresholds and serializations,
+/// formats, Rego) without reading the model again. A denial is [`DeployError::Denied`] with the
+/// full decision (stage `"model"`); the allowing decision is kept
+/// ([`OpenedModel::policy_decisions`]). Reads no model file's bytes except the few a
+/// `deny_formats` check examines (as `verify --policy` does).
+pub fn open_model_with_policy(
+    model: &Path,
+    signature: &Path,
+    policy: &Policy,
+    model_name: Option<String>,
+    options: &VerifyOptions,
+) -> Result<OpenedModel, DeployError> {
+    let judge = judge::Judge::Policy {
+        policy,
+        options: PolicyVerifyOptions {
+            model_name,
+            ignore: options.ignore.clone(),
+        },
+    };
+    let (mut opened, claims) = judge.open(model, signature, |statement, signer| {
+        open_statement(model, signature, statement, signer, options)
+    })?;
+    let decision = judge.decide(
+        model,
+        signature,
+        &claims,
+        Some(&opened.statement),
+        None,
+        None,
+        "model",
+    )?;
+    opened.decisions.extend(decision);
+    Ok(opened)
 }
 
 /// [`open_model`] once the signature verified: the file-list comparison.
@@ -103,6 +147,7 @@ fn open_statement(
         files,
         encrypted: None,
         shards: cache::ShardCache::default(),
+        decisions: Vec::new(),
     })
 }
 
@@ -165,6 +210,12 @@ impl OpenedModel {
     /// The signature file that verified.
     pub fn signature(&self) -> &Path {
         &self.signature
+    }
+
+    /// The policy's decisions that allowed the model, when it was opened under a policy (a
+    /// sealed model's: the outer signature's, then the inner one's); empty under a trust.
+    pub fn policy_decisions(&self) -> &[PolicyDecision] {
+        &self.decisions
     }
 
     /// Who signed.
@@ -269,45 +320,109 @@ impl OpenedModel {
     /// verified (a files digest covers nothing smaller), so callers that read several ranges of
     /// one file should read it once instead ([`OpenedModel::read_file`]).
     pub fn read_range(&self, name: &str, start: u64, end: u64) -> Result<Vec<u8>, VerifyError> {
+        if start > end {
+            let file = self.open_file(name)?;
+            return Err(file.changed(&format!("bytes {start}..{end} asked: an empty range")));
+        }
+        let len = usize::try_from(end - start).map_err(|_| {
+            self.open_file(name)
+                .map_or_else(|e| e, |f| f.changed("too large for memory"))
+        })?;
+        let mut out = vec![0; len];
+        self.read_range_into(name, start, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`OpenedModel::read_range`] into `out` (bytes `start..start + out.len()`), so that a
+    /// binding can fill memory it then hands out without a copy. On `Err` the content of `out`
+    /// is unspecified and must not be used.
+    pub fn read_range_into(
+        &self,
+        name: &str,
+        start: u64,
+        out: &mut [u8],
+    ) -> Result<(), VerifyError> {
         let file = self.open_file(name)?;
+        let end = start.saturating_add(out.len() as u64);
         let ranges = self.digests.ranges(name).unwrap_or_default();
         let signed_size = self.signed_size(name).unwrap_or(file.size());
-        if start > end || end > signed_size {
+        if end > signed_size {
             return Err(file.changed(&format!(
                 "bytes {start}..{end} asked of a file of {signed_size} signed bytes"
             )));
         }
         if self.statement.serialization.method == digest::Method::Files {
             let whole = self.read_file(name)?;
-            return Ok(whole[start as usize..end as usize].to_vec());
+            out.copy_from_slice(&whole[start as usize..end as usize]);
+            return Ok(());
         }
-        let mut out = Vec::with_capacity((end - start) as usize);
-        for (index, (shard_start, shard_end)) in ranges.iter().enumerate() {
-            let shard_end = shard_end.unwrap_or(signed_size);
-            if shard_end <= start || *shard_start >= end {
-                continue;
+        // The shards the range overlaps: those not cached are read and verified first, on up
+        // to one thread per core (a tensor usually spans a few), then the range is copied out.
+        let wanted: Vec<(usize, u64, u64)> = ranges
+            .iter()
+            .enumerate()
+            .map(|(index, (from, to))| (index, *from, to.unwrap_or(signed_size)))
+            .filter(|(_, from, to)| *to > start && *from < end)
+            .collect();
+        let mut shards: Vec<Option<Arc<Vec<u8>>>> = wanted
+            .iter()
+            .map(|(index, _, _)| self.shards.get(name, *index))
+            .collect();
+        let missing: Vec<usize> = (0..wanted.len()).filter(|i| shards[*i].is_none()).collect();
+        let verify_one = |i: usize| -> Result<Arc<Vec<u8>>, VerifyError> {
+            let (index, from, to) = wanted[i];
+            let mut shard = vec![0; (to - from) as usize];
+            file.read_at(&mut shard, from)?;
+            if !self.digests.range_matches(name, index, &shard) {
+                return Err(
+                    file.changed(&format!("bytes {from}..{to} differ from the signed shard"))
+                );
             }
-            let shard = match self.shards.get(name, index) {
-                Some(shard) => shard,
-                None => {
-                    let mut shard = vec![0; (shard_end - shard_start) as usize];
-                    file.read_at(&mut shard, *shard_start)?;
-                    if !self.digests.range_matches(name, index, &shard) {
-                        return Err(file.changed(&format!(
-                            "bytes {shard_start}..{shard_end} differ from the signed shard"
-                        )));
-                    }
-                    let shard: std::sync::Arc<[u8]> = shard.into();
-                    self.shards
-                        .insert(name, index, std::sync::Arc::clone(&shard));
-                    shard
-                }
-            };
-            let from = start.max(*shard_start) - shard_start;
-            let to = end.min(shard_end) - shard_start;
-            out.extend_from_slice(&shard[from as usize..to as usize]);
+            Ok(Arc::new(shard))
+        };
+        let workers = if missing.len() > 1 {
+            cores().min(missing.len())
+        } else {
+            1
+        };
+        let verified: Vec<Result<Arc<Vec<u8>>, VerifyError>> = if workers > 1 {
+            std::thread::scope(|scope| {
+                let per = missing.len().div_ceil(workers);
+                let handles: Vec<_> = missing
+                    .chunks(per)
+                    .map(|part| {
+                        let verify_one = &verify_one;
+                        scope.spawn(move || part.iter().map(|i| verify_one(*i)).collect::<Vec<_>>())
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .flat_map(|h| {
+                        h.join()
+                            .unwrap_or_else(|_| vec![Err(file.changed("verifying stopped"))])
+                    })
+                    .collect()
+            })
+        } else {
+            missing.iter().map(|i| verify_one(*i)).collect()
+        };
+        if verified.len() != missing.len() {
+            return Err(file.changed("verifying stopped"));
         }
-        Ok(out)
+        for (i, shard) in missing.into_iter().zip(verified) {
+            let shard = shard?;
+            self.shards.insert(name, wanted[i].0, Arc::clone(&shard));
+            shards[i] = Some(shard);
+        }
+        for ((_, shard_start, shard_end), shard) in wanted.iter().zip(shards) {
+            let shard = shard.ok_or_else(|| file.changed("a shard was not verified"))?;
+            let from = start.max(*shard_start);
+            let to = end.min(*shard_end);
+            out[(from - start) as usize..(to - start) as usize].copy_from_slice(
+                &shard[(from - shard_start) as usize..(to - shard_start) as usize],
+            );
+        }
+        Ok(())
     }
 
     /// Reads the signed file `name` whole; the bytes are returned only if they are the signed ones.
@@ -318,6 +433,13 @@ impl OpenedModel {
         file.read_into(&mut bytes)?;
         Ok(bytes)
     }
+}
+
+/// The cores this process may use, asked once: the answer reads cgroup files, which a lazy read
+/// of one tensor should not do again and again.
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// One signed file, open for a single read that verifies it.

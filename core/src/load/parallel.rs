@@ -52,7 +52,7 @@ impl Shards {
                 buffer.len()
             )));
         }
-        let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+        let workers = super::cores().min(8);
         let (ready, shards) = std::sync::mpsc::sync_channel::<(usize, &[u8])>(workers * 2);
         let shards = Mutex::new(shards);
         let name = file.name.clone();

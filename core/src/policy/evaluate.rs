@@ -531,3 +531,215 @@ fn signed_model_name(model: &Path) -> Option<String> {
         .ok()
         .map(|summary| summary.model_name)
 }
+
+impl Policy {
+    /// The decision for a model its caller has already verified against the statement `pinned`,
+    /// without reading the model again (verify on load: `crate::load` checks every read against
+    /// `pinned`). The steps of the module doc, with step 3's re-hashing replaced: a signature of
+    /// `claims` (the signatures of the file `signature`) that a policy signer accepts and whose
+    /// serialization the rule allows counts when it signs exactly `pinned` (the same
+    /// serialization and root digest); one that signs another statement is a reason. `pinned`
+    /// `None` (no signed statement matched the model) counts none.
+    ///
+    /// `signed_name` is an encrypted model's envelope name (it binds as in [`Policy::verify`]).
+    /// Step 5 examines the plaintext files under `formats_at`; with `None` (a model read only
+    /// in memory) a rule that denies any format denies, since the formats cannot be told (fail
+    /// closed). `Err` is an input error (a model name the rules cannot match).
+    #[allow(clippy::too_many_arguments)]
+    pub fn decide_verified(
+        &self,
+        model: &Path,
+        signature: &Path,
+        claims: &[Claim],
+        pinned: Option<&crate::oms::Statement>,
+        signed_name: Option<&str>,
+        options: &PolicyVerifyOptions,
+        formats_at: Option<&Path>,
+    ) -> Result<PolicyDecision, VerifyError> {
+        let mut reasons = Reasons::default();
+        let model_name = self.model_name(model, options, signed_name, &mut reasons);
+        crate::tree::check_model_name(&model_name)?;
+        let rule = self.rule_for(&model_name);
+        if claims.is_empty() {
+            reasons.push(ErrorCode::NoSignature, "no signature given".to_string());
+        }
+        if rule.is_none() {
+            reasons.push(
+                ErrorCode::NoRule,
+                format!("no [[models]] rule covers model name {model_name:?}"),
+            );
+        }
+        // As in `verify_within`: a claims line that does not count explains a denial only.
+        let mut line_reasons = Reasons::default();
+        let mut outcomes = Vec::new();
+        for claim in claims {
+            let shown = match claim.line {
+                Some(line) => format!("{} line {line}", signature.display()),
+                None => signature.display().to_string(),
+            };
+            let reasons = if claim.line.is_some() {
+                &mut line_reasons
+            } else {
+                &mut reasons
+            };
+            let mut refusals = Vec::new();
+            let mut signers = Vec::new();
+            let mut identity = None;
+            for signer in &self.signers {
+                match signer.check(&claim.bundle) {
+                    Ok(who) => {
+                        signers.push(signer.name().to_string());
+                        identity.get_or_insert(who);
+                    }
+                    Err(reason) => refusals.push(format!("{}: {reason}", signer.name())),
+                }
+            }
+            let mut outcome = SignatureOutcome {
+                path: signature.to_path_buf(),
+                line: claim.line,
+                signers,
+                root_digest: None,
+                verified: false,
+                signer: identity,
+            };
+            let statement = if outcome.signers.is_empty() {
+                Err((
+                    ErrorCode::UntrustedKey,
+                    format!(
+                        "{shown}: not signed by any signer of the policy ({})",
+                        if refusals.is_empty() {
+                            "the policy defines no signers".to_string()
+                        } else {
+                            refusals.join("; ")
+                        }
+                    ),
+                ))
+            } else {
+                parse_statement(&claim.bundle, signature)
+                    .map_err(|e| (ErrorCode::BadStatement, e.to_string()))
+            };
+            let counted = statement.and_then(|statement| {
+                outcome.root_digest = Some(hex::encode(statement.root_digest));
+                if let Some((_, rule)) = rule {
+                    rule.check_serialization(&statement.serialization)
+                        .map_err(|reason| {
+                            (ErrorCode::SerializationRefused, format!("{shown}: {reason}"))
+                        })?;
+                }
+                match pinned {
+                    Some(p)
+                        if p.root_digest == statement.root_digest
+                            && p.serialization == statement.serialization =>
+                    {
+                        Ok(())
+                    }
+                    Some(p) => Err((ErrorCode::DigestMismatch, format!(
+                        "{shown}: signs root digest {}, not the statement the model was opened under ({})",
+                        hex::encode(statement.root_digest),
+                        hex::encode(p.root_digest)
+                    ))),
+                    None => Err((
+                        ErrorCode::DigestMismatch,
+                        format!("{shown}: the model is not the one it signs"),
+                    )),
+                }
+            });
+            match counted {
+                Ok(()) => outcome.verified = true,
+                Err((code, reason)) => reasons.push(code, reason),
+            }
+            outcomes.push(outcome);
+        }
+        let verified: BTreeSet<String> = outcomes
+            .iter()
+            .filter(|o| o.verified)
+            .flat_map(|o| o.signers.iter().cloned())
+            .collect();
+        // A model judged on its own (no sealed stage): the rule's full threshold.
+        let counted = match rule {
+            Some((index, rule)) => check_threshold(index, rule, None, &verified, &mut reasons),
+            None => Vec::new(),
+        };
+        let rule_ref = rule.map(|(index, r)| RuleRef {
+            index,
+            name: r.name().to_string(),
+            require: r.require().to_vec(),
+            threshold: r.threshold(),
+        });
+        let first = pinned.filter(|_| !verified.is_empty());
+        let formats = match formats_at {
+            // The plaintext on disk, read for its formats now (the load read it in memory).
+            Some(at) => {
+                let walked = crate::tree::walk(
+                    at,
+                    &crate::tree::WalkOptions {
+                        ignore: crate::tree::resolve_user_ignores(at, &options.ignore),
+                        ignore_git_paths: true,
+                        allow_symlinks: false,
+                    },
+                )
+                .map_err(crate::scan::ScanError::from)
+                .and_then(|tree| crate::scan::detect_formats(&tree));
+                self.check_formats(walked.ok(), false, rule, &mut reasons)
+            }
+            None => {
+                let deny = self.deny_formats(rule.map(|(_, r)| r));
+                if !deny.is_empty() {
+                    reasons.push(
+                        ErrorCode::FormatDenied,
+                        format!(
+                            "cannot tell the formats of a model read in memory (denied: {}); \
+                         unseal it to judge them",
+                            deny.join(", ")
+                        ),
+                    );
+                }
+                Vec::new()
+            }
+        };
+        if let Some(rego) = &self.rego {
+            let input = json!({
+                "formats": PolicyDecision::formats_json(&formats),
+                "format_names": crate::scan::format_names(&formats),
+                "model_name": model_name,
+                "signed_name": signed_name,
+                "root_digest": first.map(|f| hex::encode(f.root_digest)),
+                "serialization": PolicyDecision::serialization_json(first.map(|f| &f.serialization)),
+                "signers": verified,
+                "files": first.map(signed_file_count),
+                "rule": rule_ref.as_ref().map(rego::rule_json),
+                "file_list": rego::files_json(formats_at.unwrap_or(model), &options.ignore, &formats),
+            });
+            for message in rego.deny(&input) {
+                reasons.push(ErrorCode::RegoDenied, format!("rego: {message}"));
+            }
+        }
+        if !reasons.is_empty() {
+            line_reasons.append(&mut reasons);
+            reasons = line_reasons;
+        }
+        let allowed = reasons.is_empty();
+        let (reasons, reason_codes) = reasons.into_parts();
+        Ok(PolicyDecision {
+            allowed,
+            reason_codes,
+            request_id: new_request_id(),
+            policy_digest: self.digest().to_string(),
+            model: model.to_path_buf(),
+            model_name,
+            signed_name: signed_name.map(str::to_string),
+            policy: self.path.clone(),
+            root_digest: first.map(|f| hex::encode(f.root_digest)),
+            files: first.map(signed_file_count),
+            serialization: first.map(|f| f.serialization.clone()),
+            signers: verified.into_iter().collect(),
+            rule: rule_ref,
+            reasons,
+            signatures: outcomes,
+            exempt_files: Vec::new(),
+            formats,
+            stage: None,
+            counted,
+        })
+    }
+}

@@ -680,3 +680,92 @@ require = ["release"]
     );
     assert_eq!(crate::scan::format_names(d.formats()), ["pickle"]);
 }
+
+/// `decide_verified` judges the signatures over the statement the caller pinned, without reading
+/// the model: the same signers, rules and thresholds as `verify`; a signature over another
+/// statement does not count; the signed name binds; unexaminable formats fail closed.
+#[test]
+fn a_decision_over_a_pinned_statement_reads_no_model_and_binds_the_signed_name() {
+    let f = Fixture::new();
+    let policy = f.policy(TWO_OF_TWO).unwrap();
+    let release = f.sign("release", HashAlgorithm::Sha256);
+    let claims = |sig: &Path| crate::verify::read_claims(sig).unwrap();
+    let pinned = crate::verify::parse_statement(&claims(&release)[0].bundle, &release).unwrap();
+    let named = |name: &str| PolicyVerifyOptions {
+        model_name: Some(name.to_string()),
+        ..Default::default()
+    };
+    // Changed after it was "verified": the decision does not look (the caller's reads check).
+    fs::write(f.model().join("weights.bin"), b"changed").unwrap();
+    let decide = |sig: &Path, name: &str, signed: Option<&str>, formats: Option<&Path>| {
+        policy
+            .decide_verified(
+                &f.model(),
+                sig,
+                &claims(sig),
+                Some(&pinned),
+                signed,
+                &named(name),
+                formats,
+            )
+            .unwrap()
+    };
+    let dev = decide(&release, "dev/llm", None, None);
+    assert!(dev.allowed, "{:?}", dev.reasons);
+    assert_eq!(dev.signers, vec!["release"]);
+    assert_eq!(dev.root_digest, Some(hex::encode(pinned.root_digest)));
+    assert_eq!(dev.files, Some(2));
+
+    let prod = decide(&release, "prod/llm", None, None);
+    assert!(!prod.allowed);
+    assert_eq!(prod.reasons.len(), 1, "{:?}", prod.reasons);
+    assert!(prod.reasons[0].contains("rule models[0] \"prod/*\": 1 of the required 2"));
+
+    // The other signer signed the changed model: another statement, which does not count.
+    let ci = f.sign("ci", HashAlgorithm::Sha256);
+    let other = decide(&ci, "dev/llm", None, None);
+    assert!(!other.allowed);
+    assert!(
+        other.reasons[0].contains("not the statement the model was opened under"),
+        "{:?}",
+        other.reasons
+    );
+    assert_eq!(other.signatures[0].signers, vec!["ci"]);
+    assert!(!other.signatures[0].verified);
+
+    // An encrypted model's signed name binds: another caller's name is a reason.
+    let bound = decide(&release, "dev/llm", Some("prod/llm"), None);
+    assert!(!bound.allowed);
+    assert_eq!(bound.model_name, "prod/llm");
+    assert!(bound
+        .reasons
+        .iter()
+        .any(|r| r.contains("is not the signed name")));
+
+    // Formats that cannot be examined deny under deny_formats; examined, they are judged.
+    let denying = f
+        .policy(&TWO_OF_TWO.replace("version = 1\n", "version = 1\ndeny_formats = [\"gguf\"]\n"))
+        .unwrap();
+    let under_deny = |formats_at: Option<&Path>| {
+        denying
+            .decide_verified(
+                &f.model(),
+                &release,
+                &claims(&release),
+                Some(&pinned),
+                None,
+                &named("dev/llm"),
+                formats_at,
+            )
+            .unwrap()
+    };
+    let unexamined = under_deny(None);
+    assert!(!unexamined.allowed);
+    assert!(
+        unexamined.reasons[0].contains("cannot tell the formats"),
+        "{:?}",
+        unexamined.reasons
+    );
+    let examined = under_deny(Some(&f.model()));
+    assert!(examined.allowed, "{:?}", examined.reasons);
+}
