@@ -128,7 +128,8 @@ impl Policy {
     ) -> Result<PolicyDecision, VerifyError> {
         let limits = (limits, confine_to);
         let known = crate::digest::KnownResources::default();
-        self.decide(model, signatures, options, limits, None, known, progress)
+        let prior = Prior { stage: None, known };
+        self.decide(model, signatures, options, limits, prior, progress)
     }
 
     /// [`Policy::verify`] of one stage of a sealed model: the encrypted model against its outer
@@ -160,28 +161,23 @@ impl Policy {
         progress: &dyn Progress,
     ) -> Result<PolicyDecision, VerifyError> {
         let limits = (BundleLimits::default(), None);
-        self.decide(
-            model,
-            signatures,
-            options,
-            limits,
-            Some(stage),
+        let prior = Prior {
+            stage: Some(stage),
             known,
-            progress,
-        )
+        };
+        self.decide(model, signatures, options, limits, prior, progress)
     }
 
-    /// The decision procedure of the module doc, for a model on its own or one `stage` of a
-    /// sealed model; `limits` bound the signature files read and confine the model's files;
-    /// the resources `known` holds are taken as given (see [`Policy::verify_sealed_known`]).
+    /// The decision procedure of the module doc, for a model on its own or one stage of a
+    /// sealed model (`prior`); `limits` bound the signature files read and confine the model's
+    /// files.
     fn decide(
         &self,
         model: &Path,
         signatures: &[PathBuf],
         options: &PolicyVerifyOptions,
         (limits, confine_to): (BundleLimits, Option<&Path>),
-        stage: Option<SealedStage>,
-        known: crate::digest::KnownResources,
+        Prior { stage, known }: Prior,
         progress: &dyn Progress,
     ) -> Result<PolicyDecision, VerifyError> {
         let mut budget = BundleBudget::new(limits);
@@ -742,4 +738,12 @@ impl Policy {
             counted,
         })
     }
+}
+
+/// What the caller of a decision knows before it: which stage of a sealed model is judged
+/// (`None`: a model on its own), and resources a pass already computed or expects (taken as
+/// given, see [`Policy::verify_sealed_known`]).
+struct Prior {
+    stage: Option<SealedStage>,
+    known: crate::digest::KnownResources,
 }
