@@ -762,7 +762,8 @@ fn endorse_refuses_a_tampered_ciphertext_without_writing() {
     assert_eq!(code(&o), 1, "{}", String::from_utf8_lossy(&o.stderr));
     let e = json(&o);
     assert_eq!(e["endorsed"], false, "{e}");
-    assert!(e["reasons"].to_string().contains("weights.bin"), "{e}");
+    assert_eq!(e["errors"][0]["code"], "digest_mismatch", "{e}");
+    assert!(e["errors"].to_string().contains("weights.bin"), "{e}");
     assert!(!c.t.path("llm.enc.sig.jsonl").exists());
 }
 
