@@ -135,7 +135,20 @@ fn digest_refuses_what_sign_refuses() {
     // The JSON form's keys.
     let out = json(&ok(&["digest", s(&model), "--json"]));
     let keys: Vec<&String> = out.as_object().unwrap().keys().collect();
-    assert_eq!(keys, ["resources", "root_digest", "serialization"]);
+    assert_eq!(
+        keys,
+        [
+            "error_class",
+            "errors",
+            "model",
+            "ok",
+            "resources",
+            "root_digest",
+            "schema",
+            "serialization",
+            "verb"
+        ]
+    );
 }
 
 /// Runs `modelseal ARGS…`, truncates `file` (a large sparse file of the model) once the process

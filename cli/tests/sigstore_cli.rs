@@ -126,7 +126,7 @@ fn wrong_identity_or_issuer_is_exit_1() {
     assert_eq!(code(&out), 1);
     let report = json(&out);
     assert_eq!(report["verified"], false);
-    assert!(report["errors"][0]
+    assert!(report["errors"][0]["message"]
         .as_str()
         .unwrap()
         .contains("identity mismatch"));
