@@ -609,19 +609,7 @@ fn sign_encrypted(
         method: Some((hashed_as.method, hashed_as.hash)),
         files: hashed,
     };
-    let unknown: u64 = plan
-        .tree
-        .files
-        .iter()
-        .filter(|f| {
-            known
-                .files
-                .get(f.name.as_str())
-                .is_none_or(|(len, _)| *len != f.len)
-        })
-        .map(|f| f.len)
-        .sum();
-    progress.begin(unknown);
+    progress.begin(known.bytes_to_read(&plan.tree, &plan.config));
     let resources = hash_tree_known(&plan.tree, &plan.config, &known, progress)
         .map_err(|e| DeployError::Sign(e.into()))?;
     let mut outcomes = finish_signing_all(&plan, resources, signers)?;

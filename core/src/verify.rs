@@ -569,6 +569,9 @@ impl ModelHashes {
         {
             return Ok((done.resources.clone(), done.formats.clone()));
         }
+        // Only what is read counts: a file hashed before (`done`) or by the caller's pass
+        // (`known`) adds nothing to the progress total.
+        progress.begin(self.known.bytes_to_read(model_tree, config));
         let (resources, formats) =
             digest::hash_tree_known_with_formats(model_tree, config, &self.known, progress)?;
         self.done.push(Hashed {
@@ -614,7 +617,6 @@ pub(crate) fn check_model(
     if let (Some(root), true) = (confine_to, config.allow_symlinks) {
         confine(&model_tree, root)?;
     }
-    progress.begin(model_tree.total_len());
     let (actual, formats) = hashes.hash(&model_tree, config, progress)?;
     let mut diff = digest::compare(&statement.resources, &actual);
     account_unhashed(&mut diff, statement, unhashed);

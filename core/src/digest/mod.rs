@@ -163,6 +163,20 @@ impl KnownResources {
     pub fn fit(&self, config: &SerializationConfig) -> bool {
         self.method == Some((config.method, config.hash))
     }
+
+    /// The bytes of `tree` that [`hash_tree_known`] reads under `config`: every file these
+    /// resources do not hold with its walked size (all of them when these were computed another
+    /// way) — what a progress report of that hashing begins with.
+    pub fn bytes_to_read(&self, tree: &ModelTree, config: &SerializationConfig) -> u64 {
+        if !self.fit(config) {
+            return tree.total_len();
+        }
+        tree.files
+            .iter()
+            .filter(|f| !matches!(self.files.get(f.name.as_str()), Some((len, _)) if *len == f.len))
+            .map(|f| f.len)
+            .sum()
+    }
 }
 
 /// [`hash_tree`], reading only the files whose resources `known` does not hold (under the same

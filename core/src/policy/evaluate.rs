@@ -228,6 +228,49 @@ impl Policy {
                 outcomes.push(outcome);
             }
         }
+        let verified_formats = checked.formats.take();
+        let encrypted = signed_name.is_some();
+        let judged = Judged {
+            model,
+            ignore: &options.ignore,
+            files_at: model,
+            model_name,
+            signed_name,
+            rule,
+            outcomes,
+            first,
+            exempt_files: checked.exempt.into_iter().collect(),
+            stage,
+            reasons,
+            line_reasons,
+        };
+        Ok(self.conclude(judged, |policy, reasons| {
+            policy.check_formats(verified_formats, encrypted, rule, reasons)
+        }))
+    }
+
+    /// The last steps of every decision, once each signature is judged: the rule's threshold
+    /// (over the sealed stage, if any), the formats (`formats`, which sees the reasons so far),
+    /// the Rego rules, and the decision itself.
+    fn conclude(
+        &self,
+        judged: Judged<'_>,
+        formats: impl FnOnce(&Policy, &mut Reasons) -> Vec<FileFormat>,
+    ) -> PolicyDecision {
+        let Judged {
+            model,
+            ignore,
+            files_at,
+            model_name,
+            signed_name,
+            rule,
+            outcomes,
+            first,
+            exempt_files,
+            stage,
+            mut reasons,
+            mut line_reasons,
+        } = judged;
         let verified: BTreeSet<String> = outcomes
             .iter()
             .filter(|o| o.verified)
@@ -243,9 +286,7 @@ impl Policy {
             require: r.require().to_vec(),
             threshold: r.threshold(),
         });
-        let verified_formats = checked.formats.take();
-        let formats =
-            self.check_formats(verified_formats, signed_name.is_some(), rule, &mut reasons);
+        let formats = formats(self, &mut reasons);
         if let Some(rego) = &self.rego {
             let input = json!({
                 "formats": PolicyDecision::formats_json(&formats),
@@ -257,7 +298,7 @@ impl Policy {
                 "signers": verified,
                 "files": first.as_ref().map(|f| f.files),
                 "rule": rule_ref.as_ref().map(rego::rule_json),
-                "file_list": rego::files_json(model, &options.ignore, &formats),
+                "file_list": rego::files_json(files_at, ignore, &formats),
             });
             for message in rego.deny(&input) {
                 reasons.push(ErrorCode::RegoDenied, format!("rego: {message}"));
@@ -269,7 +310,7 @@ impl Policy {
         }
         let allowed = reasons.is_empty();
         let (reasons, reason_codes) = reasons.into_parts();
-        Ok(PolicyDecision {
+        PolicyDecision {
             allowed,
             reason_codes,
             request_id: new_request_id(),
@@ -285,11 +326,11 @@ impl Policy {
             rule: rule_ref,
             reasons,
             signatures: outcomes,
-            exempt_files: checked.exempt.into_iter().collect(),
+            exempt_files,
             formats,
             stage,
             counted,
-        })
+        }
     }
 
     /// Step 5: the serialization formats of a plaintext model's files (an encrypted model's are
@@ -646,24 +687,29 @@ impl Policy {
             }
             outcomes.push(outcome);
         }
-        let verified: BTreeSet<String> = outcomes
-            .iter()
-            .filter(|o| o.verified)
-            .flat_map(|o| o.signers.iter().cloned())
-            .collect();
         // A model judged on its own (no sealed stage): the rule's full threshold.
-        let counted = match rule {
-            Some((index, rule)) => check_threshold(index, rule, None, &verified, &mut reasons),
-            None => Vec::new(),
+        let first = pinned
+            .filter(|_| outcomes.iter().any(|o| o.verified))
+            .map(|p| Verified {
+                root_digest: hex::encode(p.root_digest),
+                serialization: p.serialization.clone(),
+                files: signed_file_count(p),
+            });
+        let judged = Judged {
+            model,
+            ignore: &options.ignore,
+            files_at: formats_at.unwrap_or(model),
+            model_name,
+            signed_name: signed_name.map(str::to_string),
+            rule,
+            outcomes,
+            first,
+            exempt_files: Vec::new(),
+            stage: None,
+            reasons,
+            line_reasons,
         };
-        let rule_ref = rule.map(|(index, r)| RuleRef {
-            index,
-            name: r.name().to_string(),
-            require: r.require().to_vec(),
-            threshold: r.threshold(),
-        });
-        let first = pinned.filter(|_| !verified.is_empty());
-        let formats = match formats_at {
+        Ok(self.conclude(judged, |policy, reasons| match formats_at {
             // The plaintext on disk, read for its formats now (the load read it in memory).
             Some(at) => {
                 let walked = crate::tree::walk(
@@ -676,67 +722,23 @@ impl Policy {
                 )
                 .map_err(crate::scan::ScanError::from)
                 .and_then(|tree| crate::scan::detect_formats(&tree));
-                self.check_formats(walked.ok(), false, rule, &mut reasons)
+                policy.check_formats(walked.ok(), false, rule, reasons)
             }
             None => {
-                let deny = self.deny_formats(rule.map(|(_, r)| r));
+                let deny = policy.deny_formats(rule.map(|(_, r)| r));
                 if !deny.is_empty() {
                     reasons.push(
                         ErrorCode::FormatDenied,
                         format!(
                             "cannot tell the formats of a model read in memory (denied: {}); \
-                         unseal it to judge them",
+                             unseal it to judge them",
                             deny.join(", ")
                         ),
                     );
                 }
                 Vec::new()
             }
-        };
-        if let Some(rego) = &self.rego {
-            let input = json!({
-                "formats": PolicyDecision::formats_json(&formats),
-                "format_names": crate::scan::format_names(&formats),
-                "model_name": model_name,
-                "signed_name": signed_name,
-                "root_digest": first.map(|f| hex::encode(f.root_digest)),
-                "serialization": PolicyDecision::serialization_json(first.map(|f| &f.serialization)),
-                "signers": verified,
-                "files": first.map(signed_file_count),
-                "rule": rule_ref.as_ref().map(rego::rule_json),
-                "file_list": rego::files_json(formats_at.unwrap_or(model), &options.ignore, &formats),
-            });
-            for message in rego.deny(&input) {
-                reasons.push(ErrorCode::RegoDenied, format!("rego: {message}"));
-            }
-        }
-        if !reasons.is_empty() {
-            line_reasons.append(&mut reasons);
-            reasons = line_reasons;
-        }
-        let allowed = reasons.is_empty();
-        let (reasons, reason_codes) = reasons.into_parts();
-        Ok(PolicyDecision {
-            allowed,
-            reason_codes,
-            request_id: new_request_id(),
-            policy_digest: self.digest().to_string(),
-            model: model.to_path_buf(),
-            model_name,
-            signed_name: signed_name.map(str::to_string),
-            policy: self.path.clone(),
-            root_digest: first.map(|f| hex::encode(f.root_digest)),
-            files: first.map(signed_file_count),
-            serialization: first.map(|f| f.serialization.clone()),
-            signers: verified.into_iter().collect(),
-            rule: rule_ref,
-            reasons,
-            signatures: outcomes,
-            exempt_files: Vec::new(),
-            formats,
-            stage: None,
-            counted,
-        })
+        }))
     }
 }
 
@@ -746,4 +748,22 @@ impl Policy {
 struct Prior {
     stage: Option<SealedStage>,
     known: crate::digest::KnownResources,
+}
+
+/// What a decision established before its last steps ([`Policy::conclude`]).
+struct Judged<'a> {
+    model: &'a Path,
+    /// The user's ignores, and where the Rego input's file list is read from.
+    ignore: &'a [PathBuf],
+    files_at: &'a Path,
+    model_name: String,
+    signed_name: Option<String>,
+    rule: Option<(usize, &'a ModelRule)>,
+    outcomes: Vec<SignatureOutcome>,
+    /// The first verified statement's facts.
+    first: Option<Verified>,
+    exempt_files: Vec<String>,
+    stage: Option<SealedStage>,
+    reasons: Reasons,
+    line_reasons: Reasons,
 }
