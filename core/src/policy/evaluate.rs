@@ -333,6 +333,49 @@ impl Policy {
         }
     }
 
+    /// Step 2 for one signature (`claim`, of the file `path`, shown as `shown`): an outcome not
+    /// yet verified, naming the policy signers whose trust accepts it and who signed it (as the
+    /// first to accept established); with the reason, naming each signer's refusal, when none
+    /// accepts it.
+    fn trusted_outcome(
+        &self,
+        path: &Path,
+        claim: &Claim,
+        shown: &str,
+    ) -> (SignatureOutcome, Option<String>) {
+        let mut names = Vec::new();
+        let mut refusals = Vec::new();
+        let mut identity = None;
+        for signer in &self.signers {
+            match signer.check(&claim.bundle) {
+                Ok(who) => {
+                    names.push(signer.name().to_string());
+                    identity.get_or_insert(who);
+                }
+                Err(reason) => refusals.push(format!("{}: {reason}", signer.name())),
+            }
+        }
+        let untrusted = names.is_empty().then(|| {
+            format!(
+                "{shown}: not signed by any signer of the policy ({})",
+                if refusals.is_empty() {
+                    "the policy defines no signers".to_string()
+                } else {
+                    refusals.join("; ")
+                }
+            )
+        });
+        let outcome = SignatureOutcome {
+            path: path.to_path_buf(),
+            line: claim.line,
+            signers: names,
+            root_digest: None,
+            verified: false,
+            signer: identity,
+        };
+        (outcome, untrusted)
+    }
+
     /// Step 5: the serialization formats of a plaintext model's files (an encrypted model's are
     /// ciphertext: it is checked when unsealed), and a reason for each file in a format the
     /// rule's `deny_formats` (else the policy's) names. The formats are those verification told
@@ -410,42 +453,10 @@ impl Policy {
         reasons: &mut Reasons,
     ) -> Result<SignatureOutcome, VerifyError> {
         let bundle: &Bundle = &claim.bundle;
-        let shown = match claim.line {
-            Some(line) => format!("{} line {line}", path.display()),
-            None => path.display().to_string(),
-        };
-        let mut names = Vec::new();
-        let mut refusals = Vec::new();
-        let mut identity = None;
-        for signer in &self.signers {
-            match signer.check(bundle) {
-                Ok(who) => {
-                    names.push(signer.name().to_string());
-                    identity.get_or_insert(who);
-                }
-                Err(reason) => refusals.push(format!("{}: {reason}", signer.name())),
-            }
-        }
-        let mut outcome = SignatureOutcome {
-            path: path.to_path_buf(),
-            line: claim.line,
-            signers: names,
-            root_digest: None,
-            verified: false,
-            signer: identity,
-        };
-        if outcome.signers.is_empty() {
-            reasons.push(
-                ErrorCode::UntrustedKey,
-                format!(
-                    "{shown}: not signed by any signer of the policy ({})",
-                    if refusals.is_empty() {
-                        "the policy defines no signers".to_string()
-                    } else {
-                        refusals.join("; ")
-                    }
-                ),
-            );
+        let shown = shown(path, claim.line);
+        let (mut outcome, untrusted) = self.trusted_outcome(path, claim, &shown);
+        if let Some(reason) = untrusted {
+            reasons.push(ErrorCode::UntrustedKey, reason);
             return Ok(outcome);
         }
         let statement = match parse_statement(bundle, path) {
@@ -610,47 +621,15 @@ impl Policy {
         let mut line_reasons = Reasons::default();
         let mut outcomes = Vec::new();
         for claim in claims {
-            let shown = match claim.line {
-                Some(line) => format!("{} line {line}", signature.display()),
-                None => signature.display().to_string(),
-            };
+            let shown = shown(signature, claim.line);
             let reasons = if claim.line.is_some() {
                 &mut line_reasons
             } else {
                 &mut reasons
             };
-            let mut refusals = Vec::new();
-            let mut signers = Vec::new();
-            let mut identity = None;
-            for signer in &self.signers {
-                match signer.check(&claim.bundle) {
-                    Ok(who) => {
-                        signers.push(signer.name().to_string());
-                        identity.get_or_insert(who);
-                    }
-                    Err(reason) => refusals.push(format!("{}: {reason}", signer.name())),
-                }
-            }
-            let mut outcome = SignatureOutcome {
-                path: signature.to_path_buf(),
-                line: claim.line,
-                signers,
-                root_digest: None,
-                verified: false,
-                signer: identity,
-            };
-            let statement = if outcome.signers.is_empty() {
-                Err((
-                    ErrorCode::UntrustedKey,
-                    format!(
-                        "{shown}: not signed by any signer of the policy ({})",
-                        if refusals.is_empty() {
-                            "the policy defines no signers".to_string()
-                        } else {
-                            refusals.join("; ")
-                        }
-                    ),
-                ))
+            let (mut outcome, untrusted) = self.trusted_outcome(signature, claim, &shown);
+            let statement = if let Some(reason) = untrusted {
+                Err((ErrorCode::UntrustedKey, reason))
             } else {
                 parse_statement(&claim.bundle, signature)
                     .map_err(|e| (ErrorCode::BadStatement, e.to_string()))
@@ -766,4 +745,12 @@ struct Judged<'a> {
     stage: Option<SealedStage>,
     reasons: Reasons,
     line_reasons: Reasons,
+}
+
+/// A signature as reasons name it: its file, and its line in a claims file.
+fn shown(path: &Path, line: Option<usize>) -> String {
+    match line {
+        Some(line) => format!("{} line {line}", path.display()),
+        None => path.display().to_string(),
+    }
 }
