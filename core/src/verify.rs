@@ -441,11 +441,23 @@ pub(crate) fn first_verified<T>(
     signature: &Path,
     trust: &Trust,
     timestamps: &TimestampPolicy,
+    check: impl FnMut(Option<usize>, Statement, SignerIdentity) -> Result<T, VerifyError>,
+) -> Result<T, VerifyError> {
+    first_verified_of(read_claims(signature)?, signature, trust, timestamps, check)
+}
+
+/// [`first_verified`] over `claims`, the signatures of the file `signature` already read (a
+/// sealed model's inner signature, decrypted in memory).
+pub(crate) fn first_verified_of<T>(
+    claims: Vec<Claim>,
+    signature: &Path,
+    trust: &Trust,
+    timestamps: &TimestampPolicy,
     mut check: impl FnMut(Option<usize>, Statement, SignerIdentity) -> Result<T, VerifyError>,
 ) -> Result<T, VerifyError> {
     let mut mismatch = None;
     let mut lines = Vec::new();
-    for claim in read_claims(signature)? {
+    for claim in claims {
         let checked = verify_bundle(&claim.bundle, signature, trust, timestamps)
             .and_then(|(statement, signer)| check(claim.line, statement, signer));
         let (error, line) = match (checked, claim.line) {

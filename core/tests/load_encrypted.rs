@@ -138,7 +138,7 @@ impl Fixture {
     fn open(&self, enc: &Path, signature: &Path) -> Result<OpenedModel, DeployError> {
         open_encrypted_model(
             enc,
-            signature,
+            &[signature.to_path_buf()],
             &self.trust,
             &VerifyOptions::default(),
             &kek(),
@@ -266,7 +266,7 @@ fn a_wrong_key_opens_nothing() {
         let (enc, sig) = make(&fixture, Method::Files);
         let err = open_encrypted_model(
             &enc,
-            &sig,
+            &[sig.clone()],
             &fixture.trust,
             &VerifyOptions::default(),
             &KekWrapper::from_bytes([1; 32]),

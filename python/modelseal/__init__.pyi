@@ -270,7 +270,7 @@ class VerifiedModel:
 
 def open_model(
     model: StrPath,
-    signature: Optional[StrPath] = None,
+    signature: Union[None, StrPath, Sequence[StrPath]] = None,
     *,
     key: Optional[StrPath] = None,
     cert_chain: Union[None, StrPath, Sequence[StrPath]] = None,

@@ -336,7 +336,7 @@ class TensorSlice:
 
 def open_model(
     model: StrPath,
-    signature: Optional[StrPath] = None,
+    signature: Union[None, StrPath, Iterable[StrPath]] = None,
     *,
     key: Optional[StrPath] = None,
     cert_chain: Union[None, StrPath, Sequence[StrPath]] = None,
@@ -359,7 +359,10 @@ def open_model(
     With ``decryption_key`` (a key reference, as :func:`modelseal.decrypt` takes: a key file,
     ``pkcs11:…`` or ``awskms://…``), ``model`` is a model encrypted by :func:`modelseal.encrypt`
     (``signature`` signs the plaintext model) or sealed by :func:`modelseal.seal` (``signature``
-    is the outer one, default ``ENC.sig``; the inner signature inside is verified too). Its files
+    is the outer one, default ``ENC.sig`` and/or ``ENC.sig.jsonl``, as :func:`modelseal.unseal`
+    reads them; the inner signature inside, ``modelseal.sig`` or a co-signed seal's
+    ``modelseal.sig.jsonl``, is verified too). For an encrypted model ``signature`` may be a list
+    of signature files, judged together as ``unseal(signature=[...])`` judges them. Its files
     are decrypted in memory as they are read, each chunk authenticated and the plaintext hashed
     against the signed statement; nothing decrypted is written anywhere.
 
@@ -371,7 +374,12 @@ def open_model(
     encrypted or sealed model the envelope's signed name, which binds as in ``verify --policy``:
     a different ``model_name`` is refused unless the policy sets ``allow_name_override``). For a
     sealed model the outer signature is judged, then the inner one under the name the outer
-    decision matched, as :func:`modelseal.unseal` does. A denial raises ``VerificationError``
+    decision matched, exactly as :func:`modelseal.unseal` does: the rule's threshold counts the
+    distinct signers of the outer signatures, and the inner one needs one signer of the rule. When
+    the rule has ``deny_formats`` (or the policy Rego rules), the files' formats are told from
+    bytes read and verified at open (decrypted in memory for an encrypted model): under a
+    ``shards`` signature only the shards format detection looks at, under ``files`` each file
+    whole, once. A denial raises ``VerificationError``
     before any tensor is returned, naming the rule and every reason; its ``result`` attribute
     holds the decision. :attr:`VerifiedModel.policy_decisions` holds the allowing decisions.
 
@@ -395,7 +403,7 @@ def open_model(
         raise _modelseal.Error("model_name= selects a policy rule; it needs policy=")
     opened = _modelseal.open_model(
         os.fspath(model),
-        None if signature is None else os.fspath(signature),
+        _one_or_many(signature),
         _trust(key, _one_or_many(cert_chain), sigstore_identity, sigstore_issuer, trusted_root),
         _one_or_many(ignore),
         ignore_unsigned_files,

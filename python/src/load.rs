@@ -30,7 +30,7 @@ pub struct PyOpenedModel {
 pub fn open_model(
     py: Python<'_>,
     model: PathBuf,
-    signature: Option<PathBuf>,
+    signature: Vec<PathBuf>,
     trust: crate::TrustArgs,
     ignore: Vec<PathBuf>,
     ignore_unsigned_files: bool,
@@ -39,7 +39,20 @@ pub fn open_model(
     policy: Option<PyRef<'_, crate::policy::Policy>>,
     model_name: Option<String>,
 ) -> PyResult<PyOpenedModel> {
-    let signature = signature.unwrap_or_else(|| modelseal::sign::default_signature_path(&model));
+    // An encrypted model's signatures are judged together (empty: the defaults beside it); a
+    // plaintext model has one signature file.
+    let signatures = signature;
+    let signature = match (&decryption_key, signatures.as_slice()) {
+        (_, []) => modelseal::sign::default_signature_path(&model),
+        (_, [one]) => one.clone(),
+        (Some(_), [first, ..]) => first.clone(),
+        (None, _) => {
+            return Err(crate::errors::Error::new_err(
+                "several signature files are judged together only for an encrypted model \
+                 (decryption_key=); give one",
+            ))
+        }
+    };
     let options = VerifyOptions {
         ignore,
         ignore_unsigned_files,
@@ -59,7 +72,7 @@ pub fn open_model(
             None => open_model_with_policy(&model, &signature, &policy, model_name, &options),
             Some(identity) => open_encrypted_model_with_policy(
                 &model,
-                &signature,
+                &signatures,
                 &policy,
                 model_name,
                 &options,
@@ -80,7 +93,7 @@ pub fn open_model(
                 let key_options = crate::seal::key_file_options(allow_insecure_key_permissions);
                 let identity =
                     modelseal::keys::identity(reference, &key_options).map_err(key_error)?;
-                open_encrypted_model(&model, &signature, &trust, &options, identity.as_ref())
+                open_encrypted_model(&model, &signatures, &trust, &options, identity.as_ref())
                     .map_err(deploy_error)
             }
         }

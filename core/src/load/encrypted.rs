@@ -14,9 +14,10 @@
 //!   against the outer signature. Nothing decrypted is written anywhere, and a read hands over
 //!   nothing unless every chunk authenticated and every signed digest matched.
 
-use super::judge::Judge;
+use super::judge::{read_signatures, Judge, Signatures};
 use super::{match_files, OpenedModel, VerifiedFile};
-use crate::deploy::{signs_single_file, DeployError, INNER_SIGNATURE_NAME};
+use crate::deploy::{default_outer_signatures, signs_single_file, DeployError};
+use crate::deploy::{INNER_CLAIMS_NAME, INNER_SIGNATURE_NAME};
 use crate::digest::{ManifestDiff, SignedDigests, StreamCheck};
 use crate::envelope::authenticate::{self, Form, Opened};
 use crate::envelope::format::{ENVELOPE_NAME, TAG_LEN};
@@ -26,26 +27,29 @@ use crate::envelope::SealError;
 use crate::keys::Identity;
 use crate::oms::claims::Claim;
 use crate::oms::{Bundle, Statement};
-use crate::policy::{Policy, PolicyVerifyOptions};
+use crate::policy::{LoadFacts, Policy, PolicyVerifyOptions, SealedStage};
 use crate::trust::{SignerIdentity, Trust};
 use crate::verify::{VerifyError, VerifyOptions};
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::SyncSender;
 
 /// Opens the encrypted model `encrypted` for verified loading with `identity` (a key that opens
 /// its envelope), reading no weights yet.
 ///
-/// For a sealed model (its envelope lists [`INNER_SIGNATURE_NAME`]) `signature` is the outer
-/// signature (`ENC.sig`): it is verified under `trust` with the encrypted directory's file list,
-/// then the envelope's digest, then the inner signature under `trust`. For a model encrypted by
-/// `encrypt`, `signature` signs the plaintext model and is verified under `trust`. Either way the
-/// files that reads verify against are the signed plaintext ones.
+/// `signatures` are signature files (bundles or `.jsonl` claims files, judged together, as
+/// `unseal --signature` takes them); empty: `ENC.sig` and/or `ENC.sig.jsonl` beside `ENC`
+/// ([`default_outer_signatures`]). For a sealed model (its envelope lists
+/// [`INNER_SIGNATURE_NAME`], or [`INNER_CLAIMS_NAME`] when co-signed) they are the outer
+/// signatures: the first that `trust` accepts is verified with the encrypted directory's file
+/// list, then the envelope's digest, then the first inner signature `trust` accepts. For a model
+/// encrypted by `encrypt`, they sign the plaintext model. Either way the files that reads verify
+/// against are the signed plaintext ones.
 pub fn open_encrypted_model(
     encrypted: &Path,
-    signature: &Path,
+    signatures: &[PathBuf],
     trust: &Trust,
     options: &VerifyOptions,
     identity: &dyn Identity,
@@ -54,21 +58,23 @@ pub fn open_encrypted_model(
         trust,
         timestamps: &options.timestamps,
     };
-    open_encrypted(encrypted, signature, &judge, options, identity)
+    open_encrypted(encrypted, signatures, &judge, options, identity)
 }
 
-/// [`open_encrypted_model`] with `policy` as the trust, as `unseal` judges a sealed model: the
-/// outer signature under the rule for the envelope's (signed) model name — `model_name` binds as
-/// in `verify --policy` (`allow_name_override`) —, then the inner signature under the rule for the
-/// name the outer decision matched. A model encrypted by `encrypt` has one decision, over the
-/// signature of its plaintext, under the envelope's name. Each decision is taken over the
-/// statement pinned for loading, without reading the model again; a denial is
-/// [`DeployError::Denied`] with the full decision. The formats of an encrypted model's files
-/// cannot be examined without decrypting them: a rule with `deny_formats` denies it (fail
-/// closed; `unseal` judges them on disk).
+/// [`open_encrypted_model`] with `policy` as the trust, judging a sealed model exactly as
+/// `unseal` does ([`SealedStage`]): the outer signatures under the rule for the envelope's
+/// (signed) model name — `model_name` binds as in `verify --policy` (`allow_name_override`) —,
+/// the rule's threshold counting their distinct signers; then the inner signatures under the
+/// rule for the name the outer decision matched, where one signer of the rule suffices. A model
+/// encrypted by `encrypt` has one decision, over the signatures of its plaintext, under the
+/// envelope's name, with the rule's full threshold. Each decision is taken over the statement
+/// pinned for loading, without hashing the model again; a rule's `deny_formats` (or Rego) judges
+/// the plaintext files' formats told from bytes decrypted and verified in memory
+/// ([`OpenedModel::verified_formats`]). A denial is [`DeployError::Denied`] with the full
+/// decision.
 pub fn open_encrypted_model_with_policy(
     encrypted: &Path,
-    signature: &Path,
+    signatures: &[PathBuf],
     policy: &Policy,
     model_name: Option<String>,
     options: &VerifyOptions,
@@ -81,119 +87,166 @@ pub fn open_encrypted_model_with_policy(
             ignore: options.ignore.clone(),
         },
     };
-    open_encrypted(encrypted, signature, &judge, options, identity)
+    open_encrypted(encrypted, signatures, &judge, options, identity)
 }
 
 /// [`open_encrypted_model`] with the signatures judged by `judge`.
 fn open_encrypted(
     encrypted: &Path,
-    signature: &Path,
+    signatures: &[PathBuf],
     judge: &Judge<'_>,
     options: &VerifyOptions,
     identity: &dyn Identity,
 ) -> Result<OpenedModel, DeployError> {
-    // Unauthenticated here, and only used to choose which signature `signature` is: a wrong
-    // choice fails the verification that follows (a plaintext statement never matches the
-    // encrypted directory, nor the other way round).
+    let files = match signatures.is_empty() {
+        true => default_outer_signatures(encrypted),
+        false => signatures.to_vec(),
+    };
+    let signatures = read_signatures(&files)?;
+    // Unauthenticated here, and only used to choose which signatures these are: a wrong choice
+    // fails the verification that follows (a plaintext statement never matches the encrypted
+    // directory, nor the other way round).
     let raw = authenticate::read_envelope(encrypted)?;
-    let sealed = matches!(raw.form, Form::Directory(_))
-        && raw
+    let inner = match raw.form {
+        Form::Directory(_) => raw
             .header
             .body
             .files
             .iter()
-            .any(|f| f.path == INNER_SIGNATURE_NAME);
-    if sealed {
-        return open_sealed(encrypted, signature, judge, options, identity);
+            .find(|f| is_inner_signature(&f.path))
+            .map(|f| f.path.clone()),
+        Form::SingleFile(_) => None,
+    };
+    if let Some(inner) = inner {
+        return open_sealed(encrypted, &signatures, &inner, judge, options, identity);
     }
     let opened = authenticate::authenticate(raw, identity)?;
-    let (mut model, claims) = judge.open(encrypted, signature, |statement, signer| {
-        if let Form::Directory(root) = &opened.form {
-            check_ciphertext_files(root, &opened, &statement)?;
-        }
-        with_statement(encrypted, signature, statement, signer, &opened, None)
-    })?;
     // The envelope's name is authenticated by its MAC under the data key.
-    let decision = judge.decide(
+    let facts = LoadFacts {
+        pinned: None,
+        signed_name: Some(&opened.header.body.model_name),
+        stage: None,
+    };
+    let mut model = judge.open(
         encrypted,
-        signature,
-        &claims,
-        Some(&model.statement),
-        Some(&opened.header.body.model_name),
-        None,
-        "model",
+        &signatures,
+        (facts, None),
+        |path, statement, signer| {
+            if let Form::Directory(root) = &opened.form {
+                check_ciphertext_files(root, &opened, &statement)?;
+            }
+            with_statement(encrypted, path, statement, signer, &opened, false)
+        },
     )?;
+    let facts = LoadFacts {
+        pinned: Some(&model.statement),
+        ..facts
+    };
+    let decision = judge.decide(encrypted, &signatures, facts, None, Some(&model))?;
     model.decisions.extend(decision);
     Ok(model)
 }
 
-/// [`open_encrypted_model`] of a sealed model.
+/// Whether `name` is the signature `seal` stores inside the encrypted model.
+fn is_inner_signature(name: &str) -> bool {
+    name == INNER_SIGNATURE_NAME || name == INNER_CLAIMS_NAME
+}
+
+/// [`open_encrypted_model`] of a sealed model whose inner signature file is `inner`.
 fn open_sealed(
     encrypted: &Path,
-    signature: &Path,
+    signatures: &Signatures,
+    inner: &str,
     judge: &Judge<'_>,
     options: &VerifyOptions,
     identity: &dyn Identity,
 ) -> Result<OpenedModel, DeployError> {
-    // The outer signature, and the encrypted directory's file list against it.
-    let (outer, claims) = judge.open(encrypted, signature, |statement, signer| {
-        super::open_statement(encrypted, signature, statement, signer, options)
-    })?;
+    // The outer signatures, and the encrypted directory's file list against the one pinned.
+    let facts = LoadFacts {
+        stage: Some(SealedStage::Encrypted),
+        ..LoadFacts::default()
+    };
+    let outer = judge.open(
+        encrypted,
+        signatures,
+        (facts, None),
+        |path, statement, signer| {
+            super::open_statement(encrypted, path, statement, signer, options)
+        },
+    )?;
     // The envelope parsed is the one the outer signature covers: read once, checked, parsed.
     let envelope = outer.read_file(ENVELOPE_NAME)?;
     let opened = authenticate::authenticate(
         authenticate::envelope_from_bytes(encrypted, &envelope)?,
         identity,
     )?;
-    // The outer decision, under the envelope's (signed) name, as `unseal` takes it.
-    let outer_decision = judge.decide(
-        encrypted,
-        signature,
-        &claims,
-        Some(&outer.statement),
-        Some(&opened.header.body.model_name),
-        None,
-        "encrypted model",
-    )?;
-    let inner_path = encrypted.join(INNER_SIGNATURE_NAME);
+    // The outer decision, under the envelope's (signed) name: the rule's threshold counts the
+    // outer signatures' signers, as `unseal` counts them. The files are ciphertext: no format.
+    let signed_name = opened.header.body.model_name.as_str();
+    let outer_facts = LoadFacts {
+        pinned: Some(&outer.statement),
+        signed_name: Some(signed_name),
+        stage: Some(SealedStage::Encrypted),
+    };
+    let outer_decision = judge.decide(encrypted, signatures, outer_facts, None, None)?;
+    let inner_path = encrypted.join(inner);
     let entry = opened
         .header
         .body
         .files
         .iter()
-        .find(|f| f.path == INNER_SIGNATURE_NAME)
+        .find(|f| f.path == inner)
         .ok_or_else(|| {
             DeployError::Usage(format!(
-                "{}: holds no {INNER_SIGNATURE_NAME}; it was not made by seal",
+                "{}: holds no {INNER_SIGNATURE_NAME} (nor {INNER_CLAIMS_NAME}); it was not made by seal",
                 encrypted.display()
             ))
         })?;
-    let sealed_signature = outer.read_file(INNER_SIGNATURE_NAME)?;
+    let sealed_signature = outer.read_file(inner)?;
     let keys = opened.dek.file_keys(&entry.path, &entry.salt);
     let layout = ChunkLayout::new(opened.header.body.chunk_size, entry.size);
-    let bundle = decrypt_whole(&keys, layout, &sealed_signature, &inner_path)?;
-    let bundle = Bundle::parse(&bundle).map_err(|source| VerifyError::Malformed {
+    let plaintext = decrypt_whole(&keys, layout, &sealed_signature, &inner_path)?;
+    let malformed = |source| VerifyError::Malformed {
         path: inner_path.clone(),
         source,
-    })?;
-    let (statement, signer) = judge.accept(encrypted, &bundle, &inner_path)?;
-    let mut model = with_statement(
+    };
+    // A co-signed seal stores one signature per key, as a claims file.
+    let claims = if inner == INNER_CLAIMS_NAME {
+        crate::oms::claims::parse_claims(&plaintext).map_err(malformed)?
+    } else {
+        let bundle = Bundle::parse(&plaintext).map_err(malformed)?;
+        vec![Claim { line: None, bundle }]
+    };
+    let inner_signatures = vec![(inner_path.clone(), claims)];
+    // The inner signatures under the name the outer decision matched (as `unseal` takes it):
+    // one signer of the rule suffices there.
+    let outer_name = outer_decision.as_ref().map(|d| d.model_name().to_string());
+    let inner_facts = LoadFacts {
+        stage: Some(SealedStage::Decrypted),
+        ..LoadFacts::default()
+    };
+    let named = (inner_facts, outer_name.as_deref());
+    let mut model = judge.open(
         encrypted,
-        &inner_path,
-        statement,
-        signer,
-        &opened,
-        Some(Box::new(outer)),
+        &inner_signatures,
+        named,
+        |path, statement, signer| with_statement(encrypted, path, statement, signer, &opened, true),
     )?;
-    // The inner decision, under the name the outer one matched (as `unseal` takes it).
+    // Set before the inner decision: a whole-file read that tells formats checks the
+    // ciphertext against the outer signature too.
+    if let Some(encrypted) = model.encrypted.as_mut() {
+        encrypted.outer = Some(Box::new(outer));
+    }
+    let inner_facts = LoadFacts {
+        pinned: Some(&model.statement),
+        ..inner_facts
+    };
     let inner_decision = judge.decide(
         encrypted,
-        &inner_path,
-        &[Claim { line: None, bundle }],
-        Some(&model.statement),
-        None,
-        outer_decision.as_ref().map(|d| d.model_name()),
-        "decrypted model",
+        &inner_signatures,
+        inner_facts,
+        outer_name.as_deref(),
+        Some(&model),
     )?;
     model.decisions.extend(outer_decision);
     model.decisions.extend(inner_decision);
@@ -262,20 +315,20 @@ fn check_ciphertext_files(
     })
 }
 
-/// The opened model once `statement` verified: the envelope's plaintext files matched with the
-/// signed ones, each with what decrypts it.
+/// The opened model once `statement` verified: the envelope's plaintext files (a `sealed` model's
+/// without its inner signature) matched with the signed ones, each with what decrypts it.
 fn with_statement(
     encrypted: &Path,
     signature: &Path,
     statement: Statement,
     signer: SignerIdentity,
     opened: &Opened,
-    outer: Option<Box<OpenedModel>>,
+    sealed: bool,
 ) -> Result<OpenedModel, VerifyError> {
     let body = &opened.header.body;
     let mut present = BTreeMap::new();
     for entry in &body.files {
-        if outer.is_some() && entry.path == INNER_SIGNATURE_NAME {
+        if sealed && is_inner_signature(&entry.path) {
             continue;
         }
         let (path, base) = match &opened.form {
@@ -309,9 +362,10 @@ fn with_statement(
         signer,
         digests,
         files,
+        // A sealed model's outer view is set once the inner signature is pinned.
         encrypted: Some(Encrypted {
             files: ciphers,
-            outer,
+            outer: None,
         }),
         shards: super::cache::ShardCache::default(),
         decisions: Vec::new(),

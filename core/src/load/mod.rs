@@ -30,7 +30,8 @@ pub use encrypted::{open_encrypted_model, open_encrypted_model_with_policy};
 use crate::deploy::DeployError;
 use crate::digest::{self, DigestError, ManifestDiff, SignedDigests};
 use crate::oms::Statement;
-use crate::policy::{Policy, PolicyDecision, PolicyVerifyOptions};
+use crate::policy::{LoadFacts, Policy, PolicyDecision, PolicyVerifyOptions};
+use crate::scan::FileFormat;
 use crate::trust::{SignerIdentity, Trust};
 use crate::verify::{self, VerifyError, VerifyOptions};
 use std::collections::BTreeMap;
@@ -85,10 +86,10 @@ pub fn open_model(
 /// signature a policy signer accepts whose file list matches is pinned, then the policy decides
 /// over every signature of the file ([`Policy::decide_verified`]: signers, the rule for the model
 /// name — `model_name`, else the path's last component —, its thresholds and serializations,
-/// formats, Rego) without reading the model again. A denial is [`DeployError::Denied`] with the
+/// formats, Rego) without hashing the model again. A denial is [`DeployError::Denied`] with the
 /// full decision (stage `"model"`); the allowing decision is kept
-/// ([`OpenedModel::policy_decisions`]). Reads no model file's bytes except the few a
-/// `deny_formats` check examines (as `verify --policy` does).
+/// ([`OpenedModel::policy_decisions`]). When the rule denies formats (or the policy has Rego
+/// rules) the files' formats are told from verified reads ([`OpenedModel::verified_formats`]).
 pub fn open_model_with_policy(
     model: &Path,
     signature: &Path,
@@ -103,18 +104,19 @@ pub fn open_model_with_policy(
             ignore: options.ignore.clone(),
         },
     };
-    let (mut opened, claims) = judge.open(model, signature, |statement, signer| {
-        open_statement(model, signature, statement, signer, options)
-    })?;
-    let decision = judge.decide(
+    let signatures = judge::read_signatures(&[signature.to_path_buf()])?;
+    let facts = LoadFacts::default();
+    let mut opened = judge.open(
         model,
-        signature,
-        &claims,
-        Some(&opened.statement),
-        None,
-        None,
-        "model",
+        &signatures,
+        (facts, None),
+        |path, statement, signer| open_statement(model, path, statement, signer, options),
     )?;
+    let facts = LoadFacts {
+        pinned: Some(&opened.statement),
+        ..facts
+    };
+    let decision = judge.decide(model, &signatures, facts, None, Some(&opened))?;
     opened.decisions.extend(decision);
     Ok(opened)
 }
@@ -425,6 +427,49 @@ impl OpenedModel {
         Ok(())
     }
 
+    /// The serialization formats of the signed files (in name order; text and unknown binaries
+    /// are not listed), told as verification tells them (`scan::detect_verified`) from bytes
+    /// read and verified as every read here is: under shards only the shards detection looks
+    /// at (kept in the shard cache for the reads that follow); under files each file is read and
+    /// verified whole, one at a time (a files digest covers nothing smaller). A file whose bytes
+    /// are not the signed ones fails as its read would.
+    pub fn verified_formats(&self) -> Result<Vec<FileFormat>, VerifyError> {
+        let mut formats = Vec::new();
+        for (name, path) in &self.files {
+            let io = |source| {
+                VerifyError::Digest(DigestError::Io {
+                    path: path.clone(),
+                    source,
+                })
+            };
+            let found = if self.statement.serialization.method == digest::Method::Files {
+                let bytes = self.read_file(name)?;
+                let mut rest = std::io::Cursor::new(&bytes);
+                crate::scan::detect_verified(name, bytes.len() as u64, &bytes, &mut rest)
+                    .map_err(io)?
+            } else {
+                let len = self.signed_size(name).unwrap_or(0);
+                let mut head = vec![0; len.min(crate::scan::HEAD_BYTES as u64) as usize];
+                self.read_range_into(name, 0, &mut head)?;
+                let ranges = RangeReader {
+                    model: self,
+                    name,
+                    len,
+                    pos: 0,
+                    failed: None,
+                };
+                let mut rest = std::io::BufReader::with_capacity(READ_CHUNK, ranges);
+                let found = crate::scan::detect_verified(name, len, &head, &mut rest);
+                if let Some(failed) = rest.into_inner().failed {
+                    return Err(failed);
+                }
+                found.map_err(io)?
+            };
+            formats.extend(found);
+        }
+        Ok(formats)
+    }
+
     /// Reads the signed file `name` whole; the bytes are returned only if they are the signed ones.
     pub fn read_file(&self, name: &str) -> Result<Vec<u8>, VerifyError> {
         let file = self.open_file(name)?;
@@ -432,6 +477,48 @@ impl OpenedModel {
         let mut bytes = vec![0; len];
         file.read_into(&mut bytes)?;
         Ok(bytes)
+    }
+}
+
+/// A signed file under shards as `Read + Seek`, every byte read through
+/// [`OpenedModel::read_range_into`] (verified shards); the first verification failure is kept
+/// (the `io::Error` a reader must return cannot carry it).
+struct RangeReader<'m> {
+    model: &'m OpenedModel,
+    name: &'m str,
+    len: u64,
+    pos: u64,
+    failed: Option<VerifyError>,
+}
+
+impl Read for RangeReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(self.len.saturating_sub(self.pos) as usize);
+        if n == 0 {
+            return Ok(0);
+        }
+        if let Err(e) = self
+            .model
+            .read_range_into(self.name, self.pos, &mut buf[..n])
+        {
+            let reason = e.to_string();
+            self.failed.get_or_insert(e);
+            return Err(std::io::Error::other(reason));
+        }
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl std::io::Seek for RangeReader<'_> {
+    fn seek(&mut self, to: std::io::SeekFrom) -> std::io::Result<u64> {
+        let at = match to {
+            std::io::SeekFrom::Start(n) => Some(n),
+            std::io::SeekFrom::End(d) => self.len.checked_add_signed(d),
+            std::io::SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        };
+        self.pos = at.ok_or_else(|| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+        Ok(self.pos)
     }
 }
 

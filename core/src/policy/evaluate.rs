@@ -580,35 +580,53 @@ fn signed_model_name(model: &Path) -> Option<String> {
         .map(|summary| summary.model_name)
 }
 
+/// What a verified load established before the policy decides ([`Policy::decide_verified`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoadFacts<'a> {
+    /// The statement the load pinned (every read is checked against it); `None`: no signed
+    /// statement matched the model, and no signature counts.
+    pub pinned: Option<&'a crate::oms::Statement>,
+    /// An encrypted model's envelope name (it binds as in [`Policy::verify`]).
+    pub signed_name: Option<&'a str>,
+    /// The stage of a sealed model judged ([`SealedStage`]); `None`: a model on its own.
+    pub stage: Option<SealedStage>,
+}
+
+/// The serialization formats of the pinned statement's files, told from bytes the load verified
+/// (`crate::scan::detect_verified`); asked only when the rule denies a format or Rego judges.
+pub type VerifiedFormats<'a> = &'a mut dyn FnMut() -> Result<Vec<FileFormat>, VerifyError>;
+
 impl Policy {
-    /// The decision for a model its caller has already verified against the statement `pinned`,
-    /// without reading the model again (verify on load: `crate::load` checks every read against
-    /// `pinned`). The steps of the module doc, with step 3's re-hashing replaced: a signature of
-    /// `claims` (the signatures of the file `signature`) that a policy signer accepts and whose
-    /// serialization the rule allows counts when it signs exactly `pinned` (the same
-    /// serialization and root digest); one that signs another statement is a reason. `pinned`
-    /// `None` (no signed statement matched the model) counts none.
+    /// The decision for a model its caller has already verified against the statement
+    /// `facts.pinned`, without hashing the model again (verify on load: `crate::load` checks
+    /// every read against it). The steps of the module doc, with step 3's re-hashing replaced: a
+    /// signature of `signatures` (each signature file with its claims) that a policy signer
+    /// accepts and whose serialization the rule allows counts when it signs exactly the pinned
+    /// statement (the same serialization and root digest); one that signs another statement is a
+    /// reason. Step 4 counts as [`Policy::verify_sealed`] does at `facts.stage`.
     ///
-    /// `signed_name` is an encrypted model's envelope name (it binds as in [`Policy::verify`]).
-    /// Step 5 examines the plaintext files under `formats_at`; with `None` (a model read only
-    /// in memory) a rule that denies any format denies, since the formats cannot be told (fail
-    /// closed). `Err` is an input error (a model name the rules cannot match).
-    #[allow(clippy::too_many_arguments)]
+    /// Step 5 judges the formats `formats` gives (read from verified bytes), asked only if the
+    /// rule denies a format or the policy has Rego rules; `None` judges no format (a sealed
+    /// model's encrypted stage: its files are ciphertext, as in `unseal`). `Err` is an input
+    /// error (a model name the rules cannot match) or the error `formats` returned.
     pub fn decide_verified(
         &self,
         model: &Path,
-        signature: &Path,
-        claims: &[Claim],
-        pinned: Option<&crate::oms::Statement>,
-        signed_name: Option<&str>,
+        signatures: &[(PathBuf, Vec<Claim>)],
+        facts: LoadFacts<'_>,
         options: &PolicyVerifyOptions,
-        formats_at: Option<&Path>,
+        formats: Option<VerifiedFormats<'_>>,
     ) -> Result<PolicyDecision, VerifyError> {
+        let LoadFacts {
+            pinned,
+            signed_name,
+            stage,
+        } = facts;
         let mut reasons = Reasons::default();
         let model_name = self.model_name(model, options, signed_name, &mut reasons);
         crate::tree::check_model_name(&model_name)?;
         let rule = self.rule_for(&model_name);
-        if claims.is_empty() {
+        if signatures.iter().all(|(_, claims)| claims.is_empty()) {
             reasons.push(ErrorCode::NoSignature, "no signature given".to_string());
         }
         if rule.is_none() {
@@ -620,53 +638,31 @@ impl Policy {
         // As in `verify_within`: a claims line that does not count explains a denial only.
         let mut line_reasons = Reasons::default();
         let mut outcomes = Vec::new();
-        for claim in claims {
-            let shown = shown(signature, claim.line);
-            let reasons = if claim.line.is_some() {
-                &mut line_reasons
-            } else {
-                &mut reasons
-            };
-            let (mut outcome, untrusted) = self.trusted_outcome(signature, claim, &shown);
-            let statement = if let Some(reason) = untrusted {
-                Err((ErrorCode::UntrustedKey, reason))
-            } else {
-                parse_statement(&claim.bundle, signature)
-                    .map_err(|e| (ErrorCode::BadStatement, e.to_string()))
-            };
-            let counted = statement.and_then(|statement| {
-                outcome.root_digest = Some(hex::encode(statement.root_digest));
-                if let Some((_, rule)) = rule {
-                    rule.check_serialization(&statement.serialization)
-                        .map_err(|reason| {
-                            (ErrorCode::SerializationRefused, format!("{shown}: {reason}"))
-                        })?;
+        for (signature, claims) in signatures {
+            for claim in claims {
+                let reasons = if claim.line.is_some() {
+                    &mut line_reasons
+                } else {
+                    &mut reasons
+                };
+                let shown = shown(signature, claim.line);
+                let (mut outcome, untrusted) = self.trusted_outcome(signature, claim, &shown);
+                let counted = match untrusted {
+                    Some(reason) => Err((ErrorCode::UntrustedKey, reason)),
+                    None => parse_statement(&claim.bundle, signature)
+                        .map_err(|e| (ErrorCode::BadStatement, e.to_string()))
+                        .and_then(|statement| {
+                            outcome.root_digest = Some(hex::encode(statement.root_digest));
+                            signs_pinned(&statement, pinned, rule.map(|(_, r)| r), &shown)
+                        }),
+                };
+                match counted {
+                    Ok(()) => outcome.verified = true,
+                    Err((code, reason)) => reasons.push(code, reason),
                 }
-                match pinned {
-                    Some(p)
-                        if p.root_digest == statement.root_digest
-                            && p.serialization == statement.serialization =>
-                    {
-                        Ok(())
-                    }
-                    Some(p) => Err((ErrorCode::DigestMismatch, format!(
-                        "{shown}: signs root digest {}, not the statement the model was opened under ({})",
-                        hex::encode(statement.root_digest),
-                        hex::encode(p.root_digest)
-                    ))),
-                    None => Err((
-                        ErrorCode::DigestMismatch,
-                        format!("{shown}: the model is not the one it signs"),
-                    )),
-                }
-            });
-            match counted {
-                Ok(()) => outcome.verified = true,
-                Err((code, reason)) => reasons.push(code, reason),
+                outcomes.push(outcome);
             }
-            outcomes.push(outcome);
         }
-        // A model judged on its own (no sealed stage): the rule's full threshold.
         let first = pinned
             .filter(|_| outcomes.iter().any(|o| o.verified))
             .map(|p| Verified {
@@ -674,50 +670,70 @@ impl Policy {
                 serialization: p.serialization.clone(),
                 files: signed_file_count(p),
             });
+        // Read before the decision concludes: a file that fails its verified read is an error.
+        let wanted = !self.deny_formats(rule.map(|(_, r)| r)).is_empty() || self.rego.is_some();
+        let told = match formats {
+            Some(formats) if wanted && first.is_some() => Some(formats()?),
+            _ => None,
+        };
         let judged = Judged {
             model,
             ignore: &options.ignore,
-            files_at: formats_at.unwrap_or(model),
+            files_at: model,
             model_name,
             signed_name: signed_name.map(str::to_string),
             rule,
             outcomes,
             first,
             exempt_files: Vec::new(),
-            stage: None,
+            stage,
             reasons,
             line_reasons,
         };
-        Ok(self.conclude(judged, |policy, reasons| match formats_at {
-            // The plaintext on disk, read for its formats now (the load read it in memory).
-            Some(at) => {
-                let walked = crate::tree::walk(
-                    at,
-                    &crate::tree::WalkOptions {
-                        ignore: crate::tree::resolve_user_ignores(at, &options.ignore),
-                        ignore_git_paths: true,
-                        allow_symlinks: false,
-                    },
-                )
-                .map_err(crate::scan::ScanError::from)
-                .and_then(|tree| crate::scan::detect_formats(&tree));
-                policy.check_formats(walked.ok(), false, rule, reasons)
-            }
-            None => {
-                let deny = policy.deny_formats(rule.map(|(_, r)| r));
-                if !deny.is_empty() {
-                    reasons.push(
-                        ErrorCode::FormatDenied,
-                        format!(
-                            "cannot tell the formats of a model read in memory (denied: {}); \
-                             unseal it to judge them",
-                            deny.join(", ")
-                        ),
-                    );
-                }
-                Vec::new()
-            }
+        // The encrypted stage's files are ciphertext: no format to judge (as `unseal`).
+        let encrypted = stage == Some(SealedStage::Encrypted);
+        Ok(self.conclude(judged, |policy, reasons| {
+            policy.check_formats(told, encrypted, rule, reasons)
         }))
+    }
+}
+
+/// Whether the signature's `statement` counts for a load that pinned `pinned`: its serialization
+/// allowed by `rule`, and exactly the pinned statement (same serialization and root digest).
+fn signs_pinned(
+    statement: &crate::oms::Statement,
+    pinned: Option<&crate::oms::Statement>,
+    rule: Option<&ModelRule>,
+    shown: &str,
+) -> Result<(), (ErrorCode, String)> {
+    if let Some(rule) = rule {
+        rule.check_serialization(&statement.serialization)
+            .map_err(|reason| {
+                (
+                    ErrorCode::SerializationRefused,
+                    format!("{shown}: {reason}"),
+                )
+            })?;
+    }
+    match pinned {
+        Some(p)
+            if p.root_digest == statement.root_digest
+                && p.serialization == statement.serialization =>
+        {
+            Ok(())
+        }
+        Some(p) => Err((
+            ErrorCode::DigestMismatch,
+            format!(
+                "{shown}: signs root digest {}, not the statement the model was opened under ({})",
+                hex::encode(statement.root_digest),
+                hex::encode(p.root_digest)
+            ),
+        )),
+        None => Err((
+            ErrorCode::DigestMismatch,
+            format!("{shown}: the model is not the one it signs"),
+        )),
     }
 }
 

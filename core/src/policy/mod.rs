@@ -24,7 +24,7 @@ mod signers;
 mod tests;
 
 pub use decision::{PolicyDecision, RuleRef, SignatureOutcome};
-pub use evaluate::PolicyVerifyOptions;
+pub use evaluate::{LoadFacts, PolicyVerifyOptions, VerifiedFormats};
 pub use rules::{ModelRule, SealedStage};
 pub use signers::PolicySigner;
 

@@ -698,15 +698,19 @@ fn a_decision_over_a_pinned_statement_reads_no_model_and_binds_the_signed_name()
     // Changed after it was "verified": the decision does not look (the caller's reads check).
     fs::write(f.model().join("weights.bin"), b"changed").unwrap();
     let decide = |sig: &Path, name: &str, signed: Option<&str>, formats: Option<&Path>| {
+        let facts = LoadFacts {
+            pinned: Some(&pinned),
+            signed_name: signed,
+            stage: None,
+        };
+        let mut told = formats.map(|at| move || formats_of(at));
         policy
             .decide_verified(
                 &f.model(),
-                sig,
-                &claims(sig),
-                Some(&pinned),
-                signed,
+                &[(sig.to_path_buf(), claims(sig))],
+                facts,
                 &named(name),
-                formats,
+                told.as_mut().map(|t| t as _),
             )
             .unwrap()
     };
@@ -747,25 +751,62 @@ fn a_decision_over_a_pinned_statement_reads_no_model_and_binds_the_signed_name()
         .policy(&TWO_OF_TWO.replace("version = 1\n", "version = 1\ndeny_formats = [\"gguf\"]\n"))
         .unwrap();
     let under_deny = |formats_at: Option<&Path>| {
+        let facts = LoadFacts {
+            pinned: Some(&pinned),
+            ..LoadFacts::default()
+        };
+        let mut told = formats_at.map(|at| move || formats_of(at));
         denying
             .decide_verified(
                 &f.model(),
-                &release,
-                &claims(&release),
-                Some(&pinned),
-                None,
+                &[(release.clone(), claims(&release))],
+                facts,
                 &named("dev/llm"),
-                formats_at,
+                told.as_mut().map(|t| t as _),
             )
             .unwrap()
     };
     let unexamined = under_deny(None);
     assert!(!unexamined.allowed);
     assert!(
-        unexamined.reasons[0].contains("cannot tell the formats"),
+        unexamined.reasons[0].contains("cannot tell the model's formats"),
         "{:?}",
         unexamined.reasons
     );
     let examined = under_deny(Some(&f.model()));
     assert!(examined.allowed, "{:?}", examined.reasons);
+    // The formats given are judged: a pickle among them denies.
+    fs::write(f.model().join("weights.bin"), PICKLE).unwrap();
+    let no_pickle = f
+        .policy(&TWO_OF_TWO.replace(
+            "version = 1\n",
+            "version = 1\ndeny_formats = [\"pickle\"]\n",
+        ))
+        .unwrap();
+    let mut told = || formats_of(&f.model());
+    let denied = no_pickle
+        .decide_verified(
+            &f.model(),
+            &[(release.clone(), claims(&release))],
+            LoadFacts {
+                pinned: Some(&pinned),
+                ..LoadFacts::default()
+            },
+            &named("dev/llm"),
+            Some(&mut told),
+        )
+        .unwrap();
+    assert!(!denied.allowed);
+    assert!(
+        denied.reasons[0].contains("weights.bin: format pickle is denied"),
+        "{:?}",
+        denied.reasons
+    );
+}
+
+/// The formats of the files under `at` (what a load tells from verified bytes, in this test
+/// read from disk).
+fn formats_of(at: &Path) -> Result<Vec<crate::scan::FileFormat>, crate::verify::VerifyError> {
+    let tree = crate::tree::walk(at, &crate::tree::WalkOptions::default()).unwrap();
+    Ok(crate::scan::detect_formats(&tree).unwrap())
 }
