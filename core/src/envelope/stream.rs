@@ -128,6 +128,37 @@ impl FileCipher {
         Ok(())
     }
 
+    /// Decrypts and verifies chunk `i` from `sealed` (`ciphertext ‖ tag`) into `out` (the
+    /// ciphertext's length), so that a reader fills its destination without a second copy. On
+    /// failure `out` holds no plaintext.
+    pub fn open_chunk_into(
+        &self,
+        i: u64,
+        sealed: &[u8],
+        out: &mut [u8],
+    ) -> Result<(), ChunkAuthError> {
+        let Some(split) = sealed
+            .len()
+            .checked_sub(TAG_LEN)
+            .filter(|n| *n == out.len())
+        else {
+            return Err(ChunkAuthError);
+        };
+        let (ciphertext, tag) = sealed.split_at(split);
+        let nonce = Nonce::assume_unique_for_key(self.nonce(i));
+        match self
+            .key
+            .open_separate_gather(nonce, Aad::empty(), ciphertext, tag, out)
+        {
+            Ok(()) => Ok(()),
+            Err(_) => {
+                // Unverified output may have been written: never let it escape.
+                out.fill(0);
+                Err(ChunkAuthError)
+            }
+        }
+    }
+
     /// Decrypts and verifies chunk `i` in place (`buf` = `ciphertext ‖ tag`); on success the first
     /// `buf.len() − 16` bytes are the plaintext. On failure `buf` holds no plaintext.
     pub fn open_chunk(&self, i: u64, buf: &mut [u8]) -> Result<(), ChunkAuthError> {

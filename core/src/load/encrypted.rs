@@ -452,8 +452,9 @@ impl Decrypting {
     }
 
     /// Decrypts the whole file into `buffer` (its plaintext size), chunk after chunk: each chunk's
-    /// ciphertext is read positionally, hashed for the outer check, authenticated and decrypted,
-    /// and its plaintext handed to `ready` (which hashes it against the signed statement).
+    /// ciphertext is read positionally, hashed for the outer check, authenticated and decrypted
+    /// straight into `buffer`, and its plaintext handed to `ready` (which hashes it against the
+    /// signed statement).
     pub(super) fn decrypt_into<'b>(
         &mut self,
         file: &File,
@@ -472,8 +473,9 @@ impl Decrypting {
         for (i, chunk) in buffer.chunks_mut(chunk_size).enumerate() {
             let sealed = &mut sealed[..chunk.len() + TAG_LEN];
             self.fetch(file, i as u64, sealed, errors)?;
-            self.open(i as u64, sealed, errors)?;
-            chunk.copy_from_slice(&sealed[..chunk.len()]);
+            self.cipher
+                .open_chunk_into(i as u64, sealed, chunk)
+                .map_err(|_| self.auth_failed(i as u64, errors))?;
             let whole: &'b [u8] = chunk;
             if ready.send(whole).is_err() {
                 return Err(errors.changed("hashing stopped"));
@@ -507,11 +509,18 @@ impl Decrypting {
             let at = self.base + layout.ct_offset(i);
             file.read_exact_at(sealed, at)
                 .map_err(|_| errors.changed("it became shorter while read"))?;
-            self.open(i, sealed, errors)?;
             let start = i * chunk_size;
             let (from, to) = (offset.max(start), end.min(start + pt as u64));
-            out[(from - offset) as usize..(to - offset) as usize]
-                .copy_from_slice(&sealed[(from - start) as usize..(to - start) as usize]);
+            let into = &mut out[(from - offset) as usize..(to - offset) as usize];
+            if into.len() == pt {
+                // A whole chunk asked: decrypted straight into place, no second copy.
+                self.cipher
+                    .open_chunk_into(i, sealed, into)
+                    .map_err(|_| self.auth_failed(i, errors))?;
+                continue;
+            }
+            self.open(i, sealed, errors)?;
+            into.copy_from_slice(&sealed[(from - start) as usize..(to - start) as usize]);
         }
         Ok(())
     }
@@ -535,11 +544,16 @@ impl Decrypting {
 
     /// Authenticates and decrypts chunk `i` in place.
     fn open(&self, i: u64, sealed: &mut [u8], errors: &VerifiedFile) -> Result<(), VerifyError> {
-        self.cipher.open_chunk(i, sealed).map_err(|_| {
-            errors.changed(&format!(
-                "ciphertext chunk {i} failed authentication: the encrypted file was changed"
-            ))
-        })
+        self.cipher
+            .open_chunk(i, sealed)
+            .map_err(|_| self.auth_failed(i, errors))
+    }
+
+    /// The error for chunk `i` failing authentication.
+    fn auth_failed(&self, i: u64, errors: &VerifiedFile) -> VerifyError {
+        errors.changed(&format!(
+            "ciphertext chunk {i} failed authentication: the encrypted file was changed"
+        ))
     }
 
     /// After a whole-file read: whether the ciphertext matched the outer signature.

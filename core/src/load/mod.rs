@@ -359,7 +359,7 @@ impl OpenedModel {
             return Ok(());
         }
         // The shards the range overlaps: those not cached are read and verified first, on up
-        // to one thread per core (a tensor usually spans a few), then the range is copied out.
+        // to one thread per core (a tensor usually spans a few), then the rest is copied out.
         let wanted: Vec<(usize, u64, u64)> = ranges
             .iter()
             .enumerate()
@@ -370,31 +370,66 @@ impl OpenedModel {
             .iter()
             .map(|(index, _, _)| self.shards.get(name, *index))
             .collect();
-        let missing: Vec<usize> = (0..wanted.len()).filter(|i| shards[*i].is_none()).collect();
-        let verify_one = |i: usize| -> Result<Arc<Vec<u8>>, VerifyError> {
-            let (index, from, to) = wanted[i];
-            let mut shard = vec![0; (to - from) as usize];
-            file.read_at(&mut shard, from)?;
-            if !self.digests.range_matches(name, index, &shard) {
-                return Err(
-                    file.changed(&format!("bytes {from}..{to} differ from the signed shard"))
-                );
+        // A shard wholly inside the range is read, decrypted and verified in place in `out`
+        // (no buffer of its own to zero, no copy out); one the range cuts (shared with the next
+        // tensor) gets its own buffer. Both are cached once verified.
+        let mut jobs = Vec::new();
+        let mut rest: &mut [u8] = out;
+        let mut rest_at = start;
+        for (i, (index, from, to)) in wanted.iter().copied().enumerate() {
+            if shards[i].is_some() {
+                continue;
             }
-            Ok(Arc::new(shard))
+            let inside = if from >= start && to <= end {
+                let tail = std::mem::take(&mut rest);
+                let (_, tail) = tail.split_at_mut((from - rest_at) as usize);
+                let (inside, tail) = tail.split_at_mut((to - from) as usize);
+                rest = tail;
+                rest_at = to;
+                Some(inside)
+            } else {
+                None
+            };
+            jobs.push(ShardJob {
+                wanted: i,
+                index,
+                from,
+                to,
+                inside,
+            });
+        }
+        let verify_one = |job: &mut ShardJob<'_>| -> Result<Arc<Vec<u8>>, VerifyError> {
+            let (index, from, to) = (job.index, job.from, job.to);
+            let check = |bytes: &[u8]| {
+                if self.digests.range_matches(name, index, bytes) {
+                    Ok(())
+                } else {
+                    Err(file.changed(&format!("bytes {from}..{to} differ from the signed shard")))
+                }
+            };
+            match job.inside.as_deref_mut() {
+                Some(inside) => {
+                    file.read_at(inside, from)?;
+                    check(inside)?;
+                    Ok(Arc::new(inside.to_vec()))
+                }
+                None => {
+                    let mut shard = vec![0; (to - from) as usize];
+                    file.read_at(&mut shard, from)?;
+                    check(&shard)?;
+                    Ok(Arc::new(shard))
+                }
+            }
         };
-        let workers = if missing.len() > 1 {
-            cores().min(missing.len())
-        } else {
-            1
-        };
+        let workers = cores().min(jobs.len()).max(1);
         let verified: Vec<Result<Arc<Vec<u8>>, VerifyError>> = if workers > 1 {
             std::thread::scope(|scope| {
-                let per = missing.len().div_ceil(workers);
-                let handles: Vec<_> = missing
-                    .chunks(per)
+                let per = jobs.len().div_ceil(workers);
+                let handles: Vec<_> = jobs
+                    .chunks_mut(per)
                     .map(|part| {
                         let verify_one = &verify_one;
-                        scope.spawn(move || part.iter().map(|i| verify_one(*i)).collect::<Vec<_>>())
+                        scope.spawn(move || part.iter_mut().map(verify_one).collect::<Vec<_>>())
                     })
                     .collect();
                 handles
@@ -406,17 +441,26 @@ impl OpenedModel {
                     .collect()
             })
         } else {
-            missing.iter().map(|i| verify_one(*i)).collect()
+            jobs.iter_mut().map(verify_one).collect()
         };
-        if verified.len() != missing.len() {
+        if verified.len() != jobs.len() {
             return Err(file.changed("verifying stopped"));
         }
-        for (i, shard) in missing.into_iter().zip(verified) {
+        let mut in_place = vec![false; wanted.len()];
+        let placed: Vec<(usize, bool)> = jobs
+            .into_iter()
+            .map(|job| (job.wanted, job.inside.is_some()))
+            .collect();
+        for ((i, inside), shard) in placed.into_iter().zip(verified) {
             let shard = shard?;
             self.shards.insert(name, wanted[i].0, Arc::clone(&shard));
             shards[i] = Some(shard);
+            in_place[i] = inside;
         }
-        for ((_, shard_start, shard_end), shard) in wanted.iter().zip(shards) {
+        for (i, ((_, shard_start, shard_end), shard)) in wanted.iter().zip(shards).enumerate() {
+            if in_place[i] {
+                continue;
+            }
             let shard = shard.ok_or_else(|| file.changed("a shard was not verified"))?;
             let from = start.max(*shard_start);
             let to = end.min(*shard_end);
@@ -520,6 +564,17 @@ impl std::io::Seek for RangeReader<'_> {
         self.pos = at.ok_or_else(|| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
         Ok(self.pos)
     }
+}
+
+/// One shard [`OpenedModel::read_range_into`] reads and verifies: its place in the shards the
+/// range wants, its index among the file's signed shards, its bytes, and — when it lies wholly
+/// inside the range — the part of the caller's buffer it is verified in.
+struct ShardJob<'o> {
+    wanted: usize,
+    index: usize,
+    from: u64,
+    to: u64,
+    inside: Option<&'o mut [u8]>,
 }
 
 /// The cores this process may use, asked once: the answer reads cgroup files, which a lazy read
