@@ -266,7 +266,7 @@ fn a_wrong_key_opens_nothing() {
         let (enc, sig) = make(&fixture, Method::Files);
         let err = open_encrypted_model(
             &enc,
-            &[sig.clone()],
+            std::slice::from_ref(&sig),
             &fixture.trust,
             &VerifyOptions::default(),
             &KekWrapper::from_bytes([1; 32]),
