@@ -22,10 +22,11 @@ NAME = "model.safetensors"
 
 @pytest.fixture()
 def setup(tmp_path: pathlib.Path):
-    """A model, two signing keys ("release" trusted by the policy, "other" not), an X25519
-    recipient, and a policy: prod/* needs release and ci (2 of 2), dev/** release alone."""
+    """A model, signing keys ("release" and "ci" trusted by the policy, "outsider" trusted but
+    required by no rule, "other" not trusted), an X25519 recipient, and a policy: prod/* needs
+    release and ci (2 of 2), dev/** release alone."""
     keys = {}
-    for name in ["release", "ci", "other"]:
+    for name in ["release", "ci", "outsider", "other"]:
         private, public = tmp_path / f"{name}.pem", tmp_path / f"{name}.pub.pem"
         modelseal.keygen("ec-p256", private, public)
         keys[name] = private
@@ -39,6 +40,8 @@ version = 1
 key = "release.pub.pem"
 [signers.ci]
 key = "ci.pub.pem"
+[signers.outsider]
+key = "outsider.pub.pem"
 [[models]]
 name = "prod/*"
 require = ["release", "ci"]

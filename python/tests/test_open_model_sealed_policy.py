@@ -17,43 +17,9 @@ import pytest
 from safetensors.numpy import load_file
 
 import modelseal
-from test_open_model import make_model
+from test_open_model_policy import setup  # noqa: F401 (the fixture: keys, recipient, policy)
 
 NAME = "model.safetensors"
-
-
-@pytest.fixture()
-def setup(tmp_path: pathlib.Path):
-    """A model, signing keys ("release" and "ci" required by prod/*, 2 of 2; "outsider" a signer
-    of the policy outside every rule), an X25519 recipient, and the policy."""
-    keys = {}
-    for name in ["release", "ci", "outsider"]:
-        private, public = tmp_path / f"{name}.pem", tmp_path / f"{name}.pub.pem"
-        modelseal.keygen("ec-p256", private, public)
-        keys[name] = private
-    secret = tmp_path / "x25519.key"
-    modelseal.keygen("x25519", secret)
-    policy = tmp_path / "trust.toml"
-    policy.write_text(
-        """
-version = 1
-[signers.release]
-key = "release.pub.pem"
-[signers.ci]
-key = "ci.pub.pem"
-[signers.outsider]
-key = "outsider.pub.pem"
-[[models]]
-name = "prod/*"
-require = ["release", "ci"]
-threshold = 2
-[[models]]
-name = "dev/**"
-require = ["release"]
-"""
-    )
-    policy.chmod(0o600)
-    return make_model(tmp_path), keys, secret, policy
 
 
 def seal(setup, signers, model_name="prod/llm", endorsers=(), model=None, out="enc"):
