@@ -267,7 +267,15 @@ def writable_directories(*roots: pathlib.Path) -> list[str]:
     return sorted(d for d in dirs if os.path.isdir(d))
 
 
-def test_no_plaintext_reaches_the_file_system_while_an_encrypted_model_loads(encrypted, tmp_path):
+def test_no_plaintext_reaches_the_file_system_while_an_encrypted_model_loads(
+    encrypted, tmp_path, monkeypatch
+):
+    # A private temporary directory (TMPDIR is what the loader would use, Rust's and Python's):
+    # the shared /tmp also sees other processes' files, which the watch would report.
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(private_tmp))
+    monkeypatch.setattr(tempfile, "tempdir", str(private_tmp))
     watched = writable_directories(tmp_path)
     before = sorted((p, p.stat().st_size) for p in tmp_path.rglob("*"))
     inotify = Inotify(watched)
