@@ -707,7 +707,7 @@ def encrypt(
         allow_symlinks,
         progress=progress,
     )
-    fields["out"] = pathlib.Path(fields["out"])
+    fields["out"] = _location_or_path(fields["out"])
     fields["recipients"] = [tuple(r) for r in fields["recipients"]]
     return EncryptResult(**fields)
 
@@ -739,7 +739,7 @@ def decrypt(
         _opt_path(audit_log),
         progress=progress,
     )
-    fields["out"] = pathlib.Path(fields["out"])
+    fields["out"] = _location_or_path(fields["out"])
     fields["recipient"] = tuple(fields["recipient"])
     return DecryptResult(**fields)
 

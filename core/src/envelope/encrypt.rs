@@ -27,6 +27,9 @@ use crate::keys::wrapping::{Recipient, WrapContext};
 use crate::progress::{NoProgress, Progress};
 use crate::rng::{Entropy, OsEntropy};
 
+#[cfg(feature = "storage")]
+mod bucket;
+
 /// What to encrypt.
 #[derive(Debug, Clone)]
 pub enum Plaintext {
@@ -143,7 +146,6 @@ pub fn encrypt_with_progress(
     options: &EncryptOptions,
     progress: &dyn Progress,
 ) -> Result<EncryptSummary, SealError> {
-    crate::location::refuse_object_output(output).map_err(SealError::Usage)?;
     let pass = Pass {
         progress: Some(progress),
         ..Pass::default()
@@ -164,7 +166,6 @@ pub fn encrypt_matching(
     signed: &SignedDigests,
     unsigned: &[&str],
 ) -> Result<EncryptSummary, SealError> {
-    crate::location::refuse_object_output(output).map_err(SealError::Usage)?;
     let expect = SignedPlaintext { signed, unsigned };
     let pass = Pass {
         observe: Some(&expect),
@@ -349,7 +350,19 @@ fn encrypt_inner(
     let progress = pass.progress.unwrap_or(&NoProgress);
     check_options(recipients, output, options)?;
     check_file_count(input)?;
-    clean_stale_temporaries(output)?;
+    // A bucket output (issue 19) is checked (refused if it holds objects, unless overwrite)
+    // before any plaintext is read.
+    #[cfg(feature = "storage")]
+    let bucket = bucket::BucketTarget::of(output, options.overwrite)?;
+    #[cfg(not(feature = "storage"))]
+    crate::location::refuse_object_output(output).map_err(SealError::Usage)?;
+    #[cfg(feature = "storage")]
+    let local = bucket.is_none();
+    #[cfg(not(feature = "storage"))]
+    let local = true;
+    if local {
+        clean_stale_temporaries(output)?;
+    }
     let late_name = pass.late.as_ref().map(|l| l.name);
     let (layout, mut sources) = open_sources(input, late_name)?;
     let observers = match pass.observe {
@@ -415,6 +428,24 @@ fn encrypt_inner(
         overwrite: options.overwrite,
         progress,
     };
+    #[cfg(feature = "storage")]
+    if let Some(target) = &bucket {
+        if pass.late.is_some() {
+            return Err(SealError::Usage(format!(
+                "{}: sealing into object storage is not supported yet",
+                output.display()
+            )));
+        }
+        let sealed = match layout {
+            Layout::SingleFile => {
+                let sealed = seal_header(&sources)?;
+                target.write_single(&sources[0], &out, &sealed.envelope, observers)?;
+                sealed
+            }
+            Layout::Directory => target.write_directory(&sources, &out, observers, seal_header)?,
+        };
+        return Ok(summary(&sources, &sealed));
+    }
     let sealed = match layout {
         Layout::SingleFile => {
             let sealed = seal_header(&sources)?;
@@ -431,7 +462,12 @@ fn encrypt_inner(
             write_directory(&mut sources, late, &out, observers, seal_header)?
         }
     };
-    Ok(EncryptSummary {
+    Ok(summary(&sources, &sealed))
+}
+
+/// What an encryption of `sources` sealed under `sealed` produced.
+fn summary(sources: &[Source], sealed: &Sealed) -> EncryptSummary {
+    EncryptSummary {
         files: sources.len(),
         bytes: sources.iter().map(|s| s.entry.size).sum(),
         body_digest: sealed.digest,
@@ -441,7 +477,7 @@ fn encrypt_inner(
             .iter()
             .map(|s| (s.stanza_type.clone(), s.key_id.clone()))
             .collect(),
-    })
+    }
 }
 
 fn check_options(
