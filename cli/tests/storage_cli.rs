@@ -620,26 +620,14 @@ fn decrypt_and_unseal_round_trip(store: Store) -> (Setup, PathBuf) {
     (t, kek)
 }
 
-/// The round trip on S3; a model output in a bucket not built yet (decrypt, seal) is refused as
-/// a usage error, and never becomes a local directory named `s3:`.
+/// The round trip on S3; a decrypted model output in a bucket (not built yet) is refused as a
+/// usage error, and never becomes a local directory named `s3:`.
 #[test]
 fn s3_decrypt_and_unseal_from_the_bucket() {
     let (t, kek) = decrypt_and_unseal_round_trip(Store::S3);
     let e = &t.emulator;
     let (enc, out) = (e.url("models/enc/llm"), e.url("models/out"));
-    for args in [
-        vec!["decrypt", &enc, "--key", s(&kek), "-o", &out],
-        vec![
-            "seal",
-            s(&t.local),
-            "--key",
-            s(&t.key),
-            "--recipient",
-            s(&kek),
-            "-o",
-            &out,
-        ],
-    ] {
+    for args in [vec!["decrypt", &enc, "--key", s(&kek), "-o", &out]] {
         let run = e.modelseal(&args);
         assert_eq!(run.status.code(), Some(2), "{args:?}: {}", stderr(&run));
         assert!(
@@ -772,6 +760,8 @@ fn kek(e: &Emulator, dir: &Path) -> PathBuf {
 /// the plaintext is the model's, byte for byte; the envelope is the last object written; an
 /// output location that holds objects is refused without `--force` (exit 2, naming it) and
 /// replaced with it, the stale object removed (decrypt, which refuses extra objects, succeeds).
+/// Then seal into the bucket (the outer signature written after the envelope) and unseal from
+/// there; a second seal onto the same prefix is refused.
 fn encrypt_into_the_bucket(store: Store) {
     let t = setup(store, "");
     let e = &t.emulator;
@@ -838,6 +828,76 @@ fn encrypt_into_the_bucket(store: Store) {
     );
     e.ok(&["decrypt", &out, "--key", s(&kek), "-o", s(&p("new"))]);
     assert_eq!(files_of(&p("new")), files_of(&t.local), "{store:?}");
+
+    // seal into the bucket: the encrypted model, then its outer signature beside the prefix;
+    // unseal from there under a policy into a local directory.
+    let sealed = e.url("models/sealed/llm");
+    e.ok(&[
+        "seal",
+        s(&t.local),
+        "--key",
+        s(&t.key),
+        "--recipient",
+        s(&kek),
+        "-o",
+        &sealed,
+        "--model-name",
+        "prod/llm",
+    ]);
+    let writes: Vec<String> = e
+        .requests()
+        .iter()
+        .filter(|r| r.starts_with("PUT ") || r.starts_with("POST "))
+        .cloned()
+        .collect();
+    let envelope = writes
+        .iter()
+        .rposition(|w| w.contains("modelseal.envelope"))
+        .unwrap();
+    assert!(
+        writes[envelope + 1..].iter().all(|w| w.contains("llm.sig")) && envelope + 1 < writes.len(),
+        "{store:?}: the outer signature follows the envelope: {writes:?}"
+    );
+    let policy = p("trust.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "version = 1\n[signers.release]\nkey = \"{}\"\n[[models]]\nname = \"prod/*\"\n\
+             require = [\"release\"]\n",
+            t.public.display()
+        ),
+    )
+    .unwrap();
+    let run = p("run");
+    e.ok(&[
+        "unseal",
+        &sealed,
+        "--policy",
+        s(&policy),
+        "--key",
+        s(&kek),
+        "--out",
+        s(&run),
+    ]);
+    let mut unsealed = files_of(&run);
+    unsealed.retain(|(name, _)| name != "modelseal.sig");
+    assert_eq!(unsealed, files_of(&t.local), "{store:?}");
+    let again = e.modelseal(&[
+        "seal",
+        s(&t.local),
+        "--key",
+        s(&t.key),
+        "--recipient",
+        s(&kek),
+        "-o",
+        &sealed,
+    ]);
+    assert_eq!(
+        again.status.code(),
+        Some(2),
+        "{store:?}: {}",
+        stderr(&again)
+    );
 }
 
 #[test]

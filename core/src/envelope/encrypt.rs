@@ -430,19 +430,16 @@ fn encrypt_inner(
     };
     #[cfg(feature = "storage")]
     if let Some(target) = &bucket {
-        if pass.late.is_some() {
-            return Err(SealError::Usage(format!(
-                "{}: sealing into object storage is not supported yet",
-                output.display()
-            )));
-        }
         let sealed = match layout {
             Layout::SingleFile => {
                 let sealed = seal_header(&sources)?;
                 target.write_single(&sources[0], &out, &sealed.envelope, observers)?;
                 sealed
             }
-            Layout::Directory => target.write_directory(&sources, &out, observers, seal_header)?,
+            Layout::Directory => {
+                let late = late_position(&sources, &pass);
+                target.write_directory(&mut sources, late, &out, observers, seal_header)?
+            }
         };
         return Ok(summary(&sources, &sealed));
     }
@@ -453,16 +450,21 @@ fn encrypt_inner(
             sealed
         }
         Layout::Directory => {
-            let late = pass.late.as_ref().and_then(|late| {
-                sources
-                    .iter()
-                    .position(|s| s.entry.path == late.name)
-                    .map(|i| (i, late))
-            });
+            let late = late_position(&sources, &pass);
             write_directory(&mut sources, late, &out, observers, seal_header)?
         }
     };
     Ok(summary(&sources, &sealed))
+}
+
+/// The late file of `pass` and its index among `sources`.
+fn late_position<'p>(sources: &[Source], pass: &'p Pass<'_>) -> Option<(usize, &'p LateFile<'p>)> {
+    pass.late.as_ref().and_then(|late| {
+        sources
+            .iter()
+            .position(|s| s.entry.path == late.name)
+            .map(|i| (i, late))
+    })
 }
 
 /// What an encryption of `sources` sealed under `sealed` produced.

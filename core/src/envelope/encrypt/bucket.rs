@@ -13,12 +13,14 @@
 //! mix of two encryptions that looks whole), and after the new envelope is written every object
 //! the new output does not list is deleted, since readers refuse extra objects.
 
+use std::cell::RefCell;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use super::{Output, Sealed, Source};
+use super::{list_source, LateFile, Output, Sealed, Source};
 use crate::envelope::format::ENVELOPE_NAME;
 use crate::envelope::keyschedule::KeySchedule;
 use crate::envelope::stream::{ChunkLayout, FileCipher, Observers, StreamObserver, StreamWriter};
@@ -71,11 +73,13 @@ impl BucketTarget {
         self.remove_stale(&[self.url.prefix.clone()])
     }
 
-    /// A directory model: every file's ciphertext object, then the envelope (the commit point),
-    /// then the stale objects removed.
+    /// A directory model: every file's ciphertext object, then the late file (seal's inner
+    /// signature, made once the others were read), then the envelope (the commit point), then the
+    /// stale objects removed.
     pub(super) fn write_directory(
         &self,
-        sources: &[Source],
+        sources: &mut [Source],
+        late: Option<(usize, &LateFile<'_>)>,
         out: &Output<'_>,
         observers: Observers,
         seal_header: impl FnOnce(&[Source]) -> Result<Sealed, SealError>,
@@ -86,22 +90,31 @@ impl BucketTarget {
             location::delete_objects(&self.url, vec![envelope_url.prefix.clone()])
                 .map_err(|e| SealError::io(envelope_url.to_string(), e))?;
         }
-        let mut observers = observers;
-        observers.resize_with(sources.len(), || None);
-        let jobs: Vec<Mutex<Option<Box<dyn StreamObserver>>>> =
-            observers.into_iter().map(Mutex::new).collect();
+        // The observers are of the files but the late one, in order.
+        let late_index = late.map(|(i, _)| i);
+        let mut observers = observers.into_iter();
+        let jobs: Vec<Mutex<Option<Box<dyn StreamObserver>>>> = (0..sources.len())
+            .map(|i| match Some(i) == late_index {
+                true => Mutex::new(None),
+                false => Mutex::new(observers.next().flatten()),
+            })
+            .collect();
+        let shared: &[Source] = sources;
         let next = AtomicUsize::new(0);
         let failed = AtomicBool::new(false);
         let first_error: Mutex<Option<SealError>> = Mutex::new(None);
         std::thread::scope(|scope| {
-            for _ in 0..UPLOADS_AT_ONCE.min(sources.len()) {
+            for _ in 0..UPLOADS_AT_ONCE.min(shared.len()) {
                 scope.spawn(|| loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= sources.len() || failed.load(Ordering::Relaxed) {
+                    if i >= shared.len() || failed.load(Ordering::Relaxed) {
                         return;
                     }
+                    if Some(i) == late_index {
+                        continue;
+                    }
                     let observer = jobs[i].lock().ok().and_then(|mut o| o.take());
-                    let source = &sources[i];
+                    let source = &shared[i];
                     let dst = self.url.join(&source.entry.path);
                     if let Err(e) = upload_file(source, out, &[], observer, &dst) {
                         failed.store(true, Ordering::Relaxed);
@@ -115,6 +128,15 @@ impl BucketTarget {
         });
         if let Some(e) = first_error.into_inner().ok().flatten() {
             return Err(e);
+        }
+        if let Some((i, late)) = late {
+            let made = list_source(late.name.to_string(), &(late.make)()?)?;
+            let salt = sources[i].entry.salt;
+            sources[i] = Source {
+                entry: crate::envelope::format::FileEntry { salt, ..made.entry },
+                ..made
+            };
+            upload_file(&sources[i], out, &[], None, &self.url.join(late.name))?;
         }
         let sealed = seal_header(sources)?;
         let envelope_path = PathBuf::from(envelope_url.to_string());
@@ -160,14 +182,9 @@ fn upload_file(
     source: &Source,
     out: &Output<'_>,
     head: &[u8],
-    mut observer: Option<Box<dyn StreamObserver>>,
+    observer: Option<Box<dyn StreamObserver>>,
     dst: &ObjectUrl,
 ) -> Result<(), SealError> {
-    if observer.as_ref().is_some_and(|o| o.wants_ciphertext()) {
-        return Err(SealError::Usage(format!(
-            "{dst}: this output cannot be written to object storage yet"
-        )));
-    }
     let name = PathBuf::from(dst.to_string());
     let entry = &source.entry;
     let keys = out.dek.file_keys(&entry.path, &entry.salt);
@@ -177,7 +194,14 @@ fn upload_file(
         .write_all(head)
         .map_err(|e| SealError::io(&name, e))?;
     let mut src = source.open()?;
-    let mut writer = StreamWriter::new(upload, cipher);
+    // The observer sees the plaintext as it is read and, when it asks (seal's outer signature),
+    // the ciphertext as it goes into the upload; both on this thread.
+    let observer = Rc::new(RefCell::new(observer));
+    let tee = Tee {
+        upload,
+        observer: Rc::clone(&observer),
+    };
+    let mut writer = StreamWriter::new(tee, cipher);
     let mut buf = vec![0u8; 1 << 20];
     loop {
         let n = src
@@ -186,7 +210,7 @@ fn upload_file(
         if n == 0 {
             break;
         }
-        if let Some(observer) = observer.as_mut() {
+        if let Some(observer) = observer.borrow_mut().as_mut() {
             observer.observe(&buf[..n]);
         }
         if let Err(e) = writer.write_all(&buf[..n]) {
@@ -197,9 +221,32 @@ fn upload_file(
         out.progress.advance(n as u64);
     }
     source.check(&src, "written to while it was being encrypted")?;
-    let upload = writer.finish().map_err(|e| SealError::io(&name, e))?;
-    if let Some(observer) = observer {
+    let tee = writer.finish().map_err(|e| SealError::io(&name, e))?;
+    let Tee { upload, .. } = tee;
+    if let Some(observer) = observer.borrow_mut().take() {
         observer.finish(&source.path)?;
     }
     upload.finish().map_err(|e| SealError::io(&name, e))
+}
+
+/// An upload that shows the ciphertext written into it to the file's observer, when it asks.
+struct Tee {
+    upload: location::Upload,
+    observer: Rc<RefCell<Option<Box<dyn StreamObserver>>>>,
+}
+
+impl Write for Tee {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        let n = self.upload.write(data)?;
+        if let Some(observer) = self.observer.borrow_mut().as_mut() {
+            if observer.wants_ciphertext() {
+                observer.observe_ciphertext(&data[..n]);
+            }
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.upload.flush()
+    }
 }
