@@ -142,10 +142,11 @@ def test_decrypt_and_unseal_from_a_bucket(bucket) -> None:
     assert not (tmp / "tampered").exists()
 
 
-def test_encrypt_into_a_bucket_and_decrypt_back(bucket) -> None:
+def test_encrypt_and_seal_into_a_bucket(bucket) -> None:
     """`modelseal.encrypt(..., out="s3://…")` takes the same strings as the CLI: the ciphertext
     goes into the bucket (the result names the location as given), decrypts back to the model
-    byte for byte; an output location holding objects raises Error unless force=True."""
+    byte for byte; an output location holding objects raises Error unless force=True. `seal`
+    into the bucket unseals from there."""
     emulator, url, tmp = bucket
     kek = tmp / "registry.kek"
     modelseal.keygen("aes256-kek", kek)
@@ -165,3 +166,13 @@ def test_encrypt_into_a_bucket_and_decrypt_back(bucket) -> None:
     modelseal.encrypt(tmp / "llm", out, [kek], force=True)
     modelseal.decrypt(out, tmp / "again", kek)
     assert files(tmp / "again") == files(tmp / "llm")
+
+    # seal into the bucket (outer signature beside the prefix), unseal from there.
+    sealed = f"{scheme}://models/sealed/llm"
+    modelseal.seal(tmp / "llm", sealed, tmp / "release.pem", [kek], model_name="prod/llm")
+    (tmp / "trust.toml").write_text(
+        'version = 1\n[signers.release]\nkey = "release.pub.pem"\n'
+        '[[models]]\nname = "prod/*"\nrequire = ["release"]\n'
+    )
+    modelseal.unseal(sealed, tmp / "run", policy=tmp / "trust.toml", key=kek)
+    assert [f for f in files(tmp / "run") if f[0].name != "modelseal.sig"] == files(tmp / "llm")

@@ -70,7 +70,7 @@ impl BucketTarget {
     ) -> Result<(), SealError> {
         let observer = observers.into_iter().next().flatten();
         upload_file(source, out, envelope, observer, &self.url)?;
-        self.remove_stale(&[self.url.prefix.clone()])
+        self.remove_stale(std::slice::from_ref(&self.url.prefix))
     }
 
     /// A directory model: every file's ciphertext object, then the late file (seal's inner
