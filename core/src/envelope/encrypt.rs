@@ -658,6 +658,18 @@ fn write_single(
     })
 }
 
+/// Makes the late file `late` and puts it in place of its placeholder `sources[i]`, keeping the
+/// salt drawn for it in file order.
+fn make_late(sources: &mut [Source], i: usize, late: &LateFile<'_>) -> Result<(), SealError> {
+    let made = list_source(late.name.to_string(), &(late.make)()?)?;
+    let salt = sources[i].entry.salt;
+    sources[i] = Source {
+        entry: FileEntry { salt, ..made.entry },
+        ..made
+    };
+    Ok(())
+}
+
 fn write_directory(
     sources: &mut [Source],
     late: Option<(usize, &LateFile<'_>)>,
@@ -693,12 +705,7 @@ fn write_directory(
     encrypt_jobs_observed(&jobs, observers, out.progress)?;
     drop(jobs);
     if let Some((i, late)) = late {
-        let made = list_source(late.name.to_string(), &(late.make)()?)?;
-        let salt = sources[i].entry.salt;
-        sources[i] = Source {
-            entry: FileEntry { salt, ..made.entry },
-            ..made
-        };
+        make_late(sources, i, late)?;
         encrypt_jobs(&[job(&sources[i], &names[i], out)])?;
     }
     let sealed = seal_header(sources)?;

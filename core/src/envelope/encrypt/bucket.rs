@@ -20,7 +20,7 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use super::{list_source, LateFile, Output, Sealed, Source};
+use super::{make_late, LateFile, Output, Sealed, Source};
 use crate::envelope::format::ENVELOPE_NAME;
 use crate::envelope::keyschedule::KeySchedule;
 use crate::envelope::stream::{ChunkLayout, FileCipher, Observers, StreamObserver, StreamWriter};
@@ -130,12 +130,7 @@ impl BucketTarget {
             return Err(e);
         }
         if let Some((i, late)) = late {
-            let made = list_source(late.name.to_string(), &(late.make)()?)?;
-            let salt = sources[i].entry.salt;
-            sources[i] = Source {
-                entry: crate::envelope::format::FileEntry { salt, ..made.entry },
-                ..made
-            };
+            make_late(sources, i, late)?;
             upload_file(&sources[i], out, &[], None, &self.url.join(late.name))?;
         }
         let sealed = seal_header(sources)?;
