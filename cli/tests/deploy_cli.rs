@@ -300,9 +300,10 @@ fn every_verb_appends_one_line_and_no_secret() {
         s(&t.path("r2")),
         "--audit-log",
         l,
-        "--quiet",
+        "--json",
     ]);
     assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    let unsealed = json(&o);
     // A failure is logged too: decrypting with a key that is not a recipient.
     let o = modelseal(&[
         "decrypt",
@@ -348,6 +349,14 @@ fn every_verb_appends_one_line_and_no_secret() {
         "unseal logs the plaintext root digest"
     );
     assert_eq!(lines[6]["rule"], "models[0] \"prod/*\"");
+    // The line joins the result that reported the same (inner) decision, and names the policy's bytes.
+    assert_eq!(lines[6]["request_id"], unsealed["inner"]["request_id"]);
+    assert_eq!(
+        lines[6]["policy_digest"],
+        unsealed["inner"]["policy_digest"]
+    );
+    assert_eq!(lines[6]["request_id"].as_str().map(str::len), Some(32));
+    assert!(lines[0]["request_id"].is_null(), "no decision, no id");
     for secret in secrets(&t) {
         assert!(
             !text.to_lowercase().contains(&secret.to_lowercase()),

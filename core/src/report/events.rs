@@ -81,6 +81,8 @@ fn apply_decision(event: &mut AuditEvent, decision: &PolicyDecision) {
     event.policy = Some(text(decision.policy()));
     event.rule = Some(decision.rule_label());
     event.signers = decision.signers().to_vec();
+    event.request_id = Some(decision.request_id().to_string());
+    event.policy_digest = Some(decision.policy_digest().to_string());
     if !decision.allowed() {
         let mut reasons = std::mem::take(&mut event.reasons);
         reasons.extend(decision.reasons().iter().cloned());
