@@ -20,7 +20,9 @@ The proxy in front of them is ours and small on purpose:
                       with other bytes (through scripts/storage_admin.py, on every store), then
                       forwards the GET, as a writer racing the reader would; pass forwards it
                       unchanged (to aim a later fault at a later GET). Requests after the list
-                      reach the emulator.
+                      reach the emulator. A list starting with `stall` holds the first upload
+                      part (S3 UploadPart, Azure Put Block, a GCS resumable part) for two
+                      minutes, so a test can kill the uploading process mid-upload.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -158,9 +161,18 @@ def make_proxy(store: str, upstream: int, log_path: str | None, faults: list[str
                 if log is not None:
                     extra = f" range={self.headers['Range']}" if ranged else ""
                     log.write(f"{self.command} {self.path}{extra}\n")
-                fault = faults.pop(0) if ranged and faults else None
+                # `stall` waits for the first upload part (S3 partNumber, Azure put block, GCS
+                # resumable part); the other faults for the ranged GETs.
+                part = self.command == "PUT" and re.search(r"partNumber=|comp=block(&|$)|upload_id=",
+                                                           self.path) is not None
+                stalls = bool(faults) and faults[0] == "stall"
+                fault = faults.pop(0) if faults and (part if stalls else ranged) else None
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else None
+            if fault == "stall":
+                time.sleep(120)  # the test kills the uploading process meanwhile
+                self.close_connection = True
+                return
             if fault == "drop":
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)

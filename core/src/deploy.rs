@@ -258,7 +258,6 @@ pub fn seal_model_with_progress(
     options: &SealOptions,
     progress: &dyn Progress,
 ) -> Result<SealOutcome, DeployError> {
-    crate::location::refuse_object_output(output).map_err(DeployError::Usage)?;
     let progress = Stages::new(progress);
     if signers.is_empty() {
         return Err(SignError::Options("seal needs a signing key".into()).into());
@@ -287,14 +286,19 @@ pub fn seal_model_with_progress(
             .into_iter()
             .chain(stale.as_deref())
         {
-            if existing.symlink_metadata().is_ok() {
+            if output_exists(existing)? {
                 return Err(SignError::Exists(existing.to_path_buf()).into());
             }
         }
     }
     // The inner signature waits here until it is encrypted; named like every temporary of
-    // `output`, so a killed run's copy is removed by the next run.
-    let scratch = StagingDir::beside(output, 0o700).map_err(commit_error)?;
+    // `output`, so a killed run's copy is removed by the next run (for a bucket output, in the
+    // temporary directory: only this small file is ever on local disk).
+    let scratch_anchor = match crate::location::Location::object(output) {
+        Some(_) => std::env::temp_dir().join("modelseal-seal"),
+        None => output.to_path_buf(),
+    };
+    let scratch = StagingDir::beside(&scratch_anchor, 0o700).map_err(commit_error)?;
     let inner_path = scratch.path().join(inner_name);
     let sign_options = SignOptions {
         signature: Some(inner_path.clone()),
@@ -393,6 +397,24 @@ pub fn seal_model_with_progress(
         outer,
         key_hints: signers.iter().map(|s| s.public_key().hint()).collect(),
     })
+}
+
+/// Whether an output of seal (the encrypted model or a signature) would meet something there: a
+/// local path that exists, or an object location holding an object (at or below it).
+fn output_exists(path: &Path) -> Result<bool, DeployError> {
+    let Some(url) = crate::location::Location::object(path) else {
+        return Ok(path.symlink_metadata().is_ok());
+    };
+    #[cfg(feature = "storage")]
+    return crate::location::objects_at(&url)
+        .map(|objects| !objects.is_empty())
+        .map_err(|e| DeployError::Seal(SealError::io(path, e)));
+    #[cfg(not(feature = "storage"))]
+    {
+        let _ = url;
+        crate::location::refuse_object_output(path).map_err(DeployError::Usage)?;
+        Ok(false)
+    }
 }
 
 /// One progress for an operation of several stages (each hashing or encrypting, each calling

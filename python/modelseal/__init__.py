@@ -651,9 +651,9 @@ def public_key(
 
 @dataclasses.dataclass(frozen=True)
 class EncryptResult:
-    """What ``encrypt`` wrote."""
+    """What ``encrypt`` wrote (``out``: a local path, or the object-storage location as given)."""
 
-    out: pathlib.Path
+    out: Union[pathlib.Path, str]
     files: int
     bytes: int
     body_digest: str
@@ -694,7 +694,9 @@ def encrypt(
     ``pkcs11:`` URI of an AES-256 or RSA key in a PKCS#11 token, or a symmetric AWS KMS key
     (``awskms:///<key-id|alias/name|arn>``, one KMS ``Encrypt`` per model).
     ``out`` appears only when complete; an existing ``out`` is replaced (atomically) only with
-    ``force=True``. With ``allow_symlinks=True`` a symlink to a file is encrypted as its target's
+    ``force=True``. ``out`` may be an object-storage location (``"s3://BUCKET/PREFIX"``, ``gs://``,
+    ``az://``; docs/storage.md): the ciphertext is uploaded, the envelope last, and a location
+    that holds objects is refused unless ``force=True``. With ``allow_symlinks=True`` a symlink to a file is encrypted as its target's
     bytes (a Hugging Face cache snapshot) instead of refused. ``chunk_size`` is a power of two from 4096 to 16 MiB (default 1 MiB).
     A KEK file that group or others can read is refused (``KeyAccessError``) unless
     ``allow_insecure_key_permissions=True``. With ``audit_log``, appends one line to it (also when
@@ -711,7 +713,7 @@ def encrypt(
         allow_symlinks,
         progress=progress,
     )
-    fields["out"] = pathlib.Path(fields["out"])
+    fields["out"] = _location_or_path(fields["out"])
     fields["recipients"] = [tuple(r) for r in fields["recipients"]]
     return EncryptResult(**fields)
 
@@ -743,7 +745,7 @@ def decrypt(
         _opt_path(audit_log),
         progress=progress,
     )
-    fields["out"] = pathlib.Path(fields["out"])
+    fields["out"] = _location_or_path(fields["out"])
     fields["recipient"] = tuple(fields["recipient"])
     return DecryptResult(**fields)
 

@@ -206,7 +206,7 @@ def public_key(
 ) -> str: ...
 
 class EncryptResult:
-    out: pathlib.Path
+    out: Union[pathlib.Path, str]
     files: int
     bytes: int
     body_digest: str

@@ -140,3 +140,39 @@ def test_decrypt_and_unseal_from_a_bucket(bucket) -> None:
     with pytest.raises(modelseal.DecryptionError, match="weights.bin"):
         modelseal.decrypt(f"{scheme}://models/enc/llm", tmp / "tampered", kek)
     assert not (tmp / "tampered").exists()
+
+
+def test_encrypt_and_seal_into_a_bucket(bucket) -> None:
+    """`modelseal.encrypt(..., out="s3://…")` takes the same strings as the CLI: the ciphertext
+    goes into the bucket (the result names the location as given), decrypts back to the model
+    byte for byte; an output location holding objects raises Error unless force=True. `seal`
+    into the bucket unseals from there."""
+    emulator, url, tmp = bucket
+    kek = tmp / "registry.kek"
+    modelseal.keygen("aes256-kek", kek)
+    scheme = url.split("://")[0]
+    out = f"{scheme}://models/enc/llm"
+    result = modelseal.encrypt(tmp / "llm", out, [kek])
+    assert result.out == out
+    assert result.files == 2
+
+    def files(root: pathlib.Path) -> list:
+        return sorted((p.relative_to(root), p.read_bytes()) for p in root.rglob("*") if p.is_file())
+
+    modelseal.decrypt(out, tmp / "plain", kek)
+    assert files(tmp / "plain") == files(tmp / "llm")
+    with pytest.raises(modelseal.Error, match="already holds"):
+        modelseal.encrypt(tmp / "llm", out, [kek])
+    modelseal.encrypt(tmp / "llm", out, [kek], force=True)
+    modelseal.decrypt(out, tmp / "again", kek)
+    assert files(tmp / "again") == files(tmp / "llm")
+
+    # seal into the bucket (outer signature beside the prefix), unseal from there.
+    sealed = f"{scheme}://models/sealed/llm"
+    modelseal.seal(tmp / "llm", sealed, tmp / "release.pem", [kek], model_name="prod/llm")
+    (tmp / "trust.toml").write_text(
+        'version = 1\n[signers.release]\nkey = "release.pub.pem"\n'
+        '[[models]]\nname = "prod/*"\nrequire = ["release"]\n'
+    )
+    modelseal.unseal(sealed, tmp / "run", policy=tmp / "trust.toml", key=kek)
+    assert [f for f in files(tmp / "run") if f[0].name != "modelseal.sig"] == files(tmp / "llm")

@@ -27,6 +27,9 @@ use crate::keys::wrapping::{Recipient, WrapContext};
 use crate::progress::{NoProgress, Progress};
 use crate::rng::{Entropy, OsEntropy};
 
+#[cfg(feature = "storage")]
+mod bucket;
+
 /// What to encrypt.
 #[derive(Debug, Clone)]
 pub enum Plaintext {
@@ -143,7 +146,6 @@ pub fn encrypt_with_progress(
     options: &EncryptOptions,
     progress: &dyn Progress,
 ) -> Result<EncryptSummary, SealError> {
-    crate::location::refuse_object_output(output).map_err(SealError::Usage)?;
     let pass = Pass {
         progress: Some(progress),
         ..Pass::default()
@@ -164,7 +166,6 @@ pub fn encrypt_matching(
     signed: &SignedDigests,
     unsigned: &[&str],
 ) -> Result<EncryptSummary, SealError> {
-    crate::location::refuse_object_output(output).map_err(SealError::Usage)?;
     let expect = SignedPlaintext { signed, unsigned };
     let pass = Pass {
         observe: Some(&expect),
@@ -349,7 +350,19 @@ fn encrypt_inner(
     let progress = pass.progress.unwrap_or(&NoProgress);
     check_options(recipients, output, options)?;
     check_file_count(input)?;
-    clean_stale_temporaries(output)?;
+    // A bucket output (issue 19) is checked (refused if it holds objects, unless overwrite)
+    // before any plaintext is read.
+    #[cfg(feature = "storage")]
+    let bucket = bucket::BucketTarget::of(output, options.overwrite)?;
+    #[cfg(not(feature = "storage"))]
+    crate::location::refuse_object_output(output).map_err(SealError::Usage)?;
+    #[cfg(feature = "storage")]
+    let local = bucket.is_none();
+    #[cfg(not(feature = "storage"))]
+    let local = true;
+    if local {
+        clean_stale_temporaries(output)?;
+    }
     let late_name = pass.late.as_ref().map(|l| l.name);
     let (layout, mut sources) = open_sources(input, late_name)?;
     let observers = match pass.observe {
@@ -415,6 +428,21 @@ fn encrypt_inner(
         overwrite: options.overwrite,
         progress,
     };
+    #[cfg(feature = "storage")]
+    if let Some(target) = &bucket {
+        let sealed = match layout {
+            Layout::SingleFile => {
+                let sealed = seal_header(&sources)?;
+                target.write_single(&sources[0], &out, &sealed.envelope, observers)?;
+                sealed
+            }
+            Layout::Directory => {
+                let late = late_position(&sources, &pass);
+                target.write_directory(&mut sources, late, &out, observers, seal_header)?
+            }
+        };
+        return Ok(summary(&sources, &sealed));
+    }
     let sealed = match layout {
         Layout::SingleFile => {
             let sealed = seal_header(&sources)?;
@@ -422,16 +450,26 @@ fn encrypt_inner(
             sealed
         }
         Layout::Directory => {
-            let late = pass.late.as_ref().and_then(|late| {
-                sources
-                    .iter()
-                    .position(|s| s.entry.path == late.name)
-                    .map(|i| (i, late))
-            });
+            let late = late_position(&sources, &pass);
             write_directory(&mut sources, late, &out, observers, seal_header)?
         }
     };
-    Ok(EncryptSummary {
+    Ok(summary(&sources, &sealed))
+}
+
+/// The late file of `pass` and its index among `sources`.
+fn late_position<'p>(sources: &[Source], pass: &'p Pass<'_>) -> Option<(usize, &'p LateFile<'p>)> {
+    pass.late.as_ref().and_then(|late| {
+        sources
+            .iter()
+            .position(|s| s.entry.path == late.name)
+            .map(|i| (i, late))
+    })
+}
+
+/// What an encryption of `sources` sealed under `sealed` produced.
+fn summary(sources: &[Source], sealed: &Sealed) -> EncryptSummary {
+    EncryptSummary {
         files: sources.len(),
         bytes: sources.iter().map(|s| s.entry.size).sum(),
         body_digest: sealed.digest,
@@ -441,7 +479,7 @@ fn encrypt_inner(
             .iter()
             .map(|s| (s.stanza_type.clone(), s.key_id.clone()))
             .collect(),
-    })
+    }
 }
 
 fn check_options(
@@ -620,6 +658,18 @@ fn write_single(
     })
 }
 
+/// Makes the late file `late` and puts it in place of its placeholder `sources[i]`, keeping the
+/// salt drawn for it in file order.
+fn make_late(sources: &mut [Source], i: usize, late: &LateFile<'_>) -> Result<(), SealError> {
+    let made = list_source(late.name.to_string(), &(late.make)()?)?;
+    let salt = sources[i].entry.salt;
+    sources[i] = Source {
+        entry: FileEntry { salt, ..made.entry },
+        ..made
+    };
+    Ok(())
+}
+
 fn write_directory(
     sources: &mut [Source],
     late: Option<(usize, &LateFile<'_>)>,
@@ -655,12 +705,7 @@ fn write_directory(
     encrypt_jobs_observed(&jobs, observers, out.progress)?;
     drop(jobs);
     if let Some((i, late)) = late {
-        let made = list_source(late.name.to_string(), &(late.make)()?)?;
-        let salt = sources[i].entry.salt;
-        sources[i] = Source {
-            entry: FileEntry { salt, ..made.entry },
-            ..made
-        };
+        make_late(sources, i, late)?;
         encrypt_jobs(&[job(&sources[i], &names[i], out)])?;
     }
     let sealed = seal_header(sources)?;

@@ -93,7 +93,10 @@ pub(crate) fn read_envelope(url: &ObjectUrl) -> Result<RemoteEnvelope, SealError
     let mut object = listed.open(ENVELOPE_NAME).ok_or_else(|| {
         SealError::format(
             &root,
-            format!("not an encrypted model (no {ENVELOPE_NAME} below the prefix)"),
+            format!(
+                "incomplete: no envelope ({ENVELOPE_NAME}) below the prefix — an encryption \
+                 into it did not finish, or it is not an encrypted model"
+            ),
         )
     })?;
     let most = (PREFIX_LEN + MAX_HEADER_LEN + MAC_LEN) as u64;

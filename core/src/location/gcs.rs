@@ -80,6 +80,17 @@ impl JsonClient {
         &self,
         make: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, Failure> {
+        self.send_accepting(make, |status| status.is_success())
+            .await
+    }
+
+    /// [`JsonClient::send`], taking every status `accept` accepts as an answer (a resumable
+    /// upload answers a part with 308 Resume Incomplete).
+    async fn send_accepting(
+        &self,
+        make: impl Fn() -> reqwest::RequestBuilder,
+        accept: impl Fn(reqwest::StatusCode) -> bool,
+    ) -> Result<reqwest::Response, Failure> {
         let mut delay = Duration::from_millis(100);
         let mut last = String::new();
         for attempt in 1..=ATTEMPTS {
@@ -92,7 +103,7 @@ impl JsonClient {
                 request = request.bearer_auth(&token.bearer);
             }
             match request.send().await {
-                Ok(response) if response.status().is_success() => return Ok(response),
+                Ok(response) if accept(response.status()) => return Ok(response),
                 Ok(response) => {
                     let status = response.status();
                     let retry = status.as_u16() == 429 || status.is_server_error();
@@ -201,6 +212,106 @@ impl JsonClient {
             other => other,
         })?;
         Ok(())
+    }
+}
+
+/// A resumable upload session of one object (GCS's streaming upload): parts are sent in order,
+/// each a multiple of 256 KiB but the last, and the object exists only once the last part
+/// (the one that states the total size) was accepted.
+pub(super) struct ResumableUpload {
+    client: std::sync::Arc<JsonClient>,
+    /// The session's URL (built from its `upload_id`, so that it goes to the configured endpoint).
+    session: String,
+    /// Bytes accepted so far.
+    offset: u64,
+}
+
+impl JsonClient {
+    /// Starts a resumable upload of `key` (replacing an existing object when it completes).
+    pub(super) async fn start_upload(
+        self: std::sync::Arc<Self>,
+        key: &str,
+    ) -> Result<ResumableUpload, Failure> {
+        let url = format!("{}/upload/storage/v1/b/{}/o", self.base, self.bucket);
+        let response = self
+            .send(|| {
+                self.http
+                    .post(with_query(
+                        &url,
+                        &[("uploadType", "resumable"), ("name", key)],
+                    ))
+                    .header("Content-Type", "application/json")
+                    .header("X-Upload-Content-Type", "application/octet-stream")
+                    .body(serde_json::json!({ "name": key }).to_string())
+            })
+            .await?;
+        let upload_id = response
+            .headers()
+            .get("location")
+            .and_then(|l| l.to_str().ok())
+            .and_then(|l| l.split_once("upload_id="))
+            .map(|(_, rest)| rest.split('&').next().unwrap_or(rest).to_owned())
+            .ok_or_else(|| Failure::Other("the upload session has no upload_id".to_owned()))?;
+        let session = format!(
+            "{url}?uploadType=resumable&upload_id={}",
+            encode(&upload_id)
+        );
+        Ok(ResumableUpload {
+            client: self,
+            session,
+            offset: 0,
+        })
+    }
+
+    /// Deletes the object `key`.
+    pub(super) async fn delete(&self, key: &str) -> Result<(), Failure> {
+        let url = self.object_url(key);
+        self.send(|| self.http.delete(&url)).await?;
+        Ok(())
+    }
+}
+
+impl ResumableUpload {
+    /// Sends `part`, the next bytes of the object; `last` completes the object with it.
+    pub(super) async fn part(&mut self, part: Bytes, last: bool) -> Result<(), Failure> {
+        let end = self.offset + part.len() as u64;
+        let total = if last {
+            end.to_string()
+        } else {
+            "*".to_owned()
+        };
+        let range = if part.is_empty() {
+            format!("bytes */{total}")
+        } else {
+            format!("bytes {}-{}/{total}", self.offset, end - 1)
+        };
+        let client = &self.client;
+        client
+            .send_accepting(
+                || {
+                    client
+                        .http
+                        .put(&self.session)
+                        .header("Content-Range", range.as_str())
+                        .body(part.clone())
+                },
+                |status| status.is_success() || status.as_u16() == 308,
+            )
+            .await?;
+        self.offset = end;
+        Ok(())
+    }
+
+    /// Cancels the session: its parts are discarded and no object appears.
+    pub(super) async fn cancel(self) {
+        let client = &self.client;
+        // A session that is already gone is as good as cancelled (GCS answers 499 on success).
+        let _ = client
+            .send_accepting(
+                || client.http.delete(&self.session),
+                |status| status.is_success() || status.as_u16() == 499 || status.as_u16() == 404,
+            )
+            .await;
     }
 }
 

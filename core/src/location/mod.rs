@@ -18,9 +18,13 @@
 mod gcs;
 #[cfg(feature = "storage")]
 mod remote;
+#[cfg(feature = "storage")]
+mod upload;
 
 #[cfg(feature = "storage")]
 pub use remote::{ListedModel, ObjectFile};
+#[cfg(feature = "storage")]
+pub use upload::{Upload, PARTS_IN_FLIGHT, PART_SIZE};
 
 use crate::tree::{self, ModelTree, TreeError, WalkOptions};
 use std::fmt;
@@ -82,6 +86,19 @@ impl ObjectUrl {
                 self.bucket,
                 self.prefix
             )
+        }
+    }
+
+    /// The location of the object `name` (a `/`-separated relative name) below this prefix.
+    pub fn join(&self, name: &str) -> ObjectUrl {
+        let prefix = if self.prefix.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{}/{name}", self.prefix)
+        };
+        ObjectUrl {
+            prefix,
+            ..self.clone()
         }
     }
 
@@ -237,6 +254,26 @@ pub fn refuse_object_output(output: &Path) -> Result<(), String> {
         )),
         None => Ok(()),
     }
+}
+
+/// Starts a streaming upload of the object `url` names (see [`Upload`]): nothing is visible
+/// until [`Upload::finish`] returns `Ok`; an error or a drop before it aborts the upload.
+#[cfg(feature = "storage")]
+pub fn upload(url: &ObjectUrl) -> io::Result<Upload> {
+    upload::start(url)
+}
+
+/// The full keys of the objects an output at `url` would meet: the object `url` names and every
+/// object below its prefix (an output there is refused unless forced).
+#[cfg(feature = "storage")]
+pub fn objects_at(url: &ObjectUrl) -> io::Result<Vec<String>> {
+    upload::objects_at(url)
+}
+
+/// Deletes the objects `keys` (full keys in `url`'s bucket); a missing one is not an error.
+#[cfg(feature = "storage")]
+pub fn delete_objects(url: &ObjectUrl, keys: Vec<String>) -> io::Result<()> {
+    upload::delete_objects(url, keys)
 }
 
 /// Walks the model at `model` — a local path (as [`tree::walk`]) or an object-storage prefix

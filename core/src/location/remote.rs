@@ -38,7 +38,7 @@ const DEFAULT_CHUNK: u64 = 8 << 20;
 const DEFAULT_CONCURRENCY: usize = 8;
 
 /// The runtime that drives every request of this process to object storage.
-fn runtime() -> Result<&'static tokio::runtime::Runtime, String> {
+pub(super) fn runtime() -> Result<&'static tokio::runtime::Runtime, String> {
     static RUNTIME: OnceLock<Result<tokio::runtime::Runtime, String>> = OnceLock::new();
     RUNTIME
         .get_or_init(|| {
@@ -54,7 +54,9 @@ fn runtime() -> Result<&'static tokio::runtime::Runtime, String> {
 }
 
 /// Runs `future` on the storage runtime and waits for its result on the calling thread.
-fn run<T: Send + 'static>(future: impl Future<Output = T> + Send + 'static) -> Result<T, String> {
+pub(super) fn run<T: Send + 'static>(
+    future: impl Future<Output = T> + Send + 'static,
+) -> Result<T, String> {
     let (tx, rx) = std::sync::mpsc::sync_channel(1);
     runtime()?.spawn(async move {
         let _ = tx.send(future.await);
@@ -87,7 +89,7 @@ pub(super) enum Failure {
 }
 
 impl Failure {
-    fn describe(&self) -> String {
+    pub(super) fn describe(&self) -> String {
         match self {
             Failure::NotFound => "not found (no such bucket or object)".to_owned(),
             Failure::Denied(message) => format!("access denied: {message}"),
@@ -135,7 +137,7 @@ fn denial(status: &str, text: &str) -> String {
 
 /// One bucket's client: `object_store` for S3 and Azure Blob, the JSON API for GCS (see `gcs`).
 #[derive(Clone)]
-enum Client {
+pub(super) enum Client {
     Store(Arc<dyn ObjectStore>),
     Gcs(Arc<JsonClient>),
 }
@@ -156,7 +158,7 @@ impl std::fmt::Debug for Client {
 }
 
 impl Client {
-    async fn list(&self, prefix: Option<String>) -> Result<Vec<Listed>, Failure> {
+    pub(super) async fn list(&self, prefix: Option<String>) -> Result<Vec<Listed>, Failure> {
         match self {
             Client::Gcs(gcs) => gcs.list(prefix).await,
             Client::Store(store) => {
@@ -174,7 +176,7 @@ impl Client {
         }
     }
 
-    async fn head(&self, key: &str) -> Result<Listed, Failure> {
+    pub(super) async fn head(&self, key: &str) -> Result<Listed, Failure> {
         match self {
             Client::Gcs(gcs) => gcs.head(key).await,
             Client::Store(store) => {
@@ -212,6 +214,21 @@ impl Client {
                 }
                 Ok(result.bytes().await?)
             }
+        }
+    }
+
+    /// Deletes the object `key` (a missing object is not an error).
+    pub(super) async fn delete(&self, key: &str) -> Result<(), Failure> {
+        let deleted = match self {
+            Client::Gcs(gcs) => gcs.delete(key).await,
+            Client::Store(store) => store
+                .delete(&KeyPath::from(key))
+                .await
+                .map_err(Failure::from),
+        };
+        match deleted {
+            Err(Failure::NotFound) => Ok(()),
+            other => other,
         }
     }
 
@@ -258,7 +275,7 @@ fn bare_e_tag(e_tag: &str) -> &str {
 ///   identity (`AZURE_CLIENT_ID`, `AZURE_TENANT_ID`, `AZURE_FEDERATED_TOKEN_FILE`);
 ///   `AZURE_STORAGE_CONNECTION_STRING` (Azurite's connection settings: `BlobEndpoint`,
 ///   `AccountName`, `AccountKey`) or `AZURE_STORAGE_USE_EMULATOR=true`.
-fn open_client(url: &ObjectUrl) -> Result<Client, Failure> {
+pub(super) fn open_client(url: &ObjectUrl) -> Result<Client, Failure> {
     let store: Arc<dyn ObjectStore> = match url.store {
         Store::S3 => {
             let mut builder =
@@ -675,7 +692,7 @@ pub(super) fn write_object(url: &ObjectUrl, bytes: Vec<u8>, replace: bool) -> io
         .map_err(io_error)
 }
 
-fn io_error(failure: Failure) -> io::Error {
+pub(super) fn io_error(failure: Failure) -> io::Error {
     let kind = match failure {
         Failure::NotFound => io::ErrorKind::NotFound,
         Failure::Denied(_) => io::ErrorKind::PermissionDenied,
