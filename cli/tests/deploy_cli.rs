@@ -758,13 +758,27 @@ fn endorse_refuses_a_tampered_ciphertext_without_writing() {
     let mut bytes = std::fs::read(&f).unwrap();
     bytes[100] ^= 1;
     std::fs::write(&f, &bytes).unwrap();
-    let o = c.endorse("llm.enc", "ci", &[]);
+    let log = c.t.path("audit.jsonl");
+    let o = c.endorse("llm.enc", "ci", &["--audit-log", s(&log)]);
     assert_eq!(code(&o), 1, "{}", String::from_utf8_lossy(&o.stderr));
     let e = json(&o);
     assert_eq!(e["endorsed"], false, "{e}");
     assert_eq!(e["errors"][0]["code"], "digest_mismatch", "{e}");
     assert!(e["errors"].to_string().contains("weights.bin"), "{e}");
     assert!(!c.t.path("llm.enc.sig.jsonl").exists());
+    // The refusal is audited, naming the file.
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    assert_eq!(lines[0]["operation"], "endorse", "{text}");
+    assert_eq!(lines[0]["outcome"], "failed", "{text}");
+    assert!(
+        lines[0]["reasons"].to_string().contains("weights.bin"),
+        "{text}"
+    );
 }
 
 #[test]

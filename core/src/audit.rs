@@ -58,6 +58,8 @@ pub enum Operation {
     Seal,
     /// `unseal`
     Unseal,
+    /// `endorse`
+    Endorse,
 }
 
 impl Operation {
@@ -71,6 +73,7 @@ impl Operation {
             Operation::Rewrap => "rewrap",
             Operation::Seal => "seal",
             Operation::Unseal => "unseal",
+            Operation::Endorse => "endorse",
         }
     }
 }

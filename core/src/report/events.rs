@@ -113,6 +113,25 @@ pub fn sign_event(model: &Path, key: &str, result: Result<&SignOutcome, Failure>
     event
 }
 
+/// The event of `endorse`ing the sealed model `encrypted` with the key reference `key`: the
+/// statement the endorsement signs (the one the earlier outer signatures sign).
+pub fn endorse_event(
+    encrypted: &Path,
+    key: &str,
+    result: Result<&EndorseOutcome, Failure>,
+) -> AuditEvent {
+    let mut event = event(Operation::Endorse, encrypted, vec![key.to_string()]);
+    match result {
+        Ok(outcome) => {
+            event.key_ids.push(outcome.key_hint.clone());
+            event.model_name = Some(outcome.statement.subject_name.clone());
+            event.root_digest = Some(hex::encode(outcome.statement.root_digest));
+        }
+        Err(failure) => failure.record(&mut event),
+    }
+    event
+}
+
 /// The event of `verify`ing `model` trusting the key reference `key` (or certificate roots or
 /// Sigstore, when `None`).
 pub fn verify_event(
