@@ -698,25 +698,32 @@ mod tests {
         }
     }
 
-    #[test]
-    fn observed_jobs_give_the_same_bytes_and_show_every_byte_in_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let sizes = [0usize, 1, 4096, 40_000, 3 << 20, (1 << 20) + 5];
-        let names: Vec<_> = (0..sizes.len())
-            .map(|k| dir.path().join(format!("p{k}")))
-            .collect();
+    /// `dir/{prefix}{k}` for `k < n`.
+    fn numbered(dir: &Path, prefix: &str, n: usize) -> Vec<PathBuf> {
+        (0..n).map(|k| dir.join(format!("{prefix}{k}"))).collect()
+    }
+
+    /// Plaintext files `dir/p{k}` holding `data(sizes[k])`, and the cipher of each.
+    fn plaintext_files(dir: &Path, sizes: &[usize]) -> (Vec<PathBuf>, Vec<FileCipher>) {
+        let names = numbered(dir, "p", sizes.len());
         for (p, s) in names.iter().zip(sizes) {
-            std::fs::write(p, data(s)).unwrap();
+            std::fs::write(p, data(*s)).unwrap();
         }
-        let ciphers: Vec<_> = sizes
+        let ciphers = sizes
             .iter()
             .enumerate()
             .map(|(k, s)| cipher(4096, *s as u64, &format!("p{k}")))
             .collect();
+        (names, ciphers)
+    }
+
+    #[test]
+    fn observed_jobs_give_the_same_bytes_and_show_every_byte_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let sizes = [0usize, 1, 4096, 40_000, 3 << 20, (1 << 20) + 5];
+        let (names, ciphers) = plaintext_files(dir.path(), &sizes);
         let srcs: Vec<_> = names.iter().map(|p| File::open(p).unwrap()).collect();
-        let cts: Vec<_> = (0..sizes.len())
-            .map(|k| dir.path().join(format!("c{k}")))
-            .collect();
+        let cts = numbered(dir.path(), "c", sizes.len());
         let run = |fail: bool| {
             let dsts: Vec<_> = cts.iter().map(|p| File::create(p).unwrap()).collect();
             let jobs: Vec<_> = (0..sizes.len())
@@ -769,23 +776,9 @@ mod tests {
     fn plaintext_and_ciphertext_observers_each_see_their_stream() {
         let dir = tempfile::tempdir().unwrap();
         let sizes = [0usize, 4096, 3 << 20, (1 << 20) + 5];
-        let names: Vec<_> = (0..sizes.len())
-            .map(|k| dir.path().join(format!("p{k}")))
-            .collect();
-        let cts: Vec<_> = (0..sizes.len())
-            .map(|k| dir.path().join(format!("c{k}")))
-            .collect();
-        let outs: Vec<_> = (0..sizes.len())
-            .map(|k| dir.path().join(format!("o{k}")))
-            .collect();
-        for (p, s) in names.iter().zip(sizes) {
-            std::fs::write(p, data(s)).unwrap();
-        }
-        let ciphers: Vec<_> = sizes
-            .iter()
-            .enumerate()
-            .map(|(k, s)| cipher(4096, *s as u64, &format!("p{k}")))
-            .collect();
+        let (names, ciphers) = plaintext_files(dir.path(), &sizes);
+        let cts = numbered(dir.path(), "c", sizes.len());
+        let outs = numbered(dir.path(), "o", sizes.len());
         type Seen = std::sync::Arc<std::sync::Mutex<Vec<u8>>>;
         let observe = |seen: &[(Seen, Seen)]| -> Observers {
             seen.iter()
