@@ -8,6 +8,7 @@ two-core SHA-256 limit and against model-signing 1.1.1.
     python3 benches/speed.py --size-mib 256 --runs 3  # quicker
     python3 benches/speed.py --bin target/ci/modelseal --places shm --no-sign
     python3 benches/speed.py --places pressure --pressure-gib 11   # 11 GiB held in tmpfs
+    python3 benches/speed.py --only seal,unseal --no-sign --baseline /tmp/old-modelseal  # before/after
 
 Places: `shm` (/dev/shm), `pressure` (/dev/shm while --pressure-gib GiB are resident in it, default
 half of memory; encrypt/decrypt rows only) and `disk` (target/tmp).
@@ -103,16 +104,22 @@ class Bench:
     def __init__(self, args):
         self.args = args
         self.ms = str(Path(args.bin).resolve())
+        # An earlier build whose seal/unseal rows run interleaved with this one's (before/after).
+        self.baseline = str(Path(args.baseline).resolve()) if args.baseline else None
         self.rows = []  # (place, label, stats...)
         self.results = {}
 
     def pair(self, place, name, a, b, cleanup):
-        """Times commands a and b (lists of argv or callables returning argv), interleaved."""
-        times = {name_: [] for name_ in (a[0], b[0])}
-        rss = {name_: 0.0 for name_ in (a[0], b[0])}
-        fds = {name_: 0 for name_ in (a[0], b[0])}
+        """Times commands a and b ((label, argv)), interleaved."""
+        return self.group(place, name, [a, b], cleanup)
+
+    def group(self, place, name, cmds, cleanup):
+        """Times commands ((label, argv) each), interleaved: one of each per round."""
+        times = {label: [] for label, _ in cmds}
+        rss = {label: 0.0 for label, _ in cmds}
+        fds = {label: 0 for label, _ in cmds}
         for i in range(self.args.runs + 1):
-            for label, cmd in (a, b):
+            for label, cmd in cmds:
                 t, r = run(cmd)
                 cleanup()
                 if i > 0:  # the first round warms up
@@ -165,6 +172,8 @@ class Bench:
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bin", default=os.environ.get("MODELSEAL_BIN", str(ROOT / "target/release/modelseal")))
+    ap.add_argument("--baseline", help="an earlier modelseal binary: its seal/unseal/encrypt/decrypt run "
+                    "interleaved with --bin's in the seal and unseal rows (before/after)")
     ap.add_argument("--size-mib", type=int, default=2048)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--places", default="shm,pressure,disk",
@@ -294,9 +303,15 @@ def seal_rows(b, place, ms, keys, model, out, work):
     """seal against encrypt of the same model directory."""
     seal = seal_command(ms, keys, model, out)
     encrypt_dir = [ms, "encrypt", "-q", model, "--recipient", keys / "r.pem.pub", "-o", out]
-    b.pair(place, "seal vs encrypt", ("seal", seal), ("encrypt", encrypt_dir),
-           lambda: remove(out, work / "out.sig"))
+    cmds = [("seal", seal), ("encrypt", encrypt_dir)]
+    if b.baseline:
+        cmds += [("seal (baseline)", seal_command(b.baseline, keys, model, out)),
+                 ("encrypt (baseline)", [b.baseline, *encrypt_dir[1:]])]
+    b.group(place, "seal vs encrypt", cmds, lambda: remove(out, work / "out.sig"))
     b.report(place, "seal vs encrypt", "seal", "encrypt", "≤ 1.15")
+    if b.baseline:
+        b.report(place, "seal vs encrypt", "seal (baseline)", "encrypt (baseline)", "before")
+        b.report(place, "seal vs encrypt", "seal", "seal (baseline)", "after / before")
 
 
 def unseal_rows(b, place, ms, keys, model, out, work):
@@ -305,9 +320,15 @@ def unseal_rows(b, place, ms, keys, model, out, work):
     run(seal_command(ms, keys, model, sealed))
     run([ms, "encrypt", "-q", model, "--recipient", keys / "r.pem.pub", "-o", enc_dir])
     unseal = [ms, "unseal", "-q", sealed, "--policy", keys / "trust.toml", "--key", keys / "r.pem", "--out", out]
-    b.pair(place, "unseal vs decrypt", ("unseal", unseal),
-           ("decrypt", [ms, "decrypt", "-q", "--key", keys / "r.pem", "-o", out, enc_dir]), lambda: remove(out))
+    decrypt = [ms, "decrypt", "-q", "--key", keys / "r.pem", "-o", out, enc_dir]
+    cmds = [("unseal", unseal), ("decrypt", decrypt)]
+    if b.baseline:
+        cmds += [("unseal (baseline)", [b.baseline, *unseal[1:]]), ("decrypt (baseline)", [b.baseline, *decrypt[1:]])]
+    b.group(place, "unseal vs decrypt", cmds, lambda: remove(out))
     b.report(place, "unseal vs decrypt", "unseal", "decrypt", "≤ 1.15")
+    if b.baseline:
+        b.report(place, "unseal vs decrypt", "unseal (baseline)", "decrypt (baseline)", "before")
+        b.report(place, "unseal vs decrypt", "unseal", "unseal (baseline)", "after / before")
     remove(sealed, work / "sealed.sig", enc_dir)
 
 
