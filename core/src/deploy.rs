@@ -34,7 +34,7 @@ use crate::error::ErrorClass;
 
 use crate::envelope::encrypt::{encrypt_in_one_pass, LateFile, Pass, PassObservers};
 use crate::envelope::format::FileEntry;
-use crate::envelope::stream::{ChunkLayout, Observers, StreamObserver};
+use crate::envelope::stream::{ChunkLayout, FileObservers, Observers, StreamObserver};
 use crate::envelope::{self, DecryptSummary, EncryptOptions, EncryptSummary, Plaintext, SealError};
 use crate::fs::commit::{CommitError, StagingDir};
 use crate::keys::{Identity, Recipient, Signer};
@@ -539,42 +539,34 @@ impl PassObservers for PassDigests<'_> {
                 let ct_len = ChunkLayout::new(self.chunk_size, entry.size).ct_len();
                 let ciphertext = StreamDigest::new(self.outer, &entry.path, ct_len)
                     .map_err(|e| SealError::Usage(e.to_string()))?;
-                Ok(Some(Box::new(DigestRecorder {
-                    digest,
-                    index,
-                    results: Arc::clone(&self.results),
-                    ciphertext: Some((entry.path.clone(), ct_len, ciphertext)),
-                    ciphertext_results: Arc::clone(&self.ciphertext),
-                }) as Box<dyn StreamObserver>))
+                Ok(FileObservers {
+                    plaintext: Some(Box::new(PlaintextRecorder {
+                        digest,
+                        index,
+                        results: Arc::clone(&self.results),
+                    })),
+                    ciphertext: Some(Box::new(CiphertextRecorder {
+                        name: entry.path.clone(),
+                        len: ct_len,
+                        digest: ciphertext,
+                        results: Arc::clone(&self.ciphertext),
+                    })),
+                })
             })
             .collect()
     }
 }
 
-/// Hashes one file as it is encrypted and files its resources under the walk's index, and its
-/// ciphertext's resources under its name in the encrypted tree.
-struct DigestRecorder {
+/// Hashes one file's plaintext as it is encrypted and files its resources under the walk's index.
+struct PlaintextRecorder {
     digest: StreamDigest,
     index: usize,
     results: Arc<Mutex<Vec<Option<Vec<Resource>>>>>,
-    /// The encrypted file's name and size, and its digest.
-    ciphertext: Option<(String, u64, StreamDigest)>,
-    ciphertext_results: Arc<Mutex<CiphertextDigests>>,
 }
 
-impl StreamObserver for DigestRecorder {
+impl StreamObserver for PlaintextRecorder {
     fn observe(&mut self, plaintext: &[u8]) {
         self.digest.update(plaintext);
-    }
-
-    fn wants_ciphertext(&self) -> bool {
-        self.ciphertext.is_some()
-    }
-
-    fn observe_ciphertext(&mut self, ciphertext: &[u8]) {
-        if let Some((_, _, digest)) = self.ciphertext.as_mut() {
-            digest.update(ciphertext);
-        }
     }
 
     fn finish(self: Box<Self>, file: &Path) -> Result<(), SealError> {
@@ -589,14 +581,30 @@ impl StreamObserver for DigestRecorder {
         if let Some(slot) = results.get_mut(self.index) {
             *slot = Some(resources);
         }
-        drop(results);
+        Ok(())
+    }
+}
+
+/// Hashes one file's ciphertext as it is written and files its resources under its name in the
+/// encrypted tree.
+struct CiphertextRecorder {
+    /// The encrypted file's name and size.
+    name: String,
+    len: u64,
+    digest: StreamDigest,
+    results: Arc<Mutex<CiphertextDigests>>,
+}
+
+impl StreamObserver for CiphertextRecorder {
+    fn observe(&mut self, ciphertext: &[u8]) {
+        self.digest.update(ciphertext);
+    }
+
+    fn finish(self: Box<Self>, _file: &Path) -> Result<(), SealError> {
         // A ciphertext digest that cannot finish is left out: the outer signature then hashes
         // that file from disk.
-        if let Some((name, len, digest)) = self.ciphertext {
-            if let (Ok(resources), Ok(mut out)) = (digest.finish(), self.ciphertext_results.lock())
-            {
-                out.insert(name, (len, resources));
-            }
+        if let (Ok(resources), Ok(mut out)) = (self.digest.finish(), self.results.lock()) {
+            out.insert(self.name, (self.len, resources));
         }
         Ok(())
     }
@@ -998,69 +1006,79 @@ impl envelope::decrypt::DecryptObservers for UnsealObservers<'_> {
                     }
                     _ => None,
                 };
-                if ciphertext.is_none() && plaintext.is_none() {
-                    return Ok(None);
-                }
-                Ok(Some(Box::new(UnsealRecorder {
-                    name: entry.path.clone(),
-                    inner_name: name.to_string(),
-                    size: entry.size,
-                    ciphertext,
-                    plaintext,
-                    checked: Arc::clone(&self.checked),
-                    results: Arc::clone(&self.plaintext),
-                }) as Box<dyn StreamObserver>))
+                Ok(FileObservers {
+                    ciphertext: ciphertext.map(|check| {
+                        Box::new(CiphertextCheck {
+                            name: entry.path.clone(),
+                            check,
+                            checked: Arc::clone(&self.checked),
+                        }) as Box<dyn StreamObserver>
+                    }),
+                    plaintext: plaintext.map(|digest| {
+                        Box::new(UnsealedRecorder {
+                            inner_name: name.to_string(),
+                            size: entry.size,
+                            digest,
+                            results: Arc::clone(&self.plaintext),
+                        }) as Box<dyn StreamObserver>
+                    }),
+                })
             })
             .collect()
     }
 }
 
-/// One file's observer in unseal's pass (see [`UnsealObservers`]).
-struct UnsealRecorder {
-    name: String,
-    inner_name: String,
-    size: u64,
-    ciphertext: Option<StreamCheck>,
-    plaintext: Option<StreamDigest>,
-    checked: Arc<Mutex<std::collections::HashSet<String>>>,
-    results: Arc<Mutex<KnownResources>>,
+fn decryption_panicked() -> SealError {
+    SealError::Usage("a decryption thread panicked".into())
 }
 
-impl StreamObserver for UnsealRecorder {
-    fn observe(&mut self, plaintext: &[u8]) {
-        if let Some(digest) = self.plaintext.as_mut() {
-            digest.update(plaintext);
-        }
-    }
+/// Checks one data file's ciphertext against the outer signature as unseal's pass reads it (see
+/// [`UnsealObservers`]).
+struct CiphertextCheck {
+    name: String,
+    check: StreamCheck,
+    checked: Arc<Mutex<std::collections::HashSet<String>>>,
+}
 
-    fn wants_ciphertext(&self) -> bool {
-        self.ciphertext.is_some()
-    }
-
-    fn observe_ciphertext(&mut self, ciphertext: &[u8]) {
-        if let Some(check) = self.ciphertext.as_mut() {
-            check.update(ciphertext);
-        }
+impl StreamObserver for CiphertextCheck {
+    fn observe(&mut self, ciphertext: &[u8]) {
+        self.check.update(ciphertext);
     }
 
     fn finish(self: Box<Self>, file: &Path) -> Result<(), SealError> {
-        let poisoned = || SealError::Usage("a decryption thread panicked".into());
-        if let Some(check) = self.ciphertext {
-            check.finish().map_err(|reason| SealError::Tree {
-                path: file.to_path_buf(),
-                reason: format!("not the ciphertext the outer signature covers: {reason}"),
-            })?;
-            self.checked
-                .lock()
-                .map_err(|_| poisoned())?
-                .insert(self.name);
-        }
+        self.check.finish().map_err(|reason| SealError::Tree {
+            path: file.to_path_buf(),
+            reason: format!("not the ciphertext the outer signature covers: {reason}"),
+        })?;
+        self.checked
+            .lock()
+            .map_err(|_| decryption_panicked())?
+            .insert(self.name);
+        Ok(())
+    }
+}
+
+/// Hashes one file's authenticated plaintext in unseal's pass for the inner decision (see
+/// [`UnsealObservers`]).
+struct UnsealedRecorder {
+    inner_name: String,
+    size: u64,
+    digest: StreamDigest,
+    results: Arc<Mutex<KnownResources>>,
+}
+
+impl StreamObserver for UnsealedRecorder {
+    fn observe(&mut self, plaintext: &[u8]) {
+        self.digest.update(plaintext);
+    }
+
+    fn finish(self: Box<Self>, _file: &Path) -> Result<(), SealError> {
         // A plaintext digest that cannot finish is left out: the inner decision then reads that
         // file (and finds what is wrong with it).
-        if let Some(Ok(resources)) = self.plaintext.map(StreamDigest::finish) {
+        if let Ok(resources) = self.digest.finish() {
             self.results
                 .lock()
-                .map_err(|_| poisoned())?
+                .map_err(|_| decryption_panicked())?
                 .files
                 .insert(self.inner_name, (self.size, resources));
         }

@@ -135,7 +135,7 @@ impl Authenticated<'_> {
 /// Observers of a decryption pass, chosen once the model authenticated (`unseal` reads its inner
 /// signature first to know how to hash the plaintext).
 pub(crate) trait DecryptObservers {
-    /// One observer (or none) per file of `model.files()`, in that order.
+    /// The observers of each file of `model.files()`, in that order.
     fn observers(&self, model: &Authenticated<'_>) -> Result<Observers, SealError>;
 }
 

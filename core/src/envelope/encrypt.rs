@@ -289,7 +289,8 @@ pub(crate) fn encrypt_with_entropy(
     encrypt_inner(input, recipients, output, options, entropy, Pass::default())
 }
 
-/// Observers of the encryption pass: one per file, in the order given (`None`: not observed).
+/// Observers of the encryption pass: one [`super::stream::FileObservers`] per file, in the order
+/// given.
 pub(crate) trait PassObservers {
     /// The observers of `files` (`(entry, source path)`), or why the run must not start.
     fn observers(&self, files: &[(&FileEntry, &Path)]) -> Result<Observers, SealError>;

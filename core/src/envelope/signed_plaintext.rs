@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use super::format::FileEntry;
-use super::stream::{Observers, StreamObserver};
+use super::stream::{FileObservers, Observers, StreamObserver};
 use super::SealError;
 use crate::digest::{SignedDigests, StreamCheck};
 
@@ -40,10 +40,10 @@ impl SignedPlaintext<'_> {
             .iter()
             .map(|(entry, path)| {
                 if self.unsigned.contains(&entry.path.as_str()) {
-                    return Ok(None);
+                    return Ok(FileObservers::default());
                 }
                 match self.signed.check(&entry.path, entry.size) {
-                    Some(check) => Ok(Some(Box::new(DigestObserver(check)) as _)),
+                    Some(check) => Ok(FileObservers::plaintext(Box::new(DigestObserver(check)))),
                     None => Err(SealError::Changed {
                         path: path.to_path_buf(),
                         reason: "changed while sealing: appeared after the model was signed".into(),

@@ -212,29 +212,43 @@ impl FileJob for Job<'_> {
     }
 }
 
-/// Something that must see every byte of one file's stream, in order, as the engine moves it:
-/// the plaintext before it is encrypted or once it was decrypted and authenticated, and (when it
-/// asks) the ciphertext of its chunks as it is written or as it was read. `seal` hashes the
-/// plaintext for its inner signature and the ciphertext for its outer one in the pass that
-/// encrypts; `unseal` hashes both in the pass that decrypts. Ciphertext means the chunks from
-/// `ct_base` on (all of a directory model's data file).
+/// Something that must see every byte of one of a file's two streams, in order, as the engine
+/// moves it: the plaintext (before it is encrypted, or once it was decrypted and authenticated) or
+/// the ciphertext of its chunks (as it is written, or as it was read). `seal` hashes the plaintext
+/// for its inner signature and the ciphertext for its outer one in the pass that encrypts;
+/// `unseal` hashes both in the pass that decrypts. Ciphertext means the chunks from `ct_base` on
+/// (all of a directory model's data file). The two observers of one file run on different
+/// threads at once (each on one thread at a time), so that two digests of one file use two cores.
 pub trait StreamObserver: Send {
-    /// The file's next plaintext bytes.
-    fn observe(&mut self, plaintext: &[u8]);
-    /// Whether [`StreamObserver::observe_ciphertext`] is wanted (decryption then keeps a copy of
-    /// each unit's ciphertext, which opening the chunks in place overwrites).
-    fn wants_ciphertext(&self) -> bool {
-        false
-    }
-    /// The file's next ciphertext bytes (only when [`StreamObserver::wants_ciphertext`]).
-    fn observe_ciphertext(&mut self, _ciphertext: &[u8]) {}
+    /// The stream's next bytes.
+    fn observe(&mut self, bytes: &[u8]);
     /// Called after the file's last byte was observed and moved; an error fails the run. `file`
     /// names the source file for the error.
     fn finish(self: Box<Self>, file: &Path) -> Result<(), SealError>;
 }
 
-/// An optional [`StreamObserver`] per job, in job order.
-pub type Observers = Vec<Option<Box<dyn StreamObserver>>>;
+/// What observes one file's streams (either, both or neither).
+#[derive(Default)]
+pub struct FileObservers {
+    /// Sees the plaintext.
+    pub plaintext: Option<Box<dyn StreamObserver>>,
+    /// Sees the ciphertext (decryption then keeps a copy of each unit's ciphertext, which opening
+    /// the chunks in place overwrites).
+    pub ciphertext: Option<Box<dyn StreamObserver>>,
+}
+
+impl FileObservers {
+    /// Only the plaintext is observed.
+    pub fn plaintext(observer: Box<dyn StreamObserver>) -> FileObservers {
+        FileObservers {
+            plaintext: Some(observer),
+            ciphertext: None,
+        }
+    }
+}
+
+/// A [`FileObservers`] per job, in job order (missing ones observe nothing).
+pub type Observers = Vec<FileObservers>;
 
 /// Encrypts every job's plaintext (`src`, chunk `i` at `i·C`) into its ciphertext (`dst` at
 /// `ct_base + chunk_offset(i)`), in parallel. A plaintext shorter than its recorded size is
@@ -251,9 +265,9 @@ pub fn encrypt_jobs_with_progress<J: FileJob>(
     encrypt_jobs_observed(jobs, Vec::new(), progress)
 }
 
-/// [`encrypt_jobs_with_progress`], showing each job's plaintext to its observer (`observers[i]`
-/// for `jobs[i]`; missing or `None`: not observed), in order, before it is written, then failing
-/// the run if an observer's [`StreamObserver::finish`] does. The engine is
+/// [`encrypt_jobs_with_progress`], showing each job's plaintext and ciphertext to its observers
+/// (`observers[i]` for `jobs[i]`; missing: not observed), in order, then failing the run if an
+/// observer's [`StreamObserver::finish`] does. The engine is
 /// [`super::pipeline`]: chunk-sized units on every core, one ordered writer per file.
 pub fn encrypt_jobs_observed<J: FileJob>(
     jobs: &[J],
@@ -277,9 +291,9 @@ pub fn decrypt_jobs_with_progress<J: FileJob>(
     decrypt_jobs_observed(jobs, Vec::new(), progress)
 }
 
-/// [`decrypt_jobs_with_progress`], showing each job's authenticated plaintext (and, when it asks,
-/// its ciphertext) to its observer (`observers[i]` for `jobs[i]`), in order, before it is
-/// written, then failing the run if an observer's [`StreamObserver::finish`] does.
+/// [`decrypt_jobs_with_progress`], showing each job's authenticated plaintext and its ciphertext
+/// to its observers (`observers[i]` for `jobs[i]`), in order, then failing the run if an
+/// observer's [`StreamObserver::finish`] does.
 pub fn decrypt_jobs_observed<J: FileJob>(
     jobs: &[J],
     observers: Observers,
@@ -715,25 +729,32 @@ mod tests {
         }
     }
 
-    #[test]
-    fn observed_jobs_give_the_same_bytes_and_show_every_byte_in_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let sizes = [0usize, 1, 4096, 40_000, 3 << 20, (1 << 20) + 5];
-        let names: Vec<_> = (0..sizes.len())
-            .map(|k| dir.path().join(format!("p{k}")))
-            .collect();
+    /// `dir/{prefix}{k}` for `k < n`.
+    fn numbered(dir: &Path, prefix: &str, n: usize) -> Vec<PathBuf> {
+        (0..n).map(|k| dir.join(format!("{prefix}{k}"))).collect()
+    }
+
+    /// Plaintext files `dir/p{k}` holding `data(sizes[k])`, and the cipher of each.
+    fn plaintext_files(dir: &Path, sizes: &[usize]) -> (Vec<PathBuf>, Vec<FileCipher>) {
+        let names = numbered(dir, "p", sizes.len());
         for (p, s) in names.iter().zip(sizes) {
-            std::fs::write(p, data(s)).unwrap();
+            std::fs::write(p, data(*s)).unwrap();
         }
-        let ciphers: Vec<_> = sizes
+        let ciphers = sizes
             .iter()
             .enumerate()
             .map(|(k, s)| cipher(4096, *s as u64, &format!("p{k}")))
             .collect();
+        (names, ciphers)
+    }
+
+    #[test]
+    fn observed_jobs_give_the_same_bytes_and_show_every_byte_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let sizes = [0usize, 1, 4096, 40_000, 3 << 20, (1 << 20) + 5];
+        let (names, ciphers) = plaintext_files(dir.path(), &sizes);
         let srcs: Vec<_> = names.iter().map(|p| File::open(p).unwrap()).collect();
-        let cts: Vec<_> = (0..sizes.len())
-            .map(|k| dir.path().join(format!("c{k}")))
-            .collect();
+        let cts = numbered(dir.path(), "c", sizes.len());
         let run = |fail: bool| {
             let dsts: Vec<_> = cts.iter().map(|p| File::create(p).unwrap()).collect();
             let jobs: Vec<_> = (0..sizes.len())
@@ -751,13 +772,12 @@ mod tests {
             let observers: Observers = seen
                 .iter()
                 .enumerate()
-                .map(|(k, seen)| {
-                    (k != 1).then(|| {
-                        Box::new(Collect {
-                            seen: std::sync::Arc::clone(seen),
-                            fail: fail && k == 3,
-                        }) as Box<dyn StreamObserver>
-                    })
+                .map(|(k, seen)| match k {
+                    1 => FileObservers::default(),
+                    _ => FileObservers::plaintext(Box::new(Collect {
+                        seen: std::sync::Arc::clone(seen),
+                        fail: fail && k == 3,
+                    })),
                 })
                 .collect();
             let result = encrypt_jobs_observed(&jobs, observers, &NoProgress);
@@ -779,5 +799,62 @@ mod tests {
         let err = result.unwrap_err();
         assert!(err.to_string().contains("p3"), "{err}");
         assert_eq!(err.code(), "changed");
+    }
+
+    /// Both streams of every file, in both directions, with the two observers of a file on their
+    /// own lanes: each sees its whole stream in order.
+    #[test]
+    fn plaintext_and_ciphertext_observers_each_see_their_stream() {
+        let dir = tempfile::tempdir().unwrap();
+        let sizes = [0usize, 4096, 3 << 20, (1 << 20) + 5];
+        let (names, ciphers) = plaintext_files(dir.path(), &sizes);
+        let cts = numbered(dir.path(), "c", sizes.len());
+        let outs = numbered(dir.path(), "o", sizes.len());
+        type Seen = std::sync::Arc<std::sync::Mutex<Vec<u8>>>;
+        let observe = |seen: &[(Seen, Seen)]| -> Observers {
+            seen.iter()
+                .map(|(pt, ct)| FileObservers {
+                    plaintext: Some(Box::new(Collect {
+                        seen: std::sync::Arc::clone(pt),
+                        fail: false,
+                    })),
+                    ciphertext: Some(Box::new(Collect {
+                        seen: std::sync::Arc::clone(ct),
+                        fail: false,
+                    })),
+                })
+                .collect()
+        };
+        let jobs = |from: &[PathBuf], to: &[PathBuf], run: &dyn Fn(&[Job<'_>])| {
+            let srcs: Vec<_> = from.iter().map(|p| File::open(p).unwrap()).collect();
+            let dsts: Vec<_> = to.iter().map(|p| File::create(p).unwrap()).collect();
+            let jobs: Vec<_> = (0..sizes.len())
+                .map(|k| Job {
+                    cipher: &ciphers[k],
+                    src: &srcs[k],
+                    src_name: &from[k],
+                    ct_base: 5,
+                    dst: &dsts[k],
+                    dst_name: &to[k],
+                })
+                .collect();
+            run(&jobs);
+        };
+        let sealed: Vec<(Seen, Seen)> = sizes.iter().map(|_| Default::default()).collect();
+        jobs(&names, &cts, &|j| {
+            encrypt_jobs_observed(j, observe(&sealed), &NoProgress).unwrap()
+        });
+        let opened: Vec<(Seen, Seen)> = sizes.iter().map(|_| Default::default()).collect();
+        jobs(&cts, &outs, &|j| {
+            decrypt_jobs_observed(j, observe(&opened), &NoProgress).unwrap()
+        });
+        for (k, s) in sizes.iter().enumerate() {
+            let ct = std::fs::read(&cts[k]).unwrap();
+            for (pt_seen, ct_seen) in [&sealed[k], &opened[k]] {
+                assert_eq!(*pt_seen.lock().unwrap(), data(*s), "plaintext of p{k}");
+                assert_eq!(ct_seen.lock().unwrap()[..], ct[5..], "ciphertext of p{k}");
+            }
+            assert_eq!(std::fs::read(&outs[k]).unwrap(), data(*s));
+        }
     }
 }
