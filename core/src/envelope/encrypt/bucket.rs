@@ -23,7 +23,9 @@ use std::sync::Mutex;
 use super::{make_late, LateFile, Output, Sealed, Source};
 use crate::envelope::format::ENVELOPE_NAME;
 use crate::envelope::keyschedule::KeySchedule;
-use crate::envelope::stream::{ChunkLayout, FileCipher, Observers, StreamObserver, StreamWriter};
+use crate::envelope::stream::{
+    ChunkLayout, FileCipher, FileObservers, Observers, StreamObserver, StreamWriter,
+};
 use crate::envelope::SealError;
 use crate::location::{self, ObjectUrl};
 
@@ -68,8 +70,8 @@ impl BucketTarget {
         envelope: &[u8],
         observers: Observers,
     ) -> Result<(), SealError> {
-        let observer = observers.into_iter().next().flatten();
-        upload_file(source, out, envelope, observer, &self.url)?;
+        let observers = observers.into_iter().next().unwrap_or_default();
+        upload_file(source, out, envelope, observers, &self.url)?;
         self.remove_stale(std::slice::from_ref(&self.url.prefix))
     }
 
@@ -93,10 +95,10 @@ impl BucketTarget {
         // The observers are of the files but the late one, in order.
         let late_index = late.map(|(i, _)| i);
         let mut observers = observers.into_iter();
-        let jobs: Vec<Mutex<Option<Box<dyn StreamObserver>>>> = (0..sources.len())
+        let jobs: Vec<Mutex<Option<FileObservers>>> = (0..sources.len())
             .map(|i| match Some(i) == late_index {
                 true => Mutex::new(None),
-                false => Mutex::new(observers.next().flatten()),
+                false => Mutex::new(observers.next()),
             })
             .collect();
         let shared: &[Source] = sources;
@@ -113,10 +115,14 @@ impl BucketTarget {
                     if Some(i) == late_index {
                         continue;
                     }
-                    let observer = jobs[i].lock().ok().and_then(|mut o| o.take());
+                    let observers = jobs[i]
+                        .lock()
+                        .ok()
+                        .and_then(|mut o| o.take())
+                        .unwrap_or_default();
                     let source = &shared[i];
                     let dst = self.url.join(&source.entry.path);
-                    if let Err(e) = upload_file(source, out, &[], observer, &dst) {
+                    if let Err(e) = upload_file(source, out, &[], observers, &dst) {
                         failed.store(true, Ordering::Relaxed);
                         if let Ok(mut slot) = first_error.lock() {
                             slot.get_or_insert(e);
@@ -131,7 +137,13 @@ impl BucketTarget {
         }
         if let Some((i, late)) = late {
             make_late(sources, i, late)?;
-            upload_file(&sources[i], out, &[], None, &self.url.join(late.name))?;
+            upload_file(
+                &sources[i],
+                out,
+                &[],
+                FileObservers::default(),
+                &self.url.join(late.name),
+            )?;
         }
         let sealed = seal_header(sources)?;
         let envelope_path = PathBuf::from(envelope_url.to_string());
@@ -171,13 +183,13 @@ impl BucketTarget {
 }
 
 /// Encrypts `source` into one upload to `dst`, after `head` (a single file's envelope): the
-/// object appears only once every plaintext byte was read, found unchanged and (with an
-/// observer) matched, and the upload completed.
+/// object appears only once every plaintext byte was read, found unchanged and (with
+/// observers) matched, and the upload completed.
 fn upload_file(
     source: &Source,
     out: &Output<'_>,
     head: &[u8],
-    observer: Option<Box<dyn StreamObserver>>,
+    observers: FileObservers,
     dst: &ObjectUrl,
 ) -> Result<(), SealError> {
     let name = PathBuf::from(dst.to_string());
@@ -189,12 +201,16 @@ fn upload_file(
         .write_all(head)
         .map_err(|e| SealError::io(&name, e))?;
     let mut src = source.open()?;
-    // The observer sees the plaintext as it is read and, when it asks (seal's outer signature),
-    // the ciphertext as it goes into the upload; both on this thread.
-    let observer = Rc::new(RefCell::new(observer));
+    // The plaintext observer sees the plaintext as it is read and the ciphertext observer
+    // (seal's outer signature) the ciphertext as it goes into the upload; both on this thread.
+    let FileObservers {
+        plaintext: mut plaintext_observer,
+        ciphertext,
+    } = observers;
+    let ciphertext_observer = Rc::new(RefCell::new(ciphertext));
     let tee = Tee {
         upload,
-        observer: Rc::clone(&observer),
+        observer: Rc::clone(&ciphertext_observer),
     };
     let mut writer = StreamWriter::new(tee, cipher);
     let mut buf = vec![0u8; 1 << 20];
@@ -205,7 +221,7 @@ fn upload_file(
         if n == 0 {
             break;
         }
-        if let Some(observer) = observer.borrow_mut().as_mut() {
+        if let Some(observer) = plaintext_observer.as_mut() {
             observer.observe(&buf[..n]);
         }
         if let Err(e) = writer.write_all(&buf[..n]) {
@@ -218,13 +234,17 @@ fn upload_file(
     source.check(&src, "written to while it was being encrypted")?;
     let tee = writer.finish().map_err(|e| SealError::io(&name, e))?;
     let Tee { upload, .. } = tee;
-    if let Some(observer) = observer.borrow_mut().take() {
+    // Ciphertext first, as the disk pipeline checks them.
+    if let Some(observer) = ciphertext_observer.borrow_mut().take() {
+        observer.finish(&source.path)?;
+    }
+    if let Some(observer) = plaintext_observer {
         observer.finish(&source.path)?;
     }
     upload.finish().map_err(|e| SealError::io(&name, e))
 }
 
-/// An upload that shows the ciphertext written into it to the file's observer, when it asks.
+/// An upload that shows the ciphertext written into it to the file's ciphertext observer, if any.
 struct Tee {
     upload: location::Upload,
     observer: Rc<RefCell<Option<Box<dyn StreamObserver>>>>,
@@ -234,9 +254,7 @@ impl Write for Tee {
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
         let n = self.upload.write(data)?;
         if let Some(observer) = self.observer.borrow_mut().as_mut() {
-            if observer.wants_ciphertext() {
-                observer.observe_ciphertext(&data[..n]);
-            }
+            observer.observe(&data[..n]);
         }
         Ok(n)
     }
