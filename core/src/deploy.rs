@@ -508,16 +508,21 @@ impl<'a> PassDigests<'a> {
 impl PassObservers for PassDigests<'_> {
     fn observers(&self, files: &[(&FileEntry, &Path)]) -> Result<Observers, SealError> {
         let tree = &self.plan.tree;
+        // Indexed once: a search of the walk per file would be quadratic in the file count
+        // (100,000 files: minutes).
+        let walk_index: HashMap<&str, usize> = match tree.single_file {
+            true => HashMap::new(),
+            false => (tree.files.iter().enumerate())
+                .map(|(i, f)| (f.name.as_str(), i))
+                .collect(),
+        };
         files
             .iter()
             .map(|(entry, path)| {
                 // A single-file model is stored under its own name and signed as `.`.
                 let index = match tree.single_file {
                     true => Some(0),
-                    false => tree
-                        .files
-                        .iter()
-                        .position(|f| f.name.as_str() == entry.path),
+                    false => walk_index.get(entry.path.as_str()).copied(),
                 };
                 let changed = |reason: &str| SealError::Changed {
                     path: path.to_path_buf(),
@@ -900,18 +905,23 @@ impl OuterExpectations {
         let config = &statement.serialization;
         let signed = SignedDigests::new(config, &statement.resources).ok()?;
         let listed = envelope::inspect_encrypted(encrypted).ok()?.files;
+        // The statement's resources by file, in signed order, grouped in one pass: a search of
+        // the statement per listed file would be quadratic in the file count.
+        let mut by_file: HashMap<&str, Vec<Resource>> = HashMap::new();
+        for resource in &statement.resources {
+            if let Some(file) = crate::digest::resource_file(&resource.name, config.method) {
+                by_file.entry(file).or_default().push(resource.clone());
+            }
+        }
         let mut files = HashMap::new();
         for (name, _) in listed {
-            let resources: Vec<Resource> = statement
-                .resources
-                .iter()
-                .filter(|r| crate::digest::resource_file(&r.name, config.method) == Some(&name))
-                .cloned()
-                .collect();
+            let Some(resources) = by_file.remove(name.as_str()) else {
+                continue;
+            };
             let Ok(meta) = std::fs::symlink_metadata(encrypted.join(&name)) else {
                 continue;
             };
-            if !resources.is_empty() && meta.is_file() {
+            if meta.is_file() {
                 files.insert(name, (meta.len(), resources));
             }
         }
