@@ -103,16 +103,8 @@ fn event(operation: Operation, model: &Path, key_ids: Vec<String>) -> AuditEvent
 
 /// The event of `sign`ing `model` with the key reference `key`.
 pub fn sign_event(model: &Path, key: &str, result: Result<&SignOutcome, Failure>) -> AuditEvent {
-    let mut event = event(Operation::Sign, model, vec![key.to_string()]);
-    match result {
-        Ok(outcome) => {
-            event.key_ids.push(outcome.key_hint.clone());
-            event.model_name = Some(outcome.statement.subject_name.clone());
-            event.root_digest = Some(hex::encode(outcome.statement.root_digest));
-        }
-        Err(failure) => failure.record(&mut event),
-    }
-    event
+    let signed = result.map(|o| (o.key_hint.as_str(), &o.statement));
+    signing_event(Operation::Sign, model, key, signed)
 }
 
 /// The event of `endorse`ing the sealed model `encrypted` with the key reference `key`: the
@@ -122,12 +114,23 @@ pub fn endorse_event(
     key: &str,
     result: Result<&EndorseOutcome, Failure>,
 ) -> AuditEvent {
-    let mut event = event(Operation::Endorse, encrypted, vec![key.to_string()]);
+    let signed = result.map(|o| (o.key_hint.as_str(), &o.statement));
+    signing_event(Operation::Endorse, encrypted, key, signed)
+}
+
+/// The event of an operation that signed `statement` with the key whose OMS hint is given.
+fn signing_event(
+    operation: Operation,
+    model: &Path,
+    key: &str,
+    result: Result<(&str, &Statement), Failure>,
+) -> AuditEvent {
+    let mut event = event(operation, model, vec![key.to_string()]);
     match result {
-        Ok(outcome) => {
-            event.key_ids.push(outcome.key_hint.clone());
-            event.model_name = Some(outcome.statement.subject_name.clone());
-            event.root_digest = Some(hex::encode(outcome.statement.root_digest));
+        Ok((key_hint, statement)) => {
+            event.key_ids.push(key_hint.to_string());
+            event.model_name = Some(statement.subject_name.clone());
+            event.root_digest = Some(hex::encode(statement.root_digest));
         }
         Err(failure) => failure.record(&mut event),
     }
