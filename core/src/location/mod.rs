@@ -20,7 +20,7 @@ mod gcs;
 mod remote;
 
 #[cfg(feature = "storage")]
-pub use remote::{ListedModel, ObjectFile};
+pub use remote::{object_exists, object_len, ListedModel, ObjectFile};
 
 use crate::tree::{self, ModelTree, TreeError, WalkOptions};
 use std::fmt;
