@@ -991,20 +991,9 @@ fn a_file_truncated_during_a_verification_is_a_failure_naming_it_and_the_server_
 /// `storage_admin.py s3 ENDPOINT ARGS…` (buckets and objects of the emulator, made outside
 /// modelseal).
 fn s3_admin(moto: &common::moto::Moto, args: &[&str]) {
-    let out = Command::new(common::moto::python())
-        .arg(common::moto::repo().join("scripts/storage_admin.py"))
-        .args(["s3", &moto.endpoint()])
-        .args(args)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "storage_admin {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let endpoint = moto.endpoint();
+    let args = [&["s3", endpoint.as_str()][..], args].concat();
+    moto.script("scripts/storage_admin.py", &args);
 }
 
 /// `serve --root s3://BUCKET/PREFIX`: a request names a model and its signatures below the
@@ -1024,7 +1013,12 @@ fn a_bucket_root_allows_denies_tampering_and_404s_without_logging_credentials() 
         let name = format!("llm.{key}.sig");
         s3_admin(
             &moto,
-            &["put", "models", &format!("registry/{name}"), s(&t.path(&name))],
+            &[
+                "put",
+                "models",
+                &format!("registry/{name}"),
+                s(&t.path(&name)),
+            ],
         );
     }
     // moto takes any key; this one must appear nowhere the server writes.
@@ -1079,7 +1073,10 @@ fn a_bucket_root_allows_denies_tampering_and_404s_without_logging_credentials() 
     assert_eq!(status, 403, "{denied}");
     let reasons = denied["reasons"].to_string();
     assert!(reasons.contains("weights.bin"), "{reasons}");
-    assert!(!reasons.contains("s3://"), "the root is not disclosed: {reasons}");
+    assert!(
+        !reasons.contains("s3://"),
+        "the root is not disclosed: {reasons}"
+    );
 
     let lines = server.lines.lock().unwrap().join("\n");
     let audit = std::fs::read_to_string(t.path("audit.jsonl")).unwrap();

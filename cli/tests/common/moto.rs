@@ -106,6 +106,20 @@ impl Moto {
             .env("AWS_SECRET_ACCESS_KEY", "testing")
     }
 
+    /// Runs the Python script `script` (a path from the repository root, e.g.
+    /// `scripts/storage_admin.py`) with `args` and moto's static credentials; its stdout.
+    pub fn script(&self, script: &str, args: &[&str]) -> String {
+        let mut cmd = Command::new(python());
+        cmd.arg(repo().join(script)).args(args);
+        let out = self.static_env(&mut cmd).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{script} {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// Every request the server saw so far, as "<service> <action>".
     pub fn requests(&self) -> Vec<String> {
         std::fs::read_to_string(self.dir.path().join("requests.log"))

@@ -261,8 +261,11 @@ fn bare_e_tag(e_tag: &str) -> &str {
 fn open_client(url: &ObjectUrl) -> Result<Client, Failure> {
     let store: Arc<dyn ObjectStore> = match url.store {
         Store::S3 => {
-            let mut builder =
-                object_store::aws::AmazonS3Builder::from_env().with_bucket_name(&url.bucket);
+            // Region and endpoint from the environment; credentials from the process's one AWS
+            // identity (`aws`), the one KMS uses too.
+            let mut builder = object_store::aws::AmazonS3Builder::from_env()
+                .with_bucket_name(&url.bucket)
+                .with_credentials(Arc::new(crate::aws::S3Credentials));
             if env_is_http(&["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_ENDPOINT"]) {
                 builder = builder.with_allow_http(true);
             }

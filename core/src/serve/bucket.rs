@@ -135,7 +135,6 @@ impl BucketRoot {
         }
         result
     }
-
 }
 
 /// The path an operation takes for `url` (its string: `location` reads the scheme back).
@@ -160,7 +159,10 @@ mod tests {
         let root = root();
         let resolved = |p: &str| root.resolve(p).map(|url| url.to_string());
         assert_eq!(resolved("llm").unwrap(), "s3://models/prod/llm");
-        assert_eq!(resolved("./llm//w.sig").unwrap(), "s3://models/prod/llm/w.sig");
+        assert_eq!(
+            resolved("./llm//w.sig").unwrap(),
+            "s3://models/prod/llm/w.sig"
+        );
         assert_eq!(resolved(".").unwrap(), "s3://models/prod");
         for (bad, kind) in [
             ("", "empty"),
