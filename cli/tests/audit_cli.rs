@@ -1,7 +1,7 @@
 //! The audit log fails closed: when `--audit-log` (or a policy's `audit_log`) cannot be appended
 //! to, the verb exits 2 and names the log, also after an operation that itself succeeded (an
 //! operation the operator asked to audit must not pass unrecorded). Every verb that audits: sign,
-//! verify, encrypt, decrypt, rewrap, seal and unseal.
+//! verify, encrypt, decrypt, rewrap, seal, unseal and endorse.
 
 mod common;
 use common::*;
@@ -79,7 +79,7 @@ fn an_unwritable_audit_log_is_exit_2_naming_the_log() {
         p("trust.toml"),
         p("run"),
     );
-    let runs: [Vec<&str>; 7] = [
+    let runs: [Vec<&str>; 8] = [
         vec!["sign", s(&model), "--key", s(&key), "-o", s(&sig)],
         vec![
             "verify",
@@ -110,6 +110,7 @@ fn an_unwritable_audit_log_is_exit_2_naming_the_log() {
             "--out",
             s(&run),
         ],
+        vec!["endorse", s(&sealed0), "--key", s(&key)],
     ];
     for mut args in runs {
         let what = args[0];

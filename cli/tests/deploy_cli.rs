@@ -300,9 +300,10 @@ fn every_verb_appends_one_line_and_no_secret() {
         s(&t.path("r2")),
         "--audit-log",
         l,
-        "--quiet",
+        "--json",
     ]);
     assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    let unsealed = json(&o);
     // A failure is logged too: decrypting with a key that is not a recipient.
     let o = modelseal(&[
         "decrypt",
@@ -348,6 +349,14 @@ fn every_verb_appends_one_line_and_no_secret() {
         "unseal logs the plaintext root digest"
     );
     assert_eq!(lines[6]["rule"], "models[0] \"prod/*\"");
+    // The line joins the result that reported the same (inner) decision, and names the policy's bytes.
+    assert_eq!(lines[6]["request_id"], unsealed["inner"]["request_id"]);
+    assert_eq!(
+        lines[6]["policy_digest"],
+        unsealed["inner"]["policy_digest"]
+    );
+    assert_eq!(lines[6]["request_id"].as_str().map(str::len), Some(32));
+    assert!(lines[0]["request_id"].is_null(), "no decision, no id");
     for secret in secrets(&t) {
         assert!(
             !text.to_lowercase().contains(&secret.to_lowercase()),
@@ -758,13 +767,27 @@ fn endorse_refuses_a_tampered_ciphertext_without_writing() {
     let mut bytes = std::fs::read(&f).unwrap();
     bytes[100] ^= 1;
     std::fs::write(&f, &bytes).unwrap();
-    let o = c.endorse("llm.enc", "ci", &[]);
+    let log = c.t.path("audit.jsonl");
+    let o = c.endorse("llm.enc", "ci", &["--audit-log", s(&log)]);
     assert_eq!(code(&o), 1, "{}", String::from_utf8_lossy(&o.stderr));
     let e = json(&o);
     assert_eq!(e["endorsed"], false, "{e}");
     assert_eq!(e["errors"][0]["code"], "digest_mismatch", "{e}");
     assert!(e["errors"].to_string().contains("weights.bin"), "{e}");
     assert!(!c.t.path("llm.enc.sig.jsonl").exists());
+    // The refusal is audited, naming the file.
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    assert_eq!(lines[0]["operation"], "endorse", "{text}");
+    assert_eq!(lines[0]["outcome"], "failed", "{text}");
+    assert!(
+        lines[0]["reasons"].to_string().contains("weights.bin"),
+        "{text}"
+    );
 }
 
 #[test]

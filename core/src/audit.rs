@@ -58,6 +58,8 @@ pub enum Operation {
     Seal,
     /// `unseal`
     Unseal,
+    /// `endorse`
+    Endorse,
 }
 
 impl Operation {
@@ -71,6 +73,7 @@ impl Operation {
             Operation::Rewrap => "rewrap",
             Operation::Seal => "seal",
             Operation::Unseal => "unseal",
+            Operation::Endorse => "endorse",
         }
     }
 }
@@ -116,6 +119,11 @@ pub struct AuditEvent {
     pub rule: Option<String>,
     /// Policy signers that verified.
     pub signers: Vec<String>,
+    /// The policy decision's id, as the verb's `--json` result and `serve`'s `X-Request-Id`
+    /// carry it: joins this line to the result that reported the same decision.
+    pub request_id: Option<String>,
+    /// The SHA-256 (hex) of the policy file's bytes that decided: which policy, exactly.
+    pub policy_digest: Option<String>,
     /// How it ended.
     pub outcome: Outcome,
     /// Why it failed (empty on success).
@@ -134,6 +142,8 @@ impl AuditEvent {
             policy: None,
             rule: None,
             signers: Vec::new(),
+            request_id: None,
+            policy_digest: None,
             outcome: Outcome::Ok,
             reasons: Vec::new(),
         }
@@ -169,6 +179,8 @@ impl AuditEvent {
             "policy": self.policy,
             "rule": self.rule,
             "signers": self.signers,
+            "request_id": self.request_id,
+            "policy_digest": self.policy_digest,
             "outcome": self.outcome.name(),
             "reasons": reasons,
             "omitted_reasons": self.reasons.len().saturating_sub(MAX_REASONS),

@@ -585,6 +585,7 @@ def endorse(
     cert_chain: Union[StrPath, Iterable[StrPath]] = (),
     allow_insecure_key_permissions: bool = False,
     tsa_url: Optional[str] = None,
+    audit_log: Optional[StrPath] = None,
     progress: Optional[ProgressCallback] = None,
 ) -> dict:
     """Co-sign the sealed model ``enc`` with ``key`` without decrypting it: the statement its
@@ -593,7 +594,9 @@ def endorse(
     :func:`unseal` reads by default. Returns the ``modelseal endorse --json`` dict.
 
     A ciphertext file changed since sealing raises ``VerificationError`` naming it, and nothing
-    is written. Not sigstore's ``cosign``: an OMS signature of the encrypted model."""
+    is written. Not sigstore's ``cosign``: an OMS signature of the encrypted model. With
+    ``audit_log``, appends one line to it (also when endorsing fails), as ``modelseal endorse
+    --audit-log`` does."""
     return _modelseal.endorse(
         os.fspath(enc),
         os.fspath(key),
@@ -602,6 +605,7 @@ def endorse(
         _paths(cert_chain),
         allow_insecure_key_permissions,
         tsa_url,
+        _opt_path(audit_log),
         progress=progress,
     )
 

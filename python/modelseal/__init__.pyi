@@ -187,6 +187,7 @@ def endorse(
     cert_chain: Union[StrPath, Iterable[StrPath]] = (),
     allow_insecure_key_permissions: bool = False,
     tsa_url: Optional[str] = None,
+    audit_log: Optional[StrPath] = None,
     progress: Optional[ProgressCallback] = None,
 ) -> dict[str, Any]: ...
 def keygen(

@@ -271,9 +271,9 @@ pub fn unseal_py<'py>(
 }
 
 /// Adds `key`'s co-signature to the sealed model `enc` without decrypting it: the CLI's
-/// `endorse --json` dict.
+/// `endorse --json` dict. Appends the `endorse` audit event to `audit_log`.
 #[pyfunction]
-#[pyo3(name = "endorse", signature = (enc, key, signature=None, cert=None, cert_chain=Vec::new(), allow_insecure_key_permissions=false, tsa_url=None, progress=None))]
+#[pyo3(name = "endorse", signature = (enc, key, signature=None, cert=None, cert_chain=Vec::new(), allow_insecure_key_permissions=false, tsa_url=None, audit_log=None, progress=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn endorse_py<'py>(
     py: Python<'py>,
@@ -284,6 +284,7 @@ pub fn endorse_py<'py>(
     cert_chain: Vec<PathBuf>,
     allow_insecure_key_permissions: bool,
     tsa_url: Option<String>,
+    audit_log: Option<PathBuf>,
     progress: Option<PyObject>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let sink = PyProgress::new(progress);
@@ -293,10 +294,12 @@ pub fn endorse_py<'py>(
             signature,
             tsa: tsa_url.map(modelseal::timestamp::TsaRequest::new),
         };
-        open_signer(key, cert.as_deref(), &cert_chain, &key_options)
+        let result = open_signer(key, cert.as_deref(), &cert_chain, &key_options)
             .map_err(DeployError::from)
-            .and_then(|signer| endorse_sealed(&enc, signer.as_ref(), &options, &sink))
-            .map_err(deploy_error)
+            .and_then(|signer| endorse_sealed(&enc, signer.as_ref(), &options, &sink));
+        let event = report::endorse_event(&enc, key, result.as_ref().map_err(Failure::deploy));
+        convert::record(audit_log.as_deref(), None, &event)?;
+        result.map_err(deploy_error)
     });
     let outcome = sink.finish(outcome)?;
     convert::to_py(py, &EndorseReport::new(&enc, &outcome))

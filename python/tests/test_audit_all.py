@@ -49,6 +49,9 @@ def last_line(log: pathlib.Path, root: pathlib.Path) -> dict:
     line = log.read_text().splitlines()[-1]
     event = json.loads(line.replace(str(root), "$ROOT"))
     del event["time"]
+    # Each decision has its own random id (32 hex digits); without a policy there is none.
+    request_id = event.pop("request_id")
+    assert request_id is None if event["policy"] is None else len(request_id) == 32, event
     return event
 
 

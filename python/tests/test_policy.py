@@ -227,8 +227,14 @@ def test_co_signed_seal_and_endorse_meet_a_two_of_two_rule(env: pathlib.Path) ->
     with pytest.raises(modelseal.VerificationError, match="missing: ci"):
         modelseal.unseal(env / "one.enc", env / "run2", policy=policy, key=env / "deploy.pem")
     kept = env / "ci.cosign.jsonl"
-    endorsed = modelseal.endorse(env / "one.enc", key=env / "ci.pem", signature=kept)
+    log = env / "endorse-audit.jsonl"
+    endorsed = modelseal.endorse(env / "one.enc", key=env / "ci.pem", signature=kept, audit_log=log)
     assert endorsed["endorsed"] is True and pathlib.Path(endorsed["signature"]) == kept
+    (line,) = [json.loads(text) for text in log.read_text().splitlines()]
+    # The event names what the endorsement signs: the outer statement of the encrypted files.
+    assert (line["operation"], line["outcome"]) == ("endorse", "ok")
+    assert line["root_digest"] == endorsed["encrypted_root_digest"]
+    assert endorsed["key_hint"] in line["key_ids"]
     result = modelseal.unseal(
         env / "one.enc", env / "run2", policy=policy, key=env / "deploy.pem",
         signature=[env / "one.enc.sig", kept],

@@ -1,9 +1,11 @@
 //! `modelseal endorse`: add a co-signature to a sealed model without decrypting it.
 
 use super::{KeyArgs, OutputArgs, TsaArgs};
+use crate::audit::{ended, Attempt, AuditArgs};
 use crate::output::{report_failure, set_result};
+use modelseal::deploy::DeployError;
 use modelseal::endorse::{endorse_sealed, EndorseOptions, EndorseOutcome};
-use modelseal::report::{EndorseFailure, EndorseReport, Outcome, Verb};
+use modelseal::report::{self, EndorseFailure, EndorseReport, Failure, Outcome, Verb};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -38,9 +40,27 @@ pub struct Args {
     output: OutputArgs,
     #[command(flatten)]
     keys: KeyArgs,
+    #[command(flatten)]
+    audit: AuditArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let attempt = endorse(&args);
+    let event = report::endorse_event(&args.encrypted, &args.key, ended(&attempt, Failure::deploy));
+    let code = attempt.map(|result| match result {
+        Ok(outcome) => print(&args, &outcome),
+        Err(err) => report_failure(
+            EndorseFailure::outcome(&args.encrypted, &err),
+            "endorse",
+            err.class(),
+            &err,
+        ),
+    });
+    args.audit.record(None, &event, code)
+}
+
+/// Opens the key and endorses.
+fn endorse(args: &Args) -> Attempt<EndorseOutcome, DeployError> {
     let signer = args
         .keys
         .open_signer(&args.key, args.cert.as_deref(), &args.cert_chain)?;
@@ -51,15 +71,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let bar = args.output.bar("endorsing");
     let result = endorse_sealed(&args.encrypted, signer.as_ref(), &options, &bar);
     bar.finish();
-    Ok(match result {
-        Ok(outcome) => print(&args, &outcome),
-        Err(err) => report_failure(
-            EndorseFailure::outcome(&args.encrypted, &err),
-            "endorse",
-            err.class(),
-            &err,
-        ),
-    })
+    Ok(result)
 }
 
 fn print(args: &Args, outcome: &EndorseOutcome) -> ExitCode {

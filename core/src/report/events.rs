@@ -81,6 +81,8 @@ fn apply_decision(event: &mut AuditEvent, decision: &PolicyDecision) {
     event.policy = Some(text(decision.policy()));
     event.rule = Some(decision.rule_label());
     event.signers = decision.signers().to_vec();
+    event.request_id = Some(decision.request_id().to_string());
+    event.policy_digest = Some(decision.policy_digest().to_string());
     if !decision.allowed() {
         let mut reasons = std::mem::take(&mut event.reasons);
         reasons.extend(decision.reasons().iter().cloned());
@@ -102,6 +104,25 @@ fn event(operation: Operation, model: &Path, key_ids: Vec<String>) -> AuditEvent
 /// The event of `sign`ing `model` with the key reference `key`.
 pub fn sign_event(model: &Path, key: &str, result: Result<&SignOutcome, Failure>) -> AuditEvent {
     let mut event = event(Operation::Sign, model, vec![key.to_string()]);
+    match result {
+        Ok(outcome) => {
+            event.key_ids.push(outcome.key_hint.clone());
+            event.model_name = Some(outcome.statement.subject_name.clone());
+            event.root_digest = Some(hex::encode(outcome.statement.root_digest));
+        }
+        Err(failure) => failure.record(&mut event),
+    }
+    event
+}
+
+/// The event of `endorse`ing the sealed model `encrypted` with the key reference `key`: the
+/// statement the endorsement signs (the one the earlier outer signatures sign).
+pub fn endorse_event(
+    encrypted: &Path,
+    key: &str,
+    result: Result<&EndorseOutcome, Failure>,
+) -> AuditEvent {
+    let mut event = event(Operation::Endorse, encrypted, vec![key.to_string()]);
     match result {
         Ok(outcome) => {
             event.key_ids.push(outcome.key_hint.clone());
