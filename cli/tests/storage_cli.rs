@@ -772,22 +772,9 @@ fn s3_and_kms_share_one_web_identity_per_process() {
     };
     s3_admin(&["mkbucket", "models"]);
     s3_admin(&["upload", "models", "prod/llm", s(&local)]);
-    // An OIDC token as GitHub Actions or EKS would write it (moto does not check its signature).
-    let token = dir.path().join("token");
-    std::fs::write(
-        &token,
-        "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyZXBvOm1sL21vZGVsIn0.c2ln",
-    )
-    .unwrap();
     let run = |args: &[&str]| {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_modelseal"));
-        moto.env(&mut cmd)
-            .env("AWS_WEB_IDENTITY_TOKEN_FILE", &token)
-            .env(
-                "AWS_ROLE_ARN",
-                "arn:aws:iam::123456789012:role/model-release",
-            )
-            .env("AWS_ROLE_SESSION_NAME", "ci");
+        moto.web_identity_env(&mut cmd, dir.path());
         let out = cmd.args(args).output().unwrap();
         assert!(out.status.success(), "{args:?}: {}", stderr(&out));
     };
