@@ -60,7 +60,7 @@ mod clients {
                     .build(),
             )
             .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
-            .credentials_provider(super::credentials())
+            .credentials_provider(crate::aws::credentials())
     }
 }
 
