@@ -25,11 +25,22 @@ struct Server {
 impl Server {
     /// `serve --policy trust.toml --root DIR --listen 127.0.0.1:0 EXTRA…`.
     fn start(t: &Setup, extra: &[&str]) -> Server {
+        Server::start_at(t, s(t.dir.path()), |cmd| cmd.args(extra))
+    }
+
+    /// [`Server::start`] with the root `root` (a directory or a bucket URL), the command
+    /// completed by `configure` (flags, environment).
+    fn start_at(
+        t: &Setup,
+        root: &str,
+        configure: impl FnOnce(&mut Command) -> &mut Command,
+    ) -> Server {
         let policy = t.path("trust.toml");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_modelseal"))
-            .args(["serve", "--policy", s(&policy), "--root", s(t.dir.path())])
-            .args(["--listen", "127.0.0.1:0"])
-            .args(extra)
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_modelseal"));
+        cmd.args(["serve", "--policy", s(&policy), "--root", root])
+            .args(["--listen", "127.0.0.1:0"]);
+        configure(&mut cmd);
+        let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -975,4 +986,104 @@ fn a_file_truncated_during_a_verification_is_a_failure_naming_it_and_the_server_
         server.post(&verify_body(&["llm.release.sig"], "dev/llm")).0,
         200
     );
+}
+
+/// `storage_admin.py s3 ENDPOINT ARGS…` (buckets and objects of the emulator, made outside
+/// modelseal).
+fn s3_admin(moto: &common::moto::Moto, args: &[&str]) {
+    let endpoint = moto.endpoint();
+    let args = [&["s3", endpoint.as_str()][..], args].concat();
+    moto.script("scripts/storage_admin.py", &args);
+}
+
+/// `serve --root s3://BUCKET/PREFIX`: a request names a model and its signatures below the
+/// prefix; allowed is 200 with the same decision as a local root, a tampered object (after an
+/// allow: nothing is cached) is 403 naming it, a missing model or signature 404, a path out of
+/// the prefix 400 — every answer JSON — and no log line or audit line holds the credentials.
+#[test]
+fn a_bucket_root_allows_denies_tampering_and_404s_without_logging_credentials() {
+    let t = Setup::new();
+    t.sign("release");
+    t.sign("ci");
+    with_audit(&t);
+    let moto = common::moto::Moto::start();
+    s3_admin(&moto, &["mkbucket", "models"]);
+    s3_admin(&moto, &["upload", "models", "registry/llm", s(&t.model)]);
+    for key in ["release", "ci"] {
+        let name = format!("llm.{key}.sig");
+        s3_admin(
+            &moto,
+            &[
+                "put",
+                "models",
+                &format!("registry/{name}"),
+                s(&t.path(&name)),
+            ],
+        );
+    }
+    // moto takes any key; this one must appear nowhere the server writes.
+    const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSERVESECRET";
+    const KEY_ID: &str = "AKIASERVEBUCKETTEST1";
+    let server = Server::start_at(&t, "s3://models/registry", |cmd| {
+        moto.env(cmd)
+            .env("AWS_ACCESS_KEY_ID", KEY_ID)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET)
+            .args(["--json"])
+    });
+
+    let both = verify_body(&["llm.release.sig", "./llm.ci.sig"], "prod/llm");
+    let (status, allowed) = server.post(&both);
+    assert_eq!(status, 200, "{allowed}");
+    assert_eq!(allowed["allowed"], true);
+    assert_eq!(allowed["model"], "llm");
+    assert_eq!(allowed["files"], 2);
+    assert_eq!(allowed["signatures"][1]["path"], "./llm.ci.sig");
+    // The same decision as a local root holding the same files (but its random id).
+    let local = Server::start(&t, &[]);
+    let (_, mut served) = local.post(&both);
+    let mut allowed = allowed;
+    for v in [&mut served, &mut allowed] {
+        v["request_id"] = Value::Null;
+    }
+    assert_eq!(allowed, served);
+
+    let (status, body) = server.post(&verify_body(&["llm.release.sig"], "prod/llm"));
+    assert_eq!((status, &body["allowed"]), (403, &json!(false)), "{body}");
+
+    // Refused before any request to the store.
+    for (model, sig) in [("../llm", "llm.release.sig"), ("llm", "/llm.ci.sig")] {
+        let (status, body) = server.post(&json!({"model": model, "signatures": [sig]}));
+        assert_eq!(status, 400, "{model} {sig}: {body}");
+        assert_eq!(body["errors"][0]["code"], "request_malformed", "{body}");
+    }
+    for (model, sig) in [("nope", "llm.release.sig"), ("llm", "llm.nope.sig")] {
+        let (status, body) = server.post(&json!({"model": model, "signatures": [sig]}));
+        assert_eq!(status, 404, "{model} {sig}: {body}");
+        assert_eq!(body["errors"][0]["code"], "not_found", "{body}");
+    }
+
+    // A changed object after an allow: the next request lists and hashes the bucket again.
+    let tampered = t.path("tampered.bin");
+    std::fs::write(&tampered, vec![4u8; 5000]).unwrap();
+    s3_admin(
+        &moto,
+        &["put", "models", "registry/llm/weights.bin", s(&tampered)],
+    );
+    let (status, denied) = server.post(&both);
+    assert_eq!(status, 403, "{denied}");
+    let reasons = denied["reasons"].to_string();
+    assert!(reasons.contains("weights.bin"), "{reasons}");
+    assert!(
+        !reasons.contains("s3://"),
+        "the root is not disclosed: {reasons}"
+    );
+
+    let lines = server.lines.lock().unwrap().join("\n");
+    let audit = std::fs::read_to_string(t.path("audit.jsonl")).unwrap();
+    assert!(audit.lines().count() >= 7, "{audit}");
+    for text in [&lines, &audit] {
+        for secret in [SECRET, KEY_ID] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+    }
 }

@@ -1016,3 +1016,64 @@ fn gcs_killed_upload_leaves_nothing_visible() {
 fn azure_killed_upload_leaves_nothing_visible() {
     killed_upload_leaves_nothing_visible(Store::Azure);
 }
+
+/// One AWS identity per process (issue 19, item 4): signing an `s3://` model with an
+/// `awskms://` key under web identity assumes the role once — S3 and KMS ask the same cached
+/// credentials — and verifying it again (a second process) once more.
+#[test]
+fn s3_and_kms_share_one_web_identity_per_process() {
+    let moto = common::moto::Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let local = model(dir.path());
+    let endpoint = moto.endpoint();
+    let kms_admin = "tests/kms/kms_admin.py";
+    moto.script(
+        kms_admin,
+        &[&endpoint, "create", "ECC_NIST_P256", "alias/ci-signer"],
+    );
+    let s3_admin = |args: &[&str]| {
+        let args = [&["s3", endpoint.as_str()][..], args].concat();
+        moto.script("scripts/storage_admin.py", &args);
+    };
+    s3_admin(&["mkbucket", "models"]);
+    s3_admin(&["upload", "models", "prod/llm", s(&local)]);
+    let run = |args: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_modelseal"));
+        moto.web_identity_env(&mut cmd, dir.path());
+        let out = cmd.args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    };
+    let assumed = |requests: &[String]| {
+        requests
+            .iter()
+            .filter(|r| *r == "sts AssumeRoleWithWebIdentity")
+            .count()
+    };
+    let sig = dir.path().join("llm.sig");
+    let key = "awskms:///alias/ci-signer";
+    run(&["sign", "s3://models/prod/llm", "--key", key, "-o", s(&sig)]);
+    let requests = moto.requests();
+    assert_eq!(
+        assumed(&requests),
+        1,
+        "one role assumption for S3 and KMS: {requests:?}"
+    );
+    assert!(
+        requests.iter().any(|r| r.starts_with("kms ")),
+        "KMS signed: {requests:?}"
+    );
+    run(&[
+        "verify",
+        "s3://models/prod/llm",
+        "--signature",
+        s(&sig),
+        "--key",
+        key,
+    ]);
+    let requests = moto.requests();
+    assert_eq!(
+        assumed(&requests),
+        2,
+        "one more for the second process: {requests:?}"
+    );
+}

@@ -125,31 +125,44 @@ impl VerifyRequest {
         root: &ConfinedRoot,
         limits: BundleLimits,
     ) -> Result<u64, RequestError> {
-        let mut total: u64 = 0;
-        for (path, name) in self.signature_files(root)? {
+        let sized = self.signature_files(root)?.into_iter().map(|(path, name)| {
             let len = std::fs::metadata(&path).map_or(0, |m| m.len());
-            // A claims file (`.jsonl`) holds many bundles: its lines are limited when read.
-            let per_file = if crate::verify::is_claims_path(&path) {
-                crate::oms::MAX_BUNDLE_BYTES
-            } else {
-                limits.per_bundle.min(crate::oms::MAX_BUNDLE_BYTES)
-            };
-            let over = if len > per_file {
-                Some(limits.too_large())
-            } else {
-                total = total.saturating_add(len);
-                (total > limits.total).then(|| limits.too_large_in_total())
-            };
-            if let Some(source) = over {
-                let reason = format!("{name}: cannot read signature: {source}");
-                return Err(RequestError::Input {
-                    public: reason.clone(),
-                    detail: reason,
-                });
-            }
-        }
-        Ok(total)
+            (path, name, len)
+        });
+        signature_bytes_within(sized, limits)
     }
+}
+
+/// The total of the signature files' sizes (`(path, name given, bytes)`), or the input error of
+/// the first one over `limits` (per file, or the total): the admission check of
+/// [`VerifyRequest::signature_bytes`], for files of a local root or objects of a bucket root.
+pub(crate) fn signature_bytes_within<'a>(
+    sized: impl IntoIterator<Item = (PathBuf, &'a str, u64)>,
+    limits: BundleLimits,
+) -> Result<u64, RequestError> {
+    let mut total: u64 = 0;
+    for (path, name, len) in sized {
+        // A claims file (`.jsonl`) holds many bundles: its lines are limited when read.
+        let per_file = if crate::verify::is_claims_path(&path) {
+            crate::oms::MAX_BUNDLE_BYTES
+        } else {
+            limits.per_bundle.min(crate::oms::MAX_BUNDLE_BYTES)
+        };
+        let over = if len > per_file {
+            Some(limits.too_large())
+        } else {
+            total = total.saturating_add(len);
+            (total > limits.total).then(|| limits.too_large_in_total())
+        };
+        if let Some(source) = over {
+            let reason = format!("{name}: cannot read signature: {source}");
+            return Err(RequestError::Input {
+                public: reason.clone(),
+                detail: reason,
+            });
+        }
+    }
+    Ok(total)
 }
 
 impl Policy {
@@ -166,8 +179,28 @@ impl Policy {
         limits: BundleLimits,
     ) -> Result<PolicyDecision, RequestError> {
         let model = root.resolve(&request.model)?;
+        let signatures = request.signature_files(root)?;
+        let resolved = Resolved {
+            model,
+            signatures,
+            root: root.path(),
+            confine: true,
+        };
+        self.verify_resolved(request, resolved, limits)
+    }
+
+    /// [`Policy::verify_request`] once the request's paths are resolved under `resolved.root` (a
+    /// local root, or a bucket root of `serve`): the decision, with the request's own paths in
+    /// it and the root removed from every reason.
+    pub(crate) fn verify_resolved(
+        &self,
+        request: &VerifyRequest,
+        resolved: Resolved<'_>,
+        limits: BundleLimits,
+    ) -> Result<PolicyDecision, RequestError> {
+        let root = resolved.root;
         let (signatures, given): (Vec<PathBuf>, Vec<&str>) =
-            request.signature_files(root)?.into_iter().unzip();
+            resolved.signatures.into_iter().unzip();
         let options = PolicyVerifyOptions {
             // Default (None): as `verify --policy`, of the resolved path — the envelope's name
             // for an encrypted model, else the last component (of a symlink's target).
@@ -176,11 +209,11 @@ impl Policy {
         };
         let mut decision = self
             .verify_within(
-                &model,
+                &resolved.model,
                 &signatures,
                 &options,
                 limits,
-                Some(root.path()),
+                resolved.confine.then_some(root),
                 &NoProgress,
             )
             .map_err(|e| input_error(root, request, &signatures, &given, &e))?;
@@ -207,13 +240,26 @@ impl Policy {
     }
 }
 
+/// A request's paths resolved under a root: the model, and each signature with the name the
+/// request gave it (each file once).
+pub(crate) struct Resolved<'a> {
+    /// The model's path (a canonical local path, or an object-storage location).
+    pub model: PathBuf,
+    /// The signatures' paths, each with the request's own name for it.
+    pub signatures: Vec<(PathBuf, &'a str)>,
+    /// The root, removed from every message (a canonical directory, or `s3://B/P`).
+    pub root: &'a Path,
+    /// Whether no model file may lie outside `root` (a local root, where symlinks could lead out).
+    pub confine: bool,
+}
+
 /// How a Rego evaluation error starts among a decision's reasons (`policy::rego`).
 const REGO_FAILED: &str = "rego: evaluation failed";
 
 /// `err` as a [`RequestError::Input`]: the full reason (relative to the root) and a public one
 /// that names only the request's own path for the file at fault.
 fn input_error(
-    root: &ConfinedRoot,
+    root: &Path,
     request: &VerifyRequest,
     signatures: &[PathBuf],
     given: &[&str],
@@ -253,8 +299,8 @@ fn input_error(
 }
 
 /// `text` with the root's path removed (the root itself becomes `.`).
-fn relative(root: &ConfinedRoot, text: &str) -> String {
-    let root = root.path().display().to_string();
+fn relative(root: &Path, text: &str) -> String {
+    let root = root.display().to_string();
     text.replace(&format!("{root}/"), "").replace(&root, ".")
 }
 

@@ -38,6 +38,8 @@ pub mod verify;
 
 // Implementation floors that callers reach only through the modules above (and tests, fuzz
 // targets and benchmarks through `internals`).
+#[cfg(any(feature = "awskms", feature = "awssm", feature = "storage"))]
+mod aws;
 mod fs;
 mod oms;
 mod rng;

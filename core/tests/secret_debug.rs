@@ -2,7 +2,9 @@
 //! never the secret: file signers (EC scalar), every recipient and identity behind `dyn Recipient` / `dyn Identity` — a KEK, an
 //! X25519 and an RSA private key, a PKCS#11 token key (its PIN) and an AWS KMS key (the SDK's
 //! environment credentials) — and the errors of a KMS request that failed (with a data key in
-//! hand). `DataKey`, `FileKeys` and the concrete wrappers are covered in `seal.rs`.
+//! hand) — and, with the `storage` feature, a model listed in S3 and an S3 error, whose
+//! credentials are the same process-wide AWS identity as KMS's. `DataKey`, `FileKeys` and the
+//! concrete wrappers are covered in `seal.rs`.
 //!
 //! One test in its own binary: it sets AWS environment variables, which no other test may read
 //! concurrently.
@@ -93,6 +95,28 @@ impl Moto {
                 panic!("moto_kms.py did not report its port: {line:?}\n{err}")
             });
         Moto { child, port }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    #[cfg(feature = "storage")]
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// `scripts/storage_admin.py s3 ENDPOINT ARGS…` (boto3): buckets and objects.
+    #[cfg(feature = "storage")]
+    fn s3(&self, args: &[&str]) {
+        let out = Command::new(python())
+            .arg(repo().join("scripts/storage_admin.py"))
+            .args(["s3", &self.endpoint()])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "storage_admin.py {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// `awskms://127.0.0.1:PORT/<key>`.
@@ -268,6 +292,30 @@ fn debug_and_errors_of_secret_holding_types_show_no_secret() {
             shown.push(("KMS recipient".into(), format!("awskms {err}")));
             shown.push(("KMS error".into(), err.to_string()));
         }
+    }
+
+    // Models in S3 (the same moto serves S3): a listed model (its reader and S3 client, whose
+    // credentials are the process's one AWS identity, `aws`) and the error of a missing bucket,
+    // made while that identity holds the credentials.
+    #[cfg(feature = "storage")]
+    {
+        use modelseal::internals::location::{self, Location};
+        use modelseal::internals::tree::WalkOptions;
+        std::env::set_var("AWS_ENDPOINT_URL_S3", moto.endpoint());
+        let weights = dir.path().join("w.bin");
+        std::fs::write(&weights, [5u8; 1000]).unwrap();
+        moto.s3(&["mkbucket", "hygiene"]);
+        moto.s3(&["put", "hygiene", "m/w.bin", weights.to_str().unwrap()]);
+        let Ok(Location::Object(url)) = Location::parse("s3://hygiene/m") else {
+            panic!("s3://hygiene/m is a location");
+        };
+        let listed = location::list_objects(&url, &WalkOptions::default()).unwrap();
+        assert_eq!(listed.tree.files.len(), 1);
+        shown.push(("S3 listed model".into(), format!("{listed:?}")));
+        let missing = location::walk(Path::new("s3://no-such-bucket/m"), &WalkOptions::default())
+            .unwrap_err();
+        shown.push(("S3 error".into(), missing.to_string()));
+        shown.push(("S3 error Debug".into(), format!("{missing:?}")));
     }
 
     for (what, text) in &shown {

@@ -32,8 +32,10 @@ pub struct Args {
     /// Trust policy (TOML, docs/policy.md); its audit_log records every request.
     #[arg(long, value_name = "POLICY.toml")]
     policy: PathBuf,
-    /// The directory request paths are relative to; nothing outside it is read.
-    #[arg(long, value_name = "DIR")]
+    /// The directory request paths are relative to, or a bucket prefix (s3://BUCKET/PREFIX,
+    /// gs://…, az://…; credentials from the store's standard environment, docs/storage.md);
+    /// nothing outside it is read.
+    #[arg(long, value_name = "DIR|URL")]
     root: PathBuf,
     /// Address to listen on (port 0: any free port, printed once bound).
     #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8080")]

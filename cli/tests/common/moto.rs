@@ -106,6 +106,38 @@ impl Moto {
             .env("AWS_SECRET_ACCESS_KEY", "testing")
     }
 
+    /// Runs the Python script `script` (a path from the repository root, e.g.
+    /// `scripts/storage_admin.py`) with `args` and moto's static credentials; its stdout.
+    pub fn script(&self, script: &str, args: &[&str]) -> String {
+        let mut cmd = Command::new(python());
+        cmd.arg(repo().join(script)).args(args);
+        let out = self.static_env(&mut cmd).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{script} {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// [`Moto::env`] with web identity: an OIDC token written into `dir` as GitHub Actions or
+    /// EKS would write it (moto does not check its signature) and a role to assume with it.
+    pub fn web_identity_env<'c>(&self, cmd: &'c mut Command, dir: &Path) -> &'c mut Command {
+        let token = dir.join("token");
+        std::fs::write(
+            &token,
+            "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyZXBvOm1sL21vZGVsIn0.c2ln",
+        )
+        .unwrap();
+        self.env(cmd)
+            .env("AWS_WEB_IDENTITY_TOKEN_FILE", &token)
+            .env(
+                "AWS_ROLE_ARN",
+                "arn:aws:iam::123456789012:role/model-release",
+            )
+            .env("AWS_ROLE_SESSION_NAME", "ci")
+    }
+
     /// Every request the server saw so far, as "<service> <action>".
     pub fn requests(&self) -> Vec<String> {
         std::fs::read_to_string(self.dir.path().join("requests.log"))

@@ -14,8 +14,6 @@
 //! not group/world readable (unless the caller allows it), and never appear in `Debug` output or
 //! errors.
 
-#[cfg(any(feature = "awskms", feature = "awssm"))]
-pub(crate) mod aws_sdk;
 pub(crate) mod awskms;
 pub(crate) mod certificate;
 pub(crate) mod error;

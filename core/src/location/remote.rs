@@ -278,8 +278,11 @@ fn bare_e_tag(e_tag: &str) -> &str {
 pub(super) fn open_client(url: &ObjectUrl) -> Result<Client, Failure> {
     let store: Arc<dyn ObjectStore> = match url.store {
         Store::S3 => {
-            let mut builder =
-                object_store::aws::AmazonS3Builder::from_env().with_bucket_name(&url.bucket);
+            // Region and endpoint from the environment; credentials from the process's one AWS
+            // identity (`aws`), the one KMS uses too.
+            let mut builder = object_store::aws::AmazonS3Builder::from_env()
+                .with_bucket_name(&url.bucket)
+                .with_credentials(Arc::new(crate::aws::S3Credentials));
             if env_is_http(&["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_ENDPOINT"]) {
                 builder = builder.with_allow_http(true);
             }
@@ -679,6 +682,40 @@ pub(super) fn read_object(url: &ObjectUrl, limit: u64) -> io::Result<Vec<u8>> {
             format!("is {size} bytes, over the limit of {limit}"),
         )
     })
+}
+
+/// The size of the object `url` names (one HEAD); a missing one is [`io::ErrorKind::NotFound`]
+/// (a prefix with objects below it is not an object: not found either).
+pub fn object_len(url: &ObjectUrl) -> io::Result<u64> {
+    let client = open_client(url).map_err(io_error)?;
+    let key = url.prefix.clone();
+    run(async move { client.head(&key).await })
+        .map_err(io::Error::other)?
+        .map(|object| object.size)
+        .map_err(io_error)
+}
+
+/// Whether `url` names a model: objects below the prefix, or the object itself (one LIST, and
+/// one HEAD when nothing is below it). A missing bucket is `Ok(false)`.
+pub fn object_exists(url: &ObjectUrl) -> io::Result<bool> {
+    let client = open_client(url).map_err(io_error)?;
+    let key = url.prefix.clone();
+    let found = run(async move {
+        let below = (!key.is_empty()).then(|| key.clone());
+        if !client.list(below).await?.is_empty() {
+            return Ok(true);
+        }
+        if key.is_empty() {
+            return Ok(false);
+        }
+        client.head(&key).await.map(|_| true)
+    })
+    .map_err(io::Error::other)?;
+    match found {
+        Ok(found) => Ok(found),
+        Err(Failure::NotFound) => Ok(false),
+        Err(other) => Err(io_error(other)),
+    }
 }
 
 /// Writes `bytes` as the object `url` names in one PUT (atomic: a reader sees the old object or

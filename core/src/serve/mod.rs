@@ -9,13 +9,15 @@
 //! current policy and SIGHUP), `log` (the server's stderr lines), `conn` (the connection cap and
 //! header timeout).
 
+#[cfg(feature = "storage")]
+mod bucket;
 mod conn;
 mod log;
 mod reload;
+mod root;
 mod routes;
 
 use crate::fs::confine::ConfineError;
-use crate::hook::ConfinedRoot;
 use crate::policy::{Policy, PolicyError, PolicyOptions};
 use crate::verify::BundleLimits;
 use log::Log;
@@ -33,7 +35,8 @@ pub struct ServeOptions {
     pub policy: PathBuf,
     /// What the operator allows when the policy is loaded: at start and at every reload.
     pub policy_options: PolicyOptions,
-    /// The directory request paths are relative to; nothing outside it is read.
+    /// The directory request paths are relative to, or (with the `storage` feature) a bucket
+    /// prefix, `s3://BUCKET/PREFIX`, `gs://…` or `az://…`; nothing outside it is read.
     pub root: PathBuf,
     /// Address to listen on (port 0: any free port, logged once bound).
     pub listen: SocketAddr,
@@ -66,7 +69,8 @@ pub struct ServeOptions {
 /// their errors are answers.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    /// The root directory does not exist or is not a directory.
+    /// The root directory does not exist or is not a directory (or the bucket root does not
+    /// parse).
     #[error(transparent)]
     Root(#[from] ConfineError),
     /// The policy path cannot be made absolute (needed so reloads read the same file).
@@ -145,7 +149,7 @@ pub fn run(options: ServeOptions) -> Result<(), ServeError> {
         json: options.json_log,
     };
     crate::fs::process::return_large_buffers_to_the_system();
-    let root = ConfinedRoot::new(&options.root)?;
+    let root = root::Root::open(&options.root)?;
     // Absolute, so a reload reads the same file whatever happens to the working directory.
     let policy_path =
         std::path::absolute(&options.policy).map_err(|source| ServeError::PolicyPath {

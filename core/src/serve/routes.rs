@@ -10,10 +10,10 @@
 
 use super::log::Log;
 use super::reload::PolicyHandle;
+use super::root::Root;
 use super::Limits;
 use crate::audit::AuditLog;
 use crate::error::{ErrorClass, ErrorCode};
-use crate::hook::ConfinedRoot;
 use crate::hook::{RequestError, VerifyRequest};
 use crate::policy::{Policy, PolicyDecision};
 use crate::report::{self, DecisionInputError, DecisionReport, Failure, Outcome, Problem, Verb};
@@ -34,7 +34,7 @@ use tokio::time::{timeout_at, Instant};
 /// Everything a request handler shares.
 pub struct App {
     policy: PolicyHandle,
-    root: Arc<ConfinedRoot>,
+    root: Arc<Root>,
     limits: Limits,
     audit_log: Option<PathBuf>,
     log: Log,
@@ -82,7 +82,7 @@ impl App {
     /// The shared state for `limits`; `audit_log` overrides the policy's.
     pub fn new(
         policy: PolicyHandle,
-        root: ConfinedRoot,
+        root: Root,
         limits: Limits,
         audit_log: Option<PathBuf>,
         log: Log,
@@ -215,7 +215,7 @@ async fn verify(State(app): State<Arc<App>>, request: Request) -> Response {
     let checked = {
         let (app, policy, request) = (app.clone(), policy.clone(), request.clone());
         tokio::task::spawn_blocking(move || {
-            match request.signature_bytes(&app.root, app.limits.bundles) {
+            match app.root.signature_bytes(&request, app.limits.bundles) {
                 Ok(bytes) => Precheck::Admit(bytes),
                 Err(err) => Precheck::Refused(answer(&app, &policy, &request, Err(err))),
             }
@@ -283,7 +283,7 @@ async fn read_body(body: Body, limit: usize, deadline: Instant) -> Result<Vec<u8
 
 /// Decides `request` under `policy` and audits it (on a blocking thread).
 fn decide(app: &App, policy: &Policy, request: &VerifyRequest) -> Response {
-    let result = policy.verify_request(&app.root, request, app.limits.bundles);
+    let result = app.root.verify(policy, request, app.limits.bundles);
     answer(app, policy, request, result)
 }
 

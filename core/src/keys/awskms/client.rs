@@ -51,8 +51,8 @@ impl KmsClient {
             .enable_all()
             .build()
             .map_err(|e| config_err(format!("cannot start the I/O runtime: {e}")))?;
-        // The timeouts and retry mode shared with Secrets Manager (`keys::aws_sdk`).
-        let mut loader = crate::keys::aws_sdk::loader();
+        // The identity, timeouts and retry mode shared with S3 and Secrets Manager (`aws`).
+        let mut loader = crate::aws::loader();
         if let Some(region) = reference.arn_region() {
             loader = loader.region(Region::new(region.to_owned()));
         }

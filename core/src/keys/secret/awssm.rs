@@ -2,8 +2,8 @@
 //! with credentials from the SDK's standard chain (environment, profile, web identity token file —
 //! the OIDC path of CI runners and Kubernetes service accounts —, container and instance
 //! metadata); modelseal reads no credentials itself. The SDK configuration is loaded once per
-//! process and reused by every secret, on one private current-thread runtime, with the KMS
-//! backend's timeouts and retry mode (`keys::aws_sdk`; feature `awssm`). The value is copied into a zeroizing
+//! process and reused by every secret, on one private current-thread runtime, with the identity,
+//! timeouts and retry mode shared with KMS and S3 (`aws`; feature `awssm`). The value is copied into a zeroizing
 //! buffer at once; the SDK's own answer is dropped right after (its `Debug` redacts the value).
 
 use super::{AwsSecretRef, SecretBytes};
@@ -66,8 +66,8 @@ mod client {
                     .enable_all()
                     .build()
                     .map_err(|e| format!("cannot start the I/O runtime: {e}"))?;
-                // The KMS backend's chain, timeouts and retry mode (`keys::aws_sdk`).
-                let sdk = runtime.block_on(crate::keys::aws_sdk::loader().load());
+                // The process's AWS identity, timeouts and retry mode (`aws`).
+                let sdk = runtime.block_on(crate::aws::loader().load());
                 Ok(Session { runtime, sdk })
             })
             .as_ref()
