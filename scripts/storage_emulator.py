@@ -28,9 +28,11 @@ The proxy in front of them is ours and small on purpose:
 from __future__ import annotations
 
 import argparse
+import ctypes
 import http.client
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -44,6 +46,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import storage_admin  # noqa: E402 (the script's directory, put on the path just above)
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def die_with_parent() -> None:
+    """In the emulator's process, before it runs: the kernel kills it when this script dies, also
+    when a test kills this script outright (SIGKILL runs no `finally`), so no emulator outlives
+    its test."""
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def free_port() -> int:
@@ -101,6 +111,7 @@ def start_gcs() -> tuple[int, subprocess.Popen]:
         [str(binaries[0]), "-scheme", "http", "-host", "127.0.0.1", "-port", str(port),
          "-backend", "memory", "-public-host", f"127.0.0.1:{port}", "-log-level", "error"],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=sys.stderr,
+        preexec_fn=die_with_parent,
     )
     wait_listening(port, process, "fake-gcs-server")
     return port, process
@@ -115,6 +126,7 @@ def start_azure() -> tuple[int, subprocess.Popen]:
         ["node", str(script), "--blobHost", "127.0.0.1", "--blobPort", str(port),
          "--inMemoryPersistence", "--silent", "--skipApiVersionCheck", "--loose"],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=sys.stderr,
+        preexec_fn=die_with_parent,
         cwd=os.environ.get("TMPDIR", "/tmp"),
     )
     wait_listening(port, process, "azurite")
