@@ -165,6 +165,12 @@ def test_tampered_file_raises_before_anything_is_returned(tmp_path, keypair, tam
         opened.read("model.safetensors")
     with pytest.raises(modelseal.VerificationError):
         opened.open("model.safetensors")
+    # Lazily: reading every tensor meets the change (under shards, in the tensor whose shards it
+    # touches; test_safe_open_with_shards_fails_only_for_a_tampered_tensor has the rest).
+    with pytest.raises(modelseal.VerificationError):
+        with opened.safe_open("model.safetensors") as lazy:
+            for name in lazy.keys():
+                lazy.get_tensor(name)
     # The untouched file still loads: the failure is the tampered file's, not the model's.
     assert opened.read("config.json") == b'{"layers": 2}'
 

@@ -293,15 +293,20 @@ fn check_ciphertext_files(
     };
     let present = crate::tree::walk(root, &walk)?.files;
     let listed = &opened.header.body.files;
+    // Sets, not scans: a model of many files would otherwise cost their count squared.
+    let present_names: std::collections::HashSet<&str> =
+        present.iter().map(|f| f.name.as_str()).collect();
+    let listed_names: std::collections::HashSet<&str> =
+        listed.iter().map(|e| e.path.as_str()).collect();
     let mut diff = ManifestDiff::default();
     for entry in listed {
-        if !present.iter().any(|f| f.name.as_str() == entry.path) {
+        if !present_names.contains(entry.path.as_str()) {
             diff.missing.push(entry.path.clone());
         }
     }
     for file in &present {
         let name = file.name.as_str();
-        if name != ENVELOPE_NAME && !listed.iter().any(|e| e.path == name) {
+        if name != ENVELOPE_NAME && !listed_names.contains(name) {
             diff.extra.push(name.to_string());
         }
     }

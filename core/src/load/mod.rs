@@ -353,6 +353,14 @@ impl OpenedModel {
                 "bytes {start}..{end} asked of a file of {signed_size} signed bytes"
             )));
         }
+        // A file grown or cut since signing is refused whatever range is asked: the shards a
+        // range needs may be intact, but the file is not the signed one.
+        if file.size() != signed_size {
+            return Err(file.changed(&format!(
+                "{} bytes where the signature has {signed_size}",
+                file.size()
+            )));
+        }
         if self.statement.serialization.method == digest::Method::Files {
             let whole = self.read_file(name)?;
             out.copy_from_slice(&whole[start as usize..end as usize]);
