@@ -64,7 +64,7 @@ fn tree_error(url: &ObjectUrl, error: TreeError) -> SealError {
             reason: reason.to_owned(),
         },
         other => SealError::Tree {
-            path: PathBuf::from(url.to_string()),
+            path: url.to_path(),
             reason: other.to_string(),
         },
     }
@@ -74,7 +74,7 @@ fn tree_error(url: &ObjectUrl, error: TreeError) -> SealError {
 /// prefix: a directory whose envelope is the object `modelseal.envelope`), parse the envelope.
 pub(crate) fn read_envelope(url: &ObjectUrl) -> Result<RemoteEnvelope, SealError> {
     let listed = list_all(url)?;
-    let root = PathBuf::from(url.to_string());
+    let root = url.to_path();
     if listed.tree.single_file {
         let mut object = listed
             .open(".")
@@ -152,7 +152,7 @@ pub(crate) fn decrypt(
     let sources = match envelope.single {
         Some(object) => {
             let entry = &body.files[0];
-            let name = PathBuf::from(url.to_string());
+            let name = url.to_path();
             let expected = base + ChunkLayout::new(body.chunk_size, entry.size).ct_len();
             check_ct_len(object.len(), expected, &name)?;
             vec![(entry, object, name)]

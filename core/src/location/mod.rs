@@ -75,6 +75,12 @@ pub struct ObjectUrl {
 }
 
 impl ObjectUrl {
+    /// The URL as the path-shaped value the verbs and errors take (`s3://B/P`), which
+    /// [`Location::object`] reads back to this URL.
+    pub fn to_path(&self) -> PathBuf {
+        PathBuf::from(self.to_string())
+    }
+
     /// The URL of the object `name` below this prefix (for messages).
     pub fn child(&self, name: &str) -> String {
         if self.prefix.is_empty() {

@@ -32,7 +32,7 @@ pub struct BucketRoot {
 impl BucketRoot {
     /// The root at `url` (nothing is requested until a request arrives).
     pub fn new(url: ObjectUrl) -> BucketRoot {
-        let shown = PathBuf::from(url.to_string());
+        let shown = url.to_path();
         BucketRoot { url, shown }
     }
 
@@ -101,7 +101,7 @@ impl BucketRoot {
                     detail: format!("{name}: cannot read signature: {err}"),
                 },
             })?;
-            sized.push((path_of(&url), name, len));
+            sized.push((url.to_path(), name, len));
         }
         signature_bytes_within(sized, limits)
     }
@@ -117,9 +117,9 @@ impl BucketRoot {
         let model = self.resolve(&request.model)?;
         let signatures = self.signature_paths(request)?;
         let resolved = Resolved {
-            model: path_of(&model),
+            model: model.to_path(),
             signatures: (signatures.into_iter())
-                .map(|(url, name)| (path_of(&url), name))
+                .map(|(url, name)| (url.to_path(), name))
                 .collect(),
             root: &self.shown,
             // A bucket has no symlinks: every listed object is below the prefix.
@@ -135,11 +135,6 @@ impl BucketRoot {
         }
         result
     }
-}
-
-/// The path an operation takes for `url` (its string: `location` reads the scheme back).
-fn path_of(url: &ObjectUrl) -> PathBuf {
-    PathBuf::from(url.to_string())
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@
 
 use std::cell::RefCell;
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -146,7 +146,7 @@ impl BucketTarget {
             )?;
         }
         let sealed = seal_header(sources)?;
-        let envelope_path = PathBuf::from(envelope_url.to_string());
+        let envelope_path = envelope_url.to_path();
         location::write_object(&envelope_path, sealed.envelope.clone(), true)
             .unwrap_or_else(|| Err(std::io::Error::other("not an object location")))
             .map_err(|e| SealError::io(&envelope_path, e))?;
@@ -192,7 +192,7 @@ fn upload_file(
     observers: FileObservers,
     dst: &ObjectUrl,
 ) -> Result<(), SealError> {
-    let name = PathBuf::from(dst.to_string());
+    let name = dst.to_path();
     let entry = &source.entry;
     let keys = out.dek.file_keys(&entry.path, &entry.salt);
     let cipher = FileCipher::new(&keys, ChunkLayout::new(out.chunk_size, entry.size))?;
