@@ -963,9 +963,12 @@ fn a_pickle_model_is_denied_by_deny_formats() {
 #[test]
 fn a_file_truncated_during_a_verification_is_a_failure_naming_it_and_the_server_lives_on() {
     let t = Setup::new();
-    slow_model(&t, 64 << 30);
-    let server = Server::start(&t, &["--json"]);
+    slow_model(&t, 1);
     let weights = t.path("slow").join("weights.bin");
+    // Written data, so that the engine maps it (holes are read): most of a second of hashing,
+    // and the truncation lands milliseconds after the first window is mapped.
+    common::write_data(&weights, 1 << 30);
+    let server = Server::start(&t, &["--json"]);
     let addr = server.addr;
     let request = std::thread::spawn(move || {
         let body =

@@ -119,6 +119,21 @@ pub fn truncate_under(path: &Path) {
     resize(path, 4096);
 }
 
+/// Replaces the contents of the file at `path` with `len` bytes of written data (zeros, but
+/// allocated, not holes): what a test needs when the hashing engine must map the file, since a
+/// range with holes is read instead (see core/src/fs/mapped.rs).
+pub fn write_data(path: &Path, len: u64) {
+    use std::io::Write;
+    let mut file = std::fs::File::create(path).unwrap();
+    let piece = vec![0u8; 8 << 20];
+    let mut left = len;
+    while left > 0 {
+        let n = left.min(piece.len() as u64) as usize;
+        file.write_all(&piece[..n]).unwrap();
+        left -= n as u64;
+    }
+}
+
 /// Sets the length of the file at `path` (longer: a sparse tail of zeros).
 pub fn resize(path: &Path, len: u64) {
     std::fs::OpenOptions::new()

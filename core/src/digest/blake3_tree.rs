@@ -9,7 +9,7 @@
 
 use super::plan::Job;
 use super::read::{
-    detect_local, expect_eof, expect_unchanged, open, read_range, with_buffer, Hashed,
+    detect_local, expect_eof, expect_unchanged, open, read_file_range, with_buffer, Hashed,
 };
 use super::DigestError;
 use crate::progress::Progress;
@@ -94,13 +94,14 @@ impl Subtree<'_> {
         len: u64,
     ) -> Result<(), DigestError> {
         with_buffer(|buffer| {
-            read_range(
+            read_file_range(
                 self.file,
                 self.path,
                 offset,
                 offset + len,
                 buffer,
-                |bytes| {
+                false,
+                &mut |bytes| {
                     hasher.update(bytes);
                     self.progress.advance(bytes.len() as u64);
                 },

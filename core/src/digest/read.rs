@@ -54,9 +54,8 @@ pub(super) fn hash_job(
         }
     };
     with_buffer(|buffer| -> Result<(), DigestError> {
-        if !(maps_pay(job) && read_mapped(&file, path, job.start, job.end, &mut sink)?) {
-            read_range(&file, path, job.start, job.end, buffer, &mut sink)?;
-        }
+        let map = maps_enabled();
+        read_file_range(&file, path, job.start, job.end, buffer, map, &mut sink)?;
         if job.reaches_eof() {
             expect_eof(&file, path, job.end, buffer)?;
         }
@@ -144,16 +143,57 @@ pub(super) fn hash_remote_job(
     }
 }
 
-/// Smallest job read through maps: below it, a map costs more than the copy it saves.
+/// Smallest piece read through maps, and smallest range whose holes are looked for: below it, a
+/// map costs more than the copy it saves, and two `lseek`s more than reading a hole.
 const MAP_MIN: u64 = 1 << 20;
 
-/// Whether `job` is read through [`fs::mapped`]: large enough, and not switched off. The switch
-/// `MODELSEAL_HASH_READ=read` exists for side-by-side benchmarks (benches/hash_read.py) and as a
-/// way out on a system where maps misbehave; the digests are the same either way.
-fn maps_pay(job: &Job<'_>) -> bool {
+/// Whether data is read through [`fs::mapped`] at all. The switch `MODELSEAL_HASH_READ=read`
+/// exists for side-by-side benchmarks (benches/hash_read.py) and as a way out on a system where
+/// maps misbehave; the digests are the same either way.
+fn maps_enabled() -> bool {
     static MAPS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    job.len() >= MAP_MIN
-        && *MAPS.get_or_init(|| std::env::var_os("MODELSEAL_HASH_READ").is_none_or(|v| v != "read"))
+    *MAPS.get_or_init(|| std::env::var_os("MODELSEAL_HASH_READ").is_none_or(|v| v != "read"))
+}
+
+/// Zeros fed for a hole, a [`CHUNK`] at a time (so the hasher sees the pieces it would see
+/// from `read`).
+static ZEROS: [u8; CHUNK] = [0; CHUNK];
+
+/// Feeds `start..end` of `file` to `sink` in order: holes as zeros without reading them
+/// ([`fs::holes`]: reading them can cost the kernel far more than hashing), data through bounded
+/// maps when `map` and the piece is at least [`MAP_MIN`], otherwise one `pread` at a time. The
+/// file ending early, or being truncated under a map, is [`DigestError::Changed`].
+pub(super) fn read_file_range(
+    file: &File,
+    path: &Path,
+    start: u64,
+    end: u64,
+    buffer: &mut [u8],
+    map: bool,
+    sink: &mut dyn FnMut(&[u8]),
+) -> Result<(), DigestError> {
+    if end.saturating_sub(start) < MAP_MIN {
+        return read_range(file, path, start, end, buffer, sink);
+    }
+    let mut offset = start;
+    while offset < end {
+        let segment = fs::holes::segment_at(file, offset, end);
+        if segment.hole {
+            let mut left = segment.end - offset;
+            while left > 0 {
+                let n = usize::try_from(left).map_or(CHUNK, |left| left.min(CHUNK));
+                sink(&ZEROS[..n]);
+                left -= n as u64;
+            }
+        } else if !(map
+            && segment.end - offset >= MAP_MIN
+            && read_mapped(file, path, offset, segment.end, sink)?)
+        {
+            read_range(file, path, offset, segment.end, buffer, &mut *sink)?;
+        }
+        offset = segment.end;
+    }
+    Ok(())
 }
 
 /// Feeds `start..end` of `file` to `sink` through bounded maps, in [`CHUNK`] pieces (so the
@@ -222,7 +262,7 @@ pub(super) fn with_buffer<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
 
 /// Feeds the bytes `start..end` of `file` to `sink`, one read at a time; the file ending early
 /// means it shrank since it was walked.
-pub(super) fn read_range(
+fn read_range(
     file: &File,
     path: &Path,
     start: u64,

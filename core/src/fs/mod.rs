@@ -2,7 +2,8 @@
 //! operation's output and the cleanup of what killed runs left ([`commit`]), appends under a lock
 //! to files many writers share ([`append`]), confinement of request paths to a root
 //! ([`confine`]), the one rule for opening a file that is read ([`open`]), and keeping secrets out
-//! of core dumps ([`process`]), bounded memory maps that survive a truncation ([`mapped`]).
+//! of core dumps ([`process`]), bounded memory maps that survive a truncation ([`mapped`]), and where
+//! a file's holes are ([`holes`]).
 //!
 //! This is the only module of the crate allowed `unsafe` (the crate root denies it elsewhere):
 //! the calls std does not offer — `linkat` to name an `O_TMPFILE`, `renameat2` for renames that
@@ -11,7 +12,7 @@
 //! `O_NONBLOCK` after an open, `fstatvfs` to recognise a read-only mount, `getgroups` to
 //! know the process's groups, `from_raw_fd` to take an inherited descriptor (a `fd:N` secret), `prctl` and `setrlimit`
 //! to keep secrets out of core dumps, `mmap`/`madvise`/`posix_fadvise` and a `SIGBUS` handler to hash
-//! files without copying them ([`mapped`]). Each block carries a `// SAFETY:` comment saying why it is sound; all of them only pass integers and NUL-terminated
+//! files without copying them ([`mapped`]), `lseek` to find holes ([`holes`]). Each block carries a `// SAFETY:` comment saying why it is sound; all of them only pass integers and NUL-terminated
 //! strings or buffers that outlive the call, and none hands memory to the kernel to keep.
 #![allow(unsafe_code)]
 
@@ -19,6 +20,7 @@ pub mod append;
 pub mod atomic;
 pub mod commit;
 pub mod confine;
+pub mod holes;
 pub mod mapped;
 pub mod open;
 pub mod process;
