@@ -262,6 +262,12 @@ impl Source {
         }
     }
 
+    /// Whether it is an object in object storage.
+    #[cfg(feature = "storage")]
+    fn is_stored(&self) -> bool {
+        matches!(self.origin, Origin::Stored { .. })
+    }
+
     /// [`Source::check`] of an opened source once it was read: an object needs none (each of its
     /// reads was pinned to the version listed, and their lengths checked).
     fn check_read(&self, src: &dyn source::Source, changed: &str) -> Result<(), SealError> {

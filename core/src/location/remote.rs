@@ -36,6 +36,10 @@ pub const MEMORY_BUDGET: u64 = 256 << 20;
 const DEFAULT_CHUNK: u64 = 8 << 20;
 /// Default ranged GETs in flight per object being hashed (`MODELSEAL_STORAGE_CONCURRENCY`).
 const DEFAULT_CONCURRENCY: usize = 8;
+/// Bytes of ranged GETs in flight per object read as a stream (the encryption engine's source):
+/// less than hashing's, because the engine holds several objects open at once and its own
+/// buffers (or upload parts) share the [`MEMORY_BUDGET`]; at least one range.
+pub const STREAM_AHEAD: u64 = 24 << 20;
 
 /// The runtime that drives every request of this process to object storage.
 pub(super) fn runtime() -> Result<&'static tokio::runtime::Runtime, String> {
@@ -537,8 +541,11 @@ impl RemoteReader for ObjectReader {
 
     fn stream(&self, file: &ModelFile) -> Option<Box<dyn io::Read + Send>> {
         let object = self.objects.get(file.name.as_str())?.clone();
+        let mut fetcher = self.fetcher.clone();
+        let fits = usize::try_from(STREAM_AHEAD / fetcher.chunk).unwrap_or(usize::MAX);
+        fetcher.concurrency = fetcher.concurrency.min(fits.max(1));
         Some(Box::new(ObjectFile {
-            fetcher: self.fetcher.clone(),
+            fetcher,
             object,
             pos: 0,
             stream: None,

@@ -34,6 +34,11 @@ use crate::location::{self, ObjectUrl};
 /// are in memory, whatever the model size.
 const UPLOADS_AT_ONCE: usize = 4;
 
+/// Files uploaded at once when they are read from object storage too: each source object also
+/// holds up to [`location::STREAM_AHEAD`] of ranges in flight plus two ranges, so 2 × (48 MiB of
+/// parts + 40 MiB of ranges) = 176 MiB stay under the 256 MiB budget.
+const UPLOADS_AT_ONCE_FROM_OBJECTS: usize = 2;
+
 /// A bucket output, checked: where it goes and what was there before.
 pub(super) struct BucketTarget {
     url: ObjectUrl,
@@ -109,7 +114,12 @@ impl BucketTarget {
         // mid-run, an upload refused), so that a failed run leaves no partial model behind.
         let uploaded: Mutex<Vec<String>> = Mutex::new(Vec::new());
         std::thread::scope(|scope| {
-            for _ in 0..UPLOADS_AT_ONCE.min(shared.len()) {
+            let stored = shared.iter().any(Source::is_stored);
+            let at_once = match stored {
+                true => UPLOADS_AT_ONCE_FROM_OBJECTS,
+                false => UPLOADS_AT_ONCE,
+            };
+            for _ in 0..at_once.min(shared.len()) {
                 scope.spawn(|| loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     if i >= shared.len() || failed.load(Ordering::Relaxed) {
