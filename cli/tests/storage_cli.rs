@@ -701,6 +701,27 @@ fn encrypt_into_the_bucket(store: Store) {
         "{store:?}: {}",
         stderr(&again)
     );
+    // A co-signed seal with --force writes `llm.sig.jsonl` and removes the earlier `llm.sig`
+    // (unseal reads both by default, so a stale one would be judged with the new).
+    let (second, _) = keygen_p256(t.dir.path(), "ci");
+    e.ok(&[
+        "seal",
+        s(&t.local),
+        "--key",
+        s(&t.key),
+        "--key",
+        s(&second),
+        "--recipient",
+        s(&kek),
+        "-o",
+        &sealed,
+        "--force",
+    ]);
+    let signatures: Vec<String> = visible(e, "sealed")
+        .into_iter()
+        .filter(|k| k.contains("llm.sig"))
+        .collect();
+    assert_eq!(signatures, ["llm.sig.jsonl"], "{store:?}");
 }
 
 #[test]
