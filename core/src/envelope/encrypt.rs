@@ -28,7 +28,7 @@ use crate::progress::{NoProgress, Progress};
 use crate::rng::{Entropy, OsEntropy};
 
 #[cfg(feature = "storage")]
-mod bucket;
+pub(super) mod bucket;
 
 /// What to encrypt.
 #[derive(Debug, Clone)]
