@@ -31,7 +31,7 @@ use crate::rng::{Entropy, OsEntropy};
 use crate::tree::{ModelFile, RemoteReader};
 
 #[cfg(feature = "storage")]
-mod bucket;
+pub(super) mod bucket;
 
 /// What to encrypt.
 #[derive(Debug, Clone)]

@@ -39,8 +39,8 @@ const UPLOADS_AT_ONCE: usize = 4;
 /// parts + 40 MiB of ranges) = 176 MiB stay under the 256 MiB budget.
 const UPLOADS_AT_ONCE_FROM_OBJECTS: usize = 2;
 
-/// A bucket output, checked: where it goes and what was there before.
-pub(super) struct BucketTarget {
+/// A bucket output, checked: where it goes and what was there before (also `decrypt`'s).
+pub(in crate::envelope) struct BucketTarget {
     url: ObjectUrl,
     /// The full keys of the objects at and below the output location before the run.
     existing: Vec<String>,
@@ -49,7 +49,10 @@ pub(super) struct BucketTarget {
 impl BucketTarget {
     /// The bucket output `output` names (`None` for a local path). An output location that holds
     /// objects is refused unless `overwrite`.
-    pub(super) fn of(output: &Path, overwrite: bool) -> Result<Option<BucketTarget>, SealError> {
+    pub(in crate::envelope) fn of(
+        output: &Path,
+        overwrite: bool,
+    ) -> Result<Option<BucketTarget>, SealError> {
         let Some(url) = location::Location::object(output) else {
             return match location::Location::of_path(output) {
                 Err(e) => Err(SealError::Usage(e.to_string())),
@@ -65,6 +68,11 @@ impl BucketTarget {
             )));
         }
         Ok(Some(BucketTarget { url, existing }))
+    }
+
+    /// The output location.
+    pub(in crate::envelope) fn url(&self) -> &ObjectUrl {
+        &self.url
     }
 
     /// A single-file model: one upload of the envelope and then the ciphertext.
@@ -195,7 +203,7 @@ impl BucketTarget {
     }
 
     /// Deletes the objects that were at the output location and are not part of the new output.
-    fn remove_stale(&self, written: &[String]) -> Result<(), SealError> {
+    pub(in crate::envelope) fn remove_stale(&self, written: &[String]) -> Result<(), SealError> {
         let stale: Vec<String> = self
             .existing
             .iter()
