@@ -50,15 +50,11 @@ impl<T: Source + ?Sized> Source for &T {
     }
 }
 
-/// How far ahead of the oldest unread byte a read may start: the bytes skipped are kept until
-/// they are read, so this bounds what one source holds (a few units of the engine, which claims
-/// them in order, fit many times over).
-pub const MAX_SKIPPED: u64 = 64 << 20;
-
 /// Positioned reads served from a stream read once, from its start (see the module doc): a read
-/// at the stream's position takes the next bytes; a read further on keeps the bytes it skips
-/// (up to [`MAX_SKIPPED`]) for the reads that come for them; a read of bytes already handed out
-/// is refused, as is one past `len`.
+/// at the stream's position takes the next bytes; a read further on keeps the bytes it skips for
+/// the reads that come for them; a read of bytes already handed out is refused, as is one past
+/// `len`. What is kept is bounded by the caller: the engine skips only units it has claimed,
+/// each of which already holds a pooled buffer (its memory budget counts them).
 pub struct InOrder {
     len: u64,
     state: Mutex<Stream>,
@@ -97,13 +93,9 @@ impl Source for InOrder {
             return stream.take_skipped(buf, at);
         }
         let gap = at - stream.pos;
-        if gap + stream.skipped.values().map(|v| v.len() as u64).sum::<u64>() > MAX_SKIPPED {
-            return Err(io::Error::other(
-                "read too far ahead of the stream (an encryption engine error)",
-            ));
-        }
         if gap > 0 {
-            let mut kept = vec![0u8; gap as usize];
+            let gap = usize::try_from(gap).map_err(io::Error::other)?;
+            let mut kept = vec![0u8; gap];
             stream.reader.read_exact(&mut kept)?;
             let from = stream.pos;
             stream.skipped.insert(from, kept);
