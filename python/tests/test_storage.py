@@ -11,6 +11,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -191,8 +192,7 @@ def test_decrypt_into_a_bucket(bucket) -> None:
     scheme = url.split("://")[0]
 
     def objects(prefix: str) -> list:
-        into = tmp / "download" / prefix
-        into.mkdir(parents=True)
+        into = pathlib.Path(tempfile.mkdtemp(dir=tmp))
         emulator.admin("download", "models", prefix, str(into))
         return sorted((p.relative_to(into), p.read_bytes()) for p in into.rglob("*") if p.is_file())
 

@@ -110,39 +110,19 @@ impl BucketTarget {
             })
             .collect();
         let shared: &[Source] = sources;
-        let next = AtomicUsize::new(0);
-        let failed = AtomicBool::new(false);
-        let first_error: Mutex<Option<SealError>> = Mutex::new(None);
-        std::thread::scope(|scope| {
-            for _ in 0..UPLOADS_AT_ONCE.min(shared.len()) {
-                scope.spawn(|| loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= shared.len() || failed.load(Ordering::Relaxed) {
-                        return;
-                    }
-                    if Some(i) == late_index {
-                        continue;
-                    }
-                    let observers = jobs[i]
-                        .lock()
-                        .ok()
-                        .and_then(|mut o| o.take())
-                        .unwrap_or_default();
-                    let source = &shared[i];
-                    let dst = self.url.join(&source.entry.path);
-                    if let Err(e) = upload_file(source, out, &[], observers, &dst) {
-                        failed.store(true, Ordering::Relaxed);
-                        if let Ok(mut slot) = first_error.lock() {
-                            slot.get_or_insert(e);
-                        }
-                        return;
-                    }
-                });
+        each_until_error(shared.len(), UPLOADS_AT_ONCE, |i| {
+            if Some(i) == late_index {
+                return Ok(());
             }
-        });
-        if let Some(e) = first_error.into_inner().ok().flatten() {
-            return Err(e);
-        }
+            let observers = jobs[i]
+                .lock()
+                .ok()
+                .and_then(|mut o| o.take())
+                .unwrap_or_default();
+            let source = &shared[i];
+            let dst = self.url.join(&source.entry.path);
+            upload_file(source, out, &[], observers, &dst)
+        })?;
         if let Some((i, late)) = late {
             make_late(sources, i, late)?;
             upload_file(
@@ -187,6 +167,40 @@ impl BucketTarget {
                 ),
             )
         })
+    }
+}
+
+/// Runs `job(0)`, …, `job(count - 1)` on `workers` threads, in index order as threads come free;
+/// after the first error no further job starts, and that error is returned (bucket writes: one
+/// upload per job, so `workers` bounds the uploads in memory).
+pub(in crate::envelope) fn each_until_error(
+    count: usize,
+    workers: usize,
+    job: impl Fn(usize) -> Result<(), SealError> + Sync,
+) -> Result<(), SealError> {
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let first_error: Mutex<Option<SealError>> = Mutex::new(None);
+    std::thread::scope(|scope| {
+        for _ in 0..workers.min(count) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= count || failed.load(Ordering::Relaxed) {
+                    return;
+                }
+                if let Err(e) = job(i) {
+                    failed.store(true, Ordering::Relaxed);
+                    if let Ok(mut slot) = first_error.lock() {
+                        slot.get_or_insert(e);
+                    }
+                    return;
+                }
+            });
+        }
+    });
+    match first_error.into_inner().ok().flatten() {
+        Some(e) => Err(e),
+        None => Ok(()),
     }
 }
 
