@@ -690,6 +690,27 @@ fn encrypt_into_the_bucket(store: Store) {
         "{store:?}: {}",
         stderr(&again)
     );
+    // A co-signed seal with --force writes `llm.sig.jsonl` and removes the earlier `llm.sig`
+    // (unseal reads both by default, so a stale one would be judged with the new).
+    let (second, _) = keygen_p256(t.dir.path(), "ci");
+    e.ok(&[
+        "seal",
+        s(&t.local),
+        "--key",
+        s(&t.key),
+        "--key",
+        s(&second),
+        "--recipient",
+        s(&kek),
+        "-o",
+        &sealed,
+        "--force",
+    ]);
+    let signatures: Vec<String> = visible(e, "sealed")
+        .into_iter()
+        .filter(|k| k.contains("llm.sig"))
+        .collect();
+    assert_eq!(signatures, ["llm.sig.jsonl"], "{store:?}");
 }
 
 #[test]
@@ -1021,4 +1042,240 @@ fn gcs_killed_decrypt_leaves_nothing_visible() {
 #[test]
 fn azure_killed_decrypt_leaves_nothing_visible() {
     killed_decrypt_leaves_nothing_visible(Store::Azure);
+}
+
+/// The ranged GETs of the requests from `before` on, each with the object it reads.
+fn ranged_gets(e: &Emulator, before: usize) -> Vec<String> {
+    e.requests()[before..]
+        .iter()
+        .filter(|r| r.contains(" range="))
+        .cloned()
+        .collect()
+}
+
+/// Encrypt and seal a model that lives in the bucket (issue 19, the source side): encrypt the
+/// prefix into a local directory and into the bucket, a single object into a local file, each
+/// decrypting to the model's bytes, every object fetched by one ranged GET (1 MiB ranges, small
+/// objects); seal the prefix into the bucket — each object again read once, hashed and encrypted
+/// in the same pass — and unseal it: the inner signature's statement is the one of the same
+/// files sealed from the local disk.
+fn encrypt_and_seal_from_the_bucket(store: Store) {
+    let t = setup(store, "");
+    let e = &t.emulator;
+    let p = |name: &str| t.dir.path().join(name);
+    let kek = kek(e, t.dir.path());
+    let chunk = [("MODELSEAL_STORAGE_CHUNK_MIB", "1")];
+    let run = |args: &[&str]| {
+        let out = e.modelseal_with(&chunk, args);
+        assert!(out.status.success(), "{store:?} {args:?}: {}", stderr(&out));
+    };
+    // The model's objects (seal's outer signature reads back what it wrote in `sealed/`).
+    let once = |before: usize, objects: usize| {
+        let mut gets = ranged_gets(e, before);
+        gets.retain(|g| !g.contains("sealed"));
+        let mut unique = gets.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(
+            (gets.len(), unique.len()),
+            (objects, objects),
+            "{store:?}: one GET per object: {gets:?}"
+        );
+    };
+
+    let before = e.requests().len();
+    run(&[
+        "encrypt",
+        &t.url,
+        "--recipient",
+        s(&kek),
+        "-o",
+        s(&p("enc")),
+    ]);
+    once(before, 3);
+    run(&[
+        "decrypt",
+        s(&p("enc")),
+        "--key",
+        s(&kek),
+        "-o",
+        s(&p("plain")),
+    ]);
+    assert_eq!(files_of(&p("plain")), files_of(&t.local), "{store:?}");
+
+    let into = e.url("models/enc/llm");
+    let before = e.requests().len();
+    run(&["encrypt", &t.url, "--recipient", s(&kek), "-o", &into]);
+    let gets = ranged_gets(e, before);
+    assert_eq!(gets.len(), 3, "{store:?}: {gets:?}");
+    run(&["decrypt", &into, "--key", s(&kek), "-o", s(&p("back"))]);
+    assert_eq!(files_of(&p("back")), files_of(&t.local), "{store:?}");
+
+    let object = format!("{}/weights.bin", t.url);
+    run(&[
+        "encrypt",
+        &object,
+        "--recipient",
+        s(&kek),
+        "-o",
+        s(&p("w.mseal")),
+    ]);
+    run(&[
+        "decrypt",
+        s(&p("w.mseal")),
+        "--key",
+        s(&kek),
+        "-o",
+        s(&p("w.bin")),
+    ]);
+    assert_eq!(
+        std::fs::read(p("w.bin")).unwrap(),
+        std::fs::read(t.local.join("weights.bin")).unwrap(),
+        "{store:?}"
+    );
+
+    let sealed = e.url("models/sealed/llm");
+    let seal = |model: &str, out: &str| {
+        run(&[
+            "seal",
+            model,
+            "--key",
+            s(&t.key),
+            "--recipient",
+            s(&kek),
+            "-o",
+            out,
+            "--model-name",
+            "prod/llm",
+            "--no-scan",
+        ])
+    };
+    // The credential scan reads local files only: refused for a bucket model, before any read.
+    let scanned = e.modelseal(&[
+        "seal",
+        &t.url,
+        "--key",
+        s(&t.key),
+        "--recipient",
+        s(&kek),
+        "-o",
+        &sealed,
+    ]);
+    assert_eq!(
+        scanned.status.code(),
+        Some(2),
+        "{store:?}: {}",
+        stderr(&scanned)
+    );
+    assert!(
+        stderr(&scanned).contains("--no-scan"),
+        "{store:?}: {}",
+        stderr(&scanned)
+    );
+    let before = e.requests().len();
+    seal(&t.url, &sealed);
+    once(before, 3);
+    seal(s(&t.local), s(&p("sealed-locally")));
+    let policy = p("trust.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "version = 1\n[signers.release]\nkey = \"{}\"\n[[models]]\nname = \"prod/*\"\n\
+             require = [\"release\"]\n",
+            t.public.display()
+        ),
+    )
+    .unwrap();
+    let unseal = |from: &str, to: &Path| {
+        run(&[
+            "unseal",
+            from,
+            "--policy",
+            s(&policy),
+            "--key",
+            s(&kek),
+            "--out",
+            s(to),
+        ])
+    };
+    unseal(&sealed, &p("run"));
+    unseal(s(&p("sealed-locally")), &p("run-local"));
+    let mut unsealed = files_of(&p("run"));
+    unsealed.retain(|(name, _)| name != "modelseal.sig");
+    assert_eq!(unsealed, files_of(&t.local), "{store:?}");
+    assert_eq!(
+        statement(&p("run").join("modelseal.sig")),
+        statement(&p("run-local").join("modelseal.sig")),
+        "{store:?}: the inner statement of a bucket seal is the local one's"
+    );
+}
+
+#[test]
+fn s3_encrypt_and_seal_from_the_bucket() {
+    encrypt_and_seal_from_the_bucket(Store::S3);
+}
+
+#[test]
+fn gcs_encrypt_and_seal_from_the_bucket() {
+    encrypt_and_seal_from_the_bucket(Store::Gcs);
+}
+
+#[test]
+fn azure_encrypt_and_seal_from_the_bucket() {
+    encrypt_and_seal_from_the_bucket(Store::Azure);
+}
+
+/// An object replaced between the listing and its read (the proxy overwrites it before the
+/// first ranged GET) fails encrypt and seal naming it, and nothing is published: no local
+/// output, no object at the output prefix.
+fn replaced_source_publishes_nothing(store: Store) {
+    // Every ranged GET replaces its object first: each run fails at its first read.
+    let t = setup(store, &["replace"; 8].join(","));
+    let e = &t.emulator;
+    let p = |name: &str| t.dir.path().join(name);
+    let kek = kek(e, t.dir.path());
+    let failed = |args: &[&str]| {
+        let out = e.modelseal_with(&[("RAYON_NUM_THREADS", "1")], args);
+        let err = stderr(&out);
+        assert!(!out.status.success(), "{store:?} {args:?}");
+        assert!(err.contains("changed"), "{store:?}: {err}");
+        assert!(err.contains("/models/prod/llm/"), "{store:?}: {err}");
+    };
+    failed(&[
+        "encrypt",
+        &t.url,
+        "--recipient",
+        s(&kek),
+        "-o",
+        s(&p("enc")),
+    ]);
+    assert!(!p("enc").exists(), "{store:?}");
+    let sealed = e.url("models/sealed/llm");
+    failed(&[
+        "seal",
+        &t.url,
+        "--key",
+        s(&t.key),
+        "--recipient",
+        s(&kek),
+        "-o",
+        &sealed,
+        "--no-scan",
+    ]);
+    assert_eq!(visible(e, "sealed"), Vec::<String>::new(), "{store:?}");
+}
+
+#[test]
+fn s3_a_source_object_replaced_mid_run_publishes_nothing() {
+    replaced_source_publishes_nothing(Store::S3);
+}
+
+#[test]
+fn gcs_a_source_object_replaced_mid_run_publishes_nothing() {
+    replaced_source_publishes_nothing(Store::Gcs);
+}
+
+#[test]
+fn azure_a_source_object_replaced_mid_run_publishes_nothing() {
+    replaced_source_publishes_nothing(Store::Azure);
 }

@@ -257,7 +257,7 @@ impl FileJob for DecryptJob<'_> {
         };
         Ok(JobFiles {
             cipher: Held::Owned(cipher),
-            src: Held::Owned(src),
+            src: Box::new(src),
             dst,
         })
     }

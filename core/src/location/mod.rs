@@ -22,7 +22,7 @@ mod remote;
 mod upload;
 
 #[cfg(feature = "storage")]
-pub use remote::{object_exists, object_len, ListedModel, ObjectFile};
+pub use remote::{object_exists, object_len, ListedModel, ObjectFile, STREAM_AHEAD};
 #[cfg(feature = "storage")]
 pub use upload::{Staged, Upload, PARTS_IN_FLIGHT, PART_SIZE};
 

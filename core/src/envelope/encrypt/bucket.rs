@@ -14,7 +14,7 @@
 //! the new output does not list is deleted, since readers refuse extra objects.
 
 use std::cell::RefCell;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -33,6 +33,11 @@ use crate::location::{self, ObjectUrl};
 /// flight, one queued and one being filled per upload, at most 4 × 6 × 8 MiB = 192 MiB of parts
 /// are in memory, whatever the model size.
 const UPLOADS_AT_ONCE: usize = 4;
+
+/// Files uploaded at once when they are read from object storage too: each source object also
+/// holds up to [`location::STREAM_AHEAD`] of ranges in flight plus two ranges, so 2 × (48 MiB of
+/// parts + 40 MiB of ranges) = 176 MiB stay under the 256 MiB budget.
+const UPLOADS_AT_ONCE_FROM_OBJECTS: usize = 2;
 
 /// A bucket output, checked: where it goes and what was there before (also `decrypt`'s).
 pub(in crate::envelope) struct BucketTarget {
@@ -110,7 +115,14 @@ impl BucketTarget {
             })
             .collect();
         let shared: &[Source] = sources;
-        each_until_error(shared.len(), UPLOADS_AT_ONCE, |i| {
+        // The objects this run completed: removed again if it fails (a source object replaced
+        // mid-run, an upload refused), so that a failed run leaves no partial model behind.
+        let uploaded: Mutex<Vec<String>> = Mutex::new(Vec::new());
+        let at_once = match shared.iter().any(Source::is_stored) {
+            true => UPLOADS_AT_ONCE_FROM_OBJECTS,
+            false => UPLOADS_AT_ONCE,
+        };
+        let stored = each_until_error(shared.len(), at_once, |i| {
             if Some(i) == late_index {
                 return Ok(());
             }
@@ -121,23 +133,40 @@ impl BucketTarget {
                 .unwrap_or_default();
             let source = &shared[i];
             let dst = self.url.join(&source.entry.path);
-            upload_file(source, out, &[], observers, &dst)
-        })?;
-        if let Some((i, late)) = late {
-            make_late(sources, i, late)?;
-            upload_file(
-                &sources[i],
-                out,
-                &[],
-                FileObservers::default(),
-                &self.url.join(late.name),
-            )?;
-        }
-        let sealed = seal_header(sources)?;
-        let envelope_path = envelope_url.to_path();
-        location::write_object(&envelope_path, sealed.envelope.clone(), true)
-            .unwrap_or_else(|| Err(std::io::Error::other("not an object location")))
-            .map_err(|e| SealError::io(&envelope_path, e))?;
+            upload_file(source, out, &[], observers, &dst)?;
+            if let Ok(mut done) = uploaded.lock() {
+                done.push(dst.prefix);
+            }
+            Ok(())
+        });
+        let uploaded = uploaded.into_inner().unwrap_or_default();
+        let committed = stored.and_then(|()| {
+            if let Some((i, late)) = late {
+                make_late(sources, i, late)?;
+                upload_file(
+                    &sources[i],
+                    out,
+                    &[],
+                    FileObservers::default(),
+                    &self.url.join(late.name),
+                )?;
+            }
+            let sealed = seal_header(sources)?;
+            let envelope_path = envelope_url.to_path();
+            location::write_object(&envelope_path, sealed.envelope.clone(), true)
+                .unwrap_or_else(|| Err(std::io::Error::other("not an object location")))
+                .map_err(|e| SealError::io(&envelope_path, e))?;
+            Ok(sealed)
+        });
+        let sealed = match committed {
+            Ok(sealed) => sealed,
+            Err(e) => {
+                // Best effort: the run's error is the one to report; without an envelope the
+                // objects left are an incomplete model to every reader anyway.
+                let _ = location::delete_objects(&self.url, uploaded);
+                return Err(e);
+            }
+        };
         let mut written: Vec<String> = sources
             .iter()
             .map(|s| self.url.join(&s.entry.path).prefix)
@@ -222,7 +251,7 @@ fn upload_file(
     upload
         .write_all(head)
         .map_err(|e| SealError::io(&name, e))?;
-    let mut src = source.open()?;
+    let src = source.open()?;
     // The plaintext observer sees the plaintext as it is read and the ciphertext observer
     // (seal's outer signature) the ciphertext as it goes into the upload; both on this thread.
     let FileObservers {
@@ -236,24 +265,25 @@ fn upload_file(
     };
     let mut writer = StreamWriter::new(tee, cipher);
     let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = src
-            .read(&mut buf)
-            .map_err(|e| SealError::io(&source.path, e))?;
-        if n == 0 {
-            break;
-        }
+    let mut at = 0;
+    // The bytes listed, in order: a file that shrank is refused here, one that grew (or was
+    // rewritten) by the check after; an object of another version fails its pinned read.
+    while at < entry.size {
+        let n = buf
+            .len()
+            .min(usize::try_from(entry.size - at).unwrap_or(usize::MAX));
+        src.read_exact_at(&mut buf[..n], at)
+            .map_err(|e| source.read_error(e))?;
         if let Some(observer) = plaintext_observer.as_mut() {
             observer.observe(&buf[..n]);
         }
-        if let Err(e) = writer.write_all(&buf[..n]) {
-            // More bytes than listed: the file grew (said as such); else the upload failed.
-            source.check(&src, "written to while it was being encrypted")?;
-            return Err(SealError::io(&name, e));
-        }
+        writer
+            .write_all(&buf[..n])
+            .map_err(|e| SealError::io(&name, e))?;
+        at += n as u64;
         out.progress.advance(n as u64);
     }
-    source.check(&src, "written to while it was being encrypted")?;
+    source.check_read(&*src, "written to while it was being encrypted")?;
     let tee = writer.finish().map_err(|e| SealError::io(&name, e))?;
     let Tee { upload, .. } = tee;
     // Ciphertext first, as the disk pipeline checks them.
