@@ -40,39 +40,100 @@ pub(super) fn hash_job(
     detect: bool,
     progress: &dyn Progress,
 ) -> Result<Hashed, DigestError> {
-    let path = &job.file.path;
-    let file = open(job.file)?;
-    let mut hasher = StreamHasher::new(algorithm);
-    let detect = detect && job.start == 0;
-    let mut head = Vec::new();
-    let mut sink = |bytes: &[u8]| {
-        hasher.update(bytes);
-        progress.advance(bytes.len() as u64);
-        if detect && head.len() < scan::HEAD_BYTES {
-            let room = (scan::HEAD_BYTES - head.len()).min(bytes.len());
-            head.extend_from_slice(&bytes[..room]);
-        }
-    };
-    with_buffer(|buffer| -> Result<(), DigestError> {
-        let map = maps_enabled();
-        read_file_range(&file, path, job.start, job.end, buffer, map, &mut sink)?;
-        if job.reaches_eof() {
-            expect_eof(&file, path, job.end, buffer)?;
-        }
+    let mut hashing = Hashing::start(job, algorithm, detect)?;
+    hashing.advance(u64::MAX, progress)?;
+    hashing.finish()
+}
+
+/// One job being hashed in steps, which may run on different threads one after the other: how
+/// the engine lets a second core take over a sequential digest (SHA-256's state is a few words)
+/// so that the last jobs of a run end together.
+pub(super) struct Hashing<'j, 'a> {
+    job: &'j Job<'a>,
+    file: File,
+    hasher: StreamHasher,
+    /// The next byte to hash.
+    offset: u64,
+    /// Whether the file's format is told from its head (the first job of a file, when asked).
+    detect: bool,
+    /// The head of the file as it streamed through the hasher, when `detect`.
+    head: Vec<u8>,
+}
+
+impl<'j, 'a> Hashing<'j, 'a> {
+    /// Opens the job's file (checking it is the file the walk saw); nothing is read yet.
+    pub(super) fn start(
+        job: &'j Job<'a>,
+        algorithm: HashAlgorithm,
+        detect: bool,
+    ) -> Result<Hashing<'j, 'a>, DigestError> {
+        Ok(Hashing {
+            job,
+            file: open(job.file)?,
+            hasher: StreamHasher::new(algorithm),
+            offset: job.start,
+            detect: detect && job.start == 0,
+            head: Vec::new(),
+        })
+    }
+
+    /// Bytes of the job not hashed yet.
+    pub(super) fn remaining(&self) -> u64 {
+        self.job.end - self.offset
+    }
+
+    /// Hashes the next `at_most` bytes of the job (fewer at its end).
+    pub(super) fn advance(
+        &mut self,
+        at_most: u64,
+        progress: &dyn Progress,
+    ) -> Result<(), DigestError> {
+        let start = self.offset;
+        let end = self.job.end.min(start.saturating_add(at_most));
+        let (hasher, head, detect) = (&mut self.hasher, &mut self.head, self.detect);
+        let mut sink = |bytes: &[u8]| {
+            hasher.update(bytes);
+            progress.advance(bytes.len() as u64);
+            if detect && head.len() < scan::HEAD_BYTES {
+                let room = (scan::HEAD_BYTES - head.len()).min(bytes.len());
+                head.extend_from_slice(&bytes[..room]);
+            }
+        };
+        let (file, path) = (&self.file, &self.job.file.path);
+        with_buffer(|buffer| {
+            read_file_range(file, path, start, end, buffer, maps_enabled(), &mut sink)
+        })?;
+        self.offset = end;
         Ok(())
-    })?;
-    let format = if detect {
-        // A shard shorter than the head leaves the rest of it to be read from the descriptor.
-        let whole = head.len() as u64 == job.file.len.min(scan::HEAD_BYTES as u64);
-        detect_local(job, &file, whole.then_some(head.as_slice()))?
-    } else {
-        None
-    };
-    expect_unchanged(&file, job.file)?;
-    Ok(Hashed {
-        digest: hasher.finalize(),
-        format,
-    })
+    }
+
+    /// The job's digest once every byte was hashed: the file must end where it ended when walked
+    /// (for the job that reaches its end) and still be unchanged.
+    pub(super) fn finish(self) -> Result<Hashed, DigestError> {
+        let (job, file) = (self.job, &self.file);
+        if self.offset != job.end {
+            return Err(DigestError::Io {
+                path: job.file.path.clone(),
+                source: io::Error::other("hashing stopped before the end of the range"),
+            });
+        }
+        if job.reaches_eof() {
+            with_buffer(|buffer| expect_eof(file, &job.file.path, job.end, buffer))?;
+        }
+        let format = if self.detect {
+            // A shard shorter than the head leaves the rest of it to be read from the descriptor.
+            let head = &self.head;
+            let whole = head.len() as u64 == job.file.len.min(scan::HEAD_BYTES as u64);
+            detect_local(job, file, whole.then_some(head.as_slice()))?
+        } else {
+            None
+        };
+        expect_unchanged(file, job.file)?;
+        Ok(Hashed {
+            digest: self.hasher.finalize(),
+            format,
+        })
+    }
 }
 
 /// The format of the file of `job` (its first job), judged from the bytes this job hashed: `head`
