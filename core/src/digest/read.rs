@@ -58,6 +58,8 @@ pub(super) struct Hashing<'j, 'a> {
     detect: bool,
     /// The head of the file as it streamed through the hasher, when `detect`.
     head: Vec<u8>,
+    /// Holes and data of the job's range, found as the steps reach them.
+    pieces: Pieces,
 }
 
 impl<'j, 'a> Hashing<'j, 'a> {
@@ -74,6 +76,7 @@ impl<'j, 'a> Hashing<'j, 'a> {
             offset: job.start,
             detect: detect && job.start == 0,
             head: Vec::new(),
+            pieces: Pieces::up_to(job.end),
         })
     }
 
@@ -99,9 +102,18 @@ impl<'j, 'a> Hashing<'j, 'a> {
                 head.extend_from_slice(&bytes[..room]);
             }
         };
-        let (file, path) = (&self.file, &self.job.file.path);
+        let (file, path, pieces) = (&self.file, &self.job.file.path, &mut self.pieces);
         with_buffer(|buffer| {
-            read_file_range(file, path, start, end, buffer, maps_enabled(), &mut sink)
+            read_pieces(
+                file,
+                path,
+                start,
+                end,
+                buffer,
+                maps_enabled(),
+                pieces,
+                &mut sink,
+            )
         })?;
         self.offset = end;
         Ok(())
@@ -233,12 +245,64 @@ pub(super) fn read_file_range(
     map: bool,
     sink: &mut dyn FnMut(&[u8]),
 ) -> Result<(), DigestError> {
-    if end.saturating_sub(start) < MAP_MIN {
+    let mut pieces = Pieces::up_to(end);
+    read_pieces(file, path, start, end, buffer, map, &mut pieces, sink)
+}
+
+/// The hole or data piece a read ended in, kept between the reads of one range that is read in
+/// steps: on tmpfs `SEEK_HOLE` walks the file's pages up to the next hole, so asking again at
+/// every step would walk the rest of the file each time (a 10^9-byte shard read in 16 MiB steps
+/// took 1.1 s of system time instead of 0.14 s).
+pub(super) struct Pieces {
+    /// Where the range read in steps ends: pieces are looked for up to there.
+    limit: u64,
+    /// The piece found last: `(start, piece)`.
+    current: Option<(u64, fs::holes::Segment)>,
+}
+
+impl Pieces {
+    pub(super) fn up_to(limit: u64) -> Pieces {
+        Pieces {
+            limit,
+            current: None,
+        }
+    }
+
+    /// The piece that holds `offset` (which must be below the limit).
+    fn at(&mut self, file: &File, offset: u64) -> fs::holes::Segment {
+        match self.current {
+            Some((start, piece)) if start <= offset && offset < piece.end => piece,
+            _ => {
+                let piece = fs::holes::segment_at(file, offset, self.limit);
+                self.current = Some((offset, piece));
+                piece
+            }
+        }
+    }
+}
+
+/// [`read_file_range`] of `start..end`, a step of the range `pieces` was made for.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn read_pieces(
+    file: &File,
+    path: &Path,
+    start: u64,
+    end: u64,
+    buffer: &mut [u8],
+    map: bool,
+    pieces: &mut Pieces,
+    sink: &mut dyn FnMut(&[u8]),
+) -> Result<(), DigestError> {
+    if pieces.limit.saturating_sub(start) < MAP_MIN {
         return read_range(file, path, start, end, buffer, sink);
     }
     let mut offset = start;
     while offset < end {
-        let segment = fs::holes::segment_at(file, offset, end);
+        let piece = pieces.at(file, offset);
+        let segment = fs::holes::Segment {
+            end: piece.end.min(end),
+            hole: piece.hole,
+        };
         if segment.hole {
             let mut left = segment.end - offset;
             while left > 0 {

@@ -304,18 +304,27 @@ fn blake3_subtrees_notice_growth_and_shrinking() {
 
 /// Sequential digests hashed in small steps, each job handed between the workers after every
 /// step and at most one or two jobs open at once, give the digests of hashing each range in one
-/// go (sha2 on the bytes in memory), for files and shards, with every byte reported once.
+/// go (sha2 on the bytes in memory), for files and shards, with every byte reported once — also
+/// across the holes and data of a sparse file larger than the smallest mapped read.
 #[test]
 fn stepped_sequential_digests_equal_one_pass_digests() {
     use sha2::Digest;
-    let lengths = [0, 1, 4095, 4096, 5000, 100_003, 300_000];
+    use std::os::unix::fs::FileExt;
+    let mut lengths = vec![0, 1, 4095, 4096, 5000, 100_003, 300_000];
     let files: Vec<(String, usize)> = lengths.iter().map(|&n| (format!("f{n}"), n)).collect();
     let names: Vec<(&str, usize)> = files.iter().map(|(n, l)| (n.as_str(), *l)).collect();
     let dir = model(&names);
+    // 3 MiB: a hole, 512 KiB of data from 1 MiB, a hole to the end.
+    let sparse = fs::File::create(dir.path().join("sparse")).unwrap();
+    sparse.set_len(3 << 20).unwrap();
+    let data: Vec<u8> = (0..512 << 10).map(|i| (i % 251) as u8 | 1).collect();
+    sparse.write_all_at(&data, 1 << 20).unwrap();
+    drop(sparse);
+    lengths.push(3 << 20);
     let tree = tree_of(dir.path());
-    for method in [Method::Files, Method::Shards { shard_size: 10_000 }] {
+    for method in [Method::Files, Method::Shards { shard_size: 1_100_000 }] {
         let cfg = config(method, HashAlgorithm::Sha256);
-        for (step, started) in [(1, 1), (4096, 2), (4097, 8)] {
+        for (step, started) in [(4096, 1), (4097, 2), (65_537, 8)] {
             let tuning = engine::Tuning {
                 step,
                 started,
