@@ -104,7 +104,7 @@ impl<'j, 'a> Hashing<'j, 'a> {
         };
         let (file, path, pieces) = (&self.file, &self.job.file.path, &mut self.pieces);
         with_buffer(|buffer| {
-            read_pieces(
+            read_file_range(
                 file,
                 path,
                 start,
@@ -232,23 +232,6 @@ fn maps_enabled() -> bool {
 /// from `read`).
 static ZEROS: [u8; CHUNK] = [0; CHUNK];
 
-/// Feeds `start..end` of `file` to `sink` in order: holes as zeros without reading them
-/// ([`fs::holes`]: reading them can cost the kernel far more than hashing), data through bounded
-/// maps when `map` and the piece is at least [`MAP_MIN`], otherwise one `pread` at a time. The
-/// file ending early, or being truncated under a map, is [`DigestError::Changed`].
-pub(super) fn read_file_range(
-    file: &File,
-    path: &Path,
-    start: u64,
-    end: u64,
-    buffer: &mut [u8],
-    map: bool,
-    sink: &mut dyn FnMut(&[u8]),
-) -> Result<(), DigestError> {
-    let mut pieces = Pieces::up_to(end);
-    read_pieces(file, path, start, end, buffer, map, &mut pieces, sink)
-}
-
 /// The hole or data piece a read ended in, kept between the reads of one range that is read in
 /// steps: on tmpfs `SEEK_HOLE` walks the file's pages up to the next hole, so asking again at
 /// every step would walk the rest of the file each time (a 10^9-byte shard read in 16 MiB steps
@@ -261,6 +244,7 @@ pub(super) struct Pieces {
 }
 
 impl Pieces {
+    /// Nothing known yet of the holes of a range that ends at `limit`.
     pub(super) fn up_to(limit: u64) -> Pieces {
         Pieces {
             limit,
@@ -281,9 +265,14 @@ impl Pieces {
     }
 }
 
-/// [`read_file_range`] of `start..end`, a step of the range `pieces` was made for.
+/// Feeds `start..end` of `file` to `sink` in order: holes as zeros without reading them
+/// ([`fs::holes`]: reading them can cost the kernel far more than hashing), data through bounded
+/// maps when `map` and the piece is at least [`MAP_MIN`], otherwise one `pread` at a time. The
+/// file ending early, or being truncated under a map, is [`DigestError::Changed`].
+/// `pieces` holds what is known of the holes up to its limit (≥ `end`): a range read in steps
+/// passes the same one to every step.
 #[allow(clippy::too_many_arguments)]
-pub(super) fn read_pieces(
+pub(super) fn read_file_range(
     file: &File,
     path: &Path,
     start: u64,

@@ -322,7 +322,12 @@ fn stepped_sequential_digests_equal_one_pass_digests() {
     drop(sparse);
     lengths.push(3 << 20);
     let tree = tree_of(dir.path());
-    for method in [Method::Files, Method::Shards { shard_size: 1_100_000 }] {
+    for method in [
+        Method::Files,
+        Method::Shards {
+            shard_size: 1_100_000,
+        },
+    ] {
         let cfg = config(method, HashAlgorithm::Sha256);
         for (step, started) in [(4096, 1), (4097, 2), (65_537, 8)] {
             let tuning = engine::Tuning {
