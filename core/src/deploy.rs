@@ -35,7 +35,9 @@ use crate::error::ErrorClass;
 use crate::envelope::encrypt::{encrypt_in_one_pass, LateFile, Pass, PassObservers};
 use crate::envelope::format::FileEntry;
 use crate::envelope::stream::{ChunkLayout, FileObservers, Observers, StreamObserver};
-use crate::envelope::{self, DecryptSummary, EncryptOptions, EncryptSummary, Plaintext, SealError};
+use crate::envelope::{
+    self, DecryptSummary, EncryptOptions, EncryptSummary, Plaintext, SealError, StoredPlaintext,
+};
 use crate::fs::commit::{CommitError, StagingDir};
 use crate::keys::{Identity, Recipient, Signer};
 use crate::policy::{Policy, PolicyDecision, PolicyVerifyOptions, SealedStage};
@@ -304,6 +306,13 @@ pub fn seal_model_with_progress(
         signature: Some(inner_path.clone()),
         ..options.sign.clone()
     };
+    if let (Some(_), Some(url)) = (&options.sign.scan, crate::location::Location::object(model)) {
+        // The scan reads local files only (and would read each object a second time).
+        return Err(DeployError::Usage(format!(
+            "{url}: the credential scan reads local files only; seal a model in object storage \
+             with the scan off (--no-scan, Python scan=False), after scanning a copy"
+        )));
+    }
     let plan = plan_signing(model, &sign_options)?;
     let files = plaintext_files(model, &plan.tree)?;
     #[cfg(test)]
@@ -319,11 +328,27 @@ pub fn seal_model_with_progress(
         ..SignOptions::default()
     };
     let outer_config = serialization_of(&outer_options);
-    let mut all_files = files;
-    all_files.push((inner_name.to_string(), inner_path.clone()));
-    let plaintext = Plaintext::Directory {
-        root: model.to_path_buf(),
-        files: all_files,
+    let plaintext = match StoredPlaintext::of(&plan.tree) {
+        // A bucket model (issue 19): the objects of the plan's listing, read by its pinned
+        // reads; the inner signature is added by its name.
+        Some(stored) => Plaintext::Stored(StoredPlaintext {
+            root: model.to_path_buf(),
+            single_file: false,
+            files: files
+                .into_iter()
+                .map(|(name, _)| name)
+                .zip(stored.files.into_iter().map(|(_, object)| object))
+                .collect(),
+            ..stored
+        }),
+        None => {
+            let mut all_files = files;
+            all_files.push((inner_name.to_string(), inner_path.clone()));
+            Plaintext::Directory {
+                root: model.to_path_buf(),
+                files: all_files,
+            }
+        }
     };
     let mut encrypt_options = EncryptOptions {
         model_name: Some(
@@ -387,9 +412,11 @@ pub fn seal_model_with_progress(
         digests.ciphertext(),
         &progress,
     )?;
-    // `force` replaced ENC and its signature: the earlier seal's other signature file goes too.
-    if let Some(stale) = stale.filter(|p| p.symlink_metadata().is_ok()) {
-        std::fs::remove_file(&stale).map_err(io(&stale))?;
+    // `force` replaced ENC and its signature: the earlier seal's other signature file (or
+    // object) goes too.
+    // (Without `force`, an existing one was refused at the start.)
+    if let Some(stale) = stale.filter(|_| options.force) {
+        remove_output_file(&stale)?;
     }
     Ok(SealOutcome {
         inner,
@@ -401,6 +428,25 @@ pub fn seal_model_with_progress(
 
 /// Whether an output of seal (the encrypted model or a signature) would meet something there: a
 /// local path that exists, or an object location holding an object (at or below it).
+/// Removes the file or object `path` names, if there is one (an object: that one key, nothing
+/// below it).
+fn remove_output_file(path: &Path) -> Result<(), DeployError> {
+    let Some(url) = crate::location::Location::object(path) else {
+        if path.symlink_metadata().is_ok() {
+            std::fs::remove_file(path).map_err(io(path))?;
+        }
+        return Ok(());
+    };
+    #[cfg(feature = "storage")]
+    return crate::location::delete_objects(&url, vec![url.prefix.clone()])
+        .map_err(|e| DeployError::Seal(SealError::io(path, e)));
+    #[cfg(not(feature = "storage"))]
+    {
+        let _ = url;
+        crate::location::refuse_object_output(path).map_err(DeployError::Usage)
+    }
+}
+
 fn output_exists(path: &Path) -> Result<bool, DeployError> {
     let Some(url) = crate::location::Location::object(path) else {
         return Ok(path.symlink_metadata().is_ok());
@@ -532,11 +578,18 @@ impl PassObservers for PassDigests<'_> {
                     return Err(changed("appeared after the model was listed"));
                 };
                 let walked = &tree.files[index];
-                let meta = std::fs::metadata(path).map_err(|e| SealError::io(path, e))?;
-                if meta.len() != walked.len
-                    || entry.size != walked.len
-                    || crate::tree::ChangeStamp::of(&meta) != walked.stamp
-                {
+                // A listed object is pinned by every read of the pass (issue 19): only its size
+                // is compared; a local file also by its status now.
+                let rewritten = match tree.remote {
+                    Some(_) => entry.size != walked.len,
+                    None => {
+                        let meta = std::fs::metadata(path).map_err(|e| SealError::io(path, e))?;
+                        meta.len() != walked.len
+                            || entry.size != walked.len
+                            || crate::tree::ChangeStamp::of(&meta) != walked.stamp
+                    }
+                };
+                if rewritten {
                     return Err(changed("written to since the model was listed"));
                 }
                 let digest = StreamDigest::new(&self.plan.config, walked.name.as_str(), entry.size)
