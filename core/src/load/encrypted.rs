@@ -15,7 +15,7 @@
 //!   nothing unless every chunk authenticated and every signed digest matched.
 
 use super::judge::{read_signatures, Judge, Signatures};
-use super::{match_files, OpenedModel, VerifiedFile};
+use super::{match_files, Destination, OpenedModel, VerifiedFile};
 use crate::deploy::{default_outer_signatures, signs_single_file, DeployError};
 use crate::deploy::{INNER_CLAIMS_NAME, INNER_SIGNATURE_NAME};
 use crate::digest::{ManifestDiff, SignedDigests, StreamCheck};
@@ -460,10 +460,10 @@ impl Decrypting {
     /// ciphertext is read positionally, hashed for the outer check, authenticated and decrypted
     /// straight into `buffer`, and its plaintext handed to `ready` (which hashes it against the
     /// signed statement).
-    pub(super) fn decrypt_into<'b>(
+    pub(super) fn decrypt_into<'b, D: Destination<'b>>(
         &mut self,
         file: &File,
-        buffer: &'b mut [u8],
+        mut buffer: D,
         ready: &SyncSender<&'b [u8]>,
         errors: &VerifiedFile,
     ) -> Result<(), VerifyError> {
@@ -475,16 +475,19 @@ impl Decrypting {
             self.fetch(file, 0, sealed, errors)?;
             return self.open(0, sealed, errors);
         }
-        for (i, chunk) in buffer.chunks_mut(chunk_size).enumerate() {
+        let mut i = 0u64;
+        while !buffer.is_empty() {
+            let chunk = buffer.take_front(buffer.len().min(chunk_size));
             let sealed = &mut sealed[..chunk.len() + TAG_LEN];
-            self.fetch(file, i as u64, sealed, errors)?;
+            self.fetch(file, i, sealed, errors)?;
             self.cipher
-                .open_chunk_into(i as u64, sealed, chunk)
-                .map_err(|_| self.auth_failed(i as u64, errors))?;
+                .open_chunk_into(i, sealed, chunk)
+                .map_err(|_| self.auth_failed(i, errors))?;
             let whole: &'b [u8] = chunk;
             if ready.send(whole).is_err() {
                 return Err(errors.changed("hashing stopped"));
             }
+            i += 1;
         }
         Ok(())
     }

@@ -20,11 +20,13 @@
 //! statement; no plaintext is written anywhere.
 
 mod cache;
+mod destination;
 mod encrypted;
 mod judge;
 mod parallel;
 
 pub use cache::SHARD_CACHE_BYTES;
+pub use destination::Destination;
 pub use encrypted::{open_encrypted_model, open_encrypted_model_with_policy};
 
 use crate::deploy::DeployError;
@@ -630,7 +632,19 @@ impl VerifiedFile {
     /// Reads the whole file into `buffer` (exactly [`VerifiedFile::size`] bytes), hashing each
     /// chunk right after it is read. `Ok` only if the file held exactly `buffer.len()` bytes and
     /// every signed range matched; on `Err` the buffer's content is unspecified and must not be used.
-    pub fn read_into(mut self, buffer: &mut [u8]) -> Result<(), VerifyError> {
+    pub fn read_into(self, buffer: &mut [u8]) -> Result<(), VerifyError> {
+        self.read_into_destination(buffer)
+    }
+
+    /// [`VerifiedFile::read_into`] into a [`Destination`]: memory initialized part by part as
+    /// the read reaches it, so that a binding's fresh buffer is faulted in by the reading
+    /// thread while the others hash, not up front. Same guarantee: `Ok` only if the file held
+    /// exactly `buffer.len()` bytes and every signed range matched; on `Err` the destination's
+    /// content is unspecified and must not be used.
+    pub fn read_into_destination<'b, D: Destination<'b>>(
+        mut self,
+        buffer: D,
+    ) -> Result<(), VerifyError> {
         if buffer.len() as u64 != self.size {
             return Err(self.changed("its size changed"));
         }
@@ -639,8 +653,12 @@ impl VerifiedFile {
             None => self.read_streamed(buffer)?,
         }
         if self.cipher.is_none() {
+            // Positional: the shards' read leaves the file offset where it started.
             let mut probe = [0u8; 1];
-            if !matches!(self.file.read(&mut probe), Ok(0)) {
+            if !matches!(
+                std::os::unix::fs::FileExt::read_at(&self.file, &mut probe, self.size),
+                Ok(0)
+            ) {
                 return Err(self.changed("it became longer while read"));
             }
         }
@@ -657,7 +675,7 @@ impl VerifiedFile {
     }
 
     /// Reads the whole file into `buffer`, hashing it as one stream against its signed ranges.
-    fn read_streamed(&mut self, buffer: &mut [u8]) -> Result<(), VerifyError> {
+    fn read_streamed<'b, D: Destination<'b>>(&mut self, buffer: D) -> Result<(), VerifyError> {
         let mut check = self
             .check
             .take()
@@ -695,9 +713,9 @@ impl VerifiedFile {
     }
 
     /// Fills `buffer` from the file chunk by chunk, handing each whole chunk to `ready`.
-    fn read_chunks<'b>(
+    fn read_chunks<'b, D: Destination<'b>>(
         &mut self,
-        buffer: &'b mut [u8],
+        mut buffer: D,
         ready: &std::sync::mpsc::SyncSender<&'b [u8]>,
     ) -> Result<(), VerifyError> {
         if let Some(mut cipher) = self.cipher.take() {
@@ -705,7 +723,8 @@ impl VerifiedFile {
             self.cipher = Some(cipher);
             return read;
         }
-        for chunk in buffer.chunks_mut(READ_CHUNK) {
+        while !buffer.is_empty() {
+            let chunk = buffer.take_front(buffer.len().min(READ_CHUNK));
             self.fill(chunk)?;
             let whole: &'b [u8] = chunk;
             if ready.send(whole).is_err() {
