@@ -1090,3 +1090,57 @@ fn a_bucket_root_allows_denies_tampering_and_404s_without_logging_credentials() 
         }
     }
 }
+
+/// `serve --root gs://…` and `az://…`: the same decisions as a local root holding the same files,
+/// and a tampered object (after an allow) denied naming it, against fake-gcs-server and Azurite.
+fn bucket_root_on(store: common::storage::Store) {
+    let t = Setup::new();
+    t.sign("release");
+    let emulator = common::storage::Emulator::start(store, "");
+    emulator.admin(&["mkbucket", "models"]);
+    emulator.admin(&["upload", "models", "registry/llm", s(&t.model)]);
+    let sig = t.path("llm.release.sig");
+    emulator.admin(&["put", "models", "registry/llm.release.sig", s(&sig)]);
+    let root = emulator.url("models/registry");
+    let server = Server::start_at(&t, &root, |cmd| emulator.env(cmd).args(["--json"]));
+    let local = Server::start(&t, &[]);
+    // dev/llm takes the release key alone; prod/llm wants a second signature.
+    for (model_name, expected) in [("dev/llm", 200), ("prod/llm", 403)] {
+        let body = verify_body(&["llm.release.sig"], model_name);
+        let (status, mut answer) = server.post(&body);
+        let (local_status, mut served) = local.post(&body);
+        assert_eq!(
+            (status, local_status),
+            (expected, expected),
+            "{model_name}: {answer}"
+        );
+        for v in [&mut answer, &mut served] {
+            v["request_id"] = Value::Null;
+        }
+        assert_eq!(answer, served, "{model_name}");
+    }
+    let (status, body) = server.post(&verify_body(&["llm.nope.sig"], "dev/llm"));
+    assert_eq!(
+        (status, &body["errors"][0]["code"]),
+        (404, &json!("not_found"))
+    );
+    let tampered = t.path("tampered.bin");
+    std::fs::write(&tampered, vec![4u8; 5000]).unwrap();
+    emulator.admin(&["put", "models", "registry/llm/weights.bin", s(&tampered)]);
+    let (status, denied) = server.post(&verify_body(&["llm.release.sig"], "dev/llm"));
+    assert_eq!(status, 403, "{denied}");
+    assert!(
+        denied["reasons"].to_string().contains("weights.bin"),
+        "{denied}"
+    );
+}
+
+#[test]
+fn a_gcs_bucket_root_decides_as_a_local_root_and_denies_tampering() {
+    bucket_root_on(common::storage::Store::Gcs);
+}
+
+#[test]
+fn an_azure_bucket_root_decides_as_a_local_root_and_denies_tampering() {
+    bucket_root_on(common::storage::Store::Azure);
+}

@@ -387,9 +387,11 @@ pub fn seal_model_with_progress(
         digests.ciphertext(),
         &progress,
     )?;
-    // `force` replaced ENC and its signature: the earlier seal's other signature file goes too.
-    if let Some(stale) = stale.filter(|p| p.symlink_metadata().is_ok()) {
-        std::fs::remove_file(&stale).map_err(io(&stale))?;
+    // `force` replaced ENC and its signature: the earlier seal's other signature file (or
+    // object) goes too.
+    // (Without `force`, an existing one was refused at the start.)
+    if let Some(stale) = stale.filter(|_| options.force) {
+        remove_output_file(&stale)?;
     }
     Ok(SealOutcome {
         inner,
@@ -401,6 +403,25 @@ pub fn seal_model_with_progress(
 
 /// Whether an output of seal (the encrypted model or a signature) would meet something there: a
 /// local path that exists, or an object location holding an object (at or below it).
+/// Removes the file or object `path` names, if there is one (an object: that one key, nothing
+/// below it).
+fn remove_output_file(path: &Path) -> Result<(), DeployError> {
+    let Some(url) = crate::location::Location::object(path) else {
+        if path.symlink_metadata().is_ok() {
+            std::fs::remove_file(path).map_err(io(path))?;
+        }
+        return Ok(());
+    };
+    #[cfg(feature = "storage")]
+    return crate::location::delete_objects(&url, vec![url.prefix.clone()])
+        .map_err(|e| DeployError::Seal(SealError::io(path, e)));
+    #[cfg(not(feature = "storage"))]
+    {
+        let _ = url;
+        crate::location::refuse_object_output(path).map_err(DeployError::Usage)
+    }
+}
+
 fn output_exists(path: &Path) -> Result<bool, DeployError> {
     let Some(url) = crate::location::Location::object(path) else {
         return Ok(path.symlink_metadata().is_ok());

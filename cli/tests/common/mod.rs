@@ -3,6 +3,7 @@
 
 pub mod kill;
 pub mod moto;
+pub mod storage;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
