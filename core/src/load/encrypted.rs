@@ -537,6 +537,35 @@ impl Decrypting {
         read
     }
 
+    /// Decrypts the whole file chunk after chunk into one reused buffer, handing each chunk's
+    /// plaintext to `each` once authenticated (its ciphertext hashed for the outer check first).
+    pub(super) fn decrypt_each(
+        &mut self,
+        file: &File,
+        each: &mut dyn FnMut(&[u8]),
+        errors: &VerifiedFile,
+    ) -> Result<(), VerifyError> {
+        let layout = self.cipher.layout();
+        let mut sealed = vec![0u8; layout.chunk_size() as usize + TAG_LEN];
+        let mut plain = vec![0u8; layout.chunk_size() as usize];
+        if layout.size() == 0 {
+            // An empty file's one chunk is only a tag: it still authenticates.
+            let sealed = &mut sealed[..TAG_LEN];
+            self.fetch(file, 0, sealed, errors)?;
+            return self.open(0, sealed, errors);
+        }
+        for i in 0..layout.chunks() {
+            let n = layout.pt_len(i) as usize;
+            let sealed = &mut sealed[..n + TAG_LEN];
+            self.fetch(file, i, sealed, errors)?;
+            self.cipher
+                .open_chunk_into(i, sealed, &mut plain[..n])
+                .map_err(|_| self.auth_failed(i, errors))?;
+            each(&plain[..n]);
+        }
+        Ok(())
+    }
+
     /// Reads, authenticates and decrypts chunk `i` (through `sealed`, resized to it) into the
     /// next part of `buffer`, then hands that plaintext to `ready`.
     fn decrypt_next<'b, D: Destination<'b>>(

@@ -485,8 +485,9 @@ impl OpenedModel {
     /// are not listed), told as verification tells them (`scan::detect_verified`) from bytes
     /// read and verified as every read here is: under shards only the shards detection looks
     /// at (kept in the shard cache for the reads that follow); under files each file is read and
-    /// verified whole, one at a time (a files digest covers nothing smaller). A file whose bytes
-    /// are not the signed ones fails as its read would.
+    /// verified whole, one at a time (a files digest covers nothing smaller), keeping only its
+    /// first and last bytes (`scan::StreamCopy`, as from a bucket), never the file. A file whose
+    /// bytes are not the signed ones fails as its read would.
     pub fn verified_formats(&self) -> Result<Vec<FileFormat>, VerifyError> {
         let mut formats = Vec::new();
         for (name, path) in &self.files {
@@ -497,10 +498,14 @@ impl OpenedModel {
                 })
             };
             let found = if self.statement.serialization.method == digest::Method::Files {
-                let bytes = self.read_file(name)?;
-                let mut rest = std::io::Cursor::new(&bytes);
-                crate::scan::detect_verified(name, bytes.len() as u64, &bytes, &mut rest)
-                    .map_err(io)?
+                // One verified read that keeps only the first and last bytes detection looks
+                // at (`scan::StreamCopy`, as for a model read from a bucket), not the file.
+                let file = self.open_file(name)?;
+                let len = file.size();
+                let mut kept = crate::scan::StreamCopy::new(len);
+                file.stream(|part| kept.push(part))?;
+                let head = kept.head().to_vec();
+                crate::scan::detect_verified(name, len, &head, &mut kept).map_err(io)?
             } else {
                 let len = self.signed_size(name).unwrap_or(0);
                 let mut head = vec![0; len.min(crate::scan::HEAD_BYTES as u64) as usize];
@@ -652,6 +657,46 @@ impl VerifiedFile {
             Some(shards) => shards.read_into(&mut self, buffer)?,
             None => self.read_streamed(buffer)?,
         }
+        self.finish_read()
+    }
+
+    /// Reads the whole file once, verified as [`VerifiedFile::read_into`] verifies it, but
+    /// holding one part at a time: each part is handed to `each` as it is read (and, for an
+    /// encrypted file, authenticated); the parts are the signed bytes only if this returns `Ok`.
+    /// For what needs to see a file, not keep it (format detection of `deny_formats`).
+    fn stream(mut self, mut each: impl FnMut(&[u8])) -> Result<(), VerifyError> {
+        let mut check = self
+            .check
+            .take()
+            .ok_or_else(|| self.changed("not signed"))?;
+        let mut hand = |part: &[u8]| {
+            check.update(part);
+            each(part);
+        };
+        match self.cipher.take() {
+            Some(mut cipher) => {
+                let read = cipher.decrypt_each(&self.file, &mut hand, &self);
+                self.cipher = Some(cipher);
+                read?;
+            }
+            None => {
+                let mut part = vec![0u8; (self.size as usize).min(READ_CHUNK)];
+                let mut left = self.size;
+                while left > 0 {
+                    let n = (left as usize).min(READ_CHUNK);
+                    self.fill(&mut part[..n])?;
+                    hand(&part[..n]);
+                    left -= n as u64;
+                }
+            }
+        }
+        check.finish().map_err(|reason| self.changed(&reason))?;
+        self.finish_read()
+    }
+
+    /// The checks after a whole read: nothing beyond the signed length, the same file (inode and
+    /// length) as opened, and for a sealed model the ciphertext's outer digest.
+    fn finish_read(mut self) -> Result<(), VerifyError> {
         if self.cipher.is_none() {
             // Positional: the shards' read leaves the file offset where it started.
             let mut probe = [0u8; 1];
