@@ -425,21 +425,10 @@ fn decrypt_and_unseal_round_trip(store: Store) -> (Setup, PathBuf) {
     (t, kek)
 }
 
-/// The round trip on S3; a decrypted model output in a bucket (not built yet) is refused as a
-/// usage error, and never becomes a local directory named `s3:`.
+/// The round trip on S3.
 #[test]
 fn s3_decrypt_and_unseal_from_the_bucket() {
-    let (t, kek) = decrypt_and_unseal_round_trip(Store::S3);
-    let e = &t.emulator;
-    let (enc, out) = (e.url("models/enc/llm"), e.url("models/out"));
-    let run = e.modelseal(&["decrypt", &enc, "--key", s(&kek), "-o", &out]);
-    assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
-    assert!(
-        stderr(&run).contains("not supported yet"),
-        "{}",
-        stderr(&run)
-    );
-    assert!(!Path::new("s3:").exists());
+    decrypt_and_unseal_round_trip(Store::S3);
 }
 
 /// After the round trip: a changed, an extra and a missing ciphertext object each fail `decrypt`
@@ -902,4 +891,400 @@ fn s3_and_kms_share_one_web_identity_per_process() {
         2,
         "one more for the second process: {requests:?}"
     );
+}
+
+/// The objects below `prefix` of the bucket `models`, read back: names relative to the prefix
+/// with their bytes.
+fn objects(e: &Emulator, prefix: &str) -> Vec<(String, Vec<u8>)> {
+    let dir = tempfile::tempdir().unwrap();
+    e.admin(&["download", "models", prefix, s(dir.path())]);
+    files_of(dir.path())
+}
+
+/// Decrypt into the bucket, from the bucket and from a local encrypted model (a directory and a
+/// single file): the objects read back are the plaintext; every upload completes only after
+/// every part of every file was stored (S3's request log); an occupied output is refused (exit
+/// 2, naming it) and replaced with `--force` (a stale object removed); a tampered ciphertext
+/// chunk fails (exit 1) with no plaintext object visible below the output.
+fn decrypt_into_the_bucket(store: Store) {
+    let t = setup(store, "");
+    let e = &t.emulator;
+    let (kek, _) = upload_encrypted(&t);
+    let p = |name: &str| t.dir.path().join(name);
+    let url = |key: &str| e.url(&format!("models/{key}"));
+    let decrypt = |enc: &str, out: &str, extra: &[&str]| {
+        let args = [&["decrypt", enc, "--key", s(&kek), "-o", out][..], extra].concat();
+        e.modelseal(&args)
+    };
+    let ok = |run: Output| assert!(run.status.success(), "{store:?}: {}", stderr(&run));
+
+    let before = e.requests().len();
+    ok(decrypt(&url("enc/llm"), &url("plain/llm"), &[]));
+    assert_eq!(objects(e, "plain/llm"), files_of(&t.local), "{store:?}");
+    if store == Store::S3 {
+        let requests = e.requests().split_off(before);
+        let last_part = requests.iter().rposition(|r| r.contains("partNumber="));
+        let first_complete = requests
+            .iter()
+            .position(|r| r.starts_with("POST /models/plain/llm/") && r.contains("uploadId="));
+        assert!(
+            last_part.is_some() && last_part < first_complete,
+            "every file stored before any completes: {requests:?}"
+        );
+    }
+    ok(decrypt(s(&p("enc")), &url("plain/local"), &[]));
+    assert_eq!(objects(e, "plain/local"), files_of(&t.local), "{store:?}");
+    ok(decrypt(&url("enc/w.mseal"), &url("plain1/w.bin"), &[]));
+    let weights = std::fs::read(t.local.join("weights.bin")).unwrap();
+    assert_eq!(objects(e, "plain1"), [("w.bin".to_owned(), weights)]);
+
+    let again = decrypt(&url("enc/llm"), &url("plain/llm"), &[]);
+    assert_eq!(
+        again.status.code(),
+        Some(2),
+        "{store:?}: {}",
+        stderr(&again)
+    );
+    assert!(
+        stderr(&again).contains(&url("plain/llm")) && stderr(&again).contains("already holds"),
+        "{store:?}: {}",
+        stderr(&again)
+    );
+    let stale = p("stale.bin");
+    std::fs::write(&stale, b"left from an older model").unwrap();
+    e.admin(&["put", "models", "plain/llm/old/stale.bin", s(&stale)]);
+    ok(decrypt(s(&p("enc")), &url("plain/llm"), &["--force"]));
+    assert_eq!(objects(e, "plain/llm"), files_of(&t.local), "{store:?}");
+
+    // A flipped byte in the last chunk of the largest file: the other files authenticate (and
+    // are stored), but none of them becomes visible.
+    let mut bytes = std::fs::read(p("enc/weights.bin")).unwrap();
+    let at = bytes.len() - 20;
+    bytes[at] ^= 1;
+    std::fs::write(p("flipped"), &bytes).unwrap();
+    e.admin(&["put", "models", "enc/llm/weights.bin", s(&p("flipped"))]);
+    let run = decrypt(&url("enc/llm"), &url("plain/t"), &[]);
+    assert_eq!(run.status.code(), Some(1), "{store:?}: {}", stderr(&run));
+    assert!(
+        stderr(&run).contains("weights.bin"),
+        "{store:?}: {}",
+        stderr(&run)
+    );
+    assert_eq!(visible(e, "plain/t"), Vec::<String>::new(), "{store:?}");
+}
+
+#[test]
+fn s3_decrypt_into_the_bucket() {
+    decrypt_into_the_bucket(Store::S3);
+}
+
+#[test]
+fn gcs_decrypt_into_the_bucket() {
+    decrypt_into_the_bucket(Store::Gcs);
+}
+
+#[test]
+fn azure_decrypt_into_the_bucket() {
+    decrypt_into_the_bucket(Store::Azure);
+}
+
+/// A decrypt into the bucket killed while the proxy holds its first upload part (fault `stall`),
+/// the other file decrypted by then, leaves no object visible below the output: uploads complete
+/// only after every file authenticated.
+fn killed_decrypt_leaves_nothing_visible(store: Store) {
+    let t = setup(store, "stall");
+    let e = &t.emulator;
+    let kek = kek(e, t.dir.path());
+    let model = t.dir.path().join("big");
+    std::fs::create_dir_all(&model).unwrap();
+    let data: Vec<u8> = (0..10u32 << 20).map(|i| (i % 251) as u8).collect();
+    std::fs::write(model.join("weights.bin"), &data).unwrap();
+    std::fs::write(model.join("config.json"), b"{}").unwrap();
+    let enc = t.dir.path().join("big.enc");
+    e.ok(&["encrypt", s(&model), "--recipient", s(&kek), "-o", s(&enc)]);
+    let out = e.url("models/plain/big");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_modelseal"));
+    e.env(&mut cmd)
+        .args(["decrypt", s(&enc), "--key", s(&kek), "-o", &out])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let started = std::time::Instant::now();
+    let part = |r: &String| {
+        r.starts_with("PUT ")
+            && (r.contains("partNumber=") || r.contains("comp=block&") || r.contains("upload_id="))
+    };
+    while !e.requests().iter().any(part) {
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "{store:?}: no upload part: {:?}",
+            e.requests()
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "{store:?}: ended early"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // Time for the other file to be decrypted and stored (it would be visible by now were each
+    // file completed on its own).
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "{store:?}: ended early"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(visible(e, "plain/big"), Vec::<String>::new(), "{store:?}");
+}
+
+#[test]
+fn s3_killed_decrypt_leaves_nothing_visible() {
+    killed_decrypt_leaves_nothing_visible(Store::S3);
+}
+
+#[test]
+fn gcs_killed_decrypt_leaves_nothing_visible() {
+    killed_decrypt_leaves_nothing_visible(Store::Gcs);
+}
+
+#[test]
+fn azure_killed_decrypt_leaves_nothing_visible() {
+    killed_decrypt_leaves_nothing_visible(Store::Azure);
+}
+
+/// The ranged GETs of the requests from `before` on, each with the object it reads.
+fn ranged_gets(e: &Emulator, before: usize) -> Vec<String> {
+    e.requests()[before..]
+        .iter()
+        .filter(|r| r.contains(" range="))
+        .cloned()
+        .collect()
+}
+
+/// Encrypt and seal a model that lives in the bucket (issue 19, the source side): encrypt the
+/// prefix into a local directory and into the bucket, a single object into a local file, each
+/// decrypting to the model's bytes, every object fetched by one ranged GET (1 MiB ranges, small
+/// objects); seal the prefix into the bucket — each object again read once, hashed and encrypted
+/// in the same pass — and unseal it: the inner signature's statement is the one of the same
+/// files sealed from the local disk.
+fn encrypt_and_seal_from_the_bucket(store: Store) {
+    let t = setup(store, "");
+    let e = &t.emulator;
+    let p = |name: &str| t.dir.path().join(name);
+    let kek = kek(e, t.dir.path());
+    let chunk = [("MODELSEAL_STORAGE_CHUNK_MIB", "1")];
+    let run = |args: &[&str]| {
+        let out = e.modelseal_with(&chunk, args);
+        assert!(out.status.success(), "{store:?} {args:?}: {}", stderr(&out));
+    };
+    // The model's objects (seal's outer signature reads back what it wrote in `sealed/`).
+    let once = |before: usize, objects: usize| {
+        let mut gets = ranged_gets(e, before);
+        gets.retain(|g| !g.contains("sealed"));
+        let mut unique = gets.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(
+            (gets.len(), unique.len()),
+            (objects, objects),
+            "{store:?}: one GET per object: {gets:?}"
+        );
+    };
+
+    let before = e.requests().len();
+    run(&[
+        "encrypt",
+        &t.url,
+        "--recipient",
+        s(&kek),
+        "-o",
+        s(&p("enc")),
+    ]);
+    once(before, 3);
+    run(&[
+        "decrypt",
+        s(&p("enc")),
+        "--key",
+        s(&kek),
+        "-o",
+        s(&p("plain")),
+    ]);
+    assert_eq!(files_of(&p("plain")), files_of(&t.local), "{store:?}");
+
+    let into = e.url("models/enc/llm");
+    let before = e.requests().len();
+    run(&["encrypt", &t.url, "--recipient", s(&kek), "-o", &into]);
+    let gets = ranged_gets(e, before);
+    assert_eq!(gets.len(), 3, "{store:?}: {gets:?}");
+    run(&["decrypt", &into, "--key", s(&kek), "-o", s(&p("back"))]);
+    assert_eq!(files_of(&p("back")), files_of(&t.local), "{store:?}");
+
+    let object = format!("{}/weights.bin", t.url);
+    run(&[
+        "encrypt",
+        &object,
+        "--recipient",
+        s(&kek),
+        "-o",
+        s(&p("w.mseal")),
+    ]);
+    run(&[
+        "decrypt",
+        s(&p("w.mseal")),
+        "--key",
+        s(&kek),
+        "-o",
+        s(&p("w.bin")),
+    ]);
+    assert_eq!(
+        std::fs::read(p("w.bin")).unwrap(),
+        std::fs::read(t.local.join("weights.bin")).unwrap(),
+        "{store:?}"
+    );
+
+    let sealed = e.url("models/sealed/llm");
+    let seal = |model: &str, out: &str| {
+        run(&[
+            "seal",
+            model,
+            "--key",
+            s(&t.key),
+            "--recipient",
+            s(&kek),
+            "-o",
+            out,
+            "--model-name",
+            "prod/llm",
+            "--no-scan",
+        ])
+    };
+    // The credential scan reads local files only: refused for a bucket model, before any read.
+    let scanned = e.modelseal(&[
+        "seal",
+        &t.url,
+        "--key",
+        s(&t.key),
+        "--recipient",
+        s(&kek),
+        "-o",
+        &sealed,
+    ]);
+    assert_eq!(
+        scanned.status.code(),
+        Some(2),
+        "{store:?}: {}",
+        stderr(&scanned)
+    );
+    assert!(
+        stderr(&scanned).contains("--no-scan"),
+        "{store:?}: {}",
+        stderr(&scanned)
+    );
+    let before = e.requests().len();
+    seal(&t.url, &sealed);
+    once(before, 3);
+    seal(s(&t.local), s(&p("sealed-locally")));
+    let policy = p("trust.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "version = 1\n[signers.release]\nkey = \"{}\"\n[[models]]\nname = \"prod/*\"\n\
+             require = [\"release\"]\n",
+            t.public.display()
+        ),
+    )
+    .unwrap();
+    let unseal = |from: &str, to: &Path| {
+        run(&[
+            "unseal",
+            from,
+            "--policy",
+            s(&policy),
+            "--key",
+            s(&kek),
+            "--out",
+            s(to),
+        ])
+    };
+    unseal(&sealed, &p("run"));
+    unseal(s(&p("sealed-locally")), &p("run-local"));
+    let mut unsealed = files_of(&p("run"));
+    unsealed.retain(|(name, _)| name != "modelseal.sig");
+    assert_eq!(unsealed, files_of(&t.local), "{store:?}");
+    assert_eq!(
+        statement(&p("run").join("modelseal.sig")),
+        statement(&p("run-local").join("modelseal.sig")),
+        "{store:?}: the inner statement of a bucket seal is the local one's"
+    );
+}
+
+#[test]
+fn s3_encrypt_and_seal_from_the_bucket() {
+    encrypt_and_seal_from_the_bucket(Store::S3);
+}
+
+#[test]
+fn gcs_encrypt_and_seal_from_the_bucket() {
+    encrypt_and_seal_from_the_bucket(Store::Gcs);
+}
+
+#[test]
+fn azure_encrypt_and_seal_from_the_bucket() {
+    encrypt_and_seal_from_the_bucket(Store::Azure);
+}
+
+/// An object replaced between the listing and its read (the proxy overwrites it before the
+/// first ranged GET) fails encrypt and seal naming it, and nothing is published: no local
+/// output, no object at the output prefix.
+fn replaced_source_publishes_nothing(store: Store) {
+    // Every ranged GET replaces its object first: each run fails at its first read.
+    let t = setup(store, &["replace"; 8].join(","));
+    let e = &t.emulator;
+    let p = |name: &str| t.dir.path().join(name);
+    let kek = kek(e, t.dir.path());
+    let failed = |args: &[&str]| {
+        let out = e.modelseal_with(&[("RAYON_NUM_THREADS", "1")], args);
+        let err = stderr(&out);
+        assert!(!out.status.success(), "{store:?} {args:?}");
+        assert!(err.contains("changed"), "{store:?}: {err}");
+        assert!(err.contains("/models/prod/llm/"), "{store:?}: {err}");
+    };
+    failed(&[
+        "encrypt",
+        &t.url,
+        "--recipient",
+        s(&kek),
+        "-o",
+        s(&p("enc")),
+    ]);
+    assert!(!p("enc").exists(), "{store:?}");
+    let sealed = e.url("models/sealed/llm");
+    failed(&[
+        "seal",
+        &t.url,
+        "--key",
+        s(&t.key),
+        "--recipient",
+        s(&kek),
+        "-o",
+        &sealed,
+        "--no-scan",
+    ]);
+    assert_eq!(visible(e, "sealed"), Vec::<String>::new(), "{store:?}");
+}
+
+#[test]
+fn s3_a_source_object_replaced_mid_run_publishes_nothing() {
+    replaced_source_publishes_nothing(Store::S3);
+}
+
+#[test]
+fn gcs_a_source_object_replaced_mid_run_publishes_nothing() {
+    replaced_source_publishes_nothing(Store::Gcs);
+}
+
+#[test]
+fn azure_a_source_object_replaced_mid_run_publishes_nothing() {
+    replaced_source_publishes_nothing(Store::Azure);
 }

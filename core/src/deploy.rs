@@ -35,7 +35,9 @@ use crate::error::ErrorClass;
 use crate::envelope::encrypt::{encrypt_in_one_pass, LateFile, Pass, PassObservers};
 use crate::envelope::format::FileEntry;
 use crate::envelope::stream::{ChunkLayout, FileObservers, Observers, StreamObserver};
-use crate::envelope::{self, DecryptSummary, EncryptOptions, EncryptSummary, Plaintext, SealError};
+use crate::envelope::{
+    self, DecryptSummary, EncryptOptions, EncryptSummary, Plaintext, SealError, StoredPlaintext,
+};
 use crate::fs::commit::{CommitError, StagingDir};
 use crate::keys::{Identity, Recipient, Signer};
 use crate::policy::{Policy, PolicyDecision, PolicyVerifyOptions, SealedStage};
@@ -304,6 +306,13 @@ pub fn seal_model_with_progress(
         signature: Some(inner_path.clone()),
         ..options.sign.clone()
     };
+    if let (Some(_), Some(url)) = (&options.sign.scan, crate::location::Location::object(model)) {
+        // The scan reads local files only (and would read each object a second time).
+        return Err(DeployError::Usage(format!(
+            "{url}: the credential scan reads local files only; seal a model in object storage \
+             with the scan off (--no-scan, Python scan=False), after scanning a copy"
+        )));
+    }
     let plan = plan_signing(model, &sign_options)?;
     let files = plaintext_files(model, &plan.tree)?;
     #[cfg(test)]
@@ -319,11 +328,27 @@ pub fn seal_model_with_progress(
         ..SignOptions::default()
     };
     let outer_config = serialization_of(&outer_options);
-    let mut all_files = files;
-    all_files.push((inner_name.to_string(), inner_path.clone()));
-    let plaintext = Plaintext::Directory {
-        root: model.to_path_buf(),
-        files: all_files,
+    let plaintext = match StoredPlaintext::of(&plan.tree) {
+        // A bucket model (issue 19): the objects of the plan's listing, read by its pinned
+        // reads; the inner signature is added by its name.
+        Some(stored) => Plaintext::Stored(StoredPlaintext {
+            root: model.to_path_buf(),
+            single_file: false,
+            files: files
+                .into_iter()
+                .map(|(name, _)| name)
+                .zip(stored.files.into_iter().map(|(_, object)| object))
+                .collect(),
+            ..stored
+        }),
+        None => {
+            let mut all_files = files;
+            all_files.push((inner_name.to_string(), inner_path.clone()));
+            Plaintext::Directory {
+                root: model.to_path_buf(),
+                files: all_files,
+            }
+        }
     };
     let mut encrypt_options = EncryptOptions {
         model_name: Some(
@@ -553,11 +578,18 @@ impl PassObservers for PassDigests<'_> {
                     return Err(changed("appeared after the model was listed"));
                 };
                 let walked = &tree.files[index];
-                let meta = std::fs::metadata(path).map_err(|e| SealError::io(path, e))?;
-                if meta.len() != walked.len
-                    || entry.size != walked.len
-                    || crate::tree::ChangeStamp::of(&meta) != walked.stamp
-                {
+                // A listed object is pinned by every read of the pass (issue 19): only its size
+                // is compared; a local file also by its status now.
+                let rewritten = match tree.remote {
+                    Some(_) => entry.size != walked.len,
+                    None => {
+                        let meta = std::fs::metadata(path).map_err(|e| SealError::io(path, e))?;
+                        meta.len() != walked.len
+                            || entry.size != walked.len
+                            || crate::tree::ChangeStamp::of(&meta) != walked.stamp
+                    }
+                };
+                if rewritten {
                     return Err(changed("written to since the model was listed"));
                 }
                 let digest = StreamDigest::new(&self.plan.config, walked.name.as_str(), entry.size)

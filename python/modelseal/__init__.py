@@ -662,9 +662,10 @@ class EncryptResult:
 
 @dataclasses.dataclass(frozen=True)
 class DecryptResult:
-    """What ``decrypt`` wrote; every byte of it authenticated."""
+    """What ``decrypt`` wrote; every byte of it authenticated (``out``: a local path, or the
+    object-storage location as given)."""
 
-    out: pathlib.Path
+    out: Union[pathlib.Path, str]
     model_name: str
     files: int
     bytes: int
@@ -731,7 +732,9 @@ def decrypt(
     """Decrypt ``enc`` with the private key reference ``key`` (a key file or ``awskms://…``) into ``out``.
 
     ``out`` appears only after every chunk of every file authenticated; on any failure nothing is
-    left there. Raises ``DecryptionError`` for a wrong key or a tampered or truncated model, and
+    left there. ``enc`` and ``out`` may be object-storage locations (``s3://``, ``gs://``,
+    ``az://``): into a bucket, every file's object is completed only after the whole model
+    authenticated (docs/storage.md), and ``out`` in the result is the location string. Raises ``DecryptionError`` for a wrong key or a tampered or truncated model, and
     ``KeyAccessError`` for a key file that group or others can read unless
     ``allow_insecure_key_permissions=True``. With ``audit_log``, appends one line to it (also when
     decryption fails), as ``modelseal decrypt --audit-log`` does.

@@ -213,7 +213,7 @@ class EncryptResult:
     recipients: list[tuple[str, str]]
 
 class DecryptResult:
-    out: pathlib.Path
+    out: Union[pathlib.Path, str]
     model_name: str
     files: int
     bytes: int

@@ -5,6 +5,9 @@
 //! file beside the target (0700/0600), chunk by chunk after each tag verified; the output is
 //! renamed into place only after every chunk of every file verified. Any failure removes the
 //! temporary output, so no plaintext is left behind.
+//!
+//! A bucket output (`s3://`, `gs://`, `az://`) is written by the child module `bucket`: every
+//! file's upload is completed only after the whole model authenticated (see there).
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
@@ -23,6 +26,9 @@ use crate::fs::commit::{clean_stale_temporaries, create_new, write_file_beside, 
 use crate::fs::open_nofollow;
 use crate::keys::wrapping::Identity;
 use crate::progress::{NoProgress, Progress};
+
+#[cfg(feature = "storage")]
+mod bucket;
 
 /// Decryption options.
 #[derive(Debug, Clone)]
@@ -149,6 +155,13 @@ pub(crate) fn decrypt_observed(
     progress: &dyn Progress,
     observe: Option<&dyn DecryptObservers>,
 ) -> Result<DecryptSummary, SealError> {
+    // Into a bucket (issue 19); `unseal` (with observers) writes to a local directory only.
+    #[cfg(feature = "storage")]
+    if observe.is_none() {
+        if let Some(summary) = bucket::decrypt(encrypted, identity, output, options, progress)? {
+            return Ok(summary);
+        }
+    }
     if !options.overwrite && output.symlink_metadata().is_ok() {
         return Err(SealError::Usage(format!(
             "{}: already exists (use the overwrite option to replace it)",
@@ -244,7 +257,7 @@ impl FileJob for DecryptJob<'_> {
         };
         Ok(JobFiles {
             cipher: Held::Owned(cipher),
-            src: Held::Owned(src),
+            src: Box::new(src),
             dst,
         })
     }

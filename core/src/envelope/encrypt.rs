@@ -8,6 +8,7 @@
 use std::fs::File;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::authenticate::build_envelope;
 use super::format::{
@@ -17,6 +18,7 @@ use super::format::{
 use super::keyschedule::{body_digest, KeySchedule};
 use super::pipeline::{FileJob, Held, Opened};
 use super::signed_plaintext::SignedPlaintext;
+use super::source::{self, InOrder};
 use super::stream::{encrypt_jobs, encrypt_jobs_observed, ChunkLayout, FileCipher, Observers};
 use super::SealError;
 use crate::digest::SignedDigests;
@@ -26,9 +28,10 @@ use crate::keys::wrapping::DataKey;
 use crate::keys::wrapping::{Recipient, WrapContext};
 use crate::progress::{NoProgress, Progress};
 use crate::rng::{Entropy, OsEntropy};
+use crate::tree::{ModelFile, RemoteReader};
 
 #[cfg(feature = "storage")]
-mod bucket;
+pub(super) mod bucket;
 
 /// What to encrypt.
 #[derive(Debug, Clone)]
@@ -43,6 +46,41 @@ pub enum Plaintext {
         /// The files.
         files: Vec<(String, PathBuf)>,
     },
+    /// A model in object storage, as listed (issue 19).
+    Stored(StoredPlaintext),
+}
+
+/// A model listed in object storage (`s3://`, `gs://`, `az://`): every object is read once, by
+/// the ranged GETs of its listing's reader, each pinned to the version the listing saw (an object
+/// replaced during the run is [`SealError::Changed`] naming it, and nothing is published).
+#[derive(Debug, Clone)]
+pub struct StoredPlaintext {
+    /// The location as given (its last component is the default model name).
+    pub root: PathBuf,
+    /// The single-file layout (one object, named `"."`); else a directory.
+    pub single_file: bool,
+    /// `(relative name, listed object)` pairs, in any order (sorted component-wise here). A
+    /// late file of seal (its inner signature) is added by its name, not listed here.
+    pub files: Vec<(String, ModelFile)>,
+    /// The reader of the listed objects.
+    pub reader: Arc<dyn RemoteReader>,
+}
+
+impl StoredPlaintext {
+    /// The plaintext of a listed tree (`None` for a tree on the local file system), its files
+    /// named as listed.
+    pub fn of(tree: &crate::tree::ModelTree) -> Option<StoredPlaintext> {
+        Some(StoredPlaintext {
+            root: tree.root.clone(),
+            single_file: tree.single_file,
+            files: tree
+                .files
+                .iter()
+                .map(|f| (f.name.as_str().to_owned(), f.clone()))
+                .collect(),
+            reader: Arc::clone(tree.remote.as_ref()?),
+        })
+    }
 }
 
 /// Builds a [`Plaintext`] from a path with [`crate::tree::walk`] and its default options, so that
@@ -65,7 +103,11 @@ pub fn plaintext_following_symlinks(
         ignore_git_paths: true,
         allow_symlinks,
     };
-    let tree = crate::tree::walk(path, &options).map_err(tree_error)?;
+    // A bucket location (issue 19) is listed by the rules of a local walk.
+    let tree = crate::location::walk(path, &options).map_err(tree_error)?;
+    if let Some(stored) = StoredPlaintext::of(&tree) {
+        return Ok(Plaintext::Stored(stored));
+    }
     // Followed links are read through their targets: the streams open without following links.
     let source =
         |f: &crate::tree::ModelFile| f.source_path().map_err(|e| SealError::io(&f.path, e));
@@ -179,23 +221,81 @@ pub fn encrypt_matching(
 struct Source {
     path: PathBuf,
     entry: FileEntry,
-    /// The change stamp when listed: a rewrite during encryption, even in place, is refused.
-    stamp: crate::tree::ChangeStamp,
-    /// `(device, inode)` when listed: a file replaced by another is refused.
-    identity: (u64, u64),
+    origin: Origin,
+}
+
+/// Where a listed file's bytes are, and what pins them to the version listed.
+enum Origin {
+    /// A local file.
+    Local {
+        /// The change stamp when listed: a rewrite during encryption, even in place, is refused.
+        stamp: crate::tree::ChangeStamp,
+        /// `(device, inode)` when listed: a file replaced by another is refused.
+        identity: (u64, u64),
+    },
+    /// An object, pinned by every read its reader makes (issue 19).
+    Stored {
+        object: ModelFile,
+        reader: Arc<dyn RemoteReader>,
+    },
 }
 
 impl Source {
-    /// Opens the listed file again and checks it is the one listed, unchanged.
-    fn open(&self) -> Result<File, SealError> {
-        let file = open_nofollow(&self.path).map_err(|e| SealError::io(&self.path, e))?;
-        self.check(&file, "replaced or written to since it was listed")?;
-        Ok(file)
+    /// Opens the listed file again, checking it is the one listed, unchanged (an object: from its
+    /// first byte, fetched ahead once by its pinned reads).
+    fn open(&self) -> Result<Box<dyn source::Source>, SealError> {
+        match &self.origin {
+            Origin::Local { .. } => {
+                let file = open_nofollow(&self.path).map_err(|e| SealError::io(&self.path, e))?;
+                self.check(&file, "replaced or written to since it was listed")?;
+                Ok(Box::new(file))
+            }
+            Origin::Stored { object, reader } => {
+                let stream = reader.stream(object).ok_or_else(|| {
+                    SealError::io(
+                        &self.path,
+                        std::io::Error::other("cannot be read as a stream"),
+                    )
+                })?;
+                Ok(Box::new(InOrder::new(stream, self.entry.size)))
+            }
+        }
+    }
+
+    /// Whether it is an object in object storage.
+    #[cfg(feature = "storage")]
+    fn is_stored(&self) -> bool {
+        matches!(self.origin, Origin::Stored { .. })
+    }
+
+    /// [`Source::check`] of an opened source once it was read: an object needs none (each of its
+    /// reads was pinned to the version listed, and their lengths checked).
+    fn check_read(&self, src: &dyn source::Source, changed: &str) -> Result<(), SealError> {
+        match src.file() {
+            Some(file) => self.check(file, changed),
+            None => Ok(()),
+        }
+    }
+
+    /// A failed read of the opened source, as the engine reports it: shorter than listed or an
+    /// object replaced is [`SealError::Changed`].
+    #[cfg(feature = "storage")]
+    fn read_error(&self, e: std::io::Error) -> SealError {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            return SealError::Changed {
+                path: self.path.clone(),
+                reason: format!("shorter than the {} bytes recorded", self.entry.size),
+            };
+        }
+        super::pipeline::read_error(&self.path, e)
     }
 
     /// §9 step 9: a source that changed size, or was rewritten in place or replaced, while it was
     /// read is refused.
     fn check(&self, file: &File, changed: &str) -> Result<(), SealError> {
+        let Origin::Local { stamp, identity } = &self.origin else {
+            return Ok(());
+        };
         let meta = file.metadata().map_err(|e| SealError::io(&self.path, e))?;
         let len = meta.len();
         if len != self.entry.size {
@@ -204,9 +304,7 @@ impl Source {
                 reason: format!("{len} bytes now, {} when listed", self.entry.size),
             });
         }
-        if crate::tree::ChangeStamp::of(&meta) != self.stamp
-            || file_identity(&meta) != self.identity
-        {
+        if crate::tree::ChangeStamp::of(&meta) != *stamp || file_identity(&meta) != *identity {
             return Err(SealError::Changed {
                 path: self.path.clone(),
                 reason: changed.into(),
@@ -262,13 +360,13 @@ impl FileJob for EncryptJob<'_> {
         };
         Ok(Opened {
             cipher: Held::Owned(cipher),
-            src: Held::Owned(src),
+            src,
             dst,
         })
     }
     fn finish(&self, opened: &Opened<'_>) -> Result<(), SealError> {
         self.source
-            .check(&opened.src, "written to while it was being encrypted")?;
+            .check_read(&*opened.src, "written to while it was being encrypted")?;
         match &self.dst {
             // The caller syncs the file it holds.
             Destination::Open(_) => Ok(()),
@@ -526,19 +624,40 @@ fn check_file_count(input: &Plaintext) -> Result<(), SealError> {
             root,
             format!("{} files, more than {MAX_FILES}", files.len()),
         )),
+        Plaintext::Stored(stored) if stored.files.len() > MAX_FILES => Err(SealError::limit(
+            &stored.root,
+            format!("{} files, more than {MAX_FILES}", stored.files.len()),
+        )),
         _ => Ok(()),
     }
 }
 
 fn default_model_name(input: &Plaintext) -> String {
-    let path = match input {
-        Plaintext::File(p) => p.as_path(),
-        Plaintext::Directory { root, .. } => root.as_path(),
-    };
+    if let Plaintext::Stored(stored) = input {
+        if let Some(url) = crate::location::Location::object(&stored.root) {
+            return model_name_of(url.last_component());
+        }
+    }
+    let path = input_root(input);
     let name = std::path::absolute(path)
         .ok()
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_default();
+    model_name_of(&name)
+}
+
+/// The model or file the plaintext is (for its name and errors).
+fn input_root(input: &Plaintext) -> &Path {
+    match input {
+        Plaintext::File(p) => p,
+        Plaintext::Directory { root, .. } => root,
+        Plaintext::Stored(stored) => &stored.root,
+    }
+}
+
+/// A model name from a file or directory name: control characters dropped, at most 64
+/// characters, `model` when nothing is left.
+fn model_name_of(name: &str) -> String {
     // Control characters are not allowed in a model name (§5.4 rule 2).
     let name: String = name.chars().filter(|c| !c.is_control()).collect();
     if name.is_empty() {
@@ -550,16 +669,13 @@ fn default_model_name(input: &Plaintext) -> String {
 
 /// Turns a body validation error into a usage error naming the model.
 fn input_error(e: SealError, input: &Plaintext) -> SealError {
-    let root = match input {
-        Plaintext::File(p) => p,
-        Plaintext::Directory { root, .. } => root,
-    };
+    let root = input_root(input);
     match e {
         SealError::Format { reason, .. } => {
             SealError::Usage(format!("{}: cannot encrypt: {reason}", root.display()))
         }
         SealError::Limit { reason, .. } => SealError::Limit {
-            path: root.clone(),
+            path: root.to_path_buf(),
             reason,
         },
         other => other,
@@ -579,8 +695,10 @@ fn list_source(name: String, path: &Path) -> Result<Source, SealError> {
     }
     Ok(Source {
         path: path.to_path_buf(),
-        stamp: crate::tree::ChangeStamp::of(&meta),
-        identity: file_identity(&meta),
+        origin: Origin::Local {
+            stamp: crate::tree::ChangeStamp::of(&meta),
+            identity: file_identity(&meta),
+        },
         entry: FileEntry {
             path: name,
             size: meta.len(),
@@ -608,23 +726,79 @@ fn open_sources(input: &Plaintext, late: Option<&str>) -> Result<(Layout, Vec<So
                     SealError::Usage(format!("{}: cannot encrypt: {r}", root.display()))
                 })?;
                 if Some(name.as_str()) == late {
-                    out.push(Source {
-                        path: path.clone(),
-                        stamp: Default::default(),
-                        identity: (0, 0),
-                        entry: FileEntry {
-                            path: name.clone(),
-                            size: 0,
-                            salt: [0; SALT_LEN],
-                        },
-                    });
+                    out.push(late_placeholder(name, path));
                     continue;
                 }
                 out.push(list_source(name.clone(), path)?);
             }
             Ok((Layout::Directory, out))
         }
+        Plaintext::Stored(stored) => stored_sources(stored, late),
     }
+}
+
+/// The late file's place until it is made.
+fn late_placeholder(name: &str, path: &Path) -> Source {
+    Source {
+        path: path.to_path_buf(),
+        origin: Origin::Local {
+            stamp: Default::default(),
+            identity: (0, 0),
+        },
+        entry: FileEntry {
+            path: name.to_owned(),
+            size: 0,
+            salt: [0; SALT_LEN],
+        },
+    }
+}
+
+/// The listed objects of `stored` in file order, and the late file's placeholder (named by
+/// `late`: seal's inner signature, which the listing does not hold).
+fn stored_sources(
+    stored: &StoredPlaintext,
+    late: Option<&str>,
+) -> Result<(Layout, Vec<Source>), SealError> {
+    let source = |name: &str, object: &ModelFile| Source {
+        path: object.path.clone(),
+        origin: Origin::Stored {
+            object: object.clone(),
+            reader: Arc::clone(&stored.reader),
+        },
+        entry: FileEntry {
+            path: name.to_owned(),
+            size: object.len,
+            salt: [0; SALT_LEN],
+        },
+    };
+    if stored.single_file && late.is_none() {
+        return match stored.files.as_slice() {
+            [(_, object)] => Ok((Layout::SingleFile, vec![source(".", object)])),
+            _ => Err(SealError::Usage(format!(
+                "{}: a single-object model lists {} objects",
+                stored.root.display(),
+                stored.files.len()
+            ))),
+        };
+    }
+    if stored.files.is_empty() {
+        return Err(SealError::Usage(format!(
+            "{}: no file to encrypt",
+            stored.root.display()
+        )));
+    }
+    let mut out = Vec::with_capacity(stored.files.len() + 1);
+    for (name, object) in &stored.files {
+        check_rel_path(name).map_err(|r| {
+            SealError::Usage(format!("{}: cannot encrypt: {r}", stored.root.display()))
+        })?;
+        out.push(source(name, object));
+    }
+    if let Some(late) = late {
+        out.push(late_placeholder(late, Path::new(late)));
+    }
+    out.sort_by(|a, b| path_order(&a.entry.path, &b.entry.path));
+    Ok((Layout::Directory, out))
 }
 
 /// Everything the writers need besides the sources.

@@ -21,6 +21,7 @@ pub(crate) mod reader;
 pub(crate) mod remote;
 pub(crate) mod rewrap;
 mod signed_plaintext;
+pub(crate) mod source;
 pub(crate) mod stream;
 #[cfg(test)]
 mod vectors;
@@ -28,7 +29,7 @@ mod vectors;
 pub use decrypt::{decrypt, decrypt_with_progress, DecryptOptions, DecryptSummary};
 pub use encrypt::{
     encrypt, encrypt_matching, encrypt_with_progress, plaintext_following_symlinks,
-    plaintext_from_path, EncryptOptions, EncryptSummary, Plaintext,
+    plaintext_from_path, EncryptOptions, EncryptSummary, Plaintext, StoredPlaintext,
 };
 pub use error::SealError;
 pub use inspect::{inspect_encrypted, is_encrypted, EncryptedSummary, RecipientInfo};

@@ -40,6 +40,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
 
 use super::format::TAG_LEN;
+use super::source::Source;
 use super::stream::{ChunkLayout, FileCipher, FileObservers, StreamObserver};
 use super::SealError;
 use crate::progress::Progress;
@@ -66,8 +67,9 @@ impl<T> std::ops::Deref for Held<'_, T> {
 pub struct Opened<'a> {
     /// The file's cipher.
     pub cipher: Held<'a, FileCipher>,
-    /// Where to read: the plaintext (encrypt) or the ciphertext (decrypt).
-    pub src: Held<'a, File>,
+    /// Where to read: the plaintext (encrypt) or the ciphertext (decrypt), by positioned reads
+    /// (a local file, or an object's stream served in unit order: see [`super::source`]).
+    pub src: Box<dyn Source + 'a>,
     /// Where to write: the ciphertext (encrypt) or the plaintext (decrypt).
     pub dst: Held<'a, File>,
 }
@@ -456,7 +458,7 @@ impl<'a, J: FileJob> Engine<'a, J> {
                             path: job.src_name().to_path_buf(),
                             reason: format!("shorter than the {} bytes recorded", layout.size()),
                         },
-                        _ => SealError::io(job.src_name(), e),
+                        _ => read_error(job.src_name(), e),
                     })?;
                 #[cfg(test)]
                 crate::digest::counted::record(job.src_name(), pt as u64);
@@ -482,9 +484,9 @@ impl<'a, J: FileJob> Engine<'a, J> {
                         io::ErrorKind::UnexpectedEof => SealError::Truncated {
                             path: job.src_name().to_path_buf(),
                             expected: job.ct_base() + layout.ct_len(),
-                            found: opened.src.metadata().map(|m| m.len()).unwrap_or(0),
+                            found: opened.src.len().unwrap_or(0),
                         },
-                        _ => SealError::io(job.src_name(), e),
+                        _ => read_error(job.src_name(), e),
                     })?;
                 #[cfg(test)]
                 crate::digest::counted::record(job.src_name(), ct as u64);
@@ -654,6 +656,18 @@ impl<'a, J: FileJob> Engine<'a, J> {
             None => job.finish(&opened),
         }
     }
+}
+
+/// A failed read of `src`: an object replaced since it was listed (issue 19) is a changed
+/// source, as a local file rewritten during the run is; anything else an I/O error naming it.
+pub(crate) fn read_error(src: &Path, e: io::Error) -> SealError {
+    if crate::location::is_changed(&e) {
+        return SealError::Changed {
+            path: src.to_path_buf(),
+            reason: e.to_string(),
+        };
+    }
+    SealError::io(src, e)
 }
 
 /// Moves the plaintext of chunks `first .. first + count`, read contiguously at the start of

@@ -15,14 +15,15 @@
 //! version its listing saw: an object replaced during the run is an error naming it
 //! ([`SealError::Tree`]: exit 1, like tampering), never plaintext from two versions.
 
-use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use super::authenticate::{authenticate, envelope_from_bytes, parse_envelope, Form, RawEnvelope};
+use super::authenticate::{
+    authenticate, envelope_from_bytes, parse_envelope, Form, Opened, RawEnvelope,
+};
 use super::decrypt::{DecryptOptions, DecryptSummary};
 use super::format::{FileEntry, ENVELOPE_NAME, MAC_LEN, MAGIC, MAX_HEADER_LEN, PREFIX_LEN};
 use super::keyschedule::KeySchedule;
@@ -133,6 +134,50 @@ pub(crate) fn is_encrypted(url: &ObjectUrl) -> bool {
         .is_some_and(|mut object| object.read_exact(&mut head).is_ok() && head == MAGIC)
 }
 
+/// An encrypted model in object storage, authenticated and inventoried (§10 steps 1–9), nothing
+/// of it decrypted yet.
+pub(crate) struct RemoteModel {
+    /// The authenticated envelope.
+    pub opened: Opened,
+    /// Each listed file's ciphertext object (pinned) and its URL as a path, in file order.
+    pub sources: Vec<(ObjectFile, PathBuf)>,
+}
+
+impl RemoteModel {
+    /// Where a file's ciphertext starts in its object: after the envelope for a single file.
+    pub fn base(&self) -> u64 {
+        match self.opened.form {
+            Form::SingleFile(_) => self.opened.envelope_len,
+            Form::Directory(_) => 0,
+        }
+    }
+}
+
+/// Reads, authenticates and inventories the encrypted model at `url` (see the module doc):
+/// nothing is decrypted, and nothing is returned unless every listed file is present at exactly
+/// its ciphertext length and nothing unlisted (but `skip`) lies below the prefix.
+pub(crate) fn open(
+    url: &ObjectUrl,
+    identity: &dyn Identity,
+    skip: &[String],
+) -> Result<RemoteModel, SealError> {
+    let envelope = read_envelope(url)?;
+    let opened = authenticate(envelope.raw, identity)?;
+    let body = &opened.header.body;
+    let sources = match envelope.single {
+        Some(object) => {
+            let entry = &body.files[0];
+            let name = url.to_path();
+            let expected =
+                opened.envelope_len + ChunkLayout::new(body.chunk_size, entry.size).ct_len();
+            check_ct_len(object.len(), expected, &name)?;
+            vec![(object, name)]
+        }
+        None => inventory(url, &body.files, body.chunk_size, &envelope.listed, skip)?,
+    };
+    Ok(RemoteModel { opened, sources })
+}
+
 /// Decrypts the encrypted model at `url` with `identity` into the local `output` (§10; see the
 /// module doc). The caller has checked `output` (exists, stale temporaries).
 pub(crate) fn decrypt(
@@ -142,29 +187,16 @@ pub(crate) fn decrypt(
     options: &DecryptOptions,
     progress: &dyn Progress,
 ) -> Result<DecryptSummary, SealError> {
-    let envelope = read_envelope(url)?;
-    let opened = authenticate(envelope.raw, identity)?;
+    let model = open(url, identity, &options.skip)?;
+    let base = model.base();
+    let RemoteModel { opened, sources } = model;
     let body = &opened.header.body;
-    let base = match opened.form {
-        Form::SingleFile(_) => opened.envelope_len,
-        Form::Directory(_) => 0,
-    };
-    let sources = match envelope.single {
-        Some(object) => {
-            let entry = &body.files[0];
-            let name = url.to_path();
-            let expected = base + ChunkLayout::new(body.chunk_size, entry.size).ct_len();
-            check_ct_len(object.len(), expected, &name)?;
-            vec![(entry, object, name)]
-        }
-        None => inventory(
-            url,
-            &body.files,
-            body.chunk_size,
-            &envelope.listed,
-            &options.skip,
-        )?,
-    };
+    let sources: Vec<_> = body
+        .files
+        .iter()
+        .zip(sources)
+        .map(|(entry, (object, name))| (entry, object, name))
+        .collect();
     progress.begin(sources.iter().map(|(entry, ..)| entry.size).sum());
     let plain = Plain {
         dek: &opened.dek,
@@ -177,7 +209,7 @@ pub(crate) fn decrypt(
             let [(entry, object, name)] = <[_; 1]>::try_from(sources)
                 .map_err(|_| SealError::Crypto("a single-file model of several files".into()))?;
             write_file_beside(output, options.file_mode, options.overwrite, |dst| {
-                plain.copy(entry, object, &name, dst, output)
+                plain.copy(entry, object, &name, &mut &*dst, output)
             })?;
         }
         Form::Directory(_) => {
@@ -189,7 +221,7 @@ pub(crate) fn decrypt(
                     let dst_path = staging.path().join(&entry.path);
                     // create_new: names that collide on a case-insensitive file system fail.
                     let dst = create_new(&dst_path, 0o600, 0o700)?;
-                    plain.copy(entry, object, &name, &dst, &dst_path)?;
+                    plain.copy(entry, object, &name, &mut &dst, &dst_path)?;
                     dst.set_permissions(std::fs::Permissions::from_mode(options.file_mode))
                         .and_then(|_| dst.sync_all())
                         .map_err(|e| SealError::io(&dst_path, e))
@@ -209,13 +241,13 @@ pub(crate) fn decrypt(
 
 /// §10 step 9 on a listing: every file of the authenticated list present at exactly its
 /// ciphertext length; nothing else below the prefix but the envelope and what §4.2 skips.
-fn inventory<'a>(
+fn inventory(
     url: &ObjectUrl,
-    files: &'a [FileEntry],
+    files: &[FileEntry],
     chunk_size: u32,
     listed: &ListedModel,
     skip: &[String],
-) -> Result<Vec<(&'a FileEntry, ObjectFile, PathBuf)>, SealError> {
+) -> Result<Vec<(ObjectFile, PathBuf)>, SealError> {
     for file in &listed.tree.files {
         let name = file.name.as_str();
         let known = name == ENVELOPE_NAME || files.iter().any(|f| f.path == name);
@@ -238,7 +270,7 @@ fn inventory<'a>(
             })?;
             let expected = ChunkLayout::new(chunk_size, entry.size).ct_len();
             check_ct_len(object.len(), expected, &path)?;
-            Ok((entry, object, path))
+            Ok((object, path))
         })
         .collect()
 }
@@ -254,27 +286,32 @@ fn skipped(name: &str, skip: &[String]) -> bool {
 }
 
 /// What decrypting one file needs besides the file.
-struct Plain<'a> {
-    dek: &'a DataKey,
-    chunk_size: u32,
-    base: u64,
-    progress: &'a dyn Progress,
+pub(crate) struct Plain<'a> {
+    /// The model's data key.
+    pub dek: &'a DataKey,
+    /// Plaintext bytes per chunk.
+    pub chunk_size: u32,
+    /// Where the file's ciphertext starts in its source (after a single file's envelope).
+    pub base: u64,
+    /// Told the plaintext bytes as they are released.
+    pub progress: &'a dyn Progress,
 }
 
 impl Plain<'_> {
-    /// Streams `object`'s ciphertext through the chunk reader (each chunk authenticated before
-    /// a byte of it is released) into `dst`.
-    fn copy(
+    /// Streams `source`'s ciphertext (a local file or a pinned object) through the chunk reader
+    /// into `dst`: each chunk is authenticated before a byte of it is released, and `Ok` means
+    /// every chunk of the file, the final one included, was.
+    pub fn copy<R: Read + Seek>(
         &self,
         entry: &FileEntry,
-        object: ObjectFile,
+        source: R,
         name: &Path,
-        mut dst: &File,
+        dst: &mut dyn Write,
         dst_name: &Path,
     ) -> Result<(), SealError> {
         let keys = self.dek.file_keys(&entry.path, &entry.salt);
         let cipher = FileCipher::new(&keys, ChunkLayout::new(self.chunk_size, entry.size))?;
-        let mut reader = ChunkReader::new(object, cipher, self.base, name)?;
+        let mut reader = ChunkReader::new(source, cipher, self.base, name)?;
         let mut buf = vec![0u8; 1 << 20];
         loop {
             let n = reader.read(&mut buf).map_err(|e| unwrap_read(e, name))?;

@@ -206,7 +206,7 @@ impl FileJob for Job<'_> {
     fn open(&self) -> Result<Opened<'_>, SealError> {
         Ok(Opened {
             cipher: Held::Borrowed(self.cipher),
-            src: Held::Borrowed(self.src),
+            src: Box::new(self.src),
             dst: Held::Borrowed(self.dst),
         })
     }

@@ -22,9 +22,9 @@ mod remote;
 mod upload;
 
 #[cfg(feature = "storage")]
-pub use remote::{object_exists, object_len, ListedModel, ObjectFile};
+pub use remote::{object_exists, object_len, ListedModel, ObjectFile, STREAM_AHEAD};
 #[cfg(feature = "storage")]
-pub use upload::{Upload, PARTS_IN_FLIGHT, PART_SIZE};
+pub use upload::{Staged, Upload, PARTS_IN_FLIGHT, PART_SIZE};
 
 use crate::tree::{self, ModelTree, TreeError, WalkOptions};
 use std::fmt;

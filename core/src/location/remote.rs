@@ -36,6 +36,10 @@ pub const MEMORY_BUDGET: u64 = 256 << 20;
 const DEFAULT_CHUNK: u64 = 8 << 20;
 /// Default ranged GETs in flight per object being hashed (`MODELSEAL_STORAGE_CONCURRENCY`).
 const DEFAULT_CONCURRENCY: usize = 8;
+/// Bytes of ranged GETs in flight per object read as a stream (the encryption engine's source):
+/// less than hashing's, because the engine holds several objects open at once and its own
+/// buffers (or upload parts) share the [`MEMORY_BUDGET`]; at least one range.
+pub const STREAM_AHEAD: u64 = 24 << 20;
 
 /// The runtime that drives every request of this process to object storage.
 pub(super) fn runtime() -> Result<&'static tokio::runtime::Runtime, String> {
@@ -415,8 +419,15 @@ pub(super) fn list(url: &ObjectUrl, options: &WalkOptions) -> Result<ListedModel
 /// Reads the listed objects of one model by ranged GETs (see the module doc).
 #[derive(Debug)]
 struct ObjectReader {
-    client: Client,
+    fetcher: Fetcher,
     objects: HashMap<String, Listed>,
+}
+
+/// How one model's objects are fetched: the client, the bytes per ranged GET and the GETs in
+/// flight per object (cheap to clone: every stream of an object holds one).
+#[derive(Debug, Clone)]
+struct Fetcher {
+    client: Client,
     chunk: u64,
     concurrency: usize,
 }
@@ -434,10 +445,12 @@ impl ObjectReader {
         let chunk = chunk.clamp(1 << 16, per_thread);
         let fits = usize::try_from(per_thread / chunk).unwrap_or(usize::MAX);
         ObjectReader {
-            client,
+            fetcher: Fetcher {
+                client,
+                chunk,
+                concurrency: concurrency.clamp(1, fits.max(1)),
+            },
             objects,
-            chunk,
-            concurrency: concurrency.clamp(1, fits.max(1)),
         }
     }
 }
@@ -452,7 +465,7 @@ fn env_number(name: &str) -> Option<u64> {
         .filter(|&n| n > 0)
 }
 
-impl ObjectReader {
+impl Fetcher {
     /// Starts fetching `start..end` of `object` by ranged GETs, `concurrency` in flight, in order:
     /// the receiver yields each range's bytes (at most `concurrency` ranges fetched ahead plus one
     /// waiting), and the first failure ends the stream. Aborting the handle stops the fetches.
@@ -511,7 +524,7 @@ impl RemoteReader for ObjectReader {
         if end > object.size || start > end {
             return Err(RemoteReadError::Changed);
         }
-        let mut prefetch = self.prefetch(object, start, end)?;
+        let mut prefetch = self.fetcher.prefetch(object, start, end)?;
         let mut read = start;
         while let Some(item) = prefetch.rx.blocking_recv() {
             let bytes = item?;
@@ -525,6 +538,19 @@ impl RemoteReader for ObjectReader {
         }
         Ok(())
     }
+
+    fn stream(&self, file: &ModelFile) -> Option<Box<dyn io::Read + Send>> {
+        let object = self.objects.get(file.name.as_str())?.clone();
+        let mut fetcher = self.fetcher.clone();
+        let fits = usize::try_from(STREAM_AHEAD / fetcher.chunk).unwrap_or(usize::MAX);
+        fetcher.concurrency = fetcher.concurrency.min(fits.max(1));
+        Some(Box::new(ObjectFile {
+            fetcher,
+            object,
+            pos: 0,
+            stream: None,
+        }))
+    }
 }
 
 /// A listed object read as a seekable byte stream ([`io::Read`] + [`io::Seek`]), for readers
@@ -533,7 +559,7 @@ impl RemoteReader for ObjectReader {
 /// GETs as hashing uses, and a seek elsewhere restarts them there. Every byte returned is of the
 /// version the listing saw; another version is an error that [`super::is_changed`] recognises.
 pub struct ObjectFile {
-    reader: Arc<ObjectReader>,
+    fetcher: Fetcher,
     object: Listed,
     pos: u64,
     /// The fetches under way, the position of `ahead`'s first byte, and the unread bytes fetched.
@@ -569,7 +595,7 @@ impl io::Read for ObjectFile {
         let in_step = matches!(&self.stream, Some((_, at, _)) if *at == self.pos);
         if !in_step {
             let prefetch = self
-                .reader
+                .fetcher
                 .prefetch(&self.object, self.pos, self.object.size)
                 .map_err(read_error)?;
             self.stream = Some((prefetch, self.pos, Bytes::new()));
@@ -633,7 +659,7 @@ impl ListedModel {
     pub fn open(&self, name: &str) -> Option<ObjectFile> {
         let object = self.reader.objects.get(name)?.clone();
         Some(ObjectFile {
-            reader: Arc::clone(&self.reader),
+            fetcher: self.reader.fetcher.clone(),
             object,
             pos: 0,
             stream: None,

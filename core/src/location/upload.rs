@@ -9,6 +9,11 @@
 //!   an `Upload` dropped without `finish`, aborts the upload (its parts are discarded) and waits for
 //!   the abort; a killed process leaves an incomplete upload that no reader sees (an S3 bucket's
 //!   lifecycle rule `AbortIncompleteMultipartUpload` reclaims its parts; GCS and Azure expire them).
+//! - **staging**: [`Upload::stage`] sends every byte but does not complete; the [`Staged`]
+//!   upload is completed later by [`Staged::finish`] (or aborted when dropped). `decrypt` into a
+//!   bucket stages every file and completes them only once the whole model authenticated. A
+//!   staged S3 or Azure upload holds no bytes in memory; a staged GCS upload holds its last part
+//!   (its final request is the one that creates the object).
 //! - **bounded memory**: parts of [`PART_SIZE`] bytes, at most [`PARTS_IN_FLIGHT`] being sent per
 //!   upload (GCS: one, its parts are sequential), one queued and one being filled, so one upload
 //!   holds at most `(PARTS_IN_FLIGHT + 2) × PART_SIZE` = 48 MiB.
@@ -21,8 +26,9 @@ use super::remote::{io_error, open_client, runtime, Client, Failure};
 use super::ObjectUrl;
 use bytes::Bytes;
 use object_store::path::Path as KeyPath;
-use object_store::{ObjectStoreExt, WriteMultipart};
+use object_store::{MultipartUpload, ObjectStoreExt, PutPayload};
 use std::io;
+use tokio::task::JoinSet;
 
 /// Bytes per part (S3 wants at least 5 MiB but for the last; GCS a multiple of 256 KiB).
 pub const PART_SIZE: usize = 8 << 20;
@@ -32,6 +38,8 @@ pub const PARTS_IN_FLIGHT: usize = 4;
 /// What the writer tells the upload's task.
 enum Message {
     Part(Bytes),
+    /// Every part sent and acknowledged, the upload left open: answered on `ready`.
+    Stage,
     Finish,
     Abort,
 }
@@ -42,6 +50,8 @@ pub struct Upload {
     location: String,
     tx: Option<tokio::sync::mpsc::Sender<Message>>,
     done: std::sync::mpsc::Receiver<Result<(), Failure>>,
+    /// Answers `Stage`: every part is stored.
+    ready: std::sync::mpsc::Receiver<()>,
     part: Vec<u8>,
     written: u64,
 }
@@ -62,13 +72,15 @@ pub(super) fn start(url: &ObjectUrl) -> io::Result<Upload> {
     let key = url.prefix.clone();
     let (tx, rx) = tokio::sync::mpsc::channel(1);
     let (done_tx, done) = std::sync::mpsc::sync_channel(1);
+    let (ready_tx, ready) = std::sync::mpsc::sync_channel(1);
     runtime().map_err(io::Error::other)?.spawn(async move {
-        let _ = done_tx.send(drive(client, key, rx).await);
+        let _ = done_tx.send(drive(client, key, rx, ready_tx).await);
     });
     Ok(Upload {
         location: url.to_string(),
         tx: Some(tx),
         done,
+        ready,
         part: Vec::with_capacity(PART_SIZE),
         written: 0,
     })
@@ -88,6 +100,23 @@ impl Upload {
         self.send(Message::Finish)?;
         self.tx = None;
         self.outcome()
+    }
+
+    /// Sends the last part and waits until every part is stored, without completing: nothing
+    /// is visible yet. On an error the upload was aborted.
+    pub fn stage(mut self) -> io::Result<Staged> {
+        let part = std::mem::take(&mut self.part);
+        self.send(Message::Part(Bytes::from(part)))?;
+        self.send(Message::Stage)?;
+        match self.ready.recv() {
+            Ok(()) => Ok(Staged(self)),
+            // The task ended instead: its error says why.
+            Err(_) => {
+                self.tx = None;
+                self.outcome()
+                    .and_then(|()| Err(io::Error::other("the upload stopped")))
+            }
+        }
     }
 
     fn send(&mut self, message: Message) -> io::Result<()> {
@@ -140,9 +169,31 @@ impl Drop for Upload {
     }
 }
 
+/// An upload whose every byte is stored but which is not completed: no reader sees its object.
+/// [`Staged::finish`] completes it; dropped, it is aborted (and the drop waits for the abort).
+#[derive(Debug)]
+pub struct Staged(Upload);
+
+impl Staged {
+    /// Completes the upload: the object exists (whole) once this returns `Ok`; on an error it
+    /// does not, and the upload was aborted.
+    pub fn finish(self) -> io::Result<()> {
+        self.0.finish()
+    }
+
+    /// The location being written (for messages).
+    pub fn location(&self) -> &str {
+        self.0.location()
+    }
+}
+
 /// The upload of one object on the store's side.
 enum Session {
-    Store(WriteMultipart),
+    /// S3 multipart upload or Azure block list: parts sent in parallel, completed by `finish`.
+    Store {
+        upload: Box<dyn MultipartUpload>,
+        parts: JoinSet<object_store::Result<()>>,
+    },
     Gcs {
         upload: ResumableUpload,
         /// The last part received: sent once the next one (or `Finish`) shows whether it is last.
@@ -155,7 +206,10 @@ impl Session {
         Ok(match client {
             Client::Store(store) => {
                 let upload = store.put_multipart(&KeyPath::from(key)).await?;
-                Session::Store(WriteMultipart::new_with_chunk_size(upload, PART_SIZE))
+                Session::Store {
+                    upload,
+                    parts: JoinSet::new(),
+                }
             }
             Client::Gcs(gcs) => Session::Gcs {
                 upload: gcs.start_upload(key).await?,
@@ -166,9 +220,14 @@ impl Session {
 
     async fn part(&mut self, part: Bytes) -> Result<(), Failure> {
         match self {
-            Session::Store(write) => {
-                write.wait_for_capacity(PARTS_IN_FLIGHT).await?;
-                write.put(part);
+            Session::Store { upload, parts } => {
+                // Every part but the last is PART_SIZE (the writer sends full parts only), as S3
+                // wants; an empty part (finishing after `stage`) is no part.
+                if part.is_empty() {
+                    return Ok(());
+                }
+                Session::settle(parts, PARTS_IN_FLIGHT).await?;
+                parts.spawn(upload.put_part(PutPayload::from(part)));
                 Ok(())
             }
             Session::Gcs { upload, held } => {
@@ -180,9 +239,47 @@ impl Session {
         }
     }
 
+    /// Waits until fewer than `most` parts are in flight; the first failed part is the error.
+    async fn settle(
+        parts: &mut JoinSet<object_store::Result<()>>,
+        most: usize,
+    ) -> Result<(), Failure> {
+        // `most` 0: until none is left.
+        while parts.len() >= most.max(1) {
+            match parts.join_next().await {
+                Some(Ok(stored)) => stored?,
+                Some(Err(joined)) => return Err(Failure::Other(joined.to_string())),
+                None => break,
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits for every part in flight (S3, Azure); GCS sends its parts in order as they come,
+    /// so only its last part is still held.
+    async fn stage(&mut self) -> Result<(), Failure> {
+        match self {
+            Session::Store { parts, .. } => Session::settle(parts, 0).await,
+            Session::Gcs { .. } => Ok(()),
+        }
+    }
+
     async fn finish(self) -> Result<(), Failure> {
         match self {
-            Session::Store(write) => write.finish().await.map(|_| ()).map_err(Failure::from),
+            Session::Store {
+                mut upload,
+                mut parts,
+            } => {
+                let stored = match Session::settle(&mut parts, 0).await {
+                    Ok(()) => upload.complete().await.map(|_| ()).map_err(Failure::from),
+                    Err(failure) => Err(failure),
+                };
+                if stored.is_err() {
+                    parts.shutdown().await;
+                    let _ = upload.abort().await;
+                }
+                stored
+            }
             Session::Gcs { mut upload, held } => {
                 let last = held.unwrap_or_default();
                 match upload.part(last, true).await {
@@ -198,8 +295,12 @@ impl Session {
 
     async fn abort(self) {
         match self {
-            Session::Store(write) => {
-                let _ = write.abort().await;
+            Session::Store {
+                mut upload,
+                mut parts,
+            } => {
+                parts.shutdown().await;
+                let _ = upload.abort().await;
             }
             Session::Gcs { upload, .. } => upload.cancel().await,
         }
@@ -212,11 +313,17 @@ async fn drive(
     client: Client,
     key: String,
     mut rx: tokio::sync::mpsc::Receiver<Message>,
+    ready: std::sync::mpsc::SyncSender<()>,
 ) -> Result<(), Failure> {
     let mut session: Option<Session> = None;
     loop {
         let message = rx.recv().await;
-        if session.is_none() && matches!(message, Some(Message::Part(_) | Message::Finish)) {
+        if session.is_none()
+            && matches!(
+                message,
+                Some(Message::Part(_) | Message::Stage | Message::Finish)
+            )
+        {
             session = Some(Session::open(client.clone(), &key).await?);
         }
         let Some(mut open) = session.take() else {
@@ -228,6 +335,14 @@ async fn drive(
                     open.abort().await;
                     return Err(failure);
                 }
+                session = Some(open);
+            }
+            Some(Message::Stage) => {
+                if let Err(failure) = open.stage().await {
+                    open.abort().await;
+                    return Err(failure);
+                }
+                let _ = ready.send(());
                 session = Some(open);
             }
             Some(Message::Finish) => return open.finish().await,

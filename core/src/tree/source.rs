@@ -22,6 +22,14 @@ pub trait RemoteReader: Send + Sync + fmt::Debug {
         end: u64,
         sink: &mut dyn FnMut(&[u8]),
     ) -> Result<(), RemoteReadError>;
+
+    /// `file` (a file of the tree this reader listed) as a stream its reader pulls, from its first
+    /// byte: fetched ahead by the same pinned reads as [`RemoteReader::read_range`] (an object of
+    /// another version is an error, never its bytes), the fetches stopped when the stream is
+    /// dropped. `None` from a reader that cannot (the encryption engine then cannot read it).
+    fn stream(&self, _file: &ModelFile) -> Option<Box<dyn std::io::Read + Send>> {
+        None
+    }
 }
 
 /// Why a remote read failed.

@@ -14,7 +14,7 @@
 //! the new output does not list is deleted, since readers refuse extra objects.
 
 use std::cell::RefCell;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -34,8 +34,13 @@ use crate::location::{self, ObjectUrl};
 /// are in memory, whatever the model size.
 const UPLOADS_AT_ONCE: usize = 4;
 
-/// A bucket output, checked: where it goes and what was there before.
-pub(super) struct BucketTarget {
+/// Files uploaded at once when they are read from object storage too: each source object also
+/// holds up to [`location::STREAM_AHEAD`] of ranges in flight plus two ranges, so 2 × (48 MiB of
+/// parts + 40 MiB of ranges) = 176 MiB stay under the 256 MiB budget.
+const UPLOADS_AT_ONCE_FROM_OBJECTS: usize = 2;
+
+/// A bucket output, checked: where it goes and what was there before (also `decrypt`'s).
+pub(in crate::envelope) struct BucketTarget {
     url: ObjectUrl,
     /// The full keys of the objects at and below the output location before the run.
     existing: Vec<String>,
@@ -44,7 +49,10 @@ pub(super) struct BucketTarget {
 impl BucketTarget {
     /// The bucket output `output` names (`None` for a local path). An output location that holds
     /// objects is refused unless `overwrite`.
-    pub(super) fn of(output: &Path, overwrite: bool) -> Result<Option<BucketTarget>, SealError> {
+    pub(in crate::envelope) fn of(
+        output: &Path,
+        overwrite: bool,
+    ) -> Result<Option<BucketTarget>, SealError> {
         let Some(url) = location::Location::object(output) else {
             return match location::Location::of_path(output) {
                 Err(e) => Err(SealError::Usage(e.to_string())),
@@ -60,6 +68,11 @@ impl BucketTarget {
             )));
         }
         Ok(Some(BucketTarget { url, existing }))
+    }
+
+    /// The output location.
+    pub(in crate::envelope) fn url(&self) -> &ObjectUrl {
+        &self.url
     }
 
     /// A single-file model: one upload of the envelope and then the ciphertext.
@@ -105,8 +118,16 @@ impl BucketTarget {
         let next = AtomicUsize::new(0);
         let failed = AtomicBool::new(false);
         let first_error: Mutex<Option<SealError>> = Mutex::new(None);
+        // The objects this run completed: removed again if it fails (a source object replaced
+        // mid-run, an upload refused), so that a failed run leaves no partial model behind.
+        let uploaded: Mutex<Vec<String>> = Mutex::new(Vec::new());
         std::thread::scope(|scope| {
-            for _ in 0..UPLOADS_AT_ONCE.min(shared.len()) {
+            let stored = shared.iter().any(Source::is_stored);
+            let at_once = match stored {
+                true => UPLOADS_AT_ONCE_FROM_OBJECTS,
+                false => UPLOADS_AT_ONCE,
+            };
+            for _ in 0..at_once.min(shared.len()) {
                 scope.spawn(|| loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     if i >= shared.len() || failed.load(Ordering::Relaxed) {
@@ -122,34 +143,56 @@ impl BucketTarget {
                         .unwrap_or_default();
                     let source = &shared[i];
                     let dst = self.url.join(&source.entry.path);
-                    if let Err(e) = upload_file(source, out, &[], observers, &dst) {
-                        failed.store(true, Ordering::Relaxed);
-                        if let Ok(mut slot) = first_error.lock() {
-                            slot.get_or_insert(e);
+                    match upload_file(source, out, &[], observers, &dst) {
+                        Ok(()) => {
+                            if let Ok(mut done) = uploaded.lock() {
+                                done.push(dst.prefix);
+                            }
                         }
-                        return;
+                        Err(e) => {
+                            failed.store(true, Ordering::Relaxed);
+                            if let Ok(mut slot) = first_error.lock() {
+                                slot.get_or_insert(e);
+                            }
+                            return;
+                        }
                     }
                 });
             }
         });
-        if let Some(e) = first_error.into_inner().ok().flatten() {
-            return Err(e);
-        }
-        if let Some((i, late)) = late {
-            make_late(sources, i, late)?;
-            upload_file(
-                &sources[i],
-                out,
-                &[],
-                FileObservers::default(),
-                &self.url.join(late.name),
-            )?;
-        }
-        let sealed = seal_header(sources)?;
-        let envelope_path = envelope_url.to_path();
-        location::write_object(&envelope_path, sealed.envelope.clone(), true)
-            .unwrap_or_else(|| Err(std::io::Error::other("not an object location")))
-            .map_err(|e| SealError::io(&envelope_path, e))?;
+        let uploaded = uploaded.into_inner().unwrap_or_default();
+        let committed = first_error
+            .into_inner()
+            .ok()
+            .flatten()
+            .map_or(Ok(()), Err)
+            .and_then(|()| {
+                if let Some((i, late)) = late {
+                    make_late(sources, i, late)?;
+                    upload_file(
+                        &sources[i],
+                        out,
+                        &[],
+                        FileObservers::default(),
+                        &self.url.join(late.name),
+                    )?;
+                }
+                let sealed = seal_header(sources)?;
+                let envelope_path = envelope_url.to_path();
+                location::write_object(&envelope_path, sealed.envelope.clone(), true)
+                    .unwrap_or_else(|| Err(std::io::Error::other("not an object location")))
+                    .map_err(|e| SealError::io(&envelope_path, e))?;
+                Ok(sealed)
+            });
+        let sealed = match committed {
+            Ok(sealed) => sealed,
+            Err(e) => {
+                // Best effort: the run's error is the one to report; without an envelope the
+                // objects left are an incomplete model to every reader anyway.
+                let _ = location::delete_objects(&self.url, uploaded);
+                return Err(e);
+            }
+        };
         let mut written: Vec<String> = sources
             .iter()
             .map(|s| self.url.join(&s.entry.path).prefix)
@@ -160,7 +203,7 @@ impl BucketTarget {
     }
 
     /// Deletes the objects that were at the output location and are not part of the new output.
-    fn remove_stale(&self, written: &[String]) -> Result<(), SealError> {
+    pub(in crate::envelope) fn remove_stale(&self, written: &[String]) -> Result<(), SealError> {
         let stale: Vec<String> = self
             .existing
             .iter()
@@ -200,7 +243,7 @@ fn upload_file(
     upload
         .write_all(head)
         .map_err(|e| SealError::io(&name, e))?;
-    let mut src = source.open()?;
+    let src = source.open()?;
     // The plaintext observer sees the plaintext as it is read and the ciphertext observer
     // (seal's outer signature) the ciphertext as it goes into the upload; both on this thread.
     let FileObservers {
@@ -214,24 +257,25 @@ fn upload_file(
     };
     let mut writer = StreamWriter::new(tee, cipher);
     let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = src
-            .read(&mut buf)
-            .map_err(|e| SealError::io(&source.path, e))?;
-        if n == 0 {
-            break;
-        }
+    let mut at = 0;
+    // The bytes listed, in order: a file that shrank is refused here, one that grew (or was
+    // rewritten) by the check after; an object of another version fails its pinned read.
+    while at < entry.size {
+        let n = buf
+            .len()
+            .min(usize::try_from(entry.size - at).unwrap_or(usize::MAX));
+        src.read_exact_at(&mut buf[..n], at)
+            .map_err(|e| source.read_error(e))?;
         if let Some(observer) = plaintext_observer.as_mut() {
             observer.observe(&buf[..n]);
         }
-        if let Err(e) = writer.write_all(&buf[..n]) {
-            // More bytes than listed: the file grew (said as such); else the upload failed.
-            source.check(&src, "written to while it was being encrypted")?;
-            return Err(SealError::io(&name, e));
-        }
+        writer
+            .write_all(&buf[..n])
+            .map_err(|e| SealError::io(&name, e))?;
+        at += n as u64;
         out.progress.advance(n as u64);
     }
-    source.check(&src, "written to while it was being encrypted")?;
+    source.check_read(&*src, "written to while it was being encrypted")?;
     let tee = writer.finish().map_err(|e| SealError::io(&name, e))?;
     let Tee { upload, .. } = tee;
     // Ciphertext first, as the disk pipeline checks them.
