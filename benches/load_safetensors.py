@@ -16,13 +16,19 @@ files + SHA-256 signature of the plaintext), where
                                                  (decrypted, authenticated, verified in memory)
   C  modelseal.decrypt to the work directory, verify, load_file, remove the plaintext
 
-(target: B/A <= 1.5). The lazy row is a second file of the same size, 8 tensors of 4 MiB among
+(target: B/A <= 1.5). The sealed row is the model sealed by `modelseal.seal` (files + SHA-256 inside
+and outside): B also hashes the ciphertext against the outer signature in the same read (on a
+thread of its own); A is the same plaintext load_file; C verifies the outer signature, decrypts
+to the work directory, verifies the inner one and loads. The lazy row is a second file of the same size, 8 tensors of 4 MiB among
 32 MiB ones, signed `shards=True, tensor_aligned=True` (2 MiB shards), encrypted: in a fresh
 process, open_model + safe_open (the statement, the envelope and the header's shard), then one
 4 MiB tensor by get_tensor — its wall and CPU time and the bytes the process read for it (rchar in
 /proc/self/io; target: <= 10 ms and <= 2x the tensor's bytes). `--lazy-only` runs only that row.
 Each run is a fresh Python process (so no run reuses another's arrays); peak
-RSS (ru_maxrss of the child) is printed too. Usage:
+RSS (ru_maxrss of the child) is printed too, and so are the median CPU time of each child (user +
+system, all its threads: on a shared machine the wall times queue behind other work, the CPU
+times do not) and the median load average (1 min) at the start of the row's runs. A and B (and
+C) are run interleaved, A, B, C, A, B, C, ... Usage:
 
     python3 benches/load_safetensors.py [--size-mib 2048] [--runs 3] [--workdir /dev/shm/ms-load]
 
@@ -49,6 +55,17 @@ ENCRYPTED_CHILD = {
     "C": "import modelseal, shutil; from safetensors.numpy import load_file; "
          "modelseal.decrypt({enc!r}, {plain!r}, {secret!r}); "
          "modelseal.verify({plain!r}, {sig!r}, key={key!r}); "
+         "t = load_file({plain!r} + '/model.safetensors'); shutil.rmtree({plain!r})",
+}
+
+SEALED_CHILD = {
+    "A": CHILD_A,
+    "B": "import modelseal; t = modelseal.open_model({sealed!r}, key={key!r}, "
+         "decryption_key={secret!r}).load_safetensors('model.safetensors')",
+    "C": "import modelseal, shutil; from safetensors.numpy import load_file; "
+         "modelseal.verify({sealed!r}, {sealed!r} + '.sig', key={key!r}); "
+         "modelseal.decrypt({sealed!r}, {plain!r}, {secret!r}); "
+         "modelseal.verify({plain!r}, {plain!r} + '/modelseal.sig', key={key!r}); "
          "t = load_file({plain!r} + '/model.safetensors'); shutil.rmtree({plain!r})",
 }
 
@@ -146,13 +163,37 @@ def lazy_row(workdir: pathlib.Path, size_mib: int, runs: int, public: str) -> No
           flush=True)
 
 
-def timed(code: str) -> tuple[float, int]:
-    """Wall time of one child process running `code`, and its peak RSS in MiB (its own)."""
-    code += "; import resource; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+def timed(code: str) -> tuple[float, float, int]:
+    """Wall time of one child process running `code`, its CPU time (user + system, all its
+    threads) and its peak RSS in MiB (its own)."""
+    code += ("; import resource; u = resource.getrusage(resource.RUSAGE_SELF); "
+             "print(u.ru_utime + u.ru_stime, u.ru_maxrss)")
     start = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
-    return elapsed, int(out.stdout.split()[-1]) // 1024
+    cpu, peak = out.stdout.split()[-2:]
+    return elapsed, float(cpu), int(peak) // 1024
+
+
+def load_average() -> float:
+    """The 1-minute load average now."""
+    return float(open("/proc/loadavg").read().split()[0])
+
+
+def run_row(label: str, children: dict[str, str], values: dict[str, str], runs: int) -> None:
+    """`runs` interleaved rounds of the children (A, B, C, A, B, C, ...), then the row."""
+    times: dict[str, list[float]] = {n: [] for n in children}
+    cpus: dict[str, list[float]] = {n: [] for n in children}
+    loads: list[float] = []
+    rss: dict[str, int] = {}
+    for _ in range(runs):
+        loads.append(load_average())
+        for name, code in children.items():
+            t, cpu, peak = timed(code.format(**values))
+            times[name].append(t)
+            cpus[name].append(cpu)
+            rss[name] = max(rss.get(name, 0), peak)
+    row(label, times, cpus, rss, statistics.median(loads))
 
 
 def main() -> None:
@@ -177,21 +218,16 @@ def main() -> None:
     model = make_model(workdir, args.size_mib)
     file = str(model / "model.safetensors")
     print(f"{args.size_mib} MiB safetensors (64 tensors) in {workdir}; medians of {args.runs}")
-    print("| signature | A load_file | B open_model+load | C verify+load_file | B/A | C/B | peak RSS A/B (MiB) |")
-    print("|---|---|---|---|---|---|---|")
+    print("| signature | A load_file | B open_model+load | C verify+load_file | B/A | C/B "
+          "| CPU A / B / C | load avg | peak RSS A/B (MiB) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    values = {"file": file, "model": str(model), "key": public}
     for label, options in [("files + sha256", {}), ("files + blake3", {"hash": "blake3"}),
                            ("shards + sha256", {"shards": True})]:
         sig = str(workdir / f"{label.replace(' ', '').replace('+', '-')}.sig")
         pathlib.Path(sig).unlink(missing_ok=True)
         modelseal.sign(model, key, sig, **options)
-        times: dict[str, list[float]] = {"A": [], "B": [], "C": []}
-        rss: dict[str, int] = {}
-        for _ in range(args.runs):
-            for name, code in CHILD.items():  # interleaved: A, B, C, A, B, C, …
-                t, peak = timed(code.format(file=file, model=str(model), sig=sig, key=public))
-                times[name].append(t)
-                rss[name] = max(rss.get(name, 0), peak)
-        row(label, times, rss)
+        run_row(label, CHILD, {**values, "sig": sig}, args.runs)
     # The encrypted row: the plaintext signed (files + sha256), then encrypted.
     sig = str(workdir / "files-sha256.sig")
     secret = workdir / "x25519.key"
@@ -202,20 +238,23 @@ def main() -> None:
         modelseal.encrypt(model, enc, [f"{secret}.pub"])
     values = {"file": file, "enc": str(enc), "sig": sig, "key": public, "secret": str(secret),
               "plain": str(workdir / "plain")}
-    times, rss = {"A": [], "B": [], "C": []}, {}
-    for _ in range(args.runs):
-        for name, code in ENCRYPTED_CHILD.items():
-            t, peak = timed(code.format(**values))
-            times[name].append(t)
-            rss[name] = max(rss.get(name, 0), peak)
-    row("encrypted (files + sha256)", times, rss)
+    run_row("encrypted (files + sha256)", ENCRYPTED_CHILD, values, args.runs)
+    sealed = workdir / "sealed"
+    if not sealed.exists():
+        modelseal.seal(model, sealed, key, [f"{secret}.pub"])
+    values = {"file": file, "sealed": str(sealed), "key": public, "secret": str(secret),
+              "plain": str(workdir / "plain")}
+    run_row("sealed (files + sha256, outer + inner)", SEALED_CHILD, values, args.runs)
     print(f"load average {open('/proc/loadavg').read().split()[0]} on {os.cpu_count()} cores")
 
 
-def row(label: str, times: dict[str, list[float]], rss: dict[str, int]) -> None:
+def row(label: str, times: dict[str, list[float]], cpus: dict[str, list[float]],
+        rss: dict[str, int], load: float) -> None:
     a, b, c = (statistics.median(times[n]) for n in "ABC")
+    ca, cb, cc = (statistics.median(cpus[n]) for n in "ABC")
     print(f"| {label} | {a:.2f} s | {b:.2f} s | {c:.2f} s | {b / a:.2f} | {c / b:.2f} "
-          f"| {rss['A']} / {rss['B']} |", flush=True)
+          f"| {ca:.2f} / {cb:.2f} / {cc:.2f} s | {load:.1f} | {rss['A']} / {rss['B']} |",
+          flush=True)
 
 
 if __name__ == "__main__":

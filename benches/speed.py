@@ -14,8 +14,10 @@ Places: `shm` (/dev/shm), `pressure` (/dev/shm while --pressure-gib GiB are resi
 half of memory; encrypt/decrypt rows only) and `disk` (target/tmp).
 
 Method: A/B pairs are interleaved (A, B, A, B, ...) so that a noisy neighbour hits both; each cell is
-the median of --runs timed runs after one warm-up; "slowest" is the slowest run over the median; peak
-RSS comes from GNU time; peak open files ("fds") is the most descriptors the command held at once
+the median of --runs timed runs after one warm-up; "slowest" is the slowest run over the median; CPU
+is user + system time from GNU time (median, and its slowest run over the median: on a machine shared
+with other jobs the wall time moves with the load while the CPU time barely does); peak RSS comes from
+GNU time; peak open files ("fds") is the most descriptors the command held at once
 (sampled from /proc every few milliseconds). The load average is printed before and after. Outputs
 are removed after every run so tmpfs holds only the inputs. The floor is `dd bs=1M` of the same number
 of bytes into the same file system (tmpfs) or `cp` + `sync FILE` (disk, whose modelseal runs fsync
@@ -38,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 PEAK_FDS = {}
 LAST_FDS = [0]
+LAST_CPU = [0.0]
 
 
 def open_files(pid):
@@ -51,12 +54,13 @@ def open_files(pid):
 
 def run(cmd, cwd=None):
     """Runs cmd; returns (seconds, peak RSS MiB); fails loudly. The most descriptors it held is
-    recorded in PEAK_FDS under its program name, and in LAST_FDS.
+    recorded in PEAK_FDS under its program name, and in LAST_FDS; its CPU time (user + system) in
+    LAST_CPU.
 
     Peak RSS comes from GNU time (`%M`): a child forked from Python reports Python's own RSS as
     its ru_maxrss when that is larger."""
     start = time.perf_counter()
-    proc = subprocess.Popen(["/usr/bin/time", "-f", "%M", *map(str, cmd)], cwd=cwd,
+    proc = subprocess.Popen(["/usr/bin/time", "-f", "%M %U %S", *map(str, cmd)], cwd=cwd,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     fds = 0
     while proc.poll() is None:
@@ -69,7 +73,9 @@ def run(cmd, cwd=None):
     name = Path(str(cmd[0])).name
     PEAK_FDS[name] = max(PEAK_FDS.get(name, 0), fds)
     LAST_FDS[0] = fds
-    return elapsed, int(err.strip().splitlines()[-1]) / 1024
+    rss, user, system = err.strip().splitlines()[-1].split()
+    LAST_CPU[0] = float(user) + float(system)
+    return elapsed, int(rss) / 1024
 
 
 def remove(*paths):
@@ -116,6 +122,7 @@ class Bench:
     def group(self, place, name, cmds, cleanup):
         """Times commands ((label, argv) each), interleaved: one of each per round."""
         times = {label: [] for label, _ in cmds}
+        cpu = {label: [] for label, _ in cmds}
         rss = {label: 0.0 for label, _ in cmds}
         fds = {label: 0 for label, _ in cmds}
         for i in range(self.args.runs + 1):
@@ -124,6 +131,7 @@ class Bench:
                 cleanup()
                 if i > 0:  # the first round warms up
                     times[label].append(t)
+                    cpu[label].append(LAST_CPU[0])
                     rss[label] = max(rss[label], r)
                     fds[label] = max(fds[label], LAST_FDS[0])
         out = {}
@@ -135,6 +143,9 @@ class Bench:
                 "peak_rss_mib": rss[label],
                 "peak_fds": fds[label],
                 "runs_s": times[label],
+                "cpu_median_s": statistics.median(cpu[label]),
+                "cpu_slowest_over_median": max(cpu[label]) / max(statistics.median(cpu[label]), 1e-9),
+                "runs_cpu_s": cpu[label],
             }
         self.results.setdefault(place, {})[name] = out
         return out
@@ -144,27 +155,31 @@ class Bench:
         ra, rb = r[a], r[b]
         ratio = ra["median_s"] / rb["median_s"]
         self.rows.append(
-            f"| {place} | {name} | {a} {ra['median_s']:.2f} s (slowest ×{ra['slowest_over_median']:.2f}, "
+            f"| {place} | {name} | {a} {ra['median_s']:.2f} s (slowest ×{ra['slowest_over_median']:.2f}; "
+            f"CPU {ra['cpu_median_s']:.2f} s, slowest ×{ra['cpu_slowest_over_median']:.2f}; "
             f"{ra['peak_rss_mib']:.0f} MiB, {ra['peak_fds']} fds) | {b} {rb['median_s']:.2f} s "
-            f"({rb['peak_rss_mib']:.0f} MiB) | **{ratio:.2f}** | {goal} |"
+            f"(slowest ×{rb['slowest_over_median']:.2f}; CPU {rb['cpu_median_s']:.2f} s; "
+            f"{rb['peak_rss_mib']:.0f} MiB) | **{ratio:.2f}** | {goal} |"
         )
 
     def against_limit(self, place, name, cmd, limit, limit_name, goal, cleanup):
         """Times cmd (median of --runs after a warm-up) against a computed limit in seconds."""
-        times, rss, fds = [], 0.0, 0
+        times, cpu, rss, fds = [], [], 0.0, 0
         for i in range(self.args.runs + 1):
             t, r = run(cmd)
             cleanup()
             if i:
                 times.append(t)
+                cpu.append(LAST_CPU[0])
                 rss, fds = max(rss, r), max(fds, LAST_FDS[0])
         med = statistics.median(times)
         self.results.setdefault(place, {})[name] = {
             "median_s": med, "slowest_over_median": max(times) / med, "peak_rss_mib": rss,
-            "peak_fds": fds, "runs_s": times, "limit_s": limit,
+            "peak_fds": fds, "runs_s": times, "limit_s": limit, "runs_cpu_s": cpu,
         }
         self.rows.append(
-            f"| {place} | {name} | modelseal {med:.2f} s (slowest ×{max(times) / med:.2f}, {rss:.0f} MiB, "
+            f"| {place} | {name} | modelseal {med:.2f} s (slowest ×{max(times) / med:.2f}; "
+            f"CPU {statistics.median(cpu):.2f} s; {rss:.0f} MiB, "
             f"{fds} fds) | {limit_name} {limit:.2f} s | **{med / limit:.2f}** | {goal} |"
         )
 

@@ -10,7 +10,7 @@ use common::moto::python;
 use common::storage::{Emulator, Store, AZURITE_KEY};
 use common::{keygen_p256, s};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
@@ -764,35 +764,10 @@ fn killed_upload_leaves_nothing_visible(store: Store) {
     let t = setup(store, "stall");
     let e = &t.emulator;
     let kek = kek(e, t.dir.path());
-    let model = t.dir.path().join("big");
-    std::fs::create_dir_all(&model).unwrap();
-    let data: Vec<u8> = (0..10u32 << 20).map(|i| (i % 251) as u8).collect();
-    std::fs::write(model.join("weights.bin"), &data).unwrap();
-    std::fs::write(model.join("config.json"), b"{}").unwrap();
+    let model = big_model(t.dir.path());
     let out = e.url("models/enc/big");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_modelseal"));
-    e.env(&mut cmd)
-        .args(["encrypt", s(&model), "--recipient", s(&kek), "-o", &out])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let mut child = cmd.spawn().unwrap();
-    let started = std::time::Instant::now();
-    let part = |r: &String| {
-        r.starts_with("PUT ")
-            && (r.contains("partNumber=") || r.contains("comp=block&") || r.contains("upload_id="))
-    };
-    while !e.requests().iter().any(part) || visible(e, "enc/big").is_empty() {
-        assert!(
-            started.elapsed().as_secs() < 60,
-            "{store:?}: no upload part: {:?}",
-            e.requests()
-        );
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "{store:?}: ended early"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let args = ["encrypt", s(&model), "--recipient", s(&kek), "-o", &out];
+    let mut child = run_until_an_upload_part(e, &args, || !visible(e, "enc/big").is_empty());
     child.kill().unwrap();
     child.wait().unwrap();
     // Whichever file's part the proxy held is invisible; the other one is whole; no envelope.
@@ -815,6 +790,47 @@ fn killed_upload_leaves_nothing_visible(store: Store) {
         "{store:?}: {}",
         stderr(&run)
     );
+}
+
+/// A model of two files in `dir/big`: a 10 MiB one (two upload parts) and a small one.
+fn big_model(dir: &Path) -> PathBuf {
+    let model = dir.join("big");
+    std::fs::create_dir_all(&model).unwrap();
+    let data: Vec<u8> = (0..10u32 << 20).map(|i| (i % 251) as u8).collect();
+    std::fs::write(model.join("weights.bin"), &data).unwrap();
+    std::fs::write(model.join("config.json"), b"{}").unwrap();
+    model
+}
+
+/// Starts `modelseal ARGS` and returns it, still running, once the emulator saw an upload part
+/// (which the proxy's fault `stall` holds) and `also()` holds.
+fn run_until_an_upload_part(e: &Emulator, args: &[&str], also: impl Fn() -> bool) -> Child {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_modelseal"));
+    e.env(&mut cmd)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let started = std::time::Instant::now();
+    let part = |r: &String| {
+        r.starts_with("PUT ")
+            && (r.contains("partNumber=") || r.contains("comp=block&") || r.contains("upload_id="))
+    };
+    while !e.requests().iter().any(part) || !also() {
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "{:?}: no upload part: {:?}",
+            e.store,
+            e.requests()
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "{:?}: ended early",
+            e.store
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child
 }
 
 #[test]
@@ -995,37 +1011,12 @@ fn killed_decrypt_leaves_nothing_visible(store: Store) {
     let t = setup(store, "stall");
     let e = &t.emulator;
     let kek = kek(e, t.dir.path());
-    let model = t.dir.path().join("big");
-    std::fs::create_dir_all(&model).unwrap();
-    let data: Vec<u8> = (0..10u32 << 20).map(|i| (i % 251) as u8).collect();
-    std::fs::write(model.join("weights.bin"), &data).unwrap();
-    std::fs::write(model.join("config.json"), b"{}").unwrap();
+    let model = big_model(t.dir.path());
     let enc = t.dir.path().join("big.enc");
     e.ok(&["encrypt", s(&model), "--recipient", s(&kek), "-o", s(&enc)]);
     let out = e.url("models/plain/big");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_modelseal"));
-    e.env(&mut cmd)
-        .args(["decrypt", s(&enc), "--key", s(&kek), "-o", &out])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let mut child = cmd.spawn().unwrap();
-    let started = std::time::Instant::now();
-    let part = |r: &String| {
-        r.starts_with("PUT ")
-            && (r.contains("partNumber=") || r.contains("comp=block&") || r.contains("upload_id="))
-    };
-    while !e.requests().iter().any(part) {
-        assert!(
-            started.elapsed().as_secs() < 60,
-            "{store:?}: no upload part: {:?}",
-            e.requests()
-        );
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "{store:?}: ended early"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let args = ["decrypt", s(&enc), "--key", s(&kek), "-o", &out];
+    let mut child = run_until_an_upload_part(e, &args, || true);
     // Time for the other file to be decrypted and stored (it would be visible by now were each
     // file completed on its own).
     std::thread::sleep(std::time::Duration::from_millis(1500));

@@ -185,3 +185,92 @@ fn a_range_under_files_verifies_the_whole_file() {
     std::fs::write(model.join(WEIGHTS), &changed).unwrap();
     assert_changed(opened.read_range(WEIGHTS, 10, 20).unwrap_err(), "differs");
 }
+
+#[test]
+fn an_eager_read_under_many_shards_fails_for_a_byte_changed_in_any_of_them() {
+    // 30 shards of 100 kB read side by side, several per lane: a change in the first, a middle
+    // or the last shard fails the read, naming that shard's range.
+    let (_dir, model, opened) = opened(Method::Shards {
+        shard_size: 100_000,
+    });
+    for at in [0usize, 1_550_000, 2_999_999] {
+        let mut changed = weights();
+        changed[at] ^= 1;
+        std::fs::write(model.join(WEIGHTS), &changed).unwrap();
+        let start = at / 100_000 * 100_000;
+        let range = format!("bytes {start}..{}", start + 100_000);
+        let err = opened.read_file(WEIGHTS).unwrap_err();
+        assert_changed(err, &range);
+    }
+    std::fs::write(model.join(WEIGHTS), weights()).unwrap();
+    assert_eq!(opened.read_file(WEIGHTS).unwrap(), weights());
+}
+
+/// A destination that records the parts it hands out (offset, length), over a plain slice.
+struct Recording<'b> {
+    rest: &'b mut [u8],
+    at: usize,
+    parts: std::sync::Arc<std::sync::Mutex<Vec<(usize, usize)>>>,
+}
+
+impl<'b> modelseal::load::Destination<'b> for Recording<'b> {
+    fn len(&self) -> usize {
+        self.rest.len()
+    }
+
+    fn take_front(&mut self, n: usize) -> &'b mut [u8] {
+        self.parts.lock().unwrap().push((self.at, n));
+        self.at += n;
+        let (front, rest) = std::mem::take(&mut self.rest).split_at_mut(n);
+        self.rest = rest;
+        front
+    }
+
+    fn split_at(self, at: usize) -> (Self, Self) {
+        let (front, back) = self.rest.split_at_mut(at);
+        let parts = self.parts;
+        let back = Recording {
+            rest: back,
+            at: self.at + at,
+            parts: parts.clone(),
+        };
+        (
+            Recording {
+                rest: front,
+                at: self.at,
+                parts,
+            },
+            back,
+        )
+    }
+}
+
+#[test]
+fn a_read_into_a_destination_takes_every_byte_once() {
+    for method in [
+        Method::Files,
+        Method::Shards {
+            shard_size: 100_000,
+        },
+    ] {
+        let (_dir, _model, opened) = opened(method);
+        let file = opened.open_file(WEIGHTS).unwrap();
+        let mut buffer = vec![0; file.size() as usize];
+        let parts = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let destination = Recording {
+            rest: &mut buffer,
+            at: 0,
+            parts: parts.clone(),
+        };
+        file.read_into_destination(destination).unwrap();
+        assert_eq!(buffer, weights());
+        let mut parts = parts.lock().unwrap().clone();
+        parts.sort();
+        let mut at = 0;
+        for (start, len) in parts {
+            assert_eq!(start, at, "{method:?}: parts overlap or leave a gap");
+            at += len;
+        }
+        assert_eq!(at, buffer.len());
+    }
+}

@@ -2,13 +2,16 @@
 //! `bytes` that are filled in place, with the GIL released, and handed out only once verified.
 
 use crate::errors::{deploy_error, key_error, trust_error, verify_error};
+use modelseal::load::Destination;
 use modelseal::report::{DecisionReport, PyVerified};
 use modelseal::{
     open_encrypted_model, open_encrypted_model_with_policy, open_model as core_open_model,
     open_model_with_policy, DeployError, OpenedModel, VerifyOptions,
 };
+use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
+use std::marker::PhantomData;
 use std::path::PathBuf;
 
 /// A model whose signature verified and whose file list matched; `read` verifies each file.
@@ -193,10 +196,95 @@ impl PyOpenedModel {
             .map_err(verify_error)?;
         let len = usize::try_from(file.size())
             .map_err(|_| crate::errors::Error::new_err(format!("{name}: too large for memory")))?;
-        // The bytes object is filled in place before Python sees it: no copy of the file.
-        PyBytes::new_with(py, len, |buffer| {
-            py.allow_threads(|| file.read_into(buffer))
-                .map_err(verify_error)
-        })
+        // The bytes object is filled in place before Python sees it: no copy of the file, and
+        // its pages are first touched by the reading thread while the others hash.
+        bytes_read_by(py, len, |fresh| file.read_into_destination(fresh))
+    }
+}
+
+/// A new `bytes` object of `len` bytes that `read` fills (GIL released) before Python sees it;
+/// `VerificationError` (and the object dropped unseen) if the read fails.
+///
+/// Why not `PyBytes::new_with`: it zeroes the whole buffer first, on this thread, before the
+/// read starts; for a large file that first touch of every page is the longest serial step of
+/// a load. Here each part is zeroed by the reader when it reaches it ([`FreshBytes`]).
+fn bytes_read_by<'py>(
+    py: Python<'py>,
+    len: usize,
+    read: impl for<'b> FnOnce(FreshBytes<'b>) -> Result<(), modelseal::VerifyError> + Send,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let size = ffi::Py_ssize_t::try_from(len)
+        .map_err(|_| crate::errors::Error::new_err("too large for memory"))?;
+    // SAFETY: with a null source CPython allocates a bytes object of `size` bytes whose content
+    // is left to the caller; a null result (MemoryError) becomes the raised error.
+    let bytes = unsafe {
+        Bound::from_owned_ptr_or_err(py, ffi::PyBytes_FromStringAndSize(std::ptr::null(), size))?
+            .downcast_into_unchecked::<PyBytes>()
+    };
+    // SAFETY: the object is a bytes object; its buffer holds `len` bytes and lives as long as
+    // `bytes`, which outlives the read below.
+    let start = unsafe { ffi::PyBytes_AsString(bytes.as_ptr()) }.cast::<u8>();
+    if start.is_null() {
+        return Err(PyErr::fetch(py));
+    }
+    let fresh = FreshBytes {
+        start,
+        len,
+        _memory: PhantomData,
+    };
+    py.allow_threads(|| read(fresh)).map_err(verify_error)?;
+    Ok(bytes)
+}
+
+/// The not-yet-initialized memory of a `bytes` object no one else can see yet (made by
+/// [`bytes_read_by`]), as a read's [`Destination`]: each part is zeroed when handed out, so a
+/// slice never covers uninitialized memory, and parts handed out never overlap.
+struct FreshBytes<'b> {
+    start: *mut u8,
+    len: usize,
+    _memory: PhantomData<&'b mut [u8]>,
+}
+
+// SAFETY: a `FreshBytes` is the only handle to its memory (as a `&mut [u8]` would be), and the
+// bytes object it lies in is not shown to Python until the read ends, so it may move to the
+// thread that reads.
+unsafe impl Send for FreshBytes<'_> {}
+
+impl<'b> Destination<'b> for FreshBytes<'b> {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn take_front(&mut self, n: usize) -> &'b mut [u8] {
+        let n = n.min(self.len);
+        // SAFETY: `start..start + len` is memory of the bytes object that only this handle
+        // covers; its first `n` bytes are initialized (zeroed) before a slice is made over
+        // them, and the handle then covers only the bytes after them.
+        unsafe {
+            std::ptr::write_bytes(self.start, 0, n);
+            let front = std::slice::from_raw_parts_mut(self.start, n);
+            self.start = self.start.add(n);
+            self.len -= n;
+            front
+        }
+    }
+
+    fn split_at(self, at: usize) -> (Self, Self) {
+        let at = at.min(self.len);
+        // SAFETY: `at` is within the memory this handle covers; the two handles cover its two
+        // disjoint halves.
+        let back = unsafe { self.start.add(at) };
+        (
+            FreshBytes {
+                start: self.start,
+                len: at,
+                _memory: PhantomData,
+            },
+            FreshBytes {
+                start: back,
+                len: self.len - at,
+                _memory: PhantomData,
+            },
+        )
     }
 }

@@ -175,6 +175,24 @@ def test_tampered_file_raises_before_anything_is_returned(tmp_path, keypair, tam
     assert opened.read("config.json") == b'{"layers": 2}'
 
 
+@pytest.mark.parametrize("where", ["first", "middle", "last"])
+def test_a_byte_changed_in_any_shard_fails_the_overlapped_read(tmp_path, keypair, where):
+    # Shards are read side by side and hashed as they land: a change in a late shard (read in
+    # the last round of its lane) fails the load as one in the first does, and nothing is
+    # returned.
+    model, public = signed(tmp_path, keypair, shards=True, shard_size=1000)
+    opened = modelseal.open_model(model, key=public)
+    path = model / "model.safetensors"
+    data = bytearray(path.read_bytes())
+    assert len(data) > 5000  # several shards per lane
+    at = {"first": 0, "middle": len(data) // 2, "last": len(data) - 1}[where]
+    data[at] ^= 1
+    path.write_bytes(bytes(data))
+    start = at // 1000 * 1000
+    with pytest.raises(modelseal.VerificationError, match=f"bytes {start}\\.\\."):
+        opened.load_safetensors("model.safetensors")
+
+
 def test_extra_and_missing_files_fail_at_open(tmp_path, keypair):
     model, public = signed(tmp_path, keypair)
     (model / "extra.bin").write_bytes(b"x")

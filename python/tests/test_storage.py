@@ -11,6 +11,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -178,6 +179,39 @@ def test_encrypt_and_seal_into_a_bucket(bucket) -> None:
     assert [f for f in files(tmp / "run") if f[0].name != "modelseal.sig"] == files(tmp / "llm")
 
 
+def test_decrypt_into_a_bucket(bucket) -> None:
+    """`modelseal.decrypt(..., "s3://…")` writes the plaintext into the bucket, from a local and
+    from a bucket encrypted model (the result names the location as given): the objects read back
+    are the model; an occupied output raises Error unless force=True; a tampered model raises
+    DecryptionError and leaves no object below the output."""
+    emulator, url, tmp = bucket
+    kek = tmp / "registry.kek"
+    modelseal.keygen("aes256-kek", kek)
+    modelseal.encrypt(tmp / "llm", tmp / "enc", [kek])
+    emulator.admin("upload", "models", "enc/llm", str(tmp / "enc"))
+    scheme = url.split("://")[0]
+
+    def objects(prefix: str) -> list:
+        into = pathlib.Path(tempfile.mkdtemp(dir=tmp))
+        emulator.admin("download", "models", prefix, str(into))
+        return sorted((p.relative_to(into), p.read_bytes()) for p in into.rglob("*") if p.is_file())
+
+    model = sorted((p.relative_to(tmp / "llm"), p.read_bytes())
+                   for p in (tmp / "llm").rglob("*") if p.is_file())
+    out = f"{scheme}://models/plain/llm"
+    result = modelseal.decrypt(tmp / "enc", out, kek)
+    assert result.out == out
+    assert objects("plain/llm") == model
+    with pytest.raises(modelseal.Error, match="already holds"):
+        modelseal.decrypt(f"{scheme}://models/enc/llm", out, kek)
+    modelseal.decrypt(f"{scheme}://models/enc/llm", out, kek, force=True)
+    assert objects("plain/llm") == model
+
+    (tmp / "other").write_bytes(b"x" * (tmp / "enc" / "weights.bin").stat().st_size)
+    emulator.admin("put", "models", "enc/llm/weights.bin", str(tmp / "other"))
+    with pytest.raises(modelseal.DecryptionError, match="weights.bin"):
+        modelseal.decrypt(f"{scheme}://models/enc/llm", f"{scheme}://models/plain/t", kek)
+    assert objects("plain/t") == []
 def test_encrypt_and_seal_from_a_bucket(bucket) -> None:
     """A model that lives in the bucket is encrypted and sealed from there (the same strings as
     the CLI): into a local directory and into the bucket, decrypting to the model byte for byte;
@@ -213,39 +247,3 @@ def test_encrypt_and_seal_from_a_bucket(bucket) -> None:
     modelseal.unseal(tmp / "sealed", tmp / "run-local", policy=tmp / "trust.toml", key=kek)
     assert [f for f in files(tmp / "run") if f[0].name != "modelseal.sig"] == files(tmp / "llm")
     assert payload(tmp / "run" / "modelseal.sig") == payload(tmp / "run-local" / "modelseal.sig")
-
-
-def test_decrypt_into_a_bucket(bucket) -> None:
-    """`modelseal.decrypt(..., "s3://…")` writes the plaintext into the bucket, from a local and
-    from a bucket encrypted model (the result names the location as given): the objects read back
-    are the model; an occupied output raises Error unless force=True; a tampered model raises
-    DecryptionError and leaves no object below the output."""
-    emulator, url, tmp = bucket
-    kek = tmp / "registry.kek"
-    modelseal.keygen("aes256-kek", kek)
-    modelseal.encrypt(tmp / "llm", tmp / "enc", [kek])
-    emulator.admin("upload", "models", "enc/llm", str(tmp / "enc"))
-    scheme = url.split("://")[0]
-
-    def objects(prefix: str) -> list:
-        into = tmp / "download" / prefix
-        into.mkdir(parents=True)
-        emulator.admin("download", "models", prefix, str(into))
-        return sorted((p.relative_to(into), p.read_bytes()) for p in into.rglob("*") if p.is_file())
-
-    model = sorted((p.relative_to(tmp / "llm"), p.read_bytes())
-                   for p in (tmp / "llm").rglob("*") if p.is_file())
-    out = f"{scheme}://models/plain/llm"
-    result = modelseal.decrypt(tmp / "enc", out, kek)
-    assert result.out == out
-    assert objects("plain/llm") == model
-    with pytest.raises(modelseal.Error, match="already holds"):
-        modelseal.decrypt(f"{scheme}://models/enc/llm", out, kek)
-    modelseal.decrypt(f"{scheme}://models/enc/llm", out, kek, force=True)
-    assert objects("plain/llm") == model
-
-    (tmp / "other").write_bytes(b"x" * (tmp / "enc" / "weights.bin").stat().st_size)
-    emulator.admin("put", "models", "enc/llm/weights.bin", str(tmp / "other"))
-    with pytest.raises(modelseal.DecryptionError, match="weights.bin"):
-        modelseal.decrypt(f"{scheme}://models/enc/llm", f"{scheme}://models/plain/t", kek)
-    assert objects("plain/t") == []

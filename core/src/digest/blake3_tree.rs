@@ -9,7 +9,7 @@
 
 use super::plan::Job;
 use super::read::{
-    detect_local, expect_eof, expect_unchanged, open, read_file_range, with_buffer, Hashed,
+    detect_local, expect_eof, expect_unchanged, open, read_file_range, with_buffer, Hashed, Pieces,
 };
 use super::DigestError;
 use crate::progress::Progress;
@@ -101,6 +101,7 @@ impl Subtree<'_> {
                 offset + len,
                 buffer,
                 false,
+                &mut Pieces::up_to(offset + len),
                 &mut |bytes| {
                     hasher.update(bytes);
                     self.progress.advance(bytes.len() as u64);

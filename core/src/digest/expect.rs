@@ -105,6 +105,23 @@ impl SignedDigests {
         hasher.finalize() == range.digest
     }
 
+    /// A check of signed range `index` of the file `name` alone (a shard with an end), fed its
+    /// bytes in order from the range's start: what [`SignedDigests::range_matches`] checks, for a
+    /// shard that arrives in parts (the eager load hashes shards side by side as they land).
+    pub fn range_check(&self, name: &str, index: usize) -> Option<StreamCheck> {
+        let range = self.files.get(name)?.get(index)?;
+        let end = range.end?;
+        Some(StreamCheck {
+            hash: self.hash,
+            ranges: vec![range.clone()],
+            size: end,
+            next: 0,
+            offset: range.start,
+            hasher: None,
+            mismatch: None,
+        })
+    }
+
     /// A check of the file `name`, about to be read in full (`size` bytes); `None` when the
     /// manifest cannot list it. Under shards an empty file is listed by no resource, so an
     /// unlisted name gets a check with no range, which passes only if nothing is read.

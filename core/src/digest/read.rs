@@ -40,39 +40,112 @@ pub(super) fn hash_job(
     detect: bool,
     progress: &dyn Progress,
 ) -> Result<Hashed, DigestError> {
-    let path = &job.file.path;
-    let file = open(job.file)?;
-    let mut hasher = StreamHasher::new(algorithm);
-    let detect = detect && job.start == 0;
-    let mut head = Vec::new();
-    let mut sink = |bytes: &[u8]| {
-        hasher.update(bytes);
-        progress.advance(bytes.len() as u64);
-        if detect && head.len() < scan::HEAD_BYTES {
-            let room = (scan::HEAD_BYTES - head.len()).min(bytes.len());
-            head.extend_from_slice(&bytes[..room]);
-        }
-    };
-    with_buffer(|buffer| -> Result<(), DigestError> {
-        let map = maps_enabled();
-        read_file_range(&file, path, job.start, job.end, buffer, map, &mut sink)?;
-        if job.reaches_eof() {
-            expect_eof(&file, path, job.end, buffer)?;
-        }
+    let mut hashing = Hashing::start(job, algorithm, detect)?;
+    hashing.advance(u64::MAX, progress)?;
+    hashing.finish()
+}
+
+/// One job being hashed in steps, which may run on different threads one after the other: how
+/// the engine lets a second core take over a sequential digest (SHA-256's state is a few words)
+/// so that the last jobs of a run end together.
+pub(super) struct Hashing<'j, 'a> {
+    job: &'j Job<'a>,
+    file: File,
+    hasher: StreamHasher,
+    /// The next byte to hash.
+    offset: u64,
+    /// Whether the file's format is told from its head (the first job of a file, when asked).
+    detect: bool,
+    /// The head of the file as it streamed through the hasher, when `detect`.
+    head: Vec<u8>,
+    /// Holes and data of the job's range, found as the steps reach them.
+    pieces: Pieces,
+}
+
+impl<'j, 'a> Hashing<'j, 'a> {
+    /// Opens the job's file (checking it is the file the walk saw); nothing is read yet.
+    pub(super) fn start(
+        job: &'j Job<'a>,
+        algorithm: HashAlgorithm,
+        detect: bool,
+    ) -> Result<Hashing<'j, 'a>, DigestError> {
+        Ok(Hashing {
+            job,
+            file: open(job.file)?,
+            hasher: StreamHasher::new(algorithm),
+            offset: job.start,
+            detect: detect && job.start == 0,
+            head: Vec::new(),
+            pieces: Pieces::up_to(job.end),
+        })
+    }
+
+    /// Bytes of the job not hashed yet.
+    pub(super) fn remaining(&self) -> u64 {
+        self.job.end - self.offset
+    }
+
+    /// Hashes the next `at_most` bytes of the job (fewer at its end).
+    pub(super) fn advance(
+        &mut self,
+        at_most: u64,
+        progress: &dyn Progress,
+    ) -> Result<(), DigestError> {
+        let start = self.offset;
+        let end = self.job.end.min(start.saturating_add(at_most));
+        let (hasher, head, detect) = (&mut self.hasher, &mut self.head, self.detect);
+        let mut sink = |bytes: &[u8]| {
+            hasher.update(bytes);
+            progress.advance(bytes.len() as u64);
+            if detect && head.len() < scan::HEAD_BYTES {
+                let room = (scan::HEAD_BYTES - head.len()).min(bytes.len());
+                head.extend_from_slice(&bytes[..room]);
+            }
+        };
+        let (file, path, pieces) = (&self.file, &self.job.file.path, &mut self.pieces);
+        with_buffer(|buffer| {
+            read_file_range(
+                file,
+                path,
+                start,
+                end,
+                buffer,
+                maps_enabled(),
+                pieces,
+                &mut sink,
+            )
+        })?;
+        self.offset = end;
         Ok(())
-    })?;
-    let format = if detect {
-        // A shard shorter than the head leaves the rest of it to be read from the descriptor.
-        let whole = head.len() as u64 == job.file.len.min(scan::HEAD_BYTES as u64);
-        detect_local(job, &file, whole.then_some(head.as_slice()))?
-    } else {
-        None
-    };
-    expect_unchanged(&file, job.file)?;
-    Ok(Hashed {
-        digest: hasher.finalize(),
-        format,
-    })
+    }
+
+    /// The job's digest once every byte was hashed: the file must end where it ended when walked
+    /// (for the job that reaches its end) and still be unchanged.
+    pub(super) fn finish(self) -> Result<Hashed, DigestError> {
+        let (job, file) = (self.job, &self.file);
+        if self.offset != job.end {
+            return Err(DigestError::Io {
+                path: job.file.path.clone(),
+                source: io::Error::other("hashing stopped before the end of the range"),
+            });
+        }
+        if job.reaches_eof() {
+            with_buffer(|buffer| expect_eof(file, &job.file.path, job.end, buffer))?;
+        }
+        let format = if self.detect {
+            // A shard shorter than the head leaves the rest of it to be read from the descriptor.
+            let head = &self.head;
+            let whole = head.len() as u64 == job.file.len.min(scan::HEAD_BYTES as u64);
+            detect_local(job, file, whole.then_some(head.as_slice()))?
+        } else {
+            None
+        };
+        expect_unchanged(file, job.file)?;
+        Ok(Hashed {
+            digest: self.hasher.finalize(),
+            format,
+        })
+    }
 }
 
 /// The format of the file of `job` (its first job), judged from the bytes this job hashed: `head`
@@ -159,10 +232,46 @@ fn maps_enabled() -> bool {
 /// from `read`).
 static ZEROS: [u8; CHUNK] = [0; CHUNK];
 
+/// The hole or data piece a read ended in, kept between the reads of one range that is read in
+/// steps: on tmpfs `SEEK_HOLE` walks the file's pages up to the next hole, so asking again at
+/// every step would walk the rest of the file each time (a 10^9-byte shard read in 16 MiB steps
+/// took 1.1 s of system time instead of 0.14 s).
+pub(super) struct Pieces {
+    /// Where the range read in steps ends: pieces are looked for up to there.
+    limit: u64,
+    /// The piece found last: `(start, piece)`.
+    current: Option<(u64, fs::holes::Segment)>,
+}
+
+impl Pieces {
+    /// Nothing known yet of the holes of a range that ends at `limit`.
+    pub(super) fn up_to(limit: u64) -> Pieces {
+        Pieces {
+            limit,
+            current: None,
+        }
+    }
+
+    /// The piece that holds `offset` (which must be below the limit).
+    fn at(&mut self, file: &File, offset: u64) -> fs::holes::Segment {
+        match self.current {
+            Some((start, piece)) if start <= offset && offset < piece.end => piece,
+            _ => {
+                let piece = fs::holes::segment_at(file, offset, self.limit);
+                self.current = Some((offset, piece));
+                piece
+            }
+        }
+    }
+}
+
 /// Feeds `start..end` of `file` to `sink` in order: holes as zeros without reading them
 /// ([`fs::holes`]: reading them can cost the kernel far more than hashing), data through bounded
 /// maps when `map` and the piece is at least [`MAP_MIN`], otherwise one `pread` at a time. The
 /// file ending early, or being truncated under a map, is [`DigestError::Changed`].
+/// `pieces` holds what is known of the holes up to its limit (≥ `end`): a range read in steps
+/// passes the same one to every step.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn read_file_range(
     file: &File,
     path: &Path,
@@ -170,14 +279,19 @@ pub(super) fn read_file_range(
     end: u64,
     buffer: &mut [u8],
     map: bool,
+    pieces: &mut Pieces,
     sink: &mut dyn FnMut(&[u8]),
 ) -> Result<(), DigestError> {
-    if end.saturating_sub(start) < MAP_MIN {
+    if pieces.limit.saturating_sub(start) < MAP_MIN {
         return read_range(file, path, start, end, buffer, sink);
     }
     let mut offset = start;
     while offset < end {
-        let segment = fs::holes::segment_at(file, offset, end);
+        let piece = pieces.at(file, offset);
+        let segment = fs::holes::Segment {
+            end: piece.end.min(end),
+            hole: piece.hole,
+        };
         if segment.hole {
             let mut left = segment.end - offset;
             while left > 0 {

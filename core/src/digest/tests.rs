@@ -251,7 +251,10 @@ fn a_file_removed_after_the_walk_is_an_io_error_naming_it() {
 }
 
 fn small_leaves() -> engine::Tuning {
-    engine::Tuning { blake3_leaf: 4096 }
+    engine::Tuning {
+        blake3_leaf: 4096,
+        ..engine::Tuning::DEFAULT
+    }
 }
 
 /// The subtree split must reproduce BLAKE3's tree exactly: around chunk (1024) and leaf (4096)
@@ -296,5 +299,62 @@ fn blake3_subtrees_notice_growth_and_shrinking() {
         fs::write(dir.path().join("w"), vec![0u8; len]).unwrap();
         let err = hash_tree_tuned(&tree, &blake3, false, small_leaves(), &NoProgress).unwrap_err();
         assert!(matches!(err, DigestError::Changed { .. }), "{len}: {err}");
+    }
+}
+
+/// Sequential digests hashed in small steps, each job handed between the workers after every
+/// step and at most one or two jobs open at once, give the digests of hashing each range in one
+/// go (sha2 on the bytes in memory), for files and shards, with every byte reported once — also
+/// across the holes and data of a sparse file larger than the smallest mapped read.
+#[test]
+fn stepped_sequential_digests_equal_one_pass_digests() {
+    use sha2::Digest;
+    use std::os::unix::fs::FileExt;
+    let mut lengths = vec![0, 1, 4095, 4096, 5000, 100_003, 300_000];
+    let files: Vec<(String, usize)> = lengths.iter().map(|&n| (format!("f{n}"), n)).collect();
+    let names: Vec<(&str, usize)> = files.iter().map(|(n, l)| (n.as_str(), *l)).collect();
+    let dir = model(&names);
+    // 3 MiB: a hole, 512 KiB of data from 1 MiB, a hole to the end.
+    let sparse = fs::File::create(dir.path().join("sparse")).unwrap();
+    sparse.set_len(3 << 20).unwrap();
+    let data: Vec<u8> = (0..512 << 10).map(|i| (i % 251) as u8 | 1).collect();
+    sparse.write_all_at(&data, 1 << 20).unwrap();
+    drop(sparse);
+    lengths.push(3 << 20);
+    let tree = tree_of(dir.path());
+    for method in [
+        Method::Files,
+        Method::Shards {
+            shard_size: 1_100_000,
+        },
+    ] {
+        let cfg = config(method, HashAlgorithm::Sha256);
+        for (step, started) in [(4096, 1), (4097, 2), (65_537, 8)] {
+            let tuning = engine::Tuning {
+                step,
+                started,
+                ..engine::Tuning::DEFAULT
+            };
+            let counter = Counter(AtomicU64::new(0));
+            let (resources, _) = hash_tree_tuned(&tree, &cfg, true, tuning, &counter).unwrap();
+            let expected: Vec<(String, Vec<u8>)> = plan::plan(&tree, method)
+                .iter()
+                .map(|job| {
+                    let bytes = fs::read(&job.file.path).unwrap();
+                    let range = &bytes[job.start as usize..job.end as usize];
+                    (
+                        job.resource_name(method),
+                        sha2::Sha256::digest(range).to_vec(),
+                    )
+                })
+                .collect();
+            let got: Vec<(String, Vec<u8>)> =
+                resources.into_iter().map(|r| (r.name, r.digest)).collect();
+            assert_eq!(got, expected, "{method:?}, step {step}, {started} open");
+            assert_eq!(
+                counter.0.load(Ordering::Relaxed),
+                lengths.iter().sum::<usize>() as u64
+            );
+        }
     }
 }

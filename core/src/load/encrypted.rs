@@ -15,7 +15,7 @@
 //!   nothing unless every chunk authenticated and every signed digest matched.
 
 use super::judge::{read_signatures, Judge, Signatures};
-use super::{match_files, OpenedModel, VerifiedFile};
+use super::{match_files, Destination, OpenedModel, VerifiedFile};
 use crate::deploy::{default_outer_signatures, signs_single_file, DeployError};
 use crate::deploy::{INNER_CLAIMS_NAME, INNER_SIGNATURE_NAME};
 use crate::digest::{ManifestDiff, SignedDigests, StreamCheck};
@@ -442,6 +442,9 @@ impl Encrypted {
     }
 }
 
+/// Ciphertext chunks a sealed model's whole-file read may have waiting for the outer hasher.
+const OUTER_IN_FLIGHT: usize = 4;
+
 /// One encrypted file being read: its cipher and, for a sealed model's whole-file read, the
 /// check of its ciphertext against the outer signature.
 pub(super) struct Decrypting {
@@ -457,13 +460,14 @@ impl Decrypting {
     }
 
     /// Decrypts the whole file into `buffer` (its plaintext size), chunk after chunk: each chunk's
-    /// ciphertext is read positionally, hashed for the outer check, authenticated and decrypted
-    /// straight into `buffer`, and its plaintext handed to `ready` (which hashes it against the
-    /// signed statement).
-    pub(super) fn decrypt_into<'b>(
+    /// ciphertext is read positionally, authenticated and decrypted straight into `buffer`, and
+    /// its plaintext handed to `ready` (which hashes it against the signed statement). For a
+    /// sealed model the ciphertext is hashed for the outer check on a thread of its own, so the
+    /// two digests and the decryption run side by side.
+    pub(super) fn decrypt_into<'b, D: Destination<'b>>(
         &mut self,
         file: &File,
-        buffer: &'b mut [u8],
+        mut buffer: D,
         ready: &SyncSender<&'b [u8]>,
         errors: &VerifiedFile,
     ) -> Result<(), VerifyError> {
@@ -475,16 +479,114 @@ impl Decrypting {
             self.fetch(file, 0, sealed, errors)?;
             return self.open(0, sealed, errors);
         }
-        for (i, chunk) in buffer.chunks_mut(chunk_size).enumerate() {
-            let sealed = &mut sealed[..chunk.len() + TAG_LEN];
-            self.fetch(file, i as u64, sealed, errors)?;
-            self.cipher
-                .open_chunk_into(i as u64, sealed, chunk)
-                .map_err(|_| self.auth_failed(i as u64, errors))?;
-            let whole: &'b [u8] = chunk;
-            if ready.send(whole).is_err() {
-                return Err(errors.changed("hashing stopped"));
+        let Some(mut outer) = self.outer.take() else {
+            let mut i = 0u64;
+            while !buffer.is_empty() {
+                self.decrypt_next(file, i, &mut sealed, &mut buffer, ready, errors)?;
+                i += 1;
             }
+            return Ok(());
+        };
+        // Ciphertext chunks go to the outer hasher and come back to be filled again: a few in
+        // flight bound the memory (`OUTER_IN_FLIGHT` chunks).
+        let (full, to_hash) = std::sync::mpsc::sync_channel::<Vec<u8>>(OUTER_IN_FLIGHT);
+        let (back, spare) = std::sync::mpsc::channel::<Vec<u8>>();
+        let (read, outer) = std::thread::scope(|scope| {
+            let hasher = scope.spawn(move || {
+                for sealed in to_hash {
+                    outer.update(&sealed);
+                    // The reader may have stopped: then the buffer is dropped here.
+                    let _ = back.send(sealed);
+                }
+                outer
+            });
+            let mut made = 1;
+            let mut read = Ok(());
+            let mut i = 0u64;
+            while !buffer.is_empty() {
+                if let Err(e) = self.decrypt_next(file, i, &mut sealed, &mut buffer, ready, errors)
+                {
+                    read = Err(e);
+                    break;
+                }
+                if full.send(sealed).is_err() {
+                    read = Err(errors.changed("hashing stopped"));
+                    break;
+                }
+                sealed = match spare.try_recv() {
+                    Ok(again) => again,
+                    Err(_) if made <= OUTER_IN_FLIGHT => {
+                        made += 1;
+                        vec![0u8; chunk_size + TAG_LEN]
+                    }
+                    Err(_) => match spare.recv() {
+                        Ok(again) => again,
+                        Err(_) => {
+                            read = Err(errors.changed("hashing stopped"));
+                            break;
+                        }
+                    },
+                };
+                i += 1;
+            }
+            drop(full);
+            // The hasher only hashes; it cannot panic on any input. If it did, the read fails.
+            (read, hasher.join())
+        });
+        self.outer = Some(outer.map_err(|_| errors.changed("hashing stopped"))?);
+        read
+    }
+
+    /// Decrypts the whole file chunk after chunk into one reused buffer, handing each chunk's
+    /// plaintext to `each` once authenticated (its ciphertext hashed for the outer check first).
+    pub(super) fn decrypt_each(
+        &mut self,
+        file: &File,
+        each: &mut dyn FnMut(&[u8]),
+        errors: &VerifiedFile,
+    ) -> Result<(), VerifyError> {
+        let layout = self.cipher.layout();
+        let mut sealed = vec![0u8; layout.chunk_size() as usize + TAG_LEN];
+        let mut plain = vec![0u8; layout.chunk_size() as usize];
+        if layout.size() == 0 {
+            // An empty file's one chunk is only a tag: it still authenticates.
+            let sealed = &mut sealed[..TAG_LEN];
+            self.fetch(file, 0, sealed, errors)?;
+            return self.open(0, sealed, errors);
+        }
+        for i in 0..layout.chunks() {
+            let n = layout.pt_len(i) as usize;
+            let sealed = &mut sealed[..n + TAG_LEN];
+            self.fetch(file, i, sealed, errors)?;
+            self.cipher
+                .open_chunk_into(i, sealed, &mut plain[..n])
+                .map_err(|_| self.auth_failed(i, errors))?;
+            each(&plain[..n]);
+        }
+        Ok(())
+    }
+
+    /// Reads, authenticates and decrypts chunk `i` (through `sealed`, resized to it) into the
+    /// next part of `buffer`, then hands that plaintext to `ready`.
+    fn decrypt_next<'b, D: Destination<'b>>(
+        &mut self,
+        file: &File,
+        i: u64,
+        sealed: &mut Vec<u8>,
+        buffer: &mut D,
+        ready: &SyncSender<&'b [u8]>,
+        errors: &VerifiedFile,
+    ) -> Result<(), VerifyError> {
+        let chunk_size = self.cipher.layout().chunk_size() as usize;
+        let chunk = buffer.take_front(buffer.len().min(chunk_size));
+        sealed.resize(chunk.len() + TAG_LEN, 0);
+        self.fetch(file, i, sealed, errors)?;
+        self.cipher
+            .open_chunk_into(i, sealed, chunk)
+            .map_err(|_| self.auth_failed(i, errors))?;
+        let whole: &'b [u8] = chunk;
+        if ready.send(whole).is_err() {
+            return Err(errors.changed("hashing stopped"));
         }
         Ok(())
     }

@@ -20,11 +20,13 @@
 //! statement; no plaintext is written anywhere.
 
 mod cache;
+mod destination;
 mod encrypted;
 mod judge;
 mod parallel;
 
 pub use cache::SHARD_CACHE_BYTES;
+pub use destination::Destination;
 pub use encrypted::{open_encrypted_model, open_encrypted_model_with_policy};
 
 use crate::deploy::DeployError;
@@ -483,8 +485,9 @@ impl OpenedModel {
     /// are not listed), told as verification tells them (`scan::detect_verified`) from bytes
     /// read and verified as every read here is: under shards only the shards detection looks
     /// at (kept in the shard cache for the reads that follow); under files each file is read and
-    /// verified whole, one at a time (a files digest covers nothing smaller). A file whose bytes
-    /// are not the signed ones fails as its read would.
+    /// verified whole, one at a time (a files digest covers nothing smaller), keeping only its
+    /// first and last bytes (`scan::StreamCopy`, as from a bucket), never the file. A file whose
+    /// bytes are not the signed ones fails as its read would.
     pub fn verified_formats(&self) -> Result<Vec<FileFormat>, VerifyError> {
         let mut formats = Vec::new();
         for (name, path) in &self.files {
@@ -495,10 +498,14 @@ impl OpenedModel {
                 })
             };
             let found = if self.statement.serialization.method == digest::Method::Files {
-                let bytes = self.read_file(name)?;
-                let mut rest = std::io::Cursor::new(&bytes);
-                crate::scan::detect_verified(name, bytes.len() as u64, &bytes, &mut rest)
-                    .map_err(io)?
+                // One verified read that keeps only the first and last bytes detection looks
+                // at (`scan::StreamCopy`, as for a model read from a bucket), not the file.
+                let file = self.open_file(name)?;
+                let len = file.size();
+                let mut kept = crate::scan::StreamCopy::new(len);
+                file.stream(|part| kept.push(part))?;
+                let head = kept.head().to_vec();
+                crate::scan::detect_verified(name, len, &head, &mut kept).map_err(io)?
             } else {
                 let len = self.signed_size(name).unwrap_or(0);
                 let mut head = vec![0; len.min(crate::scan::HEAD_BYTES as u64) as usize];
@@ -630,7 +637,19 @@ impl VerifiedFile {
     /// Reads the whole file into `buffer` (exactly [`VerifiedFile::size`] bytes), hashing each
     /// chunk right after it is read. `Ok` only if the file held exactly `buffer.len()` bytes and
     /// every signed range matched; on `Err` the buffer's content is unspecified and must not be used.
-    pub fn read_into(mut self, buffer: &mut [u8]) -> Result<(), VerifyError> {
+    pub fn read_into(self, buffer: &mut [u8]) -> Result<(), VerifyError> {
+        self.read_into_destination(buffer)
+    }
+
+    /// [`VerifiedFile::read_into`] into a [`Destination`]: memory initialized part by part as
+    /// the read reaches it, so that a binding's fresh buffer is faulted in by the reading
+    /// thread while the others hash, not up front. Same guarantee: `Ok` only if the file held
+    /// exactly `buffer.len()` bytes and every signed range matched; on `Err` the destination's
+    /// content is unspecified and must not be used.
+    pub fn read_into_destination<'b, D: Destination<'b>>(
+        mut self,
+        buffer: D,
+    ) -> Result<(), VerifyError> {
         if buffer.len() as u64 != self.size {
             return Err(self.changed("its size changed"));
         }
@@ -638,9 +657,53 @@ impl VerifiedFile {
             Some(shards) => shards.read_into(&mut self, buffer)?,
             None => self.read_streamed(buffer)?,
         }
+        self.finish_read()
+    }
+
+    /// Reads the whole file once, verified as [`VerifiedFile::read_into`] verifies it, but
+    /// holding one part at a time: each part is handed to `each` as it is read (and, for an
+    /// encrypted file, authenticated); the parts are the signed bytes only if this returns `Ok`.
+    /// For what needs to see a file, not keep it (format detection of `deny_formats`).
+    fn stream(mut self, mut each: impl FnMut(&[u8])) -> Result<(), VerifyError> {
+        let mut check = self
+            .check
+            .take()
+            .ok_or_else(|| self.changed("not signed"))?;
+        let mut hand = |part: &[u8]| {
+            check.update(part);
+            each(part);
+        };
+        match self.cipher.take() {
+            Some(mut cipher) => {
+                let read = cipher.decrypt_each(&self.file, &mut hand, &self);
+                self.cipher = Some(cipher);
+                read?;
+            }
+            None => {
+                let mut part = vec![0u8; (self.size as usize).min(READ_CHUNK)];
+                let mut left = self.size;
+                while left > 0 {
+                    let n = (left as usize).min(READ_CHUNK);
+                    self.fill(&mut part[..n])?;
+                    hand(&part[..n]);
+                    left -= n as u64;
+                }
+            }
+        }
+        check.finish().map_err(|reason| self.changed(&reason))?;
+        self.finish_read()
+    }
+
+    /// The checks after a whole read: nothing beyond the signed length, the same file (inode and
+    /// length) as opened, and for a sealed model the ciphertext's outer digest.
+    fn finish_read(mut self) -> Result<(), VerifyError> {
         if self.cipher.is_none() {
+            // Positional: the shards' read leaves the file offset where it started.
             let mut probe = [0u8; 1];
-            if !matches!(self.file.read(&mut probe), Ok(0)) {
+            if !matches!(
+                std::os::unix::fs::FileExt::read_at(&self.file, &mut probe, self.size),
+                Ok(0)
+            ) {
                 return Err(self.changed("it became longer while read"));
             }
         }
@@ -657,7 +720,7 @@ impl VerifiedFile {
     }
 
     /// Reads the whole file into `buffer`, hashing it as one stream against its signed ranges.
-    fn read_streamed(&mut self, buffer: &mut [u8]) -> Result<(), VerifyError> {
+    fn read_streamed<'b, D: Destination<'b>>(&mut self, buffer: D) -> Result<(), VerifyError> {
         let mut check = self
             .check
             .take()
@@ -695,9 +758,9 @@ impl VerifiedFile {
     }
 
     /// Fills `buffer` from the file chunk by chunk, handing each whole chunk to `ready`.
-    fn read_chunks<'b>(
+    fn read_chunks<'b, D: Destination<'b>>(
         &mut self,
-        buffer: &'b mut [u8],
+        mut buffer: D,
         ready: &std::sync::mpsc::SyncSender<&'b [u8]>,
     ) -> Result<(), VerifyError> {
         if let Some(mut cipher) = self.cipher.take() {
@@ -705,7 +768,8 @@ impl VerifiedFile {
             self.cipher = Some(cipher);
             return read;
         }
-        for chunk in buffer.chunks_mut(READ_CHUNK) {
+        while !buffer.is_empty() {
+            let chunk = buffer.take_front(buffer.len().min(READ_CHUNK));
             self.fill(chunk)?;
             let whole: &'b [u8] = chunk;
             if ready.send(whole).is_err() {

@@ -231,6 +231,12 @@ impl Session {
                 Ok(())
             }
             Session::Gcs { upload, held } => {
+                // An empty part (finishing after `stage`, or a size that is a multiple of the
+                // part size) would make the held part a non-final one, which GCS wants aligned
+                // to 256 KiB: the held part stays the last.
+                if part.is_empty() && held.is_some() {
+                    return Ok(());
+                }
                 if let Some(previous) = held.replace(part) {
                     upload.part(previous, false).await?;
                 }

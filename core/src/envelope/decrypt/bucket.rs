@@ -18,12 +18,11 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use super::{inventory, open_ciphertext, DecryptOptions, DecryptSummary};
 use crate::envelope::authenticate::{open_authenticated, Form, Opened};
-use crate::envelope::encrypt::bucket::BucketTarget;
+use crate::envelope::encrypt::bucket::{each_until_error, BucketTarget};
 use crate::envelope::format::FileEntry;
 use crate::envelope::remote::{self, Plain};
 use crate::envelope::stream::ChunkLayout;
@@ -154,43 +153,16 @@ fn stage_all(
     let sources: Vec<Mutex<Option<(Ciphertext, PathBuf)>>> =
         sources.into_iter().map(|s| Mutex::new(Some(s))).collect();
     let staged: Vec<Mutex<Option<Staged>>> = files.iter().map(|_| Mutex::new(None)).collect();
-    let next = AtomicUsize::new(0);
-    let failed = AtomicBool::new(false);
-    let first_error: Mutex<Option<SealError>> = Mutex::new(None);
-    std::thread::scope(|scope| {
-        for _ in 0..FILES_AT_ONCE.min(files.len()) {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= files.len() || failed.load(Ordering::Relaxed) {
-                    return;
-                }
-                let source = sources[i].lock().ok().and_then(|mut s| s.take());
-                let result = match source {
-                    Some((ciphertext, name)) => {
-                        stage_file(plain, &files[i], ciphertext, &name, &dsts[i])
-                    }
-                    None => Err(SealError::Crypto("a file decrypted twice".into())),
-                };
-                match result {
-                    Ok(upload) => {
-                        if let Ok(mut slot) = staged[i].lock() {
-                            *slot = Some(upload);
-                        }
-                    }
-                    Err(e) => {
-                        failed.store(true, Ordering::Relaxed);
-                        if let Ok(mut slot) = first_error.lock() {
-                            slot.get_or_insert(e);
-                        }
-                        return;
-                    }
-                }
-            });
+    each_until_error(files.len(), FILES_AT_ONCE, |i| {
+        let source = sources[i].lock().ok().and_then(|mut s| s.take());
+        let (ciphertext, name) =
+            source.ok_or_else(|| SealError::Crypto("a file decrypted twice".into()))?;
+        let upload = stage_file(plain, &files[i], ciphertext, &name, &dsts[i])?;
+        if let Ok(mut slot) = staged[i].lock() {
+            *slot = Some(upload);
         }
-    });
-    if let Some(e) = first_error.into_inner().ok().flatten() {
-        return Err(e);
-    }
+        Ok(())
+    })?;
     staged
         .into_iter()
         .zip(dsts)

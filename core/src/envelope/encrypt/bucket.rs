@@ -115,75 +115,49 @@ impl BucketTarget {
             })
             .collect();
         let shared: &[Source] = sources;
-        let next = AtomicUsize::new(0);
-        let failed = AtomicBool::new(false);
-        let first_error: Mutex<Option<SealError>> = Mutex::new(None);
         // The objects this run completed: removed again if it fails (a source object replaced
         // mid-run, an upload refused), so that a failed run leaves no partial model behind.
         let uploaded: Mutex<Vec<String>> = Mutex::new(Vec::new());
-        std::thread::scope(|scope| {
-            let stored = shared.iter().any(Source::is_stored);
-            let at_once = match stored {
-                true => UPLOADS_AT_ONCE_FROM_OBJECTS,
-                false => UPLOADS_AT_ONCE,
-            };
-            for _ in 0..at_once.min(shared.len()) {
-                scope.spawn(|| loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= shared.len() || failed.load(Ordering::Relaxed) {
-                        return;
-                    }
-                    if Some(i) == late_index {
-                        continue;
-                    }
-                    let observers = jobs[i]
-                        .lock()
-                        .ok()
-                        .and_then(|mut o| o.take())
-                        .unwrap_or_default();
-                    let source = &shared[i];
-                    let dst = self.url.join(&source.entry.path);
-                    match upload_file(source, out, &[], observers, &dst) {
-                        Ok(()) => {
-                            if let Ok(mut done) = uploaded.lock() {
-                                done.push(dst.prefix);
-                            }
-                        }
-                        Err(e) => {
-                            failed.store(true, Ordering::Relaxed);
-                            if let Ok(mut slot) = first_error.lock() {
-                                slot.get_or_insert(e);
-                            }
-                            return;
-                        }
-                    }
-                });
+        let at_once = match shared.iter().any(Source::is_stored) {
+            true => UPLOADS_AT_ONCE_FROM_OBJECTS,
+            false => UPLOADS_AT_ONCE,
+        };
+        let stored = each_until_error(shared.len(), at_once, |i| {
+            if Some(i) == late_index {
+                return Ok(());
             }
+            let observers = jobs[i]
+                .lock()
+                .ok()
+                .and_then(|mut o| o.take())
+                .unwrap_or_default();
+            let source = &shared[i];
+            let dst = self.url.join(&source.entry.path);
+            upload_file(source, out, &[], observers, &dst)?;
+            if let Ok(mut done) = uploaded.lock() {
+                done.push(dst.prefix);
+            }
+            Ok(())
         });
         let uploaded = uploaded.into_inner().unwrap_or_default();
-        let committed = first_error
-            .into_inner()
-            .ok()
-            .flatten()
-            .map_or(Ok(()), Err)
-            .and_then(|()| {
-                if let Some((i, late)) = late {
-                    make_late(sources, i, late)?;
-                    upload_file(
-                        &sources[i],
-                        out,
-                        &[],
-                        FileObservers::default(),
-                        &self.url.join(late.name),
-                    )?;
-                }
-                let sealed = seal_header(sources)?;
-                let envelope_path = envelope_url.to_path();
-                location::write_object(&envelope_path, sealed.envelope.clone(), true)
-                    .unwrap_or_else(|| Err(std::io::Error::other("not an object location")))
-                    .map_err(|e| SealError::io(&envelope_path, e))?;
-                Ok(sealed)
-            });
+        let committed = stored.and_then(|()| {
+            if let Some((i, late)) = late {
+                make_late(sources, i, late)?;
+                upload_file(
+                    &sources[i],
+                    out,
+                    &[],
+                    FileObservers::default(),
+                    &self.url.join(late.name),
+                )?;
+            }
+            let sealed = seal_header(sources)?;
+            let envelope_path = envelope_url.to_path();
+            location::write_object(&envelope_path, sealed.envelope.clone(), true)
+                .unwrap_or_else(|| Err(std::io::Error::other("not an object location")))
+                .map_err(|e| SealError::io(&envelope_path, e))?;
+            Ok(sealed)
+        });
         let sealed = match committed {
             Ok(sealed) => sealed,
             Err(e) => {
@@ -222,6 +196,40 @@ impl BucketTarget {
                 ),
             )
         })
+    }
+}
+
+/// Runs `job(0)`, …, `job(count - 1)` on `workers` threads, in index order as threads come free;
+/// after the first error no further job starts, and that error is returned (bucket writes: one
+/// upload per job, so `workers` bounds the uploads in memory).
+pub(in crate::envelope) fn each_until_error(
+    count: usize,
+    workers: usize,
+    job: impl Fn(usize) -> Result<(), SealError> + Sync,
+) -> Result<(), SealError> {
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let first_error: Mutex<Option<SealError>> = Mutex::new(None);
+    std::thread::scope(|scope| {
+        for _ in 0..workers.min(count) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= count || failed.load(Ordering::Relaxed) {
+                    return;
+                }
+                if let Err(e) = job(i) {
+                    failed.store(true, Ordering::Relaxed);
+                    if let Ok(mut slot) = first_error.lock() {
+                        slot.get_or_insert(e);
+                    }
+                    return;
+                }
+            });
+        }
+    });
+    match first_error.into_inner().ok().flatten() {
+        Some(e) => Err(e),
+        None => Ok(()),
     }
 }
 
