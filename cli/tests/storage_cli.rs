@@ -12,6 +12,19 @@ use common::{keygen_p256, s};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
+/// `#[test]`s running one scenario on each store named: `store_tests!(scenario: test => Store, …)`
+/// defines `fn test() { scenario(Store::…) }` for each pair.
+macro_rules! store_tests {
+    ($scenario:ident: $($test:ident => $store:ident),+ $(,)?) => {
+        $(
+            #[test]
+            fn $test() {
+                $scenario(Store::$store);
+            }
+        )+
+    };
+}
+
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -117,20 +130,11 @@ fn round_trip(store: Store) {
     );
 }
 
-#[test]
-fn s3_round_trip_both_ways() {
-    round_trip(Store::S3);
-}
-
-#[test]
-fn gcs_round_trip_both_ways() {
-    round_trip(Store::Gcs);
-}
-
-#[test]
-fn azure_round_trip_both_ways() {
-    round_trip(Store::Azure);
-}
+store_tests!(round_trip:
+    s3_round_trip_both_ways => S3,
+    gcs_round_trip_both_ways => Gcs,
+    azure_round_trip_both_ways => Azure,
+);
 
 /// A changed, an extra and a missing object each fail verification (exit 1) naming the object.
 #[test]
@@ -425,11 +429,10 @@ fn decrypt_and_unseal_round_trip(store: Store) -> (Setup, PathBuf) {
     (t, kek)
 }
 
-/// The round trip on S3.
-#[test]
-fn s3_decrypt_and_unseal_from_the_bucket() {
-    decrypt_and_unseal_round_trip(Store::S3);
-}
+// The round trip on S3 (GCS and Azure run it inside their tampering tests).
+store_tests!(decrypt_and_unseal_round_trip:
+    s3_decrypt_and_unseal_from_the_bucket => S3,
+);
 
 /// After the round trip: a changed, an extra and a missing ciphertext object each fail `decrypt`
 /// from the bucket (exit 1) naming the object, and no output appears.
@@ -472,15 +475,10 @@ fn decrypt_tampering_is_refused(store: Store) {
     refused("missing", ".hidden");
 }
 
-#[test]
-fn gcs_decrypt_and_unseal_from_the_bucket_and_tampering() {
-    decrypt_tampering_is_refused(Store::Gcs);
-}
-
-#[test]
-fn azure_decrypt_and_unseal_from_the_bucket_and_tampering() {
-    decrypt_tampering_is_refused(Store::Azure);
-}
+store_tests!(decrypt_tampering_is_refused:
+    gcs_decrypt_and_unseal_from_the_bucket_and_tampering => Gcs,
+    azure_decrypt_and_unseal_from_the_bucket_and_tampering => Azure,
+);
 
 /// Through the fault proxy: the envelope's GET meets 503, 500 and a dropped connection and is
 /// retried (the decryption goes on), then the next GET's object is replaced before it is served:
@@ -521,15 +519,10 @@ fn decrypt_retries_and_pins(store: Store) {
     );
 }
 
-#[test]
-fn gcs_decrypt_retries_faults_and_pins_objects() {
-    decrypt_retries_and_pins(Store::Gcs);
-}
-
-#[test]
-fn azure_decrypt_retries_faults_and_pins_objects() {
-    decrypt_retries_and_pins(Store::Azure);
-}
+store_tests!(decrypt_retries_and_pins:
+    gcs_decrypt_retries_faults_and_pins_objects => Gcs,
+    azure_decrypt_retries_faults_and_pins_objects => Azure,
+);
 
 /// Object keys below `prefix` of the emulator's bucket `models`, as the store lists them.
 fn visible(e: &Emulator, prefix: &str) -> Vec<String> {
@@ -713,20 +706,11 @@ fn encrypt_into_the_bucket(store: Store) {
     assert_eq!(signatures, ["llm.sig.jsonl"], "{store:?}");
 }
 
-#[test]
-fn s3_encrypt_into_the_bucket_and_decrypt_back() {
-    encrypt_into_the_bucket(Store::S3);
-}
-
-#[test]
-fn gcs_encrypt_into_the_bucket_and_decrypt_back() {
-    encrypt_into_the_bucket(Store::Gcs);
-}
-
-#[test]
-fn azure_encrypt_into_the_bucket_and_decrypt_back() {
-    encrypt_into_the_bucket(Store::Azure);
-}
+store_tests!(encrypt_into_the_bucket:
+    s3_encrypt_into_the_bucket_and_decrypt_back => S3,
+    gcs_encrypt_into_the_bucket_and_decrypt_back => Gcs,
+    azure_encrypt_into_the_bucket_and_decrypt_back => Azure,
+);
 
 /// A 20 MiB file is uploaded in parts (8 MiB each: three), as the request log shows: S3's
 /// CreateMultipartUpload, three UploadParts, one CompleteMultipartUpload; it decrypts back.
@@ -833,20 +817,11 @@ fn run_until_an_upload_part(e: &Emulator, args: &[&str], also: impl Fn() -> bool
     child
 }
 
-#[test]
-fn s3_killed_upload_leaves_nothing_visible() {
-    killed_upload_leaves_nothing_visible(Store::S3);
-}
-
-#[test]
-fn gcs_killed_upload_leaves_nothing_visible() {
-    killed_upload_leaves_nothing_visible(Store::Gcs);
-}
-
-#[test]
-fn azure_killed_upload_leaves_nothing_visible() {
-    killed_upload_leaves_nothing_visible(Store::Azure);
-}
+store_tests!(killed_upload_leaves_nothing_visible:
+    s3_killed_upload_leaves_nothing_visible => S3,
+    gcs_killed_upload_leaves_nothing_visible => Gcs,
+    azure_killed_upload_leaves_nothing_visible => Azure,
+);
 
 /// One AWS identity per process (issue 19, item 4): signing an `s3://` model with an
 /// `awskms://` key under web identity assumes the role once — S3 and KMS ask the same cached
@@ -989,20 +964,11 @@ fn decrypt_into_the_bucket(store: Store) {
     assert_eq!(visible(e, "plain/t"), Vec::<String>::new(), "{store:?}");
 }
 
-#[test]
-fn s3_decrypt_into_the_bucket() {
-    decrypt_into_the_bucket(Store::S3);
-}
-
-#[test]
-fn gcs_decrypt_into_the_bucket() {
-    decrypt_into_the_bucket(Store::Gcs);
-}
-
-#[test]
-fn azure_decrypt_into_the_bucket() {
-    decrypt_into_the_bucket(Store::Azure);
-}
+store_tests!(decrypt_into_the_bucket:
+    s3_decrypt_into_the_bucket => S3,
+    gcs_decrypt_into_the_bucket => Gcs,
+    azure_decrypt_into_the_bucket => Azure,
+);
 
 /// A decrypt into the bucket killed while the proxy holds its first upload part (fault `stall`),
 /// the other file decrypted by then, leaves no object visible below the output: uploads complete
@@ -1029,20 +995,11 @@ fn killed_decrypt_leaves_nothing_visible(store: Store) {
     assert_eq!(visible(e, "plain/big"), Vec::<String>::new(), "{store:?}");
 }
 
-#[test]
-fn s3_killed_decrypt_leaves_nothing_visible() {
-    killed_decrypt_leaves_nothing_visible(Store::S3);
-}
-
-#[test]
-fn gcs_killed_decrypt_leaves_nothing_visible() {
-    killed_decrypt_leaves_nothing_visible(Store::Gcs);
-}
-
-#[test]
-fn azure_killed_decrypt_leaves_nothing_visible() {
-    killed_decrypt_leaves_nothing_visible(Store::Azure);
-}
+store_tests!(killed_decrypt_leaves_nothing_visible:
+    s3_killed_decrypt_leaves_nothing_visible => S3,
+    gcs_killed_decrypt_leaves_nothing_visible => Gcs,
+    azure_killed_decrypt_leaves_nothing_visible => Azure,
+);
 
 /// The ranged GETs of the requests from `before` on, each with the object it reads.
 fn ranged_gets(e: &Emulator, before: usize) -> Vec<String> {
@@ -1210,20 +1167,11 @@ fn encrypt_and_seal_from_the_bucket(store: Store) {
     );
 }
 
-#[test]
-fn s3_encrypt_and_seal_from_the_bucket() {
-    encrypt_and_seal_from_the_bucket(Store::S3);
-}
-
-#[test]
-fn gcs_encrypt_and_seal_from_the_bucket() {
-    encrypt_and_seal_from_the_bucket(Store::Gcs);
-}
-
-#[test]
-fn azure_encrypt_and_seal_from_the_bucket() {
-    encrypt_and_seal_from_the_bucket(Store::Azure);
-}
+store_tests!(encrypt_and_seal_from_the_bucket:
+    s3_encrypt_and_seal_from_the_bucket => S3,
+    gcs_encrypt_and_seal_from_the_bucket => Gcs,
+    azure_encrypt_and_seal_from_the_bucket => Azure,
+);
 
 /// An object replaced between the listing and its read (the proxy overwrites it before the
 /// first ranged GET) fails encrypt and seal naming it, and nothing is published: no local
@@ -1265,17 +1213,8 @@ fn replaced_source_publishes_nothing(store: Store) {
     assert_eq!(visible(e, "sealed"), Vec::<String>::new(), "{store:?}");
 }
 
-#[test]
-fn s3_a_source_object_replaced_mid_run_publishes_nothing() {
-    replaced_source_publishes_nothing(Store::S3);
-}
-
-#[test]
-fn gcs_a_source_object_replaced_mid_run_publishes_nothing() {
-    replaced_source_publishes_nothing(Store::Gcs);
-}
-
-#[test]
-fn azure_a_source_object_replaced_mid_run_publishes_nothing() {
-    replaced_source_publishes_nothing(Store::Azure);
-}
+store_tests!(replaced_source_publishes_nothing:
+    s3_a_source_object_replaced_mid_run_publishes_nothing => S3,
+    gcs_a_source_object_replaced_mid_run_publishes_nothing => Gcs,
+    azure_a_source_object_replaced_mid_run_publishes_nothing => Azure,
+);

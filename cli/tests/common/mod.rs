@@ -135,6 +135,16 @@ pub fn write_data(path: &Path, len: u64) {
     }
 }
 
+/// The lines of the text file at `path` (none if it does not exist yet): an emulator's request
+/// log.
+pub fn lines_of(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
 /// Sets the length of the file at `path` (longer: a sparse tail of zeros).
 pub fn resize(path: &Path, len: u64) {
     std::fs::OpenOptions::new()

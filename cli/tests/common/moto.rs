@@ -140,11 +140,7 @@ impl Moto {
 
     /// Every request the server saw so far, as "<service> <action>".
     pub fn requests(&self) -> Vec<String> {
-        std::fs::read_to_string(self.dir.path().join("requests.log"))
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_owned)
-            .collect()
+        super::lines_of(&self.dir.path().join("requests.log"))
     }
 }
 

@@ -171,11 +171,7 @@ impl Emulator {
     }
 
     pub fn requests(&self) -> Vec<String> {
-        std::fs::read_to_string(self.dir.path().join("requests.log"))
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_owned)
-            .collect()
+        super::lines_of(&self.dir.path().join("requests.log"))
     }
 }
 
