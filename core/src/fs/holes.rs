@@ -14,6 +14,7 @@
 use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::MetadataExt;
 
 /// One piece of a range: `offset..end` is a hole (zeros) or data (to be read).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +30,15 @@ pub struct Segment {
 /// does the real work and finds any change itself.
 pub fn segment_at(file: &File, offset: u64, end: u64) -> Segment {
     let data_to_end = Segment { end, hole: false };
+    // A file with as many blocks as bytes has no holes: not asked about, because `SEEK_HOLE` on
+    // tmpfs walks every page up to the next hole, so asking once per leaf or shard of a large
+    // file costs time quadratic in its size (BLAKE3 of 1 GiB in /dev/shm: 5.3 s of system time).
+    if file
+        .metadata()
+        .is_ok_and(|meta| meta.blocks().saturating_mul(512) >= meta.len())
+    {
+        return data_to_end;
+    }
     let Ok(from) = libc::off_t::try_from(offset) else {
         return data_to_end;
     };
