@@ -254,7 +254,9 @@ def every_verb(h: Harness, kit: Kit, secrets: dict[str, bytes], secret_files: se
     h.run("rewrap", single_enc, "--key", kit.identities[0], "--recipient", wrong, "--json",
           expect=0)
     assert recover_dek(single_enc.read_bytes(), secrets["wrong kek"]) == secrets["single dek"]
-    (enc / "weights.bin").write_bytes(b"\0" + (enc / "weights.bin").read_bytes()[1:])
+    # Flip a bit (setting the byte to 0 left it unchanged when it already was: 1 run in 256).
+    blob = (enc / "weights.bin").read_bytes()
+    (enc / "weights.bin").write_bytes(bytes([blob[0] ^ 1]) + blob[1:])
     h.run("decrypt", enc, "--key", kit.identities[0], "-o", t / "tampered", "--json", expect=1)
 
     # seal, the registry's verify --policy of what it stores, unseal (good, wrong key).
