@@ -47,6 +47,21 @@ fn statement(sig: &Path) -> serde_json::Value {
     bundle["dsseEnvelope"]["payload"].clone()
 }
 
+/// A trust policy in the set-up's directory: models named `prod/*` need the release key.
+fn release_policy(t: &Setup) -> PathBuf {
+    let policy = t.dir.path().join("trust.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "version = 1\n[signers.release]\nkey = \"{}\"\n[[models]]\nname = \"prod/*\"\n\
+             require = [\"release\"]\n",
+            t.public.display()
+        ),
+    )
+    .unwrap();
+    policy
+}
+
 /// A model uploaded to `models/prod/llm` of a fresh emulator, with a key pair.
 struct Setup {
     emulator: Emulator,
@@ -362,16 +377,7 @@ fn upload_encrypted(t: &Setup) -> (PathBuf, PathBuf) {
     e.admin(&["put", "models", "enc/w.mseal", s(&single)]);
     e.admin(&["upload", "models", "sealed/llm", s(&sealed)]);
     e.admin(&["put", "models", "sealed/llm.sig", s(&p("sealed.sig"))]);
-    let policy = p("trust.toml");
-    std::fs::write(
-        &policy,
-        format!(
-            "version = 1\n[signers.release]\nkey = \"{}\"\n[[models]]\nname = \"prod/*\"\n\
-             require = [\"release\"]\n",
-            t.public.display()
-        ),
-    )
-    .unwrap();
+    let policy = release_policy(t);
     (kek, policy)
 }
 
@@ -643,16 +649,7 @@ fn encrypt_into_the_bucket(store: Store) {
         writes[envelope + 1..].iter().all(|w| w.contains("llm.sig")) && envelope + 1 < writes.len(),
         "{store:?}: the outer signature follows the envelope: {writes:?}"
     );
-    let policy = p("trust.toml");
-    std::fs::write(
-        &policy,
-        format!(
-            "version = 1\n[signers.release]\nkey = \"{}\"\n[[models]]\nname = \"prod/*\"\n\
-             require = [\"release\"]\n",
-            t.public.display()
-        ),
-    )
-    .unwrap();
+    let policy = release_policy(&t);
     let run = p("run");
     e.ok(&[
         "unseal",
@@ -1133,16 +1130,7 @@ fn encrypt_and_seal_from_the_bucket(store: Store) {
     seal(&t.url, &sealed);
     once(before, 3);
     seal(s(&t.local), s(&p("sealed-locally")));
-    let policy = p("trust.toml");
-    std::fs::write(
-        &policy,
-        format!(
-            "version = 1\n[signers.release]\nkey = \"{}\"\n[[models]]\nname = \"prod/*\"\n\
-             require = [\"release\"]\n",
-            t.public.display()
-        ),
-    )
-    .unwrap();
+    let policy = release_policy(&t);
     let unseal = |from: &str, to: &Path| {
         run(&[
             "unseal",
